@@ -1,0 +1,162 @@
+"""Command line: parse arguments, build a session, pick the front end.
+
+Startup errors go to stderr as one line and exit 2; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from monitor import __version__
+from monitor.formats import FORMAT_NAMES
+from monitor.logfile import LogError, read_lines
+from monitor.report import Options
+from monitor.session import Session
+from monitor.summary import summary
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
+    return value
+
+
+def _gpu_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1: {text}") from None
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--jsonl", action="store_true", help="no TUI: write one JSON record per line to stdout")
+    out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
+    p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
+    p.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="log family (default: detect)")
+    p.add_argument("--max-iters", type=int, metavar="N", help="total iterations, when the log does not say")
+    p.add_argument("--price", type=_positive_float, default=0.15, metavar="P", help="price per kWh (default 0.15)")
+    p.add_argument("--currency", default="USD", help="currency of --price (default USD)")
+    p.add_argument("--pue", type=_positive_float, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
+    p.add_argument("--dataset-tokens", type=int, metavar="N", help="tokens in the training set, for data epochs")
+    p.add_argument("--gpu-log", metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
+    p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
+    p.add_argument("--gpus", type=_gpu_list, metavar="0,1", help="the GPUs of the run (default: detect)")
+    p.add_argument("--gpu-interval", type=_positive_float, default=1.0, metavar="S", help="NVML sampling period")
+    p.add_argument("--interval", type=_positive_float, default=1.0, metavar="S",
+                   help="with --jsonl: a record at least this often (default 1 s)")
+
+
+def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    main = _Parser(prog="nanowatch", description="Watch a training log: progress, finish time, GPUs, energy.")
+    main.add_argument("log", metavar="LOG", help="the training log to follow ('-' for stdin)")
+    main.add_argument("--poll", action="store_true", help="poll the file instead of file-system events (NFS)")
+    main.add_argument("--version", action="version", version=f"nanowatch {__version__}")
+    _common(main)
+    replay = _Parser(prog="nanowatch replay", description="Play a finished log as if it were live.")
+    replay.add_argument("log", metavar="LOG")
+    replay.add_argument("--times", metavar="FILE", help="arrival time of every line (epoch seconds, one per line)")
+    replay.add_argument("--speed", type=_positive_float, default=1.0, metavar="X",
+                        help="X times faster than real; 0 = as fast as possible on a virtual clock")
+    _common(replay)
+    demo = _Parser(prog="nanowatch demo", description="Replay a bundled real H100 run in the TUI.")
+    demo.add_argument("--speed", type=_positive_float, default=None, metavar="X")
+    _common(demo)
+    return main, replay, demo
+
+
+def options_from(args: argparse.Namespace, source: str) -> Options:
+    return Options(
+        source=source,
+        fmt=args.format,
+        max_iters=args.max_iters,
+        price_per_kwh=args.price,
+        currency=args.currency,
+        pue=args.pue,
+        dataset_tokens=args.dataset_tokens,
+    )
+
+
+def once(args: argparse.Namespace, clock=time.time) -> int:
+    session = Session(options_from(args, args.log), clock)
+    lines, tail, mtime = read_lines(args.log)
+    session.feed_many(lines)
+    if tail:
+        session.feed(tail)
+    session.file_mtime = mtime
+    _print_final(session, args)
+    return EXIT_OK
+
+
+def _print_final(session: Session, args: argparse.Namespace, now: float | None = None) -> None:
+    snap = session.snapshot(now)
+    print(snap.to_json() if args.json else summary(snap), flush=True)
+
+
+def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
+    from monitor.replay import timed_lines
+
+    start = clock()
+    items = list(timed_lines(args.log, args.times, start, args.format))
+    session = Session(options_from(args, args.log), clock)
+    if not items:
+        _print_final(session, args)
+        return EXIT_OK
+    t0 = items[0][0]
+    virtual_now = t0
+    session.clock = lambda: virtual_now
+    for t, line in items:
+        if args.speed > 0:
+            delay = start + (t - t0) / args.speed - clock()
+            if delay > 0:
+                sleep(delay)
+        virtual_now = t
+        changed = session.feed(line, t)
+        if args.jsonl and changed:
+            print(session.snapshot(t).to_json(), flush=True)
+    if args.once or not args.jsonl:
+        _print_final(session, args, virtual_now)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    main_parser, replay_parser, demo_parser = build_parsers()
+    try:
+        if argv[:1] == ["replay"]:
+            args = replay_parser.parse_args(argv[1:])
+            return replay(args)
+        if argv[:1] == ["demo"]:
+            args = demo_parser.parse_args(argv[1:])
+            raise UsageError("demo: the TUI is not built yet")
+        args = main_parser.parse_args(argv)
+        if args.json and not args.once:
+            raise UsageError("--json goes with --once (use --jsonl to stream records)")
+        if args.once:
+            return once(args)
+        raise UsageError("following a live log is not built yet; use --once")
+    except UsageError as e:
+        print(f"nanowatch: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except LogError as e:
+        print(f"nanowatch: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK

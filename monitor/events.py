@@ -1,0 +1,130 @@
+"""Typed events that the log parsers produce and RunState folds.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    """A line that only a fresh process prints (config dump header, first startup line)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigValue:
+    """One effective setting printed by the run (config dump or `Overriding: k = v`)."""
+
+    key: str
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class TokensPerIter:
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class VocabSize:
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInit:
+    """How the model was initialised: `scratch`, `resume` or `pretrained`."""
+
+    kind: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Compiling:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Iteration:
+    """One training-step line.
+
+    `iter` is the step number as the log prints it. `step_time_s` is the time the
+    log attributes to that single step (None when the family prints none);
+    `train_time_s` is a cumulative training clock for families that print one.
+    `mfu` is a fraction (0.3 for 30%), None when unknown.
+    """
+
+    iter: int
+    loss: float | None
+    step_time_s: float | None = None
+    mfu: float | None = None
+    max_iters: int | None = None
+    train_time_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Eval:
+    """An evaluation result at `iter` (val loss, and train loss where printed)."""
+
+    iter: int
+    val_loss: float | None
+    train_loss: float | None = None
+    metric: str = "val loss"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class PyWarning:
+    """A Python warning line (`file:line: FooWarning: message`)."""
+
+    category: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TracebackStarted:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """The final line of a traceback or a fatal error. `interrupted` for KeyboardInterrupt."""
+
+    message: str
+    interrupted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Noise:
+    """A line the parser does not know. Kept short; never interpreted."""
+
+    text: str
+
+
+Event = (
+    RunStarted
+    | ConfigValue
+    | TokensPerIter
+    | VocabSize
+    | ModelInit
+    | Params
+    | Compiling
+    | Iteration
+    | Eval
+    | Checkpoint
+    | PyWarning
+    | TracebackStarted
+    | Crash
+    | Noise
+)

@@ -1,0 +1,93 @@
+"""Log families and their detection: one module per family, one `Family` record each.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from monitor.events import Event
+from monitor.formats import nanogpt
+
+
+class LineParser(Protocol):
+    name: str
+
+    def parse(self, line: str) -> Event | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    name: str
+    make_parser: Callable[[], LineParser]
+    sniff: Callable[[str], bool]
+    #: settings in force when the log does not print them
+    defaults: dict[str, object] = field(default_factory=dict)
+    #: the last step number the log prints, from (max_iters, log_interval)
+    final_iter: Callable[[int, int], int] = lambda max_iters, _interval: max_iters
+    #: True when step numbers start at 0 (nanoGPT: steps 0..max_iters, max_iters+1 of them)
+    zero_based: bool = False
+
+
+FAMILIES: dict[str, Family] = {
+    "nanogpt": Family(
+        name="nanogpt",
+        make_parser=nanogpt.Parser,
+        sniff=nanogpt.sniff,
+        defaults=nanogpt.DEFAULTS,
+        final_iter=nanogpt.final_iter,
+        zero_based=True,
+    ),
+}
+
+FORMAT_NAMES = ("auto", *FAMILIES)
+
+#: Lines kept while the family is still unknown; replayed once it is detected.
+MAX_UNDETECTED_LINES = 50_000
+
+
+def detect(line: str) -> str | None:
+    """The family a line belongs to, if the line is one only that family prints."""
+    for family in FAMILIES.values():
+        if family.sniff(line):
+            return family.name
+    return None
+
+
+class AutoParser:
+    """Parses lines with a fixed family, or detects it from the first telling line.
+
+    Until detection, lines wait (with their times) and are replayed through the
+    detected family's parser, so nothing printed before the first step is lost.
+    """
+
+    def __init__(self, fmt: str = "auto") -> None:
+        self.family: Family | None = FAMILIES.get(fmt)
+        self._parser: LineParser | None = self.family.make_parser() if self.family else None
+        self._waiting: deque[tuple[float | None, str]] = deque(maxlen=MAX_UNDETECTED_LINES)
+
+    @property
+    def name(self) -> str | None:
+        return self.family.name if self.family else None
+
+    def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
+        if self._parser is not None:
+            event = self._parser.parse(line)
+            return [] if event is None else [(t, event)]
+        name = detect(line)
+        if name is None:
+            self._waiting.append((t, line))
+            return []
+        self.family = FAMILIES[name]
+        self._parser = self.family.make_parser()
+        waiting, self._waiting = self._waiting, deque(maxlen=MAX_UNDETECTED_LINES)
+        out: list[tuple[float | None, Event]] = []
+        for wt, wline in [*waiting, (t, line)]:
+            event = self._parser.parse(wline)
+            if event is not None:
+                out.append((wt, event))
+        return out

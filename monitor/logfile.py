@@ -1,0 +1,44 @@
+"""Read a whole log file once (for `--once` and the cold start of a follower).
+
+ADAPTER ring: file I/O, no textual. Errors become LogError with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from monitor.lines import LineSplitter
+
+
+class LogError(Exception):
+    """A log that cannot be read; str() is a one-line reason for the user."""
+
+
+def check_readable(path: str) -> os.stat_result:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise LogError(f"{path}: no such file") from None
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise LogError(f"{path}: is a directory, not a log file")
+    if not os.access(path, os.R_OK):
+        raise LogError(f"{path}: permission denied")
+    return st
+
+
+def read_lines(path: str) -> tuple[list[bytes], bytes, float]:
+    """All complete lines of `path`, the partial last line (or b""), and its mtime."""
+    st = check_readable(path)
+    if stat.S_ISFIFO(st.st_mode):
+        raise LogError(f"{path}: is a FIFO; read it as stdin instead: nanowatch - < {path}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    splitter = LineSplitter()
+    lines = splitter.feed(data)
+    return lines, splitter.pending, st.st_mtime

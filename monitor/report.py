@@ -1,0 +1,184 @@
+"""Assemble a Snapshot from the run state, the plan, the estimate and the GPU telemetry;
+decide the run's status.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.energy import flops_per_token
+from monitor.estimate import Estimate, estimate
+from monitor.formats import FAMILIES
+from monitor.plan import Plan, make_plan
+from monitor.run import Run, RunState
+from monitor.snapshot import Series, Snapshot
+
+#: A log silent for this many expected line gaps (and at least STALL_MIN_S) is stalled.
+STALL_FACTOR = 5.0
+STALL_MIN_S = 60.0
+CHART_POINTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the user told us on the command line that shapes the numbers."""
+
+    source: str = "-"
+    fmt: str = "auto"
+    max_iters: int | None = None
+    price_per_kwh: float = 0.15
+    currency: str = "USD"
+    pue: float = 1.0
+    dataset_tokens: int | None = None
+
+
+def finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def last_finite(values: np.ndarray) -> float | None:
+    ok = np.flatnonzero(np.isfinite(values))
+    return float(values[ok[-1]]) if len(ok) else None
+
+
+def downsample(x: np.ndarray, y: np.ndarray, points: int = CHART_POINTS) -> Series:
+    """At most `points` (x, y) pairs: bin means, so a 1M-step curve stays cheap to draw."""
+    keep = np.isfinite(y)
+    x, y = x[keep].astype(np.float64), y[keep]
+    if len(x) <= points:
+        return Series(x.copy(), y.copy())
+    size = int(math.ceil(len(x) / points))
+    cut = (len(x) // size) * size
+    xs = x[:cut].reshape(-1, size).mean(axis=1)
+    ys = y[:cut].reshape(-1, size).mean(axis=1)
+    if cut < len(x):
+        xs, ys = np.append(xs, x[cut:].mean()), np.append(ys, y[cut:].mean())
+    return Series(xs, ys)
+
+
+def run_status(run: Run, plan: Plan, est: Estimate, now: float, last_line_t: float | None) -> tuple[str, float | None]:
+    """The run's status and, when stalled, for how long the log has been silent."""
+    if run.crash is not None:
+        return ("interrupted" if run.crash.interrupted else "crashed"), None
+    if run.in_traceback:
+        return "crashed", None
+    last = run.last_iter
+    if last is None:
+        return "starting", None
+    if plan.final_iter is not None and last >= plan.final_iter:
+        return "finished", None
+    step = est.step_time_s
+    if last_line_t is None or step is None:
+        return "training", None
+    silent = now - last_line_t
+    gap = step * plan.log_interval
+    eval_due = plan.eval_interval is not None and (last + plan.log_interval) // plan.eval_interval > last // plan.eval_interval
+    expected = gap + (est.eval_time_s or 0.0 if eval_due else 0.0)
+    if silent > max(STALL_FACTOR * expected, STALL_MIN_S):
+        return "stalled", silent
+    if eval_due and silent > 2 * gap:
+        return "evaluating", None
+    return "training", None
+
+
+def build(
+    state: RunState,
+    fmt: str | None,
+    options: Options,
+    now: float,
+    *,
+    file_mtime: float | None = None,
+    waiting: bool = False,
+    charts: bool = False,
+) -> Snapshot:
+    run = state.current
+    family = FAMILIES.get(fmt or "")
+    if waiting:
+        return Snapshot(t=now, source=options.source, format=fmt, status="waiting", run_index=run.index,
+                        price_per_kwh=options.price_per_kwh, currency=options.currency)
+    plan = make_plan(run, fmt, options.max_iters)
+    est = estimate(run, plan, now)
+    last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime
+    status, stalled_for = run_status(run, plan, est, now, last_line_t)
+    last = run.last_iter
+    zero_based = family is None or family.zero_based
+    steps_done = None if last is None else last + (1 if zero_based else 0)
+    steps_total = None if plan.max_iters is None else plan.max_iters + (1 if zero_based else 0)
+    tpi = plan.tokens_per_iter
+    tokens_seen = tpi * steps_done if tpi and steps_done is not None else None
+    tokens_total = tpi * steps_total if tpi and steps_total is not None else None
+    fpt = flops_per_token(run.params, plan.n_layer, plan.n_embd, plan.block_size)
+    progress = None
+    if last is not None and plan.final_iter:
+        progress = min(1.0, max(0.0, last / plan.final_iter))
+    finished = status == "finished"
+    remaining = 0.0 if finished else est.remaining_s
+    finish = (last_line_t if finished else est.finish)
+    warnings = _warnings(run, plan, status, stalled_for, last_line_t)
+    return Snapshot(
+        t=now,
+        source=options.source,
+        format=fmt,
+        status=status,
+        run_index=run.index,
+        iter=last,
+        max_iters=plan.max_iters,
+        max_iters_source=plan.max_iters_source,
+        progress=progress,
+        loss=run.last_loss,
+        val_loss=run.evals[-1].val_loss if run.evals else None,
+        step_time_s=est.step_time_s,
+        eval_time_s=est.eval_time_s,
+        mfu=last_finite(run.mfu.values),
+        eta_finish=None if finished else finish,
+        eta_remaining_s=remaining,
+        eta_low=None if finished else est.low,
+        eta_high=None if finished else est.high,
+        tokens_per_iter=tpi,
+        tokens_seen=tokens_seen,
+        tokens_total=tokens_total,
+        params=run.params,
+        flops_total=fpt * tokens_total if fpt and tokens_total else None,
+        price_per_kwh=options.price_per_kwh,
+        currency=options.currency,
+        warnings=warnings,
+        run_count=len(state.runs),
+        first_iter=run.first_iter,
+        iters_done=run.n_iters,
+        evals_done=len(run.evals),
+        best_val_loss=run.best_val_loss,
+        started_t=run.first_t,
+        last_line_t=last_line_t,
+        elapsed_s=(now - run.first_t) if run.first_t is not None else None,
+        stalled_for_s=stalled_for,
+        data_epochs=tokens_total / options.dataset_tokens if tokens_total and options.dataset_tokens else None,
+        dataset_tokens=options.dataset_tokens,
+        notes=tuple((n.t, n.kind, n.text) for n in run.notes),
+        crash_message=run.crash.message if run.crash else None,
+        loss_series=downsample(run.iters.values, run.loss.values) if charts else Series(np.empty(0), np.empty(0)),
+        val_series=_val_series(run) if charts else Series(np.empty(0), np.empty(0)),
+        step_series=downsample(run.iters.values, run.step_time_s.values) if charts else Series(np.empty(0), np.empty(0)),
+    )
+
+
+def _val_series(run: Run) -> Series:
+    pts = [(e.iter, e.val_loss) for e in run.evals if e.val_loss is not None and math.isfinite(e.val_loss)]
+    return Series(np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float))
+
+
+def _warnings(run: Run, plan: Plan, status: str, stalled_for: float | None, last_line_t: float | None) -> tuple[str, ...]:
+    out = []
+    if run.nan_losses:
+        out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
+    if status == "stalled" and stalled_for is not None:
+        out.append(f"no new line for {stalled_for:.0f} s")
+    if plan.max_iters_source == "default" and run.n_iters:
+        out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
+    if plan.max_iters is None and run.n_iters:
+        out.append("max_iters unknown: pass --max-iters")
+    return tuple(out)

@@ -1,0 +1,262 @@
+"""RunState: folds parser events into runs (numpy columns, evals, config) and splits a
+file into runs where a new process starts or the step counter goes back.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.events import (
+    Checkpoint,
+    Compiling,
+    ConfigValue,
+    Crash,
+    Eval,
+    Event,
+    Iteration,
+    ModelInit,
+    Params,
+    PyWarning,
+    RunStarted,
+    TokensPerIter,
+    TracebackStarted,
+    VocabSize,
+)
+
+_STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params, Compiling)
+NAN = float("nan")
+MAX_NOTES = 500
+
+
+class Column:
+    """A growable numpy array: amortised O(1) append, zero-copy view of the filled part."""
+
+    __slots__ = ("_data", "_n")
+
+    def __init__(self, dtype: type = np.float64, capacity: int = 1024) -> None:
+        self._data = np.empty(capacity, dtype=dtype)
+        self._n = 0
+
+    def append(self, value: float) -> None:
+        if self._n == len(self._data):
+            grown = np.empty(2 * len(self._data), dtype=self._data.dtype)
+            grown[: self._n] = self._data
+            self._data = grown
+        self._data[self._n] = value
+        self._n += 1
+
+    def set_last(self, value: float) -> None:
+        self._data[self._n - 1] = value
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data[: self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+
+@dataclass(frozen=True, slots=True)
+class EvalPoint:
+    iter: int
+    val_loss: float | None
+    train_loss: float | None
+    t: float | None
+    metric: str = "val loss"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One line for the events panel: evals, checkpoints, warnings, crashes."""
+
+    t: float | None
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    value: object
+    source: str  # "log" | "flag" | "default"
+
+
+class Run:
+    """One training process's part of the log."""
+
+    def __init__(self, index: int, inherited: dict[str, object] | None = None) -> None:
+        self.index = index
+        self.iters = Column(np.int64)
+        self.loss = Column()
+        self.step_time_s = Column()
+        self.mfu = Column()
+        self.t = Column()
+        self.train_time_s = Column()
+        self.evals: list[EvalPoint] = []
+        self.checkpoints = 0
+        self.config: dict[str, object] = dict(inherited or {})
+        self.tokens_per_iter: int | None = None
+        self.params: int | None = None
+        self.vocab_size: int | None = None
+        self.init: str | None = None
+        self.compiling = False
+        self.printed_max_iters: int | None = None
+        self.crash: Crash | None = None
+        self.in_traceback = False
+        self.nan_losses = 0
+        self.warnings: list[str] = []
+        self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.last_line_t: float | None = None
+        self.lines = 0
+
+    @property
+    def n_iters(self) -> int:
+        return len(self.iters)
+
+    @property
+    def last_iter(self) -> int | None:
+        return int(self.iters.values[-1]) if len(self.iters) else None
+
+    @property
+    def first_iter(self) -> int | None:
+        return int(self.iters.values[0]) if len(self.iters) else None
+
+    @property
+    def last_loss(self) -> float | None:
+        return float(self.loss.values[-1]) if len(self.loss) else None
+
+    @property
+    def best_val_loss(self) -> float | None:
+        vals = [e.val_loss for e in self.evals if e.val_loss is not None and math.isfinite(e.val_loss)]
+        return min(vals) if vals else None
+
+    def setting(self, key: str, defaults: dict[str, object], flags: dict[str, object] | None = None) -> Setting | None:
+        """The effective value of a setting and where it came from."""
+        if flags and flags.get(key) is not None:
+            return Setting(flags[key], "flag")
+        if key in self.config:
+            return Setting(self.config[key], "log")
+        if key in defaults:
+            return Setting(defaults[key], "default")
+        return None
+
+    def note(self, t: float | None, kind: str, text: str) -> None:
+        self.notes.append(Note(t, kind, text))
+
+
+class RunState:
+    """All runs of one log, in order; the last one is the current run."""
+
+    def __init__(self) -> None:
+        self.runs: list[Run] = [Run(0)]
+        self.lines = 0
+
+    @property
+    def current(self) -> Run:
+        return self.runs[-1]
+
+    def line_seen(self, t: float | None) -> None:
+        """Every line (known or not) moves the run's clock: a silent log is a stall signal."""
+        self.lines += 1
+        run = self.current
+        run.lines += 1
+        if t is not None:
+            if run.first_t is None:
+                run.first_t = t
+            run.last_line_t = t
+
+    def apply(self, event: Event, t: float | None) -> bool:
+        """Fold one event in; True when it changed what a front end shows."""
+        run = self.current
+        if isinstance(event, Iteration):
+            return self._iteration(event, t)
+        if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None):
+            run = self._new_run(t)
+        if isinstance(event, Eval):
+            if run.last_iter is not None and event.iter < run.last_iter:
+                run = self._new_run(t)
+            run.evals.append(EvalPoint(event.iter, event.val_loss, event.train_loss, t, event.metric))
+            run.note(t, "eval", _eval_text(event))
+            return True
+        if isinstance(event, ConfigValue):
+            run.config[event.key] = event.value
+        elif isinstance(event, TokensPerIter):
+            run.tokens_per_iter = event.tokens
+        elif isinstance(event, Params):
+            run.params = event.count
+        elif isinstance(event, VocabSize):
+            run.vocab_size = event.size
+        elif isinstance(event, ModelInit):
+            run.init = event.kind
+            if event.kind == "resume":
+                run.note(t, "resume", f"resumed from {event.detail}")
+        elif isinstance(event, Compiling):
+            run.compiling = True
+        elif isinstance(event, Checkpoint):
+            run.checkpoints += 1
+            run.note(t, "checkpoint", f"checkpoint saved to {event.path}")
+        elif isinstance(event, PyWarning):
+            run.note(t, "warning", f"{event.category}: {event.message}")
+            return False
+        elif isinstance(event, TracebackStarted):
+            run.in_traceback = True
+        elif isinstance(event, Crash):
+            run.crash = event
+            run.in_traceback = False
+            run.note(t, "interrupted" if event.interrupted else "crash", event.message)
+        else:
+            return False
+        return True
+
+    def _iteration(self, event: Iteration, t: float | None) -> bool:
+        run = self.current
+        last = run.last_iter
+        if last is not None and event.iter <= last:
+            if event.iter == last:
+                return False  # a repeated line: same step, nothing new
+            run = self._new_run(t)
+        elif run.crash is not None:
+            # Training went on after an error was printed: it was not fatal.
+            run.note(t, "warning", f"run continued after: {run.crash.message}")
+            run.crash = None
+        run.iters.append(event.iter)
+        run.loss.append(NAN if event.loss is None else event.loss)
+        run.step_time_s.append(NAN if event.step_time_s is None else event.step_time_s)
+        run.mfu.append(NAN if event.mfu is None else event.mfu)
+        run.t.append(NAN if t is None else t)
+        run.train_time_s.append(NAN if event.train_time_s is None else event.train_time_s)
+        if event.max_iters is not None:
+            run.printed_max_iters = event.max_iters
+        if event.loss is not None and not math.isfinite(event.loss):
+            run.nan_losses += 1
+            if run.nan_losses == 1:
+                run.note(t, "nan", f"loss is {event.loss} at step {event.iter}")
+        if t is not None:
+            run.last_t = t
+            if run.first_t is None:
+                run.first_t = t
+        return True
+
+    def _new_run(self, t: float | None) -> Run:
+        previous = self.current
+        run = Run(len(self.runs), inherited=previous.config)
+        run.first_t = t
+        run.last_line_t = t
+        self.runs.append(run)
+        return run
+
+
+def _eval_text(event: Eval) -> str:
+    parts = [f"step {event.iter}:"]
+    if event.train_loss is not None:
+        parts.append(f"train loss {event.train_loss:.4f},")
+    if event.val_loss is not None:
+        parts.append(f"{event.metric} {event.val_loss:.4f}")
+    return " ".join(parts).rstrip(",")

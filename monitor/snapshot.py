@@ -1,0 +1,139 @@
+"""The Snapshot: the one frozen value the TUI, `--jsonl` and `--once` all render.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+#: Keys of the JSON record, in order. This list is a contract (DESIGN.md).
+RECORD_KEYS = (
+    "t", "source", "format", "status", "run_index",
+    "iter", "max_iters", "max_iters_source", "progress",
+    "loss", "val_loss", "step_time_s", "eval_time_s", "mfu", "mfu_gpu",
+    "eta_finish", "eta_remaining_s", "eta_low", "eta_high",
+    "tokens_per_iter", "tokens_seen", "tokens_total", "params", "flops_total",
+    "gpu_names", "gpu_count", "power_w", "vram_used_bytes", "vram_peak_bytes", "vram_total_bytes",
+    "energy_j", "energy_final_j", "energy_source",
+    "price_per_kwh", "currency", "cost", "cost_final", "warnings",
+)  # fmt: skip
+
+STATUSES = ("waiting", "starting", "training", "evaluating", "stalled", "finished", "crashed", "interrupted")
+
+
+@dataclass(frozen=True, slots=True)
+class GpuRow:
+    """One GPU as the front ends show it; None where NVML does not say."""
+
+    index: int
+    name: str | None
+    power_w: float | None
+    power_limit_w: float | None
+    vram_used_bytes: int | None
+    vram_peak_bytes: int | None
+    vram_total_bytes: int | None
+    util_pct: float | None
+    temp_c: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """Downsampled chart data (x, y) for the TUI."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+def _empty_series() -> Series:
+    return Series(np.empty(0), np.empty(0))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Snapshot:
+    # --- the JSON record (RECORD_KEYS) ---
+    t: float
+    source: str
+    format: str | None
+    status: str
+    run_index: int
+    iter: int | None = None
+    max_iters: int | None = None
+    max_iters_source: str | None = None
+    progress: float | None = None
+    loss: float | None = None
+    val_loss: float | None = None
+    step_time_s: float | None = None
+    eval_time_s: float | None = None
+    mfu: float | None = None
+    mfu_gpu: float | None = None
+    eta_finish: float | None = None
+    eta_remaining_s: float | None = None
+    eta_low: float | None = None
+    eta_high: float | None = None
+    tokens_per_iter: int | None = None
+    tokens_seen: int | None = None
+    tokens_total: int | None = None
+    params: int | None = None
+    flops_total: float | None = None
+    gpu_names: tuple[str, ...] | None = None
+    gpu_count: int | None = None
+    power_w: float | None = None
+    vram_used_bytes: int | None = None
+    vram_peak_bytes: int | None = None
+    vram_total_bytes: int | None = None
+    energy_j: float | None = None
+    energy_final_j: float | None = None
+    energy_source: str | None = None
+    price_per_kwh: float | None = None
+    currency: str | None = None
+    cost: float | None = None
+    cost_final: float | None = None
+    warnings: tuple[str, ...] = ()
+    # --- for the human front ends only ---
+    run_count: int = 1
+    first_iter: int | None = None
+    iters_done: int | None = None
+    evals_done: int = 0
+    best_val_loss: float | None = None
+    started_t: float | None = None
+    last_line_t: float | None = None
+    elapsed_s: float | None = None
+    stalled_for_s: float | None = None
+    data_epochs: float | None = None
+    dataset_tokens: int | None = None
+    mean_power_w: float | None = None
+    gpu_status: str | None = None
+    gpus: tuple[GpuRow, ...] = ()
+    notes: tuple[tuple[float | None, str, str], ...] = ()
+    crash_message: str | None = None
+    loss_series: Series = field(default_factory=_empty_series)
+    val_series: Series = field(default_factory=_empty_series)
+    step_series: Series = field(default_factory=_empty_series)
+
+    def record(self) -> dict[str, object]:
+        """The flat JSON record: every key present, None when unknown, no NaN/inf."""
+        return {key: _jsonable(getattr(self, key)) for key in RECORD_KEYS}
+
+    def to_json(self) -> str:
+        return json.dumps(self.record(), separators=(",", ":"), allow_nan=False)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return _jsonable(float(value))
+    return value
+
+
+assert {f.name for f in fields(Snapshot)} >= set(RECORD_KEYS)

@@ -1,0 +1,82 @@
+"""Human formatting of numbers, durations and clock times, shared by `--once` and the TUI.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports. Unknown values print as "?".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+UNKNOWN = "?"
+
+
+def duration(seconds: float | None) -> str:
+    """`3 h 12 m`, `4 m 05 s`, `12 s`; "?" when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return UNKNOWN
+    s = int(round(max(0.0, seconds)))
+    days, s = divmod(s, 86400)
+    hours, s = divmod(s, 3600)
+    minutes, s = divmod(s, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} m"
+    if minutes:
+        return f"{minutes} m {s:02d} s"
+    return f"{s} s"
+
+
+def clock(t: float | None, now: float | None = None) -> str:
+    """Local wall-clock time; the date is added when it is not today."""
+    if t is None or not math.isfinite(t):
+        return UNKNOWN
+    local = time.localtime(t)
+    if now is not None and time.localtime(now)[:3] != local[:3]:
+        return time.strftime("%a %d %b %H:%M", local)
+    return time.strftime("%H:%M:%S", local)
+
+
+def si(value: float | None, unit: str = "", digits: int = 3) -> str:
+    """1.23 M, 45.6 G, 7.89 P… (decimal prefixes)."""
+    if value is None or not math.isfinite(value):
+        return UNKNOWN
+    for factor, prefix in ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.{digits}g} {prefix}{unit}".rstrip()
+    return f"{value:.{digits}g} {unit}".rstrip()
+
+
+def count(value: int | None) -> str:
+    return UNKNOWN if value is None else f"{value:,}"
+
+
+def num(value: float | None, fmt: str = ".4f") -> str:
+    if value is None or not math.isfinite(value):
+        return UNKNOWN if value is None else str(value)
+    return format(value, fmt)
+
+
+def pct(fraction: float | None, digits: int = 1) -> str:
+    if fraction is None or not math.isfinite(fraction):
+        return UNKNOWN
+    return f"{fraction * 100:.{digits}f}%"
+
+
+def gib(n_bytes: float | None) -> str:
+    if n_bytes is None:
+        return UNKNOWN
+    return f"{n_bytes / 2**30:.1f} GiB"
+
+
+def kwh(energy_j: float | None) -> str:
+    if energy_j is None:
+        return UNKNOWN
+    return f"{energy_j / 3.6e6:.3f} kWh"
+
+
+def money(amount: float | None, currency: str | None) -> str:
+    if amount is None:
+        return UNKNOWN
+    return f"{amount:.2f} {currency or ''}".rstrip()
