@@ -31,6 +31,10 @@ class Family:
     final_iter: Callable[[int, int], int] = lambda max_iters, _interval: max_iters
     #: True when step numbers start at 0 (nanoGPT: steps 0..max_iters, max_iters+1 of them)
     zero_based: bool = False
+    #: True when the printed per-step time includes the eval/checkpoint pause done at that
+    #: step (nanoGPT); False when the family's clock leaves evals out (they show only as
+    #: gaps between line arrival times)
+    eval_in_step_time: bool = False
 
 
 FAMILIES: dict[str, Family] = {
@@ -41,6 +45,7 @@ FAMILIES: dict[str, Family] = {
         defaults=nanogpt.DEFAULTS,
         final_iter=nanogpt.final_iter,
         zero_based=True,
+        eval_in_step_time=True,
     ),
 }
 
