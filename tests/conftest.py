@@ -1,0 +1,35 @@
+"""Shared test helpers: paths to the bundled sample logs and a fake clock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_logs"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, t: float = 1_800_000_000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def sample_facts() -> dict[str, dict]:
+    facts = json.loads((SAMPLES / "facts.json").read_text())
+    return {k: v for k, v in facts.items() if not k.startswith("_")}

@@ -1,0 +1,69 @@
+"""The command line: --once summaries, the JSON record contract, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import SAMPLES
+
+from monitor.cli import main
+from monitor.snapshot import RECORD_KEYS
+
+COMPILED = str(SAMPLES / "recorded/compiled/run.log")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "monitor", *args], capture_output=True, text=True)
+
+
+def test_once_json_has_every_key(capsys) -> None:
+    assert main([COMPILED, "--once", "--json", "--no-gpu"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert list(record) == list(RECORD_KEYS)
+    assert record["status"] == "finished"
+    assert record["format"] == "nanogpt"
+    assert (record["iter"], record["max_iters"], record["max_iters_source"]) == (5000, 5000, "log")
+    assert record["tokens_total"] == 5001 * 16384
+    assert isinstance(record["warnings"], list)
+
+
+def test_once_summary_is_human_text(capsys) -> None:
+    assert main([COMPILED, "--once", "--no-gpu"]) == 0
+    out = capsys.readouterr().out
+    assert "10.65 M parameters" in out
+    assert "iter 5,000 / 5,000" in out
+    assert "finished" in out
+
+
+@pytest.mark.parametrize(
+    "args, reason",
+    [
+        (["/nonexistent/run.log", "--once"], "no such file"),
+        ([str(SAMPLES), "--once"], "is a directory"),
+        ([COMPILED, "--once", "--price", "-1"], "--price"),
+        ([COMPILED, "--json"], "--json goes with --once"),
+        ([COMPILED, "--once", "--format", "bogus"], "--format"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line(args: list[str], reason: str) -> None:
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0]
+
+
+def test_replay_virtual_clock_jsonl_uses_recorded_times() -> None:
+    run = SAMPLES / "recorded/interrupted"
+    proc = run_cli("replay", str(run / "run.log"), "--times", str(run / "run.times"), "--speed", "0", "--jsonl",
+                   "--no-gpu")
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    times = [float(x) for x in (run / "run.times").read_text().split()]
+    assert records[-1]["status"] == "interrupted"
+    assert records[-1]["t"] == times[-1]
+    assert all(set(r) == set(RECORD_KEYS) for r in records)
+    assert [r["t"] for r in records] == sorted(r["t"] for r in records)
