@@ -117,8 +117,10 @@ def build(
     if last is not None and plan.final_iter:
         progress = min(1.0, max(0.0, last / plan.final_iter))
     finished = status == "finished"
-    remaining = 0.0 if finished else est.remaining_s
-    finish = (last_line_t if finished else est.finish)
+    # A crashed or interrupted run will not finish: no finish time rather than a fiction.
+    ended = status in ("crashed", "interrupted")
+    remaining = 0.0 if finished else None if ended else est.remaining_s
+    finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, status, stalled_for, last_line_t)
     return Snapshot(
         t=now,
@@ -135,10 +137,10 @@ def build(
         step_time_s=est.step_time_s,
         eval_time_s=est.eval_time_s,
         mfu=last_finite(run.mfu.values),
-        eta_finish=None if finished else finish,
+        eta_finish=finish,
         eta_remaining_s=remaining,
-        eta_low=None if finished else est.low,
-        eta_high=None if finished else est.high,
+        eta_low=None if finish is None else est.low,
+        eta_high=None if finish is None else est.high,
         tokens_per_iter=tpi,
         tokens_seen=tokens_seen,
         tokens_total=tokens_total,
