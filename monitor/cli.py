@@ -9,10 +9,11 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 
 from monitor import __version__
 from monitor.formats import FORMAT_NAMES
-from monitor.logfile import LogError, read_lines
+from monitor.logfile import LogError, dataset_tokens, read_lines
 from monitor.report import Options
 from monitor.session import Session
 from monitor.summary import summary
@@ -92,8 +93,13 @@ def options_from(args: argparse.Namespace, source: str) -> Options:
     )
 
 
+def new_session(args: argparse.Namespace, clock) -> Session:
+    lookup = None if args.log == "-" else partial(dataset_tokens, args.log)
+    return Session(options_from(args, args.log), clock, dataset_lookup=lookup)
+
+
 def once(args: argparse.Namespace, clock=time.time) -> int:
-    session = Session(options_from(args, args.log), clock)
+    session = new_session(args, clock)
     lines, tail, mtime = read_lines(args.log)
     session.feed_many(lines)
     if tail:
@@ -113,7 +119,7 @@ def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
 
     start = clock()
     items = list(timed_lines(args.log, args.times, start, args.format))
-    session = Session(options_from(args, args.log), clock)
+    session = new_session(args, clock)
     if not items:
         _print_final(session, args)
         return EXIT_OK

@@ -42,3 +42,17 @@ def read_lines(path: str) -> tuple[list[bytes], bytes, float]:
     splitter = LineSplitter()
     lines = splitter.feed(data)
     return lines, splitter.pending, st.st_mtime
+
+
+def dataset_tokens(log_path: str, dataset: str) -> int | None:
+    """Tokens in nanoGPT's `data/<dataset>/train.bin` (uint16 token ids) beside the log or in
+    the working directory, where the run was started; None when not found."""
+    if not dataset or "/" in dataset or dataset.startswith("."):
+        return None
+    for base in (os.path.dirname(os.path.abspath(log_path)), os.getcwd()):
+        path = os.path.join(base, "data", dataset, "train.bin")
+        try:
+            return os.stat(path).st_size // 2
+        except OSError:
+            continue
+    return None

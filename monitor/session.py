@@ -6,6 +6,7 @@ Glue between the rings: imports the PURE core, never textual. The clock is injec
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from monitor.formats import AutoParser
 from monitor.lines import decode, segments
@@ -15,9 +16,17 @@ from monitor.snapshot import Snapshot
 
 
 class Session:
-    def __init__(self, options: Options, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        options: Options,
+        clock: Callable[[], float],
+        dataset_lookup: Callable[[str], int | None] | None = None,
+    ) -> None:
         self.options = options
         self.clock = clock
+        #: finds the token count of a dataset the log names (see logfile.dataset_tokens)
+        self.dataset_lookup = dataset_lookup
+        self._dataset_sizes: dict[str, int | None] = {}
         self.parser = AutoParser(options.fmt)
         self.state = RunState()
         self.file_mtime: float | None = None
@@ -43,11 +52,19 @@ class Session:
             changed = self.feed(line, t) or changed
         return changed
 
+    def _options(self) -> Options:
+        name = self.state.current.config.get("dataset")
+        if self.options.dataset_tokens is not None or self.dataset_lookup is None or not isinstance(name, str):
+            return self.options
+        if name not in self._dataset_sizes:
+            self._dataset_sizes[name] = self.dataset_lookup(name)
+        return replace(self.options, dataset_tokens=self._dataset_sizes[name])
+
     def snapshot(self, now: float | None = None, charts: bool = False) -> Snapshot:
         return build(
             self.state,
             self.format,
-            self.options,
+            self._options(),
             self.clock() if now is None else now,
             file_mtime=self.file_mtime,
             waiting=self.waiting,

@@ -67,3 +67,14 @@ def test_replay_virtual_clock_jsonl_uses_recorded_times() -> None:
     assert records[-1]["t"] == times[-1]
     assert all(set(r) == set(RECORD_KEYS) for r in records)
     assert [r["t"] for r in records] == sorted(r["t"] for r in records)
+
+
+def test_data_epochs_from_the_train_bin_beside_the_log(tmp_path, capsys) -> None:
+    log = tmp_path / "run.log"
+    log.write_text((SAMPLES / "recorded/compiled/run.log").read_text())
+    (tmp_path / "data/shakespeare_char").mkdir(parents=True)
+    (tmp_path / "data/shakespeare_char/train.bin").write_bytes(b"\0\0" * 1_003_854)
+    assert main([str(log), "--once", "--no-gpu"]) == 0
+    out = capsys.readouterr().out
+    # 5001 iterations x 16,384 tokens over a 1,003,854-token training set
+    assert f"{5001 * 16384 / 1_003_854:.2f} epochs" in out
