@@ -6,6 +6,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from monitor.formats import FAMILIES, Family
@@ -32,7 +33,7 @@ class Plan:
 def _int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)) and value == value and abs(value) < 1e15:
+    if isinstance(value, (int, float)) and math.isfinite(value) and abs(value) < 1e15:
         return int(value)
     return None
 
@@ -40,13 +41,15 @@ def _int(value: object) -> int | None:
 def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> Plan:
     family: Family | None = FAMILIES.get(fmt or "")
     defaults = family.defaults if family else {}
-    flags = {"max_iters": max_iters_flag} if max_iters_flag else None
+    flags: dict[str, object] | None = {"max_iters": max_iters_flag} if max_iters_flag else None
 
     def get(key: str) -> int | None:
         s = run.setting(key, defaults, flags)
         return None if s is None else _int(s.value)
 
     setting = run.setting("max_iters", defaults, flags)
+    max_iters: int | None
+    source: str | None
     if run.printed_max_iters is not None and not flags:
         max_iters, source = run.printed_max_iters, "log"
     elif setting is not None and _int(setting.value) is not None:

@@ -52,7 +52,7 @@ def downsample(x: np.ndarray, y: np.ndarray, points: int = CHART_POINTS) -> Seri
     x, y = x[keep].astype(np.float64), y[keep]
     if len(x) <= points:
         return Series(x.copy(), y.copy())
-    size = int(math.ceil(len(x) / points))
+    size = math.ceil(len(x) / points)
     cut = (len(x) // size) * size
     xs = x[:cut].reshape(-1, size).mean(axis=1)
     ys = y[:cut].reshape(-1, size).mean(axis=1)

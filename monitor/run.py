@@ -40,7 +40,7 @@ class Column:
     __slots__ = ("_data", "_n")
 
     def __init__(self, dtype: type = np.float64, capacity: int = 1024) -> None:
-        self._data = np.empty(capacity, dtype=dtype)
+        self._data: np.ndarray = np.empty(capacity, dtype=dtype)
         self._n = 0
 
     def append(self, value: float) -> None:

@@ -15,7 +15,7 @@ def duration(seconds: float | None) -> str:
     """`3 h 12 m`, `4 m 05 s`, `12 s`; "?" when unknown."""
     if seconds is None or not math.isfinite(seconds):
         return UNKNOWN
-    s = int(round(max(0.0, seconds)))
+    s = round(max(0.0, seconds))
     days, s = divmod(s, 86400)
     hours, s = divmod(s, 3600)
     minutes, s = divmod(s, 60)
