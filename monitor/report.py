@@ -156,7 +156,8 @@ def build(
         best_val_loss=run.best_val_loss,
         started_t=run.first_t,
         last_line_t=last_line_t,
-        elapsed_s=(now - run.first_t) if run.first_t is not None else None,
+        elapsed_s=(now - run.first_t) if run.first_t is not None else printed_elapsed_s(run),
+        elapsed_measured=run.first_t is not None,
         stalled_for_s=stalled_for,
         data_epochs=tokens_total / options.dataset_tokens if tokens_total and options.dataset_tokens else None,
         dataset_tokens=options.dataset_tokens,
@@ -166,6 +167,22 @@ def build(
         val_series=_val_series(run) if charts else Series(np.empty(0), np.empty(0)),
         step_series=downsample(run.iters.values, run.step_time_s.values) if charts else Series(np.empty(0), np.empty(0)),
     )
+
+
+def printed_elapsed_s(run: Run) -> float | None:
+    """Time the run has taken by its own printed clock, for a log read without arrival times:
+    a cumulative training clock where the family prints one, else the sum of printed step
+    times, with the steps between logged lines counted at the median printed step time."""
+    train = run.train_time_s.values
+    if len(train) and np.isfinite(train[-1]):
+        return float(train[-1])
+    times = run.step_time_s.values
+    ok = np.isfinite(times)
+    if not ok.any():
+        return None
+    steps = np.diff(run.iters.values)
+    unlogged = float(np.clip(steps - 1, 0, None).sum())
+    return float(times[ok].sum()) + unlogged * float(np.median(times[ok]))
 
 
 def _val_series(run: Run) -> Series:

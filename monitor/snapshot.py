@@ -104,6 +104,8 @@ class Snapshot:
     started_t: float | None = None
     last_line_t: float | None = None
     elapsed_s: float | None = None
+    #: True when elapsed_s comes from line arrival times, False when from the log's printed clock
+    elapsed_measured: bool = True
     stalled_for_s: float | None = None
     data_epochs: float | None = None
     dataset_tokens: int | None = None

@@ -70,7 +70,12 @@ def _speed(s: Snapshot) -> str:
 
 
 def _time(s: Snapshot) -> str:
-    so_far = f"{fmt.duration(s.elapsed_s)} so far" if s.elapsed_s is not None else "start time unknown"
+    if s.elapsed_s is None:
+        so_far = "start time unknown"
+    elif s.elapsed_measured:
+        so_far = f"{fmt.duration(s.elapsed_s)} so far"
+    else:
+        so_far = f"≈ {fmt.duration(s.elapsed_s)} so far (printed step times)"
     if s.status == "finished":
         return f"{so_far} · finished"
     if s.eta_finish is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from monitor.plan import make_plan
 from monitor.report import Options
 from monitor.session import Session
@@ -143,3 +145,14 @@ def test_tokens_and_flops(clock) -> None:
     assert snap.tokens_total == 5001 * 16384
     # 6·N + 12·L·n_embd·T with nanoGPT's defaults for what the header leaves out (n_embd 768, block 1024)
     assert snap.flops_total == (6 * 10_650_000 + 12 * 6 * 768 * 1024) * 5001 * 16384
+
+
+def test_time_so_far_from_printed_step_times_when_lines_have_no_arrival_time(clock) -> None:
+    s = session(clock)
+    s.feed_many(["iter 0: loss 4.0, time 1000.00ms", "iter 10: loss 3.0, time 100.00ms", "iter 20: loss 2.0, time 100.00ms"])
+    snap = s.snapshot()
+    # 1 + 0.1 + 0.1 s printed, plus 18 unlogged steps at the median printed 0.1 s
+    assert snap.elapsed_s == pytest.approx(3.0)
+    assert snap.elapsed_measured is False
+    s.feed("iter 30: loss 1.0, time 100.00ms", t=clock.t)
+    assert s.snapshot().elapsed_measured is True
