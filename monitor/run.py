@@ -167,9 +167,10 @@ class RunState:
         self.lines += 1
         run = self.current
         run.lines += 1
+        if run.lines == 1:
+            # None when the run's first line was already in the file: its start is unknown.
+            run.first_t = t
         if t is not None:
-            if run.first_t is None:
-                run.first_t = t
             run.last_line_t = t
 
     def apply(self, event: Event, t: float | None) -> bool:
@@ -240,13 +241,13 @@ class RunState:
                 run.note(t, "nan", f"loss is {event.loss} at step {event.iter}")
         if t is not None:
             run.last_t = t
-            if run.first_t is None:
-                run.first_t = t
         return True
 
     def _new_run(self, t: float | None) -> Run:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
+        # The line that started this run was counted on the previous one; it is this run's first.
+        run.lines = 1
         run.first_t = t
         run.last_line_t = t
         self.runs.append(run)
