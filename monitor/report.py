@@ -95,8 +95,9 @@ def build(
     file_mtime: float | None = None,
     waiting: bool = False,
     charts: bool = False,
+    run_index: int | None = None,
 ) -> Snapshot:
-    run = state.current
+    run = state.current if run_index is None else state.runs[run_index]
     family = FAMILIES.get(fmt or "")
     if waiting:
         return Snapshot(t=now, source=options.source, format=fmt, status="waiting", run_index=run.index,

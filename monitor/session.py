@@ -60,13 +60,20 @@ class Session:
             self._dataset_sizes[name] = self.dataset_lookup(name)
         return replace(self.options, dataset_tokens=self._dataset_sizes[name])
 
-    def snapshot(self, now: float | None = None, charts: bool = False) -> Snapshot:
+    def snapshot(self, now: float | None = None, charts: bool = False, run_index: int | None = None) -> Snapshot:
+        """The current run (or run `run_index`) at `now`; an earlier run as it stood at its last line."""
+        if now is None:
+            now = self.clock()
+        if run_index is not None and run_index < len(self.state.runs) - 1:
+            ended = self.state.runs[run_index].last_line_t
+            now = now if ended is None else ended
         return build(
             self.state,
             self.format,
             self._options(),
-            self.clock() if now is None else now,
+            now,
             file_mtime=self.file_mtime,
             waiting=self.waiting,
             charts=charts,
+            run_index=run_index,
         )
