@@ -1,10 +1,14 @@
-"""Finish-time estimate: steady step time without warm-up, eval pauses, a band.
+"""Finish-time estimate: steady step time without warm-up (from line arrival times,
+printed step times or a cumulative train clock), a change-point test so that real speed
+changes are followed and noise is not, eval pauses learned or predicted, and a band.
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,9 +16,40 @@ import numpy as np
 from monitor.plan import Plan
 from monitor.run import Run
 
-#: Logged steps at the start of a process that carry compile / first-call overhead.
+#: Steps at the start of a process that pay for compilation and first calls; nanoGPT
+#: itself leaves the first 5 out of its MFU for the same reason (`local_iter_num >= 5`).
 WARMUP_STEPS = 5
-WINDOW = 64
+#: A gap this many times the typical step is a pause (stall, checkpoint), not a step.
+PAUSE_FACTOR = 10.0
+#: Fewest steady samples for an estimate; fewer arrival samples than MIN_ARRIVAL and the
+#: printed times (if any) are used instead.
+MIN_SAMPLES = 3
+MIN_ARRIVAL = 8
+#: Only the most recent logged lines feed the step time (bounds the work per call).
+WINDOW_LINES = 8192
+#: A speed change counts when the mean step time moves by at least this fraction, the
+#: shift is CHANGE_Z standard errors wide and at least CHANGE_MIN_SAMPLES are after it.
+#: Natural drift inside real runs stays within about ±20% of the run's mean (recorded
+#: H100 runs); a shared GPU or a throttled clock moves it by a third or more.
+CHANGE_MIN = 0.3
+CHANGE_Z = 5.0
+CHANGE_MIN_SAMPLES = 10
+#: Forward-only eval batch / forward+backward training micro-step: 1/3 by FLOPs, more in
+#: practice because each eval batch also pays for get_batch and a `.item()` sync. Real
+#: nanoGPT logs outside the benchmark give 0.29 (Apple MPS), 0.33 (RTX 2080 Ti) and 0.59
+#: (small GPU, 50-batch evals); 0.38 is their geometric mean, the band spans the range.
+FWD_FRACTION = 0.38
+FWD_FRACTION_LOW = 0.25
+FWD_FRACTION_HIGH = 0.7
+#: Half-width of the band in standard deviations (about 95% for a normal error).
+BAND_Z = 2.0
+#: Spread of the mean step time assumed while too few blocks exist to measure it, and
+#: the least ever assumed (no run keeps its speed to better than a few percent).
+DRIFT_DEFAULT = 0.15
+DRIFT_FLOOR = 0.05
+DRIFT_BLOCKS = 8
+#: Relative spread of single eval pauses assumed until three have been measured.
+EVAL_SPREAD_DEFAULT = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +62,32 @@ class Estimate:
     high: float | None = None
     train_remaining_s: float | None = None
     eval_remaining_s: float | None = None
+    #: where the step time came from: "arrival" | "printed" | "train-clock"
+    step_source: str | None = None
+    #: where the eval pause came from: "measured" | "config" | "step-0"
+    eval_source: str | None = None
+    evals_left: int | None = None
+    #: iteration at which the current speed began, when a change was detected
+    speed_change_iter: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Steps:
+    """The steady step time and how far its future mean may stray (relative)."""
+
+    step_s: float
+    spread: float
+    source: str
+    change_iter: int | None
+    before_s: float | None  # mean step before the change, when there was one
+
+
+@dataclass(frozen=True, slots=True)
+class _Pause:
+    mid_s: float
+    low_s: float
+    high_s: float
+    source: str
 
 
 def _evals_between(lo: int, hi: int, interval: int | None) -> int:
@@ -36,49 +97,220 @@ def _evals_between(lo: int, hi: int, interval: int | None) -> int:
     return hi // interval - lo // interval
 
 
-def estimate(run: Run, plan: Plan, now: float) -> Estimate:
-    n = run.n_iters
-    if n == 0:
-        return Estimate()
-    iters = run.iters.values
-    times = run.step_time_s.values
-    normal = iters >= iters[0] + WARMUP_STEPS
+def eval_interval_of(run: Run, plan: Plan) -> int | None:
+    """The configured eval interval, else the spacing of the evals seen if it is regular."""
     if plan.eval_interval:
-        is_eval = iters % plan.eval_interval == 0
-        normal &= ~is_eval
-    else:
-        is_eval = np.zeros(n, dtype=bool)
-    steady = times[normal & np.isfinite(times)][-WINDOW:]
-    if len(steady) < 3:
+        return plan.eval_interval
+    seen = sorted({e.iter for e in run.evals})
+    gaps = {b - a for a, b in itertools.pairwise(seen)}
+    return gaps.pop() if len(gaps) == 1 and len(seen) >= 3 and min(seen) >= 0 else None
+
+
+def _weighted_mean(x: np.ndarray, w: np.ndarray) -> float:
+    return float(np.sum(x * w) / np.sum(w))
+
+
+def _samples(run: Run, eval_every: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
+    """Steady per-step samples (seconds/step, weight in steps, iteration) from the best
+    timing signal the recent lines carry, eval intervals and warm-up left out."""
+    start = max(0, run.n_iters - WINDOW_LINES)
+    iters = run.iters.values[start:]
+    if len(iters) < 2:
+        return None
+    lo, hi = iters[:-1], iters[1:]
+    steps = (hi - lo).astype(np.float64)
+    steady = lo >= run.iters.values[0] + WARMUP_STEPS
+    if eval_every:
+        steady &= hi // eval_every == lo // eval_every
+    t = run.t.values[start:]
+    gap = np.diff(t)
+    clock = np.diff(run.train_time_s.values[start:])
+    printed = run.step_time_s.values[start + 1 :]
+    arrival = steady & np.isfinite(gap) & (gap > 0)
+    # Block-buffered output arrives in bursts: most gaps near zero, the time in a few.
+    # Per-interval rates are then meaningless; the median gap tells the two apart.
+    bursty = arrival.sum() >= MIN_ARRIVAL and np.median(gap[arrival]) < 0.25 * np.mean(gap[arrival])
+    from_printed = steady & np.isfinite(printed) & (printed > 0)
+    from_clock = steady & np.isfinite(clock) & (clock > 0)
+    if arrival.sum() >= MIN_ARRIVAL and not bursty:
+        return gap[arrival] / steps[arrival], steps[arrival], hi[arrival], "arrival"
+    if from_printed.sum() >= MIN_SAMPLES:
+        return printed[from_printed], np.ones(int(from_printed.sum())), hi[from_printed], "printed"
+    if from_clock.sum() >= MIN_SAMPLES:
+        return clock[from_clock] / steps[from_clock], steps[from_clock], hi[from_clock], "train-clock"
+    if arrival.sum() >= MIN_SAMPLES and not bursty:
+        return gap[arrival] / steps[arrival], steps[arrival], hi[arrival], "arrival"
+    return None
+
+
+def _change_point(y: np.ndarray) -> int:
+    """Index where the latest lasting shift in level of `y` (log step times) begins; 0 if none.
+
+    Mean-shift test on winsorised values: for every split, the difference of the means
+    before and after in units of its standard error, with the noise measured from
+    successive differences (which a level shift does not inflate).
+    """
+    start = 0
+    while len(y) - start >= 2 * CHANGE_MIN_SAMPLES:
+        seg = y[start:]
+        noise = 1.4826 * float(np.median(np.abs(np.diff(seg)))) / math.sqrt(2.0)
+        if not noise > 0:
+            return start
+        med = float(np.median(seg))
+        seg = np.clip(seg, med - 4 * noise, med + 4 * noise)
+        n = len(seg)
+        csum = np.cumsum(seg)
+        j = np.arange(CHANGE_MIN_SAMPLES, n - CHANGE_MIN_SAMPLES + 1)
+        before = csum[j - 1] / j
+        after = (csum[-1] - csum[j - 1]) / (n - j)
+        shift = after - before
+        z = np.abs(shift) / (noise * np.sqrt(1.0 / j + 1.0 / (n - j)))
+        ok = (np.abs(shift) >= math.log1p(CHANGE_MIN)) & (z >= CHANGE_Z)
+        if not ok.any():
+            return start
+        start += int(j[ok][np.argmax(z[ok])])
+    return start
+
+
+def _spread(x: np.ndarray, w: np.ndarray) -> float:
+    """Relative spread of block means: how much the mean step time drifts within the run."""
+    blocks = min(DRIFT_BLOCKS, len(x) // 4)
+    if blocks < 3:
+        return DRIFT_DEFAULT
+    means = [_weighted_mean(xb, wb) for xb, wb in zip(np.array_split(x, blocks), np.array_split(w, blocks))]
+    return max(DRIFT_FLOOR, float(np.std(means, ddof=1) / np.mean(means)))
+
+
+def _steps(run: Run, eval_every: int | None) -> _Steps | None:
+    found = _samples(run, eval_every)
+    if found is None:
+        return None
+    x, w, at, source = found
+    typical = float(np.median(x))
+    keep = x <= PAUSE_FACTOR * typical
+    x, w, at = x[keep], w[keep], at[keep]
+    if len(x) < MIN_SAMPLES:
+        return None
+    cut = _change_point(np.log(x))
+    before = _weighted_mean(x[:cut], w[:cut]) if cut else None
+    x, w = x[cut:], w[cut:]
+    return _Steps(_weighted_mean(x, w), _spread(x, w), source, int(at[cut]) if cut else None, before)
+
+
+def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np.ndarray:
+    """Seconds each eval (+ checkpoint) added to its interval, from arrival gaps or,
+    when the family's printed time includes it, from the eval step's printed time."""
+    iters = run.iters.values
+    if len(iters) < 2:
+        return np.empty(0)
+    counts = iters[1:] // eval_every - iters[:-1] // eval_every
+    idx = np.flatnonzero(counts > 0)
+    if not len(idx):
+        return np.empty(0)
+    steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
+    gap = run.t.values[idx + 1] - run.t.values[idx]
+    out = np.where(np.isfinite(gap), (gap - steps * step_s) / counts[idx], np.nan)
+    if plan.eval_in_step_time:
+        printed = run.step_time_s.values[idx + 1]
+        own = (iters[idx + 1] % eval_every == 0) & np.isfinite(printed)
+        out = np.where(np.isnan(out) & own, printed - step_s, out)
+    out = out[np.isfinite(out)]
+    return np.maximum(out, 0.0)
+
+
+def _step0_eval_s(run: Run, plan: Plan) -> float | None:
+    """How long the eval at the first iteration of an uncompiled process took: an upper
+    bound for later evals (first calls pay for allocation and kernel selection)."""
+    if not plan.eval_in_step_time or plan.compiled is not False or not run.n_iters:
+        return None
+    first = int(run.iters.values[0])
+    printed = float(run.step_time_s.values[0])
+    if not math.isfinite(printed):
+        return None
+    line_t = float(run.t.values[0])
+    eval_t = next((e.t for e in run.evals if e.iter == first and e.t is not None), None)
+    if eval_t is not None and math.isfinite(line_t):
+        began = line_t - printed  # the printed time runs from the top of the loop
+        if began <= eval_t <= line_t:
+            return eval_t - began
+    return printed  # the eval and the first step together
+
+
+def _pause(run: Run, plan: Plan, steps: _Steps, eval_every: int, evals_left: int) -> _Pause | None:
+    pauses = _measured_pauses(run, plan, eval_every, steps.step_s)
+    if len(pauses):
+        mid = float(np.mean(pauses))
+        if steps.before_s:
+            mid *= steps.step_s / steps.before_s  # evals slow down with the steps
+        spread = float(np.std(pauses, ddof=1) / mid) if len(pauses) >= 3 and mid > 0 else EVAL_SPREAD_DEFAULT
+        half = BAND_Z * spread * math.sqrt(1.0 / len(pauses) + 1.0 / max(1, evals_left)) * mid
+        return _Pause(mid, max(0.0, mid - half), mid + half, "measured")
+    step0 = _step0_eval_s(run, plan)
+    if plan.eval_iters and plan.grad_accum:
+        # eval_iters batches of each of 2 splits, forward only, against grad_accum
+        # forward+backward micro-steps in one training step
+        per_step = steps.step_s * 2 * plan.eval_iters / plan.grad_accum
+        mid, low, high = (per_step * f for f in (FWD_FRACTION, FWD_FRACTION_LOW, FWD_FRACTION_HIGH))
+        if step0 is None:
+            return _Pause(mid, low, high, "config")
+        if step0 < mid:
+            return _Pause(step0, min(low, step0), step0, "step-0")
+        # Two estimates, one an upper bound: take their geometric middle.
+        return _Pause(math.sqrt(mid * step0), low, min(high, step0), "config")
+    if step0 is not None:
+        return _Pause(step0 * FWD_FRACTION / FWD_FRACTION_HIGH, step0 * FWD_FRACTION_LOW / FWD_FRACTION_HIGH,
+                      step0, "step-0")
+    return None
+
+
+def estimate(run: Run, plan: Plan, now: float) -> Estimate:
+    """The run's finish time as seen at `now`; None fields where it cannot be known."""
+    eval_every = eval_interval_of(run, plan)
+    steps = _steps(run, eval_every)
+    if steps is None:
         return Estimate()
-    step = float(np.median(steady))
-    eval_samples = times[is_eval & (iters > iters[0]) & np.isfinite(times)]
-    if len(eval_samples):
-        eval_cost = max(0.0, float(np.median(eval_samples[-5:])) - step)
-    elif plan.eval_iters and plan.grad_accum:
-        eval_cost = step * 2 * plan.eval_iters / (3 * plan.grad_accum)
-    else:
-        eval_cost = None
-    if plan.final_iter is None:
-        return Estimate(step_time_s=step, eval_time_s=eval_cost)
-    last = int(iters[-1])
-    steps_left = max(0, plan.final_iter - last)
-    train_left = steps_left * step
-    evals_left = _evals_between(last, plan.final_iter, plan.eval_interval)
-    eval_left = evals_left * (eval_cost or 0.0)
-    remaining = train_left + eval_left
-    last_t = run.last_t
-    if last_t is not None:
-        remaining = max(0.0, remaining - max(0.0, now - last_t))
-    spread = float(np.median(np.abs(steady - step))) / step if step > 0 else 0.0
-    rel = min(0.5, 0.02 + 2 * spread / np.sqrt(len(steady)))
+    last = run.last_iter
+    assert last is not None  # _steps needs iterations
+    final = plan.final_iter
+    evals_left = _evals_between(last, final, eval_every) if final is not None else None
+    pause = None
+    if eval_every:
+        pause = _pause(run, plan, steps, eval_every, evals_left or 0)
+    base = Estimate(
+        step_time_s=steps.step_s,
+        eval_time_s=None if pause is None else pause.mid_s,
+        step_source=steps.source,
+        eval_source=None if pause is None else pause.source,
+        speed_change_iter=steps.change_iter,
+    )
+    if final is None or evals_left is None:
+        return base
+    steps_left = max(0, final - last)
+    train_left = steps_left * steps.step_s
+    train_half = BAND_Z * steps.spread * train_left
+    n_pauses = evals_left if pause is not None else 0
+    eval_left = n_pauses * pause.mid_s if pause is not None else 0.0
+    eval_low = n_pauses * pause.low_s if pause is not None else 0.0
+    eval_high = n_pauses * pause.high_s if pause is not None else 0.0
+    total = train_left + eval_left
+    # Time since the last iteration line has been spent on the steps still to come.
+    since = now - run.last_t if run.last_t is not None and math.isfinite(run.last_t) else 0.0
+    since = max(0.0, since)
+
+    def at(seconds: float) -> float:
+        return now + max(0.0, seconds - since)
+
     return Estimate(
-        step_time_s=step,
-        eval_time_s=eval_cost,
-        remaining_s=remaining,
-        finish=now + remaining,
-        low=now + remaining * (1 - rel),
-        high=now + remaining * (1 + rel),
+        step_time_s=base.step_time_s,
+        eval_time_s=base.eval_time_s,
+        remaining_s=max(0.0, total - since),
+        finish=at(total),
+        low=at(max(0.0, train_left - train_half) + eval_low),
+        high=at(train_left + train_half + eval_high),
         train_remaining_s=train_left,
         eval_remaining_s=eval_left,
+        step_source=base.step_source,
+        eval_source=base.eval_source,
+        evals_left=evals_left,
+        speed_change_iter=base.speed_change_iter,
     )

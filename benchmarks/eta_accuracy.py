@@ -1,0 +1,266 @@
+"""Finish-time accuracy: replay recorded runs with their real line times and compare
+nanowatch's estimate with naive baselines at fixed fractions of the iterations.
+
+Run: /work/venv/bin/python benchmarks/eta_accuracy.py [--markdown] [--paced]
+
+Error at a point = |predicted finish - actual finish| / run duration, where the actual
+finish is the time of the log's last line and the duration is the last line's time minus
+the first line's. A point is the first line at which the last logged iteration reaches
+the fraction of the final iteration. Coverage: the truth lies inside [eta_low, eta_high].
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from monitor.plan import Plan, make_plan
+from monitor.replay import timed_lines
+from monitor.report import Options
+from monitor.run import Run
+from monitor.session import Session
+
+RECORDED = ROOT / "sample_logs" / "recorded"
+REAL = ROOT / "sample_logs" / "nanogpt"
+FACTS = ROOT / "sample_logs" / "facts.json"
+POINTS = (0.02, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
+TARGET_AT_5 = 0.05
+TARGET_FROM_10 = 0.03
+COVERAGE_TARGET = 0.90
+#: tqdm's default smoothing factor (tqdm.std.EMA, `smoothing=0.3`).
+TQDM_ALPHA = 0.3
+
+Baseline = Callable[[Run, Plan, float], "float | None"]
+
+
+def _steps_left(run: Run, plan: Plan) -> int | None:
+    if plan.final_iter is None or run.last_iter is None:
+        return None
+    return max(0, plan.final_iter - run.last_iter)
+
+
+def _printed(run: Run) -> np.ndarray:
+    times = run.step_time_s.values
+    return times[np.isfinite(times)]
+
+
+def mean_printed(run: Run, plan: Plan, now: float) -> float | None:
+    """Steps left x the mean of every printed step time so far."""
+    left, times = _steps_left(run, plan), _printed(run)
+    return None if left is None or not len(times) else now + left * float(np.mean(times))
+
+
+def median_printed(run: Run, plan: Plan, now: float) -> float | None:
+    """Steps left x the median of every printed step time so far."""
+    left, times = _steps_left(run, plan), _printed(run)
+    return None if left is None or not len(times) else now + left * float(np.median(times))
+
+
+def tqdm_ema(run: Run, plan: Plan, now: float) -> float | None:
+    """tqdm's smoothed rate: EMA (alpha 0.3, bias-corrected as tqdm.std.EMA) of the
+    wall-clock gap and of the steps between consecutive log lines."""
+    left = _steps_left(run, plan)
+    iters, t = run.iters.values, run.t.values
+    if left is None or len(iters) < 2:
+        return None
+    beta = 1.0 - TQDM_ALPHA
+    ema_dt = ema_dn = 0.0
+    for k in range(1, len(iters)):
+        ema_dt = TQDM_ALPHA * (t[k] - t[k - 1]) + beta * ema_dt
+        ema_dn = TQDM_ALPHA * (iters[k] - iters[k - 1]) + beta * ema_dn
+    if not ema_dn > 0:
+        return None
+    return now + left * ema_dt / ema_dn  # the bias corrections cancel in the ratio
+
+
+def wallclock_rate(run: Run, plan: Plan, now: float) -> float | None:
+    """Steps left x (wall-clock time since the first iteration line / steps since)."""
+    left, iters, t = _steps_left(run, plan), run.iters.values, run.t.values
+    if left is None or len(iters) < 2 or iters[-1] <= iters[0]:
+        return None
+    return now + left * (t[-1] - t[0]) / (iters[-1] - iters[0])
+
+
+BASELINES: dict[str, Baseline] = {
+    "mean": mean_printed,
+    "tqdm_ema": tqdm_ema,
+    "median": median_printed,
+    "wallclock": wallclock_rate,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    fraction: float
+    iter: int
+    errors: dict[str, float | None]  # method -> |pred - truth| / duration
+    covered: bool | None
+    band_width: float | None  # (high - low) / duration
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    name: str
+    duration_s: float
+    final_iter: int
+    points: list[Point]
+    lines_covered: int  # iteration lines from 2% on whose band held the truth
+    lines_scored: int
+
+
+def replay(name: str, log: Path, times: Path | None, max_iters: int | None = None) -> Result | str:
+    """Replay one log; a string says why it cannot be scored."""
+    items = list(timed_lines(str(log), None if times is None else str(times), 0.0))
+    clock_now = [items[0][0]]
+    session = Session(Options(source=str(log), max_iters=max_iters), lambda: clock_now[0])
+    first_t, truth = items[0][0], items[-1][0]
+    duration = truth - first_t
+    pending = list(POINTS)
+    points: list[Point] = []
+    covered = scored = 0
+    final_iter: int | None = None
+    for t, line in items:
+        clock_now[0] = t
+        if not session.feed(line, t):
+            continue
+        run = session.state.current
+        plan = make_plan(run, session.format, max_iters)
+        final_iter = plan.final_iter
+        last = run.last_iter
+        if final_iter is None or last is None or last >= final_iter:
+            continue
+        fraction = last / final_iter
+        snap = None
+        if fraction >= POINTS[0]:
+            snap = session.snapshot(t)
+            if snap.eta_low is not None and snap.eta_high is not None:
+                scored += 1
+                covered += snap.eta_low <= truth <= snap.eta_high
+        while pending and fraction >= pending[0]:
+            snap = snap or session.snapshot(t)
+            errors: dict[str, float | None] = {"nanowatch": _err(snap.eta_finish, truth, duration)}
+            for key, baseline in BASELINES.items():
+                errors[key] = _err(baseline(run, plan, t), truth, duration)
+            band = None
+            hit = None
+            if snap.eta_low is not None and snap.eta_high is not None:
+                band = (snap.eta_high - snap.eta_low) / duration
+                hit = bool(snap.eta_low <= truth <= snap.eta_high)
+            points.append(Point(pending.pop(0), last, errors, hit, band))
+    if session.state.current.crash is not None:
+        return "ends in a crash or interrupt: no true finish time to score against"
+    if final_iter is None:
+        return "max_iters unknown"
+    return Result(name, duration, final_iter, points, covered, scored)
+
+
+def _err(pred: float | None, truth: float, duration: float) -> float | None:
+    return None if pred is None or not math.isfinite(pred) else abs(pred - truth) / duration
+
+
+METHODS = ("nanowatch", *BASELINES)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}%"
+
+
+def table(results: list[Result], markdown: bool) -> str:
+    head = ["run", "at", "iter", *METHODS, "band", "covers"]
+    rows = []
+    for r in results:
+        for p in r.points:
+            rows.append([r.name, f"{100 * p.fraction:.0f}%", str(p.iter), *(_pct(p.errors[m]) for m in METHODS),
+                         _pct(p.band_width), "–" if p.covered is None else ("yes" if p.covered else "NO")])
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head), *(fmt.format(*row) for row in rows)])
+
+
+def verdict(results: list[Result]) -> list[str]:
+    out = []
+    for r in results:
+        worst: dict[str, float] = {}
+        for m in METHODS:
+            later = [p.errors[m] for p in r.points if p.fraction >= 0.10]
+            worst[m] = max((e if e is not None else math.inf) for e in later) if later else math.nan
+        at5 = next((p.errors["nanowatch"] for p in r.points if p.fraction == 0.05), None)
+        beaten = [p for p in r.points if p.fraction >= 0.05 and any(
+            (p.errors[m] is not None and p.errors["nanowatch"] is not None and p.errors[m] < p.errors["nanowatch"])
+            for m in BASELINES)]
+        hits = [p.covered for p in r.points if p.covered is not None]
+        out.append(
+            f"{r.name}: duration {r.duration_s:.1f} s, final iter {r.final_iter}; "
+            f"at 5% {_pct(at5)} (target ≤ {_pct(TARGET_AT_5)}); worst from 10% on: "
+            + ", ".join(f"{m} {_pct(worst[m])}" for m in METHODS)
+            + f" (target ≤ {_pct(TARGET_FROM_10)}); points where a baseline beats nanowatch (from 5%): {len(beaten)}; "
+            f"band covers {sum(hits)}/{len(hits)} points, {r.lines_covered}/{r.lines_scored} lines"
+        )
+    return out
+
+
+def recorded_runs() -> list[tuple[str, Path, Path | None, int | None]]:
+    return [(d.name, d / "run.log", d / "run.times", None) for d in sorted(RECORDED.iterdir()) if (d / "run.times").exists()]
+
+
+def paced_runs() -> list[tuple[str, Path, Path | None, int | None]]:
+    """Real nanoGPT logs without recorded times, paced by their printed step times;
+    max_iters from facts.json where the log does not print it."""
+    facts = json.loads(FACTS.read_text())
+    out = []
+    for path in sorted(REAL.glob("*.log")):
+        fact = facts.get(f"nanogpt/{path.name}", {})
+        true_max = fact.get("true_max_iters")
+        if true_max is None or fact.get("ends") != "finished":
+            continue
+        flag = None if fact.get("max_iters_in_log") else true_max
+        out.append((path.stem + " (paced)", path, None, flag))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument("--paced", action="store_true", help="also replay the real logs in sample_logs/nanogpt, paced")
+    args = ap.parse_args()
+    runs = recorded_runs() + (paced_runs() if args.paced else [])
+    results: list[Result] = []
+    for name, log, times, flag in runs:
+        res = replay(name, log, times, flag)
+        if isinstance(res, str):
+            print(f"skipped {name}: {res}")
+        else:
+            results.append(res)
+    print("Error = |predicted finish - actual finish| / run duration; actual finish = time of the last line;")
+    print("duration = last line time - first line time. Baselines: mean / median of printed step times,")
+    print(f"tqdm EMA (alpha {TQDM_ALPHA}) of line-arrival gaps, wall-clock rate since the first iteration line.")
+    print()
+    print(table(results, args.markdown))
+    print()
+    for line in verdict(results):
+        print(line)
+    hits = [bool(p.covered) for r in results for p in r.points if p.covered is not None]
+    if hits:
+        share = statistics.mean(hits)
+        print(f"band coverage over all points: {sum(hits)}/{len(hits)} = {100 * share:.0f}% "
+              f"(target ≥ {100 * COVERAGE_TARGET:.0f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
