@@ -11,12 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.energy import flops_per_token
+from monitor.energy import flops_per_token, gpu_fields
 from monitor.estimate import Estimate, estimate
 from monitor.formats import FAMILIES
 from monitor.plan import Plan, make_plan
 from monitor.run import Run, RunState
 from monitor.snapshot import Series, Snapshot
+from monitor.telemetry import Telemetry
 
 #: A log silent for this many expected line gaps (and at least STALL_MIN_S) is stalled.
 STALL_FACTOR = 5.0
@@ -96,6 +97,7 @@ def build(
     waiting: bool = False,
     charts: bool = False,
     run_index: int | None = None,
+    telemetry: Telemetry | None = None,
 ) -> Snapshot:
     run = state.current if run_index is None else state.runs[run_index]
     family = FAMILIES.get(fmt or "")
@@ -123,6 +125,8 @@ def build(
     remaining = 0.0 if finished else None if ended else est.remaining_s
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, status, stalled_for, last_line_t)
+    gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
+    warnings = (*warnings, *gpu.pop("warnings", ()))  # type: ignore[misc]
     return Snapshot(
         t=now,
         source=options.source,
@@ -167,6 +171,7 @@ def build(
         loss_series=downsample(run.iters.values, run.loss.values) if charts else Series(np.empty(0), np.empty(0)),
         val_series=_val_series(run) if charts else Series(np.empty(0), np.empty(0)),
         step_series=downsample(run.iters.values, run.step_time_s.values) if charts else Series(np.empty(0), np.empty(0)),
+        **gpu,  # type: ignore[arg-type]
     )
 
 
