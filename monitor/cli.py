@@ -155,6 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UsageError("--json goes with --once (use --jsonl to stream records)")
         if args.once:
             return once(args)
+        if args.jsonl:
+            from monitor.live import follow_jsonl
+
+            session = Session(options_from(args, args.log), time.time)
+            return follow_jsonl(session, args.log, interval_s=args.interval, poll=args.poll)
         raise UsageError("following a live log is not built yet; use --once")
     except UsageError as e:
         print(f"nanowatch: error: {e}", file=sys.stderr)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from monitor.formats import AutoParser
 from monitor.lines import decode, segments
 from monitor.report import Options, build
-from monitor.run import RunState
+from monitor.run import Run, RunState
 from monitor.snapshot import Snapshot
 
 
@@ -31,6 +31,8 @@ class Session:
         self.state = RunState()
         self.file_mtime: float | None = None
         self.waiting = False
+        #: a lasting problem with the log source (deleted, unreadable), shown as a warning
+        self.source_notice: str | None = None
 
     @property
     def format(self) -> str | None:
@@ -45,6 +47,13 @@ class Session:
             for event_t, event in self.parser.feed(t, segment):
                 changed = self.state.apply(event, event_t) or changed
         return changed
+
+    def reset(self) -> None:
+        """The source started over (truncated, or replaced by another file): what follows
+        is a new run, parsed afresh."""
+        if self.state.current.lines:
+            self.state.runs.append(Run(len(self.state.runs)))
+        self.parser = AutoParser(self.options.fmt)
 
     def feed_many(self, lines: Iterable[bytes | str], t: float | None = None) -> bool:
         changed = False
@@ -67,7 +76,7 @@ class Session:
         if run_index is not None and run_index < len(self.state.runs) - 1:
             ended = self.state.runs[run_index].last_line_t
             now = now if ended is None else ended
-        return build(
+        snap = build(
             self.state,
             self.format,
             self._options(),
@@ -77,3 +86,6 @@ class Session:
             charts=charts,
             run_index=run_index,
         )
+        if self.source_notice:
+            return replace(snap, warnings=(*snap.warnings, self.source_notice))
+        return snap

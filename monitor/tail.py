@@ -1,0 +1,397 @@
+"""Follow a log file as `tail -F` does (watchdog events plus a slow safety poll), or read
+stdin, and hand complete lines with their arrival time to callbacks.
+
+ADAPTER ring: file I/O and watchdog; no textual. Knows nothing about sessions or widgets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import threading
+from collections.abc import Callable
+
+from watchdog.events import (
+    DirDeletedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserver
+
+from monitor.lines import LineSplitter
+
+#: (arrival time, line without newline); None for lines that were in the file at start.
+Batch = list[tuple[float | None, bytes]]
+OnLines = Callable[[Batch], None]
+OnText = Callable[[str], None]
+
+#: Follower states, reported through `on_state`.
+WAITING, FOLLOWING, DELETED, UNREADABLE, ENDED = "waiting", "following", "deleted", "unreadable", "ended"
+
+CHUNK_BYTES = 8 << 20
+#: Re-check the file this often even without events: a missed event never loses data.
+SAFETY_POLL_S = 1.0
+#: Directory scan period of watchdog's polling observer (`--poll`).
+POLL_INTERVAL_S = 0.1
+_EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
+
+
+def _ignore(_: str) -> None:
+    return None
+
+
+class _Wake(FileSystemEventHandler):
+    """Turns watchdog events about our file into a wake-up of the reader thread."""
+
+    def __init__(self, names: set[str], wake: threading.Event, on_dir_gone: Callable[[str], None]) -> None:
+        self._names = names
+        self._wake = wake
+        self._on_dir_gone = on_dir_gone
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        if isinstance(event, DirDeletedEvent):
+            self._on_dir_gone(os.fsdecode(event.src_path))
+            self._wake.set()
+            return
+        dest = getattr(event, "dest_path", "")
+        if os.path.basename(os.fsdecode(event.src_path)) in self._names or (
+            dest and os.path.basename(os.fsdecode(dest)) in self._names
+        ):
+            self._wake.set()
+
+
+class Follower:
+    """Follows one log file from a reader thread; all callbacks run on that thread, in order.
+
+    `on_reset` is called when the file started over (truncated, or replaced by a file that
+    does not begin with what was read): the lines that follow belong to a new run.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        on_lines: OnLines,
+        on_error: OnText,
+        clock: Callable[[], float],
+        poll: bool = False,
+        *,
+        on_state: OnText | None = None,
+        on_reset: Callable[[], None] | None = None,
+        safety_poll_s: float = SAFETY_POLL_S,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.path = path
+        self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
+        self.on_state = on_state or _ignore
+        self.on_reset = on_reset or (lambda: None)
+        self.poll = poll
+        self.safety_poll_s, self.poll_interval_s, self.chunk_bytes = safety_poll_s, poll_interval_s, chunk_bytes
+        self.state: str | None = None
+        #: mtime of the followed file at the last check (the time of its last write)
+        self.mtime: float | None = None
+        self._fd: int | None = None
+        self._id: tuple[int, int] | None = None
+        self._pos = 0
+        self._initial_end = -1  # bytes present at start get no arrival time
+        self._splitter = LineSplitter()
+        self._problem: str | None = None
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer: BaseObserver | None = None
+        self._watches: dict[str, ObservedWatch] = {}
+        self._lock = threading.Lock()
+        self._gone: set[str] = set()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._observer = PollingObserver(timeout=self.poll_interval_s) if self.poll else Observer()
+        self._observer.daemon = True
+        self._observer.start()
+        self._thread = threading.Thread(target=self._run, name=f"follow {self.path}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _run(self) -> None:
+        first = True
+        while not self._stopping.is_set():
+            self._wake.clear()
+            self._ensure_watches()
+            self.check(at_start=first)
+            first = False
+            self._wake.wait(self.safety_poll_s)
+
+    # --- watching --------------------------------------------------------------------
+
+    def _targets(self) -> dict[str, set[str]]:
+        """Directories to watch and the names in them that concern us (the path and,
+        for a symlink, its target)."""
+        out: dict[str, set[str]] = {}
+        for p in {os.path.abspath(self.path), os.path.realpath(self.path)}:
+            out.setdefault(os.path.dirname(p), set()).add(os.path.basename(p))
+        return out
+
+    def _ensure_watches(self) -> None:
+        if self._observer is None:
+            return
+        with self._lock:
+            gone, self._gone = self._gone, set()
+        for directory in gone:
+            watch = self._watches.pop(directory, None)
+            if watch is not None:
+                with contextlib.suppress(KeyError):  # the emitter may have removed itself
+                    self._observer.unschedule(watch)
+        for directory, names in self._targets().items():
+            if directory in self._watches or not os.path.isdir(directory):
+                continue
+            handler = _Wake(names, self._wake, self._dir_gone)
+            try:
+                self._watches[directory] = self._observer.schedule(
+                    handler, directory, recursive=False, event_filter=_EVENTS
+                )
+            except OSError as e:
+                # inotify limits (ENOSPC, EMFILE): the safety poll still reads every change.
+                self._say(f"cannot watch {directory}: {e.strerror or e}; checking every {self.safety_poll_s:g} s")
+
+    def _dir_gone(self, directory: str) -> None:
+        """Called on the observer's thread: the watch is dropped (and renewed once the
+        directory is back) by the reader thread."""
+        with self._lock:
+            self._gone.add(directory)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def check(self, at_start: bool = False) -> None:
+        """Read whatever is new; notice deletion, truncation and replacement."""
+        if self._fd is None:
+            self._open(at_start)
+        else:
+            self._check_path()
+        if self._fd is not None:
+            self._read_new()
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.on_state(state)
+
+    def _say(self, message: str) -> None:
+        """Report a problem once, not at every poll."""
+        if message != self._problem:
+            self._problem = message
+            self.on_error(message)
+
+    def _open_fd(self) -> tuple[int, os.stat_result] | None:
+        try:
+            st = os.stat(self.path)
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(21, "is a directory, not a log file")
+            if not stat.S_ISREG(st.st_mode):
+                self._set_state(UNREADABLE)
+                self._say(f"{self.path}: not a regular file; pipe it instead: nanowatch - < {self.path}")
+                return None
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            self._set_state(UNREADABLE)
+            self._say(f"{self.path}: {e.strerror or e}")
+            return None
+        return fd, os.fstat(fd)
+
+    def _open(self, at_start: bool) -> None:
+        opened = self._open_fd()
+        if opened is None:
+            if self.state is None:
+                self._set_state(WAITING)
+            return
+        fd, st = opened
+        self._fd, self._id, self._pos = fd, (st.st_dev, st.st_ino), 0
+        if at_start:
+            self._initial_end = st.st_size
+        self._problem = None
+        self._set_state(FOLLOWING)
+
+    def _check_path(self) -> None:
+        assert self._fd is not None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if self.state != DELETED:
+                self._set_state(DELETED)
+                self._say(f"{self.path} was deleted; keeping what was read, waiting for it to come back")
+            return  # the writer may still append to the open, unlinked file: keep reading it
+        except OSError as e:
+            self._say(f"{self.path}: {e.strerror or e}")
+            return
+        if (st.st_dev, st.st_ino) != self._id:
+            self._read_new()  # the old file's last lines first
+            self._switch()
+            return
+        if st.st_size < self._pos:
+            self._restart(f"{self.path} was truncated; reading it from the start")
+        elif self.state != FOLLOWING:
+            self._problem = None
+            self._set_state(FOLLOWING)
+
+    def _switch(self) -> None:
+        """The path now names another file (rotated, replaced, or recreated after deletion)."""
+        opened = self._open_fd()
+        if opened is None:
+            return
+        fd, st = opened
+        old_fd, old_pos = self._fd, self._pos
+        assert old_fd is not None
+        same_start = st.st_size >= old_pos and _same_bytes(old_fd, fd, old_pos)
+        os.close(old_fd)
+        self._fd, self._id = fd, (st.st_dev, st.st_ino)
+        self._problem = None
+        self._set_state(FOLLOWING)
+        if not same_start:
+            self._restart(f"{self.path} was replaced by a new file; reading it from the start")
+        # else: a copy that starts with what was read (rsync, an editor's save): go on from here
+
+    def _restart(self, message: str) -> None:
+        self._pos = 0
+        self._initial_end = -1
+        self._splitter.reset()
+        self.on_error(message)
+        self.on_reset()
+
+    def _read_new(self) -> None:
+        fd = self._fd
+        assert fd is not None
+        while not self._stopping.is_set():
+            want = self.chunk_bytes
+            initial = self._pos < self._initial_end
+            if initial:
+                want = min(want, self._initial_end - self._pos)
+            try:
+                data = os.pread(fd, want, self._pos)
+            except OSError as e:
+                self._say(f"{self.path}: read failed: {e.strerror or e}")
+                return
+            if not data:
+                break
+            self._pos += len(data)
+            lines = self._splitter.feed(data)
+            if lines:
+                t = None if initial else self.clock()
+                self.on_lines([(t, line) for line in lines])
+            if len(data) < want and not initial:
+                break
+        try:
+            self.mtime = os.fstat(fd).st_mtime
+        except OSError:
+            self.mtime = None
+
+
+def _same_bytes(fd_a: int, fd_b: int, n: int, block: int = 1 << 20) -> bool:
+    """True when two files hold the same first `n` bytes."""
+    pos = 0
+    try:
+        while pos < n:
+            size = min(block, n - pos)
+            a, b = os.pread(fd_a, size, pos), os.pread(fd_b, size, pos)
+            if a != b or len(a) < size:
+                return False
+            pos += size
+    except OSError:
+        return False
+    return True
+
+
+class StdinReader:
+    """Reads log lines from a pipe (or a file redirected to stdin) on a thread.
+
+    Lines of a redirected regular file were all there at start (t=None); lines from a
+    pipe get their arrival time. At end of input the last partial line is complete.
+    """
+
+    def __init__(
+        self,
+        on_lines: OnLines,
+        on_error: OnText,
+        clock: Callable[[], float],
+        *,
+        fd: int | None = None,
+        on_state: OnText | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
+        self.on_state = on_state or _ignore
+        self.fd = sys.stdin.fileno() if fd is None else fd
+        self.chunk_bytes = chunk_bytes
+        self.state: str | None = None
+        self.mtime: float | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="follow stdin", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        # A blocked read() cannot be interrupted; the daemon thread ends with the process.
+        self._stopping.set()
+
+    def _run(self) -> None:
+        self.state = FOLLOWING
+        self.on_state(FOLLOWING)
+        try:
+            regular = stat.S_ISREG(os.fstat(self.fd).st_mode)
+        except OSError as e:
+            self.on_error(f"stdin: {e.strerror or e}")
+            regular = False
+        splitter = LineSplitter()
+        while not self._stopping.is_set():
+            try:
+                data = os.read(self.fd, self.chunk_bytes)
+            except InterruptedError:
+                continue
+            except OSError as e:
+                self.on_error(f"stdin: read failed: {e.strerror or e}")
+                break
+            if not data:
+                break
+            lines = splitter.feed(data)
+            if lines:
+                t = None if regular else self.clock()
+                self.on_lines([(t, line) for line in lines])
+        rest = splitter.flush()
+        if rest and not self._stopping.is_set():
+            self.on_lines([(None if regular else self.clock(), rest[0])])
+        self.state = ENDED
+        self.on_state(ENDED)
+
+
+def detach_stdin() -> int:
+    """Move the piped log off fd 0 and put the terminal there, so a TUI reads its keys
+    from the terminal. Returns the fd of the pipe. Raises OSError without a terminal."""
+    pipe_fd = os.dup(0)
+    tty_fd = os.open("/dev/tty", os.O_RDONLY)
+    os.dup2(tty_fd, 0)
+    os.close(tty_fd)
+    return pipe_fd
