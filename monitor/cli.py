@@ -13,6 +13,7 @@ from functools import partial
 
 from monitor import __version__
 from monitor.formats import FORMAT_NAMES
+from monitor.gpu import CsvSource, GpuSource, open_source, telemetry_for
 from monitor.logfile import LogError, dataset_tokens, read_lines
 from monitor.report import Options
 from monitor.session import Session
@@ -98,6 +99,11 @@ def new_session(args: argparse.Namespace, clock) -> Session:
     return Session(options_from(args, args.log), clock, dataset_lookup=lookup)
 
 
+def gpu_source(args: argparse.Namespace, live: bool) -> GpuSource | None:
+    return open_source(no_gpu=args.no_gpu, gpu_log=args.gpu_log, gpus=args.gpus,
+                       log_path=getattr(args, "log", None), live=live)
+
+
 def once(args: argparse.Namespace, clock=time.time) -> int:
     session = new_session(args, clock)
     lines, tail, mtime = read_lines(args.log)
@@ -105,6 +111,11 @@ def once(args: argparse.Namespace, clock=time.time) -> int:
     if tail:
         session.feed(tail)
     session.file_mtime = mtime
+    source = gpu_source(args, live=True)
+    session.telemetry = telemetry_for(source)
+    if source is not None:
+        session.add_gpu_samples(source.poll(clock()))  # one NVML sample, or the whole CSV
+        source.close()
     _print_final(session, args)
     return EXIT_OK
 
@@ -126,12 +137,18 @@ def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
     t0 = items[0][0]
     virtual_now = t0
     session.clock = lambda: virtual_now
+    source = gpu_source(args, live=False)
+    session.telemetry = telemetry_for(source)
+    if isinstance(source, CsvSource) and args.times:
+        source.align(t0, items[-1][0])  # nvidia-smi prints local time, without a zone
     for t, line in items:
         if args.speed > 0:
             delay = start + (t - t0) / args.speed - clock()
             if delay > 0:
                 sleep(delay)
         virtual_now = t
+        if source is not None:
+            session.add_gpu_samples(source.poll(t))
         changed = session.feed(line, t)
         if args.jsonl and changed:
             print(session.snapshot(t).to_json(), flush=True)

@@ -5,6 +5,7 @@ Glue between the rings: imports the PURE core, never textual. The clock is injec
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
@@ -13,6 +14,7 @@ from monitor.lines import decode, segments
 from monitor.report import Options, build
 from monitor.run import Run, RunState
 from monitor.snapshot import Snapshot
+from monitor.telemetry import GpuSample, Telemetry
 
 
 class Session:
@@ -33,6 +35,10 @@ class Session:
         self.waiting = False
         #: a lasting problem with the log source (deleted, unreadable), shown as a warning
         self.source_notice: str | None = None
+        #: the run's GPU samples; None when GPU telemetry is off (--no-gpu)
+        self.telemetry: Telemetry | None = None
+        # samples arrive on the GPU sampler's thread while snapshots are built on another
+        self._telemetry_lock = threading.Lock()
 
     @property
     def format(self) -> str | None:
@@ -47,6 +53,13 @@ class Session:
             for event_t, event in self.parser.feed(t, segment):
                 changed = self.state.apply(event, event_t) or changed
         return changed
+
+    def add_gpu_samples(self, samples: Iterable[GpuSample]) -> None:
+        """Fold GPU samples in (thread-safe: a GpuSampler's on_samples can be this method)."""
+        if self.telemetry is None:
+            self.telemetry = Telemetry()
+        with self._telemetry_lock:
+            self.telemetry.add(samples)
 
     def reset(self) -> None:
         """The source started over (truncated, or replaced by another file): what follows
@@ -76,16 +89,18 @@ class Session:
         if run_index is not None and run_index < len(self.state.runs) - 1:
             ended = self.state.runs[run_index].last_line_t
             now = now if ended is None else ended
-        snap = build(
-            self.state,
-            self.format,
-            self._options(),
-            now,
-            file_mtime=self.file_mtime,
-            waiting=self.waiting,
-            charts=charts,
-            run_index=run_index,
-        )
+        with self._telemetry_lock:
+            snap = build(
+                self.state,
+                self.format,
+                self._options(),
+                now,
+                file_mtime=self.file_mtime,
+                waiting=self.waiting,
+                charts=charts,
+                run_index=run_index,
+                telemetry=self.telemetry,
+            )
         if self.source_notice:
             return replace(snap, warnings=(*snap.warnings, self.source_notice))
         return snap
