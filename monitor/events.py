@@ -71,12 +71,17 @@ class Iteration:
 
 @dataclass(frozen=True, slots=True)
 class Eval:
-    """An evaluation result at `iter` (val loss, and train loss where printed)."""
+    """An evaluation result at `iter` (val loss, and train loss where printed).
+
+    `score` holds a higher-is-better benchmark value (CORE, HellaSwag accuracy) named by
+    `metric`; such evals have no `val_loss`.
+    """
 
     iter: int
     val_loss: float | None
     train_loss: float | None = None
     metric: str = "val loss"
+    score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

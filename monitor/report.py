@@ -13,7 +13,6 @@ import numpy as np
 
 from monitor.energy import flops_per_token, gpu_fields
 from monitor.estimate import Estimate, estimate
-from monitor.formats import FAMILIES
 from monitor.plan import Plan, make_plan
 from monitor.run import Run, RunState
 from monitor.snapshot import Series, Snapshot
@@ -100,7 +99,6 @@ def build(
     telemetry: Telemetry | None = None,
 ) -> Snapshot:
     run = state.current if run_index is None else state.runs[run_index]
-    family = FAMILIES.get(fmt or "")
     if waiting:
         return Snapshot(t=now, source=options.source, format=fmt, status="waiting", run_index=run.index,
                         price_per_kwh=options.price_per_kwh, currency=options.currency)
@@ -109,9 +107,8 @@ def build(
     last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime
     status, stalled_for = run_status(run, plan, est, now, last_line_t)
     last = run.last_iter
-    zero_based = family is None or family.zero_based
-    steps_done = None if last is None else last + (1 if zero_based else 0)
-    steps_total = None if plan.max_iters is None else plan.max_iters + (1 if zero_based else 0)
+    steps_done = None if last is None else last + (1 if plan.zero_based else 0)
+    steps_total = plan.steps_total
     tpi = plan.tokens_per_iter
     tokens_seen = tpi * steps_done if tpi and steps_done is not None else None
     tokens_total = tpi * steps_total if tpi and steps_total is not None else None
@@ -137,8 +134,9 @@ def build(
         max_iters=plan.max_iters,
         max_iters_source=plan.max_iters_source,
         progress=progress,
-        loss=run.last_loss,
-        val_loss=run.evals[-1].val_loss if run.evals else None,
+        # NaN stands for "not printed" (modded-nanogpt since 2025) unless the log printed nan.
+        loss=run.last_loss if run.nan_losses else last_finite(run.loss.values),
+        val_loss=_last_val_loss(run),
         step_time_s=est.step_time_s,
         eval_time_s=est.eval_time_s,
         mfu=last_finite(run.mfu.values),
@@ -156,6 +154,7 @@ def build(
         warnings=warnings,
         run_count=len(state.runs),
         first_iter=run.first_iter,
+        final_iter=plan.final_iter,
         iters_done=run.n_iters,
         evals_done=len(run.evals),
         best_val_loss=run.best_val_loss,
@@ -189,6 +188,14 @@ def printed_elapsed_s(run: Run) -> float | None:
     steps = np.diff(run.iters.values)
     unlogged = float(np.clip(steps - 1, 0, None).sum())
     return float(times[ok].sum()) + unlogged * float(np.median(times[ok]))
+
+
+def _last_val_loss(run: Run) -> float | None:
+    # Benchmark scores (nanochat's CORE) are evals too, but not losses.
+    for point in reversed(run.evals):
+        if point.val_loss is not None:
+            return point.val_loss
+    return None
 
 
 def _val_series(run: Run) -> Series:

@@ -260,4 +260,6 @@ def _eval_text(event: Eval) -> str:
         parts.append(f"train loss {event.train_loss:.4f},")
     if event.val_loss is not None:
         parts.append(f"{event.metric} {event.val_loss:.4f}")
+    if event.score is not None:
+        parts.append(f"{event.metric} {event.score:.4f}")
     return " ".join(parts).rstrip(",")

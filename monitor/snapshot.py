@@ -98,6 +98,8 @@ class Snapshot:
     # --- for the human front ends only ---
     run_count: int = 1
     first_iter: int | None = None
+    #: the last step number the log will print (max_iters - 1 for nanochat's base_train)
+    final_iter: int | None = None
     iters_done: int | None = None
     evals_done: int = 0
     best_val_loss: float | None = None

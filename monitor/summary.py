@@ -53,7 +53,8 @@ def _progress(s: Snapshot) -> str:
     text = f"iter {s.iter:,}"
     if s.max_iters is not None:
         src = "" if s.max_iters_source == "log" else f" ({s.max_iters_source})"
-        text += f" / {s.max_iters:,}{src} · {fmt.pct(s.progress)} · {max(0, s.max_iters - s.iter):,} left"
+        last = s.final_iter if s.final_iter is not None else s.max_iters
+        text += f" / {s.max_iters:,}{src} · {fmt.pct(s.progress)} · {max(0, last - s.iter):,} left"
     return text + f" · {s.iters_done or 0:,} steps logged"
 
 

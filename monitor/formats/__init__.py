@@ -11,13 +11,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from monitor.events import Event
-from monitor.formats import nanogpt
+from monitor.formats import llmc, modded, nanochat, nanogpt
+
+#: What a parser makes of one line: nothing, one event, or several (a modded-nanogpt
+#: validation line is both a progress mark and an eval; a new nanochat stage starts a run).
+Parsed = Event | tuple[Event, ...] | None
 
 
 class LineParser(Protocol):
     name: str
 
-    def parse(self, line: str) -> Event | None: ...
+    def parse(self, line: str) -> Parsed: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +31,11 @@ class Family:
     sniff: Callable[[str], bool]
     #: settings in force when the log does not print them
     defaults: dict[str, object] = field(default_factory=dict)
-    #: the last step number the log prints, from (max_iters, log_interval)
+    #: the last step number the log prints, from (max_iters, log_interval); a parser may
+    #: override it for one run with ConfigValue("final_iter_offset", k): last = max_iters - k
     final_iter: Callable[[int, int], int] = lambda max_iters, _interval: max_iters
-    #: True when step numbers start at 0 (nanoGPT: steps 0..max_iters, max_iters+1 of them)
+    #: True when step numbers start at 0 (nanoGPT: steps 0..max_iters, max_iters+1 of them);
+    #: a parser may override it for one run with ConfigValue("zero_based", bool)
     zero_based: bool = False
     #: True when the printed per-step time includes the eval/checkpoint pause done at that
     #: step (nanoGPT); False when the family's clock leaves evals out (they show only as
@@ -46,6 +52,33 @@ FAMILIES: dict[str, Family] = {
         final_iter=nanogpt.final_iter,
         zero_based=True,
         eval_in_step_time=True,
+    ),
+    # nanochat's `dt`, llm.c's `ms` and modded-nanogpt's `train_time` all leave evals out.
+    "nanochat": Family(
+        name="nanochat",
+        make_parser=nanochat.Parser,
+        sniff=nanochat.sniff,
+        defaults=nanochat.DEFAULTS,
+        final_iter=nanochat.final_iter,
+        zero_based=True,
+        eval_in_step_time=False,
+    ),
+    "llmc": Family(
+        name="llmc",
+        make_parser=llmc.Parser,
+        sniff=llmc.sniff,
+        defaults=llmc.DEFAULTS,
+        final_iter=llmc.final_iter,
+        zero_based=False,
+        eval_in_step_time=False,
+    ),
+    "modded": Family(
+        name="modded",
+        make_parser=modded.Parser,
+        sniff=modded.sniff,
+        defaults=modded.DEFAULTS,
+        zero_based=False,
+        eval_in_step_time=False,
     ),
 }
 
@@ -81,8 +114,7 @@ class AutoParser:
 
     def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
         if self._parser is not None:
-            event = self._parser.parse(line)
-            return [] if event is None else [(t, event)]
+            return _timed(t, self._parser.parse(line))
         name = detect(line)
         if name is None:
             self._waiting.append((t, line))
@@ -92,7 +124,13 @@ class AutoParser:
         waiting, self._waiting = self._waiting, deque(maxlen=MAX_UNDETECTED_LINES)
         out: list[tuple[float | None, Event]] = []
         for wt, wline in [*waiting, (t, line)]:
-            event = self._parser.parse(wline)
-            if event is not None:
-                out.append((wt, event))
+            out.extend(_timed(wt, self._parser.parse(wline)))
         return out
+
+
+def _timed(t: float | None, parsed: Parsed) -> list[tuple[float | None, Event]]:
+    if parsed is None:
+        return []
+    if isinstance(parsed, tuple):
+        return [(t, event) for event in parsed]
+    return [(t, parsed)]
