@@ -3,11 +3,7 @@ Prometheus server (Debian's `prometheus`) that scrapes nanowatch on loopback."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import socket
-import subprocess
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -15,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES
 from prometheus_client.parser import text_string_to_metric_families
+from promserver import PROMETHEUS, SKIP_REASON, Prometheus
 
 from monitor.logfile import read_lines
 from monitor.metrics import MetricsError, MetricsServer, SnapshotBoard, render
@@ -143,24 +140,6 @@ def test_snapshot_of_a_real_log_renders() -> None:
 
 # --- a real Prometheus server scraping nanowatch on loopback ---------------------------------
 
-PROMETHEUS = shutil.which("prometheus")
-#: Upper bound on how long the test waits for Prometheus to start and scrape (it stops earlier).
-SCRAPE_DEADLINE_S = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _query(base: str, promql: str) -> list[dict]:
-    url = f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        body = json.load(resp)
-    assert body["status"] == "success"
-    return body["data"]["result"]
-
 
 @pytest.fixture
 def serve():
@@ -178,70 +157,39 @@ def serve():
 
 @pytest.fixture
 def prometheus(tmp_path: Path):
-    """Start Prometheus on loopback with a config that scrapes `target` every second; yield a starter."""
+    """A starter for a real Prometheus scraping given loopback targets; stopped after the test."""
     if PROMETHEUS is None:
-        pytest.skip("the prometheus binary is not installed (apt-get install -y prometheus)")
-    procs: list[subprocess.Popen] = []
+        pytest.skip(SKIP_REASON)
+    started: list[Prometheus] = []
 
-    def start(target: str) -> str:
-        port = _free_port()
-        config = tmp_path / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-            "scrape_configs:\n  - job_name: nanowatch\n    static_configs:\n"
-            f"      - targets: ['{target}']\n"
-        )
-        with open(tmp_path / "prometheus.log", "wb") as log:  # the child keeps its own copy of the fd
-            procs.append(subprocess.Popen(
-                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-                stdout=log, stderr=subprocess.STDOUT,
-            ))
-        return f"http://127.0.0.1:{port}"
+    def start(*targets: str) -> Prometheus:
+        started.append(Prometheus(tmp_path, {"nanowatch": list(targets)}))
+        return started[-1]
 
     yield start
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+    for prom in started:
+        prom.stop()
 
 
-def _wait_for(base: str, promql: str, tmp_path: Path) -> list[dict]:
-    deadline = time.monotonic() + SCRAPE_DEADLINE_S
-    while time.monotonic() < deadline:
-        try:
-            result = _query(base, promql)
-        except OSError:  # not listening yet
-            result = []
-        if result:
-            return result
-        time.sleep(0.25)
-    log = (tmp_path / "prometheus.log").read_text(errors="replace")[-2000:]
-    pytest.fail(f"Prometheus never returned {promql} within {SCRAPE_DEADLINE_S} s; its log:\n{log}")
-
-
-def test_real_prometheus_scrapes_nanowatch(prometheus, serve, tmp_path: Path) -> None:
+def test_real_prometheus_scrapes_nanowatch(prometheus, serve) -> None:
     snap = _session_snapshot()
     other = _snap(source="/runs/b.log", iter=77, status="stalled", cost=0.5, energy_j=1.2e7)
     board = SnapshotBoard()
     board.publish(snap)
     board.publish(other)
     server = serve(board)
-    base = prometheus(f"127.0.0.1:{server.port}")
-    result = _wait_for(base, "nanowatch_iteration", tmp_path)
+    prom = prometheus(f"127.0.0.1:{server.port}")
+    result = prom.wait_for("nanowatch_iteration")
     by_log = {r["metric"]["log"]: float(r["value"][1]) for r in result}
     assert by_log == {str(LOG): 5000.0, "/runs/b.log": 77.0}
     assert {r["metric"]["job"] for r in result} == {"nanowatch"}
-    up = _query(base, 'up{job="nanowatch"}')
+    up = prom.query('up{job="nanowatch"}')
     assert [float(r["value"][1]) for r in up] == [1.0]
-    stalled = _query(base, 'nanowatch_status{nanowatch_status="stalled"} == 1')
+    stalled = prom.query('nanowatch_status{nanowatch_status="stalled"} == 1')
     assert [r["metric"]["log"] for r in stalled] == ["/runs/b.log"]
-    cost = _query(base, 'nanowatch_cost{currency="EUR"}')
+    cost = prom.query('nanowatch_cost{currency="EUR"}')
     assert [float(r["value"][1]) for r in cost] == [0.5]
-    kwh = _query(base, "sum(nanowatch_energy_joules) / 3.6e6")
+    kwh = prom.query("sum(nanowatch_energy_joules) / 3.6e6")
     assert float(kwh[0]["value"][1]) == pytest.approx(1.2e7 / 3.6e6)
-    finished = _query(base, f'nanowatch_status{{log="{LOG}",nanowatch_status="finished"}}')
+    finished = prom.query(f'nanowatch_status{{log="{LOG}",nanowatch_status="finished"}}')
     assert [float(r["value"][1]) for r in finished] == [1.0]
