@@ -28,12 +28,17 @@ MIN_ARRIVAL = 8
 #: Only the most recent logged lines feed the step time (bounds the work per call).
 WINDOW_LINES = 8192
 #: A speed change counts when the mean step time moves by at least this fraction, the
-#: shift is CHANGE_Z standard errors wide and at least CHANGE_MIN_SAMPLES are after it.
-#: Natural drift inside real runs stays within about ±20% of the run's mean (recorded
-#: H100 runs); a shared GPU or a throttled clock moves it by a third or more.
+#: shift is CHANGE_Z standard errors wide, and it has lasted CHANGE_MIN_SAMPLES samples
+#: and CHANGE_MIN_SHARE of those seen. Natural drift inside real runs stays within about
+#: ±20% of the run's mean (recorded H100 runs), and bursts of slow steps last a few dozen
+#: steps; a shared GPU or a throttled clock moves it by a third or more, for good.
 CHANGE_MIN = 0.3
 CHANGE_Z = 5.0
 CHANGE_MIN_SAMPLES = 10
+CHANGE_MIN_SHARE = 0.05
+#: Least noise assumed in log step time (1%): printed times are rounded and no real run
+#: is steadier, so a perfectly flat synthetic series still gets a finite test statistic.
+NOISE_FLOOR = 0.01
 #: Forward-only eval batch / forward+backward training micro-step: 1/3 by FLOPs, more in
 #: practice because each eval batch also pays for get_batch and a `.item()` sync. Real
 #: nanoGPT logs outside the benchmark give 0.29 (Apple MPS), 0.33 (RTX 2080 Ti) and 0.59
@@ -143,31 +148,38 @@ def _samples(run: Run, eval_every: int | None) -> tuple[np.ndarray, np.ndarray, 
     return None
 
 
+def _local_median(y: np.ndarray, half: int) -> np.ndarray:
+    padded = np.pad(y, half, mode="edge")
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
+
+
 def _change_point(y: np.ndarray) -> int:
     """Index where the latest lasting shift in level of `y` (log step times) begins; 0 if none.
 
-    Mean-shift test on winsorised values: for every split, the difference of the means
-    before and after in units of its standard error, with the noise measured from
-    successive differences (which a level shift does not inflate).
+    Mean-shift test: for every split, the difference of the means before and after in
+    units of its standard error. The noise is measured from successive differences (which
+    a level shift does not inflate), and values are first clipped to 4 noise of their
+    local median, so a short burst cannot pass for a shift but a lasting one can.
     """
+    least = max(CHANGE_MIN_SAMPLES, int(CHANGE_MIN_SHARE * len(y)))
+    if len(y) < 2 * least:
+        return 0
+    noise = max(NOISE_FLOOR, 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2.0))
+    local = _local_median(y, CHANGE_MIN_SAMPLES // 2)
+    y = np.clip(y, local - 4 * noise, local + 4 * noise)
     start = 0
-    while len(y) - start >= 2 * CHANGE_MIN_SAMPLES:
+    while len(y) - start >= 2 * least:
         seg = y[start:]
-        noise = 1.4826 * float(np.median(np.abs(np.diff(seg)))) / math.sqrt(2.0)
-        if not noise > 0:
-            return start
-        med = float(np.median(seg))
-        seg = np.clip(seg, med - 4 * noise, med + 4 * noise)
         n = len(seg)
         csum = np.cumsum(seg)
-        j = np.arange(CHANGE_MIN_SAMPLES, n - CHANGE_MIN_SAMPLES + 1)
+        j = np.arange(least, n - least + 1)
         before = csum[j - 1] / j
         after = (csum[-1] - csum[j - 1]) / (n - j)
         shift = after - before
         z = np.abs(shift) / (noise * np.sqrt(1.0 / j + 1.0 / (n - j)))
         ok = (np.abs(shift) >= math.log1p(CHANGE_MIN)) & (z >= CHANGE_Z)
         if not ok.any():
-            return start
+            break
         start += int(j[ok][np.argmax(z[ok])])
     return start
 
@@ -263,6 +275,16 @@ def _pause(run: Run, plan: Plan, steps: _Steps, eval_every: int, evals_left: int
     return None
 
 
+def _total_known(run: Run, plan: Plan) -> bool:
+    """A family default for max_iters holds only when the process's startup is in the
+    log; a log that begins mid-run (a wandb capture, a cut file) may have set its own."""
+    if plan.final_iter is None:
+        return False
+    if plan.max_iters_source != "default":
+        return True
+    return run.tokens_per_iter is not None or run.params is not None or run.init is not None or bool(run.config)
+
+
 def estimate(run: Run, plan: Plan, now: float) -> Estimate:
     """The run's finish time as seen at `now`; None fields where it cannot be known."""
     eval_every = eval_interval_of(run, plan)
@@ -271,7 +293,7 @@ def estimate(run: Run, plan: Plan, now: float) -> Estimate:
         return Estimate()
     last = run.last_iter
     assert last is not None  # _steps needs iterations
-    final = plan.final_iter
+    final = plan.final_iter if _total_known(run, plan) else None
     evals_left = _evals_between(last, final, eval_every) if final is not None else None
     pause = None
     if eval_every:

@@ -1,0 +1,289 @@
+"""The finish-time estimator on synthetic logs with exact, injected times."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from monitor.estimate import (
+    BAND_Z,
+    CHANGE_MIN_SAMPLES,
+    DRIFT_FLOOR,
+    FWD_FRACTION,
+    WARMUP_STEPS,
+    Estimate,
+    estimate,
+)
+from monitor.events import Iteration
+from monitor.plan import Plan, make_plan
+from monitor.report import Options
+from monitor.run import Run, RunState
+from monitor.session import Session
+
+T0 = 1_800_000_000.0
+
+
+def header(max_iters: int | None = 1000, log_interval: int = 10, eval_interval: int = 250,
+           eval_iters: int = 20, extra: tuple[str, ...] = ()) -> list[str]:
+    lines = ["Overriding config with config/train_test.py:", f"log_interval = {log_interval}",
+             f"eval_interval = {eval_interval}", f"eval_iters = {eval_iters}", "gradient_accumulation_steps = 1"]
+    if max_iters is not None:
+        lines.append(f"max_iters = {max_iters}")
+    return [*lines, *extra, "tokens per iteration will be: 16,384", "number of parameters: 10.65M"]
+
+
+def nanogpt(upto: int, step_s: Callable[[int], float], *, log_interval: int = 10, eval_interval: int = 250,
+            eval_s: float = 2.0, first_s: float = 30.0, start: int = 0, t0: float = T0,
+            head: list[str] | None = None) -> list[tuple[float, str]]:
+    """(arrival time, line) of a nanoGPT run: nanoGPT prints one step's time, including the
+    eval done at the top of eval steps; iteration `start` also pays `first_s` (compile)."""
+    out = [(t0, line) for line in (header() if head is None else head)]
+    t = t0
+    for i in range(start, upto + 1):
+        pause = eval_s if i % eval_interval == 0 else 0.0
+        took = (first_s if i == start else step_s(i)) + pause
+        if pause:
+            out.append((t + pause, f"step {i}: train loss 2.0000, val loss 2.1000"))
+        t += took
+        if i % log_interval == 0:
+            out.append((t, f"iter {i}: loss 2.0000, time {took * 1000:.4f}ms, mfu 30.00%"))
+    return out
+
+
+def feed(lines: list[tuple[float | None, str]], max_iters: int | None = None) -> Session:
+    s = Session(Options(source="test.log", max_iters=max_iters), lambda: T0)
+    for t, line in lines:
+        s.feed(line, t)
+    return s
+
+
+def est(s: Session, now: float | None = None) -> Estimate:
+    run = s.state.current
+    plan = make_plan(run, s.format, s.options.max_iters)
+    return estimate(run, plan, run.last_t if now is None else now)
+
+
+def steady(step: float) -> Callable[[int], float]:
+    return lambda _i: step
+
+
+def test_warm_up_is_left_out() -> None:
+    # iteration 0 takes 30 s (compile) and the next few steps are slow; steady is 20 ms
+    s = feed(nanogpt(200, lambda i: 0.2 if i < WARMUP_STEPS else 0.02))
+    e = est(s)
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-6)
+    assert e.step_source == "arrival"
+    assert e.train_remaining_s == pytest.approx(800 * 0.02, rel=1e-6)
+
+
+def test_nothing_is_estimated_before_steady_steps() -> None:
+    s = feed(nanogpt(10, steady(0.02)))
+    assert est(s) == Estimate()
+    assert est(feed([(T0, line) for line in header()])) == Estimate()
+
+
+def test_eval_pause_is_predicted_from_the_config_before_the_first_eval() -> None:
+    e = est(feed(nanogpt(200, steady(0.02))))
+    # eval_iters (20) x 2 splits of forward-only batches against 1 forward+backward micro-step
+    assert e.eval_source == "config"
+    assert e.eval_time_s == pytest.approx(0.02 * 2 * 20 * FWD_FRACTION, rel=1e-6)
+    assert e.evals_left == 4  # 250, 500, 750, 1000
+    assert e.remaining_s == pytest.approx(800 * 0.02 + 4 * e.eval_time_s, rel=1e-6)
+
+
+def test_eval_pause_is_learned_from_eval_steps() -> None:
+    lines = nanogpt(600, steady(0.02), eval_s=2.0)
+    e = est(feed(lines))
+    assert e.eval_source == "measured"
+    assert e.eval_time_s == pytest.approx(2.0, rel=1e-6)
+    assert e.evals_left == 2
+    assert e.remaining_s == pytest.approx(400 * 0.02 + 2 * 2.0, rel=1e-6)
+    last_t = lines[-1][0]
+    assert e.finish == pytest.approx(last_t + e.remaining_s)
+    assert e.low <= e.finish <= e.high
+
+
+def test_eval_pause_from_printed_times_when_arrival_is_unknown() -> None:
+    # a cold open: the lines were already in the file, so their arrival is unknown
+    lines = [(None, line) for _, line in nanogpt(600, steady(0.02), eval_s=2.0)]
+    now = T0 + 1e6
+    e = est(feed(lines), now)
+    assert e.step_source == "printed"
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-6)
+    assert e.eval_time_s == pytest.approx(2.0, rel=1e-6)
+    assert e.finish == pytest.approx(now + 400 * 0.02 + 2 * 2.0)
+
+
+def test_step0_eval_of_an_uncompiled_run_bounds_the_prediction() -> None:
+    head = header(eval_iters=2000, extra=("compile = False",))
+    # the config predicts 0.02 x 2 x 2000 x 0.38 = 30 s; the step-0 eval took 3 s
+    lines = nanogpt(200, steady(0.02), eval_s=3.0, first_s=0.05, head=head)
+    e = est(feed(lines))
+    assert e.eval_source == "step-0"
+    assert e.eval_time_s == pytest.approx(3.0, rel=1e-6)
+    compiled = est(feed(nanogpt(200, steady(0.02), eval_s=3.0, first_s=0.05, head=header(eval_iters=2000))))
+    assert compiled.eval_source == "config"
+
+
+def test_a_real_slowdown_is_followed() -> None:
+    slow_from = 600
+    lines = nanogpt(900, lambda i: 0.02 if i <= slow_from else 0.04, eval_interval=100_000, head=header(max_iters=2000))
+    e = est(feed(lines))
+    assert e.step_time_s == pytest.approx(0.04, rel=1e-6)
+    assert e.speed_change_iter == slow_from + 10
+    assert e.train_remaining_s == pytest.approx(1100 * 0.04, rel=1e-6)
+
+
+def test_a_short_burst_of_slow_steps_is_not_a_change() -> None:
+    burst = range(500, 500 + 10 * (CHANGE_MIN_SAMPLES - 2))
+    lines = nanogpt(900, lambda i: 0.04 if i in burst else 0.02, eval_interval=100_000, head=header(max_iters=2000))
+    e = est(feed(lines))
+    assert e.speed_change_iter is None
+    assert 0.02 < e.step_time_s < 0.025
+
+
+def test_noise_is_not_a_change() -> None:
+    rng = np.random.default_rng(7)
+    noise = 1 + 0.15 * rng.standard_normal(2001)
+    lines = nanogpt(1500, lambda i: 0.02 * abs(noise[i]), log_interval=1, eval_interval=100_000,
+                    head=header(max_iters=2000, log_interval=1))
+    e = est(feed(lines))
+    assert e.speed_change_iter is None
+    assert e.step_time_s == pytest.approx(0.02, rel=0.05)
+
+
+def test_a_one_off_stall_is_not_a_step() -> None:
+    lines = nanogpt(600, lambda i: 5.0 if i == 333 else 0.02, eval_interval=100_000)
+    e = est(feed(lines))
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-6)
+
+
+def test_resume_counts_from_the_checkpoint_iteration() -> None:
+    head = [*header(max_iters=5000), "Resuming training from out"]
+    lines = nanogpt(2300, steady(0.02), start=2000, head=head)
+    s = feed(lines)
+    e = est(s)
+    assert s.state.current.first_iter == 2000
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-6)
+    assert e.evals_left == 11  # 2500, 2750, ... 5000
+    assert e.train_remaining_s == pytest.approx(2700 * 0.02, rel=1e-6)
+
+
+def test_a_resumed_process_in_the_same_file_starts_afresh() -> None:
+    first = nanogpt(400, steady(0.05))
+    end = first[-1][0] + 60
+    second = nanogpt(700, steady(0.02), start=400, t0=end, head=[*header(), "Resuming training from out"])
+    s = feed(first + second)
+    assert len(s.state.runs) == 2
+    assert est(s).step_time_s == pytest.approx(0.02, rel=1e-6)
+
+
+def test_unknown_max_iters_gives_speed_but_no_finish() -> None:
+    # the log starts mid-run (no startup lines), so nanoGPT's default max_iters is a guess
+    lines = [(t, line) for t, line in nanogpt(300, steady(0.02)) if line.startswith(("iter", "step"))]
+    e = est(feed(lines))
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-6)
+    assert (e.remaining_s, e.finish, e.low, e.high) == (None, None, None, None)
+    assert est(feed(lines, max_iters=1000)).remaining_s is not None
+    # a run that printed its startup and no max_iters really runs the default
+    printed = est(feed(nanogpt(300, steady(0.02), head=header(max_iters=None))))
+    assert printed.train_remaining_s == pytest.approx((600_000 - 300) * 0.02, rel=1e-6)
+
+
+def _plan(**kw: object) -> Plan:
+    base: dict[str, object] = {
+        "max_iters": 1000, "max_iters_source": "log", "final_iter": 1000, "log_interval": 10,
+        "eval_interval": None, "eval_iters": None, "grad_accum": None, "batch_size": None, "block_size": None,
+        "tokens_per_iter": None, "n_layer": None, "n_head": None, "n_embd": None,
+    }
+    base.update(kw)
+    return Plan(**base)  # type: ignore[arg-type]
+
+
+def _run(events: list[tuple[float | None, Iteration]]) -> Run:
+    state = RunState()
+    for t, event in events:
+        state.line_seen(t)
+        state.apply(event, t)
+    return state.current
+
+
+def test_arrival_times_alone_give_the_speed() -> None:
+    # a family that prints no time at all (llm.c's main.log), followed live
+    run = _run([(T0 + 0.5 * i, Iteration(iter=10 * i, loss=2.0)) for i in range(30)])
+    e = estimate(run, _plan(), T0 + 0.5 * 29)
+    assert e.step_source == "arrival"
+    assert e.step_time_s == pytest.approx(0.05, rel=1e-9)
+    assert e.remaining_s == pytest.approx((1000 - 290) * 0.05, rel=1e-9)
+
+
+def test_no_times_at_all_gives_progress_only() -> None:
+    run = _run([(None, Iteration(iter=10 * i, loss=2.0)) for i in range(30)])
+    assert estimate(run, _plan(), T0) == Estimate()
+
+
+def test_a_cumulative_train_clock_gives_the_speed() -> None:
+    # modded-nanogpt style: train_time leaves evals out, and the lines' arrival is unknown
+    run = _run([(None, Iteration(iter=i, loss=2.0, train_time_s=0.1 * i)) for i in range(1, 100)])
+    e = estimate(run, _plan(), T0)
+    assert e.step_source == "train-clock"
+    assert e.step_time_s == pytest.approx(0.1, rel=1e-9)
+
+
+def test_eval_pauses_show_as_arrival_gaps_when_the_clock_leaves_them_out() -> None:
+    events, t = [], T0
+    for i in range(1, 400):
+        t += 0.1 + (3.0 if i % 100 == 0 else 0.0)
+        events.append((t, Iteration(iter=i, loss=2.0, train_time_s=0.1 * i)))
+    e = estimate(_run(events), _plan(eval_interval=100), t)
+    assert e.step_time_s == pytest.approx(0.1, rel=1e-6)
+    assert e.eval_time_s == pytest.approx(3.0, rel=1e-6)
+    assert e.evals_left == 7  # 400, 500, ... 1000
+
+
+def test_block_buffered_output_falls_back_to_printed_times() -> None:
+    # lines written in bursts of 20: arrival gaps are 0 except one in 20
+    lines = nanogpt(900, steady(0.02), eval_interval=100_000)
+    bursty = [(None if t is None else T0 + 3.6 * math.floor((t - T0) / 3.6), line) for t, line in lines]
+    e = est(feed(bursty))
+    assert e.step_source == "printed"
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-4)
+
+
+def test_time_since_the_last_line_counts_and_a_stall_pins_the_finish_to_now() -> None:
+    s = feed(nanogpt(600, steady(0.02)))
+    last_t = s.state.current.last_t
+    fresh = est(s, last_t)
+    later = est(s, last_t + 3.0)
+    assert later.remaining_s == pytest.approx(fresh.remaining_s - 3.0)
+    assert later.finish == pytest.approx(fresh.finish)
+    stalled = est(s, last_t + 1e5)
+    assert stalled.remaining_s == 0.0
+    assert stalled.finish == stalled.low == stalled.high == last_t + 1e5
+
+
+def test_the_band_holds_the_estimate_and_narrows() -> None:
+    rng = np.random.default_rng(3)
+    noise = 1 + 0.1 * rng.standard_normal(5001)
+    lines = nanogpt(5000, lambda i: 0.02 * abs(noise[i]), head=header(max_iters=5000))
+    s = Session(Options(source="test.log"), lambda: T0)
+    widths = []
+    for t, line in lines:
+        if s.feed(line, t) and line.startswith("iter") and s.state.current.last_iter % 500 == 0:
+            e = est(s)
+            if e.finish is not None:
+                assert e.low <= e.finish <= e.high
+                widths.append(e.high - e.low)
+    assert len(widths) >= 8
+    assert all(b < a for a, b in itertools.pairwise(widths))
+
+
+def test_band_half_width_follows_the_measured_drift() -> None:
+    e = est(feed(nanogpt(600, steady(0.02), eval_interval=100_000)))
+    # a perfectly steady run still keeps the floor on drift
+    half = (e.high - e.low) / 2
+    assert half >= BAND_Z * DRIFT_FLOOR * e.train_remaining_s * 0.99
