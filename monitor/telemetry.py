@@ -17,6 +17,12 @@ from monitor.run import Column
 #: A GPU whose newest sample is this much older than the newest sample of any GPU has left
 #: the run's set (a re-selection dropped it, or its reader stopped).
 ACTIVE_GAP_S = 10.0
+#: NVML's power reading (nvidia-smi's power.draw) is the mean over the last second on Ampere
+#: and newer GPUs (nvidia-smi --help-query-gpu), so a reading describes the moment half a
+#: second before its timestamp; integrated power is shifted back by that much.
+POWER_LAG_S = 0.5
+#: The shortest gap at the ends of a window that is filled with the nearest power reading.
+HOLD_MIN_S = 2.0
 #: Utilisation at or above this counts a sample as busy (busy_fraction).
 BUSY_UTIL_PCT = 50.0
 NAN = float("nan")
@@ -87,15 +93,45 @@ class _Trace:
     def intervals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per pair of consecutive samples: start, end, energy (NaN when unknown), and whether
         the counter gave it. A counter that went backwards was reset (driver reload): that
-        interval falls back to the trapezoid of the power readings."""
+        interval falls back to the trapezoid of the power readings (moved back by the lag of
+        the power average)."""
         if self._intervals is None:
             t, p, e = self.t.values, self.power_w.values, self.energy_j.values
             de = np.diff(e)
             by_counter = np.isfinite(de) & (de >= 0)
             trapezoid = (p[1:] + p[:-1]) / 2 * np.diff(t)
             energy = np.where(by_counter, de, trapezoid)
-            self._intervals = (t[:-1], t[1:], energy, by_counter)
+            lag = np.where(by_counter, 0.0, POWER_LAG_S)
+            self._intervals = (t[:-1] - lag, t[1:] - lag, energy, by_counter)
         return self._intervals
+
+
+    def energy(self, t0: float, t1: float) -> tuple[float, float, float, float, float] | None:
+        """(energy, seconds by counter, seconds by power, covered start, covered end) in
+        [t0, t1]. A short gap at either end of the window (up to two sampling periods: the
+        newest reading lags `now`) is held at the nearest power reading."""
+        a, b, e, by_counter = self.intervals()
+        overlap = np.clip(np.minimum(b, t1) - np.maximum(a, t0), 0.0, None)
+        width = b - a
+        ok = (overlap > 0) & np.isfinite(e) & (width > 0)
+        used = np.flatnonzero(ok)
+        if not len(used):
+            return None
+        total = float(np.sum(e[ok] * overlap[ok] / width[ok]))
+        counter_s = float(np.sum(overlap[ok & by_counter]))
+        power_s = float(np.sum(overlap[ok & ~by_counter]))
+        start, end = max(t0, float(a[used[0]])), min(t1, float(b[used[-1]]))
+        hold_s = max(HOLD_MIN_S, 2 * float(np.median(width)))
+        p = self.power_w.values
+        for gap, power in ((start - t0, p[used[0]]), (t1 - end, p[used[-1] + 1])):
+            if 0 < gap <= hold_s and math.isfinite(power):
+                total += gap * float(power)
+                power_s += gap
+        if start - t0 <= hold_s and math.isfinite(p[used[0]]):
+            start = t0
+        if t1 - end <= hold_s and math.isfinite(p[used[-1] + 1]):
+            end = t1
+        return total, counter_s, power_s, start, end
 
 
 class Telemetry:
@@ -168,19 +204,13 @@ class Telemetry:
         start, end = math.inf, -math.inf
         for index in self.active() if gpus is None else gpus:
             tr = self._traces.get(index)
-            if tr is None or len(tr.t) < 2:
+            part = None if tr is None or len(tr.t) < 2 else tr.energy(t0, t1)
+            if part is None:
                 continue
-            a, b, e, by_counter = tr.intervals()
-            overlap = np.clip(np.minimum(b, t1) - np.maximum(a, t0), 0.0, None)
-            width = b - a
-            ok = (overlap > 0) & np.isfinite(e) & (width > 0)
-            if not ok.any():
-                continue
-            total += float(np.sum(e[ok] * overlap[ok] / width[ok]))
-            counter_s += float(np.sum(overlap[ok & by_counter]))
-            power_s += float(np.sum(overlap[ok & ~by_counter]))
-            start = min(start, max(t0, float(a[ok][0])))
-            end = max(end, min(t1, float(b[ok][-1])))
+            total += part[0]
+            counter_s += part[1]
+            power_s += part[2]
+            start, end = min(start, part[3]), max(end, part[4])
         if not math.isfinite(start):
             return None
         if self.origin == "gpu-log":
