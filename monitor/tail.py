@@ -113,6 +113,11 @@ class Follower:
         self._lock = threading.Lock()
         self._gone: set[str] = set()
 
+    @property
+    def position(self) -> int:
+        """Bytes of the current file read so far (a partial last line included)."""
+        return self._pos
+
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:

@@ -1,0 +1,297 @@
+"""The file follower and the stdin reader, against real writer processes in tmp_path.
+
+Waits have a generous timeout so a broken follower fails instead of hanging; no test
+asserts how fast anything happens (benchmarks/latency.py does).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from logwriter import Collector, Writer, iter_line, wait_for
+
+from monitor.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Follower, StdinReader
+
+#: "events": only watchdog's inotify observer wakes the reader (the safety poll is an hour);
+#: "poll": only watchdog's polling observer does.
+MODES = {
+    "events": {"poll": False, "safety_poll_s": 3600.0},
+    "poll": {"poll": True, "poll_interval_s": 0.05, "safety_poll_s": 3600.0},
+}
+
+
+class CountingClock:
+    """A thread-safe fake clock: 1, 2, 3, … per call."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.n += 1
+            return float(self.n)
+
+
+def lines(*iters: int, step_ms: float = 100.0) -> list[bytes]:
+    return [iter_line(i, step_ms).rstrip("\n").encode() for i in iters]
+
+
+@pytest.fixture
+def writer(tmp_path: Path) -> Iterator[Writer]:
+    w = Writer(tmp_path / "run.log")
+    yield w
+    w.close()
+
+
+@pytest.fixture(params=sorted(MODES))
+def follow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    started: list[Follower] = []
+
+    def start(path: Path | None = None, **overrides: object) -> tuple[Follower, Collector]:
+        got = Collector()
+        options = {**MODES[request.param], **overrides}
+        f = Follower(
+            str(path or tmp_path / "run.log"), got.lines, got.error, CountingClock(),
+            on_state=got.state, on_reset=got.reset, **options,  # type: ignore[arg-type]
+        )
+        f.start()
+        started.append(f)
+        wait_for(lambda: got.of("state"), what="the follower's first look at the file")
+        return f, got
+
+    yield start
+    for f in started:
+        f.stop()
+
+
+def test_lines_already_there_have_no_time_appended_ones_do(follow, writer, tmp_path: Path) -> None:
+    (tmp_path / "run.log").write_text(iter_line(0) + iter_line(10) + iter_line(20)[:9])
+    _, got = follow()
+    wait_for(lambda: len(got.texts()) == 2, what="the lines already in the file")
+    writer("open")
+    writer("write", iter_line(20)[9:] + iter_line(30))
+    wait_for(lambda: len(got.texts()) == 4, what="the appended lines")
+    assert got.texts() == lines(0, 10, 20, 30)
+    times = got.times()
+    assert times[:2] == [None, None]
+    assert None not in times[2:]  # the partial line completed after start: it has arrived now
+    assert got.of("state") == [FOLLOWING]
+    assert got.of("reset") == [] and got.of("error") == []
+
+
+def test_slow_writer(follow, writer) -> None:
+    writer("open")
+    _, got = follow()
+    writer("lines", [iter_line(i) for i in range(0, 100, 10)], 0.02)
+    wait_for(lambda: len(got.texts()) == 10, what="ten lines")
+    assert got.texts() == lines(*range(0, 100, 10))
+    assert None not in got.times()
+
+
+def test_partial_line_waits_for_its_newline(follow, writer, tmp_path: Path) -> None:
+    writer("open")
+    f, got = follow()
+    writer("write", iter_line(0) + "iter 10: loss 4.99")
+    size = (tmp_path / "run.log").stat().st_size
+    wait_for(lambda: f.position == size, what="the follower to read the partial line")
+    assert got.texts() == lines(0)
+    writer("write", iter_line(10)[len("iter 10: loss 4.99"):])
+    wait_for(lambda: len(got.texts()) == 2, what="the completed line")
+    assert got.texts() == lines(0, 10)
+
+
+def test_truncation_starts_over(follow, writer) -> None:
+    writer("open")
+    writer("lines", [iter_line(i) for i in (0, 10, 20, 30)])
+    _, got = follow()
+    wait_for(lambda: len(got.texts()) == 4, what="the first run")
+    writer("rewrite")
+    writer("write", iter_line(0))
+    wait_for(lambda: len(got.texts()) == 5, what="the new run")
+    writer("write", iter_line(10))
+    wait_for(lambda: len(got.texts()) == 6, what="the new run's second line")
+    assert got.texts() == lines(0, 10, 20, 30, 0, 10)
+    assert got.kinds() == ["lines", "reset", "lines"]
+    assert any("truncated" in str(m) for m in got.of("error"))
+
+
+def test_rotation_reads_the_old_file_to_its_end_then_the_new_one(follow, writer, tmp_path: Path) -> None:
+    writer("open")
+    writer("write", iter_line(0))
+    _, got = follow()
+    wait_for(lambda: len(got.texts()) == 1, what="the first line")
+    writer("write", iter_line(10))
+    writer("rotate")
+    writer("write", iter_line(0))
+    wait_for(lambda: len(got.texts()) == 3, what="the new file's line")
+    assert got.texts() == lines(0, 10, 0)
+    assert got.kinds() == ["lines", "reset", "lines"]
+    assert (tmp_path / "run.log.1").read_bytes() == (iter_line(0) + iter_line(10)).encode()
+
+
+def test_deleted_then_recreated_with_a_new_run(follow, writer) -> None:
+    writer("open")
+    writer("lines", [iter_line(0), iter_line(10)])
+    _, got = follow()
+    wait_for(lambda: len(got.texts()) == 2, what="the first lines")
+    writer("delete")
+    wait_for(lambda: DELETED in got.of("state"), what="the deletion")
+    assert any("was deleted" in str(m) for m in got.of("error"))
+    writer("open")
+    writer("write", iter_line(0, 200.0) + iter_line(10, 200.0))
+    wait_for(lambda: len(got.texts()) == 4, what="the recreated file")
+    assert got.texts() == lines(0, 10) + lines(0, 10, step_ms=200.0)  # what was read is kept
+    assert got.of("state") == [FOLLOWING, DELETED, FOLLOWING]
+    assert got.kinds() == ["lines", "reset", "lines"]
+
+
+def test_deleted_then_recreated_with_the_same_start_goes_on(follow, writer) -> None:
+    writer("open")
+    writer("lines", [iter_line(0), iter_line(10)])
+    _, got = follow()
+    wait_for(lambda: len(got.texts()) == 2, what="the first lines")
+    writer("delete")
+    wait_for(lambda: DELETED in got.of("state"), what="the deletion")
+    writer("open")
+    writer("write", iter_line(0) + iter_line(10) + iter_line(20))
+    wait_for(lambda: len(got.texts()) == 3, what="the recreated file's new line")
+    assert got.texts() == lines(0, 10, 20)
+    assert got.of("reset") == []
+
+
+def test_replaced_by_a_longer_copy_goes_on_where_it_was(follow, writer, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(iter_line(0) + iter_line(10))
+    _, got = follow()
+    wait_for(lambda: len(got.texts()) == 2, what="the first lines")
+    copy = tmp_path / "run.log.tmp"  # as rsync does: a new file renamed over the old one
+    copy.write_text(iter_line(0) + iter_line(10) + iter_line(20))
+    os.replace(copy, log)
+    wait_for(lambda: len(got.texts()) == 3, what="the new line")
+    assert got.texts() == lines(0, 10, 20)
+    assert got.of("reset") == []
+
+
+def test_file_appearing_later(follow, writer) -> None:
+    _, got = follow()
+    wait_for(lambda: got.of("state") == [WAITING], what="the waiting state")
+    writer("open")
+    writer("lines", [iter_line(0), iter_line(10)])
+    wait_for(lambda: len(got.texts()) == 2, what="the lines of the new file")
+    assert got.texts() == lines(0, 10)
+    assert None not in got.times()  # written after we started: they have arrival times
+    assert got.of("state") == [WAITING, FOLLOWING]
+
+
+def test_burst_is_batched_not_dropped(follow, writer) -> None:
+    writer("open")
+    _, got = follow()
+    n = 20_000
+    writer("lines", [iter_line(i) for i in range(n)])
+    wait_for(lambda: len(got.texts()) == n, what=f"{n} lines")
+    assert got.texts() == lines(*range(n))
+    assert len(got.batches()) < n
+
+
+def test_huge_start_is_read_in_chunks(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text("".join(iter_line(i) for i in range(1000)))
+    got = Collector()
+    f = Follower(str(log), got.lines, got.error, CountingClock(), chunk_bytes=4096)
+    f.start()
+    try:
+        wait_for(lambda: len(got.texts()) == 1000, what="the whole file")
+    finally:
+        f.stop()
+    assert got.texts() == lines(*range(1000))
+    assert set(got.times()) == {None}
+    assert len(got.batches()) > 10
+
+
+def test_safety_poll_reads_what_no_event_reports(writer, tmp_path: Path) -> None:
+    """A writer that keeps appending to a deleted file: no directory event, only the poll."""
+    writer("open")
+    writer("write", iter_line(0))
+    got = Collector()
+    f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), on_state=got.state,
+                 poll=True, poll_interval_s=3600.0, safety_poll_s=0.02)
+    f.start()
+    try:
+        wait_for(lambda: len(got.texts()) == 1, what="the first line")
+        writer("unlink")
+        writer("write", iter_line(10))
+        wait_for(lambda: len(got.texts()) == 2, what="the line written to the unlinked file")
+    finally:
+        f.stop()
+    assert got.texts() == lines(0, 10)
+    assert got.of("state") == [FOLLOWING, DELETED]
+
+
+def test_a_directory_is_unreadable(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    got = Collector()
+    f = Follower(str(tmp_path / "logs"), got.lines, got.error, CountingClock(), on_state=got.state)
+    f.start()
+    try:
+        wait_for(lambda: got.of("error"), what="the error")
+    finally:
+        f.stop()
+    assert got.of("state") == [UNREADABLE]
+    assert got.of("error") == [f"{tmp_path / 'logs'}: is a directory, not a log file"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_permission_denied_is_said_once(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(iter_line(0))
+    log.chmod(0)
+    got = Collector()
+    f = Follower(str(log), got.lines, got.error, CountingClock(), on_state=got.state, safety_poll_s=0.01)
+    f.start()
+    try:
+        wait_for(lambda: got.of("error"), what="the error")
+        log.chmod(0o644)
+        wait_for(lambda: got.texts() == lines(0), what="the line once readable")
+    finally:
+        f.stop()
+    assert got.of("error") == [f"{log}: Permission denied"]
+
+
+def test_stdin_pipe_lines_have_arrival_times_and_the_end_flushes_the_last_line() -> None:
+    got = Collector()
+    read_fd, write_fd = os.pipe()
+    script = (
+        "import os, sys, time\n"
+        "for part in sys.argv[1:]:\n"
+        "    os.write(1, part.encode()); time.sleep(0.01)\n"
+    )
+    parts = [iter_line(0), iter_line(10)[:5], iter_line(10)[5:], iter_line(20).rstrip("\n")]
+    reader = StdinReader(got.lines, got.error, CountingClock(), fd=read_fd, on_state=got.state)
+    reader.start()
+    subprocess.run([sys.executable, "-c", script, *parts], stdout=write_fd, check=True)
+    os.close(write_fd)
+    wait_for(lambda: ENDED in got.of("state"), what="the end of input")
+    os.close(read_fd)
+    assert got.texts() == lines(0, 10, 20)
+    assert None not in got.times()
+    assert got.of("state") == [FOLLOWING, ENDED]
+
+
+def test_stdin_redirected_from_a_file_is_all_already_there(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(iter_line(0) + iter_line(10))
+    got = Collector()
+    fd = os.open(log, os.O_RDONLY)
+    reader = StdinReader(got.lines, got.error, CountingClock(), fd=fd, on_state=got.state)
+    reader.start()
+    wait_for(lambda: ENDED in got.of("state"), what="the end of input")
+    os.close(fd)
+    assert got.texts() == lines(0, 10)
+    assert got.times() == [None, None]
