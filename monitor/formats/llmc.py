@@ -30,7 +30,7 @@ _NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|-?nan|-?inf))"
 # older `step 1/74: train loss 4.6 (took 80 ms)` / `step 1: train loss … (took … ms)` shapes.
 _STEP = re.compile(rf"step\s+(\d+)(?:/(\d+))?(?::| \|) (?:train )?loss {_NUM}")
 _MS = re.compile(r"\(?(?:took )?([\d.]+) ms\b")
-_MFU = re.compile(r"\| (-?[\d.]+)% \w+ MFU")
+_MFU = re.compile(r"\| (-?[\d.]+)% [\w ]*MFU")
 _VAL = re.compile(rf"val loss {_NUM}\s*$")
 _LOGGER = re.compile(rf"s:(\d+) (trl|tel|eval):{_NUM}")
 _ROW = re.compile(r"\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*$")
