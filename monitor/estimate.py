@@ -103,12 +103,15 @@ def _evals_between(lo: int, hi: int, interval: int | None) -> int:
 
 
 def eval_interval_of(run: Run, plan: Plan) -> int | None:
-    """The configured eval interval, else the spacing of the evals seen if it is regular."""
-    if plan.eval_interval:
-        return plan.eval_interval
-    seen = sorted({e.iter for e in run.evals})
-    gaps = {b - a for a, b in itertools.pairwise(seen)}
-    return gaps.pop() if len(gaps) == 1 and len(seen) >= 3 and min(seen) >= 0 else None
+    """The spacing of the evals seen when it is regular (it beats a family default the
+    log never printed), else the configured eval interval."""
+    seen = sorted({e.iter for e in run.evals if e.iter >= 0})
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
+    if len(gaps) >= 2:
+        common = max(set(gaps), key=gaps.count)
+        if common > 0 and 3 * gaps.count(common) >= 2 * len(gaps):
+            return common
+    return plan.eval_interval
 
 
 def _weighted_mean(x: np.ndarray, w: np.ndarray) -> float:
@@ -243,7 +246,7 @@ def _step0_eval_s(run: Run, plan: Plan) -> float | None:
     eval_t = next((e.t for e in run.evals if e.iter == first and e.t is not None), None)
     if eval_t is not None and math.isfinite(line_t):
         began = line_t - printed  # the printed time runs from the top of the loop
-        if began <= eval_t <= line_t:
+        if began < eval_t <= line_t:  # equal: paced times, the eval's own time unknown
             return eval_t - began
     return printed  # the eval and the first step together
 

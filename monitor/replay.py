@@ -65,13 +65,17 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
             for _, event in parser.feed(None, segment):
                 if not isinstance(event, Iteration):
                     continue
-                steps = 1 if last_iter is None or event.iter <= last_iter else event.iter - last_iter
+                first = last_iter is None or event.iter <= last_iter  # a process's first step
+                steps = 1 if first else event.iter - last_iter
                 dt = event.step_time_s
                 if dt is not None and math.isfinite(dt) and dt > 0:
                     # The printed time is one step's (an eval step's included); the
-                    # unprinted steps in between ran at the typical pace.
-                    recent.append(dt)
-                    t += dt + (steps - 1) * statistics.median(recent)
+                    # unprinted steps in between ran at the typical pace, which the
+                    # first step (compilation, the step-0 eval) says nothing about.
+                    if not first:
+                        recent.append(dt)
+                    typical = statistics.median(recent) if recent else dt
+                    t += dt + (steps - 1) * typical
                 elif event.train_time_s is not None and last_train is not None and event.train_time_s > last_train:
                     t += event.train_time_s - last_train
                 last_iter, last_train = event.iter, event.train_time_s

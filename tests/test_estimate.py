@@ -287,3 +287,14 @@ def test_band_half_width_follows_the_measured_drift() -> None:
     # a perfectly steady run still keeps the floor on drift
     half = (e.high - e.low) / 2
     assert half >= BAND_Z * DRIFT_FLOOR * e.train_remaining_s * 0.99
+
+
+def test_paced_replay_does_not_spread_compilation_over_later_steps() -> None:
+    from monitor.replay import paced_times
+
+    lines = [b"iter 0: loss 4.0, time 30000.00ms, mfu -100.00%", b"iter 10: loss 3.0, time 20.00ms, mfu 30.00%",
+             b"iter 20: loss 2.9, time 40.00ms, mfu 30.00%"]
+    times = paced_times(lines, 100.0, "nanogpt")
+    # iteration 0 took 30 s; the 9 unprinted steps before iteration 10 ran at its pace
+    # (20 ms), and those before iteration 20 at the median of the steady steps (30 ms)
+    assert times == pytest.approx([130.0, 130.2, 130.2 + 0.04 + 9 * 0.03])
