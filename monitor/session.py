@@ -39,6 +39,8 @@ class Session:
         self.telemetry: Telemetry | None = None
         # samples arrive on the GPU sampler's thread while snapshots are built on another
         self._telemetry_lock = threading.Lock()
+        #: told every snapshot of the newest run (e.g. a MetricsServer's board.publish)
+        self.on_snapshot: Callable[[Snapshot], None] | None = None
 
     @property
     def format(self) -> str | None:
@@ -102,5 +104,7 @@ class Session:
                 telemetry=self.telemetry,
             )
         if self.source_notice:
-            return replace(snap, warnings=(*snap.warnings, self.source_notice))
+            snap = replace(snap, warnings=(*snap.warnings, self.source_notice))
+        if self.on_snapshot is not None and run_index is None:
+            self.on_snapshot(snap)
         return snap

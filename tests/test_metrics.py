@@ -193,3 +193,15 @@ def test_real_prometheus_scrapes_nanowatch(prometheus, serve) -> None:
     assert float(kwh[0]["value"][1]) == pytest.approx(1.2e7 / 3.6e6)
     finished = prom.query(f'nanowatch_status{{log="{LOG}",nanowatch_status="finished"}}')
     assert [float(r["value"][1]) for r in finished] == [1.0]
+
+
+def test_session_publishes_its_newest_run_only() -> None:
+    board = SnapshotBoard()
+    session = Session(Options(source="/runs/a.log"), clock=lambda: 1_800_000_000.0)
+    session.on_snapshot = board.publish
+    session.feed("iter 10: loss 2.5000, time 14.40ms, mfu 22.00%", 1_799_999_999.0)
+    session.snapshot(run_index=0)  # browsing a run: not what the endpoint reports
+    assert board.snapshots() == []
+    snap = session.snapshot()
+    assert board.snapshots() == [snap]
+    assert _value(render(board.snapshots()), "nanowatch_loss", log="/runs/a.log") == 2.5

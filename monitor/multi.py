@@ -1,0 +1,232 @@
+"""Several logs at once (`nanowatch LOG1 LOG2 …`): one Session per log, the row each shows in
+the runs table, and the `--once` / `--jsonl` front ends for several logs.
+
+ADAPTER ring: follows files through monitor.live, writes to stdout; never imports textual.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from monitor import textfmt as fmt
+from monitor.gpu import GpuSampler, GpuSource
+from monitor.live import LiveFeed
+from monitor.session import Session
+from monitor.snapshot import Snapshot
+
+EXIT_OK, EXIT_INTERRUPTED = 0, 130
+MIN_INTERVAL_S = 0.01
+COLUMNS = ("run", "status", "progress", "finish", "kWh", "cost")
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One log as the runs table shows it: plain strings, '?' where unknown."""
+
+    run: str
+    status: str
+    progress: str
+    finish: str
+    kwh: str
+    cost: str
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.run, self.status, self.progress, self.finish, self.kwh, self.cost)
+
+
+def short_names(paths: Sequence[str]) -> list[str]:
+    """The fewest trailing path parts that tell the logs apart: `a/run.log`, `b/run.log`."""
+    parts = [os.path.normpath(os.path.abspath(p)).split(os.sep) if p != "-" else ["stdin"] for p in paths]
+    depth = [1] * len(paths)
+    for _ in range(max((len(p) for p in parts), default=1)):
+        names = ["/".join(p[-d:]) for p, d in zip(parts, depth)]
+        clashing = {n for n in names if names.count(n) > 1}
+        if not clashing:
+            return names
+        depth = [d + 1 if n in clashing and d < len(p) else d for p, d, n in zip(parts, depth, names)]
+    return ["/".join(p[-d:]) for p, d in zip(parts, depth)]
+
+
+def run_row(name: str, snap: Snapshot) -> RunRow:
+    return RunRow(name, _status(snap), _progress(snap), _finish(snap), _kwh(snap), _cost(snap))
+
+
+def _status(s: Snapshot) -> str:
+    if s.status == "stalled" and s.stalled_for_s is not None:
+        return f"stalled {fmt.duration(s.stalled_for_s)}"
+    return s.status + (f" (run {s.run_index + 1})" if s.run_count > 1 else "")
+
+
+def _progress(s: Snapshot) -> str:
+    if s.iter is None:
+        return fmt.UNKNOWN
+    total = fmt.UNKNOWN if s.max_iters is None else f"{s.max_iters:,}"
+    return f"{fmt.pct(s.progress)} · {s.iter:,}/{total}"
+
+
+def _finish(s: Snapshot) -> str:
+    if s.status == "finished":
+        return f"done {fmt.clock(s.last_line_t, s.t)}" if s.last_line_t is not None else "done"
+    if s.eta_finish is None:
+        return fmt.UNKNOWN
+    return f"{fmt.clock(s.eta_finish, s.t)} (in {fmt.duration(s.eta_remaining_s)})"
+
+
+def _kwh(s: Snapshot) -> str:
+    if s.energy_j is None:
+        return fmt.UNKNOWN
+    so_far = f"{s.energy_j / 3.6e6:.3f}"
+    return so_far if s.energy_final_j is None else f"{so_far} → {s.energy_final_j / 3.6e6:.3f}"
+
+
+def _cost(s: Snapshot) -> str:
+    if s.cost is None:
+        return fmt.UNKNOWN
+    text = fmt.money(s.cost, None)
+    if s.cost_final is not None:
+        text += f" → {fmt.money(s.cost_final, None)}"
+    return f"{text} {s.currency or ''}".rstrip()
+
+
+def totals(snaps: Sequence[Snapshot]) -> str:
+    """`3 runs · 2 training · 1.234 kWh → 5.678 kWh · 0.19 → 0.85 USD` over the runs that say."""
+    training = sum(1 for s in snaps if s.status in ("training", "evaluating"))
+    parts = [f"{len(snaps)} runs", f"{training} training"]
+    known = [s for s in snaps if s.energy_j is not None]
+    if known:
+        energy = sum(s.energy_j or 0.0 for s in known)
+        final = [s.energy_final_j if s.energy_final_j is not None else s.energy_j for s in known]
+        parts.append(f"{fmt.kwh(energy)} → {fmt.kwh(sum(x or 0.0 for x in final))}")
+        currencies = {s.currency for s in known}
+        if len(currencies) == 1:
+            cost = sum(s.cost or 0.0 for s in known)
+            cost_final = sum((s.cost_final if s.cost_final is not None else s.cost) or 0.0 for s in known)
+            parts.append(f"{fmt.money(cost, None)} → {fmt.money(cost_final, currencies.pop())}")
+    return " · ".join(parts)
+
+
+# ------------------------------------------------------------------------- several logs, live
+
+
+class Runs:
+    """The logs being watched: a Session and a LiveFeed per log, and a GPU sampler per log
+    when a GPU source is given. `wake` is called on a source thread when something is queued."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        session_for: Callable[[str], Session],
+        *,
+        gpu_for: Callable[[str], GpuSource | None] | None = None,
+        gpu_interval_s: float = 1.0,
+        poll: bool = False,
+        clock: Callable[[], float] = time.time,
+        wake: Callable[[], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.paths = list(paths)
+        self.names = short_names(self.paths)
+        self.sessions = [session_for(p) for p in self.paths]
+        self.clock = clock
+        self._wake = wake
+        self._notice = on_notice
+        self.feeds = [
+            LiveFeed(s, p, poll=poll, clock=clock, wake=wake, on_notice=self._notice_for(name))
+            for s, p, name in zip(self.sessions, self.paths, self.names)
+        ]
+        self.samplers: list[GpuSampler] = []
+        for session, name, path in zip(self.sessions, self.names, self.paths):
+            source = gpu_for(path) if gpu_for is not None else None
+            if source is not None:
+                self.samplers.append(GpuSampler(source, gpu_interval_s, clock, self._samples_for(session),
+                                                self._gpu_error_for(session, name)))
+
+    def _notice_for(self, name: str) -> Callable[[str], None]:
+        def notice(message: str) -> None:
+            if self._notice is not None:
+                self._notice(f"{name}: {message}")
+        return notice
+
+    def _samples_for(self, session: Session) -> Callable[[list], None]:
+        def on_samples(samples: list) -> None:
+            session.add_gpu_samples(samples)  # thread-safe
+            if self._wake is not None:
+                self._wake()
+        return on_samples
+
+    def _gpu_error_for(self, session: Session, name: str) -> Callable[[str], None]:
+        def on_error(reason: str) -> None:
+            if session.telemetry is not None and reason.startswith("GPU telemetry unavailable: "):
+                session.telemetry.unavailable(reason.removeprefix("GPU telemetry unavailable: "))
+            if self._notice is not None:
+                self._notice(f"{name}: {reason}")
+        return on_error
+
+    def start(self) -> None:
+        for feed in self.feeds:
+            feed.start()
+        for sampler in self.samplers:
+            sampler.start()
+
+    def stop(self) -> None:
+        for feed in self.feeds:
+            feed.stop()
+        for sampler in self.samplers:
+            sampler.stop()
+
+    def drain(self) -> list[bool]:
+        """Fold what every feed queued into its session; which runs changed."""
+        return [feed.drain() for feed in self.feeds]
+
+    def snapshots(self, now: float | None = None) -> list[Snapshot]:
+        now = self.clock() if now is None else now
+        return [s.snapshot(now) for s in self.sessions]
+
+    def rows(self, snaps: Sequence[Snapshot]) -> list[RunRow]:
+        return [run_row(name, snap) for name, snap in zip(self.names, snaps)]
+
+
+def follow_many_jsonl(
+    runs: Runs,
+    wake: threading.Event,
+    *,
+    interval_s: float = 1.0,
+    out: TextIO | None = None,
+    publish: Callable[[Snapshot], None] | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Records for several logs on one stream (each names its log in `source`): one after
+    a log changes and at least every `interval_s` per log, until Ctrl-C (or `stop`)."""
+    out = sys.stdout if out is None else out
+    interval_s = max(interval_s, MIN_INTERVAL_S)
+    last_write = [-math.inf] * len(runs.feeds)
+    runs.start()
+    try:
+        while stop is None or not stop.is_set():
+            wake.clear()  # before draining: a line queued after the drain wakes the wait below
+            for i, changed in enumerate(runs.drain()):
+                now = runs.clock()
+                if (changed and not runs.feeds[i].pending()) or now - last_write[i] >= interval_s:
+                    snap = runs.sessions[i].snapshot(now)
+                    out.write(snap.to_json() + "\n")
+                    if publish is not None:
+                        publish(snap)
+                    last_write[i] = now
+            out.flush()
+            wake.wait(max(0.0, min(last_write) + interval_s - runs.clock()))
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())  # keep Python's exit flush quiet too
+        return EXIT_OK
+    finally:
+        runs.stop()

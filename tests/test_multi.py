@@ -1,0 +1,143 @@
+"""Several logs at once: names, table rows and totals, the `--jsonl` stream of several logs,
+and the runs table TUI (Enter opens a run, Escape comes back)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES
+
+from monitor.multi import Runs, follow_many_jsonl, run_row, short_names, totals
+from monitor.multi_app import RunScreen, make_multi_app
+from monitor.report import Options
+from monitor.session import Session
+from monitor.snapshot import Snapshot
+from monitor.widgets import RunHeader
+from monitor.widgets.runs_table import RunsTable
+
+LOG = SAMPLES / "recorded" / "compiled" / "run.log"
+T = 1_800_000_000.0
+#: Upper bound on waiting for a follower thread to pass lines on; the waits end as soon as it has.
+DEADLINE_S = 20.0
+
+
+def _snap(**kw: object) -> Snapshot:
+    base: dict[str, object] = {"t": T, "source": "/r/a.log", "format": "nanogpt", "status": "training",
+                               "run_index": 0, "price_per_kwh": 0.15, "currency": "USD"}
+    base.update(kw)
+    return Snapshot(**base)  # type: ignore[arg-type]
+
+
+def test_short_names_tell_logs_apart() -> None:
+    assert short_names(["/x/a/run.log", "/x/b/run.log"]) == ["a/run.log", "b/run.log"]
+    assert short_names(["/x/a.log", "/y/b.log"]) == ["a.log", "b.log"]
+    assert short_names(["/p/q/a/run.log", "/r/q/a/run.log", "/s/c.log"]) == ["p/q/a/run.log", "r/q/a/run.log", "c.log"]
+
+
+def test_rows_say_unknown_as_question_marks() -> None:
+    row = run_row("a.log", _snap(status="starting"))
+    assert row.cells() == ("a.log", "starting", "?", "?", "?", "?")
+    row = run_row("b.log", _snap(iter=2500, max_iters=5000, progress=0.5, eta_finish=T + 3600, eta_remaining_s=3600,
+                                  energy_j=3.6e6, energy_final_j=7.2e6, cost=0.15, cost_final=0.3))
+    assert row.progress == "50.0% · 2,500/5,000"
+    assert row.finish.endswith("(in 1 h 00 m)")
+    assert (row.kwh, row.cost) == ("1.000 → 2.000", "0.15 → 0.30 USD")
+    assert run_row("c.log", _snap(status="stalled", stalled_for_s=300)).status == "stalled 5 m 00 s"
+    assert run_row("d.log", _snap(status="finished", last_line_t=T)).finish.startswith("done ")
+
+
+def test_totals_add_up_what_is_known() -> None:
+    snaps = [_snap(energy_j=3.6e6, energy_final_j=7.2e6, cost=0.15, cost_final=0.3),
+             _snap(status="finished", energy_j=1.8e6, cost=0.08),
+             _snap(status="starting")]
+    assert totals(snaps) == "3 runs · 1 training · 1.500 kWh → 2.500 kWh · 0.23 → 0.38 USD"
+    assert totals([_snap()]) == "1 runs · 1 training"
+
+
+def _copy(tmp_path: Path, name: str, lines: int | None = None) -> Path:
+    target = tmp_path / name / "run.log"
+    target.parent.mkdir(parents=True)
+    if lines is None:
+        shutil.copy(LOG, target)
+    else:
+        target.write_bytes(b"".join(LOG.read_bytes().splitlines(keepends=True)[:lines]))
+    return target
+
+
+def _runs(paths: list[Path], wake=None, notice=None) -> Runs:
+    def session_for(path: str) -> Session:
+        return Session(Options(source=path), time.time)
+    return Runs([str(p) for p in paths], session_for, wake=wake, on_notice=notice)
+
+
+def test_jsonl_of_several_logs(tmp_path: Path) -> None:
+    a, b = _copy(tmp_path, "a"), _copy(tmp_path, "b", lines=40)
+    wake, stop = threading.Event(), threading.Event()
+    out = io.StringIO()
+    published: list[Snapshot] = []
+    runs = _runs([a, b], wake=wake.set)
+    thread = threading.Thread(target=follow_many_jsonl, args=(runs, wake),
+                              kwargs={"interval_s": 0.2, "out": out, "publish": published.append, "stop": stop})
+    thread.start()
+    try:
+        with open(b, "ab") as f:
+            f.write(b"iter 600: loss 1.2345, time 14.40ms, mfu 22.00%\n")
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            records = [json.loads(line) for line in out.getvalue().splitlines()]
+            if any(r["source"] == str(b) and r["iter"] == 600 for r in records):
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        wake.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    last = {r["source"]: r for r in records}
+    assert set(last) == {str(a), str(b)}
+    assert last[str(a)]["status"] == "finished" and last[str(a)]["iter"] == 5000
+    assert last[str(b)]["iter"] == 600 and last[str(b)]["loss"] == 1.2345
+    assert {s.source for s in published} == {str(a), str(b)}
+
+
+def test_runs_table_opens_a_run_and_comes_back(tmp_path: Path) -> None:
+    asyncio.run(_open_and_come_back(tmp_path))
+
+
+async def _open_and_come_back(tmp_path: Path) -> None:
+    a, b = _copy(tmp_path, "a"), _copy(tmp_path, "b", lines=40)
+    published: list[Snapshot] = []
+    app = make_multi_app(lambda wake, notice: _runs([a, b], wake, notice), publish=published.append)
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.query_one(RunsTable)
+        deadline = time.monotonic() + DEADLINE_S
+        while time.monotonic() < deadline:
+            app.redraw()
+            if table.row_count == 2 and "finished" in str(table.get_cell("0", "status")):
+                break
+            await pilot.pause(0.05)
+        assert str(table.get_cell("0", "run")) == "a/run.log"
+        assert str(table.get_cell("1", "run")) == "b/run.log"
+        assert str(table.get_cell("0", "progress")) == "100.0% · 5,000/5,000"
+        assert {s.source for s in published} == {str(a), str(b)}
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RunScreen) and app.screen.index == 1
+        header = app.screen.query_one(RunHeader)
+        assert str(b) in str(header.render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RunScreen)
+        assert app.query_one(RunsTable).cursor_row == 1
+
+
+@pytest.mark.parametrize("name", ["[red]x[/red].log"])
+def test_markup_in_a_file_name_is_shown_as_text(tmp_path: Path, name: str) -> None:
+    assert run_row(name, _snap()).run == name
