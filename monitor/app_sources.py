@@ -1,0 +1,146 @@
+"""Start the TUI from the command line: a live log (file or pipe), a replay, or the bundled demo,
+each with its line source and GPU source, all built through make_app.
+
+UI ring (it starts the Textual app); the sources themselves are adapters from tail, gpu, player.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from importlib import resources
+
+from monitor.app import GpuSourceFactory, LineHooks, LineSourceFactory, OnError, OnSamples, make_app
+from monitor.gpu import GpuSampler, GpuSource, Unavailable, open_gpu_log, open_nvml
+from monitor.logfile import LogError
+from monitor.player import Player
+from monitor.replay import timed_lines
+from monitor.session import Session
+from monitor.telemetry import Telemetry
+
+#: `nanowatch demo` plays the bundled run in about this many seconds (unless --speed).
+DEMO_SECONDS = 90.0
+
+
+class NoTerminal(Exception):
+    """The TUI was asked for without a terminal to draw on or read keys from."""
+
+
+def gpu_factory(
+    args: argparse.Namespace, clock: Callable[[], float], log_path: str | None, replaying: bool = False
+) -> GpuSourceFactory:
+    """The GPU sampler the app starts: --no-gpu, --gpu-log CSV, or NVML (never for a replay:
+    the GPUs of this machine now are not the ones the recorded run used)."""
+
+    def make(on_samples: OnSamples, on_error: OnError) -> GpuSampler:
+        source: GpuSource
+        interval_s = args.gpu_interval
+        if args.no_gpu:
+            source = Unavailable("--no-gpu")
+        elif args.gpu_log:
+            source = open_gpu_log(args.gpu_log, args.gpus)
+            # A recorded trace is handed out as the clock passes its samples: keep up with a fast replay.
+            interval_s = min(interval_s, 0.5)
+        elif replaying:
+            source = Unavailable("a replay has no GPU trace unless --gpu-log CSV is given")
+        else:
+            source = open_nvml(args.gpus, log_path)
+        return GpuSampler(source, interval_s, clock, on_samples, on_error)
+
+    return make
+
+
+def run_app(session: Session, lines: LineSourceFactory, gpu: GpuSourceFactory,
+            on_pause: Callable[[bool], None] | None = None) -> int:
+    if not sys.stdout.isatty():
+        raise NoTerminal("stdout is not a terminal; use --jsonl or --once for a pipe")
+    app = make_app(session, lines, gpu, on_pause=on_pause)
+    code = app.run()
+    return int(code or 0)
+
+
+def live(args: argparse.Namespace, session_factory: Callable[..., Session]) -> int:
+    """`nanowatch LOG` / `nanowatch -`: follow the log; keys come from the terminal."""
+    from monitor.live import check_source
+    from monitor.tail import Follower, StdinReader, detach_stdin
+
+    session = session_factory(args, time.time)
+    lines: LineSourceFactory
+    if args.log == "-":
+        if sys.stdin.isatty():
+            raise NoTerminal("'-' reads the log from a pipe: python train.py | nanowatch -")
+        try:
+            # Textual reads keys from fd 0: the pipe moves to another fd and the terminal takes its place.
+            pipe_fd = detach_stdin()
+        except OSError as e:
+            raise NoTerminal(f"no terminal to read keys from ({e.strerror or e}); use --jsonl") from None
+
+        def lines(hooks: LineHooks) -> StdinReader:
+            return StdinReader(hooks.on_lines, hooks.on_error, time.time, fd=pipe_fd, on_state=hooks.on_state)
+
+        log_path = None
+    else:
+        check_source(args.log)  # a directory or an unreadable file: say so now, exit 2
+        session.waiting = not os.path.exists(args.log)
+
+        def lines(hooks: LineHooks) -> Follower:
+            return Follower(args.log, hooks.on_lines, hooks.on_error, time.time, poll=args.poll,
+                            on_state=hooks.on_state, on_reset=hooks.on_reset)
+
+        log_path = args.log
+    if args.gpu_log and not args.no_gpu:
+        session.telemetry = Telemetry(origin="gpu-log")
+    return run_app(session, lines, gpu_factory(args, time.time, log_path))
+
+
+def replay(args: argparse.Namespace, session_factory: Callable[..., Session], log: str, times: str | None,
+           speed: float, gpu_log: str | None = None, source_name: str | None = None) -> int:
+    """`nanowatch replay LOG` (and the demo): play the log at `speed` on the recording's clock."""
+    items = list(timed_lines(log, times, time.time(), args.format))
+    holder: dict[str, Player] = {}
+
+    def recording_clock() -> float:
+        player = holder.get("player")
+        return player.now() if player is not None else (items[0][0] if items else time.time())
+
+    session = session_factory(args, recording_clock)
+
+    def lines(hooks: LineHooks) -> Player:
+        player = Player(items, speed, hooks.on_lines)
+        holder["player"] = player
+        return player
+
+    def on_pause(paused: bool) -> None:
+        if "player" in holder:
+            holder["player"].set_paused(paused)
+
+    if gpu_log is not None:
+        args.gpu_log = gpu_log
+    if args.gpu_log and not args.no_gpu:
+        session.telemetry = Telemetry(origin="gpu-log")
+    if source_name is not None:
+        session.options = replace(session.options, source=source_name)
+    return run_app(session, lines, gpu_factory(args, recording_clock, None, replaying=True), on_pause)
+
+
+def demo(args: argparse.Namespace, session_factory: Callable[..., Session]) -> int:
+    """`nanowatch demo`: the bundled H100 run (log, arrival times, GPU trace) in one to two minutes."""
+    folder = resources.files("monitor") / "demo"
+    log, times, gpu_log = (str(folder / name) for name in ("run.log", "run.times", "gpu.smi.csv"))
+    for path in (log, times, gpu_log):
+        if not os.path.isfile(path):
+            raise LogError(f"the demo run is missing from the package: {path}")
+    speed = args.speed
+    if speed is None:
+        stamps = [t for t, _ in timed_lines(log, times, 0.0)]
+        speed = round(max(1.0, (stamps[-1] - stamps[0]) / DEMO_SECONDS), 1)
+    args.log = log
+    meta = folder / "meta.json"
+    gpu = json.loads(meta.read_text()).get("gpu", "GPU") if meta.is_file() else "GPU"
+    name = f"demo · nanoGPT shakespeare-char on {gpu.split(' (')[0]} · {speed:g}× speed"
+    return replay(args, session_factory, log, times, speed, gpu_log=gpu_log, source_name=name)

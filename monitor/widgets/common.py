@@ -1,0 +1,93 @@
+"""Small pieces the widgets share: log text made safe to show, bars, clock times, status styles.
+
+UI ring helpers: no I/O, no clock; log text always goes through `safe` into a rich Text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from monitor.snapshot import Snapshot
+
+# C0/C1 control characters (ESC included): shown as visible escapes, never sent to the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+STATUS_STYLE = {
+    "waiting": "bold reverse",
+    "starting": "bold cyan",
+    "training": "bold green",
+    "evaluating": "bold blue",
+    "stalled": "bold black on yellow",
+    "finished": "bold black on green",
+    "crashed": "bold white on red",
+    "interrupted": "bold black on yellow",
+}
+
+
+def safe(text: str) -> str:
+    """Log text with control characters made visible (`\\x1b`), so no escape reaches the terminal."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def plain(text: str, style: str = "") -> Text:
+    """A Text holding `text` as it is: no markup parsed, controls made visible."""
+    return Text(safe(text), style=style, no_wrap=False)
+
+
+def bar(fraction: float | None, width: int, style: str = "green") -> Text:
+    """A horizontal bar of `width` cells filled to `fraction` (unknown: an empty dotted bar)."""
+    width = max(1, width)
+    if fraction is None or not math.isfinite(fraction):
+        return Text("┄" * width, style="dim")
+    filled = min(width * 8, max(0, round(fraction * width * 8)))
+    full, part = divmod(filled, 8)
+    partial = " ▏▎▍▌▋▊▉"[part] if part and full < width else ""
+    rest = width - full - len(partial)
+    return Text.assemble(("█" * full + partial, style), ("░" * rest, "dim"))
+
+
+def hm(t: float | None, now: float, seconds: bool = False) -> str:
+    """Local clock time `14:32` (or `14:32:05`), with the day when it is not `now`'s day."""
+    if t is None or not math.isfinite(t):
+        return "?"
+    local = time.localtime(t)
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    if time.localtime(now)[:3] != local[:3]:
+        return time.strftime(f"%a %d %b {clock}", local)
+    return time.strftime(clock, local)
+
+
+def money(amount: float | None, currency: str | None) -> str:
+    """Cost with enough digits to be seen: a small run costs fractions of a cent."""
+    if amount is None or not math.isfinite(amount):
+        return "?"
+    digits = 2 if abs(amount) >= 1 or amount == 0 else max(2, 1 - math.floor(math.log10(abs(amount))))
+    return f"{amount:.{min(digits, 6)}f} {currency or ''}".rstrip()
+
+
+def status_words(snap: Snapshot) -> str:
+    if snap.status == "stalled" and snap.last_line_t is not None:
+        return f"stalled since {hm(snap.last_line_t, snap.t)}"
+    if snap.status == "waiting":
+        return "waiting for the log"
+    return snap.status
+
+
+class SnapshotView(Static):
+    """A Static that re-renders only when what it shows has changed."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", id=id, classes=classes)
+        self._shown: Text | None = None
+
+    def put(self, text: Text) -> None:
+        if text != self._shown:
+            self._shown = text
+            self.update(text)

@@ -1,0 +1,64 @@
+"""The events panel: evals, checkpoints, warnings and tracebacks of the run, newest last.
+
+UI ring: renders a Snapshot; log text is shown as text (escaped), never as markup.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+
+from monitor import textfmt as fmt
+from monitor.snapshot import Snapshot
+from monitor.widgets.common import SnapshotView, plain
+
+KIND_STYLE = {
+    "eval": "cyan",
+    "checkpoint": "green",
+    "warning": "yellow",
+    "nan": "bold yellow",
+    "resume": "magenta",
+    "crash": "bold red",
+    "interrupted": "bold yellow",
+}
+
+
+class EventsPanel(VerticalScroll):
+    """Scrolls with the newest event unless the user has scrolled up to read."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._body = SnapshotView(classes="events-body")
+        self._key: object = None
+
+    def compose(self) -> ComposeResult:
+        yield self._body
+
+    def show(self, snap: Snapshot) -> None:
+        key = (len(snap.notes), snap.notes[-1:], snap.warnings, snap.crash_message)
+        if key == self._key:
+            return
+        self._key = key
+        following = self.scroll_y >= self.max_scroll_y - 1
+        self._body.put(events_text(snap))
+        if following:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+
+def events_text(snap: Snapshot) -> Text:
+    text = Text()
+    for t, kind, message in snap.notes:
+        if text:
+            text.append("\n")
+        text.append(f"{fmt.clock(t, snap.t) if t is not None else '--:--:--'} ", style="dim")
+        text.append(f"{kind:<10} ", style=KIND_STYLE.get(kind, ""))
+        text.append_text(plain(message))
+    for warning in snap.warnings:
+        if text:
+            text.append("\n")
+        text.append("warning  ", style="bold yellow")
+        text.append_text(plain(warning))
+    if not text:
+        text.append("no evals, checkpoints or warnings yet", style="dim")
+    return text
