@@ -157,16 +157,30 @@ def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
     return EXIT_OK
 
 
+def tui(kind: str, args: argparse.Namespace) -> int:
+    """The Textual front end (textual is imported only here): live, replay or demo."""
+    from monitor import app_sources
+
+    try:
+        if kind == "demo":
+            return app_sources.demo(args, new_session)
+        if kind == "replay":
+            return app_sources.replay(args, new_session, args.log, args.times, args.speed)
+        return app_sources.live(args, new_session)
+    except app_sources.NoTerminal as e:
+        raise UsageError(str(e)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     main_parser, replay_parser, demo_parser = build_parsers()
     try:
         if argv[:1] == ["replay"]:
             args = replay_parser.parse_args(argv[1:])
-            return replay(args)
+            return replay(args) if args.jsonl or args.once else tui("replay", args)
         if argv[:1] == ["demo"]:
             args = demo_parser.parse_args(argv[1:])
-            raise UsageError("demo: the TUI is not built yet")
+            return tui("demo", args)
         args = main_parser.parse_args(argv)
         if args.json and not args.once:
             raise UsageError("--json goes with --once (use --jsonl to stream records)")
@@ -177,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             session = Session(options_from(args, args.log), time.time)
             return follow_jsonl(session, args.log, interval_s=args.interval, poll=args.poll)
-        raise UsageError("following a live log is not built yet; use --once")
+        return tui("live", args)
     except UsageError as e:
         print(f"nanowatch: error: {e}", file=sys.stderr)
         return EXIT_USAGE
