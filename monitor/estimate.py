@@ -25,8 +25,10 @@ PAUSE_FACTOR = 10.0
 #: printed times (if any) are used instead.
 MIN_SAMPLES = 3
 MIN_ARRIVAL = 8
-#: Only the most recent logged lines feed the step time (bounds the work per call).
+#: Only the most recent logged lines feed the step time, and the most recent evals the
+#: eval pause (bounds the work per call on million-line logs).
 WINDOW_LINES = 8192
+MAX_EVALS = 256
 #: A speed change counts when the mean step time moves by at least this fraction, the
 #: shift is CHANGE_Z standard errors wide, and it has lasted CHANGE_MIN_SAMPLES samples
 #: and CHANGE_MIN_SHARE of those seen. Natural drift inside real runs stays within about
@@ -218,13 +220,16 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np
     iters = run.iters.values
     if len(iters) < 2:
         return np.empty(0)
-    counts = iters[1:] // eval_every - iters[:-1] // eval_every
-    idx = np.flatnonzero(counts > 0)
+    # The lines whose interval (previous line, this line] holds an eval, found from the
+    # eval steps themselves so that a million-line run costs no full pass.
+    due = np.arange((iters[0] // eval_every + 1) * eval_every, iters[-1] + 1, eval_every)[-MAX_EVALS:]
+    idx = np.unique(np.searchsorted(iters, due, side="left")) - 1
     if not len(idx):
         return np.empty(0)
+    counts = iters[idx + 1] // eval_every - iters[idx] // eval_every
     steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
     gap = run.t.values[idx + 1] - run.t.values[idx]
-    out = np.where(np.isfinite(gap), (gap - steps * step_s) / counts[idx], np.nan)
+    out = np.where(np.isfinite(gap), (gap - steps * step_s) / counts, np.nan)
     if plan.eval_in_step_time:
         printed = run.step_time_s.values[idx + 1]
         own = (iters[idx + 1] % eval_every == 0) & np.isfinite(printed)
