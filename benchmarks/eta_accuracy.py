@@ -117,6 +117,7 @@ class Result:
     points: list[Point]
     lines_covered: int  # iteration lines from 2% on whose band held the truth
     lines_scored: int
+    worst_line: dict[str, float]  # method -> worst error over every iteration line from 10% on
 
 
 def replay(name: str, log: Path, times: Path | None, max_iters: int | None = None) -> Result | str:
@@ -129,6 +130,7 @@ def replay(name: str, log: Path, times: Path | None, max_iters: int | None = Non
     pending = list(POINTS)
     points: list[Point] = []
     covered = scored = 0
+    worst: dict[str, float] = {}
     final_iter: int | None = None
     for t, line in items:
         clock_now[0] = t
@@ -147,6 +149,11 @@ def replay(name: str, log: Path, times: Path | None, max_iters: int | None = Non
             if snap.eta_low is not None and snap.eta_high is not None:
                 scored += 1
                 covered += snap.eta_low <= truth <= snap.eta_high
+        if fraction >= 0.10:
+            snap = snap or session.snapshot(t)
+            for key, pred in (("nanowatch", snap.eta_finish), ("wallclock", wallclock_rate(run, plan, t))):
+                err = _err(pred, truth, duration)
+                worst[key] = max(worst.get(key, 0.0), math.inf if err is None else err)
         while pending and fraction >= pending[0]:
             snap = snap or session.snapshot(t)
             errors: dict[str, float | None] = {"nanowatch": _err(snap.eta_finish, truth, duration)}
@@ -162,7 +169,7 @@ def replay(name: str, log: Path, times: Path | None, max_iters: int | None = Non
         return "ends in a crash or interrupt: no true finish time to score against"
     if final_iter is None:
         return "max_iters unknown"
-    return Result(name, duration, final_iter, points, covered, scored)
+    return Result(name, duration, final_iter, points, covered, scored, worst)
 
 
 def _err(pred: float | None, truth: float, duration: float) -> float | None:
@@ -209,7 +216,8 @@ def verdict(results: list[Result]) -> list[str]:
             f"at 5% {_pct(at5)} (target ≤ {_pct(TARGET_AT_5)}); worst from 10% on: "
             + ", ".join(f"{m} {_pct(worst[m])}" for m in METHODS)
             + f" (target ≤ {_pct(TARGET_FROM_10)}); points where a baseline beats nanowatch (from 5%): {len(beaten)}; "
-            f"band covers {sum(hits)}/{len(hits)} points, {r.lines_covered}/{r.lines_scored} lines"
+            f"band covers {sum(hits)}/{len(hits)} points, {r.lines_covered}/{r.lines_scored} lines; "
+            "worst over every line from 10% on: " + ", ".join(f"{m} {_pct(e)}" for m, e in r.worst_line.items())
         )
     return out
 
