@@ -13,7 +13,7 @@ from functools import partial
 
 from monitor import __version__
 from monitor.formats import FORMAT_NAMES
-from monitor.gpu import CsvSource, GpuSource, open_source, telemetry_for
+from monitor.gpu import CsvSource, GpuSampler, GpuSource, open_source, telemetry_for
 from monitor.logfile import LogError, dataset_tokens, read_lines
 from monitor.report import Options
 from monitor.session import Session
@@ -104,6 +104,22 @@ def gpu_source(args: argparse.Namespace, live: bool) -> GpuSource | None:
                        log_path=getattr(args, "log", None), live=live)
 
 
+def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler | None:
+    """Sample the run's GPUs (NVML, or --gpu-log) into the session on a thread while a live
+    log is followed; a GPU that stops answering is reported on stderr."""
+    source = gpu_source(args, live=True)
+    session.telemetry = telemetry_for(source)
+    if source is None or source.status is not None:
+        return None
+
+    def notice(message: str) -> None:
+        print(f"nanowatch: {message}", file=sys.stderr, flush=True)
+
+    sampler = GpuSampler(source, args.gpu_interval, clock, session.add_gpu_samples, notice)
+    sampler.start()
+    return sampler
+
+
 def once(args: argparse.Namespace, clock=time.time) -> int:
     session = new_session(args, clock)
     lines, tail, mtime = read_lines(args.log)
@@ -190,7 +206,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.live import follow_jsonl
 
             session = Session(options_from(args, args.log), time.time)
-            return follow_jsonl(session, args.log, interval_s=args.interval, poll=args.poll)
+            sampler = gpu_sampler(args, session, time.time)
+            try:
+                return follow_jsonl(session, args.log, interval_s=args.interval, poll=args.poll)
+            finally:
+                if sampler is not None:
+                    sampler.stop()
         return tui("live", args)
     except UsageError as e:
         print(f"nanowatch: error: {e}", file=sys.stderr)
