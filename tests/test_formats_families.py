@@ -4,10 +4,12 @@ variants of each family, detection, and what `--once` says about them."""
 from __future__ import annotations
 
 import functools
+import json
 
 import pytest
 from conftest import SAMPLES, FakeClock, sample_facts
 
+from monitor.cli import main
 from monitor.events import Compiling, ConfigValue, Eval, Iteration, RunStarted, TokensPerIter
 from monitor.formats import FAMILIES, AutoParser, detect, llmc, modded, nanochat
 from monitor.logfile import read_lines
@@ -354,3 +356,20 @@ def test_once_summary_for_each_family(clock) -> None:
     assert "iter 680 / 682 · 100.0% · 0 left" in sft
     llm = summary(load("llmc/llmc_main_log_gpt2_124M_8xH100.log", clock).snapshot())
     assert "· llmc" in llm and "max_iters unknown: pass --max-iters" in llm
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "iteration", "total", "run_index"),
+    [
+        ("nanochat/dwarkeshsp_speedrun_d20_8xH100.log", "nanochat", 649, 651, 2),
+        ("nanochat/kwizzle_nanobot_gtx1660_newformat.log", "nanochat", 49, None, 1),
+        ("llmc/llmc_stdout_gpt2_124M_A100_elided_fragment.log", "llmc", 19560, 19560, 0),
+        ("llmc/llmc_main_log_gpt2_124M_8xH100.log", "llmc", 19559, None, 0),
+        ("modded_nanogpt/mng_track3_val_only_seconds.log", "modded", 3350, 3350, 19),
+    ],
+)
+def test_once_json_record_names_the_family(name: str, fmt: str, iteration: int, total: int | None, run_index: int, capsys) -> None:
+    assert main([str(SAMPLES / name), "--once", "--json", "--no-gpu"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["format"], record["iter"], record["max_iters"], record["run_index"]) == (fmt, iteration, total, run_index)
+    assert record["max_iters_source"] == ("log" if total is not None else None)
