@@ -365,8 +365,8 @@ class NanowatchApp(App[int]):
         events = self.events_view
         if self.screen.maximized is events:
             self.screen.minimize()
-        else:
-            self.screen.maximize(events, container=False)
+        elif self.screen.maximize(events, container=False):
+            events.focus()  # the arrow keys and page keys scroll it
 
 
 W = TypeVar("W", bound=Widget)

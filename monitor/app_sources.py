@@ -16,7 +16,7 @@ from dataclasses import replace
 from importlib import resources
 
 from monitor.app import GpuSourceFactory, LineHooks, LineSourceFactory, OnError, OnSamples, make_app
-from monitor.gpu import GpuSampler, GpuSource, Unavailable, open_gpu_log, open_nvml
+from monitor.gpu import GpuSampler, open_source, telemetry_for
 from monitor.logfile import LogError
 from monitor.player import Player
 from monitor.replay import timed_lines
@@ -32,30 +32,26 @@ class NoTerminal(Exception):
 
 
 def gpu_factory(
-    args: argparse.Namespace, clock: Callable[[], float], log_path: str | None, replaying: bool = False
-) -> GpuSourceFactory:
-    """The GPU sampler the app starts: --no-gpu, --gpu-log CSV, or NVML (never for a replay:
-    the GPUs of this machine now are not the ones the recorded run used)."""
+    args: argparse.Namespace, session: Session, clock: Callable[[], float], log_path: str | None, live: bool
+) -> GpuSourceFactory | None:
+    """Open the GPU source the command line asks for (--no-gpu, --gpu-log CSV, NVML for a live
+    log), label the session's telemetry for it, and return the sampler factory the app starts."""
+    source = open_source(no_gpu=args.no_gpu, gpu_log=args.gpu_log, gpus=args.gpus, log_path=log_path, live=live)
+    session.telemetry = telemetry_for(source)
+    if source is None:
+        session.telemetry = Telemetry()
+        session.telemetry.unavailable("turned off (--no-gpu)")
+        return None
+    # A recorded trace is handed out as the clock passes its samples: keep up with a fast replay.
+    interval_s = min(args.gpu_interval, 0.5) if args.gpu_log else args.gpu_interval
 
     def make(on_samples: OnSamples, on_error: OnError) -> GpuSampler:
-        source: GpuSource
-        interval_s = args.gpu_interval
-        if args.no_gpu:
-            source = Unavailable("--no-gpu")
-        elif args.gpu_log:
-            source = open_gpu_log(args.gpu_log, args.gpus)
-            # A recorded trace is handed out as the clock passes its samples: keep up with a fast replay.
-            interval_s = min(interval_s, 0.5)
-        elif replaying:
-            source = Unavailable("a replay has no GPU trace unless --gpu-log CSV is given")
-        else:
-            source = open_nvml(args.gpus, log_path)
         return GpuSampler(source, interval_s, clock, on_samples, on_error)
 
     return make
 
 
-def run_app(session: Session, lines: LineSourceFactory, gpu: GpuSourceFactory,
+def run_app(session: Session, lines: LineSourceFactory, gpu: GpuSourceFactory | None,
             on_pause: Callable[[bool], None] | None = None) -> int:
     if not sys.stdout.isatty():
         raise NoTerminal("stdout is not a terminal; use --jsonl or --once for a pipe")
@@ -83,7 +79,7 @@ def live(args: argparse.Namespace, session_factory: Callable[..., Session]) -> i
         def lines(hooks: LineHooks) -> StdinReader:
             return StdinReader(hooks.on_lines, hooks.on_error, time.time, fd=pipe_fd, on_state=hooks.on_state)
 
-        log_path = None
+        log_path = "-"
     else:
         check_source(args.log)  # a directory or an unreadable file: say so now, exit 2
         session.waiting = not os.path.exists(args.log)
@@ -93,9 +89,7 @@ def live(args: argparse.Namespace, session_factory: Callable[..., Session]) -> i
                             on_state=hooks.on_state, on_reset=hooks.on_reset)
 
         log_path = args.log
-    if args.gpu_log and not args.no_gpu:
-        session.telemetry = Telemetry(origin="gpu-log")
-    return run_app(session, lines, gpu_factory(args, time.time, log_path))
+    return run_app(session, lines, gpu_factory(args, session, time.time, log_path, live=True))
 
 
 def replay(args: argparse.Namespace, session_factory: Callable[..., Session], log: str, times: str | None,
@@ -121,11 +115,10 @@ def replay(args: argparse.Namespace, session_factory: Callable[..., Session], lo
 
     if gpu_log is not None:
         args.gpu_log = gpu_log
-    if args.gpu_log and not args.no_gpu:
-        session.telemetry = Telemetry(origin="gpu-log")
+    gpu = gpu_factory(args, session, recording_clock, log, live=False)
     if source_name is not None:
         session.options = replace(session.options, source=source_name)
-    return run_app(session, lines, gpu_factory(args, recording_clock, None, replaying=True), on_pause)
+    return run_app(session, lines, gpu, on_pause)
 
 
 def demo(args: argparse.Namespace, session_factory: Callable[..., Session]) -> int:

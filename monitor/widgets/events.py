@@ -27,6 +27,8 @@ KIND_STYLE = {
 class EventsPanel(VerticalScroll):
     """Scrolls with the newest event unless the user has scrolled up to read."""
 
+    ALLOW_MAXIMIZE = True
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._body = SnapshotView(classes="events-body")

@@ -14,20 +14,22 @@ from monitor.widgets.common import STATUS_STYLE, SnapshotView, bar, hm, plain, s
 
 
 class RunHeader(SnapshotView):
-    """`nanowatch · run.log · nanogpt · run 2 of 3 · TRAINING`"""
+    """` training  run 2 of 3  run.log · nanogpt`"""
 
     def show(self, snap: Snapshot, *, paused: bool = False, pinned_run: int | None = None) -> None:
-        text = Text.assemble(("nanowatch ", "bold"), plain(snap.source, "bold"), (" · ", "dim"))
-        text.append(snap.format or "format unknown", style="" if snap.format else "dim")
-        if snap.run_count > 1:
-            text.append(f" · run {snap.run_index + 1} of {snap.run_count}")
-            if pinned_run is not None:
-                text.append(" (earlier run, f: newest)", style="yellow")
-        text.append("  ")
-        text.append(f" {status_words(snap)} ", style=STATUS_STYLE.get(snap.status, "bold"))
+        # The status comes first: on a narrow terminal the path is what gets cut.
+        text = Text(f" {status_words(snap)} ", style=STATUS_STYLE.get(snap.status, "bold"))
         if paused:
-            text.append("  ")
+            text.append(" ")
             text.append(" PAUSED (p) ", style="bold reverse")
+        if snap.run_count > 1:
+            text.append(f" run {snap.run_index + 1} of {snap.run_count}")
+            if pinned_run is not None:
+                text.append(" (earlier run; f: newest)", style="yellow")
+        text.append("  ")
+        text.append_text(plain(snap.source, "bold"))
+        text.append(" · ", style="dim")
+        text.append(snap.format or "format unknown", style="" if snap.format else "dim")
         self.put(text)
 
 

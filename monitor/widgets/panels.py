@@ -19,10 +19,10 @@ class GpuPanel(SnapshotView):
 
     def show(self, snap: Snapshot) -> None:
         if not snap.gpus:
-            reason = snap.gpu_status or "no samples yet"
-            if not reason.startswith("GPU telemetry"):
-                reason = f"GPU telemetry unavailable: {reason}"
-            self.put(plain(reason, "yellow"))
+            if snap.gpu_status:  # "GPU telemetry unavailable: <reason>"
+                self.put(plain(snap.gpu_status, "yellow"))
+            else:
+                self.put(Text("waiting for the first GPU sample", style="dim"))
             return
         text = Text()
         for i, row in enumerate(snap.gpus):
