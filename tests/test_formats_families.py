@@ -335,7 +335,15 @@ def test_lines_shared_or_unclear_detect_nothing(line: str) -> None:
     assert detect(line) is None
 
 
-@pytest.mark.parametrize("line", ["step:", "step 00001/", "Step 1/2 | Training loss: ", "s:1 trl:", "\x00\x01", "step" * 5000])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "step:", "step 00001/", "Step 1/2 | Training loss: ", "s:1 trl:", "\x00\x01", "step" * 5000,
+        "step 00001/00002 (1.2.3%) | loss: 1.0 | dt: 1.2.3ms | mfu: 4..5 | total time: .m",
+        "step    1/74 | loss 1.0 | 1.2.3 ms | 4.5.6% bf16 MFU", "| total batch size | 1e999 |",
+        "step:1/2 train_time:1e999ms step_avg:1ms", "^[[A^[[B",
+    ],
+)  # fmt: skip
 def test_parsers_never_raise_on_broken_lines(line: str) -> None:
     for family in FAMILIES.values():
         family.make_parser().parse(line)

@@ -94,13 +94,13 @@ class Parser:
             return None
         self._last_step = int(m.group(1))
         rest = line[m.end() :]
-        ms = _MS.search(rest)
-        mfu = _MFU.search(rest)
+        ms, mfu = _MS.search(rest), _MFU.search(rest)
+        step_ms = number(ms.group(1)) if ms else None
         mfu_pct = number(mfu.group(1)) if mfu else None
         return Iteration(
             iter=int(m.group(1)),
             loss=number(m.group(3)),
-            step_time_s=None if ms is None else float(ms.group(1)) / 1000.0,
+            step_time_s=None if step_ms is None else step_ms / 1000.0,
             # llm.c prints -100.0% on a GPU missing from its table of peaks.
             mfu=None if mfu_pct is None or mfu_pct < 0 else mfu_pct / 100.0,
             max_iters=int(m.group(2)) if m.group(2) else None,

@@ -135,16 +135,21 @@ class Parser:
 
 def _step(m: re.Match[str], line: str) -> Iteration:
     rest = line[m.end() :]
-    dt, mfu, total = _DT.search(rest), _MFU.search(rest), _TOTAL_TIME.search(rest)
+    dt_ms, mfu_pct, total_min = (_field(pattern, rest) for pattern in (_DT, _MFU, _TOTAL_TIME))
     return Iteration(
         iter=int(m.group(1)),
         loss=number(m.group(4)),
-        step_time_s=float(dt.group(1)) / 1000.0 if dt else None,
-        mfu=float(mfu.group(1)) / 100.0 if mfu else None,
+        step_time_s=None if dt_ms is None else dt_ms / 1000.0,
+        mfu=None if mfu_pct is None else mfu_pct / 100.0,
         max_iters=int(m.group(2)) if m.group(2) else None,
         # `total time` sums dt over steps after the 10th: compile and evals are left out.
-        train_time_s=float(total.group(1)) * 60.0 if total else None,
+        train_time_s=None if total_min is None else total_min * 60.0,
     )
+
+
+def _field(pattern: re.Pattern[str], text: str) -> float | None:
+    found = pattern.search(text)
+    return None if found is None else number(found.group(1))
 
 
 def sniff(line: str) -> bool:
