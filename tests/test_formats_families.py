@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 
 import pytest
 from conftest import SAMPLES, FakeClock, sample_facts
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.cli import main
 from monitor.events import Compiling, ConfigValue, Eval, Iteration, RunStarted, TokensPerIter
@@ -381,3 +384,23 @@ def test_once_json_record_names_the_family(name: str, fmt: str, iteration: int, 
     record = json.loads(capsys.readouterr().out)
     assert (record["format"], record["iter"], record["max_iters"], record["run_index"]) == (fmt, iteration, total, run_index)
     assert record["max_iters_source"] == ("log" if total is not None else None)
+
+
+_NUMBERISH = st.text(alphabet=st.sampled_from("0123456789.-+eE,nai"), min_size=0, max_size=12)
+
+
+@st.composite
+def mangled_lines(draw: st.DrawFn) -> str:
+    """A telling line of some family with every number replaced by number-like junk."""
+    line = draw(st.sampled_from([line for lines in TELLING.values() for line in lines]))
+    return re.sub(r"\d+(?:\.\d+)?", lambda _m: draw(_NUMBERISH), line)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.one_of(mangled_lines(), st.text(max_size=80)))
+def test_parsers_never_raise_on_any_text(line: str) -> None:
+    for family in FAMILIES.values():
+        parser = family.make_parser()
+        parser.parse(line)
+        parser.parse(line)  # again, with the state the first line left
+        family.sniff(line)
