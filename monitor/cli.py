@@ -6,9 +6,12 @@ Startup errors go to stderr as one line and exit 2; Ctrl-C exits 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
 from monitor import __version__
@@ -62,11 +65,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu-interval", type=_positive_float, default=1.0, metavar="S", help="NVML sampling period")
     p.add_argument("--interval", type=_positive_float, default=1.0, metavar="S",
                    help="with --jsonl: a record at least this often (default 1 s)")
+    p.add_argument("--gpu-source", action="append", metavar="URL",
+                   help="GPUs from a dcgm-exporter (http://NODE:9400/metrics) or Prometheus (prom+http://HOST:9090); "
+                        "once per node; #gpu=0,1&Hostname=NODE picks the run's GPUs")
+    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on PORT (/metrics)")
+    p.add_argument("--metrics-addr", default="127.0.0.1", metavar="ADDR",
+                   help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)")
 
 
 def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
     main = _Parser(prog="nanowatch", description="Watch a training log: progress, finish time, GPUs, energy.")
     main.add_argument("log", metavar="LOG", help="the training log to follow ('-' for stdin)")
+    main.add_argument("more_logs", nargs="*", metavar="LOG2", help="more logs: a table of runs, Enter opens one")
     main.add_argument("--poll", action="store_true", help="poll the file instead of file-system events (NFS)")
     main.add_argument("--version", action="version", version=f"nanowatch {__version__}")
     _common(main)
@@ -96,10 +106,72 @@ def options_from(args: argparse.Namespace, source: str) -> Options:
 
 def new_session(args: argparse.Namespace, clock) -> Session:
     lookup = None if args.log == "-" else partial(dataset_tokens, args.log)
-    return Session(options_from(args, args.log), clock, dataset_lookup=lookup)
+    session = Session(options_from(args, args.log), clock, dataset_lookup=lookup)
+    _publish_metrics(session, args)
+    return session
+
+
+def _publish_metrics(session: Session, args: argparse.Namespace) -> None:
+    board = getattr(args, "metrics_board", None)
+    if board is not None:
+        session.on_snapshot = board.publish
+
+
+@contextlib.contextmanager
+def serving_metrics(args: argparse.Namespace) -> Iterator[None]:
+    """With --metrics-port: a MetricsServer for the run(s) while the front end runs."""
+    if getattr(args, "metrics_port", None) is None:
+        yield
+        return
+    from monitor.metrics import MetricsError, MetricsServer, SnapshotBoard
+
+    args.metrics_board = SnapshotBoard()
+    try:
+        server = MetricsServer(args.metrics_board, args.metrics_port, args.metrics_addr).start()
+    except MetricsError as e:
+        raise UsageError(str(e)) from None
+    try:
+        yield
+    finally:
+        server.close()
+
+
+def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
+    """--gpu-source and --metrics-port: say what is wrong before anything starts (exit 2)."""
+    sources = getattr(args, "gpu_source", None)
+    if sources:
+        from monitor.dcgm import GpuSourceError, parse_endpoint
+
+        if args.gpu_log or args.no_gpu:
+            raise UsageError("--gpu-source goes without --gpu-log and --no-gpu")
+        if not live:
+            raise UsageError("--gpu-source reads the GPUs now; a replay takes its GPU trace from --gpu-log")
+        try:
+            for url in sources:
+                parse_endpoint(url, args.gpus)
+        except GpuSourceError as e:
+            raise UsageError(str(e)) from None
+    port = getattr(args, "metrics_port", None)
+    if port is not None:
+        if args.once:
+            raise UsageError("--metrics-port serves a live view: use it with the TUI, --jsonl or replay")
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--metrics-port {port}: not a port number")
+
+
+def report_endpoint_errors(source: GpuSource | None, on_error: Callable[[str], None]) -> None:
+    """A DCGM/Prometheus source says itself which endpoint failed, and keeps sampling the others."""
+    from monitor.dcgm import DcgmSource
+
+    if isinstance(source, DcgmSource):
+        source.on_error = on_error
 
 
 def gpu_source(args: argparse.Namespace, live: bool) -> GpuSource | None:
+    if getattr(args, "gpu_source", None) and live:
+        from monitor.dcgm import open_dcgm
+
+        return open_dcgm(args.gpu_source, args.gpus)
     return open_source(no_gpu=args.no_gpu, gpu_log=args.gpu_log, gpus=args.gpus,
                        log_path=getattr(args, "log", None), live=live)
 
@@ -116,6 +188,7 @@ def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler
         print(f"nanowatch: {message}", file=sys.stderr, flush=True)
 
     sampler = GpuSampler(source, args.gpu_interval, clock, session.add_gpu_samples, notice)
+    report_endpoint_errors(source, notice)
     sampler.start()
     return sampler
 
@@ -187,32 +260,81 @@ def tui(kind: str, args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
 
+def many(args: argparse.Namespace) -> int:
+    """`nanowatch LOG1 LOG2 …`: --once for each, one --jsonl stream, or the runs table."""
+    paths = [args.log, *args.more_logs]
+    if "-" in paths:
+        raise UsageError("'-' (stdin) cannot be one of several logs")
+    if len({os.path.realpath(p) for p in paths}) < len(paths):
+        raise UsageError("a log is given twice")
+
+    def for_log(path: str) -> argparse.Namespace:
+        return argparse.Namespace(**{**vars(args), "log": path, "more_logs": []})
+
+    if args.once:
+        for i, path in enumerate(paths):
+            if i and not args.json:
+                print(flush=True)
+            once(for_log(path))
+        return EXIT_OK
+    from monitor.multi import Runs, follow_many_jsonl
+
+    def make_runs(wake: Callable[[], None], notice: Callable[[str], None]) -> Runs:
+        return Runs(paths, lambda p: new_session(for_log(p), time.time),
+                    gpu_for=lambda p: gpu_source(for_log(p), live=True), gpu_interval_s=args.gpu_interval,
+                    poll=args.poll, wake=wake, on_notice=notice)
+
+    with serving_metrics(args):
+        if args.jsonl:
+            woke = threading.Event()
+
+            def notice(message: str) -> None:
+                print(f"nanowatch: {message}", file=sys.stderr, flush=True)
+
+            return follow_many_jsonl(make_runs(woke.set, notice), woke, interval_s=args.interval)
+        if not sys.stdout.isatty():
+            raise UsageError("stdout is not a terminal; use --jsonl or --once for a pipe")
+        from monitor.multi_app import make_multi_app
+
+        return int(make_multi_app(make_runs).run() or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     main_parser, replay_parser, demo_parser = build_parsers()
     try:
         if argv[:1] == ["replay"]:
             args = replay_parser.parse_args(argv[1:])
-            return replay(args) if args.jsonl or args.once else tui("replay", args)
+            check_cluster_options(args, live=False)
+            with serving_metrics(args):
+                return replay(args) if args.jsonl or args.once else tui("replay", args)
         if argv[:1] == ["demo"]:
             args = demo_parser.parse_args(argv[1:])
-            return tui("demo", args)
-        args = main_parser.parse_args(argv)
+            check_cluster_options(args, live=False)
+            with serving_metrics(args):
+                return tui("demo", args)
+        # intermixed: `nanowatch a.log --no-gpu b.log` takes both logs
+        args = main_parser.parse_intermixed_args(argv)
         if args.json and not args.once:
             raise UsageError("--json goes with --once (use --jsonl to stream records)")
+        check_cluster_options(args, live=True)
+        if args.more_logs:
+            return many(args)
         if args.once:
             return once(args)
-        if args.jsonl:
-            from monitor.live import follow_jsonl
+        with serving_metrics(args):
+            if args.jsonl:
+                from monitor.live import follow_jsonl
 
-            session = Session(options_from(args, args.log), time.time)
-            sampler = gpu_sampler(args, session, time.time)
-            try:
-                return follow_jsonl(session, args.log, interval_s=args.interval, poll=args.poll)
-            finally:
-                if sampler is not None:
-                    sampler.stop()
-        return tui("live", args)
+                session = Session(options_from(args, args.log), time.time)
+                _publish_metrics(session, args)
+                sampler = gpu_sampler(args, session, time.time)
+                try:
+                    return follow_jsonl(session, args.log, interval_s=args.interval, poll=args.poll)
+                finally:
+                    if sampler is not None:
+                        sampler.stop()
+            return tui("live", args)
     except UsageError as e:
         print(f"nanowatch: error: {e}", file=sys.stderr)
         return EXIT_USAGE

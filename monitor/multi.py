@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from monitor import textfmt as fmt
-from monitor.gpu import GpuSampler, GpuSource
+from monitor.dcgm import DcgmSource
+from monitor.gpu import GpuSampler, GpuSource, Unavailable, telemetry_for
 from monitor.live import LiveFeed
 from monitor.session import Session
 from monitor.snapshot import Snapshot
@@ -144,9 +145,14 @@ class Runs:
         self.samplers: list[GpuSampler] = []
         for session, name, path in zip(self.sessions, self.names, self.paths):
             source = gpu_for(path) if gpu_for is not None else None
-            if source is not None:
-                self.samplers.append(GpuSampler(source, gpu_interval_s, clock, self._samples_for(session),
-                                                self._gpu_error_for(session, name)))
+            # the reason when there is no source, as the single-log screen says it
+            session.telemetry = telemetry_for(source if source is not None else Unavailable("--no-gpu"))
+            if source is None or source.status is not None:
+                continue
+            on_error = self._gpu_error_for(session, name)
+            self.samplers.append(GpuSampler(source, gpu_interval_s, clock, self._samples_for(session), on_error))
+            if isinstance(source, DcgmSource):
+                source.on_error = on_error  # a failing endpoint is said; the others go on
 
     def _notice_for(self, name: str) -> Callable[[str], None]:
         def notice(message: str) -> None:

@@ -115,7 +115,6 @@ class MultiApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
         Binding("question_mark", "help", "help", key_display="?"),
-        Binding("enter", "open", "open run", show=True),
     ]
 
     def __init__(self, make_runs: RunsFactory, *, publish: Callable[[Snapshot], None] | None = None,
@@ -197,12 +196,6 @@ class MultiApp(App[int]):
             screen.show(runs.sessions[screen.index].snapshot(now, charts=True))
 
     # --- keys ---
-
-    def action_open(self) -> None:
-        table = self.query_one(RunsTable)
-        if self.screen is not table.screen or not self.snapshots:
-            return
-        self.post_message(RunsTable.Chosen(table.cursor_row))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -7,8 +7,10 @@ UI ring: renders RunRows built by monitor.multi; no I/O, no clock. Log names are
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -18,6 +20,8 @@ from monitor.widgets.common import STATUS_STYLE
 
 class RunsTable(DataTable[Text]):
     """Rows keep their place and the cursor stays put while the numbers change."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "open run")]
 
     class Chosen(Message):
         """The user pressed Enter on a run (its position in the list of logs)."""
