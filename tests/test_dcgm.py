@@ -178,7 +178,8 @@ def test_select_one_gpu_by_index_or_uuid(exporter) -> None:
 
 def test_several_nodes_sum_and_never_share_an_index(exporter) -> None:
     a, b = exporter(SCRAPE_A, SCRAPE_B), exporter(other_node(SCRAPE_A), other_node(SCRAPE_B))
-    source = open_dcgm([a.url, b.url, a.url])  # the same node twice must not count twice
+    a_again = exporter(SCRAPE_A, SCRAPE_B)  # node a under a second name: its GPUs must not count twice
+    source = open_dcgm([a.url, b.url, a_again.url])
     try:
         first, second = source.poll(T0), source.poll(T0 + 10)
     finally:
