@@ -213,7 +213,7 @@ class NanowatchApp(App[int]):
 
     def _signalled(self, sig: signal.Signals) -> None:
         # A clean exit: Textual restores the terminal (alternate screen, cursor, raw mode) on the way out.
-        self.exit(128 + int(sig))
+        self.exit(128 + int(sig), return_code=128 + int(sig))
 
     # --- callbacks from source threads: only post messages ---
 

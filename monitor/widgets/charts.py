@@ -49,7 +49,7 @@ class _Chart(PlotextPlot):
         if key == self._key:
             return False
         self._key = key
-        self.plt.clear_data()
+        self.plt.clear_figure()  # data, ticks and labels alike (the theme is set again at render)
         return True
 
 
@@ -62,16 +62,28 @@ class LossChart(_Chart):
             return
         plt = self.plt
         plt.title("loss (log scale)" if log_scale else "loss")
-        plt.yscale("log" if log_scale else "linear")
+        # Log scale is drawn as log10 of the values on a linear axis with the real values as
+        # labels: plotext's own log scale transforms its data again at every redraw.
         keep = loss.y > 0 if log_scale else np.ones(len(loss.y), dtype=bool)
+        scale = np.log10 if log_scale else _identity
         if keep.any():
             x, y = loss.x[keep].tolist(), loss.y[keep]
-            plt.plot(x, y.tolist(), marker="braille", color="gray", label="train")
-            plt.plot(x, smooth(y).tolist(), marker="braille", color="cyan", label="smoothed")
+            plt.plot(x, scale(y).tolist(), marker="braille", color="gray", label="train")
+            plt.plot(x, scale(smooth(y)).tolist(), marker="braille", color="cyan", label="smoothed")
             plt.xticks(iter_ticks(loss.x[keep]))
-        if len(val.x):
-            plt.scatter(val.x.tolist(), val.y.tolist(), marker="●", color="yellow", label="val")
+        val_keep = val.y > 0 if log_scale else np.ones(len(val.y), dtype=bool)
+        if val_keep.any():
+            plt.scatter(val.x[val_keep].tolist(), scale(val.y[val_keep]).tolist(), marker="●", color="yellow",
+                        label="val")
+        if log_scale and (keep.any() or val_keep.any()):
+            values = np.concatenate([loss.y[keep], val.y[val_keep]])
+            ticks = np.linspace(np.log10(values.min()), np.log10(values.max()), 5)
+            plt.yticks(ticks.tolist(), [f"{10**t:.3g}" for t in ticks])
         self.refresh()
+
+
+def _identity(y: np.ndarray) -> np.ndarray:
+    return y
 
 
 class StepChart(_Chart):

@@ -1,0 +1,305 @@
+"""The Textual app driven by Pilot: keys, the screen following lines as they arrive, an
+unavailable GPU, a crashed run, log text that tries to be markup, a tiny terminal, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+from conftest import FakeClock
+from tui_fakes import DATA, FakeGpuSource, ManualLines, recorded, session_at, utc
+
+from monitor.app import NanowatchApp, make_app
+from monitor.gpu import GpuSampler, Unavailable
+from monitor.report import Options
+from monitor.session import Session
+from monitor.telemetry import Telemetry
+from monitor.widgets import HelpScreen
+
+COMPILED = recorded("compiled")
+STARTUP = 50  # lines before the first iteration of the compiled run
+
+
+@pytest.fixture(autouse=True)
+def _utc():
+    with utc():
+        yield
+
+
+def sync(test):
+    """Run an async test body with asyncio.run (the suite has no asyncio plugin)."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        return asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+def text_of(widget) -> str:
+    return widget.content.plain
+
+
+async def until(pilot, condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Let the app run until `condition` holds (a deadline, not a speed requirement)."""
+    for _ in range(int(timeout_s / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not reached")
+
+
+def send_from_thread(source: ManualLines, lines: list[tuple[float | None, bytes]]) -> None:
+    """Deliver lines as a follower does: from another thread."""
+    thread = threading.Thread(target=source.hooks.on_lines, args=(lines,))
+    thread.start()
+    thread.join()
+
+
+def live_app(clock: FakeClock, gpu=None) -> tuple[NanowatchApp, Session]:
+    ManualLines.instances.clear()
+    session = Session(Options(source="train.log"), clock)
+    return make_app(session, ManualLines, gpu, handle_signals=False), session
+
+
+@sync
+async def test_q_quits_with_status_0() -> None:
+    app, _ = live_app(FakeClock())
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert ManualLines.instances[0].started and ManualLines.instances[0].stopped
+
+
+@sync
+async def test_help_opens_and_closes() -> None:
+    app, _ = live_app(FakeClock())
+    async with app.run_test() as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@sync
+async def test_the_screen_follows_lines_as_they_arrive() -> None:
+    clock = FakeClock(COMPILED[0][0])
+    app, _ = live_app(clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        source = ManualLines.instances[0]
+        assert text_of(app.header_view).strip().startswith("starting")
+        assert "no training step" in text_of(app.progress_view)
+
+        clock.t = COMPILED[STARTUP + 100][0]
+        send_from_thread(source, COMPILED[: STARTUP + 100])
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.status == "training")
+        iter_now = app.snapshot.iter
+        assert f"iter {iter_now:,} / 5,000" in text_of(app.progress_view)
+        assert text_of(app.finish_view).startswith("finishes ")
+        assert len(app.snapshot.loss_series.x) > 0  # charts got data
+
+        clock.t = COMPILED[-1][0] + 1
+        send_from_thread(source, COMPILED[STARTUP + 100 :])
+        await until(pilot, lambda: app.snapshot.status == "finished")
+        assert "iter 5,000 / 5,000" in text_of(app.progress_view)
+        assert text_of(app.finish_view).startswith("finished ")
+        assert "step 5000: train loss 0.6151" in text_of(app.events_view._body)
+
+
+@sync
+async def test_a_silent_log_turns_stalled_with_the_time_it_went_quiet() -> None:
+    clock = FakeClock()
+    session = session_at(COMPILED[:300], clock)
+    app = make_app(session, handle_signals=False)
+    async with app.run_test() as pilot:
+        assert app.snapshot.status == "training"
+        clock.advance(3600)
+        await pilot.press("f")  # any redraw; the 1-s tick would do the same
+        assert app.snapshot.status == "stalled"
+        since = time.strftime("%H:%M", time.gmtime(COMPILED[299][0]))
+        assert f"stalled since {since}" in text_of(app.header_view)
+
+
+@sync
+async def test_pause_holds_the_screen_and_loses_nothing() -> None:
+    clock = FakeClock(COMPILED[0][0])
+    app, session = live_app(clock)
+    paused: list[bool] = []
+    app._on_pause = paused.append
+    async with app.run_test() as pilot:
+        source = ManualLines.instances[0]
+        clock.t = COMPILED[200][0]
+        send_from_thread(source, COMPILED[:200])
+        await until(pilot, lambda: app.snapshot.iter is not None)
+        before = app.snapshot.iter
+        await pilot.press("p")
+        assert "PAUSED" in text_of(app.header_view)
+        send_from_thread(source, COMPILED[200:300])
+        await until(pilot, lambda: session.state.current.last_iter > before)
+        await pilot.pause(0.3)
+        assert app.snapshot.iter == before  # the screen held still
+        await pilot.press("p")
+        assert app.snapshot.iter == session.state.current.last_iter
+        assert "PAUSED" not in text_of(app.header_view)
+    assert paused == [True, False]
+
+
+@sync
+async def test_l_toggles_the_loss_chart_to_log_scale() -> None:
+    app = make_app(session_at(COMPILED, FakeClock()), handle_signals=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "log scale" not in app.loss_chart.render().plain
+        await pilot.press("l")
+        assert "loss (log scale)" in app.loss_chart.render().plain
+        await pilot.press("l")
+        assert "log scale" not in app.loss_chart.render().plain
+
+
+@sync
+async def test_e_shows_the_events_full_screen_and_back() -> None:
+    app = make_app(session_at(COMPILED, FakeClock()), handle_signals=False)
+    async with app.run_test() as pilot:
+        await pilot.press("e")
+        assert app.screen.maximized is app.events_view
+        await pilot.press("e")
+        assert app.screen.maximized is None
+
+
+@sync
+async def test_earlier_runs_can_be_looked_at_and_f_goes_back_to_the_newest() -> None:
+    clock = FakeClock()
+    interrupted = recorded("interrupted")
+    shift = COMPILED[-1][0] + 60 - interrupted[0][0]
+    items = COMPILED + [(t + shift, line) for t, line in interrupted]
+    app = make_app(session_at(items, clock), handle_signals=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "run 2 of 2" in text_of(app.header_view)
+        assert app.snapshot.status == "interrupted"
+        await pilot.press("left_square_bracket")
+        assert "run 1 of 2" in text_of(app.header_view)
+        assert "earlier run" in text_of(app.header_view)
+        assert app.snapshot.status == "finished"
+        await pilot.press("f")
+        assert "run 2 of 2" in text_of(app.header_view)
+        assert app.snapshot.status == "interrupted"
+
+
+@sync
+async def test_gpu_rows_come_from_the_gpu_source() -> None:
+    clock = FakeClock(COMPILED[-1][0] + 1)
+    session = session_at(COMPILED, clock, gpus=None)
+    session.telemetry = Telemetry()
+    fake = FakeGpuSource(gpus=2)
+
+    def gpu(on_samples, on_error):
+        return GpuSampler(fake, 0.05, clock, on_samples, on_error)
+
+    app = make_app(session, gpu=gpu, handle_signals=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: len(app.snapshot.gpus) == 2)
+        text = text_of(app.gpu_view)
+        assert "0 H100 80GB HBM3" in text and "1 H100 80GB HBM3" in text
+        assert "31.5/80.0 GiB" in text and "/700 W" in text and "97%" in text and "61°C" in text
+        assert "energy" in text_of(app.energy_view)
+
+
+@sync
+async def test_unavailable_gpu_is_said_not_invented() -> None:
+    clock = FakeClock()
+    session = session_at(COMPILED[:300], clock, gpus=None)
+    source = Unavailable("NVML library not found (no NVIDIA driver here?)")
+
+    def gpu(on_samples, on_error):
+        return GpuSampler(source, 0.05, clock, on_samples, on_error)
+
+    app = make_app(session, gpu=gpu, handle_signals=False)
+    async with app.run_test() as pilot:
+        await until(pilot, lambda: "unavailable" in text_of(app.gpu_view))
+        assert text_of(app.gpu_view) == "GPU telemetry unavailable: NVML library not found (no NVIDIA driver here?)"
+        assert app.snapshot.gpus == () and app.snapshot.power_w is None
+        assert "no energy measurement" in text_of(app.energy_view)
+
+
+@sync
+async def test_a_crashed_run_says_so_everywhere() -> None:
+    clock = FakeClock()
+    t_end = COMPILED[299][0]
+    crash = [(t_end + 0.5, line) for line in (DATA / "oom_traceback.txt").read_bytes().splitlines()]
+    app = make_app(session_at(COMPILED[:300] + crash, clock), handle_signals=False)
+    async with app.run_test() as pilot:
+        assert app.snapshot.status == "crashed"
+        assert text_of(app.header_view).strip().startswith("crashed")
+        assert text_of(app.finish_view).startswith("crashed at iter 2,330")
+        assert "torch.OutOfMemoryError: CUDA out of memory" in text_of(app.events_view._body)
+        await pilot.press("q")
+
+
+HOSTILE = [
+    b"[bold red]LOUD[/] [@click=app.quit]click me[/] [link=https://example.com]x[/link]",
+    b"\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m [reverse]",
+]
+
+
+@sync
+async def test_log_text_is_shown_as_text_in_every_widget() -> None:
+    clock = FakeClock()
+    t0 = COMPILED[299][0]
+    hostile = [
+        (t0, b"UserWarning: " + HOSTILE[0]),
+        (t0, b"saving checkpoint to out[bold]/[/bold]" + HOSTILE[1]),
+        (t0 + 1, b"Traceback (most recent call last):"),
+        (t0 + 1, b'  File "train.py", line 1, in <module>'),
+        (t0 + 1, b"RuntimeError: " + HOSTILE[0]),
+    ]
+    session = session_at(COMPILED[:300] + hostile, clock, source="run[bold]\x1b]0;title\x07.log", gpus=None)
+    session.telemetry = Telemetry()
+    session.telemetry.unavailable("driver said [red]no[/red] \x1b[2J")
+    app = make_app(session, handle_signals=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        header = app.header_view.content
+        assert "run[bold]\\x1b]0;title\\x07.log" in header.plain
+        events = text_of(app.events_view._body)
+        assert "[bold red]LOUD[/] [@click=app.quit]click me[/] [link=https://example.com]x[/link]" in events
+        assert "out[bold]/[/bold]" in events
+        assert "RuntimeError: [bold red]LOUD[/]" in events
+        assert "[red]no[/red] \\x1b[2J" in text_of(app.gpu_view)
+        for widget in (app.header_view, app.progress_view, app.finish_view, app.gpu_view, app.energy_view,
+                       app.totals_view, app.events_view._body):
+            text = widget.content
+            assert "\x1b" not in text.plain and "\x07" not in text.plain
+            assert not any("link" in str(span.style) or "click" in str(span.style) for span in text.spans)
+        await pilot.click(app.events_view._body)  # a click on the "link" runs no action
+        await pilot.pause()
+        assert app.is_running
+
+
+@sync
+async def test_a_20x5_terminal_and_back() -> None:
+    app = make_app(session_at(COMPILED, FakeClock()), handle_signals=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.resize_terminal(20, 5)
+        await pilot.pause(0.2)
+        await pilot.press("l", "e", "e")
+        assert app.is_running
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        assert "iter 5,000 / 5,000" in text_of(app.progress_view)
+        assert len(text_of(app.progress_view)) == app.progress_view.size.width == 78  # the bar grew back
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@sync
+async def test_sigterm_and_sighup_end_the_app_cleanly(sig: signal.Signals) -> None:
+    app = make_app(session_at(COMPILED[:100], FakeClock()), handle_signals=True)
+    async with app.run_test() as pilot:
+        os.kill(os.getpid(), sig)
+        await until(pilot, lambda: not app.is_running)
+    assert app.return_code == 128 + sig
+    # the handlers went with the app: the process has its usual ones again
+    assert signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler)
