@@ -3,13 +3,14 @@ apart) served on loopback, directly and through a real Prometheus server."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from conftest import DATA, SAMPLES
 from promserver import PROMETHEUS, SKIP_REASON, Prometheus
 
 from monitor.dcgm import (
@@ -264,3 +265,32 @@ def test_prometheus_query_api_over_recorded_exporters(exporter, tmp_path: Path) 
         assert sum(s.power_w or 0 for s in everything) == pytest.approx(2 * (612.384 + 587.902))
     finally:
         prom.stop()
+
+
+# --- from the command line -----------------------------------------------------------------
+
+
+def test_once_json_sums_the_selected_gpus(exporter, capsys) -> None:
+    from monitor.cli import main
+
+    node = exporter(SCRAPE_A)
+    log = str(SAMPLES / "recorded" / "compiled" / "run.log")
+    assert main([log, "--once", "--json", "--gpu-source", node.url]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["gpu_count"] == 2
+    assert record["gpu_names"] == ["NVIDIA H100 80GB HBM3"] * 2
+    assert record["power_w"] == pytest.approx(612.384 + 587.902)
+    assert record["vram_used_bytes"] == (61234 + 61232) * MIB
+    assert main([log, "--once", "--json", "--gpu-source", f"{node.url}#UUID={UUID0}"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["gpu_count"], record["power_w"]) == (1, 612.384)
+
+
+def test_bad_gpu_source_is_a_usage_error(capsys) -> None:
+    from monitor.cli import main
+
+    assert main(["run.log", "--once", "--gpu-source", "node:9400"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nanowatch: error: --gpu-source 'node:9400'") and err.count("\n") == 1
+    assert main(["replay", "run.log", "--gpu-source", "http://node:9400"]) == 2
+    assert "replay" in capsys.readouterr().err

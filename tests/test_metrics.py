@@ -4,6 +4,8 @@ Prometheus server (Debian's `prometheus`) that scrapes nanowatch on loopback."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES
 from prometheus_client.parser import text_string_to_metric_families
-from promserver import PROMETHEUS, SKIP_REASON, Prometheus
+from promserver import PROMETHEUS, SKIP_REASON, Prometheus, free_port
 
 from monitor.logfile import read_lines
 from monitor.metrics import MetricsError, MetricsServer, SnapshotBoard, render
@@ -205,3 +207,28 @@ def test_session_publishes_its_newest_run_only() -> None:
     snap = session.snapshot()
     assert board.snapshots() == [snap]
     assert _value(render(board.snapshots()), "nanowatch_loss", log="/runs/a.log") == 2.5
+
+
+def test_nanowatch_jsonl_serves_prometheus_while_following(prometheus, tmp_path: Path) -> None:
+    """End to end: `nanowatch LOG --jsonl --metrics-port P` follows a growing log; a real
+    Prometheus scrapes it and sees the new iteration."""
+    log = tmp_path / "run.log"
+    lines = LOG.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:60]))
+    port = free_port()
+    cmd = [sys.executable, "-m", "monitor", str(log), "--jsonl", "--no-gpu", "--interval", "0.2",
+           "--metrics-port", str(port)]
+    with open(tmp_path / "nanowatch.out", "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        prom = prometheus(f"127.0.0.1:{port}")
+        first = prom.wait_for(f'nanowatch_iteration{{log="{log}"}}')
+        first_iter = float(first[0]["value"][1])
+        with open(log, "ab") as f:
+            f.write(b"iter 4990: loss 0.8100, time 14.40ms, mfu 22.00%\n")
+        moved = prom.wait_for(f'nanowatch_iteration{{log="{log}"}} == 4990')
+        assert first_iter < 4990 and moved[0]["metric"]["format"] == "nanogpt"
+        assert prom.query(f'nanowatch_max_iterations{{log="{log}"}}')[0]["value"][1] == "5000"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
