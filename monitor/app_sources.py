@@ -16,7 +16,8 @@ from dataclasses import replace
 from importlib import resources
 
 from monitor.app import GpuSourceFactory, LineHooks, LineSourceFactory, OnError, OnSamples, make_app
-from monitor.gpu import GpuSampler, open_source, telemetry_for
+from monitor.dcgm import DcgmSource, open_dcgm
+from monitor.gpu import GpuSampler, GpuSource, open_source, telemetry_for
 from monitor.logfile import LogError
 from monitor.player import Player
 from monitor.replay import timed_lines
@@ -36,7 +37,11 @@ def gpu_factory(
 ) -> GpuSourceFactory | None:
     """Open the GPU source the command line asks for (--no-gpu, --gpu-log CSV, NVML for a live
     log), label the session's telemetry for it, and return the sampler factory the app starts."""
-    source = open_source(no_gpu=args.no_gpu, gpu_log=args.gpu_log, gpus=args.gpus, log_path=log_path, live=live)
+    source: GpuSource | None
+    if getattr(args, "gpu_source", None) and live:
+        source = open_dcgm(args.gpu_source, args.gpus)  # dcgm-exporter or Prometheus (--gpu-source)
+    else:
+        source = open_source(no_gpu=args.no_gpu, gpu_log=args.gpu_log, gpus=args.gpus, log_path=log_path, live=live)
     session.telemetry = telemetry_for(source)
     if source is None:
         session.telemetry = Telemetry()
@@ -46,6 +51,8 @@ def gpu_factory(
     interval_s = min(args.gpu_interval, 0.5) if args.gpu_log else args.gpu_interval
 
     def make(on_samples: OnSamples, on_error: OnError) -> GpuSampler:
+        if isinstance(source, DcgmSource):
+            source.on_error = on_error  # a failing endpoint is said; the others go on
         return GpuSampler(source, interval_s, clock, on_samples, on_error)
 
     return make

@@ -146,7 +146,7 @@ class Runs:
         for session, name, path in zip(self.sessions, self.names, self.paths):
             source = gpu_for(path) if gpu_for is not None else None
             # the reason when there is no source, as the single-log screen says it
-            session.telemetry = telemetry_for(source if source is not None else Unavailable("--no-gpu"))
+            session.telemetry = telemetry_for(source if source is not None else Unavailable("turned off (--no-gpu)"))
             if source is None or source.status is not None:
                 continue
             on_error = self._gpu_error_for(session, name)
