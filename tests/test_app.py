@@ -4,16 +4,23 @@ unavailable GPU, a crashed run, log text that tries to be markup, a tiny termina
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import os
+import pty
+import select
 import signal
+import struct
+import subprocess
+import sys
+import termios
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 from conftest import FakeClock
-from tui_fakes import DATA, FakeGpuSource, ManualLines, recorded, session_at, utc
+from tui_fakes import DATA, RECORDED, FakeGpuSource, ManualLines, recorded, session_at, utc
 
 from monitor.app import NanowatchApp, make_app
 from monitor.gpu import GpuSampler, Unavailable
@@ -23,6 +30,7 @@ from monitor.telemetry import Telemetry
 from monitor.widgets import HelpScreen
 
 COMPILED = recorded("compiled")
+RECORDED_LOG = RECORDED / "compiled" / "run.log"
 STARTUP = 50  # lines before the first iteration of the compiled run
 
 
@@ -303,3 +311,93 @@ async def test_sigterm_and_sighup_end_the_app_cleanly(sig: signal.Signals) -> No
     assert app.return_code == 128 + sig
     # the handlers went with the app: the process has its usual ones again
     assert signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler)
+
+
+# --- the real program in a pseudo-terminal ------------------------------------------------
+
+
+class Terminal:
+    """`python -m monitor ARGS` on a fresh pseudo-terminal that is its controlling terminal."""
+
+    def __init__(self, args: list[str], stdin: int | None = None) -> None:
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.modes_before = termios.tcgetattr(self.slave)
+        env = {**os.environ, "TERM": "xterm-256color", "TZ": "UTC"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", OWN_TERMINAL, *args],
+            stdin=self.slave if stdin is None else stdin, stdout=self.slave, stderr=self.slave,
+            start_new_session=True, env=env,
+        )  # fmt: skip
+        self.output = b""
+
+    def read_until(self, marker: bytes, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while marker not in self.output:
+            assert time.monotonic() < deadline, self.output[-2000:]
+            if select.select([self.master], [], [], 0.1)[0]:
+                self.output += os.read(self.master, 65536)
+
+    def finish(self, timeout_s: float = 20.0) -> int:
+        deadline = time.monotonic() + timeout_s
+        while self.proc.poll() is None:
+            assert time.monotonic() < deadline, self.output[-2000:]
+            if select.select([self.master], [], [], 0.1)[0]:
+                self.output += os.read(self.master, 65536)
+        while select.select([self.master], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.output += chunk
+        return self.proc.returncode
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+        os.close(self.slave)
+
+
+# In its own session, the child takes the pty (its stdout) as controlling terminal, so that
+# /dev/tty is the pty, then runs `python -m monitor`.
+OWN_TERMINAL = (
+    "import fcntl, runpy, sys, termios; fcntl.ioctl(1, termios.TIOCSCTTY, 0); "
+    "sys.argv[0] = 'nanowatch'; runpy.run_module('monitor', run_name='__main__')"
+)
+
+
+ALT_SCREEN_ON, ALT_SCREEN_OFF = b"\x1b[?1049h", b"\x1b[?1049l"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_restores_the_terminal(sig: signal.Signals) -> None:
+    log = str(RECORDED_LOG)
+    term = Terminal([log, "--no-gpu"])
+    try:
+        term.read_until(b"nanogpt")
+        term.proc.send_signal(sig)
+        assert term.finish() == 128 + sig
+        after = term.output[term.output.rindex(b"nanogpt") :]
+        assert ALT_SCREEN_OFF in after  # back from the alternate screen
+        assert termios.tcgetattr(term.slave) == term.modes_before  # echo, canonical mode: as before
+    finally:
+        term.close()
+
+
+def test_keys_come_from_the_terminal_when_the_log_is_piped() -> None:
+    read_end, write_end = os.pipe()
+    term = Terminal(["-", "--no-gpu"], stdin=read_end)
+    os.close(read_end)
+    try:
+        os.write(write_end, RECORDED_LOG.read_bytes()[:20000])
+        term.read_until(b"iter ")
+        os.write(term.master, b"q")
+        assert term.finish() == 0
+        assert termios.tcgetattr(term.slave) == term.modes_before
+    finally:
+        os.close(write_end)
+        term.close()
