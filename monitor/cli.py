@@ -201,8 +201,9 @@ def once(args: argparse.Namespace, clock=time.time) -> int:
         session.feed(tail)
     session.file_mtime = mtime
     source = gpu_source(args, live=True)
-    session.telemetry = telemetry_for(source)
-    if source is not None:
+    session.telemetry = telemetry = telemetry_for(source)
+    if source is not None and telemetry is not None:
+        report_endpoint_errors(source, telemetry.unavailable)  # every --gpu-source failed: say why
         session.add_gpu_samples(source.poll(clock()))  # one NVML sample, or the whole CSV
         source.close()
     _print_final(session, args)

@@ -286,6 +286,16 @@ def test_once_json_sums_the_selected_gpus(exporter, capsys) -> None:
     assert (record["gpu_count"], record["power_w"]) == (1, 612.384)
 
 
+def test_once_says_why_there_is_no_gpu(capsys) -> None:
+    from monitor.cli import main
+
+    dead = f"http://127.0.0.1:{_closed_port()}/metrics"
+    log = str(SAMPLES / "recorded" / "compiled" / "run.log")
+    assert main([log, "--once", "--gpu-source", dead]) == 0
+    gpu_line = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("gpu ")]
+    assert gpu_line == [f"  gpu       GPU telemetry unavailable: {dead}: Connection refused"]
+
+
 def test_bad_gpu_source_is_a_usage_error(capsys) -> None:
     from monitor.cli import main
 
