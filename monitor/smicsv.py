@@ -76,7 +76,8 @@ def _csv_row(row: list[str], columns: dict[str, tuple[int, str]], offset_s: floa
         return number * scale.get(unit, 1.0) if scale else number
 
     t = _timestamp(cell("timestamp") or "")
-    index = value("index")
+    # a query without the index column names one GPU (nvidia-smi -i N, or a single-GPU box)
+    index = value("index") if "index" in columns else 0.0
     if t is None or index is None:
         return None
     lost = any("lost" in row[i].lower() for i, _ in columns.values() if i < len(row))
