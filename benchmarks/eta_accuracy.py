@@ -241,10 +241,45 @@ def paced_runs() -> list[tuple[str, Path, Path | None, int | None]]:
     return out
 
 
+def timing(steps: int = 1_000_000, calls: int = 20) -> str:
+    """Cost of one estimate() on a run of `steps` logged steps, against the median
+    baseline (one np.median over the printed times) on the same run."""
+    import time
+
+    from monitor.estimate import estimate
+    from monitor.events import ConfigValue, Iteration
+    from monitor.run import RunState
+
+    state = RunState()
+    for key, value in (("max_iters", 2 * steps), ("eval_interval", 2000), ("log_interval", 1), ("eval_iters", 200)):
+        state.apply(ConfigValue(key, value), 0.0)
+    rng = np.random.default_rng(0)
+    step = 0.02 * (1 + 0.1 * rng.standard_normal(steps)) + np.where(np.arange(steps) % 2000 == 0, 2.0, 0.0)
+    arrival = np.cumsum(step)
+    for i in range(steps):
+        state.apply(Iteration(i, 2.0, step_time_s=float(step[i])), float(arrival[i]))
+    run = state.current
+    plan = make_plan(run, "nanogpt")
+    now = float(arrival[-1])
+    estimate(run, plan, now)  # first call pays for imports and caches
+
+    def per_call(fn: Callable[[], object]) -> float:
+        began = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        return (time.perf_counter() - began) / calls
+
+    ours = per_call(lambda: estimate(run, plan, now))
+    base = per_call(lambda: median_printed(run, plan, now))
+    return (f"estimate() on a {steps:,}-step run: {1e3 * ours:.2f} ms per call; median baseline "
+            f"{1e3 * base:.2f} ms; ratio {ours / base:.2f}x")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     ap.add_argument("--paced", action="store_true", help="also replay the real logs in sample_logs/nanogpt, paced")
+    ap.add_argument("--timing", action="store_true", help="also time one estimate() on a 1,000,000-step run")
     args = ap.parse_args()
     runs = recorded_runs() + (paced_runs() if args.paced else [])
     results: list[Result] = []
@@ -267,6 +302,8 @@ def main() -> int:
         share = statistics.mean(hits)
         print(f"band coverage over all points: {sum(hits)}/{len(hits)} = {100 * share:.0f}% "
               f"(target ≥ {100 * COVERAGE_TARGET:.0f}%)")
+    if args.timing:
+        print(timing())
     return 0
 
 

@@ -143,7 +143,9 @@ def _samples(run: Run, eval_every: int | None) -> tuple[np.ndarray, np.ndarray, 
     bursty = arrival.sum() >= MIN_ARRIVAL and np.median(gap[arrival]) < 0.25 * np.mean(gap[arrival])
     from_printed = steady & np.isfinite(printed) & (printed > 0)
     from_clock = steady & np.isfinite(clock) & (clock > 0)
-    if arrival.sum() >= MIN_ARRIVAL and not bursty:
+    # Arrival covers every step, printed times one per line; but after a cold open only
+    # the lines seen live have an arrival, so it must cover half of what was printed.
+    if arrival.sum() >= max(MIN_ARRIVAL, from_printed.sum() / 2) and not bursty:
         return gap[arrival] / steps[arrival], steps[arrival], hi[arrival], "arrival"
     if from_printed.sum() >= MIN_SAMPLES:
         return printed[from_printed], np.ones(int(from_printed.sum())), hi[from_printed], "printed"
@@ -324,22 +326,28 @@ def estimate(run: Run, plan: Plan, now: float) -> Estimate:
     eval_low = n_pauses * pause.low_s if pause is not None else 0.0
     eval_high = n_pauses * pause.high_s if pause is not None else 0.0
     total = train_left + eval_left
-    # Time since the last iteration line has been spent on the steps still to come.
+    # Time since the last iteration line went into the steps still to come, but only as
+    # much as the next line should take: longer silence (a stall) delays the finish.
     since = now - run.last_t if run.last_t is not None and math.isfinite(run.last_t) else 0.0
-    since = max(0.0, since)
+    next_steps = min(plan.log_interval, steps_left)
+    next_gap = next_steps * steps.step_s + _evals_between(last, last + next_steps, eval_every) * (
+        pause.mid_s if pause is not None else 0.0)
+    credit = min(max(0.0, since), next_gap)
+    remaining = max(0.0, total - credit)
+    share = remaining / total if total > 0 else 0.0
 
     def at(seconds: float) -> float:
-        return now + max(0.0, seconds - since)
+        return now + max(0.0, seconds - credit)
 
     return Estimate(
         step_time_s=base.step_time_s,
         eval_time_s=base.eval_time_s,
-        remaining_s=max(0.0, total - since),
-        finish=at(total),
+        remaining_s=remaining,
+        finish=now + remaining,
         low=at(max(0.0, train_left - train_half) + eval_low),
         high=at(train_left + train_half + eval_high),
-        train_remaining_s=train_left,
-        eval_remaining_s=eval_left,
+        train_remaining_s=train_left * share,
+        eval_remaining_s=eval_left * share,
         step_source=base.step_source,
         eval_source=base.eval_source,
         evals_left=evals_left,

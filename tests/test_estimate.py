@@ -118,6 +118,15 @@ def test_eval_pause_from_printed_times_when_arrival_is_unknown() -> None:
     assert e.finish == pytest.approx(now + 400 * 0.02 + 2 * 2.0)
 
 
+def test_after_a_cold_open_printed_times_hold_until_live_lines_cover_half() -> None:
+    lines = nanogpt(900, steady(0.02), eval_interval=100_000)
+    cold = [(None if line.startswith("iter") and int(line.split()[1][:-1]) < 600 else t, line) for t, line in lines]
+    e = est(feed(cold))
+    assert e.step_source == "printed"
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-4)
+    assert est(feed(lines)).step_source == "arrival"
+
+
 def test_step0_eval_of_an_uncompiled_run_bounds_the_prediction() -> None:
     head = header(eval_iters=2000, extra=("compile = False",))
     # the config predicts 0.02 x 2 x 2000 x 0.38 = 30 s; the step-0 eval took 3 s
@@ -254,16 +263,18 @@ def test_block_buffered_output_falls_back_to_printed_times() -> None:
     assert e.step_time_s == pytest.approx(0.02, rel=1e-4)
 
 
-def test_time_since_the_last_line_counts_and_a_stall_pins_the_finish_to_now() -> None:
+def test_time_since_the_last_line_counts_and_a_stall_delays_the_finish() -> None:
     s = feed(nanogpt(600, steady(0.02)))
     last_t = s.state.current.last_t
     fresh = est(s, last_t)
-    later = est(s, last_t + 3.0)
-    assert later.remaining_s == pytest.approx(fresh.remaining_s - 3.0)
+    later = est(s, last_t + 0.1)  # within the 10 steps (0.2 s) the next line should take
+    assert later.remaining_s == pytest.approx(fresh.remaining_s - 0.1)
     assert later.finish == pytest.approx(fresh.finish)
-    stalled = est(s, last_t + 1e5)
-    assert stalled.remaining_s == 0.0
-    assert stalled.finish == stalled.low == stalled.high == last_t + 1e5
+    assert later.train_remaining_s + later.eval_remaining_s == pytest.approx(later.remaining_s)
+    stalled = est(s, last_t + 100.0)
+    assert stalled.remaining_s == pytest.approx(fresh.remaining_s - 0.2)
+    assert stalled.finish == pytest.approx(last_t + 100.0 + stalled.remaining_s)
+    assert stalled.low <= stalled.finish <= stalled.high
 
 
 def test_the_band_holds_the_estimate_and_narrows() -> None:
