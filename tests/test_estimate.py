@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.estimate import (
     BAND_Z,
@@ -309,3 +311,32 @@ def test_paced_replay_does_not_spread_compilation_over_later_steps() -> None:
     # iteration 0 took 30 s; the 9 unprinted steps before iteration 10 ran at its pace
     # (20 ms), and those before iteration 20 at the median of the steady steps (30 ms)
     assert times == pytest.approx([130.0, 130.2, 130.2 + 0.04 + 9 * 0.03])
+
+
+finite_or_not = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=32),
+                          st.floats(min_value=1e-4, max_value=100.0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(1, 500), finite_or_not, finite_or_not, finite_or_not), min_size=0, max_size=60),
+    eval_interval=st.one_of(st.none(), st.integers(1, 300)),
+    final=st.one_of(st.none(), st.integers(0, 20_000)),
+    log_interval=st.integers(1, 50),
+    now_offset=st.floats(-1e3, 1e6),
+)
+def test_bad_input_never_raises_and_the_band_holds_the_finish(rows, eval_interval, final, log_interval,
+                                                             now_offset) -> None:
+    events, it = [], 0
+    for gap, step_s, clock_s, dt in rows:
+        it += gap
+        t = None if dt is None or not math.isfinite(dt) else T0 + it * abs(dt)
+        events.append((t, Iteration(iter=it, loss=2.0, step_time_s=step_s, train_time_s=clock_s)))
+    plan = _plan(eval_interval=eval_interval, final_iter=final, max_iters=final, log_interval=log_interval,
+                 eval_iters=20, grad_accum=1, eval_in_step_time=True, compiled=False)
+    e = estimate(_run(events), plan, T0 + now_offset)
+    for value in (e.step_time_s, e.eval_time_s, e.remaining_s, e.finish, e.low, e.high):
+        assert value is None or math.isfinite(value)
+    if e.finish is not None:
+        assert e.low <= e.finish <= e.high
+        assert e.remaining_s >= 0
