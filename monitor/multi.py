@@ -65,35 +65,34 @@ def _status(s: Snapshot) -> str:
     return s.status + (f" (run {s.run_index + 1})" if s.run_count > 1 else "")
 
 
+# Cells stay short so that six columns fit 80 terminal columns; the run's own screen has the rest.
+
+
 def _progress(s: Snapshot) -> str:
-    if s.iter is None:
-        return fmt.UNKNOWN
-    total = fmt.UNKNOWN if s.max_iters is None else f"{s.max_iters:,}"
-    return f"{fmt.pct(s.progress)} · {s.iter:,}/{total}"
+    if s.progress is not None:
+        return fmt.pct(s.progress)
+    return fmt.UNKNOWN if s.iter is None else f"iter {s.iter:,}"
 
 
 def _finish(s: Snapshot) -> str:
     if s.status == "finished":
         return f"done {fmt.clock(s.last_line_t, s.t)}" if s.last_line_t is not None else "done"
-    if s.eta_finish is None:
-        return fmt.UNKNOWN
-    return f"{fmt.clock(s.eta_finish, s.t)} (in {fmt.duration(s.eta_remaining_s)})"
+    return fmt.clock(s.eta_finish, s.t)
 
 
 def _kwh(s: Snapshot) -> str:
     if s.energy_j is None:
         return fmt.UNKNOWN
     so_far = f"{s.energy_j / 3.6e6:.3f}"
-    return so_far if s.energy_final_j is None else f"{so_far} → {s.energy_final_j / 3.6e6:.3f}"
+    return so_far if s.energy_final_j is None else f"{so_far}→{s.energy_final_j / 3.6e6:.3f}"
 
 
 def _cost(s: Snapshot) -> str:
+    """In the currency the top line names (the table's header says it once)."""
     if s.cost is None:
         return fmt.UNKNOWN
     text = fmt.money(s.cost, None)
-    if s.cost_final is not None:
-        text += f" → {fmt.money(s.cost_final, None)}"
-    return f"{text} {s.currency or ''}".rstrip()
+    return text if s.cost_final is None else f"{text}→{fmt.money(s.cost_final, None)}"
 
 
 def totals(snaps: Sequence[Snapshot]) -> str:
