@@ -227,5 +227,7 @@ def _int(x: float | None) -> int | None:
 
 
 def _last_finite(values: np.ndarray) -> float | None:
+    if len(values) and math.isfinite(values[-1]):
+        return float(values[-1])  # the usual case, without a pass over a million steps
     ok = np.flatnonzero(np.isfinite(values))
     return float(values[ok[-1]]) if len(ok) else None

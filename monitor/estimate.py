@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,7 +202,21 @@ def _spread(x: np.ndarray, w: np.ndarray) -> float:
     return max(DRIFT_FLOOR, float(np.std(means, ddof=1) / np.mean(means)))
 
 
+#: _steps per run, valid while the run has as many steps and the same eval interval: an idle
+#: screen redraws every second or two, and the fit over WINDOW_LINES lines need not rerun.
+_STEPS: weakref.WeakKeyDictionary[Run, tuple[int, int | None, _Steps | None]] = weakref.WeakKeyDictionary()
+
+
 def _steps(run: Run, eval_every: int | None) -> _Steps | None:
+    known = _STEPS.get(run)
+    if known is not None and known[:2] == (run.n_iters, eval_every):
+        return known[2]
+    fitted = _fit_steps(run, eval_every)
+    _STEPS[run] = (run.n_iters, eval_every, fitted)
+    return fitted
+
+
+def _fit_steps(run: Run, eval_every: int | None) -> _Steps | None:
     found = _samples(run, eval_every)
     if found is None:
         return None

@@ -7,6 +7,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +43,8 @@ def finite(x: float | None) -> float | None:
 
 
 def last_finite(values: np.ndarray) -> float | None:
+    if len(values) and math.isfinite(values[-1]):
+        return float(values[-1])  # the usual case, without a pass over a million steps
     ok = np.flatnonzero(np.isfinite(values))
     return float(values[ok[-1]]) if len(ok) else None
 
@@ -174,10 +177,24 @@ def build(
     )
 
 
+#: printed_elapsed_s per run, valid while the run has as many steps: a screen redrawn every
+#: second must not take the median of a million step times each time.
+_PRINTED_ELAPSED: weakref.WeakKeyDictionary[Run, tuple[int, float | None]] = weakref.WeakKeyDictionary()
+
+
 def printed_elapsed_s(run: Run) -> float | None:
     """Time the run has taken by its own printed clock, for a log read without arrival times:
     a cumulative training clock where the family prints one, else the sum of printed step
     times, with the steps between logged lines counted at the median printed step time."""
+    known = _PRINTED_ELAPSED.get(run)
+    if known is not None and known[0] == run.n_iters:
+        return known[1]
+    value = _printed_elapsed_s(run)
+    _PRINTED_ELAPSED[run] = (run.n_iters, value)
+    return value
+
+
+def _printed_elapsed_s(run: Run) -> float | None:
     train = run.train_time_s.values
     if len(train) and np.isfinite(train[-1]):
         return float(train[-1])
