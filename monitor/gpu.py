@@ -6,6 +6,7 @@ ADAPTER ring: imports pynvml lazily, reads /proc and CSV files; never imports te
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import time
@@ -194,7 +195,7 @@ def open_nvml(gpus: Sequence[int] | None = None, log_path: str | None = None, nv
     """An NVML source, or an Unavailable one saying why there is none (no library, no driver)."""
     if nvml is None:
         try:
-            import pynvml as nvml
+            nvml = importlib.import_module("pynvml")
         except ImportError:
             return Unavailable("nvidia-ml-py (pynvml) is not installed")
     try:
