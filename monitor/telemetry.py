@@ -66,6 +66,22 @@ def _known(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Intervals:
+    """The spans between consecutive samples of one GPU, with running sums so that the energy
+    of any window costs two binary searches, however long the run."""
+
+    a: np.ndarray  # start of each span
+    b: np.ndarray  # end of each span
+    e: np.ndarray  # its energy, 0 where unknown
+    by_counter: np.ndarray  # the counter gave it (else integrated power)
+    valid: np.ndarray  # indices of spans whose energy is known
+    cum_e: np.ndarray  # running sums, one longer than the spans
+    cum_counter_s: np.ndarray
+    cum_power_s: np.ndarray
+    median_s: float
+
+
 class _Trace:
     """The samples of one GPU as numpy columns, in time order."""
 
@@ -76,7 +92,7 @@ class _Trace:
         self.vram_used = Column()
         self.util_pct = Column()
         self.latest: GpuSample | None = None
-        self._intervals: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._intervals: _Intervals | None = None
 
     def add(self, s: GpuSample) -> bool:
         if self.latest is not None and s.t < self.latest.t:
@@ -90,46 +106,64 @@ class _Trace:
         self._intervals = None
         return True
 
-    def intervals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per pair of consecutive samples: start, end, energy (NaN when unknown), and whether
-        the counter gave it. A counter that went backwards was reset (driver reload): that
-        interval falls back to the trapezoid of the power readings (moved back by the lag of
-        the power average)."""
+    def intervals(self) -> _Intervals:
+        """Spans between consecutive samples. A counter that went backwards was reset (driver
+        reload): that span falls back to the trapezoid of the power readings. A trace with no
+        counter at all is integrated power, moved back by the lag of the power average (one
+        shift for the whole trace keeps the spans in order for the binary searches)."""
         if self._intervals is None:
             t, p, e = self.t.values, self.power_w.values, self.energy_j.values
             de = np.diff(e)
             by_counter = np.isfinite(de) & (de >= 0)
-            trapezoid = (p[1:] + p[:-1]) / 2 * np.diff(t)
-            energy = np.where(by_counter, de, trapezoid)
-            lag = np.where(by_counter, 0.0, POWER_LAG_S)
-            self._intervals = (t[:-1] - lag, t[1:] - lag, energy, by_counter)
+            energy = np.where(by_counter, de, (p[1:] + p[:-1]) / 2 * np.diff(t))
+            lag = 0.0 if by_counter.any() else POWER_LAG_S
+            a, b = t[:-1] - lag, t[1:] - lag
+            width = b - a
+            ok = np.isfinite(energy) & (width > 0)
+            zero = np.zeros(1)
+            self._intervals = _Intervals(
+                a=a, b=b, e=np.where(ok, energy, 0.0), by_counter=by_counter, valid=np.flatnonzero(ok),
+                cum_e=np.concatenate([zero, np.cumsum(np.where(ok, energy, 0.0))]),
+                cum_counter_s=np.concatenate([zero, np.cumsum(np.where(ok & by_counter, width, 0.0))]),
+                cum_power_s=np.concatenate([zero, np.cumsum(np.where(ok & ~by_counter, width, 0.0))]),
+                median_s=float(np.median(width)) if len(width) else 0.0,
+            )
         return self._intervals
-
 
     def energy(self, t0: float, t1: float) -> tuple[float, float, float, float, float] | None:
         """(energy, seconds by counter, seconds by power, covered start, covered end) in
-        [t0, t1]. A short gap at either end of the window (up to two sampling periods: the
-        newest reading lags `now`) is held at the nearest power reading."""
-        a, b, e, by_counter = self.intervals()
-        overlap = np.clip(np.minimum(b, t1) - np.maximum(a, t0), 0.0, None)
-        width = b - a
-        ok = (overlap > 0) & np.isfinite(e) & (width > 0)
-        used = np.flatnonzero(ok)
-        if not len(used):
+        [t0, t1]; a span cut by the window counts by the share inside it. A short gap at
+        either end of the window (up to two sampling periods: the newest reading lags `now`)
+        is held at the nearest power reading."""
+        iv = self.intervals()
+        lo = int(np.searchsorted(iv.b, t0, side="right"))  # first span ending after t0
+        hi = int(np.searchsorted(iv.a, t1, side="left"))  # spans starting before t1: [0, hi)
+        k0, k1 = np.searchsorted(iv.valid, [lo, hi], side="left")
+        if k0 >= k1:
             return None
-        total = float(np.sum(e[ok] * overlap[ok] / width[ok]))
-        counter_s = float(np.sum(overlap[ok & by_counter]))
-        power_s = float(np.sum(overlap[ok & ~by_counter]))
-        start, end = max(t0, float(a[used[0]])), min(t1, float(b[used[-1]]))
-        hold_s = max(HOLD_MIN_S, 2 * float(np.median(width)))
+        first, last = int(iv.valid[k0]), int(iv.valid[k1 - 1])
+        total = float(iv.cum_e[last + 1] - iv.cum_e[first])
+        counter_s = float(iv.cum_counter_s[last + 1] - iv.cum_counter_s[first])
+        power_s = float(iv.cum_power_s[last + 1] - iv.cum_power_s[first])
+        for i in {first, last}:
+            width = float(iv.b[i] - iv.a[i])
+            outside = width - (min(float(iv.b[i]), t1) - max(float(iv.a[i]), t0))
+            if outside > 0:
+                total -= float(iv.e[i]) * outside / width
+                if iv.by_counter[i]:
+                    counter_s -= outside
+                else:
+                    power_s -= outside
+        start, end = max(t0, float(iv.a[first])), min(t1, float(iv.b[last]))
+        hold_s = max(HOLD_MIN_S, 2 * iv.median_s)
         p = self.power_w.values
-        for gap, power in ((start - t0, p[used[0]]), (t1 - end, p[used[-1] + 1])):
+        for gap, power in ((start - t0, p[first]), (t1 - end, p[last + 1])):
             if 0 < gap <= hold_s and math.isfinite(power):
                 total += gap * float(power)
                 power_s += gap
-        if start - t0 <= hold_s and math.isfinite(p[used[0]]):
+        if start - t0 <= hold_s and math.isfinite(p[first]):
             start = t0
-        if t1 - end <= hold_s and math.isfinite(p[used[-1] + 1]):
+        if t1 - end <= hold_s and math.isfinite(p[last + 1]):
             end = t1
         return total, counter_s, power_s, start, end
 

@@ -4,10 +4,13 @@ busy fraction; checked by hand-made samples and against the recorded H100 NVML t
 from __future__ import annotations
 
 import csv
+import itertools
 
 import numpy as np
 import pytest
 from conftest import SAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.telemetry import ACTIVE_GAP_S, POWER_LAG_S, GpuSample, Telemetry
 
@@ -170,3 +173,55 @@ def test_recorded_counter_energy_is_exact_and_power_integration_close(name: str)
     integrated = power_only.energy(t0, t1)
     assert integrated is not None and integrated.source == "nvml-power"
     assert integrated.energy_j == pytest.approx(truth, rel=0.01)
+
+
+def _reference_energy(trace: list[GpuSample], t0: float, t1: float) -> float | None:
+    """Every span between samples, weighted by its share inside [t0, t1], end gaps held: the
+    definition that Telemetry.energy answers with running sums."""
+    from monitor.telemetry import HOLD_MIN_S
+
+    def by_counter(x: GpuSample, y: GpuSample) -> bool:
+        return x.energy_j is not None and y.energy_j is not None and y.energy_j >= x.energy_j
+
+    lag = 0.0 if any(by_counter(x, y) for x, y in itertools.pairwise(trace)) else POWER_LAG_S
+    spans = []
+    for x, y in itertools.pairwise(trace):
+        if by_counter(x, y):
+            spans.append((x.t, y.t, y.energy_j - x.energy_j, x, y))  # type: ignore[operator]
+        elif x.power_w is not None and y.power_w is not None:
+            spans.append((x.t - lag, y.t - lag, (x.power_w + y.power_w) / 2 * (y.t - x.t), x, y))
+        else:
+            spans.append((x.t - lag, y.t - lag, None, x, y))
+    used = [(a, b, e, x, y) for a, b, e, x, y in spans if e is not None and b > a and min(b, t1) - max(a, t0) > 0]
+    if not used:
+        return None
+    total = sum(e * (min(b, t1) - max(a, t0)) / (b - a) for a, b, e, _, _ in used)
+    hold_s = max(HOLD_MIN_S, 2 * float(np.median([b - a for a, b, *_ in spans])))
+    start, end = max(t0, used[0][0]), min(t1, used[-1][1])
+    for gap, power in ((start - t0, used[0][3].power_w), (t1 - end, used[-1][4].power_w)):
+        if 0 < gap <= hold_s and power is not None:
+            total += gap * power
+    return total
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.floats(0.0, 3.0), st.one_of(st.none(), st.floats(0.0, 700.0)),
+                             st.one_of(st.none(), st.floats(-50.0, 800.0))), min_size=2, max_size=40),
+    t0=st.floats(-5.0, 60.0), span=st.floats(0.01, 80.0),
+)
+def test_windowed_energy_matches_its_definition(steps, t0: float, span: float) -> None:
+    t, energy, trace = 0.0, 1000.0, []
+    for dt, power, step_j in steps:
+        t += dt
+        if step_j is not None:
+            energy = energy + step_j if energy + step_j >= 0 else 0.0  # negative steps: resets
+        trace.append(sample(t, power_w=power, energy_j=None if step_j is None else energy))
+    tel = Telemetry()
+    tel.add(trace)
+    reading = tel.energy(t0, t0 + span)
+    expected = _reference_energy(trace, t0, t0 + span)
+    if expected is None:
+        assert reading is None
+    else:
+        assert reading is not None and reading.energy_j == pytest.approx(expected, rel=1e-6, abs=1e-6)
