@@ -6,6 +6,7 @@ ADAPTER ring: HTTP on the sampler's thread, prometheus-client's text parser; nev
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import re
@@ -113,6 +114,8 @@ def http_get(url: str, timeout_s: float) -> str:
         raise FetchError(f"no answer within {timeout_s:g} s") from None
     except OSError as e:
         raise FetchError(e.strerror or str(e)) from None
+    except http.client.HTTPException as e:  # a reply cut short or garbled: not an OSError
+        raise FetchError(f"bad HTTP reply ({type(e).__name__})") from None
 
 
 def parse_exposition(text: str) -> list[Reading]:
@@ -263,7 +266,9 @@ class DcgmSource:
 def _gpu_key(labels: dict[str, str], endpoint_order: int) -> tuple[str, ...]:
     if labels.get("UUID"):
         return ("uuid", labels["UUID"])
-    return ("host", labels.get("Hostname") or str(endpoint_order), labels.get("gpu", ""))
+    # Prometheus adds `instance`, which tells nodes apart when the exporter wrote no Hostname
+    host = labels.get("Hostname") or labels.get("instance") or str(endpoint_order)
+    return ("host", host, labels.get("gpu", ""))
 
 
 def _int(text: str) -> int:

@@ -44,11 +44,13 @@ def other_node(text: str) -> str:
 
 class Exporter:
     """A tiny dcgm-exporter stand-in on loopback: each GET of /metrics answers the next page
-    of `pages` (the last one repeats); `status` other than 200 answers an error instead."""
+    of `pages` (the last one repeats); `status` other than 200 answers an error instead, and
+    `cut_short` promises more bytes than it sends."""
 
     def __init__(self, pages: list[str]) -> None:
         self.pages = list(pages)
         self.status = 200
+        self.cut_short = False
         self.hits = 0
         exporter = self
 
@@ -62,7 +64,7 @@ class Exporter:
                 body = page.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(len(body) + (1000 if exporter.cut_short else 0)))
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -209,6 +211,28 @@ def test_errors_are_one_line_reasons_and_sampling_goes_on(exporter) -> None:
         node.status = 200
         assert len(source.poll(T0 + 3)) == 2
         assert node.url not in source.problems
+    finally:
+        source.close()
+
+
+def test_a_reply_cut_short_is_a_reason(exporter) -> None:
+    node = exporter(SCRAPE_A)
+    node.cut_short = True
+    errors: list[str] = []
+    assert open_dcgm([node.url], on_error=errors.append).poll(T0) == []
+    assert errors == [f"{node.url}: bad HTTP reply (IncompleteRead)"]
+
+
+def test_gpus_without_uuid_or_hostname_stay_apart_by_endpoint(exporter) -> None:
+    def bare(text: str) -> str:
+        import re
+
+        return re.sub(r'UUID="[^"]*",|,Hostname="[^"]*"', "", text)
+
+    a, b = exporter(bare(SCRAPE_A)), exporter(bare(SCRAPE_A))
+    source = open_dcgm([a.url, b.url])
+    try:
+        assert [s.index for s in source.poll(T0)] == [0, 1, 2, 3]
     finally:
         source.close()
 
