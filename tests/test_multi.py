@@ -203,3 +203,30 @@ def test_runs_table_screen(snap_compare, _utc, size: tuple[int, int]) -> None:
 def test_run_opened_from_the_table(snap_compare, _utc) -> None:
     app = make_multi_app(lambda wake, notice: _static_runs())  # type: ignore[arg-type,return-value]
     assert snap_compare(app, terminal_size=(80, 24), press=["down", "enter"])
+
+
+# --- from the command line -----------------------------------------------------------------
+
+
+def test_cli_once_for_several_logs(capsys) -> None:
+    from monitor.cli import main
+
+    other = SAMPLES / "recorded" / "interrupted" / "run.log"
+    assert main([str(LOG), "--no-gpu", str(other), "--once", "--json"]) == 0  # options between the logs
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["source"], r["status"]) for r in records] == [(str(LOG), "finished"), (str(other), "interrupted")]
+    assert main([str(LOG), str(other), "--once", "--no-gpu"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("nanowatch · ") == 2 and "\n\nnanowatch · " in out
+
+
+@pytest.mark.parametrize(("argv", "reason"), [
+    ([str(LOG), str(LOG), "--once"], "a log is given twice"),
+    (["-", str(LOG), "--jsonl"], "'-' (stdin) cannot be one of several logs"),
+    ([str(LOG), str(LOG), "--once", "--metrics-port", "9464"], "--metrics-port serves a live view"),
+])
+def test_cli_several_logs_usage_errors(capsys, argv: list[str], reason: str) -> None:
+    from monitor.cli import main
+
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith(f"nanowatch: error: {reason}")
