@@ -150,6 +150,8 @@ def project_energy(energy_j: float, power: PowerSplit, train_remaining_s: float 
     return energy_j + power.train_w * train_remaining_s + eval_w * (eval_remaining_s or 0.0)
 
 
+#: Power for the projection comes from the span holding at most this many recent evals.
+RECENT_EVALS = 16
 #: Sampling that starts this much after the run's first line is reported as partial.
 COVERAGE_SLACK_S = 10.0
 
@@ -209,7 +211,10 @@ def _projection(telemetry: Telemetry, run: Run, est: Estimate, start: float) -> 
         return None
     steady_t, last_t = float(times[ok][0]), run.last_t
     so_far = telemetry.energy(start, last_t)
-    windows = eval_windows([e.t for e in run.evals if e.t is not None], est.eval_time_s)
+    windows = eval_windows([e.t for e in run.evals if e.t is not None], est.eval_time_s)[-RECENT_EVALS:]
+    if len(windows) == RECENT_EVALS:
+        # a long run: its recent part, which also follows drifts in power, is enough
+        steady_t = max(steady_t, windows[0][0])
     power = split_power(telemetry, steady_t, last_t, windows)
     if so_far is None or power is None:
         return None

@@ -180,3 +180,31 @@ def test_sampling_that_starts_late_is_flagged() -> None:
     assert snap.energy_j == pytest.approx(1900.0)
     assert snap.energy_source == "nvml-counter"
     assert any("leaves out the run's first 60 s" in w for w in snap.warnings)
+
+
+def test_a_long_run_projects_with_its_recent_power() -> None:
+    """Power rose from 200 W to 300 W before the last 16 evals: the projection follows the
+    recent 300 W (the whole run's mean would be ~290 W)."""
+    session = Session(Options(source="x"), lambda: 0.0)
+    for line in ("Overriding config with config/x.py:", "max_iters = 4000", "eval_interval = 100",
+                 "log_interval = 10", ""):
+        session.feed(line, 0.0)
+    t = 0.0
+    for it in range(0, 2010, 10):
+        t += 1.0
+        if it % 100 == 0:
+            t += 2.0
+            session.feed(f"step {it}: train loss 2.0, val loss 2.1", t)
+        session.feed(f"iter {it}: loss 2.0, time 100.00ms, mfu 30.00%", t)
+    energy = 0.0
+    samples = []
+    for second in range(int(t) + 1):
+        power = 200.0 if second < 30 else 300.0
+        energy += power if second else 0.0
+        samples.append(GpuSample(t=float(second), index=0, power_w=power, energy_j=energy))
+    session.add_gpu_samples(samples)
+    snap = session.snapshot(t)
+    assert snap.energy_j == pytest.approx(energy)
+    assert snap.energy_final_j is not None and snap.eta_remaining_s is not None
+    future_w = (snap.energy_final_j - snap.energy_j) / snap.eta_remaining_s
+    assert future_w == pytest.approx(300.0, rel=0.01)
