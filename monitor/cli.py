@@ -17,7 +17,7 @@ from functools import partial
 from monitor import __version__
 from monitor.formats import FORMAT_NAMES
 from monitor.gpu import CsvSource, GpuSampler, GpuSource, open_source, telemetry_for
-from monitor.logfile import LogError, dataset_tokens, read_lines
+from monitor.logfile import LogError, check_regular, dataset_tokens, read_blocks
 from monitor.report import Options
 from monitor.session import Session
 from monitor.summary import summary
@@ -195,10 +195,9 @@ def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler
 
 def once(args: argparse.Namespace, clock=time.time) -> int:
     session = new_session(args, clock)
-    lines, tail, mtime = read_lines(args.log)
-    session.feed_many(lines)
-    if tail:
-        session.feed(tail)
+    mtime = check_regular(args.log).st_mtime
+    for block in read_blocks(args.log):
+        session.feed_block(block)
     session.file_mtime = mtime
     source = gpu_source(args, live=True)
     session.telemetry = telemetry = telemetry_for(source)

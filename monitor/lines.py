@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 # CSI (colours, cursor moves), OSC (titles, hyperlinks) and two-byte escapes.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
 # C0 controls other than tab, and DEL / C1 controls: never shown, never parsed.
@@ -56,6 +58,19 @@ def bound(raw: bytes) -> bytes:
     return raw[:_KEEP_BYTES] + b"\r" + tail
 
 
+def line_bounds(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end offsets of the lines of `buf`, split on `\\n` (ends exclude it).
+
+    A last piece without `\\n` is a line; the empty piece after a final `\\n` is not.
+    """
+    newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0x0A)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(buf)]))
+    if starts[-1] == len(buf):
+        starts, ends = starts[:-1], ends[:-1]
+    return starts, ends
+
+
 class LineSplitter:
     """Accumulates byte chunks and hands back complete lines (without `\\n`).
 
@@ -70,6 +85,14 @@ class LineSplitter:
         parts = data.split(b"\n")
         self._pending = bound(parts.pop())
         return [bound(p) if len(p) > MAX_LINE_BYTES else p for p in parts]
+
+    def feed_block(self, chunk: bytes) -> bytes:
+        """Like feed(), but the complete lines come back as one buffer, each ending in `\\n`
+        (a runaway line is bounded later, by whoever splits the buffer)."""
+        data = self._pending + chunk if self._pending else chunk
+        cut = data.rfind(b"\n") + 1
+        self._pending = bound(data[cut:])
+        return data[:cut]
 
     @property
     def pending(self) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 
 from monitor.lines import LineSplitter
 
@@ -29,11 +30,17 @@ def check_readable(path: str) -> os.stat_result:
     return st
 
 
-def read_lines(path: str) -> tuple[list[bytes], bytes, float]:
-    """All complete lines of `path`, the partial last line (or b""), and its mtime."""
+def check_regular(path: str) -> os.stat_result:
+    """check_readable(), and not a FIFO (reading one would block until a writer closes it)."""
     st = check_readable(path)
     if stat.S_ISFIFO(st.st_mode):
         raise LogError(f"{path}: is a FIFO; read it as stdin instead: nanowatch - < {path}")
+    return st
+
+
+def read_lines(path: str) -> tuple[list[bytes], bytes, float]:
+    """All complete lines of `path`, the partial last line (or b""), and its mtime."""
+    st = check_regular(path)
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -42,6 +49,27 @@ def read_lines(path: str) -> tuple[list[bytes], bytes, float]:
     splitter = LineSplitter()
     lines = splitter.feed(data)
     return lines, splitter.pending, st.st_mtime
+
+
+#: Bytes read at a time by read_blocks: large enough for numpy to pay off, small enough
+#: that a long log never sits in memory whole.
+BLOCK_BYTES = 1 << 22
+
+
+def read_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The file's lines in blocks of whole lines (each ending in `\\n`, but the file's
+    last line may have none), for Session.feed_block."""
+    check_regular(path)
+    splitter = LineSplitter()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(block_bytes):
+                block = splitter.feed_block(chunk)
+                if block:
+                    yield block
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    yield from splitter.flush()
 
 
 def dataset_tokens(log_path: str, dataset: str) -> int | None:

@@ -6,6 +6,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from monitor.events import (
 _STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params, Compiling)
 NAN = float("nan")
 MAX_NOTES = 500
+#: No run takes more steps than this; a larger "step number" is noise.
+MAX_STEP = 10**15
 
 
 class Column:
@@ -50,6 +53,15 @@ class Column:
             self._data = grown
         self._data[self._n] = value
         self._n += 1
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self._n + len(values)
+        if end > len(self._data):
+            grown = np.empty(max(end, 2 * len(self._data)), dtype=self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : end] = values
+        self._n = end
 
     def set_last(self, value: float) -> None:
         self._data[self._n - 1] = value
@@ -175,6 +187,8 @@ class RunState:
 
     def apply(self, event: Event, t: float | None) -> bool:
         """Fold one event in; True when it changed what a front end shows."""
+        if isinstance(event, (Iteration, Eval)) and abs(event.iter) > MAX_STEP:
+            return False  # a garbled number, not a step: it would not fit the int64 columns either
         run = self.current
         if isinstance(event, Iteration):
             return self._iteration(event, t)
@@ -243,6 +257,40 @@ class RunState:
             run.last_t = t
         return True
 
+    def extend_iterations(
+        self, iters: np.ndarray, loss: np.ndarray, step_time_s: np.ndarray, mfu: np.ndarray, t: float | None
+    ) -> bool:
+        """Iteration lines seen at `t`, in order, folded in at once: the same as line_seen(t)
+        and apply(Iteration(...), t) for each. Losses are printed values (NaN is a NaN loss);
+        NaN in `step_time_s` and `mfu` means not printed."""
+        n = len(iters)
+        if n == 0:
+            return False
+        self.lines += n
+        # A step below the one before starts a new run; the same step again is a repeated line.
+        back = np.zeros(n, dtype=bool)
+        repeat = np.zeros(n, dtype=bool)
+        back[1:] = iters[1:] < iters[:-1]
+        repeat[1:] = iters[1:] == iters[:-1]
+        last = self.current.last_iter
+        if last is not None:
+            back[0], repeat[0] = iters[0] < last, iters[0] == last
+        bounds = [0, *np.flatnonzero(back).tolist(), n]
+        changed = False
+        for piece, (a, b) in enumerate(itertools.pairwise(bounds)):
+            run = self.current
+            if piece > 0:
+                _lines_seen(run, 1, t)  # counted where it was seen, then it starts the new run
+                run = self._new_run(t)
+                _lines_seen(run, b - a - 1, t)
+            else:
+                _lines_seen(run, b - a, t)
+            keep = ~repeat[a:b]
+            if keep.any():
+                _append_iterations(run, iters[a:b][keep], loss[a:b][keep], step_time_s[a:b][keep], mfu[a:b][keep], t)
+                changed = True
+        return changed
+
     def _new_run(self, t: float | None) -> Run:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
@@ -252,6 +300,40 @@ class RunState:
         run.last_line_t = t
         self.runs.append(run)
         return run
+
+
+def _lines_seen(run: Run, count: int, t: float | None) -> None:
+    """line_seen() for `count` lines at once."""
+    if count == 0:
+        return
+    run.lines += count
+    if run.lines == count:
+        run.first_t = t
+    if t is not None:
+        run.last_line_t = t
+
+
+def _append_iterations(
+    run: Run, iters: np.ndarray, loss: np.ndarray, step_time_s: np.ndarray, mfu: np.ndarray, t: float | None
+) -> None:
+    """New steps of `run`, each above the one before (RunState._iteration in bulk)."""
+    if run.crash is not None:
+        run.note(t, "warning", f"run continued after: {run.crash.message}")
+        run.crash = None
+    k = len(iters)
+    run.iters.extend(iters)
+    run.loss.extend(loss)
+    run.step_time_s.extend(step_time_s)
+    run.mfu.extend(mfu)
+    run.t.extend(np.full(k, NAN if t is None else t))
+    run.train_time_s.extend(np.full(k, NAN))
+    bad = np.flatnonzero(~np.isfinite(loss))
+    if len(bad):
+        if run.nan_losses == 0:
+            run.note(t, "nan", f"loss is {float(loss[bad[0]])} at step {int(iters[bad[0]])}")
+        run.nan_losses += len(bad)
+    if t is not None:
+        run.last_t = t
 
 
 def _eval_text(event: Eval) -> str:

@@ -9,12 +9,18 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
+import numpy as np
+
 from monitor.formats import AutoParser
-from monitor.lines import decode, segments
+from monitor.formats.scan import IterationColumns
+from monitor.lines import bound, decode, line_bounds, segments
 from monitor.report import Options, build
 from monitor.run import Run, RunState
 from monitor.snapshot import Snapshot
 from monitor.telemetry import GpuSample, Telemetry
+
+#: Fewer lines than this are fed one by one: the bulk path's numpy setup would cost more.
+BULK_MIN_LINES = 16
 
 
 class Session:
@@ -71,9 +77,60 @@ class Session:
         self.parser = AutoParser(self.options.fmt)
 
     def feed_many(self, lines: Iterable[bytes | str], t: float | None = None) -> bool:
+        lines = list(lines)
+        if len(lines) >= BULK_MIN_LINES:
+            try:
+                block = b"\n".join(lines) + b"\n"  # type: ignore[arg-type]
+            except TypeError:  # some lines are str: one at a time
+                block = None
+            if block is not None and block.count(b"\n") == len(lines):  # no line held a newline
+                return self.feed_block(block, t)
         changed = False
         for line in lines:
             changed = self.feed(line, t) or changed
+        return changed
+
+    def feed_block(self, data: bytes, t: float | None = None) -> bool:
+        """The lines of `data`, all seen at `t` (split on `\\n`; a last piece without one is a
+        line too; runaway lines are bounded as LineSplitter bounds them).
+
+        The same as feed() on each line; once the family is known and has a bulk reader,
+        its plain iteration lines are read together (a cold open of a long log).
+        """
+        starts, ends = line_bounds(data)
+        changed = False
+        for i in range(len(starts)):
+            scan = self.parser.scan_iterations
+            if scan is not None:
+                return self._feed_scanned(data, starts[i:], ends[i:], scan, t) or changed
+            changed = self.feed(bound(data[starts[i] : ends[i]]), t) or changed
+        return changed
+
+    def _feed_scanned(
+        self,
+        data: bytes,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        scan: Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns],
+        t: float | None,
+    ) -> bool:
+        buf = np.frombuffer(data, dtype=np.uint8)
+        # A trailing \r (a CRLF log) hides nothing: segments() drops the empty piece after it.
+        crlf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 0x0D)
+        cols = scan(buf, starts, ends - crlf)
+        changed = False
+        edges = (np.flatnonzero(cols.ok[1:] != cols.ok[:-1]) + 1).tolist()
+        for a, b in zip([0, *edges], [*edges, len(starts)]):
+            # The first line of a stretch goes through the parser (it may end a config dump);
+            # the rest are plain iterations, and short stretches are not worth the setup.
+            bulk_from = a + 1 if cols.ok[a] and b - a >= BULK_MIN_LINES else b
+            for i in range(a, bulk_from):
+                changed = self.feed(bound(data[starts[i] : ends[i]]), t) or changed
+            if bulk_from < b:
+                rows = slice(bulk_from, b)
+                changed = self.state.extend_iterations(
+                    cols.iter[rows], cols.loss[rows], cols.step_time_s[rows], cols.mfu[rows], t
+                ) or changed
         return changed
 
     def _options(self) -> Options:

@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
 from monitor.events import Event
 from monitor.formats import llmc, modded, nanochat, nanogpt
+from monitor.formats.scan import IterationColumns
 
 #: What a parser makes of one line: nothing, one event, or several (a modded-nanogpt
 #: validation line is both a progress mark and an eval; a new nanochat stage starts a run).
@@ -41,6 +44,9 @@ class Family:
     #: step (nanoGPT); False when the family's clock leaves evals out (they show only as
     #: gaps between line arrival times)
     eval_in_step_time: bool = False
+    #: optional bulk reader of plain iteration lines (see formats/scan.py): (buffer, line
+    #: starts, line ends) -> IterationColumns, exactly what the parser gives for those lines
+    scan_iterations: Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns] | None = None
 
 
 FAMILIES: dict[str, Family] = {
@@ -52,6 +58,7 @@ FAMILIES: dict[str, Family] = {
         final_iter=nanogpt.final_iter,
         zero_based=True,
         eval_in_step_time=True,
+        scan_iterations=nanogpt.scan_iterations,
     ),
     # nanochat's `dt`, llm.c's `ms` and modded-nanogpt's `train_time` all leave evals out.
     "nanochat": Family(
@@ -111,6 +118,11 @@ class AutoParser:
     @property
     def name(self) -> str | None:
         return self.family.name if self.family else None
+
+    @property
+    def scan_iterations(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns] | None:
+        """The family's bulk reader of iteration lines, once the family is known."""
+        return self.family.scan_iterations if self.family is not None and self._parser is not None else None
 
     def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
         if self._parser is not None:

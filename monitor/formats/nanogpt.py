@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from monitor.events import (
     Checkpoint,
     Compiling,
@@ -21,6 +23,7 @@ from monitor.events import (
     VocabSize,
 )
 from monitor.formats.common import PythonErrors, literal, number
+from monitor.formats.scan import IterationColumns, Shape, Tokens, read_shape
 
 NAME = "nanogpt"
 
@@ -40,17 +43,23 @@ DEFAULTS: dict[str, object] = {
     "always_save_checkpoint": True,
 }
 
+# Whole numbers are bounded: int() refuses text of more than 4300 digits (RunState drops
+# steps too large to be real ones), and a token count or vocab size must fit an int64.
+_STEP = r"(\d{1,4000})"
 _NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf|-nan))"
 _ITER = re.compile(
-    rf"iter (\d+): loss {_NUM}(?: \w+)?, time {_NUM}ms(?:, mfu {_NUM}%)?", re.IGNORECASE
+    rf"iter {_STEP}: loss {_NUM}(?: \w+)?, time {_NUM}ms(?:, mfu {_NUM}%)?", re.IGNORECASE
 )
-_EVAL = re.compile(rf"step (\d+): train loss {_NUM}(?: \w+)?, val loss {_NUM}", re.IGNORECASE)
+_EVAL = re.compile(rf"step {_STEP}: train loss {_NUM}(?: \w+)?, val loss {_NUM}", re.IGNORECASE)
 _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
 _OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
 _ASSIGN = re.compile(r"(\w+)\s*=\s*(.+?)\s*$")
-_TOKENS = re.compile(r"tokens per iteration will be: ([\d,]+)")
-_VOCAB = re.compile(r"found vocab_size = (\d+)")
-_PARAMS = re.compile(r"number of parameters: ([\d.]+)M")
+_TOKENS = re.compile(r"tokens per iteration will be: (\d[\d,]{0,30})(?![\d,])")
+_VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)")
+_PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
+# train.py's f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"
+_ITER_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms, mfu ", b"%"), integers=(0,))
+_ITER_NO_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms"), integers=(0,))
 
 
 class Parser:
@@ -129,6 +138,27 @@ class Parser:
 def sniff(line: str) -> bool:
     """True for a line only nanoGPT prints (used by format detection)."""
     return bool(_ITER.match(line) or _EVAL.match(line) or _TOKENS.match(line) or _OVERRIDE_FILE.match(line))
+
+
+def scan_iterations(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+    """The plain `iter` lines among `buf[starts[i]:ends[i]]`, read in bulk.
+
+    For each line marked ok, Parser.parse gives the same Iteration, and leaves the
+    parser as it found it once one `iter` line has been parsed (it ends a config dump).
+    """
+    tokens = Tokens(buf)
+    ok, (iters, loss, time_ms, mfu_pct) = read_shape(tokens, starts, ends, _ITER_MFU)
+    rest = np.flatnonzero(~ok)
+    if len(rest):
+        ok_rest, (iters_rest, loss_rest, time_rest) = read_shape(tokens, starts[rest], ends[rest], _ITER_NO_MFU)
+        hit = rest[ok_rest]
+        ok[hit] = True
+        iters[hit], loss[hit], time_ms[hit] = iters_rest[ok_rest], loss_rest[ok_rest], time_rest[ok_rest]
+        mfu_pct[hit] = np.nan
+    # As parse(): a negative MFU is nanoGPT's "not measured yet" (-100%).
+    with np.errstate(invalid="ignore"):
+        mfu = np.where(mfu_pct < 0, np.nan, mfu_pct / 100.0)
+    return IterationColumns(ok=ok, iter=iters, loss=loss, step_time_s=time_ms / 1000.0, mfu=mfu)
 
 
 def final_iter(max_iters: int, log_interval: int) -> int:
