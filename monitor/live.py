@@ -232,6 +232,9 @@ def follow_jsonl(
     last_write = -math.inf
     dirty = False
     try:
+        while feed.state is None:  # the first record says whether the log is there at all
+            feed.wait(0.1)
+            dirty = feed.drain() or dirty
         while True:
             dirty = feed.drain() or dirty
             now = clock()

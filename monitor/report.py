@@ -18,10 +18,20 @@ from monitor.plan import Plan, make_plan
 from monitor.run import Run, RunState
 from monitor.snapshot import Series, Snapshot
 from monitor.telemetry import Telemetry
+from monitor.textfmt import clock, duration
 
 #: A log silent for this many expected line gaps (and at least STALL_MIN_S) is stalled.
 STALL_FACTOR = 5.0
 STALL_MIN_S = 60.0
+#: Logged steps whose arrival gaps tell how often lines really come.
+ARRIVAL_WINDOW = 64
+#: No iteration for this long while the GPU works hints at output held in a buffer.
+QUIET_START_S = 300.0
+#: Share of GPU samples at >= 50% utilisation that counts as "the GPU is busy".
+BUSY_SHARE = 0.8
+#: Steps arriving at one instant that, printed one by one, would have spanned this long.
+BURST_STEPS, BURST_MIN_S = 3, 10.0
+UNBUFFER_HINT = "run with `python -u` or PYTHONUNBUFFERED=1"
 CHART_POINTS = 1000
 
 
@@ -75,11 +85,10 @@ def run_status(run: Run, plan: Plan, est: Estimate, now: float, last_line_t: flo
         return "starting", None
     if plan.final_iter is not None and last >= plan.final_iter:
         return "finished", None
-    step = est.step_time_s
-    if last_line_t is None or step is None:
+    gap = expected_gap_s(run, plan, est.step_time_s)
+    if last_line_t is None or gap is None:
         return "training", None
     silent = now - last_line_t
-    gap = step * plan.log_interval
     eval_due = plan.eval_interval is not None and (last + plan.log_interval) // plan.eval_interval > last // plan.eval_interval
     expected = gap + (est.eval_time_s or 0.0 if eval_due else 0.0)
     if silent > max(STALL_FACTOR * expected, STALL_MIN_S):
@@ -87,6 +96,19 @@ def run_status(run: Run, plan: Plan, est: Estimate, now: float, last_line_t: flo
     if eval_due and silent > 2 * gap:
         return "evaluating", None
     return "training", None
+
+
+def expected_gap_s(run: Run, plan: Plan, step_time_s: float | None) -> float | None:
+    """The usual wait between two logged steps: the printed step time times the log
+    interval, or the observed gap between their arrivals when lines come slower
+    (output flushed in blocks)."""
+    printed = step_time_s * plan.log_interval if step_time_s is not None else None
+    t = run.t.values[-ARRIVAL_WINDOW:]
+    gaps = np.diff(t[np.isfinite(t)])
+    gaps = gaps[gaps > 0]
+    observed = float(np.median(gaps)) if len(gaps) >= 3 else None
+    known = [g for g in (printed, observed) if g is not None]
+    return max(known) if known else None
 
 
 def build(
@@ -125,6 +147,8 @@ def build(
     remaining = 0.0 if finished else None if ended else est.remaining_s
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, status, stalled_for, last_line_t)
+    buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
+    warnings = (*warnings, buffered) if buffered else warnings
     gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
     warnings = (*warnings, *gpu.pop("warnings", ()))  # type: ignore[misc]
     return Snapshot(
@@ -224,10 +248,51 @@ def _warnings(run: Run, plan: Plan, status: str, stalled_for: float | None, last
     out = []
     if run.nan_losses:
         out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
-    if status == "stalled" and stalled_for is not None:
-        out.append(f"no new line for {stalled_for:.0f} s")
+    if status == "stalled" and stalled_for is not None and last_line_t is not None:
+        out.append(f"no new line for {duration(stalled_for)} (last at {clock(last_line_t, last_line_t + stalled_for)})")
     if plan.max_iters_source == "default" and run.n_iters:
         out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
     if plan.max_iters is None and run.n_iters:
         out.append("max_iters unknown: pass --max-iters")
     return tuple(out)
+
+
+def buffering_warning(
+    run: Run, plan: Plan, status: str, now: float, last_line_t: float | None, telemetry: Telemetry | None
+) -> str | None:
+    """Output held back by a block-buffered stdout (`python train.py | tee log` without -u):
+    steps arrive in bursts, or the log stays silent while the run's GPU works."""
+    if status in ("finished", "crashed", "interrupted"):
+        return None
+    burst = last_burst(run, plan)
+    if burst is not None:
+        steps, span_s = burst
+        return f"{steps} steps ({duration(span_s)} of training) arrived at once: stdout is buffered; {UNBUFFER_HINT}"
+    if telemetry is None or last_line_t is None:
+        return None
+    if status == "stalled":
+        since = last_line_t
+    elif run.n_iters == 0 and now - (run.first_t if run.first_t is not None else last_line_t) >= QUIET_START_S:
+        since = now - QUIET_START_S  # lines may come (warnings on stderr), but no step ever has
+    else:
+        return None
+    busy = telemetry.busy_fraction(since, now)
+    if busy is None or busy < BUSY_SHARE:
+        return None
+    what = "no step printed" if run.n_iters == 0 else "no new line"
+    return f"{what} for {duration(now - since)} while the GPU is busy: stdout may be block-buffered; {UNBUFFER_HINT}"
+
+
+def last_burst(run: Run, plan: Plan) -> tuple[int, float] | None:
+    """The newest logged steps that arrived at one instant, when printing them had taken
+    at least BURST_MIN_S of training: (how many, the training time they cover)."""
+    t = run.t.values[-ARRIVAL_WINDOW:]
+    if len(t) < BURST_STEPS or not math.isfinite(t[-1]):
+        return None
+    other = np.flatnonzero(t != t[-1])
+    n = len(t) - (int(other[-1]) + 1 if len(other) else 0)
+    if n < BURST_STEPS:
+        return None
+    steps = run.step_time_s.values[-n:]
+    span_s = float(np.sum(steps[np.isfinite(steps)])) * plan.log_interval
+    return (n, span_s) if span_s >= BURST_MIN_S else None

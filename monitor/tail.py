@@ -34,7 +34,8 @@ Batch = list[tuple[float | None, bytes]]
 OnLines = Callable[[Batch], None]
 OnText = Callable[[str], None]
 
-#: Follower states, reported through `on_state`.
+#: Source states, reported through `on_state`. FOLLOWING comes once what the file held
+#: when opened has been handed to `on_lines`; ENDED only from stdin.
 WAITING, FOLLOWING, DELETED, UNREADABLE, ENDED = "waiting", "following", "deleted", "unreadable", "ended"
 
 CHUNK_BYTES = 8 << 20
@@ -42,6 +43,9 @@ CHUNK_BYTES = 8 << 20
 SAFETY_POLL_S = 1.0
 #: Directory scan period of watchdog's polling observer (`--poll`).
 POLL_INTERVAL_S = 0.1
+#: How long a replacement file that so far repeats the start of the old one may stay
+#: shorter than what was read before it is taken for a new run.
+SWITCH_GRACE_S = 2.0
 _EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
 
 
@@ -105,6 +109,7 @@ class Follower:
         self._initial_end = -1  # bytes present at start get no arrival time
         self._splitter = LineSplitter()
         self._problem: str | None = None
+        self._deferred_since: float | None = None  # when a replacement was first too short to judge
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -146,7 +151,8 @@ class Follower:
             self._ensure_watches()
             self.check(at_start=first)
             first = False
-            self._wake.wait(self.safety_poll_s)
+            deferred = self._deferred_since is not None
+            self._wake.wait(min(self.safety_poll_s, SWITCH_GRACE_S / 4) if deferred else self.safety_poll_s)
 
     # --- watching --------------------------------------------------------------------
 
@@ -190,12 +196,15 @@ class Follower:
 
     def check(self, at_start: bool = False) -> None:
         """Read whatever is new; notice deletion, truncation and replacement."""
-        if self._fd is None:
+        opening = self._fd is None
+        if opening:
             self._open(at_start)
         else:
             self._check_path()
         if self._fd is not None:
             self._read_new()
+            if opening:  # "following" once what the file held is handed over
+                self._set_state(FOLLOWING)
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -237,7 +246,6 @@ class Follower:
         if at_start:
             self._initial_end = st.st_size
         self._problem = None
-        self._set_state(FOLLOWING)
 
     def _check_path(self) -> None:
         assert self._fd is not None
@@ -269,7 +277,19 @@ class Follower:
         fd, st = opened
         old_fd, old_pos = self._fd, self._pos
         assert old_fd is not None
-        same_start = st.st_size >= old_pos and _same_bytes(old_fd, fd, old_pos)
+        same_start = _same_bytes(old_fd, fd, min(st.st_size, old_pos))
+        if same_start and st.st_size < old_pos:
+            # Still being written (or empty): a copy of what was read and a new run that
+            # starts alike look the same until it grows past it or differs. Look again
+            # soon, and after SWITCH_GRACE_S take it for a new run.
+            now = self.clock()
+            if self._deferred_since is None:
+                self._deferred_since = now
+            if now - self._deferred_since < SWITCH_GRACE_S:
+                os.close(fd)
+                return
+            same_start = False
+        self._deferred_since = None
         os.close(old_fd)
         self._fd, self._id = fd, (st.st_dev, st.st_ino)
         self._problem = None

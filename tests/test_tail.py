@@ -129,9 +129,9 @@ def test_rotation_reads_the_old_file_to_its_end_then_the_new_one(follow, writer,
     wait_for(lambda: len(got.texts()) == 1, what="the first line")
     writer("write", iter_line(10))
     writer("rotate")
-    writer("write", iter_line(0))
+    writer("write", iter_line(0, 50.0))
     wait_for(lambda: len(got.texts()) == 3, what="the new file's line")
-    assert got.texts() == lines(0, 10, 0)
+    assert got.texts() == lines(0, 10) + lines(0, step_ms=50.0)
     assert got.kinds() == ["lines", "reset", "lines"]
     assert (tmp_path / "run.log.1").read_bytes() == (iter_line(0) + iter_line(10)).encode()
 
@@ -177,6 +177,39 @@ def test_replaced_by_a_longer_copy_goes_on_where_it_was(follow, writer, tmp_path
     wait_for(lambda: len(got.texts()) == 3, what="the new line")
     assert got.texts() == lines(0, 10, 20)
     assert got.of("reset") == []
+
+
+def test_replaced_by_a_new_run_that_starts_alike(follow, writer, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(iter_line(0) + iter_line(10))
+    _, got = follow()
+    wait_for(lambda: len(got.texts()) == 2, what="the first lines")
+    copy = tmp_path / "run.log.tmp"
+    copy.write_text(iter_line(0))  # so far, the new file could still be a copy of the old one
+    os.replace(copy, log)
+    writer("open")
+    writer("write", iter_line(10, 50.0))
+    wait_for(lambda: len(got.texts()) == 4, what="the new run")
+    assert got.texts() == lines(0, 10) + lines(0) + lines(10, step_ms=50.0)
+    assert got.kinds() == ["lines", "reset", "lines"]
+
+
+def test_replaced_by_a_new_run_that_starts_alike_and_goes_quiet(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(iter_line(0) + iter_line(10))
+    got = Collector()
+    f = Follower(str(log), got.lines, got.error, CountingClock(), on_reset=got.reset, safety_poll_s=3600.0)
+    f.start()
+    try:
+        wait_for(lambda: len(got.texts()) == 2, what="the first lines")
+        copy = tmp_path / "run.log.tmp"
+        copy.write_text(iter_line(0))
+        os.replace(copy, log)
+        wait_for(lambda: len(got.texts()) == 3, what="the new run, after the grace period")
+    finally:
+        f.stop()
+    assert got.texts() == lines(0, 10, 0)
+    assert got.kinds() == ["lines", "reset", "lines"]
 
 
 def test_file_appearing_later(follow, writer) -> None:
