@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,8 +48,15 @@ OnError = Callable[[str], None]
 UNAVAILABLE = "GPU telemetry unavailable: "
 #: A redraw at most this often while lines pour in (a few times a second).
 MIN_REDRAW_S = 0.25
-#: A quiet log is still redrawn this often: the finish time and "stalled since" move with the clock.
+#: A quiet log is still redrawn this often: the finish time and "stalled since" move with the
+#: clock, and GPU samples (which arrive every --gpu-interval) are shown at this pace.
 TICK_S = 1.0
+#: Batches of at least this many lines with one arrival time (a cold open) go through the
+#: session's bulk reader.
+BLOCK_LINES = 256
+#: Batches a source may have posted and the app not yet read: a source reading a huge file
+#: waits instead of queueing all of it as Python objects.
+MAX_PENDING_BATCHES = 2
 
 
 class Source(Protocol):
@@ -148,6 +156,7 @@ class NanowatchApp(App[int]):
         self._sources: list[Source] = []
         self._line_source: LineSource | None = None
         self._source_state: str | None = None
+        self._pending = threading.BoundedSemaphore(MAX_PENDING_BATCHES)
         self._changed = True
         self._redraw_pending = False
         self._last_redraw = -1e9
@@ -218,7 +227,11 @@ class NanowatchApp(App[int]):
     # --- callbacks from source threads: only post messages ---
 
     def _lines_from_thread(self, lines: list[Line]) -> None:
-        self.post_message(LinesArrived(lines))
+        while not self._pending.acquire(timeout=0.2):
+            if not self._live:
+                return  # the app is gone: nobody will read these
+        if not self.post_message(LinesArrived(lines)):
+            self._pending.release()
 
     def _line_error_from_thread(self, reason: str) -> None:
         self.post_message(SourceFailed(reason))
@@ -242,8 +255,15 @@ class NanowatchApp(App[int]):
         session = self.session
         changed = False
         # Lines of one batch mostly share their arrival time: feed them in runs of equal t.
-        for t, group in itertools.groupby(message.lines, key=lambda item: item[0]):
-            changed = session.feed_many([line for _, line in group], t) or changed
+        try:
+            for t, group in itertools.groupby(message.lines, key=lambda item: item[0]):
+                lines = [line for _, line in group]
+                if len(lines) >= BLOCK_LINES:
+                    changed = session.feed_block(b"\n".join(lines), t) or changed
+                else:
+                    changed = session.feed_many(lines, t) or changed
+        finally:
+            self._pending.release()
         session.waiting = False
         if self._line_source is not None and self._line_source.mtime is not None:
             session.file_mtime = self._line_source.mtime
@@ -277,8 +297,8 @@ class NanowatchApp(App[int]):
 
     @on(GpuSampled)
     def _gpu_sampled(self, message: GpuSampled) -> None:
+        # Shown at the next tick: GPU samples alone never cost an extra redraw.
         self.session.add_gpu_samples(message.samples)
-        self._redraw_soon()
 
     @on(GpuFailed)
     def _gpu_failed(self, message: GpuFailed) -> None:
@@ -366,7 +386,7 @@ class NanowatchApp(App[int]):
         if self.screen.maximized is events:
             self.screen.minimize()
         elif self.screen.maximize(events, container=False):
-            events.focus()  # the arrow keys and page keys scroll it
+            events.notes.focus()  # the arrow keys and page keys scroll it
 
 
 W = TypeVar("W", bound=Widget)

@@ -7,6 +7,8 @@ UI ring (it starts the Textual app); the sources themselves are adapters from ta
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
 import sys
@@ -24,6 +26,10 @@ from monitor.replay import timed_lines
 from monitor.session import Session
 from monitor.telemetry import Telemetry
 
+#: glibc's mallopt parameter and the size from which blocks are mmapped (its initial default).
+M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
+#: The follower reads a file already there in pieces this big (less held in memory at once).
+READ_CHUNK_BYTES = 1 << 20
 #: `nanowatch demo` plays the bundled run in about this many seconds (unless --speed).
 DEMO_SECONDS = 90.0
 
@@ -58,10 +64,22 @@ def gpu_factory(
     return make
 
 
+def return_freed_memory_promptly() -> None:
+    """glibc raises its mmap threshold after a big block is freed, so later numpy temporaries
+    (8 MB per column for a million steps) come from the heap and stay in RSS for good; a fixed
+    threshold keeps them mmapped, returned to the system as soon as they are freed."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    except (OSError, AttributeError):
+        pass  # not glibc (no mallopt): that allocator keeps its own policy
+
+
 def run_app(session: Session, lines: LineSourceFactory, gpu: GpuSourceFactory | None,
             on_pause: Callable[[bool], None] | None = None) -> int:
     if not sys.stdout.isatty():
         raise NoTerminal("stdout is not a terminal; use --jsonl or --once for a pipe")
+    return_freed_memory_promptly()
     app = make_app(session, lines, gpu, on_pause=on_pause)
     code = app.run()
     return int(code or 0)
@@ -93,7 +111,7 @@ def live(args: argparse.Namespace, session_factory: Callable[..., Session]) -> i
 
         def lines(hooks: LineHooks) -> Follower:
             return Follower(args.log, hooks.on_lines, hooks.on_error, time.time, poll=args.poll,
-                            on_state=hooks.on_state, on_reset=hooks.on_reset)
+                            on_state=hooks.on_state, on_reset=hooks.on_reset, chunk_bytes=READ_CHUNK_BYTES)
 
         log_path = args.log
     return run_app(session, lines, gpu_factory(args, session, time.time, log_path, live=True))

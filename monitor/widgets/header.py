@@ -75,6 +75,11 @@ class FinishLine(_Sized):
 
     def compose_line(self, snap: Snapshot, width: int) -> Text:
         text = self._when(snap)
+        if snap.status in ("crashed", "interrupted") and snap.crash_message:
+            # What went wrong matters more than the pace it had: the line ends with it.
+            text.append(": ", style="bold red")
+            text.append_text(plain(snap.crash_message))
+            return text
         extra = []
         if snap.step_time_s is not None:
             extra.append(f"{snap.step_time_s * 1000:.1f} ms/step")

@@ -1,0 +1,185 @@
+"""The TUI's footprint: idle CPU and RSS with a 1,000,000-line nanoGPT log loaded and GPU
+sampling on, against a bare Textual app measured in the same run.
+
+Run: /work/venv/bin/python benchmarks/tui_idle.py [--lines N] [--idle-s S] [--gpu synthetic|nvml]
+
+Each program runs as its own process on a pseudo-terminal (120x40), the way a user starts it:
+- bare: a Textual App showing one Static, nothing else (the floor any Textual app pays);
+- nanowatch, small log: `nanowatch LOG` on the 578-line recorded H100 run;
+- nanowatch, 1M lines: `nanowatch LOG` on a generated 1,000,000-line nanoGPT log.
+GPU sampling: `--gpu nvml` uses the real NVML path (a machine with an NVIDIA driver);
+`--gpu synthetic` (the default where NVML is missing) replaces monitor.gpu.open_source, in the
+child process only, by a source that returns one fresh sample per GPU at every poll, so the
+sampler thread, the messages and the GPU panel's redraws run as they would with NVML.
+After the screen shows the last iteration, the process is left alone for --idle-s seconds;
+CPU is utime+stime from /proc/PID/stat over that window, RSS is VmRSS (and VmHWM, the peak).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import platform
+import select
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from cold_open import write_log  # noqa: E402
+
+SMALL_LOG = ROOT / "sample_logs" / "recorded" / "compiled" / "run.log"
+TICK = os.sysconf("SC_CLK_TCK")
+
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Static
+class Bare(App):
+    def compose(self):
+        yield Static("iter 0 / 0 ready")
+Bare().run()
+"""
+
+# The child: `nanowatch LOG`, its GPU source swapped for a synthetic one that always has news.
+NANOWATCH_SYNTHETIC = """
+import math, sys, time
+from monitor import app_sources
+from monitor.telemetry import GpuSample
+class SyntheticGpu:
+    status = None
+    def poll(self, now):
+        return [GpuSample(t=now, index=i, name="NVIDIA H100 80GB HBM3",
+                          power_w=400 + 100 * math.sin(now + i), energy_j=None,
+                          vram_used_bytes=int(30e9) + int(now * 1000) % 10**6, vram_total_bytes=int(85e9),
+                          util_pct=90 + 10 * math.sin(now), temp_c=60.0, power_limit_w=700.0)
+                for i in range(int(sys.argv[2]))]
+    def close(self):
+        pass
+app_sources.open_source = lambda **kwargs: SyntheticGpu()
+from monitor.cli import main
+sys.exit(main([sys.argv[1], "--gpu-interval", "1"]))
+"""
+
+NANOWATCH_NVML = """
+import sys
+from monitor.cli import main
+sys.exit(main([sys.argv[1], "--gpu-interval", "1"]))
+"""
+
+
+class Pty:
+    """A child process on a pseudo-terminal whose output is read (and kept) as it comes."""
+
+    def __init__(self, code: str, args: list[str]) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen([sys.executable, "-c", code, *args], stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.output = bytearray()
+        self.started = time.monotonic()
+
+    def pump(self, seconds: float) -> int:
+        """Read for `seconds`; returns the bytes the program wrote meanwhile."""
+        n, end = 0, time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if select.select([self.master], [], [], min(left, 0.2))[0]:
+                try:
+                    chunk = os.read(self.master, 1 << 16)
+                except OSError:
+                    break
+                self.output += chunk
+                n += len(chunk)
+        return n
+
+    def wait_for(self, marker: bytes, timeout_s: float) -> float:
+        """Seconds from the start until `marker` was on the screen."""
+        while marker not in self.output:
+            if time.monotonic() - self.started > timeout_s or self.proc.poll() is not None:
+                raise RuntimeError(f"never saw {marker!r}: {bytes(self.output[-500:])!r}")
+            self.pump(0.05)
+        return time.monotonic() - self.started
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def memory_mb(self) -> tuple[float, float]:
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines())
+        return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
+
+
+def measure(name: str, code: str, args: list[str], ready: bytes, idle_s: float) -> dict[str, object]:
+    child = Pty(code, args)
+    try:
+        ready_s = child.wait_for(ready, timeout_s=300)
+        child.pump(3.0)  # let start-up work (charts, first GPU samples) settle
+        cpu0, t0 = child.cpu_s(), time.monotonic()
+        written = child.pump(idle_s)
+        cpu1, t1 = child.cpu_s(), time.monotonic()
+        rss, peak = child.memory_mb()
+    finally:
+        child.close()
+    return {"name": name, "ready_s": ready_s, "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss,
+            "peak_mb": peak, "bytes_per_s": written / (t1 - t0)}
+
+
+def nvml_works() -> bool:
+    from monitor.gpu import open_nvml
+
+    source = open_nvml()
+    source.close()
+    return source.status is None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--idle-s", type=float, default=30.0)
+    parser.add_argument("--gpus", type=int, default=1, help="synthetic GPUs")
+    parser.add_argument("--gpu", choices=("synthetic", "nvml"), default=None)
+    args = parser.parse_args()
+    gpu = args.gpu or ("nvml" if nvml_works() else "synthetic")
+    code = NANOWATCH_NVML if gpu == "nvml" else NANOWATCH_SYNTHETIC
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "train.log"
+        write_log(big, args.lines)
+        last_iter = max(int(line.split()[1].rstrip(":")) for line in big.read_text().splitlines()[-5:]
+                        if line.startswith("iter "))
+        runs = [
+            measure("bare Textual app", BARE_APP, [], b"ready", args.idle_s),
+            measure("nanowatch, 578-line log", code, [str(SMALL_LOG), str(args.gpus)], b"5,000 / 5,000", args.idle_s),
+            measure(f"nanowatch, {args.lines:,}-line log", code, [str(big), str(args.gpus)],
+                    f"iter {last_iter:,} /".encode(), args.idle_s),
+        ]
+    base = runs[0]
+    print(f"TUI idle footprint · {platform.machine()} · {os.cpu_count()} cores · Python {platform.python_version()}"
+          f" · GPU sampling: {gpu} ({args.gpus if gpu == 'synthetic' else 'all'} GPU, 1 s) · idle window {args.idle_s:g} s")
+    print(f"{'program':<32} {'on screen':>10} {'idle CPU':>9} {'vs bare':>8} {'RSS':>9} {'peak RSS':>9} "
+          f"{'vs bare':>8} {'tty out':>9}")
+    for r in runs:
+        print(f"{r['name']:<32} {r['ready_s']:>9.2f}s {r['cpu_pct']:>8.2f}% "
+              f"{r['cpu_pct'] / max(base['cpu_pct'], 0.01):>7.1f}x {r['rss_mb']:>6.0f} MB {r['peak_mb']:>6.0f} MB "
+              f"{r['rss_mb'] / base['rss_mb']:>7.2f}x {r['bytes_per_s']:>6.0f} B/s")
+
+
+if __name__ == "__main__":
+    main()
