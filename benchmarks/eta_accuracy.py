@@ -5,8 +5,8 @@ Run: /work/venv/bin/python benchmarks/eta_accuracy.py [--markdown] [--paced]
 
 Error at a point = |predicted finish - actual finish| / run duration, where the actual
 finish is the time of the log's last line and the duration is the last line's time minus
-the first line's. A point is the first line at which the last logged iteration reaches
-the fraction of the final iteration. Coverage: the truth lies inside [eta_low, eta_high].
+the first line's. A point is the first line at which the run has done that fraction of its
+iterations (counted from its first, for a run resumed from a checkpoint). Coverage: the truth lies inside [eta_low, eta_high].
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from monitor.run import Run
 from monitor.session import Session
 
 RECORDED = ROOT / "sample_logs" / "recorded"
+HELDOUT = ROOT / "sample_logs" / "heldout"
 REAL = ROOT / "sample_logs" / "nanogpt"
 FACTS = ROOT / "sample_logs" / "facts.json"
 POINTS = (0.02, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
@@ -142,7 +143,8 @@ def replay(name: str, log: Path, times: Path | None, max_iters: int | None = Non
         last = run.last_iter
         if final_iter is None or last is None or last >= final_iter:
             continue
-        fraction = last / final_iter
+        first = run.first_iter or 0  # a resumed run counts from its checkpoint
+        fraction = (last - first) / (final_iter - first) if final_iter > first else 1.0
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)
@@ -207,23 +209,25 @@ def verdict(results: list[Result]) -> list[str]:
             later = [p.errors[m] for p in r.points if p.fraction >= 0.10]
             worst[m] = max((e if e is not None else math.inf) for e in later) if later else math.nan
         at5 = next((p.errors["nanowatch"] for p in r.points if p.fraction == 0.05), None)
-        beaten = [p for p in r.points if p.fraction >= 0.05 and any(
-            (p.errors[m] is not None and p.errors["nanowatch"] is not None and p.errors[m] < p.errors["nanowatch"])
-            for m in BASELINES)]
+        beaten = [
+            f"{100 * p.fraction:.0f}% ({m} {_pct(p.errors[m])} vs {_pct(p.errors['nanowatch'])})"
+            for p in r.points if p.fraction >= 0.05 for m in BASELINES
+            if p.errors[m] is not None and p.errors["nanowatch"] is not None and p.errors[m] < p.errors["nanowatch"]
+        ]
         hits = [p.covered for p in r.points if p.covered is not None]
         out.append(
             f"{r.name}: duration {r.duration_s:.1f} s, final iter {r.final_iter}; "
             f"at 5% {_pct(at5)} (target ≤ {_pct(TARGET_AT_5)}); worst from 10% on: "
             + ", ".join(f"{m} {_pct(worst[m])}" for m in METHODS)
-            + f" (target ≤ {_pct(TARGET_FROM_10)}); points where a baseline beats nanowatch (from 5%): {len(beaten)}; "
+            + f" (target ≤ {_pct(TARGET_FROM_10)}); baselines better (from 5%): {', '.join(beaten) or 'none'}; "
             f"band covers {sum(hits)}/{len(hits)} points, {r.lines_covered}/{r.lines_scored} lines; "
             "worst over every line from 10% on: " + ", ".join(f"{m} {_pct(e)}" for m, e in r.worst_line.items())
         )
     return out
 
 
-def recorded_runs() -> list[tuple[str, Path, Path | None, int | None]]:
-    return [(d.name, d / "run.log", d / "run.times", None) for d in sorted(RECORDED.iterdir()) if (d / "run.times").exists()]
+def recorded_runs(root: Path = RECORDED) -> list[tuple[str, Path, Path | None, int | None]]:
+    return [(d.name, d / "run.log", d / "run.times", None) for d in sorted(root.iterdir()) if (d / "run.times").exists()]
 
 
 def paced_runs() -> list[tuple[str, Path, Path | None, int | None]]:
@@ -281,7 +285,8 @@ def main() -> int:
     ap.add_argument("--paced", action="store_true", help="also replay the real logs in sample_logs/nanogpt, paced")
     ap.add_argument("--timing", action="store_true", help="also time one estimate() on a 1,000,000-step run")
     args = ap.parse_args()
-    runs = recorded_runs() + (paced_runs() if args.paced else [])
+    heldout = [(f"heldout/{name}", log, times, flag) for name, log, times, flag in recorded_runs(HELDOUT)]
+    runs = recorded_runs() + heldout + (paced_runs() if args.paced else [])
     results: list[Result] = []
     for name, log, times, flag in runs:
         res = replay(name, log, times, flag)

@@ -31,13 +31,15 @@ MIN_ARRIVAL = 8
 WINDOW_LINES = 8192
 MAX_EVALS = 256
 #: A speed change counts when the mean step time moves by at least this fraction, the
-#: shift is CHANGE_Z standard errors wide, and it has lasted CHANGE_MIN_SAMPLES samples
-#: and CHANGE_MIN_SHARE of those seen. Natural drift inside real runs stays within about
-#: ±20% of the run's mean (recorded H100 runs), and bursts of slow steps last a few dozen
-#: steps; a shared GPU or a throttled clock moves it by a third or more, for good.
-CHANGE_MIN = 0.3
+#: shift is CHANGE_Z standard errors wide, and it has lasted CHANGE_MIN_SAMPLES samples,
+#: CHANGE_MIN_STEPS steps and CHANGE_MIN_SHARE of the samples seen. Natural drift inside
+#: real runs stays within about ±20% of the run's mean, and bursts of steps 30% faster or
+#: slower last a few dozen steps (H100 runs logging every step); a shared GPU or a
+#: throttled clock moves the speed by a third or more, for good.
+CHANGE_MIN = 0.4
 CHANGE_Z = 5.0
 CHANGE_MIN_SAMPLES = 10
+CHANGE_MIN_STEPS = 100
 CHANGE_MIN_SHARE = 0.05
 #: Least noise assumed in log step time (1%): printed times are rounded and no real run
 #: is steadier, so a perfectly flat synthetic series still gets a finite test statistic.
@@ -135,8 +137,9 @@ def _samples(run: Run, eval_every: int | None) -> tuple[np.ndarray, np.ndarray, 
     if eval_every:
         steady &= hi // eval_every == lo // eval_every
     t = run.t.values[start:]
-    gap = np.diff(t)
-    clock = np.diff(run.train_time_s.values[start:])
+    with np.errstate(invalid="ignore"):  # inf - inf in a broken clock is NaN, dropped below
+        gap = np.diff(t)
+        clock = np.diff(run.train_time_s.values[start:])
     printed = run.step_time_s.values[start + 1 :]
     arrival = steady & np.isfinite(gap) & (gap > 0)
     # Block-buffered output arrives in bursts: most gaps near zero, the time in a few.
@@ -162,7 +165,7 @@ def _local_median(y: np.ndarray, half: int) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1), axis=1)
 
 
-def _change_point(y: np.ndarray) -> int:
+def _change_point(y: np.ndarray, steps_per_sample: float) -> int:
     """Index where the latest lasting shift in level of `y` (log step times) begins; 0 if none.
 
     Mean-shift test: for every split, the difference of the means before and after in
@@ -170,7 +173,7 @@ def _change_point(y: np.ndarray) -> int:
     a level shift does not inflate), and values are first clipped to 4 noise of their
     local median, so a short burst cannot pass for a shift but a lasting one can.
     """
-    least = max(CHANGE_MIN_SAMPLES, int(CHANGE_MIN_SHARE * len(y)))
+    least = max(CHANGE_MIN_SAMPLES, int(CHANGE_MIN_SHARE * len(y)), math.ceil(CHANGE_MIN_STEPS / steps_per_sample))
     if len(y) < 2 * least:
         return 0
     noise = max(NOISE_FLOOR, 1.4826 * float(np.median(np.abs(np.diff(y)))) / math.sqrt(2.0))
@@ -226,7 +229,8 @@ def _fit_steps(run: Run, eval_every: int | None) -> _Steps | None:
     x, w, at = x[keep], w[keep], at[keep]
     if len(x) < MIN_SAMPLES:
         return None
-    cut = _change_point(np.log(x))
+    spacing = float(np.median(np.diff(at))) if len(at) > 1 else 1.0  # steps between samples
+    cut = _change_point(np.log(x), max(1.0, spacing))
     before = _weighted_mean(x[:cut], w[:cut]) if cut else None
     x, w = x[cut:], w[cut:]
     return _Steps(_weighted_mean(x, w), _spread(x, w), source, int(at[cut]) if cut else None, before)
