@@ -325,3 +325,22 @@ def test_numbers_at_the_edges_of_the_bulk_reader() -> None:
     for line in lines:
         ref.feed(line)
     assert fingerprint(s) == fingerprint(ref)
+
+
+@SETTINGS
+@given(ops=st.lists(st.one_of(
+    st.tuples(st.just("append"), st.sampled_from([math.nan, 1.5, -0.0, math.inf])),
+    st.tuples(st.just("extend"), st.lists(st.sampled_from([math.nan, 2.5]), max_size=5)),
+    st.tuples(st.just("set_last"), st.just(7.0)),
+), max_size=30))
+def test_a_nan_column_holds_what_a_column_holds(ops) -> None:
+    from monitor.run import NanColumn
+
+    plain, lazy = Column(), NanColumn()
+    for op, arg in ops:
+        if op == "set_last" and not len(plain):
+            continue
+        for col in (plain, lazy):
+            getattr(col, op)(np.array(arg) if op == "extend" else arg)
+    assert len(lazy) == len(plain)
+    assert lazy.values.tobytes() == plain.values.tobytes()
