@@ -17,6 +17,7 @@ from functools import partial
 from monitor import __version__
 from monitor.formats import FORMAT_NAMES
 from monitor.gpu import CsvSource, GpuSampler, GpuSource, open_source, telemetry_for
+from monitor.lines import visible
 from monitor.logfile import LogError, check_regular, dataset_tokens, read_blocks
 from monitor.report import Options
 from monitor.session import Session
@@ -339,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"nanowatch: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except LogError as e:
-        print(f"nanowatch: {e}", file=sys.stderr)
+        print(f"nanowatch: {visible(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -22,6 +22,15 @@ _KEEP_BYTES = 64 * 1024
 MAX_SEGMENT_CHARS = 16 * 1024
 
 
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """`text` with every control character written out (`\\x1b`), for text that did not
+    pass through segments() (a file name) on its way to a terminal."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 

@@ -6,13 +6,14 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports. Takes a Snapshot, returns
 from __future__ import annotations
 
 from monitor import textfmt as fmt
+from monitor.lines import visible
 from monitor.snapshot import Snapshot
 
 
 def summary(snap: Snapshot) -> str:
     rows: list[tuple[str, str]] = []
     add = rows.append
-    head = f"nanowatch · {snap.source} · {snap.format or 'format unknown'}"
+    head = f"nanowatch · {visible(snap.source)} · {snap.format or 'format unknown'}"
     if snap.run_count > 1:
         head += f" · run {snap.run_index + 1} of {snap.run_count}"
     add(("status", _status(snap)))
