@@ -50,7 +50,7 @@ UNAVAILABLE = "GPU telemetry unavailable: "
 MIN_REDRAW_S = 0.25
 #: A quiet log is still redrawn this often: the finish time and "stalled since" move with the
 #: clock, and GPU samples (which arrive every --gpu-interval) are shown at this pace.
-TICK_S = 1.0
+TICK_S = 2.0
 #: Batches of at least this many lines with one arrival time (a cold open) go through the
 #: session's bulk reader.
 BLOCK_LINES = 256
