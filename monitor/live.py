@@ -180,6 +180,8 @@ class LiveFeed:
             session.source_notice = None
         if state == ENDED:
             self.ended = True
+        if state == WAITING and self.on_notice is not None:
+            self.on_notice(f"waiting for {self.path} to appear")
         return was_waiting != session.waiting
 
 

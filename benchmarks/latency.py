@@ -1,0 +1,153 @@
+"""Latency from a line written to the log to a `nanowatch LOG --jsonl` record showing it.
+
+A writer process appends nanoGPT step lines at a realistic rate and in bursts while
+`nanowatch LOG --jsonl` follows the file, once with inotify (default) and once with `--poll`.
+A line counts as shown when the first record with its iteration (or a later one) is read
+from nanowatch's stdout. Prints median / p95 / max per case and ratios against inotify at
+the realistic rate, measured in the same run.
+
+    /work/venv/bin/python benchmarks/latency.py [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: Writes the lines of the plan it is given on stdin; prints one write time per line.
+WRITER = r"""
+import json, os, sys, time
+path, plan = sys.argv[1], json.loads(sys.stdin.read())
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+stamps = []
+for burst, pause_s in plan:
+    for line in burst:
+        stamps.append(time.time())
+        os.write(fd, line.encode())
+    time.sleep(pause_s)
+os.close(fd)
+print(json.dumps(stamps))
+"""
+
+CONFIG = "Overriding: max_iters = 1000000\nOverriding: log_interval = 1\n"
+
+
+def iter_line(i: int) -> str:
+    return f"iter {i}: loss {5 - i / 1e6:.4f}, time 100.00ms, mfu 10.00%\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    lines_per_write: int
+    pause_s: float
+    writes: int
+
+    @property
+    def rate(self) -> float:
+        return self.lines_per_write / self.pause_s
+
+
+CASES = (
+    Case("realistic (5 lines/s)", 1, 0.2, 50),
+    Case("fast (50 lines/s)", 1, 0.02, 200),
+    Case("burst (10,000 lines/s)", 100, 0.01, 200),
+)
+
+
+class RecordReader:
+    """Reads nanowatch's records on a thread: (time read, iteration) of each."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.seen: list[tuple[float, int | None]] = []
+        self._lock = threading.Lock()
+        self._proc = proc
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            now = time.time()
+            with self._lock:
+                self.seen.append((now, json.loads(line)["iter"]))
+
+    def newest_iter(self) -> int | None:
+        with self._lock:
+            return self.seen[-1][1] if self.seen else None
+
+    def snapshot(self) -> list[tuple[float, int | None]]:
+        with self._lock:
+            return list(self.seen)
+
+
+def measure(case: Case, poll: bool, workdir: Path) -> np.ndarray:
+    log = workdir / f"{'poll' if poll else 'inotify'}-{case.rate:.0f}.log"
+    log.write_text(CONFIG)
+    cmd = [sys.executable, "-m", "monitor", str(log), "--jsonl", "--interval", "60", "--no-gpu"]
+    proc = subprocess.Popen([*cmd, *(["--poll"] if poll else [])], stdout=subprocess.PIPE, text=True)
+    reader = RecordReader(proc)
+    deadline = time.monotonic() + 30
+    while not reader.snapshot():
+        if time.monotonic() > deadline:
+            raise SystemExit("nanowatch wrote no first record")
+        time.sleep(0.01)
+    n = case.lines_per_write * case.writes
+    plan = [[[iter_line(k * case.lines_per_write + j) for j in range(case.lines_per_write)], case.pause_s]
+            for k in range(case.writes)]
+    out = subprocess.run([sys.executable, "-c", WRITER, str(log)], input=json.dumps(plan),
+                         capture_output=True, text=True, check=True).stdout
+    written = np.array(json.loads(out))
+    deadline = time.monotonic() + 30
+    while reader.newest_iter() != n - 1:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"nanowatch never showed iteration {n - 1}")
+        time.sleep(0.01)
+    proc.terminate()
+    proc.wait(timeout=10)
+    seen = [(t, i) for t, i in reader.snapshot() if i is not None]
+    times = np.array([t for t, _ in seen])
+    iters = np.array([i for _, i in seen])
+    # A line is shown by the first record whose iteration is at least its own.
+    first = np.searchsorted(np.maximum.accumulate(iters), np.arange(n), side="left")
+    return (times[first] - written) * 1000.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in CASES:
+            for poll in (False, True):
+                ms = measure(case, poll, Path(tmp))
+                rows.append((case.name, "poll" if poll else "inotify", len(ms), *np.percentile(ms, [50, 95]), ms.max()))
+    base = rows[0][3]
+    header = ("case", "observer", "lines", "median ms", "p95 ms", "max ms", "median / inotify realistic")
+    table = [(name, mode, str(n), f"{p50:.1f}", f"{p95:.1f}", f"{mx:.1f}", f"{p50 / base:.2f}")
+             for name, mode, n, p50, p95, mx in rows]
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for row in table:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(header)]
+        print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+        for row in table:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print(f"\ncpus: {os.cpu_count()}, python {sys.version.split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
