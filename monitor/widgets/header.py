@@ -27,7 +27,7 @@ class RunHeader(SnapshotView):
             if pinned_run is not None:
                 text.append(" (earlier run; f: newest)", style="yellow")
         text.append("  ")
-        text.append_text(plain(snap.source, "bold"))
+        text.append_text(plain("stdin" if snap.source == "-" else snap.source, "bold"))
         text.append(" · ", style="dim")
         text.append(snap.format or "format unknown", style="" if snap.format else "dim")
         self.put(text)
@@ -101,6 +101,10 @@ class FinishLine(_Sized):
             return Text.assemble(("finished ", "bold green"), hm(snap.last_line_t, snap.t))
         if snap.status in ("crashed", "interrupted"):
             return Text(f"{snap.status} at iter {fmt.count(snap.iter)}", style="bold red")
+        if snap.status == "waiting":
+            return Text("finish: the log does not exist yet; it is shown as soon as it appears", style="dim")
+        if snap.iter is None:
+            return Text("finish: estimated once the first training steps are logged", style="dim")
         if snap.max_iters is None:
             return Text.assemble(("finish ", "bold"), ("unknown — pass --max-iters", "yellow"))
         if snap.eta_finish is None:
@@ -112,6 +116,8 @@ class FinishLine(_Sized):
         if low is not None and high is not None:
             text.append(f" ({hm(low, snap.t, seconds)}–{hm(high, snap.t, seconds)})")
         text.append(f", in {fmt.duration(snap.eta_remaining_s)}")
+        if snap.status == "stalled":
+            text.append(" if it goes on now", style="yellow")
         return text
 
 
