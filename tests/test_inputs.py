@@ -182,3 +182,20 @@ def test_the_process_writes_no_escape_bytes(tmp_path: Path) -> None:
         assert done.returncode == EXIT_OK, done.stderr
         assert b"\x1b" not in done.stdout and b"\x07" not in done.stdout and b"\x9b" not in done.stdout
     assert json.loads(done.stdout)["iter"] == 49
+
+
+def test_a_log_deleted_between_the_check_and_the_read(tmp_path: Path, capsys, monkeypatch) -> None:
+    from monitor import logfile
+
+    log = tmp_path / "gone.log"
+    log.write_text(iter_line(0) + "\n")
+    check = logfile.check_regular
+
+    def check_then_delete(path: str) -> os.stat_result:
+        st = check(path)
+        if log.exists():
+            log.unlink()  # the log rotated away just after it was looked at
+        return st
+
+    monkeypatch.setattr(logfile, "check_regular", check_then_delete)
+    _assert_refused(log, capsys, "gone.log")
