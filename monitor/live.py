@@ -23,9 +23,9 @@ from monitor.session import Session
 from monitor.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Batch, Follower, StdinReader
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
-#: Lines queued between the reader thread and the session before the reader waits:
-#: a cold start of a huge file streams through in bounded memory.
-MAX_QUEUED_LINES = 200_000
+#: Reads (each at most tail.CHUNK_BYTES) queued between the source's thread and the session
+#: before the source waits: a cold start of a huge file streams through in bounded memory.
+MAX_QUEUED_READS = 16
 #: The shortest period between records when `--interval` asks for less.
 MIN_INTERVAL_S = 0.01
 
@@ -33,30 +33,30 @@ _Item = tuple[str, object]
 
 
 class _Inbox:
-    """A thread-safe queue of source items, bounded by the number of lines it holds."""
+    """A thread-safe queue of source items, bounded by the number of reads it holds."""
 
-    def __init__(self, max_lines: int) -> None:
+    def __init__(self, max_reads: int) -> None:
         self._items: deque[_Item] = deque()
-        self._lines = 0
-        self._max_lines = max_lines
+        self._reads = 0
+        self._max_reads = max_reads
         self._cond = threading.Condition()
         self._closed = False
 
-    def put(self, kind: str, payload: object = None, n_lines: int = 0) -> None:
+    def put(self, kind: str, payload: object = None, read: bool = False) -> None:
         with self._cond:
-            while n_lines and self._lines >= self._max_lines and not self._closed:
+            while read and self._reads >= self._max_reads and not self._closed:
                 self._cond.wait()
             if self._closed:
                 return
             self._items.append((kind, payload))
-            self._lines += n_lines
+            self._reads += read
             self._cond.notify_all()
 
     def take_all(self) -> list[_Item]:
         with self._cond:
             items = list(self._items)
             self._items.clear()
-            self._lines = 0
+            self._reads = 0
             self._cond.notify_all()
         return items
 
@@ -95,7 +95,7 @@ class LiveFeed:
         stdin_fd: int | None = None,
         wake: Callable[[], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
-        max_queued_lines: int = MAX_QUEUED_LINES,
+        max_queued_reads: int = MAX_QUEUED_READS,
     ) -> None:
         self.session = session
         self.path = path
@@ -104,24 +104,30 @@ class LiveFeed:
         #: the source's last reported state (tail.WAITING, FOLLOWING, DELETED, UNREADABLE, ENDED)
         self.state: str | None = None
         self._wake = wake
-        self._inbox = _Inbox(max_queued_lines)
+        self._inbox = _Inbox(max_queued_reads)
         self.source: Follower | StdinReader
         if path == "-":
-            self.source = StdinReader(self._lines, self._error, clock, fd=stdin_fd, on_state=self._state)
+            self.source = StdinReader(
+                self._lines, self._error, clock, fd=stdin_fd, on_state=self._state, on_block=self._block
+            )
         else:
             self.source = Follower(
-                path, self._lines, self._error, clock, poll, on_state=self._state, on_reset=self._reset
-            )
+                path, self._lines, self._error, clock, poll,
+                on_state=self._state, on_reset=self._reset, on_block=self._block,
+            )  # fmt: skip
 
     # --- the source's thread -----------------------------------------------------------
 
-    def _put(self, kind: str, payload: object = None, n_lines: int = 0) -> None:
-        self._inbox.put(kind, payload, n_lines)
+    def _put(self, kind: str, payload: object = None, read: bool = False) -> None:
+        self._inbox.put(kind, payload, read)
         if self._wake is not None:
             self._wake()
 
     def _lines(self, batch: Batch) -> None:
-        self._put("lines", batch, len(batch))
+        self._put("lines", batch, read=True)
+
+    def _block(self, t: float | None, block: bytes) -> None:
+        self._put("block", (t, block), read=True)
 
     def _error(self, message: str) -> None:
         self._put("error", message)
@@ -153,7 +159,10 @@ class LiveFeed:
         session = self.session
         changed = False
         for kind, payload in self._inbox.take_all():
-            if kind == "lines":
+            if kind == "block":
+                t, block = payload  # type: ignore[misc]
+                changed = session.feed_block(block, t) or changed
+            elif kind == "lines":
                 changed = _feed_batch(session, payload) or changed  # type: ignore[arg-type]
             elif kind == "state":
                 changed = self._apply_state(str(payload)) or changed

@@ -32,13 +32,15 @@ from monitor.lines import LineSplitter
 #: (arrival time, line without newline); None for lines that were in the file at start.
 Batch = list[tuple[float | None, bytes]]
 OnLines = Callable[[Batch], None]
+#: (arrival time, complete lines each ending in `\n`): the bulk form, for Session.feed_block.
+OnBlock = Callable[[float | None, bytes], None]
 OnText = Callable[[str], None]
 
 #: Source states, reported through `on_state`. FOLLOWING comes once what the file held
 #: when opened has been handed to `on_lines`; ENDED only from stdin.
 WAITING, FOLLOWING, DELETED, UNREADABLE, ENDED = "waiting", "following", "deleted", "unreadable", "ended"
 
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 4 << 20
 #: Re-check the file this often even without events: a missed event never loses data.
 SAFETY_POLL_S = 1.0
 #: Directory scan period of watchdog's polling observer (`--poll`).
@@ -78,6 +80,8 @@ class Follower:
 
     `on_reset` is called when the file started over (truncated, or replaced by a file that
     does not begin with what was read): the lines that follow belong to a new run.
+    With `on_block`, complete lines are handed over as one buffer per read instead of
+    `on_lines` batches: a cold start of a huge log skips splitting it only to join it again.
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class Follower:
         *,
         on_state: OnText | None = None,
         on_reset: Callable[[], None] | None = None,
+        on_block: OnBlock | None = None,
         safety_poll_s: float = SAFETY_POLL_S,
         poll_interval_s: float = POLL_INTERVAL_S,
         chunk_bytes: int = CHUNK_BYTES,
@@ -98,6 +103,7 @@ class Follower:
         self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
         self.on_state = on_state or _ignore
         self.on_reset = on_reset or (lambda: None)
+        self.on_block = on_block
         self.poll = poll
         self.safety_poll_s, self.poll_interval_s, self.chunk_bytes = safety_poll_s, poll_interval_s, chunk_bytes
         self.state: str | None = None
@@ -321,16 +327,32 @@ class Follower:
             if not data:
                 break
             self._pos += len(data)
-            lines = self._splitter.feed(data)
-            if lines:
-                t = None if initial else self.clock()
-                self.on_lines([(t, line) for line in lines])
+            _hand_over(self._splitter, data, None if initial else self.clock, self.on_lines, self.on_block)
             if len(data) < want and not initial:
                 break
         try:
             self.mtime = os.fstat(fd).st_mtime
         except OSError:
             self.mtime = None
+
+
+def _hand_over(
+    splitter: LineSplitter,
+    data: bytes,
+    clock: Callable[[], float] | None,
+    on_lines: OnLines,
+    on_block: OnBlock | None,
+) -> None:
+    """The complete lines of `data` to the consumer, stamped now (None without a clock)."""
+    if on_block is not None:
+        block = splitter.feed_block(data)
+        if block:
+            on_block(None if clock is None else clock(), block)
+        return
+    lines = splitter.feed(data)
+    if lines:
+        t = None if clock is None else clock()
+        on_lines([(t, line) for line in lines])
 
 
 def _same_bytes(fd_a: int, fd_b: int, n: int, block: int = 1 << 20) -> bool:
@@ -353,6 +375,7 @@ class StdinReader:
 
     Lines of a redirected regular file were all there at start (t=None); lines from a
     pipe get their arrival time. At end of input the last partial line is complete.
+    With `on_block`, lines come as blocks instead of batches (see Follower).
     """
 
     def __init__(
@@ -363,10 +386,12 @@ class StdinReader:
         *,
         fd: int | None = None,
         on_state: OnText | None = None,
+        on_block: OnBlock | None = None,
         chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
         self.on_state = on_state or _ignore
+        self.on_block = on_block
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.chunk_bytes = chunk_bytes
         self.state: str | None = None
@@ -401,13 +426,14 @@ class StdinReader:
                 break
             if not data:
                 break
-            lines = splitter.feed(data)
-            if lines:
-                t = None if regular else self.clock()
-                self.on_lines([(t, line) for line in lines])
+            _hand_over(splitter, data, None if regular else self.clock, self.on_lines, self.on_block)
         rest = splitter.flush()
         if rest and not self._stopping.is_set():
-            self.on_lines([(None if regular else self.clock(), rest[0])])
+            t = None if regular else self.clock()
+            if self.on_block is not None:
+                self.on_block(t, rest[0])
+            else:
+                self.on_lines([(t, rest[0])])
         self.state = ENDED
         self.on_state(ENDED)
 

@@ -328,3 +328,34 @@ def test_stdin_redirected_from_a_file_is_all_already_there(tmp_path: Path) -> No
     os.close(fd)
     assert got.texts() == lines(0, 10)
     assert got.times() == [None, None]
+
+
+def test_blocks_instead_of_batches(writer, tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text("".join(iter_line(i) for i in range(1000)) + "iter 1000: lo")
+    blocks: list[tuple[float | None, bytes]] = []
+    lock = threading.Lock()
+
+    def on_block(t: float | None, block: bytes) -> None:
+        with lock:
+            blocks.append((t, block))
+
+    def text() -> bytes:
+        with lock:
+            return b"".join(b for _, b in blocks)
+
+    got = Collector()
+    f = Follower(str(log), got.lines, got.error, CountingClock(), on_state=got.state, on_block=on_block,
+                 chunk_bytes=4096)
+    f.start()
+    try:
+        wait_for(lambda: got.of("state") == [FOLLOWING], what="the file's content")
+        assert text() == "".join(iter_line(i) for i in range(1000)).encode()
+        assert {t for t, _ in blocks} == {None} and len(blocks) > 10
+        writer("open")
+        writer("write", iter_line(1000)[len("iter 1000: lo"):])
+        wait_for(lambda: text().endswith(iter_line(1000).encode()), what="the completed line")
+    finally:
+        f.stop()
+    assert blocks[-1] == (1.0, iter_line(1000).encode())
+    assert got.batches() == []
