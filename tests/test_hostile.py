@@ -344,3 +344,21 @@ def test_a_nan_column_holds_what_a_column_holds(ops) -> None:
             getattr(col, op)(np.array(arg) if op == "extend" else arg)
     assert len(lazy) == len(plain)
     assert lazy.values.tobytes() == plain.values.tobytes()
+
+
+@SETTINGS
+@given(lines=logs, trailing_newline=st.booleans(), block_bytes=st.integers(1, 300))
+def test_reading_in_blocks_of_any_size_is_reading_line_by_line(tmp_path_factory, lines, trailing_newline,
+                                                               block_bytes) -> None:
+    from monitor.logfile import read_blocks, read_lines
+
+    log = tmp_path_factory.mktemp("blocks") / "train.log"
+    log.write_bytes(b"\n".join(lines) + (b"\n" if trailing_newline else b""))
+    whole, tail, _ = read_lines(str(log))
+    one_by_one = session()
+    for line in [*whole, *([tail] if tail else [])]:
+        one_by_one.feed(line)
+    blocks = session()
+    for block in read_blocks(str(log), block_bytes=block_bytes):
+        blocks.feed_block(block)
+    assert fingerprint(blocks) == fingerprint(one_by_one)
