@@ -34,8 +34,8 @@ MAX_EVALS = 256
 #: shift is CHANGE_Z standard errors wide, and it has lasted CHANGE_MIN_SAMPLES samples,
 #: CHANGE_MIN_STEPS steps and CHANGE_MIN_SHARE of the samples seen. Natural drift inside
 #: real runs stays within about ±20% of the run's mean, and bursts of steps 30% faster or
-#: slower last a few dozen steps (H100 runs logging every step); a shared GPU or a
-#: throttled clock moves the speed by a third or more, for good.
+#: slower last from a dozen to a few hundred steps (H100 runs); a GPU time-shared with
+#: another job, or a throttled clock, moves the speed by more, and for good.
 CHANGE_MIN = 0.4
 CHANGE_Z = 5.0
 CHANGE_MIN_SAMPLES = 10
@@ -236,9 +236,10 @@ def _fit_steps(run: Run, eval_every: int | None) -> _Steps | None:
     return _Steps(_weighted_mean(x, w), _spread(x, w), source, int(at[cut]) if cut else None, before)
 
 
-def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np.ndarray:
+def _measured_pauses(run: Run, plan: Plan, eval_every: int, steps: _Steps) -> np.ndarray:
     """Seconds each eval (+ checkpoint) added to its interval, from arrival gaps or,
-    when the family's printed time includes it, from the eval step's printed time."""
+    when the family's printed time includes it, from the eval step's printed time; those
+    from before a speed change are scaled to the new speed (evals slow down with steps)."""
     iters = run.iters.values
     if len(iters) < 2:
         return np.empty(0)
@@ -249,13 +250,17 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np
     if not len(idx):
         return np.empty(0)
     counts = iters[idx + 1] // eval_every - iters[idx] // eval_every
-    steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
+    n_steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
+    before = steps.change_iter is not None and steps.before_s is not None
+    step_s = np.where(iters[idx + 1] < steps.change_iter, steps.before_s, steps.step_s) if before else steps.step_s
     gap = run.t.values[idx + 1] - run.t.values[idx]
-    out = np.where(np.isfinite(gap), (gap - steps * step_s) / counts, np.nan)
+    out = np.where(np.isfinite(gap), (gap - n_steps * step_s) / counts, np.nan)
     if plan.eval_in_step_time:
         printed = run.step_time_s.values[idx + 1]
         own = (iters[idx + 1] % eval_every == 0) & np.isfinite(printed)
         out = np.where(np.isnan(out) & own, printed - step_s, out)
+    if before:
+        out = out * (steps.step_s / step_s)
     out = out[np.isfinite(out)]
     return np.maximum(out, 0.0)
 
@@ -279,11 +284,9 @@ def _step0_eval_s(run: Run, plan: Plan) -> float | None:
 
 
 def _pause(run: Run, plan: Plan, steps: _Steps, eval_every: int, evals_left: int) -> _Pause | None:
-    pauses = _measured_pauses(run, plan, eval_every, steps.step_s)
+    pauses = _measured_pauses(run, plan, eval_every, steps)
     if len(pauses):
         mid = float(np.mean(pauses))
-        if steps.before_s:
-            mid *= steps.step_s / steps.before_s  # evals slow down with the steps
         spread = float(np.std(pauses, ddof=1) / mid) if len(pauses) >= 3 and mid > 0 else EVAL_SPREAD_DEFAULT
         half = BAND_Z * spread * math.sqrt(1.0 / len(pauses) + 1.0 / max(1, evals_left)) * mid
         return _Pause(mid, max(0.0, mid - half), mid + half, "measured")

@@ -39,14 +39,14 @@ def header(max_iters: int | None = 1000, log_interval: int = 10, eval_interval: 
 
 
 def nanogpt(upto: int, step_s: Callable[[int], float], *, log_interval: int = 10, eval_interval: int = 250,
-            eval_s: float = 2.0, first_s: float = 30.0, start: int = 0, t0: float = T0,
+            eval_s: float | Callable[[int], float] = 2.0, first_s: float = 30.0, start: int = 0, t0: float = T0,
             head: list[str] | None = None) -> list[tuple[float, str]]:
     """(arrival time, line) of a nanoGPT run: nanoGPT prints one step's time, including the
     eval done at the top of eval steps; iteration `start` also pays `first_s` (compile)."""
     out = [(t0, line) for line in (header() if head is None else head)]
     t = t0
     for i in range(start, upto + 1):
-        pause = eval_s if i % eval_interval == 0 else 0.0
+        pause = (eval_s(i) if callable(eval_s) else eval_s) if i % eval_interval == 0 else 0.0
         took = (first_s if i == start else step_s(i)) + pause
         if pause:
             out.append((t + pause, f"step {i}: train loss 2.0000, val loss 2.1000"))
@@ -147,6 +147,17 @@ def test_a_real_slowdown_is_followed() -> None:
     assert e.step_time_s == pytest.approx(0.04, rel=1e-6)
     assert e.speed_change_iter == slow_from + 10
     assert e.train_remaining_s == pytest.approx(1100 * 0.04, rel=1e-6)
+
+
+def test_after_a_slowdown_the_evals_seen_before_it_are_scaled_to_the_new_speed() -> None:
+    slow_from = 1100
+    lines = nanogpt(1700, lambda i: 0.02 if i <= slow_from else 0.04, eval_s=lambda i: 2.0 if i <= slow_from else 4.0,
+                    head=header(max_iters=3000))
+    e = est(feed(lines))
+    assert e.speed_change_iter == slow_from + 10
+    assert e.step_time_s == pytest.approx(0.04, rel=1e-6)
+    # 250 ... 1000 took 2 s at the old speed, 1250 ... 1500 took 4 s: all count as 4 s now
+    assert e.eval_time_s == pytest.approx(4.0, rel=1e-6)
 
 
 def test_a_short_burst_of_slow_steps_is_not_a_change() -> None:
