@@ -232,7 +232,7 @@ def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
     if isinstance(source, CsvSource) and args.times:
         source.align(t0, items[-1][0])  # nvidia-smi prints local time, without a zone
     for t, line in items:
-        if args.speed > 0:
+        if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
             delay = start + (t - t0) / args.speed - clock()
             if delay > 0:
                 sleep(delay)

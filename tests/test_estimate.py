@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Callable
 
@@ -351,3 +352,20 @@ def test_bad_input_never_raises_and_the_band_holds_the_finish(rows, eval_interva
     if e.finish is not None:
         assert e.low <= e.finish <= e.high
         assert e.remaining_s >= 0
+
+
+def test_replay_once_prints_the_end_without_waiting_for_it(tmp_path, capsys) -> None:
+    from monitor import cli
+
+    log, times = tmp_path / "run.log", tmp_path / "run.times"
+    lines = nanogpt(300, steady(0.02))
+    log.write_text("".join(line + "\n" for _, line in lines))
+    times.write_text("".join(f"{t}\n" for t, _ in lines))
+    _, parser, _ = cli.build_parsers()
+    slept: list[float] = []
+    args = parser.parse_args([str(log), "--times", str(times), "--once", "--json", "--no-gpu"])
+    assert cli.replay(args, clock=lambda: T0, sleep=slept.append) == 0
+    assert slept == []
+    record = json.loads(capsys.readouterr().out)
+    assert record["iter"] == 300
+    assert record["t"] == lines[-1][0]
