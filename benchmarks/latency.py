@@ -6,6 +6,10 @@ A line counts as shown when the first record with its iteration (or a later one)
 from nanowatch's stdout. Prints median / p95 / max per case and ratios against inotify at
 the realistic rate, measured in the same run.
 
+Then, on a 1,000,000-line log: the time from starting `--jsonl` to its first record (the
+whole file read) against `--once` on the same file, and the CPU the follower takes while
+the log is quiet (one record a second), with inotify and with `--poll`.
+
     /work/venv/bin/python benchmarks/latency.py [--markdown]
 """
 
@@ -122,6 +126,58 @@ def measure(case: Case, poll: bool, workdir: Path) -> np.ndarray:
     return (times[first] - written) * 1000.0
 
 
+COLD_LINES = 1_000_000
+IDLE_S = 10.0
+
+
+def _first_record_s(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    elapsed = time.perf_counter() - start
+    proc.terminate()
+    proc.wait(timeout=10)
+    return elapsed
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cold_and_idle(workdir: Path) -> list[tuple[str, str]]:
+    log = workdir / "big.log"
+    log.write_text(CONFIG + "".join(iter_line(i) for i in range(COLD_LINES)))
+    base = [sys.executable, "-m", "monitor", str(log), "--no-gpu"]
+    once, first = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([*base, "--once"], stdout=subprocess.DEVNULL, check=True)
+        once.append(time.perf_counter() - start)
+        first.append(_first_record_s([*base, "--jsonl", "--interval", "60"]))
+    out = [
+        (f"--once, {COLD_LINES:,}-line log ({log.stat().st_size / 1e6:.0f} MB), process start to exit",
+         f"{np.median(once):.2f} s (baseline)"),
+        ("--jsonl, process start to first record (whole file read)",
+         f"{np.median(first):.2f} s ({np.median(first) / np.median(once):.2f}x --once)"),
+    ]
+    for poll in (False, True):
+        proc = subprocess.Popen([*base, "--jsonl", "--interval", "1", *(["--poll"] if poll else [])],
+                                stdout=subprocess.PIPE, text=True)
+        reader = RecordReader(proc)
+        while not reader.snapshot():
+            time.sleep(0.05)
+        cpu0, t0 = _cpu_s(proc.pid), time.perf_counter()
+        time.sleep(IDLE_S)
+        share = (_cpu_s(proc.pid) - cpu0) / (time.perf_counter() - t0)
+        proc.terminate()
+        proc.wait(timeout=10)
+        out.append((f"--jsonl idle CPU ({'--poll' if poll else 'inotify'}, a record a second, {IDLE_S:.0f} s)",
+                    f"{share * 100:.1f}% of one core"))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
@@ -132,6 +188,7 @@ def main() -> None:
             for poll in (False, True):
                 ms = measure(case, poll, Path(tmp))
                 rows.append((case.name, "poll" if poll else "inotify", len(ms), *np.percentile(ms, [50, 95]), ms.max()))
+        extra = cold_and_idle(Path(tmp))
     base = rows[0][3]
     header = ("case", "observer", "lines", "median ms", "p95 ms", "max ms", "median / inotify realistic")
     table = [(name, mode, str(n), f"{p50:.1f}", f"{p95:.1f}", f"{mx:.1f}", f"{p50 / base:.2f}")
@@ -146,6 +203,14 @@ def main() -> None:
         print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
         for row in table:
             print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print()
+    if args.markdown:
+        print("| measure | value |\n|---|---|")
+        for what, value in extra:
+            print(f"| {what} | {value} |")
+    else:
+        for what, value in extra:
+            print(f"{what}: {value}")
     print(f"\ncpus: {os.cpu_count()}, python {sys.version.split()[0]}")
 
 
