@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, cast
 
 from monitor.logfile import LogError, check_readable
 from monitor.session import Session
@@ -160,10 +160,10 @@ class LiveFeed:
         changed = False
         for kind, payload in self._inbox.take_all():
             if kind == "block":
-                t, block = payload  # type: ignore[misc]
+                t, block = cast("tuple[float | None, bytes]", payload)
                 changed = session.feed_block(block, t) or changed
             elif kind == "lines":
-                changed = _feed_batch(session, payload) or changed  # type: ignore[arg-type]
+                changed = _feed_batch(session, cast(Batch, payload)) or changed
             elif kind == "state":
                 changed = self._apply_state(str(payload)) or changed
             elif kind == "error":
