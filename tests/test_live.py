@@ -238,3 +238,21 @@ def test_jsonl_refuses_a_fifo(tmp_path: Path) -> None:
     proc = nanowatch(str(fifo), "--jsonl")
     assert proc.wait(timeout=10) == 2
     assert proc.stderr is not None and "pipe it instead" in proc.stderr.read()
+
+
+def test_jsonl_warns_when_a_block_buffered_writer_flushes_at_exit(tmp_path: Path) -> None:
+    """`python train.py > run.log` without -u: Python holds stdout in a block buffer, and
+    the steps arrive together when it is flushed."""
+    log = tmp_path / "run.log"
+    proc = nanowatch(str(log), "--jsonl", "--interval", "60")
+    records = Records(proc)
+    wait_for(lambda: records.all(), what="the first record")
+    script = "import sys\nfor line in sys.argv[1:]:\n    print(line)\n"
+    steps = [iter_line(i, 2000.0).rstrip("\n") for i in range(10)]
+    with open(log, "w") as out:
+        subprocess.run([sys.executable, "-c", script, "Overriding: log_interval = 1", *steps], stdout=out, check=True)
+    records.wait_iter(9)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 130
+    last = records.all()[-1]
+    assert any("arrived at once" in w and "python -u" in w for w in last["warnings"]), last["warnings"]
