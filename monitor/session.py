@@ -21,6 +21,8 @@ from monitor.telemetry import GpuSample, Telemetry
 
 #: Fewer lines than this are fed one by one: the bulk path's numpy setup would cost more.
 BULK_MIN_LINES = 16
+#: A larger buffer is fed in pieces of about this size (whole lines).
+BULK_BLOCK_BYTES = 1 << 22
 
 
 class Session:
@@ -97,6 +99,17 @@ class Session:
         The same as feed() on each line; once the family is known and has a bulk reader,
         its plain iteration lines are read together (a cold open of a long log).
         """
+        changed = False
+        start = 0
+        while start < len(data):
+            # The bulk reader's working memory grows with its buffer: a few MB at a time.
+            cut = data.find(b"\n", start + BULK_BLOCK_BYTES) + 1 or len(data)
+            piece = data if (start, cut) == (0, len(data)) else data[start:cut]
+            changed = self._feed_piece(piece, t) or changed
+            start = cut
+        return changed
+
+    def _feed_piece(self, data: bytes, t: float | None) -> bool:
         starts, ends = line_bounds(data)
         changed = False
         for i in range(len(starts)):

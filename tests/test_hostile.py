@@ -15,6 +15,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor import session as session_module
 from monitor.events import Eval, Iteration
 from monitor.formats import FAMILIES, FORMAT_NAMES
 from monitor.formats.nanogpt import Parser
@@ -141,16 +142,21 @@ logs = st.lists(st.one_of(single_lines.map(lambda line: [line]), iteration_stret
 
 @SETTINGS
 @given(lines=logs, t=st.none() | st.floats(0, 2e9), fmt=st.sampled_from(["auto", "nanogpt"]),
-       cuts=st.lists(st.integers(0, 400), max_size=4))
-def test_bulk_path_folds_in_exactly_what_the_line_path_does(lines, t, fmt, cuts) -> None:
+       cuts=st.lists(st.integers(0, 400), max_size=4), piece_bytes=st.sampled_from([1 << 22, 1, 64, 700]))
+def test_bulk_path_folds_in_exactly_what_the_line_path_does(lines, t, fmt, cuts, piece_bytes) -> None:
     data = b"".join(line + b"\n" for line in lines)
     one_by_one = session(fmt)
     changed_lines = [one_by_one.feed(line, t) for line in split_lines(data)]
     bulk = session(fmt)
-    # Blocks of whole lines, cut anywhere, as read_blocks hands them over.
+    # Blocks of whole lines, cut anywhere, as read_blocks hands them over, and fed in
+    # pieces of any size.
     bounds = sorted({0, len(lines), *(c for c in cuts if c < len(lines))})
-    changed_bulk = [bulk.feed_block(b"".join(line + b"\n" for line in lines[a:b]), t) for a, b in
-                    itertools.pairwise(bounds)]
+    saved, session_module.BULK_BLOCK_BYTES = session_module.BULK_BLOCK_BYTES, piece_bytes
+    try:
+        changed_bulk = [bulk.feed_block(b"".join(line + b"\n" for line in lines[a:b]), t) for a, b in
+                        itertools.pairwise(bounds)]
+    finally:
+        session_module.BULK_BLOCK_BYTES = saved
     assert fingerprint(bulk) == fingerprint(one_by_one)
     assert any(changed_bulk) == any(changed_lines)
     many = session(fmt)
