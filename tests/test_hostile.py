@@ -368,3 +368,14 @@ def test_reading_in_blocks_of_any_size_is_reading_line_by_line(tmp_path_factory,
     for block in read_blocks(str(log), block_bytes=block_bytes):
         blocks.feed_block(block)
     assert fingerprint(blocks) == fingerprint(one_by_one)
+
+
+def test_every_sample_log_reads_the_same_in_bulk_and_line_by_line() -> None:
+    for path in ALL_LOGS:
+        data = path.read_bytes()
+        one_by_one, bulk = session(), session()
+        for line in split_lines(data):
+            one_by_one.feed(line)
+        bulk.feed_block(data)
+        assert fingerprint(bulk) == fingerprint(one_by_one), path.name
+        assert bulk.snapshot(now=CLOCK).to_json() == one_by_one.snapshot(now=CLOCK).to_json(), path.name
