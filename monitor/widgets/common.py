@@ -83,11 +83,16 @@ def status_words(snap: Snapshot) -> str:
 class SnapshotView(Static):
     """A Static that re-renders only when what it shows has changed."""
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None, wraps: bool = False) -> None:
         super().__init__("", id=id, classes=classes)
         self._shown: Text | None = None
+        self._wraps = wraps  # wrapped text can change height without changing its line count
 
     def put(self, text: Text) -> None:
         if text != self._shown:
+            # A new layout only when the height may change (a line more or less): relayout
+            # of the whole screen is most of what an idle redraw costs.
+            lines = text.plain.count("\n")
+            layout = self._wraps or self._shown is None or self._shown.plain.count("\n") != lines
             self._shown = text
-            self.update(text)
+            self.update(text, layout=layout)
