@@ -132,11 +132,20 @@ class Follower:
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        self._observer = PollingObserver(timeout=self.poll_interval_s) if self.poll else Observer()
-        self._observer.daemon = True
-        self._observer.start()
-        self._thread = threading.Thread(target=self._run, name=f"follow {self.path}", daemon=True)
+        notice = None
+        try:
+            self._observer = self._start_observer(self.poll)
+        except OSError as e:  # no inotify instance left (EMFILE), or none on this system
+            notice = f"no file-system events ({e.strerror or e}): polling {self.path} instead"
+            self._observer = self._start_observer(True)
+        self._thread = threading.Thread(target=self._run, args=(notice,), name=f"follow {self.path}", daemon=True)
         self._thread.start()
+
+    def _start_observer(self, poll: bool) -> BaseObserver:
+        observer = PollingObserver(timeout=self.poll_interval_s) if poll else Observer()
+        observer.daemon = True
+        observer.start()
+        return observer
 
     def stop(self) -> None:
         self._stopping.set()
@@ -150,7 +159,9 @@ class Follower:
             os.close(self._fd)
             self._fd = None
 
-    def _run(self) -> None:
+    def _run(self, notice: str | None) -> None:
+        if notice is not None:
+            self._say(notice)
         first = True
         while not self._stopping.is_set():
             self._wake.clear()

@@ -359,3 +359,25 @@ def test_blocks_instead_of_batches(writer, tmp_path: Path) -> None:
         f.stop()
     assert blocks[-1] == (1.0, iter_line(1000).encode())
     assert got.batches() == []
+
+
+def test_polls_when_file_system_events_are_unavailable(monkeypatch, writer, tmp_path: Path) -> None:
+    import monitor.tail
+
+    def no_inotify() -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(monitor.tail, "Observer", no_inotify)
+    got = Collector()
+    f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), on_state=got.state,
+                 poll_interval_s=0.05, safety_poll_s=3600.0)
+    f.start()
+    try:
+        wait_for(lambda: got.of("state"), what="the first look")
+        writer("open")
+        writer("lines", [iter_line(0), iter_line(10)])
+        wait_for(lambda: len(got.texts()) == 2, what="the lines, by polling")
+    finally:
+        f.stop()
+    assert got.texts() == lines(0, 10)
+    assert got.of("error") == [f"no file-system events (Too many open files): polling {tmp_path / 'run.log'} instead"]
