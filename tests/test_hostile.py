@@ -5,6 +5,7 @@ cold open (Session.feed_block) folds in exactly what the line-by-line path does.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -55,6 +56,17 @@ def fingerprint(s: Session) -> tuple:
 
     runs = [sorted((k, value(v)) for k, v in vars(run).items()) for run in s.state.runs]
     return s.state.lines, s.format, runs
+
+
+@contextlib.contextmanager
+def bulk_sizes(piece_bytes: int = 1 << 22, scan_min_lines: int = 1):
+    """The bulk path on buffers of any size (by default it waits for long ones)."""
+    saved = session_module.BULK_BLOCK_BYTES, session_module.SCAN_MIN_LINES
+    session_module.BULK_BLOCK_BYTES, session_module.SCAN_MIN_LINES = piece_bytes, scan_min_lines
+    try:
+        yield
+    finally:
+        session_module.BULK_BLOCK_BYTES, session_module.SCAN_MIN_LINES = saved
 
 
 def split_lines(data: bytes) -> list[bytes]:
@@ -142,8 +154,9 @@ logs = st.lists(st.one_of(single_lines.map(lambda line: [line]), iteration_stret
 
 @SETTINGS
 @given(lines=logs, t=st.none() | st.floats(0, 2e9), fmt=st.sampled_from(["auto", "nanogpt"]),
-       cuts=st.lists(st.integers(0, 400), max_size=4), piece_bytes=st.sampled_from([1 << 22, 1, 64, 700]))
-def test_bulk_path_folds_in_exactly_what_the_line_path_does(lines, t, fmt, cuts, piece_bytes) -> None:
+       cuts=st.lists(st.integers(0, 400), max_size=4), piece_bytes=st.sampled_from([1 << 22, 1, 64, 700]),
+       scan_min_lines=st.sampled_from([1, 20, 256]))
+def test_bulk_path_folds_in_exactly_what_the_line_path_does(lines, t, fmt, cuts, piece_bytes, scan_min_lines) -> None:
     data = b"".join(line + b"\n" for line in lines)
     one_by_one = session(fmt)
     changed_lines = [one_by_one.feed(line, t) for line in split_lines(data)]
@@ -151,16 +164,14 @@ def test_bulk_path_folds_in_exactly_what_the_line_path_does(lines, t, fmt, cuts,
     # Blocks of whole lines, cut anywhere, as read_blocks hands them over, and fed in
     # pieces of any size.
     bounds = sorted({0, len(lines), *(c for c in cuts if c < len(lines))})
-    saved, session_module.BULK_BLOCK_BYTES = session_module.BULK_BLOCK_BYTES, piece_bytes
-    try:
+    with bulk_sizes(piece_bytes, scan_min_lines):
         changed_bulk = [bulk.feed_block(b"".join(line + b"\n" for line in lines[a:b]), t) for a, b in
                         itertools.pairwise(bounds)]
-    finally:
-        session_module.BULK_BLOCK_BYTES = saved
     assert fingerprint(bulk) == fingerprint(one_by_one)
     assert any(changed_bulk) == any(changed_lines)
     many = session(fmt)
-    many.feed_many(split_lines(data), t)
+    with bulk_sizes():
+        many.feed_many(split_lines(data), t)
     assert fingerprint(many) == fingerprint(one_by_one)
 
 
@@ -202,7 +213,8 @@ def test_plain_iteration_lines_are_read_in_bulk() -> None:
 @given(data=st.binary(max_size=4000), fmt=st.sampled_from(FORMAT_NAMES))
 def test_random_bytes_never_raise(data, fmt) -> None:
     s = session(fmt)
-    s.feed_block(data, 1.0)
+    with bulk_sizes():
+        s.feed_block(data, 1.0)
     for line in split_lines(data):
         s.feed(line, 2.0)
     json.loads(s.snapshot(now=3.0, charts=True).to_json())
@@ -286,7 +298,8 @@ def test_every_good_iteration_among_noise_is_counted_exactly(steps_, data, bulk)
             lines.append(_good_line(step, loss))  # a repeated line
     s = session()
     if bulk:
-        s.feed_block(b"\n".join(lines))
+        with bulk_sizes():
+            s.feed_block(b"\n".join(lines))
     else:
         for line in lines:
             s.feed(line)
@@ -315,7 +328,8 @@ def test_runs_split_exactly_where_the_counter_goes_back(runs, bulk) -> None:
     lines = [_good_line(step, 1.0) for steps_ in fixed for step in steps_]
     s = session()
     if bulk:
-        s.feed_block(b"\n".join(lines))
+        with bulk_sizes():
+            s.feed_block(b"\n".join(lines))
     else:
         s.feed_many([line.decode() for line in lines])
     assert [run.iters.values.tolist() for run in s.state.runs] == fixed
@@ -327,7 +341,8 @@ def test_numbers_at_the_edges_of_the_bulk_reader() -> None:
               "0.000000000000001", "999999999999999", "-0.0", "5.", "0.30000000000000004"]
     lines = [f"iter {i}: loss {v}, time {v}ms, mfu {v}%".encode() for i, v in enumerate(values)] * BULK_MIN_LINES
     s, ref = session(), session()
-    s.feed_block(b"\n".join(lines))
+    with bulk_sizes():
+        s.feed_block(b"\n".join(lines))
     for line in lines:
         ref.feed(line)
     assert fingerprint(s) == fingerprint(ref)
@@ -365,8 +380,9 @@ def test_reading_in_blocks_of_any_size_is_reading_line_by_line(tmp_path_factory,
     for line in [*whole, *([tail] if tail else [])]:
         one_by_one.feed(line)
     blocks = session()
-    for block in read_blocks(str(log), block_bytes=block_bytes):
-        blocks.feed_block(block)
+    with bulk_sizes():
+        for block in read_blocks(str(log), block_bytes=block_bytes):
+            blocks.feed_block(block)
     assert fingerprint(blocks) == fingerprint(one_by_one)
 
 
@@ -376,6 +392,26 @@ def test_every_sample_log_reads_the_same_in_bulk_and_line_by_line() -> None:
         one_by_one, bulk = session(), session()
         for line in split_lines(data):
             one_by_one.feed(line)
-        bulk.feed_block(data)
+        with bulk_sizes():
+            bulk.feed_block(data)
         assert fingerprint(bulk) == fingerprint(one_by_one), path.name
         assert bulk.snapshot(now=CLOCK).to_json() == one_by_one.snapshot(now=CLOCK).to_json(), path.name
+
+
+def test_a_long_log_goes_through_the_bulk_path_and_a_few_new_lines_do_not(monkeypatch) -> None:
+    from monitor.run import RunState
+
+    bulk_rows: list[int] = []
+    extend = RunState.extend_iterations
+
+    def counting(self, iters, *rest):
+        bulk_rows.append(len(iters))
+        return extend(self, iters, *rest)
+
+    monkeypatch.setattr(RunState, "extend_iterations", counting)
+    s = session()
+    s.feed_block((SAMPLES / "recorded" / "eager_log_every_iter" / "run.log").read_bytes())
+    assert sum(bulk_rows) > 1900 and s.state.current.n_iters == 2001
+    bulk_rows.clear()
+    s.feed_block(b"".join(_good_line(3000 + i, 1.0) + b"\n" for i in range(10)), 5.0)
+    assert bulk_rows == [] and s.state.current.last_iter == 3009
