@@ -8,7 +8,9 @@ the realistic rate, measured in the same run.
 
 Then, on a 1,000,000-line log: the time from starting `--jsonl` to its first record (the
 whole file read) against `--once` on the same file, and the CPU the follower takes while
-the log is quiet (one record a second), with inotify and with `--poll`.
+the log is quiet (one record a second), with inotify and with `--poll`; and the cost of
+`--poll` in a directory crowded with other files, against watchdog's plain PollingObserver
+(which stats every file of the directory at every scan).
 
     /work/venv/bin/python benchmarks/latency.py [--markdown]
 """
@@ -178,6 +180,41 @@ def cold_and_idle(workdir: Path) -> list[tuple[str, str]]:
     return out
 
 
+CROWD_FILES = 2000
+
+
+def _idle_share(start, stop, seconds: float = 5.0) -> float:
+    start()
+    time.sleep(0.5)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    share = (time.process_time() - cpu0) / (time.perf_counter() - t0)
+    stop()
+    return share
+
+
+def crowded_poll(workdir: Path) -> list[tuple[str, str]]:
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers.polling import PollingObserver
+
+    from monitor.tail import POLL_INTERVAL_S, Follower
+
+    crowd = workdir / "crowd"
+    crowd.mkdir()
+    for k in range(CROWD_FILES):
+        (crowd / f"ckpt_{k}.pt").write_bytes(b"x")
+    log = crowd / "run.log"
+    log.write_text(CONFIG)
+    plain = PollingObserver(timeout=POLL_INTERVAL_S)
+    plain.schedule(FileSystemEventHandler(), str(crowd), recursive=False)
+    base = _idle_share(plain.start, plain.stop)
+    follower = Follower(str(log), lambda batch: None, lambda message: None, time.time, poll=True)
+    ours = _idle_share(follower.start, follower.stop)
+    what = f"--poll, {CROWD_FILES:,} other files in the log's directory, idle CPU"
+    return [(f"{what}: watchdog PollingObserver on the directory", f"{base * 100:.1f}% of one core (baseline)"),
+            (f"{what}: Follower (stats the log only)", f"{ours * 100:.1f}% of one core ({ours / base:.2f}x)")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
@@ -188,7 +225,7 @@ def main() -> None:
             for poll in (False, True):
                 ms = measure(case, poll, Path(tmp))
                 rows.append((case.name, "poll" if poll else "inotify", len(ms), *np.percentile(ms, [50, 95]), ms.max()))
-        extra = cold_and_idle(Path(tmp))
+        extra = cold_and_idle(Path(tmp)) + crowded_poll(Path(tmp))
     base = rows[0][3]
     header = ("case", "observer", "lines", "median ms", "p95 ms", "max ms", "median / inotify realistic")
     table = [(name, mode, str(n), f"{p50:.1f}", f"{p95:.1f}", f"{mx:.1f}", f"{p50 / base:.2f}")

@@ -11,7 +11,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from watchdog.events import (
     DirDeletedEvent,
@@ -25,7 +25,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
-from watchdog.observers.polling import PollingObserver
+from watchdog.observers.polling import PollingObserverVFS
 
 from monitor.lines import LineSplitter
 
@@ -53,6 +53,15 @@ _EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent
 
 def _ignore(_: str) -> None:
     return None
+
+
+class _Entry:
+    """The part of a directory entry watchdog's polling snapshot reads: its name."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 class _Wake(FileSystemEventHandler):
@@ -142,7 +151,13 @@ class Follower:
         self._thread.start()
 
     def _start_observer(self, poll: bool) -> BaseObserver:
-        observer = PollingObserver(timeout=self.poll_interval_s) if poll else Observer()
+        observer: BaseObserver
+        if poll:
+            # Each scan stats the directory and our file only, not every checkpoint beside
+            # it: on NFS a stat is a round trip to the server.
+            observer = PollingObserverVFS(os.stat, self._listdir, polling_interval=self.poll_interval_s)
+        else:
+            observer = Observer()
         observer.daemon = True
         observer.start()
         return observer
@@ -202,6 +217,10 @@ class Follower:
             except OSError as e:
                 # inotify limits (ENOSPC, EMFILE): the safety poll still reads every change.
                 self._say(f"cannot watch {directory}: {e.strerror or e}; checking every {self.safety_poll_s:g} s")
+
+    def _listdir(self, directory: str | None) -> Iterator[os.DirEntry[str]]:
+        names = self._targets().get(os.fspath(directory or "."), set())
+        return iter([_Entry(name) for name in sorted(names)])  # type: ignore[misc]  # duck-typed: only .name is read
 
     def _dir_gone(self, directory: str) -> None:
         """Called on the observer's thread: the watch is dropped (and renewed once the
