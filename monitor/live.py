@@ -66,9 +66,9 @@ class _Inbox:
                 self._cond.wait(timeout_s)
             return bool(self._items)
 
-    def __bool__(self) -> bool:
+    def has_reads(self) -> bool:
         with self._cond:
-            return bool(self._items)
+            return self._reads > 0
 
     def close(self) -> None:
         with self._cond:
@@ -152,7 +152,8 @@ class LiveFeed:
         return self._inbox.wait(timeout_s)
 
     def pending(self) -> bool:
-        return bool(self._inbox)
+        """True when lines are already queued (a drain now would give a newer record)."""
+        return self._inbox.has_reads()
 
     def drain(self) -> bool:
         """Fold everything queued into the session; True when the run changed."""
