@@ -160,6 +160,9 @@ class LiveFeed:
         session = self.session
         changed = False
         for kind, payload in self._inbox.take_all():
+            if kind in ("block", "lines") and session.waiting:
+                session.waiting = False  # lines come before the source says it is following
+                changed = True
             if kind == "block":
                 t, block = cast("tuple[float | None, bytes]", payload)
                 changed = session.feed_block(block, t) or changed

@@ -217,7 +217,7 @@ def test_file_appearing_later(follow, writer) -> None:
     wait_for(lambda: got.of("state") == [WAITING], what="the waiting state")
     writer("open")
     writer("lines", [iter_line(0), iter_line(10)])
-    wait_for(lambda: len(got.texts()) == 2, what="the lines of the new file")
+    wait_for(lambda: len(got.texts()) == 2 and FOLLOWING in got.of("state"), what="the lines of the new file")
     assert got.texts() == lines(0, 10)
     assert None not in got.times()  # written after we started: they have arrival times
     assert got.of("state") == [WAITING, FOLLOWING]
