@@ -299,15 +299,24 @@ class RunState:
         return True
 
     def extend_iterations(
-        self, iters: np.ndarray, loss: np.ndarray, step_time_s: np.ndarray, mfu: np.ndarray, t: float | None
+        self,
+        iters: np.ndarray,
+        loss: np.ndarray,
+        step_time_s: np.ndarray,
+        mfu: np.ndarray,
+        t: float | None,
+        silent: np.ndarray | None = None,
     ) -> bool:
         """Iteration lines seen at `t`, in order, folded in at once: the same as line_seen(t)
         and apply(Iteration(...), t) for each. Losses are printed values (NaN is a NaN loss);
-        NaN in `step_time_s` and `mfu` means not printed."""
+        NaN in `step_time_s` and `mfu` means not printed. `silent[i]` lines that carried no
+        event came before row i, and `silent[n]` after the last (line_seen(t) for each)."""
         n = len(iters)
+        silent = np.zeros(n + 1, dtype=np.int64) if silent is None else silent
+        self.lines += n + int(silent.sum())
+        _lines_seen(self.current, int(silent[0]), t)
         if n == 0:
             return False
-        self.lines += n
         # A step below the one before starts a new run; the same step again is a repeated line.
         back = np.zeros(n, dtype=bool)
         repeat = np.zeros(n, dtype=bool)
@@ -319,13 +328,15 @@ class RunState:
         bounds = [0, *np.flatnonzero(back).tolist(), n]
         changed = False
         for piece, (a, b) in enumerate(itertools.pairwise(bounds)):
+            # Rows a..b-1 and the silent lines after each of them; row a of a later piece
+            # is counted where it was seen, then it starts the new run.
             run = self.current
+            rows = b - a
             if piece > 0:
-                _lines_seen(run, 1, t)  # counted where it was seen, then it starts the new run
+                _lines_seen(run, 1, t)
                 run = self._new_run(t)
-                _lines_seen(run, b - a - 1, t)
-            else:
-                _lines_seen(run, b - a, t)
+                rows -= 1
+            _lines_seen(run, rows + int(silent[a + 1 : b + 1].sum()), t)
             keep = ~repeat[a:b]
             if keep.any():
                 _append_iterations(run, iters[a:b][keep], loss[a:b][keep], step_time_s[a:b][keep], mfu[a:b][keep], t)

@@ -5,12 +5,14 @@ Glue between the rings: imports the PURE core, never textual. The clock is injec
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 import numpy as np
 
+from monitor.events import Event, Iteration
 from monitor.formats import AutoParser
 from monitor.formats.scan import IterationColumns
 from monitor.lines import bound, decode, line_bounds, segments
@@ -26,6 +28,56 @@ BULK_BLOCK_BYTES = 1 << 22
 #: A buffer of fewer lines is fed one by one: reading it in bulk costs ~0.4 ms however
 #: short it is, ~60 lines' worth (a live log's few new lines, every poll).
 SCAN_MIN_LINES = 256
+
+
+class _Pending:
+    """Rows of an IterationColumns not yet folded in, in order, and the silent lines
+    before each stretch of them and after the last."""
+
+    def __init__(self) -> None:
+        self.stretches: list[tuple[int, int, int]] = []  # (first row, end row, silent lines before)
+        self.silent = 0
+
+    def add(self, first: int, end: int) -> None:
+        if first < end:
+            self.stretches.append((first, end, self.silent))
+            self.silent = 0
+
+    def flush(self, state: RunState, cols: IterationColumns, t: float | None) -> bool:
+        if not self.stretches and not self.silent:
+            return False
+        if sum(end - first for first, end, _ in self.stretches) < BULK_MIN_LINES:
+            return self._flush_one_by_one(state, cols, t)
+        rows: slice | np.ndarray
+        if len(self.stretches) == 1:
+            rows = slice(self.stretches[0][0], self.stretches[0][1])
+        else:
+            rows = np.concatenate([np.arange(first, end) for first, end, _ in self.stretches] or [np.arange(0)])
+        lengths = [end - first for first, end, _ in self.stretches]
+        silent = np.zeros(sum(lengths) + 1, dtype=np.int64)
+        silent[np.cumsum([0, *lengths[:-1]], dtype=np.int64)[: len(lengths)]] = [s for _, _, s in self.stretches]
+        silent[-1] += self.silent
+        self.stretches, self.silent = [], 0
+        return state.extend_iterations(cols.iter[rows], cols.loss[rows], cols.step_time_s[rows], cols.mfu[rows], t,
+                                       silent)
+
+
+    def _flush_one_by_one(self, state: RunState, cols: IterationColumns, t: float | None) -> bool:
+        """A few rows: numpy's setup would cost more than folding them in one at a time."""
+        changed = False
+        for first, end, silent in self.stretches:
+            for _ in range(silent):
+                state.line_seen(t)
+            for i in range(first, end):
+                mfu = float(cols.mfu[i])
+                event = Iteration(int(cols.iter[i]), float(cols.loss[i]), float(cols.step_time_s[i]),
+                                  None if math.isnan(mfu) else mfu)
+                state.line_seen(t)
+                changed = state.apply(event, t) or changed
+        for _ in range(self.silent):
+            state.line_seen(t)
+        self.stretches, self.silent = [], 0
+        return changed
 
 
 class Session:
@@ -59,12 +111,18 @@ class Session:
 
     def feed(self, line: bytes | str, t: float | None = None) -> bool:
         """One log line (without its newline) seen at `t`; True when the run changed."""
-        text = decode(line) if isinstance(line, bytes) else line
+        events = self._events(line, t)
         self.state.line_seen(t)
+        return self._apply(events)
+
+    def _events(self, line: bytes | str, t: float | None) -> list[tuple[float | None, Event]]:
+        text = decode(line) if isinstance(line, bytes) else line
+        return [pair for segment in segments(text) for pair in self.parser.feed(t, segment)]
+
+    def _apply(self, events: list[tuple[float | None, Event]]) -> bool:
         changed = False
-        for segment in segments(text):
-            for event_t, event in self.parser.feed(t, segment):
-                changed = self.state.apply(event, event_t) or changed
+        for event_t, event in events:
+            changed = self.state.apply(event, event_t) or changed
         return changed
 
     def add_gpu_samples(self, samples: Iterable[GpuSample]) -> None:
@@ -134,20 +192,30 @@ class Session:
         # A trailing \r (a CRLF log) hides nothing: segments() drops the empty piece after it.
         crlf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 0x0D)
         cols = scan(buf, starts, ends - crlf)
+        # Plain iteration lines wait in `pending` with the silent lines among them (lines
+        # that carry no event), and are folded in together before the next event.
+        pending = _Pending()
         changed = False
         edges = (np.flatnonzero(cols.ok[1:] != cols.ok[:-1]) + 1).tolist()
         for a, b in zip([0, *edges], [*edges, len(starts)]):
-            # The first line of a stretch goes through the parser (it may end a config dump);
-            # the rest are plain iterations, and short stretches are not worth the setup.
-            bulk_from = a + 1 if cols.ok[a] and b - a >= BULK_MIN_LINES else b
-            for i in range(a, bulk_from):
-                changed = self.feed(bound(data[starts[i] : ends[i]]), t) or changed
-            if bulk_from < b:
-                rows = slice(bulk_from, b)
-                changed = self.state.extend_iterations(
-                    cols.iter[rows], cols.loss[rows], cols.step_time_s[rows], cols.mfu[rows], t
-                ) or changed
-        return changed
+            first = a
+            if cols.ok[a] and not self.parser.plain():
+                # Inside a config dump, say: parse() ends it, so this line goes through it.
+                changed = pending.flush(self.state, cols, t) or changed
+                changed = self.feed(data[starts[a] : ends[a]], t) or changed
+                first += 1
+            if cols.ok[a]:
+                pending.add(first, b)
+                continue
+            for i in range(a, b):
+                events = self._events(bound(data[starts[i] : ends[i]]), t)
+                if not events:
+                    pending.silent += 1
+                    continue
+                changed = pending.flush(self.state, cols, t) or changed
+                self.state.line_seen(t)
+                changed = self._apply(events) or changed
+        return pending.flush(self.state, cols, t) or changed
 
     def _options(self) -> Options:
         name = self.state.current.config.get("dataset")

@@ -415,3 +415,19 @@ def test_a_long_log_goes_through_the_bulk_path_and_a_few_new_lines_do_not(monkey
     bulk_rows.clear()
     s.feed_block(b"".join(_good_line(3000 + i, 1.0) + b"\n" for i in range(10)), 5.0)
     assert bulk_rows == [] and s.state.current.last_iter == 3009
+
+
+def test_an_iteration_ends_a_config_dump_in_bulk_too() -> None:
+    lines = [b"Overriding config with config/x.py:", b"# a comment", b"max_iters = 3000",
+             *(_good_line(i, 2.0) for i in range(40)), b"max_iters = 5", b"grad norm 0.5",
+             *(line for i in range(40, 80) for line in (_good_line(i, 1.0), b"grad norm 0.5")),
+             b"/x/train.py:1: UserWarning: w", *(line for i in range(80, 90) for line in (_good_line(i, 1.0), b"w"))]
+    data = b"".join(line + b"\n" for line in lines)
+    one_by_one, bulk = session(), session()
+    for line in lines:
+        one_by_one.feed(line)
+    with bulk_sizes():
+        bulk.feed_block(data)
+    assert fingerprint(bulk) == fingerprint(one_by_one)
+    assert bulk.state.current.config["max_iters"] == 3000  # the later line was noise, not config
+    assert bulk.state.current.n_iters == 90 and bulk.state.lines == len(lines)

@@ -45,7 +45,8 @@ class Family:
     #: gaps between line arrival times)
     eval_in_step_time: bool = False
     #: optional bulk reader of plain iteration lines (see formats/scan.py): (buffer, line
-    #: starts, line ends) -> IterationColumns, exactly what the parser gives for those lines
+    #: starts, line ends) -> IterationColumns, exactly what the parser gives for those lines;
+    #: the family's parser then has plain(): True when such a line would not change it
     scan_iterations: Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns] | None = None
 
 
@@ -123,6 +124,11 @@ class AutoParser:
     def scan_iterations(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns] | None:
         """The family's bulk reader of iteration lines, once the family is known."""
         return self.family.scan_iterations if self.family is not None and self._parser is not None else None
+
+    def plain(self) -> bool:
+        """True when a line the bulk reader accepts may skip parse() (see Family)."""
+        plain = getattr(self._parser, "plain", None)
+        return plain is not None and plain()
 
     def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
         if self._parser is not None:

@@ -103,6 +103,11 @@ class Parser:
                 return ConfigValue(key=m.group(1), value=literal(m.group(2)))
         return self._startup(line) or self._errors.parse(line)
 
+    def plain(self) -> bool:
+        """True when an `iter` line would leave the parser as it is (not inside a config
+        dump): the bulk path may then fold such lines in without parse()."""
+        return not self._in_config
+
     def _config_line(self, line: str) -> Event | None:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
@@ -144,7 +149,7 @@ def scan_iterations(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> It
     """The plain `iter` lines among `buf[starts[i]:ends[i]]`, read in bulk.
 
     For each line marked ok, Parser.parse gives the same Iteration, and leaves the
-    parser as it found it once one `iter` line has been parsed (it ends a config dump).
+    parser as it found it when Parser.plain() is True (otherwise it ends a config dump).
     """
     tokens = Tokens(buf)
     ok, (iters, loss, time_ms, mfu_pct) = read_shape(tokens, starts, ends, _ITER_MFU)
