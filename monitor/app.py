@@ -80,6 +80,8 @@ class LineHooks:
     on_error: OnError
     on_state: OnError
     on_reset: Callable[[], None]
+    #: whole lines in one buffer (each ending in a newline), all seen at one time: the bulk form
+    on_block: Callable[[float | None, bytes], None]
 
 
 LineSourceFactory = Callable[[LineHooks], LineSource]
@@ -90,6 +92,13 @@ class LinesArrived(Message):
     def __init__(self, lines: list[Line]) -> None:
         super().__init__()
         self.lines = lines
+
+
+class BlockArrived(Message):
+    def __init__(self, t: float | None, block: bytes) -> None:
+        super().__init__()
+        self.t = t
+        self.block = block
 
 
 class SourceFailed(Message):
@@ -202,7 +211,11 @@ class NanowatchApp(App[int]):
         # Sources start once the screen is up, so their first lines find a ready app.
         if self._line_factory is not None:
             hooks = LineHooks(
-                self._lines_from_thread, self._line_error_from_thread, self._state_from_thread, self._reset_from_thread
+                self._lines_from_thread,
+                self._line_error_from_thread,
+                self._state_from_thread,
+                self._reset_from_thread,
+                self._block_from_thread,
             )
             self._line_source = self._line_factory(hooks)
             self._sources.append(self._line_source)
@@ -227,10 +240,16 @@ class NanowatchApp(App[int]):
     # --- callbacks from source threads: only post messages ---
 
     def _lines_from_thread(self, lines: list[Line]) -> None:
+        self._post_lines(LinesArrived(lines))
+
+    def _block_from_thread(self, t: float | None, block: bytes) -> None:
+        self._post_lines(BlockArrived(t, block))
+
+    def _post_lines(self, message: Message) -> None:
         while not self._pending.acquire(timeout=0.2):
             if not self._live:
                 return  # the app is gone: nobody will read these
-        if not self.post_message(LinesArrived(lines)):
+        if not self.post_message(message):
             self._pending.release()
 
     def _line_error_from_thread(self, reason: str) -> None:
@@ -264,6 +283,18 @@ class NanowatchApp(App[int]):
                     changed = session.feed_many(lines, t) or changed
         finally:
             self._pending.release()
+        self._lines_fed(changed)
+
+    @on(BlockArrived)
+    def _block_arrived(self, message: BlockArrived) -> None:
+        try:
+            changed = self.session.feed_block(message.block, message.t)
+        finally:
+            self._pending.release()
+        self._lines_fed(changed)
+
+    def _lines_fed(self, changed: bool) -> None:
+        session = self.session
         session.waiting = False
         if self._line_source is not None and self._line_source.mtime is not None:
             session.file_mtime = self._line_source.mtime

@@ -28,8 +28,6 @@ from monitor.telemetry import Telemetry
 
 #: glibc's mallopt parameter and the size from which blocks are mmapped (its initial default).
 M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
-#: The follower reads a file already there in pieces this big (less held in memory at once).
-READ_CHUNK_BYTES = 1 << 20
 #: `nanowatch demo` plays the bundled run in about this many seconds (unless --speed).
 DEMO_SECONDS = 90.0
 
@@ -102,7 +100,8 @@ def live(args: argparse.Namespace, session_factory: Callable[..., Session]) -> i
             raise NoTerminal(f"no terminal to read keys from ({e.strerror or e}); use --jsonl") from None
 
         def lines(hooks: LineHooks) -> StdinReader:
-            return StdinReader(hooks.on_lines, hooks.on_error, time.time, fd=pipe_fd, on_state=hooks.on_state)
+            return StdinReader(hooks.on_lines, hooks.on_error, time.time, fd=pipe_fd, on_state=hooks.on_state,
+                               on_block=hooks.on_block)
 
         log_path = "-"
     else:
@@ -111,7 +110,7 @@ def live(args: argparse.Namespace, session_factory: Callable[..., Session]) -> i
 
         def lines(hooks: LineHooks) -> Follower:
             return Follower(args.log, hooks.on_lines, hooks.on_error, time.time, poll=args.poll,
-                            on_state=hooks.on_state, on_reset=hooks.on_reset, chunk_bytes=READ_CHUNK_BYTES)
+                            on_state=hooks.on_state, on_reset=hooks.on_reset, on_block=hooks.on_block)
 
         log_path = args.log
     return run_app(session, lines, gpu_factory(args, session, time.time, log_path, live=True))

@@ -121,6 +121,21 @@ async def test_the_screen_follows_lines_as_they_arrive() -> None:
 
 
 @sync
+async def test_whole_blocks_of_lines_are_read_like_lines() -> None:
+    clock = FakeClock(COMPILED[-1][0] + 1)
+    app, session = live_app(clock)
+    async with app.run_test() as pilot:
+        source = ManualLines.instances[0]
+        block = b"".join(line + b"\n" for _, line in COMPILED)
+        thread = threading.Thread(target=source.hooks.on_block, args=(None, block))
+        thread.start()
+        thread.join()
+        await until(pilot, lambda: app.snapshot.status == "finished")
+        assert session.state.current.n_iters == sum(1 for _, line in COMPILED if line.startswith(b"iter "))
+        assert "iter 5,000 / 5,000" in text_of(app.progress_view)
+
+
+@sync
 async def test_a_silent_log_turns_stalled_with_the_time_it_went_quiet() -> None:
     clock = FakeClock()
     session = session_at(COMPILED[:300], clock)
