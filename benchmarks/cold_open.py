@@ -39,6 +39,13 @@ EVAL_INTERVAL = 2000
 #: The per-line regex loop the issue names as the baseline (nanoGPT's iter line).
 _BASELINE = re.compile(r"iter (\d+): loss ([-+\d.naif]+), time ([-+\d.naif]+)ms(?:, mfu ([-+\d.naif]+)%)?")
 
+#: Logs where every `iter` line is followed by another line: one that carries no event for
+#: nanowatch, and one that does (a Python warning becomes a note).
+NOISY = (
+    ("a silent print after every step", "grad norm 0.8125 | tokens/s 1302841"),
+    ("a warning (an event) after every step", "/w/train.py:301: UserWarning: grad clipped"),
+)
+
 _HOLD = """
 import resource, sys
 sys.path.insert(0, {root!r})
@@ -67,8 +74,9 @@ print(before, status_kib("VmHWM"), status_kib("VmRSS"), session.state.current.n_
 """
 
 
-def write_log(path: Path, n_lines: int, seed: int = 0) -> int:
-    """A nanoGPT log of exactly `n_lines` lines; returns the number of `iter` lines."""
+def write_log(path: Path, n_lines: int, seed: int = 0, after_each: str | None = None) -> int:
+    """A nanoGPT log of exactly `n_lines` lines; returns the number of `iter` lines.
+    `after_each`: a line printed after every `iter` line (a training script's own print)."""
     rng = random.Random(seed)
     header = HEADER_SOURCE.read_text().split("step 0:")[0]
     header = header.replace("max_iters = 5000", "max_iters = 2000000").replace("log_interval = 10", "log_interval = 1")
@@ -84,6 +92,8 @@ def write_log(path: Path, n_lines: int, seed: int = 0) -> int:
         dt_ms = 36260.58 if it == 0 else rng.gauss(12.5, 0.6) + (2500.0 if it % EVAL_INTERVAL == 0 else 0.0)
         mfu = -100.0 if it < 5 else rng.uniform(27.0, 31.0)
         lines.append(f"iter {it}: loss {loss:.4f}, time {dt_ms:.2f}ms, mfu {mfu:.2f}%")
+        if after_each is not None:
+            lines.append(after_each)
         n_iter += 1
         it += 1
     lines = lines[:n_lines]
@@ -144,6 +154,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--noisy", action="store_true", help="also logs with a line after every step")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "train.log"
@@ -153,6 +164,14 @@ def main() -> int:
         t_in, record = timed(in_process, log, repeat=args.repeat)
         t_sub, record_sub = timed(as_subprocess, log, repeat=args.repeat)
         before_kib, peak_kib, held_kib, held = hold_rss_kib(log)
+        noisy_rows = []
+        for name, extra in NOISY if args.noisy else ():
+            noisy_log = Path(tmp) / "noisy.log"
+            noisy_iters = write_log(noisy_log, args.lines, after_each=extra)
+            t_noisy_base, _ = timed(baseline, noisy_log, repeat=args.repeat)
+            t_noisy, rec = timed(in_process, noisy_log, repeat=args.repeat)
+            assert rec["iter"] == noisy_iters - 1, (rec["iter"], noisy_iters)
+            noisy_rows.append((name, t_noisy, t_noisy_base))
     assert n_base == n_iter, (n_base, n_iter)
     assert held == n_iter, (held, n_iter)
     assert record["iter"] == record_sub["iter"] == n_iter - 1, (record["iter"], n_iter)
@@ -172,6 +191,9 @@ def main() -> int:
     print(f"{'RSS after imports (MB)':<44} {before_kib / 1024:>12.1f}")
     print(f"{'peak RSS, loading and holding the state (MB)':<44} {peak_kib / 1024:>12.1f}")
     print(f"{'RSS while holding the loaded state (MB)':<44} {held_kib / 1024:>12.1f}")
+    for name, t_noisy, t_noisy_base in noisy_rows:
+        print(f"{('  ' + name + ' (s)'):<44} {t_noisy:>12.3f} {t_noisy / t_noisy_base:>11.2f}x"
+              f"  (its baseline {t_noisy_base:.3f} s)")
     print()
     print(f"targets: cold open <= 1 s ({'met' if t_sub <= 1.0 else 'NOT met'} as a subprocess, "
           f"{'met' if t_in <= 1.0 else 'NOT met'} in-process); peak RSS <= 120 MB "
