@@ -91,11 +91,13 @@ class NanColumn(Column):
             self._data = np.full(max(1024, 2 * self._n), NAN)
 
     def append(self, value: float) -> None:
-        if self._unset() and math.isnan(value):
+        if len(self._data):
+            super().append(value)
+        elif math.isnan(value):
             self._n += 1
-            return
-        self._materialise()
-        super().append(value)
+        else:
+            self._materialise()
+            super().append(value)
 
     def extend(self, values: np.ndarray) -> None:
         if self._unset() and np.isnan(values).all():
