@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_logs"
@@ -33,3 +34,9 @@ def clock() -> FakeClock:
 def sample_facts() -> dict[str, dict]:
     facts = json.loads((SAMPLES / "facts.json").read_text())
     return {k: v for k, v in facts.items() if not k.startswith("_")}
+
+
+# Property tests explore the same examples on every run: CI is deterministic, and a failure
+# seen once is seen again.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.load_profile("deterministic")
