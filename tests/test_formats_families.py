@@ -404,3 +404,18 @@ def test_parsers_never_raise_on_any_text(line: str) -> None:
         parser.parse(line)
         parser.parse(line)  # again, with the state the first line left
         family.sniff(line)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_thousand_digit_step_numbers_are_noise_not_an_exception(family: str) -> None:
+    big = "9" * 5000
+    lines = [
+        f"step {big}/{big} (0.5%) | loss: 1.0 | dt: 3ms", f"Step {big}/{big} | Training loss: 1.0",
+        f"Step {big} | Validation bpb: 1.0", f"step {big}/{big} | loss 1.0 (+0.1z)| norm 1 (+0.1z)| lr 1e-4 | 3.00 ms",
+        f"s:{big} trl:1.0", f"num_parameters: {big}", f"step:{big}/{big} train_time:100ms step_avg:1ms",
+        f"step:{big}/{big} val_loss:1.0 train_time:100ms step_avg:1ms", f"Number of parameters: {big}",
+        f"Total batch size {big} => gradient accumulation steps: 1", f"Resuming optimization from step {big}",
+    ]  # fmt: skip
+    parser = FAMILIES[family].make_parser()
+    for line in lines:
+        parser.parse(line)  # must not raise

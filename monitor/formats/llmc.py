@@ -28,14 +28,14 @@ DEFAULTS: dict[str, object] = {"eval_interval": 20}
 _NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|-?nan|-?inf))"
 # `step    1/74 | loss 11.0 (+nanz)| norm …| lr …| 4688.25 ms | 28.8% bf16 MFU | …`, and the
 # older `step 1/74: train loss 4.6 (took 80 ms)` / `step 1: train loss … (took … ms)` shapes.
-_STEP = re.compile(rf"step\s+(\d+)(?:/(\d+))?(?::| \|) (?:train )?loss {_NUM}")
+_STEP = re.compile(rf"step\s+(\d{{1,15}})(?!\d)(?:/(\d{{1,15}})(?!\d))?(?::| \|) (?:train )?loss {_NUM}")
 _MS = re.compile(r"\(?(?:took )?([\d.]+) ms\b")
 _MFU = re.compile(r"\| (-?[\d.]+)% [\w ]*MFU")
 _VAL = re.compile(rf"val loss {_NUM}\s*$")
-_LOGGER = re.compile(rf"s:(\d+) (trl|tel|eval):{_NUM}")
+_LOGGER = re.compile(rf"s:(\d{{1,15}})(?!\d) (trl|tel|eval):{_NUM}")
 _ROW = re.compile(r"\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*$")
 _HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = ([\d.]+)")
-_PARAMS = re.compile(r"num_parameters: (\d+)")
+_PARAMS = re.compile(r"num_parameters: (\d{1,15})(?!\d)")
 _CHECKPOINT = re.compile(r"Writing (?:checkpoint|model) (?:at step \d+|to (.+))")
 
 # Rows of the startup parameter table, as the plan's setting names.

@@ -20,8 +20,8 @@ _NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
 # `train_time` is the cumulative training clock, validation excluded: ms in the records,
 # seconds (`12.345s`) in track 3. The f-string templates in the source dump carry `{step}`,
 # never digits, so they cannot match.
-_TRAIN = re.compile(rf"step:(\d+)/(\d+) (?:train_loss:{_NUM} )?train_time:{_NUM}(ms|s)\b")
-_VAL = re.compile(rf"step:(\d+)/(\d+) val_loss:{_NUM} train_time:{_NUM}(ms|s)\b")
+_TRAIN = re.compile(rf"step:(\d{{1,15}})(?!\d)/(\d{{1,15}})(?!\d) (?:train_loss:{_NUM} )?train_time:{_NUM}(ms|s)\b")
+_VAL = re.compile(rf"step:(\d{{1,15}})(?!\d)/(\d{{1,15}})(?!\d) val_loss:{_NUM} train_time:{_NUM}(ms|s)\b")
 _SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
 _HEADER_END = ("Running Python", "Running PyTorch")
 

@@ -30,19 +30,19 @@ _NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
 _ECHO = re.compile(r"(?:\^\[\[?[\d;]*[A-Za-z~])+")
 # base_train `step 00100/21400 (0.47%) | loss: …`; mid_train and today's chat_sft print no
 # total, only the share of their data consumed.
-_STEP = re.compile(rf"step (\d+)(?:/(\d+))? \(([\d.]+)%\) \| loss: {_NUM}")
+_STEP = re.compile(rf"step (\d{{1,15}})(?!\d)(?:/(\d{{1,15}})(?!\d))? \(([\d.]+)%\) \| loss: {_NUM}")
 _DT = re.compile(r"\| dt: ([\d.]+)ms")
 _MFU = re.compile(r"\| (?:bf16_)?mfu: ([\d.]+)")
 _TOTAL_TIME = re.compile(r"\| total time: ([\d.]+)m")
 # October 2025 chat_sft: `Step 00000/00651 | Training loss: 0.84| lrm: …`; chat_rl: `Step 3/467 | Average reward: …`.
-_STEP_CAPITAL = re.compile(rf"Step (\d+)/(\d+) \| (Training loss|Average reward): {_NUM}")
-_EVAL = re.compile(rf"Step (\d+) \| ([A-Za-z][\w /@.-]*?): {_NUM}")
+_STEP_CAPITAL = re.compile(rf"Step (\d{{1,15}})(?!\d)/(\d{{1,15}})(?!\d) \| (Training loss|Average reward): {_NUM}")
+_EVAL = re.compile(rf"Step (\d{{1,15}})(?!\d) \| ([A-Za-z][\w /@.-]*?): {_NUM}")
 _OVERRIDE = re.compile(r"Overriding: (\w+) = (.*)$")
-_BATCH = re.compile(r"Total batch size ([\d,]+) => gradient accumulation steps")
-_PARAMS = re.compile(r"(?:Number of parameters: |total\s+: )([\d,]+)\s*$")
-_SEQ = re.compile(r"Tokens / micro-batch / rank: \d+ x (\d+) =")
-_MODEL_KEY = re.compile(r'\s*"?(num_layers|model_dim|num_heads|n_layer|n_embd|n_head|sequence_len)"?: (\d+),?\s*$')
-_RESUME = re.compile(r"Resuming optimization from step (\d+)")
+_BATCH = re.compile(r"Total batch size (\d[\d,]{0,24})(?![\d,]) => gradient accumulation steps")
+_PARAMS = re.compile(r"(?:Number of parameters: |total\s+: )(\d[\d,]{0,24})(?![\d,])\s*$")
+_SEQ = re.compile(r"Tokens / micro-batch / rank: \d+ x (\d{1,15})(?!\d) =")
+_MODEL_KEY = re.compile(r'\s*"?(num_layers|model_dim|num_heads|n_layer|n_embd|n_head|sequence_len)"?: (\d{1,15})(?!\d),?\s*$')
+_RESUME = re.compile(r"Resuming optimization from step (\d{1,15})(?!\d)")
 
 _PLAN_KEYS = {
     "num_layers": "n_layer",
