@@ -5,6 +5,8 @@ UI ring: draws the Snapshot's downsampled series with textual-plotext; no I/O.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from textual_plotext import PlotextPlot
 
@@ -28,12 +30,17 @@ def smooth(y: np.ndarray) -> np.ndarray:
     return out
 
 
-def iter_ticks(x: np.ndarray, count: int = 5) -> list[int]:
+def iter_ticks(x: np.ndarray, count: int = 5) -> list[float]:
     """Whole-number iteration ticks across the x range (plotext would print 292.5)."""
     if not len(x):
         return []
     lo, hi = int(x.min()), int(np.ceil(x.max()))
-    return sorted({round(float(v)) for v in np.linspace(lo, hi, count)})
+    return sorted({float(round(float(v))) for v in np.linspace(lo, hi, count)})
+
+
+def _iteration_axis(plt: Any, x: np.ndarray) -> None:
+    ticks = iter_ticks(x)
+    plt.xticks(ticks, [f"{t:.0f}" for t in ticks])
 
 
 def _key(*series: Series) -> tuple[object, ...]:
@@ -70,7 +77,7 @@ class LossChart(_Chart):
             x, y = loss.x[keep].tolist(), loss.y[keep]
             plt.plot(x, scale(y).tolist(), marker="braille", color="gray", label="train")
             plt.plot(x, scale(smooth(y)).tolist(), marker="braille", color="cyan", label="smoothed")
-            plt.xticks(iter_ticks(loss.x[keep]))
+            _iteration_axis(plt, loss.x[keep])
         val_keep = val.y > 0 if log_scale else np.ones(len(val.y), dtype=bool)
         if val_keep.any():
             plt.scatter(val.x[val_keep].tolist(), scale(val.y[val_keep]).tolist(), marker="●", color="yellow",
@@ -103,5 +110,5 @@ class StepChart(_Chart):
                 plt.title(f"step time (ms; peaks cut at {cap:.0f})")
                 y_ms = np.minimum(y_ms, cap)
             plt.plot(steps.x.tolist(), y_ms.tolist(), marker="braille", color="green")
-            plt.xticks(iter_ticks(steps.x))
+            _iteration_axis(plt, steps.x)
         self.refresh()
