@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cold_open import write_log  # noqa: E402
+from cold_open import write_log
 
 SMALL_LOG = ROOT / "sample_logs" / "recorded" / "compiled" / "run.log"
 TICK = os.sysconf("SC_CLK_TCK")

@@ -13,8 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypeVar
+from typing import ClassVar, TypeVar
 
 from textual import on
 from textual.app import App, ComposeResult
@@ -24,6 +23,21 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from monitor.app_messages import (
+    BlockArrived,
+    GpuFailed,
+    GpuSampled,
+    GpuSourceFactory,
+    Line,
+    LineHooks,
+    LinesArrived,
+    LineSource,
+    LineSourceFactory,
+    Source,
+    SourceChanged,
+    SourceFailed,
+    SourceRestarted,
+)
 from monitor.session import Session
 from monitor.snapshot import Snapshot
 from monitor.telemetry import GpuSample, Telemetry
@@ -40,11 +54,6 @@ from monitor.widgets import (
     TotalsPanel,
 )
 
-Line = tuple[float | None, bytes]
-OnLines = Callable[[list[Line]], None]
-OnSamples = Callable[[list[GpuSample]], None]
-OnError = Callable[[str], None]
-
 UNAVAILABLE = "GPU telemetry unavailable: "
 #: A redraw at most this often while lines pour in (a few times a second).
 MIN_REDRAW_S = 0.25
@@ -57,78 +66,6 @@ BLOCK_LINES = 256
 #: Batches a source may have posted and the app not yet read: a source reading a huge file
 #: waits instead of queueing all of it as Python objects.
 MAX_PENDING_BATCHES = 2
-
-
-class Source(Protocol):
-    """A line or GPU source: started and stopped by the app, reporting through its callbacks."""
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class LineSource(Source, Protocol):
-    #: mtime of the followed file (None for a pipe or a replay): the age of lines read at start.
-    mtime: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class LineHooks:
-    """The app's thread-safe callbacks, handed to a line-source factory."""
-
-    on_lines: OnLines
-    on_error: OnError
-    on_state: OnError
-    on_reset: Callable[[], None]
-    #: whole lines in one buffer (each ending in a newline), all seen at one time: the bulk form
-    on_block: Callable[[float | None, bytes], None]
-
-
-LineSourceFactory = Callable[[LineHooks], LineSource]
-GpuSourceFactory = Callable[[OnSamples, OnError], Source]
-
-
-class LinesArrived(Message):
-    def __init__(self, lines: list[Line]) -> None:
-        super().__init__()
-        self.lines = lines
-
-
-class BlockArrived(Message):
-    def __init__(self, t: float | None, block: bytes) -> None:
-        super().__init__()
-        self.t = t
-        self.block = block
-
-
-class SourceFailed(Message):
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
-
-
-class SourceChanged(Message):
-    """The follower's state: waiting, following, deleted, unreadable, ended."""
-
-    def __init__(self, state: str) -> None:
-        super().__init__()
-        self.state = state
-
-
-class SourceRestarted(Message):
-    """The file started over (truncated or replaced): what follows is a new run."""
-
-
-class GpuSampled(Message):
-    def __init__(self, samples: list[GpuSample]) -> None:
-        super().__init__()
-        self.samples = samples
-
-
-class GpuFailed(Message):
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
 
 
 class NanowatchApp(App[int]):

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
 
-from monitor.app import GpuSourceFactory, LineHooks, LineSourceFactory, OnError, OnSamples, make_app
+from monitor.app import make_app
+from monitor.app_messages import GpuSourceFactory, LineHooks, LineSourceFactory, OnError, OnSamples
 from monitor.dcgm import DcgmSource, open_dcgm
 from monitor.gpu import GpuSampler, GpuSource, open_source, telemetry_for
 from monitor.logfile import LogError

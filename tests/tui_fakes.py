@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from conftest import SAMPLES, FakeClock
 
-from monitor.app import LineHooks
+from monitor.app_messages import LineHooks
 from monitor.report import Options
 from monitor.session import Session
 from monitor.telemetry import GpuSample, Telemetry
