@@ -251,15 +251,17 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, steps: _Steps) -> np
         return np.empty(0)
     counts = iters[idx + 1] // eval_every - iters[idx] // eval_every
     n_steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
-    before = steps.change_iter is not None and steps.before_s is not None
-    step_s = np.where(iters[idx + 1] < steps.change_iter, steps.before_s, steps.step_s) if before else steps.step_s
+    step_s: np.ndarray | float = steps.step_s
+    before_s = steps.before_s if steps.change_iter is not None else None
+    if before_s is not None:
+        step_s = np.where(iters[idx + 1] < steps.change_iter, before_s, steps.step_s)
     gap = run.t.values[idx + 1] - run.t.values[idx]
     out = np.where(np.isfinite(gap), (gap - n_steps * step_s) / counts, np.nan)
     if plan.eval_in_step_time:
         printed = run.step_time_s.values[idx + 1]
         own = (iters[idx + 1] % eval_every == 0) & np.isfinite(printed)
         out = np.where(np.isnan(out) & own, printed - step_s, out)
-    if before:
+    if before_s is not None:
         out = out * (steps.step_s / step_s)
     out = out[np.isfinite(out)]
     return np.maximum(out, 0.0)

@@ -65,8 +65,9 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
             for _, event in parser.feed(None, segment):
                 if not isinstance(event, Iteration):
                     continue
-                first = last_iter is None or event.iter <= last_iter  # a process's first step
-                steps = 1 if first else event.iter - last_iter
+                # a process's first step, or the first after the counter went back
+                first = last_iter is None or event.iter <= last_iter
+                steps = 1 if last_iter is None or first else event.iter - last_iter
                 dt = event.step_time_s
                 if dt is not None and math.isfinite(dt) and dt > 0:
                     # The printed time is one step's (an eval step's included); the
