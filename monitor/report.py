@@ -146,7 +146,7 @@ def build(
     ended = status in ("crashed", "interrupted")
     remaining = 0.0 if finished else None if ended else est.remaining_s
     finish = None if finished or ended else est.finish
-    warnings = _warnings(run, plan, status, stalled_for, last_line_t)
+    warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
     buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
     warnings = (*warnings, buffered) if buffered else warnings
     gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
@@ -244,14 +244,20 @@ def _val_series(run: Run) -> Series:
     return Series(np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float))
 
 
-def _warnings(run: Run, plan: Plan, status: str, stalled_for: float | None, last_line_t: float | None) -> tuple[str, ...]:
+def _warnings(
+    run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None
+) -> tuple[str, ...]:
     out = []
     if run.nan_losses:
         out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
     if status == "stalled" and stalled_for is not None and last_line_t is not None:
         out.append(f"no new line for {duration(stalled_for)} (last at {clock(last_line_t, last_line_t + stalled_for)})")
-    if plan.max_iters_source == "default" and run.n_iters:
-        out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
+    if plan.max_iters_source == "default" and run.n_iters and status != "finished":
+        if est.remaining_s is None and est.step_time_s is not None:
+            # The log starts mid-run (no startup lines): the default may not be what it used.
+            out.append("max_iters not in the log, which starts mid-run: finish unknown (pass --max-iters)")
+        else:
+            out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
     if plan.max_iters is None and run.n_iters:
         out.append("max_iters unknown: pass --max-iters")
     return tuple(out)
