@@ -327,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.jsonl:
                 from monitor.live import follow_jsonl
 
-                session = Session(options_from(args, args.log), time.time)
+                session = new_session(args, time.time)
                 _publish_metrics(session, args)
                 sampler = gpu_sampler(args, session, time.time)
                 try:
