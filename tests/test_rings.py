@@ -17,8 +17,9 @@ import monitor
 ADAPTERS = {
     "monitor.__main__", "monitor.cli", "monitor.session", "monitor.logfile", "monitor.replay",
     "monitor.tail", "monitor.live", "monitor.gpu", "monitor.dcgm", "monitor.metrics", "monitor.player",
+    "monitor.multi",
 }  # fmt: skip
-UI_PREFIXES = ("monitor.app", "monitor.widgets", "monitor.multi")
+UI_PREFIXES = ("monitor.app", "monitor.widgets", "monitor.multi_app")
 FORBIDDEN_IN_PURE = {"textual", "watchdog", "pynvml", "rich", "prometheus_client"}
 
 
