@@ -87,7 +87,8 @@ def run_app(session: Session, lines: LineSourceFactory, gpu: GpuSourceFactory | 
 def live(args: argparse.Namespace, session_factory: Callable[..., Session]) -> int:
     """`nanowatch LOG` / `nanowatch -`: follow the log; keys come from the terminal."""
     from monitor.live import check_source
-    from monitor.tail import Follower, StdinReader, detach_stdin
+    from monitor.stdin import StdinReader, detach_stdin
+    from monitor.tail import Follower
 
     session = session_factory(args, time.time)
     lines: LineSourceFactory

@@ -20,7 +20,8 @@ from typing import TextIO, cast
 
 from monitor.logfile import LogError, check_readable
 from monitor.session import Session
-from monitor.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Batch, Follower, StdinReader
+from monitor.stdin import StdinReader
+from monitor.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Batch, Follower
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 #: Reads (each at most tail.CHUNK_BYTES) queued between the source's thread and the session

@@ -16,7 +16,7 @@ import monitor
 
 ADAPTERS = {
     "monitor.__main__", "monitor.cli", "monitor.session", "monitor.logfile", "monitor.replay",
-    "monitor.tail", "monitor.live", "monitor.gpu", "monitor.dcgm", "monitor.metrics", "monitor.player",
+    "monitor.tail", "monitor.stdin", "monitor.live", "monitor.gpu", "monitor.dcgm", "monitor.metrics", "monitor.player",
     "monitor.multi",
 }  # fmt: skip
 UI_PREFIXES = ("monitor.app", "monitor.widgets", "monitor.multi_app")

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from logwriter import Collector, Writer, iter_line, wait_for
 
-from monitor.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Follower, StdinReader
+from monitor.stdin import StdinReader
+from monitor.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Follower
 
 #: "events": only watchdog's inotify observer wakes the reader (the safety poll is an hour);
 #: "poll": only watchdog's polling observer does.
