@@ -28,14 +28,15 @@ def duration(seconds: float | None) -> str:
     return f"{s} s"
 
 
-def clock(t: float | None, now: float | None = None) -> str:
-    """Local wall-clock time; the date is added when it is not today."""
+def clock(t: float | None, now: float | None = None, seconds: bool = True) -> str:
+    """Local wall-clock time (`14:32:05`, or `14:32` without seconds); the day is added when
+    it is not `now`'s day."""
     if t is None or not math.isfinite(t):
         return UNKNOWN
     local = time.localtime(t)
     if now is not None and time.localtime(now)[:3] != local[:3]:
         return time.strftime("%a %d %b %H:%M", local)
-    return time.strftime("%H:%M:%S", local)
+    return time.strftime("%H:%M:%S" if seconds else "%H:%M", local)
 
 
 def si(value: float | None, unit: str = "", digits: int = 3) -> str:
@@ -77,6 +78,8 @@ def kwh(energy_j: float | None) -> str:
 
 
 def money(amount: float | None, currency: str | None) -> str:
-    if amount is None:
+    """Cost with enough digits to be seen: a small run costs fractions of a cent."""
+    if amount is None or not math.isfinite(amount):
         return UNKNOWN
-    return f"{amount:.2f} {currency or ''}".rstrip()
+    digits = 2 if abs(amount) >= 1 or amount == 0 else max(2, 1 - math.floor(math.log10(abs(amount))))
+    return f"{amount:.{min(digits, 6)}f} {currency or ''}".rstrip()

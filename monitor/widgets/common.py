@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import math
 import re
-import time
 
 from rich.text import Text
 from textual.widgets import Static
 
 from monitor.snapshot import Snapshot
+from monitor.textfmt import clock
 
 # C0/C1 control characters (ESC included): shown as visible escapes, never sent to the terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -53,28 +53,9 @@ def bar(fraction: float | None, width: int, style: str = "green") -> Text:
     return Text.assemble(("█" * full + partial, style), ("░" * rest, "dim"))
 
 
-def hm(t: float | None, now: float, seconds: bool = False) -> str:
-    """Local clock time `14:32` (or `14:32:05`), with the day when it is not `now`'s day."""
-    if t is None or not math.isfinite(t):
-        return "?"
-    local = time.localtime(t)
-    clock = "%H:%M:%S" if seconds else "%H:%M"
-    if time.localtime(now)[:3] != local[:3]:
-        return time.strftime(f"%a %d %b {clock}", local)
-    return time.strftime(clock, local)
-
-
-def money(amount: float | None, currency: str | None) -> str:
-    """Cost with enough digits to be seen: a small run costs fractions of a cent."""
-    if amount is None or not math.isfinite(amount):
-        return "?"
-    digits = 2 if abs(amount) >= 1 or amount == 0 else max(2, 1 - math.floor(math.log10(abs(amount))))
-    return f"{amount:.{min(digits, 6)}f} {currency or ''}".rstrip()
-
-
 def status_words(snap: Snapshot) -> str:
     if snap.status == "stalled" and snap.last_line_t is not None:
-        return f"stalled since {hm(snap.last_line_t, snap.t)}"
+        return f"stalled since {clock(snap.last_line_t, snap.t, seconds=False)}"
     if snap.status == "waiting":
         return "waiting for the log"
     return snap.status

@@ -10,7 +10,8 @@ from textual import events
 
 from monitor import textfmt as fmt
 from monitor.snapshot import Snapshot
-from monitor.widgets.common import STATUS_STYLE, SnapshotView, bar, hm, plain, status_words
+from monitor.textfmt import clock
+from monitor.widgets.common import STATUS_STYLE, SnapshotView, bar, plain, status_words
 
 
 class RunHeader(SnapshotView):
@@ -98,23 +99,25 @@ class FinishLine(_Sized):
     @staticmethod
     def _when(snap: Snapshot) -> Text:
         if snap.status == "finished":
-            return Text.assemble(("finished ", "bold green"), hm(snap.last_line_t, snap.t))
+            return Text.assemble(("finished ", "bold green"), clock(snap.last_line_t, snap.t, seconds=False))
         if snap.status in ("crashed", "interrupted"):
             return Text(f"{snap.status} at iter {fmt.count(snap.iter)}", style="bold red")
         if snap.status == "waiting":
             return Text("finish: the log does not exist yet; it is shown as soon as it appears", style="dim")
         if snap.iter is None:
             return Text("finish: estimated once the first training steps are logged", style="dim")
-        if snap.max_iters is None:
+        # No total, or only a default the log may not have used (it starts mid-run).
+        if snap.max_iters is None or (snap.max_iters_source == "default" and snap.eta_finish is None
+                                      and snap.step_time_s is not None):
             return Text.assemble(("finish ", "bold"), ("unknown — pass --max-iters", "yellow"))
         if snap.eta_finish is None:
             return Text.assemble(("finish ", "bold"), ("estimating (needs a few steady steps)", "dim"))
         low, high = snap.eta_low, snap.eta_high
         # A band narrower than the clock's minutes is shown with seconds, not as "14:32 (14:32–14:32)".
-        seconds = low is not None and high is not None and hm(low, snap.t) == hm(high, snap.t)
-        text = Text.assemble(("finishes ", "bold"), (hm(snap.eta_finish, snap.t, seconds), "bold"))
+        seconds = low is not None and high is not None and clock(low, snap.t, seconds=False) == clock(high, snap.t, seconds=False)
+        text = Text.assemble(("finishes ", "bold"), (clock(snap.eta_finish, snap.t, seconds), "bold"))
         if low is not None and high is not None:
-            text.append(f" ({hm(low, snap.t, seconds)}–{hm(high, snap.t, seconds)})")
+            text.append(f" ({clock(low, snap.t, seconds)}–{clock(high, snap.t, seconds)})")
         text.append(f", in {fmt.duration(snap.eta_remaining_s)}")
         if snap.status == "stalled":
             text.append(" if it goes on now", style="yellow")

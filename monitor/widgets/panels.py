@@ -9,7 +9,8 @@ from rich.text import Text
 
 from monitor import textfmt as fmt
 from monitor.snapshot import GpuRow, Snapshot
-from monitor.widgets.common import SnapshotView, bar, money, plain
+from monitor.textfmt import money
+from monitor.widgets.common import SnapshotView, bar, plain
 
 VRAM_BAR_CELLS = 10
 
