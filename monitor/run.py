@@ -266,9 +266,12 @@ class RunState:
         elif isinstance(event, TracebackStarted):
             run.in_traceback = True
         elif isinstance(event, Crash):
+            # A chained traceback ("During handling of the above exception…") ends twice
+            # with the same error: one event for the user.
+            if run.crash != event:
+                run.note(t, "interrupted" if event.interrupted else "crash", event.message)
             run.crash = event
             run.in_traceback = False
-            run.note(t, "interrupted" if event.interrupted else "crash", event.message)
         else:
             return False
         return True

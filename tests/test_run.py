@@ -157,3 +157,11 @@ def test_time_so_far_from_printed_step_times_when_lines_have_no_arrival_time(clo
     # a line arriving now does not tell when the run began
     s.feed("iter 30: loss 1.0, time 100.00ms", t=clock.t)
     assert s.snapshot().elapsed_measured is False
+
+
+def test_a_chained_traceback_is_one_event(clock) -> None:
+    s = session(clock)
+    s.feed_many(["iter 0: loss 4.0, time 1.00ms", "Traceback (most recent call last):", '  File "a.py", line 1',
+                 "KeyboardInterrupt", "", "During handling of the above exception, another exception occurred:", "",
+                 "Traceback (most recent call last):", '  File "b.py", line 2', "KeyboardInterrupt"])
+    assert [n.kind for n in s.state.current.notes] == ["interrupted"]
