@@ -19,6 +19,8 @@ from monitor.run import Run
 
 #: Steps at the start of a process that pay for compilation and first calls; nanoGPT
 #: itself leaves the first 5 out of its MFU for the same reason (`local_iter_num >= 5`).
+#: An arrival gap shorter than this share of its steps' time is a buffered burst, not time.
+BURST_FRACTION = 0.5
 WARMUP_STEPS = 5
 #: A gap this many times the typical step is a pause (stall, checkpoint), not a step.
 PAUSE_FACTOR = 10.0
@@ -256,7 +258,10 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, steps: _Steps) -> np
     if before_s is not None:
         step_s = np.where(iters[idx + 1] < steps.change_iter, before_s, steps.step_s)
     gap = run.t.values[idx + 1] - run.t.values[idx]
-    out = np.where(np.isfinite(gap), (gap - n_steps * step_s) / counts, np.nan)
+    # Lines that arrived faster than their steps can run came out of a buffer in a burst:
+    # their gap says nothing about the pause.
+    real_time = np.isfinite(gap) & (gap >= BURST_FRACTION * n_steps * step_s)
+    out = np.where(real_time, (gap - n_steps * step_s) / counts, np.nan)
     if plan.eval_in_step_time:
         printed = run.step_time_s.values[idx + 1]
         own = (iters[idx + 1] % eval_every == 0) & np.isfinite(printed)

@@ -369,3 +369,18 @@ def test_replay_once_prints_the_end_without_waiting_for_it(tmp_path, capsys) -> 
     record = json.loads(capsys.readouterr().out)
     assert record["iter"] == 300
     assert record["t"] == lines[-1][0]
+
+
+def test_a_buffered_burst_does_not_read_as_zero_length_eval_pauses(clock) -> None:
+    from monitor.report import Options
+    from monitor.session import Session
+
+    s = Session(Options(source="x"), clock)
+    s.feed_many(["Overriding config with c.py:", "eval_interval = 100", "log_interval = 10", "max_iters = 1000",
+                 "tokens per iteration will be: 1,000"], t=clock.t)
+    clock.advance(30)
+    # 51 lines that had waited in a stdout buffer arrive at one instant
+    s.feed_many([f"iter {i}: loss 1.0, time {2000.0 if i % 100 == 0 else 20.0:.2f}ms" for i in range(0, 501, 10)],
+                t=clock.t)
+    snap = s.snapshot()
+    assert snap.eval_time_s == pytest.approx(1.98)  # the printed eval step time minus a step
