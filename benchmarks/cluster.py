@@ -1,6 +1,6 @@
 """Cost of the cluster features: one Prometheus scrape of nanowatch, and one DCGM poll.
 
-Run: /work/venv/bin/python benchmarks/cluster.py [--repeat R]
+Run: python benchmarks/cluster.py [--repeat R]
 
 Times, in the same run:
 - a scrape of `--metrics-port` (monitor.metrics.render) for 1, 10 and 100 runs, against the

@@ -1,6 +1,6 @@
 """Cold open: a 1,000,000-line nanoGPT log to the complete `--once --json` record.
 
-Run: /work/venv/bin/python benchmarks/cold_open.py [--lines N] [--repeat R]
+Run: python benchmarks/cold_open.py [--lines N] [--repeat R]
 
 Generates a nanoGPT log in a temporary directory (the header of a recorded H100 run, then
 `iter` lines with an eval and a checkpoint every 2000 steps, as train.py prints them) and

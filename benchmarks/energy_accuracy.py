@@ -2,7 +2,7 @@
 compare nanowatch's measured energy with the NVML energy counter over the same window, and
 its projected total at 10/25/50% of the iterations with the energy finally measured.
 
-Run: /work/venv/bin/python benchmarks/energy_accuracy.py [--markdown]
+Run: python benchmarks/energy_accuracy.py [--markdown]
 
 Window: the run's first line to its last line (run.times). Truth: the counter in gpu.nvml.csv,
 interpolated at both ends. Baselines measured in the same run: a plain sum of power x time

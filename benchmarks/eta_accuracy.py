@@ -1,7 +1,7 @@
 """Finish-time accuracy: replay recorded runs with their real line times and compare
 nanowatch's estimate with naive baselines at fixed fractions of the iterations.
 
-Run: /work/venv/bin/python benchmarks/eta_accuracy.py [--markdown] [--paced]
+Run: python benchmarks/eta_accuracy.py [--markdown] [--paced]
 
 Error at a point = |predicted finish - actual finish| / run duration, where the actual
 finish is the time of the log's last line and the duration is the last line's time minus

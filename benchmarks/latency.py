@@ -12,7 +12,7 @@ the log is quiet (one record a second), with inotify and with `--poll`; and the 
 `--poll` in a directory crowded with other files, against watchdog's plain PollingObserver
 (which stats every file of the directory at every scan).
 
-    /work/venv/bin/python benchmarks/latency.py [--markdown]
+    python benchmarks/latency.py [--markdown]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The TUI's footprint: idle CPU and RSS with a 1,000,000-line nanoGPT log loaded and GPU
 sampling on, against a bare Textual app measured in the same run.
 
-Run: /work/venv/bin/python benchmarks/tui_idle.py [--lines N] [--idle-s S] [--gpu synthetic|nvml]
+Run: python benchmarks/tui_idle.py [--lines N] [--idle-s S] [--gpu synthetic|nvml]
 
 Each program runs as its own process on a pseudo-terminal (120x40), the way a user starts it:
 - bare: a Textual App showing one Static, nothing else (the floor any Textual app pays);

@@ -5,6 +5,8 @@ UI ring: renders a Snapshot; no I/O, no clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual import events
 
@@ -35,9 +37,11 @@ class RunHeader(SnapshotView):
 
 
 class _Sized(SnapshotView):
-    """A line whose layout depends on its width: re-rendered on resize."""
+    """A line whose layout depends on its width: re-rendered on resize. Subclasses define
+    `compose_line(snap, width) -> Text`."""
 
     snap: Snapshot | None = None
+    compose_line: Callable[[Snapshot, int], Text]
 
     def show(self, snap: Snapshot) -> None:
         self.snap = snap
@@ -46,9 +50,6 @@ class _Sized(SnapshotView):
     def on_resize(self, event: events.Resize) -> None:
         if self.snap is not None:
             self.show(self.snap)
-
-    def compose_line(self, snap: Snapshot, width: int) -> Text:
-        raise NotImplementedError
 
 
 class ProgressLine(_Sized):
