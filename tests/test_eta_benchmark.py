@@ -1,0 +1,59 @@
+"""The ETA benchmark's choice of run for multi-run family logs and its per-run scoring span
+(benchmarks/eta_accuracy.py, loaded by path: benchmarks/ is not a package)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("eta_accuracy", ROOT / "benchmarks" / "eta_accuracy.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _copy(src: str, dest_root: Path, family: str) -> None:
+    (dest_root / family).mkdir(exist_ok=True)
+    (dest_root / family / Path(src).name).write_bytes((ROOT / "sample_logs" / src).read_bytes())
+
+
+def test_family_runs_scores_the_longest_timed_run_and_lists_the_rest(bench, tmp_path: Path) -> None:
+    for family in bench.FAMILY_DIRS:
+        (tmp_path / family).mkdir()
+    _copy("nanochat/kwizzle_nanobot_gtx1660_newformat.log", tmp_path, "nanochat")
+    _copy("llmc/llmc_stdout_gpt2_124M_A100_elided_fragment.log", tmp_path, "llmc")
+    _copy("modded_nanogpt/mng_2026-07-17_current_format.log", tmp_path, "modded_nanogpt")
+    jobs, unscored = bench.family_runs(tmp_path)
+    # kwizzle: base (20 steps, 0..19) and sft (49 steps, 1..49): sft has more steps, so it is
+    # chosen (its unknown total is reported when it is replayed); the llm.c fragment prints
+    # ms on only 3 lines.
+    names = {name: index for name, _, _, _, index in jobs}
+    assert names == {
+        "nanochat/kwizzle_nanobot_gtx1660_newformat [run 2 of 2, 49 steps]": 1,
+        "modded_nanogpt/mng_2026-07-17_current_format [single run, 1390 steps]": 0,
+    }
+    fragment = "llmc/llmc_stdout_gpt2_124M_A100_elided_fragment [single run, 19560 steps]"
+    assert unscored == [f"{fragment}: only 3 timed progress lines (need {bench.MIN_TIMED_LINES})"]
+
+
+def test_replay_of_one_run_scores_that_run_over_its_own_span(bench) -> None:
+    log = ROOT / "sample_logs" / "nanochat" / "kwizzle_nanobot_gtx1660_newformat.log"
+    first = bench.replay("base", log, None, None, run_index=0)
+    assert isinstance(first, bench.Result)
+    assert first.final_iter == 19
+    # the paced span of the base stage alone: its printed dt sum, not the whole file's
+    items = list(bench.timed_lines(str(log), None, 0.0))
+    runs = bench._fed(log, items).state.runs
+    assert first.duration_s == pytest.approx(runs[0].last_line_t - runs[0].first_t)
+    assert first.duration_s < items[-1][0] - items[0][0]
+    assert bench.replay("sft", log, None, None, run_index=1) == "max_iters unknown"
