@@ -135,9 +135,8 @@ def _samples(run: Run, eval_every: int | None) -> tuple[np.ndarray, np.ndarray, 
         return None
     lo, hi = iters[:-1], iters[1:]
     steps = (hi - lo).astype(np.float64)
-    steady = lo >= run.iters.values[0] + WARMUP_STEPS
-    if eval_every:
-        steady &= hi // eval_every == lo // eval_every
+    warm = lo >= run.iters.values[0] + WARMUP_STEPS
+    steady = warm & (hi // eval_every == lo // eval_every) if eval_every else warm
     t = run.t.values[start:]
     with np.errstate(invalid="ignore"):  # inf - inf in a broken clock is NaN, dropped below
         gap = np.diff(t)
@@ -148,7 +147,9 @@ def _samples(run: Run, eval_every: int | None) -> tuple[np.ndarray, np.ndarray, 
     # Per-interval rates are then meaningless; the median gap tells the two apart.
     bursty = arrival.sum() >= MIN_ARRIVAL and np.median(gap[arrival]) < 0.25 * np.mean(gap[arrival])
     from_printed = steady & np.isfinite(printed) & (printed > 0)
-    from_clock = steady & np.isfinite(clock) & (clock > 0)
+    # A cumulative training clock stops during evals in every family that prints one, so
+    # intervals holding an eval are steady too (track-3 logs a mark only at its evals).
+    from_clock = warm & np.isfinite(clock) & (clock > 0)
     # Arrival covers every step, printed times one per line; but after a cold open only
     # the lines seen live have an arrival, so it must cover half of what was printed.
     if arrival.sum() >= max(MIN_ARRIVAL, from_printed.sum() / 2) and not bursty:

@@ -257,6 +257,16 @@ def test_a_cumulative_train_clock_gives_the_speed() -> None:
     assert e.step_time_s == pytest.approx(0.1, rel=1e-9)
 
 
+def test_a_train_clock_read_only_at_evals_still_gives_the_speed(clock) -> None:
+    # modded-nanogpt track 3: the log holds only the val lines, one every 125 steps, each
+    # with the cumulative training clock (which stops during evals)
+    s = Session(Options(source="x"), clock)
+    s.feed_many([f"step:{i}/3350 val_loss:4.0 train_time:{0.15 * i:.3f}s step_avg:150.00ms" for i in range(0, 2001, 125)])
+    snap = s.snapshot()
+    assert snap.step_time_s == pytest.approx(0.15, rel=1e-6)
+    assert snap.eta_remaining_s == pytest.approx((3350 - 2000) * 0.15, rel=1e-6)
+
+
 def test_eval_pauses_show_as_arrival_gaps_when_the_clock_leaves_them_out() -> None:
     events, t = [], T0
     for i in range(1, 400):
