@@ -68,8 +68,14 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
                 # a process's first step, or the first after the counter went back
                 first = last_iter is None or event.iter <= last_iter
                 steps = 1 if last_iter is None or first else event.iter - last_iter
-                dt = event.step_time_s
-                if dt is not None and math.isfinite(dt) and dt > 0:
+                dt, train = event.step_time_s, event.train_time_s
+                if train is not None and math.isfinite(train) and train >= 0:
+                    # A cumulative training clock paces best: what it gained since the last
+                    # line, or all of it when it is new or was reset (a new process, or
+                    # modded-nanogpt's restart of the clock after its first steps).
+                    t += train - last_train if last_train is not None and train >= last_train else train
+                    last_train = train
+                elif dt is not None and math.isfinite(dt) and dt > 0:
                     # The printed time is one step's (an eval step's included); the
                     # unprinted steps in between ran at the typical pace, which the
                     # first step (compilation, the step-0 eval) says nothing about.
@@ -77,8 +83,6 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
                         recent.append(dt)
                     typical = statistics.median(recent) if recent else dt
                     t += dt + (steps - 1) * typical
-                elif event.train_time_s is not None and last_train is not None and event.train_time_s > last_train:
-                    t += event.train_time_s - last_train
-                last_iter, last_train = event.iter, event.train_time_s
+                last_iter = event.iter
         out.append(t)
     return out

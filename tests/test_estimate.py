@@ -394,3 +394,17 @@ def test_a_buffered_burst_does_not_read_as_zero_length_eval_pauses(clock) -> Non
                 t=clock.t)
     snap = s.snapshot()
     assert snap.eval_time_s == pytest.approx(1.98)  # the printed eval step time minus a step
+
+
+def test_paced_replay_follows_a_cumulative_clock_across_resets() -> None:
+    from monitor.replay import paced_times
+
+    lines = [
+        b"step:0/3350 val_loss:10.8 train_time:0.001s step_avg:nanms",
+        b"step:125/3350 val_loss:4.6 train_time:22.870s step_avg:182.95ms",
+        b"step:250/3350 val_loss:4.1 train_time:41.354s step_avg:147.87ms",
+        b"step:0/3350 val_loss:10.8 train_time:0.001s step_avg:nanms",  # the next run: the clock starts again
+        b"step:125/3350 val_loss:4.6 train_time:20.000s step_avg:160.00ms",
+    ]
+    times = paced_times(lines, 1000.0, "modded")
+    assert times == pytest.approx([1000.0, 1022.87, 1041.354, 1041.354, 1061.354])
