@@ -69,12 +69,12 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
                 first = last_iter is None or event.iter <= last_iter
                 steps = 1 if last_iter is None or first else event.iter - last_iter
                 dt, train = event.step_time_s, event.train_time_s
-                if train is not None and math.isfinite(train) and train >= 0:
-                    # A cumulative training clock paces best: what it gained since the last
-                    # line, or all of it when it is new or was reset (a new process, or
-                    # modded-nanogpt's restart of the clock after its first steps).
-                    t += train - last_train if last_train is not None and train >= last_train else train
-                    last_train = train
+                one_step = dt if dt is not None and math.isfinite(dt) and dt > 0 else 0.0
+                if first and train is not None and math.isfinite(train) and train > one_step:
+                    # A process's cumulative training clock covers every step up to its
+                    # first printed one, which a single step's time does not (but a clock
+                    # that leaves out its first steps, as nanochat's does, can say less).
+                    t += train
                 elif dt is not None and math.isfinite(dt) and dt > 0:
                     # The printed time is one step's (an eval step's included); the
                     # unprinted steps in between ran at the typical pace, which the
@@ -83,6 +83,8 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
                         recent.append(dt)
                     typical = statistics.median(recent) if recent else dt
                     t += dt + (steps - 1) * typical
-                last_iter = event.iter
+                elif train is not None and last_train is not None and train > last_train:
+                    t += train - last_train
+                last_iter, last_train = event.iter, train
         out.append(t)
     return out
