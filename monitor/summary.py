@@ -60,7 +60,10 @@ def _progress(s: Snapshot) -> str:
 
 
 def _speed(s: Snapshot) -> str:
-    parts = [f"{fmt.num(s.step_time_s * 1000 if s.step_time_s else None, '.1f')} ms/step (steady)"]
+    if s.step_time_s is None:
+        parts = ["step time unknown (no timing in the log yet)"]
+    else:
+        parts = [f"{s.step_time_s * 1000:.1f} ms/step (steady)"]
     if s.eval_time_s is not None:
         parts.append(f"eval pause {fmt.duration(s.eval_time_s) if s.eval_time_s >= 1 else f'{s.eval_time_s * 1000:.0f} ms'}")
     if s.mfu is not None:

@@ -78,3 +78,11 @@ def test_data_epochs_from_the_train_bin_beside_the_log(tmp_path, capsys) -> None
     out = capsys.readouterr().out
     # 5001 iterations x 16,384 tokens over a 1,003,854-token training set
     assert f"{5001 * 16384 / 1_003_854:.2f} epochs" in out
+
+
+def test_once_says_when_the_log_has_no_timing(tmp_path, capsys) -> None:
+    log = tmp_path / "main.log"
+    log.write_text("".join(f"s:{i} trl:{10 - i * 0.01:.4f} lr:0.000600 norm:1.00\n" for i in range(50)))
+    assert main([str(log), "--once", "--no-gpu"]) == 0
+    out = capsys.readouterr().out
+    assert "llmc" in out and "step time unknown" in out and "? ms" not in out
