@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,10 @@ def sample_facts() -> dict[str, dict]:
 # seen once is seen again.
 settings.register_profile("deterministic", derandomize=True, database=None)
 settings.load_profile("deterministic")
+
+
+# A test run started in the background of a script inherits SIGINT ignored, and an ignored
+# signal stays ignored across exec: the nanowatch processes that tests stop with Ctrl-C
+# would never see it. A handler here is reset to the default in every child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
