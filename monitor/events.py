@@ -85,6 +85,14 @@ class Eval:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleChanges:
+    """Steps at which the training schedule changes the step time (modded-nanogpt prints
+    them before training: sequence length and batch grow by stage)."""
+
+    steps: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     path: str
 
@@ -128,6 +136,7 @@ Event = (
     | Iteration
     | Eval
     | Checkpoint
+    | ScheduleChanges
     | PyWarning
     | TracebackStarted
     | Crash

@@ -250,6 +250,10 @@ def _warnings(
     out = []
     if run.nan_losses:
         out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
+    ahead = [s for s in run.schedule_changes if run.last_iter is None or s > run.last_iter]
+    if ahead and status not in ("finished", "crashed", "interrupted"):
+        steps = ", ".join(map(str, ahead))
+        out.append(f"the schedule changes the step time at steps {steps}: the finish assumes the current speed")
     if status == "stalled" and stalled_for is not None and last_line_t is not None:
         out.append(f"no new line for {duration(stalled_for)} (last at {clock(last_line_t, last_line_t + stalled_for)})")
     if plan.max_iters_source == "default" and run.n_iters and status != "finished":

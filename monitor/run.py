@@ -25,6 +25,7 @@ from monitor.events import (
     Params,
     PyWarning,
     RunStarted,
+    ScheduleChanges,
     TokensPerIter,
     TracebackStarted,
     VocabSize,
@@ -160,6 +161,8 @@ class Run:
         self.vocab_size: int | None = None
         self.init: str | None = None
         self.compiling = False
+        #: steps where the schedule changes the step time, when the log says (modded-nanogpt)
+        self.schedule_changes: tuple[int, ...] = ()
         self.printed_max_iters: int | None = None
         self.crash: Crash | None = None
         self.in_traceback = False
@@ -255,6 +258,8 @@ class RunState:
             run.init = event.kind
             if event.kind == "resume":
                 run.note(t, "resume", f"resumed from {event.detail}")
+        elif isinstance(event, ScheduleChanges):
+            run.schedule_changes = event.steps
         elif isinstance(event, Compiling):
             run.compiling = True
         elif isinstance(event, Checkpoint):

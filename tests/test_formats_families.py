@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.cli import main
-from monitor.events import Compiling, ConfigValue, Eval, Iteration, RunStarted, TokensPerIter
+from monitor.events import Compiling, ConfigValue, Eval, Iteration, RunStarted, ScheduleChanges, TokensPerIter
 from monitor.formats import FAMILIES, AutoParser, detect, llmc, modded, nanochat
 from monitor.logfile import read_lines
 from monitor.report import Options
@@ -148,8 +148,9 @@ def test_auto_detection_waits_through_a_3000_line_source_header(clock) -> None:
         if auto.name is not None:
             break
     assert (auto.name, i) == ("modded", 3295)  # the first step line, after 3295 lines of source
-    assert [type(e) for _, e in out] == [Compiling, RunStarted, Eval]
-    assert [t for t, _ in out] == [3292.0, 3295.0, 3295.0]
+    assert [type(e) for _, e in out] == [Compiling, ScheduleChanges, RunStarted, Eval]
+    assert [t for t, _ in out] == [3292.0, 3293.0, 3295.0, 3295.0]
+    assert out[1][1] == ScheduleChanges((460, 920, 1380))
 
 
 def test_modded_val_only_log_is_twenty_runs(clock) -> None:
@@ -419,3 +420,15 @@ def test_thousand_digit_step_numbers_are_noise_not_an_exception(family: str) -> 
     parser = FAMILIES[family].make_parser()
     for line in lines:
         parser.parse(line)  # must not raise
+
+
+def test_a_schedule_that_changes_the_step_time_is_said_until_its_last_change(clock) -> None:
+    lines = (SAMPLES / "modded_nanogpt/mng_2026-07-17_current_format.log").read_text().splitlines()
+    upto = next(i for i, line in enumerate(lines) if line.startswith("step:200/"))
+    session = Session(Options(source="x"), clock)
+    session.feed_many(lines[: upto + 1])
+    assert "the schedule changes the step time at steps 460, 920, 1380: the finish assumes the current speed" in (
+        session.snapshot().warnings
+    )
+    session.feed_many(lines[upto + 1 :])
+    assert not any("schedule" in w for w in session.snapshot().warnings)  # finished

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 
-from monitor.events import Compiling, Eval, Event, Iteration, RunStarted
+from monitor.events import Compiling, Eval, Event, Iteration, RunStarted, ScheduleChanges
 from monitor.formats.common import PythonErrors, number
 
 NAME = "modded"
@@ -24,6 +24,9 @@ _TRAIN = re.compile(rf"step:(\d{{1,15}})(?!\d)/(\d{{1,15}})(?!\d) (?:train_loss:
 _VAL = re.compile(rf"step:(\d{{1,15}})(?!\d)/(\d{{1,15}})(?!\d) val_loss:{_NUM} train_time:{_NUM}(ms|s)\b")
 _SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
 _HEADER_END = ("Running Python", "Running PyTorch")
+# `Sampling steps [0, 1, 458, 459, 460, 461, …] for warmup`: every stage transition s of the
+# schedule appears as s-2 … s+1 (steps 0 and 1 always).
+_WARMUP = re.compile(r"Sampling steps \[([\d, ]{0,2000})\] for warmup")
 
 
 class Parser:
@@ -54,6 +57,9 @@ class Parser:
             return None
         if line.startswith("Compiling model and warming up kernels"):
             return Compiling()
+        if line.startswith("Sampling steps "):
+            m = _WARMUP.match(line)
+            return None if m is None else ScheduleChanges(_transitions(m.group(1)))
         return self._errors.parse(line)
 
     def _step_line(self, line: str) -> Event | tuple[Event, ...] | None:
@@ -106,3 +112,16 @@ def _seconds(value: float | None, unit: str) -> float | None:
 def sniff(line: str) -> bool:
     """True for a line only modded-nanogpt prints (used by format detection)."""
     return line.startswith("step:") and bool(_TRAIN.match(line) or _VAL.match(line))
+
+
+def _transitions(listed: str) -> tuple[int, ...]:
+    """The stage transitions behind a warm-up list: the second-to-last step of each run of
+    consecutive steps from 2 on (a transition s is warmed as s-2 … s+1)."""
+    steps = sorted({int(x) for x in listed.replace(" ", "").split(",") if x.isdigit() and int(x) >= 2})
+    groups: list[list[int]] = []
+    for step in steps:
+        if groups and step == groups[-1][-1] + 1:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return tuple(group[-1] - 1 for group in groups)
