@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.estimate import WARMUP_STEPS, Estimate
-from monitor.run import Run
+from monitor.run import Run, last_finite
 from monitor.snapshot import GpuRow
 from monitor.telemetry import GpuSample, Telemetry
 
@@ -178,7 +178,7 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
         vram_used_bytes=_int(telemetry.total("vram_used_bytes")),
         vram_total_bytes=_int(telemetry.total("vram_total_bytes")),
         vram_peak_bytes=None if any(r.vram_peak_bytes is None for r in rows) else sum(r.vram_peak_bytes or 0 for r in rows),
-        mfu_gpu=mfu_gpu(_last_finite(run.mfu.values), names),
+        mfu_gpu=mfu_gpu(last_finite(run.mfu.values), names),
     )
     warnings = [f"GPU {s.index}: {s.error}" for s in latest if s.error]
     # Without the run's start time (its lines were in the file before we came), energy
@@ -231,8 +231,3 @@ def _int(x: float | None) -> int | None:
     return None if x is None else int(x)
 
 
-def _last_finite(values: np.ndarray) -> float | None:
-    if len(values) and math.isfinite(values[-1]):
-        return float(values[-1])  # the usual case, without a pass over a million steps
-    ok = np.flatnonzero(np.isfinite(values))
-    return float(values[ok[-1]]) if len(ok) else None

@@ -15,7 +15,7 @@ import numpy as np
 from monitor.energy import flops_per_token, gpu_fields
 from monitor.estimate import Estimate, estimate
 from monitor.plan import Plan, make_plan
-from monitor.run import Run, RunState
+from monitor.run import Run, RunState, last_finite
 from monitor.snapshot import Series, Snapshot
 from monitor.telemetry import Telemetry
 from monitor.textfmt import clock, duration
@@ -46,17 +46,6 @@ class Options:
     currency: str = "USD"
     pue: float = 1.0
     dataset_tokens: int | None = None
-
-
-def finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
-
-
-def last_finite(values: np.ndarray) -> float | None:
-    if len(values) and math.isfinite(values[-1]):
-        return float(values[-1])  # the usual case, without a pass over a million steps
-    ok = np.flatnonzero(np.isfinite(values))
-    return float(values[ok[-1]]) if len(ok) else None
 
 
 def downsample(x: np.ndarray, y: np.ndarray, points: int = CHART_POINTS) -> Series:

@@ -118,6 +118,14 @@ class NanColumn(Column):
         return super().values
 
 
+def last_finite(values: np.ndarray) -> float | None:
+    """The last finite value of a column (None when there is none)."""
+    if len(values) and math.isfinite(values[-1]):
+        return float(values[-1])  # the usual case, without a pass over a million steps
+    ok = np.flatnonzero(np.isfinite(values))
+    return float(values[ok[-1]]) if len(ok) else None
+
+
 @dataclass(frozen=True, slots=True)
 class EvalPoint:
     iter: int

@@ -6,7 +6,6 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import ast
-import math
 import operator
 import re
 
@@ -15,6 +14,11 @@ from monitor.events import Crash, Event, PyWarning, TracebackStarted
 _WARNING = re.compile(r"\S.*?:\d+: (\w*Warning): (.*)$")
 _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Failure))\b:?\s*(.*)$")
 _FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
+#: A number as training logs print it, `nan` and `inf` with either sign included (group 1).
+NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
+#: A step number or count of at most 15 digits (group 1); a longer run of digits is no match,
+#: so a thousand-digit number is noise rather than an int() that raises.
+INT = r"(\d{1,15})(?!\d)"
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
 
 
@@ -26,10 +30,6 @@ def number(text: str | None) -> float | None:
         return float(text)
     except ValueError:
         return None
-
-
-def finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
 
 
 _BINOPS = {

@@ -18,24 +18,23 @@ from monitor.events import (
     Params,
     TokensPerIter,
 )
-from monitor.formats.common import PythonErrors, literal, number
+from monitor.formats.common import INT, NUM, PythonErrors, literal, number
 
 NAME = "llmc"
 
 # train_gpt2.cu's defaults: validation every 20 steps (-v).
 DEFAULTS: dict[str, object] = {"eval_interval": 20}
 
-_NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|-?nan|-?inf))"
 # `step    1/74 | loss 11.0 (+nanz)| norm …| lr …| 4688.25 ms | 28.8% bf16 MFU | …`, and the
 # older `step 1/74: train loss 4.6 (took 80 ms)` / `step 1: train loss … (took … ms)` shapes.
-_STEP = re.compile(rf"step\s+(\d{{1,15}})(?!\d)(?:/(\d{{1,15}})(?!\d))?(?::| \|) (?:train )?loss {_NUM}")
+_STEP = re.compile(rf"step\s+{INT}(?:/{INT})?(?::| \|) (?:train )?loss {NUM}")
 _MS = re.compile(r"\(?(?:took )?([\d.]+) ms\b")
 _MFU = re.compile(r"\| (-?[\d.]+)% [\w ]*MFU")
-_VAL = re.compile(rf"val loss {_NUM}\s*$")
-_LOGGER = re.compile(rf"s:(\d{{1,15}})(?!\d) (trl|tel|eval):{_NUM}")
+_VAL = re.compile(rf"val loss {NUM}\s*$")
+_LOGGER = re.compile(rf"s:{INT} (trl|tel|eval):{NUM}")
 _ROW = re.compile(r"\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*$")
 _HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = ([\d.]+)")
-_PARAMS = re.compile(r"num_parameters: (\d{1,15})(?!\d)")
+_PARAMS = re.compile(rf"num_parameters: {INT}")
 _CHECKPOINT = re.compile(r"Writing (?:checkpoint|model) (?:at step \d+|to (.+))")
 
 # Rows of the startup parameter table, as the plan's setting names.

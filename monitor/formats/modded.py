@@ -9,19 +9,18 @@ import math
 import re
 
 from monitor.events import Compiling, Eval, Event, Iteration, RunStarted, ScheduleChanges
-from monitor.formats.common import PythonErrors, number
+from monitor.formats.common import INT, NUM, PythonErrors, number
 
 NAME = "modded"
 
 # Records validate every 125 steps (val_loss_every); the total is on every line.
 DEFAULTS: dict[str, object] = {"eval_interval": 125}
 
-_NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
 # `train_time` is the cumulative training clock, validation excluded: ms in the records,
 # seconds (`12.345s`) in track 3. The f-string templates in the source dump carry `{step}`,
 # never digits, so they cannot match.
-_TRAIN = re.compile(rf"step:(\d{{1,15}})(?!\d)/(\d{{1,15}})(?!\d) (?:train_loss:{_NUM} )?train_time:{_NUM}(ms|s)\b")
-_VAL = re.compile(rf"step:(\d{{1,15}})(?!\d)/(\d{{1,15}})(?!\d) val_loss:{_NUM} train_time:{_NUM}(ms|s)\b")
+_TRAIN = re.compile(rf"step:{INT}/{INT} (?:train_loss:{NUM} )?train_time:{NUM}(ms|s)\b")
+_VAL = re.compile(rf"step:{INT}/{INT} val_loss:{NUM} train_time:{NUM}(ms|s)\b")
 _SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
 _HEADER_END = ("Running Python", "Running PyTorch")
 # `Sampling steps [0, 1, 458, 459, 460, 461, …] for warmup`: every stage transition s of the

@@ -18,31 +18,30 @@ from monitor.events import (
     RunStarted,
     TokensPerIter,
 )
-from monitor.formats.common import PythonErrors, literal, number
+from monitor.formats.common import INT, NUM, PythonErrors, literal, number
 
 NAME = "nanochat"
 
 # base_train's defaults: validation bpb every 250 steps, the CORE metric every 2000.
 DEFAULTS: dict[str, object] = {"eval_interval": 250, "core_metric_every": 2000}
 
-_NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
 # Keys echoed by a terminal while the job ran (`^[[A`, `^[[B`), glued to the next line.
 _ECHO = re.compile(r"(?:\^\[\[?[\d;]*[A-Za-z~])+")
 # base_train `step 00100/21400 (0.47%) | loss: …`; mid_train and today's chat_sft print no
 # total, only the share of their data consumed.
-_STEP = re.compile(rf"step (\d{{1,15}})(?!\d)(?:/(\d{{1,15}})(?!\d))? \(([\d.]+)%\) \| loss: {_NUM}")
+_STEP = re.compile(rf"step {INT}(?:/{INT})? \(([\d.]+)%\) \| loss: {NUM}")
 _DT = re.compile(r"\| dt: ([\d.]+)ms")
 _MFU = re.compile(r"\| (?:bf16_)?mfu: ([\d.]+)")
 _TOTAL_TIME = re.compile(r"\| total time: ([\d.]+)m")
 # October 2025 chat_sft: `Step 00000/00651 | Training loss: 0.84| lrm: …`; chat_rl: `Step 3/467 | Average reward: …`.
-_STEP_CAPITAL = re.compile(rf"Step (\d{{1,15}})(?!\d)/(\d{{1,15}})(?!\d) \| (Training loss|Average reward): {_NUM}")
-_EVAL = re.compile(rf"Step (\d{{1,15}})(?!\d) \| ([A-Za-z][\w /@.-]*?): {_NUM}")
+_STEP_CAPITAL = re.compile(rf"Step {INT}/{INT} \| (Training loss|Average reward): {NUM}")
+_EVAL = re.compile(rf"Step {INT} \| ([A-Za-z][\w /@.-]*?): {NUM}")
 _OVERRIDE = re.compile(r"Overriding: (\w+) = (.*)$")
 _BATCH = re.compile(r"Total batch size (\d[\d,]{0,24})(?![\d,]) => gradient accumulation steps")
 _PARAMS = re.compile(r"(?:Number of parameters: |total\s+: )(\d[\d,]{0,24})(?![\d,])\s*$")
-_SEQ = re.compile(r"Tokens / micro-batch / rank: \d+ x (\d{1,15})(?!\d) =")
-_MODEL_KEY = re.compile(r'\s*"?(num_layers|model_dim|num_heads|n_layer|n_embd|n_head|sequence_len)"?: (\d{1,15})(?!\d),?\s*$')
-_RESUME = re.compile(r"Resuming optimization from step (\d{1,15})(?!\d)")
+_SEQ = re.compile(rf"Tokens / micro-batch / rank: \d+ x {INT} =")
+_MODEL_KEY = re.compile(rf'\s*"?(num_layers|model_dim|num_heads|n_layer|n_embd|n_head|sequence_len)"?: {INT},?\s*$')
+_RESUME = re.compile(rf"Resuming optimization from step {INT}")
 
 _PLAN_KEYS = {
     "num_layers": "n_layer",

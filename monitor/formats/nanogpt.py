@@ -22,7 +22,7 @@ from monitor.events import (
     TokensPerIter,
     VocabSize,
 )
-from monitor.formats.common import PythonErrors, literal, number
+from monitor.formats.common import NUM, PythonErrors, literal, number
 from monitor.formats.scan import IterationColumns, Shape, Tokens, read_shape
 
 NAME = "nanogpt"
@@ -46,11 +46,10 @@ DEFAULTS: dict[str, object] = {
 # Whole numbers are bounded: int() refuses text of more than 4300 digits (RunState drops
 # steps too large to be real ones), and a token count or vocab size must fit an int64.
 _STEP = r"(\d{1,4000})"
-_NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf|-nan))"
 _ITER = re.compile(
-    rf"iter {_STEP}: loss {_NUM}(?: \w+)?, time {_NUM}ms(?:, mfu {_NUM}%)?", re.IGNORECASE
+    rf"iter {_STEP}: loss {NUM}(?: \w+)?, time {NUM}ms(?:, mfu {NUM}%)?", re.IGNORECASE
 )
-_EVAL = re.compile(rf"step {_STEP}: train loss {_NUM}(?: \w+)?, val loss {_NUM}", re.IGNORECASE)
+_EVAL = re.compile(rf"step {_STEP}: train loss {NUM}(?: \w+)?, val loss {NUM}", re.IGNORECASE)
 _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
 _OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
 _ASSIGN = re.compile(r"(\w+)\s*=\s*(.+?)\s*$")
