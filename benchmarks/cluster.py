@@ -3,7 +3,7 @@
 Run: python benchmarks/cluster.py [--repeat R]
 
 Times, in the same run:
-- a scrape of `--metrics-port` (monitor.metrics.render) for 1, 10 and 100 runs, against the
+- a scrape of `--metrics-port` (monitor.sources.metrics.render) for 1, 10 and 100 runs, against the
   baseline of the JSON records of the same Snapshots (what `--jsonl` writes each tick);
 - a DcgmSource poll of a dcgm-exporter page with 2 and 8 GPUs served on loopback (fetch,
   parse, select, fold into GpuSamples), against the baseline of the bare HTTP GET of that page.
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from monitor.dcgm import http_get, open_dcgm
-from monitor.metrics import render
-from monitor.snapshot import Snapshot
+from monitor.core.snapshot import Snapshot
+from monitor.sources.dcgm import http_get, open_dcgm
+from monitor.sources.metrics import render
 
 PAGE = (Path(__file__).resolve().parent.parent / "tests" / "data" / "dcgm_exporter_h100x2_a.txt").read_text()
 

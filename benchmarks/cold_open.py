@@ -50,8 +50,8 @@ _HOLD = """
 import resource, sys
 sys.path.insert(0, {root!r})
 from monitor.cli import main  # the same imports as a cold open
-from monitor.logfile import read_blocks
-from monitor.report import Options
+from monitor.sources.logfile import read_blocks
+from monitor.core.report import Options
 from monitor.session import Session
 
 

@@ -27,11 +27,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.gpu import CsvSource, open_gpu_log
-from monitor.replay import timed_lines
-from monitor.report import Options
+from monitor.core.report import Options
+from monitor.core.telemetry import GpuSample, Telemetry
 from monitor.session import Session
-from monitor.telemetry import GpuSample, Telemetry
+from monitor.sources.gpu import CsvSource, open_gpu_log
+from monitor.sources.replay import timed_lines
 
 RECORDED = ROOT / "sample_logs" / "recorded"
 RUNS = ("compiled", "eager_log_every_iter", "interrupted", "real_nvidia_smi")

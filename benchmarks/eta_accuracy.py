@@ -25,11 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.plan import Plan, make_plan
-from monitor.replay import timed_lines
-from monitor.report import Options
-from monitor.run import Run
+from monitor.core.plan import Plan, make_plan
+from monitor.core.report import Options
+from monitor.core.run import Run
 from monitor.session import Session
+from monitor.sources.replay import timed_lines
 
 RECORDED = ROOT / "sample_logs" / "recorded"
 HELDOUT = ROOT / "sample_logs" / "heldout"
@@ -343,10 +343,10 @@ def timing(steps: int = 1_000_000, calls: int = 20) -> str:
     baseline (one np.median over the printed times) on the same run."""
     import time
 
-    from monitor import estimate as estimate_module
-    from monitor.estimate import estimate
-    from monitor.events import ConfigValue, Iteration
-    from monitor.run import RunState
+    from monitor.core import estimate as estimate_module
+    from monitor.core.estimate import estimate
+    from monitor.core.events import ConfigValue, Iteration
+    from monitor.core.run import RunState
 
     state = RunState()
     for key, value in (("max_iters", 2 * steps), ("eval_interval", 2000), ("log_interval", 1), ("eval_iters", 200)):

@@ -197,7 +197,7 @@ def crowded_poll(workdir: Path) -> list[tuple[str, str]]:
     from watchdog.events import FileSystemEventHandler
     from watchdog.observers.polling import PollingObserver
 
-    from monitor.tail import POLL_INTERVAL_S, Follower
+    from monitor.sources.tail import POLL_INTERVAL_S, Follower
 
     crowd = workdir / "crowd"
     crowd.mkdir()

@@ -8,7 +8,7 @@ Each program runs as its own process on a pseudo-terminal (120x40), the way a us
 - nanowatch, small log: `nanowatch LOG` on the 578-line recorded H100 run;
 - nanowatch, 1M lines: `nanowatch LOG` on a generated 1,000,000-line nanoGPT log.
 GPU sampling: `--gpu nvml` uses the real NVML path (a machine with an NVIDIA driver);
-`--gpu synthetic` (the default where NVML is missing) replaces monitor.gpu.open_source, in the
+`--gpu synthetic` (the default where NVML is missing) replaces monitor.sources.gpu.open_source, in the
 child process only, by a source that returns one fresh sample per GPU at every poll, so the
 sampler thread, the messages and the GPU panel's redraws run as they would with NVML.
 After the screen shows the last iteration, the process is left alone for --idle-s seconds;
@@ -51,8 +51,8 @@ Bare().run()
 # The child: `nanowatch LOG`, its GPU source swapped for a synthetic one that always has news.
 NANOWATCH_SYNTHETIC = """
 import math, sys, time
-from monitor import app_sources
-from monitor.telemetry import GpuSample
+from monitor.tui import launch as app_sources
+from monitor.core.telemetry import GpuSample
 class SyntheticGpu:
     status = None
     def poll(self, now):
@@ -144,7 +144,7 @@ def measure(name: str, code: str, args: list[str], ready: bytes, idle_s: float) 
 
 
 def nvml_works() -> bool:
-    from monitor.gpu import open_nvml
+    from monitor.sources.gpu import open_nvml
 
     source = open_nvml()
     source.close()

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
 from monitor import __version__
-from monitor.formats import FORMAT_NAMES
-from monitor.gpu import CsvSource, GpuSampler, GpuSource, open_source, telemetry_for
-from monitor.lines import visible
-from monitor.logfile import LogError, check_regular, dataset_tokens, read_blocks
-from monitor.report import Options
+from monitor.core.formats import FORMAT_NAMES
+from monitor.core.lines import visible
+from monitor.core.report import Options
+from monitor.core.summary import summary
 from monitor.session import Session
-from monitor.summary import summary
+from monitor.sources.gpu import CsvSource, GpuSampler, GpuSource, open_source, telemetry_for
+from monitor.sources.logfile import LogError, check_regular, dataset_tokens, read_blocks
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -124,7 +124,7 @@ def serving_metrics(args: argparse.Namespace) -> Iterator[None]:
     if getattr(args, "metrics_port", None) is None:
         yield
         return
-    from monitor.metrics import MetricsError, MetricsServer, SnapshotBoard
+    from monitor.sources.metrics import MetricsError, MetricsServer, SnapshotBoard
 
     args.metrics_board = SnapshotBoard()
     try:
@@ -141,7 +141,7 @@ def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
     """--gpu-source and --metrics-port: say what is wrong before anything starts (exit 2)."""
     sources = getattr(args, "gpu_source", None)
     if sources:
-        from monitor.dcgm import GpuSourceError, parse_endpoint
+        from monitor.sources.dcgm import GpuSourceError, parse_endpoint
 
         if args.gpu_log or args.no_gpu:
             raise UsageError("--gpu-source goes without --gpu-log and --no-gpu")
@@ -162,7 +162,7 @@ def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
 
 def report_endpoint_errors(source: GpuSource | None, on_error: Callable[[str], None]) -> None:
     """A DCGM/Prometheus source says itself which endpoint failed, and keeps sampling the others."""
-    from monitor.dcgm import DcgmSource
+    from monitor.sources.dcgm import DcgmSource
 
     if isinstance(source, DcgmSource):
         source.on_error = on_error
@@ -170,7 +170,7 @@ def report_endpoint_errors(source: GpuSource | None, on_error: Callable[[str], N
 
 def gpu_source(args: argparse.Namespace, live: bool) -> GpuSource | None:
     if getattr(args, "gpu_source", None) and live:
-        from monitor.dcgm import open_dcgm
+        from monitor.sources.dcgm import open_dcgm
 
         return open_dcgm(args.gpu_source, args.gpus)
     return open_source(no_gpu=args.no_gpu, gpu_log=args.gpu_log, gpus=args.gpus,
@@ -216,7 +216,7 @@ def _print_final(session: Session, args: argparse.Namespace, now: float | None =
 
 
 def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
-    from monitor.replay import timed_lines
+    from monitor.sources.replay import timed_lines
 
     start = clock()
     items = list(timed_lines(args.log, args.times, start, args.format))
@@ -249,7 +249,7 @@ def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
 
 def tui(kind: str, args: argparse.Namespace) -> int:
     """The Textual front end (textual is imported only here): live, replay or demo."""
-    from monitor import app_sources
+    from monitor.tui import launch as app_sources
 
     try:
         if kind == "demo":
@@ -295,7 +295,7 @@ def many(args: argparse.Namespace) -> int:
             return follow_many_jsonl(make_runs(woke.set, notice), woke, interval_s=args.interval)
         if not sys.stdout.isatty():
             raise UsageError("stdout is not a terminal; use --jsonl or --once for a pipe")
-        from monitor.multi_app import make_multi_app
+        from monitor.tui.multi_app import make_multi_app
 
         return int(make_multi_app(make_runs).run() or 0)
 

@@ -18,10 +18,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import TextIO, cast
 
-from monitor.logfile import LogError, check_readable
 from monitor.session import Session
-from monitor.stdin import StdinReader
-from monitor.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Batch, Follower
+from monitor.sources.logfile import LogError, check_readable
+from monitor.sources.stdin import StdinReader
+from monitor.sources.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Batch, Follower
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 #: Reads (each at most tail.CHUNK_BYTES) queued between the source's thread and the session

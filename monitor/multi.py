@@ -12,106 +12,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TextIO
 
-from monitor import textfmt as fmt
-from monitor.dcgm import DcgmSource
-from monitor.gpu import GpuSampler, GpuSource, Unavailable, telemetry_for
+from monitor.core.rows import RunRow, run_row, short_names
+from monitor.core.snapshot import Snapshot
 from monitor.live import LiveFeed
 from monitor.session import Session
-from monitor.snapshot import Snapshot
+from monitor.sources.dcgm import DcgmSource
+from monitor.sources.gpu import GpuSampler, GpuSource, Unavailable, telemetry_for
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 MIN_INTERVAL_S = 0.01
-COLUMNS = ("run", "status", "progress", "finish", "kWh", "cost")
-
-
-@dataclass(frozen=True, slots=True)
-class RunRow:
-    """One log as the runs table shows it: plain strings, '?' where unknown."""
-
-    run: str
-    status: str
-    progress: str
-    finish: str
-    kwh: str
-    cost: str
-
-    def cells(self) -> tuple[str, ...]:
-        return (self.run, self.status, self.progress, self.finish, self.kwh, self.cost)
-
-
-def short_names(paths: Sequence[str]) -> list[str]:
-    """The fewest trailing path parts that tell the logs apart: `a/run.log`, `b/run.log`."""
-    parts = [os.path.normpath(os.path.abspath(p)).split(os.sep) if p != "-" else ["stdin"] for p in paths]
-    depth = [1] * len(paths)
-    for _ in range(max((len(p) for p in parts), default=1)):
-        names = ["/".join(p[-d:]) for p, d in zip(parts, depth)]
-        clashing = {n for n in names if names.count(n) > 1}
-        if not clashing:
-            return names
-        depth = [d + 1 if n in clashing and d < len(p) else d for p, d, n in zip(parts, depth, names)]
-    return ["/".join(p[-d:]) for p, d in zip(parts, depth)]
-
-
-def run_row(name: str, snap: Snapshot) -> RunRow:
-    return RunRow(name, _status(snap), _progress(snap), _finish(snap), _kwh(snap), _cost(snap))
-
-
-def _status(s: Snapshot) -> str:
-    if s.status == "stalled" and s.stalled_for_s is not None:
-        return f"stalled {fmt.duration(s.stalled_for_s)}"
-    return s.status + (f" (run {s.run_index + 1})" if s.run_count > 1 else "")
-
-
-# Cells stay short so that six columns fit 80 terminal columns; the run's own screen has the rest.
-
-
-def _progress(s: Snapshot) -> str:
-    if s.progress is not None:
-        return fmt.pct(s.progress)
-    return fmt.UNKNOWN if s.iter is None else f"iter {s.iter:,}"
-
-
-def _finish(s: Snapshot) -> str:
-    if s.status == "finished":
-        return f"done {fmt.clock(s.last_line_t, s.t)}" if s.last_line_t is not None else "done"
-    return fmt.clock(s.eta_finish, s.t)
-
-
-def _kwh(s: Snapshot) -> str:
-    if s.energy_j is None:
-        return fmt.UNKNOWN
-    so_far = f"{s.energy_j / 3.6e6:.3f}"
-    return so_far if s.energy_final_j is None else f"{so_far}→{s.energy_final_j / 3.6e6:.3f}"
-
-
-def _cost(s: Snapshot) -> str:
-    """In the currency the top line names (the table's header says it once)."""
-    if s.cost is None:
-        return fmt.UNKNOWN
-    text = fmt.money(s.cost, None)
-    return text if s.cost_final is None else f"{text}→{fmt.money(s.cost_final, None)}"
-
-
-def totals(snaps: Sequence[Snapshot]) -> str:
-    """`3 runs · 2 training · 1.234 kWh → 5.678 kWh · 0.19 → 0.85 USD` over the runs that say."""
-    training = sum(1 for s in snaps if s.status in ("training", "evaluating"))
-    parts = [f"{len(snaps)} runs", f"{training} training"]
-    known = [s for s in snaps if s.energy_j is not None]
-    if known:
-        energy = sum(s.energy_j or 0.0 for s in known)
-        final = [s.energy_final_j if s.energy_final_j is not None else s.energy_j for s in known]
-        parts.append(f"{fmt.kwh(energy)} → {fmt.kwh(sum(x or 0.0 for x in final))}")
-        currencies = {s.currency for s in known}
-        if len(currencies) == 1:
-            cost = sum(s.cost or 0.0 for s in known)
-            cost_final = sum((s.cost_final if s.cost_final is not None else s.cost) or 0.0 for s in known)
-            parts.append(f"{fmt.money(cost, None)} → {fmt.money(cost_final, currencies.pop())}")
-    return " · ".join(parts)
-
-
 # ------------------------------------------------------------------------- several logs, live
 
 

@@ -12,14 +12,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from monitor.events import Event, Iteration
-from monitor.formats import AutoParser
-from monitor.formats.scan import IterationColumns
-from monitor.lines import bound, decode, line_bounds, segments
-from monitor.report import Options, build
-from monitor.run import Run, RunState
-from monitor.snapshot import Snapshot
-from monitor.telemetry import GpuSample, Telemetry
+from monitor.core.events import Event, Iteration
+from monitor.core.formats import AutoParser
+from monitor.core.formats.scan import IterationColumns
+from monitor.core.lines import bound, decode, line_bounds, segments
+from monitor.core.report import Options, build
+from monitor.core.run import Run, RunState
+from monitor.core.snapshot import Snapshot
+from monitor.core.telemetry import GpuSample, Telemetry
 
 #: Fewer lines than this are fed one by one: the bulk path's numpy setup would cost more.
 BULK_MIN_LINES = 16

@@ -22,12 +22,12 @@ import pytest
 from conftest import FakeClock
 from tui_fakes import DATA, RECORDED, FakeGpuSource, ManualLines, recorded, session_at, utc
 
-from monitor.app import NanowatchApp, make_app
-from monitor.gpu import GpuSampler, Unavailable
-from monitor.report import Options
+from monitor.core.report import Options
+from monitor.core.telemetry import Telemetry
 from monitor.session import Session
-from monitor.telemetry import Telemetry
-from monitor.widgets import HelpScreen
+from monitor.sources.gpu import GpuSampler, Unavailable
+from monitor.tui.app import NanowatchApp, make_app
+from monitor.tui.widgets import HelpScreen
 
 COMPILED = recorded("compiled")
 RECORDED_LOG = RECORDED / "compiled" / "run.log"

@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLES
 
 from monitor.cli import main
-from monitor.snapshot import RECORD_KEYS
+from monitor.core.snapshot import RECORD_KEYS
 
 COMPILED = str(SAMPLES / "recorded/compiled/run.log")
 

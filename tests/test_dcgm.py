@@ -13,7 +13,8 @@ import pytest
 from conftest import DATA, SAMPLES
 from promserver import PROMETHEUS, SKIP_REASON, Prometheus
 
-from monitor.dcgm import (
+from monitor.core.telemetry import Telemetry
+from monitor.sources.dcgm import (
     ENERGY,
     POWER,
     Endpoint,
@@ -26,8 +27,7 @@ from monitor.dcgm import (
     parse_query,
     query_url,
 )
-from monitor.gpu import GpuSampler
-from monitor.telemetry import Telemetry
+from monitor.sources.gpu import GpuSampler
 
 SCRAPE_A = (DATA / "dcgm_exporter_h100x2_a.txt").read_text()
 SCRAPE_B = (DATA / "dcgm_exporter_h100x2_b.txt").read_text()

@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLES
 
 from monitor.cli import main
-from monitor.energy import (
+from monitor.core.energy import (
     NANOGPT_PEAK_FLOPS,
     PowerSplit,
     cost,
@@ -22,9 +22,9 @@ from monitor.energy import (
     project_energy,
     split_power,
 )
-from monitor.report import Options
+from monitor.core.report import Options
+from monitor.core.telemetry import GpuSample, Telemetry
 from monitor.session import Session
-from monitor.telemetry import GpuSample, Telemetry
 
 RECORDED = SAMPLES / "recorded"
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.estimate import (
+from monitor.core.estimate import (
     BAND_Z,
     CHANGE_MIN_SAMPLES,
     DRIFT_FLOOR,
@@ -21,10 +21,10 @@ from monitor.estimate import (
     Estimate,
     estimate,
 )
-from monitor.events import Iteration
-from monitor.plan import Plan, make_plan
-from monitor.report import Options
-from monitor.run import Run, RunState
+from monitor.core.events import Iteration
+from monitor.core.plan import Plan, make_plan
+from monitor.core.report import Options
+from monitor.core.run import Run, RunState
 from monitor.session import Session
 
 T0 = 1_800_000_000.0
@@ -325,7 +325,7 @@ def test_band_half_width_follows_the_measured_drift() -> None:
 
 
 def test_paced_replay_does_not_spread_compilation_over_later_steps() -> None:
-    from monitor.replay import paced_times
+    from monitor.sources.replay import paced_times
 
     lines = [b"iter 0: loss 4.0, time 30000.00ms, mfu -100.00%", b"iter 10: loss 3.0, time 20.00ms, mfu 30.00%",
              b"iter 20: loss 2.9, time 40.00ms, mfu 30.00%"]
@@ -382,7 +382,7 @@ def test_replay_once_prints_the_end_without_waiting_for_it(tmp_path, capsys) -> 
 
 
 def test_a_buffered_burst_does_not_read_as_zero_length_eval_pauses(clock) -> None:
-    from monitor.report import Options
+    from monitor.core.report import Options
     from monitor.session import Session
 
     s = Session(Options(source="x"), clock)
@@ -397,7 +397,7 @@ def test_a_buffered_burst_does_not_read_as_zero_length_eval_pauses(clock) -> Non
 
 
 def test_paced_replay_follows_a_cumulative_clock_across_resets() -> None:
-    from monitor.replay import paced_times
+    from monitor.sources.replay import paced_times
 
     lines = [
         b"step:0/3350 val_loss:10.8 train_time:0.001s step_avg:nanms",

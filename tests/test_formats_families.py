@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.cli import main
-from monitor.events import Compiling, ConfigValue, Eval, Iteration, RunStarted, ScheduleChanges, TokensPerIter
-from monitor.formats import FAMILIES, AutoParser, detect, llmc, modded, nanochat
-from monitor.logfile import read_lines
-from monitor.report import Options
+from monitor.core.events import Compiling, ConfigValue, Eval, Iteration, RunStarted, ScheduleChanges, TokensPerIter
+from monitor.core.formats import FAMILIES, AutoParser, detect, llmc, modded, nanochat
+from monitor.core.report import Options
+from monitor.core.summary import summary
 from monitor.session import Session
-from monitor.summary import summary
+from monitor.sources.logfile import read_lines
 
 FACTS = sample_facts()
 OTHERS = {k: v for k, v in FACTS.items() if v["format"] in ("nanochat", "llmc", "modded")}

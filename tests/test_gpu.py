@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import SAMPLES, FakeClock
 
-from monitor.gpu import (
+from monitor.sources.gpu import (
     CsvSource,
     GpuSampler,
     NvmlSource,
@@ -26,7 +26,7 @@ from monitor.gpu import (
     telemetry_for,
     writer_pids,
 )
-from monitor.smicsv import clock_offset_s, parse_gpu_csv
+from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
 
 MIB = 2**20
 REAL_SMI = SAMPLES / "recorded" / "real_nvidia_smi"

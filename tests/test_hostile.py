@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor import session as session_module
-from monitor.events import Eval, Iteration
-from monitor.formats import FAMILIES, FORMAT_NAMES
-from monitor.formats.nanogpt import Parser
-from monitor.report import Options
-from monitor.run import Column
+from monitor.core.events import Eval, Iteration
+from monitor.core.formats import FAMILIES, FORMAT_NAMES
+from monitor.core.formats.nanogpt import Parser
+from monitor.core.report import Options
+from monitor.core.run import Column
 from monitor.session import BULK_MIN_LINES, Session
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -178,8 +178,8 @@ def test_bulk_path_folds_in_exactly_what_the_line_path_does(lines, t, fmt, cuts,
 @SETTINGS
 @given(lines=st.lists(iter_lines(numbers=numbers), min_size=1, max_size=40))
 def test_the_bulk_reader_agrees_with_the_parser_on_every_line_it_accepts(lines) -> None:
-    from monitor.formats.nanogpt import scan_iterations
-    from monitor.lines import line_bounds
+    from monitor.core.formats.nanogpt import scan_iterations
+    from monitor.core.lines import line_bounds
 
     data = b"\n".join(lines)
     starts, ends = line_bounds(data)
@@ -196,8 +196,8 @@ def test_the_bulk_reader_agrees_with_the_parser_on_every_line_it_accepts(lines) 
 
 def test_plain_iteration_lines_are_read_in_bulk() -> None:
     """The property above is only as good as the bulk reader's reach: real lines qualify."""
-    from monitor.formats.nanogpt import scan_iterations
-    from monitor.lines import line_bounds
+    from monitor.core.formats.nanogpt import scan_iterations
+    from monitor.core.lines import line_bounds
 
     data = (SAMPLES / "recorded" / "compiled" / "run.log").read_bytes()
     starts, ends = line_bounds(data)
@@ -355,7 +355,7 @@ def test_numbers_at_the_edges_of_the_bulk_reader() -> None:
     st.tuples(st.just("set_last"), st.just(7.0)),
 ), max_size=30))
 def test_a_nan_column_holds_what_a_column_holds(ops) -> None:
-    from monitor.run import NanColumn
+    from monitor.core.run import NanColumn
 
     plain, lazy = Column(), NanColumn()
     for op, arg in ops:
@@ -371,7 +371,7 @@ def test_a_nan_column_holds_what_a_column_holds(ops) -> None:
 @given(lines=logs, trailing_newline=st.booleans(), block_bytes=st.integers(1, 300))
 def test_reading_in_blocks_of_any_size_is_reading_line_by_line(tmp_path_factory, lines, trailing_newline,
                                                                block_bytes) -> None:
-    from monitor.logfile import read_blocks, read_lines
+    from monitor.sources.logfile import read_blocks, read_lines
 
     log = tmp_path_factory.mktemp("blocks") / "train.log"
     log.write_bytes(b"\n".join(lines) + (b"\n" if trailing_newline else b""))
@@ -399,7 +399,7 @@ def test_every_sample_log_reads_the_same_in_bulk_and_line_by_line() -> None:
 
 
 def test_a_long_log_goes_through_the_bulk_path_and_a_few_new_lines_do_not(monkeypatch) -> None:
-    from monitor.run import RunState
+    from monitor.core.run import RunState
 
     bulk_rows: list[int] = []
     extend = RunState.extend_iterations

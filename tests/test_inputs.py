@@ -185,7 +185,7 @@ def test_the_process_writes_no_escape_bytes(tmp_path: Path) -> None:
 
 
 def test_a_log_deleted_between_the_check_and_the_read(tmp_path: Path, capsys, monkeypatch) -> None:
-    from monitor import logfile
+    from monitor.sources import logfile
 
     log = tmp_path / "gone.log"
     log.write_text(iter_line(0) + "\n")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from logwriter import Writer, iter_line, wait_for
 
+from monitor.core.report import Options
 from monitor.live import LiveFeed
-from monitor.report import Options
 from monitor.session import Session
 
 CONFIG = "Overriding: max_iters = 100\nOverriding: log_interval = 10\nOverriding: eval_interval = 1000\n"

@@ -15,11 +15,11 @@ from conftest import SAMPLES
 from prometheus_client.parser import text_string_to_metric_families
 from promserver import PROMETHEUS, SKIP_REASON, Prometheus, free_port
 
-from monitor.logfile import read_lines
-from monitor.metrics import MetricsError, MetricsServer, SnapshotBoard, render
-from monitor.report import Options
+from monitor.core.report import Options
+from monitor.core.snapshot import Snapshot
 from monitor.session import Session
-from monitor.snapshot import Snapshot
+from monitor.sources.logfile import read_lines
+from monitor.sources.metrics import MetricsError, MetricsServer, SnapshotBoard, render
 
 LOG = SAMPLES / "recorded" / "compiled" / "run.log"
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLES
 
-from monitor.multi import Runs, follow_many_jsonl, run_row, short_names, totals
-from monitor.multi_app import RunScreen, make_multi_app
-from monitor.report import Options
+from monitor.core.report import Options
+from monitor.core.rows import run_row, short_names, totals
+from monitor.core.snapshot import Snapshot
+from monitor.multi import Runs, follow_many_jsonl
 from monitor.session import Session
-from monitor.snapshot import Snapshot
-from monitor.widgets import RunHeader
-from monitor.widgets.runs_table import RunsTable
+from monitor.tui.multi_app import RunScreen, make_multi_app
+from monitor.tui.widgets import RunHeader
+from monitor.tui.widgets.runs_table import RunsTable
 
 LOG = SAMPLES / "recorded" / "compiled" / "run.log"
 T = 1_800_000_000.0

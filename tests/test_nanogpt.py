@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from monitor.events import (
+from monitor.core.events import (
     Checkpoint,
     Compiling,
     ConfigValue,
@@ -21,7 +21,7 @@ from monitor.events import (
     TracebackStarted,
     VocabSize,
 )
-from monitor.formats.nanogpt import Parser, final_iter, sniff
+from monitor.core.formats.nanogpt import Parser, final_iter, sniff
 
 
 def parse(*lines: str) -> list:

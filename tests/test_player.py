@@ -8,7 +8,7 @@ import time
 
 from conftest import FakeClock
 
-from monitor.player import Player
+from monitor.sources.player import Player
 
 ITEMS = [(1000.0 + i, f"line {i}".encode()) for i in range(10)]  # one line a second
 

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from monitor.plan import make_plan
-from monitor.report import Options
+from monitor.core.plan import make_plan
+from monitor.core.report import Options
 from monitor.session import Session
 
 HEADER = [

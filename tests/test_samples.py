@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import SAMPLES, sample_facts
 
-from monitor.logfile import read_lines
-from monitor.report import Options
+from monitor.core.report import Options
 from monitor.session import Session
+from monitor.sources.logfile import read_lines
 
 FACTS = sample_facts()
 NANOGPT = {k: v for k, v in FACTS.items() if v["format"] == "nanogpt"}

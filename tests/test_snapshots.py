@@ -8,7 +8,7 @@ import pytest
 from conftest import FakeClock
 from tui_fakes import DATA, recorded, session_at, utc
 
-from monitor.app import make_app
+from monitor.tui.app import make_app
 
 COMPILED = recorded("compiled")
 

@@ -7,11 +7,11 @@ import pytest
 from conftest import FakeClock
 from logwriter import iter_line
 
-from monitor import textfmt
-from monitor.plan import make_plan
-from monitor.report import Options, buffering_warning, last_burst
+from monitor.core import textfmt
+from monitor.core.plan import make_plan
+from monitor.core.report import Options, buffering_warning, last_burst
+from monitor.core.telemetry import GpuSample, Telemetry
 from monitor.session import Session
-from monitor.telemetry import GpuSample, Telemetry
 
 T0 = 1_800_000_000.0
 CONFIG = ["Overriding: max_iters = 1000", "Overriding: log_interval = 10", "Overriding: eval_interval = 100000"]

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from logwriter import Collector, Writer, iter_line, wait_for
 
-from monitor.stdin import StdinReader
-from monitor.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Follower
+from monitor.sources.stdin import StdinReader
+from monitor.sources.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Follower
 
 #: "events": only watchdog's inotify observer wakes the reader (the safety poll is an hour);
 #: "poll": only watchdog's polling observer does.
@@ -363,12 +363,12 @@ def test_blocks_instead_of_batches(writer, tmp_path: Path) -> None:
 
 
 def test_polls_when_file_system_events_are_unavailable(monkeypatch, writer, tmp_path: Path) -> None:
-    import monitor.tail
+    import monitor.sources.tail
 
     def no_inotify() -> None:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr(monitor.tail, "Observer", no_inotify)
+    monkeypatch.setattr(monitor.sources.tail, "Observer", no_inotify)
     got = Collector()
     f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), on_state=got.state,
                  poll_interval_s=0.05, safety_poll_s=3600.0)

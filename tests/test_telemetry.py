@@ -12,7 +12,7 @@ from conftest import SAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.telemetry import ACTIVE_GAP_S, POWER_LAG_S, GpuSample, Telemetry
+from monitor.core.telemetry import ACTIVE_GAP_S, POWER_LAG_S, GpuSample, Telemetry
 
 RECORDED = ["compiled", "eager_log_every_iter", "interrupted", "real_nvidia_smi"]
 
@@ -178,7 +178,7 @@ def test_recorded_counter_energy_is_exact_and_power_integration_close(name: str)
 def _reference_energy(trace: list[GpuSample], t0: float, t1: float) -> float | None:
     """Every span between samples, weighted by its share inside [t0, t1], end gaps held: the
     definition that Telemetry.energy answers with running sums."""
-    from monitor.telemetry import HOLD_MIN_S
+    from monitor.core.telemetry import HOLD_MIN_S
 
     def by_counter(x: GpuSample, y: GpuSample) -> bool:
         return x.energy_j is not None and y.energy_j is not None and y.energy_j >= x.energy_j

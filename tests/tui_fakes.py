@@ -13,10 +13,10 @@ from typing import ClassVar
 
 from conftest import SAMPLES, FakeClock
 
-from monitor.app_messages import LineHooks
-from monitor.report import Options
+from monitor.core.report import Options
+from monitor.core.telemetry import GpuSample, Telemetry
 from monitor.session import Session
-from monitor.telemetry import GpuSample, Telemetry
+from monitor.tui.messages import LineHooks
 
 GIB = 2**30
 RECORDED = SAMPLES / "recorded"
@@ -24,7 +24,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 class FakeGpuSource:
-    """A GpuSource (monitor.gpu's Protocol) with one sample per GPU every `period_s`,
+    """A GpuSource (monitor.sources.gpu's Protocol) with one sample per GPU every `period_s`,
     values a smooth function of time: the same clock gives the same samples."""
 
     def __init__(self, gpus: int = 1, period_s: float = 1.0, status: str | None = None) -> None:

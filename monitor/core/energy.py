@@ -1,0 +1,233 @@
+"""Run totals and money: tokens, FLOPs, MFU against the real GPU's peak, energy so far and
+projected to the finish, cost.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.core.estimate import WARMUP_STEPS, Estimate
+from monitor.core.run import Run, last_finite
+from monitor.core.snapshot import GpuRow
+from monitor.core.telemetry import GpuSample, Telemetry
+
+J_PER_KWH = 3.6e6
+
+#: nanoGPT's estimate_mfu divides by the A100's dense bf16 peak, whatever the GPU.
+NANOGPT_PEAK_FLOPS = 312e12
+
+#: Dense (no sparsity) bf16 tensor-core peak, FLOP/s, for (pattern on the normalised NVML
+#: name, peak). First match wins, so variants come before the base model; a name that matches
+#: nothing has no peak (None), never a guess. Sources, as datasheets print them (sparse
+#: figures halved): A100 datasheet (312); H100 datasheet: SXM 989.4, PCIe 756, NVL 835
+#: (1671 sparse); H200 datasheet: SXM 989, NVL 835; GH200 datasheet 989; DGX/HGX B200 spec
+#: 2.25 PF per GPU (4.5 sparse); L4 datasheet 121 (242 sparse); L40S datasheet 362 (733);
+#: L40 datasheet 181 (362); A10 datasheet 125 (250); A40 datasheet 149.7 (299.4);
+#: RTX A6000 datasheet 154.8 (309.7); GeForce cards from NVIDIA's architecture whitepapers,
+#: "FP16/BF16 tensor with FP32 accumulate" (the mode PyTorch uses), dense: Ampere GA102
+#: (RTX 3090 71, 3080 59.5), Ada AD102 (RTX 4090 165.2, 4080 97.5, 4070 58.3), Blackwell
+#: RTX (5090 209.5). V100 and T4 have no bf16: their fp16 tensor peak is used (V100 SXM2 125,
+#: PCIe 112, T4 65).
+PEAK_BF16_FLOPS: tuple[tuple[str, float], ...] = (
+    (r"\bGH200\b", 989e12),
+    (r"\bH100 NVL\b", 835e12),
+    (r"\bH100 PCIE\b", 756e12),
+    (r"\bH100\b", 989.4e12),  # "NVIDIA H100 80GB HBM3" is the SXM part
+    (r"\bH800 PCIE\b", 756e12),
+    (r"\bH800\b", 989.4e12),
+    (r"\bH200 NVL\b", 835e12),
+    (r"\bH200\b", 989e12),
+    (r"\bB200\b", 2250e12),
+    (r"\bA100\b", 312e12),
+    (r"\bA800\b", 312e12),
+    (r"\bL40S\b", 362e12),
+    (r"\bL40\b", 181e12),
+    (r"\bL4\b", 121e12),
+    (r"\bA10\b", 125e12),
+    (r"\bA40\b", 149.7e12),
+    (r"\bRTX A6000\b", 154.8e12),
+    (r"\bRTX 5090$", 209.5e12),
+    (r"\bRTX 4090$", 165.2e12),
+    (r"\bRTX 4080$", 97.5e12),
+    (r"\bRTX 4070$", 58.3e12),
+    (r"\bRTX 3090$", 71e12),
+    (r"\bRTX 3080$", 59.5e12),
+    (r"\bV100 PCIE\b", 112e12),
+    (r"\bV100\b", 125e12),
+    (r"\bT4$", 65e12),
+)
+_PEAKS = tuple((re.compile(p), f) for p, f in PEAK_BF16_FLOPS)
+
+
+def normalise_gpu_name(name: str) -> str:
+    """`NVIDIA GeForce RTX 4090` -> `RTX 4090`, `NVIDIA A100-SXM4-80GB` -> `A100 SXM4 80GB`."""
+    text = re.sub(r"[-_\s]+", " ", name.upper()).strip()
+    return re.sub(r"\b(NVIDIA|GEFORCE|TESLA)\b ?", "", text).strip()
+
+
+def peak_flops(name: str | None) -> float | None:
+    """The GPU's dense bf16 peak in FLOP/s, None for a GPU not in the table."""
+    if not name:
+        return None
+    key = normalise_gpu_name(name)
+    return next((flops for pattern, flops in _PEAKS if pattern.search(key)), None)
+
+
+def mfu_gpu(mfu_printed: float | None, gpu_names: Sequence[str] | None) -> float | None:
+    """nanoGPT's printed MFU (against 312 TFLOPS) re-computed against the run's own GPU;
+    None unless every GPU of the run has the same known peak."""
+    if mfu_printed is None or not math.isfinite(mfu_printed) or not gpu_names:
+        return None
+    peaks = {peak_flops(n) for n in gpu_names}
+    if len(peaks) != 1 or None in peaks:
+        return None
+    (peak,) = peaks
+    return mfu_printed * NANOGPT_PEAK_FLOPS / peak if peak else None
+
+
+def flops_per_token(params: int | None, n_layer: int | None, n_embd: int | None, block_size: int | None) -> float | None:
+    """Training FLOPs per token as nanoGPT's estimate_mfu counts them (PaLM appendix B):
+    6·N for the weights plus 12·L·H·Q·T = 12·L·n_embd·T for attention."""
+    if params is None:
+        return None
+    attention = 12 * n_layer * n_embd * block_size if n_layer and n_embd and block_size else 0
+    return 6.0 * params + attention
+
+
+def cost(energy_j: float | None, price_per_kwh: float, pue: float) -> float | None:
+    """What an energy costs at the wall: joules × PUE × price per kWh."""
+    if energy_j is None:
+        return None
+    return energy_j / J_PER_KWH * pue * price_per_kwh
+
+
+@dataclass(frozen=True, slots=True)
+class PowerSplit:
+    """Mean power while training steps run and while the run evaluates."""
+
+    train_w: float
+    eval_w: float | None
+
+
+def eval_windows(eval_line_ts: Sequence[float], eval_time_s: float | None) -> list[tuple[float, float]]:
+    """The eval pauses seen so far: an eval's result line is printed when the eval ends, so
+    each pause is the `eval_time_s` before that line."""
+    if not eval_time_s or eval_time_s <= 0:
+        return []
+    return [(t - eval_time_s, t) for t in eval_line_ts if math.isfinite(t)]
+
+
+def split_power(telemetry: Telemetry, steady_t: float, last_t: float,
+                windows: Sequence[tuple[float, float]]) -> PowerSplit | None:
+    """Mean power of the steady part of the run [steady_t, last_t] (compile warm-up left
+    out), apart for the eval pauses in it and for the rest."""
+    whole = telemetry.energy(steady_t, last_t)
+    if whole is None or whole.end_t <= whole.start_t:
+        return None
+    inside = [(max(a, steady_t), min(b, last_t)) for a, b in windows if b > steady_t and a < last_t]
+    evals = telemetry.windows_energy(inside)
+    seconds = whole.end_t - whole.start_t
+    if evals is None or evals[1] >= seconds:
+        return PowerSplit(whole.energy_j / seconds, None)
+    eval_j, eval_s = evals
+    return PowerSplit((whole.energy_j - eval_j) / (seconds - eval_s), eval_j / eval_s)
+
+
+def project_energy(energy_j: float, power: PowerSplit, train_remaining_s: float | None,
+                   eval_remaining_s: float | None) -> float | None:
+    """Energy at the finish: what was measured, plus the training time left at training power
+    and the eval time left at eval power (training power until an eval was seen)."""
+    if train_remaining_s is None:
+        return None
+    eval_w = power.train_w if power.eval_w is None else power.eval_w
+    return energy_j + power.train_w * train_remaining_s + eval_w * (eval_remaining_s or 0.0)
+
+
+#: Power for the projection comes from the span holding at most this many recent evals.
+RECENT_EVALS = 16
+#: Sampling that starts this much after the run's first line is reported as partial.
+COVERAGE_SLACK_S = 10.0
+
+
+def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float, ended: bool,
+               price_per_kwh: float, pue: float) -> dict[str, object]:
+    """The Snapshot's GPU, energy, cost and mfu_gpu fields (and warnings) for the current run.
+    The run's energy counts from its first line to now, or to its last line once it ended."""
+    if telemetry is None:
+        return {}
+    out: dict[str, object] = {"gpu_status": telemetry.status}
+    latest = telemetry.latest()
+    if not latest:
+        return out
+    start = run.first_t
+    end = min(now, run.last_line_t) if ended and run.last_line_t is not None else now
+    rows = tuple(_row(telemetry, s, start) for s in latest)
+    names = tuple(s.name for s in latest if s.name)
+    out.update(
+        gpus=rows,
+        gpu_names=names or None,
+        gpu_count=len(latest),
+        power_w=telemetry.total("power_w"),
+        vram_used_bytes=_int(telemetry.total("vram_used_bytes")),
+        vram_total_bytes=_int(telemetry.total("vram_total_bytes")),
+        vram_peak_bytes=None if any(r.vram_peak_bytes is None for r in rows) else sum(r.vram_peak_bytes or 0 for r in rows),
+        mfu_gpu=mfu_gpu(last_finite(run.mfu.values), names),
+    )
+    warnings = [f"GPU {s.index}: {s.error}" for s in latest if s.error]
+    # Without the run's start time (its lines were in the file before we came), energy
+    # counts from the first GPU sample, and says so.
+    base = telemetry.first_t if start is None else start
+    reading = None if base is None else telemetry.energy(base, end)
+    if reading is not None and base is not None:
+        energy_j = reading.energy_j
+        final = energy_j if ended else _projection(telemetry, run, est, base)
+        out.update(
+            energy_j=energy_j,
+            energy_final_j=None if final is None else max(final, energy_j),
+            energy_source=reading.source,
+            cost=cost(energy_j, price_per_kwh, pue),
+            cost_final=cost(None if final is None else max(final, energy_j), price_per_kwh, pue),
+            mean_power_w=energy_j / (reading.end_t - reading.start_t) if reading.end_t > reading.start_t else None,
+        )
+        if start is None:
+            warnings.append("energy counts from the first GPU sample: the run's start time is unknown")
+        elif reading.start_t > start + COVERAGE_SLACK_S:
+            warnings.append(f"energy leaves out the run's first {reading.start_t - start:.0f} s (GPU samples start later)")
+    out["warnings"] = tuple(warnings)
+    return out
+
+
+def _projection(telemetry: Telemetry, run: Run, est: Estimate, start: float) -> float | None:
+    times, iters = run.t.values, run.iters.values
+    ok = np.isfinite(times) & (iters >= (iters[0] if len(iters) else 0) + WARMUP_STEPS)
+    if not ok.any() or run.last_t is None:
+        return None
+    steady_t, last_t = float(times[ok][0]), run.last_t
+    so_far = telemetry.energy(start, last_t)
+    windows = eval_windows([e.t for e in run.evals if e.t is not None], est.eval_time_s)[-RECENT_EVALS:]
+    if len(windows) == RECENT_EVALS:
+        # a long run: its recent part, which also follows drifts in power, is enough
+        steady_t = max(steady_t, windows[0][0])
+    power = split_power(telemetry, steady_t, last_t, windows)
+    if so_far is None or power is None:
+        return None
+    return project_energy(so_far.energy_j, power, est.train_remaining_s, est.eval_remaining_s)
+
+
+def _row(telemetry: Telemetry, s: GpuSample, since_t: float | None) -> GpuRow:
+    return GpuRow(index=s.index, name=s.name, power_w=s.power_w, power_limit_w=s.power_limit_w,
+                  vram_used_bytes=s.vram_used_bytes, vram_peak_bytes=telemetry.vram_peak_bytes(s.index, since_t),
+                  vram_total_bytes=s.vram_total_bytes, util_pct=s.util_pct, temp_c=s.temp_c, error=s.error)
+
+
+def _int(x: float | None) -> int | None:
+    return None if x is None else int(x)
+
+

@@ -1,0 +1,154 @@
+"""Log families and their detection: one module per family, one `Family` record each.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from monitor.core.events import Event
+from monitor.core.formats import llmc, modded, nanochat, nanogpt
+from monitor.core.formats.scan import IterationColumns
+
+#: What a parser makes of one line: nothing, one event, or several (a modded-nanogpt
+#: validation line is both a progress mark and an eval; a new nanochat stage starts a run).
+Parsed = Event | tuple[Event, ...] | None
+
+
+class LineParser(Protocol):
+    name: str
+
+    def parse(self, line: str) -> Parsed: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    name: str
+    make_parser: Callable[[], LineParser]
+    sniff: Callable[[str], bool]
+    #: settings in force when the log does not print them
+    defaults: dict[str, object] = field(default_factory=dict)
+    #: the last step number the log prints, from (max_iters, log_interval); a parser may
+    #: override it for one run with ConfigValue("final_iter_offset", k): last = max_iters - k
+    final_iter: Callable[[int, int], int] = lambda max_iters, _interval: max_iters
+    #: True when step numbers start at 0 (nanoGPT: steps 0..max_iters, max_iters+1 of them);
+    #: a parser may override it for one run with ConfigValue("zero_based", bool)
+    zero_based: bool = False
+    #: True when the printed per-step time includes the eval/checkpoint pause done at that
+    #: step (nanoGPT); False when the family's clock leaves evals out (they show only as
+    #: gaps between line arrival times)
+    eval_in_step_time: bool = False
+    #: optional bulk reader of plain iteration lines (see formats/scan.py): (buffer, line
+    #: starts, line ends) -> IterationColumns, exactly what the parser gives for those lines;
+    #: the family's parser then has plain(): True when such a line would not change it
+    scan_iterations: Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns] | None = None
+
+
+FAMILIES: dict[str, Family] = {
+    "nanogpt": Family(
+        name="nanogpt",
+        make_parser=nanogpt.Parser,
+        sniff=nanogpt.sniff,
+        defaults=nanogpt.DEFAULTS,
+        final_iter=nanogpt.final_iter,
+        zero_based=True,
+        eval_in_step_time=True,
+        scan_iterations=nanogpt.scan_iterations,
+    ),
+    # nanochat's `dt`, llm.c's `ms` and modded-nanogpt's `train_time` all leave evals out.
+    "nanochat": Family(
+        name="nanochat",
+        make_parser=nanochat.Parser,
+        sniff=nanochat.sniff,
+        defaults=nanochat.DEFAULTS,
+        final_iter=nanochat.final_iter,
+        zero_based=True,
+        eval_in_step_time=False,
+    ),
+    "llmc": Family(
+        name="llmc",
+        make_parser=llmc.Parser,
+        sniff=llmc.sniff,
+        defaults=llmc.DEFAULTS,
+        final_iter=llmc.final_iter,
+        zero_based=False,
+        eval_in_step_time=False,
+    ),
+    "modded": Family(
+        name="modded",
+        make_parser=modded.Parser,
+        sniff=modded.sniff,
+        defaults=modded.DEFAULTS,
+        zero_based=False,
+        eval_in_step_time=False,
+    ),
+}
+
+FORMAT_NAMES = ("auto", *FAMILIES)
+
+#: Lines kept while the family is still unknown; replayed once it is detected.
+MAX_UNDETECTED_LINES = 50_000
+
+
+def detect(line: str) -> str | None:
+    """The family a line belongs to, if the line is one only that family prints."""
+    for family in FAMILIES.values():
+        if family.sniff(line):
+            return family.name
+    return None
+
+
+class AutoParser:
+    """Parses lines with a fixed family, or detects it from the first telling line.
+
+    Until detection, lines wait (with their times) and are replayed through the
+    detected family's parser, so nothing printed before the first step is lost.
+    """
+
+    def __init__(self, fmt: str = "auto") -> None:
+        self.family: Family | None = FAMILIES.get(fmt)
+        self._parser: LineParser | None = self.family.make_parser() if self.family else None
+        self._waiting: deque[tuple[float | None, str]] = deque(maxlen=MAX_UNDETECTED_LINES)
+
+    @property
+    def name(self) -> str | None:
+        return self.family.name if self.family else None
+
+    @property
+    def scan_iterations(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns] | None:
+        """The family's bulk reader of iteration lines, once the family is known."""
+        return self.family.scan_iterations if self.family is not None and self._parser is not None else None
+
+    def plain(self) -> bool:
+        """True when a line the bulk reader accepts may skip parse() (see Family)."""
+        plain = getattr(self._parser, "plain", None)
+        return plain is not None and plain()
+
+    def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
+        if self._parser is not None:
+            return _timed(t, self._parser.parse(line))
+        name = detect(line)
+        if name is None:
+            self._waiting.append((t, line))
+            return []
+        self.family = FAMILIES[name]
+        self._parser = self.family.make_parser()
+        waiting, self._waiting = self._waiting, deque(maxlen=MAX_UNDETECTED_LINES)
+        out: list[tuple[float | None, Event]] = []
+        for wt, wline in [*waiting, (t, line)]:
+            out.extend(_timed(wt, self._parser.parse(wline)))
+        return out
+
+
+def _timed(t: float | None, parsed: Parsed) -> list[tuple[float | None, Event]]:
+    if parsed is None:
+        return []
+    if isinstance(parsed, tuple):
+        return [(t, event) for event in parsed]
+    return [(t, parsed)]

@@ -1,0 +1,109 @@
+"""Pieces every log family shares: number and literal parsing, Python warnings and tracebacks.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+
+from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
+
+_WARNING = re.compile(r"\S.*?:\d+: (\w*Warning): (.*)$")
+_EXCEPTION = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Failure))\b:?\s*(.*)$")
+_FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
+#: A number as training logs print it, `nan` and `inf` with either sign included (group 1).
+NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
+#: A step number or count of at most 15 digits (group 1); a longer run of digits is no match,
+#: so a thousand-digit number is noise rather than an int() that raises.
+INT = r"(\d{1,15})(?!\d)"
+_CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def number(text: str | None) -> float | None:
+    """A float from log text; None when absent or unreadable. `nan`/`inf` are kept."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Pow: operator.pow,
+}
+
+
+def _arith(node: ast.AST) -> object:
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _arith(node.operand)
+        if isinstance(value, (int, float)):
+            return -value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left, right = _arith(node.left), _arith(node.right)
+        if isinstance(left, (int, float)) and isinstance(right, (int, float)):
+            if isinstance(node.op, ast.Pow) and abs(right) > 64:
+                raise ValueError("exponent too large")
+            return _BINOPS[type(node.op)](left, right)
+    raise ValueError("not a literal")
+
+
+def literal(text: str) -> object:
+    """The value of a config assignment's right-hand side, as Python would see it.
+
+    Literals and simple arithmetic (`5 * 8`) are evaluated; anything else stays text.
+    A trailing `# comment` is dropped.
+    """
+    text = text.strip()
+    if len(text) > 1000:
+        return text[:1000]
+    for candidate in (text, text.split("#", 1)[0].strip()):
+        try:
+            return _arith(ast.parse(candidate, mode="eval").body)
+        except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, TypeError, RecursionError):
+            continue
+    return text.split("#", 1)[0].strip()
+
+
+class PythonErrors:
+    """Recognises warnings, tracebacks and fatal errors in the lines a Python process prints."""
+
+    def __init__(self) -> None:
+        self._in_traceback = False
+
+    def parse(self, line: str) -> Event | None:
+        if line.startswith("Traceback (most recent call last)"):
+            self._in_traceback = True
+            return TracebackStarted()
+        if self._in_traceback:
+            if not line.strip() or line[:1].isspace() or line.startswith(_CHAIN):
+                return None
+            self._in_traceback = False
+            return Crash(message=line.strip(), interrupted=line.startswith("KeyboardInterrupt"))
+        if line.startswith("KeyboardInterrupt"):
+            return Crash(message=line.strip(), interrupted=True)
+        m = _WARNING.match(line)
+        if m is not None:
+            return PyWarning(category=m.group(1), message=m.group(2).strip())
+        if _FATAL.match(line) or _EXCEPTION.match(line) and ":" in line and not line[:1].isspace():
+            return _fatal(line)
+        return None
+
+
+def _fatal(line: str) -> Event | None:
+    # A bare "SomeError: message" at column 0 outside a traceback is what torchrun,
+    # CUDA and OOM failures print; "Killed" is the shell reporting the OOM killer.
+    m = _EXCEPTION.match(line)
+    if m is not None and not m.group(1).rpartition(".")[2][:1].isupper():
+        return None
+    return Crash(message=line.strip(), interrupted=False)

@@ -1,0 +1,154 @@
+"""Parser for karpathy/llm.c output: train_gpt2cu/train_gpt2.py stdout (every line variant
+since April 2024) and the `-o` logger file main.log (`s:N trl:X`, `s:N tel:X`).
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor.core.events import (
+    Checkpoint,
+    ConfigValue,
+    Eval,
+    Event,
+    Iteration,
+    ModelInit,
+    Params,
+    TokensPerIter,
+)
+from monitor.core.formats.common import INT, NUM, PythonErrors, literal, number
+
+NAME = "llmc"
+
+# train_gpt2.cu's defaults: validation every 20 steps (-v).
+DEFAULTS: dict[str, object] = {"eval_interval": 20}
+
+# `step    1/74 | loss 11.0 (+nanz)| norm …| lr …| 4688.25 ms | 28.8% bf16 MFU | …`, and the
+# older `step 1/74: train loss 4.6 (took 80 ms)` / `step 1: train loss … (took … ms)` shapes.
+_STEP = re.compile(rf"step\s+{INT}(?:/{INT})?(?::| \|) (?:train )?loss {NUM}")
+_MS = re.compile(r"\(?(?:took )?([\d.]+) ms\b")
+_MFU = re.compile(r"\| (-?[\d.]+)% [\w ]*MFU")
+_VAL = re.compile(rf"val loss {NUM}\s*$")
+_LOGGER = re.compile(rf"s:{INT} (trl|tel|eval):{NUM}")
+_ROW = re.compile(r"\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*$")
+_HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = ([\d.]+)")
+_PARAMS = re.compile(rf"num_parameters: {INT}")
+_CHECKPOINT = re.compile(r"Writing (?:checkpoint|model) (?:at step \d+|to (.+))")
+
+# Rows of the startup parameter table, as the plan's setting names.
+_TABLE_KEYS = {
+    "train_num_batches": "max_iters",
+    "val_loss_every": "eval_interval",
+    "micro batch size B": "batch_size",
+    "sequence length T": "block_size",
+    "num_layers L": "n_layer",
+    "num_heads NH": "n_head",
+    "channels C": "n_embd",
+}
+
+
+class Parser:
+    """Stateful: tracebacks span lines, and the logger file counts steps from 0."""
+
+    name = NAME
+
+    def __init__(self) -> None:
+        self._errors = PythonErrors()
+        self._logger_seen = False
+        self._last_step = 0  # stdout's evals carry no step: they follow the last step line
+
+    def parse(self, line: str) -> Event | tuple[Event, ...] | None:
+        head = line[:1]
+        if head == "s":
+            if line.startswith("step"):
+                return self._step(line)
+            m = _LOGGER.match(line)
+            if m is not None:
+                return self._logger(m)
+        elif head == "v":
+            m = _VAL.match(line)
+            if m is not None:
+                return Eval(iter=self._last_step, val_loss=number(m.group(1)))
+        elif head == "H":
+            m = _HELLASWAG.match(line)
+            if m is not None:
+                return Eval(iter=self._last_step, val_loss=None, metric="HellaSwag", score=number(m.group(1)))
+        elif head == "|":
+            return self._table_row(line)
+        elif head == "n":
+            m = _PARAMS.match(line)
+            if m is not None:
+                return Params(int(m.group(1)))
+        elif head == "W":
+            m = _CHECKPOINT.match(line)
+            if m is not None:
+                return Checkpoint(path=m.group(1) or line.strip())
+        return self._errors.parse(line)
+
+    def _step(self, line: str) -> Event | None:
+        m = _STEP.match(line)
+        if m is None:
+            return None
+        self._last_step = int(m.group(1))
+        rest = line[m.end() :]
+        ms, mfu = _MS.search(rest), _MFU.search(rest)
+        step_ms = number(ms.group(1)) if ms else None
+        mfu_pct = number(mfu.group(1)) if mfu else None
+        return Iteration(
+            iter=int(m.group(1)),
+            loss=number(m.group(3)),
+            step_time_s=None if step_ms is None else step_ms / 1000.0,
+            # llm.c prints -100.0% on a GPU missing from its table of peaks.
+            mfu=None if mfu_pct is None or mfu_pct < 0 else mfu_pct / 100.0,
+            max_iters=int(m.group(2)) if m.group(2) else None,
+        )
+
+    def _logger(self, m: re.Match[str]) -> Event | tuple[Event, ...]:
+        step, kind, value = int(m.group(1)), m.group(2), number(m.group(3))
+        if kind == "trl":
+            event: Event = Iteration(iter=step, loss=value)
+        elif kind == "tel":
+            event = Eval(iter=step, val_loss=value)
+        else:
+            event = Eval(iter=step, val_loss=None, metric="HellaSwag", score=value)
+        if self._logger_seen:
+            return event
+        self._logger_seen = True
+        # The logger writes the 0-based loop index (stdout prints index + 1); the last
+        # training line is therefore total - 1.
+        return (ConfigValue("zero_based", True), ConfigValue("final_iter_offset", 1), event)
+
+    @staticmethod
+    def _table_row(line: str) -> Event | None:
+        m = _ROW.match(line)
+        if m is None:
+            return None
+        key, raw = m.group(1), m.group(2)
+        value = literal(raw)
+        if key == "total batch size":
+            return TokensPerIter(value) if isinstance(value, int) and value > 0 else None
+        if key == "num_parameters":
+            return Params(value) if isinstance(value, int) else None
+        if key == "resume" and value == 1:
+            return ModelInit("resume")
+        if key == "max_steps" and isinstance(value, int) and value > 0:
+            return ConfigValue("max_iters", value)
+        if key in _TABLE_KEYS:
+            return ConfigValue(_TABLE_KEYS[key], value)
+        return None
+
+
+def sniff(line: str) -> bool:
+    """True for a line only llm.c prints (used by format detection)."""
+    if line.startswith("step"):
+        m = _STEP.match(line)
+        # nanoGPT's eval line is `step N: train loss X, val loss Y`; llm.c's has a time.
+        return m is not None and (m.group(2) is not None or "took" in line)
+    return bool(_LOGGER.match(line))
+
+
+def final_iter(max_iters: int, _log_interval: int) -> int:
+    """stdout numbers steps 1..total: the last line is the total."""
+    return max_iters

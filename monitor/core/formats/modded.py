@@ -1,0 +1,126 @@
+"""Parser for KellerJordan/modded-nanogpt's train_gpt.py output (records 2024 to now, track 3).
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from monitor.core.events import Compiling, Eval, Event, Iteration, RunStarted, ScheduleChanges
+from monitor.core.formats.common import INT, NUM, PythonErrors, number
+
+NAME = "modded"
+
+# Records validate every 125 steps (val_loss_every); the total is on every line.
+DEFAULTS: dict[str, object] = {"eval_interval": 125}
+
+# `train_time` is the cumulative training clock, validation excluded: ms in the records,
+# seconds (`12.345s`) in track 3. The f-string templates in the source dump carry `{step}`,
+# never digits, so they cannot match.
+_TRAIN = re.compile(rf"step:{INT}/{INT} (?:train_loss:{NUM} )?train_time:{NUM}(ms|s)\b")
+_VAL = re.compile(rf"step:{INT}/{INT} val_loss:{NUM} train_time:{NUM}(ms|s)\b")
+_SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
+_HEADER_END = ("Running Python", "Running PyTorch")
+# `Sampling steps [0, 1, 458, 459, 460, 461, …] for warmup`: every stage transition s of the
+# schedule appears as s-2 … s+1 (steps 0 and 1 always).
+_WARMUP = re.compile(r"Sampling steps \[([\d, ]{0,2000})\] for warmup")
+
+
+class Parser:
+    """Stateful: the record files open with the training script's source, and per-step
+    time is the difference between two readings of the cumulative clock."""
+
+    name = NAME
+
+    def __init__(self) -> None:
+        self._errors = PythonErrors()
+        self._seen_text = False
+        self._in_source = False
+        self._clock: tuple[int, float] | None = None  # (step, train_time_s) last read
+        self._train_step: int | None = None  # last train line's step in this run
+
+    def parse(self, line: str) -> Event | tuple[Event, ...] | None:
+        if line.startswith("step:"):
+            self._in_source = False
+            return self._step_line(line)
+        if not self._seen_text and line.strip():
+            self._seen_text = True
+            # A record file: the script's source comes first and is not log output.
+            self._in_source = line.startswith(_SOURCE_START)
+            return None
+        if self._in_source:
+            if line.startswith(_HEADER_END):
+                self._in_source = False
+            return None
+        if line.startswith("Compiling model and warming up kernels"):
+            return Compiling()
+        if line.startswith("Sampling steps "):
+            m = _WARMUP.match(line)
+            return None if m is None else ScheduleChanges(_transitions(m.group(1)))
+        return self._errors.parse(line)
+
+    def _step_line(self, line: str) -> Event | tuple[Event, ...] | None:
+        m = _TRAIN.match(line)
+        if m is not None:
+            step, total = int(m.group(1)), int(m.group(2))
+            self._train_step = step
+            clock_s = _seconds(number(m.group(4)), m.group(5))
+            return Iteration(
+                iter=step,
+                loss=number(m.group(3)),
+                step_time_s=self._step_time(step, clock_s),
+                max_iters=total,
+                train_time_s=clock_s,
+            )
+        m = _VAL.match(line)
+        if m is None:
+            return None
+        step, total = int(m.group(1)), int(m.group(2))
+        clock_s = _seconds(number(m.group(4)), m.group(5))
+        evaluation = Eval(iter=step, val_loss=number(m.group(3)))
+        if self._train_step is not None and step < self._train_step:
+            self._train_step = None  # the counter went back: a new run
+        if step == 0:
+            self._clock = (0, clock_s) if clock_s is not None else None
+            return (RunStarted(text=line), evaluation) if self._train_step is None else evaluation
+        if self._train_step is not None and step <= self._train_step:
+            return evaluation
+        # No train line reached this step: a log with validation lines only (track 3
+        # writes train lines to the console alone), so the val line is the progress mark.
+        progress = Iteration(
+            iter=step, loss=None, step_time_s=self._step_time(step, clock_s), max_iters=total, train_time_s=clock_s
+        )
+        return (progress, evaluation)
+
+    def _step_time(self, step: int, clock_s: float | None) -> float | None:
+        """Clock advance per step since the previous reading; None across a clock reset."""
+        previous, self._clock = self._clock, (None if clock_s is None else (step, clock_s))
+        if previous is None or clock_s is None or step <= previous[0] or clock_s < previous[1]:
+            return None
+        return (clock_s - previous[1]) / (step - previous[0])
+
+
+def _seconds(value: float | None, unit: str) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    return value / 1000.0 if unit == "ms" else value
+
+
+def sniff(line: str) -> bool:
+    """True for a line only modded-nanogpt prints (used by format detection)."""
+    return line.startswith("step:") and bool(_TRAIN.match(line) or _VAL.match(line))
+
+
+def _transitions(listed: str) -> tuple[int, ...]:
+    """The stage transitions behind a warm-up list: the second-to-last step of each run of
+    consecutive steps from 2 on (a transition s is warmed as s-2 … s+1)."""
+    steps = sorted({int(x) for x in listed.replace(" ", "").split(",") if x.isdigit() and int(x) >= 2})
+    groups: list[list[int]] = []
+    for step in steps:
+        if groups and step == groups[-1][-1] + 1:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return tuple(group[-1] - 1 for group in groups)

@@ -1,0 +1,170 @@
+"""Parser for karpathy/nanochat's scripts (base_train, mid_train, chat_sft, chat_rl), every
+line variant since October 2025; one file may hold several stages, each its own run.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import re
+
+from monitor.core.events import (
+    ConfigValue,
+    Eval,
+    Event,
+    Iteration,
+    ModelInit,
+    Params,
+    RunStarted,
+    TokensPerIter,
+)
+from monitor.core.formats.common import INT, NUM, PythonErrors, literal, number
+
+NAME = "nanochat"
+
+# base_train's defaults: validation bpb every 250 steps, the CORE metric every 2000.
+DEFAULTS: dict[str, object] = {"eval_interval": 250, "core_metric_every": 2000}
+
+# Keys echoed by a terminal while the job ran (`^[[A`, `^[[B`), glued to the next line.
+_ECHO = re.compile(r"(?:\^\[\[?[\d;]*[A-Za-z~])+")
+# base_train `step 00100/21400 (0.47%) | loss: …`; mid_train and today's chat_sft print no
+# total, only the share of their data consumed.
+_STEP = re.compile(rf"step {INT}(?:/{INT})? \(([\d.]+)%\) \| loss: {NUM}")
+_DT = re.compile(r"\| dt: ([\d.]+)ms")
+_MFU = re.compile(r"\| (?:bf16_)?mfu: ([\d.]+)")
+_TOTAL_TIME = re.compile(r"\| total time: ([\d.]+)m")
+# October 2025 chat_sft: `Step 00000/00651 | Training loss: 0.84| lrm: …`; chat_rl: `Step 3/467 | Average reward: …`.
+_STEP_CAPITAL = re.compile(rf"Step {INT}/{INT} \| (Training loss|Average reward): {NUM}")
+_EVAL = re.compile(rf"Step {INT} \| ([A-Za-z][\w /@.-]*?): {NUM}")
+_OVERRIDE = re.compile(r"Overriding: (\w+) = (.*)$")
+_BATCH = re.compile(r"Total batch size (\d[\d,]{0,24})(?![\d,]) => gradient accumulation steps")
+_PARAMS = re.compile(r"(?:Number of parameters: |total\s+: )(\d[\d,]{0,24})(?![\d,])\s*$")
+_SEQ = re.compile(rf"Tokens / micro-batch / rank: \d+ x {INT} =")
+_MODEL_KEY = re.compile(rf'\s*"?(num_layers|model_dim|num_heads|n_layer|n_embd|n_head|sequence_len)"?: {INT},?\s*$')
+_RESUME = re.compile(rf"Resuming optimization from step {INT}")
+
+_PLAN_KEYS = {
+    "num_layers": "n_layer",
+    "n_layer": "n_layer",
+    "model_dim": "n_embd",
+    "n_embd": "n_embd",
+    "num_heads": "n_head",
+    "n_head": "n_head",
+    "sequence_len": "block_size",
+    "eval_every": "eval_interval",
+}
+# The last step line each stage prints, counted back from the total on its lines: base_train
+# and chat_rl run steps 0..total-1 (the family rule); the October 2025 chat_sft only
+# evaluates on its last pass, so its last training line is total-2.
+_FINAL_OFFSET = {"sft": 2}
+
+
+class Parser:
+    """Stateful: a change of line shape is a new stage (a new run), tracebacks span lines."""
+
+    name = NAME
+
+    def __init__(self) -> None:
+        self._errors = PythonErrors()
+        self._stage: str | None = None
+
+    def parse(self, line: str) -> Event | tuple[Event, ...] | None:
+        if line[:1] == "^":
+            line = _ECHO.sub("", line, count=1)
+        head = line[:1]
+        if head == "s":
+            m = _STEP.match(line)
+            if m is not None:
+                return self._staged("base" if m.group(2) else "data", line, _step(m, line))
+        elif head == "S":
+            return self._capital(line)
+        elif head == "O":
+            m = _OVERRIDE.match(line)
+            if m is not None:
+                key = m.group(1)
+                return ConfigValue(_PLAN_KEYS.get(key, key), literal(m.group(2)))
+        return self._startup(line) or self._errors.parse(line)
+
+    def _capital(self, line: str) -> Event | tuple[Event, ...] | None:
+        m = _STEP_CAPITAL.match(line)
+        if m is not None:
+            stage = "sft" if m.group(3) == "Training loss" else "rl"
+            value = number(m.group(4))
+            iteration = Iteration(
+                iter=int(m.group(1)),
+                loss=value if stage == "sft" else None,
+                max_iters=int(m.group(2)),
+            )
+            return self._staged(stage, line, iteration)
+        m = _EVAL.match(line)
+        if m is None:
+            return None
+        metric, value = m.group(2), number(m.group(3))
+        step = int(m.group(1))
+        if "loss" in metric.lower() or "bpb" in metric.lower():
+            return Eval(iter=step, val_loss=value, metric=metric.replace("Validation", "val"))
+        return Eval(iter=step, val_loss=None, metric=metric, score=value)
+
+    def _staged(self, stage: str, line: str, iteration: Iteration) -> Event | tuple[Event, ...]:
+        if stage == self._stage:
+            return iteration
+        self._stage = stage
+        # Another script took over: a new run, with that stage's last-step rule.
+        return (RunStarted(text=line), ConfigValue("final_iter_offset", _FINAL_OFFSET.get(stage)), iteration)
+
+    @staticmethod
+    def _startup(line: str) -> Event | None:
+        m = _BATCH.match(line)
+        if m is not None:
+            return TokensPerIter(int(m.group(1).replace(",", "")))
+        m = _PARAMS.match(line)
+        if m is not None:
+            return Params(int(m.group(1).replace(",", "")))
+        m = _SEQ.match(line)
+        if m is not None:
+            return ConfigValue("block_size", int(m.group(1)))
+        m = _MODEL_KEY.match(line)
+        if m is not None:
+            return ConfigValue(_PLAN_KEYS[m.group(1)], int(m.group(2)))
+        m = _RESUME.match(line)
+        if m is not None:
+            return ModelInit("resume", f"step {m.group(1)}")
+        return None
+
+
+def _step(m: re.Match[str], line: str) -> Iteration:
+    rest = line[m.end() :]
+    dt_ms, mfu_pct, total_min = (_field(pattern, rest) for pattern in (_DT, _MFU, _TOTAL_TIME))
+    return Iteration(
+        iter=int(m.group(1)),
+        loss=number(m.group(4)),
+        step_time_s=None if dt_ms is None else dt_ms / 1000.0,
+        mfu=None if mfu_pct is None else mfu_pct / 100.0,
+        max_iters=int(m.group(2)) if m.group(2) else None,
+        # `total time` sums dt over steps after the 10th: compile and evals are left out.
+        train_time_s=None if total_min is None else total_min * 60.0,
+    )
+
+
+def _field(pattern: re.Pattern[str], text: str) -> float | None:
+    found = pattern.search(text)
+    return None if found is None else number(found.group(1))
+
+
+def sniff(line: str) -> bool:
+    """True for a line only nanochat prints (used by format detection)."""
+    if line[:1] == "^":
+        line = _ECHO.sub("", line, count=1)
+    if line.startswith("step "):
+        return _STEP.match(line) is not None
+    if line.startswith("Step "):
+        if _STEP_CAPITAL.match(line) is not None:
+            return True
+        m = _EVAL.match(line)
+        return m is not None and m.group(2) in ("Validation bpb", "CORE metric")
+    return False
+
+
+def final_iter(max_iters: int, _log_interval: int) -> int:
+    """base_train runs steps 0..total-1 and logs every one."""
+    return max_iters - 1

@@ -1,0 +1,175 @@
+"""Parser for karpathy/nanoGPT's train.py, model.py and configurator.py output.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from monitor.core.events import (
+    Checkpoint,
+    Compiling,
+    ConfigValue,
+    Eval,
+    Event,
+    Iteration,
+    ModelInit,
+    Params,
+    RunStarted,
+    TokensPerIter,
+    VocabSize,
+)
+from monitor.core.formats.common import NUM, PythonErrors, literal, number
+from monitor.core.formats.scan import IterationColumns, Shape, Tokens, read_shape
+
+NAME = "nanogpt"
+
+# train.py's own defaults, in force when the config is not printed.
+DEFAULTS: dict[str, object] = {
+    "max_iters": 600000,
+    "eval_interval": 2000,
+    "log_interval": 1,
+    "eval_iters": 200,
+    "batch_size": 12,
+    "block_size": 1024,
+    "gradient_accumulation_steps": 40,
+    "n_layer": 12,
+    "n_head": 12,
+    "n_embd": 768,
+    "compile": True,
+    "always_save_checkpoint": True,
+}
+
+# Whole numbers are bounded: int() refuses text of more than 4300 digits (RunState drops
+# steps too large to be real ones), and a token count or vocab size must fit an int64.
+_STEP = r"(\d{1,4000})"
+_ITER = re.compile(
+    rf"iter {_STEP}: loss {NUM}(?: \w+)?, time {NUM}ms(?:, mfu {NUM}%)?", re.IGNORECASE
+)
+_EVAL = re.compile(rf"step {_STEP}: train loss {NUM}(?: \w+)?, val loss {NUM}", re.IGNORECASE)
+_OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
+_OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
+_ASSIGN = re.compile(r"(\w+)\s*=\s*(.+?)\s*$")
+_TOKENS = re.compile(r"tokens per iteration will be: (\d[\d,]{0,30})(?![\d,])")
+_VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)")
+_PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
+# train.py's f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"
+_ITER_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms, mfu ", b"%"), integers=(0,))
+_ITER_NO_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms"), integers=(0,))
+
+
+class Parser:
+    """Stateful line parser: the config dump and tracebacks span several lines."""
+
+    name = NAME
+
+    def __init__(self) -> None:
+        self._in_config = False
+        self._errors = PythonErrors()
+
+    def parse(self, line: str) -> Event | None:
+        if self._in_config:
+            event = self._config_line(line)
+            if self._in_config:
+                return event
+        head = line[:1]
+        if head == "i":
+            m = _ITER.match(line)
+            if m is not None:
+                mfu = number(m.group(4))
+                return Iteration(
+                    iter=int(m.group(1)),
+                    loss=number(m.group(2)),
+                    step_time_s=_ms_to_s(number(m.group(3))),
+                    mfu=None if mfu is None or mfu < 0 else mfu / 100.0,
+                )
+        elif head == "s":
+            m = _EVAL.match(line)
+            if m is not None:
+                return Eval(iter=int(m.group(1)), train_loss=number(m.group(2)), val_loss=number(m.group(3)))
+            if line.startswith("saving checkpoint to "):
+                return Checkpoint(path=line[len("saving checkpoint to ") :].strip())
+        elif head == "O":
+            m = _OVERRIDE_FILE.match(line)
+            if m is not None:
+                self._in_config = True
+                return RunStarted(text=line)
+            m = _OVERRIDE_KEY.match(line)
+            if m is not None:
+                return ConfigValue(key=m.group(1), value=literal(m.group(2)))
+        return self._startup(line) or self._errors.parse(line)
+
+    def plain(self) -> bool:
+        """True when an `iter` line would leave the parser as it is (not inside a config
+        dump): the bulk path may then fold such lines in without parse()."""
+        return not self._in_config
+
+    def _config_line(self, line: str) -> Event | None:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            return None
+        m = _ASSIGN.match(stripped)
+        if m is None or line[:1].isspace():
+            self._in_config = False
+            return None
+        return ConfigValue(key=m.group(1), value=literal(m.group(2)))
+
+    @staticmethod
+    def _startup(line: str) -> Event | None:
+        if line.startswith("tokens per iteration will be: "):
+            m = _TOKENS.match(line)
+            return TokensPerIter(int(m.group(1).replace(",", ""))) if m else None
+        if line.startswith("found vocab_size"):
+            m = _VOCAB.match(line)
+            return VocabSize(int(m.group(1))) if m else None
+        if line.startswith("number of parameters: "):
+            m = _PARAMS.match(line)
+            return Params(round(float(m.group(1)) * 1e6)) if m else None
+        if line.startswith("Initializing a new model from scratch"):
+            return ModelInit("scratch")
+        if line.startswith("Resuming training from "):
+            return ModelInit("resume", line[len("Resuming training from ") :].strip())
+        if line.startswith("Initializing from OpenAI GPT-2 weights"):
+            return ModelInit("pretrained", line.partition(":")[2].strip())
+        if line.startswith("compiling the model"):
+            return Compiling()
+        return None
+
+
+def sniff(line: str) -> bool:
+    """True for a line only nanoGPT prints (used by format detection)."""
+    return bool(_ITER.match(line) or _EVAL.match(line) or _TOKENS.match(line) or _OVERRIDE_FILE.match(line))
+
+
+def scan_iterations(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+    """The plain `iter` lines among `buf[starts[i]:ends[i]]`, read in bulk.
+
+    For each line marked ok, Parser.parse gives the same Iteration, and leaves the
+    parser as it found it when Parser.plain() is True (otherwise it ends a config dump).
+    """
+    tokens = Tokens(buf)
+    ok, (iters, loss, time_ms, mfu_pct) = read_shape(tokens, starts, ends, _ITER_MFU)
+    rest = np.flatnonzero(~ok)
+    if len(rest):
+        ok_rest, (iters_rest, loss_rest, time_rest) = read_shape(tokens, starts[rest], ends[rest], _ITER_NO_MFU)
+        hit = rest[ok_rest]
+        ok[hit] = True
+        iters[hit], loss[hit], time_ms[hit] = iters_rest[ok_rest], loss_rest[ok_rest], time_rest[ok_rest]
+        mfu_pct[hit] = np.nan
+    # As parse(): a negative MFU is nanoGPT's "not measured yet" (-100%).
+    with np.errstate(invalid="ignore"):
+        mfu = np.where(mfu_pct < 0, np.nan, mfu_pct / 100.0)
+    return IterationColumns(ok=ok, iter=iters, loss=loss, step_time_s=time_ms / 1000.0, mfu=mfu)
+
+
+def final_iter(max_iters: int, log_interval: int) -> int:
+    """The last iteration nanoGPT logs: the loop runs 0..max_iters inclusive."""
+    step = max(1, log_interval)
+    return (max_iters // step) * step
+
+
+def _ms_to_s(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0

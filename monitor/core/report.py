@@ -1,0 +1,297 @@
+"""Assemble a Snapshot from the run state, the plan, the estimate and the GPU telemetry;
+decide the run's status.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.core.energy import flops_per_token, gpu_fields
+from monitor.core.estimate import Estimate, estimate
+from monitor.core.plan import Plan, make_plan
+from monitor.core.run import Run, RunState, last_finite
+from monitor.core.snapshot import Series, Snapshot
+from monitor.core.telemetry import Telemetry
+from monitor.core.textfmt import clock, duration
+
+#: A log silent for this many expected line gaps (and at least STALL_MIN_S) is stalled.
+STALL_FACTOR = 5.0
+STALL_MIN_S = 60.0
+#: Logged steps whose arrival gaps tell how often lines really come.
+ARRIVAL_WINDOW = 64
+#: No iteration for this long while the GPU works hints at output held in a buffer.
+QUIET_START_S = 300.0
+#: Share of GPU samples at >= 50% utilisation that counts as "the GPU is busy".
+BUSY_SHARE = 0.8
+#: Steps arriving at one instant that, printed one by one, would have spanned this long.
+BURST_STEPS, BURST_MIN_S = 3, 10.0
+UNBUFFER_HINT = "run with `python -u` or PYTHONUNBUFFERED=1"
+CHART_POINTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the user told us on the command line that shapes the numbers."""
+
+    source: str = "-"
+    fmt: str = "auto"
+    max_iters: int | None = None
+    price_per_kwh: float = 0.15
+    currency: str = "USD"
+    pue: float = 1.0
+    dataset_tokens: int | None = None
+
+
+def downsample(x: np.ndarray, y: np.ndarray, points: int = CHART_POINTS) -> Series:
+    """At most `points` (x, y) pairs: bin means, so a 1M-step curve stays cheap to draw."""
+    keep = np.isfinite(y)
+    x, y = x[keep].astype(np.float64), y[keep]
+    if len(x) <= points:
+        return Series(x.copy(), y.copy())
+    size = math.ceil(len(x) / points)
+    cut = (len(x) // size) * size
+    xs = x[:cut].reshape(-1, size).mean(axis=1)
+    ys = y[:cut].reshape(-1, size).mean(axis=1)
+    if cut < len(x):
+        xs, ys = np.append(xs, x[cut:].mean()), np.append(ys, y[cut:].mean())
+    return Series(xs, ys)
+
+
+def run_status(run: Run, plan: Plan, est: Estimate, now: float, last_line_t: float | None) -> tuple[str, float | None]:
+    """The run's status and, when stalled, for how long the log has been silent."""
+    if run.crash is not None:
+        return ("interrupted" if run.crash.interrupted else "crashed"), None
+    if run.in_traceback:
+        return "crashed", None
+    last = run.last_iter
+    if last is None:
+        return "starting", None
+    if plan.final_iter is not None and last >= plan.final_iter:
+        return "finished", None
+    gap = expected_gap_s(run, plan, est.step_time_s)
+    if last_line_t is None or gap is None:
+        return "training", None
+    silent = now - last_line_t
+    eval_due = plan.eval_interval is not None and (last + plan.log_interval) // plan.eval_interval > last // plan.eval_interval
+    expected = gap + (est.eval_time_s or 0.0 if eval_due else 0.0)
+    if silent > max(STALL_FACTOR * expected, STALL_MIN_S):
+        return "stalled", silent
+    if eval_due and silent > 2 * gap:
+        return "evaluating", None
+    return "training", None
+
+
+def expected_gap_s(run: Run, plan: Plan, step_time_s: float | None) -> float | None:
+    """The usual wait between two logged steps: the printed step time times the log
+    interval, or the observed gap between their arrivals when lines come slower
+    (output flushed in blocks)."""
+    printed = step_time_s * plan.log_interval if step_time_s is not None else None
+    t = run.t.values[-ARRIVAL_WINDOW:]
+    gaps = np.diff(t[np.isfinite(t)])
+    gaps = gaps[gaps > 0]
+    observed = float(np.median(gaps)) if len(gaps) >= 3 else None
+    known = [g for g in (printed, observed) if g is not None]
+    return max(known) if known else None
+
+
+def build(
+    state: RunState,
+    fmt: str | None,
+    options: Options,
+    now: float,
+    *,
+    file_mtime: float | None = None,
+    waiting: bool = False,
+    charts: bool = False,
+    run_index: int | None = None,
+    telemetry: Telemetry | None = None,
+) -> Snapshot:
+    run = state.current if run_index is None else state.runs[run_index]
+    if waiting:
+        return Snapshot(t=now, source=options.source, format=fmt, status="waiting", run_index=run.index,
+                        price_per_kwh=options.price_per_kwh, currency=options.currency)
+    plan = make_plan(run, fmt, options.max_iters)
+    est = estimate(run, plan, now)
+    last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime
+    status, stalled_for = run_status(run, plan, est, now, last_line_t)
+    last = run.last_iter
+    steps_done = None if last is None else last + (1 if plan.zero_based else 0)
+    steps_total = plan.steps_total
+    tpi = plan.tokens_per_iter
+    tokens_seen = tpi * steps_done if tpi and steps_done is not None else None
+    tokens_total = tpi * steps_total if tpi and steps_total is not None else None
+    fpt = flops_per_token(run.params, plan.n_layer, plan.n_embd, plan.block_size)
+    progress = None
+    if last is not None and plan.final_iter:
+        progress = min(1.0, max(0.0, last / plan.final_iter))
+    finished = status == "finished"
+    # A crashed or interrupted run will not finish: no finish time rather than a fiction.
+    ended = status in ("crashed", "interrupted")
+    remaining = 0.0 if finished else None if ended else est.remaining_s
+    finish = None if finished or ended else est.finish
+    warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
+    buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
+    warnings = (*warnings, buffered) if buffered else warnings
+    gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
+    warnings = (*warnings, *gpu.pop("warnings", ()))  # type: ignore[misc]
+    return Snapshot(
+        t=now,
+        source=options.source,
+        format=fmt,
+        status=status,
+        run_index=run.index,
+        iter=last,
+        max_iters=plan.max_iters,
+        max_iters_source=plan.max_iters_source,
+        progress=progress,
+        # NaN stands for "not printed" (modded-nanogpt since 2025) unless the log printed nan.
+        loss=run.last_loss if run.nan_losses else last_finite(run.loss.values),
+        val_loss=_last_val_loss(run),
+        step_time_s=est.step_time_s,
+        eval_time_s=est.eval_time_s,
+        mfu=last_finite(run.mfu.values),
+        eta_finish=finish,
+        eta_remaining_s=remaining,
+        eta_low=None if finish is None else est.low,
+        eta_high=None if finish is None else est.high,
+        tokens_per_iter=tpi,
+        tokens_seen=tokens_seen,
+        tokens_total=tokens_total,
+        params=run.params,
+        flops_total=fpt * tokens_total if fpt and tokens_total else None,
+        price_per_kwh=options.price_per_kwh,
+        currency=options.currency,
+        warnings=warnings,
+        run_count=len(state.runs),
+        first_iter=run.first_iter,
+        final_iter=plan.final_iter,
+        iters_done=run.n_iters,
+        evals_done=len(run.evals),
+        best_val_loss=run.best_val_loss,
+        started_t=run.first_t,
+        last_line_t=last_line_t,
+        elapsed_s=(now - run.first_t) if run.first_t is not None else printed_elapsed_s(run),
+        elapsed_measured=run.first_t is not None,
+        stalled_for_s=stalled_for,
+        data_epochs=tokens_total / options.dataset_tokens if tokens_total and options.dataset_tokens else None,
+        dataset_tokens=options.dataset_tokens,
+        notes=tuple((n.t, n.kind, n.text) for n in run.notes),
+        crash_message=run.crash.message if run.crash else None,
+        loss_series=downsample(run.iters.values, run.loss.values) if charts else Series(np.empty(0), np.empty(0)),
+        val_series=_val_series(run) if charts else Series(np.empty(0), np.empty(0)),
+        step_series=downsample(run.iters.values, run.step_time_s.values) if charts else Series(np.empty(0), np.empty(0)),
+        **gpu,  # type: ignore[arg-type]
+    )
+
+
+#: printed_elapsed_s per run, valid while the run has as many steps: a screen redrawn every
+#: second must not take the median of a million step times each time.
+_PRINTED_ELAPSED: weakref.WeakKeyDictionary[Run, tuple[int, float | None]] = weakref.WeakKeyDictionary()
+
+
+def printed_elapsed_s(run: Run) -> float | None:
+    """Time the run has taken by its own printed clock, for a log read without arrival times:
+    a cumulative training clock where the family prints one, else the sum of printed step
+    times, with the steps between logged lines counted at the median printed step time."""
+    known = _PRINTED_ELAPSED.get(run)
+    if known is not None and known[0] == run.n_iters:
+        return known[1]
+    value = _printed_elapsed_s(run)
+    _PRINTED_ELAPSED[run] = (run.n_iters, value)
+    return value
+
+
+def _printed_elapsed_s(run: Run) -> float | None:
+    train = run.train_time_s.values
+    if len(train) and np.isfinite(train[-1]):
+        return float(train[-1])
+    times = run.step_time_s.values
+    ok = np.isfinite(times)
+    if not ok.any():
+        return None
+    steps = np.diff(run.iters.values)
+    unlogged = float(np.clip(steps - 1, 0, None).sum())
+    return float(times[ok].sum()) + unlogged * float(np.median(times[ok]))
+
+
+def _last_val_loss(run: Run) -> float | None:
+    # Benchmark scores (nanochat's CORE) are evals too, but not losses.
+    for point in reversed(run.evals):
+        if point.val_loss is not None:
+            return point.val_loss
+    return None
+
+
+def _val_series(run: Run) -> Series:
+    pts = [(e.iter, e.val_loss) for e in run.evals if e.val_loss is not None and math.isfinite(e.val_loss)]
+    return Series(np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float))
+
+
+def _warnings(
+    run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None
+) -> tuple[str, ...]:
+    out = []
+    if run.nan_losses:
+        out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
+    ahead = [s for s in run.schedule_changes if run.last_iter is None or s > run.last_iter]
+    if ahead and status not in ("finished", "crashed", "interrupted"):
+        steps = ", ".join(map(str, ahead))
+        out.append(f"the schedule changes the step time at steps {steps}: the finish assumes the current speed")
+    if status == "stalled" and stalled_for is not None and last_line_t is not None:
+        out.append(f"no new line for {duration(stalled_for)} (last at {clock(last_line_t, last_line_t + stalled_for)})")
+    if plan.max_iters_source == "default" and run.n_iters and status != "finished":
+        if est.remaining_s is None and est.step_time_s is not None:
+            # The log starts mid-run (no startup lines): the default may not be what it used.
+            out.append("max_iters not in the log, which starts mid-run: finish unknown (pass --max-iters)")
+        else:
+            out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
+    if plan.max_iters is None and run.n_iters:
+        out.append("max_iters unknown: pass --max-iters")
+    return tuple(out)
+
+
+def buffering_warning(
+    run: Run, plan: Plan, status: str, now: float, last_line_t: float | None, telemetry: Telemetry | None
+) -> str | None:
+    """Output held back by a block-buffered stdout (`python train.py | tee log` without -u):
+    steps arrive in bursts, or the log stays silent while the run's GPU works."""
+    if status in ("finished", "crashed", "interrupted"):
+        return None
+    burst = last_burst(run, plan)
+    if burst is not None:
+        steps, span_s = burst
+        return f"{steps} steps ({duration(span_s)} of training) arrived at once: stdout is buffered; {UNBUFFER_HINT}"
+    if telemetry is None or last_line_t is None:
+        return None
+    if status == "stalled":
+        since = last_line_t
+    elif run.n_iters == 0 and now - (run.first_t if run.first_t is not None else last_line_t) >= QUIET_START_S:
+        since = now - QUIET_START_S  # lines may come (warnings on stderr), but no step ever has
+    else:
+        return None
+    busy = telemetry.busy_fraction(since, now)
+    if busy is None or busy < BUSY_SHARE:
+        return None
+    what = "no step printed" if run.n_iters == 0 else "no new line"
+    return f"{what} for {duration(now - since)} while the GPU is busy: stdout may be block-buffered; {UNBUFFER_HINT}"
+
+
+def last_burst(run: Run, plan: Plan) -> tuple[int, float] | None:
+    """The newest logged steps that arrived at one instant, when printing them had taken
+    at least BURST_MIN_S of training: (how many, the training time they cover)."""
+    t = run.t.values[-ARRIVAL_WINDOW:]
+    if len(t) < BURST_STEPS or not math.isfinite(t[-1]):
+        return None
+    other = np.flatnonzero(t != t[-1])
+    n = len(t) - (int(other[-1]) + 1 if len(other) else 0)
+    if n < BURST_STEPS:
+        return None
+    steps = run.step_time_s.values[-n:]
+    span_s = float(np.sum(steps[np.isfinite(steps)])) * plan.log_interval
+    return (n, span_s) if span_s >= BURST_MIN_S else None

@@ -1,0 +1,417 @@
+"""RunState: folds parser events into runs (numpy columns, evals, config) and splits a
+file into runs where a new process starts or the step counter goes back.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.core.events import (
+    Checkpoint,
+    Compiling,
+    ConfigValue,
+    Crash,
+    Eval,
+    Event,
+    Iteration,
+    ModelInit,
+    Params,
+    PyWarning,
+    RunStarted,
+    ScheduleChanges,
+    TokensPerIter,
+    TracebackStarted,
+    VocabSize,
+)
+
+_STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params, Compiling)
+NAN = float("nan")
+MAX_NOTES = 500
+#: No run takes more steps than this; a larger "step number" is noise.
+MAX_STEP = 10**15
+
+
+class Column:
+    """A growable numpy array: amortised O(1) append, zero-copy view of the filled part."""
+
+    __slots__ = ("_data", "_n")
+
+    def __init__(self, dtype: type = np.float64, capacity: int = 1024) -> None:
+        self._data: np.ndarray = np.empty(capacity, dtype=dtype)
+        self._n = 0
+
+    def append(self, value: float) -> None:
+        if self._n == len(self._data):
+            grown = np.empty(2 * len(self._data), dtype=self._data.dtype)
+            grown[: self._n] = self._data
+            self._data = grown
+        self._data[self._n] = value
+        self._n += 1
+
+    def extend(self, values: np.ndarray) -> None:
+        end = self._n + len(values)
+        if end > len(self._data):
+            grown = np.empty(max(end, 2 * len(self._data)), dtype=self._data.dtype)
+            grown[: self._n] = self._data[: self._n]
+            self._data = grown
+        self._data[self._n : end] = values
+        self._n = end
+
+    def set_last(self, value: float) -> None:
+        self._data[self._n - 1] = value
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._data[: self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+
+class NanColumn(Column):
+    """A float Column that takes no memory while every value is NaN, as a field the family
+    never prints or the arrival times of lines already in the file are (8 MB a million)."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__(np.float64, capacity=0)
+
+    def _unset(self) -> bool:
+        return len(self._data) == 0
+
+    def _materialise(self) -> None:
+        if self._unset():
+            self._data = np.full(max(1024, 2 * self._n), NAN)
+
+    def append(self, value: float) -> None:
+        if len(self._data):
+            super().append(value)
+        elif math.isnan(value):
+            self._n += 1
+        else:
+            self._materialise()
+            super().append(value)
+
+    def extend(self, values: np.ndarray) -> None:
+        if self._unset() and np.isnan(values).all():
+            self._n += len(values)
+            return
+        self._materialise()
+        super().extend(values)
+
+    def set_last(self, value: float) -> None:
+        self._materialise()
+        super().set_last(value)
+
+    @property
+    def values(self) -> np.ndarray:
+        if self._unset():
+            return np.broadcast_to(np.float64(NAN), (self._n,))  # read-only, no memory
+        return super().values
+
+
+def last_finite(values: np.ndarray) -> float | None:
+    """The last finite value of a column (None when there is none)."""
+    if len(values) and math.isfinite(values[-1]):
+        return float(values[-1])  # the usual case, without a pass over a million steps
+    ok = np.flatnonzero(np.isfinite(values))
+    return float(values[ok[-1]]) if len(ok) else None
+
+
+@dataclass(frozen=True, slots=True)
+class EvalPoint:
+    iter: int
+    val_loss: float | None
+    train_loss: float | None
+    t: float | None
+    metric: str = "val loss"
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One line for the events panel: evals, checkpoints, warnings, crashes."""
+
+    t: float | None
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    value: object
+    source: str  # "log" | "flag" | "default"
+
+
+class Run:
+    """One training process's part of the log."""
+
+    def __init__(self, index: int, inherited: dict[str, object] | None = None) -> None:
+        self.index = index
+        self.iters = Column(np.int64)
+        self.loss = Column()
+        self.step_time_s = Column()
+        self.mfu = Column()
+        self.t = NanColumn()
+        self.train_time_s = NanColumn()
+        self.evals: list[EvalPoint] = []
+        self.checkpoints = 0
+        self.config: dict[str, object] = dict(inherited or {})
+        self.tokens_per_iter: int | None = None
+        self.params: int | None = None
+        self.vocab_size: int | None = None
+        self.init: str | None = None
+        self.compiling = False
+        #: steps where the schedule changes the step time, when the log says (modded-nanogpt)
+        self.schedule_changes: tuple[int, ...] = ()
+        self.printed_max_iters: int | None = None
+        self.crash: Crash | None = None
+        self.in_traceback = False
+        self.nan_losses = 0
+        self.warnings: list[str] = []
+        self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.last_line_t: float | None = None
+        self.lines = 0
+
+    @property
+    def n_iters(self) -> int:
+        return len(self.iters)
+
+    @property
+    def last_iter(self) -> int | None:
+        return int(self.iters.values[-1]) if len(self.iters) else None
+
+    @property
+    def first_iter(self) -> int | None:
+        return int(self.iters.values[0]) if len(self.iters) else None
+
+    @property
+    def last_loss(self) -> float | None:
+        return float(self.loss.values[-1]) if len(self.loss) else None
+
+    @property
+    def best_val_loss(self) -> float | None:
+        vals = [e.val_loss for e in self.evals if e.val_loss is not None and math.isfinite(e.val_loss)]
+        return min(vals) if vals else None
+
+    def setting(self, key: str, defaults: dict[str, object], flags: dict[str, object] | None = None) -> Setting | None:
+        """The effective value of a setting and where it came from."""
+        if flags and flags.get(key) is not None:
+            return Setting(flags[key], "flag")
+        if key in self.config:
+            return Setting(self.config[key], "log")
+        if key in defaults:
+            return Setting(defaults[key], "default")
+        return None
+
+    def note(self, t: float | None, kind: str, text: str) -> None:
+        self.notes.append(Note(t, kind, text))
+
+
+class RunState:
+    """All runs of one log, in order; the last one is the current run."""
+
+    def __init__(self) -> None:
+        self.runs: list[Run] = [Run(0)]
+        self.lines = 0
+
+    @property
+    def current(self) -> Run:
+        return self.runs[-1]
+
+    def line_seen(self, t: float | None) -> None:
+        """Every line (known or not) moves the run's clock: a silent log is a stall signal."""
+        self.lines += 1
+        run = self.current
+        run.lines += 1
+        if run.lines == 1:
+            # None when the run's first line was already in the file: its start is unknown.
+            run.first_t = t
+        if t is not None:
+            run.last_line_t = t
+
+    def apply(self, event: Event, t: float | None) -> bool:
+        """Fold one event in; True when it changed what a front end shows."""
+        if isinstance(event, (Iteration, Eval)) and abs(event.iter) > MAX_STEP:
+            return False  # a garbled number, not a step: it would not fit the int64 columns either
+        run = self.current
+        if isinstance(event, Iteration):
+            return self._iteration(event, t)
+        if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None):
+            run = self._new_run(t)
+        if isinstance(event, Eval):
+            if run.last_iter is not None and event.iter < run.last_iter:
+                run = self._new_run(t)
+            run.evals.append(EvalPoint(event.iter, event.val_loss, event.train_loss, t, event.metric))
+            run.note(t, "eval", _eval_text(event))
+            return True
+        if isinstance(event, ConfigValue):
+            run.config[event.key] = event.value
+        elif isinstance(event, TokensPerIter):
+            run.tokens_per_iter = event.tokens
+        elif isinstance(event, Params):
+            run.params = event.count
+        elif isinstance(event, VocabSize):
+            run.vocab_size = event.size
+        elif isinstance(event, ModelInit):
+            run.init = event.kind
+            if event.kind == "resume":
+                run.note(t, "resume", f"resumed from {event.detail}")
+        elif isinstance(event, ScheduleChanges):
+            run.schedule_changes = event.steps
+        elif isinstance(event, Compiling):
+            run.compiling = True
+        elif isinstance(event, Checkpoint):
+            run.checkpoints += 1
+            run.note(t, "checkpoint", f"checkpoint saved to {event.path}")
+        elif isinstance(event, PyWarning):
+            run.note(t, "warning", f"{event.category}: {event.message}")
+            return False
+        elif isinstance(event, TracebackStarted):
+            run.in_traceback = True
+        elif isinstance(event, Crash):
+            # A chained traceback ("During handling of the above exception…") ends twice
+            # with the same error: one event for the user.
+            if run.crash != event:
+                run.note(t, "interrupted" if event.interrupted else "crash", event.message)
+            run.crash = event
+            run.in_traceback = False
+        else:
+            return False
+        return True
+
+    def _iteration(self, event: Iteration, t: float | None) -> bool:
+        run = self.current
+        last = run.last_iter
+        if last is not None and event.iter <= last:
+            if event.iter == last:
+                return False  # a repeated line: same step, nothing new
+            run = self._new_run(t)
+        elif run.crash is not None:
+            # Training went on after an error was printed: it was not fatal.
+            run.note(t, "warning", f"run continued after: {run.crash.message}")
+            run.crash = None
+        run.iters.append(event.iter)
+        run.loss.append(NAN if event.loss is None else event.loss)
+        run.step_time_s.append(NAN if event.step_time_s is None else event.step_time_s)
+        run.mfu.append(NAN if event.mfu is None else event.mfu)
+        run.t.append(NAN if t is None else t)
+        run.train_time_s.append(NAN if event.train_time_s is None else event.train_time_s)
+        if event.max_iters is not None:
+            run.printed_max_iters = event.max_iters
+        if event.loss is not None and not math.isfinite(event.loss):
+            run.nan_losses += 1
+            if run.nan_losses == 1:
+                run.note(t, "nan", f"loss is {event.loss} at step {event.iter}")
+        if t is not None:
+            run.last_t = t
+        return True
+
+    def extend_iterations(
+        self,
+        iters: np.ndarray,
+        loss: np.ndarray,
+        step_time_s: np.ndarray,
+        mfu: np.ndarray,
+        t: float | None,
+        silent: np.ndarray | None = None,
+    ) -> bool:
+        """Iteration lines seen at `t`, in order, folded in at once: the same as line_seen(t)
+        and apply(Iteration(...), t) for each. Losses are printed values (NaN is a NaN loss);
+        NaN in `step_time_s` and `mfu` means not printed. `silent[i]` lines that carried no
+        event came before row i, and `silent[n]` after the last (line_seen(t) for each)."""
+        n = len(iters)
+        silent = np.zeros(n + 1, dtype=np.int64) if silent is None else silent
+        self.lines += n + int(silent.sum())
+        _lines_seen(self.current, int(silent[0]), t)
+        if n == 0:
+            return False
+        # A step below the one before starts a new run; the same step again is a repeated line.
+        back = np.zeros(n, dtype=bool)
+        repeat = np.zeros(n, dtype=bool)
+        back[1:] = iters[1:] < iters[:-1]
+        repeat[1:] = iters[1:] == iters[:-1]
+        last = self.current.last_iter
+        if last is not None:
+            back[0], repeat[0] = iters[0] < last, iters[0] == last
+        bounds = [0, *np.flatnonzero(back).tolist(), n]
+        changed = False
+        for piece, (a, b) in enumerate(itertools.pairwise(bounds)):
+            # Rows a..b-1 and the silent lines after each of them; row a of a later piece
+            # is counted where it was seen, then it starts the new run.
+            run = self.current
+            rows = b - a
+            if piece > 0:
+                _lines_seen(run, 1, t)
+                run = self._new_run(t)
+                rows -= 1
+            _lines_seen(run, rows + int(silent[a + 1 : b + 1].sum()), t)
+            keep = ~repeat[a:b]
+            if keep.any():
+                _append_iterations(run, iters[a:b][keep], loss[a:b][keep], step_time_s[a:b][keep], mfu[a:b][keep], t)
+                changed = True
+        return changed
+
+    def _new_run(self, t: float | None) -> Run:
+        previous = self.current
+        run = Run(len(self.runs), inherited=previous.config)
+        # The line that started this run was counted on the previous one; it is this run's first.
+        run.lines = 1
+        run.first_t = t
+        run.last_line_t = t
+        self.runs.append(run)
+        return run
+
+
+def _lines_seen(run: Run, count: int, t: float | None) -> None:
+    """line_seen() for `count` lines at once."""
+    if count == 0:
+        return
+    run.lines += count
+    if run.lines == count:
+        run.first_t = t
+    if t is not None:
+        run.last_line_t = t
+
+
+def _append_iterations(
+    run: Run, iters: np.ndarray, loss: np.ndarray, step_time_s: np.ndarray, mfu: np.ndarray, t: float | None
+) -> None:
+    """New steps of `run`, each above the one before (RunState._iteration in bulk)."""
+    if run.crash is not None:
+        run.note(t, "warning", f"run continued after: {run.crash.message}")
+        run.crash = None
+    k = len(iters)
+    run.iters.extend(iters)
+    run.loss.extend(loss)
+    run.step_time_s.extend(step_time_s)
+    run.mfu.extend(mfu)
+    run.t.extend(np.full(k, NAN if t is None else t))
+    run.train_time_s.extend(np.full(k, NAN))
+    bad = np.flatnonzero(~np.isfinite(loss))
+    if len(bad):
+        if run.nan_losses == 0:
+            run.note(t, "nan", f"loss is {float(loss[bad[0]])} at step {int(iters[bad[0]])}")
+        run.nan_losses += len(bad)
+    if t is not None:
+        run.last_t = t
+
+
+def _eval_text(event: Eval) -> str:
+    parts = [f"step {event.iter}:"]
+    if event.train_loss is not None:
+        parts.append(f"train loss {event.train_loss:.4f},")
+    if event.val_loss is not None:
+        parts.append(f"{event.metric} {event.val_loss:.4f}")
+    if event.score is not None:
+        parts.append(f"{event.metric} {event.score:.4f}")
+    return " ".join(parts).rstrip(",")

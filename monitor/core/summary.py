@@ -1,0 +1,122 @@
+"""The human summary that `--once` prints: how much this training needs and where it stands.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports. Takes a Snapshot, returns text.
+"""
+
+from __future__ import annotations
+
+from monitor.core import textfmt as fmt
+from monitor.core.lines import visible
+from monitor.core.snapshot import Snapshot
+
+
+def summary(snap: Snapshot) -> str:
+    rows: list[tuple[str, str]] = []
+    add = rows.append
+    head = f"nanowatch · {visible(snap.source)} · {snap.format or 'format unknown'}"
+    if snap.run_count > 1:
+        head += f" · run {snap.run_index + 1} of {snap.run_count}"
+    add(("status", _status(snap)))
+    if snap.params is not None:
+        add(("model", f"{fmt.si(snap.params, digits=4)} parameters"))
+    if snap.tokens_per_iter is not None:
+        total = f" · {fmt.si(snap.tokens_total, digits=4)} in total" if snap.tokens_total else ""
+        add(("tokens", f"{fmt.count(snap.tokens_per_iter)} per iteration{total} · {fmt.si(snap.tokens_seen, digits=4)} seen"))
+    if snap.data_epochs is not None:
+        add(("data", f"{snap.data_epochs:.2f} epochs of a {fmt.si(snap.dataset_tokens, digits=4)}-token dataset"))
+    if snap.flops_total is not None:
+        add(("compute", f"{fmt.si(snap.flops_total, 'FLOP')} in total (6·N·tokens + attention)"))
+    add(("progress", _progress(snap)))
+    add(("speed", _speed(snap)))
+    add(("time", _time(snap)))
+    add(("loss", _loss(snap)))
+    energy = _energy(snap)
+    if energy:
+        add(("energy", energy))
+    add(("gpu", _gpus(snap)))
+    for warning in snap.warnings:
+        add(("warning", warning))
+    if snap.crash_message:
+        add(("error", snap.crash_message))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows)])
+
+
+def _status(s: Snapshot) -> str:
+    if s.status == "stalled" and s.last_line_t is not None:
+        return f"stalled (last line at {fmt.clock(s.last_line_t, s.t)}, {fmt.duration(s.stalled_for_s)} ago)"
+    return s.status
+
+
+def _progress(s: Snapshot) -> str:
+    if s.iter is None:
+        return "no training step logged yet"
+    text = f"iter {s.iter:,}"
+    if s.max_iters is not None:
+        src = "" if s.max_iters_source == "log" else f" ({s.max_iters_source})"
+        last = s.final_iter if s.final_iter is not None else s.max_iters
+        text += f" / {s.max_iters:,}{src} · {fmt.pct(s.progress)} · {max(0, last - s.iter):,} left"
+    return text + f" · {s.iters_done or 0:,} steps logged"
+
+
+def _speed(s: Snapshot) -> str:
+    if s.step_time_s is None:
+        parts = ["step time unknown (no timing in the log yet)"]
+    else:
+        parts = [f"{s.step_time_s * 1000:.1f} ms/step (steady)"]
+    if s.eval_time_s is not None:
+        parts.append(f"eval pause {fmt.duration(s.eval_time_s) if s.eval_time_s >= 1 else f'{s.eval_time_s * 1000:.0f} ms'}")
+    if s.mfu is not None:
+        mfu = f"MFU {fmt.pct(s.mfu)} as printed"
+        if s.mfu_gpu is not None:
+            mfu += f", {fmt.pct(s.mfu_gpu)} of this GPU's peak"
+        parts.append(mfu)
+    return " · ".join(parts)
+
+
+def _time(s: Snapshot) -> str:
+    if s.elapsed_s is None:
+        so_far = "start time unknown"
+    elif s.elapsed_measured:
+        so_far = f"{fmt.duration(s.elapsed_s)} so far"
+    else:
+        so_far = f"≈ {fmt.duration(s.elapsed_s)} so far (printed step times)"
+    if s.status == "finished":
+        return f"{so_far} · finished"
+    if s.eta_finish is None:
+        return f"{so_far} · finish unknown"
+    band = ""
+    if s.eta_low is not None and s.eta_high is not None:
+        band = f" ({fmt.clock(s.eta_low, s.t)}–{fmt.clock(s.eta_high, s.t)})"
+    return f"{so_far} · finishes {fmt.clock(s.eta_finish, s.t)}{band}, in {fmt.duration(s.eta_remaining_s)}"
+
+
+def _loss(s: Snapshot) -> str:
+    text = f"{fmt.num(s.loss)} (last step)"
+    if s.best_val_loss is not None:
+        text += f" · best val loss {fmt.num(s.best_val_loss)} ({s.evals_done} evals)"
+    return text
+
+
+def _energy(s: Snapshot) -> str:
+    if s.energy_j is None:
+        return ""
+    text = f"{fmt.kwh(s.energy_j)} so far"
+    if s.energy_final_j is not None:
+        text += f" → {fmt.kwh(s.energy_final_j)} at the end"
+    text += f" · {fmt.money(s.cost, s.currency)}"
+    if s.cost_final is not None:
+        text += f" → {fmt.money(s.cost_final, s.currency)}"
+    return text + f" at {s.price_per_kwh} {s.currency}/kWh ({s.energy_source})"
+
+
+def _gpus(s: Snapshot) -> str:
+    if not s.gpus:
+        return s.gpu_status or "no GPU telemetry"
+    names = ", ".join(sorted(set(s.gpu_names or ())))
+    text = f"{s.gpu_count} × {names}"
+    if s.power_w is not None:
+        text += f" · {s.power_w:.0f} W"
+    if s.vram_used_bytes is not None:
+        text += f" · VRAM {fmt.gib(s.vram_used_bytes)} (peak {fmt.gib(s.vram_peak_bytes)}) of {fmt.gib(s.vram_total_bytes)}"
+    return text

@@ -1,0 +1,310 @@
+"""A GpuSource that reads the run's GPUs from NVIDIA's DCGM exporter (one endpoint per node)
+or from a Prometheus server that scrapes them (`--gpu-source URL`, repeatable).
+
+ADAPTER ring: HTTP on the sampler's thread, prometheus-client's text parser; never textual.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from monitor.core.telemetry import GpuSample
+
+POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
+ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # mJ since the driver loaded
+FB_USED = "DCGM_FI_DEV_FB_USED"  # MiB
+FB_FREE = "DCGM_FI_DEV_FB_FREE"  # MiB
+FB_RESERVED = "DCGM_FI_DEV_FB_RESERVED"  # MiB; not in the default set, counted when present
+UTIL = "DCGM_FI_DEV_GPU_UTIL"  # %
+TEMP = "DCGM_FI_DEV_GPU_TEMP"  # C
+POWER_LIMIT = "DCGM_FI_DEV_POWER_MGMT_LIMIT"  # W; not in the default set
+FIELDS = (POWER, ENERGY, FB_USED, FB_FREE, FB_RESERVED, UTIL, TEMP, POWER_LIMIT)
+#: Fields that MIG splits into one series per GPU instance of the same GPU: those add up.
+PER_INSTANCE = (FB_USED, FB_FREE, FB_RESERVED)
+MIB = 2**20
+TIMEOUT_S = 5.0
+SCHEMES = ("http", "https", "prom+http", "prom+https")
+
+
+class GpuSourceError(ValueError):
+    """A `--gpu-source` the command line cannot use; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One `--gpu-source`: a dcgm-exporter `/metrics` URL or a Prometheus base URL, and the
+    labels that pick the run's GPUs from what it reports (`#gpu=0,1&Hostname=node1`)."""
+
+    url: str
+    prometheus: bool
+    select: tuple[tuple[str, frozenset[str]], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return ("prom+" if self.prometheus else "") + self.url
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        return all(labels.get(key) in values for key, values in self.select)
+
+
+def parse_endpoint(text: str, gpus: Sequence[int] | None = None) -> Endpoint:
+    """`http://node:9400/metrics#gpu=0,1`, `prom+http://prom:9090#Hostname=a,b`; `gpus`
+    (from --gpus) selects by the `gpu` label where the URL does not say otherwise."""
+    parts = urllib.parse.urlsplit(text.strip())
+    if parts.scheme not in SCHEMES or not parts.netloc:
+        raise GpuSourceError(f"--gpu-source {text!r}: expected http://HOST:9400/metrics or prom+http://HOST:9090")
+    select: dict[str, frozenset[str]] = {}
+    for item in re.split(r"[&;]", parts.fragment):
+        if not item.strip():
+            continue
+        key, sep, values = item.partition("=")
+        names = frozenset(v.strip() for v in values.split(",") if v.strip())
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()) or not names:
+            raise GpuSourceError(f"--gpu-source {text!r}: select GPUs as #LABEL=V1,V2 (e.g. #gpu=0,1&Hostname=node1)")
+        select[key.strip()] = names
+    if gpus and "gpu" not in select:
+        select["gpu"] = frozenset(str(i) for i in gpus)
+    prometheus = parts.scheme.startswith("prom+")
+    scheme = parts.scheme.removeprefix("prom+")
+    path = parts.path
+    if not prometheus and path in ("", "/"):
+        path = "/metrics"  # dcgm-exporter's only page
+    url = urllib.parse.urlunsplit((scheme, parts.netloc, path.rstrip("/") if prometheus else path, parts.query, ""))
+    return Endpoint(url, prometheus, tuple(sorted(select.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One series of one scrape or query: a DCGM field of one GPU (or GPU instance)."""
+
+    field: str
+    labels: dict[str, str]
+    value: float
+
+
+class FetchError(Exception):
+    """An endpoint did not answer usefully; the message is one line for the user."""
+
+
+Fetch = Callable[[str, float], str]
+
+
+def http_get(url: str, timeout_s: float) -> str:
+    """GET `url` and return its text; every failure becomes a one-line FetchError."""
+    request = urllib.request.Request(url, headers={"Accept": "text/plain;version=0.0.4, application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as e:
+        raise FetchError(f"HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise FetchError(str(getattr(e.reason, "strerror", None) or e.reason)) from None
+    except TimeoutError:
+        raise FetchError(f"no answer within {timeout_s:g} s") from None
+    except OSError as e:
+        raise FetchError(e.strerror or str(e)) from None
+    except http.client.HTTPException as e:  # a reply cut short or garbled: not an OSError
+        raise FetchError(f"bad HTTP reply ({type(e).__name__})") from None
+
+
+def parse_exposition(text: str) -> list[Reading]:
+    """The DCGM fields in a dcgm-exporter page (Prometheus text format)."""
+    out = []
+    try:
+        for family in text_string_to_metric_families(_wanted_lines(text)):
+            for sample in family.samples:
+                # The parser names a counter's samples NAME_total (OpenMetrics style); DCGM does not.
+                name = sample.name.removesuffix("_total") if sample.name not in FIELDS else sample.name
+                if name in FIELDS:
+                    out.append(Reading(name, dict(sample.labels), float(sample.value)))
+    except (ValueError, TypeError, IndexError) as e:
+        raise FetchError(f"not Prometheus metrics text ({e})") from None
+    return out
+
+
+_NAME = re.compile(r"^(?:# (?:HELP|TYPE) )?([A-Za-z_:][A-Za-z0-9_:]*)")
+
+
+def _wanted_lines(text: str) -> str:
+    """Only the families nanowatch reads: the parser is pure Python and a page has ~25 of them."""
+    keep = []
+    for line in text.splitlines():
+        m = _NAME.match(line)
+        if m is None or m.group(1) in FIELDS:  # blank lines and odd ones go to the parser, to be judged
+            keep.append(line)
+    return "\n".join(keep) + "\n"
+
+
+def query_url(base: str, field: str, endpoint: Endpoint) -> str:
+    """An instant query for one field, with the GPU selection as PromQL label matchers."""
+    matchers = []
+    for key, values in endpoint.select:
+        if len(values) == 1:
+            matchers.append(f'{key}="{_promql_string(next(iter(values)))}"')
+        else:
+            alternatives = "|".join(re.escape(v) for v in sorted(values))
+            matchers.append(f'{key}=~"{_promql_string(alternatives)}"')
+    query = field + ("{" + ",".join(matchers) + "}" if matchers else "")
+    return f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+
+
+def _promql_string(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def parse_query(field: str, body: str) -> list[Reading]:
+    """The vector a Prometheus instant query returned, as readings of `field`."""
+    try:
+        answer = json.loads(body)
+        if answer.get("status") != "success":
+            raise FetchError(f"Prometheus: {answer.get('errorType', 'error')}: {answer.get('error', '')}".rstrip(": "))
+        result = answer["data"]["result"]
+        return [Reading(field, {str(k): str(v) for k, v in r["metric"].items()}, float(r["value"][1])) for r in result]
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+        raise FetchError(f"not a Prometheus query answer ({type(e).__name__}: {e})") from None
+
+
+class DcgmSource:
+    """Samples the run's GPUs from dcgm-exporter endpoints or Prometheus servers.
+
+    Each GPU (by UUID, else host and index) keeps one index for the whole session, in the
+    order first seen, so GPUs of several nodes never share one. An endpoint that fails is
+    reported through `on_error` once per new reason and skipped; the others go on, and the
+    energy counter covers the gap when it answers again."""
+
+    def __init__(self, endpoints: Sequence[Endpoint], *, fetch: Fetch = http_get, timeout_s: float = TIMEOUT_S,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        self.endpoints = list(endpoints)
+        self.fetch = fetch
+        self.timeout_s = timeout_s
+        self.on_error = on_error
+        self.status: str | None = None if self.endpoints else "no --gpu-source given"
+        self.problems: dict[str, str] = {}  # endpoint name -> its current reason
+        self._index: dict[tuple[str, ...], int] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def poll(self, now: float) -> list[GpuSample]:
+        results = self._map(self._read, self.endpoints)
+        readings: list[tuple[int, Reading]] = []
+        for order, (endpoint, result) in enumerate(zip(self.endpoints, results)):
+            if isinstance(result, FetchError):
+                self._problem(endpoint, str(result))
+                continue
+            mine = [r for r in result if endpoint.matches(r.labels)]
+            if not mine:
+                what = "no GPU matches " + _describe(endpoint.select) if endpoint.select and result else "no DCGM field"
+                self._problem(endpoint, what)
+                continue
+            self._problem(endpoint, None)
+            readings.extend((order, r) for r in mine)
+        return self._samples(now, readings)
+
+    def _read(self, endpoint: Endpoint) -> list[Reading] | FetchError:
+        try:
+            if not endpoint.prometheus:
+                return parse_exposition(self.fetch(endpoint.url, self.timeout_s))
+            out: list[Reading] = []
+            for field in FIELDS:
+                out.extend(parse_query(field, self.fetch(query_url(endpoint.url, field, endpoint), self.timeout_s)))
+            return out
+        except FetchError as e:
+            return e
+
+    def _map(self, fn: Callable[[Endpoint], list[Reading] | FetchError],
+             endpoints: list[Endpoint]) -> list[list[Reading] | FetchError]:
+        # Nodes are asked at once, so one that does not answer delays the others by nothing.
+        if len(endpoints) < 2:
+            return [fn(e) for e in endpoints]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=min(8, len(endpoints)), thread_name_prefix="nanowatch-dcgm")
+        return list(self._pool.map(fn, endpoints))
+
+    def _problem(self, endpoint: Endpoint, reason: str | None) -> None:
+        if reason is None:
+            self.problems.pop(endpoint.name, None)
+            return
+        if self.problems.get(endpoint.name) != reason:
+            self.problems[endpoint.name] = reason
+            if self.on_error is not None:
+                self.on_error(f"{endpoint.name}: {reason}")
+
+    def _samples(self, now: float, readings: list[tuple[int, Reading]]) -> list[GpuSample]:
+        gpus: dict[tuple[str, ...], dict[str, dict[str, float]]] = {}
+        names: dict[tuple[str, ...], str | None] = {}
+        order: dict[tuple[str, ...], tuple[int, str, int, str]] = {}
+        for endpoint_order, r in readings:
+            if not math.isfinite(r.value):
+                continue
+            key = _gpu_key(r.labels, endpoint_order)
+            # One value per GPU instance: the same GPU scraped by two jobs must not count twice.
+            fields = gpus.setdefault(key, {}).setdefault(r.field, {})
+            fields.setdefault(r.labels.get("GPU_I_ID", ""), r.value)
+            names.setdefault(key, r.labels.get("modelName"))
+            gpu = r.labels.get("gpu", "")
+            order.setdefault(key, (endpoint_order, r.labels.get("Hostname", ""), _int(gpu), gpu))
+        for key in sorted(gpus, key=order.__getitem__):
+            self._index.setdefault(key, len(self._index))
+        return [_sample(now, self._index[key], names[key], gpus[key]) for key in sorted(gpus, key=self._index.__getitem__)]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _gpu_key(labels: dict[str, str], endpoint_order: int) -> tuple[str, ...]:
+    if labels.get("UUID"):
+        return ("uuid", labels["UUID"])
+    # Prometheus adds `instance`, which tells nodes apart when the exporter wrote no Hostname
+    host = labels.get("Hostname") or labels.get("instance") or str(endpoint_order)
+    return ("host", host, labels.get("gpu", ""))
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else 1 << 30
+
+
+def _describe(select: Iterable[tuple[str, frozenset[str]]]) -> str:
+    return "&".join(f"{k}={','.join(sorted(v))}" for k, v in select)
+
+
+def _sample(now: float, index: int, name: str | None, fields: dict[str, dict[str, float]]) -> GpuSample:
+    def one(field: str) -> float | None:
+        values = fields.get(field)
+        return next(iter(values.values())) if values else None
+
+    def mib(field: str) -> float | None:
+        values = fields.get(field)
+        return sum(values.values()) * MIB if values else None
+
+    used, free, reserved = mib(FB_USED), mib(FB_FREE), mib(FB_RESERVED)
+    energy_mj = one(ENERGY)
+    return GpuSample(
+        t=now,
+        index=index,
+        name=name,
+        power_w=one(POWER),
+        energy_j=None if energy_mj is None else energy_mj / 1000.0,
+        vram_used_bytes=None if used is None else int(used),
+        vram_total_bytes=None if used is None or free is None else int(used + free + (reserved or 0)),
+        util_pct=one(UTIL),
+        temp_c=one(TEMP),
+        power_limit_w=one(POWER_LIMIT),
+    )
+
+
+def open_dcgm(urls: Sequence[str], gpus: Sequence[int] | None = None,
+              on_error: Callable[[str], None] | None = None) -> DcgmSource:
+    """A DcgmSource for the `--gpu-source` URLs; GpuSourceError for one it cannot use."""
+    return DcgmSource([parse_endpoint(u, gpus) for u in urls], on_error=on_error)

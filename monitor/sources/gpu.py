@@ -1,0 +1,420 @@
+"""GPU samples from NVML (live) or from an nvidia-smi CSV (recorded), behind one Protocol,
+plus a sampling thread with callbacks for the live front ends.
+
+ADAPTER ring: imports pynvml lazily, reads /proc and CSV files; never imports textual.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
+
+#: How often the GPUs of the run are looked for again until the log's writer is found on one:
+#: soon at first (the run may still be starting), then less often (the /proc scan costs).
+RESELECT_FIRST_S, RESELECT_MAX_S = 5.0, 60.0
+
+
+class GpuSource(Protocol):
+    """Anything that yields GPU samples: NVML, a CSV, a test double."""
+
+    #: None while the source works; else why it yields nothing ("no NVIDIA driver", ...).
+    status: str | None
+
+    def poll(self, now: float) -> list[GpuSample]:
+        """The samples taken at or before `now` that were not returned before."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Unavailable:
+    """A source with nothing to give, and the reason why."""
+
+    def __init__(self, reason: str) -> None:
+        self.status: str | None = reason
+
+    def poll(self, now: float) -> list[GpuSample]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------------------- NVML
+
+
+class NvmlGone(Exception):
+    """The GPU (or the driver) stopped answering: lost, needs a reset, driver unloaded."""
+
+
+#: NVML errors after which a GPU's values are unknown but the GPU is still there (MIG, old
+#: boards, a field the driver does not expose): the value becomes None, never 0.
+_UNKNOWN_VALUE = ("NotSupported", "NoPermission", "NotFound", "FunctionNotFound", "InvalidArgument",
+                  "InsufficientSize", "Timeout", "NoData")
+
+
+def nvml_call(nvml: Any, fn_name: str, *args: Any, **kwargs: Any) -> Any:
+    """Every NVML call goes through here (as nvitop routes its calls through one function):
+    a value, or None when the GPU does not support or expose it. An error that means the GPU
+    or the driver is gone raises NvmlGone with a reason for the user."""
+    fn = getattr(nvml, fn_name, None)
+    if fn is None:
+        return None  # an older nvidia-ml-py without this function
+    try:
+        return fn(*args, **kwargs)
+    except nvml.NVMLError as e:
+        kind = type(e).__name__.removeprefix("NVMLError_")
+        if kind in _UNKNOWN_VALUE:
+            return None
+        raise NvmlGone(str(e) or kind) from None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _scaled(value: Any, factor: float) -> float | None:
+    return None if value is None else float(value) * factor
+
+
+class NvmlSource:
+    """Samples the GPUs of the run through NVML: `gpus` when given, else those running the
+    process that writes `log_path`, else all with compute processes, else all."""
+
+    def __init__(self, nvml: Any, gpus: Sequence[int] | None = None, log_path: str | None = None,
+                 proc_root: str = "/proc") -> None:
+        self.nvml = nvml
+        self.status: str | None = None
+        self.log_path = log_path
+        self.proc_root = proc_root
+        self.requested = tuple(gpus) if gpus else None
+        count = nvml_call(nvml, "nvmlDeviceGetCount") or 0
+        self.handles = {i: nvml_call(nvml, "nvmlDeviceGetHandleByIndex", i) for i in range(count)}
+        self.names = {i: _text(nvml_call(nvml, "nvmlDeviceGetName", h)) for i, h in self.handles.items()}
+        self.lost: dict[int, str] = {}
+        self._memory_v2 = {i: hasattr(nvml, "nvmlMemory_v2") for i in self.handles}
+        self.selected: list[int] = []
+        self.family: set[int] = set()
+        self._settled = False
+        self._selected_at: float | None = None
+        self._reselect_s = RESELECT_FIRST_S
+        if not count:
+            self.status = "NVML sees no GPU"
+        elif self.requested and not set(self.requested) & set(self.handles):
+            self.status = f"no GPU {','.join(map(str, self.requested))} here (NVML sees {count})"
+
+    def _processes(self, index: int) -> dict[int, int | None]:
+        """pid -> VRAM bytes (None where the driver does not say) of compute processes."""
+        procs = nvml_call(self.nvml, "nvmlDeviceGetComputeRunningProcesses", self.handles[index]) or []
+        return {int(p.pid): (None if p.usedGpuMemory is None else int(p.usedGpuMemory)) for p in procs}
+
+    def _select(self, now: float, processes: dict[int, dict[int, int | None]]) -> None:
+        if self.requested:
+            self.selected, self._settled = [i for i in self.requested if i in self.handles], True
+            return
+        running = [i for i in self.handles if processes.get(i)]
+        for family in run_families(self.log_path, self.proc_root) if self.log_path else ():
+            matched = [i for i in running if family & set(processes[i])]
+            if matched:
+                self.selected, self.family, self._settled = matched, family, True
+                return
+        self.selected = running or list(self.handles)
+        self._settled = bool(running) and not self.log_path
+        if self._selected_at is not None:
+            self._reselect_s = min(RESELECT_MAX_S, 2 * self._reselect_s)
+        self._selected_at = now
+
+    def poll(self, now: float) -> list[GpuSample]:
+        if self.status is not None:
+            return []
+        candidates = self.selected if self._settled else list(self.handles)
+        processes = {}
+        for i in candidates:
+            if i not in self.lost:
+                try:
+                    processes[i] = self._processes(i)
+                except NvmlGone as e:
+                    self.lost[i] = str(e)
+        due = self._selected_at is None or now - self._selected_at >= self._reselect_s
+        if not self._settled and due:
+            self._select(now, processes)
+        return [self._sample(i, now, processes.get(i, {})) for i in self.selected]
+
+    def _sample(self, index: int, now: float, procs: dict[int, int | None]) -> GpuSample:
+        name = self.names.get(index)
+        if index in self.lost:
+            return GpuSample(t=now, index=index, name=name, error=self.lost[index])
+        h, q = self.handles[index], self.nvml
+        try:
+            memory = None
+            if self._memory_v2[index]:
+                # v2 leaves out the driver's reserved memory, as nvidia-smi does
+                memory = nvml_call(q, "nvmlDeviceGetMemoryInfo", h, version=q.nvmlMemory_v2)
+                self._memory_v2[index] = memory is not None
+            if memory is None:
+                memory = nvml_call(q, "nvmlDeviceGetMemoryInfo", h)
+            util = nvml_call(q, "nvmlDeviceGetUtilizationRates", h)
+            mine = [procs[p] for p in self.family & set(procs)]
+            process_vram = None if not mine or None in mine else sum(v for v in mine if v is not None)
+            return GpuSample(
+                t=now,
+                index=index,
+                name=name,
+                power_w=_scaled(nvml_call(q, "nvmlDeviceGetPowerUsage", h), 1e-3),
+                energy_j=_scaled(nvml_call(q, "nvmlDeviceGetTotalEnergyConsumption", h), 1e-3),
+                vram_used_bytes=None if memory is None else int(memory.used),
+                vram_total_bytes=None if memory is None else int(memory.total),
+                util_pct=None if util is None else float(util.gpu),
+                temp_c=_scaled(nvml_call(q, "nvmlDeviceGetTemperature", h, getattr(q, "NVML_TEMPERATURE_GPU", 0)), 1),
+                power_limit_w=_scaled(nvml_call(q, "nvmlDeviceGetEnforcedPowerLimit", h), 1e-3),
+                process_vram_bytes=process_vram,
+            )
+        except NvmlGone as e:
+            self.lost[index] = str(e)
+            return GpuSample(t=now, index=index, name=name, error=str(e))
+
+    def close(self) -> None:
+        try:
+            self.nvml.nvmlShutdown()
+        except self.nvml.NVMLError:
+            pass  # shutting down: nothing left to report to
+
+
+def open_nvml(gpus: Sequence[int] | None = None, log_path: str | None = None, nvml: Any = None,
+              proc_root: str = "/proc") -> GpuSource:
+    """An NVML source, or an Unavailable one saying why there is none (no library, no driver)."""
+    if nvml is None:
+        try:
+            nvml = importlib.import_module("pynvml")
+        except ImportError:
+            return Unavailable("nvidia-ml-py (pynvml) is not installed")
+    try:
+        nvml.nvmlInit()
+    except nvml.NVMLError as e:
+        kind = type(e).__name__.removeprefix("NVMLError_")
+        reasons = {"LibraryNotFound": "NVML library not found (no NVIDIA driver here?)",
+                   "DriverNotLoaded": "the NVIDIA driver is not loaded",
+                   "NoPermission": "no permission to use NVML"}
+        return Unavailable(reasons.get(kind, f"NVML failed to start: {e}"))
+    try:
+        return NvmlSource(nvml, gpus, log_path, proc_root)
+    except NvmlGone as e:
+        return Unavailable(f"NVML: {e}")
+
+
+# ----------------------------------------------------------------- which processes write the log
+
+
+def _pids(proc_root: str) -> list[int]:
+    try:
+        return [int(d) for d in os.listdir(proc_root) if d.isdigit()]
+    except OSError:
+        return []
+
+
+def writer_pids(log_path: str, proc_root: str = "/proc") -> set[int]:
+    """Processes holding `log_path` open for writing (readers such as tail or nanowatch
+    itself are left out)."""
+    try:
+        target = os.path.realpath(log_path)
+    except OSError:
+        return set()
+    found = set()
+    for pid in _pids(proc_root):
+        fd_dir = os.path.join(proc_root, str(pid), "fd")
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue  # gone, or not ours to look at
+        for fd in fds:
+            try:
+                if os.readlink(os.path.join(fd_dir, fd)) != target:
+                    continue
+                with open(os.path.join(proc_root, str(pid), "fdinfo", fd)) as f:
+                    flags = next((int(line.split()[1], 8) for line in f if line.startswith("flags:")), 0)
+            except (OSError, ValueError, IndexError):
+                continue
+            if flags & (os.O_WRONLY | os.O_RDWR):
+                found.add(pid)
+    return found
+
+
+def parents(proc_root: str = "/proc") -> dict[int, int]:
+    """pid -> parent pid for every visible process."""
+    out = {}
+    for pid in _pids(proc_root):
+        try:
+            with open(os.path.join(proc_root, str(pid), "stat")) as f:
+                stat = f.read()
+            out[pid] = int(stat[stat.rindex(")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def run_families(log_path: str, proc_root: str = "/proc") -> list[set[int]]:
+    """Sets of pids that may be the training process, best first: the log's writers with
+    their descendants; then also their parent's other children (`python train.py | tee log`)."""
+    writers = writer_pids(log_path, proc_root)
+    if not writers:
+        return []
+    ppid = parents(proc_root)
+
+    def with_descendants(roots: set[int]) -> set[int]:
+        out, todo = set(roots), list(roots)
+        while todo:
+            pid = todo.pop()
+            kids = [c for c, p in ppid.items() if p == pid and c not in out]
+            out.update(kids)
+            todo.extend(kids)
+        return out
+
+    own = with_descendants(writers)
+    up = {ppid[w] for w in writers if ppid.get(w, 0) > 1}
+    siblings = with_descendants({c for c, p in ppid.items() if p in up}) | up
+    return [own, own | siblings]
+
+
+# ----------------------------------------------------------------------------- nvidia-smi CSV
+
+
+class CsvSource:
+    """Samples read from an nvidia-smi CSV, handed out in time order as a (virtual) clock
+    passes them: a replay sees the GPUs as they were when each line was written."""
+
+    def __init__(self, samples: Sequence[GpuSample], gpus: Sequence[int] | None = None) -> None:
+        keep = [s for s in samples if not gpus or s.index in gpus]
+        self.samples = sorted(keep, key=lambda s: s.t)
+        self.status: str | None = None if self.samples else "the GPU log has no readable sample"
+        self._next = 0
+
+    def poll(self, now: float) -> list[GpuSample]:
+        start = self._next
+        while self._next < len(self.samples) and self.samples[self._next].t <= now:
+            self._next += 1
+        return self.samples[start : self._next]
+
+    def align(self, t0: float, t1: float) -> float:
+        """Move the samples onto the log's clock when their local times miss the log's span
+        [t0, t1] by a whole time zone; returns the offset taken off (0 when none)."""
+        offset_s = clock_offset_s(self.samples, t0, t1)
+        if offset_s:
+            self.samples = [replace(s, t=s.t - offset_s) for s in self.samples]
+        return offset_s
+
+    def close(self) -> None:
+        pass
+
+
+def open_gpu_log(path: str, gpus: Sequence[int] | None = None) -> GpuSource:
+    """A CsvSource for an nvidia-smi CSV file, or an Unavailable one saying why not."""
+    try:
+        with open(path, newline="", errors="replace") as f:
+            samples, _ = parse_gpu_csv(f)
+    except OSError as e:
+        return Unavailable(f"cannot read GPU log {path}: {e.strerror or e}")
+    return CsvSource(samples, gpus)
+
+
+def open_source(*, no_gpu: bool, gpu_log: str | None, gpus: Sequence[int] | None, log_path: str | None,
+                live: bool) -> GpuSource | None:
+    """The GPU source the command line asks for: None with --no-gpu, the CSV with --gpu-log,
+    else NVML for a live log (a replay of a finished log has no live GPUs to read)."""
+    if no_gpu:
+        return None
+    if gpu_log:
+        return open_gpu_log(gpu_log, gpus)
+    if not live:
+        return Unavailable("a replay reads GPU samples from --gpu-log only")
+    return open_nvml(gpus, None if log_path == "-" else log_path)
+
+
+def telemetry_for(source: GpuSource | None) -> Telemetry | None:
+    """An empty Telemetry labelled for the source, holding its reason when it has none."""
+    if source is None:
+        return None
+    telemetry = Telemetry("gpu-log" if isinstance(source, CsvSource) else "nvml")
+    if source.status is not None:
+        telemetry.unavailable(source.status)
+    return telemetry
+
+
+# ----------------------------------------------------------------------------------- sampler
+
+
+class GpuSampler:
+    """Polls a GpuSource every `interval_s` seconds on a daemon thread.
+
+    The live follower and the Textual app use it like this::
+
+        source = open_nvml(gpus=args.gpus, log_path=args.log)   # or open_gpu_log(csv)
+        sampler = GpuSampler(source, interval_s=args.gpu_interval, clock=time.time,
+                             on_samples=session.add_gpu_samples, on_error=show_reason)
+        sampler.start()
+        ...
+        sampler.stop()   # joins the thread and shuts NVML down
+
+    Callbacks run on the sampler thread: the app posts a Message from them (post_message is
+    thread-safe); the follower hands samples to the session under its own lock. `on_error`
+    gets "GPU telemetry unavailable: <reason>" once when the source has nothing to give (the
+    thread then ends), and "GPU <i>: <reason>" once when a GPU stops answering; the others
+    keep being sampled. `overhead_s` / `polls` measure what sampling costs.
+    """
+
+    def __init__(self, source: GpuSource, interval_s: float, clock: Callable[[], float],
+                 on_samples: Callable[[list[GpuSample]], None], on_error: Callable[[str], None],
+                 timer: Callable[[], float] = time.perf_counter) -> None:
+        self.source = source
+        self.interval_s = max(0.05, interval_s)
+        self.clock = clock
+        self.on_samples = on_samples
+        self.on_error = on_error
+        self.timer = timer
+        self.overhead_s = 0.0
+        self.polls = 0
+        self._reported: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="nanowatch-gpu", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        self.source.close()
+
+    def tick(self) -> bool:
+        """One poll and its callbacks; False when the source has nothing more to give."""
+        if self.source.status is not None:
+            self.on_error(f"GPU telemetry unavailable: {self.source.status}")
+            return False
+        started = self.timer()
+        samples = self.source.poll(self.clock())
+        self.overhead_s += self.timer() - started
+        self.polls += 1
+        for s in samples:
+            if s.error and self._reported.get(s.index) != s.error:
+                self._reported[s.index] = s.error
+                self.on_error(f"GPU {s.index}: {s.error}")
+        if samples:
+            self.on_samples(samples)
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            started = self.timer()
+            if not self.tick():
+                return
+            self._stop.wait(max(0.0, self.interval_s - (self.timer() - started)))

@@ -1,0 +1,86 @@
+"""Read a whole log file once (for `--once` and the cold start of a follower).
+
+ADAPTER ring: file I/O, no textual. Errors become LogError with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+
+from monitor.core.lines import LineSplitter
+
+
+class LogError(Exception):
+    """A log that cannot be read; str() is a one-line reason for the user."""
+
+
+def check_readable(path: str) -> os.stat_result:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise LogError(f"{path}: no such file") from None
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise LogError(f"{path}: is a directory, not a log file")
+    if not os.access(path, os.R_OK):
+        raise LogError(f"{path}: permission denied")
+    return st
+
+
+def check_regular(path: str) -> os.stat_result:
+    """check_readable(), and not a FIFO (reading one would block until a writer closes it)."""
+    st = check_readable(path)
+    if stat.S_ISFIFO(st.st_mode):
+        raise LogError(f"{path}: is a FIFO; read it as stdin instead: nanowatch - < {path}")
+    return st
+
+
+def read_lines(path: str) -> tuple[list[bytes], bytes, float]:
+    """All complete lines of `path`, the partial last line (or b""), and its mtime."""
+    st = check_regular(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    splitter = LineSplitter()
+    lines = splitter.feed(data)
+    return lines, splitter.pending, st.st_mtime
+
+
+#: Bytes read at a time by read_blocks: large enough for numpy to pay off, small enough
+#: that a long log never sits in memory whole.
+BLOCK_BYTES = 1 << 22
+
+
+def read_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The file's lines in blocks of whole lines (each ending in `\\n`, but the file's
+    last line may have none), for Session.feed_block."""
+    check_regular(path)
+    splitter = LineSplitter()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(block_bytes):
+                block = splitter.feed_block(chunk)
+                if block:
+                    yield block
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    yield from splitter.flush()
+
+
+def dataset_tokens(log_path: str, dataset: str) -> int | None:
+    """Tokens in nanoGPT's `data/<dataset>/train.bin` (uint16 token ids) beside the log or in
+    the working directory, where the run was started; None when not found."""
+    if not dataset or "/" in dataset or dataset.startswith("."):
+        return None
+    for base in (os.path.dirname(os.path.abspath(log_path)), os.getcwd()):
+        path = os.path.join(base, "data", dataset, "train.bin")
+        try:
+            return os.stat(path).st_size // 2
+        except OSError:
+            continue
+    return None

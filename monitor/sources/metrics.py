@@ -1,0 +1,193 @@
+"""Serve the latest Snapshot(s) as Prometheus / OpenMetrics text (`--metrics-port`).
+
+ADAPTER ring: imports prometheus-client and the PURE core, never textual. Rendering happens on
+scrape, from frozen Snapshots the front end published; nothing here reads a log or a clock.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric, StateSetMetricFamily
+
+from monitor.core.snapshot import STATUSES, Snapshot
+
+#: Loopback unless the user asks otherwise: a training box should not publish to its network by accident.
+DEFAULT_ADDR = "127.0.0.1"
+PREFIX = "nanowatch"
+#: Every series carries these, so one Prometheus can tell apart every run of a cluster.
+LABELS = ("log", "run", "format")
+
+
+class MetricsError(Exception):
+    """The metrics endpoint could not start; the message is one line for stderr."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gauge:
+    """One Snapshot field (or a value computed from it) exported as a gauge."""
+
+    name: str
+    field: str | Callable[[Snapshot], object]
+    help: str
+    unit: str = ""
+
+    def value(self, snap: Snapshot) -> float | None:
+        raw = self.field(snap) if callable(self.field) else getattr(snap, self.field)
+        return _number(raw)
+
+
+# Names follow Prometheus conventions: base units, unit as suffix, `_ratio` for 0..1.
+GAUGES = (
+    Gauge("progress_ratio", "progress", "Fraction of the planned iterations done (0..1)."),
+    Gauge("iteration", "iter", "Last iteration the log printed."),
+    Gauge("max_iterations", "max_iters", "Planned last iteration (from the log, a flag or the default)."),
+    Gauge("eta_finish_timestamp_seconds", "eta_finish", "Predicted finish time (Unix epoch).", "seconds"),
+    Gauge("eta_remaining_seconds", "eta_remaining_s", "Predicted time left.", "seconds"),
+    Gauge("eta_low_timestamp_seconds", "eta_low", "Early end of the finish-time band (Unix epoch).", "seconds"),
+    Gauge("eta_high_timestamp_seconds", "eta_high", "Late end of the finish-time band (Unix epoch).", "seconds"),
+    Gauge("loss", "loss", "Last training loss."),
+    Gauge("val_loss", "val_loss", "Last validation loss."),
+    Gauge("step_time_seconds", "step_time_s", "Steady time per iteration (warm-up excluded).", "seconds"),
+    Gauge("eval_time_seconds", "eval_time_s", "Time one evaluation pause takes.", "seconds"),
+    Gauge("mfu_ratio", "mfu", "Model FLOPs utilisation as the log prints it."),
+    Gauge("mfu_gpu_ratio", "mfu_gpu", "Model FLOPs utilisation against the detected GPU's peak."),
+    Gauge("tokens_per_iteration", "tokens_per_iter", "Tokens per iteration."),
+    Gauge("tokens_seen", "tokens_seen", "Tokens trained on so far."),
+    Gauge("tokens_planned", "tokens_total", "Tokens the whole run will train on."),
+    Gauge("gpu_count", "gpu_count", "GPUs of the run."),
+    Gauge("power_watts", "power_w", "Power drawn by the run's GPUs now.", "watts"),
+    Gauge("vram_used_bytes", "vram_used_bytes", "GPU memory in use on the run's GPUs.", "bytes"),
+    Gauge("vram_peak_bytes", "vram_peak_bytes", "Peak GPU memory in use seen so far.", "bytes"),
+    Gauge("vram_total_bytes", "vram_total_bytes", "GPU memory of the run's GPUs.", "bytes"),
+    Gauge("energy_joules", "energy_j", "GPU energy used since the run started.", "joules"),
+    Gauge("energy_projected_joules", "energy_final_j", "GPU energy projected to the finish.", "joules"),
+    Gauge("last_update_timestamp_seconds", "t", "Time of the snapshot these values come from.", "seconds"),
+    Gauge("warnings", lambda snap: len(snap.warnings), "Warnings the run has now (the summary lists them)."),
+)
+
+
+class SnapshotBoard:
+    """The latest Snapshot of every log, published by the front end and read by the scrape thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str, Snapshot] = {}
+
+    def publish(self, snapshot: Snapshot) -> None:
+        with self._lock:
+            self._latest[snapshot.source] = snapshot
+
+    def snapshots(self) -> list[Snapshot]:
+        with self._lock:
+            return list(self._latest.values())
+
+
+class SnapshotCollector:
+    """A prometheus-client custom collector: renders whatever Snapshots `snapshots()` returns now."""
+
+    def __init__(self, snapshots: Callable[[], Sequence[Snapshot]]) -> None:
+        self._snapshots = snapshots
+
+    def collect(self) -> Iterator[Metric]:
+        snaps = list(self._snapshots())
+        for gauge in GAUGES:
+            family = GaugeMetricFamily(f"{PREFIX}_{gauge.name}", gauge.help, labels=LABELS, unit=gauge.unit)
+            for snap in snaps:
+                value = gauge.value(snap)
+                if value is not None:  # unknown stays absent, never 0
+                    family.add_metric(_labels(snap), value)
+            yield family
+        yield from _cost_families(snaps)
+        status = StateSetMetricFamily(f"{PREFIX}_status", "What the run is doing.", labels=LABELS)
+        info = InfoMetricFamily(f"{PREFIX}_run", "Facts about the run that are not numbers.", labels=LABELS)
+        for snap in snaps:
+            status.add_metric(_labels(snap), {s: s == snap.status for s in STATUSES})
+            info.add_metric(_labels(snap), _info(snap))
+        yield status
+        yield info
+
+
+def _cost_families(snaps: Iterable[Snapshot]) -> Iterator[Metric]:
+    labels = (*LABELS, "currency")
+    so_far = GaugeMetricFamily(f"{PREFIX}_cost", "Energy cost so far (energy × PUE × price).", labels=labels)
+    final = GaugeMetricFamily(f"{PREFIX}_cost_projected", "Energy cost projected to the finish.", labels=labels)
+    price = GaugeMetricFamily(f"{PREFIX}_price_per_kwh", "Price of one kWh.", labels=labels)
+    for snap in snaps:
+        key = [*_labels(snap), snap.currency or ""]
+        for family, value in ((so_far, snap.cost), (final, snap.cost_final), (price, snap.price_per_kwh)):
+            number = _number(value)
+            if number is not None:
+                family.add_metric(key, number)
+    yield from (so_far, final, price)
+
+
+def _labels(snap: Snapshot) -> list[str]:
+    return [snap.source, str(snap.run_index), snap.format or ""]
+
+
+def _info(snap: Snapshot) -> dict[str, str]:
+    return {
+        "gpu_names": ",".join(snap.gpu_names or ()),
+        "energy_source": snap.energy_source or "",
+        "max_iters_source": snap.max_iters_source or "",
+    }
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def registry_for(snapshots: Callable[[], Sequence[Snapshot]]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snapshots))  # type: ignore[arg-type]
+    return registry
+
+
+def render(snapshots: Sequence[Snapshot]) -> str:
+    """The exposition text a scrape would get (Prometheus text format 0.0.4)."""
+    return generate_latest(registry_for(lambda: snapshots)).decode()
+
+
+class MetricsServer:
+    """The HTTP endpoint: `/metrics` on `addr:port`, served from a daemon thread."""
+
+    def __init__(self, board: SnapshotBoard, port: int, addr: str = DEFAULT_ADDR) -> None:
+        self.board = board
+        self.port = port
+        self.addr = addr
+        self._server: object | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> MetricsServer:
+        try:
+            server, thread = start_http_server(self.port, self.addr, registry=registry_for(self.board.snapshots))
+        except OSError as e:
+            raise MetricsError(f"cannot serve metrics on {self.addr}:{self.port}: {e.strerror or e}") from None
+        self._server, self._thread = server, thread
+        self.port = server.server_port  # the real one when asked for port 0
+        return self
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.addr}]" if ":" in self.addr else self.addr
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()  # type: ignore[attr-defined]
+            server.server_close()  # type: ignore[attr-defined]
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None

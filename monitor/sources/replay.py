@@ -1,0 +1,90 @@
+"""Replay a finished log as if live: each line with the time it was written.
+
+ADAPTER ring: reads the log and its `--times` file; no textual.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from collections.abc import Iterator
+
+from monitor.core.events import Iteration
+from monitor.core.formats import AutoParser
+from monitor.core.lines import decode, segments
+from monitor.sources.logfile import LogError, read_lines
+
+
+def read_times(path: str, n_lines: int) -> list[float]:
+    """One epoch-seconds float per line of the log (the `run.times` format)."""
+    lines, tail, _ = read_lines(path)
+    if tail:
+        lines.append(tail)
+    times: list[float] = []
+    for i, raw in enumerate(lines):
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            raise LogError(f"{path}:{i + 1}: not a time in epoch seconds: {decode(text[:40])!r}") from None
+        if not math.isfinite(value):
+            raise LogError(f"{path}:{i + 1}: not a finite time")
+        times.append(value)
+    if len(times) < n_lines:
+        raise LogError(f"{path}: {len(times)} times for {n_lines} log lines")
+    return times[:n_lines]
+
+
+def timed_lines(
+    log_path: str, times_path: str | None, start_t: float, fmt: str = "auto"
+) -> Iterator[tuple[float, bytes]]:
+    """(t, line) for every line of the log, in order, with recorded or paced times."""
+    lines, tail, _ = read_lines(log_path)
+    if tail:
+        lines.append(tail)
+    if times_path is not None:
+        yield from zip(read_times(times_path, len(lines)), lines)
+        return
+    yield from zip(paced_times(lines, start_t, fmt), lines)
+
+
+def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[float]:
+    """A virtual clock that advances by each printed step time, times the steps it covers
+    (or by the growth of a cumulative training clock), for logs without recorded times."""
+    parser = AutoParser(fmt)
+    t = start_t
+    out: list[float] = []
+    last_iter: int | None = None
+    last_train: float | None = None
+    recent: deque[float] = deque(maxlen=16)
+    for raw in lines:
+        for segment in segments(decode(raw)):
+            for _, event in parser.feed(None, segment):
+                if not isinstance(event, Iteration):
+                    continue
+                # a process's first step, or the first after the counter went back
+                first = last_iter is None or event.iter <= last_iter
+                steps = 1 if last_iter is None or first else event.iter - last_iter
+                dt, train = event.step_time_s, event.train_time_s
+                one_step = dt if dt is not None and math.isfinite(dt) and dt > 0 else 0.0
+                if first and train is not None and math.isfinite(train) and train > one_step:
+                    # A process's cumulative training clock covers every step up to its
+                    # first printed one, which a single step's time does not (but a clock
+                    # that leaves out its first steps, as nanochat's does, can say less).
+                    t += train
+                elif dt is not None and math.isfinite(dt) and dt > 0:
+                    # The printed time is one step's (an eval step's included); the
+                    # unprinted steps in between ran at the typical pace, which the
+                    # first step (compilation, the step-0 eval) says nothing about.
+                    if not first:
+                        recent.append(dt)
+                    typical = statistics.median(recent) if recent else dt
+                    t += dt + (steps - 1) * typical
+                elif train is not None and last_train is not None and train > last_train:
+                    t += train - last_train
+                last_iter, last_train = event.iter, train
+        out.append(t)
+    return out

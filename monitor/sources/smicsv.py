@@ -1,0 +1,116 @@
+"""Read `nvidia-smi --query-gpu=... --format=csv` output into GPU samples; align its local
+timestamps with a log's epoch times.
+
+PURE ring: no I/O (takes lines), no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+
+from monitor.core.telemetry import GpuSample
+
+_MISSING = re.compile(r"^\[?(n/?a|not supported|unknown error|gpu is lost|requested functionality.*)\]?$", re.IGNORECASE)
+_NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([A-Za-z%]*)\s*$")
+_BYTES = {"b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "kb": 1e3, "mb": 1e6, "gb": 1e9}
+_POWER_KEYS = ("power.draw", "power.draw.average", "power.draw.instant")
+
+
+def _number(text: str, header_unit: str) -> tuple[float, str] | None:
+    m = _NUMBER.match(text)
+    if not m:
+        return None
+    return float(m.group(1)), (m.group(2) or header_unit).lower()
+
+
+def _timestamp(text: str) -> float | None:
+    for fmt in ("%Y/%m/%d %H:%M:%S.%f", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f"):
+        try:
+            return datetime.strptime(text.strip(), fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_gpu_csv(lines: Iterable[str], utc_offset_s: float = 0.0) -> tuple[list[GpuSample], int]:
+    """Samples from `nvidia-smi --query-gpu=timestamp,index,... --format=csv[,nounits]` output,
+    and how many rows could not be read. nvidia-smi prints local time without a zone: the
+    times are read as UTC and `utc_offset_s` (local minus UTC) is taken off."""
+    rows = csv.reader(lines, skipinitialspace=True)
+    columns: dict[str, tuple[int, str]] = {}
+    samples, bad = [], 0
+    for row in rows:
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if row[0].strip().startswith("timestamp"):  # a header, also one repeated mid-file
+            columns = {}
+            for i, cell in enumerate(row):
+                m = re.match(r"\s*([\w.]+)\s*(?:\[(.*)\])?", cell)
+                if m and m.group(1) not in columns:
+                    columns[m.group(1)] = (i, (m.group(2) or "").lower())
+            continue
+        sample = _csv_row(row, columns, utc_offset_s) if "timestamp" in columns else None
+        if sample is None:
+            bad += 1
+        else:
+            samples.append(sample)
+    return samples, bad
+
+
+def _csv_row(row: list[str], columns: dict[str, tuple[int, str]], offset_s: float) -> GpuSample | None:
+    def cell(key: str) -> str | None:
+        if key not in columns or columns[key][0] >= len(row):
+            return None
+        text = row[columns[key][0]].strip()
+        return None if _MISSING.match(text) else text
+
+    def value(key: str, scale: dict[str, float] | None = None) -> float | None:
+        text = cell(key)
+        parsed = None if text is None else _number(text, columns[key][1])
+        if parsed is None:
+            return None
+        number, unit = parsed
+        return number * scale.get(unit, 1.0) if scale else number
+
+    t = _timestamp(cell("timestamp") or "")
+    # a query without the index column names one GPU (nvidia-smi -i N, or a single-GPU box)
+    index = value("index") if "index" in columns else 0.0
+    if t is None or index is None:
+        return None
+    lost = any("lost" in row[i].lower() for i, _ in columns.values() if i < len(row))
+    power = next((p for p in (value(k) for k in _POWER_KEYS) if p is not None), None)
+    used, total = value("memory.used", _BYTES), value("memory.total", _BYTES)
+    return GpuSample(
+        t=t - offset_s,
+        index=int(index),
+        name=cell("name"),
+        power_w=power,
+        vram_used_bytes=None if used is None else int(used),
+        vram_total_bytes=None if total is None else int(total),
+        util_pct=value("utilization.gpu"),
+        temp_c=value("temperature.gpu"),
+        power_limit_w=value("power.limit") if "power.limit" in columns else value("enforced.power.limit"),
+        error="GPU is lost" if lost else None,
+    )
+
+
+def clock_offset_s(samples: Sequence[GpuSample], t0: float, t1: float, step_s: float = 900.0) -> float:
+    """The UTC offset (a multiple of 15 min within ±14 h) that makes a CSV's local times
+    overlap the log's span [t0, t1] the most; 0 when they already overlap or none does."""
+    if not samples:
+        return 0.0
+    a, b = min(s.t for s in samples), max(s.t for s in samples)
+
+    def overlap(shift: float) -> float:
+        return max(0.0, min(b - shift, t1) - max(a - shift, t0))
+
+    if overlap(0.0) > 0:
+        return 0.0
+    shifts = sorted((k * step_s for k in range(-56, 57)), key=abs)
+    best = max(shifts, key=overlap)
+    return best if overlap(best) > 0 else 0.0
+
+

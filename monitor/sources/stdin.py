@@ -1,0 +1,94 @@
+"""Read log lines from stdin (a pipe, or a file redirected to it) on a thread, with the same
+callbacks as the file follower; and hand the terminal back to a TUI when the log is piped.
+
+ADAPTER ring: file-descriptor I/O; no textual.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import threading
+from collections.abc import Callable
+
+from monitor.core.lines import LineSplitter
+from monitor.sources.tail import CHUNK_BYTES, ENDED, FOLLOWING, OnBlock, OnLines, OnText, hand_over, ignore
+
+
+class StdinReader:
+    """Reads log lines from a pipe (or a file redirected to stdin) on a thread.
+
+    Lines of a redirected regular file were all there at start (t=None); lines from a
+    pipe get their arrival time. At end of input the last partial line is complete.
+    With `on_block`, lines come as blocks instead of batches (see Follower).
+    """
+
+    def __init__(
+        self,
+        on_lines: OnLines,
+        on_error: OnText,
+        clock: Callable[[], float],
+        *,
+        fd: int | None = None,
+        on_state: OnText | None = None,
+        on_block: OnBlock | None = None,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
+        self.on_state = on_state or ignore
+        self.on_block = on_block
+        self.fd = sys.stdin.fileno() if fd is None else fd
+        self.chunk_bytes = chunk_bytes
+        self.state: str | None = None
+        self.mtime: float | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="follow stdin", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        # A blocked read() cannot be interrupted; the daemon thread ends with the process.
+        self._stopping.set()
+
+    def _run(self) -> None:
+        self.state = FOLLOWING
+        self.on_state(FOLLOWING)
+        try:
+            regular = stat.S_ISREG(os.fstat(self.fd).st_mode)
+        except OSError as e:
+            self.on_error(f"stdin: {e.strerror or e}")
+            regular = False
+        splitter = LineSplitter()
+        while not self._stopping.is_set():
+            try:
+                data = os.read(self.fd, self.chunk_bytes)
+            except InterruptedError:
+                continue
+            except OSError as e:
+                self.on_error(f"stdin: read failed: {e.strerror or e}")
+                break
+            if not data:
+                break
+            hand_over(splitter, data, None if regular else self.clock, self.on_lines, self.on_block)
+        rest = splitter.flush()
+        if rest and not self._stopping.is_set():
+            t = None if regular else self.clock()
+            if self.on_block is not None:
+                self.on_block(t, rest[0])
+            else:
+                self.on_lines([(t, rest[0])])
+        self.state = ENDED
+        self.on_state(ENDED)
+
+
+def detach_stdin() -> int:
+    """Move the piped log off fd 0 and put the terminal there, so a TUI reads its keys
+    from the terminal. Returns the fd of the pipe. Raises OSError without a terminal."""
+    pipe_fd = os.dup(0)
+    tty_fd = os.open("/dev/tty", os.O_RDONLY)
+    os.dup2(tty_fd, 0)
+    os.close(tty_fd)
+    return pipe_fd

@@ -1,0 +1,399 @@
+"""Follow a log file as `tail -F` does (watchdog events plus a slow safety poll) and hand
+complete lines with their arrival time to callbacks (monitor/stdin.py does the same for a pipe).
+
+ADAPTER ring: file I/O and watchdog; no textual. Knows nothing about sessions or widgets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterator
+
+from watchdog.events import (
+    DirDeletedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserverVFS
+
+from monitor.core.lines import LineSplitter
+
+#: (arrival time, line without newline); None for lines that were in the file at start.
+Batch = list[tuple[float | None, bytes]]
+OnLines = Callable[[Batch], None]
+#: (arrival time, complete lines each ending in `\n`): the bulk form, for Session.feed_block.
+OnBlock = Callable[[float | None, bytes], None]
+OnText = Callable[[str], None]
+
+#: Source states, reported through `on_state`. FOLLOWING comes once what the file held
+#: when opened has been handed to `on_lines`; ENDED only from stdin.
+WAITING, FOLLOWING, DELETED, UNREADABLE, ENDED = "waiting", "following", "deleted", "unreadable", "ended"
+
+CHUNK_BYTES = 4 << 20
+#: Re-check the file this often even without events: a missed event never loses data.
+SAFETY_POLL_S = 1.0
+#: Directory scan period of watchdog's polling observer (`--poll`).
+POLL_INTERVAL_S = 0.1
+#: How long a replacement file that so far repeats the start of the old one may stay
+#: shorter than what was read before it is taken for a new run.
+SWITCH_GRACE_S = 2.0
+_EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
+
+
+def ignore(_: str) -> None:
+    return None
+
+
+class _Entry:
+    """The part of a directory entry watchdog's polling snapshot reads: its name."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _Wake(FileSystemEventHandler):
+    """Turns watchdog events about our file into a wake-up of the reader thread."""
+
+    def __init__(self, names: set[str], wake: threading.Event, on_dir_gone: Callable[[str], None]) -> None:
+        self._names = names
+        self._wake = wake
+        self._on_dir_gone = on_dir_gone
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        if isinstance(event, DirDeletedEvent):
+            self._on_dir_gone(os.fsdecode(event.src_path))
+            self._wake.set()
+            return
+        dest = getattr(event, "dest_path", "")
+        if os.path.basename(os.fsdecode(event.src_path)) in self._names or (
+            dest and os.path.basename(os.fsdecode(dest)) in self._names
+        ):
+            self._wake.set()
+
+
+class Follower:
+    """Follows one log file from a reader thread; all callbacks run on that thread, in order.
+
+    `on_reset` is called when the file started over (truncated, or replaced by a file that
+    does not begin with what was read): the lines that follow belong to a new run.
+    With `on_block`, complete lines are handed over as one buffer per read instead of
+    `on_lines` batches: a cold start of a huge log skips splitting it only to join it again.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        on_lines: OnLines,
+        on_error: OnText,
+        clock: Callable[[], float],
+        poll: bool = False,
+        *,
+        on_state: OnText | None = None,
+        on_reset: Callable[[], None] | None = None,
+        on_block: OnBlock | None = None,
+        safety_poll_s: float = SAFETY_POLL_S,
+        poll_interval_s: float = POLL_INTERVAL_S,
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self.path = path
+        self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
+        self.on_state = on_state or ignore
+        self.on_reset = on_reset or (lambda: None)
+        self.on_block = on_block
+        self.poll = poll
+        self.safety_poll_s, self.poll_interval_s, self.chunk_bytes = safety_poll_s, poll_interval_s, chunk_bytes
+        self.state: str | None = None
+        #: mtime of the followed file at the last check (the time of its last write)
+        self.mtime: float | None = None
+        self._fd: int | None = None
+        self._id: tuple[int, int] | None = None
+        self._pos = 0
+        self._initial_end = -1  # bytes present at start get no arrival time
+        self._splitter = LineSplitter()
+        self._problem: str | None = None
+        self._deferred_since: float | None = None  # when a replacement was first too short to judge
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._observer: BaseObserver | None = None
+        self._watches: dict[str, ObservedWatch] = {}
+        self._lock = threading.Lock()
+        self._gone: set[str] = set()
+
+    @property
+    def position(self) -> int:
+        """Bytes of the current file read so far (a partial last line included)."""
+        return self._pos
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        notice = None
+        try:
+            self._observer = self._start_observer(self.poll)
+        except OSError as e:  # no inotify instance left (EMFILE), or none on this system
+            notice = f"no file-system events ({e.strerror or e}): polling {self.path} instead"
+            self._observer = self._start_observer(True)
+        self._thread = threading.Thread(target=self._run, args=(notice,), name=f"follow {self.path}", daemon=True)
+        self._thread.start()
+
+    def _start_observer(self, poll: bool) -> BaseObserver:
+        observer: BaseObserver
+        if poll:
+            # Each scan stats the directory and our file only, not every checkpoint beside
+            # it: on NFS a stat is a round trip to the server.
+            observer = PollingObserverVFS(os.stat, self._listdir, polling_interval=self.poll_interval_s)
+        else:
+            observer = Observer()
+        observer.daemon = True
+        observer.start()
+        return observer
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _run(self, notice: str | None) -> None:
+        if notice is not None:
+            self._say(notice)
+        first = True
+        while not self._stopping.is_set():
+            self._wake.clear()
+            self._ensure_watches()
+            self.check(at_start=first)
+            first = False
+            deferred = self._deferred_since is not None
+            self._wake.wait(min(self.safety_poll_s, SWITCH_GRACE_S / 4) if deferred else self.safety_poll_s)
+
+    # --- watching --------------------------------------------------------------------
+
+    def _targets(self) -> dict[str, set[str]]:
+        """Directories to watch and the names in them that concern us (the path and,
+        for a symlink, its target)."""
+        out: dict[str, set[str]] = {}
+        for p in {os.path.abspath(self.path), os.path.realpath(self.path)}:
+            out.setdefault(os.path.dirname(p), set()).add(os.path.basename(p))
+        return out
+
+    def _ensure_watches(self) -> None:
+        if self._observer is None:
+            return
+        with self._lock:
+            gone, self._gone = self._gone, set()
+        for directory in gone:
+            watch = self._watches.pop(directory, None)
+            if watch is not None:
+                with contextlib.suppress(KeyError):  # the emitter may have removed itself
+                    self._observer.unschedule(watch)
+        for directory, names in self._targets().items():
+            if directory in self._watches or not os.path.isdir(directory):
+                continue
+            handler = _Wake(names, self._wake, self._dir_gone)
+            try:
+                self._watches[directory] = self._observer.schedule(
+                    handler, directory, recursive=False, event_filter=_EVENTS
+                )
+            except OSError as e:
+                # inotify limits (ENOSPC, EMFILE): the safety poll still reads every change.
+                self._say(f"cannot watch {directory}: {e.strerror or e}; checking every {self.safety_poll_s:g} s")
+
+    def _listdir(self, directory: str | None) -> Iterator[os.DirEntry[str]]:
+        names = self._targets().get(os.fspath(directory or "."), set())
+        return iter([_Entry(name) for name in sorted(names)])  # type: ignore[misc]  # duck-typed: only .name is read
+
+    def _dir_gone(self, directory: str) -> None:
+        """Called on the observer's thread: the watch is dropped (and renewed once the
+        directory is back) by the reader thread."""
+        with self._lock:
+            self._gone.add(directory)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def check(self, at_start: bool = False) -> None:
+        """Read whatever is new; notice deletion, truncation and replacement."""
+        opening = self._fd is None
+        if opening:
+            self._open(at_start)
+        else:
+            self._check_path()
+        if self._fd is not None:
+            self._read_new()
+            if opening:  # "following" once what the file held is handed over
+                self._set_state(FOLLOWING)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.on_state(state)
+
+    def _say(self, message: str) -> None:
+        """Report a problem once, not at every poll."""
+        if message != self._problem:
+            self._problem = message
+            self.on_error(message)
+
+    def _open_fd(self) -> tuple[int, os.stat_result] | None:
+        try:
+            st = os.stat(self.path)
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(21, "is a directory, not a log file")
+            if not stat.S_ISREG(st.st_mode):
+                self._set_state(UNREADABLE)
+                self._say(f"{self.path}: not a regular file; pipe it instead: nanowatch - < {self.path}")
+                return None
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            self._set_state(UNREADABLE)
+            self._say(f"{self.path}: {e.strerror or e}")
+            return None
+        return fd, os.fstat(fd)
+
+    def _open(self, at_start: bool) -> None:
+        opened = self._open_fd()
+        if opened is None:
+            if self.state is None:
+                self._set_state(WAITING)
+            return
+        fd, st = opened
+        self._fd, self._id, self._pos = fd, (st.st_dev, st.st_ino), 0
+        if at_start:
+            self._initial_end = st.st_size
+        self._problem = None
+
+    def _check_path(self) -> None:
+        assert self._fd is not None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if self.state != DELETED:
+                self._set_state(DELETED)
+                self._say(f"{self.path} was deleted; keeping what was read, waiting for it to come back")
+            return  # the writer may still append to the open, unlinked file: keep reading it
+        except OSError as e:
+            self._say(f"{self.path}: {e.strerror or e}")
+            return
+        if (st.st_dev, st.st_ino) != self._id:
+            self._read_new()  # the old file's last lines first
+            self._switch()
+            return
+        if st.st_size < self._pos:
+            self._restart(f"{self.path} was truncated; reading it from the start")
+        elif self.state != FOLLOWING:
+            self._problem = None
+            self._set_state(FOLLOWING)
+
+    def _switch(self) -> None:
+        """The path now names another file (rotated, replaced, or recreated after deletion)."""
+        opened = self._open_fd()
+        if opened is None:
+            return
+        fd, st = opened
+        old_fd, old_pos = self._fd, self._pos
+        assert old_fd is not None
+        same_start = _same_bytes(old_fd, fd, min(st.st_size, old_pos))
+        if same_start and st.st_size < old_pos:
+            # Still being written (or empty): a copy of what was read and a new run that
+            # starts alike look the same until it grows past it or differs. Look again
+            # soon, and after SWITCH_GRACE_S take it for a new run.
+            now = self.clock()
+            if self._deferred_since is None:
+                self._deferred_since = now
+            if now - self._deferred_since < SWITCH_GRACE_S:
+                os.close(fd)
+                return
+            same_start = False
+        self._deferred_since = None
+        os.close(old_fd)
+        self._fd, self._id = fd, (st.st_dev, st.st_ino)
+        self._problem = None
+        self._set_state(FOLLOWING)
+        if not same_start:
+            self._restart(f"{self.path} was replaced by a new file; reading it from the start")
+        # else: a copy that starts with what was read (rsync, an editor's save): go on from here
+
+    def _restart(self, message: str) -> None:
+        self._pos = 0
+        self._initial_end = -1
+        self._splitter.reset()
+        self.on_error(message)
+        self.on_reset()
+
+    def _read_new(self) -> None:
+        fd = self._fd
+        assert fd is not None
+        while not self._stopping.is_set():
+            want = self.chunk_bytes
+            initial = self._pos < self._initial_end
+            if initial:
+                want = min(want, self._initial_end - self._pos)
+            try:
+                data = os.pread(fd, want, self._pos)
+            except OSError as e:
+                self._say(f"{self.path}: read failed: {e.strerror or e}")
+                return
+            if not data:
+                break
+            self._pos += len(data)
+            hand_over(self._splitter, data, None if initial else self.clock, self.on_lines, self.on_block)
+            if len(data) < want and not initial:
+                break
+        try:
+            self.mtime = os.fstat(fd).st_mtime
+        except OSError:
+            self.mtime = None
+
+
+def hand_over(
+    splitter: LineSplitter,
+    data: bytes,
+    clock: Callable[[], float] | None,
+    on_lines: OnLines,
+    on_block: OnBlock | None,
+) -> None:
+    """The complete lines of `data` to the consumer, stamped now (None without a clock)."""
+    if on_block is not None:
+        block = splitter.feed_block(data)
+        if block:
+            on_block(None if clock is None else clock(), block)
+        return
+    lines = splitter.feed(data)
+    if lines:
+        t = None if clock is None else clock()
+        on_lines([(t, line) for line in lines])
+
+
+def _same_bytes(fd_a: int, fd_b: int, n: int, block: int = 1 << 20) -> bool:
+    """True when two files hold the same first `n` bytes."""
+    pos = 0
+    try:
+        while pos < n:
+            size = min(block, n - pos)
+            a, b = os.pread(fd_a, size, pos), os.pread(fd_b, size, pos)
+            if a != b or len(a) < size:
+                return False
+            pos += size
+    except OSError:
+        return False
+    return True

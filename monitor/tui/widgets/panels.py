@@ -1,0 +1,112 @@
+"""The GPU, energy-and-cost and totals panels.
+
+UI ring: renders a Snapshot; no I/O, no NVML, no clock.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from monitor.core import textfmt as fmt
+from monitor.core.snapshot import GpuRow, Snapshot
+from monitor.core.textfmt import money
+from monitor.tui.widgets.common import SnapshotView, bar, plain
+
+VRAM_BAR_CELLS = 10
+
+
+class GpuPanel(SnapshotView):
+    """One line per GPU: name, VRAM bar used/total and peak, power/limit, utilisation, temperature."""
+
+    def show(self, snap: Snapshot) -> None:
+        if not snap.gpus:
+            if snap.gpu_status:  # "GPU telemetry unavailable: <reason>"
+                self.put(plain(snap.gpu_status, "yellow"))
+            else:
+                self.put(Text("waiting for the first GPU sample", style="dim"))
+            return
+        text = Text()
+        for i, row in enumerate(snap.gpus):
+            if i:
+                text.append("\n")
+            text.append_text(gpu_line(row))
+        if snap.gpu_status:
+            text.append("\n")
+            text.append_text(plain(snap.gpu_status, "yellow"))
+        self.put(text)
+
+
+def gpu_line(row: GpuRow) -> Text:
+    name = (row.name or "GPU").removeprefix("NVIDIA ")
+    text = Text.assemble((f"{row.index} ", "bold"), plain(name[:22]), " ")
+    if row.error:
+        text.append_text(plain(row.error, "yellow"))
+        return text
+    used, total = row.vram_used_bytes, row.vram_total_bytes
+    fraction = used / total if used is not None and total else None
+    text.append_text(bar(fraction, VRAM_BAR_CELLS, "magenta"))
+    text.append(f" {_gib(used)}/{fmt.gib(total)}")
+    if row.vram_peak_bytes is not None:
+        text.append(f" peak {_gib(row.vram_peak_bytes)}", style="dim")
+    text.append(f" · {_num(row.power_w, 'W')}")
+    if row.power_limit_w is not None:
+        text.append(f"/{row.power_limit_w:.0f} W")
+    text.append(f" · {_num(row.util_pct, '%')}")
+    text.append(f" · {_num(row.temp_c, '°C')}")
+    return text
+
+
+def _num(value: float | None, unit: str) -> str:
+    return "?" if value is None else f"{value:.0f}{'' if unit in ('%', '°C') else ' '}{unit}"
+
+
+def _gib(n_bytes: int | None) -> str:
+    return "?" if n_bytes is None else f"{n_bytes / 2**30:.1f}"
+
+
+class EnergyPanel(SnapshotView):
+    """kWh so far → projected, cost so far → projected, mean power, the price used."""
+
+    def show(self, snap: Snapshot) -> None:
+        if snap.energy_j is None:
+            self.put(Text.assemble(("no energy measurement", "dim"), f"\nprice {_price(snap)}"))
+            return
+        text = Text.assemble(("energy ", "bold"), fmt.kwh(snap.energy_j))
+        if snap.energy_final_j is not None:
+            text.append(f" → {fmt.kwh(snap.energy_final_j)}")
+        text.append("\n")
+        text.append("cost ", style="bold")
+        text.append(money(snap.cost, snap.currency))
+        if snap.cost_final is not None:
+            text.append(f" → {money(snap.cost_final, snap.currency)}")
+        text.append("\n")
+        if snap.mean_power_w is not None:
+            text.append(f"mean {snap.mean_power_w:.0f} W · ")
+        text.append(f"{_price(snap)}")
+        if snap.energy_source:
+            text.append(f" · {snap.energy_source}", style="dim")
+        self.put(text)
+
+
+def _price(snap: Snapshot) -> str:
+    return f"{snap.price_per_kwh:g} {snap.currency or ''}/kWh" if snap.price_per_kwh is not None else "price ?"
+
+
+class TotalsPanel(SnapshotView):
+    """Parameters, tokens per iteration, total tokens, FLOPs, MFU as printed and against the GPU."""
+
+    def show(self, snap: Snapshot) -> None:
+        text = Text.assemble(("params ", "bold"), fmt.si(snap.params, digits=4))
+        text.append(" · ")
+        text.append(f"{fmt.count(snap.tokens_per_iter)} tok/iter")
+        text.append("\n")
+        text.append("tokens ", style="bold")
+        text.append(f"{fmt.si(snap.tokens_total, digits=4)} total · {fmt.si(snap.flops_total, 'FLOP')}")
+        text.append("\n")
+        text.append("MFU ", style="bold")
+        text.append(f"{fmt.pct(snap.mfu)} printed")
+        if snap.mfu_gpu is not None:
+            gpu = (snap.gpu_names[0].removeprefix("NVIDIA ") if snap.gpu_names else "GPU")[:16]
+            text.append(" · ")
+            text.append_text(plain(f"{fmt.pct(snap.mfu_gpu)} of {gpu}"))
+        self.put(text)
