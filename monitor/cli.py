@@ -20,7 +20,7 @@ from monitor.core.lines import visible
 from monitor.core.report import Options
 from monitor.core.summary import summary
 from monitor.session import Session
-from monitor.sources.gpu import CsvSource, GpuSampler, GpuSource, open_source, telemetry_for
+from monitor.sources.gpu import CsvSource, GpuSampler, GpuSource, open_cpu_energy, open_source, telemetry_for
 from monitor.sources.logfile import LogError, check_regular, dataset_tokens, read_blocks
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
@@ -182,13 +182,14 @@ def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler
     log is followed; a GPU that stops answering is reported on stderr."""
     source = gpu_source(args, live=True)
     session.telemetry = telemetry_for(source)
-    if source is None or source.status is not None:
+    cpu = open_cpu_energy(live=source is not None and not args.gpu_log)
+    if source is None or (source.status is not None and (cpu is None or cpu.status is not None)):
         return None
 
     def notice(message: str) -> None:
         print(f"nanowatch: {message}", file=sys.stderr, flush=True)
 
-    sampler = GpuSampler(source, args.gpu_interval, clock, session.add_gpu_samples, notice)
+    sampler = GpuSampler(source, args.gpu_interval, clock, session.add_gpu_samples, notice, cpu=cpu)
     report_endpoint_errors(source, notice)
     sampler.start()
     return sampler

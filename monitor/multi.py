@@ -19,7 +19,7 @@ from monitor.core.snapshot import Snapshot
 from monitor.live import LiveFeed
 from monitor.session import Session
 from monitor.sources.dcgm import DcgmSource
-from monitor.sources.gpu import GpuSampler, GpuSource, Unavailable, telemetry_for
+from monitor.sources.gpu import GpuSampler, GpuSource, NvmlSource, Unavailable, open_cpu_energy, telemetry_for
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 MIN_INTERVAL_S = 0.01
@@ -57,10 +57,11 @@ class Runs:
             source = gpu_for(path) if gpu_for is not None else None
             # the reason when there is no source, as the single-log screen says it
             session.telemetry = telemetry_for(source if source is not None else Unavailable("turned off (--no-gpu)"))
-            if source is None or source.status is not None:
+            cpu = open_cpu_energy(live=isinstance(source, (NvmlSource, Unavailable)))
+            if source is None or (source.status is not None and (cpu is None or cpu.status is not None)):
                 continue
             on_error = self._gpu_error_for(session, name)
-            self.samplers.append(GpuSampler(source, gpu_interval_s, clock, self._samples_for(session), on_error))
+            self.samplers.append(GpuSampler(source, gpu_interval_s, clock, self._samples_for(session), on_error, cpu=cpu))
             if isinstance(source, DcgmSource):
                 source.on_error = on_error  # a failing endpoint is said; the others go on
 

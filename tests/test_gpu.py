@@ -26,10 +26,16 @@ from monitor.sources.gpu import (
     telemetry_for,
     writer_pids,
 )
+from monitor.core.telemetry import GpuSample
 from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
 
 MIB = 2**20
 REAL_SMI = SAMPLES / "recorded" / "real_nvidia_smi"
+
+
+def gpu_samples(readings: list) -> list[GpuSample]:
+    """The GPU samples of a poll (a GpuChoice leads them whenever the choice changes)."""
+    return [r for r in readings if isinstance(r, GpuSample)]
 
 
 # ------------------------------------------------------------------------------ a stub pynvml
@@ -117,7 +123,7 @@ def stub_nvml(gpus: list[FakeGpu], init_error: type[NVMLError] | None = None) ->
 
 def test_a_sample_converts_units_and_uses_memory_without_the_reserved_part() -> None:
     source = open_nvml(nvml=stub_nvml([FakeGpu()]))
-    (s,) = source.poll(100.0)
+    (s,) = gpu_samples(source.poll(100.0))
     assert (s.t, s.index, s.name) == (100.0, 0, "NVIDIA H100 80GB HBM3")
     assert (s.power_w, s.energy_j, s.power_limit_w) == (250.0, 1000.0, 700.0)
     assert (s.vram_used_bytes, s.vram_total_bytes) == (2048 * MIB, 81559 * MIB)
@@ -126,7 +132,7 @@ def test_a_sample_converts_units_and_uses_memory_without_the_reserved_part() -> 
 
 def test_not_supported_fields_are_none_never_zero() -> None:
     mig = FakeGpu(name="NVIDIA A100-SXM4-40GB MIG 1g.5gb", unsupported={"util", "power", "energy", "limit"})
-    (s,) = open_nvml(nvml=stub_nvml([mig])).poll(0.0)
+    (s,) = gpu_samples(open_nvml(nvml=stub_nvml([mig])).poll(0.0))
     assert (s.util_pct, s.power_w, s.energy_j, s.power_limit_w) == (None, None, None, None)
     assert s.vram_used_bytes == 2048 * MIB
     assert s.error is None
@@ -135,7 +141,7 @@ def test_not_supported_fields_are_none_never_zero() -> None:
 def test_memory_falls_back_to_v1_where_v2_is_missing() -> None:
     nvml = stub_nvml([FakeGpu()])
     del nvml.nvmlMemory_v2
-    (s,) = open_nvml(nvml=nvml).poll(0.0)
+    (s,) = gpu_samples(open_nvml(nvml=nvml).poll(0.0))
     assert s.vram_used_bytes == 2528 * MIB
 
 
@@ -147,7 +153,7 @@ def test_nvml_that_cannot_start_gives_an_unavailable_source(error, reason) -> No
     source = open_nvml(nvml=stub_nvml([FakeGpu()], init_error=error))
     assert isinstance(source, Unavailable)
     assert reason in (source.status or "")
-    assert source.poll(0.0) == []
+    assert gpu_samples(source.poll(0.0)) == []
     telemetry = telemetry_for(source)
     assert telemetry is not None and telemetry.status is not None
     assert telemetry.status.startswith("GPU telemetry unavailable: ")
@@ -168,13 +174,13 @@ def test_a_lost_gpu_is_reported_and_the_others_keep_sampling() -> None:
     gpus = [FakeGpu(procs={10: None}), FakeGpu(procs={11: None})]
     nvml = stub_nvml(gpus)
     source = open_nvml(nvml=nvml)
-    assert [s.error for s in source.poll(0.0)] == [None, None]
+    assert [s.error for s in gpu_samples(source.poll(0.0))] == [None, None]
     gpus[1].lost = True
-    first, second = source.poll(1.0)
+    first, second = gpu_samples(source.poll(1.0))
     assert first.power_w == 250.0 and first.error is None
     assert second.error == "GPU is lost" and second.power_w is None
     calls_before = len(nvml.calls)
-    again = source.poll(2.0)
+    again = gpu_samples(source.poll(2.0))
     assert [s.error for s in again] == [None, "GPU is lost"]
     assert len(nvml.calls) - calls_before == 7  # only GPU 0 is asked: processes + 6 fields
 
@@ -190,14 +196,14 @@ def test_nvml_call_translates_errors_once_at_the_edge() -> None:
 
 def test_requested_gpus_are_the_only_ones_sampled() -> None:
     source = open_nvml(gpus=[1], nvml=stub_nvml([FakeGpu(), FakeGpu(), FakeGpu()]))
-    assert [s.index for s in source.poll(0.0)] == [1]
+    assert [s.index for s in gpu_samples(source.poll(0.0))] == [1]
 
 
 def test_without_a_log_writer_gpus_with_compute_processes_are_chosen_else_all() -> None:
     gpus = [FakeGpu(), FakeGpu(procs={42: 512 * MIB}), FakeGpu()]
-    assert [s.index for s in open_nvml(nvml=stub_nvml(gpus)).poll(0.0)] == [1]
+    assert [s.index for s in gpu_samples(open_nvml(nvml=stub_nvml(gpus)).poll(0.0))] == [1]
     idle = [FakeGpu(), FakeGpu()]
-    assert [s.index for s in open_nvml(nvml=stub_nvml(idle)).poll(0.0)] == [0, 1]
+    assert [s.index for s in gpu_samples(open_nvml(nvml=stub_nvml(idle)).poll(0.0))] == [0, 1]
 
 
 # ------------------------------------------------------------------- who writes the log: /proc
@@ -242,7 +248,7 @@ def test_the_gpus_of_the_process_that_writes_the_log_are_preferred(tmp_path) -> 
     assert families[1] == {50, 60, 61, 70}
     gpus = [FakeGpu(procs={99: MIB}), FakeGpu(procs={99: MIB}), FakeGpu(procs={60: 300 * MIB})]
     source = open_nvml(nvml=stub_nvml(gpus), log_path=str(log), proc_root=proc)
-    (s,) = source.poll(0.0)
+    (s,) = gpu_samples(source.poll(0.0))
     assert s.index == 2
     assert s.process_vram_bytes == 300 * MIB
 
@@ -253,10 +259,10 @@ def test_selection_is_looked_at_again_while_the_writer_is_not_on_a_gpu(tmp_path)
     proc = fake_proc(tmp_path, log, {60: (1, {1: (str(log), os.O_WRONLY)})})
     gpus = [FakeGpu(procs={99: MIB}), FakeGpu()]
     source = open_nvml(nvml=stub_nvml(gpus), log_path=str(log), proc_root=proc)
-    assert [s.index for s in source.poll(0.0)] == [0]  # someone else's job: best guess for now
+    assert [s.index for s in gpu_samples(source.poll(0.0))] == [0]  # someone else's job: best guess for now
     gpus[1].procs = {60: MIB}  # the run's CUDA context comes up
-    assert [s.index for s in source.poll(1.0)] == [0]  # not looked at again yet
-    assert [s.index for s in source.poll(10.0)] == [1]
+    assert [s.index for s in gpu_samples(source.poll(1.0))] == [0]  # not looked at again yet
+    assert [s.index for s in gpu_samples(source.poll(10.0))] == [1]
     assert isinstance(source, NvmlSource) and source.family == {60}
 
 
@@ -345,7 +351,7 @@ def test_sampler_tick_reports_samples_and_each_new_gpu_error_once() -> None:
     gpus[0].lost = True
     clock.advance(1.0)
     assert sampler.tick() and sampler.tick()
-    assert [s.t for s in got[0]] == [1000.0, 1000.0]
+    assert [s.t for s in gpu_samples(got[0])] == [1000.0, 1000.0]
     assert errors == ["GPU 0: GPU is lost"]
     assert sampler.polls == 3
 
@@ -370,5 +376,5 @@ def test_sampler_thread_starts_calls_back_and_stops() -> None:
     sampler.start()
     assert arrived.wait(10.0)
     sampler.stop()
-    assert batches[0][0].power_w == 250.0
+    assert gpu_samples(batches[0])[0].power_w == 250.0
     assert "shutdown" in nvml.calls

@@ -158,50 +158,89 @@ COVERAGE_SLACK_S = 10.0
 
 def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float, ended: bool,
                price_per_kwh: float, pue: float) -> dict[str, object]:
-    """The Snapshot's GPU, energy, cost and mfu_gpu fields (and warnings) for the current run.
-    The run's energy counts from its first line to now, or to its last line once it ended."""
+    """The Snapshot's GPU, CPU energy, cost and mfu_gpu fields (and warnings) for the current
+    run. The run's energy counts from its first line to now, or to its last line once it
+    ended. Only the run's own GPUs count: a run whose processes hold no GPU has no GPU
+    energy (None, never another job's); CPU energy counts where the host measures it."""
     if telemetry is None:
         return {}
     out: dict[str, object] = {"gpu_status": telemetry.status}
-    latest = telemetry.latest()
-    if not latest:
-        return out
+    choice = telemetry.choice
+    warnings = [choice.note] if choice is not None and choice.note else []
     start = run.first_t
     end = min(now, run.last_line_t) if ended and run.last_line_t is not None else now
-    rows = tuple(_row(telemetry, s, start) for s in latest)
-    names = tuple(s.name for s in latest if s.name)
-    out.update(
-        gpus=rows,
-        gpu_names=names or None,
-        gpu_count=len(latest),
-        power_w=telemetry.total("power_w"),
-        vram_used_bytes=_int(telemetry.total("vram_used_bytes")),
-        vram_total_bytes=_int(telemetry.total("vram_total_bytes")),
-        vram_peak_bytes=None if any(r.vram_peak_bytes is None for r in rows) else sum(r.vram_peak_bytes or 0 for r in rows),
-        mfu_gpu=mfu_gpu(last_finite(run.mfu.values), names),
-    )
-    warnings = [f"GPU {s.index}: {s.error}" for s in latest if s.error]
-    # Without the run's start time (its lines were in the file before we came), energy
-    # counts from the first GPU sample, and says so.
-    base = telemetry.first_t if start is None else start
-    reading = None if base is None else telemetry.energy(base, end)
-    if reading is not None and base is not None:
-        energy_j = reading.energy_j
-        final = energy_j if ended else _projection(telemetry, run, est, base)
+    cpu_j, cpu_final_j = _cpu_energy(telemetry, run, est, start, end, ended)
+    gpu_j: float | None = None
+    gpu_final_j: float | None = None
+    latest = telemetry.latest()
+    if choice is not None and not choice.gpus:
+        out.update(gpu_count=0, gpu_status=choice.note)
+        latest = []
+    if latest:
+        names = tuple(s.name for s in latest if s.name)
+        # After the run ended, a sample taken later shows the GPUs as they are now, not the run's.
+        now_only = ended and run.last_line_t is not None and (telemetry.first_t or 0.0) > run.last_line_t
+        rows = tuple(_row(telemetry, s, start) for s in latest)
         out.update(
-            energy_j=energy_j,
-            energy_final_j=None if final is None else max(final, energy_j),
-            energy_source=reading.source,
-            cost=cost(energy_j, price_per_kwh, pue),
-            cost_final=cost(None if final is None else max(final, energy_j), price_per_kwh, pue),
-            mean_power_w=energy_j / (reading.end_t - reading.start_t) if reading.end_t > reading.start_t else None,
+            gpus=rows,
+            gpus_now=now_only,
+            gpu_names=names or None,
+            gpu_count=len(latest),
+            power_w=telemetry.total("power_w"),
+            vram_used_bytes=_int(telemetry.total("vram_used_bytes")),
+            vram_total_bytes=_int(telemetry.total("vram_total_bytes")),
+            vram_peak_bytes=None if now_only or any(r.vram_peak_bytes is None for r in rows)
+            else sum(r.vram_peak_bytes or 0 for r in rows),
+            mfu_gpu=mfu_gpu(last_finite(run.mfu.values), names),
         )
-        if start is None:
-            warnings.append("energy counts from the first GPU sample: the run's start time is unknown")
-        elif reading.start_t > start + COVERAGE_SLACK_S:
-            warnings.append(f"energy leaves out the run's first {reading.start_t - start:.0f} s (GPU samples start later)")
+        warnings += [f"GPU {s.index}: {s.error}" for s in latest if s.error]
+        # Without the run's start time (its lines were in the file before we came), energy
+        # counts from the first GPU sample, and says so.
+        base = telemetry.first_t if start is None else start
+        reading = None if base is None else telemetry.energy(base, end)
+        if reading is not None and base is not None:
+            gpu_j = reading.energy_j
+            final = gpu_j if ended else _projection(telemetry, run, est, base)
+            gpu_final_j = None if final is None else max(final, gpu_j)
+            out.update(
+                energy_j=gpu_j,
+                energy_final_j=gpu_final_j,
+                energy_source=reading.source,
+                mean_power_w=gpu_j / (reading.end_t - reading.start_t) if reading.end_t > reading.start_t else None,
+            )
+            if start is None:
+                warnings.append("energy counts from the first GPU sample: the run's start time is unknown")
+            elif reading.start_t > start + COVERAGE_SLACK_S:
+                warnings.append(f"energy leaves out the run's first {reading.start_t - start:.0f} s (GPU samples start later)")
+    # The CPU counts in the cost only where it is measured; the GPUs only where they are the run's.
+    out.update(cpu_energy_j=cpu_j, cpu_energy_final_j=cpu_final_j, cpu_status=telemetry.cpu_status,
+               cost=cost(_sum(gpu_j, cpu_j), price_per_kwh, pue),
+               cost_final=cost(_sum(gpu_final_j if gpu_j is not None else None, cpu_final_j if cpu_j is not None else None),
+                               price_per_kwh, pue))
     out["warnings"] = tuple(warnings)
     return out
+
+
+def _sum(*parts: float | None) -> float | None:
+    """The sum of the known parts; None when none is known."""
+    known = [p for p in parts if p is not None]
+    return sum(known) if known else None
+
+
+def _cpu_energy(telemetry: Telemetry, run: Run, est: Estimate, start: float | None, end: float,
+                ended: bool) -> tuple[float | None, float | None]:
+    """CPU energy of the run so far and projected to the finish (the mean CPU power so far
+    over the time left); (None, None) where the host does not measure it."""
+    if not telemetry.cpu_measured or start is None:
+        return None, None
+    so_far = telemetry.cpu_energy_j(start, end)
+    if so_far is None:
+        return None, None
+    if ended:
+        return so_far, so_far
+    if est.remaining_s is None or end <= start:
+        return so_far, None
+    return so_far, so_far + so_far / (end - start) * est.remaining_s
 
 
 def _projection(telemetry: Telemetry, run: Run, est: Estimate, start: float) -> float | None:

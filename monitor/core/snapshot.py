@@ -21,6 +21,7 @@ RECORD_KEYS = (
     "gpu_names", "gpu_count", "power_w", "vram_used_bytes", "vram_peak_bytes", "vram_total_bytes",
     "energy_j", "energy_final_j", "energy_source",
     "price_per_kwh", "currency", "cost", "cost_final", "warnings",
+    "error", "cpu_energy_j",
 )  # fmt: skip
 
 STATUSES = ("waiting", "starting", "training", "evaluating", "stalled", "finished", "crashed", "interrupted")
@@ -95,6 +96,8 @@ class Snapshot:
     cost: float | None = None
     cost_final: float | None = None
     warnings: tuple[str, ...] = ()
+    error: str | None = None
+    cpu_energy_j: float | None = None
     # --- for the human front ends only ---
     run_count: int = 1
     first_iter: int | None = None
@@ -114,6 +117,11 @@ class Snapshot:
     mean_power_w: float | None = None
     gpu_status: str | None = None
     gpus: tuple[GpuRow, ...] = ()
+    #: the GPU rows were sampled after the run ended: the GPUs now, not the run's figures
+    gpus_now: bool = False
+    cpu_energy_final_j: float | None = None
+    #: why CPU energy is not measured (None when it is, or when nobody asked)
+    cpu_status: str | None = None
     notes: tuple[tuple[float | None, str, str], ...] = ()
     crash_message: str | None = None
     loss_series: Series = field(default_factory=_empty_series)

@@ -99,24 +99,36 @@ def _loss(s: Snapshot) -> str:
 
 
 def _energy(s: Snapshot) -> str:
-    if s.energy_j is None:
+    """GPU energy (the run's own GPUs), CPU energy where the host measures it, and the cost
+    of what was measured."""
+    parts = []
+    if s.energy_j is not None:
+        text = f"GPU {fmt.kwh(s.energy_j)} so far"
+        if s.energy_final_j is not None:
+            text += f" → {fmt.kwh(s.energy_final_j)} at the end"
+        parts.append(text + f" ({s.energy_source})")
+    if s.cpu_energy_j is not None:
+        text = f"CPU {fmt.kwh(s.cpu_energy_j)} so far"
+        if s.cpu_energy_final_j is not None:
+            text += f" → {fmt.kwh(s.cpu_energy_final_j)} at the end"
+        parts.append(text + " (RAPL package + DRAM, whole host)")
+    if not parts:
         return ""
-    text = f"{fmt.kwh(s.energy_j)} so far"
-    if s.energy_final_j is not None:
-        text += f" → {fmt.kwh(s.energy_final_j)} at the end"
-    text += f" · {fmt.money(s.cost, s.currency)}"
+    text = " · ".join(parts) + f" · {fmt.money(s.cost, s.currency)}"
     if s.cost_final is not None:
         text += f" → {fmt.money(s.cost_final, s.currency)}"
-    return text + f" at {s.price_per_kwh} {s.currency}/kWh ({s.energy_source})"
+    return text + f" at {s.price_per_kwh} {s.currency}/kWh"
 
 
 def _gpus(s: Snapshot) -> str:
     if not s.gpus:
         return s.gpu_status or "no GPU telemetry"
     names = ", ".join(sorted(set(s.gpu_names or ())))
-    text = f"{s.gpu_count} × {names}"
+    # After the run ended a sample shows the GPUs as they are now, not as the run used them.
+    text = ("now: " if s.gpus_now else "") + f"{s.gpu_count} × {names}"
     if s.power_w is not None:
         text += f" · {s.power_w:.0f} W"
     if s.vram_used_bytes is not None:
-        text += f" · VRAM {fmt.gib(s.vram_used_bytes)} (peak {fmt.gib(s.vram_peak_bytes)}) of {fmt.gib(s.vram_total_bytes)}"
+        peak = "" if s.gpus_now else f" (peak {fmt.gib(s.vram_peak_bytes)})"
+        text += f" · VRAM {fmt.gib(s.vram_used_bytes)}{peak} of {fmt.gib(s.vram_total_bytes)}"
     return text

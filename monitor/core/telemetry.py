@@ -48,6 +48,41 @@ class GpuSample:
 
 
 @dataclass(frozen=True, slots=True)
+class GpuChoice:
+    """Which GPUs belong to the run, and how that was decided.
+
+    `basis` is one of: "flag" (`--gpus`), "process" (the GPUs holding one of the run's
+    processes), "none" (the run's processes hold no GPU: a CPU or Apple MPS run),
+    "unseen" (the PIDs NVML reports are not visible here, e.g. a container with its own PID
+    namespace: the GPUs with compute processes, a guess), "no-writer" (no process writing
+    the log was found: the GPUs with compute processes, a guess), "all" (nothing to go by).
+    `note` says it in words for the screen when the choice is a guess or empty."""
+
+    gpus: tuple[int, ...]
+    basis: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CpuEnergySample:
+    """The host's CPU energy counter (RAPL package + DRAM domains, summed) at time `t`.
+
+    `energy_j` is cumulative since the reader started, with the counters' wrap-around
+    already undone, so differences between two samples are energy. `error` says why there
+    is no reading (no RAPL here, root only); then `energy_j` is None."""
+
+    t: float
+    energy_j: float | None
+    domains: tuple[str, ...] = ()
+    error: str | None = None
+
+
+#: What a telemetry source hands over: GPU readings, the host's CPU energy, and which GPUs
+#: are the run's (a GpuChoice comes whenever the choice changes).
+Reading = GpuSample | GpuChoice | CpuEnergySample
+
+
+@dataclass(frozen=True, slots=True)
 class EnergyReading:
     """Energy between two times and how it was measured. `start_t`/`end_t` say which part of
     the window the samples covered (sampling may have started after the run did)."""
@@ -177,16 +212,31 @@ class Telemetry:
     def __init__(self, origin: str = "nvml") -> None:
         self.origin = origin
         self.status: str | None = None
+        #: which GPUs are the run's, once a live source has decided (None: not said)
+        self.choice: GpuChoice | None = None
+        #: why there is no CPU energy (None while it is measured, or never asked for)
+        self.cpu_status: str | None = None
+        self._cpu_t = Column()
+        self._cpu_j = Column()
         self._traces: dict[int, _Trace] = {}
         self._newest_t: float | None = None
 
     def unavailable(self, reason: str) -> None:
         self.status = f"GPU telemetry unavailable: {reason}"
 
-    def add(self, samples: Iterable[GpuSample]) -> int:
-        """Fold samples in; returns how many were kept (out-of-order ones are dropped)."""
+    def add(self, samples: Iterable[Reading]) -> int:
+        """Fold readings in; returns how many GPU samples were kept (out-of-order ones are
+        dropped). A GpuChoice replaces the previous one; CPU samples go to their own trace."""
         kept = 0
         for s in samples:
+            if isinstance(s, GpuChoice):
+                self.choice = s
+                continue
+            if isinstance(s, CpuEnergySample):
+                self._add_cpu(s)
+                continue
+            if self.choice is not None and s.index not in self.choice.gpus:
+                continue  # a sample taken before the choice moved away from this GPU
             if self._traces.setdefault(s.index, _Trace()).add(s):
                 kept += 1
                 if self._newest_t is None or s.t > self._newest_t:
@@ -194,6 +244,32 @@ class Telemetry:
         if kept:
             self.status = None
         return kept
+
+    def _add_cpu(self, s: CpuEnergySample) -> None:
+        if s.energy_j is None:
+            self.cpu_status = s.error or "no CPU energy reading"
+            return
+        if len(self._cpu_t) and s.t <= self._cpu_t.values[-1]:
+            return
+        self.cpu_status = None
+        self._cpu_t.append(s.t)
+        self._cpu_j.append(s.energy_j)
+
+    def cpu_energy_j(self, t0: float, t1: float) -> float | None:
+        """CPU (package + DRAM) energy between t0 and t1, interpolated linearly between the
+        cumulative counter's samples; None unless samples cover at least half the window."""
+        t, e = self._cpu_t.values, self._cpu_j.values
+        if len(t) < 2 or t1 <= t0:
+            return None
+        a, b = max(t0, float(t[0])), min(t1, float(t[-1]))
+        if b - a < 0.5 * (t1 - t0):
+            return None
+        inside = float(np.interp(b, t, e) - np.interp(a, t, e))
+        return inside * (t1 - t0) / (b - a)  # the uncovered ends at the mean power of the rest
+
+    @property
+    def cpu_measured(self) -> bool:
+        return len(self._cpu_t) >= 2
 
     @property
     def has_samples(self) -> bool:
@@ -213,7 +289,9 @@ class Telemetry:
         if self._newest_t is None:
             return []
         newest = self._newest_t
-        return sorted(i for i, tr in self._traces.items() if tr.latest and newest - tr.latest.t <= ACTIVE_GAP_S)
+        chosen = None if self.choice is None else set(self.choice.gpus)
+        return sorted(i for i, tr in self._traces.items()
+                      if tr.latest and newest - tr.latest.t <= ACTIVE_GAP_S and (chosen is None or i in chosen))
 
     def latest(self) -> list[GpuSample]:
         return [s for i in self.active() if (s := self._traces[i].latest) is not None]

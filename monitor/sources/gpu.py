@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.telemetry import CpuEnergySample, GpuChoice, GpuSample, Reading, Telemetry
 from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
 
 #: How often the GPUs of the run are looked for again until the log's writer is found on one:
@@ -28,11 +28,19 @@ class GpuSource(Protocol):
     #: None while the source works; else why it yields nothing ("no NVIDIA driver", ...).
     status: str | None
 
-    def poll(self, now: float) -> list[GpuSample]:
-        """The samples taken at or before `now` that were not returned before."""
+    def poll(self, now: float) -> list[Reading]:
+        """The readings taken at or before `now` that were not returned before."""
         ...
 
     def close(self) -> None: ...
+
+
+class CpuEnergySource(Protocol):
+    """The host's CPU energy counter (sources.rapl.RaplReader, or a test double)."""
+
+    status: str | None
+
+    def poll(self, now: float) -> list[CpuEnergySample]: ...
 
 
 class Unavailable:
@@ -41,7 +49,7 @@ class Unavailable:
     def __init__(self, reason: str) -> None:
         self.status: str | None = reason
 
-    def poll(self, now: float) -> list[GpuSample]:
+    def poll(self, now: float) -> list[Reading]:
         return []
 
     def close(self) -> None:
@@ -105,6 +113,8 @@ class NvmlSource:
         self._memory_v2 = {i: hasattr(nvml, "nvmlMemory_v2") for i in self.handles}
         self.selected: list[int] = []
         self.family: set[int] = set()
+        self.choice: GpuChoice | None = None
+        self._choice_news = False
         self._settled = False
         self._selected_at: float | None = None
         self._reselect_s = RESELECT_FIRST_S
@@ -119,22 +129,54 @@ class NvmlSource:
         return {int(p.pid): (None if p.usedGpuMemory is None else int(p.usedGpuMemory)) for p in procs}
 
     def _select(self, now: float, processes: dict[int, dict[int, int | None]]) -> None:
+        """Decide which GPUs are the run's (see GpuChoice for the cases). Until the run's own
+        processes are seen on a GPU the choice is looked at again, less and less often."""
         if self.requested:
             self.selected, self._settled = [i for i in self.requested if i in self.handles], True
+            self._choose(GpuChoice(tuple(self.selected), "flag"))
             return
         running = [i for i in self.handles if processes.get(i)]
-        for family in run_families(self.log_path, self.proc_root) if self.log_path else ():
-            matched = [i for i in running if family & set(processes[i])]
-            if matched:
-                self.selected, self.family, self._settled = matched, family, True
-                return
-        self.selected = running or list(self.handles)
-        self._settled = bool(running) and not self.log_path
+        reported = {pid for i in running for pid in processes[i]}
+        families = run_families(self.log_path, self.proc_root) if self.log_path else []
+        visible = any(os.path.exists(os.path.join(self.proc_root, str(pid))) for pid in reported)
+        if families and (visible or not reported):
+            for family in families:
+                matched = [i for i in running if family & set(processes[i])]
+                if matched:
+                    self.selected, self.family, self._settled = matched, family, True
+                    self._choose(GpuChoice(tuple(matched), "process"))
+                    return
+            # Its processes are visible and hold no GPU (others' may): a CPU or Apple MPS run,
+            # so far. It may still start CUDA, so this is looked at again.
+            self.selected = []
+            self._choose(GpuChoice((), "none", "this run uses no GPU (none of its processes holds one): "
+                                               "GPU energy is not counted"))
+        elif families:
+            self.selected = running
+            self._choose(GpuChoice(tuple(running), "unseen",
+                                   "GPUs chosen without seeing the run's processes (the PIDs NVML reports are not "
+                                   "visible here: a container with its own PID namespace?): those with compute processes"))
+        elif self.log_path:
+            self.selected = running or list(self.handles)
+            what = "those with compute processes" if running else "all of them (none has a compute process)"
+            self._choose(GpuChoice(tuple(self.selected), "no-writer",
+                                   "no process writing the log was found on this host (another host, a network "
+                                   f"file system, or the run ended): GPUs chosen as {what}"))
+        else:
+            self.selected = running or list(self.handles)
+            self._choose(GpuChoice(tuple(self.selected), "all" if not running else "unseen",
+                                   None if not running else "GPUs chosen as those with compute processes (log read from a pipe)"))
+        self._settled = False
         if self._selected_at is not None:
             self._reselect_s = min(RESELECT_MAX_S, 2 * self._reselect_s)
         self._selected_at = now
 
-    def poll(self, now: float) -> list[GpuSample]:
+    def _choose(self, choice: GpuChoice) -> None:
+        if choice != self.choice:
+            self.choice, self._choice_news = choice, True
+
+    def poll(self, now: float) -> list[Reading]:
+        """Readings of the run's GPUs at `now`, led by a GpuChoice whenever the choice changed."""
         if self.status is not None:
             return []
         candidates = self.selected if self._settled else list(self.handles)
@@ -148,7 +190,12 @@ class NvmlSource:
         due = self._selected_at is None or now - self._selected_at >= self._reselect_s
         if not self._settled and due:
             self._select(now, processes)
-        return [self._sample(i, now, processes.get(i, {})) for i in self.selected]
+        out: list[Reading] = []
+        if self._choice_news and self.choice is not None:
+            out.append(self.choice)
+            self._choice_news = False
+        out += [self._sample(i, now, processes.get(i, {})) for i in self.selected]
+        return out
 
     def _sample(self, index: int, now: float, procs: dict[int, int | None]) -> GpuSample:
         name = self.names.get(index)
@@ -339,6 +386,15 @@ def open_source(*, no_gpu: bool, gpu_log: str | None, gpus: Sequence[int] | None
     return open_nvml(gpus, None if log_path == "-" else log_path)
 
 
+def open_cpu_energy(live: bool) -> CpuEnergySource | None:
+    """The host's RAPL counters for a live run (a replay has no live host to read)."""
+    if not live:
+        return None
+    from monitor.sources.rapl import RaplReader
+
+    return RaplReader()
+
+
 def telemetry_for(source: GpuSource | None) -> Telemetry | None:
     """An empty Telemetry labelled for the source, holding its reason when it has none."""
     if source is None:
@@ -372,9 +428,12 @@ class GpuSampler:
     """
 
     def __init__(self, source: GpuSource, interval_s: float, clock: Callable[[], float],
-                 on_samples: Callable[[list[GpuSample]], None], on_error: Callable[[str], None],
-                 timer: Callable[[], float] = time.perf_counter) -> None:
+                 on_samples: Callable[[list[Reading]], None], on_error: Callable[[str], None],
+                 timer: Callable[[], float] = time.perf_counter, cpu: CpuEnergySource | None = None) -> None:
         self.source = source
+        self.cpu = cpu
+        self._gpu_done = False
+        self._cpu_done = False
         self.interval_s = max(0.05, interval_s)
         self.clock = clock
         self.on_samples = on_samples
@@ -396,21 +455,29 @@ class GpuSampler:
         self.source.close()
 
     def tick(self) -> bool:
-        """One poll and its callbacks; False when the source has nothing more to give."""
-        if self.source.status is not None:
-            self.on_error(f"GPU telemetry unavailable: {self.source.status}")
-            return False
+        """One poll and its callbacks; False when no source has anything more to give.
+        A GPU source with nothing to give is reported once; the CPU counter, when there is
+        one, goes on being read."""
         started = self.timer()
-        samples = self.source.poll(self.clock())
+        now = self.clock()
+        readings: list[Reading] = []
+        if not self._gpu_done and self.source.status is not None:
+            self._gpu_done = True
+            self.on_error(f"GPU telemetry unavailable: {self.source.status}")
+        if not self._gpu_done:
+            readings += self.source.poll(now)
+        if self.cpu is not None and not self._cpu_done:
+            readings += self.cpu.poll(now)
+            self._cpu_done = self.cpu.status is not None  # its reason went out with this reading
         self.overhead_s += self.timer() - started
         self.polls += 1
-        for s in samples:
-            if s.error and self._reported.get(s.index) != s.error:
+        for s in readings:
+            if isinstance(s, GpuSample) and s.error and self._reported.get(s.index) != s.error:
                 self._reported[s.index] = s.error
                 self.on_error(f"GPU {s.index}: {s.error}")
-        if samples:
-            self.on_samples(samples)
-        return True
+        if readings:
+            self.on_samples(readings)
+        return not (self._gpu_done and (self.cpu is None or self._cpu_done))
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -20,7 +20,7 @@ from importlib import resources
 from monitor.core.telemetry import Telemetry
 from monitor.session import Session
 from monitor.sources.dcgm import DcgmSource, open_dcgm
-from monitor.sources.gpu import GpuSampler, GpuSource, open_source, telemetry_for
+from monitor.sources.gpu import GpuSampler, GpuSource, open_cpu_energy, open_source, telemetry_for
 from monitor.sources.logfile import LogError
 from monitor.sources.player import Player
 from monitor.sources.replay import timed_lines
@@ -55,10 +55,12 @@ def gpu_factory(
     # A recorded trace is handed out as the clock passes its samples: keep up with a fast replay.
     interval_s = min(args.gpu_interval, 0.5) if args.gpu_log else args.gpu_interval
 
+    cpu = open_cpu_energy(live=live and not args.gpu_log)
+
     def make(on_samples: OnSamples, on_error: OnError) -> GpuSampler:
         if isinstance(source, DcgmSource):
             source.on_error = on_error  # a failing endpoint is said; the others go on
-        return GpuSampler(source, interval_s, clock, on_samples, on_error)
+        return GpuSampler(source, interval_s, clock, on_samples, on_error, cpu=cpu)
 
     return make
 

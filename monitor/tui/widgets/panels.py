@@ -25,7 +25,7 @@ class GpuPanel(SnapshotView):
             else:
                 self.put(Text("waiting for the first GPU sample", style="dim"))
             return
-        text = Text()
+        text = Text("now (the run has ended):\n", style="dim") if snap.gpus_now else Text()
         for i, row in enumerate(snap.gpus):
             if i:
                 text.append("\n")
@@ -68,13 +68,18 @@ class EnergyPanel(SnapshotView):
     """kWh so far → projected, cost so far → projected, mean power, the price used."""
 
     def show(self, snap: Snapshot) -> None:
-        if snap.energy_j is None:
+        if snap.energy_j is None and snap.cpu_energy_j is None:
             self.put(Text.assemble(("no energy measurement", "dim"), f"\nprice {_price(snap)}"))
             return
-        text = Text.assemble(("energy ", "bold"), fmt.kwh(snap.energy_j))
-        if snap.energy_final_j is not None:
-            text.append(f" → {fmt.kwh(snap.energy_final_j)}")
-        text.append("\n")
+        text = Text()
+        # "energy" alone is the GPUs'; with the host's CPU measured too, each is named.
+        gpu_label = "energy " if snap.cpu_energy_j is None else "GPU "
+        for label, so_far, final in ((gpu_label, snap.energy_j, snap.energy_final_j),
+                                     ("CPU ", snap.cpu_energy_j, snap.cpu_energy_final_j)):
+            if so_far is not None:
+                text.append(label, style="bold")
+                text.append(fmt.kwh(so_far) + ("" if final is None else f" → {fmt.kwh(final)}"))
+                text.append("\n")
         text.append("cost ", style="bold")
         text.append(money(snap.cost, snap.currency))
         if snap.cost_final is not None:
