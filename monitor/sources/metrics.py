@@ -66,6 +66,7 @@ GAUGES = (
     Gauge("vram_total_bytes", "vram_total_bytes", "GPU memory of the run's GPUs.", "bytes"),
     Gauge("energy_joules", "energy_j", "GPU energy used since the run started.", "joules"),
     Gauge("energy_projected_joules", "energy_final_j", "GPU energy projected to the finish.", "joules"),
+    Gauge("cpu_energy_joules", "cpu_energy_j", "Host CPU energy (RAPL package + DRAM) since the run started.", "joules"),
     Gauge("last_update_timestamp_seconds", "t", "Time of the snapshot these values come from.", "seconds"),
     Gauge("warnings", lambda snap: len(snap.warnings), "Warnings the run has now (the summary lists them)."),
 )
