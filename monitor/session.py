@@ -19,7 +19,7 @@ from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.report import Options, build
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
-from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.telemetry import Reading, Telemetry
 
 #: Fewer lines than this are fed one by one: the bulk path's numpy setup would cost more.
 BULK_MIN_LINES = 16
@@ -125,8 +125,9 @@ class Session:
             changed = self.state.apply(event, event_t) or changed
         return changed
 
-    def add_gpu_samples(self, samples: Iterable[GpuSample]) -> None:
-        """Fold GPU samples in (thread-safe: a GpuSampler's on_samples can be this method)."""
+    def add_gpu_samples(self, samples: Iterable[Reading]) -> None:
+        """Fold GPU readings in: samples, the GPU choice, CPU energy (thread-safe: a GpuSampler's
+        on_samples can be this method)."""
         if self.telemetry is None:
             self.telemetry = Telemetry()
         with self._telemetry_lock:

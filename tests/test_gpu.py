@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import SAMPLES, FakeClock
 
+from monitor.core.telemetry import GpuSample
 from monitor.sources.gpu import (
     CsvSource,
     GpuSampler,
@@ -26,7 +27,6 @@ from monitor.sources.gpu import (
     telemetry_for,
     writer_pids,
 )
-from monitor.core.telemetry import GpuSample
 from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
 
 MIB = 2**20

@@ -28,7 +28,7 @@ class GpuSource(Protocol):
     #: None while the source works; else why it yields nothing ("no NVIDIA driver", ...).
     status: str | None
 
-    def poll(self, now: float) -> list[Reading]:
+    def poll(self, now: float) -> Sequence[Reading]:
         """The readings taken at or before `now` that were not returned before."""
         ...
 

@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Footer
 
 from monitor.core.snapshot import Snapshot
-from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.telemetry import Reading, Telemetry
 from monitor.session import Session
 from monitor.tui.messages import (
     BlockArrived,
@@ -198,7 +198,7 @@ class NanowatchApp(App[int]):
     def _reset_from_thread(self) -> None:
         self.post_message(SourceRestarted())
 
-    def _samples_from_thread(self, samples: list[GpuSample]) -> None:
+    def _samples_from_thread(self, samples: list[Reading]) -> None:
         self.post_message(GpuSampled(samples))
 
     def _gpu_error_from_thread(self, reason: str) -> None:

@@ -12,11 +12,11 @@ from typing import Protocol
 
 from textual.message import Message
 
-from monitor.core.telemetry import GpuSample
+from monitor.core.telemetry import Reading
 
 Line = tuple[float | None, bytes]
 OnLines = Callable[[list[Line]], None]
-OnSamples = Callable[[list[GpuSample]], None]
+OnSamples = Callable[[list[Reading]], None]
 OnError = Callable[[str], None]
 
 
@@ -81,7 +81,7 @@ class SourceRestarted(Message):
 
 
 class GpuSampled(Message):
-    def __init__(self, samples: list[GpuSample]) -> None:
+    def __init__(self, samples: list[Reading]) -> None:
         super().__init__()
         self.samples = samples
 
