@@ -67,6 +67,16 @@ def test_a_cpu_run_that_starts_cuda_later_gets_its_gpu(tmp_path, log) -> None:
     assert [s.index for s in gpu_samples(later)] == [1]
 
 
+def test_a_cpu_run_that_ended_is_not_given_the_gpus_busy_after_it(tmp_path, log) -> None:
+    proc = fake_proc(tmp_path, log, {60: (1, {1: (str(log), WRITE)}), 99: (1, {})})
+    source = open_nvml(nvml=stub_nvml([FakeGpu(procs={99: MIB})]), log_path=str(log), proc_root=proc)
+    assert choice_of(source.poll(T0)).basis == "none"
+    for name in ("fd", "fdinfo"):  # the run ends: its process and the log's writer are gone
+        for entry in (tmp_path / "proc" / "60" / name).iterdir():
+            entry.unlink()
+    assert source.poll(T0 + 60) == [] and source.choice is not None and source.choice.basis == "none"
+
+
 def test_an_idle_box_with_the_writer_found_is_a_run_without_gpu(tmp_path, log) -> None:
     proc = fake_proc(tmp_path, log, {60: (1, {1: (str(log), WRITE)})})
     readings = open_nvml(nvml=stub_nvml([FakeGpu(), FakeGpu()]), log_path=str(log), proc_root=proc).poll(T0)

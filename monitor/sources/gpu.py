@@ -115,6 +115,7 @@ class NvmlSource:
         self.family: set[int] = set()
         self.choice: GpuChoice | None = None
         self._choice_news = False
+        self._writer_seen = False
         self._settled = False
         self._selected_at: float | None = None
         self._reselect_s = RESELECT_FIRST_S
@@ -138,6 +139,10 @@ class NvmlSource:
         running = [i for i in self.handles if processes.get(i)]
         reported = {pid for i in running for pid in processes[i]}
         families = run_families(self.log_path, self.proc_root) if self.log_path else []
+        if not families and self._writer_seen:
+            self._settled = True  # the writer has gone: the run ended; its GPUs stay what they were
+            return
+        self._writer_seen = self._writer_seen or bool(families)
         visible = any(os.path.exists(os.path.join(self.proc_root, str(pid))) for pid in reported)
         if families and (visible or not reported):
             for family in families:
