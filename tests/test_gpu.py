@@ -23,7 +23,7 @@ from monitor.sources.gpu import (
     open_gpu_log,
     open_nvml,
     open_source,
-    run_families,
+    run_family,
     telemetry_for,
     writer_pids,
 )
@@ -238,19 +238,31 @@ def test_the_gpus_of_the_process_that_writes_the_log_are_preferred(tmp_path) -> 
     log = tmp_path / "train.log"
     log.write_text("")
     write = os.O_WRONLY
-    # shell 50 runs `python train.py | tee train.log`: tee (61) writes, python (60) is on GPU 2;
-    # torchrun-style children of the writer count too (70 under 61).
+    # shell 50 runs `python train.py | tee train.log`: tee (61) writes, python (60) feeds tee's
+    # stdin through a pipe and is on GPU 2; children of either count too (70 under 60: a
+    # torchrun-style worker). 55 is another job the same shell started: not the run's.
+    pipe, other = "pipe:[4242]", "pipe:[777]"
     proc = fake_proc(tmp_path, log, {
-        50: (1, {}), 60: (50, {}), 61: (50, {1: (str(log), write)}), 70: (61, {}), 99: (1, {}),
+        50: (1, {}), 55: (50, {1: (other, write)}), 60: (50, {1: (pipe, write), 2: (pipe, write)}),
+        61: (50, {0: (pipe, os.O_RDONLY), 1: (str(log), write)}), 70: (60, {}), 99: (1, {}),
     })
-    families = run_families(str(log), proc)
-    assert families[0] == {61, 70}
-    assert families[1] == {50, 60, 61, 70}
-    gpus = [FakeGpu(procs={99: MIB}), FakeGpu(procs={99: MIB}), FakeGpu(procs={60: 300 * MIB})]
+    assert run_family(str(log), proc) == {60, 61, 70}
+    gpus = [FakeGpu(procs={99: MIB}), FakeGpu(procs={55: MIB}), FakeGpu(procs={70: 300 * MIB})]
     source = open_nvml(nvml=stub_nvml(gpus), log_path=str(log), proc_root=proc)
     (s,) = gpu_samples(source.poll(0.0))
     assert s.index == 2
     assert s.process_vram_bytes == 300 * MIB
+
+
+def test_ddp_ranks_that_start_cuda_apart_are_all_counted(tmp_path) -> None:
+    log = tmp_path / "train.log"
+    log.write_text("")
+    proc = fake_proc(tmp_path, log, {60: (1, {1: (str(log), os.O_WRONLY)}), 61: (60, {}), 62: (60, {})})
+    gpus = [FakeGpu(procs={61: MIB}), FakeGpu()]
+    source = open_nvml(nvml=stub_nvml(gpus), log_path=str(log), proc_root=proc)
+    assert [s.index for s in gpu_samples(source.poll(0.0))] == [0]  # rank 1 has not started CUDA yet
+    gpus[1].procs = {62: MIB}
+    assert [s.index for s in gpu_samples(source.poll(5.0))] == [0, 1]
 
 
 def test_selection_is_looked_at_again_while_the_writer_is_not_on_a_gpu(tmp_path) -> None:

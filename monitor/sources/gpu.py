@@ -138,25 +138,30 @@ class NvmlSource:
             return
         running = [i for i in self.handles if processes.get(i)]
         reported = {pid for i in running for pid in processes[i]}
-        families = run_families(self.log_path, self.proc_root) if self.log_path else []
-        if not families and self._writer_seen:
+        family = run_family(self.log_path, self.proc_root) if self.log_path else set()
+        if not family and self._writer_seen:
             self._settled = True  # the writer has gone: the run ended; its GPUs stay what they were
             return
-        self._writer_seen = self._writer_seen or bool(families)
+        self._writer_seen = self._writer_seen or bool(family)
         visible = any(os.path.exists(os.path.join(self.proc_root, str(pid))) for pid in reported)
-        if families and (visible or not reported):
-            for family in families:
-                matched = [i for i in running if family & set(processes[i])]
-                if matched:
-                    self.selected, self.family, self._settled = matched, family, True
-                    self._choose(GpuChoice(tuple(matched), "process"))
+        if family and (visible or not reported):
+            matched = [i for i in running if family & set(processes[i])]
+            if matched:
+                # Settled once the same GPUs are seen twice: DDP ranks start CUDA a few seconds apart.
+                settled = self.choice is not None and self.choice.basis == "process" and list(self.choice.gpus) == matched
+                self.selected, self.family = matched, family
+                self._choose(GpuChoice(tuple(matched), "process"))
+                if settled:
+                    self._settled = True
                     return
+                self._next_check(now)
+                return
             # Its processes are visible and hold no GPU (others' may): a CPU or Apple MPS run,
             # so far. It may still start CUDA, so this is looked at again.
             self.selected = []
-            self._choose(GpuChoice((), "none", "this run uses no GPU (none of its processes holds one): "
+            self._choose(GpuChoice((), "none", "this run uses no GPU so far (none of its processes holds one): "
                                                "GPU energy is not counted"))
-        elif families:
+        elif family:
             self.selected = running
             self._choose(GpuChoice(tuple(running), "unseen",
                                    "GPUs chosen without seeing the run's processes (the PIDs NVML reports are not "
@@ -172,6 +177,9 @@ class NvmlSource:
             self._choose(GpuChoice(tuple(self.selected), "all" if not running else "unseen",
                                    None if not running else "GPUs chosen as those with compute processes (log read from a pipe)"))
         self._settled = False
+        self._next_check(now)
+
+    def _next_check(self, now: float) -> None:
         if self._selected_at is not None:
             self._reselect_s = min(RESELECT_MAX_S, 2 * self._reselect_s)
         self._selected_at = now
@@ -314,27 +322,43 @@ def parents(proc_root: str = "/proc") -> dict[int, int]:
     return out
 
 
-def run_families(log_path: str, proc_root: str = "/proc") -> list[set[int]]:
-    """Sets of pids that may be the training process, best first: the log's writers with
-    their descendants; then also their parent's other children (`python train.py | tee log`)."""
+def _fd_target(proc_root: str, pid: int, fd: int) -> str | None:
+    try:
+        return os.readlink(os.path.join(proc_root, str(pid), "fd", str(fd)))
+    except OSError:
+        return None
+
+
+def run_family(log_path: str, proc_root: str = "/proc") -> set[int]:
+    """The run's processes: the log's writers, the processes that feed them through a pipe
+    (`python train.py | tee log`: tee writes, python's stdout is tee's stdin; followed up a
+    whole pipeline), and all their descendants (torchrun's workers, compile workers). Empty
+    when no writer is found. A sibling that only shares the shell is not the run's."""
     writers = writer_pids(log_path, proc_root)
     if not writers:
-        return []
+        return set()
+    pids = _pids(proc_root)
+    outputs: dict[str, set[int]] = {}  # pipe -> processes writing to it on stdout/stderr
+    for pid in pids:
+        for fd in (1, 2):
+            target = _fd_target(proc_root, pid, fd)
+            if target is not None and target.startswith("pipe:"):
+                outputs.setdefault(target, set()).add(pid)
+    roots, todo = set(writers), list(writers)
+    while todo:
+        stdin = _fd_target(proc_root, todo.pop(), 0)
+        for feeder in outputs.get(stdin, set()) if stdin and stdin.startswith("pipe:") else ():
+            if feeder not in roots:
+                roots.add(feeder)
+                todo.append(feeder)
     ppid = parents(proc_root)
-
-    def with_descendants(roots: set[int]) -> set[int]:
-        out, todo = set(roots), list(roots)
-        while todo:
-            pid = todo.pop()
-            kids = [c for c, p in ppid.items() if p == pid and c not in out]
-            out.update(kids)
-            todo.extend(kids)
-        return out
-
-    own = with_descendants(writers)
-    up = {ppid[w] for w in writers if ppid.get(w, 0) > 1}
-    siblings = with_descendants({c for c, p in ppid.items() if p in up}) | up
-    return [own, own | siblings]
+    family, todo = set(roots), list(roots)
+    while todo:
+        pid = todo.pop()
+        kids = [c for c, p in ppid.items() if p == pid and c not in family]
+        family.update(kids)
+        todo.extend(kids)
+    return family
 
 
 # ----------------------------------------------------------------------------- nvidia-smi CSV
