@@ -2,7 +2,10 @@
 
 usage: python3 benchmarks/nvml_trace.py OUT.csv SECONDS (needs pynvml and an NVIDIA driver)
 """
-import sys, time, pynvml
+import sys
+import time
+
+import pynvml
 pynvml.nvmlInit()
 n = pynvml.nvmlDeviceGetCount()
 hs = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(n)]
