@@ -6,6 +6,7 @@ import sys
 import time
 
 import pynvml
+
 pynvml.nvmlInit()
 n = pynvml.nvmlDeviceGetCount()
 hs = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(n)]
