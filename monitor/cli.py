@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+from typing import BinaryIO
 
 from monitor import __version__
 from monitor.core.formats import FORMAT_NAMES
@@ -21,7 +22,7 @@ from monitor.core.report import Options
 from monitor.core.summary import summary
 from monitor.session import Session
 from monitor.sources.gpu import CsvSource, GpuSampler, GpuSource, open_cpu_energy, open_source, telemetry_for
-from monitor.sources.logfile import LogError, check_regular, dataset_tokens, read_blocks
+from monitor.sources.logfile import LogError, check_regular, dataset_tokens, read_blocks, read_stream_blocks
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -36,7 +37,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
     return value
@@ -75,20 +79,30 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
-    main = _Parser(prog="nanowatch", description="Watch a training log: progress, finish time, GPUs, energy.")
+    main = _Parser(
+        prog="nanowatch",
+        description="Watch a training log: progress, finish time, GPUs, energy.",
+        epilog="more commands:\n"
+               "  nanowatch replay LOG [--times FILE] [--speed X]   play a finished log as if live\n"
+               "  nanowatch demo [--speed X]                        replay a bundled real H100 run\n"
+               "each takes --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     main.add_argument("log", metavar="LOG", help="the training log to follow ('-' for stdin)")
     main.add_argument("more_logs", nargs="*", metavar="LOG2", help="more logs: a table of runs, Enter opens one")
     main.add_argument("--poll", action="store_true", help="poll the file instead of file-system events (NFS)")
     main.add_argument("--version", action="version", version=f"nanowatch {__version__}")
     _common(main)
     replay = _Parser(prog="nanowatch replay", description="Play a finished log as if it were live.")
-    replay.add_argument("log", metavar="LOG")
+    replay.add_argument("log", metavar="LOG", help="the finished log to play")
     replay.add_argument("--times", metavar="FILE", help="arrival time of every line (epoch seconds, one per line)")
     replay.add_argument("--speed", type=_positive_float, default=1.0, metavar="X",
                         help="X times faster than real; 0 = as fast as possible on a virtual clock")
     _common(replay)
-    demo = _Parser(prog="nanowatch demo", description="Replay a bundled real H100 run in the TUI.")
-    demo.add_argument("--speed", type=_positive_float, default=None, metavar="X")
+    demo = _Parser(prog="nanowatch demo",
+                   description="Replay a bundled real H100 run (log, line times, GPU trace) on its recorded clock.")
+    demo.add_argument("--speed", type=_positive_float, default=None, metavar="X",
+                      help="X times faster than real (default: the whole run in about 90 s); 0 = as fast as possible")
     _common(demo)
     return main, replay, demo
 
@@ -107,7 +121,8 @@ def options_from(args: argparse.Namespace, source: str) -> Options:
 
 def new_session(args: argparse.Namespace, clock) -> Session:
     lookup = None if args.log == "-" else partial(dataset_tokens, args.log)
-    session = Session(options_from(args, args.log), clock, dataset_lookup=lookup)
+    # the demo names itself: a replay of a recording, at what speed
+    session = Session(options_from(args, getattr(args, "source_name", None) or args.log), clock, dataset_lookup=lookup)
     _publish_metrics(session, args)
     return session
 
@@ -195,12 +210,18 @@ def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler
     return sampler
 
 
-def once(args: argparse.Namespace, clock=time.time) -> int:
+def once(args: argparse.Namespace, clock=time.time, stdin: BinaryIO | None = None) -> int:
     session = new_session(args, clock)
-    mtime = check_regular(args.log).st_mtime
-    for block in read_blocks(args.log):
-        session.feed_block(block)
-    session.file_mtime = mtime
+    if args.log == "-":  # stdin to its end: `cat run.log | nanowatch - --once`
+        if stdin is None and sys.stdin.isatty():
+            raise UsageError("'-' reads the log from a pipe: cat run.log | nanowatch - --once")
+        for block in read_stream_blocks(sys.stdin.buffer if stdin is None else stdin, "stdin"):
+            session.feed_block(block)
+    else:
+        mtime = check_regular(args.log).st_mtime
+        for block in read_blocks(args.log):
+            session.feed_block(block)
+        session.file_mtime = mtime
     source = gpu_source(args, live=True)
     session.telemetry = telemetry = telemetry_for(source)
     if source is not None and telemetry is not None:
@@ -246,6 +267,17 @@ def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
     if args.once or not args.jsonl:
         _print_final(session, args, virtual_now)
     return EXIT_OK
+
+
+def demo_records(args: argparse.Namespace) -> int:
+    """`nanowatch demo --once` / `--jsonl`: the bundled run through the replay's text front ends."""
+    from monitor.sources.replay import bundled_demo
+
+    run = bundled_demo(args.speed)
+    args.log, args.times, args.speed, args.source_name = run.log, run.times, run.speed, run.name
+    if not args.no_gpu and args.gpu_log is None:
+        args.gpu_log = run.gpu_log
+    return replay(args)
 
 
 def tui(kind: str, args: argparse.Namespace) -> int:
@@ -314,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = demo_parser.parse_args(argv[1:])
             check_cluster_options(args, live=False)
             with serving_metrics(args):
-                return tui("demo", args)
+                return demo_records(args) if args.jsonl or args.once else tui("demo", args)
         # intermixed: `nanowatch a.log --no-gpu b.log` takes both logs
         args = main_parser.parse_intermixed_args(argv)
         if args.json and not args.once:

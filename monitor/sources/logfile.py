@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from typing import BinaryIO
 
 from monitor.core.lines import LineSplitter
 
@@ -60,15 +61,24 @@ def read_blocks(path: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
     """The file's lines in blocks of whole lines (each ending in `\\n`, but the file's
     last line may have none), for Session.feed_block."""
     check_regular(path)
-    splitter = LineSplitter()
     try:
         with open(path, "rb") as f:
-            while chunk := f.read(block_bytes):
-                block = splitter.feed_block(chunk)
-                if block:
-                    yield block
+            yield from read_stream_blocks(f, path, block_bytes)
     except OSError as e:
         raise LogError(f"{path}: {e.strerror or e}") from None
+
+
+def read_stream_blocks(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """An open binary stream (a file, or stdin to its end) in blocks of whole lines, as
+    read_blocks; a read error becomes LogError naming `name`."""
+    splitter = LineSplitter()
+    try:
+        while chunk := stream.read(block_bytes):
+            block = splitter.feed_block(chunk)
+            if block:
+                yield block
+    except OSError as e:
+        raise LogError(f"{name}: {e.strerror or e}") from None
     yield from splitter.flush()
 
 

@@ -5,10 +5,15 @@ ADAPTER ring: reads the log and its `--times` file; no textual.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import statistics
+import time
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
 
 from monitor.core.events import Iteration
 from monitor.core.formats import AutoParser
@@ -88,3 +93,41 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
                 last_iter, last_train = event.iter, train
         out.append(t)
     return out
+
+
+#: `nanowatch demo` plays the bundled run in about this many seconds (unless --speed).
+DEMO_SECONDS = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class Demo:
+    """The bundled recording `nanowatch demo` replays: its files, the speed and the name shown."""
+
+    log: str
+    times: str
+    gpu_log: str
+    speed: float
+    name: str
+
+
+def bundled_demo(speed: float | None = None) -> Demo:
+    """The demo run shipped in the package (a real nanoGPT run on an H100: log, line arrival
+    times, GPU trace), played at `speed`, by default fast enough to last about DEMO_SECONDS.
+    Raises LogError when the package lacks its files."""
+    folder = resources.files("monitor") / "demo"
+    log, times, gpu_log = (str(folder / name) for name in ("run.log", "run.times", "gpu.smi.csv"))
+    for path in (log, times, gpu_log):
+        if not os.path.isfile(path):
+            raise LogError(f"the demo run is missing from the package: {path}")
+    stamps = [t for t, _ in timed_lines(log, times, 0.0)]
+    if speed is None:
+        speed = round(max(1.0, (stamps[-1] - stamps[0]) / DEMO_SECONDS), 1)
+    meta = folder / "meta.json"
+    gpu = json.loads(meta.read_text()).get("gpu", "GPU") if meta.is_file() else "GPU"
+    gpu_model = gpu.split(" (")[0].removeprefix("NVIDIA ").split(" ")[0]
+    day = time.strftime("%Y-%m-%d", time.localtime(stamps[0]))
+    # Its clock is the recording's: the times shown are when the run happened, not now.
+    pace = "as fast as it reads" if speed == 0 else f"{speed:g}×"
+    name = f"demo: {gpu_model} run recorded {day}, replayed {pace} on its own clock"
+    return Demo(log, times, gpu_log, speed, name)
+

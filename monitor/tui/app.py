@@ -57,6 +57,8 @@ from monitor.tui.widgets import (
 UNAVAILABLE = "GPU telemetry unavailable: "
 #: A redraw at most this often while lines pour in (a few times a second).
 MIN_REDRAW_S = 0.25
+#: The exit code of Ctrl-C (128 + SIGINT), as in --jsonl.
+EXIT_INTERRUPTED = 130
 #: A quiet log is still redrawn this often: the finish time and "stalled since" move with the
 #: clock, and GPU samples (which arrive every --gpu-interval) are shown at this pace.
 TICK_S = 2.0
@@ -73,6 +75,8 @@ class NanowatchApp(App[int]):
     TITLE = "nanowatch"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
+        # Ctrl-C quits, as in htop and less, with the exit code of an interrupt (not Textual's toast).
+        Binding("ctrl+c", "interrupt", "quit", show=False, priority=True),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("l", "log_scale", "log scale"),
         Binding("p", "pause", "pause"),
@@ -320,6 +324,9 @@ class NanowatchApp(App[int]):
         self.events_view.show(snap)
 
     # --- keys ---
+
+    def action_interrupt(self) -> None:
+        self.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -9,28 +9,23 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
-import json
 import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from importlib import resources
 
 from monitor.core.telemetry import Telemetry
 from monitor.session import Session
 from monitor.sources.dcgm import DcgmSource, open_dcgm
 from monitor.sources.gpu import GpuSampler, GpuSource, open_cpu_energy, open_source, telemetry_for
-from monitor.sources.logfile import LogError
 from monitor.sources.player import Player
-from monitor.sources.replay import timed_lines
+from monitor.sources.replay import bundled_demo, timed_lines
 from monitor.tui.app import make_app
 from monitor.tui.messages import GpuSourceFactory, LineHooks, LineSourceFactory, OnError, OnSamples
 
 #: glibc's mallopt parameter and the size from which blocks are mmapped (its initial default).
 M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES = -3, 128 * 1024
-#: `nanowatch demo` plays the bundled run in about this many seconds (unless --speed).
-DEMO_SECONDS = 90.0
 
 
 class NoTerminal(Exception):
@@ -151,17 +146,6 @@ def replay(args: argparse.Namespace, session_factory: Callable[..., Session], lo
 
 def demo(args: argparse.Namespace, session_factory: Callable[..., Session]) -> int:
     """`nanowatch demo`: the bundled H100 run (log, arrival times, GPU trace) in one to two minutes."""
-    folder = resources.files("monitor") / "demo"
-    log, times, gpu_log = (str(folder / name) for name in ("run.log", "run.times", "gpu.smi.csv"))
-    for path in (log, times, gpu_log):
-        if not os.path.isfile(path):
-            raise LogError(f"the demo run is missing from the package: {path}")
-    speed = args.speed
-    if speed is None:
-        stamps = [t for t, _ in timed_lines(log, times, 0.0)]
-        speed = round(max(1.0, (stamps[-1] - stamps[0]) / DEMO_SECONDS), 1)
-    args.log = log
-    meta = folder / "meta.json"
-    gpu = json.loads(meta.read_text()).get("gpu", "GPU") if meta.is_file() else "GPU"
-    name = f"demo · nanoGPT shakespeare-char on {gpu.split(' (')[0]} · {speed:g}× speed"
-    return replay(args, session_factory, log, times, speed, gpu_log=gpu_log, source_name=name)
+    run = bundled_demo(args.speed)
+    args.log = run.log
+    return replay(args, session_factory, run.log, run.times, run.speed, gpu_log=run.gpu_log, source_name=run.name)

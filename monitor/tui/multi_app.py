@@ -39,6 +39,8 @@ from monitor.tui.widgets.runs_table import RunsTable
 
 #: Redraw at most this often while lines pour in; a quiet screen still moves every TICK_S.
 MIN_REDRAW_S = 0.25
+#: The exit code of Ctrl-C (128 + SIGINT), as in --jsonl.
+EXIT_INTERRUPTED = 130
 TICK_S = 1.0
 
 RunsFactory = Callable[[Callable[[], None], Callable[[str], None]], Runs]
@@ -115,6 +117,8 @@ class MultiApp(App[int]):
     TITLE = "nanowatch"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
+        # Ctrl-C quits, as in htop and less, with the exit code of an interrupt (not Textual's toast).
+        Binding("ctrl+c", "interrupt", "quit", show=False, priority=True),
         Binding("question_mark", "help", "help", key_display="?"),
     ]
 
@@ -197,6 +201,9 @@ class MultiApp(App[int]):
             screen.show(runs.sessions[screen.index].snapshot(now, charts=True))
 
     # --- keys ---
+
+    def action_interrupt(self) -> None:
+        self.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
