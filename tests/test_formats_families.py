@@ -363,9 +363,9 @@ def test_once_summary_for_each_family(clock) -> None:
     assert "524,288 per iteration" in chat and "MFU 12.2% as printed" in chat
     modded_text = summary(load("modded_nanogpt/mng_2026-07-17_current_format.log", clock).snapshot())
     assert "· modded" in modded_text and "iter 1,390 / 1,390 · 100.0% · 0 left" in modded_text
-    assert "loss      ? (last step) · best val loss 3.2821 (7 evals)" in modded_text
+    assert "loss      best val loss 3.2821 (7 evals)" in modded_text  # no "? (last step)": not printed
     sft = summary(load("nanochat/chirag9127_speedrun_d20.log", clock).snapshot())
-    assert "iter 680 / 682 · 100.0% · 0 left" in sft
+    assert "iter 680 / 682 · done: 680 is the last step the log prints" in sft  # not "100.0% · 0 left"
     llm = summary(load("llmc/llmc_main_log_gpt2_124M_8xH100.log", clock).snapshot())
     assert "· llmc" in llm and "max_iters unknown: pass --max-iters" in llm
 

@@ -94,7 +94,10 @@ class ScheduleChanges:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    path: str
+    """A checkpoint written: where to (`path`) or, where the log names no file, at which step."""
+
+    path: str | None
+    step: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,14 +174,16 @@ def build(
         iters_done=run.n_iters,
         evals_done=len(run.evals),
         best_val_loss=run.best_val_loss,
+        val_metric=_val_metric(run),
         started_t=run.first_t,
         last_line_t=last_line_t,
         elapsed_s=(now - run.first_t) if run.first_t is not None else printed_elapsed_s(run),
         elapsed_measured=run.first_t is not None,
+        last_step_time_s=last_finite(run.step_time_s.values),
         stalled_for_s=stalled_for,
         data_epochs=tokens_total / options.dataset_tokens if tokens_total and options.dataset_tokens else None,
         dataset_tokens=options.dataset_tokens,
-        notes=tuple((n.t, n.kind, n.text) for n in run.notes),
+        notes=tuple((n.t, n.kind, n.shown()) for n in run.notes),
         crash_message=run.crash.message if run.crash else None,
         loss_series=downsample(run.iters.values, run.loss.values) if charts else Series(np.empty(0), np.empty(0)),
         val_series=_val_series(run) if charts else Series(np.empty(0), np.empty(0)),
@@ -228,6 +230,14 @@ def _last_val_loss(run: Run) -> float | None:
     return None
 
 
+def _val_metric(run: Run) -> str:
+    """The name of the metric the val points hold ("val bpb" -> "bpb"); "loss" when unnamed."""
+    for point in reversed(run.evals):
+        if point.val_loss is not None:
+            return point.metric.removeprefix("val").strip() or "loss"
+    return "loss"
+
+
 def _val_series(run: Run) -> Series:
     pts = [(e.iter, e.val_loss) for e in run.evals if e.val_loss is not None and math.isfinite(e.val_loss)]
     return Series(np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float))
@@ -247,8 +257,10 @@ def _warnings(
         out.append(f"no new line for {duration(stalled_for)} (last at {clock(last_line_t, last_line_t + stalled_for)})")
     if plan.max_iters_source == "default" and run.n_iters and status != "finished":
         if est.remaining_s is None and est.step_time_s is not None:
-            # The log starts mid-run (no startup lines): the default may not be what it used.
-            out.append("max_iters not in the log, which starts mid-run: finish unknown (pass --max-iters)")
+            # No startup lines: the default may not be what the run used. A log from step 0
+            # (a wandb capture) lacks only the config header; a later first step is mid-run.
+            where = "which has no config lines" if run.first_iter == 0 else "which starts mid-run"
+            out.append(f"max_iters not in the log, {where}: finish unknown (pass --max-iters)")
         else:
             out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
     if plan.max_iters is None and run.n_iters:

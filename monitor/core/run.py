@@ -142,6 +142,12 @@ class Note:
     t: float | None
     kind: str
     text: str
+    #: how many times in a row the log said it (a warning every rank prints, or every step)
+    count: int = 1
+
+    def shown(self) -> str:
+        """The text with its repeats folded: `UserWarning: … × 12`."""
+        return self.text if self.count == 1 else f"{self.text} × {self.count}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +220,12 @@ class Run:
         return None
 
     def note(self, t: float | None, kind: str, text: str) -> None:
-        self.notes.append(Note(t, kind, text))
+        """Add a line for the events panel; the same line again folds into the last one (× n)."""
+        last = self.notes[-1] if self.notes else None
+        if last is not None and last.kind == kind and last.text == text:
+            self.notes[-1] = Note(last.t if t is None else t, kind, text, last.count + 1)
+        else:
+            self.notes.append(Note(t, kind, text))
 
 
 class RunState:
@@ -272,7 +283,8 @@ class RunState:
             run.compiling = True
         elif isinstance(event, Checkpoint):
             run.checkpoints += 1
-            run.note(t, "checkpoint", f"checkpoint saved to {event.path}")
+            # the events panel's kind column already says "checkpoint"
+            run.note(t, "checkpoint", f"saved to {event.path}" if event.path is not None else f"written at step {event.step}")
         elif isinstance(event, PyWarning):
             run.note(t, "warning", f"{event.category}: {event.message}")
             return False

@@ -106,9 +106,13 @@ class Snapshot:
     iters_done: int | None = None
     evals_done: int = 0
     best_val_loss: float | None = None
+    #: what val_loss, best_val_loss and val_series measure, as the log names it: "loss", "bpb", "perplexity"
+    val_metric: str = "loss"
     started_t: float | None = None
     last_line_t: float | None = None
     elapsed_s: float | None = None
+    #: the last step time the log printed (step_time_s is the steady estimate, None until there is one)
+    last_step_time_s: float | None = None
     #: True when elapsed_s comes from line arrival times, False when from the log's printed clock
     elapsed_measured: bool = True
     stalled_for_s: float | None = None
@@ -127,6 +131,11 @@ class Snapshot:
     loss_series: Series = field(default_factory=_empty_series)
     val_series: Series = field(default_factory=_empty_series)
     step_series: Series = field(default_factory=_empty_series)
+
+    @property
+    def loss_is_nan(self) -> bool:
+        """The last logged loss is NaN or infinite: the run has diverged."""
+        return self.loss is not None and not math.isfinite(self.loss)
 
     def record(self) -> dict[str, object]:
         """The flat JSON record: every key present, None when unknown, no NaN/inf."""

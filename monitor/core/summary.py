@@ -29,7 +29,9 @@ def summary(snap: Snapshot) -> str:
     add(("progress", _progress(snap)))
     add(("speed", _speed(snap)))
     add(("time", _time(snap)))
-    add(("loss", _loss(snap)))
+    loss = _loss(snap)
+    if loss:  # a log that prints neither a loss nor a val metric has no loss row
+        add(("loss", loss))
     energy = _energy(snap)
     if energy:
         add(("energy", energy))
@@ -43,9 +45,12 @@ def summary(snap: Snapshot) -> str:
 
 
 def _status(s: Snapshot) -> str:
+    text = s.status
     if s.status == "stalled" and s.last_line_t is not None:
-        return f"stalled (last line at {fmt.clock(s.last_line_t, s.t)}, {fmt.duration(s.stalled_for_s)} ago)"
-    return s.status
+        text = f"stalled (last line at {fmt.clock(s.last_line_t, s.t)}, {fmt.duration(s.stalled_for_s)} ago)"
+    if s.loss_is_nan:  # a diverged run is the first thing to know, whatever its pace
+        text += f" · loss is {'NaN' if s.loss != s.loss else s.loss}"
+    return text
 
 
 def _progress(s: Snapshot) -> str:
@@ -55,21 +60,28 @@ def _progress(s: Snapshot) -> str:
     if s.max_iters is not None:
         src = "" if s.max_iters_source == "log" else f" ({s.max_iters_source})"
         last = s.final_iter if s.final_iter is not None else s.max_iters
-        text += f" / {s.max_iters:,}{src} · {fmt.pct(s.progress)} · {max(0, last - s.iter):,} left"
-    return text + f" · {s.iters_done or 0:,} steps logged"
+        if s.iter >= last and last != s.max_iters:
+            # nanochat's SFT counts to 651 and trains up to step 649: not "100% · 0 left" beside 649/651
+            text += f" / {s.max_iters:,}{src} · done: {last:,} is the last step the log prints"
+        else:
+            text += f" / {s.max_iters:,}{src} · {fmt.pct(s.progress)} · {max(0, last - s.iter):,} left"
+    done = s.iters_done or 0
+    return text + f" · {done:,} step{'' if done == 1 else 's'} logged"
 
 
 def _speed(s: Snapshot) -> str:
-    if s.step_time_s is None:
+    if s.step_time_s is None and s.last_step_time_s is not None:
+        parts = [f"{s.last_step_time_s * 1000:.1f} ms the last step printed (too few steps for a steady time)"]
+    elif s.step_time_s is None:
         parts = ["step time unknown (no timing in the log yet)"]
     else:
         parts = [f"{s.step_time_s * 1000:.1f} ms/step (steady)"]
     if s.eval_time_s is not None:
         parts.append(f"eval pause {fmt.duration(s.eval_time_s) if s.eval_time_s >= 1 else f'{s.eval_time_s * 1000:.0f} ms'}")
     if s.mfu is not None:
-        mfu = f"MFU {fmt.pct(s.mfu)} as printed"
+        mfu = f"MFU {fmt.share(s.mfu)} as printed"
         if s.mfu_gpu is not None:
-            mfu += f", {fmt.pct(s.mfu_gpu)} of this GPU's peak"
+            mfu += f", {fmt.share(s.mfu_gpu)} of this GPU's peak"
         parts.append(mfu)
     return " · ".join(parts)
 
@@ -92,10 +104,12 @@ def _time(s: Snapshot) -> str:
 
 
 def _loss(s: Snapshot) -> str:
-    text = f"{fmt.num(s.loss)} (last step)"
-    if s.best_val_loss is not None:
-        text += f" · best val loss {fmt.num(s.best_val_loss)} ({s.evals_done} evals)"
-    return text
+    parts = []
+    if s.loss is not None:
+        parts.append(f"{fmt.num(s.loss)} (last step)")
+    if s.best_val_loss is not None:  # named as the log names it: val bpb is not a loss in nats
+        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({s.evals_done} evals)")
+    return " · ".join(parts)
 
 
 def _energy(s: Snapshot) -> str:

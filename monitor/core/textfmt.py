@@ -65,6 +65,18 @@ def pct(fraction: float | None, digits: int = 1) -> str:
     return f"{fraction * 100:.{digits}f}%"
 
 
+def share(fraction: float | None) -> str:
+    """A percentage with at least two significant digits below 10% (`0.012%`, `3.5%`, `22.2%`),
+    so a small share (MFU on a CPU) never reads as 0.0%."""
+    if fraction is None or not math.isfinite(fraction):
+        return UNKNOWN
+    percent = fraction * 100
+    if percent == 0 or abs(percent) >= 10:
+        return f"{percent:.1f}%"
+    digits = min(4, max(1, 1 - math.floor(math.log10(abs(percent)))))
+    return f"{percent:.{digits}f}%"
+
+
 def gib(n_bytes: float | None) -> str:
     if n_bytes is None:
         return UNKNOWN

@@ -362,6 +362,8 @@ class NanowatchApp(App[int]):
             self.screen.minimize()
         elif self.screen.maximize(events, container=False):
             events.notes.focus()  # the arrow keys and page keys scroll it
+        # Either way the pane changes height: it shows the newest events, not where the old height left it.
+        events.notes.call_after_refresh(events.notes.scroll_end, animate=False)
 
 
 W = TypeVar("W", bound=Widget)

@@ -35,6 +35,7 @@ from monitor.tui.widgets import (
     StepChart,
     TotalsPanel,
 )
+from monitor.tui.widgets.help import MULTI_KEYS
 from monitor.tui.widgets.runs_table import RunsTable
 
 #: Redraw at most this often while lines pour in; a quiet screen still moves every TICK_S.
@@ -206,7 +207,7 @@ class MultiApp(App[int]):
         self.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(MULTI_KEYS))  # p f [ ] e belong to the one-log view
 
 
 def make_multi_app(make_runs: RunsFactory, *, publish: Callable[[Snapshot], None] | None = None) -> MultiApp:

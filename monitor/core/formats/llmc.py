@@ -35,7 +35,7 @@ _LOGGER = re.compile(rf"s:{INT} (trl|tel|eval):{NUM}")
 _ROW = re.compile(r"\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*$")
 _HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = ([\d.]+)")
 _PARAMS = re.compile(rf"num_parameters: {INT}")
-_CHECKPOINT = re.compile(r"Writing (?:checkpoint|model) (?:at step \d+|to (.+))")
+_CHECKPOINT = re.compile(r"Writing (?:checkpoint|model) (?:at step (\d+)|to (.+))")
 
 # Rows of the startup parameter table, as the plan's setting names.
 _TABLE_KEYS = {
@@ -84,7 +84,7 @@ class Parser:
         elif head == "W":
             m = _CHECKPOINT.match(line)
             if m is not None:
-                return Checkpoint(path=m.group(1) or line.strip())
+                return Checkpoint(path=m.group(2), step=None if m.group(1) is None else int(m.group(1)))
         return self._errors.parse(line)
 
     def _step(self, line: str) -> Event | None:

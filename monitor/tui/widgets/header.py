@@ -22,6 +22,9 @@ class RunHeader(SnapshotView):
     def show(self, snap: Snapshot, *, paused: bool = False, pinned_run: int | None = None) -> None:
         # The status comes first: on a narrow terminal the path is what gets cut.
         text = Text(f" {status_words(snap)} ", style=STATUS_STYLE.get(snap.status, "bold"))
+        if snap.loss_is_nan:  # before anything else: the finish time of a diverged run means little
+            text.append(" ")
+            text.append(" LOSS IS NaN " if snap.loss != snap.loss else f" LOSS IS {snap.loss} ", style="bold white on red")
         if paused:
             text.append(" ")
             text.append(" PAUSED (p) ", style="bold reverse")
@@ -63,6 +66,8 @@ class ProgressLine(_Sized):
             total += f" ({snap.max_iters_source})"
         head = Text(f"iter {snap.iter:,} / {total} ")
         tail = Text(f" {fmt.pct(snap.progress)}")
+        if snap.final_iter is not None and snap.iter >= snap.final_iter != snap.max_iters:
+            tail = Text(" done (its last step)")  # nanochat's SFT: 649 of 651 is the end
         if snap.tokens_seen is not None:
             tail.append(f" · tokens {fmt.si(snap.tokens_seen)} / {fmt.si(snap.tokens_total)}", style="")
         room = width - len(head) - len(tail)
@@ -74,6 +79,9 @@ class ProgressLine(_Sized):
 
 class FinishLine(_Sized):
     """`finishes 14:32 (14:20–14:45), in 2 h 11 m · 32.1 ms/step · eval pause 1.2 s`"""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, wraps=True)  # a caveat may wrap to a second line
 
     def compose_line(self, snap: Snapshot, width: int) -> Text:
         text = self._when(snap)

@@ -5,6 +5,7 @@ UI ring: static text only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -24,6 +25,16 @@ KEYS = (
     ("e", "events full screen / back"),
 )
 
+#: The keys of the several-logs view (`nanowatch LOG1 LOG2 …`): the table and one run's screen.
+MULTI_KEYS = (
+    ("q", "quit"),
+    ("?", "this help (escape closes it)"),
+    ("↑ ↓", "choose a run in the table"),
+    ("Enter", "open the chosen run's full screen"),
+    ("Esc", "back from a run's screen to the table of runs"),
+    ("l", "on a run's screen: loss chart log / linear scale"),
+)
+
 NOTES = (
     (
         "finishes: the clock time of the last step, from the steady step time (compile warm-up left out) "
@@ -39,15 +50,21 @@ NOTES = (
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys that work where it was opened (`keys`), and what the numbers mean."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", "close"),
     ]
 
+    def __init__(self, keys: Sequence[tuple[str, str]] = KEYS) -> None:
+        super().__init__()
+        self.keys = tuple(keys)
+
     def compose(self) -> ComposeResult:
         text = Text()
         text.append("nanowatch keys\n\n", style="bold")
-        for key, what in KEYS:
-            text.append(f"  {key:<4}", style="bold cyan")
+        for key, what in self.keys:
+            text.append(f"  {key:<5}", style="bold cyan")
             text.append(f" {what}\n")
         text.append("\n")
         for note in NOTES:

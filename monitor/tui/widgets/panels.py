@@ -98,7 +98,8 @@ def _price(snap: Snapshot) -> str:
 
 
 class TotalsPanel(SnapshotView):
-    """Parameters, tokens per iteration, total tokens, FLOPs, MFU as printed and against the GPU."""
+    """Parameters, tokens per iteration, total tokens, FLOPs, the last loss and val value, MFU as
+    printed and against the GPU (lines the log gives nothing for are left out)."""
 
     def show(self, snap: Snapshot) -> None:
         text = Text.assemble(("params ", "bold"), fmt.si(snap.params, digits=4))
@@ -107,11 +108,31 @@ class TotalsPanel(SnapshotView):
         text.append("\n")
         text.append("tokens ", style="bold")
         text.append(f"{fmt.si(snap.tokens_total, digits=4)} total · {fmt.si(snap.flops_total, 'FLOP')}")
-        text.append("\n")
-        text.append("MFU ", style="bold")
-        text.append(f"{fmt.pct(snap.mfu)} printed")
-        if snap.mfu_gpu is not None:
-            gpu = (snap.gpu_names[0].removeprefix("NVIDIA ") if snap.gpu_names else "GPU")[:16]
-            text.append(" · ")
-            text.append_text(plain(f"{fmt.pct(snap.mfu_gpu)} of {gpu}"))
+        loss = loss_text(snap)
+        if loss:
+            text.append("\n")
+            text.append_text(loss)
+        if snap.mfu is not None:  # left out where the log prints none, not "MFU ?"
+            text.append("\n")
+            text.append("MFU ", style="bold")
+            text.append(f"{fmt.share(snap.mfu)} printed")
+            if snap.mfu_gpu is not None:
+                gpu = (snap.gpu_names[0].removeprefix("NVIDIA ") if snap.gpu_names else "GPU")[:16]
+                text.append(" · ")
+                text.append_text(plain(f"{fmt.share(snap.mfu_gpu)} of {gpu}"))
         self.put(text)
+
+
+def loss_text(snap: Snapshot) -> Text:
+    """`loss 3.2055 · val bpb 0.9506`: the last train loss and the last val value, named as
+    the log names it; empty when the log prints neither."""
+    text = Text()
+    if snap.loss is not None:
+        text.append("loss ", style="bold")
+        text.append(fmt.num(snap.loss), style="bold white on red" if snap.loss_is_nan else "")
+    if snap.val_loss is not None:
+        if text:
+            text.append(" · ")
+        text.append(f"val {snap.val_metric} ", style="bold")
+        text.append(fmt.num(snap.val_loss))
+    return text
