@@ -73,6 +73,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu-source", action="append", metavar="URL",
                    help="GPUs from a dcgm-exporter (http://NODE:9400/metrics) or Prometheus (prom+http://HOST:9090); "
                         "once per node; #gpu=0,1&Hostname=NODE picks the run's GPUs")
+    p.add_argument("--notify", action="append", metavar="CMD",
+                   help="run CMD (through the shell) when the run finishes, crashes, is interrupted or stalls, or "
+                        "its loss turns NaN; the event is in NANOWATCH_EVENT, _STATUS, _LOG, _ITER, _ETA, _ERROR, "
+                        "_MESSAGE … (repeatable)")
+    p.add_argument("--bell", action="store_true", help="ring the terminal bell in the TUI on those events")
     p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on PORT (/metrics)")
     p.add_argument("--metrics-addr", default="127.0.0.1", metavar="ADDR",
                    help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)")
@@ -124,7 +129,45 @@ def new_session(args: argparse.Namespace, clock) -> Session:
     # the demo names itself: a replay of a recording, at what speed
     session = Session(options_from(args, getattr(args, "source_name", None) or args.log), clock, dataset_lookup=lookup)
     _publish_metrics(session, args)
+    _watch_alerts(session, args)
     return session
+
+
+def _watch_alerts(session: Session, args: argparse.Namespace) -> None:
+    """With --notify: every Snapshot of the newest run goes through an AlertHook; a failed command
+    is said on stderr (--jsonl, replay) or in the events pane (TUI)."""
+    commands = getattr(args, "notify", None)
+    if not commands:
+        return
+    from monitor.sources.notify import AlertHook, Notifier
+
+    text_only = args.jsonl or args.once
+
+    def report(snap, text: str) -> None:
+        if text_only:
+            print(f"nanowatch: {text}", file=sys.stderr, flush=True)
+        else:
+            session.state.current.note(snap.t, "warning", text)
+
+    def told(snap, alert) -> None:
+        if not text_only:
+            session.state.current.note(snap.t, "notify", f"{alert.event}: ran --notify")
+
+    hook = AlertHook(Notifier(commands), on_report=report, on_alert=told, then=session.on_snapshot)
+    session.on_snapshot = hook
+    args.alert_hooks = [*getattr(args, "alert_hooks", []), hook]
+
+
+#: At the end of --jsonl or a replay, --notify commands still running get this long to end
+#: (and report) before nanowatch exits; they go on by themselves after that.
+NOTIFY_EXIT_GRACE_S = 5.0
+
+
+def finish_alerts(args: argparse.Namespace) -> None:
+    for hook in getattr(args, "alert_hooks", []):
+        hook.notifier.wait(NOTIFY_EXIT_GRACE_S)
+        for text in hook.notifier.reports():
+            print(f"nanowatch: {text}", file=sys.stderr, flush=True)
 
 
 def _publish_metrics(session: Session, args: argparse.Namespace) -> None:
@@ -167,6 +210,10 @@ def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
                 parse_endpoint(url, args.gpus)
         except GpuSourceError as e:
             raise UsageError(str(e)) from None
+    if args.once and getattr(args, "notify", None):
+        raise UsageError("--notify watches a run as it goes: use it with the TUI, --jsonl or replay")
+    if (args.once or args.jsonl) and getattr(args, "bell", False):
+        raise UsageError("--bell rings in the TUI; with --jsonl use --notify")
     port = getattr(args, "metrics_port", None)
     if port is not None:
         if args.once:
@@ -280,6 +327,13 @@ def demo_records(args: argparse.Namespace) -> int:
     return replay(args)
 
 
+def _text_front_end(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        return run(args)
+    finally:
+        finish_alerts(args)
+
+
 def tui(kind: str, args: argparse.Namespace) -> int:
     """The Textual front end (textual is imported only here): live, replay or demo."""
     from monitor.tui import launch as app_sources
@@ -330,7 +384,7 @@ def many(args: argparse.Namespace) -> int:
             raise UsageError("stdout is not a terminal; use --jsonl or --once for a pipe")
         from monitor.tui.multi_app import make_multi_app
 
-        return int(make_multi_app(make_runs).run() or 0)
+        return int(make_multi_app(make_runs, bell=args.bell).run() or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -341,12 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = replay_parser.parse_args(argv[1:])
             check_cluster_options(args, live=False)
             with serving_metrics(args):
-                return replay(args) if args.jsonl or args.once else tui("replay", args)
+                return _text_front_end(replay, args) if args.jsonl or args.once else tui("replay", args)
         if argv[:1] == ["demo"]:
             args = demo_parser.parse_args(argv[1:])
             check_cluster_options(args, live=False)
             with serving_metrics(args):
-                return demo_records(args) if args.jsonl or args.once else tui("demo", args)
+                return _text_front_end(demo_records, args) if args.jsonl or args.once else tui("demo", args)
         # intermixed: `nanowatch a.log --no-gpu b.log` takes both logs
         args = main_parser.parse_intermixed_args(argv)
         if args.json and not args.once:
@@ -361,13 +415,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from monitor.live import follow_jsonl
 
                 session = new_session(args, time.time)
-                _publish_metrics(session, args)
                 sampler = gpu_sampler(args, session, time.time)
                 try:
                     return follow_jsonl(session, args.log, interval_s=args.interval, poll=args.poll)
                 finally:
                     if sampler is not None:
                         sampler.stop()
+                    finish_alerts(args)
             return tui("live", args)
     except UsageError as e:
         print(f"nanowatch: error: {e}", file=sys.stderr)

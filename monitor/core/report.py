@@ -177,6 +177,7 @@ def build(
         val_metric=_val_metric(run),
         started_t=run.first_t,
         last_line_t=last_line_t,
+        watched=run.last_line_t is not None,
         elapsed_s=(now - run.first_t) if run.first_t is not None else printed_elapsed_s(run),
         elapsed_measured=run.first_t is not None,
         last_step_time_s=last_finite(run.step_time_s.values),

@@ -110,6 +110,8 @@ class Snapshot:
     val_metric: str = "loss"
     started_t: float | None = None
     last_line_t: float | None = None
+    #: a line of this run arrived while it was watched (not only read from what the file held)
+    watched: bool = False
     elapsed_s: float | None = None
     #: the last step time the log printed (step_time_s is the steady estimate, None until there is one)
     last_step_time_s: float | None = None

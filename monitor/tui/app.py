@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from monitor.core.alerts import AlertWatch
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Reading, Telemetry
 from monitor.session import Session
@@ -95,8 +96,11 @@ class NanowatchApp(App[int]):
         on_pause: Callable[[bool], None] | None = None,
         handle_signals: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
+        bell: bool = False,
     ) -> None:
         super().__init__()
+        #: --bell: rings when the newest run finishes, crashes, stalls… (monitor.core.alerts)
+        self._bell_watch = AlertWatch() if bell else None
         self.session = session
         self._line_factory = lines
         self._gpu_factory = gpu
@@ -311,6 +315,8 @@ class NanowatchApp(App[int]):
         self._last_redraw = self._monotonic()
         snap = self.session.snapshot(charts=charts, run_index=self.pinned_run)
         self.snapshot = snap
+        if self._bell_watch is not None and self.pinned_run is None and self._bell_watch.see(snap):
+            self.bell()
         self.header_view.show(snap, paused=self.paused, pinned_run=self.pinned_run)
         self.progress_view.show(snap)
         self.finish_view.show(snap)
@@ -381,8 +387,10 @@ def make_app(
     *,
     on_pause: Callable[[bool], None] | None = None,
     handle_signals: bool = True,
+    bell: bool = False,
 ) -> NanowatchApp:
     """The one way to build the app (CLI and tests): a Session, a factory for the line source
     and one for the GPU source, each called with the app's thread-safe callbacks; `on_pause`
-    is told when the user pauses (a replay holds its clock)."""
-    return NanowatchApp(session, lines, gpu, on_pause=on_pause, handle_signals=handle_signals)
+    is told when the user pauses (a replay holds its clock); `bell` rings the terminal bell on
+    the run's alerts (--bell)."""
+    return NanowatchApp(session, lines, gpu, on_pause=on_pause, handle_signals=handle_signals, bell=bell)

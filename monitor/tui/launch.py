@@ -72,11 +72,11 @@ def return_freed_memory_promptly() -> None:
 
 
 def run_app(session: Session, lines: LineSourceFactory, gpu: GpuSourceFactory | None,
-            on_pause: Callable[[bool], None] | None = None) -> int:
+            on_pause: Callable[[bool], None] | None = None, bell: bool = False) -> int:
     if not sys.stdout.isatty():
         raise NoTerminal("stdout is not a terminal; use --jsonl or --once for a pipe")
     return_freed_memory_promptly()
-    app = make_app(session, lines, gpu, on_pause=on_pause)
+    app = make_app(session, lines, gpu, on_pause=on_pause, bell=bell)
     code = app.run()
     return int(code or 0)
 
@@ -112,7 +112,7 @@ def live(args: argparse.Namespace, session_factory: Callable[..., Session]) -> i
                             on_state=hooks.on_state, on_reset=hooks.on_reset, on_block=hooks.on_block)
 
         log_path = args.log
-    return run_app(session, lines, gpu_factory(args, session, time.time, log_path, live=True))
+    return run_app(session, lines, gpu_factory(args, session, time.time, log_path, live=True), bell=getattr(args, "bell", False))
 
 
 def replay(args: argparse.Namespace, session_factory: Callable[..., Session], log: str, times: str | None,
@@ -141,7 +141,7 @@ def replay(args: argparse.Namespace, session_factory: Callable[..., Session], lo
     gpu = gpu_factory(args, session, recording_clock, log, live=False)
     if source_name is not None:
         session.options = replace(session.options, source=source_name)
-    return run_app(session, lines, gpu, on_pause)
+    return run_app(session, lines, gpu, on_pause, bell=getattr(args, "bell", False))
 
 
 def demo(args: argparse.Namespace, session_factory: Callable[..., Session]) -> int:

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from monitor.core.alerts import AlertWatch
 from monitor.core.rows import totals
 from monitor.core.snapshot import Snapshot
 from monitor.multi import Runs
@@ -124,8 +125,10 @@ class MultiApp(App[int]):
     ]
 
     def __init__(self, make_runs: RunsFactory, *, publish: Callable[[Snapshot], None] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, bell: bool = False) -> None:
         super().__init__()
+        #: --bell: one AlertWatch per log (monitor.core.alerts)
+        self._bell_watches: dict[int, AlertWatch] | None = {} if bell else None
         self._make_runs = make_runs
         self._publish = publish
         self._monotonic = monotonic
@@ -192,6 +195,10 @@ class MultiApp(App[int]):
         runs.drain()
         now = runs.clock()
         self.snapshots = runs.snapshots(now)
+        if self._bell_watches is not None:
+            watches = self._bell_watches
+            if any([watches.setdefault(i, AlertWatch()).see(snap) for i, snap in enumerate(self.snapshots)]):
+                self.bell()
         if self._publish is not None:
             for snap in self.snapshots:
                 self._publish(snap)
@@ -210,7 +217,8 @@ class MultiApp(App[int]):
         self.push_screen(HelpScreen(MULTI_KEYS))  # p f [ ] e belong to the one-log view
 
 
-def make_multi_app(make_runs: RunsFactory, *, publish: Callable[[Snapshot], None] | None = None) -> MultiApp:
+def make_multi_app(make_runs: RunsFactory, *, publish: Callable[[Snapshot], None] | None = None,
+                   bell: bool = False) -> MultiApp:
     """The one way to build the several-logs app (CLI and tests): `make_runs(wake, notice)`
-    builds the Runs with the app's thread-safe callbacks."""
-    return MultiApp(make_runs, publish=publish)
+    builds the Runs with the app's thread-safe callbacks; `bell` rings on any run's alerts."""
+    return MultiApp(make_runs, publish=publish, bell=bell)
