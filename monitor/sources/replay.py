@@ -127,7 +127,7 @@ def bundled_demo(speed: float | None = None) -> Demo:
     gpu_model = gpu.split(" (")[0].removeprefix("NVIDIA ").split(" ")[0]
     day = time.strftime("%Y-%m-%d", time.localtime(stamps[0]))
     # Its clock is the recording's: the times shown are when the run happened, not now.
-    pace = "as fast as it reads" if speed == 0 else f"{speed:g}×"
-    name = f"demo: {gpu_model} run recorded {day}, replayed {pace} on its own clock"
+    pace = "full speed" if speed == 0 else f"{speed:g}×"
+    name = f"demo: replay at {pace}, {gpu_model} run recorded {day}"
     return Demo(log, times, gpu_log, speed, name)
 

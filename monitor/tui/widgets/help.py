@@ -45,6 +45,7 @@ NOTES = (
         "to the finish. cost = energy × PUE × price."
     ),
     "MFU: as the training script printed it, and against the detected GPU's peak.",
+    "replay and demo: clock times are the recording's, not now's; the header says the speed.",
     "Log text is shown as text: nothing in a log line can change the screen.",
 )
 
