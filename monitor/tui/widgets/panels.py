@@ -99,7 +99,7 @@ def _price(snap: Snapshot) -> str:
 
 class TotalsPanel(SnapshotView):
     """Parameters, tokens per iteration, total tokens, FLOPs, the last loss and val value, MFU as
-    printed and against the GPU (lines the log gives nothing for are left out)."""
+    printed and against the GPU (the loss and MFU lines are left out where the log prints neither)."""
 
     def show(self, snap: Snapshot) -> None:
         text = Text.assemble(("params ", "bold"), fmt.si(snap.params, digits=4))
