@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import BinaryIO
 
 from monitor import __version__
 from monitor.core.formats import FORMAT_NAMES
@@ -257,12 +256,12 @@ def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler
     return sampler
 
 
-def once(args: argparse.Namespace, clock=time.time, stdin: BinaryIO | None = None) -> int:
+def once(args: argparse.Namespace, clock=time.time) -> int:
     session = new_session(args, clock)
     if args.log == "-":  # stdin to its end: `cat run.log | nanowatch - --once`
-        if stdin is None and sys.stdin.isatty():
+        if sys.stdin.isatty():
             raise UsageError("'-' reads the log from a pipe: cat run.log | nanowatch - --once")
-        for block in read_stream_blocks(sys.stdin.buffer if stdin is None else stdin, "stdin"):
+        for block in read_stream_blocks(sys.stdin.buffer, "stdin"):
             session.feed_block(block)
     else:
         mtime = check_regular(args.log).st_mtime

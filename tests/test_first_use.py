@@ -106,8 +106,8 @@ def test_demo_speed_must_be_a_number() -> None:
 
 @sync
 async def test_ctrl_c_quits_the_tui_with_130() -> None:
-    from tui_fakes import recorded, session_at
     from conftest import FakeClock
+    from tui_fakes import recorded, session_at
 
     from monitor.tui.app import make_app
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import SAMPLES, FakeClock
 from test_app import sync, text_of
-from tui_fakes import session_at, utc
+from tui_fakes import utc
 
 from monitor.core import textfmt
 from monitor.core.report import Options
@@ -126,4 +126,4 @@ def test_a_repeated_multi_line_warning_folds_into_one_entry() -> None:
 def test_a_real_log_with_repeated_warnings_folds_them() -> None:
     snap = read(SAMPLES / "nanochat/chirag9127_speedrun_d20.log").snapshot()
     warnings = [text for _, kind, text in snap.notes if kind == "warning"]
-    assert len(warnings) == 2 and all(text.endswith(" × 4") or text.endswith(" × 3") for text in warnings)
+    assert len(warnings) == 2 and all(text.endswith((" × 4", " × 3")) for text in warnings)

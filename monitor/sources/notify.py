@@ -83,7 +83,7 @@ class Notifier:
     def _guarded(self, command: str, env: dict[str, str]) -> None:
         try:
             self._run(command, env)
-        except Exception as e:  # a thread never dies silently: the failure is reported
+        except (OSError, ValueError, subprocess.SubprocessError) as e:  # a thread never dies silently
             self._reports.append(f"--notify {visible(command)!r} failed: {type(e).__name__}: {visible(str(e))}")
 
     def _run(self, command: str, env: dict[str, str]) -> None:

@@ -197,7 +197,8 @@ class MultiApp(App[int]):
         self.snapshots = runs.snapshots(now)
         if self._bell_watches is not None:
             watches = self._bell_watches
-            if any([watches.setdefault(i, AlertWatch()).see(snap) for i, snap in enumerate(self.snapshots)]):
+            found = [watches.setdefault(i, AlertWatch()).see(snap) for i, snap in enumerate(self.snapshots)]
+            if any(found):  # every run's watch sees its snapshot, then one ring
                 self.bell()
         if self._publish is not None:
             for snap in self.snapshots:
