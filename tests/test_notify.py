@@ -240,3 +240,26 @@ def test_bell_rings_in_the_runs_table_on_any_run() -> None:
     found = [watches.setdefault(i, Watch()).see(s) for i, s in enumerate(seen)]
     assert [[a.event for a in f] for f in found] == [[], ["crashed"]]
 
+
+
+@sync
+async def test_the_newest_run_is_watched_while_an_earlier_one_is_on_screen(tmp_path: Path) -> None:
+    args = build_parsers()[0].parse_args(["train.log", "--notify", f"touch {tmp_path}/$NANOWATCH_EVENT"])
+    clock = FakeClock(COMPILED[0][0])
+    session = new_session(args, clock)
+    ManualLines.instances.clear()
+    app = make_app(session, ManualLines, handle_signals=False, bell=True)
+    rings = []
+    app.bell = lambda: rings.append(clock.t)  # type: ignore[method-assign]
+    second = [(t + 1000, line) for t, line in COMPILED]  # the same run again, appended: run 2
+    async with app.run_test(size=(80, 24)) as pilot:
+        source = ManualLines.instances[0]
+        clock.t = second[300][0]
+        send_from_thread(source, COMPILED + second[:300])
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.run_count == 2)
+        await pilot.press("left_square_bracket")  # look at run 1 (finished) meanwhile
+        assert app.pinned_run == 0 and rings == []
+        clock.t = second[-1][0] + 1
+        send_from_thread(source, second[300:])
+        await until(pilot, lambda: (tmp_path / "finished").exists(), timeout_s=20)
+        assert rings == [clock.t] and app.pinned_run == 0

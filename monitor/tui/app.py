@@ -315,8 +315,7 @@ class NanowatchApp(App[int]):
         self._last_redraw = self._monotonic()
         snap = self.session.snapshot(charts=charts, run_index=self.pinned_run)
         self.snapshot = snap
-        if self._bell_watch is not None and self.pinned_run is None and self._bell_watch.see(snap):
-            self.bell()
+        self._watch_newest(snap)
         self.header_view.show(snap, paused=self.paused, pinned_run=self.pinned_run)
         self.progress_view.show(snap)
         self.finish_view.show(snap)
@@ -328,6 +327,15 @@ class NanowatchApp(App[int]):
         self.energy_view.show(snap)
         self.totals_view.show(snap)
         self.events_view.show(snap)
+
+    def _watch_newest(self, snap: Snapshot) -> None:
+        """--notify (the session's on_snapshot) and --bell follow the newest run, also while an
+        earlier one is on screen."""
+        watchers = self._bell_watch is not None or self.session.on_snapshot is not None
+        if self.pinned_run is not None and watchers:
+            snap = self.session.snapshot()
+        if self._bell_watch is not None and self._bell_watch.see(snap):
+            self.bell()
 
     # --- keys ---
 
