@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
 from monitor import __version__
+from monitor.alerting import finish_alerts, watch_alerts
 from monitor.core.formats import FORMAT_NAMES
 from monitor.core.lines import visible
 from monitor.core.report import Options
@@ -128,45 +129,8 @@ def new_session(args: argparse.Namespace, clock) -> Session:
     # the demo names itself: a replay of a recording, at what speed
     session = Session(options_from(args, getattr(args, "source_name", None) or args.log), clock, dataset_lookup=lookup)
     _publish_metrics(session, args)
-    _watch_alerts(session, args)
+    watch_alerts(session, args)
     return session
-
-
-def _watch_alerts(session: Session, args: argparse.Namespace) -> None:
-    """With --notify: every Snapshot of the newest run goes through an AlertHook; a failed command
-    is said on stderr (--jsonl, replay) or in the events pane (TUI)."""
-    commands = getattr(args, "notify", None)
-    if not commands:
-        return
-    from monitor.sources.notify import AlertHook, Notifier
-
-    text_only = args.jsonl or args.once
-
-    def report(snap, text: str) -> None:
-        if text_only:
-            print(f"nanowatch: {text}", file=sys.stderr, flush=True)
-        else:
-            session.state.current.note(snap.t, "warning", text)
-
-    def told(snap, alert) -> None:
-        if not text_only:
-            session.state.current.note(snap.t, "notify", f"{alert.event}: ran --notify")
-
-    hook = AlertHook(Notifier(commands), on_report=report, on_alert=told, then=session.on_snapshot)
-    session.on_snapshot = hook
-    args.alert_hooks = [*getattr(args, "alert_hooks", []), hook]
-
-
-#: At the end of --jsonl or a replay, --notify commands still running get this long to end
-#: (and report) before nanowatch exits; they go on by themselves after that.
-NOTIFY_EXIT_GRACE_S = 5.0
-
-
-def finish_alerts(args: argparse.Namespace) -> None:
-    for hook in getattr(args, "alert_hooks", []):
-        hook.notifier.wait(NOTIFY_EXIT_GRACE_S)
-        for text in hook.notifier.reports():
-            print(f"nanowatch: {text}", file=sys.stderr, flush=True)
 
 
 def _publish_metrics(session: Session, args: argparse.Namespace) -> None:
