@@ -87,10 +87,9 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
     main = _Parser(
         prog="nanowatch",
         description="Watch a training log: progress, finish time, GPUs, energy.",
-        epilog="more commands:\n"
-               "  nanowatch replay LOG [--times FILE] [--speed X]   play a finished log as if live\n"
-               "  nanowatch demo [--speed X]                        replay a bundled real H100 run\n"
-               "each takes --help",
+        epilog="more commands (each takes --help):\n"
+               "  nanowatch replay LOG [--times FILE]   play a finished log as if live\n"
+               "  nanowatch demo                        replay a bundled real H100 run",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     main.add_argument("log", metavar="LOG", help="the training log to follow ('-' for stdin)")
