@@ -17,7 +17,7 @@ from functools import partial
 from monitor import __version__
 from monitor.alerting import finish_alerts, watch_alerts
 from monitor.core.formats import FORMAT_NAMES
-from monitor.core.lines import visible
+from monitor.core.sanitise import clean
 from monitor.core.report import Options
 from monitor.core.summary import summary
 from monitor.session import Session
@@ -29,6 +29,11 @@ EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 class UsageError(Exception):
     pass
+
+
+def say(message: str) -> None:
+    """One line on stderr; outside text in it passes the one sanitiser."""
+    print(f"nanowatch: {clean(message)}", file=sys.stderr, flush=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -210,11 +215,8 @@ def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler
     if source is None or (source.status is not None and (cpu is None or cpu.status is not None)):
         return None
 
-    def notice(message: str) -> None:
-        print(f"nanowatch: {message}", file=sys.stderr, flush=True)
-
-    sampler = GpuSampler(source, args.gpu_interval, clock, session.add_gpu_samples, notice, cpu=cpu)
-    report_endpoint_errors(source, notice)
+    sampler = GpuSampler(source, args.gpu_interval, clock, session.add_gpu_samples, say, cpu=cpu)
+    report_endpoint_errors(source, say)
     sampler.start()
     return sampler
 
@@ -337,11 +339,7 @@ def many(args: argparse.Namespace) -> int:
     with serving_metrics(args):
         if args.jsonl:
             woke = threading.Event()
-
-            def notice(message: str) -> None:
-                print(f"nanowatch: {message}", file=sys.stderr, flush=True)
-
-            return follow_many_jsonl(make_runs(woke.set, notice), woke, interval_s=args.interval)
+            return follow_many_jsonl(make_runs(woke.set, say), woke, interval_s=args.interval)
         if not sys.stdout.isatty():
             raise UsageError("stdout is not a terminal; use --jsonl or --once for a pipe")
         from monitor.tui.multi_app import make_multi_app
@@ -386,10 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     finish_alerts(args)
             return tui("live", args)
     except UsageError as e:
-        print(f"nanowatch: error: {e}", file=sys.stderr)
+        say(f"error: {e}")
         return EXIT_USAGE
     except LogError as e:
-        print(f"nanowatch: {visible(str(e))}", file=sys.stderr)
+        say(str(e))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TextIO, cast
 
+from monitor.core.sanitise import clean
 from monitor.session import Session
 from monitor.sources.logfile import LogError, check_readable
 from monitor.sources.stdin import StdinReader
@@ -240,7 +241,7 @@ def follow_jsonl(
     err = sys.stderr if err is None else err
 
     def notice(message: str) -> None:
-        print(f"nanowatch: {message}", file=err, flush=True)
+        print(f"nanowatch: {clean(message)}", file=err, flush=True)
 
     interval_s = max(interval_s, MIN_INTERVAL_S)
     feed = LiveFeed(session, path, poll=poll, clock=clock, stdin_fd=stdin_fd, on_notice=notice)

@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from monitor.core.sanitise import clean
+
 # CSI (colours, cursor moves), OSC (titles, hyperlinks) and two-byte escapes.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?")
 # C0 controls other than tab, and DEL / C1 controls: never shown, never parsed.
@@ -22,13 +24,9 @@ _KEEP_BYTES = 64 * 1024
 MAX_SEGMENT_CHARS = 16 * 1024
 
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def visible(text: str) -> str:
-    """`text` with every control character written out (`\\x1b`), for text that did not
-    pass through segments() (a file name) on its way to a terminal."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """`text` made safe for a terminal: the one sanitiser, monitor.core.sanitise.clean()."""
+    return clean(text)
 
 
 def decode(raw: bytes) -> str:

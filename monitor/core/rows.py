@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.core import textfmt as fmt
+from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 
 COLUMNS = ("run", "status", "progress", "finish", "kWh", "cost")
@@ -28,7 +29,8 @@ class RunRow:
     cost: str
 
     def cells(self) -> tuple[str, ...]:
-        return (self.run, self.status, self.progress, self.finish, self.kwh, self.cost)
+        """The cells as a terminal may show them (a log's name passes the sanitiser)."""
+        return tuple(clean(c) for c in (self.run, self.status, self.progress, self.finish, self.kwh, self.cost))
 
 
 def short_names(paths: Sequence[str]) -> list[str]:
@@ -99,4 +101,4 @@ def totals(snaps: Sequence[Snapshot]) -> str:
             cost = sum(s.cost or 0.0 for s in known)
             cost_final = sum((s.cost_final if s.cost_final is not None else s.cost) or 0.0 for s in known)
             parts.append(f"{fmt.money(cost, None)} → {fmt.money(cost_final, currencies.pop())}")
-    return " · ".join(parts)
+    return clean(" · ".join(parts))

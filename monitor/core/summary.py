@@ -6,14 +6,14 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports. Takes a Snapshot, returns
 from __future__ import annotations
 
 from monitor.core import textfmt as fmt
-from monitor.core.lines import visible
+from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 
 
 def summary(snap: Snapshot) -> str:
     rows: list[tuple[str, str]] = []
     add = rows.append
-    head = f"nanowatch · {visible(snap.source)} · {snap.format or 'format unknown'}"
+    head = f"nanowatch · {clean(snap.source)} · {snap.format or 'format unknown'}"
     if snap.run_count > 1:
         head += f" · run {snap.run_index + 1} of {snap.run_count}"
     add(("status", _status(snap)))
@@ -41,7 +41,8 @@ def summary(snap: Snapshot) -> str:
     if snap.crash_message:
         add(("error", snap.crash_message))
     width = max(len(k) for k, _ in rows)
-    return "\n".join([head, *(f"  {k:<{width}}  {v}" for k, v in rows)])
+    # Every row may quote outside text (log lines, GPU names, endpoint errors): one sanitiser for all.
+    return "\n".join([head, *(f"  {k:<{width}}  {clean(v)}" for k, v in rows)])
 
 
 def _status(s: Snapshot) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import time
 
+from monitor.core.sanitise import clean
+
 UNKNOWN = "?"
 
 
@@ -94,4 +96,4 @@ def money(amount: float | None, currency: str | None) -> str:
     if amount is None or not math.isfinite(amount):
         return UNKNOWN
     digits = 2 if abs(amount) >= 1 or amount == 0 else max(2, 1 - math.floor(math.log10(abs(amount))))
-    return f"{amount:.{min(digits, 6)}f} {currency or ''}".rstrip()
+    return f"{amount:.{min(digits, 6)}f} {clean(currency or '')}".rstrip()

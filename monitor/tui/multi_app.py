@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 
 from monitor.core.alerts import AlertWatch
 from monitor.core.rows import totals
+from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 from monitor.multi import Runs
 from monitor.tui.widgets import (
@@ -179,7 +180,7 @@ class MultiApp(App[int]):
 
     @on(Noticed)
     def _noticed(self, message: Noticed) -> None:
-        self.notify(message.text, severity="warning", markup=False)
+        self.notify(clean(message.text), severity="warning", markup=False)
 
     @on(RunsTable.Chosen)
     def _chosen(self, message: RunsTable.Chosen) -> None:

@@ -6,16 +6,14 @@ UI ring helpers: no I/O, no clock; log text always goes through `safe` into a ri
 from __future__ import annotations
 
 import math
-import re
 
 from rich.text import Text
 from textual.widgets import Static
 
+from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 from monitor.core.textfmt import clock
 
-# C0/C1 control characters (ESC included): shown as visible escapes, never sent to the terminal.
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 STATUS_STYLE = {
     "waiting": "bold reverse",
@@ -30,10 +28,8 @@ STATUS_STYLE = {
 
 
 def safe(text: str) -> str:
-    """Log text with control characters made visible (`\\x1b`), so no escape reaches the terminal."""
-    if _CONTROL.search(text) is None:
-        return text
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """Outside text made safe for the terminal: the one sanitiser, core.sanitise.clean()."""
+    return clean(text)
 
 
 def plain(text: str, style: str = "") -> Text:

@@ -1,0 +1,39 @@
+"""The one way a string from outside (log text, file names, CSV fields, HTTP reasons, bodies and
+labels, flags) reaches a terminal: every control that could steer it is written out as text.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab, DEL and C1 controls (ESC starts CSI, OSC 0/2/8/52, DCS…; U+009B is a
+# one-character CSI and U+009D an OSC), then the bidi controls of Unicode's "Trojan Source"
+# list (CVE-2021-42574: U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C) and the line and
+# paragraph separators. Writing out the introducer (ESC, U+009B…) leaves the rest of a
+# sequence as plain printable text: no terminal acts on it.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: Rich markup is never parsed from outside text: the UI renders it with rich.text.Text
+#: (or `markup=False`), and `markup_escaped` serves any place that does parse it.
+_MARKUP = re.compile(r"(\\*)(\[[a-zA-Z@#/])")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: object, max_chars: int | None = None) -> str:
+    """`text` (any value, as str()) safe for a terminal: every control character and bidi
+    control written out as `\\x1b` / `\\u202e`. `max_chars` cuts a long text with "…"."""
+    s = text if isinstance(text, str) else str(text)
+    if max_chars is not None and len(s) > max_chars:
+        s = s[: max(0, max_chars - 1)] + "…"
+    return s if _UNSAFE.search(s) is None else _UNSAFE.sub(_escape, s)
+
+
+def markup_escaped(text: object, max_chars: int | None = None) -> str:
+    """clean(), and Rich markup tags made literal (as rich.markup.escape does), for a widget
+    that parses markup."""
+    return _MARKUP.sub(r"\1\1\\\2", clean(text, max_chars))
