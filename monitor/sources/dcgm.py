@@ -6,19 +6,21 @@ ADAPTER ring: HTTP on the sampler's thread, prometheus-client's text parser; nev
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
 import re
-import urllib.error
+import socket
+import threading
+import time
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.core.sanitise import clean
 from monitor.core.telemetry import GpuSample
 
 POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
@@ -33,7 +35,11 @@ FIELDS = (POWER, ENERGY, FB_USED, FB_FREE, FB_RESERVED, UTIL, TEMP, POWER_LIMIT)
 #: Fields that MIG splits into one series per GPU instance of the same GPU: those add up.
 PER_INSTANCE = (FB_USED, FB_FREE, FB_RESERVED)
 MIB = 2**20
+#: Total time one endpoint may take to answer a poll (all its requests together).
 TIMEOUT_S = 5.0
+#: Largest body read from an endpoint: a dcgm-exporter page of 8 GPUs is ~60 KB, a
+#: Prometheus answer for a large cluster a few hundred KB.
+MAX_BODY_BYTES = 4 * MIB
 SCHEMES = ("http", "https", "prom+http", "prom+https")
 
 
@@ -100,22 +106,65 @@ class FetchError(Exception):
 Fetch = Callable[[str, float], str]
 
 
-def http_get(url: str, timeout_s: float) -> str:
-    """GET `url` and return its text; every failure becomes a one-line FetchError."""
-    request = urllib.request.Request(url, headers={"Accept": "text/plain;version=0.0.4, application/json"})
+def http_get(url: str, timeout_s: float, max_bytes: int = MAX_BODY_BYTES) -> str:
+    """GET `url` and return its text, within `timeout_s` in all (connect, headers and body: a
+    server that drips a byte a second is cut off) and at most `max_bytes` of body. Every
+    failure becomes a one-line FetchError. http.client rather than urllib3/requests: neither
+    has a total deadline (their timeouts are per read), and the socket is all it takes."""
+    parts = urllib.parse.urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "", parts.port, timeout=timeout_s)
+    late = threading.Event()
+    sockets: list[socket.socket] = []
+    # The deadline shuts the socket down from a timer thread: a read blocked in the kernel returns
+    # at once. The socket itself is kept: http.client lets go of it once a reply is delimited by close.
+    timer = threading.Timer(timeout_s, _cut_off, (sockets, late))
+    timer.daemon = True
+    timer.start()
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.read().decode("utf-8", errors="replace")
-    except urllib.error.HTTPError as e:
-        raise FetchError(f"HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        raise FetchError(str(getattr(e.reason, "strerror", None) or e.reason)) from None
-    except TimeoutError:
-        raise FetchError(f"no answer within {timeout_s:g} s") from None
-    except OSError as e:
-        raise FetchError(e.strerror or str(e)) from None
-    except http.client.HTTPException as e:  # a reply cut short or garbled: not an OSError
-        raise FetchError(f"bad HTTP reply ({type(e).__name__})") from None
+        conn.connect()
+        if conn.sock is not None:
+            sockets.append(conn.sock)
+        if late.is_set():
+            raise TimeoutError
+        conn.request("GET", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")),
+                     headers={"Accept": "text/plain;version=0.0.4, application/json"})
+        response = conn.getresponse()
+        if response.status != 200:
+            raise FetchError(f"HTTP {response.status} {clean(response.reason, 80)}")
+        length = response.getheader("Content-Length")
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            raise FetchError(f"answer of {int(length) / MIB:.0f} MiB is over the {max_bytes / MIB:g} MiB cap: not read")
+        body = bytearray()
+        while chunk := response.read1(1 << 16):
+            body += chunk
+            if len(body) > max_bytes:
+                raise FetchError(f"answer over the {max_bytes / MIB:g} MiB cap: not read further")
+        if late.is_set():  # the cut-off reads as the end of a body without a length
+            raise FetchError(f"no complete answer within {timeout_s:.2g} s")
+        if response.length:  # read1() ends quietly where the server closed early
+            raise http.client.IncompleteRead(bytes(body), response.length)
+        return body.decode("utf-8", errors="replace")
+    except (OSError, http.client.HTTPException) as e:
+        if late.is_set():
+            raise FetchError(f"no complete answer within {timeout_s:.2g} s") from None
+        if isinstance(e, TimeoutError):
+            raise FetchError(f"no answer within {timeout_s:.2g} s") from None
+        if isinstance(e, http.client.HTTPException):  # a reply cut short or garbled: not an OSError
+            raise FetchError(f"bad HTTP reply ({type(e).__name__})") from None
+        raise FetchError(clean(e.strerror or e, 200)) from None
+    finally:
+        timer.cancel()
+        conn.close()
+        for sock in sockets:
+            sock.close()
+
+
+def _cut_off(sockets: list[socket.socket], late: threading.Event) -> None:
+    late.set()
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def parse_exposition(text: str) -> list[Reading]:
@@ -192,12 +241,18 @@ class DcgmSource:
         self.status: str | None = None if self.endpoints else "no --gpu-source given"
         self.problems: dict[str, str] = {}  # endpoint name -> its current reason
         self._index: dict[tuple[str, ...], int] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        self._asking: list[_Ask | None] = [None] * len(self.endpoints)
+        self._quit = threading.Event()
 
     def poll(self, now: float) -> list[GpuSample]:
-        results = self._map(self._read, self.endpoints)
+        """One sample of every endpoint that answers within `timeout_s`; returns within about
+        that long whatever the others do."""
+        results = self._ask_all()
         readings: list[tuple[int, Reading]] = []
         for order, (endpoint, result) in enumerate(zip(self.endpoints, results)):
+            if result is None:
+                self._problem(endpoint, f"no complete answer within {self.timeout_s:g} s; skipped until it answers")
+                continue
             if isinstance(result, FetchError):
                 self._problem(endpoint, str(result))
                 continue
@@ -210,25 +265,45 @@ class DcgmSource:
             readings.extend((order, r) for r in mine)
         return self._samples(now, readings)
 
-    def _read(self, endpoint: Endpoint) -> list[Reading] | FetchError:
+    def _read(self, endpoint: Endpoint, deadline: float) -> list[Reading] | FetchError:
+        def get(url: str) -> str:
+            left_s = deadline - time.monotonic()
+            if left_s <= 0:
+                raise FetchError(f"no complete answer within {self.timeout_s:g} s")
+            return self.fetch(url, left_s)
+
         try:
             if not endpoint.prometheus:
-                return parse_exposition(self.fetch(endpoint.url, self.timeout_s))
+                return parse_exposition(get(endpoint.url))
             out: list[Reading] = []
             for field in FIELDS:
-                out.extend(parse_query(field, self.fetch(query_url(endpoint.url, field, endpoint), self.timeout_s)))
+                out.extend(parse_query(field, get(query_url(endpoint.url, field, endpoint))))
             return out
         except FetchError as e:
             return e
 
-    def _map(self, fn: Callable[[Endpoint], list[Reading] | FetchError],
-             endpoints: list[Endpoint]) -> list[list[Reading] | FetchError]:
-        # Nodes are asked at once, so one that does not answer delays the others by nothing.
-        if len(endpoints) < 2:
-            return [fn(e) for e in endpoints]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=min(8, len(endpoints)), thread_name_prefix="nanowatch-dcgm")
-        return list(self._pool.map(fn, endpoints))
+    def _ask_all(self) -> list[list[Reading] | FetchError | None]:
+        """Every endpoint asked at once, each on its own daemon thread; None for one that has
+        not answered by the deadline. Its thread is left to end by its own deadline and is not
+        asked again until it has: at most one thread per endpoint, and quitting waits for none."""
+        deadline = time.monotonic() + self.timeout_s
+        for i, endpoint in enumerate(self.endpoints):
+            if self._asking[i] is None:
+                self._asking[i] = _Ask(self._read, endpoint, deadline)
+        results: list[list[Reading] | FetchError | None] = []
+        for i, ask in enumerate(self._asking):
+            assert ask is not None
+            # a little past the deadline: the fetch's own cut-off reports it better than we can
+            while not ask.done.is_set() and not self._quit.is_set() and time.monotonic() < deadline + _GRACE_S:
+                ask.done.wait(0.05)
+            if ask.done.is_set():
+                self._asking[i] = None
+            results.append(ask.result)
+        return results
+
+    def interrupt(self) -> None:
+        """Make a poll in progress return now (quitting waits on no endpoint)."""
+        self._quit.set()
 
     def _problem(self, endpoint: Endpoint, reason: str | None) -> None:
         if reason is None:
@@ -258,9 +333,32 @@ class DcgmSource:
         return [_sample(now, self._index[key], names[key], gpus[key]) for key in sorted(gpus, key=self._index.__getitem__)]
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Nothing to wait for: a request still running ends by its deadline on a daemon thread."""
+        self._quit.set()
+        self._asking = [None] * len(self.endpoints)
+
+
+#: How long past the deadline a poll waits for a fetch to report its own timeout.
+_GRACE_S = 0.25
+
+
+class _Ask:
+    """One endpoint asked on a daemon thread; `result` is set before `done`."""
+
+    def __init__(self, read: Callable[[Endpoint, float], list[Reading] | FetchError], endpoint: Endpoint,
+                 deadline: float) -> None:
+        self.result: list[Reading] | FetchError | None = None
+        self.done = threading.Event()
+
+        def run() -> None:
+            try:
+                self.result = read(endpoint, deadline)
+            except Exception as e:  # noqa: BLE001 - a parser bug must reach the user, not kill the thread silently
+                self.result = FetchError(f"{type(e).__name__}: {clean(e, 200)}")
+            finally:
+                self.done.set()
+
+        threading.Thread(target=run, name=f"nanowatch-gpu-source {endpoint.name}", daemon=True).start()
 
 
 def _gpu_key(labels: dict[str, str], endpoint_order: int) -> tuple[str, ...]:

@@ -479,6 +479,9 @@ class GpuSampler:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()
+        interrupt = getattr(self.source, "interrupt", None)  # a network source stops waiting at once
+        if interrupt is not None:
+            interrupt()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
         self.source.close()
