@@ -6,12 +6,19 @@ scrape, from frozen Snapshots the front end published; nothing here reads a log 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
+import socket
+import socketserver
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 
-from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric, StateSetMetricFamily
 
 from monitor.core.snapshot import STATUSES, Snapshot
@@ -160,23 +167,111 @@ def render(snapshots: Sequence[Snapshot]) -> str:
     return generate_latest(registry_for(lambda: snapshots)).decode()
 
 
+#: Scrapes served at once; a connection beyond them is closed at once (Prometheus retries).
+MAX_CLIENTS = 8
+#: A client has this long in all to send its request and take the answer.
+CLIENT_DEADLINE_S = 10.0
+#: Pause of the accept loop when the process is out of file descriptors: no busy loop.
+NO_FD_BACKOFF_S = 0.5
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """GET /metrics (or /) answers the exposition text, OpenMetrics when asked for."""
+
+    timeout: float | None = CLIENT_DEADLINE_S  # per read: an idle client is dropped
+    server: _Server
+
+    def setup(self) -> None:
+        self.timeout = CLIENT_DEADLINE_S
+        super().setup()
+        # and in all: a client that drips its request a byte at a time is cut off too
+        self._deadline = threading.Timer(CLIENT_DEADLINE_S, _shut, (self.connection,))
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] not in ("/", "/metrics"):
+            self.send_error(404)
+            return
+        encoder, content_type = choose_encoder(self.headers.get("Accept") or "")
+        body = encoder(self.server.registry)
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # a scrape every few seconds is not news
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Server(socketserver.TCPServer):
+    """At most MAX_CLIENTS connections, each on a daemon thread; out of file descriptors, the
+    accept loop pauses instead of spinning on a listening socket it cannot accept from."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], registry: CollectorRegistry) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.registry = registry
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        try:
+            return super().get_request()
+        except OSError as e:
+            if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                time.sleep(NO_FD_BACKOFF_S)
+            raise  # socketserver drops this attempt and goes back to select()
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        threading.Thread(target=self._serve_one, args=(request, client_address), daemon=True).start()
+
+    def _serve_one(self, request: socket.socket, client_address: object) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except OSError:
+            pass  # the client went away or was cut off at its deadline: nothing to tell
+        finally:
+            self.shutdown_request(request)
+            self._slots.release()
+
+
 class MetricsServer:
-    """The HTTP endpoint: `/metrics` on `addr:port`, served from a daemon thread."""
+    """The HTTP endpoint: `/metrics` on `addr:port`, served from a daemon thread; at most
+    MAX_CLIENTS scrapes at once, each within CLIENT_DEADLINE_S."""
 
     def __init__(self, board: SnapshotBoard, port: int, addr: str = DEFAULT_ADDR) -> None:
         self.board = board
         self.port = port
         self.addr = addr
-        self._server: object | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> MetricsServer:
         try:
-            server, thread = start_http_server(self.port, self.addr, registry=registry_for(self.board.snapshots))
+            server = _Server((self.addr, self.port), registry_for(self.board.snapshots))
         except OSError as e:
             raise MetricsError(f"cannot serve metrics on {self.addr}:{self.port}: {e.strerror or e}") from None
-        self._server, self._thread = server, thread
-        self.port = server.server_port  # the real one when asked for port 0
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="nanowatch-metrics", daemon=True)
+        self._thread.start()
+        self.port = server.server_address[1]  # the real one when asked for port 0
         return self
 
     @property
@@ -187,8 +282,8 @@ class MetricsServer:
     def close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()  # type: ignore[attr-defined]
-            server.server_close()  # type: ignore[attr-defined]
+            server.shutdown()
+            server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
