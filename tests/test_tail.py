@@ -98,7 +98,7 @@ def test_slow_writer(follow, writer) -> None:
 
 def test_partial_line_waits_for_its_newline(follow, writer, tmp_path: Path) -> None:
     writer("open")
-    f, got = follow()
+    f, got = follow(partial_settle_s=3600.0)
     writer("write", iter_line(0) + "iter 10: loss 4.99")
     size = (tmp_path / "run.log").stat().st_size
     wait_for(lambda: f.position == size, what="the follower to read the partial line")

@@ -61,7 +61,8 @@ def bound(raw: bytes) -> bytes:
     if len(raw) <= MAX_LINE_BYTES:
         return raw
     cr = raw.rfind(b"\r", len(raw) - _KEEP_BYTES)
-    tail = raw[cr:] if cr >= 0 else b""
+    # without a `\r`, the end is kept too: a real line glued to megabytes of garbage is there
+    tail = raw[cr:] if cr >= 0 else b"\r" + raw[-_KEEP_BYTES:]
     return raw[:_KEEP_BYTES] + b"\r" + tail
 
 
@@ -78,25 +79,44 @@ def line_bounds(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-class LineSplitter:
-    """Accumulates byte chunks and hands back complete lines (without `\\n`).
+def _cr_to_lf(data: bytes) -> bytes:
+    """`\r\n` and a bare `\r` both end a line, as a terminal shows them: a progress bar's
+    `\r`-separated steps are lines, not one line megabytes long."""
+    if b"\r" not in data:
+        return data
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
-    A partial last line waits for its newline; `flush()` releases it.
+
+class LineSplitter:
+    """Accumulates byte chunks and hands back complete lines (without their ending).
+
+    A line ends at `\n`, `\r\n` or a bare `\r`. A partial last line waits for its
+    ending; `flush()` releases it.
     """
 
     def __init__(self) -> None:
         self._pending = b""
+        self._after_cr = False  # the last chunk ended in `\r`: a `\n` next is part of its ending
+
+    def _join(self, chunk: bytes) -> bytes:
+        if self._after_cr and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+        if chunk:
+            self._after_cr = chunk[-1:] == b"\r"
+        data = self._pending + chunk if self._pending else chunk
+        if b"\0" in data:  # a copytruncate hole (or UTF-16 text): NULs are never part of a line
+            data = data.replace(b"\0", b"")
+        return _cr_to_lf(data)
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        data = self._pending + chunk if self._pending else chunk
-        parts = data.split(b"\n")
+        parts = self._join(chunk).split(b"\n")
         self._pending = bound(parts.pop())
         return [bound(p) if len(p) > MAX_LINE_BYTES else p for p in parts]
 
     def feed_block(self, chunk: bytes) -> bytes:
-        """Like feed(), but the complete lines come back as one buffer, each ending in `\\n`
+        """Like feed(), but the complete lines come back as one buffer, each ending in `\n`
         (a runaway line is bounded later, by whoever splits the buffer)."""
-        data = self._pending + chunk if self._pending else chunk
+        data = self._join(chunk)
         cut = data.rfind(b"\n") + 1
         self._pending = bound(data[cut:])
         return data[:cut]
@@ -111,3 +131,4 @@ class LineSplitter:
 
     def reset(self) -> None:
         self._pending = b""
+        self._after_cr = False

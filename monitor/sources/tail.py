@@ -10,6 +10,7 @@ import contextlib
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from watchdog.events import (
@@ -47,6 +48,12 @@ POLL_INTERVAL_S = 0.1
 #: How long a replacement file that so far repeats the start of the old one may stay
 #: shorter than what was read before it is taken for a new run.
 SWITCH_GRACE_S = 2.0
+#: A partial last line unchanged this long is read as a line (wandb's output.log ends without
+#: a newline); if it grows later, the completed line follows.
+PARTIAL_SETTLE_S = 1.0
+#: Bytes remembered from the start of the file and from just before the read position: when
+#: either changed, the file was rewritten in place (same inode, `>` or `cp`), not appended to.
+SIGNATURE_BYTES = 256
 _EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
 
 
@@ -106,6 +113,8 @@ class Follower:
         safety_poll_s: float = SAFETY_POLL_S,
         poll_interval_s: float = POLL_INTERVAL_S,
         chunk_bytes: int = CHUNK_BYTES,
+        partial_settle_s: float = PARTIAL_SETTLE_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
@@ -124,6 +133,14 @@ class Follower:
         self._splitter = LineSplitter()
         self._problem: str | None = None
         self._deferred_since: float | None = None  # when a replacement was first too short to judge
+        self.partial_settle_s, self._monotonic = partial_settle_s, monotonic
+        self._partial = b""  # the partial last line as last seen,
+        self._partial_since = 0.0  # since when (monotonic),
+        self._partial_given = b""  # and what of it was handed over as a line
+        self._head = b""  # the file's first bytes, as read
+        self._before = b""  # the bytes just before the read position
+        self._mtime_ns = 0
+        self._rotated_note = False
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -182,8 +199,25 @@ class Follower:
             self._ensure_watches()
             self.check(at_start=first)
             first = False
-            deferred = self._deferred_since is not None
-            self._wake.wait(min(self.safety_poll_s, SWITCH_GRACE_S / 4) if deferred else self.safety_poll_s)
+            wait_s = self.safety_poll_s
+            if self._deferred_since is not None:
+                wait_s = min(wait_s, SWITCH_GRACE_S / 4)
+            if self._partial and self._partial != self._partial_given:
+                settle_s = self._partial_since + self.partial_settle_s - self._monotonic()
+                if settle_s <= 0:
+                    self._give_partial()
+                else:
+                    wait_s = min(wait_s, settle_s + 0.01)
+            self._wake.wait(wait_s)
+
+    def _give_partial(self) -> None:
+        """Hand over the partial last line that has not changed for partial_settle_s."""
+        self._partial_given = self._partial
+        t = None if self._pos <= self._initial_end else self.clock()
+        if self.on_block is not None:
+            self.on_block(t, self._partial + b"\n")
+        else:
+            self.on_lines([(t, self._partial)])
 
     # --- watching --------------------------------------------------------------------
 
@@ -295,21 +329,46 @@ class Follower:
             self._say(f"{self.path}: {e.strerror or e}")
             return
         if (st.st_dev, st.st_ino) != self._id:
+            read_before = self._pos
             self._read_new()  # the old file's last lines first
-            self._switch()
+            self._switch(old_grew=self._pos > read_before)
             return
         if st.st_size < self._pos:
             self._restart(f"{self.path} was truncated; reading it from the start")
+        elif self._rewritten(st):
+            self._restart(f"{self.path} was rewritten in place; reading it from the start as a new run")
         elif self.state != FOLLOWING:
             self._problem = None
             self._set_state(FOLLOWING)
 
-    def _switch(self) -> None:
+    def _rewritten(self, st: os.stat_result) -> bool:
+        """True when bytes already read changed (checked when the file's mtime moved)."""
+        if st.st_mtime_ns == self._mtime_ns or self._fd is None:
+            return False
+        self._mtime_ns = st.st_mtime_ns
+        try:
+            head = os.pread(self._fd, len(self._head), 0)
+            before = os.pread(self._fd, len(self._before), self._pos - len(self._before))
+        except OSError:
+            return False
+        return head != self._head or before != self._before
+
+    def _switch(self, old_grew: bool) -> None:
         """The path now names another file (rotated, replaced, or recreated after deletion)."""
         opened = self._open_fd()
         if opened is None:
             return
         fd, st = opened
+        if st.st_size == 0:
+            # Nothing to read there yet. With `mv log log.1; touch log` and a writer that never
+            # reopens, what it writes goes on to the moved file: keep following that one
+            # until the new file gets something, and say so when it grows.
+            os.close(fd)
+            if old_grew and not self._rotated_note:
+                self._rotated_note = True
+                self.on_error(f"{self.path} was moved away but the writer still writes to the moved file: "
+                              "following that file until the new one gets lines")
+            return
         old_fd, old_pos = self._fd, self._pos
         assert old_fd is not None
         same_start = _same_bytes(old_fd, fd, min(st.st_size, old_pos))
@@ -325,8 +384,10 @@ class Follower:
                 return
             same_start = False
         self._deferred_since = None
+        self._rotated_note = False
         os.close(old_fd)
         self._fd, self._id = fd, (st.st_dev, st.st_ino)
+        self._mtime_ns = 0
         self._problem = None
         self._set_state(FOLLOWING)
         if not same_start:
@@ -337,6 +398,7 @@ class Follower:
         self._pos = 0
         self._initial_end = -1
         self._splitter.reset()
+        self._partial = self._partial_given = self._head = self._before = b""
         self.on_error(message)
         self.on_reset()
 
@@ -355,14 +417,28 @@ class Follower:
                 return
             if not data:
                 break
+            self._remember(data)
             self._pos += len(data)
             hand_over(self._splitter, data, None if initial else self.clock, self.on_lines, self.on_block)
+            self._note_partial()
             if len(data) < want and not initial:
                 break
         try:
-            self.mtime = os.fstat(fd).st_mtime
+            st = os.fstat(fd)
+            self.mtime, self._mtime_ns = st.st_mtime, st.st_mtime_ns
         except OSError:
             self.mtime = None
+
+    def _remember(self, data: bytes) -> None:
+        """Keep the signature bytes of what is read (see SIGNATURE_BYTES)."""
+        if len(self._head) < SIGNATURE_BYTES and self._pos == len(self._head):
+            self._head += data[: SIGNATURE_BYTES - len(self._head)]
+        self._before = (self._before + data[-SIGNATURE_BYTES:])[-SIGNATURE_BYTES:]
+
+    def _note_partial(self) -> None:
+        pending = self._splitter.pending
+        if pending != self._partial:
+            self._partial, self._partial_since = pending, self._monotonic()
 
 
 def hand_over(
