@@ -1,7 +1,27 @@
-"""`python -m monitor` is the `nanowatch` command."""
+"""`python -m monitor` is the `nanowatch` command (`run` is its entry point)."""
 
+from __future__ import annotations
+
+import os
 import sys
 
-from monitor.cli import main
 
-sys.exit(main())
+def run() -> int:
+    """main(), with a one-line error (exit 2) when the program cannot even load: a `ulimit -v`
+    too low for numpy's shared libraries is an ImportError or a MemoryError at import."""
+    # nanowatch does no BLAS work: one OpenBLAS thread spares memory (its per-thread buffers
+    # abort the process when `ulimit -v` is low) and the training box's cores.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    try:
+        from monitor.cli import main
+    except (ImportError, MemoryError, OSError) as e:  # OSError: no descriptor left to read a module
+        cause = e.__cause__ or e
+        reason = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+        if sys.stderr is not None:
+            print(f"nanowatch: error: cannot load ({reason}); is ulimit -v too low?", file=sys.stderr)
+        return 2
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

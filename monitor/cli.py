@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -33,7 +34,24 @@ class UsageError(Exception):
 
 def say(message: str) -> None:
     """One line on stderr; outside text in it passes the one sanitiser."""
-    print(f"nanowatch: {clean(message)}", file=sys.stderr, flush=True)
+    if sys.stderr is not None:  # None when started with stderr closed
+        with contextlib.suppress(OSError, ValueError):
+            print(f"nanowatch: {clean(message)}", file=sys.stderr, flush=True)
+
+
+def _check_streams(args: argparse.Namespace) -> None:
+    """stdout (and stdin for `-`) must be open: Python sets them to None when they are closed."""
+    if sys.stdout is None:
+        raise UsageError("stdout is closed: nothing could be shown")
+    if getattr(args, "log", None) == "-" and sys.stdin is None:
+        raise UsageError("stdin is closed: nothing to read from '-'")
+
+
+def _silence_stdout() -> None:
+    """stdout failed (a full disk, a closed pipe): send what is left to /dev/null, so the
+    interpreter's last flush cannot print a traceback."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +69,57 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _whole_number(text: str) -> int:
+    """A count above 0 (--max-iters, --dataset-tokens)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0: {text}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {text}")
+    return value
+
+
+def _period_s(text: str) -> float:
+    """Seconds between two things, above 0 (--interval, --gpu-interval)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, like 0.5: {text}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text}")
+    return value
+
+
+def _pue(text: str) -> float:
+    """A data centre's power usage effectiveness: facility energy / IT energy, so >= 1
+    (The Green Grid, "PUE: a comprehensive examination of the metric", 2012)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number like 1.2: {text}") from None
+    if not 1 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"a PUE is 1 or more (facility energy / IT energy): {text}")
+    return value
+
+
+def _currency(text: str) -> str:
+    """A short printable currency name or symbol (USD, EUR, €)."""
+    name = text.strip()
+    if not name or len(name) > 8 or clean(name) != name or not name.isprintable():
+        raise argparse.ArgumentTypeError(f"expected a currency like USD or €: {clean(text, 20)!r}")
+    return name
+
+
+def _readable_file(text: str) -> str:
+    """A file that exists and can be read now (--gpu-log)."""
+    try:
+        check_regular(text)
+    except LogError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
 def _gpu_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
@@ -64,16 +133,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
     p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
     p.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="log family (default: detect)")
-    p.add_argument("--max-iters", type=int, metavar="N", help="total iterations, when the log does not say")
+    p.add_argument("--max-iters", type=_whole_number, metavar="N", help="total iterations, when the log does not say")
     p.add_argument("--price", type=_positive_float, default=0.15, metavar="P", help="price per kWh (default 0.15)")
-    p.add_argument("--currency", default="USD", help="currency of --price (default USD)")
-    p.add_argument("--pue", type=_positive_float, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
-    p.add_argument("--dataset-tokens", type=int, metavar="N", help="tokens in the training set, for data epochs")
-    p.add_argument("--gpu-log", metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
+    p.add_argument("--currency", type=_currency, default="USD", help="currency of --price (default USD)")
+    p.add_argument("--pue", type=_pue, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
+    p.add_argument("--dataset-tokens", type=_whole_number, metavar="N", help="tokens in the training set, for data epochs")
+    p.add_argument("--gpu-log", type=_readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
     p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
     p.add_argument("--gpus", type=_gpu_list, metavar="0,1", help="the GPUs of the run (default: detect)")
-    p.add_argument("--gpu-interval", type=_positive_float, default=1.0, metavar="S", help="NVML sampling period")
-    p.add_argument("--interval", type=_positive_float, default=1.0, metavar="S",
+    p.add_argument("--gpu-interval", type=_period_s, default=1.0, metavar="S", help="NVML sampling period")
+    p.add_argument("--interval", type=_period_s, default=1.0, metavar="S",
                    help="with --jsonl: a record at least this often (default 1 s)")
     p.add_argument("--gpu-source", action="append", metavar="URL",
                    help="GPUs from a dcgm-exporter (http://NODE:9400/metrics) or Prometheus (prom+http://HOST:9090); "
@@ -237,7 +306,8 @@ def once(args: argparse.Namespace, clock=time.time) -> int:
     session.telemetry = telemetry = telemetry_for(source)
     if source is not None and telemetry is not None:
         report_endpoint_errors(source, telemetry.unavailable)  # every --gpu-source failed: say why
-        session.add_gpu_samples(source.poll(clock()))  # one NVML sample, or the whole CSV
+        now = clock()  # one NVML sample, or the whole CSV, streamed
+        session.add_gpu_samples(source.stream(now) if isinstance(source, CsvSource) else source.poll(now))
         source.close()
     _print_final(session, args)
     return EXIT_OK
@@ -353,16 +423,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["replay"]:
             args = replay_parser.parse_args(argv[1:])
+            _check_streams(args)
             check_cluster_options(args, live=False)
             with serving_metrics(args):
                 return _text_front_end(replay, args) if args.jsonl or args.once else tui("replay", args)
         if argv[:1] == ["demo"]:
             args = demo_parser.parse_args(argv[1:])
+            _check_streams(args)
             check_cluster_options(args, live=False)
             with serving_metrics(args):
                 return _text_front_end(demo_records, args) if args.jsonl or args.once else tui("demo", args)
         # intermixed: `nanowatch a.log --no-gpu b.log` takes both logs
         args = main_parser.parse_intermixed_args(argv)
+        _check_streams(args)
         if args.json and not args.once:
             raise UsageError("--json goes with --once (use --jsonl to stream records)")
         check_cluster_options(args, live=True)
@@ -393,3 +466,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as e:  # stdout on a full disk, too few file descriptors (ulimit -n), …
+        _silence_stdout()
+        say(f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}")
+        return EXIT_USAGE
+    except MemoryError:
+        say("error: out of memory (is ulimit -v too low?)")
+        return EXIT_USAGE
+    except RuntimeError as e:
+        if "thread" not in str(e):  # "can't start new thread": a memory or process limit
+            raise
+        say(f"error: {e} (is ulimit -v or ulimit -u too low?)")
+        return EXIT_USAGE

@@ -332,7 +332,8 @@ def test_local_timestamps_are_moved_onto_the_log_clock() -> None:
 def test_the_csv_source_hands_out_samples_as_the_clock_passes_them() -> None:
     source = open_gpu_log(str(REAL_SMI / "gpu.smi.csv"))
     assert isinstance(source, CsvSource) and source.status is None
-    t0 = source.samples[0].t
+    with open(REAL_SMI / "gpu.smi.csv") as f:
+        t0 = parse_gpu_csv(f)[0][0].t  # the source streams its file: it holds no list
     assert source.poll(t0 - 1) == []
     assert len(source.poll(t0 + 2.5)) == 3
     assert len(source.poll(t0 + 2.5)) == 0

@@ -184,12 +184,20 @@ def _reference_energy(trace: list[GpuSample], t0: float, t1: float) -> float | N
         return x.energy_j is not None and y.energy_j is not None and y.energy_j >= x.energy_j
 
     lag = 0.0 if any(by_counter(x, y) for x, y in itertools.pairwise(trace)) else POWER_LAG_S
+    # a missing power reading between two known ones is read off the line joining them
+    known = [(s.t, s.power_w) for s in trace if s.power_w is not None]
+    bridged = {}
+    for i, s in enumerate(trace):
+        if s.power_w is None and known and known[0][0] <= s.t and any(x.power_w is not None for x in trace[i:]) \
+                and any(x.power_w is not None for x in trace[:i]):
+            bridged[i] = float(np.interp(s.t, [k[0] for k in known], [k[1] for k in known]))
+    power = [s.power_w if s.power_w is not None else bridged.get(i) for i, s in enumerate(trace)]
     spans = []
-    for x, y in itertools.pairwise(trace):
+    for (i, x), (_, y) in itertools.pairwise(enumerate(trace)):
         if by_counter(x, y):
             spans.append((x.t, y.t, y.energy_j - x.energy_j, x, y))  # type: ignore[operator]
-        elif x.power_w is not None and y.power_w is not None:
-            spans.append((x.t - lag, y.t - lag, (x.power_w + y.power_w) / 2 * (y.t - x.t), x, y))
+        elif power[i] is not None and power[i + 1] is not None:
+            spans.append((x.t - lag, y.t - lag, (power[i] + power[i + 1]) / 2 * (y.t - x.t), x, y))  # type: ignore[operator]
         else:
             spans.append((x.t - lag, y.t - lag, None, x, y))
     used = [(a, b, e, x, y) for a, b, e, x, y in spans if e is not None and b > a and min(b, t1) - max(a, t0) > 0]

@@ -101,6 +101,19 @@ def _known(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _bridged(t: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Power readings with a missing one between two known ones (nvidia-smi's intermittent
+    `[N/A]`) interpolated, so one gap costs its own span and not the trace; before the first
+    and after the last known reading stay unknown."""
+    known = np.isfinite(p)
+    if known.all() or not known.any():
+        return p
+    idx = np.flatnonzero(known)
+    inside = np.zeros(len(p), dtype=bool)
+    inside[idx[0] : idx[-1]] = True
+    return np.where(~known & inside, np.interp(t, t[known], p[known]), p)
+
+
 @dataclass(frozen=True, slots=True)
 class _Intervals:
     """The spans between consecutive samples of one GPU, with running sums so that the energy
@@ -147,7 +160,8 @@ class _Trace:
         counter at all is integrated power, moved back by the lag of the power average (one
         shift for the whole trace keeps the spans in order for the binary searches)."""
         if self._intervals is None:
-            t, p, e = self.t.values, self.power_w.values, self.energy_j.values
+            t, e = self.t.values, self.energy_j.values
+            p = _bridged(t, self.power_w.values)
             de = np.diff(e)
             by_counter = np.isfinite(de) & (de >= 0)
             energy = np.where(by_counter, de, (p[1:] + p[:-1]) / 2 * np.diff(t))

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.core.sanitise import clean
 from monitor.core.telemetry import GpuSample
+from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, within
 
 POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
 ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # mJ since the driver loaded
@@ -392,13 +393,13 @@ def _sample(now: float, index: int, name: str | None, fields: dict[str, dict[str
         t=now,
         index=index,
         name=name,
-        power_w=one(POWER),
-        energy_j=None if energy_mj is None else energy_mj / 1000.0,
+        power_w=within(one(POWER), 0.0, MAX_POWER_W),  # an impossible reading is unknown, the rest stands
+        energy_j=None if energy_mj is None or energy_mj < 0 else energy_mj / 1000.0,
         vram_used_bytes=None if used is None else int(used),
         vram_total_bytes=None if used is None or free is None else int(used + free + (reserved or 0)),
-        util_pct=one(UTIL),
-        temp_c=one(TEMP),
-        power_limit_w=one(POWER_LIMIT),
+        util_pct=within(one(UTIL), 0.0, 100.0),
+        temp_c=within(one(TEMP), -50.0, MAX_TEMP_C),
+        power_limit_w=within(one(POWER_LIMIT), 0.0, MAX_POWER_W),
     )
 
 

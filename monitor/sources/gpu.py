@@ -10,12 +10,12 @@ import importlib
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
 from monitor.core.telemetry import CpuEnergySample, GpuChoice, GpuSample, Reading, Telemetry
-from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
+from monitor.sources.smicsv import clock_offset_s, clock_offset_span, iter_gpu_csv
 
 #: How often the GPUs of the run are looked for again until the log's writer is found on one:
 #: soon at first (the run may still be starting), then less often (the /proc scan costs).
@@ -380,6 +380,10 @@ class CsvSource:
             self._next += 1
         return self.samples[start : self._next]
 
+    def stream(self, now: float) -> Iterator[GpuSample]:
+        """poll() one sample at a time (CsvFileSource never holds its file whole)."""
+        return iter(self.poll(now))
+
     def align(self, t0: float, t1: float) -> float:
         """Move the samples onto the log's clock when their local times miss the log's span
         [t0, t1] by a whole time zone; returns the offset taken off (0 when none)."""
@@ -392,14 +396,56 @@ class CsvSource:
         pass
 
 
+class CsvFileSource(CsvSource):
+    """A CsvSource that reads its file as the clock passes its samples, in bounded memory (a GPU
+    log of hundreds of MB). Rows are taken in file order, the time order nvidia-smi writes."""
+
+    def __init__(self, path: str, gpus: Sequence[int] | None = None) -> None:
+        self.path, self.gpus = path, gpus
+        self.samples = []  # never held: see stream()
+        self.offset_s = 0.0
+        self._rows = self._read()
+        self._ahead = next(self._rows, None)
+        self.status = None if self._ahead is not None else "the GPU log has no readable sample"
+
+    def _read(self) -> Iterator[GpuSample]:
+        try:
+            with open(self.path, newline="", errors="replace") as f:
+                for s in iter_gpu_csv(f):
+                    if s is not None and (not self.gpus or s.index in self.gpus):
+                        yield s
+        except OSError:
+            return  # read while it lasted; the samples so far stand
+
+    def stream(self, now: float) -> Iterator[GpuSample]:
+        while self._ahead is not None and self._ahead.t - self.offset_s <= now:
+            s = self._ahead
+            self._ahead = next(self._rows, None)
+            yield replace(s, t=s.t - self.offset_s) if self.offset_s else s
+
+    def poll(self, now: float) -> list[GpuSample]:
+        return list(self.stream(now))
+
+    def align(self, t0: float, t1: float) -> float:
+        first = last = None
+        for s in self._read():  # one more pass for the span: only replays with --times align
+            first = s.t if first is None else min(first, s.t)
+            last = s.t if last is None else max(last, s.t)
+        self.offset_s = 0.0 if first is None or last is None else clock_offset_span(first, last, t0, t1)
+        return self.offset_s
+
+    def close(self) -> None:
+        self._rows.close()
+
+
 def open_gpu_log(path: str, gpus: Sequence[int] | None = None) -> GpuSource:
-    """A CsvSource for an nvidia-smi CSV file, or an Unavailable one saying why not."""
+    """A CsvFileSource for an nvidia-smi CSV file, or an Unavailable one saying why not."""
     try:
-        with open(path, newline="", errors="replace") as f:
-            samples, _ = parse_gpu_csv(f)
+        with open(path, "rb"):
+            pass
     except OSError as e:
         return Unavailable(f"cannot read GPU log {path}: {e.strerror or e}")
-    return CsvSource(samples, gpus)
+    return CsvFileSource(path, gpus)
 
 
 def open_source(*, no_gpu: bool, gpu_log: str | None, gpus: Sequence[int] | None, log_path: str | None,

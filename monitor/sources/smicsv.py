@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 
 from monitor.core.telemetry import GpuSample
@@ -16,6 +16,16 @@ from monitor.core.telemetry import GpuSample
 _MISSING = re.compile(r"^\[?(n/?a|not supported|unknown error|gpu is lost|requested functionality.*)\]?$", re.IGNORECASE)
 _NUMBER = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([A-Za-z%]*)\s*$")
 _BYTES = {"b": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "kb": 1e3, "mb": 1e6, "gb": 1e9}
+#: nvidia-smi's own units, for a CSV whose header and cells name none (`memory.used` in MiB).
+_DEFAULT_UNITS = {"memory.used": "mib", "memory.total": "mib", "memory.free": "mib"}
+#: A row longer than this is no nvidia-smi row (a few hundred bytes): counted bad, never parsed
+#: (the csv module raises on a field over 128 KB).
+MAX_ROW_CHARS = 16 * 1024
+#: Bounds of a possible reading; a value outside them is dropped from its sample, which keeps
+#: the others. The largest GPU boards draw ~1.5 kW (GB200 superchip: 2.7 kW for two GPUs).
+MAX_GPU_INDEX = 1023
+MAX_POWER_W = 5000.0
+MAX_TEMP_C = 200.0
 _POWER_KEYS = ("power.draw", "power.draw.average", "power.draw.instant")
 
 
@@ -39,25 +49,41 @@ def parse_gpu_csv(lines: Iterable[str], utc_offset_s: float = 0.0) -> tuple[list
     """Samples from `nvidia-smi --query-gpu=timestamp,index,... --format=csv[,nounits]` output,
     and how many rows could not be read. nvidia-smi prints local time without a zone: the
     times are read as UTC and `utc_offset_s` (local minus UTC) is taken off."""
-    rows = csv.reader(lines, skipinitialspace=True)
-    columns: dict[str, tuple[int, str]] = {}
     samples, bad = [], 0
-    for row in rows:
+    for sample in iter_gpu_csv(lines, utc_offset_s):
+        if sample is None:
+            bad += 1
+        else:
+            samples.append(sample)
+    return samples, bad
+
+
+def iter_gpu_csv(lines: Iterable[str], utc_offset_s: float = 0.0) -> Iterator[GpuSample | None]:
+    """parse_gpu_csv() one row at a time, in file order (None for a row that cannot be read):
+    a CSV of hundreds of MB streams in bounded memory."""
+    rows = csv.reader((line if len(line) <= MAX_ROW_CHARS else "\x00" for line in lines), skipinitialspace=True)
+    columns: dict[str, tuple[int, str]] = {}
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error:  # a NUL byte, an unclosed quote: this row only
+            yield None
+            continue
         if not row or not any(cell.strip() for cell in row):
+            continue
+        if row == ["\x00"]:  # an over-long line
+            yield None
             continue
         if row[0].strip().startswith("timestamp"):  # a header, also one repeated mid-file
             columns = {}
             for i, cell in enumerate(row):
                 m = re.match(r"\s*([\w.]+)\s*(?:\[(.*)\])?", cell)
                 if m and m.group(1) not in columns:
-                    columns[m.group(1)] = (i, (m.group(2) or "").lower())
+                    columns[m.group(1)] = (i, (m.group(2) or _DEFAULT_UNITS.get(m.group(1), "")).lower())
             continue
-        sample = _csv_row(row, columns, utc_offset_s) if "timestamp" in columns else None
-        if sample is None:
-            bad += 1
-        else:
-            samples.append(sample)
-    return samples, bad
+        yield _csv_row(row, columns, utc_offset_s) if "timestamp" in columns else None
 
 
 def _csv_row(row: list[str], columns: dict[str, tuple[int, str]], offset_s: float) -> GpuSample | None:
@@ -78,23 +104,29 @@ def _csv_row(row: list[str], columns: dict[str, tuple[int, str]], offset_s: floa
     t = _timestamp(cell("timestamp") or "")
     # a query without the index column names one GPU (nvidia-smi -i N, or a single-GPU box)
     index = value("index") if "index" in columns else 0.0
-    if t is None or index is None:
+    if t is None or index is None or not (0 <= index <= MAX_GPU_INDEX and index == int(index)):
         return None
     lost = any("lost" in row[i].lower() for i, _ in columns.values() if i < len(row))
     power = next((p for p in (value(k) for k in _POWER_KEYS) if p is not None), None)
     used, total = value("memory.used", _BYTES), value("memory.total", _BYTES)
+    limit = value("power.limit") if "power.limit" in columns else value("enforced.power.limit")
     return GpuSample(
         t=t - offset_s,
         index=int(index),
         name=cell("name"),
-        power_w=power,
-        vram_used_bytes=None if used is None else int(used),
-        vram_total_bytes=None if total is None else int(total),
-        util_pct=value("utilization.gpu"),
-        temp_c=value("temperature.gpu"),
-        power_limit_w=value("power.limit") if "power.limit" in columns else value("enforced.power.limit"),
+        power_w=within(power, 0.0, MAX_POWER_W),
+        vram_used_bytes=None if used is None or used < 0 else int(used),
+        vram_total_bytes=None if total is None or total <= 0 else int(total),
+        util_pct=within(value("utilization.gpu"), 0.0, 100.0),
+        temp_c=within(value("temperature.gpu"), -50.0, MAX_TEMP_C),
+        power_limit_w=within(limit, 0.0, MAX_POWER_W),
         error="GPU is lost" if lost else None,
     )
+
+
+def within(value: float | None, low: float, high: float) -> float | None:
+    """`value` when it is a possible reading in [low, high], else None (unknown, not wrong)."""
+    return value if value is not None and low <= value <= high else None
 
 
 def clock_offset_s(samples: Sequence[GpuSample], t0: float, t1: float, step_s: float = 900.0) -> float:
@@ -102,7 +134,11 @@ def clock_offset_s(samples: Sequence[GpuSample], t0: float, t1: float, step_s: f
     overlap the log's span [t0, t1] the most; 0 when they already overlap or none does."""
     if not samples:
         return 0.0
-    a, b = min(s.t for s in samples), max(s.t for s in samples)
+    return clock_offset_span(min(s.t for s in samples), max(s.t for s in samples), t0, t1, step_s)
+
+
+def clock_offset_span(a: float, b: float, t0: float, t1: float, step_s: float = 900.0) -> float:
+    """clock_offset_s() for samples that span [a, b]."""
 
     def overlap(shift: float) -> float:
         return max(0.0, min(b - shift, t1) - max(a - shift, t0))
