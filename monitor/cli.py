@@ -370,8 +370,10 @@ def _text_front_end(run: Callable[[argparse.Namespace], int], args: argparse.Nam
 
 def tui(kind: str, args: argparse.Namespace) -> int:
     """The Textual front end (textual is imported only here): live, replay or demo."""
+    from monitor.sources.hangup import exit_on_hangup
     from monitor.tui import launch as app_sources
 
+    exit_on_hangup()  # before loading: a dropped connection ends it whatever it is doing
     try:
         if kind == "demo":
             return app_sources.demo(args, new_session)
@@ -412,8 +414,10 @@ def many(args: argparse.Namespace) -> int:
             return follow_many_jsonl(make_runs(woke.set, say), woke, interval_s=args.interval)
         if not sys.stdout.isatty():
             raise UsageError("stdout is not a terminal; use --jsonl or --once for a pipe")
+        from monitor.sources.hangup import exit_on_hangup
         from monitor.tui.multi_app import make_multi_app
 
+        exit_on_hangup()
         return int(make_multi_app(make_runs, bell=args.bell).run() or 0)
 
 
