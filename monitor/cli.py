@@ -18,8 +18,8 @@ from functools import partial
 from monitor import __version__
 from monitor.alerting import finish_alerts, watch_alerts
 from monitor.core.formats import FORMAT_NAMES
-from monitor.core.sanitise import clean
 from monitor.core.report import Options
+from monitor.core.sanitise import clean
 from monitor.core.summary import summary
 from monitor.session import Session
 from monitor.sources.gpu import CsvSource, GpuSampler, GpuSource, open_cpu_energy, open_source, telemetry_for

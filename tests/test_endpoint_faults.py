@@ -98,7 +98,7 @@ def test_once_with_a_dripping_endpoint_ends_by_the_deadline(servers, tmp_path: P
     log.write_text("iter 0: loss 4.0000, time 100.00ms, mfu 10.00%\n")
     start = time.monotonic()
     proc = _nanowatch(str(log), "--once", "--gpu-source", slow.url)
-    out, err = proc.communicate(timeout=20)
+    out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "iter 0" in out
     assert "no complete answer within 5 s" in out
     assert time.monotonic() - start < 15  # 5 s deadline + start-up; it used to hang for ever

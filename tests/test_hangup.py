@@ -35,7 +35,7 @@ def _spawn(args: list[str], ignore_hup: bool = False) -> tuple[subprocess.Popen,
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup: the tty watcher must see it
 
     proc = subprocess.Popen([sys.executable, "-m", "monitor", *args, "--no-gpu"], cwd=ROOT, env=env,
-                            stdin=slave, stdout=slave, stderr=slave, preexec_fn=session, close_fds=True)
+                            stdin=slave, stdout=slave, stderr=slave, preexec_fn=session, close_fds=True)  # noqa: PLW1509
     os.close(slave)
     return proc, master
 

@@ -81,8 +81,7 @@ def test_following_reads_every_cr_step_under_load(tmp_path: Path) -> None:
     data = cr_steps(N_STEPS)
     try:
         with open(log, "ab", buffering=0) as w:
-            for i in range(0, len(data), 4099):
-                w.write(data[i : i + 4099])
+            w.writelines(data[i : i + 4099] for i in range(0, len(data), 4099))
         wait_for(lambda: f.position == len(data), what="the follower to read every byte")
         time.sleep(0.05)
     finally:
@@ -127,8 +126,7 @@ def test_a_writer_that_keeps_writing_to_the_rotated_file_is_followed(tmp_path: P
             wait_for(lambda: len(got.texts()) == 1, what="the first line")
             os.rename(log, tmp_path / "run.log.1")
             log.touch()
-            for i in range(1, 101):
-                w.write(iter_line(i).encode())
+            w.writelines(iter_line(i).encode() for i in range(1, 101))
             wait_for(lambda: len(got.texts()) == 101, what="every line written to the moved file")
             assert got.of("reset") == []
             assert any("still writes to the moved file" in str(m) for m in got.of("error"))

@@ -255,8 +255,7 @@ def test_tui_header_events_and_gpu_panel() -> None:
 def test_runs_table_cells_and_notifications() -> None:
     from test_multi import StaticRuns
 
-    from monitor.tui.multi_app import Noticed
-    from monitor.tui.multi_app import make_multi_app
+    from monitor.tui.multi_app import Noticed, make_multi_app
 
     clock = FakeClock(1_800_000_000.0)
     sessions = [_hostile_session(clock), _hostile_session(clock)]

@@ -363,12 +363,12 @@ def test_blocks_instead_of_batches(writer, tmp_path: Path) -> None:
 
 
 def test_polls_when_file_system_events_are_unavailable(monkeypatch, writer, tmp_path: Path) -> None:
-    import monitor.sources.tail
+    import monitor.sources.watch
 
     def no_inotify() -> None:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr(monitor.sources.tail, "Observer", no_inotify)
+    monkeypatch.setattr(monitor.sources.watch, "Observer", no_inotify)
     got = Collector()
     f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), on_state=got.state,
                  poll_interval_s=0.05, safety_poll_s=3600.0)

@@ -80,8 +80,8 @@ def test_impossible_readings_are_dropped_per_sample() -> None:
 
 
 def test_intermittent_na_power_keeps_the_trace() -> None:
-    rows = [_row(t, "0", "300 W" if t % 2 == 0 else "[N/A]") for t in range(0, 21)]
-    samples, bad = parse_gpu_csv((HEADER + "".join(rows)).splitlines())
+    rows = [_row(t, "0", "300 W" if t % 2 == 0 else "[N/A]") for t in range(21)]
+    samples, _ = parse_gpu_csv((HEADER + "".join(rows)).splitlines())
     telemetry = Telemetry("gpu-log")
     telemetry.add(samples)
     reading = telemetry.energy(samples[0].t, samples[-1].t)
@@ -109,7 +109,7 @@ def _run(args: list[str], limits: dict[int, int] | None = None, **kw) -> subproc
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT, env=env, preexec_fn=limit,
-                          capture_output=True, text=True, timeout=60, **kw)
+                          capture_output=True, text=True, timeout=60, check=False, **kw)
 
 
 def _one_line(proc: subprocess.CompletedProcess, said: str) -> None:
@@ -120,7 +120,7 @@ def _one_line(proc: subprocess.CompletedProcess, said: str) -> None:
 def test_stdout_on_a_full_disk(log: Path) -> None:
     with open("/dev/full", "w") as full:
         proc = subprocess.run([sys.executable, "-m", "monitor", str(log), "--once"], cwd=ROOT, stdout=full,
-                              stderr=subprocess.PIPE, text=True, timeout=60,
+                              stderr=subprocess.PIPE, text=True, timeout=60, check=False,
                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     _one_line(proc, "No space left on device")
 
@@ -128,10 +128,10 @@ def test_stdout_on_a_full_disk(log: Path) -> None:
 def test_stdout_or_stdin_closed(log: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     closed_out = subprocess.run(f"{sys.executable} -m monitor {log} --once >&-", shell=True, cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=60)
+                                capture_output=True, text=True, timeout=60, check=False)
     assert closed_out.returncode == 2 and "stdout is closed" in closed_out.stderr
     closed_in = subprocess.run(f"{sys.executable} -m monitor - --once <&-", shell=True, cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=60)
+                               capture_output=True, text=True, timeout=60, check=False)
     _one_line(closed_in, "stdin is closed")
 
 
@@ -149,7 +149,7 @@ def test_few_file_descriptors(log: Path, n: int) -> None:
 
 
 def test_dcgm_negative_power_and_energy_are_unknown_not_negative() -> None:
-    from monitor.sources.dcgm import ENERGY, POWER, Endpoint, Reading, DcgmSource
+    from monitor.sources.dcgm import ENERGY, POWER, DcgmSource, Endpoint, Reading
 
     source = DcgmSource([Endpoint("http://x/metrics", False)])
     labels = {"gpu": "0", "UUID": "GPU-1", "modelName": "NVIDIA H100"}

@@ -10,7 +10,7 @@ import importlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -408,7 +408,7 @@ class CsvFileSource(CsvSource):
         self._ahead = next(self._rows, None)
         self.status = None if self._ahead is not None else "the GPU log has no readable sample"
 
-    def _read(self) -> Iterator[GpuSample]:
+    def _read(self) -> Generator[GpuSample, None, None]:
         try:
             with open(self.path, newline="", errors="replace") as f:
                 for s in iter_gpu_csv(f):

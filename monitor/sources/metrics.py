@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric, StateSetMetricFamily
+from prometheus_client.exposition import choose_encoder
 
 from monitor.core.snapshot import STATUSES, Snapshot
 
@@ -178,11 +178,10 @@ NO_FD_BACKOFF_S = 0.5
 class _Handler(BaseHTTPRequestHandler):
     """GET /metrics (or /) answers the exposition text, OpenMetrics when asked for."""
 
-    timeout: float | None = CLIENT_DEADLINE_S  # per read: an idle client is dropped
     server: _Server
 
     def setup(self) -> None:
-        self.timeout = CLIENT_DEADLINE_S
+        self.request.settimeout(CLIENT_DEADLINE_S)  # per read: an idle client is dropped
         super().setup()
         # and in all: a client that drips its request a byte at a time is cut off too
         self._deadline = threading.Timer(CLIENT_DEADLINE_S, _shut, (self.connection,))

@@ -6,28 +6,14 @@ ADAPTER ring: file I/O and watchdog; no textual. Knows nothing about sessions or
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterator
-
-from watchdog.events import (
-    DirDeletedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver, ObservedWatch
-from watchdog.observers.polling import PollingObserverVFS
+from collections.abc import Callable
 
 from monitor.core.lines import LineSplitter
+from monitor.sources.watch import DirWatch
 
 #: (arrival time, line without newline); None for lines that were in the file at start.
 Batch = list[tuple[float | None, bytes]]
@@ -54,40 +40,10 @@ PARTIAL_SETTLE_S = 1.0
 #: Bytes remembered from the start of the file and from just before the read position: when
 #: either changed, the file was rewritten in place (same inode, `>` or `cp`), not appended to.
 SIGNATURE_BYTES = 256
-_EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
 
 
 def ignore(_: str) -> None:
     return None
-
-
-class _Entry:
-    """The part of a directory entry watchdog's polling snapshot reads: its name."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-class _Wake(FileSystemEventHandler):
-    """Turns watchdog events about our file into a wake-up of the reader thread."""
-
-    def __init__(self, names: set[str], wake: threading.Event, on_dir_gone: Callable[[str], None]) -> None:
-        self._names = names
-        self._wake = wake
-        self._on_dir_gone = on_dir_gone
-
-    def dispatch(self, event: FileSystemEvent) -> None:
-        if isinstance(event, DirDeletedEvent):
-            self._on_dir_gone(os.fsdecode(event.src_path))
-            self._wake.set()
-            return
-        dest = getattr(event, "dest_path", "")
-        if os.path.basename(os.fsdecode(event.src_path)) in self._names or (
-            dest and os.path.basename(os.fsdecode(dest)) in self._names
-        ):
-            self._wake.set()
 
 
 class Follower:
@@ -144,10 +100,8 @@ class Follower:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._observer: BaseObserver | None = None
-        self._watches: dict[str, ObservedWatch] = {}
-        self._lock = threading.Lock()
-        self._gone: set[str] = set()
+        self._watch = DirWatch(path, self._wake, self._say, poll=poll, poll_interval_s=poll_interval_s,
+                               safety_poll_s=safety_poll_s)
 
     @property
     def position(self) -> int:
@@ -157,35 +111,16 @@ class Follower:
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        notice = None
-        try:
-            self._observer = self._start_observer(self.poll)
-        except OSError as e:  # no inotify instance left (EMFILE), or none on this system
-            notice = f"no file-system events ({e.strerror or e}): polling {self.path} instead"
-            self._observer = self._start_observer(True)
+        notice = self._watch.start()
         self._thread = threading.Thread(target=self._run, args=(notice,), name=f"follow {self.path}", daemon=True)
         self._thread.start()
-
-    def _start_observer(self, poll: bool) -> BaseObserver:
-        observer: BaseObserver
-        if poll:
-            # Each scan stats the directory and our file only, not every checkpoint beside
-            # it: on NFS a stat is a round trip to the server.
-            observer = PollingObserverVFS(os.stat, self._listdir, polling_interval=self.poll_interval_s)
-        else:
-            observer = Observer()
-        observer.daemon = True
-        observer.start()
-        return observer
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
+        self._watch.stop()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -196,7 +131,7 @@ class Follower:
         first = True
         while not self._stopping.is_set():
             self._wake.clear()
-            self._ensure_watches()
+            self._watch.ensure()
             self.check(at_start=first)
             first = False
             wait_s = self.safety_poll_s
@@ -218,48 +153,6 @@ class Follower:
             self.on_block(t, self._partial + b"\n")
         else:
             self.on_lines([(t, self._partial)])
-
-    # --- watching --------------------------------------------------------------------
-
-    def _targets(self) -> dict[str, set[str]]:
-        """Directories to watch and the names in them that concern us (the path and,
-        for a symlink, its target)."""
-        out: dict[str, set[str]] = {}
-        for p in {os.path.abspath(self.path), os.path.realpath(self.path)}:
-            out.setdefault(os.path.dirname(p), set()).add(os.path.basename(p))
-        return out
-
-    def _ensure_watches(self) -> None:
-        if self._observer is None:
-            return
-        with self._lock:
-            gone, self._gone = self._gone, set()
-        for directory in gone:
-            watch = self._watches.pop(directory, None)
-            if watch is not None:
-                with contextlib.suppress(KeyError):  # the emitter may have removed itself
-                    self._observer.unschedule(watch)
-        for directory, names in self._targets().items():
-            if directory in self._watches or not os.path.isdir(directory):
-                continue
-            handler = _Wake(names, self._wake, self._dir_gone)
-            try:
-                self._watches[directory] = self._observer.schedule(
-                    handler, directory, recursive=False, event_filter=_EVENTS
-                )
-            except OSError as e:
-                # inotify limits (ENOSPC, EMFILE): the safety poll still reads every change.
-                self._say(f"cannot watch {directory}: {e.strerror or e}; checking every {self.safety_poll_s:g} s")
-
-    def _listdir(self, directory: str | None) -> Iterator[os.DirEntry[str]]:
-        names = self._targets().get(os.fspath(directory or "."), set())
-        return iter([_Entry(name) for name in sorted(names)])  # type: ignore[misc]  # duck-typed: only .name is read
-
-    def _dir_gone(self, directory: str) -> None:
-        """Called on the observer's thread: the watch is dropped (and renewed once the
-        directory is back) by the reader thread."""
-        with self._lock:
-            self._gone.add(directory)
 
     # --- reading ---------------------------------------------------------------------
 

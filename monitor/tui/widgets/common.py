@@ -14,7 +14,6 @@ from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 from monitor.core.textfmt import clock
 
-
 STATUS_STYLE = {
     "waiting": "bold reverse",
     "starting": "bold cyan",
