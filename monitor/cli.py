@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
 import sys
 import threading
@@ -15,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
-from monitor import __version__
+from monitor import __version__, flags
 from monitor.alerting import finish_alerts, watch_alerts
 from monitor.core.formats import FORMAT_NAMES
 from monitor.core.report import Options
@@ -69,57 +68,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _whole_number(text: str) -> int:
-    """A count above 0 (--max-iters, --dataset-tokens)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number above 0: {text}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {text}")
-    return value
-
-
-def _period_s(text: str) -> float:
-    """Seconds between two things, above 0 (--interval, --gpu-interval)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, like 0.5: {text}") from None
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text}")
-    return value
-
-
-def _pue(text: str) -> float:
-    """A data centre's power usage effectiveness: facility energy / IT energy, so >= 1
-    (The Green Grid, "PUE: a comprehensive examination of the metric", 2012)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number like 1.2: {text}") from None
-    if not 1 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"a PUE is 1 or more (facility energy / IT energy): {text}")
-    return value
-
-
-def _currency(text: str) -> str:
-    """A short printable currency name or symbol (USD, EUR, €)."""
-    name = text.strip()
-    if not name or len(name) > 8 or clean(name) != name or not name.isprintable():
-        raise argparse.ArgumentTypeError(f"expected a currency like USD or €: {clean(text, 20)!r}")
-    return name
-
-
-def _readable_file(text: str) -> str:
-    """A file that exists and can be read now (--gpu-log)."""
-    try:
-        check_regular(text)
-    except LogError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return text
-
-
 def _gpu_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in text.split(",") if x.strip())
@@ -133,16 +81,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
     p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
     p.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="log family (default: detect)")
-    p.add_argument("--max-iters", type=_whole_number, metavar="N", help="total iterations, when the log does not say")
+    p.add_argument("--max-iters", type=flags.whole_number, metavar="N", help="total iterations, when the log does not say")
     p.add_argument("--price", type=_positive_float, default=0.15, metavar="P", help="price per kWh (default 0.15)")
-    p.add_argument("--currency", type=_currency, default="USD", help="currency of --price (default USD)")
-    p.add_argument("--pue", type=_pue, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
-    p.add_argument("--dataset-tokens", type=_whole_number, metavar="N", help="tokens in the training set, for data epochs")
-    p.add_argument("--gpu-log", type=_readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
+    p.add_argument("--currency", type=flags.currency, default="USD", help="currency of --price (default USD)")
+    p.add_argument("--pue", type=flags.pue, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
+    p.add_argument("--dataset-tokens", type=flags.whole_number, metavar="N", help="tokens in the training set, for data epochs")
+    p.add_argument("--gpu-log", type=flags.readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
     p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
     p.add_argument("--gpus", type=_gpu_list, metavar="0,1", help="the GPUs of the run (default: detect)")
-    p.add_argument("--gpu-interval", type=_period_s, default=1.0, metavar="S", help="NVML sampling period")
-    p.add_argument("--interval", type=_period_s, default=1.0, metavar="S",
+    p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period")
+    p.add_argument("--interval", type=flags.period_s, default=1.0, metavar="S",
                    help="with --jsonl: a record at least this often (default 1 s)")
     p.add_argument("--gpu-source", action="append", metavar="URL",
                    help="GPUs from a dcgm-exporter (http://NODE:9400/metrics) or Prometheus (prom+http://HOST:9090); "
