@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-from badserver import BadServer  # noqa: E402
+from badserver import BadServer
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 #: `--once --gpu-log` as it was: every row parsed into a list of samples first.
