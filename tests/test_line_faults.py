@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from conftest import DATA, ROOT
 from logwriter import Collector, iter_line, wait_for
 
@@ -190,7 +189,3 @@ def test_field_case_k_jsonl_shows_the_last_line(tmp_path: Path) -> None:
         proc.wait(timeout=10)
     assert 5000 in iters
 
-
-@pytest.mark.parametrize("n", [3])
-def test_cr_steps_helper(n: int) -> None:
-    assert cr_steps(n).count(b"\r") == n
