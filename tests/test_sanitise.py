@@ -273,3 +273,12 @@ def test_runs_table_cells_and_notifications() -> None:
     assert all(raw(c) == [] for c in run_row(names[0], sessions[0].snapshot()).cells())
     assert raw(text) == [] and "\\x1b]52;c;" in text  # the table's run cell
     assert len(notices) == 1 and raw(notices[0]) == [] and "was truncated \\x1b]52;c;" in notices[0]
+
+
+def test_metrics_page_labels() -> None:
+    """The /metrics page is read with curl in a terminal too."""
+    from monitor.sources.metrics import render
+
+    snap = Session(Options(source=f"/runs/{NAME}.log"), FakeClock(1_800_000_000.0)).snapshot()
+    page = render([snap])
+    assert raw(page) == [] and "\\x1b]52;c;" in page
