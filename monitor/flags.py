@@ -18,7 +18,7 @@ def whole_number(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number above 0: {text}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be above 0: {text}")
     return value
@@ -29,7 +29,7 @@ def period_s(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, like 0.5: {text}") from None
+        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text}")
     return value
@@ -41,7 +41,7 @@ def pue(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number like 1.2: {text}") from None
+        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
     if not 1 <= value < math.inf:
         raise argparse.ArgumentTypeError(f"a PUE is 1 or more (facility energy / IT energy): {text}")
     return value

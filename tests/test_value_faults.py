@@ -34,7 +34,7 @@ def log(tmp_path: Path) -> Path:
     [
         (["--max-iters", "-5"], "argument --max-iters: must be above 0: -5"),
         (["--max-iters", "0"], "argument --max-iters: must be above 0: 0"),
-        (["--max-iters", "ten"], "argument --max-iters: expected a whole number above 0: ten"),
+        (["--max-iters", "ten"], "argument --max-iters: expected a whole number: 'ten'"),
         (["--dataset-tokens", "-1"], "argument --dataset-tokens: must be above 0: -1"),
         (["--pue", "0"], "argument --pue: a PUE is 1 or more"),
         (["--pue", "nan"], "argument --pue: a PUE is 1 or more"),
