@@ -10,10 +10,11 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -50,16 +51,31 @@ _records: dict[str, dict] = {}
 _summaries: dict[str, str] = {}
 
 
+def _fresh_copy(name: str) -> str:
+    """The log as if it had just been written: a status fact is what the log shows, not how long ago the
+    checkout wrote the file (an old file's mtime would make a cut-off log 'stalled')."""
+    folder = Path(tempfile.mkdtemp(prefix="field-"))
+    shutil.copyfile(FIELD / name, folder / name)
+    return str(folder / name)
+
+
+def _once(name: str, capsys, *flags: str) -> str:
+    path = _fresh_copy(name)
+    try:
+        return _run_cli([path, "--once", *flags, "--no-gpu"], capsys)
+    finally:
+        shutil.rmtree(Path(path).parent)
+
+
 def record(name: str, capsys) -> dict:
     if name not in _records:
-        out = _run_cli([str(FIELD / name), "--once", "--json", "--no-gpu"], capsys)
-        _records[name] = json.loads(out)
+        _records[name] = json.loads(_once(name, capsys, "--json"))
     return _records[name]
 
 
 def summary(name: str, capsys) -> str:
     if name not in _summaries:
-        _summaries[name] = _run_cli([str(FIELD / name), "--once", "--no-gpu"], capsys)
+        _summaries[name] = _once(name, capsys)
     return _summaries[name]
 
 
