@@ -5,6 +5,8 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports. Takes a Snapshot, returns
 
 from __future__ import annotations
 
+import math
+
 from monitor.core import textfmt as fmt
 from monitor.core.lines import visible
 from monitor.core.snapshot import Snapshot
@@ -106,7 +108,10 @@ def _time(s: Snapshot) -> str:
 def _loss(s: Snapshot) -> str:
     parts = []
     if s.loss is not None:
-        parts.append(f"{fmt.num(s.loss)} (last step)")
+        loss = f"{fmt.num(s.loss)} (last step)"
+        if not math.isfinite(s.loss) and s.last_finite_loss is not None:
+            loss += f" · last finite {fmt.num(s.last_finite_loss)}"
+        parts.append(loss)
     if s.best_val_loss is not None:  # named as the log names it: val bpb is not a loss in nats
         parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({s.evals_done} evals)")
     return " · ".join(parts)

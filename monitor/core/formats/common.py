@@ -13,6 +13,8 @@ from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
 
 _WARNING = re.compile(r"\S.*?:\d+: (\w*Warning): (.*)$")
 _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Failure))\b:?\s*(.*)$")
+#: The line that ends a traceback: the exception's (dotted) name, then `:` or nothing.
+_RAISED = re.compile(r"[A-Za-z_][\w.]*(?::|\s*$)")
 _FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
 #: A number as training logs print it, `nan` and `inf` with either sign included (group 1).
 NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
@@ -40,6 +42,17 @@ _BINOPS = {
     ast.FloorDiv: operator.floordiv,
     ast.Pow: operator.pow,
 }
+
+
+def constant(node: ast.AST) -> object:
+    """The value of an expression node that is a literal or simple arithmetic on literals
+    (`5 * 8`, `-1e-4`, `'text'`, `True`); ValueError for anything else."""
+    try:
+        return _arith(node)
+    except ValueError:
+        return ast.literal_eval(node)  # a tuple, list or dict of literals (`betas = (0.9, 0.95)`)
+    except (ZeroDivisionError, OverflowError, TypeError, RecursionError) as e:
+        raise ValueError(str(e)) from None
 
 
 def _arith(node: ast.AST) -> object:
@@ -86,8 +99,8 @@ class PythonErrors:
             self._in_traceback = True
             return TracebackStarted()
         if self._in_traceback:
-            if not line.strip() or line[:1].isspace() or line.startswith(_CHAIN):
-                return None
+            if not line.strip() or line[:1].isspace() or line.startswith(_CHAIN) or not _RAISED.match(line):
+                return None  # the stack, or text that is no exception (a wrapped source line, `...`)
             self._in_traceback = False
             return Crash(message=line.strip(), interrupted=line.startswith("KeyboardInterrupt"))
         if line.startswith("KeyboardInterrupt"):
