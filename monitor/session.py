@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from monitor.core.events import Crash, Event, Iteration
+from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import PrintedClock, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
@@ -125,11 +125,16 @@ class Session:
         for segment in segments(text):
             prefixed = strip(segment)
             if prefixed is None:
-                out.extend(self.parser.feed(t, segment))
+                events = self.parser.feed(t, segment)
+                if self.printed_clock.undecided and any(isinstance(e, Iteration) for _, e in events):
+                    self.printed_clock.decide(None)  # times were printed, but not on the step lines
+                out.extend(events)
                 continue
             clock = self.printed_clock
             line_t = self._printed_time(prefixed.printed_s, t)
             events = self.parser.feed(line_t, prefixed.text)
+            if prefixed.launch:  # torchrun starting processes: a new run from this line on
+                events = [(line_t, RunStarted(prefixed.text)), *events]
             if clock.in_use is None and any(isinstance(e, Iteration) for _, e in events):
                 if clock.decide(prefixed.printed_s):  # the step lines are timed: so is every line
                     if self.state.current.first_t is None:

@@ -195,6 +195,8 @@ class Run:
         self.first_t: float | None = None
         self.last_t: float | None = None
         self.last_line_t: float | None = None
+        #: the time of the line before the last (the last may turn out to start the next run)
+        self.prior_line_t: float | None = None
         self.lines = 0
 
     @property
@@ -287,6 +289,7 @@ class RunState:
         if run.lines == 1:
             # None when the run's first line was already in the file: its start is unknown.
             run.first_t = t
+        run.prior_line_t = run.last_line_t
         if t is not None:
             run.last_line_t = t
 
@@ -440,6 +443,9 @@ class RunState:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
         # The line that started this run was counted on the previous one; it is this run's first.
+        if previous.lines > 1:
+            previous.lines -= 1
+            previous.last_line_t = previous.prior_line_t
         run.lines = 1
         run.first_t = t
         run.last_line_t = t
@@ -454,6 +460,7 @@ def _lines_seen(run: Run, count: int, t: float | None) -> None:
     run.lines += count
     if run.lines == count:
         run.first_t = t
+    run.prior_line_t = run.last_line_t if count == 1 else t
     if t is not None:
         run.last_line_t = t
 

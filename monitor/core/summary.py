@@ -57,7 +57,7 @@ def _status(s: Snapshot) -> str:
 
 def _progress(s: Snapshot) -> str:
     if s.iter is None:
-        return "no training step logged yet"
+        return fmt.no_step(s.evals_done)
     text = f"iter {s.iter:,}"
     if s.max_iters is not None:
         src = "" if s.max_iters_source == "log" else f" ({s.max_iters_source})"

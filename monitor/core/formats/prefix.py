@@ -20,15 +20,21 @@ _PREFIX = re.compile(
     r"(?P<zone>Z|[+-]\d\d:?\d\d)?\]?(?:\s*[|:-](?=\s))?\s+"
     # the `ts` tool's default `May 02 14:10:07`: no year
     r"|(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]\d) (?P<mtime>\d\d:\d\d:\d\d)(?:\.(?P<mfrac>\d{1,9}))? "
+    # glog, as torchrun and PyTorch's C++ warnings print it: `W1023 19:25:18.123000 1234
+    # torch/distributed/run.py:766] ` (no year: its time is not used)
+    r"|\[?[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{1,9}(?: +\d+)? (?P<src>[^\]\s]{1,200}):\d+\] ?"
     # torchrun: `[rank0]: ` (stderr of a failed rank), `[default0]:` (--tee, --redirects)
     r"|\[(?:rank|default)?(?P<rank>\d{1,6})\]: ?"
     # Python logging: `INFO:root:`, `INFO:__main__:` (basicConfig), `[INFO] `, `INFO - `,
     # `name - INFO - `, loguru's `| INFO     | module:function:12 - `
-    rf"|{_LEVEL}:[\w.<>-]*:"
+    rf"|{_LEVEL}:(?P<logger>[\w.<>-]*):"
     rf"|\[{_LEVEL}\]:? ?"
     rf"|(?:[\w.]+ - )?{_LEVEL} +- "
     rf"|(?:\| ?)?{_LEVEL} *\| (?:[\w.<>]+:[\w.<>]+:\d+ - )?"
 )
+#: Where torchrun's start-up warnings come from (glog's file, Python logging's logger name):
+#: the lines it prints before it starts the processes (`Setting OMP_NUM_THREADS …`).
+_LAUNCHER = frozenset(("torch/distributed/run.py", "torch.distributed.run"))
 #: What a prefix may start with: a cheap test before the pattern is tried.
 _HEADS = frozenset("[0123456789|DIWECFJMASOND")
 MAX_PREFIXES = 4
@@ -43,6 +49,8 @@ class Stripped:
     text: str
     printed_s: float | None = None
     rank: int | None = None
+    #: the line is torchrun's own start-up output: a new process (group) starts here
+    launch: bool = False
 
 
 def strip(line: str) -> Stripped | None:
@@ -54,6 +62,7 @@ def strip(line: str) -> Stripped | None:
         return None
     printed_s: float | None = None
     rank: int | None = None
+    launch = False
     at = 0
     for _ in range(MAX_PREFIXES):
         if m is None or m.end() == at:
@@ -61,9 +70,10 @@ def strip(line: str) -> Stripped | None:
         if m.group("rank") is not None:
             rank = int(m.group("rank"))
         printed_s = _printed(m) if printed_s is None else printed_s
+        launch = launch or (m.group("src") or m.group("logger")) in _LAUNCHER
         at = m.end()
         m = _PREFIX.match(line, at)
-    return Stripped(line[at:], printed_s, rank)
+    return Stripped(line[at:], printed_s, rank, launch)
 
 
 def _printed(m: re.Match[str]) -> float | None:
@@ -121,6 +131,11 @@ class PrintedClock:
         #: the first time printed, kept for the run's start once the printed times are in use
         self.first_printed_s: float | None = None
         self._last_unanchored_s: float | None = None
+
+    @property
+    def undecided(self) -> bool:
+        """True while times were printed but no step line has said whether they are used."""
+        return self.in_use is None and self.first_printed_s is not None
 
     def decide(self, printed_s: float | None) -> bool:
         """At the first step line: True when it carries a printed time (then they are used)."""
