@@ -38,6 +38,7 @@ SEPARATE = {"first_run_status": "test_first_run_status_through_replay",
 
 def _run_cli(argv: list[str], capsys) -> str:
     capsys.readouterr()
+    rc: int | str | None
     try:
         rc = main(argv)
     except SystemExit as ex:  # argparse or a front end may exit instead of returning
@@ -149,12 +150,12 @@ def test_follow_reads_the_last_line_without_newline(name: str) -> None:
     proc.terminate()
     out, _ = proc.communicate(timeout=10)
     iters = [json.loads(line).get("iter") for line in out.splitlines() if line.startswith("{")]
-    assert want in iters, f"--jsonl showed iters {sorted(set(i for i in iters if i is not None))}, never {want}"
+    assert want in iters, f"--jsonl showed iters {sorted({i for i in iters if i is not None})}, never {want}"
 
 
 def _manifest_files() -> set[str]:
     text = (FIELD / "MANIFEST.md").read_text()
-    return set(re.findall(r"^\| `([^`]+)` \|", text, flags=re.M))
+    return set(re.findall(r"^\| `([^`]+)` \|", text, flags=re.MULTILINE))
 
 
 def test_facts_and_manifest_list_the_same_files() -> None:
