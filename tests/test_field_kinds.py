@@ -275,3 +275,16 @@ def test_crash_rank_reaches_the_event() -> None:
     s = Session(Options(), FakeClock())
     s.feed("[rank3]: RuntimeError: NCCL error")
     assert s.state.current.crash == Crash("RuntimeError: NCCL error", False, 3)
+
+
+def test_compiled_trainers_fatal_errors_are_crashes_with_their_reason() -> None:
+    s = session(["train_gpt2cu: train_gpt2.cu:1518: int main(int, char**): Assertion `B % T == 0' failed."])
+    assert s.snapshot().status == "crashed" and "Assertion `B % T == 0' failed" in s.snapshot().error
+    s = session(["Multi-GPU support is disabled. Using a single GPU.", "[CUDA ERROR] at file train_gpt2.cu:265:",
+                 "out of memory"])
+    assert (s.format, s.snapshot().status, s.snapshot().error) == ("llmc", "crashed", "[CUDA ERROR] out of memory")
+
+
+def test_a_forks_tokens_line_is_read() -> None:
+    s = session(["total number of tokens per iteration: 655360", "iter 0: loss 4.2, time 10.00ms"])
+    assert s.snapshot().tokens_per_iter == 655360

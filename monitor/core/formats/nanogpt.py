@@ -53,7 +53,8 @@ _ITER = re.compile(
 _EVAL = re.compile(rf"step {_STEP}: train loss {NUM}(?: \w+)?, val loss {NUM}", re.IGNORECASE)
 _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
 _OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
-_TOKENS = re.compile(r"tokens per iteration will be: (\d[\d,]{0,30})(?![\d,])")
+# train.py's `tokens per iteration will be: N`; forks print `total number of tokens per iteration: N`.
+_TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (\d[\d,]{0,30})(?![\d,])")
 _VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)")
 _PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
 # train.py's f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"
@@ -119,7 +120,7 @@ class Parser:
         stripped = line.strip()
         if not stripped or stripped.startswith("#") or line[:1].isspace():
             return None
-        if not line.startswith(("Overriding", "tokens per iteration")):
+        if not line.startswith(("Overriding", "tokens per iteration", "total number of tokens")):
             try:
                 tree = ast.parse(stripped)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -133,7 +134,7 @@ class Parser:
 
     @staticmethod
     def _startup(line: str) -> Event | None:
-        if line.startswith("tokens per iteration will be: "):
+        if line.startswith(("tokens per iteration", "total number of tokens per iteration")):
             m = _TOKENS.match(line)
             return TokensPerIter(int(m.group(1).replace(",", ""))) if m else None
         if line.startswith("found vocab_size"):
