@@ -14,7 +14,7 @@ import numpy as np
 
 from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
-from monitor.core.formats.prefix import PrintedClock, strip, strip_block
+from monitor.core.formats.prefix import PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.report import Options, build
@@ -128,25 +128,28 @@ class Session:
                 events = self.parser.feed(t, segment)
                 if self.printed_clock.undecided and any(isinstance(e, Iteration) for _, e in events):
                     self.printed_clock.decide(None)  # times were printed, but not on the step lines
-                out.extend(events)
-                continue
-            clock = self.printed_clock
-            line_t = self._printed_time(prefixed.printed_s, t)
-            events = self.parser.feed(line_t, prefixed.text)
-            if prefixed.launch:  # torchrun starting processes: a new run from this line on
-                events = [(line_t, RunStarted(prefixed.text)), *events]
-            if clock.in_use is None and any(isinstance(e, Iteration) for _, e in events):
-                if clock.decide(prefixed.printed_s):  # the step lines are timed: so is every line
-                    if self.state.current.first_t is None:
-                        self.state.current.first_t = clock.first_printed_s
-                    line_t = self._printed_time(prefixed.printed_s, t)
-                    events = [(line_t, e) for _, e in events]
-            t = line_t
-            if prefixed.rank is not None:  # which rank raised it
-                events = [(et, Crash(e.message, e.interrupted, prefixed.rank) if isinstance(e, Crash) else e)
-                          for et, e in events]
+            else:
+                t, events = self._prefixed_events(prefixed, t)
             out.extend(events)
         return t, out
+
+    def _prefixed_events(self, prefixed: Stripped, t: float | None) -> tuple[float | None, list[tuple[float | None, Event]]]:
+        """The events of a line whose prefix was stripped, with its printed time and rank."""
+        clock = self.printed_clock
+        line_t = self._printed_time(prefixed.printed_s, t)
+        events = self.parser.feed(line_t, prefixed.text)
+        if prefixed.launch:  # torchrun starting processes: a new run from this line on
+            events = [(line_t, RunStarted(prefixed.text)), *events]
+        steps = clock.in_use is None and any(isinstance(e, Iteration) for _, e in events)
+        if steps and clock.decide(prefixed.printed_s):  # the step lines are timed: so is every line
+            if self.state.current.first_t is None:
+                self.state.current.first_t = clock.first_printed_s
+            line_t = self._printed_time(prefixed.printed_s, t)
+            events = [(line_t, e) for _, e in events]
+        if prefixed.rank is not None:  # which rank raised it
+            events = [(et, Crash(e.message, e.interrupted, prefixed.rank) if isinstance(e, Crash) else e)
+                      for et, e in events]
+        return line_t, events
 
     def _printed_time(self, printed_s: float | None, t: float | None) -> float | None:
         if printed_s is None:

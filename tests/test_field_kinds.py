@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import FakeClock
+
 from monitor.core.events import Crash, Eval, Iteration
 from monitor.core.formats import AutoParser, llama2c, modded, nanochat
 from monitor.core.formats.prefix import strip, strip_block
@@ -129,7 +129,7 @@ def test_the_ranks_exception_is_the_error_not_torchruns_wrapper() -> None:
     snap = session(lines).snapshot()
     assert snap.status == "crashed"
     assert snap.error == "OSError: [Errno 28] No space left on device (rank 1 first; 2 ranks raised it)"
-    assert "ChildFailedError" in [text for _, kind, text in snap.notes if kind == "error"][0]
+    assert "ChildFailedError" in next(text for _, kind, text in snap.notes if kind == "error")
 
 
 def test_crash_after_a_finished_stage_belongs_to_the_next_process() -> None:

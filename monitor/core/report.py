@@ -37,6 +37,7 @@ BURST_STEPS, BURST_MIN_S = 3, 10.0
 #: Lines that arrived this many times faster than the run printed them came in a burst
 #: (a pipe, a copy): their arrival times do not measure the run.
 ARRIVAL_BURST = 2.0
+FAMILY_NAMES = "nanoGPT, nanochat, llm.c, modded-nanogpt, llama2.c"
 UNBUFFER_HINT = "run with `python -u` or PYTHONUNBUFFERED=1"
 CHART_POINTS = 1000
 
@@ -153,8 +154,8 @@ def build(
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
     if fmt is None and state.lines:
-        warnings = (*warnings, f"{state.lines:,} lines read, none recognised as a line of a training log "
-                               "(nanoGPT, nanochat, llm.c, modded-nanogpt, llama2.c)")
+        unknown = f"{state.lines:,} lines read, none recognised as a line of a training log ({FAMILY_NAMES})"
+        warnings = (*warnings, unknown)
     buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
     warnings = (*warnings, buffered) if buffered else warnings
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)

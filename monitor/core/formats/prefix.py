@@ -96,7 +96,7 @@ def _printed(m: re.Match[str]) -> float | None:
     return seconds
 
 
-_BLOCK_RANK = re.compile(rb"^\[(?:rank|default)?\d{1,6}\]: ?", re.M)
+_BLOCK_RANK = re.compile(rb"^\[(?:rank|default)?\d{1,6}\]: ?", re.MULTILINE)
 
 
 def strip_block(data: bytes) -> bytes | None:
