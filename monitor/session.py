@@ -179,6 +179,7 @@ class Session:
         if self.state.current.lines:
             self.state.runs.append(Run(len(self.state.runs)))
         self.parser = AutoParser(self.options.fmt)
+        self.printed_clock = PrintedClock()
 
     def feed_many(self, lines: Iterable[bytes | str], t: float | None = None) -> bool:
         lines = list(lines)

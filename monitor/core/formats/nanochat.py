@@ -66,7 +66,9 @@ _PLAN_KEYS = {
 # The last step line each stage prints, counted back from the total on its lines: base_train
 # and chat_rl run steps 0..total-1 (the family rule); the October 2025 chat_sft only
 # evaluates on its last pass, so its last training line is total-2.
-_FINAL_OFFSET = {"sft": 2}
+_FINAL_OFFSET = {"sft": 2, "data": 0}
+# mid_train and today's chat_sft print steps 1..total, the last at (about) 100% of their data.
+_ONE_BASED = ("data",)
 
 
 class Parser:
@@ -129,7 +131,8 @@ class Parser:
             return iteration
         self._stage = stage
         # Another script took over: a new run, with that stage's last-step rule.
-        return (RunStarted(text=line), ConfigValue("final_iter_offset", _FINAL_OFFSET.get(stage)), iteration)
+        return (RunStarted(text=line), ConfigValue("final_iter_offset", _FINAL_OFFSET.get(stage)),
+                ConfigValue("zero_based", stage not in _ONE_BASED), iteration)
 
     @staticmethod
     def _startup(line: str) -> Event | None:
