@@ -288,3 +288,21 @@ def test_compiled_trainers_fatal_errors_are_crashes_with_their_reason() -> None:
 def test_a_forks_tokens_line_is_read() -> None:
     s = session(["total number of tokens per iteration: 655360", "iter 0: loss 4.2, time 10.00ms"])
     assert s.snapshot().tokens_per_iter == 655360
+
+
+def test_timestamped_lines_read_in_a_block_keep_their_own_times() -> None:
+    lines = [f"2024-05-02 14:{i // 60:02d}:{i % 60:02d} iter {i}: loss 3.0, time 1000.00ms, mfu 1.00%" for i in range(400)]
+    block, one_by_one = Session(Options(), FakeClock(T0)), session(lines, FakeClock(T0))
+    block.feed_block("".join(f"{line}\n" for line in lines).encode())
+    for s in (block, one_by_one):
+        s.file_mtime = T0
+        s.snapshot()
+    assert list(block.state.current.t.values) == list(one_by_one.state.current.t.values)
+    assert block.state.current.t.values[0] == T0 - 399 and block.state.lines == 400
+
+
+def test_replay_paces_a_prefixed_log_by_its_step_lines() -> None:
+    from monitor.sources.replay import paced_times
+
+    lines = [f"[rank0]: iter {i}: loss 3.0, time 500.00ms".encode() for i in range(4)]
+    assert paced_times(lines, 0.0) == [0.5, 1.0, 1.5, 2.0]
