@@ -306,3 +306,20 @@ def test_replay_paces_a_prefixed_log_by_its_step_lines() -> None:
 
     lines = [f"[rank0]: iter {i}: loss 3.0, time 500.00ms".encode() for i in range(4)]
     assert paced_times(lines, 0.0) == [0.5, 1.0, 1.5, 2.0]
+
+
+def test_once_reads_a_piped_log_to_its_end() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    log = "".join(f"iter {i}: loss 3.0, time 1000.00ms, mfu 1.00%\n" for i in range(0, 101, 10))
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    argv = [sys.executable, "-m", "monitor", "-", "--once", "--no-gpu", "--max-iters", "100"]
+    out = subprocess.run([*argv, "--json"], input=log, capture_output=True, text=True, env=env, timeout=60)
+    assert (json.loads(out.stdout)["status"], json.loads(out.stdout)["iter"]) == ("finished", 100)
+    text = subprocess.run(argv, input=log, capture_output=True, text=True, env=env, timeout=60).stdout
+    assert "1 m 41 s" in text  # 101 steps of 1 s as printed, not the pipe's instant
