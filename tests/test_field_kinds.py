@@ -319,7 +319,7 @@ def test_once_reads_a_piped_log_to_its_end() -> None:
     log = "".join(f"iter {i}: loss 3.0, time 1000.00ms, mfu 1.00%\n" for i in range(0, 101, 10))
     env = {**os.environ, "PYTHONPATH": str(root)}
     argv = [sys.executable, "-m", "monitor", "-", "--once", "--no-gpu", "--max-iters", "100"]
-    out = subprocess.run([*argv, "--json"], input=log, capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run([*argv, "--json"], input=log, capture_output=True, text=True, env=env, timeout=60, check=True)
     assert (json.loads(out.stdout)["status"], json.loads(out.stdout)["iter"]) == ("finished", 100)
-    text = subprocess.run(argv, input=log, capture_output=True, text=True, env=env, timeout=60).stdout
+    text = subprocess.run(argv, input=log, capture_output=True, text=True, env=env, timeout=60, check=True).stdout
     assert "1 m 41 s" in text  # 101 steps of 1 s as printed, not the pipe's instant
