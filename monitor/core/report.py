@@ -208,6 +208,7 @@ def build(
         dataset_tokens=options.dataset_tokens,
         notes=tuple((n.t, n.kind, n.shown()) for n in run.notes),
         error=run.error,
+        crash_message=run.error,
         loss_series=downsample(run.iters.values, run.loss.values) if charts else Series(np.empty(0), np.empty(0)),
         val_series=_val_series(run) if charts else Series(np.empty(0), np.empty(0)),
         step_series=downsample(run.iters.values, run.step_time_s.values) if charts else Series(np.empty(0), np.empty(0)),

@@ -132,6 +132,8 @@ class Snapshot:
     #: why CPU energy is not measured (None when it is, or when nobody asked)
     cpu_status: str | None = None
     notes: tuple[tuple[float | None, str, str], ...] = ()
+    #: the error as the human front ends show it (report sets it to `error`)
+    crash_message: str | None = None
     loss_series: Series = field(default_factory=_empty_series)
     val_series: Series = field(default_factory=_empty_series)
     step_series: Series = field(default_factory=_empty_series)
@@ -140,11 +142,6 @@ class Snapshot:
     def loss_is_nan(self) -> bool:
         """The last logged loss is NaN or infinite: the run has diverged."""
         return self.loss is not None and not math.isfinite(self.loss)
-
-    @property
-    def crash_message(self) -> str | None:
-        """The error as the human front ends show it (the same text as `error`)."""
-        return self.error
 
     def record(self) -> dict[str, object]:
         """The flat JSON record: every key present, None when unknown, no NaN/inf."""
