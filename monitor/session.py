@@ -12,8 +12,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from monitor.core.events import Event, Iteration
+from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
+from monitor.core.formats.prefix import PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.report import Options, build
@@ -94,6 +95,8 @@ class Session:
         self._dataset_sizes: dict[str, int | None] = {}
         self.parser = AutoParser(options.fmt)
         self.state = RunState()
+        #: puts the times printed before the lines (timestamps) onto this clock
+        self.printed_clock = PrintedClock()
         self.file_mtime: float | None = None
         self.waiting = False
         #: a lasting problem with the log source (deleted, unreadable), shown as a warning
@@ -111,13 +114,50 @@ class Session:
 
     def feed(self, line: bytes | str, t: float | None = None) -> bool:
         """One log line (without its newline) seen at `t`; True when the run changed."""
-        events = self._events(line, t)
+        t, events = self._events(line, t)
         self.state.line_seen(t)
         return self._apply(events)
 
-    def _events(self, line: bytes | str, t: float | None) -> list[tuple[float | None, Event]]:
+    def _events(self, line: bytes | str, t: float | None) -> tuple[float | None, list[tuple[float | None, Event]]]:
+        """The line's time (its printed timestamp where it has one) and its events."""
         text = decode(line) if isinstance(line, bytes) else line
-        return [pair for segment in segments(text) for pair in self.parser.feed(t, segment)]
+        out: list[tuple[float | None, Event]] = []
+        for segment in segments(text):
+            prefixed = strip(segment)
+            if prefixed is None:
+                events = self.parser.feed(t, segment)
+                if self.printed_clock.undecided and any(isinstance(e, Iteration) for _, e in events):
+                    self.printed_clock.decide(None)  # times were printed, but not on the step lines
+            else:
+                t, events = self._prefixed_events(prefixed, t)
+            out.extend(events)
+        return t, out
+
+    def _prefixed_events(self, prefixed: Stripped, t: float | None) -> tuple[float | None, list[tuple[float | None, Event]]]:
+        """The events of a line whose prefix was stripped, with its printed time and rank."""
+        clock = self.printed_clock
+        line_t = self._printed_time(prefixed.printed_s, t)
+        events = self.parser.feed(line_t, prefixed.text)
+        if prefixed.launch:  # torchrun starting processes: a new run from this line on
+            events = [(line_t, RunStarted(prefixed.text)), *events]
+        steps = clock.in_use is None and any(isinstance(e, Iteration) for _, e in events)
+        if steps and clock.decide(prefixed.printed_s):  # the step lines are timed: so is every line
+            if self.state.current.first_t is None:
+                self.state.current.first_t = clock.first_printed_s
+            line_t = self._printed_time(prefixed.printed_s, t)
+            events = [(line_t, e) for _, e in events]
+        if prefixed.rank is not None:  # which rank raised it
+            events = [(et, Crash(e.message, e.interrupted, prefixed.rank) if isinstance(e, Crash) else e)
+                      for et, e in events]
+        return line_t, events
+
+    def _printed_time(self, printed_s: float | None, t: float | None) -> float | None:
+        if printed_s is None:
+            return t
+        line_t, shift = self.printed_clock.time(printed_s, t)
+        if shift is not None:
+            self.state.shift_times(shift)
+        return line_t
 
     def _apply(self, events: list[tuple[float | None, Event]]) -> bool:
         changed = False
@@ -139,6 +179,7 @@ class Session:
         if self.state.current.lines:
             self.state.runs.append(Run(len(self.state.runs)))
         self.parser = AutoParser(self.options.fmt)
+        self.printed_clock = PrintedClock()
 
     def feed_many(self, lines: Iterable[bytes | str], t: float | None = None) -> bool:
         lines = list(lines)
@@ -172,6 +213,7 @@ class Session:
         return changed
 
     def _feed_piece(self, data: bytes, t: float | None) -> bool:
+        data = strip_block(data) or data  # torchrun's rank tags: the lines are read in bulk all the same
         starts, ends = line_bounds(data)
         changed = False
         for i in range(len(starts)):
@@ -209,12 +251,12 @@ class Session:
                 pending.add(first, b)
                 continue
             for i in range(a, b):
-                events = self._events(bound(data[starts[i] : ends[i]]), t)
-                if not events:
+                line_t, events = self._events(bound(data[starts[i] : ends[i]]), t)
+                if not events and line_t == t:
                     pending.silent += 1
                     continue
                 changed = pending.flush(self.state, cols, t) or changed
-                self.state.line_seen(t)
+                self.state.line_seen(line_t)
                 changed = self._apply(events) or changed
         return pending.flush(self.state, cols, t) or changed
 
@@ -230,6 +272,9 @@ class Session:
         """The current run (or run `run_index`) at `now`; an earlier run as it stood at its last line."""
         if now is None:
             now = self.clock()
+        shift = self.printed_clock.anchor_to_mtime(self.file_mtime)
+        if shift is not None:
+            self.state.shift_times(shift)
         if run_index is not None and run_index < len(self.state.runs) - 1:
             ended = self.state.runs[run_index].last_line_t
             now = now if ended is None else ended

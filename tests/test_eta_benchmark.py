@@ -56,4 +56,6 @@ def test_replay_of_one_run_scores_that_run_over_its_own_span(bench) -> None:
     runs = bench._fed(log, items).state.runs
     assert first.duration_s == pytest.approx(runs[0].last_line_t - runs[0].first_t)
     assert first.duration_s < items[-1][0] - items[0][0]
-    assert bench.replay("sft", log, None, None, run_index=1) == "max_iters unknown"
+    # chat_sft prints no total: the share of its data on its step lines gives it (49, steps 1..49)
+    sft = bench.replay("sft", log, None, None, run_index=1)
+    assert isinstance(sft, bench.Result) and sft.final_iter == 49

@@ -42,7 +42,8 @@ def feed(tmp_path: Path) -> Iterator:
 
     def start(path: Path | None = None) -> LiveFeed:
         session = Session(Options(source="run.log"), clock=lambda: 1_800_000_000.0)
-        f = LiveFeed(session, str(path or tmp_path / "run.log"))
+        # lines arrive on the session's clock (a log silent for years would be stalled)
+        f = LiveFeed(session, str(path or tmp_path / "run.log"), clock=session.clock)
         f.start()
         feeds.append(f)
         wait_for(lambda: f.drain() or f.state is not None, what="the source's first look")

@@ -67,6 +67,9 @@ class Iteration:
     mfu: float | None = None
     max_iters: int | None = None
     train_time_s: float | None = None
+    #: the total computed from the share of the run done that the line prints (nanochat's
+    #: `(15.00%)` where no `/total` is printed); None when it does not pin it down
+    share_total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,14 @@ class Checkpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class TrainingEnded:
+    """A line a trainer prints once its training loop is over (nanochat's `Total training
+    time: …` summary): the run finished, whatever its step count says."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class PyWarning:
     """A Python warning line (`file:line: FooWarning: message`)."""
 
@@ -115,10 +126,12 @@ class TracebackStarted:
 
 @dataclass(frozen=True, slots=True)
 class Crash:
-    """The final line of a traceback or a fatal error. `interrupted` for KeyboardInterrupt."""
+    """The final line of a traceback or a fatal error. `interrupted` for KeyboardInterrupt;
+    `rank` is the torchrun rank whose output it was, where the line says."""
 
     message: str
     interrupted: bool = False
+    rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +153,7 @@ Event = (
     | Eval
     | Checkpoint
     | ScheduleChanges
+    | TrainingEnded
     | PyWarning
     | TracebackStarted
     | Crash

@@ -61,6 +61,9 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
     source: str | None
     if run.printed_max_iters is not None and not flags:
         max_iters, source = run.printed_max_iters, "log"
+    elif run.share_max_iters is not None and not flags:
+        # computed from the shares its own step lines print (a setting may be the stage's before)
+        max_iters, source = run.share_max_iters, "log"
     elif setting is not None and _int(setting.value) is not None:
         max_iters, source = _int(setting.value), setting.source
     else:
@@ -73,8 +76,11 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
         steps_total = max(0, last_step + (1 if zero_based else 0))
     grad_accum, batch, block = get("gradient_accumulation_steps"), get("batch_size"), get("block_size")
     tokens = run.tokens_per_iter
-    if tokens is None and grad_accum and batch and block and run.setting("batch_size", {}, None):
-        tokens = grad_accum * batch * block  # printed config, single process
+    printed = all(key in run.config for key in ("gradient_accumulation_steps", "batch_size", "block_size"))
+    if tokens is None and printed and grad_accum and batch and block:
+        # All three printed (a config dump): train.py's own product, for one process. A
+        # default filled in for any of them would make the number up.
+        tokens = grad_accum * batch * block
     eval_interval = get("eval_interval")
     compile_setting = run.setting("compile", defaults)
     compiled = True if run.compiling else None if compile_setting is None else bool(compile_setting.value)

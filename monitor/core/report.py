@@ -23,6 +23,9 @@ from monitor.core.textfmt import clock, duration
 #: A log silent for this many expected line gaps (and at least STALL_MIN_S) is stalled.
 STALL_FACTOR = 5.0
 STALL_MIN_S = 60.0
+#: A log that gives no timing at all (no step time, too few steps to time their arrivals)
+#: is stalled after this long without a line.
+STALL_UNTIMED_S = 1800.0
 #: Logged steps whose arrival gaps tell how often lines really come.
 ARRIVAL_WINDOW = 64
 #: No iteration for this long while the GPU works hints at output held in a buffer.
@@ -31,6 +34,10 @@ QUIET_START_S = 300.0
 BUSY_SHARE = 0.8
 #: Steps arriving at one instant that, printed one by one, would have spanned this long.
 BURST_STEPS, BURST_MIN_S = 3, 10.0
+#: Lines that arrived this many times faster than the run printed them came in a burst
+#: (a pipe, a copy): their arrival times do not measure the run.
+ARRIVAL_BURST = 2.0
+FAMILY_NAMES = "nanoGPT, nanochat, llm.c, modded-nanogpt, llama2.c"
 UNBUFFER_HINT = "run with `python -u` or PYTHONUNBUFFERED=1"
 CHART_POINTS = 1000
 
@@ -63,21 +70,31 @@ def downsample(x: np.ndarray, y: np.ndarray, points: int = CHART_POINTS) -> Seri
     return Series(xs, ys)
 
 
-def run_status(run: Run, plan: Plan, est: Estimate, now: float, last_line_t: float | None) -> tuple[str, float | None]:
-    """The run's status and, when stalled, for how long the log has been silent."""
+def run_status(
+    run: Run, plan: Plan, est: Estimate, now: float, last_line_t: float | None, followed: bool = False
+) -> tuple[str, float | None]:
+    """The run's status and, when stalled, for how long the log has been silent.
+
+    `followed`: another run came after this one in the same log, so this one has ended
+    (finished when it reached its end or said so, else interrupted before its end).
+    """
     if run.crash is not None:
         return ("interrupted" if run.crash.interrupted else "crashed"), None
     if run.in_traceback:
         return "crashed", None
     last = run.last_iter
+    if run.ended or last is not None and plan.final_iter is not None and last >= plan.final_iter:
+        return "finished", None
+    if followed:
+        return "interrupted", None
     if last is None:
         return "starting", None
-    if plan.final_iter is not None and last >= plan.final_iter:
-        return "finished", None
     gap = expected_gap_s(run, plan, est.step_time_s)
-    if last_line_t is None or gap is None:
+    if last_line_t is None:
         return "training", None
     silent = now - last_line_t
+    if gap is None:
+        return ("stalled", silent) if silent > STALL_UNTIMED_S else ("training", None)
     eval_due = plan.eval_interval is not None and (last + plan.log_interval) // plan.eval_interval > last // plan.eval_interval
     expected = gap + (est.eval_time_s or 0.0 if eval_due else 0.0)
     if silent > max(STALL_FACTOR * expected, STALL_MIN_S):
@@ -119,7 +136,7 @@ def build(
     plan = make_plan(run, fmt, options.max_iters)
     est = estimate(run, plan, now)
     last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime
-    status, stalled_for = run_status(run, plan, est, now, last_line_t)
+    status, stalled_for = run_status(run, plan, est, now, last_line_t, followed=run is not state.current)
     last = run.last_iter
     steps_done = None if last is None else last + (1 if plan.zero_based else 0)
     steps_total = plan.steps_total
@@ -136,8 +153,12 @@ def build(
     remaining = 0.0 if finished else None if ended else est.remaining_s
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
+    if fmt is None and state.lines:
+        unknown = f"{state.lines:,} lines read, none recognised as a line of a training log ({FAMILY_NAMES})"
+        warnings = (*warnings, unknown)
     buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
     warnings = (*warnings, buffered) if buffered else warnings
+    elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
     gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
     warnings = (*warnings, *gpu.pop("warnings", ()))  # type: ignore[misc]
     return Snapshot(
@@ -175,22 +196,40 @@ def build(
         evals_done=len(run.evals),
         best_val_loss=run.best_val_loss,
         val_metric=_val_metric(run),
+        last_finite_loss=last_finite(run.loss.values),
         started_t=run.first_t,
         last_line_t=last_line_t,
         watched=run.last_line_t is not None,
-        elapsed_s=(now - run.first_t) if run.first_t is not None else printed_elapsed_s(run),
-        elapsed_measured=run.first_t is not None,
+        elapsed_s=elapsed,
+        elapsed_measured=measured,
         last_step_time_s=last_finite(run.step_time_s.values),
         stalled_for_s=stalled_for,
         data_epochs=tokens_total / options.dataset_tokens if tokens_total and options.dataset_tokens else None,
         dataset_tokens=options.dataset_tokens,
         notes=tuple((n.t, n.kind, n.shown()) for n in run.notes),
-        crash_message=run.crash.message if run.crash else None,
+        error=run.error,
+        crash_message=run.error,
         loss_series=downsample(run.iters.values, run.loss.values) if charts else Series(np.empty(0), np.empty(0)),
         val_series=_val_series(run) if charts else Series(np.empty(0), np.empty(0)),
         step_series=downsample(run.iters.values, run.step_time_s.values) if charts else Series(np.empty(0), np.empty(0)),
         **gpu,  # type: ignore[arg-type]
     )
+
+
+def elapsed_s(run: Run, end: float) -> tuple[float | None, bool]:
+    """How long the run has taken up to `end` (its last line once it has ended), and
+    whether that was measured from line times (else it is the log's printed clock).
+
+    Lines that came far faster than the run printed them (`cat run.log | nanowatch -`, a
+    copy, a buffer flushed at the end) do not measure the run: its printed clock does.
+    """
+    printed = printed_elapsed_s(run)
+    if run.first_t is None:
+        return printed, False
+    measured = end - run.first_t
+    if printed is not None and printed > ARRIVAL_BURST * measured:
+        return printed, False
+    return measured, True
 
 
 #: printed_elapsed_s per run, valid while the run has as many steps: a screen redrawn every

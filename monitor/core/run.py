@@ -28,6 +28,7 @@ from monitor.core.events import (
     ScheduleChanges,
     TokensPerIter,
     TracebackStarted,
+    TrainingEnded,
     VocabSize,
 )
 
@@ -178,14 +179,24 @@ class Run:
         #: steps where the schedule changes the step time, when the log says (modded-nanogpt)
         self.schedule_changes: tuple[int, ...] = ()
         self.printed_max_iters: int | None = None
+        #: the total computed from the share of the run the step lines print
+        self.share_max_iters: int | None = None
+        #: the root cause: the first error of the run's end (a rank's own exception, not the
+        #: launcher's wrapper that follows it)
         self.crash: Crash | None = None
+        #: the ranks that raised the same error (torchrun tags their lines)
+        self.crash_ranks: set[int] = set()
         self.in_traceback = False
+        #: the trainer said its training loop is over (TrainingEnded)
+        self.ended = False
         self.nan_losses = 0
         self.warnings: list[str] = []
         self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
         self.first_t: float | None = None
         self.last_t: float | None = None
         self.last_line_t: float | None = None
+        #: the time of the line before the last (the last may turn out to start the next run)
+        self.prior_line_t: float | None = None
         self.lines = 0
 
     @property
@@ -227,6 +238,32 @@ class Run:
         else:
             self.notes.append(Note(t, kind, text))
 
+    @property
+    def error(self) -> str | None:
+        """The root-cause exception line of a crashed or interrupted run, with the ranks that
+        raised it where torchrun tagged them; None when the run did not fail."""
+        if self.crash is None:
+            return None
+        ranks = sorted(self.crash_ranks)
+        if not ranks:
+            return self.crash.message
+        first = self.crash.rank if self.crash.rank is not None else ranks[0]
+        if len(ranks) == 1:
+            return f"{self.crash.message} (rank {first})"
+        return f"{self.crash.message} (rank {first} first; {len(ranks)} ranks raised it)"
+
+    def shift_times(self, shift_s: float) -> None:
+        """Move every time of the run by `shift_s` (a printed clock anchored late)."""
+        if len(self.t) and not np.isnan(self.t.values).all():
+            self.t.values[:] += shift_s
+        self.first_t, self.last_t, self.last_line_t = (
+            None if x is None else x + shift_s for x in (self.first_t, self.last_t, self.last_line_t)
+        )
+        self.evals = [e if e.t is None else EvalPoint(e.iter, e.val_loss, e.train_loss, e.t + shift_s, e.metric)
+                      for e in self.evals]
+        self.notes = deque((n if n.t is None else Note(n.t + shift_s, n.kind, n.text, n.count) for n in self.notes),
+                           maxlen=MAX_NOTES)
+
 
 class RunState:
     """All runs of one log, in order; the last one is the current run."""
@@ -239,6 +276,11 @@ class RunState:
     def current(self) -> Run:
         return self.runs[-1]
 
+    def shift_times(self, shift_s: float) -> None:
+        """Move every time already folded in by `shift_s` (see PrintedClock)."""
+        for run in self.runs:
+            run.shift_times(shift_s)
+
     def line_seen(self, t: float | None) -> None:
         """Every line (known or not) moves the run's clock: a silent log is a stall signal."""
         self.lines += 1
@@ -247,6 +289,7 @@ class RunState:
         if run.lines == 1:
             # None when the run's first line was already in the file: its start is unknown.
             run.first_t = t
+        run.prior_line_t = run.last_line_t
         if t is not None:
             run.last_line_t = t
 
@@ -257,8 +300,10 @@ class RunState:
         run = self.current
         if isinstance(event, Iteration):
             return self._iteration(event, t)
-        if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None):
+        if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None or run.ended):
             run = self._new_run(t)
+        elif isinstance(event, (TracebackStarted, Crash)) and run.ended and run.crash is None:
+            run = self._new_run(t)  # the run said it was over: what fails now is the next process
         if isinstance(event, Eval):
             if run.last_iter is not None and event.iter < run.last_iter:
                 run = self._new_run(t)
@@ -290,16 +335,34 @@ class RunState:
             return False
         elif isinstance(event, TracebackStarted):
             run.in_traceback = True
+        elif isinstance(event, TrainingEnded):
+            run.ended = True
+            run.note(t, "finished", event.text)
         elif isinstance(event, Crash):
-            # A chained traceback ("During handling of the above exception…") ends twice
-            # with the same error: one event for the user.
-            if run.crash != event:
-                run.note(t, "interrupted" if event.interrupted else "crash", event.message)
-            run.crash = event
-            run.in_traceback = False
+            self._crash(run, event, t)
         else:
             return False
         return True
+
+    @staticmethod
+    def _crash(run: Run, event: Crash, t: float | None) -> None:
+        """The first error of a failing run is its cause; the same error from other ranks is
+        counted, and what comes after (other ranks' follow-on errors, torchrun's
+        ChildFailedError wrapper) is only noted."""
+        run.in_traceback = False
+        if run.crash is None:
+            run.crash = event
+        elif event.message != run.crash.message:
+            if event.message != (run.notes[-1].text if run.notes else None):
+                run.note(t, "error", event.message)
+            return
+        if event.rank is not None:
+            if event.rank in run.crash_ranks:
+                return
+            run.crash_ranks.add(event.rank)
+        elif run.notes and run.notes[-1].text == event.message:
+            return  # a chained traceback ends twice with the same error: one event for the user
+        run.note(t, "interrupted" if event.interrupted else "crash", event.message)
 
     def _iteration(self, event: Iteration, t: float | None) -> bool:
         run = self.current
@@ -312,6 +375,7 @@ class RunState:
             # Training went on after an error was printed: it was not fatal.
             run.note(t, "warning", f"run continued after: {run.crash.message}")
             run.crash = None
+            run.crash_ranks.clear()
         run.iters.append(event.iter)
         run.loss.append(NAN if event.loss is None else event.loss)
         run.step_time_s.append(NAN if event.step_time_s is None else event.step_time_s)
@@ -320,6 +384,8 @@ class RunState:
         run.train_time_s.append(NAN if event.train_time_s is None else event.train_time_s)
         if event.max_iters is not None:
             run.printed_max_iters = event.max_iters
+        if event.share_total is not None:
+            run.share_max_iters = event.share_total
         if event.loss is not None and not math.isfinite(event.loss):
             run.nan_losses += 1
             if run.nan_losses == 1:
@@ -377,6 +443,9 @@ class RunState:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
         # The line that started this run was counted on the previous one; it is this run's first.
+        if previous.lines > 1:
+            previous.lines -= 1
+            previous.last_line_t = previous.prior_line_t
         run.lines = 1
         run.first_t = t
         run.last_line_t = t
@@ -391,6 +460,7 @@ def _lines_seen(run: Run, count: int, t: float | None) -> None:
     run.lines += count
     if run.lines == count:
         run.first_t = t
+    run.prior_line_t = run.last_line_t if count == 1 else t
     if t is not None:
         run.last_line_t = t
 
@@ -402,6 +472,7 @@ def _append_iterations(
     if run.crash is not None:
         run.note(t, "warning", f"run continued after: {run.crash.message}")
         run.crash = None
+        run.crash_ranks.clear()
     k = len(iters)
     run.iters.extend(iters)
     run.loss.extend(loss)

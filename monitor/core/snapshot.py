@@ -96,6 +96,7 @@ class Snapshot:
     cost: float | None = None
     cost_final: float | None = None
     warnings: tuple[str, ...] = ()
+    #: the root-cause exception line of a crashed or interrupted run (which ranks raised it)
     error: str | None = None
     cpu_energy_j: float | None = None
     # --- for the human front ends only ---
@@ -108,6 +109,8 @@ class Snapshot:
     best_val_loss: float | None = None
     #: what val_loss, best_val_loss and val_series measure, as the log names it: "loss", "bpb", "perplexity"
     val_metric: str = "loss"
+    #: the last finite training loss (what the loss was before it turned NaN)
+    last_finite_loss: float | None = None
     started_t: float | None = None
     last_line_t: float | None = None
     #: a line of this run arrived while it was watched (not only read from what the file held)
@@ -129,6 +132,7 @@ class Snapshot:
     #: why CPU energy is not measured (None when it is, or when nobody asked)
     cpu_status: str | None = None
     notes: tuple[tuple[float | None, str, str], ...] = ()
+    #: the error as the human front ends show it (report sets it to `error`)
     crash_message: str | None = None
     loss_series: Series = field(default_factory=_empty_series)
     val_series: Series = field(default_factory=_empty_series)

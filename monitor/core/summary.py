@@ -5,6 +5,8 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports. Takes a Snapshot, returns
 
 from __future__ import annotations
 
+import math
+
 from monitor.core import textfmt as fmt
 from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
@@ -56,7 +58,7 @@ def _status(s: Snapshot) -> str:
 
 def _progress(s: Snapshot) -> str:
     if s.iter is None:
-        return "no training step logged yet"
+        return fmt.no_step(s.evals_done)
     text = f"iter {s.iter:,}"
     if s.max_iters is not None:
         src = "" if s.max_iters_source == "log" else f" ({s.max_iters_source})"
@@ -107,7 +109,10 @@ def _time(s: Snapshot) -> str:
 def _loss(s: Snapshot) -> str:
     parts = []
     if s.loss is not None:
-        parts.append(f"{fmt.num(s.loss)} (last step)")
+        loss = f"{fmt.num(s.loss)} (last step)"
+        if not math.isfinite(s.loss) and s.last_finite_loss is not None:
+            loss += f" · last finite {fmt.num(s.last_finite_loss)}"
+        parts.append(loss)
     if s.best_val_loss is not None:  # named as the log names it: val bpb is not a loss in nats
         parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({s.evals_done} evals)")
     return " · ".join(parts)

@@ -97,3 +97,11 @@ def money(amount: float | None, currency: str | None) -> str:
         return UNKNOWN
     digits = 2 if abs(amount) >= 1 or amount == 0 else max(2, 1 - math.floor(math.log10(abs(amount))))
     return f"{amount:.{min(digits, 6)}f} {clean(currency or '')}".rstrip()
+
+
+def no_step(evals_done: int) -> str:
+    """What the progress line says before the first step line: never "no training step"
+    alone when evals were read."""
+    if evals_done:
+        return f"no step line yet · {evals_done} eval{'s' if evals_done > 1 else ''} read"
+    return "no training step logged yet"

@@ -17,6 +17,7 @@ from importlib import resources
 
 from monitor.core.events import Iteration
 from monitor.core.formats import AutoParser
+from monitor.core.formats.prefix import strip
 from monitor.core.lines import decode, segments
 from monitor.sources.logfile import LogError, read_lines
 
@@ -67,7 +68,8 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
     recent: deque[float] = deque(maxlen=16)
     for raw in lines:
         for segment in segments(decode(raw)):
-            for _, event in parser.feed(None, segment):
+            prefixed = strip(segment)  # a timestamp or rank tag before the line
+            for _, event in parser.feed(None, segment if prefixed is None else prefixed.text):
                 if not isinstance(event, Iteration):
                     continue
                 # a process's first step, or the first after the counter went back

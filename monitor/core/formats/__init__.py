@@ -12,8 +12,9 @@ from typing import Protocol
 
 import numpy as np
 
-from monitor.core.events import Event
-from monitor.core.formats import llmc, modded, nanochat, nanogpt
+from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
+from monitor.core.formats import llama2c, llmc, modded, nanochat, nanogpt
+from monitor.core.formats.common import PythonErrors
 from monitor.core.formats.scan import IterationColumns
 
 #: What a parser makes of one line: nothing, one event, or several (a modded-nanogpt
@@ -88,9 +89,26 @@ FAMILIES: dict[str, Family] = {
         zero_based=False,
         eval_in_step_time=False,
     ),
+    # llama2.c's train.py is nanoGPT's with its own step line: the same config dump, eval
+    # and checkpoint lines, and a step time that includes the eval of its step.
+    "llama2c": Family(
+        name="llama2c",
+        make_parser=llama2c.Parser,
+        sniff=llama2c.sniff,
+        defaults=llama2c.DEFAULTS,
+        final_iter=nanogpt.final_iter,
+        zero_based=True,
+        eval_in_step_time=True,
+    ),
 }
 
 FORMAT_NAMES = ("auto", *FAMILIES)
+#: A family whose lines another family prints too, and the family that a line of its own
+#: then shows the log to be (a llama2.c log opens with nanoGPT's start-up and eval lines).
+REFINES = {"nanogpt": "llama2c"}
+#: Events any Python process prints, read before the family is known (a run that dies
+#: before its first family line has crashed, with its reason).
+_GENERIC = (Crash, TracebackStarted, PyWarning)
 
 #: Lines kept while the family is still unknown; replayed once it is detected.
 MAX_UNDETECTED_LINES = 50_000
@@ -113,8 +131,10 @@ class AutoParser:
 
     def __init__(self, fmt: str = "auto") -> None:
         self.family: Family | None = FAMILIES.get(fmt)
+        self._auto = self.family is None
         self._parser: LineParser | None = self.family.make_parser() if self.family else None
         self._waiting: deque[tuple[float | None, str]] = deque(maxlen=MAX_UNDETECTED_LINES)
+        self._errors = PythonErrors()
 
     @property
     def name(self) -> str | None:
@@ -132,17 +152,23 @@ class AutoParser:
 
     def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
         if self._parser is not None:
+            refined = REFINES.get(self.family.name) if self._auto else None  # type: ignore[union-attr]
+            if refined is not None and FAMILIES[refined].sniff(line):
+                self.family = FAMILIES[refined]
+                self._parser = self.family.make_parser()
             return _timed(t, self._parser.parse(line))
         name = detect(line)
         if name is None:
             self._waiting.append((t, line))
-            return []
+            # Tracebacks and warnings now, not once a family line comes (it may never).
+            return _timed(t, self._errors.parse(line))
         self.family = FAMILIES[name]
         self._parser = self.family.make_parser()
         waiting, self._waiting = self._waiting, deque(maxlen=MAX_UNDETECTED_LINES)
         out: list[tuple[float | None, Event]] = []
-        for wt, wline in [*waiting, (t, line)]:
-            out.extend(_timed(wt, self._parser.parse(wline)))
+        for wt, wline in waiting:  # their errors were given already
+            out.extend(pair for pair in _timed(wt, self._parser.parse(wline)) if not isinstance(pair[1], _GENERIC))
+        out.extend(_timed(t, self._parser.parse(line)))
         return out
 
 

@@ -13,6 +13,10 @@ from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
 
 _WARNING = re.compile(r"\S.*?:\d+: (\w*Warning): (.*)$")
 _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Failure))\b:?\s*(.*)$")
+#: The line that ends a traceback: the exception's (dotted) name, then `:` or nothing.
+_RAISED = re.compile(r"[A-Za-z_][\w.]*(?::|\s*$)")
+# llm.c's checks: `[CUDA ERROR] at file train_gpt2.cu:265:` (message on the next line), cuBLAS, cuDNN, NCCL, MPI.
+_NATIVE = re.compile(r"(\[(?:CUDA|cuBLAS|cuDNN|NCCL|MPI) ERROR\])(?::| at file \S+:\d+:)?")
 _FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
 #: A number as training logs print it, `nan` and `inf` with either sign included (group 1).
 NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
@@ -40,6 +44,17 @@ _BINOPS = {
     ast.FloorDiv: operator.floordiv,
     ast.Pow: operator.pow,
 }
+
+
+def constant(node: ast.AST) -> object:
+    """The value of an expression node that is a literal or simple arithmetic on literals
+    (`5 * 8`, `-1e-4`, `'text'`, `True`); ValueError for anything else."""
+    try:
+        return _arith(node)
+    except ValueError:
+        return ast.literal_eval(node)  # a tuple, list or dict of literals (`betas = (0.9, 0.95)`)
+    except (ZeroDivisionError, OverflowError, TypeError, RecursionError) as e:
+        raise ValueError(str(e)) from None
 
 
 def _arith(node: ast.AST) -> object:
@@ -80,14 +95,20 @@ class PythonErrors:
 
     def __init__(self) -> None:
         self._in_traceback = False
+        self._native: str | None = None  # a C/CUDA error's head, waiting for its message line
 
     def parse(self, line: str) -> Event | None:
+        if self._native is not None:
+            if not line.strip():
+                return None
+            head, self._native = self._native, None
+            return Crash(message=f"{head} {line.strip()}")
         if line.startswith("Traceback (most recent call last)"):
             self._in_traceback = True
             return TracebackStarted()
         if self._in_traceback:
-            if not line.strip() or line[:1].isspace() or line.startswith(_CHAIN):
-                return None
+            if not line.strip() or line[:1].isspace() or line.startswith(_CHAIN) or not _RAISED.match(line):
+                return None  # the stack, or text that is no exception (a wrapped source line, `...`)
             self._in_traceback = False
             return Crash(message=line.strip(), interrupted=line.startswith("KeyboardInterrupt"))
         if line.startswith("KeyboardInterrupt"):
@@ -97,7 +118,22 @@ class PythonErrors:
             return PyWarning(category=m.group(1), message=m.group(2).strip())
         if _FATAL.match(line) or _EXCEPTION.match(line) and ":" in line and not line[:1].isspace():
             return _fatal(line)
-        return None
+        return self._native_error(line)
+
+    def _native_error(self, line: str) -> Event | None:
+        """A compiled trainer's fatal error: a C `assert` (`prog: file.cu:12: int main(…):
+        Assertion `x' failed.`), llm.c's `[CUDA ERROR] at file f.cu:265:` with its message on
+        the next line."""
+        if line.endswith("' failed.") and ": Assertion `" in line:
+            return Crash(message=line.strip())
+        m = _NATIVE.match(line)
+        if m is None:
+            return None
+        rest = line[m.end() :].strip()
+        if rest.endswith(":") or not rest:
+            self._native = m.group(1)
+            return None
+        return Crash(message=f"{m.group(1)} {rest}")
 
 
 def _fatal(line: str) -> Event | None:

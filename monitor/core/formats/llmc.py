@@ -27,11 +27,12 @@ DEFAULTS: dict[str, object] = {"eval_interval": 20}
 
 # `step    1/74 | loss 11.0 (+nanz)| norm …| lr …| 4688.25 ms | 28.8% bf16 MFU | …`, and the
 # older `step 1/74: train loss 4.6 (took 80 ms)` / `step 1: train loss … (took … ms)` shapes.
-_STEP = re.compile(rf"step\s+{INT}(?:/{INT})?(?::| \|) (?:train )?loss {NUM}")
+_STEP = re.compile(rf"step\s+{INT}(?:/{INT})?(?::| \|) (?:train )?loss\s+{NUM}")
 _MS = re.compile(r"\(?(?:took )?([\d.]+) ms\b")
 _MFU = re.compile(r"\| (-?[\d.]+)% [\w ]*MFU")
 _VAL = re.compile(rf"val loss {NUM}\s*$")
 _LOGGER = re.compile(rf"s:{INT} (trl|tel|eval):{NUM}")
+_OWN_LINES = ("| Parameter             | Value", "Multi-GPU support is disabled. Using a single GPU.")
 _ROW = re.compile(r"\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*$")
 _HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = ([\d.]+)")
 _PARAMS = re.compile(rf"num_parameters: {INT}")
@@ -146,7 +147,8 @@ def sniff(line: str) -> bool:
         m = _STEP.match(line)
         # nanoGPT's eval line is `step N: train loss X, val loss Y`; llm.c's has a time.
         return m is not None and (m.group(2) is not None or "took" in line)
-    return bool(_LOGGER.match(line))
+    # train_gpt2.cu's start-up: its parameter table's head, its single-GPU notice
+    return bool(_LOGGER.match(line)) or line.startswith(_OWN_LINES)
 
 
 def final_iter(max_iters: int, _log_interval: int) -> int:

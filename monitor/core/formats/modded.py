@@ -19,8 +19,11 @@ DEFAULTS: dict[str, object] = {"eval_interval": 125}
 # `train_time` is the cumulative training clock, validation excluded: ms in the records,
 # seconds (`12.345s`) in track 3. The f-string templates in the source dump carry `{step}`,
 # never digits, so they cannot match.
-_TRAIN = re.compile(rf"step:{INT}/{INT} (?:train_loss:{NUM} )?train_time:{NUM}(ms|s)\b")
-_VAL = re.compile(rf"step:{INT}/{INT} val_loss:{NUM} train_time:{NUM}(ms|s)\b")
+_STEP = re.compile(rf"step:{INT}/{INT}(?= |$)")
+# The fields after `step:N/M`, read by key in any order; keys the parser does not know
+# (`val_bpb:`, `step_avg:`, `lr:`) are skipped.
+_FIELD = re.compile(rf" +(\w+):{NUM}(ms|s)?(?= |$)")
+_KEYS = ("train_loss", "val_loss", "train_time")
 _SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
 _HEADER_END = ("Running Python", "Running PyTorch")
 # `Sampling steps [0, 1, 458, 459, 460, 461, …] for warmup`: every stage transition s of the
@@ -62,24 +65,21 @@ class Parser:
         return self._errors.parse(line)
 
     def _step_line(self, line: str) -> Event | tuple[Event, ...] | None:
-        m = _TRAIN.match(line)
-        if m is not None:
-            step, total = int(m.group(1)), int(m.group(2))
+        fields = _fields(line)
+        if fields is None:
+            return None
+        step, total, values = fields
+        clock_s = values.get("train_time")
+        if "val_loss" not in values:
             self._train_step = step
-            clock_s = _seconds(number(m.group(4)), m.group(5))
             return Iteration(
                 iter=step,
-                loss=number(m.group(3)),
+                loss=values.get("train_loss"),
                 step_time_s=self._step_time(step, clock_s),
                 max_iters=total,
                 train_time_s=clock_s,
             )
-        m = _VAL.match(line)
-        if m is None:
-            return None
-        step, total = int(m.group(1)), int(m.group(2))
-        clock_s = _seconds(number(m.group(4)), m.group(5))
-        evaluation = Eval(iter=step, val_loss=number(m.group(3)))
+        evaluation = Eval(iter=step, val_loss=values["val_loss"])
         if self._train_step is not None and step < self._train_step:
             self._train_step = None  # the counter went back: a new run
         if step == 0:
@@ -102,6 +102,21 @@ class Parser:
         return (clock_s - previous[1]) / (step - previous[0])
 
 
+def _fields(line: str) -> tuple[int, int, dict[str, float | None]] | None:
+    """(step, total, known fields) of a `step:N/M key:value …` line with a training clock
+    (`train_time:` in ms, or s in track 3), else None."""
+    m = _STEP.match(line)
+    if m is None:
+        return None
+    values: dict[str, float | None] = {}
+    for key, value, unit in _FIELD.findall(line, m.end()):
+        if key in _KEYS and key not in values and (unit or key != "train_time"):
+            values[key] = _seconds(number(value), unit) if key == "train_time" else number(value)
+    if "train_time" not in values:
+        return None
+    return int(m.group(1)), int(m.group(2)), values
+
+
 def _seconds(value: float | None, unit: str) -> float | None:
     if value is None or math.isnan(value):
         return None
@@ -110,7 +125,7 @@ def _seconds(value: float | None, unit: str) -> float | None:
 
 def sniff(line: str) -> bool:
     """True for a line only modded-nanogpt prints (used by format detection)."""
-    return line.startswith("step:") and bool(_TRAIN.match(line) or _VAL.match(line))
+    return line.startswith("step:") and _fields(line) is not None
 
 
 def _transitions(listed: str) -> tuple[int, ...]:

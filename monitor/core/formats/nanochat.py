@@ -6,6 +6,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import math
 import re
 
 from monitor.core.events import (
@@ -17,6 +18,7 @@ from monitor.core.events import (
     Params,
     RunStarted,
     TokensPerIter,
+    TrainingEnded,
 )
 from monitor.core.formats.common import INT, NUM, PythonErrors, literal, number
 
@@ -42,6 +44,14 @@ _PARAMS = re.compile(r"(?:Number of parameters: |total\s+: )(\d[\d,]{0,24})(?![\
 _SEQ = re.compile(rf"Tokens / micro-batch / rank: \d+ x {INT} =")
 _MODEL_KEY = re.compile(rf'\s*"?(num_layers|model_dim|num_heads|n_layer|n_embd|n_head|sequence_len)"?: {INT},?\s*$')
 _RESUME = re.compile(rf"Resuming optimization from step {INT}")
+# base_train: `Calculated number of iterations from target data:param ratio: 21,400` (or from
+# target FLOPs), `Using user-provided number of iterations: 20`.
+_ITERATIONS = re.compile(r"(?:Calculated number of iterations from .{1,80}|Using user-provided number of iterations): "
+                         r"(\d[\d,]{0,24})(?![\d,])")
+# The summary every training script prints once its loop is over.
+_SUMMARY = ("Peak memory usage:", "Total training time:", "Minimum validation bpb:")
+#: A total read from a step's share (`(15.00%)`) is given once it is known to this fraction.
+SHARE_TOTAL_PRECISION = 0.01
 
 _PLAN_KEYS = {
     "num_layers": "n_layer",
@@ -56,7 +66,9 @@ _PLAN_KEYS = {
 # The last step line each stage prints, counted back from the total on its lines: base_train
 # and chat_rl run steps 0..total-1 (the family rule); the October 2025 chat_sft only
 # evaluates on its last pass, so its last training line is total-2.
-_FINAL_OFFSET = {"sft": 2}
+_FINAL_OFFSET = {"sft": 2, "data": 0}
+# mid_train and today's chat_sft print steps 1..total, the last at (about) 100% of their data.
+_ONE_BASED = ("data",)
 
 
 class Parser:
@@ -67,6 +79,7 @@ class Parser:
     def __init__(self) -> None:
         self._errors = PythonErrors()
         self._stage: str | None = None
+        self._share = _ShareTotal()
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if line[:1] == "^":
@@ -75,7 +88,15 @@ class Parser:
         if head == "s":
             m = _STEP.match(line)
             if m is not None:
-                return self._staged("base" if m.group(2) else "data", line, _step(m, line))
+                iteration = _step(m, line)
+                stage = "base" if m.group(2) else "data"
+                if stage != self._stage:
+                    self._share = _ShareTotal()
+                if iteration.max_iters is None:  # the share of the stage done gives its total
+                    total = self._share.add(iteration.iter, m.group(3))
+                    iteration = Iteration(iteration.iter, iteration.loss, iteration.step_time_s, iteration.mfu,
+                                          None, iteration.train_time_s, share_total=total)
+                return self._staged(stage, line, iteration)
         elif head == "S":
             return self._capital(line)
         elif head == "O":
@@ -110,10 +131,16 @@ class Parser:
             return iteration
         self._stage = stage
         # Another script took over: a new run, with that stage's last-step rule.
-        return (RunStarted(text=line), ConfigValue("final_iter_offset", _FINAL_OFFSET.get(stage)), iteration)
+        return (RunStarted(text=line), ConfigValue("final_iter_offset", _FINAL_OFFSET.get(stage)),
+                ConfigValue("zero_based", stage not in _ONE_BASED), iteration)
 
     @staticmethod
     def _startup(line: str) -> Event | None:
+        if line.startswith(_SUMMARY):
+            return TrainingEnded(line.strip())
+        m = _ITERATIONS.match(line)
+        if m is not None:
+            return ConfigValue("max_iters", int(m.group(1).replace(",", "")))
         m = _BATCH.match(line)
         if m is not None:
             return TokensPerIter(int(m.group(1).replace(",", "")))
@@ -130,6 +157,32 @@ class Parser:
         if m is not None:
             return ModelInit("resume", f"step {m.group(1)}")
         return None
+
+
+class _ShareTotal:
+    """A stage's step count from the share of it its step lines print (`step 00298
+    (99.33%)`): each line bounds the total within the rounding of its share; the bounds of
+    all lines together give it once they hold one whole number (or are within
+    SHARE_TOTAL_PRECISION of each other)."""
+
+    def __init__(self) -> None:
+        self.low, self.high = 0.0, math.inf
+
+    def add(self, step: int, share_text: str) -> int | None:
+        share = float(share_text)
+        half = 0.5 * 10.0 ** -len(share_text.partition(".")[2])  # the rounding of the printed share
+        if step <= 0 or share <= half:
+            return None
+        low, high = 100.0 * step / (share + half), 100.0 * step / (share - half)
+        if low > self.high or high < self.low:  # the share does not follow the steps: start again
+            self.low, self.high = low, high
+        else:
+            self.low, self.high = max(self.low, low), min(self.high, high)
+        first, last = math.ceil(self.low), math.floor(self.high)
+        if first == last:
+            return first
+        middle = (self.low + self.high) / 2
+        return round(middle) if self.high - self.low <= SHARE_TOTAL_PRECISION * middle else None
 
 
 def _step(m: re.Match[str], line: str) -> Iteration:

@@ -5,6 +5,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import ast
 import re
 
 import numpy as np
@@ -22,7 +23,7 @@ from monitor.core.events import (
     TokensPerIter,
     VocabSize,
 )
-from monitor.core.formats.common import NUM, PythonErrors, literal, number
+from monitor.core.formats.common import NUM, PythonErrors, constant, literal, number
 from monitor.core.formats.scan import IterationColumns, Shape, Tokens, read_shape
 
 NAME = "nanogpt"
@@ -52,11 +53,15 @@ _ITER = re.compile(
 _EVAL = re.compile(rf"step {_STEP}: train loss {NUM}(?: \w+)?, val loss {NUM}", re.IGNORECASE)
 _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
 _OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
-_ASSIGN = re.compile(r"(\w+)\s*=\s*(.+?)\s*$")
-_TOKENS = re.compile(r"tokens per iteration will be: (\d[\d,]{0,30})(?![\d,])")
+# train.py's `tokens per iteration will be: N`; forks print `total number of tokens per iteration: N`.
+_TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (\d[\d,]{0,30})(?![\d,])")
 _VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)")
 _PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
 # train.py's f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"
+# Start-up lines of train.py and model.py that no other family but llama2.c (nanoGPT's
+# descendant, told apart by its step line) prints.
+_OWN_LINES = ("compiling the model... (takes a ~minute)", "using fused AdamW: ", "Initializing a new model from scratch",
+              "Resuming training from ", "Initializing from OpenAI GPT-2 weights")
 _ITER_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms, mfu ", b"%"), integers=(0,))
 _ITER_NO_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms"), integers=(0,))
 
@@ -108,18 +113,28 @@ class Parser:
         return not self._in_config
 
     def _config_line(self, line: str) -> Event | None:
+        """One line of the dumped config file (configurator.py prints the whole file): its
+        assignments of literals are settings; its other statements (`import time`, an
+        assignment computed at run time, a block's body) are skipped. The first line that
+        is not Python, or is one of train.py's own, ends the dump."""
         stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        if not stripped or stripped.startswith("#") or line[:1].isspace():
             return None
-        m = _ASSIGN.match(stripped)
-        if m is None or line[:1].isspace():
-            self._in_config = False
-            return None
-        return ConfigValue(key=m.group(1), value=literal(m.group(2)))
+        if not line.startswith(("Overriding", "tokens per iteration", "total number of tokens")):
+            try:
+                tree = ast.parse(stripped)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = None
+                if stripped.endswith(("(", "[", "{", ",", "\\", ":")):
+                    return None  # the first line of a statement that goes on
+            if tree is not None:
+                return _assignment(tree)
+        self._in_config = False
+        return None
 
     @staticmethod
     def _startup(line: str) -> Event | None:
-        if line.startswith("tokens per iteration will be: "):
+        if line.startswith(("tokens per iteration", "total number of tokens per iteration")):
             m = _TOKENS.match(line)
             return TokensPerIter(int(m.group(1).replace(",", ""))) if m else None
         if line.startswith("found vocab_size"):
@@ -139,9 +154,24 @@ class Parser:
         return None
 
 
+def _assignment(tree: ast.Module) -> Event | None:
+    """`name = literal` as a setting; any other statement is none."""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assign):
+        return None
+    node = tree.body[0]
+    if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+        return None
+    try:
+        return ConfigValue(key=node.targets[0].id, value=constant(node.value))
+    except ValueError:
+        return None  # computed when the run starts (`'run' + str(time.time())`): unknown here
+
+
 def sniff(line: str) -> bool:
     """True for a line only nanoGPT prints (used by format detection)."""
-    return bool(_ITER.match(line) or _EVAL.match(line) or _TOKENS.match(line) or _OVERRIDE_FILE.match(line))
+    return bool(
+        _ITER.match(line) or _EVAL.match(line) or _TOKENS.match(line) or _OVERRIDE_FILE.match(line)
+    ) or line.startswith(_OWN_LINES)
 
 
 def scan_iterations(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:

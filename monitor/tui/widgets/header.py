@@ -60,7 +60,7 @@ class ProgressLine(_Sized):
 
     def compose_line(self, snap: Snapshot, width: int) -> Text:
         if snap.iter is None:
-            return Text("no training step logged yet", style="dim")
+            return Text(fmt.no_step(snap.evals_done), style="dim")
         total = f"{snap.max_iters:,}" if snap.max_iters is not None else "?"
         if snap.max_iters_source not in (None, "log"):
             total += f" ({snap.max_iters_source})"

@@ -1,0 +1,167 @@
+"""Strip what a tool put before a log line (a timestamp, torchrun's rank tag, a Python logging
+prefix) so the family parsers see the line as the trainer printed it; keep the printed time.
+
+One normalisation for every family, run before them on each line (Session.feed) and on a
+block of lines at once (strip_block, for the bulk path). PURE ring: no I/O, no textual.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+
+_LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
+_MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+# One prefix at the start of a line; a line may carry several (`[rank0]: 2024-… INFO - …`).
+_PREFIX = re.compile(
+    # an ISO-8601 date and time, bracketed or not (`ts "%Y-%m-%d %H:%M:%S"`, `date -Is`, loggers)
+    r"\[?(?P<date>\d{4}-\d\d-\d\d)[ T](?P<time>\d\d:\d\d:\d\d)(?:[.,](?P<frac>\d{1,9}))?"
+    r"(?P<zone>Z|[+-]\d\d:?\d\d)?\]?(?:\s*[|:-](?=\s))?\s+"
+    # the `ts` tool's default `May 02 14:10:07`: no year
+    r"|(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]\d) (?P<mtime>\d\d:\d\d:\d\d)(?:\.(?P<mfrac>\d{1,9}))? "
+    # glog, as torchrun and PyTorch's C++ warnings print it: `W1023 19:25:18.123000 1234
+    # torch/distributed/run.py:766] ` (no year: its time is not used)
+    r"|\[?[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{1,9}(?: +\d+)? (?P<src>[^\]\s]{1,200}):\d+\] ?"
+    # torchrun: `[rank0]: ` (stderr of a failed rank), `[default0]:` (--tee, --redirects)
+    r"|\[(?:rank|default)?(?P<rank>\d{1,6})\]: ?"
+    # Python logging: `INFO:root:`, `INFO:__main__:` (basicConfig), `[INFO] `, `INFO - `,
+    # `name - INFO - `, loguru's `| INFO     | module:function:12 - `
+    rf"|{_LEVEL}:(?P<logger>[\w.<>-]*):"
+    rf"|\[{_LEVEL}\]:? ?"
+    rf"|(?:[\w.]+ - )?{_LEVEL} +- "
+    rf"|(?:\| ?)?{_LEVEL} *\| (?:[\w.<>]+:[\w.<>]+:\d+ - )?"
+)
+#: Where torchrun's start-up warnings come from (glog's file, Python logging's logger name):
+#: the lines it prints before it starts the processes (`Setting OMP_NUM_THREADS …`).
+_LAUNCHER = frozenset(("torch/distributed/run.py", "torch.distributed.run"))
+#: What a prefix may start with: a cheap test before the pattern is tried.
+_HEADS = frozenset("[0123456789|DIWECFJMASOND")
+MAX_PREFIXES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Stripped:
+    """A line without its prefixes, the time its prefix printed (epoch seconds; a time
+    without a zone is read as UTC and a date without a year as 2000: the reader anchors it,
+    see PrintedClock) and the rank that printed it (torchrun's tag), None where not given."""
+
+    text: str
+    printed_s: float | None = None
+    rank: int | None = None
+    #: the line is torchrun's own start-up output: a new process (group) starts here
+    launch: bool = False
+
+
+def strip(line: str) -> Stripped | None:
+    """The line without its prefixes, or None when it has none (the usual case, fast)."""
+    if line[:1] not in _HEADS:
+        return None
+    m = _PREFIX.match(line)
+    if m is None:
+        return None
+    printed_s: float | None = None
+    rank: int | None = None
+    launch = False
+    at = 0
+    for _ in range(MAX_PREFIXES):
+        if m is None or m.end() == at:
+            break
+        if m.group("rank") is not None:
+            rank = int(m.group("rank"))
+        printed_s = _printed(m) if printed_s is None else printed_s
+        launch = launch or (m.group("src") or m.group("logger")) in _LAUNCHER
+        at = m.end()
+        m = _PREFIX.match(line, at)
+    return Stripped(line[at:], printed_s, rank, launch)
+
+
+def _printed(m: re.Match[str]) -> float | None:
+    if m.group("date") is not None:
+        y, mo, d = (int(x) for x in m.group("date").split("-"))
+        clock, frac, zone = m.group("time"), m.group("frac"), m.group("zone")
+    elif m.group("month") is not None and m.group("month") in _MONTHS:
+        y, mo, d = 2000, _MONTHS[m.group("month")], int(m.group("day"))
+        clock, frac, zone = m.group("mtime"), m.group("mfrac"), None
+    else:
+        return None
+    h, mi, s = (int(x) for x in clock.split(":"))
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and s < 61):
+        return None
+    seconds = calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) + (float("0." + frac) if frac else 0.0)
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return seconds
+
+
+_BLOCK_RANK = re.compile(rb"^\[(?:rank|default)?\d{1,6}\]: ?", re.MULTILINE)
+
+
+def strip_block(data: bytes) -> bytes | None:
+    """A block of lines whose first line starts with a rank tag and no timestamp, with the
+    tags of every line removed (for the bulk path); None when the block is not of that kind
+    (a timestamped block is read line by line: each line has its own time)."""
+    if not data.startswith(b"["):
+        return None
+    end = data.find(b"\n")
+    first = strip(data[: end if end >= 0 else len(data)].decode("utf-8", errors="replace"))
+    if first is None or first.rank is None or first.printed_s is not None:
+        return None
+    return _BLOCK_RANK.sub(b"", data)
+
+
+class PrintedClock:
+    """Puts the times a log prints before its lines onto the reader's clock.
+
+    Printed times are used only when the log's step lines carry them (the first step line
+    decides): a log whose logger stamps only its start-up lines is timed by its arrivals.
+    The printed clock may be another machine's, in another zone, or years old: its offset
+    from the reader's clock is learnt once, from the first line that arrives live
+    (arrival time minus printed time) or, for lines already in the file, from the file's
+    modification time (the time its last line was written). Until then lines keep the
+    printed time, and the shift returned later says by how much to move them.
+    """
+
+    def __init__(self) -> None:
+        #: None until the first step line says whether the log's lines are timed
+        self.in_use: bool | None = None
+        self.shift_s: float | None = None
+        #: the first time printed, kept for the run's start once the printed times are in use
+        self.first_printed_s: float | None = None
+        self._last_unanchored_s: float | None = None
+
+    @property
+    def undecided(self) -> bool:
+        """True while times were printed but no step line has said whether they are used."""
+        return self.in_use is None and self.first_printed_s is not None
+
+    def decide(self, printed_s: float | None) -> bool:
+        """At the first step line: True when it carries a printed time (then they are used)."""
+        self.in_use = printed_s is not None
+        return self.in_use
+
+    def time(self, printed_s: float, t: float | None) -> tuple[float | None, float | None]:
+        """(the line's time, a shift for times already taken unanchored, else None)."""
+        if self.first_printed_s is None:
+            self.first_printed_s = printed_s
+        if not self.in_use:
+            return t, None
+        if self.shift_s is not None:
+            return printed_s + self.shift_s, None
+        if t is None:
+            self._last_unanchored_s = printed_s
+            return printed_s, None
+        return t, self._anchor(t - printed_s)
+
+    def anchor_to_mtime(self, mtime: float | None) -> float | None:
+        """Anchor lines read from a file: its last printed time is its mtime. The shift
+        for times already taken, or None."""
+        if self.shift_s is not None or mtime is None or self._last_unanchored_s is None:
+            return None
+        return self._anchor(mtime - self._last_unanchored_s)
+
+    def _anchor(self, shift_s: float) -> float | None:
+        self.shift_s = shift_s
+        return shift_s if self._last_unanchored_s is not None else None

@@ -1,0 +1,325 @@
+"""Issue 12's fault kinds, one focused test each: what a log from the field looks like, and what it must read as."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import FakeClock
+
+from monitor.core.events import Crash, Eval, Iteration
+from monitor.core.formats import AutoParser, llama2c, modded, nanochat
+from monitor.core.formats.prefix import strip, strip_block
+from monitor.core.report import STALL_UNTIMED_S, Options
+from monitor.session import Session
+
+T0 = 1_800_000_000.0
+
+
+def session(lines: list[str], clock: FakeClock | None = None, mtime: float | None = None, fmt: str = "auto",
+            t: float | None = None) -> Session:
+    s = Session(Options(fmt=fmt), clock or FakeClock())
+    for line in lines:
+        s.feed(line, t)
+    s.file_mtime = mtime
+    return s
+
+
+# --- A: prefixes ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("line", "text", "printed_s", "rank"),
+    [
+        ("2024-05-02 14:10:07 iter 1200: loss 3.88", "iter 1200: loss 3.88", 1714659007.0, None),
+        ("[2025-09-14 08:00:01] step 00120/00800", "step 00120/00800", 1757836801.0, None),
+        ("2025-09-14T08:00:02.500Z step 1", "step 1", 1757836802.5, None),
+        ("2025-09-14T10:00:02+02:00 step 1", "step 1", 1757836802.0, None),
+        ("May 02 14:10:07 iter 3: loss 1", "iter 3: loss 1", None, None),  # ts's default: year unknown
+        ("[rank0]:   File \"train.py\", line 3", "  File \"train.py\", line 3", None, 0),
+        ("[rank12]: OSError: x", "OSError: x", None, 12),
+        ("[default3]:iter 1: loss 2", "iter 1: loss 2", None, 3),
+        ("INFO:__main__:iter 5: loss 2", "iter 5: loss 2", None, None),
+        ("2024-01-01 10:00:00,123 - __main__ - INFO - iter 3: loss 2", "iter 3: loss 2", 1704103200.123, None),
+        ("2024-01-01 10:00:00.123 | INFO     | __main__:main:12 - step 1", "step 1", 1704103200.123, None),
+        ("[INFO] step 5", "step 5", None, None),
+        ("[2025-01-01 00:00:00] [rank1]: Traceback (most recent call last):", "Traceback (most recent call last):",
+         1735689600.0, 1),
+    ],
+)
+def test_prefixes_are_stripped_and_their_time_and_rank_kept(line: str, text: str, printed_s: float | None,
+                                                            rank: int | None) -> None:
+    got = strip(line)
+    assert got is not None and got.text == text and got.rank == rank
+    if printed_s is not None:
+        assert got.printed_s == pytest.approx(printed_s)
+    elif not line.startswith("May"):
+        assert got.printed_s is None
+
+
+@pytest.mark.parametrize("line", ["iter 3: loss 2.1, time 5.0ms", "300 | loss 6.81 | lr 1e-4 | 8101.10ms",
+                                  "step 00120/00800 (15.00%) | loss: 4.1", "Overriding: max_iters = 5",
+                                  "00:00 backup job ok", "Step 00300 | Validation bpb: 0.4012"])
+def test_family_lines_have_no_prefix(line: str) -> None:
+    assert strip(line) is None
+
+
+def test_timestamped_log_reads_as_its_family_with_times_anchored_to_the_file() -> None:
+    lines = ["2024-05-02 14:10:07 iter 1200: loss 3.8812, time 812.40ms, mfu 11.20%",
+             "2024-05-02 14:10:15 iter 1210: loss 3.8620, time 809.95ms, mfu 11.21%",
+             "2024-05-02 14:10:23 iter 1220: loss nan, time 811.02ms, mfu 11.19%"]
+    clock = FakeClock(T0 + 5)
+    s = session(lines, clock, mtime=T0)
+    snap = s.snapshot()
+    assert (s.format, snap.iter, snap.last_finite_loss) == ("nanogpt", 1220, 3.862)
+    # the last line was written at the file's mtime, the others 16 s and 8 s before it
+    assert list(s.state.current.t.values) == [T0 - 16, T0 - 8, T0]
+    assert snap.status == "training" and snap.started_t == T0 - 16
+
+
+def test_printed_times_are_not_used_when_the_step_lines_carry_none() -> None:
+    # nanochat's logger stamps its start-up lines only: the steps are timed by their arrival
+    lines = ["2025-10-16 20:17:42,749 - nanochat.common - INFO - Distributed world size: 8",
+             "step 00001/00010 (10.00%) | loss: 3.0 | dt: 100.00ms"]
+    s = session(lines, t=T0)
+    assert s.printed_clock.in_use is False
+    assert s.state.current.t.values[-1] == T0
+
+
+def test_live_timestamped_lines_take_the_arrival_clock_and_keep_their_gaps() -> None:
+    s = Session(Options(), FakeClock(T0))
+    s.feed("[2020-01-01 00:00:00] iter 1: loss 3.0, time 10.00ms", T0)
+    s.feed("[2020-01-01 00:00:10] iter 2: loss 2.9, time 10.00ms", T0 + 0.5)  # printed 10 s later
+    assert list(s.state.current.t.values) == [T0, T0 + 10]
+
+
+def test_rank_tagged_block_is_read_in_bulk_like_plain_lines() -> None:
+    plain = [f"iter {i}: loss {3 - i / 1000:.4f}, time 10.00ms, mfu 1.00%" for i in range(400)]
+    block = "".join(f"[default0]:{line}\n" for line in plain).encode()
+    assert strip_block(block) == "".join(f"{line}\n" for line in plain).encode()
+    a, b = Session(Options(), FakeClock()), Session(Options(), FakeClock())
+    a.feed_block(block)
+    b.feed_block("".join(f"{line}\n" for line in plain).encode())
+    assert list(a.state.current.loss.values) == list(b.state.current.loss.values)
+    assert a.state.lines == b.state.lines == 400
+
+
+# --- B, C: crashes and their root cause -------------------------------------------------------
+
+def test_traceback_before_any_family_line_is_a_crash_with_its_reason() -> None:
+    s = session(["Overriding: max_iters = 5000", "Traceback (most recent call last):",
+                 '  File "train.py", line 120, in <module>', "    data = np.memmap(...)",
+                 "FileNotFoundError: [Errno 2] No such file or directory: 'train.bin'"])
+    snap = s.snapshot()
+    assert snap.status == "crashed" and snap.error.startswith("FileNotFoundError: [Errno 2]")
+
+
+def test_text_that_is_no_exception_does_not_end_a_traceback() -> None:
+    # a wrapped source line and a poster's `...` inside the stack
+    s = session(["Traceback (most recent call last):", '  File "t.py", line 1, in <module>',
+                 '    wandb.init(name=x) # id="1j6c02w', 'm", resume="must"', "...",
+                 "AttributeError: module 'wandb' has no attribute 'init'"])
+    assert s.snapshot().error == "AttributeError: module 'wandb' has no attribute 'init'"
+
+
+def test_the_ranks_exception_is_the_error_not_torchruns_wrapper() -> None:
+    lines = ["iter 50: loss 3.2950, time 903.88ms, mfu 16.04%"]
+    for rank in (1, 0):
+        lines += [f"[rank{rank}]: Traceback (most recent call last):", f'[rank{rank}]:   File "t.py", line 80',
+                  f"[rank{rank}]: OSError: [Errno 28] No space left on device"]
+    lines += ["Traceback (most recent call last):", '  File "torchrun", line 8, in <module>',
+              "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: "]
+    snap = session(lines).snapshot()
+    assert snap.status == "crashed"
+    assert snap.error == "OSError: [Errno 28] No space left on device (rank 1 first; 2 ranks raised it)"
+    assert "ChildFailedError" in next(text for _, kind, text in snap.notes if kind == "error")
+
+
+def test_crash_after_a_finished_stage_belongs_to_the_next_process() -> None:
+    lines = ["step 00999/01000 (99.90%) | loss: 2.899871 | dt: 480.33ms", "Total training time: 8.03m",
+             "Traceback (most recent call last):", "OSError: [Errno 28] No space left on device"]
+    s = session(lines)
+    assert [s.snapshot(run_index=i).status for i in range(2)] == ["finished", "crashed"]
+
+
+# --- D: the config dump as the Python file it is ----------------------------------------------
+
+def test_the_whole_config_dump_is_read_skipping_statements() -> None:
+    lines = ["Overriding config with config/finetune_tiny.py:", "import time", "", "# a comment",
+             "out_dir = 'out-tiny'", "wandb_run_name = 'ft-' + str(time.time())", "if True:", "    eval_iters = 1",
+             "betas = (0.9, 0.95)", "max_iters = 30  # short", "learning_rate = 3e-5",
+             "tokens per iteration will be: 32,768", "iter 0: loss 4.1200, time 31002.10ms, mfu -100.00%"]
+    s = session(lines)
+    run = s.state.current
+    assert run.config["max_iters"] == 30 and run.config["out_dir"] == "out-tiny" and run.config["betas"] == (0.9, 0.95)
+    assert "wandb_run_name" not in run.config and "eval_iters" not in run.config
+    snap = s.snapshot()
+    assert (snap.max_iters, snap.max_iters_source, snap.tokens_per_iter) == (30, "log", 32768)
+
+
+# --- E: nanochat's own words -------------------------------------------------------------------
+
+def test_nanochat_summary_ends_the_stage_and_the_share_gives_the_total() -> None:
+    lines = ["step 00298 (99.33%) | loss: 0.912000 | dt: 2101.40ms | total time: 10.40m",
+             "step 00299 (99.67%) | loss: 0.905500 | dt: 2099.80ms | total time: 10.44m",
+             "Peak memory usage: 20110.12MiB", "Total training time: 10.47m"]
+    snap = session(lines).snapshot()
+    assert (snap.status, snap.iter, snap.max_iters, snap.max_iters_source) == ("finished", 299, 300, "log")
+
+
+def test_nanochat_share_total_waits_until_the_shares_pin_it() -> None:
+    parser = nanochat.Parser()
+    first = parser.parse("step 00010 (0.47%) | loss: 3.0 | dt: 1.00ms")
+    assert isinstance(first, tuple) and first[-1].share_total is None  # 2105..2151: too wide
+    assert parser.parse("step 03000 (15.00%) | loss: 3.0 | dt: 1.00ms").share_total == 20000
+
+
+def test_nanochat_calculated_iterations_give_max_iters() -> None:
+    s = session(["Calculated number of iterations from target data:param ratio: 12,800",
+                 "Step 00000 | Validation bpb: 3.2998"])
+    assert (s.snapshot().max_iters, s.snapshot().max_iters_source) == (12800, "log")
+
+
+# --- F: key:value lines by key ----------------------------------------------------------------
+
+def test_modded_fields_are_read_by_key_in_any_order() -> None:
+    parser = modded.Parser()
+    assert parser.parse("step:1000/4000 val_loss:2.2800 val_bpb:1.3501 train_time:45001ms step_avg:45.00ms") == (
+        Iteration(1000, None, None, None, 4000, 45.001), Eval(1000, 2.28))
+    assert parser.parse("step:1001/4000 lr:0.1 train_time:45046ms train_loss:2.29") == Iteration(
+        1001, 2.29, pytest.approx(0.045), None, 4000, 45.046)
+    assert parser.parse("step:1002/4000 train_loss:2.29") is None  # no training clock: not a step line
+
+
+# --- G: nothing from today's defaults ----------------------------------------------------------
+
+def test_tokens_per_iter_is_unknown_unless_every_factor_is_printed() -> None:
+    s = session(["Overriding: batch_size = 4", "Overriding: block_size = 128", "iter 0: loss 10.9, time 4101.00ms"])
+    assert s.snapshot().tokens_per_iter is None  # gradient_accumulation_steps was never printed
+    s = session(["Overriding: batch_size = 4", "Overriding: block_size = 128",
+                 "Overriding: gradient_accumulation_steps = 2", "iter 0: loss 10.9, time 4101.00ms"])
+    assert s.snapshot().tokens_per_iter == 1024
+
+
+# --- J, U: llama2.c, and no family at all --------------------------------------------------------
+
+def test_llama2c_step_lines_with_and_without_mfu() -> None:
+    parser = llama2c.Parser()
+    assert parser.parse("300 | loss 6.8100 | lr 4.990000e-05 | 8101.10ms | mfu 0.20%") == Iteration(
+        300, 6.81, pytest.approx(8.1011), pytest.approx(0.002))
+    assert parser.parse("0 | loss 11.6250 | lr 3.000000e-04 | 104573.61ms") == Iteration(
+        0, 11.625, pytest.approx(104.57361), None)
+    assert parser.parse("step 320: train loss 6.7000, val loss 6.8800") == Eval(320, 6.88, 6.7)
+
+
+def test_a_llama2c_log_that_opens_with_nanogpt_lines_is_llama2c() -> None:
+    auto = AutoParser()
+    auto.feed(None, "step 0: train loss 11.6275, val loss 11.6275")
+    assert auto.name == "nanogpt"  # nothing told them apart yet
+    auto.feed(None, "0 | loss 11.6250 | lr 3.000000e-04 | 104573.61ms")
+    assert auto.name == "llama2c"
+
+
+def test_evals_read_is_never_no_training_step() -> None:
+    snap = session(["step 0: train loss 4.2, val loss 4.2303"]).snapshot()
+    assert snap.iter is None and snap.evals_done == 1
+    from monitor.core.summary import summary
+
+    assert "no training step" not in summary(snap) and "1 eval read" in summary(snap)
+
+
+def test_a_file_with_no_line_of_any_family_says_so() -> None:
+    snap = session([f"{h:02d}:00 backup job ok, 12 files copied" for h in range(24)]).snapshot()
+    assert snap.format is None and snap.status == "starting"
+    assert any("24 lines read, none recognised" in w for w in snap.warnings)
+
+
+# --- statuses, pipes, run boundaries -----------------------------------------------------------
+
+def test_a_log_without_timing_can_stall() -> None:
+    clock = FakeClock(T0)
+    s = session(["Step 00000/00651 | Training loss: 0.84| lrm: 1.0"], clock, t=T0)
+    assert s.snapshot().status == "training"
+    clock.advance(STALL_UNTIMED_S + 1)
+    assert s.snapshot().status == "stalled"
+
+
+def test_an_earlier_run_that_was_followed_has_ended() -> None:
+    clock = FakeClock(T0)
+    s = session(["iter 10: loss 3.0, time 100.00ms", "iter 20: loss 2.9, time 100.00ms",
+                 "Overriding config with config/x.py:", "max_iters = 100", "iter 0: loss 3.5, time 100.00ms"], clock)
+    s.file_mtime = T0 - 86400  # a day-old file: the earlier run would look stalled
+    assert [s.snapshot(run_index=i).status for i in range(2)] == ["interrupted", "stalled"]
+
+
+def test_a_piped_finished_log_shows_the_runs_duration() -> None:
+    clock = FakeClock(T0)
+    s = Session(Options(source="-"), clock)
+    s.feed_many([f"iter {i}: loss 3.0, time 1000.00ms".encode() for i in range(100)], T0)  # all at once
+    clock.advance(0.2)
+    snap = s.snapshot()
+    assert snap.elapsed_s == pytest.approx(100.0) and not snap.elapsed_measured
+
+
+def test_torchrun_preamble_starts_the_next_run() -> None:
+    s = Session(Options(), FakeClock(T0))
+    s.feed("iter 10: loss 3.0, time 100.00ms", T0)
+    s.feed("iter 20: loss 2.9, time 100.00ms", T0 + 1)
+    s.feed("W1130 10:00:00.123000 42 torch/distributed/run.py:793] ", T0 + 3600)  # tee -a: resumed an hour later
+    s.feed("W1130 10:00:00.123000 42 torch/distributed/run.py:793] *****************************************", T0 + 3600)
+    s.feed("Overriding config with config/x.py:", T0 + 3610)
+    s.feed("iter 20: loss 2.9, time 100.00ms", T0 + 3620)
+    first, second = s.state.runs
+    assert (first.lines, first.last_line_t) == (2, T0 + 1)
+    assert (second.first_t, second.first_iter) == (T0 + 3600, 20)
+
+
+def test_crash_rank_reaches_the_event() -> None:
+    s = Session(Options(), FakeClock())
+    s.feed("[rank3]: RuntimeError: NCCL error")
+    assert s.state.current.crash == Crash("RuntimeError: NCCL error", False, 3)
+
+
+def test_compiled_trainers_fatal_errors_are_crashes_with_their_reason() -> None:
+    s = session(["train_gpt2cu: train_gpt2.cu:1518: int main(int, char**): Assertion `B % T == 0' failed."])
+    assert s.snapshot().status == "crashed" and "Assertion `B % T == 0' failed" in s.snapshot().error
+    s = session(["Multi-GPU support is disabled. Using a single GPU.", "[CUDA ERROR] at file train_gpt2.cu:265:",
+                 "out of memory"])
+    assert (s.format, s.snapshot().status, s.snapshot().error) == ("llmc", "crashed", "[CUDA ERROR] out of memory")
+
+
+def test_a_forks_tokens_line_is_read() -> None:
+    s = session(["total number of tokens per iteration: 655360", "iter 0: loss 4.2, time 10.00ms"])
+    assert s.snapshot().tokens_per_iter == 655360
+
+
+def test_timestamped_lines_read_in_a_block_keep_their_own_times() -> None:
+    lines = [f"2024-05-02 14:{i // 60:02d}:{i % 60:02d} iter {i}: loss 3.0, time 1000.00ms, mfu 1.00%" for i in range(400)]
+    block, one_by_one = Session(Options(), FakeClock(T0)), session(lines, FakeClock(T0))
+    block.feed_block("".join(f"{line}\n" for line in lines).encode())
+    for s in (block, one_by_one):
+        s.file_mtime = T0
+        s.snapshot()
+    assert list(block.state.current.t.values) == list(one_by_one.state.current.t.values)
+    assert block.state.current.t.values[0] == T0 - 399 and block.state.lines == 400
+
+
+def test_replay_paces_a_prefixed_log_by_its_step_lines() -> None:
+    from monitor.sources.replay import paced_times
+
+    lines = [f"[rank0]: iter {i}: loss 3.0, time 500.00ms".encode() for i in range(4)]
+    assert paced_times(lines, 0.0) == [0.5, 1.0, 1.5, 2.0]
+
+
+def test_once_reads_a_piped_log_to_its_end() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    log = "".join(f"iter {i}: loss 3.0, time 1000.00ms, mfu 1.00%\n" for i in range(0, 101, 10))
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    argv = [sys.executable, "-m", "monitor", "-", "--once", "--no-gpu", "--max-iters", "100"]
+    out = subprocess.run([*argv, "--json"], input=log, capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert (json.loads(out.stdout)["status"], json.loads(out.stdout)["iter"]) == ("finished", 100)
+    text = subprocess.run(argv, input=log, capture_output=True, text=True, env=env, timeout=60, check=True).stdout
+    assert "1 m 41 s" in text  # 101 steps of 1 s as printed, not the pipe's instant
