@@ -187,6 +187,8 @@ class Run:
         self.last_t: float | None = None
         self.last_line_t: float | None = None
         self.lines = 0
+        #: the estimator's own per-run state (monitor.core.tracker.Tracker), made on first use
+        self.estimator_state: object | None = None
 
     @property
     def n_iters(self) -> int:

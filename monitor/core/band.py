@@ -1,0 +1,109 @@
+"""The finish-time band: split conformal prediction (Vovk et al. 2005; Lei et al. 2018,
+"Distribution-free predictive inference for regression") on the relative finish-time errors
+of recorded runs, per bucket of progress and of how much timing has been seen.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Bucket 0 holds estimates made from fewer than FEW_SAMPLES steady samples, whatever the
+#: progress; then one bucket per progress interval between these edges.
+FEW_SAMPLES = 8
+PROGRESS_EDGES = (0.0, 0.02, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 1.0)
+#: Miscoverage: the band aims to hold the true finish 90% of the time (5% each side).
+ALPHA = 0.10
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Quantiles of the signed relative error (true finish - predicted) / predicted duration,
+    per bucket (see `bucket`); None where no calibration run reached that bucket."""
+
+    low: tuple[float | None, ...]
+    high: tuple[float | None, ...]
+    runs: int
+
+
+def bucket(progress: float, samples: int) -> int:
+    """Bucket of an estimate made at `progress` (0..1) from `samples` steady step times."""
+    if samples < FEW_SAMPLES:
+        return 0
+    k = int(np.searchsorted(PROGRESS_EDGES, min(max(progress, 0.0), 1.0), side="right")) - 1
+    return 1 + min(k, len(PROGRESS_EDGES) - 2)
+
+
+N_BUCKETS = len(PROGRESS_EDGES)  # 1 + (edges - 1)
+
+
+def conformal_level(n: int, alpha: float) -> float:
+    """Split-conformal quantile level with the finite-sample correction: the
+    ceil((n + 1)(1 - alpha)) / n empirical quantile of n calibration scores covers a new
+    exchangeable score with probability >= 1 - alpha. Above 1 (too few scores) it is 1:
+    the largest score seen, and the guarantee no longer holds."""
+    if n <= 0:
+        return 1.0
+    return min(1.0, math.ceil((n + 1) * (1.0 - alpha)) / n)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:
+    """The smallest value v with weighted share of values <= v at least `level` (the inverted
+    CDF, numpy's method "inverted_cdf", with weights)."""
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cdf = np.cumsum(w) / np.sum(w)
+    k = int(np.searchsorted(cdf, level - 1e-12, side="left"))
+    return float(v[min(k, len(v) - 1)])
+
+
+def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: float = ALPHA) -> Calibration:
+    """A table from per-run errors: run name -> (progress, samples, signed relative error) at
+    every scored line. Lines are not exchangeable across runs, runs are: each run weighs 1
+    in every bucket it reaches (its lines share it), and the finite-sample correction counts
+    runs, not lines."""
+    per: list[dict[str, list[float]]] = [{} for _ in range(N_BUCKETS)]
+    for name, rows in errors.items():
+        for progress, samples, err in rows:
+            if math.isfinite(err):
+                per[bucket(progress, samples)].setdefault(name, []).append(err)
+    low: list[float | None] = []
+    high: list[float | None] = []
+    for runs in per:
+        if not runs:
+            low.append(None)
+            high.append(None)
+            continue
+        values = np.concatenate([np.asarray(v, dtype=np.float64) for v in runs.values()])
+        weights = np.concatenate([np.full(len(v), 1.0 / len(v)) for v in runs.values()])
+        level = conformal_level(len(runs), alpha / 2)
+        high.append(weighted_quantile(values, weights, level))
+        low.append(-weighted_quantile(-values, weights, level))
+    return Calibration(tuple(low), tuple(high), len(errors))
+
+
+def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, float] | None:
+    """(low, high) relative errors for an estimate at `progress` from `samples` samples;
+    a bucket no calibration run reached borrows the nearest earlier one (wider)."""
+    k = bucket(progress, samples)
+    while k >= 0:
+        lo, hi = cal.low[k], cal.high[k]
+        if lo is not None and hi is not None:
+            return min(lo, 0.0), max(hi, 0.0)
+        k -= 1
+    return None
+
+
+def conformal_band(
+    cal: Calibration, finish: float, scale_s: float, progress: float, samples: int
+) -> tuple[float, float] | None:
+    """Band around a predicted `finish` (epoch s) whose predicted duration is `scale_s`."""
+    q = interval(cal, progress, samples)
+    if q is None:
+        return None
+    return finish + q[0] * scale_s, finish + q[1] * scale_s
