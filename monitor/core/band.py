@@ -99,11 +99,14 @@ def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, fl
     return None
 
 
-def conformal_band(
-    cal: Calibration, finish: float, scale_s: float, progress: float, samples: int
-) -> tuple[float, float] | None:
-    """Band around a predicted `finish` (epoch s) whose predicted duration is `scale_s`."""
-    q = interval(cal, progress, samples)
-    if q is None:
-        return None
-    return finish + q[0] * scale_s, finish + q[1] * scale_s
+def widen(
+    low: float, high: float, *, cal: Calibration | None, finish: float, now: float, scale_s: float,
+    progress: float, samples: int,
+) -> tuple[float, float]:
+    """The band: the model's own (`low`, `high`, epoch s) joined with the conformal band
+    around `finish` for a run whose predicted duration is `scale_s`; never before `now`."""
+    q = None if cal is None else interval(cal, progress, samples)
+    if q is not None:
+        low = min(low, max(now, finish + q[0] * scale_s))
+        high = max(high, finish + q[1] * scale_s)
+    return low, high

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from monitor.core.band import Calibration, conformal_band
+from monitor.core.band import Calibration, widen
 from monitor.core.eta_calibration import CALIBRATION
 from monitor.core.pause import Pause, eval_interval_of, eval_pause, evals_between
 from monitor.core.plan import Plan
@@ -53,6 +53,10 @@ class Estimate:
     weights: tuple[tuple[str, float], ...] = ()
     #: steady step-time samples behind the estimate (the band's "how much was seen")
     samples: int = 0
+    #: share of the run's own steps done (0..1), the band's progress
+    progress: float | None = None
+    #: predicted duration of the run (s): the unit of the band's relative errors
+    duration_s: float | None = None
 
 
 def _total_known(run: Run, plan: Plan) -> bool:
@@ -156,11 +160,10 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     low = now + max(0.0, max(0.0, model_train - half) + eval_low - credit)
     high = now + max(0.0, model_train + half + eval_high - credit)
     low, high = min(low, finish), max(high, finish)
-    if calibration is not None:
-        scale = duration_scale(run, now, remaining, progress_of(run, final))
-        conformal = conformal_band(calibration, finish, scale, progress_of(run, final), speed.samples)
-        if conformal is not None:
-            low, high = min(low, max(now, conformal[0])), max(high, conformal[1])
+    progress = progress_of(run, final)
+    scale = duration_scale(run, now, remaining, progress)
+    low, high = widen(low, high, cal=calibration, finish=finish, now=now, scale_s=scale, progress=progress,
+                      samples=speed.samples)
     return Estimate(
         step_time_s=base.step_time_s,
         eval_time_s=base.eval_time_s,
@@ -176,6 +179,8 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
         speed_change_iter=base.speed_change_iter,
         weights=base.weights,
         samples=base.samples,
+        progress=progress,
+        duration_s=scale,
     )
 
 

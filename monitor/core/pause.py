@@ -77,7 +77,8 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float, chang
     iters = run.iters.values
     if len(iters) < 2:
         return np.empty(0)
-    due = np.arange((iters[0] // eval_every + 1) * eval_every, iters[-1] + 1, eval_every)[-MAX_EVALS:]
+    since = max(int(iters[0]), int(iters[-1]) - MAX_EVALS * eval_every)
+    due = np.arange((since // eval_every + 1) * eval_every, iters[-1] + 1, eval_every)
     logged = np.array([e.iter for e in run.evals[-MAX_EVALS:] if iters[0] < e.iter <= iters[-1]], dtype=np.int64)
     due = np.union1d(due, logged)[-MAX_EVALS:]
     # The lines whose interval (previous line, this line] holds an eval, found from the

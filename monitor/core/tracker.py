@@ -10,6 +10,8 @@ import bisect
 import math
 from collections import deque
 
+import numpy as np
+
 from monitor.core.run import Run
 from monitor.core.speed import Speed, Stream
 
@@ -21,6 +23,8 @@ WARMUP_STEPS = 5
 BURST_FRACTION = 0.5
 #: A gap this many times the expected step is a pause (stall, checkpoint), not a step.
 PAUSE_FACTOR = 10.0
+#: Rows of history folded in when the tracker starts on a run already under way.
+BACKLOG = 2048
 #: Share of burst lines above which arrival gaps are block-buffered output, not time.
 BURSTY_SHARE = 0.3
 BURST_ALPHA = 0.1
@@ -111,9 +115,15 @@ class Tracker:
         self._evals_seen = len(run.evals)
         if n <= self.rows:
             return
+        iters, t = run.iters.values, run.t.values
         if self._warm_until is None:
             self._warm_until = self._warm_start(run)
-        iters, t = run.iters.values, run.t.values
+            timed = np.flatnonzero(np.isfinite(t))
+            if len(timed):
+                self._first = (int(iters[timed[0]]), float(t[timed[0]]))
+        # A cold open of a long log folds in only its recent history: the streams follow the
+        # run from there, and the cost stays bounded by BACKLOG rows.
+        self.rows = max(self.rows, n - BACKLOG)
         printed, clock = run.step_time_s.values, run.train_time_s.values
         for i in range(self.rows, n):
             hi, t_i = int(iters[i]), float(t[i])
