@@ -52,21 +52,12 @@ def conformal_level(n: int, alpha: float) -> float:
     return min(1.0, math.ceil((n + 1) * (1.0 - alpha)) / n)
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, level: float) -> float:
-    """The smallest value v with weighted share of values <= v at least `level` (the inverted
-    CDF, numpy's method "inverted_cdf", with weights)."""
-    order = np.argsort(values, kind="stable")
-    v, w = values[order], weights[order]
-    cdf = np.cumsum(w) / np.sum(w)
-    k = int(np.searchsorted(cdf, level - 1e-12, side="left"))
-    return float(v[min(k, len(v) - 1)])
-
-
 def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: float = ALPHA) -> Calibration:
     """A table from per-run errors: run name -> (progress, samples, signed relative error) at
-    every scored line. Lines are not exchangeable across runs, runs are: each run weighs 1
-    in every bucket it reaches (its lines share it), and the finite-sample correction counts
-    runs, not lines."""
+    every scored line. Lines of one run are not exchangeable with another's, runs are: each
+    run's score in a bucket is the pair of its own alpha/2 and 1 - alpha/2 error quantiles
+    (the band that would have held 1 - alpha of its lines there), and the bucket's bounds are
+    the split-conformal quantile of those scores over the runs that reached it."""
     per: list[dict[str, list[float]]] = [{} for _ in range(N_BUCKETS)]
     for name, rows in errors.items():
         for progress, samples, err in rows:
@@ -79,11 +70,11 @@ def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: f
             low.append(None)
             high.append(None)
             continue
-        values = np.concatenate([np.asarray(v, dtype=np.float64) for v in runs.values()])
-        weights = np.concatenate([np.full(len(v), 1.0 / len(v)) for v in runs.values()])
-        level = conformal_level(len(runs), alpha / 2)
-        high.append(weighted_quantile(values, weights, level))
-        low.append(-weighted_quantile(-values, weights, level))
+        lows = np.array([np.quantile(v, alpha / 2, method="inverted_cdf") for v in runs.values()])
+        highs = np.array([np.quantile(v, 1 - alpha / 2, method="higher") for v in runs.values()])
+        level = conformal_level(len(runs), alpha)
+        high.append(float(np.quantile(highs, level, method="higher")))
+        low.append(-float(np.quantile(-lows, level, method="higher")))
     return Calibration(tuple(low), tuple(high), len(errors))
 
 

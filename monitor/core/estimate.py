@@ -27,7 +27,7 @@ BAND_Z = 2.0
 #: within about ±20% of the run's mean, no run keeps its speed to better than a few percent.
 DRIFT_DEFAULT = 0.15
 DRIFT_SAMPLES = 8
-DRIFT_FLOOR = 0.05
+DRIFT_FLOOR = 0.02
 #: Methods are weighted by 1 / (error + SCORE_FLOOR)^2 of their online score on this run.
 SCORE_FLOOR = 0.01
 
@@ -90,8 +90,7 @@ def _pause(tracker: Tracker, run: Run, plan: Plan, speed: Speed, eval_every: int
     cached = tracker.cache.get("pause")
     if isinstance(cached, tuple) and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
-    change = (speed.change_iter, speed.before_s) if speed.change_iter is not None and speed.before_s else None
-    pause = eval_pause(run, plan, speed.step_s, change, eval_every, evals_left)
+    pause = eval_pause(run, plan, speed.step_s, eval_every, evals_left)
     tracker.cache["pause"] = (key, pause)
     return pause
 

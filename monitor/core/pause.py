@@ -69,11 +69,11 @@ def eval_interval_of(run: Run, plan: Plan) -> int | None:
     return reduce(math.gcd, seen) or default
 
 
-def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float, change: tuple[int, float] | None) -> np.ndarray:
+def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np.ndarray:
     """Seconds each eval (+ checkpoint) added to its interval, from arrival gaps or, when the
     family's printed time includes it, from the eval step's printed time. The evals are those
-    logged and those the interval says ran; pauses from before a speed change `(iteration,
-    step time before)` are scaled to the new speed (evals slow down with steps)."""
+    logged and those the interval says ran. (Pauses are not rescaled by speed changes: the
+    change detector follows moves that come and go, and an eval is a different workload.)"""
     iters = run.iters.values
     if len(iters) < 2:
         return np.empty(0)
@@ -90,9 +90,7 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float, chang
     counts = np.searchsorted(due, iters[idx + 1], side="right") - np.searchsorted(due, iters[idx], side="right")
     counts = np.maximum(counts, 1)
     n_steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
-    step: np.ndarray | float = step_s
-    if change is not None:
-        step = np.where(iters[idx + 1] < change[0], change[1], step_s)
+    step = step_s
     gap = run.t.values[idx + 1] - run.t.values[idx]
     # Lines that arrived faster than their steps can run came out of a buffer in a burst:
     # their gap says nothing about the pause.
@@ -102,8 +100,6 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float, chang
         printed = run.step_time_s.values[idx + 1]
         own = np.isin(iters[idx + 1], due) & np.isfinite(printed)
         out = np.where(np.isnan(out) & own, printed - step, out)
-    if change is not None:
-        out = out * (step_s / step)
     out = out[np.isfinite(out)]
     return np.maximum(out, 0.0)
 
@@ -126,11 +122,9 @@ def _step0_eval_s(run: Run, plan: Plan) -> float | None:
     return printed  # the eval and the first step together
 
 
-def eval_pause(
-    run: Run, plan: Plan, step_s: float, change: tuple[int, float] | None, eval_every: int, evals_left: int
-) -> Pause | None:
+def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left: int) -> Pause | None:
     """Seconds each coming eval will add, with a band; None when nothing says."""
-    pauses = _measured_pauses(run, plan, eval_every, step_s, change)
+    pauses = _measured_pauses(run, plan, eval_every, step_s)
     if len(pauses):
         mid = float(np.mean(pauses[-RECENT_EVALS:]))
         spread = float(np.std(pauses, ddof=1) / mid) if len(pauses) >= 3 and mid > 0 else EVAL_SPREAD_DEFAULT
