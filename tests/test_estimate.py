@@ -12,15 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.core.estimate import (
-    BAND_Z,
-    CHANGE_MIN_SAMPLES,
-    DRIFT_FLOOR,
-    FWD_FRACTION,
-    WARMUP_STEPS,
-    Estimate,
-    estimate,
-)
+from monitor.core.estimate import BAND_Z, DRIFT_FLOOR, WARMUP_STEPS, Estimate, estimate
+from monitor.core.pause import FWD_FRACTION
+from monitor.core.speed import CHANGE_MIN_SAMPLES
 from monitor.core.events import Iteration
 from monitor.core.plan import Plan, make_plan
 from monitor.core.report import Options

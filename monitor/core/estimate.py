@@ -70,8 +70,15 @@ def _total_known(run: Run, plan: Plan) -> bool:
 
 
 def _spread(speed: Speed) -> float:
+    """Relative spread of the mean step time to come: shrinking with the samples seen, plus
+    the share of time lost to recurring transients, plus the gap between the current level
+    and the long-run mean where speed moves have come and gone (a shared GPU)."""
     base = max(DRIFT_FLOOR, DRIFT_DEFAULT * math.sqrt(DRIFT_SAMPLES / max(1, speed.samples)))
-    return base + (speed.transient_share if speed.transients >= RECURRENT else 0.0)
+    if speed.transients >= RECURRENT:
+        base += speed.transient_share
+    if speed.reverts:
+        base += 0.5 * abs(math.log(speed.level_s / speed.long_s))
+    return base
 
 
 def _weights(errors: dict[str, float], rates: dict[str, float]) -> dict[str, float]:
@@ -150,7 +157,7 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     next_gap = next_steps * step_s + evals_between(last, last + next_steps, eval_every) * pause_s
     credit = min(max(0.0, since), next_gap)
     remaining = max(0.0, total - credit)
-    share = remaining / total if total > 0 else 0.0
+    share = remaining / model_total if model_total > 0 else 0.0
     finish = now + remaining
     # The model's own band: the spread its data so far warrants, eval pauses at their bounds.
     half = BAND_Z * _spread(speed) * model_train

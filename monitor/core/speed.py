@@ -25,6 +25,8 @@ CHANGE_H = 0.7
 CLIP = 0.5
 #: A change needs this many samples behind it, so two slow steps in a row are not a regime.
 CHANGE_MIN_SAMPLES = 3
+#: A change back to within 25% of one of the last REVERT_LOOKBACK regimes is a revert.
+REVERT_LOOKBACK = 3
 #: A sample this much slower than the level is a transient (log 1.5 = 50% slower).
 TRANSIENT = math.log(1.5)
 #: Least noise assumed in log step time (1%): printed times are rounded and no real run
@@ -52,6 +54,7 @@ class Speed:
     before_s: float | None  # mean step time of the regime before the change
     transient_share: float  # share of time lost to transient slow steps in the regime
     transients: int  # transient slow steps in the regime
+    reverts: int  # changes that went back to an earlier speed (moves that come and go)
 
 
 class _Sums:
@@ -118,6 +121,10 @@ class Stream:
         self.before_s: float | None = None
         self._transient_s = 0.0
         self.transients = 0
+        #: log levels of the regimes before the current one, and how often a change went
+        #: back to one of them
+        self._levels: deque[float] = deque(maxlen=REVERT_LOOKBACK)
+        self.reverts = 0
 
     @property
     def noise(self) -> float:
@@ -139,9 +146,9 @@ class Stream:
         clip = max(CLIP, 4.0 * self.noise)
         yc = min(max(y, ref - clip), ref + clip)
         self.window.append(y)
-        self._cusum(math.exp(yc), yc, yc - ref, steps, at)
+        self._cusum(x, y, math.exp(yc), yc, yc - ref, steps, at)
 
-    def _cusum(self, xc: float, yc: float, d: float, steps: float, at: int) -> None:
+    def _cusum(self, x: float, y: float, xc: float, yc: float, d: float, steps: float, at: int) -> None:
         k = max(CHANGE_K, self.noise)
         h = max(CHANGE_H, 5.0 * self.noise)
         idle = self._hi == 0.0 and self._lo == 0.0
@@ -152,10 +159,14 @@ class Stream:
         else:
             if idle:
                 self._pending = _Sums()
-            self._pending.add(xc, yc, steps, at)
+            self._pending.add(x, y, steps, at)  # unclipped: it may become the new level
         self.regime.add(xc, yc, steps, at)
         self.whole.add(xc, yc, steps, at)
         if max(self._hi, self._lo) > h and self._pending.n >= CHANGE_MIN_SAMPLES:
+            new = self._pending.log_mean()
+            if any(abs(new - old) < CHANGE_K * 2 for old in self._levels):
+                self.reverts += 1  # back to a speed seen before: the moves come and go
+            self._levels.append(self.regime.log_mean())
             self.before_s = self.regime.mean_s()
             self.change_iter = self._pending.first_iter
             self.regime, self._pending = self._pending, _Sums()
@@ -178,10 +189,11 @@ class Stream:
             ahead = 0.5 * slope * steps_left / 2.0
             step_s = level * math.exp(max(-TREND_CAP, min(TREND_CAP, now + ahead)))
         long_s = self.whole.mean_s()
-        if self.change_iter is not None and self.whole.first_iter is not None:
-            # A regime that has lasted `age` steps is as likely as not to last as long again
-            # (Gott 1993): it sets the speed for that share of the steps to come, the
-            # long-run mean for the rest.
+        if self.reverts and self.change_iter is not None and self.whole.first_iter is not None:
+            # On a run whose speed moves come and go, a regime that has lasted `age` steps
+            # is as likely as not to last as long again (Gott 1993): it sets the speed for
+            # that share of the steps to come, the long-run mean for the rest. A first move
+            # (a GPU freed, a job that starts sharing it) is followed at once.
             age = max(0, at - self.change_iter)
             span = min(steps_left, at - self.whole.first_iter) if steps_left > 0 else at - self.whole.first_iter
             share = 1.0 if span <= 0 else min(1.0, age / span)
@@ -198,4 +210,5 @@ class Stream:
             before_s=self.before_s,
             transient_share=self._transient_s / time_s if time_s > 0 else 0.0,
             transients=self.transients,
+            reverts=self.reverts,
         )
