@@ -82,12 +82,15 @@ def _spread(speed: Speed) -> float:
 
 
 def _weights(errors: dict[str, float], rates: dict[str, float]) -> dict[str, float]:
-    """Inverse-square error weights over the methods scored on this run; before any score,
-    the current regime and the long-run mean equally (they agree until a change)."""
+    """Inverse-square error weights over the methods scored on this run that are within twice
+    the best one's error (+1 point); the model alone until they have been scored on the
+    current speed (after a change the older methods are stale)."""
     scored = {m: errors[m] for m in rates if m in errors}
     if not scored:
-        return {"model": 0.5, "long": 0.5}
-    raw = {m: 1.0 / (e + SCORE_FLOOR) ** 2 for m, e in scored.items()}
+        return {"model": 1.0}
+    # a method far behind the best on this run gets no say at all
+    best = min(scored.values())
+    raw = {m: 1.0 / (e + SCORE_FLOOR) ** 2 for m, e in scored.items() if e <= 2.0 * best + SCORE_FLOOR}
     total = sum(raw.values())
     return {m: w / total for m, w in raw.items()}
 
@@ -123,13 +126,12 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     pause_s = pause.mid_s if pause is not None else 0.0
     per_eval = pause_s / eval_every if eval_every else 0.0
     step_s = model_step_s(speed)
-    # Step times (evals left out) by method; the wall-clock rate holds the evals so far.
+    # Step times (evals left out) by method.
     rates = {"model": step_s, "long": speed.long_s}
     last_t = run.last_t if run.last_t is not None else math.nan
-    wall = tracker.wallclock_rate(last, last_t)
-    if wall is not None and wall > per_eval:
-        rates["wallclock"] = wall - per_eval
-    tracker.pause_s = pause_s
+    wall = tracker.wallclock_rate(last, last_t, eval_every)
+    if wall is not None:
+        rates["wallclock"] = wall
     weights = _weights(tracker.errors if tracker.scored >= SCORED_MIN else {}, rates)
     base = Estimate(
         step_time_s=speed.step_s,
@@ -147,8 +149,6 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     model_total = model_train + n_pauses * pause_s
     # Each method's all-in time for the steps left; the model's split into train and evals.
     totals = {m: steps_left * r + n_pauses * pause_s for m, r in rates.items()}
-    if wall is not None and "wallclock" in rates:
-        totals["wallclock"] = steps_left * wall  # as measured: its evals at the rate seen so far
     total = sum(w * totals[m] for m, w in weights.items())
     # Time since the last iteration line went into the steps still to come, but only as
     # much as the next line should take: longer silence (a stall) delays the finish.

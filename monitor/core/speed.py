@@ -25,8 +25,6 @@ CHANGE_H = 0.7
 CLIP = 0.5
 #: A change needs this many samples behind it, so two slow steps in a row are not a regime.
 CHANGE_MIN_SAMPLES = 3
-#: A change back to within 25% of one of the last REVERT_LOOKBACK regimes is a revert.
-REVERT_LOOKBACK = 3
 #: A sample this much slower than the level is a transient (log 1.5 = 50% slower).
 TRANSIENT = math.log(1.5)
 #: Least noise assumed in log step time (1%): printed times are rounded and no real run
@@ -121,10 +119,10 @@ class Stream:
         self.before_s: float | None = None
         self._transient_s = 0.0
         self.transients = 0
-        #: log levels of the regimes before the current one, and how often a change went
-        #: back to one of them
-        self._levels: deque[float] = deque(maxlen=REVERT_LOOKBACK)
+        #: direction of the last change, and how many changes went back the other way
+        self._last_up: bool | None = None
         self.reverts = 0
+        self.changes = 0
 
     @property
     def noise(self) -> float:
@@ -163,10 +161,11 @@ class Stream:
         self.regime.add(xc, yc, steps, at)
         self.whole.add(xc, yc, steps, at)
         if max(self._hi, self._lo) > h and self._pending.n >= CHANGE_MIN_SAMPLES:
-            new = self._pending.log_mean()
-            if any(abs(new - old) < CHANGE_K * 2 for old in self._levels):
-                self.reverts += 1  # back to a speed seen before: the moves come and go
-            self._levels.append(self.regime.log_mean())
+            up = self._pending.log_mean() > self.regime.log_mean()
+            if self._last_up is not None and up != self._last_up:
+                self.reverts += 1  # a move back the other way: the moves come and go
+            self._last_up = up
+            self.changes += 1
             self.before_s = self.regime.mean_s()
             self.change_iter = self._pending.first_iter
             self.regime, self._pending = self._pending, _Sums()

@@ -23,6 +23,8 @@ WARMUP_STEPS = 5
 BURST_FRACTION = 0.5
 #: A gap this many times the expected step is a pause (stall, checkpoint), not a step.
 PAUSE_FACTOR = 10.0
+#: Eval pauses averaged for scoring the methods' all-in rates.
+RECENT_PAUSES = 8
 #: Rows of history folded in when the tracker starts on a run already under way.
 BACKLOG = 2048
 #: Share of burst lines above which arrival gaps are block-buffered output, not time.
@@ -67,8 +69,8 @@ class Tracker:
         self._checkpoints: deque[tuple[int, float, dict[str, float]]] = deque(maxlen=MAX_CHECKPOINTS)
         #: smoothed relative error of each method's step time on this run, once scored
         self.errors: dict[str, float] = {}
-        #: seconds one eval adds, as last estimated (for scoring the rows to come)
-        self.pause_s = 0.0
+        self._changes_seen: tuple[str, int] | None = None
+        self._pauses: deque[float] = deque(maxlen=RECENT_PAUSES)
         self._last_scored = 0
         #: rows scored so far (the errors mean little before SCORED_MIN)
         self.scored = 0
@@ -148,9 +150,13 @@ class Tracker:
         dc = c - float(clock[i - 1])
         if _finite(dc):
             self.clock.add(dc / steps, steps, hi)
-        if not _finite(gap) or self._eval_in(lo, hi, eval_every):
+        if not _finite(gap):
             return
         ref = self._level()
+        if self._eval_in(lo, hi, eval_every):
+            if ref is not None and gap > steps * ref:
+                self._pauses.append(gap - steps * ref)
+            return
         if ref is not None and gap < BURST_FRACTION * steps * ref:
             self.burst_share += BURST_ALPHA * (1.0 - self.burst_share)
             return
@@ -158,6 +164,11 @@ class Tracker:
         if ref is not None and gap > PAUSE_FACTOR * steps * ref:
             return
         self.arrival.add(gap / steps, steps, hi)
+
+    @property
+    def pause_s(self) -> float:
+        """Seconds the recent evals added to their intervals (arrival gaps), for scoring."""
+        return sum(self._pauses) / len(self._pauses) if self._pauses else 0.0
 
     def _level(self) -> float | None:
         for s in (self.arrival, self.printed, self.clock):
@@ -181,13 +192,14 @@ class Tracker:
             return a, "arrival"
         return None
 
-    def wallclock_rate(self, last_iter: int, last_t: float) -> float | None:
-        """Seconds per step since the first iteration line with a time (evals included)."""
+    def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None) -> float | None:
+        """Seconds per step since the first iteration line with a time, less the eval pause
+        (as last estimated) for each eval in between: the plain wall-clock rate, evals out."""
         if self._first is None or not math.isfinite(last_t) or last_iter <= self._first[0]:
             return None
-        return (last_t - self._first[1]) / (last_iter - self._first[0])
-
-    # -- scoring methods on this run ------------------------------------------------
+        spent = last_t - self._first[1] - self._evals_in(self._first[0], last_iter, eval_every) * self.pause_s
+        rate = spent / (last_iter - self._first[0])
+        return rate if rate > 0 else None
 
     def horizon(self, last_iter: int, log_every: int) -> float:
         """Steps over which a prediction is scored (see HORIZON_LINES, HORIZON_SHARE)."""
@@ -207,11 +219,17 @@ class Tracker:
         speed = chosen[0].speed(last_iter, 0.0) if chosen is not None else None
         if speed is None:
             return
-        per_eval = self.pause_s / eval_every if eval_every else 0.0
+        changes = (chosen[1], chosen[0].changes) if chosen is not None else None
+        if changes != self._changes_seen:
+            # a new speed (or signal): the scores were earned on the old one
+            self._changes_seen = changes
+            self._checkpoints.clear()
+            self.errors.clear()
+            self.scored = 0
         rates = {"model": model_step_s(speed), "long": speed.long_s}
-        wall = self.wallclock_rate(last_iter, last_t)
-        if wall is not None and wall > per_eval:
-            rates["wallclock"] = wall - per_eval
+        wall = self.wallclock_rate(last_iter, last_t, eval_every)
+        if wall is not None:
+            rates["wallclock"] = wall
         horizon = self.horizon(last_iter, log_every)
         old = None
         while self._checkpoints and last_iter - self._checkpoints[0][0] >= horizon:
