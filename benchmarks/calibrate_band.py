@@ -42,7 +42,7 @@ def source(cal: Calibration, names: list[str]) -> str:
     return f'''"""The finish-time band's calibration table, written by benchmarks/calibrate_band.py from
 the recorded runs (do not edit by hand). PURE ring: constants only.
 
-Signed relative errors (true finish - predicted) / predicted duration, quantiles at
+Signed relative errors (true finish - predicted) / predicted time to come, quantiles at
 {ALPHA / 2:g} and {1 - ALPHA / 2:g} with the finite-sample correction over runs, per bucket of
 monitor.core.band.bucket. Runs: {", ".join(names)}.
 """

@@ -122,7 +122,7 @@ class Line:
     finish: float
     model_low: float
     model_high: float
-    duration_s: float  # predicted duration, the unit of the band's relative errors
+    scale_s: float  # predicted time to come, the unit of the band's relative errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +184,8 @@ def replay(
         first = run.first_iter or 0  # a resumed run counts from its checkpoint
         fraction = (last - first) / (final_iter - first) if final_iter > first else 1.0
         raw = estimate(run, plan, t, calibration=None)
-        if raw.finish is not None and raw.low is not None and raw.high is not None and raw.duration_s:
-            lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.duration_s))
+        if raw.finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
+            lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.scale_s))
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)

@@ -3,7 +3,7 @@ conformal calibration over replayed runs (see monitor/core/band.py), and the tab
 benchmarks/eta_accuracy.py prints.
 
 A replay records, at every iteration line, the point estimate, the model's own band and the
-predicted duration. The point estimate fits nothing across runs (its constants are set by
+predicted time to come. The point estimate fits nothing across runs (its constants are set by
 hand), so a run's errors are the same in and out of sample; what is fitted across runs is the
 band's calibration table, and that is what leave-one-run-out recomputes without the run.
 """
@@ -32,14 +32,14 @@ LOO_POINTS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
 
 def scores(result: Result) -> list[tuple[float, int, float]]:
     """(progress, samples, signed relative error) at every line of a replayed run: the
-    calibration data, (true finish - predicted) / predicted duration."""
+    calibration data, (true finish - predicted) / predicted time to come."""
     truth = result.truth
-    return [(ln.fraction, ln.samples, (truth - ln.finish) / ln.duration_s) for ln in result.lines]
+    return [(ln.fraction, ln.samples, (truth - ln.finish) / ln.scale_s) for ln in result.lines]
 
 
 def band_of(line: Line, cal: Calibration | None) -> tuple[float, float]:
     return widen(line.model_low, line.model_high, cal=cal, finish=line.finish, now=line.now,
-                 scale_s=line.duration_s, progress=line.fraction, samples=line.samples)
+                 scale_s=line.scale_s, progress=line.fraction, samples=line.samples)
 
 
 def coverage(result: Result, cal: Calibration | None, since: float = COVERAGE_FROM) -> tuple[int, int]:

@@ -23,7 +23,7 @@ ALPHA = 0.10
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """Quantiles of the signed relative error (true finish - predicted) / predicted duration,
+    """Quantiles of the signed relative error (true finish - predicted) / predicted time to come,
     per bucket (see `bucket`); None where no calibration run reached that bucket."""
 
     low: tuple[float | None, ...]
@@ -70,11 +70,13 @@ def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: f
             low.append(None)
             high.append(None)
             continue
+        # "inverted_cdf": the smallest value with at least that share at or below it, so the
+        # k-th smallest of n scores is the quantile at k / n (the conformal order statistic)
         lows = np.array([np.quantile(v, alpha / 2, method="inverted_cdf") for v in runs.values()])
-        highs = np.array([np.quantile(v, 1 - alpha / 2, method="higher") for v in runs.values()])
+        highs = np.array([np.quantile(v, 1 - alpha / 2, method="inverted_cdf") for v in runs.values()])
         level = conformal_level(len(runs), alpha)
-        high.append(float(np.quantile(highs, level, method="higher")))
-        low.append(-float(np.quantile(-lows, level, method="higher")))
+        high.append(float(np.quantile(highs, level, method="inverted_cdf")))
+        low.append(-float(np.quantile(-lows, level, method="inverted_cdf")))
     return Calibration(tuple(low), tuple(high), len(errors))
 
 
@@ -95,7 +97,7 @@ def widen(
     progress: float, samples: int,
 ) -> tuple[float, float]:
     """The band: the model's own (`low`, `high`, epoch s) joined with the conformal band
-    around `finish` for a run whose predicted duration is `scale_s`; never before `now`."""
+    around `finish` when `scale_s` seconds are predicted still to come; never before `now`."""
     q = None if cal is None else interval(cal, progress, samples)
     if q is not None:
         low = min(low, max(now, finish + q[0] * scale_s))

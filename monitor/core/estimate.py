@@ -55,8 +55,8 @@ class Estimate:
     samples: int = 0
     #: share of the run's own steps done (0..1), the band's progress
     progress: float | None = None
-    #: predicted duration of the run (s): the unit of the band's relative errors
-    duration_s: float | None = None
+    #: the unit of the band's relative errors: the predicted time still to come (s)
+    scale_s: float | None = None
 
 
 def _total_known(run: Run, plan: Plan) -> bool:
@@ -167,7 +167,8 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     high = now + max(0.0, model_train + half + eval_high - credit)
     low, high = min(low, finish), max(high, finish)
     progress = progress_of(run, final)
-    scale = duration_scale(run, now, remaining, progress)
+    # The band's unit: the time still to come (errors shrink with it), at least one line's worth.
+    scale = max(remaining, next_gap)
     low, high = widen(low, high, cal=calibration, finish=finish, now=now, scale_s=scale, progress=progress,
                       samples=speed.samples)
     return Estimate(
@@ -186,7 +187,7 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
         weights=base.weights,
         samples=base.samples,
         progress=progress,
-        duration_s=scale,
+        scale_s=scale,
     )
 
 
@@ -197,12 +198,3 @@ def progress_of(run: Run, final: int) -> float:
     if first is None or last is None or final <= first:
         return 1.0
     return min(1.0, max(0.0, (last - first) / (final - first)))
-
-
-def duration_scale(run: Run, now: float, remaining_s: float, progress: float) -> float:
-    """The run's predicted duration (seconds), the unit of the band's relative errors:
-    elapsed since its first line plus what remains, or, when its start was not seen, what
-    remains over the share of steps still to come."""
-    if run.first_t is not None and math.isfinite(run.first_t):
-        return max(0.0, now - run.first_t) + remaining_s
-    return remaining_s / max(1.0 - progress, 0.01)

@@ -25,6 +25,8 @@ BURST_FRACTION = 0.5
 PAUSE_FACTOR = 10.0
 #: Eval pauses averaged for scoring the methods' all-in rates.
 RECENT_PAUSES = 8
+#: Config keys a parser sets itself (not read from a printed config).
+PARSER_KEYS = frozenset({"final_iter_offset", "zero_based"})
 #: Rows of history folded in when the tracker starts on a run already under way.
 BACKLOG = 2048
 #: Share of burst lines above which arrival gaps are block-buffered output, not time.
@@ -93,9 +95,10 @@ class Tracker:
         only when the log shows the process start (its startup lines, or a first step near 0);
         a log that begins mid-run has no warm-up in view."""
         first = int(run.iters.values[0])
+        printed_config = any(v is not None for k, v in run.config.items() if k not in PARSER_KEYS)
         started = (
             run.tokens_per_iter is not None or run.params is not None or run.init is not None
-            or bool(run.config) or run.compiling or first <= WARMUP_STEPS
+            or printed_config or run.compiling or first <= WARMUP_STEPS
         )
         return first + WARMUP_STEPS if started else -math.inf
 
