@@ -149,12 +149,18 @@ def _fed(log: Path, items: list[tuple[float, bytes]], max_iters: int | None = No
 def replay(
     name: str, log: Path, times: Path | None, max_iters: int | None = None, run_index: int | None = None
 ) -> Result | str:
-    """Replay one log and score its last run, or the run `run_index` of a file holding several
-    (from that run's first line to its last); a string says why it cannot be scored."""
+    """Replay one log and score the run `run_index` of it, by default its last, from that run's
+    first line to its last; a string says why it cannot be scored."""
     items = list(timed_lines(str(log), None if times is None else str(times), 0.0))
     clock_now = [items[0][0]]
     session = Session(Options(source=str(log), max_iters=max_iters), lambda: clock_now[0])
     first_t, truth = items[0][0], items[-1][0]
+    if run_index is None:
+        # a file holding several processes (a run resumed into the same log): the last one
+        # is scored, from its own first line (the earlier ones end where it starts)
+        runs = _fed(log, items, max_iters).state.runs
+        if len(runs) > 1:
+            run_index = len(runs) - 1
     if run_index is not None:
         target = _fed(log, items, max_iters).state.runs[run_index]
         if target.first_t is None or target.last_line_t is None:

@@ -3,7 +3,7 @@ the recorded runs (do not edit by hand). PURE ring: constants only.
 
 Signed relative errors (true finish - predicted) / predicted time to come, quantiles at
 0.05 and 0.95 with the finite-sample correction over runs, per bucket of
-monitor.core.band.bucket. Runs: compiled, eager_log_every_iter, real_nvidia_smi, heldout/accum8_eager, heldout/eager_slowdown, heldout/gpu_shared, heldout/resumed, heldout/small_accum.
+monitor.core.band.bucket. Runs: compiled, eager_log_every_iter, h200_cpu_recipe_beside_gpu_job, h200_ddp2_gpt2_124M, h200_ddp2_shakespeare_char, h200_eval_heavy_ckpt, h200_gpt2_124M, h200_gpu_contended, h200_gpu_contended_short, h200_resumed, real_nvidia_smi, heldout/accum8_eager, heldout/eager_slowdown, heldout/gpu_shared, heldout/resumed, heldout/small_accum.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from monitor.core.band import Calibration
 
 CALIBRATION = Calibration(
-    low=(-0.118989, -0.237148, -0.141099, -0.078190, -0.027822, -0.134022, -0.131295, -0.123533, -0.140149,),
-    high=(0.530994, 0.106813, 0.185001, 0.157658, 0.167269, 0.090597, 0.165491, 0.189224, 0.258804,),
-    runs=8,
+    low=(-0.184296, -0.289227, -0.246839, -0.107894, -0.115664, -0.279106, -0.139566, -0.173632, -0.212307,),
+    high=(0.530994, 0.106813, 0.185001, 0.157658, 0.206927, 0.321163, 0.277555, 0.256664, 0.258804,),
+    runs=16,
 )
