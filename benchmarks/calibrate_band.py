@@ -14,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.eta_accuracy import HELDOUT, Result, recorded_runs, replay  # noqa: E402
-from benchmarks.eta_band import calibration_from  # noqa: E402
-from monitor.core.band import ALPHA, Calibration  # noqa: E402
+from benchmarks.eta_accuracy import HELDOUT, Result, recorded_runs, replay
+from benchmarks.eta_band import calibration_from
+from monitor.core.band import ALPHA, Calibration
 
 TARGET = ROOT / "monitor" / "core" / "eta_calibration.py"
 

@@ -365,51 +365,6 @@ def report(results: list[Result], markdown: bool) -> None:
               f"(target ≥ {100 * COVERAGE_TARGET:.0f}%)")
 
 
-def timing(steps: int = 1_000_000, calls: int = 20) -> str:
-    """Cost of one estimate() on a run of `steps` logged steps, against the median
-    baseline (one np.median over the printed times) on the same run."""
-    import time
-
-    from monitor.core.events import ConfigValue, Iteration
-    from monitor.core.run import RunState
-
-    state = RunState()
-    for key, value in (("max_iters", 2 * steps), ("eval_interval", 2000), ("log_interval", 1), ("eval_iters", 200)):
-        state.apply(ConfigValue(key, value), 0.0)
-    rng = np.random.default_rng(0)
-    step = 0.02 * (1 + 0.1 * rng.standard_normal(steps)) + np.where(np.arange(steps) % 2000 == 0, 2.0, 0.0)
-    arrival = np.cumsum(step)
-    for i in range(steps):
-        state.apply(Iteration(i, 2.0, step_time_s=float(step[i])), float(arrival[i]))
-    run = state.current
-    plan = make_plan(run, "nanogpt")
-    now = float(arrival[-1])
-    began = time.perf_counter()
-    estimate(run, plan, now)  # the first call folds in the whole history once
-    first = time.perf_counter() - began
-
-    def per_call(fn: Callable[[], object]) -> float:
-        began = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        return (time.perf_counter() - began) / calls
-
-    clock = [now]
-
-    def new_step() -> object:
-        # as live: one more step arrives, then the estimate is asked for
-        clock[0] += 0.02
-        state.apply(Iteration(run.last_iter + 1, 2.0, step_time_s=0.02), clock[0])
-        return estimate(run, plan, clock[0])
-
-    ours = per_call(new_step)
-    idle = per_call(lambda: estimate(run, plan, clock[0]))
-    base = per_call(lambda: median_printed(run, plan, clock[0]))
-    return (f"estimate() on a {steps:,}-step run: first call (folds in the history) {1e3 * first:.0f} ms; "
-            f"{1e3 * ours:.3f} ms per call after a new step, {1e3 * idle:.3f} ms when nothing new arrived; "
-            f"median baseline {1e3 * base:.2f} ms; ratios {ours / base:.3f}x and {idle / base:.3f}x")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -454,6 +409,8 @@ def main() -> int:
         print()
         report(family_results, args.markdown)
     if args.timing:
+        from benchmarks.eta_cost import timing
+
         print(timing())
     return 0
 

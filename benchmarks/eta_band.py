@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.core.band import Calibration, calibrate, widen  # noqa: E402
+from monitor.core.band import Calibration, calibrate, widen
 
 if TYPE_CHECKING:
     from benchmarks.eta_accuracy import Line, Result
@@ -57,7 +57,8 @@ def coverage(result: Result, cal: Calibration | None, since: float = COVERAGE_FR
 
 def mean_width(result: Result, cal: Calibration | None, since: float = COVERAGE_FROM) -> float:
     """Mean band width over the lines from `since` on, as a share of the run's duration."""
-    widths = [(lambda b: b[1] - b[0])(band_of(ln, cal)) for ln in result.lines if ln.fraction >= since]
+    bands = [band_of(ln, cal) for ln in result.lines if ln.fraction >= since]
+    widths = [high - low for low, high in bands]
     return sum(widths) / len(widths) / result.duration_s if widths else math.nan
 
 

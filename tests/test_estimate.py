@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.core.estimate import BAND_Z, DRIFT_FLOOR, WARMUP_STEPS, Estimate, estimate
-from monitor.core.pause import FWD_FRACTION
-from monitor.core.speed import CHANGE_MIN_SAMPLES
 from monitor.core.events import Iteration
+from monitor.core.pause import FWD_FRACTION
 from monitor.core.plan import Plan, make_plan
 from monitor.core.report import Options
 from monitor.core.run import Run, RunState
+from monitor.core.speed import CHANGE_MIN_SAMPLES
 from monitor.session import Session
 
 T0 = 1_800_000_000.0

@@ -124,7 +124,6 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     evals_left = evals_between(last, final, eval_every) if final is not None else None
     pause = _pause(tracker, run, plan, speed, eval_every, evals_left or 0) if eval_every else None
     pause_s = pause.mid_s if pause is not None else 0.0
-    per_eval = pause_s / eval_every if eval_every else 0.0
     step_s = model_step_s(speed)
     # Step times (evals left out) by method.
     rates = {"model": step_s, "long": speed.long_s}

@@ -1,6 +1,13 @@
 """Streaming step-time tracking for the finish-time estimate: one sample at a time, O(1)
 per sample (running sums, a short window, a CUSUM), so a million-step run costs no pass.
 
+Why a CUSUM and not a change-point library: `ruptures` (PELT, binary segmentation) is offline:
+each call re-segments the whole series, O(n) or more per update, against this module's O(1);
+and it would add a dependency to the runtime for what is here a few lines of running sums. A
+two-sided CUSUM on winsorised log step times (Page 1954) is the streaming test for exactly this
+question (has the mean moved by at least delta?), with a known delay of about h / (delta - k)
+samples.
+
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
 
@@ -59,7 +66,7 @@ class _Sums:
     """Running sums of one stretch of samples: weighted mean step time and a least-squares
     line of log step time against the iteration (for drift)."""
 
-    __slots__ = ("n", "w", "xw", "si", "sii", "sy", "siy", "syy", "first_iter")
+    __slots__ = ("first_iter", "n", "si", "sii", "siy", "sy", "syy", "w", "xw")
 
     def __init__(self) -> None:
         self.n = 0

@@ -137,7 +137,9 @@ class Tracker:
                 self._observe(hi, t_i, eval_every, log_every)
         self.rows = n
 
-    def _row(self, i: int, hi: int, t: float, p: float, c: float, iters, t_col, clock, eval_every: int | None) -> None:  # type: ignore[no-untyped-def]
+    def _row(self, i: int, hi: int, t: float, p: float, c: float, iters: np.ndarray, t_col: np.ndarray,
+             clock: np.ndarray, eval_every: int | None) -> None:
+        """Fold row i (iteration `hi`, arrival `t`, printed step time `p`, training clock `c`) in."""
         warm = self._warm_until if self._warm_until is not None else -math.inf
         if self._first is None and math.isfinite(t):
             self._first = (hi, t)
