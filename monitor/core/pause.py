@@ -29,6 +29,11 @@ BURST_FRACTION = 0.5
 FWD_FRACTION = 0.38
 FWD_FRACTION_LOW = 0.25
 FWD_FRACTION_HIGH = 0.7
+#: A nanoGPT checkpoint holds the fp32 weights and AdamW's two moments (12 bytes a parameter)
+#: and is written by torch.save at about 1.5 GB/s (GPT-2 124M, 1.5 GB: 1.2 s on the H200 host
+#: of the recorded runs; an assumption elsewhere, hence the band's 0.5x..2x).
+CHECKPOINT_BYTES_PER_PARAM = 12
+CHECKPOINT_WRITE_BPS = 1.5e9
 #: Half-width of the band in standard deviations (about 95% for a normal error).
 BAND_Z = 2.0
 #: Relative spread of single eval pauses assumed until three have been measured: above
@@ -135,7 +140,11 @@ def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left:
         # eval_iters batches of each of 2 splits, forward only, against grad_accum
         # forward+backward micro-steps in one training step
         per_step = step_s * 2 * plan.eval_iters / plan.grad_accum
-        mid, low, high = (per_step * f for f in (FWD_FRACTION, FWD_FRACTION_LOW, FWD_FRACTION_HIGH))
+        # nanoGPT saves a checkpoint after an eval (every one unless always_save_checkpoint is
+        # False, and then whenever val improves, as it mostly does early on)
+        save_s = run.params * CHECKPOINT_BYTES_PER_PARAM / CHECKPOINT_WRITE_BPS if run.params else 0.0
+        mid, low, high = (per_step * f + save_s * g for f, g in
+                          ((FWD_FRACTION, 1.0), (FWD_FRACTION_LOW, 0.5), (FWD_FRACTION_HIGH, 2.0)))
         if step0 is None:
             return Pause(mid, low, high, "config")
         if step0 < mid:
