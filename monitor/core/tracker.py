@@ -226,11 +226,13 @@ class Tracker:
             return
         changes = (chosen[1], chosen[0].changes) if chosen is not None else None
         if changes != self._changes_seen:
-            # a new speed (or signal): the scores were earned on the old one
             self._changes_seen = changes
-            self._checkpoints.clear()
-            self.errors.clear()
-            self.scored = 0
+            if not speed.reverts:
+                # a new speed (or signal): the scores were earned on the old one. Once moves
+                # have come and gone on this run they are kept: the long view is not stale then.
+                self._checkpoints.clear()
+                self.errors.clear()
+                self.scored = 0
         rates = {"model": model_step_s(speed), "long": speed.long_s}
         wall = self.wallclock_rate(last_iter, last_t, eval_every)
         if wall is not None:
