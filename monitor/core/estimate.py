@@ -133,7 +133,7 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
         rates["wallclock"] = wall
     weights = _weights(tracker.errors if tracker.scored >= SCORED_MIN else {}, rates)
     base = Estimate(
-        step_time_s=speed.step_s,
+        step_time_s=speed.level_s,  # the current speed; the finish weighs how long it lasts
         eval_time_s=None if pause is None else pause.mid_s,
         step_source=source,
         eval_source=None if pause is None else pause.source,

@@ -49,7 +49,7 @@ TREND_CAP = math.log(1.3)
 class Speed:
     """What one timing signal says about the step time from here on (seconds per step)."""
 
-    step_s: float  # mean step time expected over the steps left (level + trend)
+    step_s: float  # mean step time expected over the steps left (level, trend, long-run mean)
     level_s: float  # mean of the current regime (winsorised)
     recent_s: float  # median of the last WINDOW samples
     long_s: float  # mean of every sample (winsorised), changes or not
@@ -195,11 +195,13 @@ class Stream:
             ahead = 0.5 * slope * steps_left / 2.0
             step_s = level * math.exp(max(-TREND_CAP, min(TREND_CAP, now + ahead)))
         long_s = self.whole.mean_s()
-        if self.reverts and self.change_iter is not None and self.whole.first_iter is not None:
-            # On a run whose speed moves come and go, a regime that has lasted `age` steps
-            # is as likely as not to last as long again (Gott 1993): it sets the speed for
-            # that share of the steps to come, the long-run mean for the rest. A first move
-            # (a GPU freed, a job that starts sharing it) is followed at once.
+        if self.change_iter is not None and self.whole.first_iter is not None:
+            # After a change, the new speed is shown at once (level_s), but how long will it
+            # last? A regime that has lasted `age` steps is as likely as not to last as long
+            # again (Gott 1993): it sets the speed for that share of the steps to come, the
+            # long-run mean for the rest, so a lasting change takes over as it lasts, and a
+            # burst of a few hundred steps (H100 and H200 runs) does not move the finish by all
+            # of it.
             age = max(0, at - self.change_iter)
             span = min(steps_left, at - self.whole.first_iter) if steps_left > 0 else at - self.whole.first_iter
             share = 1.0 if span <= 0 else min(1.0, age / span)

@@ -221,7 +221,9 @@ class Tracker:
         row, and score the predictions made about a horizon ago against the step time realised
         since: the time taken less the eval pause for each eval in between."""
         chosen = self.best()
-        speed = chosen[0].speed(last_iter, 0.0) if chosen is not None else None
+        horizon = self.horizon(last_iter, log_every)
+        # each method's rate over the steps it will be scored on
+        speed = chosen[0].speed(last_iter, horizon) if chosen is not None else None
         if speed is None:
             return
         changes = (chosen[1], chosen[0].changes) if chosen is not None else None
@@ -237,7 +239,6 @@ class Tracker:
         wall = self.wallclock_rate(last_iter, last_t, eval_every)
         if wall is not None:
             rates["wallclock"] = wall
-        horizon = self.horizon(last_iter, log_every)
         old = None
         while self._checkpoints and last_iter - self._checkpoints[0][0] >= horizon:
             old = self._checkpoints.popleft()
