@@ -262,3 +262,17 @@ def test_the_band_joins_the_model_band_with_the_calibrated_one() -> None:
     assert low == 995.0  # never before now
     assert widen(1.0, 2.0, cal=None, finish=1.5, now=0.0, scale_s=1.0, progress=0.5, samples=100) == (1.0, 2.0)
     assert math.isfinite(high)
+
+
+def test_a_change_the_log_announced_is_followed_in_full() -> None:
+    # modded-nanogpt lists the steps where its schedule changes the step time
+    announced, unannounced = Stream(), Stream()
+    announced.schedule = (100,)
+    for s in (announced, unannounced):
+        for i in range(1, 130):
+            s.add(0.02 if i <= 100 else 0.04, 1.0, i)
+    assert announced.change_iter == unannounced.change_iter == 101
+    a, b = announced.speed(129, 1000), unannounced.speed(129, 1000)
+    assert a is not None and b is not None
+    assert a.step_s == pytest.approx(0.04)
+    assert b.step_s < 0.03  # 28 steps old against 128 seen: mostly the long-run mean

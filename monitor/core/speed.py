@@ -32,6 +32,10 @@ CHANGE_H = 0.7
 CLIP = 0.5
 #: A change needs this many samples behind it, so two slow steps in a row are not a regime.
 CHANGE_MIN_SAMPLES = 3
+#: A change detected within this many steps (or this share of the step number) after a step
+#: where the log announced a schedule change is that change: it is followed in full.
+ANNOUNCED_STEPS = 20
+ANNOUNCED_SHARE = 0.1
 #: A sample this much slower than the level is a transient (log 1.5 = 50% slower).
 TRANSIENT = math.log(1.5)
 #: Least noise assumed in log step time (1%): printed times are rounded and no real run
@@ -130,6 +134,8 @@ class Stream:
         self._last_up: bool | None = None
         self.reverts = 0
         self.changes = 0
+        #: steps where the log says its schedule changes the step time (modded-nanogpt)
+        self.schedule: tuple[int, ...] = ()
 
     @property
     def noise(self) -> float:
@@ -180,6 +186,10 @@ class Stream:
             self._transient_s = 0.0
             self.transients = 0
 
+    def _announced(self, change_iter: int) -> bool:
+        """The log said the speed would change about here (a schedule stage): it lasts."""
+        return any(0 <= change_iter - s <= max(ANNOUNCED_STEPS, ANNOUNCED_SHARE * s) for s in self.schedule)
+
     def speed(self, at: int, steps_left: float) -> Speed | None:
         """The step time expected over the `steps_left` steps after iteration `at`."""
         r = self.regime
@@ -204,7 +214,7 @@ class Stream:
             # of it.
             age = max(0, at - self.change_iter)
             span = min(steps_left, at - self.whole.first_iter) if steps_left > 0 else at - self.whole.first_iter
-            share = 1.0 if span <= 0 else min(1.0, age / span)
+            share = 1.0 if span <= 0 or self._announced(self.change_iter) else min(1.0, age / span)
             step_s = share * step_s + (1.0 - share) * long_s
         time_s = r.xw + self._transient_s
         return Speed(

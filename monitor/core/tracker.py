@@ -118,6 +118,8 @@ class Tracker:
             if e.iter >= 0:
                 bisect.insort(self._eval_iters, e.iter)
         self._evals_seen = len(run.evals)
+        for stream in (self.arrival, self.printed, self.clock):
+            stream.schedule = run.schedule_changes
         if n <= self.rows:
             return
         iters, t = run.iters.values, run.t.values
