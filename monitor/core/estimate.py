@@ -146,7 +146,7 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     n_pauses = evals_left if pause is not None else 0
     model_train = steps_left * step_s
     model_total = model_train + n_pauses * pause_s
-    # Each method's all-in time for the steps left; the model's split into train and evals.
+    # Each method's time for the steps left, with the evals to come at the measured pause.
     totals = {m: steps_left * r + n_pauses * pause_s for m, r in rates.items()}
     total = sum(w * totals[m] for m, w in weights.items())
     # Time since the last iteration line went into the steps still to come, but only as
