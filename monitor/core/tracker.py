@@ -204,6 +204,8 @@ class Tracker:
         (as last estimated) for each eval in between: the plain wall-clock rate, evals out."""
         if self._first is None or not math.isfinite(last_t) or last_iter <= self._first[0]:
             return None
+        if self.burst_share > BURSTY_SHARE:
+            return None  # lines that arrive faster than their steps can run carry no time
         spent = last_t - self._first[1] - self._evals_in(self._first[0], last_iter, eval_every) * self.pause_s
         rate = spent / (last_iter - self._first[0])
         return rate if rate > 0 else None
