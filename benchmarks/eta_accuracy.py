@@ -25,6 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_table
+from monitor.core.estimate import estimate
 from monitor.core.plan import Plan, make_plan
 from monitor.core.report import Options
 from monitor.core.run import Run
@@ -111,6 +113,19 @@ class Point:
 
 
 @dataclass(frozen=True, slots=True)
+class Line:
+    """The estimate at one iteration line, with the model's own band (no calibration)."""
+
+    fraction: float
+    samples: int
+    now: float
+    finish: float
+    model_low: float
+    model_high: float
+    scale_s: float  # predicted time to come, the unit of the band's relative errors
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
     name: str
     duration_s: float
@@ -119,6 +134,8 @@ class Result:
     lines_covered: int  # iteration lines from 2% on whose band held the truth
     lines_scored: int
     worst_line: dict[str, float]  # method -> worst error over every iteration line from 10% on
+    truth: float = math.nan
+    lines: tuple[Line, ...] = ()
 
 
 def _fed(log: Path, items: list[tuple[float, bytes]], max_iters: int | None = None) -> Session:
@@ -132,12 +149,18 @@ def _fed(log: Path, items: list[tuple[float, bytes]], max_iters: int | None = No
 def replay(
     name: str, log: Path, times: Path | None, max_iters: int | None = None, run_index: int | None = None
 ) -> Result | str:
-    """Replay one log and score its last run, or the run `run_index` of a file holding several
-    (from that run's first line to its last); a string says why it cannot be scored."""
+    """Replay one log and score the run `run_index` of it, by default its last, from that run's
+    first line to its last; a string says why it cannot be scored."""
     items = list(timed_lines(str(log), None if times is None else str(times), 0.0))
     clock_now = [items[0][0]]
     session = Session(Options(source=str(log), max_iters=max_iters), lambda: clock_now[0])
     first_t, truth = items[0][0], items[-1][0]
+    if run_index is None:
+        # a file holding several processes (a run resumed into the same log): the last one
+        # is scored, from its own first line (the earlier ones end where it starts)
+        runs = _fed(log, items, max_iters).state.runs
+        if len(runs) > 1:
+            run_index = len(runs) - 1
     if run_index is not None:
         target = _fed(log, items, max_iters).state.runs[run_index]
         if target.first_t is None or target.last_line_t is None:
@@ -151,6 +174,7 @@ def replay(
     covered = scored = 0
     worst: dict[str, float] = {}
     final_iter: int | None = None
+    lines: list[Line] = []
     for t, line in items:
         clock_now[0] = t
         if not session.feed(line, t):
@@ -165,6 +189,9 @@ def replay(
             continue
         first = run.first_iter or 0  # a resumed run counts from its checkpoint
         fraction = (last - first) / (final_iter - first) if final_iter > first else 1.0
+        raw = estimate(run, plan, t, calibration=None)
+        if raw.finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
+            lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.scale_s))
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)
@@ -194,7 +221,7 @@ def replay(
         return "max_iters unknown"
     if scored_run.last_iter is not None and scored_run.last_iter < final_iter:
         return f"cut off at step {scored_run.last_iter} of {final_iter}: no true finish time to score against"
-    return Result(name, duration, final_iter, points, covered, scored, worst)
+    return Result(name, duration, final_iter, points, covered, scored, worst, truth, tuple(lines))
 
 
 def _err(pred: float | None, truth: float, duration: float) -> float | None:
@@ -338,47 +365,6 @@ def report(results: list[Result], markdown: bool) -> None:
               f"(target ≥ {100 * COVERAGE_TARGET:.0f}%)")
 
 
-def timing(steps: int = 1_000_000, calls: int = 20) -> str:
-    """Cost of one estimate() on a run of `steps` logged steps, against the median
-    baseline (one np.median over the printed times) on the same run."""
-    import time
-
-    from monitor.core import estimate as estimate_module
-    from monitor.core.estimate import estimate
-    from monitor.core.events import ConfigValue, Iteration
-    from monitor.core.run import RunState
-
-    state = RunState()
-    for key, value in (("max_iters", 2 * steps), ("eval_interval", 2000), ("log_interval", 1), ("eval_iters", 200)):
-        state.apply(ConfigValue(key, value), 0.0)
-    rng = np.random.default_rng(0)
-    step = 0.02 * (1 + 0.1 * rng.standard_normal(steps)) + np.where(np.arange(steps) % 2000 == 0, 2.0, 0.0)
-    arrival = np.cumsum(step)
-    for i in range(steps):
-        state.apply(Iteration(i, 2.0, step_time_s=float(step[i])), float(arrival[i]))
-    run = state.current
-    plan = make_plan(run, "nanogpt")
-    now = float(arrival[-1])
-    estimate(run, plan, now)  # first call pays for imports and caches
-
-    def per_call(fn: Callable[[], object]) -> float:
-        began = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        return (time.perf_counter() - began) / calls
-
-    def fresh() -> object:
-        estimate_module._STEPS.clear()  # as after a new step: the step fit is redone
-        return estimate(run, plan, now)
-
-    ours = per_call(fresh)
-    idle = per_call(lambda: estimate(run, plan, now))
-    base = per_call(lambda: median_printed(run, plan, now))
-    return (f"estimate() on a {steps:,}-step run: {1e3 * ours:.2f} ms per call after a new step, "
-            f"{1e3 * idle:.2f} ms when nothing new arrived; median baseline {1e3 * base:.2f} ms; "
-            f"ratios {ours / base:.2f}x and {idle / base:.3f}x")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -401,6 +387,10 @@ def main() -> int:
     print(f"tqdm EMA (alpha {TQDM_ALPHA}) of line-arrival gaps, wall-clock rate since the first iteration line.")
     print()
     report(results, args.markdown)
+    timed = [r for r in results if not r.name.endswith("(paced)")]
+    print()
+    print(LOO_NOTE)
+    print(loo_table(leave_one_out(timed), args.markdown))
     if args.paced:
         print()
         print(FAMILY_NOTE)
@@ -419,6 +409,8 @@ def main() -> int:
         print()
         report(family_results, args.markdown)
     if args.timing:
+        from benchmarks.eta_cost import timing
+
         print(timing())
     return 0
 

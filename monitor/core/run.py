@@ -198,6 +198,8 @@ class Run:
         #: the time of the line before the last (the last may turn out to start the next run)
         self.prior_line_t: float | None = None
         self.lines = 0
+        #: the estimator's own per-run state (monitor.core.tracker.Tracker), made on first use
+        self.estimator_state: object | None = None
 
     @property
     def n_iters(self) -> int:

@@ -1,0 +1,105 @@
+"""The finish-time band: split conformal prediction (Vovk et al. 2005; Lei et al. 2018,
+"Distribution-free predictive inference for regression") on the relative finish-time errors
+of recorded runs, per bucket of progress and of how much timing has been seen.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Bucket 0 holds estimates made from fewer than FEW_SAMPLES steady samples, whatever the
+#: progress; then one bucket per progress interval between these edges.
+FEW_SAMPLES = 8
+PROGRESS_EDGES = (0.0, 0.02, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 1.0)
+#: Miscoverage: the band aims to hold the true finish 90% of the time (5% each side).
+ALPHA = 0.10
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Quantiles of the signed relative error (true finish - predicted) / predicted time to come,
+    per bucket (see `bucket`); None where no calibration run reached that bucket."""
+
+    low: tuple[float | None, ...]
+    high: tuple[float | None, ...]
+    runs: int
+
+
+def bucket(progress: float, samples: int) -> int:
+    """Bucket of an estimate made at `progress` (0..1) from `samples` steady step times."""
+    if samples < FEW_SAMPLES:
+        return 0
+    k = int(np.searchsorted(PROGRESS_EDGES, min(max(progress, 0.0), 1.0), side="right")) - 1
+    return 1 + min(k, len(PROGRESS_EDGES) - 2)
+
+
+N_BUCKETS = len(PROGRESS_EDGES)  # 1 + (edges - 1)
+
+
+def conformal_level(n: int, alpha: float) -> float:
+    """Split-conformal quantile level with the finite-sample correction: the
+    ceil((n + 1)(1 - alpha)) / n empirical quantile of n calibration scores covers a new
+    exchangeable score with probability >= 1 - alpha. Above 1 (too few scores) it is 1:
+    the largest score seen, and the guarantee no longer holds."""
+    if n <= 0:
+        return 1.0
+    return min(1.0, math.ceil((n + 1) * (1.0 - alpha)) / n)
+
+
+def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: float = ALPHA) -> Calibration:
+    """A table from per-run errors: run name -> (progress, samples, signed relative error) at
+    every scored line. Lines of one run are not exchangeable with another's, runs are: each
+    run's score in a bucket is the pair of its own alpha/2 and 1 - alpha/2 error quantiles
+    (the band that would have held 1 - alpha of its lines there), and the bucket's bounds are
+    the split-conformal quantile of those scores over the runs that reached it."""
+    per: list[dict[str, list[float]]] = [{} for _ in range(N_BUCKETS)]
+    for name, rows in errors.items():
+        for progress, samples, err in rows:
+            if math.isfinite(err):
+                per[bucket(progress, samples)].setdefault(name, []).append(err)
+    low: list[float | None] = []
+    high: list[float | None] = []
+    for runs in per:
+        if not runs:
+            low.append(None)
+            high.append(None)
+            continue
+        # "inverted_cdf": the smallest value with at least that share at or below it, so the
+        # k-th smallest of n scores is the quantile at k / n (the conformal order statistic)
+        lows = np.array([np.quantile(v, alpha / 2, method="inverted_cdf") for v in runs.values()])
+        highs = np.array([np.quantile(v, 1 - alpha / 2, method="inverted_cdf") for v in runs.values()])
+        level = conformal_level(len(runs), alpha)
+        high.append(float(np.quantile(highs, level, method="inverted_cdf")))
+        low.append(-float(np.quantile(-lows, level, method="inverted_cdf")))
+    return Calibration(tuple(low), tuple(high), len(errors))
+
+
+def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, float] | None:
+    """(low, high) relative errors for an estimate at `progress` from `samples` samples;
+    a bucket no calibration run reached borrows the nearest earlier one (wider)."""
+    k = bucket(progress, samples)
+    while k >= 0:
+        lo, hi = cal.low[k], cal.high[k]
+        if lo is not None and hi is not None:
+            return min(lo, 0.0), max(hi, 0.0)
+        k -= 1
+    return None
+
+
+def widen(
+    low: float, high: float, *, cal: Calibration | None, finish: float, now: float, scale_s: float,
+    progress: float, samples: int,
+) -> tuple[float, float]:
+    """The band: the model's own (`low`, `high`, epoch s) joined with the conformal band
+    around `finish` when `scale_s` seconds are predicted still to come; never before `now`."""
+    q = None if cal is None else interval(cal, progress, samples)
+    if q is not None:
+        low = min(low, max(now, finish + q[0] * scale_s))
+        high = max(high, finish + q[1] * scale_s)
+    return low, high

@@ -1,0 +1,157 @@
+"""Eval pauses for the finish-time estimate: the eval interval (configured, else inferred
+from the evals seen), each eval's measured cost, or a prediction before the first one.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import reduce
+
+import numpy as np
+
+from monitor.core.plan import Plan
+from monitor.core.run import Run
+
+#: The most recent evals that feed the eval pause (bounds the work per call).
+MAX_EVALS = 256
+#: The eval pause to come is the mean of the last RECENT_EVALS measured (evals drift with
+#: the steps: 2.7 s to 2.0 s over an H100 run); the spread uses them all.
+RECENT_EVALS = 8
+#: An arrival gap shorter than this share of its steps' time is a buffered burst, not time.
+BURST_FRACTION = 0.5
+#: Forward-only eval batch / forward+backward training micro-step: 1/3 by FLOPs, more in
+#: practice because each eval batch also pays for get_batch and a `.item()` sync. Real
+#: nanoGPT logs outside the benchmark give 0.29 (Apple MPS), 0.33 (RTX 2080 Ti) and 0.59
+#: (small GPU, 50-batch evals); 0.38 is their geometric mean, the band spans the range.
+FWD_FRACTION = 0.38
+FWD_FRACTION_LOW = 0.25
+FWD_FRACTION_HIGH = 0.7
+#: A nanoGPT checkpoint holds the fp32 weights and AdamW's two moments (12 bytes a parameter)
+#: and is written by torch.save at about 1.5 GB/s (GPT-2 124M, 1.5 GB: 1.2 s on the H200 host
+#: of the recorded runs; an assumption elsewhere, hence the band's 0.5x..2x).
+CHECKPOINT_BYTES_PER_PARAM = 12
+CHECKPOINT_WRITE_BPS = 1.5e9
+#: Half-width of the band in standard deviations (about 95% for a normal error).
+BAND_Z = 2.0
+#: Relative spread of single eval pauses assumed until three have been measured: above
+#: any seen (2-3% on the MPS, RTX 2080 Ti and small-GPU logs; about 10% on the H100 runs).
+EVAL_SPREAD_DEFAULT = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Seconds one eval (+ checkpoint) adds: middle, low and high, and where it came from
+    ("measured" | "config" | "step-0")."""
+
+    mid_s: float
+    low_s: float
+    high_s: float
+    source: str
+
+
+def evals_between(lo: int, hi: int, interval: int | None) -> int:
+    """Multiples of `interval` in (lo, hi]."""
+    if not interval or hi <= lo:
+        return 0
+    return hi // interval - lo // interval
+
+
+def eval_interval_of(run: Run, plan: Plan) -> int | None:
+    """The eval interval: as the log configures it; else the family default when every eval
+    seen falls on it; else inferred from the evals seen (the greatest common divisor of their
+    steps, so one eval at step 1500 gives 1500 and evals at 0, 250, 500 give 250)."""
+    if "eval_interval" in run.config:
+        return plan.eval_interval
+    seen = [e.iter for e in run.evals[-MAX_EVALS:] if e.iter > 0]
+    if not seen:
+        return plan.eval_interval
+    default = plan.eval_interval
+    if default and all(s % default == 0 for s in seen):
+        return default
+    return reduce(math.gcd, seen) or default
+
+
+def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np.ndarray:
+    """Seconds each eval (+ checkpoint) added to its interval, from arrival gaps or, when the
+    family's printed time includes it, from the eval step's printed time. The evals are those
+    logged and those the interval says ran. (Pauses are not rescaled by speed changes: the
+    change detector follows moves that come and go, and an eval is a different workload.)"""
+    iters = run.iters.values
+    if len(iters) < 2:
+        return np.empty(0)
+    since = max(int(iters[0]), int(iters[-1]) - MAX_EVALS * eval_every)
+    due = np.arange((since // eval_every + 1) * eval_every, iters[-1] + 1, eval_every)
+    logged = np.array([e.iter for e in run.evals[-MAX_EVALS:] if iters[0] < e.iter <= iters[-1]], dtype=np.int64)
+    due = np.union1d(due, logged)[-MAX_EVALS:]
+    # The lines whose interval (previous line, this line] holds an eval, found from the
+    # eval steps themselves so that a million-line run costs no full pass.
+    idx = np.unique(np.searchsorted(iters, due, side="left")) - 1
+    idx = idx[(idx >= 0) & (idx + 1 < len(iters))]
+    if not len(idx):
+        return np.empty(0)
+    counts = np.searchsorted(due, iters[idx + 1], side="right") - np.searchsorted(due, iters[idx], side="right")
+    counts = np.maximum(counts, 1)
+    n_steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
+    step = step_s
+    gap = run.t.values[idx + 1] - run.t.values[idx]
+    # Lines that arrived faster than their steps can run came out of a buffer in a burst:
+    # their gap says nothing about the pause.
+    real_time = np.isfinite(gap) & (gap >= BURST_FRACTION * n_steps * step)
+    out = np.where(real_time, (gap - n_steps * step) / counts, np.nan)
+    if plan.eval_in_step_time:
+        printed = run.step_time_s.values[idx + 1]
+        own = np.isin(iters[idx + 1], due) & np.isfinite(printed)
+        out = np.where(np.isnan(out) & own, printed - step, out)
+    out = out[np.isfinite(out)]
+    return np.maximum(out, 0.0)
+
+
+def _step0_eval_s(run: Run, plan: Plan) -> float | None:
+    """How long the eval at the first iteration of an uncompiled process took: an upper
+    bound for later evals (first calls pay for allocation and kernel selection)."""
+    if not plan.eval_in_step_time or plan.compiled is not False or not run.n_iters:
+        return None
+    first = int(run.iters.values[0])
+    printed = float(run.step_time_s.values[0])
+    if not math.isfinite(printed):
+        return None
+    line_t = float(run.t.values[0])
+    eval_t = next((e.t for e in run.evals if e.iter == first and e.t is not None), None)
+    if eval_t is not None and math.isfinite(line_t):
+        began = line_t - printed  # the printed time runs from the top of the loop
+        if began < eval_t <= line_t:  # equal: paced times, the eval's own time unknown
+            return eval_t - began
+    return printed  # the eval and the first step together
+
+
+def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left: int) -> Pause | None:
+    """Seconds each coming eval will add, with a band; None when nothing says."""
+    pauses = _measured_pauses(run, plan, eval_every, step_s)
+    if len(pauses):
+        mid = float(np.mean(pauses[-RECENT_EVALS:]))
+        spread = float(np.std(pauses, ddof=1) / mid) if len(pauses) >= 3 and mid > 0 else EVAL_SPREAD_DEFAULT
+        half = BAND_Z * spread * math.sqrt(1.0 / len(pauses) + 1.0 / max(1, evals_left)) * mid
+        return Pause(mid, max(0.0, mid - half), mid + half, "measured")
+    step0 = _step0_eval_s(run, plan)
+    if plan.eval_iters and plan.grad_accum:
+        # eval_iters batches of each of 2 splits, forward only, against grad_accum
+        # forward+backward micro-steps in one training step
+        per_step = step_s * 2 * plan.eval_iters / plan.grad_accum
+        # nanoGPT saves a checkpoint after an eval (every one unless always_save_checkpoint is
+        # False, and then whenever val improves, as it mostly does early on)
+        save_s = run.params * CHECKPOINT_BYTES_PER_PARAM / CHECKPOINT_WRITE_BPS if run.params else 0.0
+        mid, low, high = (per_step * f + save_s * g for f, g in
+                          ((FWD_FRACTION, 1.0), (FWD_FRACTION_LOW, 0.5), (FWD_FRACTION_HIGH, 2.0)))
+        if step0 is None:
+            return Pause(mid, low, high, "config")
+        if step0 < mid:
+            return Pause(step0, min(low, step0), step0, "step-0")
+        # Two estimates, one an upper bound: take their geometric middle.
+        return Pause(math.sqrt(mid * step0), low, min(high, step0), "config")
+    if step0 is not None:
+        return Pause(step0 * FWD_FRACTION / FWD_FRACTION_HIGH, step0 * FWD_FRACTION_LOW / FWD_FRACTION_HIGH,
+                     step0, "step-0")
+    return None

@@ -1,0 +1,270 @@
+"""The estimator's per-run state: new rows of a run folded into its timing streams once
+each (O(1) amortised), and an online score of each finish-time method on this run.
+
+PURE ring: no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+
+import numpy as np
+
+from monitor.core.run import Run
+from monitor.core.speed import Speed, Stream
+
+#: Steps at the start of a process that pay for compilation and first calls; nanoGPT
+#: itself leaves the first 5 out of its MFU for the same reason (`local_iter_num >= 5`).
+WARMUP_STEPS = 5
+#: An arrival gap shorter than this share of its steps' expected time is a line from a
+#: buffered burst: it carries no timing.
+BURST_FRACTION = 0.5
+#: A gap this many times the expected step is a pause (stall, checkpoint), not a step.
+PAUSE_FACTOR = 10.0
+#: Eval pauses averaged for scoring the methods' all-in rates.
+RECENT_PAUSES = 8
+#: Config keys a parser sets itself (not read from a printed config).
+PARSER_KEYS = frozenset({"final_iter_offset", "zero_based"})
+#: Rows of history folded in when the tracker starts on a run already under way.
+BACKLOG = 2048
+#: Share of burst lines above which arrival gaps are block-buffered output, not time.
+BURSTY_SHARE = 0.3
+BURST_ALPHA = 0.1
+#: Online score of each method: the all-in rate (seconds per step, evals included) it
+#: predicted is compared with the rate realised over the next HORIZON_LINES logged lines
+#: (and at least one eval interval); errors are averaged over about one horizon.
+HORIZON_LINES = 10
+#: ... and over at least this share of the steps seen so far: whether a method's rate holds
+#: over the long run (drift, bursts that come and go) only shows over a long horizon.
+HORIZON_SHARE = 0.5
+#: Predictions kept for scoring: one per 1/CHECKPOINTS_PER_HORIZON of the horizon.
+CHECKPOINTS_PER_HORIZON = 64
+SCORE_ALPHA_MIN = 0.01
+#: Scored rows before the scores weigh methods (one early score is one noisy interval).
+SCORED_MIN = 10
+#: Transient slow steps recur (a shared GPU) once the regime has seen this many: their
+#: share of the time is then expected to go on (and widens the band by as much again).
+RECURRENT = 3
+MAX_CHECKPOINTS = 4096
+
+
+def _finite(x: float) -> bool:
+    return math.isfinite(x) and x > 0
+
+
+class Tracker:
+    """Everything the estimator keeps for one run. `update` folds in the rows the run gained
+    since the last call; nothing here looks at a row twice."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.arrival = Stream()
+        self.printed = Stream()
+        self.clock = Stream()
+        self.burst_share = 0.0
+        self._warm_until: float | None = None
+        self._eval_iters: list[int] = []
+        self._evals_seen = 0
+        self._first: tuple[int, float] | None = None  # first iteration line with a time
+        self._checkpoints: deque[tuple[int, float, dict[str, float]]] = deque(maxlen=MAX_CHECKPOINTS)
+        #: smoothed relative error of each method's step time on this run, once scored
+        self.errors: dict[str, float] = {}
+        self._changes_seen: tuple[str, int] | None = None
+        self._pauses: deque[float] = deque(maxlen=RECENT_PAUSES)
+        self._last_scored = 0
+        #: rows scored so far (the errors mean little before SCORED_MIN)
+        self.scored = 0
+        self.cache: dict[str, object] = {}
+        self._eval_in_printed = True
+
+    @staticmethod
+    def of(run: Run) -> Tracker:
+        """The run's tracker, made on first use (a Run carries it as `estimator_state`)."""
+        tracker = run.estimator_state
+        if not isinstance(tracker, Tracker):
+            tracker = Tracker()
+            run.estimator_state = tracker
+        return tracker
+
+    # -- folding rows in ------------------------------------------------------------
+
+    def _warm_start(self, run: Run) -> float:
+        """First steady iteration: warm-up is at a process's first steps, so it is skipped
+        only when the log shows the process start (its startup lines, or a first step near 0);
+        a log that begins mid-run has no warm-up in view."""
+        first = int(run.iters.values[0])
+        printed_config = any(v is not None for k, v in run.config.items() if k not in PARSER_KEYS)
+        started = (
+            run.tokens_per_iter is not None or run.params is not None or run.init is not None
+            or printed_config or run.compiling or first <= WARMUP_STEPS
+        )
+        return first + WARMUP_STEPS if started else -math.inf
+
+    def _eval_in(self, lo: int, hi: int, eval_every: int | None) -> bool:
+        """An eval ran in steps (lo, hi]: one was logged there, or the interval says so."""
+        if eval_every and hi // eval_every != lo // eval_every:
+            return True
+        k = bisect.bisect_right(self._eval_iters, lo)
+        return k < len(self._eval_iters) and self._eval_iters[k] <= hi
+
+    def update(self, run: Run, eval_every: int | None, eval_in_step_time: bool = True, log_every: int = 1) -> None:
+        """Fold in the rows and evals `run` gained since the last call. `eval_in_step_time`:
+        the family's printed step time includes an eval that ran in that step."""
+        self._eval_in_printed = eval_in_step_time
+        n = run.n_iters
+        for e in run.evals[self._evals_seen:]:
+            if e.iter >= 0:
+                bisect.insort(self._eval_iters, e.iter)
+        self._evals_seen = len(run.evals)
+        for stream in (self.arrival, self.printed, self.clock):
+            stream.schedule = run.schedule_changes
+        if n <= self.rows:
+            return
+        iters, t = run.iters.values, run.t.values
+        if self._warm_until is None:
+            self._warm_until = self._warm_start(run)
+            timed = np.flatnonzero(np.isfinite(t))
+            if len(timed):
+                self._first = (int(iters[timed[0]]), float(t[timed[0]]))
+        # A cold open of a long log folds in only its recent history: the streams follow the
+        # run from there, and the cost stays bounded by BACKLOG rows.
+        self.rows = max(self.rows, n - BACKLOG)
+        printed, clock = run.step_time_s.values, run.train_time_s.values
+        for i in range(self.rows, n):
+            hi, t_i = int(iters[i]), float(t[i])
+            self._row(i, hi, t_i, float(printed[i]), float(clock[i]), iters, t, clock, eval_every)
+            if math.isfinite(t_i):
+                self._observe(hi, t_i, eval_every, log_every)
+        self.rows = n
+
+    def _row(self, i: int, hi: int, t: float, p: float, c: float, iters: np.ndarray, t_col: np.ndarray,
+             clock: np.ndarray, eval_every: int | None) -> None:
+        """Fold row i (iteration `hi`, arrival `t`, printed step time `p`, training clock `c`) in."""
+        warm = self._warm_until if self._warm_until is not None else -math.inf
+        if self._first is None and math.isfinite(t):
+            self._first = (hi, t)
+        if _finite(p) and hi >= warm and not (self._eval_in_printed and self._eval_in(hi - 1, hi, eval_every)):
+            self.printed.add(p, 1.0, hi)
+        if i == 0:
+            return
+        lo = int(iters[i - 1])
+        steps = float(hi - lo)
+        if lo < warm or steps <= 0:
+            return
+        gap = t - float(t_col[i - 1])
+        dc = c - float(clock[i - 1])
+        if _finite(dc):
+            self.clock.add(dc / steps, steps, hi)
+        if not _finite(gap):
+            return
+        ref = self._level()
+        if self._eval_in(lo, hi, eval_every):
+            if ref is not None and gap > steps * ref:
+                self._pauses.append(gap - steps * ref)
+            return
+        if ref is not None and gap < BURST_FRACTION * steps * ref:
+            self.burst_share += BURST_ALPHA * (1.0 - self.burst_share)
+            return
+        self.burst_share -= BURST_ALPHA * self.burst_share
+        if ref is not None and gap > PAUSE_FACTOR * steps * ref:
+            return
+        self.arrival.add(gap / steps, steps, hi)
+
+    @property
+    def pause_s(self) -> float:
+        """Seconds the recent evals added to their intervals (arrival gaps), for scoring."""
+        return sum(self._pauses) / len(self._pauses) if self._pauses else 0.0
+
+    def _level(self) -> float | None:
+        for s in (self.arrival, self.printed, self.clock):
+            if s.regime.n:
+                return s.regime.mean_s()
+        return None
+
+    def best(self) -> tuple[Stream, str] | None:
+        """The timing signal to trust: arrival gaps cover every step (data loading, logging),
+        but after a cold open only the lines seen live have one, so they must cover half of
+        what was printed; block-buffered arrival carries no per-line time."""
+        a, p, c = self.arrival, self.printed, self.clock
+        bursty = self.burst_share > BURSTY_SHARE
+        if a.n and not bursty and a.n >= p.n / 2:
+            return a, "arrival"
+        if p.n:
+            return p, "printed"
+        if c.n:
+            return c, "train-clock"
+        if a.n and not bursty:
+            return a, "arrival"
+        return None
+
+    def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None) -> float | None:
+        """Seconds per step since the first iteration line with a time, less the eval pause
+        (as last estimated) for each eval in between: the plain wall-clock rate, evals out."""
+        if self._first is None or not math.isfinite(last_t) or last_iter <= self._first[0]:
+            return None
+        if self.burst_share > BURSTY_SHARE:
+            return None  # lines that arrive faster than their steps can run carry no time
+        spent = last_t - self._first[1] - self._evals_in(self._first[0], last_iter, eval_every) * self.pause_s
+        rate = spent / (last_iter - self._first[0])
+        return rate if rate > 0 else None
+
+    def horizon(self, last_iter: int, log_every: int) -> float:
+        """Steps over which a prediction is scored (see HORIZON_LINES, HORIZON_SHARE)."""
+        seen = last_iter - self._first[0] if self._first is not None else 0
+        return max(HORIZON_LINES * log_every, HORIZON_SHARE * seen)
+
+    def _evals_in(self, lo: int, hi: int, eval_every: int | None) -> int:
+        logged = bisect.bisect_right(self._eval_iters, hi) - bisect.bisect_right(self._eval_iters, lo)
+        due = hi // eval_every - lo // eval_every if eval_every else 0
+        return max(logged, due)
+
+    def _observe(self, last_iter: int, last_t: float, eval_every: int | None, log_every: int) -> None:
+        """Record the step time (seconds per step, evals left out) each method predicts at this
+        row, and score the predictions made about a horizon ago against the step time realised
+        since: the time taken less the eval pause for each eval in between."""
+        chosen = self.best()
+        horizon = self.horizon(last_iter, log_every)
+        # each method's rate over the steps it will be scored on
+        speed = chosen[0].speed(last_iter, horizon) if chosen is not None else None
+        if speed is None:
+            return
+        changes = (chosen[1], chosen[0].changes) if chosen is not None else None
+        if changes != self._changes_seen:
+            self._changes_seen = changes
+            if not speed.reverts:
+                # a new speed (or signal): the scores were earned on the old one. Once moves
+                # have come and gone on this run they are kept: the long view is not stale then.
+                self._checkpoints.clear()
+                self.errors.clear()
+                self.scored = 0
+        rates = {"model": model_step_s(speed), "long": speed.long_s}
+        wall = self.wallclock_rate(last_iter, last_t, eval_every)
+        if wall is not None:
+            rates["wallclock"] = wall
+        old = None
+        while self._checkpoints and last_iter - self._checkpoints[0][0] >= horizon:
+            old = self._checkpoints.popleft()
+        if old is not None and last_iter > old[0] and last_t > old[1]:
+            spent = last_t - old[1] - self._evals_in(old[0], last_iter, eval_every) * self.pause_s
+            real = spent / (last_iter - old[0])
+            if real > 0:
+                # each score weighs its share of a horizon: the errors average over about one
+                alpha = min(1.0, max(SCORE_ALPHA_MIN, (last_iter - self._last_scored) / horizon))
+                self._last_scored = last_iter
+                self.scored += 1
+                for name, rate in old[2].items():
+                    err = abs(rate - real) / real
+                    prev = self.errors.get(name)
+                    self.errors[name] = err if prev is None else prev + alpha * (err - prev)
+        if not self._checkpoints or last_iter - self._checkpoints[-1][0] >= horizon / CHECKPOINTS_PER_HORIZON:
+            self._checkpoints.append((last_iter, last_t, rates))
+
+
+def model_step_s(speed: Speed) -> float:
+    """Expected seconds per step to come: the regime's level and drift, plus the time
+    transient slow steps cost once they recur."""
+    if speed.transients >= RECURRENT and speed.transient_share < 1.0:
+        return speed.step_s / (1.0 - speed.transient_share)
+    return speed.step_s

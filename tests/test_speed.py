@@ -1,0 +1,278 @@
+"""The streaming estimator with a fake clock: first estimate from one step, changes followed
+within 20 steps, single slow steps / evals / bursts ignored, a band that widens where slow
+steps recur, the conformal maths, logs that start mid-run (kind H) and evals off the assumed
+interval (kind I)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.core.band import Calibration, bucket, calibrate, conformal_level, interval, widen
+from monitor.core.estimate import Estimate, estimate
+from monitor.core.events import ConfigValue, Iteration
+from monitor.core.plan import make_plan
+from monitor.core.report import Options
+from monitor.core.run import RunState
+from monitor.core.speed import CHANGE_MIN_SAMPLES, Stream
+from monitor.core.tracker import BACKLOG, Tracker
+from monitor.session import Session
+
+T0 = 1_800_000_000.0
+DATA = Path(__file__).parent / "data" / "field"
+
+
+def lines_of(step_s, upto: int, *, log_every: int = 1, max_iters: int = 2000, eval_every: int = 100_000,
+             eval_s: float = 2.0, burst: range = range(0)) -> list[tuple[float, str]]:
+    """(arrival time, line) of a nanoGPT run logging every `log_every` steps; iteration 0 pays
+    10 s (compile); lines whose iteration is in `burst` wait in a buffer for the next line."""
+    head = ["Overriding config with c.py:", f"max_iters = {max_iters}", f"log_interval = {log_every}",
+            f"eval_interval = {eval_every}", "tokens per iteration will be: 1,000"]
+    out = [(T0, line) for line in head]
+    t, held = T0, []
+    for i in range(upto + 1):
+        pause = eval_s if i % eval_every == 0 and i else 0.0
+        took = (10.0 if i == 0 else step_s(i)) + pause
+        t += took
+        if pause:
+            out.append((t - took + pause, f"step {i}: train loss 2.0, val loss 2.1"))
+        if i % log_every == 0:
+            line = f"iter {i}: loss 2.0000, time {took * 1000:.4f}ms, mfu 30.00%"
+            if i in burst:
+                held.append(line)
+            else:
+                out.extend((t, h) for h in held)
+                held = []
+                out.append((t, line))
+    return out
+
+
+def session(lines: list[tuple[float | None, str]], max_iters: int | None = None) -> Session:
+    s = Session(Options(source="t.log", max_iters=max_iters), lambda: T0)
+    for t, line in lines:
+        s.feed(line, t)
+    return s
+
+
+def est(s: Session, now: float | None = None) -> Estimate:
+    run = s.state.current
+    return estimate(run, make_plan(run, s.format, s.options.max_iters), run.last_t if now is None else now)
+
+
+def noisy(level: float, seed: int = 1, rel: float = 0.03):
+    rng = np.random.default_rng(seed)
+    noise = 1 + rel * rng.standard_normal(100_000)
+    return lambda i: level * noise[i]
+
+
+# -- first estimate -----------------------------------------------------------------
+
+
+def test_one_nanochat_line_from_mid_run_gives_the_step_time_and_the_finish() -> None:
+    s = Session(Options(source="h1"), lambda: T0)
+    s.feed_many((DATA / "h1_midrun_single_line.log").read_text().splitlines())
+    snap = s.snapshot()
+    # no startup in view: no warm-up to skip; dt 9000 ms; steps 3001..19999 to go
+    assert snap.step_time_s == pytest.approx(9.0)
+    assert snap.eta_remaining_s == pytest.approx(16_999 * 9.0)
+    assert snap.eta_low < snap.eta_finish < snap.eta_high
+
+
+def test_a_nanogpt_excerpt_from_mid_run_gives_the_step_time_at_once() -> None:
+    s = Session(Options(source="h2"), lambda: T0)
+    s.feed_many((DATA / "h2_midrun_nanogpt_excerpt.log").read_text().splitlines())
+    # iteration 52000 is an eval step by nanoGPT's default interval (2000): its time is left out
+    assert s.snapshot().step_time_s == pytest.approx((0.61985 + 0.62102) / 2)
+
+
+def test_warm_up_is_at_the_process_start_not_at_the_first_line_seen() -> None:
+    # a process that starts at iteration 0: its first WARMUP_STEPS steps are compile
+    started = est(session(lines_of(lambda i: 0.5 if i < 5 else 0.02, 5)))
+    assert started.samples == 1 and started.step_time_s == pytest.approx(0.02)
+    # the same lines from iteration 1000 on, with no startup: nothing there is warm-up
+    mid = [(T0 + k, f"iter {1000 + k}: loss 2.0, time 20.00ms, mfu 30.00%") for k in range(3)]
+    e = est(session(mid, max_iters=2000))
+    assert e.samples == 3 and e.step_time_s == pytest.approx(0.02)
+
+
+# -- following real changes, ignoring one-offs ----------------------------------------
+
+
+@pytest.mark.parametrize("factor", [1.25, 0.75, 2.4])
+def test_a_move_of_25_percent_or_more_is_followed_within_20_steps(factor: float) -> None:
+    base = noisy(0.02)
+    moved = lines_of(lambda i: base(i) * (factor if i > 600 else 1.0), 620)
+    e = est(session(moved))
+    assert e.speed_change_iter is not None and 600 < e.speed_change_iter <= 620
+    assert e.step_time_s == pytest.approx(0.02 * factor, rel=0.05)
+    assert e.weights == (("model", 1.0),)  # the older methods are stale after a change
+
+
+def test_noise_and_a_10_percent_wobble_are_not_changes() -> None:
+    e = est(session(lines_of(lambda i: noisy(0.02, rel=0.05)(i) * (1.1 if 300 < i < 500 else 1.0), 900)))
+    assert e.speed_change_iter is None
+
+
+@pytest.mark.parametrize("slow_s", [0.06, 0.2, 5.0])
+def test_a_single_slow_step_does_not_move_the_estimate(slow_s: float) -> None:
+    steady = est(session(lines_of(lambda i: 0.02, 800)))
+    e = est(session(lines_of(lambda i: slow_s if i == 400 else 0.02, 800)))
+    assert e.speed_change_iter is None
+    assert e.step_time_s == pytest.approx(steady.step_time_s, rel=2e-3)
+
+
+def test_consecutive_slow_steps_below_the_change_minimum_do_not_move_it() -> None:
+    slow = range(400, 400 + CHANGE_MIN_SAMPLES - 1)
+    e = est(session(lines_of(lambda i: 0.06 if i in slow else 0.02, 800)))
+    assert e.speed_change_iter is None
+    assert e.step_time_s == pytest.approx(0.02, rel=0.01)
+
+
+def test_an_eval_step_does_not_move_the_step_time() -> None:
+    e = est(session(lines_of(lambda i: 0.02, 800, eval_every=500, eval_s=3.0)))
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-6)
+    assert e.speed_change_iter is None
+    assert e.eval_time_s == pytest.approx(3.0, rel=1e-6)
+
+
+def test_a_burst_of_buffered_lines_does_not_move_the_estimate() -> None:
+    e = est(session(lines_of(lambda i: 0.02, 800, burst=range(400, 420))))
+    assert e.speed_change_iter is None
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-3)
+
+
+# -- recurring transients: the band says so --------------------------------------------
+
+
+def model_band(s: Session) -> Estimate:
+    """The estimate with the model's own band only (no calibration table)."""
+    run = s.state.current
+    return estimate(run, make_plan(run, s.format), run.last_t, calibration=None)
+
+
+def test_recurrent_transient_slowdowns_widen_the_band_and_cost_time() -> None:
+    steady = session(lines_of(lambda i: 0.02, 1000))
+    shared = session(lines_of(lambda i: 0.1 if i % 50 == 0 else 0.02, 1000))
+    a, b = model_band(steady), model_band(shared)
+    assert b.speed_change_iter is None
+    assert (b.high - b.low) > 3 * (a.high - a.low)
+    assert est(shared).high - est(shared).low > est(steady).high - est(steady).low  # calibrated too
+    assert b.remaining_s > a.remaining_s  # the slow steps are expected to go on
+
+
+def test_a_gpu_shared_on_and_off_widens_the_band() -> None:
+    on = [(300, 400), (600, 700)]
+    shared = model_band(session(lines_of(lambda i: 0.04 if any(a < i <= b for a, b in on) else 0.02, 1000)))
+    steady = model_band(session(lines_of(lambda i: 0.02, 1000)))
+    assert shared.speed_change_iter is not None
+    assert (shared.high - shared.low) > 3 * (steady.high - steady.low)
+
+
+def test_a_stream_counts_moves_that_come_back() -> None:
+    s = Stream()
+    for i, x in enumerate([0.02] * 50 + [0.04] * 20 + [0.02] * 20 + [0.04] * 20):
+        s.add(x, 1.0, i)
+    assert s.changes == 3 and s.reverts == 2
+    speed = s.speed(110, 1000)
+    assert speed is not None and speed.level_s == pytest.approx(0.04)
+    assert speed.long_s < speed.step_s < speed.level_s  # blended: moves come and go
+
+
+# -- per-run state, bounded work ---------------------------------------------------------
+
+
+def test_the_tracker_folds_each_row_once_and_a_long_history_only_in_part() -> None:
+    state = RunState()
+    state.apply(ConfigValue("eval_interval", 10**9), None)
+    for i in range(BACKLOG + 500):
+        state.apply(Iteration(i, 2.0, step_time_s=0.02), None)
+    run = state.current
+    plan = make_plan(run, "nanogpt", 100_000)
+    estimate(run, plan, T0)
+    tracker = Tracker.of(run)
+    assert tracker is run.estimator_state
+    assert tracker.printed.n == BACKLOG
+    estimate(run, plan, T0 + 1)
+    assert tracker.printed.n == BACKLOG  # nothing new: nothing folded in again
+    state.apply(Iteration(BACKLOG + 500, 2.0, step_time_s=0.02), None)
+    estimate(run, plan, T0 + 2)
+    assert tracker.printed.n == BACKLOG + 1
+
+
+# -- kind I: evals off the assumed interval ---------------------------------------------
+
+
+def test_an_eval_at_a_configured_interval_is_measured() -> None:
+    s = Session(Options(source="i1"), lambda: T0)
+    s.feed_many((DATA / "i1_eval_at_non_default_interval.log").read_text().splitlines())
+    assert s.snapshot().eval_time_s == pytest.approx(31.001 - (1.0012 + 1.0008 + 1.0009) / 3, rel=1e-4)
+
+
+def test_without_a_configured_interval_it_is_inferred_from_the_evals_seen() -> None:
+    text = (DATA / "i1_eval_at_non_default_interval.log").read_text().splitlines()
+    s = Session(Options(source="i1"), lambda: T0)
+    s.feed_many([line for line in text if not line.startswith("Overriding")])
+    # nanoGPT's default (2000) does not divide 1500: the eval seen sets the interval
+    assert s.snapshot().eval_time_s == pytest.approx(30.0, rel=1e-3)
+
+
+# -- conformal maths ----------------------------------------------------------------------
+
+
+def test_conformal_level_has_the_finite_sample_correction() -> None:
+    assert conformal_level(19, 0.1) == pytest.approx(18 / 19)  # ceil(20 * 0.9) / 19
+    assert conformal_level(99, 0.1) == pytest.approx(90 / 99)
+    assert conformal_level(8, 0.1) == 1.0  # too few runs: the largest score
+    assert conformal_level(0, 0.1) == 1.0
+
+
+def test_buckets_by_samples_then_progress() -> None:
+    assert bucket(0.5, 3) == 0
+    assert bucket(0.0, 8) == 1
+    assert bucket(0.03, 100) == 2
+    assert bucket(0.5, 100) == 6
+    assert bucket(1.0, 100) == 8
+
+
+def test_calibrate_takes_each_runs_own_quantiles_then_the_conformal_one_over_runs() -> None:
+    # 19 runs, one line each in the 25-50% bucket: errors -0.09 .. +0.09 (run k: (k - 9) / 100)
+    errors = {f"r{k}": [(0.3, 100, (k - 9) / 100)] for k in range(19)}
+    cal = calibrate(errors, alpha=0.1)
+    assert cal.runs == 19
+    # level 18/19 over 19 scores: the 18th largest high, the 18th smallest (negated) low
+    assert cal.high[5] == pytest.approx(0.08)
+    assert cal.low[5] == pytest.approx(-0.08)
+    assert cal.high[0] is None and cal.low[0] is None
+    # a run's many lines count once: its own 5% / 95% quantiles
+    one = calibrate({"a": [(0.3, 100, e) for e in np.linspace(-1, 1, 201)]}, alpha=0.1)
+    assert one.high[5] == pytest.approx(0.9) and one.low[5] == pytest.approx(-0.9)
+
+
+def test_the_band_joins_the_model_band_with_the_calibrated_one() -> None:
+    cal = Calibration(low=(-0.5, None, -0.1, -0.1, -0.1, -0.1, -0.1, -0.1, -0.1),
+                      high=(0.5, None, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2), runs=10)
+    assert interval(cal, 0.5, 3) == (-0.5, 0.5)
+    assert interval(cal, 0.0, 100) == (-0.5, 0.5)  # an empty bucket borrows the one before
+    low, high = widen(995.0, 1001.0, cal=cal, finish=1000.0, now=900.0, scale_s=100.0, progress=0.5, samples=100)
+    assert (low, high) == (990.0, 1020.0)
+    low, high = widen(995.0, 1001.0, cal=cal, finish=1000.0, now=995.0, scale_s=100.0, progress=0.5, samples=100)
+    assert low == 995.0  # never before now
+    assert widen(1.0, 2.0, cal=None, finish=1.5, now=0.0, scale_s=1.0, progress=0.5, samples=100) == (1.0, 2.0)
+    assert math.isfinite(high)
+
+
+def test_a_change_the_log_announced_is_followed_in_full() -> None:
+    # modded-nanogpt lists the steps where its schedule changes the step time
+    announced, unannounced = Stream(), Stream()
+    announced.schedule = (100,)
+    for s in (announced, unannounced):
+        for i in range(1, 130):
+            s.add(0.02 if i <= 100 else 0.04, 1.0, i)
+    assert announced.change_iter == unannounced.change_iter == 101
+    a, b = announced.speed(129, 1000), unannounced.speed(129, 1000)
+    assert a is not None and b is not None
+    assert a.step_s == pytest.approx(0.04)
+    assert b.step_s < 0.03  # 28 steps old against 128 seen: mostly the long-run mean
