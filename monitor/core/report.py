@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.core.envelope import Envelope
 from monitor.core.energy import flops_per_token, gpu_fields
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.plan import Plan, make_plan
@@ -39,7 +40,6 @@ BURST_STEPS, BURST_MIN_S = 3, 10.0
 ARRIVAL_BURST = 2.0
 FAMILY_NAMES = "nanoGPT, nanochat, llm.c, modded-nanogpt, llama2.c"
 UNBUFFER_HINT = "run with `python -u` or PYTHONUNBUFFERED=1"
-CHART_POINTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +55,43 @@ class Options:
     dataset_tokens: int | None = None
 
 
-def downsample(x: np.ndarray, y: np.ndarray, points: int = CHART_POINTS) -> Series:
-    """At most `points` (x, y) pairs: bin means, so a 1M-step curve stays cheap to draw."""
-    keep = np.isfinite(y)
-    x, y = x[keep].astype(np.float64), y[keep]
-    if len(x) <= points:
-        return Series(x.copy(), y.copy())
-    size = math.ceil(len(x) / points)
-    cut = (len(x) // size) * size
-    xs = x[:cut].reshape(-1, size).mean(axis=1)
-    ys = y[:cut].reshape(-1, size).mean(axis=1)
-    if cut < len(x):
-        xs, ys = np.append(xs, x[cut:].mean()), np.append(ys, y[cut:].mean())
-    return Series(xs, ys)
+class _RunCharts:
+    """A run's chart envelopes and how many of its rows they hold (fed the new rows only)."""
+
+    __slots__ = ("loss", "rows", "step")
+
+    def __init__(self) -> None:
+        self.loss, self.step, self.rows = Envelope(), Envelope(), 0
+
+    def update(self, run: Run) -> _RunCharts:
+        n = run.n_iters
+        if n > self.rows:
+            x = run.iters.values[self.rows : n]
+            self.loss.extend(x, run.loss.values[self.rows : n])
+            self.step.extend(x, run.step_time_s.values[self.rows : n])
+            self.rows = n
+        return self
+
+
+_CHARTS: weakref.WeakKeyDictionary[Run, _RunCharts] = weakref.WeakKeyDictionary()
+
+
+def chart_series(run: Run) -> tuple[Series, Series]:
+    """(loss, step time) chart series of a run: min/max/mean per bucket of steps, at most
+    2 * envelope.CAPACITY points, updated from the rows added since the last call."""
+    charts = _CHARTS.get(run)
+    if charts is None:
+        charts = _CHARTS[run] = _RunCharts()
+    charts.update(run)
+    return _series(charts.loss), _series(charts.step)
+
+
+def _series(env: Envelope) -> Series:
+    x, lo, hi, mean = env.arrays()
+    keep = np.isfinite(mean)
+    if env.width == 1:
+        return Series(x[keep], mean[keep])
+    return Series(x[keep], mean[keep], lo[keep], hi[keep])
 
 
 def run_status(
@@ -160,6 +184,7 @@ def build(
     warnings = (*warnings, buffered) if buffered else warnings
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
     gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
+    loss_series, step_series = chart_series(run) if charts else (_NO_SERIES, _NO_SERIES)
     warnings = (*warnings, *gpu.pop("warnings", ()))  # type: ignore[misc]
     return Snapshot(
         t=now,
@@ -209,9 +234,9 @@ def build(
         notes=tuple((n.t, n.kind, n.shown()) for n in run.notes),
         error=run.error,
         crash_message=run.error,
-        loss_series=downsample(run.iters.values, run.loss.values) if charts else Series(np.empty(0), np.empty(0)),
-        val_series=_val_series(run) if charts else Series(np.empty(0), np.empty(0)),
-        step_series=downsample(run.iters.values, run.step_time_s.values) if charts else Series(np.empty(0), np.empty(0)),
+        loss_series=loss_series,
+        val_series=_val_series(run) if charts else _NO_SERIES,
+        step_series=step_series,
         **gpu,  # type: ignore[arg-type]
     )
 
@@ -232,34 +257,53 @@ def elapsed_s(run: Run, end: float) -> tuple[float | None, bool]:
     return measured, True
 
 
-#: printed_elapsed_s per run, valid while the run has as many steps: a screen redrawn every
-#: second must not take the median of a million step times each time.
-_PRINTED_ELAPSED: weakref.WeakKeyDictionary[Run, tuple[int, float | None]] = weakref.WeakKeyDictionary()
+#: Printed step times whose median stands for the steps no line was printed for.
+ELAPSED_MEDIAN_WINDOW = 1001
+
+
+class _PrintedClock:
+    """Running totals of a run's printed step times: the rows they hold, the sum of the
+    finite ones, and the steps between logged lines (each update reads the new rows only)."""
+
+    __slots__ = ("rows", "timed", "total_s", "unlogged")
+
+    def __init__(self) -> None:
+        self.rows, self.timed, self.total_s, self.unlogged = 0, 0, 0.0, 0
+
+
+_PRINTED_CLOCK: weakref.WeakKeyDictionary[Run, _PrintedClock] = weakref.WeakKeyDictionary()
 
 
 def printed_elapsed_s(run: Run) -> float | None:
     """Time the run has taken by its own printed clock, for a log read without arrival times:
     a cumulative training clock where the family prints one, else the sum of printed step
-    times, with the steps between logged lines counted at the median printed step time."""
-    known = _PRINTED_ELAPSED.get(run)
-    if known is not None and known[0] == run.n_iters:
-        return known[1]
-    value = _printed_elapsed_s(run)
-    _PRINTED_ELAPSED[run] = (run.n_iters, value)
-    return value
-
-
-def _printed_elapsed_s(run: Run) -> float | None:
+    times, with the steps between logged lines counted at the median of the last
+    ELAPSED_MEDIAN_WINDOW printed step times (O(1) a call in the run's length)."""
     train = run.train_time_s.values
     if len(train) and np.isfinite(train[-1]):
         return float(train[-1])
-    times = run.step_time_s.values
-    ok = np.isfinite(times)
-    if not ok.any():
+    clock = _PRINTED_CLOCK.get(run)
+    if clock is None:
+        clock = _PRINTED_CLOCK[run] = _PrintedClock()
+    n = run.n_iters
+    if n > clock.rows:
+        times = run.step_time_s.values[clock.rows : n]
+        times = times[np.isfinite(times)]
+        clock.timed += len(times)
+        clock.total_s += float(times.sum())
+        iters = run.iters.values[max(clock.rows - 1, 0) : n]
+        clock.unlogged += int(np.clip(np.diff(iters) - 1, 0, None).sum())
+        clock.rows = n
+    if clock.timed == 0:
         return None
-    steps = np.diff(run.iters.values)
-    unlogged = float(np.clip(steps - 1, 0, None).sum())
-    return float(times[ok].sum()) + unlogged * float(np.median(times[ok]))
+    if clock.unlogged == 0:
+        return clock.total_s
+    window = run.step_time_s.values[-ELAPSED_MEDIAN_WINDOW:]
+    window = window[np.isfinite(window)]
+    # Printed times are sparse in the window only when most rows print none: all of them then.
+    if len(window) == 0:
+        window = run.step_time_s.values[np.isfinite(run.step_time_s.values)]
+    return clock.total_s + clock.unlogged * float(np.median(window))
 
 
 def _last_val_loss(run: Run) -> float | None:
@@ -276,6 +320,9 @@ def _val_metric(run: Run) -> str:
         if point.val_loss is not None:
             return point.metric.removeprefix("val").strip() or "loss"
     return "loss"
+
+
+_NO_SERIES = Series(np.empty(0), np.empty(0))
 
 
 def _val_series(run: Run) -> Series:

@@ -45,10 +45,13 @@ class GpuRow:
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """Downsampled chart data (x, y) for the TUI."""
+    """Chart data for the TUI: x (step numbers) and y; for a long column, one point per
+    bucket of steps, y their mean and `lo`/`hi` their min and max (None: y is exact)."""
 
     x: np.ndarray
     y: np.ndarray
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
 
 
 def _empty_series() -> Series:
