@@ -60,7 +60,7 @@ class _Pending:
         silent[-1] += self.silent
         self.stretches, self.silent = [], 0
         return state.extend_iterations(cols.iter[rows], cols.loss[rows], cols.step_time_s[rows], cols.mfu[rows], t,
-                                       silent)
+                                       silent, _rows(cols.train_time_s, rows), _rows(cols.max_iters, rows))
 
 
     def _flush_one_by_one(self, state: RunState, cols: IterationColumns, t: float | None) -> bool:
@@ -70,15 +70,29 @@ class _Pending:
             for _ in range(silent):
                 state.line_seen(t)
             for i in range(first, end):
-                mfu = float(cols.mfu[i])
-                event = Iteration(int(cols.iter[i]), float(cols.loss[i]), float(cols.step_time_s[i]),
-                                  None if math.isnan(mfu) else mfu)
+                event = Iteration(int(cols.iter[i]), _value(cols.loss, i), _value(cols.step_time_s, i),
+                                  _value(cols.mfu, i), train_time_s=_value(cols.train_time_s, i))
+                total = _value(cols.max_iters, i)
+                if total is not None:
+                    event = replace(event, max_iters=int(total))
                 state.line_seen(t)
                 changed = state.apply(event, t) or changed
         for _ in range(self.silent):
             state.line_seen(t)
         self.stretches, self.silent = [], 0
         return changed
+
+
+def _rows(column: np.ndarray | None, rows: slice | np.ndarray) -> np.ndarray | None:
+    return None if column is None else column[rows]
+
+
+def _value(column: np.ndarray | None, i: int) -> float | None:
+    """Row i of a bulk column as Iteration holds it: None where not printed (NaN)."""
+    if column is None:
+        return None
+    value = float(column[i])
+    return None if math.isnan(value) else value
 
 
 class Session:
@@ -248,6 +262,7 @@ class Session:
                 changed = self.feed(data[starts[a] : ends[a]], t) or changed
                 first += 1
             if cols.ok[a]:
+                self.parser.absorb(cols, first, b)
                 pending.add(first, b)
                 continue
             for i in range(a, b):

@@ -7,8 +7,10 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 from monitor.core.sanitise import clean
 
@@ -71,6 +73,8 @@ def line_bounds(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
 
     A last piece without `\\n` is a line; the empty piece after a final `\\n` is not.
     """
+    import numpy as np  # here: `nanowatch --help` imports this module, and no numpy
+
     newlines = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0x0A)
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(buf)]))

@@ -404,11 +404,14 @@ class RunState:
         mfu: np.ndarray,
         t: float | None,
         silent: np.ndarray | None = None,
+        train_time_s: np.ndarray | None = None,
+        max_iters: np.ndarray | None = None,
     ) -> bool:
         """Iteration lines seen at `t`, in order, folded in at once: the same as line_seen(t)
-        and apply(Iteration(...), t) for each. Losses are printed values (NaN is a NaN loss);
-        NaN in `step_time_s` and `mfu` means not printed. `silent[i]` lines that carried no
-        event came before row i, and `silent[n]` after the last (line_seen(t) for each)."""
+        and apply(Iteration(...), t) for each. NaN in any column (None for a whole optional
+        column) means not printed: a bulk reader never takes a printed nan or inf, which the
+        line path counts as a NaN loss. `silent[i]` lines that carried no event came before row i,
+        and `silent[n]` after the last (line_seen(t) for each)."""
         n = len(iters)
         silent = np.zeros(n + 1, dtype=np.int64) if silent is None else silent
         self.lines += n + int(silent.sum())
@@ -437,7 +440,13 @@ class RunState:
             _lines_seen(run, rows + int(silent[a + 1 : b + 1].sum()), t)
             keep = ~repeat[a:b]
             if keep.any():
-                _append_iterations(run, iters[a:b][keep], loss[a:b][keep], step_time_s[a:b][keep], mfu[a:b][keep], t)
+                _append_iterations(run, iters[a:b][keep], loss[a:b][keep], step_time_s[a:b][keep], mfu[a:b][keep], t,
+                                   None if train_time_s is None else train_time_s[a:b][keep])
+                if max_iters is not None:
+                    printed = max_iters[a:b][keep]
+                    printed = printed[np.isfinite(printed)]
+                    if len(printed):
+                        run.printed_max_iters = int(printed[-1])
                 changed = True
         return changed
 
@@ -468,7 +477,13 @@ def _lines_seen(run: Run, count: int, t: float | None) -> None:
 
 
 def _append_iterations(
-    run: Run, iters: np.ndarray, loss: np.ndarray, step_time_s: np.ndarray, mfu: np.ndarray, t: float | None
+    run: Run,
+    iters: np.ndarray,
+    loss: np.ndarray,
+    step_time_s: np.ndarray,
+    mfu: np.ndarray,
+    t: float | None,
+    train_time_s: np.ndarray | None,
 ) -> None:
     """New steps of `run`, each above the one before (RunState._iteration in bulk)."""
     if run.crash is not None:
@@ -481,12 +496,7 @@ def _append_iterations(
     run.step_time_s.extend(step_time_s)
     run.mfu.extend(mfu)
     run.t.extend(np.full(k, NAN if t is None else t))
-    run.train_time_s.extend(np.full(k, NAN))
-    bad = np.flatnonzero(~np.isfinite(loss))
-    if len(bad):
-        if run.nan_losses == 0:
-            run.note(t, "nan", f"loss is {float(loss[bad[0]])} at step {int(iters[bad[0]])}")
-        run.nan_losses += len(bad)
+    run.train_time_s.extend(np.full(k, NAN) if train_time_s is None else train_time_s)
     if t is not None:
         run.last_t = t
 

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
-from monitor.core.formats import llama2c, llmc, modded, nanochat, nanogpt
+from monitor.core.formats import bulk, llama2c, llmc, modded, nanochat, nanogpt
 from monitor.core.formats.common import PythonErrors
 from monitor.core.formats.scan import IterationColumns
 
@@ -71,6 +71,7 @@ FAMILIES: dict[str, Family] = {
         final_iter=nanochat.final_iter,
         zero_based=True,
         eval_in_step_time=False,
+        scan_iterations=bulk.nanochat,
     ),
     "llmc": Family(
         name="llmc",
@@ -80,6 +81,7 @@ FAMILIES: dict[str, Family] = {
         final_iter=llmc.final_iter,
         zero_based=False,
         eval_in_step_time=False,
+        scan_iterations=bulk.llmc,
     ),
     "modded": Family(
         name="modded",
@@ -88,6 +90,7 @@ FAMILIES: dict[str, Family] = {
         defaults=modded.DEFAULTS,
         zero_based=False,
         eval_in_step_time=False,
+        scan_iterations=bulk.modded,
     ),
     # llama2.c's train.py is nanoGPT's with its own step line: the same config dump, eval
     # and checkpoint lines, and a step time that includes the eval of its step.
@@ -149,6 +152,13 @@ class AutoParser:
         """True when a line the bulk reader accepts may skip parse() (see Family)."""
         plain = getattr(self._parser, "plain", None)
         return plain is not None and plain()
+
+    def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
+        """Rows first..end-1 of `cols`, read in bulk, pass the parser as parse() would pass
+        them: its state moves on, and fields it derives from earlier lines are filled in."""
+        absorb = getattr(self._parser, "absorb", None)
+        if absorb is not None and first < end:
+            absorb(cols, first, end)
 
     def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
         if self._parser is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from monitor.core.events import (
     Checkpoint,
     ConfigValue,
@@ -18,6 +20,7 @@ from monitor.core.events import (
     Params,
     TokensPerIter,
 )
+from monitor.core.formats.scan import IterationColumns
 from monitor.core.formats.common import INT, NUM, PythonErrors, literal, number
 
 NAME = "llmc"
@@ -87,6 +90,17 @@ class Parser:
             if m is not None:
                 return Checkpoint(path=m.group(2), step=None if m.group(1) is None else int(m.group(1)))
         return self._errors.parse(line)
+
+    def plain(self) -> bool:
+        """True when a step line read in bulk (bulk.llmc) needs only absorb(): the logger
+        file's first line also says how it counts."""
+        return self._logger_seen
+
+    def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
+        """Rows read in bulk: evals that follow belong to the last stdout step among them."""
+        printed = np.flatnonzero(np.isfinite(cols.max_iters[first:end])) if cols.max_iters is not None else ()
+        if len(printed):
+            self._last_step = int(cols.iter[first + printed[-1]])
 
     def _step(self, line: str) -> Event | None:
         m = _STEP.match(line)

@@ -9,7 +9,9 @@ import math
 import re
 
 from monitor.core.events import Compiling, Eval, Event, Iteration, RunStarted, ScheduleChanges
+from monitor.core.formats.bulk import clock_step_times
 from monitor.core.formats.common import INT, NUM, PythonErrors, number
+from monitor.core.formats.scan import IterationColumns
 
 NAME = "modded"
 
@@ -63,6 +65,18 @@ class Parser:
             m = _WARMUP.match(line)
             return None if m is None else ScheduleChanges(_transitions(m.group(1)))
         return self._errors.parse(line)
+
+    def plain(self) -> bool:
+        """Train lines read in bulk (bulk.modded) change nothing absorb() does not do."""
+        return True
+
+    def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
+        """Train lines read in bulk, as parse() reads them: their step times from the clock."""
+        steps, clock_s = cols.iter[first:end], cols.train_time_s[first:end]  # type: ignore[index]
+        cols.step_time_s[first:end] = clock_step_times(steps, clock_s, self._clock)
+        self._clock = (int(steps[-1]), float(clock_s[-1]))
+        self._train_step = int(steps[-1])
+        self._in_source = False
 
     def _step_line(self, line: str) -> Event | tuple[Event, ...] | None:
         fields = _fields(line)

@@ -106,6 +106,10 @@ class Parser:
                 return ConfigValue(_PLAN_KEYS.get(key, key), literal(m.group(2)))
         return self._startup(line) or self._errors.parse(line)
 
+    def plain(self) -> bool:
+        """True when a base_train step line would leave the parser as it is (bulk.nanochat)."""
+        return self._stage == "base"
+
     def _capital(self, line: str) -> Event | tuple[Event, ...] | None:
         m = _STEP_CAPITAL.match(line)
         if m is not None:

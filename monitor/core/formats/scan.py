@@ -2,8 +2,9 @@
 
 A shape is literal text around numbers, such as `iter {}: loss {}, time {}ms`. A line is
 read only when it is exactly that text with plain decimals in the holes (digits, at most
-one point, a leading minus, 15 digits at most): for those numpy computes the very float
-that float() gives. Every other line is left to the family's ordinary parser.
+one point, a leading sign, 15 digits at most): for those numpy computes the very float
+that float() gives. Every other line is left to the family's ordinary parser, and so is
+every line a family's parser would read with a changed state (Family.scan_iterations).
 
 PURE ring: numpy only; no I/O, no textual/watchdog/pynvml imports.
 """
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Bytes that may appear in a number: digits, the decimal point and the minus sign.
+#: Bytes that may appear in a number: digits, the decimal point and the signs.
 _NUMERIC = np.zeros(256, dtype=bool)
-_NUMERIC[list(b"0123456789.-")] = True
+_NUMERIC[list(b"0123456789.-+")] = True
 #: More digits than this may not be exact in float64 (2**53 ~ 9.007e15), so such lines are
 #: left to float().
 MAX_DIGITS = 15
@@ -30,14 +31,21 @@ _BITS = 1 << np.arange(_MAX_CHARS - 1, -1, -1, dtype=np.int32)  # 2**16 ... 2**0
 @dataclass(frozen=True, slots=True)
 class Shape:
     """`literals[0]` number `literals[1]` number ... `literals[-1]`: one literal more than
-    numbers. `integers` are the indices of numbers that must be plain non-negative integers."""
+    numbers. `integers` are the indices of numbers that must be plain non-negative integers,
+    `unsigned` those that may not start with a sign (a parser's `[\\d.]+`)."""
 
     literals: tuple[bytes, ...]
     integers: tuple[int, ...] = ()
+    unsigned: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if any(_NUMERIC[b] for lit in self.literals for b in lit):
-            raise ValueError("a literal may not contain digits, '.' or '-': it would split a number")
+            raise ValueError("a literal may not contain digits, '.', '-' or '+': it would split a number")
+
+    @staticmethod
+    def of(text: str, integers: tuple[int, ...] = (), unsigned: tuple[int, ...] = ()) -> Shape:
+        """The shape of `text` with `{}` for each number: `Shape.of("iter {}: loss {}")`."""
+        return Shape(tuple(part.encode() for part in text.split("{}")), integers, unsigned)
 
     @property
     def fields(self) -> int:
@@ -54,6 +62,9 @@ class IterationColumns:
     loss: np.ndarray
     step_time_s: np.ndarray
     mfu: np.ndarray
+    #: a cumulative training clock (s) and the run's printed total of steps, where printed
+    train_time_s: np.ndarray | None = None
+    max_iters: np.ndarray | None = None
 
 
 class Tokens:
@@ -64,7 +75,8 @@ class Tokens:
         # one of 8 bytes start at any offset.
         self._padded = np.concatenate((np.zeros(_MAX_CHARS, dtype=np.uint8), buf, np.zeros(8, dtype=np.uint8)))
         self.buf = self._padded[_MAX_CHARS : _MAX_CHARS + len(buf)]
-        numeric = ((buf - np.uint8(ord("-"))) < 13) & (buf != ord("/"))  # '-' '.' '/' 0-9, less '/'
+        # '+' ',' '-' '.' '/' 0-9, less ',' and '/'
+        numeric = ((buf - np.uint8(ord("+"))) < 15) & (buf != ord(",")) & (buf != ord("/"))
         # A run begins where the class turns numeric and ends where it turns back.
         edges = np.flatnonzero(numeric[1:] != numeric[:-1]) + 1
         if len(buf) and numeric[0]:
@@ -99,8 +111,41 @@ def read_shape(tokens: Tokens, starts: np.ndarray, ends: np.ndarray, shape: Shap
     for j in range(k):
         value, exact = _decimal(tokens, begin[j], end[j], integer=j in shape.integers)
         ok &= exact
+        if j in shape.unsigned:  # a digit first: no sign
+            ok &= (tokens.buf[np.minimum(begin[j], len(tokens.buf) - 1)] - np.uint8(ord("0"))) < 10
         values.append(value)
     return ok, values
+
+
+#: A Variant's column that the line does not print: NaN there.
+MISSING = -1
+
+
+def read_variants(
+    tokens: Tokens, starts: np.ndarray, ends: np.ndarray, variants: tuple[tuple[Shape, tuple[int, ...]], ...]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Lines that are exactly one of several shapes, and chosen numbers of each.
+
+    `variants`: (shape, picks) pairs, tried in order on the lines not yet read; `picks[c]`
+    is the index of the shape's number that goes to output column c, or MISSING (NaN).
+    Returns (ok, columns) as read_shape, every column float64 (integers stay exact below
+    2**53; MAX_DIGITS keeps them there).
+    """
+    n = len(starts)
+    ok = np.zeros(n, dtype=bool)
+    width = len(variants[0][1])
+    columns = [np.full(n, np.nan) for _ in range(width)]
+    for shape, picks in variants:
+        rest = np.flatnonzero(~ok)
+        if not len(rest):
+            break
+        hit, values = read_shape(tokens, starts[rest], ends[rest], shape)
+        rows = rest[hit]
+        ok[rows] = True
+        for column, pick in zip(columns, picks):
+            if pick != MISSING:
+                column[rows] = values[pick][hit]
+    return ok, columns
 
 
 def _is_literal(tokens: Tokens, lo: np.ndarray, hi: np.ndarray, literal: bytes) -> np.ndarray:
@@ -134,12 +179,14 @@ def _decimal(tokens: Tokens, lo: np.ndarray, hi: np.ndarray, integer: bool) -> t
     low_bits = (1 << length) - 1
     signs = (~is_digit).astype(np.int32) @ _BITS[-width:] & low_bits  # where the points and minuses are
     point = (digit == np.uint8(ord(".") - ord("0") + 256)).astype(np.int32) @ _BITS[-width:] & low_bits
-    negative = tokens.buf[lo] == ord("-")
-    minus = np.where(negative, 1 << (length - 1), 0)
-    after_sign = tokens.buf[np.minimum(lo + negative, len(tokens.buf) - 1)] - np.uint8(ord("0"))
+    first = tokens.buf[lo]
+    negative = first == ord("-")
+    signed = negative | (first == ord("+"))
+    minus = np.where(signed, 1 << (length - 1), 0)
+    after_sign = tokens.buf[np.minimum(lo + signed, len(tokens.buf) - 1)] - np.uint8(ord("0"))
     one_point_at_most = (point & (point - 1)) == 0
     exact = (hi - lo <= _MAX_CHARS) & (after_sign < 10) & (signs == (point | minus)) & one_point_at_most
-    exact &= length - negative - (point != 0) <= MAX_DIGITS
+    exact &= length - signed - (point != 0) <= MAX_DIGITS
     if integer:
         return weighted, exact & (signs == 0)
     # The point's column holds no digit, so the integer part sits ten times too high

@@ -1,0 +1,108 @@
+"""Bulk readers of the step lines of nanochat, llm.c (stdout and main.log) and modded-nanogpt:
+the shapes their scripts print, read with formats/scan.py (nanoGPT's lives in nanogpt.py).
+
+Each reader takes only lines its family's parser reads into exactly the same Iteration; any
+other line (another layout, a nan, a sign where the parser takes none) goes to the parser.
+The parsers' absorb() moves their state past the rows read here.
+
+PURE ring: numpy only; no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from monitor.core.formats.scan import MISSING, IterationColumns, Shape, Tokens, read_variants
+
+Variants = tuple[tuple[Shape, tuple[int, ...]], ...]
+
+
+def _nanochat_variants() -> Variants:
+    """base_train's `step 00100/21400 (0.47%) | loss: 3.2 | lrm: 1.00 | dt: 480.12ms |
+    tok/sec: 1,092,233 | mfu: 49.5 | total time: 0.80m`, with or without `grad norm`, and the
+    token rate with 0 to 3 thousands commas. Columns: iter, loss, dt ms, mfu %, total min, total."""
+    out = []
+    for grad_norm in (False, True):
+        for commas in range(4):
+            head = "step {}/{} ({}%) | loss: {}" + (" | grad norm: {}" if grad_norm else "")
+            text = head + " | lrm: {} | dt: {}ms | tok/sec: {}" + ",{}" * commas + " | mfu: {} | total time: {}m"
+            lrm = 5 if grad_norm else 4
+            dt, mfu = lrm + 1, lrm + 3 + commas
+            out.append((Shape.of(text, integers=(0, 1), unsigned=(2, dt, mfu, mfu + 1)), (0, 3, dt, mfu, mfu + 1, 1)))
+    return tuple(out)
+
+
+_NANOCHAT = _nanochat_variants()
+
+# llm.c's train_gpt2.cu: printf("step %4d/%d | loss %7.6f (%+.2fz)| norm %6.4f (%+.2fz)| lr %.2e
+# | %.2f ms | %.1f%% bf16 MFU | %.0f tok/s\n"): `step` is padded to 4 digits.
+_LLMC_STDOUT: Variants = tuple(
+    (
+        Shape.of("step" + " " * pad + "{}/{} | loss {} ({}z)| norm {} ({}z)| lr {}e{} | {} ms | {}% bf{} MFU | {} tok/s",
+                 integers=(0, 1), unsigned=(8, 9)),
+        (0, 2, 8, 9, 1),
+    )
+    for pad in range(1, 5)
+)
+# llm.c's -o logger file: `s:%d trl:%f lr:%f norm:%f` (older: `s:%d trl:%f`).
+_LLMC_LOGGER: Variants = (
+    (Shape.of("s:{} trl:{} lr:{} norm:{}", integers=(0,)), (0, 1)),
+    (Shape.of("s:{} trl:{}", integers=(0,)), (0, 1)),
+)
+
+# modded-nanogpt: `step:120/1390 train_loss:4.2 train_time:5000ms step_avg:41.67ms` (train_loss
+# gone since 2025; step_avg nan on the first steps). Columns: iter, loss, train_time ms, total.
+_MODDED: Variants = tuple(
+    (Shape.of(f"step:{{}}/{{}} {loss}train_time:{{}}ms step_avg:{avg}ms", integers=(0, 1)),
+     (0, 2 if loss else MISSING, 3 if loss else 2, 1))
+    for loss in ("train_loss:{} ", "")
+    for avg in ("{}", "nan")
+)
+
+
+def nanochat(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+    """nanochat base_train step lines among `buf[starts[i]:ends[i]]` (see Family.scan_iterations)."""
+    ok, (iters, loss, dt_ms, mfu_pct, total_min, total) = read_variants(Tokens(buf), starts, ends, _NANOCHAT)
+    return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=dt_ms / 1000.0,
+                            mfu=mfu_pct / 100.0, train_time_s=total_min * 60.0, max_iters=total)
+
+
+def llmc(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+    """llm.c step lines (stdout) and training-loss lines (main.log) among the lines."""
+    tokens = Tokens(buf)
+    ok, (iters, loss, ms, mfu_pct, total) = read_variants(tokens, starts, ends, _LLMC_STDOUT)
+    rest = np.flatnonzero(~ok)
+    if len(rest):
+        # A file is one or the other: the logger's lines go only where stdout's did not.
+        ok_log, (iters_log, loss_log) = read_variants(tokens, starts[rest], ends[rest], _LLMC_LOGGER)
+        rows = rest[ok_log]
+        ok[rows], iters[rows], loss[rows] = True, iters_log[ok_log], loss_log[ok_log]
+    return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=ms / 1000.0,
+                            mfu=mfu_pct / 100.0, max_iters=total)
+
+
+def modded(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+    """modded-nanogpt train lines; their step times come from the parser's absorb() (the
+    advance of the cumulative clock since the reading before)."""
+    ok, (iters, loss, clock_ms, total) = read_variants(Tokens(buf), starts, ends, _MODDED)
+    return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=np.full(len(ok), np.nan),
+                            mfu=np.full(len(ok), np.nan), train_time_s=clock_ms / 1000.0, max_iters=total)
+
+
+def _steps(ok: np.ndarray, iters: np.ndarray) -> np.ndarray:
+    return np.where(ok, iters, 0).astype(np.int64)
+
+
+def clock_step_times(
+    steps: np.ndarray, clock_s: np.ndarray, before: tuple[int, float] | None
+) -> np.ndarray:
+    """Per-step advance of a cumulative clock between consecutive readings, as
+    modded.Parser._step_time gives it row by row: NaN across a reset or a step that does
+    not go up, and for the first row when there is no reading `before` it."""
+    prev_step = np.empty(len(steps))
+    prev_clock = np.empty(len(steps))
+    prev_step[1:], prev_clock[1:] = steps[:-1], clock_s[:-1]
+    prev_step[0], prev_clock[0] = before if before is not None else (np.nan, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        good = (steps > prev_step) & (clock_s >= prev_clock)
+        return np.where(good, (clock_s - prev_clock) / (steps - prev_step), np.nan)

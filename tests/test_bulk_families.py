@@ -1,0 +1,123 @@
+"""The bulk readers of nanochat, llm.c and modded-nanogpt (formats/bulk.py) against their line
+parsers (hypothesis): any log of their step lines, with odd numbers, signs, nan, repeated and
+backward steps, CRLF endings, evals, stage changes and noise, leaves the same run state when
+read in bulk as when fed line by line; and real logs are mostly read in bulk."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_hostile import SAMPLES, SETTINGS, bulk_sizes, fingerprint, noise, numbers, session, split_lines
+
+from monitor.core.formats import FAMILIES
+from monitor.core.lines import line_bounds
+
+plain = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False).map(lambda x: f"{x:.4f}")
+unsigned = st.floats(min_value=0, max_value=1e5, allow_nan=False).map(lambda x: f"{x:.2f}")
+value = st.one_of(plain, unsigned, unsigned, numbers)
+
+
+@st.composite
+def nanochat_step(draw: st.DrawFn, step: int) -> str:
+    tok = draw(st.integers(0, 10**10))
+    grad = f" | grad norm: {draw(value)}" if draw(st.booleans()) else ""
+    total = draw(st.sampled_from(["/21400", "/00020", ""]))  # no total: mid_train, another stage
+    return (f"step {step:05d}{total} ({draw(unsigned)}%) | loss: {draw(value)}{grad} | lrm: {draw(value)} | "
+            f"dt: {draw(value)}ms | tok/sec: {tok:,} | mfu: {draw(value)} | total time: {draw(value)}m")
+
+
+@st.composite
+def llmc_step(draw: st.DrawFn, step: int) -> str:
+    if draw(st.integers(0, 3)) == 0:
+        tail = draw(st.sampled_from(["", f" lr:{draw(value)} norm:{draw(value)}"]))
+        return f"s:{step} trl:{draw(value)}{tail}"
+    z = draw(st.sampled_from(["+nanz", f"{draw(st.floats(-9, 9)):+.2f}z", f"{draw(value)}z"]))
+    lr = draw(st.sampled_from([f"{draw(st.floats(0, 1)):.2e}", draw(value)]))
+    return (f"step {step:4d}/{draw(st.integers(1, 10**6))} | loss {draw(value)} ({z})| norm {draw(value)} ({z})| "
+            f"lr {lr} | {draw(value)} ms | {draw(value)}% bf16 MFU | {draw(unsigned)} tok/s")
+
+
+@st.composite
+def modded_step(draw: st.DrawFn, step: int) -> str:
+    loss = f"train_loss:{draw(value)} " if draw(st.booleans()) else ""
+    avg = draw(st.sampled_from(["nan", draw(unsigned)]))
+    kind = draw(st.sampled_from(["train", "train", "train", "val"]))
+    if kind == "val":
+        return f"step:{step}/{draw(st.integers(1, 10**5))} val_loss:{draw(value)} train_time:{draw(unsigned)}ms step_avg:{avg}ms"
+    return f"step:{step}/{draw(st.integers(1, 10**5))} {loss}train_time:{draw(value)}ms step_avg:{avg}ms"
+
+
+STEP_LINES = {"nanochat": nanochat_step, "llmc": llmc_step, "modded": modded_step}
+OTHER_LINES = {
+    "nanochat": ["Step 00250 | Validation bpb: 0.9512", "Step 02000 | CORE metric: 0.2", "Overriding: depth = 20",
+                 "Step 00001/00651 | Training loss: 0.84| lrm: 1.0", "^[[Astep 00002/21400 (0.01%) | loss: 3.0"],
+    "llmc": ["val loss 3.2511", "s:250 tel:3.30", "HellaSwag: 2500/10042 = 0.249", "| train_num_batches | 74 |",
+             "Writing checkpoint at step 250", "Traceback (most recent call last):", "RuntimeError: boom"],
+    "modded": ["import os", "Running Python 3.12", "Sampling steps [0, 1, 458, 459, 460, 461] for warmup",
+               "Compiling model and warming up kernels", "step:0/1390 val_loss:10.83 train_time:0ms step_avg:nanms"],
+}
+
+
+@st.composite
+def stretch(draw: st.DrawFn, family: str) -> list[bytes]:
+    """Step lines whose steps mostly go up, and may repeat or go back."""
+    step = draw(st.integers(0, 10**5))
+    out = []
+    for _ in range(draw(st.integers(1, 40))):
+        step = max(0, step + draw(st.sampled_from([1, 1, 1, 10, 0, -3, -(10**5)])))
+        line = draw(STEP_LINES[family](step)).encode()
+        out.append(line + b"\r" if draw(st.integers(0, 5)) == 0 else line)
+    return out
+
+
+def logs(family: str) -> st.SearchStrategy[list[bytes]]:
+    single = st.one_of(st.sampled_from([line.encode() for line in OTHER_LINES[family]]), noise)
+    parts = st.lists(st.one_of(single.map(lambda line: [line]), stretch(family)), min_size=1, max_size=10)
+    return parts.map(lambda ps: [line for part in ps for line in part])
+
+
+@pytest.mark.parametrize("family", list(STEP_LINES))
+@SETTINGS
+@given(data=st.data(), t=st.none() | st.floats(0, 2e9), piece_bytes=st.sampled_from([1 << 22, 1, 300]))
+def test_bulk_path_is_the_line_path(family: str, data: st.DataObject, t: float | None, piece_bytes: int) -> None:
+    lines = data.draw(logs(family))
+    cuts = data.draw(st.lists(st.integers(0, len(lines)), max_size=3))
+    one_by_one = session(family)
+    for line in lines:
+        one_by_one.feed(line, t)
+    bulk = session(family)
+    with bulk_sizes(piece_bytes, scan_min_lines=1):
+        for a, b in itertools.pairwise(sorted({0, len(lines), *cuts})):
+            bulk.feed_block(b"".join(line + b"\n" for line in lines[a:b]), t)
+    assert fingerprint(bulk) == fingerprint(one_by_one)
+
+
+@pytest.mark.parametrize(("family", "path", "share"), [
+    ("nanochat", "nanochat/chirag9127_speedrun_d20.log", 0.93),
+    ("nanochat", "nanochat/jonhenshaw_speedrun_gradnorm_aborted.log", 0.99),
+    ("llmc", "llmc/llmc_main_log_gpt2_124M_8xH100.log", 0.99),
+    ("modded", "modded_nanogpt/mng_2024-10-20_ScaleUp1B_20344steps.log", 0.99),
+    ("modded", "modded_nanogpt/mng_2026-07-17_current_format.log", 0.99),
+])
+def test_real_step_lines_are_read_in_bulk(family: str, path: str, share: float) -> None:
+    """The property above is only as good as the readers' reach: real step lines qualify
+    (CRLF included; the rest are evals, other stages and the first steps' nan fields)."""
+    data = (SAMPLES / path).read_bytes()
+    starts, ends = line_bounds(data)
+    buf = np.frombuffer(data, dtype=np.uint8)
+    crlf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 0x0D)
+    cols = FAMILIES[family].scan_iterations(buf, starts, ends - crlf)  # type: ignore[misc]
+    step_lines = sum(1 for line in split_lines(data) if line.startswith((b"step", b"s:")) and b"val" not in line
+                     and b"tel:" not in line)
+    assert cols.ok.sum() >= share * step_lines
+    whole = session(family)
+    with bulk_sizes():
+        whole.feed_block(data)
+    by_line = session(family)
+    for line in split_lines(data):
+        by_line.feed(line)
+    assert fingerprint(whole) == fingerprint(by_line)
