@@ -68,6 +68,12 @@ from monitor.cli import main
 sys.exit(main([sys.argv[1], "--gpu-interval", "1"]))
 """
 
+NANOWATCH_NO_GPU = """
+import sys
+from monitor.cli import main
+sys.exit(main([sys.argv[1], "--no-gpu"]))
+"""
+
 NANOWATCH_NVML = """
 import sys
 from monitor.cli import main
@@ -143,6 +149,36 @@ def measure(name: str, code: str, args: list[str], ready: bytes, idle_s: float) 
             "peak_mb": peak, "bytes_per_s": written / (t1 - t0)}
 
 
+def measure_growth(log: Path, first_iter: int, rates: list[float], window_s: float) -> list[dict[str, object]]:
+    """`nanowatch LOG --no-gpu` on the loaded log while `iter` lines are appended at each rate
+    (lines/s, written every 0.1 s) for `window_s`: the child's CPU over each window."""
+    child = Pty(NANOWATCH_NO_GPU, [str(log)])
+    it, out = first_iter, []
+    try:
+        child.wait_for(f"iter {first_iter - 1:,} /".encode(), timeout_s=300)
+        child.pump(3.0)
+        with open(log, "a") as f:
+            for rate in rates:
+                cpu0 = child.cpu_s()
+                t0 = time.monotonic()
+                due = 0.0
+                while (now := time.monotonic()) - t0 < window_s:
+                    due += rate * 0.1
+                    lines = [f"iter {it + k}: loss 3.{k % 10}000, time 12.50ms, mfu 30.00%" for k in range(int(due))]
+                    it += int(due)
+                    due -= int(due)
+                    if lines:
+                        f.write("\n".join(lines) + "\n")
+                        f.flush()
+                    child.pump(max(0.0, 0.1 - (time.monotonic() - now)))
+                cpu1, t1 = child.cpu_s(), time.monotonic()
+                rss, peak = child.memory_mb()
+                out.append({"rate": rate, "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss, "peak_mb": peak})
+    finally:
+        child.close()
+    return out
+
+
 def nvml_works() -> bool:
     from monitor.sources.gpu import open_nvml
 
@@ -157,7 +193,23 @@ def main() -> None:
     parser.add_argument("--idle-s", type=float, default=30.0)
     parser.add_argument("--gpus", type=int, default=1, help="synthetic GPUs")
     parser.add_argument("--gpu", choices=("synthetic", "nvml"), default=None)
+    parser.add_argument("--rates", type=float, nargs="*", default=None,
+                        help="instead: CPU while the 1M-line log grows at these lines/s (--no-gpu)")
     args = parser.parse_args()
+    if args.rates:
+        with tempfile.TemporaryDirectory() as tmp:
+            big = Path(tmp) / "train.log"
+            write_log(big, args.lines)
+            last_iter = max(int(line.split()[1].rstrip(":")) for line in big.read_text().splitlines()[-5:]
+                            if line.startswith("iter "))
+            load0 = os.getloadavg()[0]
+            rows = measure_growth(big, last_iter + 1, args.rates, args.idle_s)
+        print(f"TUI while the log grows · {args.lines:,}-line nanoGPT log · 120x40 pty · --no-gpu · "
+              f"{args.idle_s:g} s a rate · {os.cpu_count()} cores · load {load0:.1f}–{os.getloadavg()[0]:.1f}")
+        for r in rows:
+            print(f"{r['rate']:>8g} lines/s  CPU {r['cpu_pct']:6.2f}% of a core  RSS {r['rss_mb']:.0f} MB "
+                  f"(peak {r['peak_mb']:.0f} MB)")
+        return
     gpu = args.gpu or ("nvml" if nvml_works() else "synthetic")
     code = NANOWATCH_NVML if gpu == "nvml" else NANOWATCH_SYNTHETIC
     with tempfile.TemporaryDirectory() as tmp:

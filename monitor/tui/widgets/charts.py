@@ -30,7 +30,7 @@ PEAK_FACTOR = 1.5
 #: well under a millisecond on a 364 ms step is drawn as the flat line it is.
 MIN_SPAN_SHARE = 0.1
 #: Charts are rebuilt at most this often (seconds); the text panels follow every line.
-CHART_MIN_S = 1.5
+CHART_MIN_S = 2.0
 #: Ticks on an axis, about.
 TICKS = 5
 
@@ -196,7 +196,33 @@ class _Chart(PlotextPlot):
 
     @property
     def _bins(self) -> int:
-        return 2 * max(self.size.width, 20)
+        """Buckets drawn: one a cell, each drawn from its min to its max over the cell's two
+        braille dot columns (plotext's cost grows with the points it is given)."""
+        return max(self.size.width, 20)
+
+    def _pixels(self, *series: Series, limits: tuple[float, float] | None = None) -> tuple[object, ...]:
+        """What the series look like on this canvas: their values and steps rounded to its dots
+        (4 a cell high, 2 a cell wide). A new step that moves no dot does not redraw the chart,
+        so a long run's chart is rebuilt only when what it shows changes."""
+        fitted = [fit(s, self._bins) for s in series]
+        ys = [a for s in fitted for a in (s.y, s.lo, s.hi) if a is not None and len(a)]
+        xs = [s.x for s in fitted if len(s.x)]
+        if not ys or not xs:
+            return tuple(len(s.x) for s in fitted)
+        y_all, x_all = np.concatenate(ys), np.concatenate(xs)
+        finite = y_all[np.isfinite(y_all)]
+        y0, y1 = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+        if limits is not None:  # the axis shows this range; values beyond it are cut
+            y0, y1 = limits
+            y_all = np.clip(y_all, y0, y1)
+        x0, x1 = float(x_all.min()), float(x_all.max())
+        rows, cols = 4 * max(self.size.height, 1), 2 * max(self.size.width, 1)
+        with np.errstate(invalid="ignore"):
+            y_dots = np.round((y_all - y0) / ((y1 - y0) or 1.0) * rows)
+            x_dots = np.round((x_all - x0) / ((x1 - x0) or 1.0) * cols)
+        nice = nice_ticks(y0, y1) if y1 > y0 else [y0]
+        return (f"{y0:.3g}", f"{y1:.3g}", nice[0], nice[-1], int(x0), _magnitude(x1 - x0),
+                y_dots.tobytes(), x_dots.tobytes())
 
     def _data_key(self, snap: Snapshot) -> object:
         raise NotImplementedError
@@ -205,9 +231,9 @@ class _Chart(PlotextPlot):
         raise NotImplementedError
 
 
-def _series_key(*series: Series) -> tuple[object, ...]:
-    return tuple((len(s.x), float(s.x[-1]) if len(s.x) else None, float(s.y[-1]) if len(s.y) else None)
-                 for s in series)
+def _magnitude(span: float) -> float:
+    """The x span to the precision its tick step shows (ticks move when the step changes)."""
+    return nice_step(span) if span > 0 else 0.0
 
 
 class LossChart(_Chart):
@@ -215,7 +241,7 @@ class LossChart(_Chart):
     the right when the log's val metric is not a loss, e.g. nanochat's bpb); log scale on demand."""
 
     def _data_key(self, snap: Snapshot) -> object:
-        return (_series_key(snap.loss_series, snap.val_series), snap.val_metric)
+        return (self._pixels(snap.loss_series), self._pixels(snap.val_series), snap.val_metric)
 
     def _draw(self, snap: Snapshot, log_scale: bool) -> None:
         plt = self.plt
@@ -252,7 +278,13 @@ class StepChart(_Chart):
     """Step time per iteration, in ms: slowdowns show as a rising line, evals as peaks cut at the top."""
 
     def _data_key(self, snap: Snapshot) -> object:
-        return (_series_key(snap.step_series), bool(snap.iters_done))
+        steps = fit(snap.step_series, self._bins)
+        if not len(steps.y):
+            return bool(snap.iters_done)
+        lo = steps.lo if steps.lo is not None else steps.y
+        hi = steps.hi if steps.hi is not None else steps.y
+        bottom, top, _ = step_view(steps.y, lo, hi)
+        return (self._pixels(steps, limits=(bottom, top)), bool(snap.iters_done))
 
     def _draw(self, snap: Snapshot, log_scale: bool) -> None:
         plt = self.plt
