@@ -28,7 +28,9 @@ def _nanochat_variants() -> Variants:
             text = head + " | lrm: {} | dt: {}ms | tok/sec: {}" + ",{}" * commas + " | mfu: {} | total time: {}m"
             lrm = 5 if grad_norm else 4
             dt, mfu = lrm + 1, lrm + 3 + commas
-            out.append((Shape.of(text, integers=(0, 1), unsigned=(2, dt, mfu, mfu + 1)), (0, 3, dt, mfu, mfu + 1, 1)))
+            free = (*((4,) if grad_norm else ()), lrm, *range(dt + 1, mfu))  # grad norm, lrm, tok/sec
+            shape = Shape.of(text, integers=(0, 1), unsigned=(2, dt, mfu, mfu + 1), free=free)
+            out.append((shape, (0, 3, dt, mfu, mfu + 1, 1)))
     return tuple(out)
 
 
@@ -39,7 +41,7 @@ _NANOCHAT = _nanochat_variants()
 _LLMC_STDOUT: Variants = tuple(
     (
         Shape.of("step" + " " * pad + "{}/{} | loss {} ({}z)| norm {} ({}z)| lr {}e{} | {} ms | {}% bf{} MFU | {} tok/s",
-                 integers=(0, 1), unsigned=(8, 9)),
+                 integers=(0, 1), unsigned=(8, 9), free=(3, 4, 5, 6, 7, 10, 11)),
         (0, 2, 8, 9, 1),
     )
     for pad in range(1, 5)
@@ -53,10 +55,11 @@ _LLMC_LOGGER: Variants = (
 # modded-nanogpt: `step:120/1390 train_loss:4.2 train_time:5000ms step_avg:41.67ms` (train_loss
 # gone since 2025; step_avg nan on the first steps). Columns: iter, loss, train_time ms, total.
 _MODDED: Variants = tuple(
-    (Shape.of(f"step:{{}}/{{}} {loss}train_time:{{}}ms step_avg:{avg}ms", integers=(0, 1)),
+    (Shape.of(f"step:{{}}/{{}} {loss}train_time:{{}}ms step_avg:{avg or 'nan'}ms", integers=(0, 1),
+              free=((4 if loss else 3),) if avg else ()),  # step_avg
      (0, 2 if loss else MISSING, 3 if loss else 2, 1))
     for loss in ("train_loss:{} ", "")
-    for avg in ("{}", "nan")
+    for avg in ("{}", "")
 )
 
 

@@ -32,20 +32,23 @@ _BITS = 1 << np.arange(_MAX_CHARS - 1, -1, -1, dtype=np.int32)  # 2**16 ... 2**0
 class Shape:
     """`literals[0]` number `literals[1]` number ... `literals[-1]`: one literal more than
     numbers. `integers` are the indices of numbers that must be plain non-negative integers,
-    `unsigned` those that may not start with a sign (a parser's `[\\d.]+`)."""
+    `unsigned` those that may not start with a sign (a parser's `[\\d.]+`), `free` those the
+    parser never reads (any run of number characters will do; their values are not read)."""
 
     literals: tuple[bytes, ...]
     integers: tuple[int, ...] = ()
     unsigned: tuple[int, ...] = ()
+    free: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if any(_NUMERIC[b] for lit in self.literals for b in lit):
             raise ValueError("a literal may not contain digits, '.', '-' or '+': it would split a number")
 
     @staticmethod
-    def of(text: str, integers: tuple[int, ...] = (), unsigned: tuple[int, ...] = ()) -> Shape:
+    def of(text: str, integers: tuple[int, ...] = (), unsigned: tuple[int, ...] = (),
+           free: tuple[int, ...] = ()) -> Shape:
         """The shape of `text` with `{}` for each number: `Shape.of("iter {}: loss {}")`."""
-        return Shape(tuple(part.encode() for part in text.split("{}")), integers, unsigned)
+        return Shape(tuple(part.encode() for part in text.split("{}")), integers, unsigned, free)
 
     @property
     def fields(self) -> int:
@@ -102,18 +105,25 @@ def read_shape(tokens: Tokens, starts: np.ndarray, ends: np.ndarray, shape: Shap
         return np.zeros(n, dtype=bool), [np.zeros(n) for _ in range(k)]
     # The line's numbers are the first k runs that begin inside it.
     first = np.minimum(np.searchsorted(tokens.starts, starts), len(tokens.starts) - k)
-    begin = [tokens.starts[first + j] for j in range(k)]
-    end = [tokens.ends[first + j] for j in range(k)]
-    ok = np.ones(n, dtype=bool)
-    for literal, lo, hi in zip(shape.literals, [starts, *end], [*begin, ends]):
-        ok &= _is_literal(tokens, lo, hi, literal)
-    values = []
+    # Each check runs on the rows that passed the ones before: most lines fail early.
+    rows = np.arange(n)
+    for at, literal in enumerate(shape.literals):
+        lo = starts[rows] if at == 0 else tokens.ends[first[rows] + at - 1]
+        hi = ends[rows] if at == k else tokens.starts[first[rows] + at]
+        rows = rows[_is_literal(tokens, lo, hi, literal)]
+    values = [np.zeros(n, dtype=np.int64 if j in shape.integers else np.float64) for j in range(k)]
     for j in range(k):
-        value, exact = _decimal(tokens, begin[j], end[j], integer=j in shape.integers)
-        ok &= exact
+        begin, end = tokens.starts[first[rows] + j], tokens.ends[first[rows] + j]
+        keep = np.ones(len(rows), dtype=bool)
         if j in shape.unsigned:  # a digit first: no sign
-            ok &= (tokens.buf[np.minimum(begin[j], len(tokens.buf) - 1)] - np.uint8(ord("0"))) < 10
-        values.append(value)
+            keep &= (tokens.buf[np.minimum(begin, len(tokens.buf) - 1)] - np.uint8(ord("0"))) < 10
+        if j not in shape.free:
+            value, exact = _decimal(tokens, begin, end, integer=j in shape.integers)
+            keep &= exact
+            values[j][rows] = value
+        rows = rows[keep]
+    ok = np.zeros(n, dtype=bool)
+    ok[rows] = True
     return ok, values
 
 
@@ -135,10 +145,12 @@ def read_variants(
     ok = np.zeros(n, dtype=bool)
     width = len(variants[0][1])
     columns = [np.full(n, np.nan) for _ in range(width)]
+    # A line is one of the shapes with as many numbers as it holds: the others need no look.
+    runs = np.searchsorted(tokens.starts, ends) - np.searchsorted(tokens.starts, starts)
     for shape, picks in variants:
-        rest = np.flatnonzero(~ok)
+        rest = np.flatnonzero(~ok & (runs == shape.fields))
         if not len(rest):
-            break
+            continue
         hit, values = read_shape(tokens, starts[rest], ends[rest], shape)
         rows = rest[hit]
         ok[rows] = True
