@@ -215,10 +215,39 @@ def crowded_poll(workdir: Path) -> list[tuple[str, str]]:
             (f"{what}: Follower (stats the log only)", f"{ours * 100:.1f}% of one core ({ours / base:.2f}x)")]
 
 
+def update_cost(history: int, updates: int = 300) -> tuple[float, float]:
+    """CPU time of what `--jsonl` does for each new line (Session.feed, then a snapshot and its
+    JSON record) after a `history`-line cold open: (median ms, p95 ms) over `updates` lines."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from monitor.core.report import Options
+    from monitor.session import Session
+
+    now = [1.8e9]
+    session = Session(Options(source="run.log"), clock=lambda: now[0])
+    session.feed_block((CONFIG + "".join(iter_line(i) for i in range(history))).encode(), None)
+    session.snapshot().to_json()
+    costs = []
+    for i in range(history, history + updates):
+        now[0] += 0.1
+        t0 = time.process_time()
+        session.feed(iter_line(i).rstrip("\n").encode(), now[0])
+        session.snapshot().to_json()
+        costs.append(time.process_time() - t0)
+    return float(np.median(costs)) * 1000, float(np.percentile(costs, 95)) * 1000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    ap.add_argument("--update-cost", action="store_true",
+                    help="only: the CPU of one update with a 1M-line history against an empty one")
     args = ap.parse_args()
+    if args.update_cost:
+        small, big = update_cost(10), update_cost(1_000_000)
+        print(f"one --jsonl update (feed + snapshot + JSON), CPU ms, median / p95 of 300, load "
+              f"{os.getloadavg()[0]:.1f}: 10-line history {small[0]:.2f} / {small[1]:.2f}; "
+              f"1,000,000-line history {big[0]:.2f} / {big[1]:.2f}; ratio of medians {big[0] / small[0]:.2f}")
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
