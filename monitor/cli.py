@@ -13,16 +13,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 from monitor import __version__, flags
-from monitor.alerting import finish_alerts, watch_alerts
-from monitor.core.formats import FORMAT_NAMES
-from monitor.core.report import Options
 from monitor.core.sanitise import clean
-from monitor.core.summary import summary
-from monitor.session import Session
-from monitor.sources.gpu import CsvSource, GpuSampler, GpuSource, open_cpu_energy, open_source, telemetry_for
 from monitor.sources.logfile import LogError, check_regular, dataset_tokens, read_blocks, read_stream_blocks
+
+if TYPE_CHECKING:
+    from monitor.core.report import Options
+    from monitor.session import Session
+    from monitor.sources.gpu import GpuSampler, GpuSource
+
+# The run's machinery (numpy, the parsers, NVML) is imported by the command that needs it, so
+# that `--help` and argument errors start as fast as Python does.
+#: --format's choices: monitor.core.formats.FORMAT_NAMES, spelled out here so that parsing the
+#: command line imports no parser (a test keeps the two equal).
+FORMAT_CHOICES = ("auto", "nanogpt", "nanochat", "llmc", "modded")
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -80,7 +86,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     out.add_argument("--jsonl", action="store_true", help="no TUI: write one JSON record per line to stdout")
     out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
     p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
-    p.add_argument("--format", choices=FORMAT_NAMES, default="auto", help="log family (default: detect)")
+    p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="log family (default: detect)")
     p.add_argument("--max-iters", type=flags.whole_number, metavar="N", help="total iterations, when the log does not say")
     p.add_argument("--price", type=_positive_float, default=0.15, metavar="P", help="price per kWh (default 0.15)")
     p.add_argument("--currency", type=flags.currency, default="USD", help="currency of --price (default USD)")
@@ -134,6 +140,8 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
 
 
 def options_from(args: argparse.Namespace, source: str) -> Options:
+    from monitor.core.report import Options
+
     return Options(
         source=source,
         fmt=args.format,
@@ -146,6 +154,9 @@ def options_from(args: argparse.Namespace, source: str) -> Options:
 
 
 def new_session(args: argparse.Namespace, clock) -> Session:
+    from monitor.alerting import watch_alerts
+    from monitor.session import Session
+
     lookup = None if args.log == "-" else partial(dataset_tokens, args.log)
     # the demo names itself: a replay of a recording, at what speed
     session = Session(options_from(args, getattr(args, "source_name", None) or args.log), clock, dataset_lookup=lookup)
@@ -215,6 +226,8 @@ def report_endpoint_errors(source: GpuSource | None, on_error: Callable[[str], N
 
 
 def gpu_source(args: argparse.Namespace, live: bool) -> GpuSource | None:
+    from monitor.sources.gpu import open_source
+
     if getattr(args, "gpu_source", None) and live:
         from monitor.sources.dcgm import open_dcgm
 
@@ -224,6 +237,8 @@ def gpu_source(args: argparse.Namespace, live: bool) -> GpuSource | None:
 
 
 def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler | None:
+    from monitor.sources.gpu import GpuSampler, open_cpu_energy, telemetry_for
+
     """Sample the run's GPUs (NVML, or --gpu-log) into the session on a thread while a live
     log is followed; a GPU that stops answering is reported on stderr."""
     source = gpu_source(args, live=True)
@@ -239,6 +254,8 @@ def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler
 
 
 def once(args: argparse.Namespace, clock=time.time) -> int:
+    from monitor.sources.gpu import CsvSource, telemetry_for
+
     session = new_session(args, clock)
     if args.log == "-":  # stdin to its end: `cat run.log | nanowatch - --once`
         if sys.stdin.isatty():
@@ -262,11 +279,14 @@ def once(args: argparse.Namespace, clock=time.time) -> int:
 
 
 def _print_final(session: Session, args: argparse.Namespace, now: float | None = None) -> None:
+    from monitor.core.summary import summary
+
     snap = session.snapshot(now)
     print(snap.to_json() if args.json else summary(snap), flush=True)
 
 
 def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
+    from monitor.sources.gpu import CsvSource, telemetry_for
     from monitor.sources.replay import timed_lines
 
     start = clock()
@@ -310,6 +330,8 @@ def demo_records(args: argparse.Namespace) -> int:
 
 
 def _text_front_end(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    from monitor.alerting import finish_alerts
+
     try:
         return run(args)
     finally:
@@ -397,6 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return once(args)
         with serving_metrics(args):
             if args.jsonl:
+                from monitor.alerting import finish_alerts
                 from monitor.live import follow_jsonl
 
                 session = new_session(args, time.time)
