@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # that `--help` and argument errors start as fast as Python does.
 #: --format's choices: monitor.core.formats.FORMAT_NAMES, spelled out here so that parsing the
 #: command line imports no parser (a test keeps the two equal).
-FORMAT_CHOICES = ("auto", "nanogpt", "nanochat", "llmc", "modded")
+FORMAT_CHOICES = ("auto", "nanogpt", "nanochat", "llmc", "modded", "llama2c")
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.core.envelope import Envelope
 from monitor.core.energy import flops_per_token, gpu_fields
+from monitor.core.envelope import Envelope
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.plan import Plan, make_plan
 from monitor.core.run import Run, RunState, last_finite

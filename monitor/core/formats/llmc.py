@@ -20,8 +20,8 @@ from monitor.core.events import (
     Params,
     TokensPerIter,
 )
-from monitor.core.formats.scan import IterationColumns
 from monitor.core.formats.common import INT, NUM, PythonErrors, literal, number
+from monitor.core.formats.scan import IterationColumns
 
 NAME = "llmc"
 
