@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.core.report import Options
-from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.telemetry import GpuSample
+from monitor.inbox import GpuSampled, GpuWatched
 from monitor.session import Session
 from monitor.sources.gpu import CsvSource, open_gpu_log
 from monitor.sources.replay import timed_lines
@@ -88,11 +89,11 @@ def replay(run: str, mode: str) -> Result:
         source = CsvSource(trace)
         samples = trace
     session = Session(Options(source=run), lambda: 0.0)
-    session.telemetry = Telemetry("gpu-log" if mode == "gpu-log" else "nvml")
+    session.ingest([GpuWatched("gpu-log" if mode == "gpu-log" else "nvml")])
     seen: dict[float, tuple[float | None, float | None, float | None]] = {}
     started = time.perf_counter()
     for t, line in items:
-        session.add_gpu_samples(source.poll(t))
+        session.ingest([GpuSampled(source.poll(t))])
         session.feed(line, t)
         snap = session.snapshot(t)
         for p in POINTS:

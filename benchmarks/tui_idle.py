@@ -8,7 +8,7 @@ Each program runs as its own process on a pseudo-terminal (120x40), the way a us
 - nanowatch, small log: `nanowatch LOG` on the 578-line recorded H100 run;
 - nanowatch, 1M lines: `nanowatch LOG` on a generated 1,000,000-line nanoGPT log.
 GPU sampling: `--gpu nvml` uses the real NVML path (a machine with an NVIDIA driver);
-`--gpu synthetic` (the default where NVML is missing) replaces monitor.sources.gpu.open_source, in the
+`--gpu synthetic` (the default where NVML is missing) replaces open_source (as monitor.live calls it), in the
 child process only, by a source that returns one fresh sample per GPU at every poll, so the
 sampler thread, the messages and the GPU panel's redraws run as they would with NVML.
 After the screen shows the last iteration, the process is left alone for --idle-s seconds;
@@ -51,10 +51,11 @@ Bare().run()
 # The child: `nanowatch LOG`, its GPU source swapped for a synthetic one that always has news.
 NANOWATCH_SYNTHETIC = """
 import math, sys, time
-from monitor.tui import launch as app_sources
+from monitor import live
 from monitor.core.telemetry import GpuSample
 class SyntheticGpu:
     status = None
+    origin = "nvml"
     def poll(self, now):
         return [GpuSample(t=now, index=i, name="NVIDIA H100 80GB HBM3",
                           power_w=400 + 100 * math.sin(now + i), energy_j=None,
@@ -63,7 +64,7 @@ class SyntheticGpu:
                 for i in range(int(sys.argv[2]))]
     def close(self):
         pass
-app_sources.open_source = lambda **kwargs: SyntheticGpu()
+live.open_source = lambda **kwargs: SyntheticGpu()
 from monitor.cli import main
 sys.exit(main([sys.argv[1], "--gpu-interval", "1"]))
 """

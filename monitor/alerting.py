@@ -28,14 +28,14 @@ def watch_alerts(session: Session, args: argparse.Namespace) -> None:
         if text_only:
             print(f"nanowatch: {text}", file=sys.stderr, flush=True)
         else:
-            session.state.current.note(snap.t, "warning", text)
+            session.note(snap.t, "warning", text)
 
     def told(snap: Snapshot, alert: Alert) -> None:
         if not text_only:
-            session.state.current.note(snap.t, "notify", f"{alert.event}: ran --notify")
+            session.note(snap.t, "notify", f"{alert.event}: ran --notify")
 
-    hook = AlertHook(Notifier(commands), on_report=report, on_alert=told, then=session.on_snapshot)
-    session.on_snapshot = hook
+    hook = AlertHook(Notifier(commands), on_report=report, on_alert=told)
+    session.watch(hook)
     args.alert_hooks = [*getattr(args, "alert_hooks", []), hook]
 
 

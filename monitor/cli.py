@@ -22,7 +22,6 @@ from monitor.sources.logfile import LogError, check_regular, dataset_tokens, rea
 if TYPE_CHECKING:
     from monitor.core.report import Options
     from monitor.session import Session
-    from monitor.sources.gpu import GpuSampler, GpuSource
 
 # The run's machinery (numpy, the parsers, NVML) is imported by the command that needs it, so
 # that `--help` and argument errors start as fast as Python does.
@@ -153,22 +152,19 @@ def options_from(args: argparse.Namespace, source: str) -> Options:
     )
 
 
-def new_session(args: argparse.Namespace, clock) -> Session:
+def new_session(args: argparse.Namespace, clock: Callable[[], float], source: str | None = None) -> Session:
+    """The session for the command line's options (`source` names the log in records)."""
     from monitor.alerting import watch_alerts
     from monitor.session import Session
 
     lookup = None if args.log == "-" else partial(dataset_tokens, args.log)
     # the demo names itself: a replay of a recording, at what speed
-    session = Session(options_from(args, getattr(args, "source_name", None) or args.log), clock, dataset_lookup=lookup)
-    _publish_metrics(session, args)
+    source = source or getattr(args, "source_name", None)
+    board = getattr(args, "metrics_board", None)
+    session = Session(options_from(args, source or args.log), clock, dataset_lookup=lookup,
+                      on_snapshot=None if board is None else board.publish)
     watch_alerts(session, args)
     return session
-
-
-def _publish_metrics(session: Session, args: argparse.Namespace) -> None:
-    board = getattr(args, "metrics_board", None)
-    if board is not None:
-        session.on_snapshot = board.publish
 
 
 @contextlib.contextmanager
@@ -217,62 +213,31 @@ def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
             raise UsageError(f"--metrics-port {port}: not a port number")
 
 
-def report_endpoint_errors(source: GpuSource | None, on_error: Callable[[str], None]) -> None:
-    """A DCGM/Prometheus source says itself which endpoint failed, and keeps sampling the others."""
-    from monitor.sources.dcgm import DcgmSource
-
-    if isinstance(source, DcgmSource):
-        source.on_error = on_error
-
-
-def gpu_source(args: argparse.Namespace, live: bool) -> GpuSource | None:
-    from monitor.sources.gpu import open_source
-
-    if getattr(args, "gpu_source", None) and live:
-        from monitor.sources.dcgm import open_dcgm
-
-        return open_dcgm(args.gpu_source, args.gpus)
-    return open_source(no_gpu=args.no_gpu, gpu_log=args.gpu_log, gpus=args.gpus,
-                       log_path=getattr(args, "log", None), live=live)
-
-
-def gpu_sampler(args: argparse.Namespace, session: Session, clock) -> GpuSampler | None:
-    from monitor.sources.gpu import GpuSampler, open_cpu_energy, telemetry_for
-
-    """Sample the run's GPUs (NVML, or --gpu-log) into the session on a thread while a live
-    log is followed; a GPU that stops answering is reported on stderr."""
-    source = gpu_source(args, live=True)
-    session.telemetry = telemetry_for(source)
-    cpu = open_cpu_energy(live=source is not None and not args.gpu_log)
-    if source is None or (source.status is not None and (cpu is None or cpu.status is not None)):
-        return None
-
-    sampler = GpuSampler(source, args.gpu_interval, clock, session.add_gpu_samples, say, cpu=cpu)
-    report_endpoint_errors(source, say)
-    sampler.start()
-    return sampler
-
-
-def once(args: argparse.Namespace, clock=time.time) -> int:
-    from monitor.sources.gpu import CsvSource, telemetry_for
+def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> int:
+    from monitor.inbox import BlockRead, FileTouched, GpuFailed, GpuSampled, GpuWatched
+    from monitor.live import open_gpus
+    from monitor.sources.gpu import CsvSource
+    from monitor.sources.problems import GpuProblem, GpuUnavailable
 
     session = new_session(args, clock)
     if args.log == "-":  # stdin to its end: `cat run.log | nanowatch - --once`
         if sys.stdin.isatty():
             raise UsageError("'-' reads the log from a pipe: cat run.log | nanowatch - --once")
         for block in read_stream_blocks(sys.stdin.buffer, "stdin"):
-            session.feed_block(block)
+            session.ingest([BlockRead(None, block)])
     else:
         mtime = check_regular(args.log).st_mtime
         for block in read_blocks(args.log):
-            session.feed_block(block)
-        session.file_mtime = mtime
-    source = gpu_source(args, live=True)
-    session.telemetry = telemetry = telemetry_for(source)
-    if source is not None and telemetry is not None:
-        report_endpoint_errors(source, telemetry.unavailable)  # every --gpu-source failed: say why
-        now = clock()  # one NVML sample, or the whole CSV, streamed
-        session.add_gpu_samples(source.stream(now) if isinstance(source, CsvSource) else source.poll(now))
+            session.ingest([BlockRead(None, block)])
+        session.ingest([FileTouched(mtime)])
+    problems: list[GpuProblem] = []
+    source = open_gpus(args, live=True, on_error=problems.append)
+    if source is not None:
+        session.ingest([GpuWatched(source.origin, source.status)])
+        now = clock()  # one NVML sample, or the whole CSV, streamed (a GPU log may be hundreds of MB)
+        samples = source.stream(now) if isinstance(source, CsvSource) else source.poll(now)
+        # every --gpu-source endpoint failed: the GPU line says why
+        session.ingest([*(GpuFailed(GpuUnavailable(str(p))) for p in problems), GpuSampled(samples)])
         source.close()
     _print_final(session, args)
     return EXIT_OK
@@ -285,32 +250,35 @@ def _print_final(session: Session, args: argparse.Namespace, now: float | None =
     print(snap.to_json() if args.json else summary(snap), flush=True)
 
 
-def replay(args: argparse.Namespace, clock=time.time, sleep=time.sleep) -> int:
-    from monitor.sources.gpu import CsvSource, telemetry_for
+def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
+           sleep: Callable[[float], None] = time.sleep) -> int:
+    """`replay --jsonl` / `replay --once`: the lines in order, each on the recording's clock."""
+    from monitor.inbox import GpuSampled, GpuWatched, LinesRead, SourceEvent
+    from monitor.live import open_gpus
     from monitor.sources.replay import timed_lines
 
     start = clock()
     items = list(timed_lines(args.log, args.times, start, args.format))
-    session = new_session(args, clock)
     if not items:
-        _print_final(session, args)
+        _print_final(new_session(args, clock), args)
         return EXIT_OK
     t0 = items[0][0]
     virtual_now = t0
-    session.clock = lambda: virtual_now
-    source = gpu_source(args, live=False)
-    session.telemetry = telemetry_for(source)
-    if isinstance(source, CsvSource) and args.times:
-        source.align(t0, items[-1][0])  # nvidia-smi prints local time, without a zone
+    session = new_session(args, lambda: virtual_now)
+    # nvidia-smi prints local time, without a zone: a recorded trace is aligned to the times given
+    source = open_gpus(args, live=False, span=(t0, items[-1][0]) if args.times else None)
+    if source is not None:
+        session.ingest([GpuWatched(source.origin, source.status)])
     for t, line in items:
         if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
             delay = start + (t - t0) / args.speed - clock()
             if delay > 0:
                 sleep(delay)
         virtual_now = t
+        events: list[SourceEvent] = [LinesRead([(t, line)])]
         if source is not None:
-            session.add_gpu_samples(source.poll(t))
-        changed = session.feed(line, t)
+            events.insert(0, GpuSampled(source.poll(t)))
+        changed = session.ingest(events)
         if args.jsonl and changed:
             print(session.snapshot(t).to_json(), flush=True)
     if args.once or not args.jsonl:
@@ -371,11 +339,13 @@ def many(args: argparse.Namespace) -> int:
                 print(flush=True)
             once(for_log(path))
         return EXIT_OK
+    from monitor.live import gpu_feed
     from monitor.multi import Runs, follow_many_jsonl
 
     def make_runs(wake: Callable[[], None], notice: Callable[[str], None]) -> Runs:
         return Runs(paths, lambda p: new_session(for_log(p), time.time),
-                    gpu_for=lambda p: gpu_source(for_log(p), live=True), gpu_interval_s=args.gpu_interval,
+                    gpu_for=lambda p: gpu_feed(for_log(p), args.gpu_interval, time.time, live=True,
+                                               off="turned off (--no-gpu)"),
                     poll=args.poll, wake=wake, on_notice=notice)
 
     with serving_metrics(args):
@@ -420,15 +390,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with serving_metrics(args):
             if args.jsonl:
                 from monitor.alerting import finish_alerts
-                from monitor.live import follow_jsonl
+                from monitor.live import follow_jsonl, gpu_feed
 
-                session = new_session(args, time.time)
-                sampler = gpu_sampler(args, session, time.time)
                 try:
-                    return follow_jsonl(session, args.log, interval_s=args.interval, poll=args.poll)
+                    return follow_jsonl(new_session(args, time.time), args.log, interval_s=args.interval,
+                                        poll=args.poll, gpu=gpu_feed(args, args.gpu_interval, time.time, live=True))
                 finally:
-                    if sampler is not None:
-                        sampler.stop()
                     finish_alerts(args)
             return tui("live", args)
     except UsageError as e:

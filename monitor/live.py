@@ -1,28 +1,30 @@
-"""Live following: a Follower (or StdinReader) feeds a Session through a bounded inbox, and
-the `--jsonl` loop writes a record after each change and at least every `--interval` seconds.
+"""Live following: a LiveFeed connects a Session to its line source (Follower, StdinReader,
+Player) and GPU sampler through one Inbox; the `--jsonl` loop writes a record after each
+change and at least every `--interval` seconds.
 
-ADAPTER ring: threads, stdout and stderr; no textual. The TUI uses LiveFeed as its source.
+Glue: threads, stdout and stderr; no textual. The TUIs drain their sessions through LiveFeed too.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
-import itertools
 import math
 import os
 import stat
 import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from typing import TextIO, cast
+from typing import Any, Protocol, TextIO
 
 from monitor.core.sanitise import clean
+from monitor.inbox import FileTouched, GpuFailed, GpuHooks, Inbox, LineHooks, SourceChanged, SourceEvent, SourceFailed
 from monitor.session import Session
+from monitor.sources.gpu import CpuEnergySource, GpuSampler, GpuSource, open_cpu_energy, open_source
 from monitor.sources.logfile import LogError, check_readable
+from monitor.sources.problems import GpuProblem
 from monitor.sources.stdin import StdinReader
-from monitor.sources.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Batch, Follower
+from monitor.sources.tail import Follower
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 #: Reads (each at most tail.CHUNK_BYTES) queued between the source's thread and the session
@@ -31,123 +33,134 @@ MAX_QUEUED_READS = 16
 #: The shortest period between records when `--interval` asks for less.
 MIN_INTERVAL_S = 0.01
 
-_Item = tuple[str, object]
+
+class Source(Protocol):
+    """A line or GPU source: started and stopped by its feed, reporting through its hooks."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
-class _Inbox:
-    """A thread-safe queue of source items, bounded by the number of reads it holds."""
+class LineSource(Source, Protocol):
+    #: mtime of the followed file (None for a pipe or a replay): the age of lines read at start.
+    mtime: float | None
 
-    def __init__(self, max_reads: int) -> None:
-        self._items: deque[_Item] = deque()
-        self._reads = 0
-        self._max_reads = max_reads
-        self._cond = threading.Condition()
-        self._closed = False
 
-    def put(self, kind: str, payload: object = None, read: bool = False) -> None:
-        with self._cond:
-            while read and self._reads >= self._max_reads and not self._closed:
-                self._cond.wait()
-            if self._closed:
-                return
-            self._items.append((kind, payload))
-            self._reads += read
-            self._cond.notify_all()
+#: Builds a line source (Follower, StdinReader, Player, a test double) with the feed's hooks.
+LineSourceFactory = Callable[[LineHooks], LineSource]
+#: Builds a GPU sampler with the feed's hooks (None: nothing to sample).
+GpuSourceFactory = Callable[[GpuHooks], "Source | None"]
 
-    def take_all(self) -> list[_Item]:
-        with self._cond:
-            items = list(self._items)
-            self._items.clear()
-            self._reads = 0
-            self._cond.notify_all()
-        return items
 
-    def wait(self, timeout_s: float) -> bool:
-        with self._cond:
-            if not self._items and not self._closed:
-                self._cond.wait(timeout_s)
-            return bool(self._items)
+def open_log(path: str, *, poll: bool = False, clock: Callable[[], float] = time.time,
+             stdin_fd: int | None = None) -> LineSourceFactory:
+    """The line source for `path`: a Follower, or a StdinReader for "-" (on `stdin_fd`)."""
 
-    def has_reads(self) -> bool:
-        with self._cond:
-            return self._reads > 0
+    def make(hooks: LineHooks) -> LineSource:
+        if path == "-":
+            return StdinReader(hooks.on_lines, hooks.on_error, clock, fd=stdin_fd, on_state=hooks.on_state,
+                               on_block=hooks.on_block)
+        return Follower(path, hooks.on_lines, hooks.on_error, clock, poll, on_state=hooks.on_state,
+                        on_reset=hooks.on_reset, on_block=hooks.on_block)
 
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+    return make
+
+
+def watch_gpus(open_gpu: Callable[[Callable[[GpuProblem], None]], GpuSource | None], interval_s: float,
+               clock: Callable[[], float], *, off: str | None = None,
+               open_cpu: Callable[[], CpuEnergySource | None] | None = None) -> GpuSourceFactory:
+    """The GPU side of a feed: opens the source (its `on_error` given at construction),
+    tells the session what it is (or, with `off`, that GPU telemetry is turned off), and
+    samples it on a thread, with the host's CPU energy counter from `open_cpu`, while
+    either has anything to give."""
+
+    def make(hooks: GpuHooks) -> GpuSampler | None:
+        source = open_gpu(hooks.on_error)
+        if source is None:
+            if off is not None:
+                hooks.on_watched("nvml", off)
+            return None
+        hooks.on_watched(source.origin, source.status)
+        cpu = None if open_cpu is None else open_cpu()
+        if source.status is not None and (cpu is None or cpu.status is not None):
+            source.close()
+            return None
+        return GpuSampler(source, interval_s, clock, hooks.on_samples, hooks.on_error, cpu=cpu)
+
+    return make
+
+
+def open_gpus(args: argparse.Namespace, live: bool, on_error: Callable[[GpuProblem], None] | None = None,
+              span: tuple[float, float] | None = None) -> GpuSource | None:
+    """The GPU source the command line asks for: the --gpu-source endpoints (DCGM or
+    Prometheus, live only; each failing endpoint reported through `on_error`), else
+    --no-gpu / --gpu-log / NVML (see sources.gpu.open_source)."""
+    if getattr(args, "gpu_source", None) and live:
+        from monitor.sources.dcgm import open_dcgm
+
+        return open_dcgm(args.gpu_source, args.gpus, on_error=on_error)
+    return open_source(no_gpu=args.no_gpu, gpu_log=args.gpu_log, gpus=args.gpus,
+                       log_path=getattr(args, "log", None), live=live, span=span)
+
+
+def gpu_feed(args: argparse.Namespace, interval_s: float, clock: Callable[[], float], *, live: bool,
+             off: str | None = None) -> GpuSourceFactory:
+    """The GPU side of a feed for the command line's GPU options (see watch_gpus); a live
+    run's host CPU energy (RAPL) is read beside its GPUs, unless they come from --gpu-log."""
+    return watch_gpus(lambda on_error: open_gpus(args, live, on_error), interval_s, clock, off=off,
+                      open_cpu=lambda: open_cpu_energy(live=live and not args.gpu_log))
 
 
 class LiveFeed:
-    """Connects a live source to a Session. The source's thread only queues; `drain()`,
-    called on the consumer's thread, folds everything queued into the session.
+    """Connects a Session to its sources (a line source, a GPU sampler) through one Inbox.
+    The sources' threads only queue typed events; `drain()`, called on the consumer's thread,
+    hands everything queued to `Session.ingest`.
 
-    `wake` (optional) is called on the source's thread after each queued item, e.g. to
-    post a message to an app; `on_notice` receives one-line messages about the source
-    (truncated, deleted, unreadable) on the consumer's thread.
+    `wake()` (optional) is called on a source's thread after each queued event (GPU samples
+    excepted unless `samples_wake`), e.g. to post a message to an app; `on_notice` receives one-line messages about the sources
+    (truncated, deleted, unreadable, a GPU lost, a thread failing) on the consumer's thread.
     """
 
     def __init__(
         self,
         session: Session,
-        path: str,
+        lines: LineSourceFactory | None,
+        gpu: GpuSourceFactory | None = None,
         *,
-        poll: bool = False,
-        clock: Callable[[], float] = time.time,
-        stdin_fd: int | None = None,
+        name: str = "the log",
         wake: Callable[[], None] | None = None,
+        samples_wake: bool = True,
         on_notice: Callable[[str], None] | None = None,
         max_queued_reads: int = MAX_QUEUED_READS,
     ) -> None:
         self.session = session
-        self.path = path
+        self.name = name
         self.on_notice = on_notice
         self.ended = False
-        #: the source's last reported state (tail.WAITING, FOLLOWING, DELETED, UNREADABLE, ENDED)
+        #: the line source's last reported state (waiting, following, deleted, unreadable, ended)
         self.state: str | None = None
-        self._wake = wake
-        self._inbox = _Inbox(max_queued_reads)
-        self.source: Follower | StdinReader
-        if path == "-":
-            self.source = StdinReader(
-                self._lines, self._error, clock, fd=stdin_fd, on_state=self._state, on_block=self._block
-            )
-        else:
-            self.source = Follower(
-                path, self._lines, self._error, clock, poll,
-                on_state=self._state, on_reset=self._reset, on_block=self._block,
-            )  # fmt: skip
+        self._inbox = Inbox(max_queued_reads, wake, samples_wake)
+        self.source = None if lines is None else lines(LineHooks.into(self._inbox))
+        self.sampler = None if gpu is None else gpu(GpuHooks.into(self._inbox))
+        self._mtime: float | None = None
 
-    # --- the source's thread -----------------------------------------------------------
-
-    def _put(self, kind: str, payload: object = None, read: bool = False) -> None:
-        self._inbox.put(kind, payload, read)
-        if self._wake is not None:
-            self._wake()
-
-    def _lines(self, batch: Batch) -> None:
-        self._put("lines", batch, read=True)
-
-    def _block(self, t: float | None, block: bytes) -> None:
-        self._put("block", (t, block), read=True)
-
-    def _error(self, message: str) -> None:
-        self._put("error", message)
-
-    def _state(self, state: str) -> None:
-        self._put("state", state)
-
-    def _reset(self) -> None:
-        self._put("reset")
-
-    # --- the consumer's thread ---------------------------------------------------------
+    @classmethod
+    def follow(cls, session: Session, path: str, *, poll: bool = False, clock: Callable[[], float] = time.time,
+               stdin_fd: int | None = None, gpu: GpuSourceFactory | None = None, **kwargs: Any) -> LiveFeed:
+        """A feed that follows the log at `path` (stdin for "-")."""
+        return cls(session, open_log(path, poll=poll, clock=clock, stdin_fd=stdin_fd), gpu, name=path, **kwargs)
 
     def start(self) -> None:
-        self.source.start()
+        for source in (self.source, self.sampler):
+            if source is not None:
+                source.start()
 
     def stop(self) -> None:
         self._inbox.close()  # a reader waiting for room must not block the stop
-        self.source.stop()
+        for source in (self.source, self.sampler):
+            if source is not None:
+                source.stop()
 
     def wait(self, timeout_s: float) -> bool:
         """Block until something is queued or `timeout_s` passes; True when something is."""
@@ -158,59 +171,26 @@ class LiveFeed:
         return self._inbox.has_reads()
 
     def drain(self) -> bool:
-        """Fold everything queued into the session; True when the run changed."""
-        session = self.session
-        changed = False
-        for kind, payload in self._inbox.take_all():
-            if kind in ("block", "lines") and session.waiting:
-                session.waiting = False  # lines come before the source says it is following
-                changed = True
-            if kind == "block":
-                t, block = cast("tuple[float | None, bytes]", payload)
-                changed = session.feed_block(block, t) or changed
-            elif kind == "lines":
-                changed = _feed_batch(session, cast(Batch, payload)) or changed
-            elif kind == "state":
-                changed = self._apply_state(str(payload)) or changed
-            elif kind == "error":
-                message = str(payload)
-                if self.state in (DELETED, UNREADABLE):
-                    session.source_notice = message
-                if self.on_notice is not None:
-                    self.on_notice(message)
-            elif kind == "reset":
-                session.reset()
-                changed = True
-        mtime = self.source.mtime
-        if mtime is not None:
-            session.file_mtime = mtime
-        return changed
+        """Hand everything queued to the session; True when the run changed."""
+        events = self._inbox.take_all()
+        mtime = None if self.source is None else self.source.mtime
+        if mtime is not None and mtime != self._mtime:
+            self._mtime = mtime
+            events.append(FileTouched(mtime))
+        for event in events:
+            self._notice(event)
+        return self.session.ingest(events)
 
-    def _apply_state(self, state: str) -> bool:
-        self.state = state
-        session = self.session
-        was_waiting = session.waiting
-        session.waiting = state == WAITING
-        if state in (FOLLOWING, WAITING, ENDED):
-            session.source_notice = None
-        if state == ENDED:
-            self.ended = True
-        if state == WAITING and self.on_notice is not None:
-            self.on_notice(f"waiting for {self.path} to appear")
-        return was_waiting != session.waiting
-
-
-def _feed_batch(session: Session, batch: Batch) -> bool:
-    """Feed lines to the session in runs of equal arrival time (a source's batch
-    usually has one time for all its lines)."""
-    if not batch:
-        return False
-    if batch[0][0] == batch[-1][0]:  # arrival times never go back: all lines share it
-        return session.feed_many([line for _, line in batch], batch[0][0])
-    changed = False
-    for t, group in itertools.groupby(batch, key=lambda item: item[0]):
-        changed = session.feed_many([line for _, line in group], t) or changed
-    return changed
+    def _notice(self, event: SourceEvent) -> None:
+        if isinstance(event, SourceChanged):
+            self.state = event.state
+            self.ended = self.ended or event.state == "ended"
+        if self.on_notice is None:
+            return
+        if isinstance(event, (SourceFailed, GpuFailed)):
+            self.on_notice(str(event.problem))
+        elif isinstance(event, SourceChanged) and event.state == "waiting":
+            self.on_notice(f"waiting for {self.name} to appear")
 
 
 def check_source(path: str) -> None:
@@ -233,9 +213,11 @@ def follow_jsonl(
     err: TextIO | None = None,
     clock: Callable[[], float] = time.time,
     stdin_fd: int | None = None,
+    gpu: GpuSourceFactory | None = None,
 ) -> int:
     """Follow `path` (or stdin for "-") and write JSON records to `out` until Ctrl-C,
-    or until stdin ends. Returns the exit code."""
+    or until stdin ends; `gpu` samples the run's GPUs into the same session. Returns the
+    exit code."""
     check_source(path)
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
@@ -244,7 +226,7 @@ def follow_jsonl(
         print(f"nanowatch: {clean(message)}", file=err, flush=True)
 
     interval_s = max(interval_s, MIN_INTERVAL_S)
-    feed = LiveFeed(session, path, poll=poll, clock=clock, stdin_fd=stdin_fd, on_notice=notice)
+    feed = LiveFeed.follow(session, path, poll=poll, clock=clock, stdin_fd=stdin_fd, gpu=gpu, on_notice=notice)
     feed.start()
     last_write = -math.inf
     dirty = False

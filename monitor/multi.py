@@ -1,7 +1,7 @@
 """Several logs at once (`nanowatch LOG1 LOG2 …`): one Session per log, the row each shows in
 the runs table, and the `--once` / `--jsonl` front ends for several logs.
 
-ADAPTER ring: follows files through monitor.live, writes to stdout; never imports textual.
+Glue: follows files through monitor.live, writes to stdout; never imports textual.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from typing import TextIO
 
 from monitor.core.rows import RunRow, run_row, short_names
 from monitor.core.snapshot import Snapshot
-from monitor.live import LiveFeed
+from monitor.live import GpuSourceFactory, LiveFeed
 from monitor.session import Session
-from monitor.sources.dcgm import DcgmSource
-from monitor.sources.gpu import GpuSampler, GpuSource, NvmlSource, Unavailable, open_cpu_energy, telemetry_for
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 MIN_INTERVAL_S = 0.01
@@ -27,16 +25,16 @@ MIN_INTERVAL_S = 0.01
 
 
 class Runs:
-    """The logs being watched: a Session and a LiveFeed per log, and a GPU sampler per log
-    when a GPU source is given. `wake` is called on a source thread when something is queued."""
+    """The logs being watched: a Session and a LiveFeed per log (its follower and, with
+    `gpu_for`, its GPU sampler). `wake()` is called on a source's thread when something
+    is queued; `on_notice` gets one-line notices, named by log, on the draining thread."""
 
     def __init__(
         self,
         paths: Sequence[str],
         session_for: Callable[[str], Session],
         *,
-        gpu_for: Callable[[str], GpuSource | None] | None = None,
-        gpu_interval_s: float = 1.0,
+        gpu_for: Callable[[str], GpuSourceFactory] | None = None,
         poll: bool = False,
         clock: Callable[[], float] = time.time,
         wake: Callable[[], None] | None = None,
@@ -46,24 +44,12 @@ class Runs:
         self.names = short_names(self.paths)
         self.sessions = [session_for(p) for p in self.paths]
         self.clock = clock
-        self._wake = wake
         self._notice = on_notice
         self.feeds = [
-            LiveFeed(s, p, poll=poll, clock=clock, wake=wake, on_notice=self._notice_for(name))
-            for s, p, name in zip(self.sessions, self.paths, self.names)
+            LiveFeed.follow(session, path, poll=poll, clock=clock, gpu=None if gpu_for is None else gpu_for(path),
+                            wake=wake, on_notice=self._notice_for(name))
+            for session, path, name in zip(self.sessions, self.paths, self.names)
         ]
-        self.samplers: list[GpuSampler] = []
-        for session, name, path in zip(self.sessions, self.names, self.paths):
-            source = gpu_for(path) if gpu_for is not None else None
-            # the reason when there is no source, as the single-log screen says it
-            session.telemetry = telemetry_for(source if source is not None else Unavailable("turned off (--no-gpu)"))
-            cpu = open_cpu_energy(live=isinstance(source, (NvmlSource, Unavailable)))
-            if source is None or (source.status is not None and (cpu is None or cpu.status is not None)):
-                continue
-            on_error = self._gpu_error_for(session, name)
-            self.samplers.append(GpuSampler(source, gpu_interval_s, clock, self._samples_for(session), on_error, cpu=cpu))
-            if isinstance(source, DcgmSource):
-                source.on_error = on_error  # a failing endpoint is said; the others go on
 
     def _notice_for(self, name: str) -> Callable[[str], None]:
         def notice(message: str) -> None:
@@ -71,35 +57,16 @@ class Runs:
                 self._notice(f"{name}: {message}")
         return notice
 
-    def _samples_for(self, session: Session) -> Callable[[list], None]:
-        def on_samples(samples: list) -> None:
-            session.add_gpu_samples(samples)  # thread-safe
-            if self._wake is not None:
-                self._wake()
-        return on_samples
-
-    def _gpu_error_for(self, session: Session, name: str) -> Callable[[str], None]:
-        def on_error(reason: str) -> None:
-            if session.telemetry is not None and reason.startswith("GPU telemetry unavailable: "):
-                session.telemetry.unavailable(reason.removeprefix("GPU telemetry unavailable: "))
-            if self._notice is not None:
-                self._notice(f"{name}: {reason}")
-        return on_error
-
     def start(self) -> None:
         for feed in self.feeds:
             feed.start()
-        for sampler in self.samplers:
-            sampler.start()
 
     def stop(self) -> None:
         for feed in self.feeds:
             feed.stop()
-        for sampler in self.samplers:
-            sampler.stop()
 
     def drain(self) -> list[bool]:
-        """Fold what every feed queued into its session; which runs changed."""
+        """Hand what every feed queued to its session; which runs changed."""
         return [feed.drain() for feed in self.feeds]
 
     def snapshots(self, now: float | None = None) -> list[Snapshot]:

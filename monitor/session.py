@@ -1,13 +1,14 @@
-"""Session: one log source and its GPU telemetry, folded into Snapshots on demand.
+"""Session: one log source and its GPU telemetry, folded into Snapshots on demand. Every
+source's events come in through `Session.ingest` (see monitor.inbox); nothing else sets its state.
 
 Glue between the rings: imports the PURE core, never textual. The clock is injected.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -20,7 +21,19 @@ from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.report import Options, build
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
-from monitor.core.telemetry import Reading, Telemetry
+from monitor.core.telemetry import Telemetry
+from monitor.inbox import (
+    BlockRead,
+    FileTouched,
+    GpuSampled,
+    GpuWatched,
+    LinesRead,
+    SourceChanged,
+    SourceEvent,
+    SourceFailed,
+    SourceReset,
+)
+from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
 
 #: Fewer lines than this are fed one by one: the bulk path's numpy setup would cost more.
 BULK_MIN_LINES = 16
@@ -96,31 +109,139 @@ def _value(column: np.ndarray | None, i: int) -> float | None:
 
 
 class Session:
+    """One log source and its GPU telemetry. Sources' events come in through `ingest` (the one
+    way in); front ends read `snapshot()` and the read-only properties, and set nothing."""
+
     def __init__(
         self,
         options: Options,
         clock: Callable[[], float],
         dataset_lookup: Callable[[str], int | None] | None = None,
+        *,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
     ) -> None:
-        self.options = options
-        self.clock = clock
+        self._options_given = options
+        self._clock = clock
         #: finds the token count of a dataset the log names (see logfile.dataset_tokens)
-        self.dataset_lookup = dataset_lookup
+        self._dataset_lookup = dataset_lookup
         self._dataset_sizes: dict[str, int | None] = {}
         self.parser = AutoParser(options.fmt)
         self.state = RunState()
         #: puts the times printed before the lines (timestamps) onto this clock
         self.printed_clock = PrintedClock()
-        self.file_mtime: float | None = None
-        self.waiting = False
-        #: a lasting problem with the log source (deleted, unreadable), shown as a warning
-        self.source_notice: str | None = None
+        self._file_mtime: float | None = None
+        self._source_state: str | None = None
+        self._waiting = False
+        #: a lasting problem with the log source (deleted, unreadable, its thread failing)
+        self._source_notice: str | None = None
+        #: a lasting problem with the GPU sampler (its thread failing), until samples come again
+        self._gpu_notice: str | None = None
         #: the run's GPU samples; None when GPU telemetry is off (--no-gpu)
-        self.telemetry: Telemetry | None = None
-        # samples arrive on the GPU sampler's thread while snapshots are built on another
-        self._telemetry_lock = threading.Lock()
-        #: told every snapshot of the newest run (e.g. a MetricsServer's board.publish)
-        self.on_snapshot: Callable[[Snapshot], None] | None = None
+        self._telemetry: Telemetry | None = None
+        #: told every snapshot of the newest run (a MetricsServer's board.publish, --notify)
+        self._watchers: list[Callable[[Snapshot], None]] = [] if on_snapshot is None else [on_snapshot]
+
+    # --- read-only views for the front ends ---
+
+    @property
+    def options(self) -> Options:
+        return self._options_given
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        return self._telemetry
+
+    @property
+    def waiting(self) -> bool:
+        """The log does not exist yet."""
+        return self._waiting
+
+    @property
+    def source_notice(self) -> str | None:
+        return self._source_notice
+
+    @property
+    def run_count(self) -> int:
+        return len(self.state.runs)
+
+    @property
+    def watched(self) -> bool:
+        """Someone is told every snapshot of the newest run (see `watch`)."""
+        return bool(self._watchers)
+
+    def watch(self, on_snapshot: Callable[[Snapshot], None]) -> None:
+        """Hand every snapshot of the newest run to `on_snapshot` too (after those before it)."""
+        self._watchers.append(on_snapshot)
+
+    def note(self, t: float | None, kind: str, text: str) -> None:
+        """A front end's own event in the current run's events (e.g. that --notify ran)."""
+        self.state.current.note(t, kind, text)
+
+    # --- the one way in ---
+
+    def ingest(self, events: Iterable[SourceEvent]) -> bool:
+        """Fold the sources' events in, in order; True when what a record or the charts show
+        changed (GPU samples alone do not count: they are shown at the next tick)."""
+        changed = False
+        for event in events:
+            changed = self._ingest(event) or changed
+        return changed
+
+    def _ingest(self, event: SourceEvent) -> bool:
+        now = self._clock
+        if isinstance(event, (LinesRead, BlockRead)):
+            flipped, self._waiting = self._waiting, False  # lines come before "following" is said
+            if isinstance(event, BlockRead):
+                return self.feed_block(event.block, event.t) or flipped
+            return self._feed_lines(event.lines) or flipped
+        if isinstance(event, SourceChanged):
+            self._source_state = event.state
+            was_waiting, self._waiting = self._waiting, event.state == "waiting"
+            if event.state in ("following", "waiting", "ended"):
+                self._source_notice = None
+            if event.state == "ended":
+                self.state.current.note(now(), "warning", "the input ended (no more lines)")
+            return was_waiting != self._waiting
+        if isinstance(event, SourceFailed):
+            reason = str(event.problem)
+            if self._source_state in ("deleted", "unreadable") or isinstance(event.problem, LoopFailed):
+                self._source_notice = reason  # lasts until the source is back
+            self.state.current.note(now(), "warning", reason)
+            return True
+        if isinstance(event, SourceReset):
+            self._reset()
+            return True
+        if isinstance(event, FileTouched):
+            self._file_mtime = event.mtime
+            return False
+        if isinstance(event, GpuWatched):
+            self._telemetry = Telemetry(event.origin)
+            if event.unavailable is not None:
+                self._telemetry.unavailable(event.unavailable)
+            return False
+        if isinstance(event, GpuSampled):
+            if self._telemetry is None:
+                self._telemetry = Telemetry()
+            if self._telemetry.add(event.samples):
+                self._gpu_notice = None
+            return False
+        return self._gpu_failed(event.problem)
+
+    def _gpu_failed(self, problem: GpuProblem) -> bool:
+        if isinstance(problem, GpuUnavailable):
+            if self._telemetry is None:
+                self._telemetry = Telemetry()
+            self._telemetry.unavailable(problem.reason)
+            return True
+        if isinstance(problem, LoopFailed):
+            self._gpu_notice = str(problem)  # lasts until samples come again
+        # one GPU (or endpoint) stopped answering; the others are still sampled
+        self.state.current.note(self._clock(), "warning", str(problem))
+        return True
 
     @property
     def format(self) -> str | None:
@@ -179,21 +300,24 @@ class Session:
             changed = self.state.apply(event, event_t) or changed
         return changed
 
-    def add_gpu_samples(self, samples: Iterable[Reading]) -> None:
-        """Fold GPU readings in: samples, the GPU choice, CPU energy (thread-safe: a GpuSampler's
-        on_samples can be this method)."""
-        if self.telemetry is None:
-            self.telemetry = Telemetry()
-        with self._telemetry_lock:
-            self.telemetry.add(samples)
-
-    def reset(self) -> None:
+    def _reset(self) -> None:
         """The source started over (truncated, or replaced by another file): what follows
         is a new run, parsed afresh."""
         if self.state.current.lines:
             self.state.runs.append(Run(len(self.state.runs)))
         self.parser = AutoParser(self.options.fmt)
         self.printed_clock = PrintedClock()
+
+    def _feed_lines(self, lines: Sequence[tuple[float | None, bytes]]) -> bool:
+        """Lines in runs of equal arrival time (a source's batch mostly has one time for all)."""
+        if not lines:
+            return False
+        if lines[0][0] == lines[-1][0]:  # arrival times never go back: all lines share it
+            return self.feed_many([line for _, line in lines], lines[0][0])
+        changed = False
+        for t, group in itertools.groupby(lines, key=lambda item: item[0]):
+            changed = self.feed_many([line for _, line in group], t) or changed
+        return changed
 
     def feed_many(self, lines: Iterable[bytes | str], t: float | None = None) -> bool:
         lines = list(lines)
@@ -277,36 +401,28 @@ class Session:
 
     def _options(self) -> Options:
         name = self.state.current.config.get("dataset")
-        if self.options.dataset_tokens is not None or self.dataset_lookup is None or not isinstance(name, str):
+        if self.options.dataset_tokens is not None or self._dataset_lookup is None or not isinstance(name, str):
             return self.options
         if name not in self._dataset_sizes:
-            self._dataset_sizes[name] = self.dataset_lookup(name)
+            self._dataset_sizes[name] = self._dataset_lookup(name)
         return replace(self.options, dataset_tokens=self._dataset_sizes[name])
 
     def snapshot(self, now: float | None = None, charts: bool = False, run_index: int | None = None) -> Snapshot:
         """The current run (or run `run_index`) at `now`; an earlier run as it stood at its last line."""
         if now is None:
-            now = self.clock()
-        shift = self.printed_clock.anchor_to_mtime(self.file_mtime)
+            now = self._clock()
+        shift = self.printed_clock.anchor_to_mtime(self._file_mtime)
         if shift is not None:
             self.state.shift_times(shift)
         if run_index is not None and run_index < len(self.state.runs) - 1:
             ended = self.state.runs[run_index].last_line_t
             now = now if ended is None else ended
-        with self._telemetry_lock:
-            snap = build(
-                self.state,
-                self.format,
-                self._options(),
-                now,
-                file_mtime=self.file_mtime,
-                waiting=self.waiting,
-                charts=charts,
-                run_index=run_index,
-                telemetry=self.telemetry,
-            )
-        if self.source_notice:
-            snap = replace(snap, warnings=(*snap.warnings, self.source_notice))
-        if self.on_snapshot is not None and run_index is None:
-            self.on_snapshot(snap)
+        snap = build(self.state, self.format, self._options(), now, file_mtime=self._file_mtime,
+                     waiting=self._waiting, charts=charts, run_index=run_index, telemetry=self._telemetry)
+        notices = tuple(n for n in (self._source_notice, self._gpu_notice) if n)
+        if notices:
+            snap = replace(snap, warnings=(*snap.warnings, *notices))
+        if run_index is None:
+            for watcher in self._watchers:
+                watcher(snap)
         return snap

@@ -20,10 +20,10 @@ from collections.abc import Callable
 
 import pytest
 from conftest import FakeClock
-from tui_fakes import DATA, RECORDED, FakeGpuSource, ManualLines, recorded, session_at, utc
+from tui_fakes import DATA, RECORDED, BrokenGpuSource, FakeGpuSource, ManualLines, recorded, session_at, utc
 
 from monitor.core.report import Options
-from monitor.core.telemetry import Telemetry
+from monitor.inbox import GpuHooks, GpuWatched
 from monitor.session import Session
 from monitor.sources.gpu import GpuSampler, Unavailable
 from monitor.tui.app import NanowatchApp, make_app
@@ -217,11 +217,11 @@ async def test_earlier_runs_can_be_looked_at_and_f_goes_back_to_the_newest() -> 
 async def test_gpu_rows_come_from_the_gpu_source() -> None:
     clock = FakeClock(COMPILED[-1][0] + 1)
     session = session_at(COMPILED, clock, gpus=None)
-    session.telemetry = Telemetry()
+    session.ingest([GpuWatched("nvml")])
     fake = FakeGpuSource(gpus=2)
 
-    def gpu(on_samples, on_error):
-        return GpuSampler(fake, 0.05, clock, on_samples, on_error)
+    def gpu(hooks: GpuHooks) -> GpuSampler:
+        return GpuSampler(fake, 0.05, clock, hooks.on_samples, hooks.on_error)
 
     app = make_app(session, gpu=gpu, handle_signals=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -238,8 +238,8 @@ async def test_unavailable_gpu_is_said_not_invented() -> None:
     session = session_at(COMPILED[:300], clock, gpus=None)
     source = Unavailable("NVML library not found (no NVIDIA driver here?)")
 
-    def gpu(on_samples, on_error):
-        return GpuSampler(source, 0.05, clock, on_samples, on_error)
+    def gpu(hooks: GpuHooks) -> GpuSampler:
+        return GpuSampler(source, 0.05, clock, hooks.on_samples, hooks.on_error)
 
     app = make_app(session, gpu=gpu, handle_signals=False)
     async with app.run_test() as pilot:
@@ -247,6 +247,28 @@ async def test_unavailable_gpu_is_said_not_invented() -> None:
         assert text_of(app.gpu_view) == "GPU telemetry unavailable: NVML library not found (no NVIDIA driver here?)"
         assert app.snapshot.gpus == () and app.snapshot.power_w is None
         assert "no energy measurement" in text_of(app.energy_view)
+
+
+@sync
+async def test_a_gpu_source_that_raises_is_shown_and_the_app_goes_on() -> None:
+    clock = FakeClock()
+    session = session_at(COMPILED[:300], clock, gpus=None)
+    source = BrokenGpuSource("NVML said no")
+
+    def gpu(hooks: GpuHooks) -> GpuSampler:
+        return GpuSampler(source, 0.05, clock, hooks.on_samples, hooks.on_error)
+
+    app = make_app(session, gpu=gpu, handle_signals=False)
+    said = "GPU sampler failed: RuntimeError: NVML said no"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: said in text_of(app.events_view.warnings))
+        assert said in app.snapshot.warnings and said in text_of(app.events_view._body)
+        await pilot.press("l")  # the app still answers
+        assert app.is_running
+        source.broken = False  # the sampler tried again, and now the GPU answers
+        await until(pilot, lambda: len(app.snapshot.gpus) == 1)
+        assert said not in app.snapshot.warnings  # a lasting warning only while it lasts
+        assert said in text_of(app.events_view._body)  # the event stays in the log of events
 
 
 @sync
@@ -281,8 +303,7 @@ async def test_log_text_is_shown_as_text_in_every_widget() -> None:
         (t0 + 1, b"RuntimeError: " + HOSTILE[0]),
     ]
     session = session_at(COMPILED[:300] + hostile, clock, source="run[bold]\x1b]0;title\x07.log", gpus=None)
-    session.telemetry = Telemetry()
-    session.telemetry.unavailable("driver said [red]no[/red] \x1b[2J")
+    session.ingest([GpuWatched("nvml", "driver said [red]no[/red] \x1b[2J")])
     app = make_app(session, handle_signals=False)
     async with app.run_test(size=(120, 40)) as pilot:
         header = app.header_view.content

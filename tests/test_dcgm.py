@@ -28,6 +28,7 @@ from monitor.sources.dcgm import (
     query_url,
 )
 from monitor.sources.gpu import GpuSampler
+from monitor.sources.problems import GpuLost, GpuProblem
 
 SCRAPE_A = (DATA / "dcgm_exporter_h100x2_a.txt").read_text()
 SCRAPE_B = (DATA / "dcgm_exporter_h100x2_b.txt").read_text()
@@ -197,17 +198,17 @@ def test_several_nodes_sum_and_never_share_an_index(exporter) -> None:
 
 def test_errors_are_one_line_reasons_and_sampling_goes_on(exporter) -> None:
     node = exporter(SCRAPE_A)
-    errors: list[str] = []
+    errors: list[GpuProblem] = []
     dead = f"http://127.0.0.1:{_closed_port()}/metrics"
     source = open_dcgm([node.url, dead], on_error=errors.append)
     try:
         assert len(source.poll(T0)) == 2  # the live node still counts
-        assert len(errors) == 1 and errors[0].startswith(dead + ": ") and "\n" not in errors[0]
+        assert len(errors) == 1 and errors[0].where == dead and "\n" not in errors[0].reason
         source.poll(T0 + 1)
         assert len(errors) == 1  # the same reason is said once
         node.status = 503
         assert source.poll(T0 + 2) == []
-        assert errors[-1] == f"{node.url}: HTTP 503 Service Unavailable"
+        assert errors[-1] == GpuLost(node.url, "HTTP 503 Service Unavailable")
         node.status = 200
         assert len(source.poll(T0 + 3)) == 2
         assert node.url not in source.problems
@@ -218,9 +219,9 @@ def test_errors_are_one_line_reasons_and_sampling_goes_on(exporter) -> None:
 def test_a_reply_cut_short_is_a_reason(exporter) -> None:
     node = exporter(SCRAPE_A)
     node.cut_short = True
-    errors: list[str] = []
+    errors: list[GpuProblem] = []
     assert open_dcgm([node.url], on_error=errors.append).poll(T0) == []
-    assert errors == [f"{node.url}: bad HTTP reply (IncompleteRead)"]
+    assert errors == [GpuLost(node.url, "bad HTTP reply (IncompleteRead)")]
 
 
 def test_gpus_without_uuid_or_hostname_stay_apart_by_endpoint(exporter) -> None:
@@ -239,16 +240,16 @@ def test_gpus_without_uuid_or_hostname_stay_apart_by_endpoint(exporter) -> None:
 
 def test_selection_that_matches_nothing_is_said(exporter) -> None:
     node = exporter(SCRAPE_A)
-    errors: list[str] = []
+    errors: list[GpuProblem] = []
     source = open_dcgm([f"{node.url}#Hostname=gpu-node-99"], on_error=errors.append)
     assert source.poll(T0) == []
-    assert errors == [f"{node.url}: no GPU matches Hostname=gpu-node-99"]
+    assert errors == [GpuLost(node.url, "no GPU matches Hostname=gpu-node-99")]
 
 
 def test_through_the_sampler_thread(exporter) -> None:
     node = exporter(SCRAPE_A)
     got: list[int] = []
-    errors: list[str] = []
+    errors: list[GpuProblem] = []
     sampler = GpuSampler(open_dcgm([node.url]), interval_s=1.0, clock=lambda: T0,
                          on_samples=lambda s: got.extend(x.index for x in s), on_error=errors.append)
     assert sampler.tick() and got == [0, 1] and errors == []
@@ -277,7 +278,7 @@ def test_prometheus_query_api_over_recorded_exporters(exporter, tmp_path: Path) 
     prom = Prometheus(tmp_path, {"dcgm": [a.address, b.address]})
     try:
         prom.wait_for("count(DCGM_FI_DEV_POWER_USAGE) == 4")
-        errors: list[str] = []
+        errors: list[GpuProblem] = []
         source = open_dcgm([f"prom+{prom.base}#Hostname=gpu-node-08"], on_error=errors.append)
         samples = source.poll(T0)
         assert errors == []

@@ -24,6 +24,7 @@ from monitor.core.energy import (
 )
 from monitor.core.report import Options
 from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.inbox import GpuSampled, GpuWatched
 from monitor.session import Session
 
 RECORDED = SAMPLES / "recorded"
@@ -164,8 +165,7 @@ def test_once_with_a_gpu_log_and_no_line_times_says_where_energy_starts(capsys) 
 
 def test_unavailable_telemetry_is_a_status_not_numbers() -> None:
     session = Session(Options(source="x"), lambda: 0.0)
-    session.telemetry = Telemetry()
-    session.telemetry.unavailable("NVML library not found (no NVIDIA driver here?)")
+    session.ingest([GpuWatched("nvml", "NVML library not found (no NVIDIA driver here?)")])
     session.feed("iter 0: loss 4.0, time 10.0ms, mfu -100.00%", 0.0)
     snap = session.snapshot(1.0)
     assert snap.gpu_status == "GPU telemetry unavailable: NVML library not found (no NVIDIA driver here?)"
@@ -175,7 +175,7 @@ def test_unavailable_telemetry_is_a_status_not_numbers() -> None:
 def test_sampling_that_starts_late_is_flagged() -> None:
     session = Session(Options(source="x"), lambda: 0.0)
     session.feed("iter 0: loss 4.0, time 10.0ms, mfu -100.00%", 0.0)
-    session.add_gpu_samples([GpuSample(t=float(t), index=0, power_w=100.0, energy_j=100.0 * t) for t in range(60, 80)])
+    session.ingest([GpuSampled([GpuSample(t=float(t), index=0, power_w=100.0, energy_j=100.0 * t) for t in range(60, 80)])])
     snap = session.snapshot(79.0)
     assert snap.energy_j == pytest.approx(1900.0)
     assert snap.energy_source == "nvml-counter"
@@ -202,7 +202,7 @@ def test_a_long_run_projects_with_its_recent_power() -> None:
         power = 200.0 if second < 30 else 300.0
         energy += power if second else 0.0
         samples.append(GpuSample(t=float(second), index=0, power_w=power, energy_j=energy))
-    session.add_gpu_samples(samples)
+    session.ingest([GpuSampled(samples)])
     snap = session.snapshot(t)
     assert snap.energy_j == pytest.approx(energy)
     assert snap.energy_final_j is not None and snap.eta_remaining_s is not None

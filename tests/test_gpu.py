@@ -24,9 +24,9 @@ from monitor.sources.gpu import (
     open_nvml,
     open_source,
     run_family,
-    telemetry_for,
     writer_pids,
 )
+from monitor.sources.problems import GpuLost, GpuProblem, GpuUnavailable
 from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
 
 MIB = 2**20
@@ -154,9 +154,7 @@ def test_nvml_that_cannot_start_gives_an_unavailable_source(error, reason) -> No
     assert isinstance(source, Unavailable)
     assert reason in (source.status or "")
     assert gpu_samples(source.poll(0.0)) == []
-    telemetry = telemetry_for(source)
-    assert telemetry is not None and telemetry.status is not None
-    assert telemetry.status.startswith("GPU telemetry unavailable: ")
+    assert source.origin == "nvml"
 
 
 def test_without_the_library_the_reason_names_the_package(monkeypatch) -> None:
@@ -347,8 +345,7 @@ def test_open_source_follows_the_command_line() -> None:
     replay = open_source(no_gpu=False, gpu_log=None, gpus=None, log_path="x", live=False)
     assert isinstance(replay, Unavailable) and "--gpu-log" in (replay.status or "")
     csv_source = open_source(no_gpu=False, gpu_log=str(REAL_SMI / "gpu.smi.csv"), gpus=None, log_path="x", live=False)
-    telemetry = telemetry_for(csv_source)
-    assert telemetry is not None and telemetry.origin == "gpu-log"
+    assert csv_source is not None and csv_source.origin == "gpu-log"
 
 
 # ----------------------------------------------------------------------------------- sampler
@@ -358,22 +355,22 @@ def test_sampler_tick_reports_samples_and_each_new_gpu_error_once() -> None:
     gpus = [FakeGpu(procs={1: None}), FakeGpu(procs={2: None})]
     clock = FakeClock(1000.0)
     got: list[list] = []
-    errors: list[str] = []
+    errors: list[GpuProblem] = []
     sampler = GpuSampler(open_nvml(nvml=stub_nvml(gpus)), 1.0, clock, got.append, errors.append)
     assert sampler.tick()
     gpus[0].lost = True
     clock.advance(1.0)
     assert sampler.tick() and sampler.tick()
     assert [s.t for s in gpu_samples(got[0])] == [1000.0, 1000.0]
-    assert errors == ["GPU 0: GPU is lost"]
+    assert errors == [GpuLost("GPU 0", "GPU is lost")]
     assert sampler.polls == 3
 
 
 def test_sampler_on_an_unavailable_source_says_why_and_stops() -> None:
-    errors: list[str] = []
+    errors: list[GpuProblem] = []
     sampler = GpuSampler(Unavailable("NVML library not found"), 1.0, FakeClock(), lambda s: None, errors.append)
     assert not sampler.tick()
-    assert errors == ["GPU telemetry unavailable: NVML library not found"]
+    assert errors == [GpuUnavailable("NVML library not found")]
 
 
 def test_sampler_thread_starts_calls_back_and_stops() -> None:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from logwriter import Writer, iter_line, wait_for
 
 from monitor.core.report import Options
-from monitor.live import LiveFeed
+from monitor.live import LiveFeed, follow_jsonl, watch_gpus
 from monitor.session import Session
 
 CONFIG = "Overriding: max_iters = 100\nOverriding: log_interval = 10\nOverriding: eval_interval = 1000\n"
@@ -43,7 +44,7 @@ def feed(tmp_path: Path) -> Iterator:
     def start(path: Path | None = None) -> LiveFeed:
         session = Session(Options(source="run.log"), clock=lambda: 1_800_000_000.0)
         # lines arrive on the session's clock (a log silent for years would be stalled)
-        f = LiveFeed(session, str(path or tmp_path / "run.log"), clock=session.clock)
+        f = LiveFeed.follow(session, str(path or tmp_path / "run.log"), clock=session.clock)
         f.start()
         feeds.append(f)
         wait_for(lambda: f.drain() or f.state is not None, what="the source's first look")
@@ -257,3 +258,52 @@ def test_jsonl_warns_when_a_block_buffered_writer_flushes_at_exit(tmp_path: Path
     assert proc.wait(timeout=10) == 130
     last = records.all()[-1]
     assert any("arrived at once" in w and "python -u" in w for w in last["warnings"]), last["warnings"]
+
+
+class Stream:
+    """A text stream written on one thread and read on another."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            self._parts.append(text)
+
+    def flush(self) -> None:
+        pass
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._parts)
+
+
+def test_jsonl_shows_a_gpu_source_that_raises_and_goes_on() -> None:
+    """A GPU source whose poll() raises: the records' warnings say so (and stderr, once),
+    and the log is still followed."""
+    from tui_fakes import BrokenGpuSource
+
+    read_fd, write_fd = os.pipe()
+    out, err = Stream(), Stream()
+    session = Session(Options(source="-"), clock=time.time)
+    gpu = watch_gpus(lambda on_error: BrokenGpuSource("NVML said no"), 0.02, time.time)
+    follow = threading.Thread(target=follow_jsonl, args=(session, "-"),
+                              kwargs={"interval_s": 0.02, "out": out, "err": err, "stdin_fd": read_fd, "gpu": gpu})
+    follow.start()
+
+    def records() -> list[dict]:
+        return [json.loads(line) for line in out.text().splitlines()]
+
+    said = "GPU sampler failed: RuntimeError: NVML said no"
+    try:
+        os.write(write_fd, (CONFIG + iter_line(0)).encode())
+        wait_for(lambda: any(said in r["warnings"] and r["iter"] == 0 for r in records()), what="the GPU failure")
+        os.write(write_fd, iter_line(10).encode())
+        wait_for(lambda: any(r["iter"] == 10 for r in records()), what="the next line, followed all the same")
+    finally:
+        os.close(write_fd)
+        follow.join(timeout=10)
+        os.close(read_fd)
+    assert not follow.is_alive()
+    assert err.text().count(f"nanowatch: {said}\n") == 1

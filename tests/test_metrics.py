@@ -17,6 +17,7 @@ from promserver import PROMETHEUS, SKIP_REASON, Prometheus, free_port
 
 from monitor.core.report import Options
 from monitor.core.snapshot import Snapshot
+from monitor.inbox import FileTouched
 from monitor.session import Session
 from monitor.sources.logfile import read_lines
 from monitor.sources.metrics import MetricsError, MetricsServer, SnapshotBoard, render
@@ -50,7 +51,7 @@ def _session_snapshot(path: Path = LOG) -> Snapshot:
     session = Session(Options(source=str(path)), clock=lambda: 1_800_000_000.0)
     lines, _tail, mtime = read_lines(str(path))
     session.feed_many(lines)
-    session.file_mtime = mtime
+    session.ingest([FileTouched(mtime)])
     return session.snapshot()
 
 
@@ -199,8 +200,7 @@ def test_real_prometheus_scrapes_nanowatch(prometheus, serve) -> None:
 
 def test_session_publishes_its_newest_run_only() -> None:
     board = SnapshotBoard()
-    session = Session(Options(source="/runs/a.log"), clock=lambda: 1_800_000_000.0)
-    session.on_snapshot = board.publish
+    session = Session(Options(source="/runs/a.log"), clock=lambda: 1_800_000_000.0, on_snapshot=board.publish)
     session.feed("iter 10: loss 2.5000, time 14.40ms, mfu 22.00%", 1_799_999_999.0)
     session.snapshot(run_index=0)  # browsing a run: not what the endpoint reports
     assert board.snapshots() == []

@@ -178,12 +178,11 @@ def _static_runs() -> StaticRuns:
     runs = {"a/train.log": recorded("compiled")[:300], "b/train.log": recorded("compiled"),
             "c/train.log": recorded("interrupted")}
     sessions = []
+    clock = FakeClock(end)
     for name, items in runs.items():
         shift = end - 1.0 - items[-1][0]  # every run's last line one second before the common clock
-        sessions.append(session_at([(t + shift, line) for t, line in items], FakeClock(), source=name))
-    clock = FakeClock(end)
-    for session in sessions:
-        session.clock = clock
+        sessions.append(session_at([(t + shift, line) for t, line in items], clock, source=name))
+    assert clock.t == end
     return StaticRuns(sessions, list(runs), clock)
 
 

@@ -16,7 +16,8 @@ import pytest
 
 import monitor
 
-GLUE = {"monitor.cli", "monitor.flags", "monitor.session", "monitor.live", "monitor.multi", "monitor.alerting"}
+GLUE = {"monitor.cli", "monitor.flags", "monitor.session", "monitor.inbox", "monitor.live", "monitor.multi",
+        "monitor.alerting"}
 FORBIDDEN_IN_PURE = {"textual", "watchdog", "pynvml", "rich", "prometheus_client"}
 ROOT = Path(__file__).resolve().parent.parent
 

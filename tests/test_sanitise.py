@@ -26,7 +26,8 @@ from monitor.cli import main
 from monitor.core.report import Options
 from monitor.core.rows import run_row
 from monitor.core.sanitise import clean, markup_escaped
-from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.telemetry import GpuSample
+from monitor.inbox import GpuSampled, GpuWatched
 from monitor.session import Session
 
 HOSTILE = {
@@ -210,9 +211,8 @@ def _hostile_session(clock: FakeClock) -> Session:
     session = Session(Options(source=f"/runs/{NAME}.log"), clock)
     for i, line in enumerate(_hostile_log_lines()):
         session.feed(line, clock.t - 10 + i)
-    session.telemetry = Telemetry()
     gpu = FakeGpuSource(1).sample(clock.t - 1, 0)
-    session.add_gpu_samples([GpuSample(**{**{f: getattr(gpu, f) for f in gpu.__slots__}, "name": ALL})])
+    session.ingest([GpuWatched("nvml"), GpuSampled([GpuSample(**{**{f: getattr(gpu, f) for f in gpu.__slots__}, "name": ALL})])])
     return session
 
 

@@ -10,7 +10,8 @@ from logwriter import iter_line
 from monitor.core import textfmt
 from monitor.core.plan import make_plan
 from monitor.core.report import Options, buffering_warning, last_burst
-from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.telemetry import GpuSample
+from monitor.inbox import GpuSampled
 from monitor.session import Session
 
 T0 = 1_800_000_000.0
@@ -124,9 +125,7 @@ def test_no_buffering_warning_once_the_run_is_over() -> None:
 
 def test_real_telemetry_through_the_session() -> None:
     s = session_with(steady())
-    telemetry = Telemetry()
-    telemetry.add(GpuSample(t=T0 + k, index=0, util_pct=97.0, power_w=300.0) for k in range(200))
-    s.telemetry = telemetry
+    s.ingest([GpuSampled([GpuSample(t=T0 + k, index=0, util_pct=97.0, power_w=300.0) for k in range(200)])])
     snap = s.snapshot(T0 + 19 + 61)
     assert snap.status == "stalled"
     assert any(w.startswith("no new line for 1 m 01 s while the GPU is busy") for w in snap.warnings)

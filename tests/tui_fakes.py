@@ -14,9 +14,9 @@ from typing import ClassVar
 from conftest import SAMPLES, FakeClock
 
 from monitor.core.report import Options
-from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.telemetry import GpuSample
+from monitor.inbox import GpuSampled, GpuWatched, LineHooks
 from monitor.session import Session
-from monitor.tui.messages import LineHooks
 
 GIB = 2**30
 RECORDED = SAMPLES / "recorded"
@@ -26,6 +26,8 @@ DATA = Path(__file__).resolve().parent / "data"
 class FakeGpuSource:
     """A GpuSource (monitor.sources.gpu's Protocol) with one sample per GPU every `period_s`,
     values a smooth function of time: the same clock gives the same samples."""
+
+    origin = "nvml"
 
     def __init__(self, gpus: int = 1, period_s: float = 1.0, status: str | None = None) -> None:
         self.gpus = gpus
@@ -53,6 +55,21 @@ class FakeGpuSource:
 
     def close(self) -> None:
         pass
+
+
+class BrokenGpuSource(FakeGpuSource):
+    """A GPU source whose poll() raises (a bug, or a library surprise) while `broken` is set,
+    then works again."""
+
+    def __init__(self, message: str = "driver said no") -> None:
+        super().__init__()
+        self.message = message
+        self.broken = True
+
+    def poll(self, now: float) -> list[GpuSample]:
+        if self.broken:
+            raise RuntimeError(self.message)
+        return super().poll(now)
 
 
 class ManualLines:
@@ -92,8 +109,7 @@ def session_at(items: list[tuple[float, bytes]], clock: FakeClock, source: str =
     for t, line in items:
         session.feed(line, t)
     if gpus is not None:
-        session.telemetry = Telemetry()
-        session.add_gpu_samples(FakeGpuSource(gpus).poll(clock.t))
+        session.ingest([GpuWatched("nvml"), GpuSampled(FakeGpuSource(gpus).poll(clock.t))])
     return session
 
 

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.core.sanitise import clean
 from monitor.core.telemetry import GpuSample
+from monitor.sources.problems import GpuLost
 from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, within
 
 POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
@@ -233,8 +234,10 @@ class DcgmSource:
     reported through `on_error` once per new reason and skipped; the others go on, and the
     energy counter covers the gap when it answers again."""
 
+    origin = "nvml"  # DCGM reads the GPUs through NVML: its energy is the NVML counter's
+
     def __init__(self, endpoints: Sequence[Endpoint], *, fetch: Fetch = http_get, timeout_s: float = TIMEOUT_S,
-                 on_error: Callable[[str], None] | None = None) -> None:
+                 on_error: Callable[[GpuLost], None] | None = None) -> None:
         self.endpoints = list(endpoints)
         self.fetch = fetch
         self.timeout_s = timeout_s
@@ -313,7 +316,7 @@ class DcgmSource:
         if self.problems.get(endpoint.name) != reason:
             self.problems[endpoint.name] = reason
             if self.on_error is not None:
-                self.on_error(f"{endpoint.name}: {reason}")
+                self.on_error(GpuLost(endpoint.name, reason))
 
     def _samples(self, now: float, readings: list[tuple[int, Reading]]) -> list[GpuSample]:
         gpus: dict[tuple[str, ...], dict[str, dict[str, float]]] = {}
@@ -404,6 +407,6 @@ def _sample(now: float, index: int, name: str | None, fields: dict[str, dict[str
 
 
 def open_dcgm(urls: Sequence[str], gpus: Sequence[int] | None = None,
-              on_error: Callable[[str], None] | None = None) -> DcgmSource:
+              on_error: Callable[[GpuLost], None] | None = None) -> DcgmSource:
     """A DcgmSource for the `--gpu-source` URLs; GpuSourceError for one it cannot use."""
     return DcgmSource([parse_endpoint(u, gpus) for u in urls], on_error=on_error)

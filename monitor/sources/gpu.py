@@ -14,7 +14,8 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from monitor.core.telemetry import CpuEnergySample, GpuChoice, GpuSample, Reading, Telemetry
+from monitor.core.telemetry import CpuEnergySample, GpuChoice, GpuSample, Reading
+from monitor.sources.problems import GpuLost, GpuProblem, GpuUnavailable, Guard
 from monitor.sources.smicsv import clock_offset_s, clock_offset_span, iter_gpu_csv
 
 #: How often the GPUs of the run are looked for again until the log's writer is found on one:
@@ -27,6 +28,8 @@ class GpuSource(Protocol):
 
     #: None while the source works; else why it yields nothing ("no NVIDIA driver", ...).
     status: str | None
+    #: where the samples come from, for the energy's label: "nvml" (live) or "gpu-log" (a CSV)
+    origin: str
 
     def poll(self, now: float) -> Sequence[Reading]:
         """The readings taken at or before `now` that were not returned before."""
@@ -45,6 +48,8 @@ class CpuEnergySource(Protocol):
 
 class Unavailable:
     """A source with nothing to give, and the reason why."""
+
+    origin = "nvml"
 
     def __init__(self, reason: str) -> None:
         self.status: str | None = reason
@@ -98,6 +103,8 @@ def _scaled(value: Any, factor: float) -> float | None:
 class NvmlSource:
     """Samples the GPUs of the run through NVML: `gpus` when given, else those running the
     process that writes `log_path`, else all with compute processes, else all."""
+
+    origin = "nvml"
 
     def __init__(self, nvml: Any, gpus: Sequence[int] | None = None, log_path: str | None = None,
                  proc_root: str = "/proc") -> None:
@@ -368,6 +375,8 @@ class CsvSource:
     """Samples read from an nvidia-smi CSV, handed out in time order as a (virtual) clock
     passes them: a replay sees the GPUs as they were when each line was written."""
 
+    origin = "gpu-log"
+
     def __init__(self, samples: Sequence[GpuSample], gpus: Sequence[int] | None = None) -> None:
         keep = [s for s in samples if not gpus or s.index in gpus]
         self.samples = sorted(keep, key=lambda s: s.t)
@@ -438,24 +447,31 @@ class CsvFileSource(CsvSource):
         self._rows.close()
 
 
-def open_gpu_log(path: str, gpus: Sequence[int] | None = None) -> GpuSource:
-    """A CsvFileSource for an nvidia-smi CSV file, or an Unavailable one saying why not."""
+def open_gpu_log(path: str, gpus: Sequence[int] | None = None,
+                 span: tuple[float, float] | None = None) -> GpuSource:
+    """A CsvFileSource for an nvidia-smi CSV file, or an Unavailable one saying why not. With
+    `span` (the log's first and last line times), samples a whole time zone off are aligned
+    (nvidia-smi prints local time, without a zone)."""
     try:
         with open(path, "rb"):
             pass
     except OSError as e:
         return Unavailable(f"cannot read GPU log {path}: {e.strerror or e}")
-    return CsvFileSource(path, gpus)
+    source = CsvFileSource(path, gpus)
+    if span is not None:
+        source.align(*span)
+    return source
 
 
 def open_source(*, no_gpu: bool, gpu_log: str | None, gpus: Sequence[int] | None, log_path: str | None,
-                live: bool) -> GpuSource | None:
-    """The GPU source the command line asks for: None with --no-gpu, the CSV with --gpu-log,
-    else NVML for a live log (a replay of a finished log has no live GPUs to read)."""
+                live: bool, span: tuple[float, float] | None = None) -> GpuSource | None:
+    """The GPU source the command line asks for: None with --no-gpu, the CSV with --gpu-log
+    (aligned to `span`, see open_gpu_log), else NVML for a live log (a replay of a finished
+    log has no live GPUs to read)."""
     if no_gpu:
         return None
     if gpu_log:
-        return open_gpu_log(gpu_log, gpus)
+        return open_gpu_log(gpu_log, gpus, span)
     if not live:
         return Unavailable("a replay reads GPU samples from --gpu-log only")
     return open_nvml(gpus, None if log_path == "-" else log_path)
@@ -470,40 +486,30 @@ def open_cpu_energy(live: bool) -> CpuEnergySource | None:
     return RaplReader()
 
 
-def telemetry_for(source: GpuSource | None) -> Telemetry | None:
-    """An empty Telemetry labelled for the source, holding its reason when it has none."""
-    if source is None:
-        return None
-    telemetry = Telemetry("gpu-log" if isinstance(source, CsvSource) else "nvml")
-    if source.status is not None:
-        telemetry.unavailable(source.status)
-    return telemetry
-
-
 # ----------------------------------------------------------------------------------- sampler
 
 
 class GpuSampler:
     """Polls a GpuSource every `interval_s` seconds on a daemon thread.
 
-    The live follower and the Textual app use it like this::
+    Used like this (monitor.live.watch_gpus builds it with a feed's hooks)::
 
         source = open_nvml(gpus=args.gpus, log_path=args.log)   # or open_gpu_log(csv)
         sampler = GpuSampler(source, interval_s=args.gpu_interval, clock=time.time,
-                             on_samples=session.add_gpu_samples, on_error=show_reason)
+                             on_samples=hooks.on_samples, on_error=hooks.on_error)
         sampler.start()
         ...
         sampler.stop()   # joins the thread and shuts NVML down
 
-    Callbacks run on the sampler thread: the app posts a Message from them (post_message is
-    thread-safe); the follower hands samples to the session under its own lock. `on_error`
-    gets "GPU telemetry unavailable: <reason>" once when the source has nothing to give (the
-    thread then ends), and "GPU <i>: <reason>" once when a GPU stops answering; the others
-    keep being sampled. `overhead_s` / `polls` measure what sampling costs.
+    Callbacks run on the sampler thread (a LiveFeed queues them in its inbox). `on_error`
+    gets a GpuUnavailable once when the source has nothing to give (the thread then ends),
+    a GpuLost once when a GPU stops answering (the others keep being sampled), and a
+    LoopFailed when a poll raises something unexpected (said once; sampling goes on).
+    `overhead_s` / `polls` measure what sampling costs.
     """
 
     def __init__(self, source: GpuSource, interval_s: float, clock: Callable[[], float],
-                 on_samples: Callable[[list[Reading]], None], on_error: Callable[[str], None],
+                 on_samples: Callable[[list[Reading]], None], on_error: Callable[[GpuProblem], None],
                  timer: Callable[[], float] = time.perf_counter, cpu: CpuEnergySource | None = None) -> None:
         self.source = source
         self.cpu = cpu
@@ -517,6 +523,7 @@ class GpuSampler:
         self.overhead_s = 0.0
         self.polls = 0
         self._reported: dict[int, str] = {}
+        self._guard = Guard("GPU sampler", on_error)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="nanowatch-gpu", daemon=True)
 
@@ -541,7 +548,7 @@ class GpuSampler:
         readings: list[Reading] = []
         if not self._gpu_done and self.source.status is not None:
             self._gpu_done = True
-            self.on_error(f"GPU telemetry unavailable: {self.source.status}")
+            self.on_error(GpuUnavailable(self.source.status))
         if not self._gpu_done:
             readings += self.source.poll(now)
         if self.cpu is not None and not self._cpu_done:
@@ -552,14 +559,21 @@ class GpuSampler:
         for s in readings:
             if isinstance(s, GpuSample) and s.error and self._reported.get(s.index) != s.error:
                 self._reported[s.index] = s.error
-                self.on_error(f"GPU {s.index}: {s.error}")
+                self.on_error(GpuLost(f"GPU {s.index}", s.error))
         if readings:
             self.on_samples(readings)
         return not (self._gpu_done and (self.cpu is None or self._cpu_done))
 
     def _loop(self) -> None:
+        going = True
+
+        def step() -> None:
+            nonlocal going
+            going = self.tick()
+
         while not self._stop.is_set():
             started = self.timer()
-            if not self.tick():
+            self._guard.run(step)  # a poll that raises is said, and the next one tried
+            if not going:
                 return
             self._stop.wait(max(0.0, self.interval_s - (self.timer() - started)))

@@ -8,6 +8,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
+
+from monitor.sources.problems import Guard, LoopFailed
 
 OnLines = Callable[[list[tuple[float | None, bytes]]], None]
 
@@ -20,19 +23,23 @@ CHUNK_LINES = 2000
 class Player:
     """Delivers `(t, line)` items to `on_lines` when their time comes, `speed` times faster
     than they were written; speed 0 delivers everything at once. Its `now()` is the
-    recording's clock, so a Session built on it sees the times the lines were written."""
+    recording's clock, so a Session built on it sees the times the lines were written.
+    A delivery that raises reaches `on_error` as a LoopFailed, and the playback goes on."""
 
     def __init__(
         self,
         items: Sequence[tuple[float, bytes]],
         speed: float,
         on_lines: OnLines,
+        on_error: Callable[[LoopFailed], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.items = items
         self.speed = speed
         self.on_lines = on_lines
         self.clock = clock
+        # a batch whose delivery raises is said once; the playback goes on with the next
+        self._guard = Guard("replay player", on_error)
         #: a replay has no file being written (the follower's file age)
         self.mtime: float | None = None
         self.t0 = items[0][0] if items else 0.0
@@ -113,4 +120,4 @@ class Player:
                         continue
                 self._delivered = end
             batch: list[tuple[float | None, bytes]] = list(self.items[start:end])
-            self.on_lines(batch)
+            self._guard.run(partial(self.on_lines, batch))

@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 
 from monitor.core.lines import LineSplitter
-from monitor.sources.tail import CHUNK_BYTES, ENDED, FOLLOWING, OnBlock, OnLines, OnText, hand_over, ignore
+from monitor.sources.problems import Guard
+from monitor.sources.tail import CHUNK_BYTES, ENDED, FOLLOWING, OnBlock, OnLines, OnProblem, OnText, hand_over, ignore
 
 
 class StdinReader:
@@ -27,7 +28,7 @@ class StdinReader:
     def __init__(
         self,
         on_lines: OnLines,
-        on_error: OnText,
+        on_error: OnProblem,
         clock: Callable[[], float],
         *,
         fd: int | None = None,
@@ -62,17 +63,34 @@ class StdinReader:
             self.on_error(f"stdin: {e.strerror or e}")
             regular = False
         splitter = LineSplitter()
-        while not self._stopping.is_set():
+        # An unexpected exception is said once and reading goes on; at the end the input
+        # ends cleanly all the same.
+        guard = Guard("stdin reader", self.on_error)
+        going = True
+
+        def step() -> None:
+            nonlocal going
             try:
                 data = os.read(self.fd, self.chunk_bytes)
             except InterruptedError:
-                continue
+                return
             except OSError as e:
                 self.on_error(f"stdin: read failed: {e.strerror or e}")
-                break
+                going = False
+                return
             if not data:
-                break
+                going = False
+                return
             hand_over(splitter, data, None if regular else self.clock, self.on_lines, self.on_block)
+
+        while going and not self._stopping.is_set():
+            guard.run(step)
+        guard.run(lambda: self._flush(splitter, regular))
+        self.state = ENDED
+        self.on_state(ENDED)
+
+    def _flush(self, splitter: LineSplitter, regular: bool) -> None:
+        """The last line, complete at the end of the input even without a newline."""
         rest = splitter.flush()
         if rest and not self._stopping.is_set():
             t = None if regular else self.clock()
@@ -80,8 +98,6 @@ class StdinReader:
                 self.on_block(t, rest[0])
             else:
                 self.on_lines([(t, rest[0])])
-        self.state = ENDED
-        self.on_state(ENDED)
 
 
 def detach_stdin() -> int:

@@ -11,8 +11,10 @@ import stat
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from monitor.core.lines import LineSplitter
+from monitor.sources.problems import Guard, LineProblem
 from monitor.sources.watch import DirWatch
 
 #: (arrival time, line without newline); None for lines that were in the file at start.
@@ -21,6 +23,8 @@ OnLines = Callable[[Batch], None]
 #: (arrival time, complete lines each ending in `\n`): the bulk form, for Session.feed_block.
 OnBlock = Callable[[float | None, bytes], None]
 OnText = Callable[[str], None]
+#: A notice about the file (deleted, truncated, unreadable), or the thread's LoopFailed.
+OnProblem = Callable[[LineProblem], None]
 
 #: Source states, reported through `on_state`. FOLLOWING comes once what the file held
 #: when opened has been handed to `on_lines`; ENDED only from stdin.
@@ -59,7 +63,7 @@ class Follower:
         self,
         path: str,
         on_lines: OnLines,
-        on_error: OnText,
+        on_error: OnProblem,
         clock: Callable[[], float],
         poll: bool = False,
         *,
@@ -128,11 +132,13 @@ class Follower:
     def _run(self, notice: str | None) -> None:
         if notice is not None:
             self._say(notice)
+        # An unexpected exception is said once and the next pass tried: a follower thread
+        # never dies silently behind a screen that looks alive.
+        guard = Guard(f"follower of {self.path}", self.on_error)
         first = True
         while not self._stopping.is_set():
             self._wake.clear()
-            self._watch.ensure()
-            self.check(at_start=first)
+            guard.run(partial(self._pass, first))
             first = False
             wait_s = self.safety_poll_s
             if self._deferred_since is not None:
@@ -153,6 +159,10 @@ class Follower:
             self.on_block(t, self._partial + b"\n")
         else:
             self.on_lines([(t, self._partial)])
+
+    def _pass(self, at_start: bool) -> None:
+        self._watch.ensure()
+        self.check(at_start=at_start)
 
     # --- reading ---------------------------------------------------------------------
 

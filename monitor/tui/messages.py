@@ -1,92 +1,67 @@
-"""What the app hears from its sources: the source protocols, the callbacks handed to them,
-and the Messages those callbacks post to the app (post_message is thread-safe).
+"""How the apps hear from their sources' threads, and how often they redraw: a LiveFeed's
+wake-ups become at most one pending FeedWoke message (post_message is thread-safe), and a
+Throttle keeps a burst of lines to a few redraws a second.
 
-UI ring: the Messages are Textual's; the sources themselves (tail, gpu, player) import no textual.
+UI ring: Textual messages and timers; the sources and their inbox live in monitor.live.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
+from textual.app import App
 from textual.message import Message
 
-from monitor.core.telemetry import Reading
 
-Line = tuple[float | None, bytes]
-OnLines = Callable[[list[Line]], None]
-OnSamples = Callable[[list[Reading]], None]
-OnError = Callable[[str], None]
+class FeedWoke(Message):
+    """A source queued something the screen should show soon."""
 
 
-class Source(Protocol):
-    """A line or GPU source: started and stopped by the app, reporting through its callbacks."""
+class Waker:
+    """A LiveFeed's `wake`: posts one FeedWoke until the app has taken it (a burst of lines
+    is one message)."""
 
-    def start(self) -> None: ...
+    def __init__(self, app: App[int]) -> None:
+        self._app = app
+        self._posted = threading.Event()
 
-    def stop(self) -> None: ...
+    def __call__(self) -> None:  # a source's thread
+        if not self._posted.is_set():
+            self._posted.set()
+            self._app.post_message(FeedWoke())
 
-
-class LineSource(Source, Protocol):
-    #: mtime of the followed file (None for a pipe or a replay): the age of lines read at start.
-    mtime: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class LineHooks:
-    """The app's thread-safe callbacks, handed to a line-source factory."""
-
-    on_lines: OnLines
-    on_error: OnError
-    on_state: OnError
-    on_reset: Callable[[], None]
-    #: whole lines in one buffer (each ending in a newline), all seen at one time: the bulk form
-    on_block: Callable[[float | None, bytes], None]
+    def taken(self) -> None:
+        """Called on the app's thread before draining: the next event posts again."""
+        self._posted.clear()
 
 
-LineSourceFactory = Callable[[LineHooks], LineSource]
-GpuSourceFactory = Callable[[OnSamples, OnError], Source]
+class Throttle:
+    """Calls `redraw` now, or at the end of the current `min_s` window if one just happened:
+    a screen following a fast log redraws a few times a second, not once per line."""
 
+    def __init__(self, app: App[int], redraw: Callable[[], None], min_s: float, monotonic: Callable[[], float]) -> None:
+        self._app = app
+        self._redraw = redraw
+        self._min_s = min_s
+        self._monotonic = monotonic
+        self._last = -1e9
+        self.pending = False
 
-class LinesArrived(Message):
-    def __init__(self, lines: list[Line]) -> None:
-        super().__init__()
-        self.lines = lines
+    def redrawn(self) -> None:
+        """A redraw just happened (whoever asked for it)."""
+        self._last = self._monotonic()
 
+    def soon(self) -> None:
+        if self.pending:
+            return
+        self.pending = True
+        delay = self._last + self._min_s - self._monotonic()
+        if delay > 0:
+            self._app.set_timer(delay, self._due)
+        else:  # a zero-delay Timer divides by zero inside Textual
+            self._app.call_later(self._due)
 
-class BlockArrived(Message):
-    def __init__(self, t: float | None, block: bytes) -> None:
-        super().__init__()
-        self.t = t
-        self.block = block
-
-
-class SourceFailed(Message):
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
-
-
-class SourceChanged(Message):
-    """The follower's state: waiting, following, deleted, unreadable, ended."""
-
-    def __init__(self, state: str) -> None:
-        super().__init__()
-        self.state = state
-
-
-class SourceRestarted(Message):
-    """The file started over (truncated or replaced): what follows is a new run."""
-
-
-class GpuSampled(Message):
-    def __init__(self, samples: list[Reading]) -> None:
-        super().__init__()
-        self.samples = samples
-
-
-class GpuFailed(Message):
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
+    def _due(self) -> None:
+        self.pending = False
+        self._redraw()

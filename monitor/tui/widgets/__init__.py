@@ -10,8 +10,9 @@ from monitor.tui.widgets.events import EventsPanel
 from monitor.tui.widgets.header import FinishLine, ProgressLine, RunHeader
 from monitor.tui.widgets.help import HelpScreen
 from monitor.tui.widgets.panels import EnergyPanel, GpuPanel, TotalsPanel
+from monitor.tui.widgets.run_view import RunView
 
 __all__ = [
     "EnergyPanel", "EventsPanel", "FinishLine", "GpuPanel", "HelpScreen", "LossChart",
-    "ProgressLine", "RunHeader", "StepChart", "TotalsPanel",
+    "ProgressLine", "RunHeader", "RunView", "StepChart", "TotalsPanel",
 ]  # fmt: skip

@@ -1,11 +1,12 @@
-"""The help screen behind `?`: the keys and what the numbers mean.
+"""The help screen behind `?`: the keys (made from the screen's key bindings) and what the
+numbers mean.
 
 UI ring: static text only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.text import Text
@@ -15,25 +16,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-KEYS = (
-    ("q", "quit"),
-    ("?", "this help (escape closes it)"),
-    ("l", "loss chart: log / linear scale"),
-    ("p", "pause / resume following (the screen holds still; no line is lost)"),
-    ("f", "follow the newest run (when the log holds several)"),
-    ("[ ]", "look at the previous / next run"),
-    ("e", "events full screen / back"),
-)
-
-#: The keys of the several-logs view (`nanowatch LOG1 LOG2 …`): the table and one run's screen.
-MULTI_KEYS = (
-    ("q", "quit"),
-    ("?", "this help (escape closes it)"),
-    ("↑ ↓", "choose a run in the table"),
-    ("Enter", "open the chosen run's full screen"),
-    ("Esc", "back from a run's screen to the table of runs"),
-    ("l", "on a run's screen: loss chart log / linear scale"),
-)
+#: How the help names keys a binding does not give a `key_display` for (the footer keeps its own).
+KEY_NAMES = {"enter": "Enter", "escape": "Esc", "up": "↑", "down": "↓", "question_mark": "?"}
 
 NOTES = (
     (
@@ -50,22 +34,42 @@ NOTES = (
 )
 
 
+def keys(bindings: Iterable[BindingType]) -> list[tuple[str, str]]:
+    """(keys, what they do) for the help, from the key bindings themselves: the tooltip, else
+    the footer's description; a hidden binding without a tooltip (ctrl+c, backspace) is left
+    out; bindings that say the same thing share a line (`[ ]`, `↑ ↓`)."""
+    out: list[tuple[str, str]] = []
+    for binding in bindings:
+        if not isinstance(binding, Binding):
+            binding = Binding(*binding)
+        if not binding.show and not binding.tooltip:
+            continue
+        key = binding.key_display or KEY_NAMES.get(binding.key, binding.key)
+        what = binding.tooltip or binding.description
+        if out and out[-1][1] == what:
+            out[-1] = (f"{out[-1][0]} {key}", what)
+        else:
+            out.append((key, what))
+    return out
+
+
 class HelpScreen(ModalScreen[None]):
-    """The keys that work where it was opened (`keys`), and what the numbers mean."""
+    """The keys that work where it was opened (from their bindings), then what the numbers mean."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "dismiss", "close"),
     ]
 
-    def __init__(self, keys: Sequence[tuple[str, str]] = KEYS) -> None:
+    def __init__(self, bindings: Iterable[BindingType]) -> None:
         super().__init__()
-        self.keys = tuple(keys)
+        self.keys = keys(bindings)
 
     def compose(self) -> ComposeResult:
         text = Text()
         text.append("nanowatch keys\n\n", style="bold")
+        width = max([5, *(len(key) for key, _ in self.keys)])
         for key, what in self.keys:
-            text.append(f"  {key:<5}", style="bold cyan")
+            text.append(f"  {key:<{width}}", style="bold cyan")
             text.append(f" {what}\n")
         text.append("\n")
         for note in NOTES:

@@ -21,7 +21,12 @@ from monitor.tui.widgets.common import STATUS_STYLE
 class RunsTable(DataTable[Text]):
     """Rows keep their place and the cursor stays put while the numbers change."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "open run")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # up and down are DataTable's own; listed here so that the help names them
+        Binding("up", "cursor_up", "up", show=False, tooltip="choose a run in the table"),
+        Binding("down", "cursor_down", "down", show=False, tooltip="choose a run in the table"),
+        Binding("enter", "select_cursor", "open run", tooltip="open the chosen run's full screen"),
+    ]
 
     class Chosen(Message):
         """The user pressed Enter on a run (its position in the list of logs)."""

@@ -1,0 +1,70 @@
+"""One run's full view: header, progress, finish, charts, GPUs, energy, totals and events;
+the single-log screen and the run opened from the runs table are both this widget.
+
+UI ring: renders a Snapshot; no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+
+from monitor.core.snapshot import Snapshot
+from monitor.tui.widgets.charts import LossChart, StepChart
+from monitor.tui.widgets.events import EventsPanel
+from monitor.tui.widgets.header import FinishLine, ProgressLine, RunHeader
+from monitor.tui.widgets.panels import EnergyPanel, GpuPanel, TotalsPanel
+
+W = TypeVar("W", bound=Widget)
+
+
+def _titled(widget: W, title: str) -> W:
+    widget.border_title = title
+    return widget
+
+
+class RunView(Vertical):
+    """Every widget of one run, each handed the same Snapshot."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.log_scale = False
+        self.header = RunHeader(id="header")
+        self.progress = ProgressLine(id="progress")
+        self.finish = FinishLine(id="finish")
+        self.loss_chart = LossChart(id="loss-chart")
+        self.step_chart = StepChart(id="step-chart")
+        self.gpus = _titled(GpuPanel(id="gpus"), "GPUs")
+        self.energy = _titled(EnergyPanel(id="energy"), "energy and cost")
+        self.totals = _titled(TotalsPanel(id="totals"), "totals")
+        self.events = _titled(EventsPanel(id="events"), "events")
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.progress
+        yield self.finish
+        with Horizontal(id="charts"):
+            yield self.loss_chart
+            yield self.step_chart
+        yield self.gpus
+        with Horizontal(id="numbers"):
+            yield self.energy
+            yield self.totals
+        yield self.events
+
+    def show(self, snap: Snapshot, *, charts: bool = True, paused: bool = False,
+             pinned_run: int | None = None) -> None:
+        """Hand `snap` to every widget; the charts only with `charts` (they cost the most)."""
+        self.header.show(snap, paused=paused, pinned_run=pinned_run)
+        self.progress.show(snap)
+        self.finish.show(snap)
+        if charts:
+            self.loss_chart.show(snap, self.log_scale)
+            self.step_chart.show(snap)
+        self.gpus.show(snap)
+        self.energy.show(snap)
+        self.totals.show(snap)
+        self.events.show(snap)
