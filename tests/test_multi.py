@@ -51,7 +51,9 @@ def test_rows_say_unknown_as_question_marks() -> None:
     assert row.finish == time.strftime("%H:%M:%S", time.localtime(T + 3600))
     assert (row.kwh, row.cost) == ("1.000→2.000", "0.15→0.30")
     assert run_row("e.log", _snap(iter=70)).progress == "iter 70"
-    assert run_row("c.log", _snap(status="stalled", stalled_for_s=300)).status == "stalled 5 m 00 s"
+    assert run_row("c.log", _snap(status="stalled", stalled_for_s=300)).status == "stalled for 5 m 00 s"
+    stalled = run_row("c.log", _snap(status="stalled", stalled_for_s=300, last_line_t=T - 300))
+    assert stalled.status == f"stalled since {time.strftime('%H:%M', time.localtime(T - 300))}"
     assert run_row("d.log", _snap(status="finished", last_line_t=T)).finish.startswith("done ")
 
 

@@ -48,9 +48,7 @@ def summary(snap: Snapshot) -> str:
 
 
 def _status(s: Snapshot) -> str:
-    text = s.status
-    if s.status == "stalled" and s.last_line_t is not None:
-        text = f"stalled (last line at {fmt.clock(s.last_line_t, s.t)}, {fmt.duration(s.stalled_for_s)} ago)"
+    text = fmt.status_words(s)
     if s.loss_is_nan:  # a diverged run is the first thing to know, whatever its pace
         text += f" · loss is {'NaN' if s.loss != s.loss else s.loss}"
     return text

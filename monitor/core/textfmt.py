@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.core.snapshot import Snapshot
 
 from monitor.core.sanitise import clean
 
@@ -89,6 +93,20 @@ def kwh(energy_j: float | None) -> str:
     if energy_j is None:
         return UNKNOWN
     return f"{energy_j / 3.6e6:.3f} kWh"
+
+
+def status_words(snap: Snapshot) -> str:
+    """The run's status in words, the same in the TUI's header, the runs table and `--once`:
+    `training`, `waiting for the log`, `stalled since 14:32` (`stalled for 5 m 00 s` when the
+    last line's time is unknown)."""
+    if snap.status == "waiting":
+        return "waiting for the log"
+    if snap.status == "stalled":
+        if snap.last_line_t is not None:
+            return f"stalled since {clock(snap.last_line_t, snap.t, seconds=False)}"
+        if snap.stalled_for_s is not None:
+            return f"stalled for {duration(snap.stalled_for_s)}"
+    return snap.status
 
 
 def money(amount: float | None, currency: str | None) -> str:

@@ -11,8 +11,6 @@ from rich.text import Text
 from textual.widgets import Static
 
 from monitor.core.sanitise import clean
-from monitor.core.snapshot import Snapshot
-from monitor.core.textfmt import clock
 
 STATUS_STYLE = {
     "waiting": "bold reverse",
@@ -46,14 +44,6 @@ def bar(fraction: float | None, width: int, style: str = "green") -> Text:
     partial = " ▏▎▍▌▋▊▉"[part] if part and full < width else ""
     rest = width - full - len(partial)
     return Text.assemble(("█" * full + partial, style), ("░" * rest, "dim"))
-
-
-def status_words(snap: Snapshot) -> str:
-    if snap.status == "stalled" and snap.last_line_t is not None:
-        return f"stalled since {clock(snap.last_line_t, snap.t, seconds=False)}"
-    if snap.status == "waiting":
-        return "waiting for the log"
-    return snap.status
 
 
 class SnapshotView(Static):

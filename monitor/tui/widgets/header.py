@@ -12,8 +12,8 @@ from textual import events
 
 from monitor.core import textfmt as fmt
 from monitor.core.snapshot import Snapshot
-from monitor.core.textfmt import clock
-from monitor.tui.widgets.common import STATUS_STYLE, SnapshotView, bar, plain, status_words
+from monitor.core.textfmt import clock, status_words
+from monitor.tui.widgets.common import STATUS_STYLE, SnapshotView, bar, plain
 
 
 class RunHeader(SnapshotView):
