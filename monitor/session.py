@@ -417,8 +417,8 @@ class Session:
         if run_index is not None and run_index < len(self.state.runs) - 1:
             ended = self.state.runs[run_index].last_line_t
             now = now if ended is None else ended
-        snap = build(self.state, self.format, self._options(), now, file_mtime=self._file_mtime,
-                     waiting=self._waiting, charts=charts, run_index=run_index, telemetry=self._telemetry)
+        snap = build(self.state, self.format, self._options(), now, file_mtime=self._file_mtime, waiting=self._waiting,
+                     charts=charts, run_index=run_index, telemetry=self._telemetry)
         notices = tuple(n for n in (self._source_notice, self._gpu_notice) if n)
         if notices:
             snap = replace(snap, warnings=(*snap.warnings, *notices))

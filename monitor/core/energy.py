@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -156,15 +156,42 @@ RECENT_EVALS = 16
 COVERAGE_SLACK_S = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class GpuFields:
+    """The Snapshot's GPU, CPU energy, cost and mfu_gpu fields for one run (None where
+    unknown, as the Snapshot's own defaults), and the warnings they bring."""
+
+    gpu_status: str | None = None
+    gpus: tuple[GpuRow, ...] = ()
+    gpus_now: bool = False
+    gpu_names: tuple[str, ...] | None = None
+    gpu_count: int | None = None
+    power_w: float | None = None
+    vram_used_bytes: int | None = None
+    vram_total_bytes: int | None = None
+    vram_peak_bytes: int | None = None
+    mfu_gpu: float | None = None
+    energy_j: float | None = None
+    energy_final_j: float | None = None
+    energy_source: str | None = None
+    mean_power_w: float | None = None
+    cpu_energy_j: float | None = None
+    cpu_energy_final_j: float | None = None
+    cpu_status: str | None = None
+    cost: float | None = None
+    cost_final: float | None = None
+    warnings: tuple[str, ...] = ()
+
+
 def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float, ended: bool,
-               price_per_kwh: float, pue: float) -> dict[str, object]:
-    """The Snapshot's GPU, CPU energy, cost and mfu_gpu fields (and warnings) for the current
-    run. The run's energy counts from its first line to now, or to its last line once it
-    ended. Only the run's own GPUs count: a run whose processes hold no GPU has no GPU
-    energy (None, never another job's); CPU energy counts where the host measures it."""
+               price_per_kwh: float, pue: float) -> GpuFields:
+    """The GPU, CPU energy and cost fields of the current run. The run's energy counts from
+    its first line to now, or to its last line once it ended. Only the run's own GPUs count:
+    a run whose processes hold no GPU has no GPU energy (None, never another job's); CPU
+    energy counts where the host measures it."""
     if telemetry is None:
-        return {}
-    out: dict[str, object] = {"gpu_status": telemetry.status}
+        return GpuFields()
+    out = GpuFields(gpu_status=telemetry.status)
     choice = telemetry.choice
     warnings = [choice.note] if choice is not None and choice.note else []
     start = run.first_t
@@ -174,14 +201,15 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
     gpu_final_j: float | None = None
     latest = telemetry.latest()
     if choice is not None and not choice.gpus:
-        out.update(gpu_count=0, gpu_status=choice.note)
+        out = replace(out, gpu_count=0, gpu_status=choice.note)
         latest = []
     if latest:
         names = tuple(s.name for s in latest if s.name)
         # After the run ended, a sample taken later shows the GPUs as they are now, not the run's.
         now_only = ended and run.last_line_t is not None and (telemetry.first_t or 0.0) > run.last_line_t
         rows = tuple(_row(telemetry, s, start) for s in latest)
-        out.update(
+        out = replace(
+            out,
             gpus=rows,
             gpus_now=now_only,
             gpu_names=names or None,
@@ -202,7 +230,8 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
             gpu_j = reading.energy_j
             final = gpu_j if ended else _projection(telemetry, run, est, base)
             gpu_final_j = None if final is None else max(final, gpu_j)
-            out.update(
+            out = replace(
+                out,
                 energy_j=gpu_j,
                 energy_final_j=gpu_final_j,
                 energy_source=reading.source,
@@ -213,12 +242,15 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
             elif reading.start_t > start + COVERAGE_SLACK_S:
                 warnings.append(f"energy leaves out the run's first {reading.start_t - start:.0f} s (GPU samples start later)")
     # The CPU counts in the cost only where it is measured; the GPUs only where they are the run's.
-    out.update(cpu_energy_j=cpu_j, cpu_energy_final_j=cpu_final_j, cpu_status=telemetry.cpu_status,
-               cost=cost(_sum(gpu_j, cpu_j), price_per_kwh, pue),
-               cost_final=cost(_sum(gpu_final_j if gpu_j is not None else None, cpu_final_j if cpu_j is not None else None),
-                               price_per_kwh, pue))
-    out["warnings"] = tuple(warnings)
-    return out
+    return replace(
+        out, cpu_energy_j=cpu_j, cpu_energy_final_j=cpu_final_j, cpu_status=telemetry.cpu_status,
+        cost=cost(_sum(gpu_j, cpu_j), price_per_kwh, pue),
+        cost_final=cost(_sum(gpu_final_j if gpu_j is not None else None, cpu_final_j if cpu_j is not None else None),
+                        price_per_kwh, pue),
+        warnings=tuple(warnings),
+    )
+
+
 
 
 def _sum(*parts: float | None) -> float | None:

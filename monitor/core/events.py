@@ -134,13 +134,6 @@ class Crash:
     rank: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Noise:
-    """A line the parser does not know. Kept short; never interpreted."""
-
-    text: str
-
-
 Event = (
     RunStarted
     | ConfigValue
@@ -157,5 +150,4 @@ Event = (
     | PyWarning
     | TracebackStarted
     | Crash
-    | Noise
 )

@@ -17,7 +17,7 @@ from monitor.core.envelope import Envelope
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.plan import Plan, make_plan
 from monitor.core.run import Run, RunState, last_finite
-from monitor.core.snapshot import Series, Snapshot
+from monitor.core.snapshot import Series, Snapshot, Status
 from monitor.core.telemetry import Telemetry
 from monitor.core.textfmt import clock, duration
 
@@ -96,7 +96,7 @@ def _series(env: Envelope) -> Series:
 
 def run_status(
     run: Run, plan: Plan, est: Estimate, now: float, last_line_t: float | None, followed: bool = False
-) -> tuple[str, float | None]:
+) -> tuple[Status, float | None]:
     """The run's status and, when stalled, for how long the log has been silent.
 
     `followed`: another run came after this one in the same log, so this one has ended
@@ -153,6 +153,7 @@ def build(
     run_index: int | None = None,
     telemetry: Telemetry | None = None,
 ) -> Snapshot:
+    """The Snapshot of the current run (or run `run_index`) at `now`."""
     run = state.current if run_index is None else state.runs[run_index]
     if waiting:
         return Snapshot(t=now, source=options.source, format=fmt, status="waiting", run_index=run.index,
@@ -185,7 +186,7 @@ def build(
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
     gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
     loss_series, step_series = chart_series(run) if charts else (_NO_SERIES, _NO_SERIES)
-    warnings = (*warnings, *gpu.pop("warnings", ()))  # type: ignore[misc]
+    warnings = (*warnings, *gpu.warnings)
     return Snapshot(
         t=now,
         source=options.source,
@@ -202,6 +203,7 @@ def build(
         step_time_s=est.step_time_s,
         eval_time_s=est.eval_time_s,
         mfu=last_finite(run.mfu.values),
+        mfu_gpu=gpu.mfu_gpu,
         eta_finish=finish,
         eta_remaining_s=remaining,
         eta_low=None if finish is None else est.low,
@@ -211,9 +213,21 @@ def build(
         tokens_total=tokens_total,
         params=run.params,
         flops_total=fpt * tokens_total if fpt and tokens_total else None,
+        gpu_names=gpu.gpu_names,
+        gpu_count=gpu.gpu_count,
+        power_w=gpu.power_w,
+        vram_used_bytes=gpu.vram_used_bytes,
+        vram_peak_bytes=gpu.vram_peak_bytes,
+        vram_total_bytes=gpu.vram_total_bytes,
+        energy_j=gpu.energy_j,
+        energy_final_j=gpu.energy_final_j,
+        energy_source=gpu.energy_source,
         price_per_kwh=options.price_per_kwh,
         currency=options.currency,
+        cost=gpu.cost,
+        cost_final=gpu.cost_final,
         warnings=warnings,
+        cpu_energy_j=gpu.cpu_energy_j,
         run_count=len(state.runs),
         first_iter=run.first_iter,
         final_iter=plan.final_iter,
@@ -222,7 +236,6 @@ def build(
         best_val_loss=run.best_val_loss,
         val_metric=_val_metric(run),
         last_finite_loss=last_finite(run.loss.values),
-        started_t=run.first_t,
         last_line_t=last_line_t,
         watched=run.last_line_t is not None,
         elapsed_s=elapsed,
@@ -231,13 +244,18 @@ def build(
         stalled_for_s=stalled_for,
         data_epochs=tokens_total / options.dataset_tokens if tokens_total and options.dataset_tokens else None,
         dataset_tokens=options.dataset_tokens,
+        mean_power_w=gpu.mean_power_w,
+        gpu_status=gpu.gpu_status,
+        gpus=gpu.gpus,
+        gpus_now=gpu.gpus_now,
+        cpu_energy_final_j=gpu.cpu_energy_final_j,
+        cpu_status=gpu.cpu_status,
         notes=tuple((n.t, n.kind, n.shown()) for n in run.notes),
         error=run.error,
         crash_message=run.error,
         loss_series=loss_series,
         val_series=_val_series(run) if charts else _NO_SERIES,
         step_series=step_series,
-        **gpu,  # type: ignore[arg-type]
     )
 
 

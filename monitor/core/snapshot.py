@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, fields
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -24,7 +25,9 @@ RECORD_KEYS = (
     "error", "cpu_energy_j",
 )  # fmt: skip
 
-STATUSES = ("waiting", "starting", "training", "evaluating", "stalled", "finished", "crashed", "interrupted")
+#: The run's status (the JSON record's `status`, DESIGN.md).
+Status = Literal["waiting", "starting", "training", "evaluating", "stalled", "finished", "crashed", "interrupted"]
+STATUSES: tuple[Status, ...] = get_args(Status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,7 @@ class Snapshot:
     t: float
     source: str
     format: str | None
-    status: str
+    status: Status
     run_index: int
     iter: int | None = None
     max_iters: int | None = None
@@ -114,7 +117,6 @@ class Snapshot:
     val_metric: str = "loss"
     #: the last finite training loss (what the loss was before it turned NaN)
     last_finite_loss: float | None = None
-    started_t: float | None = None
     last_line_t: float | None = None
     #: a line of this run arrived while it was watched (not only read from what the file held)
     watched: bool = False

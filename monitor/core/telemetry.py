@@ -97,10 +97,6 @@ def _f(x: float | None) -> float:
     return NAN if x is None else float(x)
 
 
-def _known(x: float) -> float | None:
-    return x if math.isfinite(x) else None
-
-
 def _bridged(t: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Power readings with a missing one between two known ones (nvidia-smi's intermittent
     `[N/A]`) interpolated, so one gap costs its own span and not the trace; before the first
@@ -284,10 +280,6 @@ class Telemetry:
     @property
     def cpu_measured(self) -> bool:
         return len(self._cpu_t) >= 2
-
-    @property
-    def has_samples(self) -> bool:
-        return self._newest_t is not None
 
     @property
     def first_t(self) -> float | None:
