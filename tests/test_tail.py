@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from logwriter import Collector, Writer, iter_line, wait_for
 
+from monitor.sources.problems import LoopFailed
 from monitor.sources.stdin import StdinReader
 from monitor.sources.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Follower
 
@@ -382,3 +383,57 @@ def test_polls_when_file_system_events_are_unavailable(monkeypatch, writer, tmp_
         f.stop()
     assert got.texts() == lines(0, 10)
     assert got.of("error") == [f"no file-system events (Too many open files): polling {tmp_path / 'run.log'} instead"]
+
+
+def test_an_unexpected_error_in_the_follower_is_said_once_and_following_goes_on(
+        monkeypatch, writer, tmp_path: Path) -> None:
+    """A bug in one pass of the reader thread reaches on_error as a LoopFailed (once, however
+    often it repeats) and the next pass reads on: the thread never dies silently."""
+    failures = {"left": 3}
+    check = Follower.check
+
+    def flaky_check(self: Follower, at_start: bool = False) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise KeyError("surprise")
+        check(self, at_start)
+
+    monkeypatch.setattr(Follower, "check", flaky_check)
+    (tmp_path / "run.log").write_text(iter_line(0))
+    got = Collector()
+    f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), safety_poll_s=0.02)
+    f.start()
+    try:
+        wait_for(lambda: got.texts() == lines(0), what="the line, read once the passes stop failing")
+        assert got.times() == [None]  # still a line that was there before the follower came
+        writer("open")
+        writer("write", iter_line(10))
+        wait_for(lambda: got.texts() == lines(0, 10), what="an appended line")
+    finally:
+        f.stop()
+    assert got.of("error") == [LoopFailed(f"follower of {tmp_path / 'run.log'}", "KeyError: 'surprise'")]
+
+
+def test_an_unexpected_error_in_the_stdin_reader_is_said_and_reading_goes_on() -> None:
+    read_fd, write_fd = os.pipe()
+    got = Collector()
+    calls = {"n": 0}
+
+    def on_lines(batch: list[tuple[float | None, bytes]]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("a consumer bug")
+        got.lines(batch)
+
+    reader = StdinReader(on_lines, got.error, CountingClock(), fd=read_fd, on_state=got.state)
+    reader.start()
+    try:
+        os.write(write_fd, iter_line(0).encode())
+        wait_for(lambda: got.of("error"), what="the failure")
+        os.write(write_fd, iter_line(10).encode())
+        wait_for(lambda: got.texts() == lines(10), what="the next line")
+    finally:
+        os.close(write_fd)
+    wait_for(lambda: got.of("state")[-1:] == [ENDED], what="the end of the input")
+    os.close(read_fd)
+    assert got.of("error") == [LoopFailed("stdin reader", "ValueError: a consumer bug")]

@@ -138,15 +138,15 @@ class Follower:
         first = True
         while not self._stopping.is_set():
             self._wake.clear()
-            guard.run(partial(self._pass, first))
-            first = False
+            if guard.run(partial(self._pass, first)):
+                first = False  # what the file held at start is read once a pass got through
             wait_s = self.safety_poll_s
             if self._deferred_since is not None:
                 wait_s = min(wait_s, SWITCH_GRACE_S / 4)
             if self._partial and self._partial != self._partial_given:
                 settle_s = self._partial_since + self.partial_settle_s - self._monotonic()
                 if settle_s <= 0:
-                    self._give_partial()
+                    guard.run(self._give_partial)
                 else:
                     wait_s = min(wait_s, settle_s + 0.01)
             self._wake.wait(wait_s)
