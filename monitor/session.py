@@ -25,6 +25,7 @@ from monitor.core.telemetry import Telemetry
 from monitor.inbox import (
     BlockRead,
     FileTouched,
+    GpuFailed,
     GpuSampled,
     GpuWatched,
     LinesRead,
@@ -132,8 +133,10 @@ class Session:
         self._file_mtime: float | None = None
         self._source_state: str | None = None
         self._waiting = False
-        #: a lasting problem with the log source (deleted, unreadable, its thread failing)
+        #: a lasting problem with the log file (deleted, unreadable), shown as a warning
         self._source_notice: str | None = None
+        #: the line source's thread failing, until lines come again
+        self._reader_notice: str | None = None
         #: a lasting problem with the GPU sampler (its thread failing), until samples come again
         self._gpu_notice: str | None = None
         #: the run's GPU samples; None when GPU telemetry is off (--no-gpu)
@@ -192,44 +195,48 @@ class Session:
         return changed
 
     def _ingest(self, event: SourceEvent) -> bool:
-        now = self._clock
-        if isinstance(event, (LinesRead, BlockRead)):
-            flipped, self._waiting = self._waiting, False  # lines come before "following" is said
-            if isinstance(event, BlockRead):
-                return self.feed_block(event.block, event.t) or flipped
-            return self._feed_lines(event.lines) or flipped
-        if isinstance(event, SourceChanged):
-            self._source_state = event.state
-            was_waiting, self._waiting = self._waiting, event.state == "waiting"
-            if event.state in ("following", "waiting", "ended"):
-                self._source_notice = None
-            if event.state == "ended":
-                self.state.current.note(now(), "warning", "the input ended (no more lines)")
-            return was_waiting != self._waiting
-        if isinstance(event, SourceFailed):
-            reason = str(event.problem)
-            if self._source_state in ("deleted", "unreadable") or isinstance(event.problem, LoopFailed):
-                self._source_notice = reason  # lasts until the source is back
-            self.state.current.note(now(), "warning", reason)
-            return True
-        if isinstance(event, SourceReset):
-            self._reset()
-            return True
-        if isinstance(event, FileTouched):
-            self._file_mtime = event.mtime
-            return False
-        if isinstance(event, GpuWatched):
-            self._telemetry = Telemetry(event.origin)
-            if event.unavailable is not None:
-                self._telemetry.unavailable(event.unavailable)
-            return False
-        if isinstance(event, GpuSampled):
-            if self._telemetry is None:
-                self._telemetry = Telemetry()
-            if self._telemetry.add(event.samples):
-                self._gpu_notice = None
-            return False
-        return self._gpu_failed(event.problem)
+        match event:
+            case LinesRead() | BlockRead():
+                flipped, self._waiting = self._waiting, False  # lines come before "following" is said
+                self._reader_notice = None  # the reader got through again
+                if isinstance(event, BlockRead):
+                    return self.feed_block(event.block, event.t) or flipped
+                return self._feed_lines(event.lines) or flipped
+            case SourceChanged(state):
+                self._source_state = state
+                was_waiting, self._waiting = self._waiting, state == "waiting"
+                if state in ("following", "waiting", "ended"):
+                    self._source_notice = None
+                if state == "ended":
+                    self.state.current.note(self._clock(), "warning", "the input ended (no more lines)")
+                return was_waiting != self._waiting
+            case SourceFailed(problem):
+                if isinstance(problem, LoopFailed):
+                    self._reader_notice = str(problem)  # lasts until lines come again
+                elif self._source_state in ("deleted", "unreadable"):
+                    self._source_notice = problem  # lasts until the file is back
+                self.state.current.note(self._clock(), "warning", str(problem))
+                return True
+            case SourceReset():
+                self._reset()
+                return True
+            case FileTouched(mtime):
+                self._file_mtime = mtime
+                return False
+            case GpuWatched(origin, unavailable):
+                self._telemetry = Telemetry(origin)
+                if unavailable is not None:
+                    self._telemetry.unavailable(unavailable)
+                return False
+            case GpuSampled(samples):
+                if self._telemetry is None:
+                    self._telemetry = Telemetry()
+                if self._telemetry.add(samples):
+                    self._gpu_notice = None
+                return False
+            case GpuFailed(problem):
+                return self._gpu_failed(problem)
+        raise TypeError(f"not a source event: {event!r}")
 
     def _gpu_failed(self, problem: GpuProblem) -> bool:
         if isinstance(problem, GpuUnavailable):
@@ -419,7 +426,7 @@ class Session:
             now = now if ended is None else ended
         snap = build(self.state, self.format, self._options(), now, file_mtime=self._file_mtime, waiting=self._waiting,
                      charts=charts, run_index=run_index, telemetry=self._telemetry)
-        notices = tuple(n for n in (self._source_notice, self._gpu_notice) if n)
+        notices = tuple(n for n in (self._source_notice, self._reader_notice, self._gpu_notice) if n)
         if notices:
             snap = replace(snap, warnings=(*snap.warnings, *notices))
         if run_index is None:
