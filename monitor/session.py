@@ -231,8 +231,9 @@ class Session:
             case GpuSampled(samples):
                 if self._telemetry is None:
                     self._telemetry = Telemetry()
-                if self._telemetry.add(samples):
-                    self._gpu_notice = None
+                self._telemetry.add(samples)
+                if samples:
+                    self._gpu_notice = None  # the sampler got through again
                 return False
             case GpuFailed(problem):
                 return self._gpu_failed(problem)

@@ -12,9 +12,11 @@ from test_gpu import MIB, FakeGpu, fake_proc, gpu_samples, stub_nvml
 from monitor.core.report import Options
 from monitor.core.summary import summary
 from monitor.core.telemetry import CpuEnergySample, GpuChoice, GpuSample, Telemetry
+from monitor.inbox import GpuSampled, GpuWatched
 from monitor.session import Session
 from monitor.sources import rapl
 from monitor.sources.gpu import GpuSampler, Unavailable, open_nvml
+from monitor.sources.problems import GpuProblem, GpuUnavailable
 from monitor.sources.rapl import RaplReader
 
 WRITE = os.O_WRONLY | os.O_APPEND
@@ -124,11 +126,10 @@ NANOGPT = [
 
 def session_with(readings_at: list[tuple[float, list]], clock: FakeClock) -> Session:
     session = Session(Options(source="run.log", max_iters=400), clock)
-    session.telemetry = Telemetry()
+    session.ingest([GpuWatched("nvml")])
     for i, line in enumerate(NANOGPT):
         session.feed(line, T0 + i)
-    for _, readings in readings_at:
-        session.add_gpu_samples(readings)
+    session.ingest([GpuSampled(readings) for _, readings in readings_at])
     return session
 
 
@@ -173,11 +174,11 @@ def test_cpu_energy_alone_is_costed_for_a_cpu_run() -> None:
 def test_gpus_sampled_after_the_run_ended_are_labelled_now() -> None:
     lines = [*NANOGPT, "iter 400: loss 2.0000, time 15.00ms, mfu 0.01%"]
     session = Session(Options(source="run.log", max_iters=400), FakeClock(T0 + 1000))
-    session.telemetry = Telemetry()
+    session.ingest([GpuWatched("nvml")])
     for i, line in enumerate(lines):
         session.feed(line, T0 + i)
-    session.add_gpu_samples([GpuSample(t=T0 + 1000, index=0, name="NVIDIA H100 80GB HBM3", power_w=70.0,
-                                       vram_used_bytes=0, vram_total_bytes=80 * 2**30)])
+    session.ingest([GpuSampled([GpuSample(t=T0 + 1000, index=0, name="NVIDIA H100 80GB HBM3", power_w=70.0,
+                                          vram_used_bytes=0, vram_total_bytes=80 * 2**30)])])
     snap = session.snapshot()
     assert snap.status == "finished" and snap.gpus_now and snap.vram_peak_bytes is None
     assert "now: 1 × NVIDIA H100 80GB HBM3" in summary(snap)
@@ -257,9 +258,9 @@ def test_no_powercap_says_so(tmp_path) -> None:
 def test_the_sampler_goes_on_reading_the_cpu_without_a_gpu(tmp_path) -> None:
     root = powercap(tmp_path, {"intel-rapl:0": ("package-0", 0, 262_143_328_850)})
     got: list[list] = []
-    errors: list[str] = []
+    errors: list[GpuProblem] = []
     sampler = GpuSampler(Unavailable("NVML library not found"), 1.0, FakeClock(T0), got.append, errors.append,
                          cpu=RaplReader(str(root)))
     assert sampler.tick() and sampler.tick()
-    assert errors == ["GPU telemetry unavailable: NVML library not found"]
+    assert errors == [GpuUnavailable("NVML library not found")]
     assert all(isinstance(r, CpuEnergySample) for batch in got for r in batch) and len(got) == 2
