@@ -118,8 +118,9 @@ class LiveFeed:
     hands everything queued to `Session.ingest`.
 
     `wake()` (optional) is called on a source's thread after each queued event (GPU samples
-    excepted unless `samples_wake`), e.g. to post a message to an app; `on_notice` receives one-line messages about the sources
-    (truncated, deleted, unreadable, a GPU lost, a thread failing) on the consumer's thread.
+    excepted unless `samples_wake`), e.g. to post a message to an app; `on_notice` receives
+    one-line messages about the sources (truncated, deleted, unreadable, a GPU lost, a thread
+    failing) on the consumer's thread.
     """
 
     def __init__(
