@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import pytest
 from conftest import FakeClock
+from textual.widgets import Static
 from tui_fakes import DATA, RECORDED, BrokenGpuSource, FakeGpuSource, ManualLines, recorded, session_at, utc
 
 from monitor.core.report import Options
@@ -93,6 +94,17 @@ async def test_help_opens_and_closes() -> None:
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+@sync
+async def test_help_is_made_from_the_key_bindings() -> None:
+    app, _ = live_app(FakeClock())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        shown = app.screen.query_one(Static).content.plain
+        assert "  [ ]  look at the previous / next run\n" in shown
+        for binding in app.BINDINGS:
+            assert (binding.tooltip or binding.description) in shown  # type: ignore[union-attr]
 
 
 @sync
