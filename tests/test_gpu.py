@@ -26,7 +26,7 @@ from monitor.sources.gpu import (
     run_family,
     writer_pids,
 )
-from monitor.sources.problems import GpuLost, GpuProblem, GpuUnavailable
+from monitor.sources.problems import GpuLost, GpuProblem, GpuUnavailable, LoopFailed
 from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
 
 MIB = 2**20
@@ -388,3 +388,22 @@ def test_sampler_thread_starts_calls_back_and_stops() -> None:
     sampler.stop()
     assert gpu_samples(batches[0])[0].power_w == 250.0
     assert "shutdown" in nvml.calls
+
+
+def test_a_poll_that_raises_is_said_once_and_sampling_goes_on() -> None:
+    from logwriter import wait_for
+    from tui_fakes import BrokenGpuSource
+
+    source = BrokenGpuSource("NVML said no")
+    errors: list[GpuProblem] = []
+    batches: list[list] = []
+    sampler = GpuSampler(source, 0.05, FakeClock(), batches.append, errors.append)
+    sampler.start()
+    try:
+        wait_for(lambda: errors, what="the failure")
+        wait_for(lambda: source.polls >= 3, what="more polls failing")
+        source.broken = False
+        wait_for(lambda: batches, what="samples once the source answers again")
+    finally:
+        sampler.stop()
+    assert errors == [LoopFailed("GPU sampler", "RuntimeError: NVML said no")]

@@ -65,8 +65,10 @@ class BrokenGpuSource(FakeGpuSource):
         super().__init__()
         self.message = message
         self.broken = True
+        self.polls = 0
 
     def poll(self, now: float) -> list[GpuSample]:
+        self.polls += 1
         if self.broken:
             raise RuntimeError(self.message)
         return super().poll(now)
