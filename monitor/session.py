@@ -172,7 +172,7 @@ class Session:
         return len(self.state.runs)
 
     @property
-    def watched(self) -> bool:
+    def has_watchers(self) -> bool:
         """Someone is told every snapshot of the newest run (see `watch`)."""
         return bool(self._watchers)
 

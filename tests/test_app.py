@@ -102,7 +102,7 @@ async def test_help_is_made_from_the_key_bindings() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         shown = app.screen.query_one(Static).content.plain
-        assert "  [ ]  look at the previous / next run\n" in shown
+        assert "  [ ]   look at the previous / next run\n" in shown
         for binding in app.BINDINGS:
             assert (binding.tooltip or binding.description) in shown  # type: ignore[union-attr]
 

@@ -162,7 +162,7 @@ class NanowatchApp(App[int]):
     def _watch_newest(self, snap: Snapshot) -> None:
         """--notify (the session's on_snapshot) and --bell follow the newest run, also while an
         earlier one is on screen."""
-        watchers = self._bell_watch is not None or self.session.watched
+        watchers = self._bell_watch is not None or self.session.has_watchers
         if self.pinned_run is not None and watchers:
             snap = self.session.snapshot()
         if self._bell_watch is not None and self._bell_watch.see(snap):
