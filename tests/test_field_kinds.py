@@ -9,6 +9,7 @@ from monitor.core.events import Crash, Eval, Iteration
 from monitor.core.formats import AutoParser, llama2c, modded, nanochat
 from monitor.core.formats.prefix import strip, strip_block
 from monitor.core.report import STALL_UNTIMED_S, Options
+from monitor.inbox import FileTouched
 from monitor.session import Session
 
 T0 = 1_800_000_000.0
@@ -19,7 +20,8 @@ def session(lines: list[str], clock: FakeClock | None = None, mtime: float | Non
     s = Session(Options(fmt=fmt), clock or FakeClock())
     for line in lines:
         s.feed(line, t)
-    s.file_mtime = mtime
+    if mtime is not None:
+        s.ingest([FileTouched(mtime)])
     return s
 
 
@@ -245,7 +247,7 @@ def test_an_earlier_run_that_was_followed_has_ended() -> None:
     clock = FakeClock(T0)
     s = session(["iter 10: loss 3.0, time 100.00ms", "iter 20: loss 2.9, time 100.00ms",
                  "Overriding config with config/x.py:", "max_iters = 100", "iter 0: loss 3.5, time 100.00ms"], clock)
-    s.file_mtime = T0 - 86400  # a day-old file: the earlier run would look stalled
+    s.ingest([FileTouched(T0 - 86400)])  # a day-old file: the earlier run would look stalled
     assert [s.snapshot(run_index=i).status for i in range(2)] == ["interrupted", "stalled"]
 
 
@@ -295,7 +297,7 @@ def test_timestamped_lines_read_in_a_block_keep_their_own_times() -> None:
     block, one_by_one = Session(Options(), FakeClock(T0)), session(lines, FakeClock(T0))
     block.feed_block("".join(f"{line}\n" for line in lines).encode())
     for s in (block, one_by_one):
-        s.file_mtime = T0
+        s.ingest([FileTouched(T0)])
         s.snapshot()
     assert list(block.state.current.t.values) == list(one_by_one.state.current.t.values)
     assert block.state.current.t.values[0] == T0 - 399 and block.state.lines == 400

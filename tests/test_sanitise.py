@@ -255,7 +255,7 @@ def test_tui_header_events_and_gpu_panel() -> None:
 def test_runs_table_cells_and_notifications() -> None:
     from test_multi import StaticRuns
 
-    from monitor.tui.multi_app import Noticed, make_multi_app
+    from monitor.tui.multi_app import make_multi_app
 
     clock = FakeClock(1_800_000_000.0)
     sessions = [_hostile_session(clock), _hostile_session(clock)]
@@ -264,7 +264,7 @@ def test_runs_table_cells_and_notifications() -> None:
 
     async def run() -> tuple[str, list[str]]:
         async with app.run_test(size=(200, 50)) as pilot:
-            app.post_message(Noticed(f"{names[0]} was truncated {ALL}"))
+            app._noticed(f"{names[0]} was truncated {ALL}")  # as a feed's notice, told while draining
             await pilot.pause()
             await pilot.pause()
             return _screen_text(app), [str(n.message) for n in app._notifications]

@@ -236,6 +236,7 @@ def build(
         best_val_loss=run.best_val_loss,
         val_metric=_val_metric(run),
         last_finite_loss=last_finite(run.loss.values),
+        started_t=run.first_t,
         last_line_t=last_line_t,
         watched=run.last_line_t is not None,
         elapsed_s=elapsed,

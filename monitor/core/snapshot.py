@@ -117,6 +117,7 @@ class Snapshot:
     val_metric: str = "loss"
     #: the last finite training loss (what the loss was before it turned NaN)
     last_finite_loss: float | None = None
+    started_t: float | None = None
     last_line_t: float | None = None
     #: a line of this run arrived while it was watched (not only read from what the file held)
     watched: bool = False
