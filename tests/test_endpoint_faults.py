@@ -18,6 +18,7 @@ from conftest import DATA
 from test_dcgm import Exporter
 
 from monitor.sources.dcgm import FetchError, http_get, open_dcgm
+from monitor.sources.problems import GpuLost
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRAPE_A = (DATA / "dcgm_exporter_h100x2_a.txt").read_text()
@@ -58,7 +59,7 @@ def test_a_huge_answer_is_capped_and_said(servers, content_length: bool) -> None
 def test_a_slow_endpoint_never_hides_a_good_one(servers) -> None:
     slow = servers("drip-body")
     good = Exporter([SCRAPE_A])
-    errors: list[str] = []
+    errors: list[GpuLost] = []
     source = open_dcgm([slow.url, good.url], on_error=errors.append)
     source.timeout_s = 0.5
     try:
@@ -66,8 +67,8 @@ def test_a_slow_endpoint_never_hides_a_good_one(servers) -> None:
             start = time.monotonic()
             assert len(source.poll(T0 + k)) == 2  # the good node's two GPUs, every time
             assert time.monotonic() - start < 2.5
-        assert errors == [f"{slow.url}: no complete answer within 0.5 s"] or errors[0].startswith(slow.url)
-        assert all(good.url not in e for e in errors)
+        assert errors == [GpuLost(slow.url, "no complete answer within 0.5 s")] or errors[0].where == slow.url
+        assert all(e.where != good.url for e in errors)
     finally:
         source.close()
         good.close()
@@ -76,11 +77,11 @@ def test_a_slow_endpoint_never_hides_a_good_one(servers) -> None:
 def test_the_huge_endpoint_is_reported_and_the_good_one_sampled(servers) -> None:
     huge = servers("huge")
     good = Exporter([SCRAPE_A])
-    errors: list[str] = []
+    errors: list[GpuLost] = []
     source = open_dcgm([huge.url, good.url], on_error=errors.append)
     try:
         assert len(source.poll(T0)) == 2
-        assert errors == [f"{huge.url}: answer over the 4 MiB cap: not read further"]
+        assert errors == [GpuLost(huge.url, "answer over the 4 MiB cap: not read further")]
     finally:
         source.close()
         good.close()
