@@ -18,7 +18,7 @@ from monitor.core.plan import make_plan
 from monitor.core.report import Options
 from monitor.core.run import RunState
 from monitor.core.speed import CHANGE_MIN_SAMPLES, Stream
-from monitor.core.tracker import BACKLOG, Tracker
+from monitor.core.tracker import BACKLOG, WARMUP_FACTOR, Tracker, warmup_rows
 from monitor.session import Session
 
 T0 = 1_800_000_000.0
@@ -96,6 +96,47 @@ def test_warm_up_is_at_the_process_start_not_at_the_first_line_seen() -> None:
     mid = [(T0 + k, f"iter {1000 + k}: loss 2.0, time 20.00ms, mfu 30.00%") for k in range(3)]
     e = est(session(mid, max_iters=2000))
     assert e.samples == 3 and e.step_time_s == pytest.approx(0.02)
+
+
+def test_warm_up_is_read_from_the_step_times() -> None:
+    nan = math.nan
+    # the first step always; then each step while it is far above the steps after it
+    assert warmup_rows([nan, 0.95, 0.948]) == (1, False)
+    assert warmup_rows([nan, 0.5, 0.3, 0.02, 0.02, 0.02]) == (3, False)
+    # a plateau of warm-up steps does not hide the steady level once it is in view
+    assert warmup_rows([nan, 0.2, 0.2, 0.2, 0.2] + [0.02] * 9) == (5, True)
+    # steady noise (1.4x the fastest step after it) is not warm-up
+    assert warmup_rows([nan, 0.014, 0.010, 0.013, 0.013, 0.012, 0.012, 0.013, 0.013, 0.012, 0.013]) == (1, True)
+    # the newest step has nothing after it yet: it counts, so one step gives an estimate
+    assert warmup_rows([nan, 0.5]) == (1, False)
+    assert warmup_rows([nan]) == (1, False)
+    # a run that keeps slowing down from the start is not all warm-up
+    assert warmup_rows([nan] + [WARMUP_FACTOR ** (-k) * 2.0 for k in range(1, 30)])[0] == 9
+
+
+def test_a_first_estimate_comes_after_the_first_steady_step_of_a_process() -> None:
+    # nanoGPT logging every step: compile at iteration 0, then steady 0.95 s steps (field case g1)
+    lines = lines_of(lambda i: 0.95, 2)
+    e = est(session(lines[:-1]))  # iterations 0 and 1: one steady step
+    assert e.samples == 1 and e.step_time_s == pytest.approx(0.95, rel=1e-4)
+    e = est(session(lines))
+    assert e.step_time_s == pytest.approx(0.95, rel=1e-4)
+    assert e.remaining_s == pytest.approx((2000 - 2) * 0.95, rel=1e-4)
+
+
+def test_a_step_taken_as_steady_is_taken_back_when_the_next_ones_show_it_was_warm_up() -> None:
+    lines = lines_of(lambda i: 0.5 if i < 3 else 0.02, 12)
+    first = est(session(lines_of(lambda i: 0.5 if i < 3 else 0.02, 1)))
+    assert first.step_time_s == pytest.approx(0.5, rel=1e-4)  # all there is so far
+    s = session(lines[:7])
+    for k in range(7, len(lines)):  # one tracker, followed line by line
+        est(s)
+        s.feed(lines[k][1], lines[k][0])
+    e = est(s)
+    # iterations 0-2 are warm-up; 3-12 steady: 10 printed times, 9 gaps from steady lines
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-4)
+    assert e.samples == 9 and e.step_source == "arrival"
+    assert Tracker.of(s.state.current).printed.n == 10
 
 
 # -- following real changes, ignoring one-offs ----------------------------------------
