@@ -6,6 +6,7 @@ interval (kind I)."""
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from monitor.core.band import Calibration, bucket, calibrate, conformal_level, interval, widen
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.events import ConfigValue, Iteration
+from monitor.core.formats.prefix import strip
 from monitor.core.plan import make_plan
 from monitor.core.report import Options
 from monitor.core.run import RunState
@@ -137,6 +139,47 @@ def test_a_step_taken_as_steady_is_taken_back_when_the_next_ones_show_it_was_war
     assert e.step_time_s == pytest.approx(0.02, rel=1e-4)
     assert e.samples == 9 and e.step_source == "arrival"
     assert Tracker.of(s.state.current).printed.n == 10
+
+
+def _stamped(gap_s: float, n: int, digits: int, dt_ms: float = 612.5, every: int = 1) -> list[tuple[float, str]]:
+    """(arrival, line) of nanochat step lines `gap_s` apart, each with a printed `dt` and a
+    `[YYYY-mm-dd HH:MM:SS(.fff)]` prefix cut to `digits` decimals (as loggers print it)."""
+    out = []
+    for k in range(n):
+        t = T0 + 0.25 + k * gap_s
+        cut = math.floor(t * 10**digits) / 10**digits
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cut)) + (f"{cut % 1:.{digits}f}"[1:] if digits else "")
+        step = 120 + k * every
+        out.append((t + 0.01, f"[{stamp}] step {step:05d}/00800 (15.00%) | loss: 4.100000 | lrm: 1.00 | "
+                              f"dt: {dt_ms:.2f}ms | tok/sec: 214,040 | mfu: 31.02 | total time: 1.12m"))
+    return out
+
+
+def test_whole_second_timestamps_do_not_override_a_printed_step_time() -> None:
+    # 0.6125 s steps stamped to the second: gaps read 0 or 1 s
+    e = est(session(_stamped(0.6125, 20, digits=0)))
+    assert e.step_source == "printed" and e.step_time_s == pytest.approx(0.6125)
+    # two lines are too few whatever the gaps read (field case a2)
+    e = est(session(_stamped(0.6125, 3, digits=0)))
+    assert e.step_source == "printed" and e.step_time_s == pytest.approx(0.6125)
+
+
+def test_a_timestamp_says_its_resolution() -> None:
+    assert strip("[2025-09-14 08:00:01] step 1").resolution_s == 1.0
+    assert strip("2025-09-14T08:00:02.734Z step 1").resolution_s == pytest.approx(1e-3)
+    assert strip("May 02 14:10:07.12 step 1").resolution_s == pytest.approx(1e-2)
+    assert strip("[rank0]: step 1").resolution_s is None
+
+
+def test_timestamps_precise_against_the_gaps_are_arrival_time() -> None:
+    # milliseconds: the gaps hold the data loading the printed dt leaves out
+    e = est(session(_stamped(0.7, 20, digits=3)))
+    assert e.step_source == "arrival" and e.step_time_s == pytest.approx(0.7, rel=1e-3)
+    # whole seconds against 30 s between lines: coarse for one gap, not for two
+    one = est(session(_stamped(30.0, 2, digits=0, dt_ms=2900.0, every=10)))
+    assert one.step_source == "printed" and one.step_time_s == pytest.approx(2.9)
+    two = est(session(_stamped(30.0, 3, digits=0, dt_ms=2900.0, every=10)))
+    assert two.step_source == "arrival" and two.step_time_s == pytest.approx(3.0)
 
 
 # -- following real changes, ignoring one-offs ----------------------------------------

@@ -193,6 +193,9 @@ class Run:
         self.warnings: list[str] = []
         self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
         self.first_t: float | None = None
+        #: the coarsest resolution of the line times (s): a printed timestamp's last digit
+        #: (1 for whole seconds); 0 for the reader's own clock
+        self.t_resolution_s = 0.0
         self.last_t: float | None = None
         self.last_line_t: float | None = None
         #: the time of the line before the last (the last may turn out to start the next run)

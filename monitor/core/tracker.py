@@ -37,6 +37,14 @@ WARMUP_MAX_ROWS = 8
 BURST_FRACTION = 0.5
 #: A gap this many times the expected step is a pause (stall, checkpoint), not a step.
 PAUSE_FACTOR = 10.0
+#: Arrival gaps taken from printed timestamps are as precise as the timestamps' last digit
+#: (whole seconds: a 0.6 s gap reads 0 or 1 s). They are preferred to printed step times only
+#: when that resolution is at most QUANT_GAP_SHARE of a gap between lines (each gap then
+#: within 25%, inside the streams' clipping, none read as 0 or as a burst) and at most
+#: QUANT_SPAN_SHARE of the time they span (the rounding of the two ends, one resolution,
+#: moves their mean by no more than the 2% no run keeps its speed to, DRIFT_FLOOR).
+QUANT_GAP_SHARE = 0.25
+QUANT_SPAN_SHARE = 0.02
 #: Eval pauses averaged for scoring the methods' all-in rates.
 RECENT_PAUSES = 8
 #: Config keys a parser sets itself (not read from a printed config).
@@ -87,6 +95,8 @@ class Tracker:
         self.printed = Stream()
         self.clock = Stream()
         self.burst_share = 0.0
+        #: resolution of the line times (s; 0: the reader's clock), see QUANT_GAP_SHARE
+        self.t_resolution_s = 0.0
         self._warm_until = -math.inf
         self._eval_iters: list[int] = []
         self._evals_seen = 0
@@ -164,6 +174,7 @@ class Tracker:
         """Fold in the rows and evals `run` gained since the last call. `eval_in_step_time`:
         the family's printed step time includes an eval that ran in that step."""
         self._eval_in_printed = eval_in_step_time
+        self.t_resolution_s = run.t_resolution_s
         n = run.n_iters
         for e in run.evals[self._evals_seen:]:
             if e.iter >= 0:
@@ -239,10 +250,11 @@ class Tracker:
     def best(self) -> tuple[Stream, str] | None:
         """The timing signal to trust: arrival gaps cover every step (data loading, logging),
         but after a cold open only the lines seen live have one, so they must cover half of
-        what was printed; block-buffered arrival carries no per-line time."""
+        what was printed; block-buffered arrival carries no per-line time, and timestamps
+        coarse against the gaps carry less than a printed step time (QUANT_GAP_SHARE)."""
         a, p, c = self.arrival, self.printed, self.clock
         bursty = self.burst_share > BURSTY_SHARE
-        if a.n and not bursty and a.n >= p.n / 2:
+        if a.n and not bursty and not self._coarse() and a.n >= p.n / 2:
             return a, "arrival"
         if p.n:
             return p, "printed"
@@ -251,6 +263,15 @@ class Tracker:
         if a.n and not bursty:
             return a, "arrival"
         return None
+
+    def _coarse(self) -> bool:
+        """The arrival gaps are too coarse to beat a printed step time: their resolution is
+        large against a gap, or against the time they span (QUANT_GAP_SHARE)."""
+        r = self.arrival.regime
+        res = self.t_resolution_s
+        if not res or not r.n:
+            return False
+        return res > QUANT_GAP_SHARE * r.xw / r.n or res > QUANT_SPAN_SHARE * r.xw
 
     def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None) -> float | None:
         """Seconds per step since the first iteration line with a time, less the eval pause
