@@ -171,6 +171,8 @@ class Run:
         self.evals: list[EvalPoint] = []
         self.checkpoints = 0
         self.config: dict[str, object] = dict(inherited or {})
+        #: the process before this one in the same log (a run resumed into its log), if any
+        self.previous: Run | None = None
         self.tokens_per_iter: int | None = None
         self.params: int | None = None
         self.vocab_size: int | None = None
@@ -456,6 +458,7 @@ class RunState:
     def _new_run(self, t: float | None) -> Run:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
+        run.previous = previous
         # The line that started this run was counted on the previous one; it is this run's first.
         if previous.lines > 1:
             previous.lines -= 1
