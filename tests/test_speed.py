@@ -127,7 +127,7 @@ def test_a_first_estimate_comes_after_the_first_steady_step_of_a_process() -> No
 
 
 def test_a_step_taken_as_steady_is_taken_back_when_the_next_ones_show_it_was_warm_up() -> None:
-    lines = lines_of(lambda i: 0.5 if i < 3 else 0.02, 12)
+    lines = lines_of(lambda i: 0.5 if i < 3 else 0.02, 12, eval_every=5, eval_s=1e-6)
     first = est(session(lines_of(lambda i: 0.5 if i < 3 else 0.02, 1)))
     assert first.step_time_s == pytest.approx(0.5, rel=1e-4)  # all there is so far
     s = session(lines[:7])
@@ -135,10 +135,13 @@ def test_a_step_taken_as_steady_is_taken_back_when_the_next_ones_show_it_was_war
         est(s)
         s.feed(lines[k][1], lines[k][0])
     e = est(s)
-    # iterations 0-2 are warm-up; 3-12 steady: 10 printed times, 9 gaps from steady lines
+    # iterations 0-2 are warm-up; 3-12 steady, less the eval steps 5 and 10: 8 printed times,
+    # 7 gaps from steady lines
     assert e.step_time_s == pytest.approx(0.02, rel=1e-4)
-    assert e.samples == 9 and e.step_source == "arrival"
-    assert Tracker.of(s.state.current).printed.n == 10
+    assert e.samples == 7 and e.step_source == "arrival"
+    tracker = Tracker.of(s.state.current)
+    assert tracker.printed.n == 8
+    assert tracker._eval_iters == [5, 10]  # what was seen before the rows were folded again
 
 
 def _stamped(gap_s: float, n: int, digits: int, dt_ms: float = 612.5, every: int = 1) -> list[tuple[float, str]]:

@@ -86,6 +86,11 @@ class Tracker:
         #: leading rows that are warm-up, and whether later rows can still change that
         self._warm_rows = 0
         self._warm_final = False
+        #: resolution of the line times (s; 0: the reader's clock), see QUANT_GAP_SHARE
+        self.t_resolution_s = 0.0
+        self._eval_iters: list[int] = []
+        self._evals_seen = 0
+        self._eval_in_printed = True
         self._clear()
 
     def _clear(self) -> None:
@@ -95,11 +100,7 @@ class Tracker:
         self.printed = Stream()
         self.clock = Stream()
         self.burst_share = 0.0
-        #: resolution of the line times (s; 0: the reader's clock), see QUANT_GAP_SHARE
-        self.t_resolution_s = 0.0
         self._warm_until = -math.inf
-        self._eval_iters: list[int] = []
-        self._evals_seen = 0
         self._first: tuple[int, float] | None = None  # first iteration line with a time
         self._checkpoints: deque[tuple[int, float, dict[str, float]]] = deque(maxlen=MAX_CHECKPOINTS)
         #: smoothed relative error of each method's step time on this run, once scored
@@ -110,7 +111,6 @@ class Tracker:
         #: rows scored so far (the errors mean little before SCORED_MIN)
         self.scored = 0
         self.cache: dict[str, object] = {}
-        self._eval_in_printed = True
 
     @staticmethod
     def of(run: Run) -> Tracker:
