@@ -160,6 +160,9 @@ class Setting:
 class Run:
     """One training process's part of the log."""
 
+    def __repr__(self) -> str:
+        return f"Run({self.index})"
+
     def __init__(self, index: int, inherited: dict[str, object] | None = None) -> None:
         self.index = index
         self.iters = Column(np.int64)
