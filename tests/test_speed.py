@@ -153,8 +153,9 @@ def _stamped(gap_s: float, n: int, digits: int, dt_ms: float = 612.5, every: int
         cut = math.floor(t * 10**digits) / 10**digits
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cut)) + (f"{cut % 1:.{digits}f}"[1:] if digits else "")
         step = 120 + k * every
-        out.append((t + 0.01, f"[{stamp}] step {step:05d}/00800 (15.00%) | loss: 4.100000 | lrm: 1.00 | "
-                              f"dt: {dt_ms:.2f}ms | tok/sec: 214,040 | mfu: 31.02 | total time: 1.12m"))
+        text = (f"[{stamp}] step {step:05d}/00800 (15.00%) | loss: 4.100000 | lrm: 1.00 | "
+                f"dt: {dt_ms:.2f}ms | tok/sec: 214,040 | mfu: 31.02 | total time: 1.12m")
+        out.append((t + 0.01, text))
     return out
 
 
