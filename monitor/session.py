@@ -289,6 +289,9 @@ class Session:
                 self.state.current.first_t = clock.first_printed_s
             line_t = self._printed_time(prefixed.printed_s, t)
             events = [(line_t, e) for _, e in events]
+        if clock.in_use and prefixed.resolution_s is not None:  # the lines are timed to that digit
+            run = self.state.current
+            run.t_resolution_s = max(run.t_resolution_s, prefixed.resolution_s)
         if prefixed.rank is not None:  # which rank raised it
             events = [(et, Crash(e.message, e.interrupted, prefixed.rank) if isinstance(e, Crash) else e)
                       for et, e in events]

@@ -112,6 +112,22 @@ def test_eval_pause_is_learned_from_eval_steps() -> None:
     assert e.low <= e.finish <= e.high
 
 
+def test_a_resumed_process_keeps_the_eval_pause_measured_before_it_in_the_same_log() -> None:
+    first = nanogpt(600, steady(0.02), eval_s=2.0)
+    resumed = nanogpt(700, steady(0.02), eval_s=5.0, start=600, t0=first[-1][0] + 60)
+    s = feed(first + resumed)
+    assert len(s.state.runs) == 2
+    e = est(s)  # no eval yet in the resumed process: the one measured before it holds
+    assert e.eval_source == "measured"
+    assert e.eval_time_s == pytest.approx(2.0, rel=1e-6)
+    assert e.remaining_s == pytest.approx(300 * 0.02 + 2 * 2.0, rel=1e-5)
+    # once the resumed process measures its own, that is used
+    s = feed(first + nanogpt(800, steady(0.02), eval_s=5.0, start=600, t0=first[-1][0] + 60))
+    assert est(s).eval_time_s == pytest.approx(5.0, rel=1e-6)
+    # a process alone in its log predicts from its config
+    assert est(feed(resumed)).eval_source == "config"
+
+
 def test_eval_pause_from_printed_times_when_arrival_is_unknown() -> None:
     # a cold open: the lines were already in the file, so their arrival is unknown
     lines = [(None, line) for _, line in nanogpt(600, steady(0.02), eval_s=2.0)]

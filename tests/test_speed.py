@@ -6,6 +6,7 @@ interval (kind I)."""
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,12 @@ import pytest
 from monitor.core.band import Calibration, bucket, calibrate, conformal_level, interval, widen
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.events import ConfigValue, Iteration
+from monitor.core.formats.prefix import strip
 from monitor.core.plan import make_plan
 from monitor.core.report import Options
 from monitor.core.run import RunState
 from monitor.core.speed import CHANGE_MIN_SAMPLES, Stream
-from monitor.core.tracker import BACKLOG, Tracker
+from monitor.core.tracker import BACKLOG, WARMUP_FACTOR, Tracker, warmup_rows
 from monitor.session import Session
 
 T0 = 1_800_000_000.0
@@ -96,6 +98,92 @@ def test_warm_up_is_at_the_process_start_not_at_the_first_line_seen() -> None:
     mid = [(T0 + k, f"iter {1000 + k}: loss 2.0, time 20.00ms, mfu 30.00%") for k in range(3)]
     e = est(session(mid, max_iters=2000))
     assert e.samples == 3 and e.step_time_s == pytest.approx(0.02)
+
+
+def test_warm_up_is_read_from_the_step_times() -> None:
+    nan = math.nan
+    # the first step always; then each step while it is far above the steps after it
+    assert warmup_rows([nan, 0.95, 0.948]) == (1, False)
+    assert warmup_rows([nan, 0.5, 0.3, 0.02, 0.02, 0.02]) == (3, False)
+    # a plateau of warm-up steps does not hide the steady level once it is in view
+    assert warmup_rows([nan, 0.2, 0.2, 0.2, 0.2] + [0.02] * 9) == (5, True)
+    # steady noise (1.4x the fastest step after it) is not warm-up
+    assert warmup_rows([nan, 0.014, 0.010, 0.013, 0.013, 0.012, 0.012, 0.013, 0.013, 0.012, 0.013]) == (1, True)
+    # the newest step has nothing after it yet: it counts, so one step gives an estimate
+    assert warmup_rows([nan, 0.5]) == (1, False)
+    assert warmup_rows([nan]) == (1, False)
+    # a run that keeps slowing down from the start is not all warm-up
+    assert warmup_rows([nan] + [WARMUP_FACTOR ** (-k) * 2.0 for k in range(1, 30)])[0] == 9
+
+
+def test_a_first_estimate_comes_after_the_first_steady_step_of_a_process() -> None:
+    # nanoGPT logging every step: compile at iteration 0, then steady 0.95 s steps (field case g1)
+    lines = lines_of(lambda i: 0.95, 2)
+    e = est(session(lines[:-1]))  # iterations 0 and 1: one steady step
+    assert e.samples == 1 and e.step_time_s == pytest.approx(0.95, rel=1e-4)
+    e = est(session(lines))
+    assert e.step_time_s == pytest.approx(0.95, rel=1e-4)
+    assert e.remaining_s == pytest.approx((2000 - 2) * 0.95, rel=1e-4)
+
+
+def test_a_step_taken_as_steady_is_taken_back_when_the_next_ones_show_it_was_warm_up() -> None:
+    lines = lines_of(lambda i: 0.5 if i < 3 else 0.02, 12, eval_every=5, eval_s=1e-6)
+    first = est(session(lines_of(lambda i: 0.5 if i < 3 else 0.02, 1)))
+    assert first.step_time_s == pytest.approx(0.5, rel=1e-4)  # all there is so far
+    s = session(lines[:7])
+    for k in range(7, len(lines)):  # one tracker, followed line by line
+        est(s)
+        s.feed(lines[k][1], lines[k][0])
+    e = est(s)
+    # iterations 0-2 are warm-up; 3-12 steady, less the eval steps 5 and 10: 8 printed times,
+    # 7 gaps from steady lines
+    assert e.step_time_s == pytest.approx(0.02, rel=1e-4)
+    assert e.samples == 7 and e.step_source == "arrival"
+    tracker = Tracker.of(s.state.current)
+    assert tracker.printed.n == 8
+    assert tracker._eval_iters == [5, 10]  # what was seen before the rows were folded again
+
+
+def _stamped(gap_s: float, n: int, digits: int, dt_ms: float = 612.5, every: int = 1) -> list[tuple[float, str]]:
+    """(arrival, line) of nanochat step lines `gap_s` apart, each with a printed `dt` and a
+    `[YYYY-mm-dd HH:MM:SS(.fff)]` prefix cut to `digits` decimals (as loggers print it)."""
+    out = []
+    for k in range(n):
+        t = T0 + 0.25 + k * gap_s
+        cut = math.floor(t * 10**digits) / 10**digits
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(cut)) + (f"{cut % 1:.{digits}f}"[1:] if digits else "")
+        step = 120 + k * every
+        text = (f"[{stamp}] step {step:05d}/00800 (15.00%) | loss: 4.100000 | lrm: 1.00 | "
+                f"dt: {dt_ms:.2f}ms | tok/sec: 214,040 | mfu: 31.02 | total time: 1.12m")
+        out.append((t + 0.01, text))
+    return out
+
+
+def test_whole_second_timestamps_do_not_override_a_printed_step_time() -> None:
+    # 0.6125 s steps stamped to the second: gaps read 0 or 1 s
+    e = est(session(_stamped(0.6125, 20, digits=0)))
+    assert e.step_source == "printed" and e.step_time_s == pytest.approx(0.6125)
+    # two lines are too few whatever the gaps read (field case a2)
+    e = est(session(_stamped(0.6125, 3, digits=0)))
+    assert e.step_source == "printed" and e.step_time_s == pytest.approx(0.6125)
+
+
+def test_a_timestamp_says_its_resolution() -> None:
+    assert strip("[2025-09-14 08:00:01] step 1").resolution_s == 1.0
+    assert strip("2025-09-14T08:00:02.734Z step 1").resolution_s == pytest.approx(1e-3)
+    assert strip("May 02 14:10:07.12 step 1").resolution_s == pytest.approx(1e-2)
+    assert strip("[rank0]: step 1").resolution_s is None
+
+
+def test_timestamps_precise_against_the_gaps_are_arrival_time() -> None:
+    # milliseconds: the gaps hold the data loading the printed dt leaves out
+    e = est(session(_stamped(0.7, 20, digits=3)))
+    assert e.step_source == "arrival" and e.step_time_s == pytest.approx(0.7, rel=1e-3)
+    # whole seconds against 30 s between lines: coarse for one gap, not for two
+    one = est(session(_stamped(30.0, 2, digits=0, dt_ms=2900.0, every=10)))
+    assert one.step_source == "printed" and one.step_time_s == pytest.approx(2.9)
+    two = est(session(_stamped(30.0, 3, digits=0, dt_ms=2900.0, every=10)))
+    assert two.step_source == "arrival" and two.step_time_s == pytest.approx(3.0)
 
 
 # -- following real changes, ignoring one-offs ----------------------------------------

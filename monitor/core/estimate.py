@@ -101,8 +101,30 @@ def _pause(tracker: Tracker, run: Run, plan: Plan, speed: Speed, eval_every: int
     if isinstance(cached, tuple) and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
     pause = eval_pause(run, plan, speed.step_s, eval_every, evals_left)
+    if pause is None or pause.source != "measured":
+        pause = _earlier_pause(tracker, run, plan, evals_left) or pause
     tracker.cache["pause"] = (key, pause)
     return pause
+
+
+def _earlier_pause(tracker: Tracker, run: Run, plan: Plan, evals_left: int) -> Pause | None:
+    """The eval pause measured in the process before this one in the same log (a run resumed
+    into its log: the same evals on the same machine), until this process measures its own."""
+    earlier = run.previous
+    if earlier is None or not earlier.n_iters:
+        return None
+    if "earlier" not in tracker.cache:  # that process is over: its step time is read once
+        every = eval_interval_of(earlier, plan)
+        before = Tracker.of(earlier)
+        before.update(earlier, every, plan.eval_in_step_time, plan.log_interval)
+        chosen = before.best()
+        speed = chosen[0].speed(int(earlier.iters.values[-1]), 0) if chosen is not None else None
+        tracker.cache["earlier"] = (every, speed.step_s) if every and speed is not None else None
+    known = tracker.cache["earlier"]
+    if not isinstance(known, tuple):
+        return None
+    pause = eval_pause(earlier, plan, known[1], known[0], evals_left)
+    return pause if pause is not None and pause.source == "measured" else None
 
 
 def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None = CALIBRATION) -> Estimate:

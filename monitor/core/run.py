@@ -160,6 +160,9 @@ class Setting:
 class Run:
     """One training process's part of the log."""
 
+    def __repr__(self) -> str:
+        return f"Run({self.index})"
+
     def __init__(self, index: int, inherited: dict[str, object] | None = None) -> None:
         self.index = index
         self.iters = Column(np.int64)
@@ -171,6 +174,8 @@ class Run:
         self.evals: list[EvalPoint] = []
         self.checkpoints = 0
         self.config: dict[str, object] = dict(inherited or {})
+        #: the process before this one in the same log (a run resumed into its log), if any
+        self.previous: Run | None = None
         self.tokens_per_iter: int | None = None
         self.params: int | None = None
         self.vocab_size: int | None = None
@@ -193,6 +198,9 @@ class Run:
         self.warnings: list[str] = []
         self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
         self.first_t: float | None = None
+        #: the coarsest resolution of the line times (s): a printed timestamp's last digit
+        #: (1 for whole seconds); 0 for the reader's own clock
+        self.t_resolution_s = 0.0
         self.last_t: float | None = None
         self.last_line_t: float | None = None
         #: the time of the line before the last (the last may turn out to start the next run)
@@ -453,6 +461,7 @@ class RunState:
     def _new_run(self, t: float | None) -> Run:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
+        run.previous = previous
         # The line that started this run was counted on the previous one; it is this run's first.
         if previous.lines > 1:
             previous.lines -= 1

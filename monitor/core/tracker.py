@@ -9,20 +9,42 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
 from monitor.core.run import Run
 from monitor.core.speed import Speed, Stream
 
-#: Steps at the start of a process that pay for compilation and first calls; nanoGPT
-#: itself leaves the first 5 out of its MFU for the same reason (`local_iter_num >= 5`).
+#: A log whose first step is at most this is a process start (nanoGPT leaves its first 5
+#: steps out of its MFU for warm-up, `local_iter_num >= 5`); energy keeps them out of power.
 WARMUP_STEPS = 5
+#: Warm-up is read from the data (see `warmup_rows`): a process's first logged step (compile)
+#: always; then each next step while its time exceeds WARMUP_FACTOR x the reference time of
+#: the WARMUP_LOOKAHEAD steps logged after it (their lower quartile: the fastest of up to 4,
+#: the second fastest of 5 to 8, so one slow step ahead or a plateau of up to 3 warm-up steps
+#: does not hide the steady level). On the recorded runs a steady step stays within 1.5x that
+#: reference (at most 1.495x, `compiled` iteration 10: 12.53 ms against 8.38 ms), while the
+#: slow steps right after compile run 1.55x to 1.9x (eager runs' iteration 1: 35 ms then
+#: 23, 22, 19 ms); compile itself is 10x to 3000x.
+WARMUP_FACTOR = 1.5
+WARMUP_LOOKAHEAD = 8
+#: Logged steps after the first that may be warm-up: a speed that keeps falling for longer
+#: is the run's own (a schedule), not start-up.
+WARMUP_MAX_ROWS = 8
 #: An arrival gap shorter than this share of its steps' expected time is a line from a
 #: buffered burst: it carries no timing.
 BURST_FRACTION = 0.5
 #: A gap this many times the expected step is a pause (stall, checkpoint), not a step.
 PAUSE_FACTOR = 10.0
+#: Arrival gaps taken from printed timestamps are as precise as the timestamps' last digit
+#: (whole seconds: a 0.6 s gap reads 0 or 1 s). They are preferred to printed step times only
+#: when that resolution is at most QUANT_GAP_SHARE of a gap between lines (each gap then
+#: within 25%, inside the streams' clipping, none read as 0 or as a burst) and at most
+#: QUANT_SPAN_SHARE of the time they span (the rounding of the two ends, one resolution,
+#: moves their mean by no more than the 2% no run keeps its speed to, DRIFT_FLOOR).
+QUANT_GAP_SHARE = 0.25
+QUANT_SPAN_SHARE = 0.02
 #: Eval pauses averaged for scoring the methods' all-in rates.
 RECENT_PAUSES = 8
 #: Config keys a parser sets itself (not read from a printed config).
@@ -59,14 +81,26 @@ class Tracker:
     since the last call; nothing here looks at a row twice."""
 
     def __init__(self) -> None:
+        #: the log shows the process start (None: not known yet), so its first steps are warm-up
+        self._started: bool | None = None
+        #: leading rows that are warm-up, and whether later rows can still change that
+        self._warm_rows = 0
+        self._warm_final = False
+        #: resolution of the line times (s; 0: the reader's clock), see QUANT_GAP_SHARE
+        self.t_resolution_s = 0.0
+        self._eval_iters: list[int] = []
+        self._evals_seen = 0
+        self._eval_in_printed = True
+        self._clear()
+
+    def _clear(self) -> None:
+        """Forget every row folded in (warm-up was redecided: they are folded in again)."""
         self.rows = 0
         self.arrival = Stream()
         self.printed = Stream()
         self.clock = Stream()
         self.burst_share = 0.0
-        self._warm_until: float | None = None
-        self._eval_iters: list[int] = []
-        self._evals_seen = 0
+        self._warm_until = -math.inf
         self._first: tuple[int, float] | None = None  # first iteration line with a time
         self._checkpoints: deque[tuple[int, float, dict[str, float]]] = deque(maxlen=MAX_CHECKPOINTS)
         #: smoothed relative error of each method's step time on this run, once scored
@@ -77,7 +111,6 @@ class Tracker:
         #: rows scored so far (the errors mean little before SCORED_MIN)
         self.scored = 0
         self.cache: dict[str, object] = {}
-        self._eval_in_printed = True
 
     @staticmethod
     def of(run: Run) -> Tracker:
@@ -90,17 +123,45 @@ class Tracker:
 
     # -- folding rows in ------------------------------------------------------------
 
-    def _warm_start(self, run: Run) -> float:
-        """First steady iteration: warm-up is at a process's first steps, so it is skipped
-        only when the log shows the process start (its startup lines, or a first step near 0);
-        a log that begins mid-run has no warm-up in view."""
-        first = int(run.iters.values[0])
+    @staticmethod
+    def _process_start_in_view(run: Run) -> bool:
+        """Warm-up is at a process's first steps, so it is looked for only when the log shows
+        the process start (its startup lines, or a first step near 0); a log that begins
+        mid-run has no warm-up in view."""
         printed_config = any(v is not None for k, v in run.config.items() if k not in PARSER_KEYS)
-        started = (
+        return (
             run.tokens_per_iter is not None or run.params is not None or run.init is not None
-            or printed_config or run.compiling or first <= WARMUP_STEPS
+            or printed_config or run.compiling or int(run.iters.values[0]) <= WARMUP_STEPS
         )
-        return first + WARMUP_STEPS if started else -math.inf
+
+    def _decide_warmup(self, run: Run) -> None:
+        """Redecide the warm-up from the process's first rows while more rows can change it;
+        when it moves, the rows are folded in again (only ever the first few dozen)."""
+        if self._started is None:
+            self._started = self._process_start_in_view(run)
+            self._warm_final = not self._started
+        if self._warm_final:
+            return
+        n = min(run.n_iters, 2 + WARMUP_MAX_ROWS + WARMUP_LOOKAHEAD)
+        iters, t = run.iters.values[:n], run.t.values[:n]
+        printed, clock = run.step_time_s.values[:n], run.train_time_s.values[:n]
+        times = [math.nan]
+        for i in range(1, n):
+            steps = float(iters[i] - iters[i - 1])
+            dc, gap = float(clock[i] - clock[i - 1]), float(t[i] - t[i - 1])
+            if _finite(float(printed[i])):
+                times.append(float(printed[i]))
+            elif steps > 0 and _finite(dc):
+                times.append(dc / steps)
+            elif steps > 0 and _finite(gap):
+                times.append(gap / steps)
+            else:
+                times.append(math.nan)
+        warm, self._warm_final = warmup_rows(times)
+        if warm != self._warm_rows:
+            self._clear()
+            self._warm_rows = warm
+        self._warm_until = float(iters[warm]) if warm < n else math.inf
 
     def _eval_in(self, lo: int, hi: int, eval_every: int | None) -> bool:
         """An eval ran in steps (lo, hi]: one was logged there, or the interval says so."""
@@ -113,6 +174,7 @@ class Tracker:
         """Fold in the rows and evals `run` gained since the last call. `eval_in_step_time`:
         the family's printed step time includes an eval that ran in that step."""
         self._eval_in_printed = eval_in_step_time
+        self.t_resolution_s = run.t_resolution_s
         n = run.n_iters
         for e in run.evals[self._evals_seen:]:
             if e.iter >= 0:
@@ -122,9 +184,9 @@ class Tracker:
             stream.schedule = run.schedule_changes
         if n <= self.rows:
             return
+        self._decide_warmup(run)
         iters, t = run.iters.values, run.t.values
-        if self._warm_until is None:
-            self._warm_until = self._warm_start(run)
+        if self._first is None:
             timed = np.flatnonzero(np.isfinite(t))
             if len(timed):
                 self._first = (int(iters[timed[0]]), float(t[timed[0]]))
@@ -142,7 +204,7 @@ class Tracker:
     def _row(self, i: int, hi: int, t: float, p: float, c: float, iters: np.ndarray, t_col: np.ndarray,
              clock: np.ndarray, eval_every: int | None) -> None:
         """Fold row i (iteration `hi`, arrival `t`, printed step time `p`, training clock `c`) in."""
-        warm = self._warm_until if self._warm_until is not None else -math.inf
+        warm = self._warm_until
         if self._first is None and math.isfinite(t):
             self._first = (hi, t)
         if _finite(p) and hi >= warm and not (self._eval_in_printed and self._eval_in(hi - 1, hi, eval_every)):
@@ -151,6 +213,8 @@ class Tracker:
             return
         lo = int(iters[i - 1])
         steps = float(hi - lo)
+        # a gap from a warm-up line holds the steps right after it, which may still be slow
+        # (one logged line does not show which): gaps count from the first steady line on
         if lo < warm or steps <= 0:
             return
         gap = t - float(t_col[i - 1])
@@ -186,10 +250,11 @@ class Tracker:
     def best(self) -> tuple[Stream, str] | None:
         """The timing signal to trust: arrival gaps cover every step (data loading, logging),
         but after a cold open only the lines seen live have one, so they must cover half of
-        what was printed; block-buffered arrival carries no per-line time."""
+        what was printed; block-buffered arrival carries no per-line time, and timestamps
+        coarse against the gaps carry less than a printed step time (QUANT_GAP_SHARE)."""
         a, p, c = self.arrival, self.printed, self.clock
         bursty = self.burst_share > BURSTY_SHARE
-        if a.n and not bursty and a.n >= p.n / 2:
+        if a.n and not bursty and not self._coarse() and a.n >= p.n / 2:
             return a, "arrival"
         if p.n:
             return p, "printed"
@@ -198,6 +263,15 @@ class Tracker:
         if a.n and not bursty:
             return a, "arrival"
         return None
+
+    def _coarse(self) -> bool:
+        """The arrival gaps are too coarse to beat a printed step time: their resolution is
+        large against a gap, or against the time they span (QUANT_GAP_SHARE)."""
+        r = self.arrival.regime
+        res = self.t_resolution_s
+        if not res or not r.n:
+            return False
+        return res > QUANT_GAP_SHARE * r.xw / r.n or res > QUANT_SPAN_SHARE * r.xw
 
     def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None) -> float | None:
         """Seconds per step since the first iteration line with a time, less the eval pause
@@ -260,6 +334,24 @@ class Tracker:
                     self.errors[name] = err if prev is None else prev + alpha * (err - prev)
         if not self._checkpoints or last_iter - self._checkpoints[-1][0] >= horizon / CHECKPOINTS_PER_HORIZON:
             self._checkpoints.append((last_iter, last_t, rates))
+
+
+def warmup_rows(times: Sequence[float]) -> tuple[int, bool]:
+    """Leading rows of a process that are warm-up, from the step time of each row (seconds
+    per step, NaN where unknown; row 0 is the process's first logged step), and whether later
+    rows can no longer change that. Row 0 is always warm-up; row j after it while its time
+    exceeds WARMUP_FACTOR x the lower quartile of the known times of the up to
+    WARMUP_LOOKAHEAD rows after it, for at most WARMUP_MAX_ROWS rows. The newest row, with
+    nothing after it yet, counts as steady: a first estimate comes from one step."""
+    n = len(times)
+    warm = 1
+    while warm < min(n, 1 + WARMUP_MAX_ROWS):
+        ahead = sorted(x for x in times[warm + 1:warm + 1 + WARMUP_LOOKAHEAD] if math.isfinite(x))
+        t = times[warm]
+        if not math.isfinite(t) or not ahead or t <= WARMUP_FACTOR * ahead[(len(ahead) - 1) // 4]:
+            break
+        warm += 1
+    return warm, warm >= 1 + WARMUP_MAX_ROWS or n > warm + WARMUP_LOOKAHEAD
 
 
 def model_step_s(speed: Speed) -> float:

@@ -51,6 +51,8 @@ class Stripped:
     rank: int | None = None
     #: the line is torchrun's own start-up output: a new process (group) starts here
     launch: bool = False
+    #: the printed time's resolution (s): 1 for whole seconds, 0.001 for milliseconds
+    resolution_s: float | None = None
 
 
 def strip(line: str) -> Stripped | None:
@@ -61,6 +63,7 @@ def strip(line: str) -> Stripped | None:
     if m is None:
         return None
     printed_s: float | None = None
+    resolution_s: float | None = None
     rank: int | None = None
     launch = False
     at = 0
@@ -69,11 +72,15 @@ def strip(line: str) -> Stripped | None:
             break
         if m.group("rank") is not None:
             rank = int(m.group("rank"))
-        printed_s = _printed(m) if printed_s is None else printed_s
+        if printed_s is None:
+            printed_s = _printed(m)
+            if printed_s is not None:
+                frac = m.group("frac") or m.group("mfrac")
+                resolution_s = 10.0 ** -len(frac) if frac else 1.0
         launch = launch or (m.group("src") or m.group("logger")) in _LAUNCHER
         at = m.end()
         m = _PREFIX.match(line, at)
-    return Stripped(line[at:], printed_s, rank, launch)
+    return Stripped(line[at:], printed_s, rank, launch, resolution_s)
 
 
 def _printed(m: re.Match[str]) -> float | None:
