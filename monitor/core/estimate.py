@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from monitor.core.band import Calibration, widen
 from monitor.core.eta_calibration import CALIBRATION
-from monitor.core.pause import Pause, eval_interval_of, eval_pause, evals_between
+from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, evals_between
 from monitor.core.plan import Plan
 from monitor.core.run import Run
 from monitor.core.speed import Speed
@@ -20,8 +20,6 @@ from monitor.core.tracker import RECURRENT, SCORED_MIN, WARMUP_STEPS, Tracker, m
 
 __all__ = ["WARMUP_STEPS", "Estimate", "estimate", "eval_interval_of"]
 
-#: Half-width of the model band in relative spreads (about 95% for a normal error).
-BAND_Z = 2.0
 #: Relative spread of the mean step time to come, assumed from DRIFT_SAMPLES steady samples
 #: and shrinking as 1/sqrt(samples) to DRIFT_FLOOR: natural drift inside real runs stays
 #: within about ±20% of the run's mean, no run keeps its speed to better than a few percent.
