@@ -319,6 +319,26 @@ def test_stdin_pipe_lines_have_arrival_times_and_the_end_flushes_the_last_line()
     assert got.of("state") == [FOLLOWING, ENDED]
 
 
+def test_stdin_pipe_partial_last_line_is_read_when_it_settles() -> None:
+    """A piped writer that leaves its last line without a newline (field kind K): the line is
+    read once it has not changed for the settle time, once, and the end of input adds nothing."""
+    got = Collector()
+    read_fd, write_fd = os.pipe()
+    reader = StdinReader(got.lines, got.error, CountingClock(), fd=read_fd, on_state=got.state, partial_settle_s=0.1)
+    reader.start()
+    os.write(write_fd, (iter_line(0) + iter_line(10).rstrip("\n")).encode())
+    wait_for(lambda: len(got.texts()) == 2, what="the settled last line")
+    assert got.texts() == lines(0, 10)
+    os.write(write_fd, b", more")  # it grows after all: the longer line follows when it settles
+    wait_for(lambda: len(got.texts()) == 3, what="the grown last line")
+    os.close(write_fd)
+    wait_for(lambda: ENDED in got.of("state"), what="the end of input")
+    os.close(read_fd)
+    assert got.texts()[2] == iter_line(10).rstrip("\n").encode() + b", more"
+    assert len(got.texts()) == 3
+    assert None not in got.times()
+
+
 def test_stdin_redirected_from_a_file_is_all_already_there(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     log.write_text(iter_line(0) + iter_line(10))

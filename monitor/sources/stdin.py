@@ -7,22 +7,37 @@ ADAPTER ring: file-descriptor I/O; no textual.
 from __future__ import annotations
 
 import os
+import select
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from monitor.core.lines import LineSplitter
 from monitor.sources.problems import Guard
-from monitor.sources.tail import CHUNK_BYTES, ENDED, FOLLOWING, OnBlock, OnLines, OnProblem, OnText, hand_over, ignore
+from monitor.sources.tail import (
+    CHUNK_BYTES,
+    ENDED,
+    FOLLOWING,
+    PARTIAL_SETTLE_S,
+    OnBlock,
+    OnLines,
+    OnProblem,
+    OnText,
+    hand_over,
+    ignore,
+)
 
 
 class StdinReader:
     """Reads log lines from a pipe (or a file redirected to stdin) on a thread.
 
     Lines of a redirected regular file were all there at start (t=None); lines from a
-    pipe get their arrival time. At end of input the last partial line is complete.
-    With `on_block`, lines come as blocks instead of batches (see Follower).
+    pipe get their arrival time. At end of input the last partial line is complete; before
+    that, a partial last line from a pipe that has not changed for `partial_settle_s` is
+    handed over as it stands (a writer that ends its lines late, or never), as the file
+    follower does. With `on_block`, lines come as blocks instead of batches (see Follower).
     """
 
     def __init__(
@@ -35,12 +50,15 @@ class StdinReader:
         on_state: OnText | None = None,
         on_block: OnBlock | None = None,
         chunk_bytes: int = CHUNK_BYTES,
+        partial_settle_s: float = PARTIAL_SETTLE_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
         self.on_state = on_state or ignore
         self.on_block = on_block
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.chunk_bytes = chunk_bytes
+        self.partial_settle_s, self._monotonic = partial_settle_s, monotonic
         self.state: str | None = None
         self.mtime: float | None = None
         self._stopping = threading.Event()
@@ -67,9 +85,16 @@ class StdinReader:
         # ends cleanly all the same.
         guard = Guard("stdin reader", self.on_error)
         going = True
+        partial, partial_since, given = b"", 0.0, b""  # the partial last line, since when, what was handed over
 
         def step() -> None:
-            nonlocal going
+            nonlocal going, partial, partial_since, given
+            if not regular and partial and partial != given:
+                settle_s = partial_since + self.partial_settle_s - self._monotonic()
+                if settle_s <= 0 or not _readable(self.fd, settle_s):
+                    given = partial
+                    self._give(partial, self.clock())
+                    return
             try:
                 data = os.read(self.fd, self.chunk_bytes)
             except InterruptedError:
@@ -82,22 +107,36 @@ class StdinReader:
                 going = False
                 return
             hand_over(splitter, data, None if regular else self.clock, self.on_lines, self.on_block)
+            if splitter.pending != partial:
+                partial, partial_since = splitter.pending, self._monotonic()
 
         while going and not self._stopping.is_set():
             guard.run(step)
-        guard.run(lambda: self._flush(splitter, regular))
+        guard.run(lambda: self._flush(splitter, regular, given))
         self.state = ENDED
         self.on_state(ENDED)
 
-    def _flush(self, splitter: LineSplitter, regular: bool) -> None:
-        """The last line, complete at the end of the input even without a newline."""
+    def _flush(self, splitter: LineSplitter, regular: bool, given: bytes) -> None:
+        """The last line, complete at the end of the input even without a newline (unless
+        it was handed over already, unchanged, when it settled)."""
         rest = splitter.flush()
-        if rest and not self._stopping.is_set():
-            t = None if regular else self.clock()
-            if self.on_block is not None:
-                self.on_block(t, rest[0])
-            else:
-                self.on_lines([(t, rest[0])])
+        if rest and rest[0] != given and not self._stopping.is_set():
+            self._give(rest[0], None if regular else self.clock())
+
+    def _give(self, line: bytes, t: float | None) -> None:
+        if self.on_block is not None:
+            self.on_block(t, line + b"\n")
+        else:
+            self.on_lines([(t, line)])
+
+
+def _readable(fd: int, timeout_s: float) -> bool:
+    """True when `fd` has data (or its end) to read within `timeout_s`."""
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout_s)
+    except (OSError, ValueError):
+        return True  # let the read say what is wrong
+    return bool(ready)
 
 
 def detach_stdin() -> int:
