@@ -1,6 +1,6 @@
 """Record a real training run as ground truth: its log, the arrival time of every line, and every GPU.
 
-    python benchmarks/record_run.py --out DIR --description TEXT [--timeout S] [--meta-from KEY=FILE] -- CMD ARGS...
+    python benchmarks/record_run.py --out DIR --description TEXT [--timeout S [--signal TERM]] [--meta-from KEY=FILE] -- CMD ARGS...
 
 Launches CMD (in its own process group, PYTHONUNBUFFERED=1, stdout and stderr merged into one pipe) and writes
 into DIR:
@@ -21,10 +21,15 @@ into DIR:
   epoch, exit code, and what each file holds. --meta-from KEY=FILE merges a JSON file another program wrote
   (read when the child has ended) into meta.json under KEY; --note adds a line to meta.json's notes.
 
---timeout S sends SIGINT to the child's process group S seconds after the start (as Ctrl-C would), then SIGKILL
-30 s later if it is still alive. Without NVML (no driver, no pynvml) the GPU files hold their headers only and
+--timeout S sends SIGINT to the child's process group S seconds after the start (as Ctrl-C would; --signal TERM
+sends SIGTERM instead, as `kill` or a batch scheduler would), then SIGKILL 30 s later if it is still alive. Without NVML (no driver, no pynvml) the GPU files hold their headers only and
 meta.json says why; --fake-gpus N samples N made-up GPUs instead, for a dry run of this script on a machine
 without one.
+
+    python benchmarks/record_run.py --smi-from-nvml DIR
+
+writes DIR/gpu.smi.csv from DIR/gpu.nvml.csv, for the recordings stored without it (`nanowatch --gpu-log` reads
+that layout).
 """
 
 from __future__ import annotations
@@ -47,6 +52,28 @@ NVML_COLUMNS = ["t", "index", "name", "power_mw", "energy_mj", "mem_used_b", "me
 SMI_HEADER = ("timestamp, index, name, power.draw [W], memory.used [MiB], memory.total [MiB], "
               "utilization.gpu [%], temperature.gpu")
 NVML_FI_DEV_POWER_INSTANT = 186
+
+
+def smi_row(t: float, index: int, name: str, s: dict) -> str:
+    """One sample as a line of SMI_HEADER's CSV (nvidia-smi's units; None is printed as [N/A])."""
+    stamp = datetime.fromtimestamp(t, timezone.utc).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
+    pw = "[N/A]" if s["power_mw"] is None else f"{s['power_mw'] / 1000:.2f} W"
+    mu = "[N/A]" if s["mem_used_b"] is None else f"{s['mem_used_b'] >> 20} MiB"
+    mt = "[N/A]" if s["mem_total_b"] is None else f"{s['mem_total_b'] >> 20} MiB"
+    ut = "[N/A]" if s["util_gpu"] is None else f"{s['util_gpu']} %"
+    return f"{stamp}, {index}, {name}, {pw}, {mu}, {mt}, {ut}, {s['temp_c']}\n"
+
+
+def smi_from_nvml(folder: Path) -> Path:
+    """Write folder/gpu.smi.csv from folder/gpu.nvml.csv (for recordings stored without it); returns its path."""
+    out = folder / "gpu.smi.csv"
+    with open(folder / "gpu.nvml.csv", newline="") as f, open(out, "w") as w:
+        w.write(SMI_HEADER + "\n")
+        for row in csv.DictReader(f):
+            s = {k: (int(row[k]) if row[k] else None) for k in ("power_mw", "mem_used_b", "mem_total_b", "util_gpu")}
+            s["temp_c"] = row["temp_c"]
+            w.write(smi_row(float(row["t"]), int(row["index"]), row["name"], s))
+    return out
 
 
 class Nvml:
@@ -177,12 +204,7 @@ class Sampler(threading.Thread):
                     ms = (time.time() - t0) * 1e3
                     self.w.writerow([f"{t0:.3f}", i, name] + ["" if s[c] is None else s[c] for c in NVML_COLUMNS[3:14]]
                                     + [f"{ms:.3f}"])
-                    stamp = datetime.fromtimestamp(t0, timezone.utc).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
-                    pw = "[N/A]" if s["power_mw"] is None else f"{s['power_mw'] / 1000:.2f} W"
-                    mu = "[N/A]" if s["mem_used_b"] is None else f"{s['mem_used_b'] >> 20} MiB"
-                    mt = "[N/A]" if s["mem_total_b"] is None else f"{s['mem_total_b'] >> 20} MiB"
-                    ut = "[N/A]" if s["util_gpu"] is None else f"{s['util_gpu']} %"
-                    self.smi_f.write(f"{stamp}, {i}, {name}, {pw}, {mu}, {mt}, {ut}, {s['temp_c']}\n")
+                    self.smi_f.write(smi_row(t0, i, name, s))
             now = time.time()
             if now - last_tree >= 1.0 and (pid := self.child_pid()) is not None:
                 last_tree = now
@@ -208,9 +230,10 @@ def torch_version() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True, type=Path)
-    ap.add_argument("--description", required=True)
-    ap.add_argument("--timeout", type=float, help="SIGINT the child's process group after this many seconds")
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--description")
+    ap.add_argument("--timeout", type=float, help="signal the child's process group after this many seconds")
+    ap.add_argument("--signal", choices=("INT", "TERM"), default="INT", help="the signal --timeout sends (INT)")
     ap.add_argument("--interval", type=float, default=0.2)
     ap.add_argument("--lead", type=float, default=2.0, help="seconds of GPU samples before the launch")
     ap.add_argument("--tail", type=float, default=2.0, help="seconds of GPU samples after the child ends")
@@ -218,10 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--meta-from", action="append", default=[], metavar="KEY=FILE")
     ap.add_argument("--note", action="append", default=[])
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
+    ap.add_argument("--smi-from-nvml", type=Path, metavar="DIR",
+                    help="only write DIR/gpu.smi.csv from DIR/gpu.nvml.csv (recordings stored without it), then exit")
     a = ap.parse_args(argv)
+    if a.smi_from_nvml:
+        print(smi_from_nvml(a.smi_from_nvml))
+        return 0
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
-    if not cmd:
-        ap.error("no command given")
+    if not cmd or a.out is None or a.description is None:
+        ap.error("--out, --description and a command are required")
     a.out.mkdir(parents=True, exist_ok=True)
 
     nvml, nvml_error = None, None
@@ -240,12 +268,13 @@ def main(argv: list[str] | None = None) -> int:
                             env=env, start_new_session=True)
     child.append(proc)
     interrupted_at = None
+    stop_signal = signal.Signals[f"SIG{a.signal}"]
 
     def on_timeout() -> None:
         nonlocal interrupted_at
         if proc.poll() is None:
             interrupted_at = time.time()
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(proc.pid, stop_signal)
             threading.Timer(30, lambda: proc.poll() is None and os.killpg(proc.pid, signal.SIGKILL)).start()
 
     timer = threading.Timer(a.timeout, on_timeout) if a.timeout else None
@@ -295,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         "processes": sorted(sampler.procs.values(), key=lambda r: r["first_seen"]),
         "process_start_epoch": start,
         "process_end_epoch": end,
-        "exit": f"rc={rc}" + (f" (SIGINT sent at {interrupted_at:.3f}, {interrupted_at - start:.1f} s after start)"
+        "exit": f"rc={rc}" + (f" ({stop_signal.name} sent at {interrupted_at:.3f}, {interrupted_at - start:.1f} s after start)"
                                if interrupted_at else ""),
         "lines": nlines,
         "files": {
