@@ -325,3 +325,60 @@ def test_once_reads_a_piped_log_to_its_end() -> None:
     assert (json.loads(out.stdout)["status"], json.loads(out.stdout)["iter"]) == ("finished", 100)
     text = subprocess.run(argv, input=log, capture_output=True, text=True, env=env, timeout=60, check=True).stdout
     assert "1 m 41 s" in text  # 101 steps of 1 s as printed, not the pipe's instant
+
+
+# --- E: the end of training, said other ways ---------------------------------------------------------
+
+def _logger(evals: list[int], last_train: int) -> list[str]:
+    lines = []
+    for step in range(last_train + 1):
+        if step in evals:
+            lines.append(f"s:{step} tel:3.5")
+        lines.append(f"s:{step} trl:3.4")
+    return lines
+
+
+def test_an_llmc_logger_ending_on_an_eval_off_its_grid_has_finished() -> None:
+    # train_gpt2.cu evaluates every k steps and at step == total, after training line total - 1.
+    assert session([*_logger([0, 4, 8], 9), "s:10 tel:3.3"]).snapshot().status == "finished"
+    # On the grid, the eval may be a mid-run one whose training line has not come yet.
+    assert session([*_logger([0, 4, 8], 11), "s:12 tel:3.3"]).snapshot().status == "training"
+    # An eval that is not right after the last training line is no end either.
+    assert session([*_logger([0, 4], 5), "s:10 tel:3.3"]).snapshot().status == "training"
+
+
+def test_a_modded_run_that_says_where_it_stops_finishes_there() -> None:
+    head = ["=" * 100, "Running PyTorch 2.11.0", "=" * 100]
+    vals = [f"step:{s}/3020 val_loss:3.3 train_time:{s * 1.5:.3f}s step_avg:1500.00ms" for s in range(0, 2930, 5)]
+    assert session([*head, *vals]).snapshot().status == "training"
+    snap = session([*head, "Using run_stop_step=2925 train_steps=3020", *vals]).snapshot()
+    assert (snap.status, snap.iter) == ("finished", 2925)
+
+
+def test_a_nanogpt_fork_saying_training_done_has_finished() -> None:
+    lines = [f"iter {i}: loss 1.0, time 45.00ms" for i in range(0, 1001, 100)]
+    assert session(lines).snapshot().status == "training"
+    assert session([*lines, "training done", "Best validation loss: 0.98", "Total train time: 1.00 mins"]
+                   ).snapshot().status == "finished"
+
+
+# --- B: the reason of a crash ----------------------------------------------------------------------
+
+def test_an_exception_message_that_goes_on_past_its_colon_is_read_whole() -> None:
+    lines = ["Traceback (most recent call last):", '  File "x.py", line 1, in <module>',
+             "torch._dynamo.exc.BackendCompilerFailed: backend='inductor' raised:",
+             "RuntimeError: Cannot find a working triton installation.", "",
+             'Set TORCH_LOGS="+dynamo" and TORCHDYNAMO_VERBOSE=1 for more information']
+    snap = session(lines).snapshot()
+    assert snap.status == "crashed"
+    assert snap.error == ("torch._dynamo.exc.BackendCompilerFailed: backend='inductor' raised: "
+                          "RuntimeError: Cannot find a working triton installation.")
+
+
+# --- J: older lines of a known trainer ----------------------------------------------------------------
+
+def test_llmc_train_gpt2py_iteration_lines_are_read() -> None:
+    lines = ["using device: mps", "iteration 0, loss: 2.86417818069458, time: 2833.053ms",
+             "iteration 1, loss: 2.071094512939453, time: 224.394ms"]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.status) == ("llmc", 1, "training")

@@ -23,6 +23,8 @@ NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
 #: A step number or count of at most 15 digits (group 1); a longer run of digits is no match,
 #: so a thousand-digit number is noise rather than an int() that raises.
 INT = r"(\d{1,15})(?!\d)"
+#: An exception line whose message ends in `:` (an empty message, `ChildFailedError: `, does not).
+_CONTINUED = re.compile(r"[A-Za-z_][\w.]*: .*\S.*:\s*$")
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
 
 
@@ -96,8 +98,11 @@ class PythonErrors:
     def __init__(self) -> None:
         self._in_traceback = False
         self._native: str | None = None  # a C/CUDA error's head, waiting for its message line
+        self._raised: str | None = None  # a traceback's last line ending in `:`, waiting for the rest
 
     def parse(self, line: str) -> Event | None:
+        if self._raised is not None:
+            return self._raised_rest(line)
         if self._native is not None:
             if not line.strip():
                 return None
@@ -110,6 +115,10 @@ class PythonErrors:
             if not line.strip() or line[:1].isspace() or line.startswith(_CHAIN) or not _RAISED.match(line):
                 return None  # the stack, or text that is no exception (a wrapped source line, `...`)
             self._in_traceback = False
+            if _CONTINUED.match(line):
+                # `BackendCompilerFailed: backend='inductor' raised:`: the cause is on the next line
+                self._raised = line.strip()
+                return None
             return Crash(message=line.strip(), interrupted=line.startswith("KeyboardInterrupt"))
         if line.startswith("KeyboardInterrupt"):
             return Crash(message=line.strip(), interrupted=True)
@@ -119,6 +128,18 @@ class PythonErrors:
         if _FATAL.match(line) or _EXCEPTION.match(line) and ":" in line and not line[:1].isspace():
             return _fatal(line)
         return self._native_error(line)
+
+    def _raised_rest(self, line: str) -> Event | None:
+        """The exception whose message went on past its first line, with that next line."""
+        if not line.strip():
+            return None
+        head, self._raised = self._raised or "", None
+        if not any(c.isalnum() for c in line):
+            return Crash(message=head)  # a rule (`=====`), not the rest of the message
+        if line.startswith("Traceback (most recent call last)"):
+            self._in_traceback = True  # another traceback begins: the first error stands alone
+            return Crash(message=head)
+        return Crash(message=f"{head} {line.strip()}")
 
     def _native_error(self, line: str) -> Event | None:
         """A compiled trainer's fatal error: a C `assert` (`prog: file.cu:12: int main(…):

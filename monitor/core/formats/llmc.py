@@ -19,6 +19,7 @@ from monitor.core.events import (
     ModelInit,
     Params,
     TokensPerIter,
+    TrainingEnded,
 )
 from monitor.core.formats.common import INT, NUM, PythonErrors, literal, number
 from monitor.core.formats.scan import IterationColumns
@@ -31,6 +32,8 @@ DEFAULTS: dict[str, object] = {"eval_interval": 20}
 # `step    1/74 | loss 11.0 (+nanz)| norm …| lr …| 4688.25 ms | 28.8% bf16 MFU | …`, and the
 # older `step 1/74: train loss 4.6 (took 80 ms)` / `step 1: train loss … (took … ms)` shapes.
 _STEP = re.compile(rf"step\s+{INT}(?:/{INT})?(?::| \|) (?:train )?loss\s+{NUM}")
+# train_gpt2.py of April 2024: `iteration 0, loss: 2.864, time: 2833.053ms`.
+_ITERATION = re.compile(rf"iteration {INT}, loss: {NUM}, time: ([\d.]+)ms")
 _MS = re.compile(r"\(?(?:took )?([\d.]+) ms\b")
 _MFU = re.compile(r"\| (-?[\d.]+)% [\w ]*MFU")
 _VAL = re.compile(rf"val loss {NUM}\s*$")
@@ -62,6 +65,7 @@ class Parser:
         self._errors = PythonErrors()
         self._logger_seen = False
         self._last_step = 0  # stdout's evals carry no step: they follow the last step line
+        self._val_steps: tuple[int | None, int | None] = (None, None)  # the logger's last two evals
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         head = line[:1]
@@ -71,6 +75,11 @@ class Parser:
             m = _LOGGER.match(line)
             if m is not None:
                 return self._logger(m)
+        elif head == "i":
+            m = _ITERATION.match(line)
+            if m is not None:
+                self._last_step = int(m.group(1))
+                return Iteration(iter=int(m.group(1)), loss=number(m.group(2)), step_time_s=_seconds(m.group(3)))
         elif head == "v":
             m = _VAL.match(line)
             if m is not None:
@@ -101,6 +110,8 @@ class Parser:
         printed = np.flatnonzero(np.isfinite(cols.max_iters[first:end])) if cols.max_iters is not None else ()
         if len(printed):
             self._last_step = int(cols.iter[first + printed[-1]])
+        elif self._logger_seen:
+            self._last_step = int(cols.iter[end - 1])
 
     def _step(self, line: str) -> Event | None:
         m = _STEP.match(line)
@@ -123,9 +134,13 @@ class Parser:
     def _logger(self, m: re.Match[str]) -> Event | tuple[Event, ...]:
         step, kind, value = int(m.group(1)), m.group(2), number(m.group(3))
         if kind == "trl":
+            self._last_step = step
             event: Event = Iteration(iter=step, loss=value)
         elif kind == "tel":
             event = Eval(iter=step, val_loss=value)
+            if self._is_final_eval(step) and self._logger_seen:
+                # The loop's last pass evaluates at step == total and trains no more.
+                return (event, TrainingEnded(f"final validation at step {step} (the run's total)"))
         else:
             event = Eval(iter=step, val_loss=None, metric="HellaSwag", score=value)
         if self._logger_seen:
@@ -134,6 +149,16 @@ class Parser:
         # The logger writes the 0-based loop index (stdout prints index + 1); the last
         # training line is therefore total - 1.
         return (ConfigValue("zero_based", True), ConfigValue("final_iter_offset", 1), event)
+
+    def _is_final_eval(self, step: int) -> bool:
+        """True for the logger's eval of the loop's last pass: train_gpt2.cu evaluates every
+        val_loss_every steps and at step == total, right after training line total - 1. An
+        eval there that is off the evals' grid can only be that last one."""
+        before, last = self._val_steps
+        self._val_steps = (last, step)
+        if before is None or last is None or last <= before or step != self._last_step + 1:
+            return False
+        return step % (last - before) != 0
 
     @staticmethod
     def _table_row(line: str) -> Event | None:
@@ -155,6 +180,11 @@ class Parser:
         return None
 
 
+def _seconds(ms: str) -> float | None:
+    value = number(ms)
+    return None if value is None else value / 1000.0
+
+
 def sniff(line: str) -> bool:
     """True for a line only llm.c prints (used by format detection)."""
     if line.startswith("step"):
@@ -162,7 +192,7 @@ def sniff(line: str) -> bool:
         # nanoGPT's eval line is `step N: train loss X, val loss Y`; llm.c's has a time.
         return m is not None and (m.group(2) is not None or "took" in line)
     # train_gpt2.cu's start-up: its parameter table's head, its single-GPU notice
-    return bool(_LOGGER.match(line)) or line.startswith(_OWN_LINES)
+    return bool(_LOGGER.match(line) or _ITERATION.match(line)) or line.startswith(_OWN_LINES)
 
 
 def final_iter(max_iters: int, _log_interval: int) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 
-from monitor.core.events import Compiling, Eval, Event, Iteration, RunStarted, ScheduleChanges
+from monitor.core.events import Compiling, Eval, Event, Iteration, RunStarted, ScheduleChanges, TrainingEnded
 from monitor.core.formats.bulk import clock_step_times
 from monitor.core.formats.common import INT, NUM, PythonErrors, number
 from monitor.core.formats.scan import IterationColumns
@@ -31,6 +31,8 @@ _HEADER_END = ("Running Python", "Running PyTorch")
 # `Sampling steps [0, 1, 458, 459, 460, 461, …] for warmup`: every stage transition s of the
 # schedule appears as s-2 … s+1 (steps 0 and 1 always).
 _WARMUP = re.compile(r"Sampling steps \[([\d, ]{0,2000})\] for warmup")
+# Track 3 scripts may stop before their schedule's end: `Using run_stop_step=2925 train_steps=3020`.
+_STOP = re.compile(rf"Using run_stop_step={INT}")
 
 
 class Parser:
@@ -45,11 +47,12 @@ class Parser:
         self._in_source = False
         self._clock: tuple[int, float] | None = None  # (step, train_time_s) last read
         self._train_step: int | None = None  # last train line's step in this run
+        self._stop_step: int | None = None  # the step the script stops at, where it says so
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if line.startswith("step:"):
             self._in_source = False
-            return self._step_line(line)
+            return self._stopping(self._step_line(line))
         if not self._seen_text and line.strip():
             self._seen_text = True
             # A record file: the script's source comes first and is not log output.
@@ -64,11 +67,26 @@ class Parser:
         if line.startswith("Sampling steps "):
             m = _WARMUP.match(line)
             return None if m is None else ScheduleChanges(_transitions(m.group(1)))
+        if line.startswith("Using run_stop_step="):
+            m = _STOP.match(line)
+            self._stop_step = None if m is None else int(m.group(1))
+            return None
         return self._errors.parse(line)
 
     def plain(self) -> bool:
-        """Train lines read in bulk (bulk.modded) change nothing absorb() does not do."""
-        return True
+        """Train lines read in bulk (bulk.modded) change nothing absorb() does not do, unless
+        the run stops early (parse() then watches for the stop step)."""
+        return self._stop_step is None
+
+    def _stopping(self, parsed: Event | tuple[Event, ...] | None) -> Event | tuple[Event, ...] | None:
+        """The step line's events, and the end of training once the stop step is reached."""
+        if self._stop_step is None or parsed is None:
+            return parsed
+        events = parsed if isinstance(parsed, tuple) else (parsed,)
+        if not any(isinstance(e, (Iteration, Eval)) and e.iter >= self._stop_step for e in events):
+            return parsed
+        stop, self._stop_step = self._stop_step, None
+        return (*events, TrainingEnded(f"stopped at step {stop}, as the log's run_stop_step says"))
 
     def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
         """Train lines read in bulk, as parse() reads them: their step times from the clock."""

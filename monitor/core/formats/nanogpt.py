@@ -21,6 +21,7 @@ from monitor.core.events import (
     Params,
     RunStarted,
     TokensPerIter,
+    TrainingEnded,
     VocabSize,
 )
 from monitor.core.formats.common import NUM, PythonErrors, constant, literal, number
@@ -62,6 +63,9 @@ _PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
 # descendant, told apart by its step line) prints.
 _OWN_LINES = ("compiling the model... (takes a ~minute)", "using fused AdamW: ", "Initializing a new model from scratch",
               "Resuming training from ", "Initializing from OpenAI GPT-2 weights")
+# The end-of-training summary forks print after their loop (SakanaAI/AI-Scientist's nanoGPT
+# template: `training done`, `Best validation loss: …`, `Total train time: 87.15 mins`).
+_END_LINES = ("training done", "Total train time: ")
 _ITER_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms, mfu ", b"%"), integers=(0,))
 _ITER_NO_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms"), integers=(0,))
 
@@ -151,6 +155,8 @@ class Parser:
             return ModelInit("pretrained", line.partition(":")[2].strip())
         if line.startswith("compiling the model"):
             return Compiling()
+        if line.startswith(_END_LINES):
+            return TrainingEnded(line.strip())
         return None
 
 
