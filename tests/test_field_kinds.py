@@ -382,3 +382,20 @@ def test_llmc_train_gpt2py_iteration_lines_are_read() -> None:
              "iteration 1, loss: 2.071094512939453, time: 224.394ms"]
     snap = session(lines).snapshot()
     assert (snap.format, snap.iter, snap.status) == ("llmc", 1, "training")
+
+
+def test_unix_time_before_each_line_is_a_prefix() -> None:
+    stripped = strip("1776142719.400 1/20000 train_loss: 9.0089 train_time: 0.0m tok/s: 16371725")
+    assert stripped is not None and stripped.text.startswith("1/20000 train_loss")
+    assert stripped.printed_s == 1776142719.4 and stripped.resolution_s == 0.001
+    assert strip("1776142719 tokens") is None  # a bare count is no time
+
+
+def test_a_modded_descendants_bare_lines_and_wallclock_stop_are_read() -> None:
+    lines = ["0/20000 val_loss: 8.3169 val_bpb: 3.6144",
+             *(f"{s}/20000 train_loss: 3.0 train_time: {s * 0.1 / 60:.1f}m tok/s: 7990000" for s in range(500, 5501, 500)),
+             "5962/20000 val_loss: 2.5449 val_bpb: 1.1060"]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.status, snap.iter, snap.max_iters) == ("modded", "training", 5962, 20000)
+    snap = session([*lines, "stopping_early: wallclock_cap train_time: 590009ms step: 5962/20000"]).snapshot()
+    assert snap.status == "finished"

@@ -1,4 +1,5 @@
-"""Parser for KellerJordan/modded-nanogpt's train_gpt.py output (records 2024 to now, track 3).
+"""Parser for KellerJordan/modded-nanogpt's train_gpt.py output (records 2024 to now, track 3)
+and its descendants' (openai/parameter-golf: `500/20000 train_loss: 3.02 train_time: 0.8m`).
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
@@ -22,9 +23,12 @@ DEFAULTS: dict[str, object] = {"eval_interval": 125}
 # seconds (`12.345s`) in track 3. The f-string templates in the source dump carry `{step}`,
 # never digits, so they cannot match.
 _STEP = re.compile(rf"step:{INT}/{INT}(?= |$)")
+# parameter-golf's later scripts drop `step:`, put a space after each colon, keep the clock in
+# minutes (`0.8m`) and print validation lines without it.
+_BARE_STEP = re.compile(rf"{INT}/{INT}(?= (?:train|val)_loss: ?[-+\dni])")
 # The fields after `step:N/M`, read by key in any order; keys the parser does not know
 # (`val_bpb:`, `step_avg:`, `lr:`) are skipped.
-_FIELD = re.compile(rf" +(\w+):{NUM}(ms|s)?(?= |$)")
+_FIELD = re.compile(rf" +(\w+): ?{NUM}(ms|s|m)?(?= |$)")
 _KEYS = ("train_loss", "val_loss", "train_time")
 _SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
 _HEADER_END = ("Running Python", "Running PyTorch")
@@ -33,6 +37,8 @@ _HEADER_END = ("Running Python", "Running PyTorch")
 _WARMUP = re.compile(r"Sampling steps \[([\d, ]{0,2000})\] for warmup")
 # Track 3 scripts may stop before their schedule's end: `Using run_stop_step=2925 train_steps=3020`.
 _STOP = re.compile(rf"Using run_stop_step={INT}")
+# A wall-clock cap ends training early: `stopping_early: wallclock_cap train_time:600038ms step:13780/20000`.
+_STOPPED_EARLY = "stopping_early:"
 
 
 class Parser:
@@ -50,8 +56,8 @@ class Parser:
         self._stop_step: int | None = None  # the step the script stops at, where it says so
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
-        if line.startswith("step:"):
-            self._in_source = False
+        if line.startswith("step:") or line[:1].isdigit() and _BARE_STEP.match(line):
+            self._in_source, self._seen_text = False, True
             return self._stopping(self._step_line(line))
         if not self._seen_text and line.strip():
             self._seen_text = True
@@ -67,6 +73,8 @@ class Parser:
         if line.startswith("Sampling steps "):
             m = _WARMUP.match(line)
             return None if m is None else ScheduleChanges(_transitions(m.group(1)))
+        if line.startswith(_STOPPED_EARLY):
+            return TrainingEnded(line.strip())
         if line.startswith("Using run_stop_step="):
             m = _STOP.match(line)
             self._stop_step = None if m is None else int(m.group(1))
@@ -94,7 +102,7 @@ class Parser:
         cols.step_time_s[first:end] = clock_step_times(steps, clock_s, self._clock)
         self._clock = (int(steps[-1]), float(clock_s[-1]))
         self._train_step = int(steps[-1])
-        self._in_source = False
+        self._in_source, self._seen_text = False, True
 
     def _step_line(self, line: str) -> Event | tuple[Event, ...] | None:
         fields = _fields(line)
@@ -136,15 +144,19 @@ class Parser:
 
 def _fields(line: str) -> tuple[int, int, dict[str, float | None]] | None:
     """(step, total, known fields) of a `step:N/M key:value …` line with a training clock
-    (`train_time:` in ms, or s in track 3), else None."""
+    (`train_time:` in ms, or s in track 3), or of a bare `N/M train_loss: …` line (clock in
+    minutes, none on validation lines), else None."""
     m = _STEP.match(line)
-    if m is None:
-        return None
+    bare = m is None
+    if bare:
+        m = _BARE_STEP.match(line)
+        if m is None:
+            return None
     values: dict[str, float | None] = {}
     for key, value, unit in _FIELD.findall(line, m.end()):
         if key in _KEYS and key not in values and (unit or key != "train_time"):
             values[key] = _seconds(number(value), unit) if key == "train_time" else number(value)
-    if "train_time" not in values:
+    if "train_time" not in values and not (bare and ("train_loss" in values or "val_loss" in values)):
         return None
     return int(m.group(1)), int(m.group(2)), values
 
@@ -152,12 +164,12 @@ def _fields(line: str) -> tuple[int, int, dict[str, float | None]] | None:
 def _seconds(value: float | None, unit: str) -> float | None:
     if value is None or math.isnan(value):
         return None
-    return value / 1000.0 if unit == "ms" else value
+    return value / 1000.0 if unit == "ms" else value * 60.0 if unit == "m" else value
 
 
 def sniff(line: str) -> bool:
     """True for a line only modded-nanogpt prints (used by format detection)."""
-    return line.startswith("step:") and _fields(line) is not None
+    return (line.startswith("step:") or line[:1].isdigit()) and _fields(line) is not None
 
 
 def _transitions(listed: str) -> tuple[int, ...]:

@@ -18,6 +18,8 @@ _PREFIX = re.compile(
     # an ISO-8601 date and time, bracketed or not (`ts "%Y-%m-%d %H:%M:%S"`, `date -Is`, loggers)
     r"\[?(?P<date>\d{4}-\d\d-\d\d)[ T](?P<time>\d\d:\d\d:\d\d)(?:[.,](?P<frac>\d{1,9}))?"
     r"(?P<zone>Z|[+-]\d\d:?\d\d)?\]?(?:\s*[|:-](?=\s))?\s+"
+    # Unix time with a fraction, as `time.time()` prints it (`1776142684.924 `): 2001 to 2033
+    r"|(?P<epoch>1\d{9})\.(?P<efrac>\d{1,9}) "
     # the `ts` tool's default `May 02 14:10:07`: no year
     r"|(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]\d) (?P<mtime>\d\d:\d\d:\d\d)(?:\.(?P<mfrac>\d{1,9}))? "
     # glog, as torchrun and PyTorch's C++ warnings print it: `W1023 19:25:18.123000 1234
@@ -75,7 +77,7 @@ def strip(line: str) -> Stripped | None:
         if printed_s is None:
             printed_s = _printed(m)
             if printed_s is not None:
-                frac = m.group("frac") or m.group("mfrac")
+                frac = m.group("frac") or m.group("mfrac") or m.group("efrac")
                 resolution_s = 10.0 ** -len(frac) if frac else 1.0
         launch = launch or (m.group("src") or m.group("logger")) in _LAUNCHER
         at = m.end()
@@ -84,6 +86,8 @@ def strip(line: str) -> Stripped | None:
 
 
 def _printed(m: re.Match[str]) -> float | None:
+    if m.group("epoch") is not None:
+        return float(f"{m.group('epoch')}.{m.group('efrac')}")
     if m.group("date") is not None:
         y, mo, d = (int(x) for x in m.group("date").split("-"))
         clock, frac, zone = m.group("time"), m.group("frac"), m.group("zone")
