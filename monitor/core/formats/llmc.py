@@ -107,7 +107,7 @@ class Parser:
 
     def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
         """Rows read in bulk: evals that follow belong to the last stdout step among them."""
-        printed = np.flatnonzero(np.isfinite(cols.max_iters[first:end])) if cols.max_iters is not None else ()
+        printed = np.flatnonzero(np.isfinite(cols.max_iters[first:end])) if cols.max_iters is not None else np.empty(0, np.int64)
         if len(printed):
             self._last_step = int(cols.iter[first + printed[-1]])
         elif self._logger_seen:

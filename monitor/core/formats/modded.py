@@ -148,10 +148,10 @@ def _fields(line: str) -> tuple[int, int, dict[str, float | None]] | None:
     minutes, none on validation lines), else None."""
     m = _STEP.match(line)
     bare = m is None
-    if bare:
+    if m is None:
         m = _BARE_STEP.match(line)
-        if m is None:
-            return None
+    if m is None:
+        return None
     values: dict[str, float | None] = {}
     for key, value, unit in _FIELD.findall(line, m.end()):
         if key in _KEYS and key not in values and (unit or key != "train_time"):
