@@ -362,6 +362,16 @@ def test_a_nanogpt_fork_saying_training_done_has_finished() -> None:
                    ).snapshot().status == "finished"
 
 
+def test_a_run_that_said_it_ended_without_printing_its_total_ran_to_its_last_step() -> None:
+    lines = [f"iter {i}: loss 1.0, time 45.00ms" for i in range(0, 1001, 100)]
+    snap = session([*lines, "training done"]).snapshot()
+    assert (snap.max_iters, snap.max_iters_source, snap.progress) == (1000, "log", 1.0)
+    snap = session(lines).snapshot()  # still running: train.py's default is the best guess there is
+    assert (snap.max_iters, snap.max_iters_source) == (600000, "default")
+    printed = ["Overriding: max_iters = 5000", *lines, "training done"]  # a printed total stays
+    assert session(printed).snapshot().max_iters == 5000
+
+
 # --- B: the reason of a crash ----------------------------------------------------------------------
 
 def test_an_exception_message_that_goes_on_past_its_colon_is_read_whole() -> None:

@@ -68,6 +68,10 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
         max_iters, source = _int(setting.value), setting.source
     else:
         max_iters, source = None, None
+    if run.ended and source == "default" and run.last_iter is not None:
+        # The trainer said its loop is over (a fork's "training done") and never printed its
+        # total: the run's last step is its total, not the family's default.
+        max_iters, source = run.last_iter, "log"
     log_interval = max(1, get("log_interval") or 1)
     zero_based = _zero_based(run, family)
     final = steps_total = None
