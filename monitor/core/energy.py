@@ -6,15 +6,14 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-
 from monitor.core.estimate import WARMUP_STEPS, Estimate
-from monitor.core.run import Run, last_finite
+from monitor.core.run import Run
 from monitor.core.snapshot import GpuRow
 from monitor.core.telemetry import GpuSample, Telemetry
 
@@ -219,7 +218,7 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
             vram_total_bytes=_int(telemetry.total("vram_total_bytes")),
             vram_peak_bytes=None if now_only or any(r.vram_peak_bytes is None for r in rows)
             else sum(r.vram_peak_bytes or 0 for r in rows),
-            mfu_gpu=mfu_gpu(last_finite(run.mfu.values), names),
+            mfu_gpu=mfu_gpu(run.mfu.last_finite(), names),
         )
         warnings += [f"GPU {s.index}: {s.error}" for s in latest if s.error]
         # Without the run's start time (its lines were in the file before we came), energy
@@ -276,13 +275,15 @@ def _cpu_energy(telemetry: Telemetry, run: Run, est: Estimate, start: float | No
 
 
 def _projection(telemetry: Telemetry, run: Run, est: Estimate, start: float) -> float | None:
-    times, iters = run.t.values, run.iters.values
-    ok = np.isfinite(times) & (iters >= (iters[0] if len(iters) else 0) + WARMUP_STEPS)
-    if not ok.any() or run.last_t is None:
+    first = run.first_iter
+    steady_t = None if first is None else run.first_timed_at(first + WARMUP_STEPS)
+    if steady_t is None or run.last_t is None:
         return None
-    steady_t, last_t = float(times[ok][0]), run.last_t
+    last_t = run.last_t
     so_far = telemetry.energy(start, last_t)
-    windows = eval_windows([e.t for e in run.evals if e.t is not None], est.eval_time_s)[-RECENT_EVALS:]
+    # the newest RECENT_EVALS evals with a time (a long run's evals are not all looked at)
+    timed = (e.t for e in reversed(run.evals) if e.t is not None and math.isfinite(e.t))
+    windows = eval_windows(list(itertools.islice(timed, RECENT_EVALS))[::-1], est.eval_time_s)
     if len(windows) == RECENT_EVALS:
         # a long run: its recent part, which also follows drifts in power, is enough
         steady_t = max(steady_t, windows[0][0])

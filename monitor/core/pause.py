@@ -114,11 +114,11 @@ def _step0_eval_s(run: Run, plan: Plan) -> float | None:
     bound for later evals (first calls pay for allocation and kernel selection)."""
     if not plan.eval_in_step_time or plan.compiled is not False or not run.n_iters:
         return None
-    first = int(run.iters.values[0])
-    printed = float(run.step_time_s.values[0])
+    first = int(run.iters.head[0])
+    printed = float(run.step_time_s.head[0])
     if not math.isfinite(printed):
         return None
-    line_t = float(run.t.values[0])
+    line_t = float(run.t.head[0])
     eval_t = next((e.t for e in run.evals if e.iter == first and e.t is not None), None)
     if eval_t is not None and math.isfinite(line_t):
         began = line_t - printed  # the printed time runs from the top of the loop

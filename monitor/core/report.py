@@ -7,7 +7,6 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,8 +14,9 @@ import numpy as np
 from monitor.core.energy import flops_per_token, gpu_fields
 from monitor.core.envelope import Envelope
 from monitor.core.estimate import Estimate, estimate
+from monitor.core.folds import RECENT_PRINTED
 from monitor.core.plan import Plan, make_plan
-from monitor.core.run import Run, RunState, last_finite
+from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Series, Snapshot, Status
 from monitor.core.telemetry import Telemetry
 from monitor.core.textfmt import clock, duration
@@ -55,35 +55,11 @@ class Options:
     dataset_tokens: int | None = None
 
 
-class _RunCharts:
-    """A run's chart envelopes and how many of its rows they hold (fed the new rows only)."""
-
-    __slots__ = ("loss", "rows", "step")
-
-    def __init__(self) -> None:
-        self.loss, self.step, self.rows = Envelope(), Envelope(), 0
-
-    def update(self, run: Run) -> _RunCharts:
-        n = run.n_iters
-        if n > self.rows:
-            x = run.iters.values[self.rows : n]
-            self.loss.extend(x, run.loss.values[self.rows : n])
-            self.step.extend(x, run.step_time_s.values[self.rows : n])
-            self.rows = n
-        return self
-
-
-_CHARTS: weakref.WeakKeyDictionary[Run, _RunCharts] = weakref.WeakKeyDictionary()
-
-
 def chart_series(run: Run) -> tuple[Series, Series]:
     """(loss, step time) chart series of a run: min/max/mean per bucket of steps, at most
-    2 * envelope.CAPACITY points, updated from the rows added since the last call."""
-    charts = _CHARTS.get(run)
-    if charts is None:
-        charts = _CHARTS[run] = _RunCharts()
-    charts.update(run)
-    return _series(charts.loss), _series(charts.step)
+    2 * envelope.CAPACITY points, from the envelopes the run keeps (Run.folds)."""
+    folds = run.folded(charts=True)
+    return _series(folds.loss), _series(folds.step)
 
 
 def _series(env: Envelope) -> Series:
@@ -198,11 +174,11 @@ def build(
         max_iters_source=plan.max_iters_source,
         progress=progress,
         # NaN stands for "not printed" (modded-nanogpt since 2025) unless the log printed nan.
-        loss=run.last_loss if run.nan_losses else last_finite(run.loss.values),
+        loss=run.last_loss if run.nan_losses else run.loss.last_finite(),
         val_loss=_last_val_loss(run),
         step_time_s=est.step_time_s,
         eval_time_s=est.eval_time_s,
-        mfu=last_finite(run.mfu.values),
+        mfu=run.mfu.last_finite(),
         mfu_gpu=gpu.mfu_gpu,
         eta_finish=finish,
         eta_remaining_s=remaining,
@@ -235,13 +211,13 @@ def build(
         evals_done=len(run.evals),
         best_val_loss=run.best_val_loss,
         val_metric=_val_metric(run),
-        last_finite_loss=last_finite(run.loss.values),
+        last_finite_loss=run.loss.last_finite(),
         started_t=run.first_t,
         last_line_t=last_line_t,
         watched=run.last_line_t is not None,
         elapsed_s=elapsed,
         elapsed_measured=measured,
-        last_step_time_s=last_finite(run.step_time_s.values),
+        last_step_time_s=run.step_time_s.last_finite(),
         stalled_for_s=stalled_for,
         data_epochs=tokens_total / options.dataset_tokens if tokens_total and options.dataset_tokens else None,
         dataset_tokens=options.dataset_tokens,
@@ -277,51 +253,30 @@ def elapsed_s(run: Run, end: float) -> tuple[float | None, bool]:
 
 
 #: Printed step times whose median stands for the steps no line was printed for.
-ELAPSED_MEDIAN_WINDOW = 1001
-
-
-class _PrintedClock:
-    """Running totals of a run's printed step times: the rows they hold, the sum of the
-    finite ones, and the steps between logged lines (each update reads the new rows only)."""
-
-    __slots__ = ("rows", "timed", "total_s", "unlogged")
-
-    def __init__(self) -> None:
-        self.rows, self.timed, self.total_s, self.unlogged = 0, 0, 0.0, 0
-
-
-_PRINTED_CLOCK: weakref.WeakKeyDictionary[Run, _PrintedClock] = weakref.WeakKeyDictionary()
+ELAPSED_MEDIAN_WINDOW = RECENT_PRINTED
 
 
 def printed_elapsed_s(run: Run) -> float | None:
     """Time the run has taken by its own printed clock, for a log read without arrival times:
     a cumulative training clock where the family prints one, else the sum of printed step
-    times, with the steps between logged lines counted at the median of the last
-    ELAPSED_MEDIAN_WINDOW printed step times (O(1) a call in the run's length)."""
+    times (running totals, Run.folds), with the steps between logged lines counted at the
+    median of the last ELAPSED_MEDIAN_WINDOW printed step times (O(1) a call in the run's length)."""
     train = run.train_time_s.values
     if len(train) and np.isfinite(train[-1]):
         return float(train[-1])
-    clock = _PRINTED_CLOCK.get(run)
-    if clock is None:
-        clock = _PRINTED_CLOCK[run] = _PrintedClock()
-    n = run.n_iters
-    if n > clock.rows:
-        times = run.step_time_s.values[clock.rows : n]
-        times = times[np.isfinite(times)]
-        clock.timed += len(times)
-        clock.total_s += float(times.sum())
-        iters = run.iters.values[max(clock.rows - 1, 0) : n]
-        clock.unlogged += int(np.clip(np.diff(iters) - 1, 0, None).sum())
-        clock.rows = n
+    clock = run.folded()
     if clock.timed == 0:
         return None
     if clock.unlogged == 0:
         return clock.total_s
     window = run.step_time_s.values[-ELAPSED_MEDIAN_WINDOW:]
     window = window[np.isfinite(window)]
-    # Printed times are sparse in the window only when most rows print none: all of them then.
+    # Printed times are sparse in the window only when most rows print none: all of them
+    # then (those the columns keep, else the newest of those they dropped).
     if len(window) == 0:
         window = run.step_time_s.values[np.isfinite(run.step_time_s.values)]
+    if len(window) == 0:
+        window = clock.recent_printed_s
     return clock.total_s + clock.unlogged * float(np.median(window))
 
 

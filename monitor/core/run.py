@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.core.columns import Column, NanColumn, last_finite
 from monitor.core.events import (
     Checkpoint,
     Compiling,
@@ -31,100 +32,23 @@ from monitor.core.events import (
     TrainingEnded,
     VocabSize,
 )
+from monitor.core.folds import Folds
+
+__all__ = ["Column", "EvalPoint", "NanColumn", "Note", "Run", "RunState", "Setting", "last_finite"]
 
 _STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params, Compiling)
 NAN = float("nan")
 MAX_NOTES = 500
+#: Rows of a run's per-step columns kept exactly: the newest TAIL_ROWS at least, twice as
+#: many at most (older rows are folded into `Run.folds` and dropped, O(1) amortised a row).
+#: The estimator reads at most its BACKLOG (2,048 rows) back, the eval pauses the rows
+#: around the evals these rows hold, the report 1,001; 64K rows are ~2 MB a column.
+TAIL_ROWS = 1 << 16
+#: Line times of the first rows that have one, kept for good (energy's steady start is the
+#: first timed row 5 steps past the first step: at most the 6th timed row).
+TIMED_HEAD = 8
 #: No run takes more steps than this; a larger "step number" is noise.
 MAX_STEP = 10**15
-
-
-class Column:
-    """A growable numpy array: amortised O(1) append, zero-copy view of the filled part."""
-
-    __slots__ = ("_data", "_n")
-
-    def __init__(self, dtype: type = np.float64, capacity: int = 1024) -> None:
-        self._data: np.ndarray = np.empty(capacity, dtype=dtype)
-        self._n = 0
-
-    def append(self, value: float) -> None:
-        if self._n == len(self._data):
-            grown = np.empty(2 * len(self._data), dtype=self._data.dtype)
-            grown[: self._n] = self._data
-            self._data = grown
-        self._data[self._n] = value
-        self._n += 1
-
-    def extend(self, values: np.ndarray) -> None:
-        end = self._n + len(values)
-        if end > len(self._data):
-            grown = np.empty(max(end, 2 * len(self._data)), dtype=self._data.dtype)
-            grown[: self._n] = self._data[: self._n]
-            self._data = grown
-        self._data[self._n : end] = values
-        self._n = end
-
-    def set_last(self, value: float) -> None:
-        self._data[self._n - 1] = value
-
-    @property
-    def values(self) -> np.ndarray:
-        return self._data[: self._n]
-
-    def __len__(self) -> int:
-        return self._n
-
-
-class NanColumn(Column):
-    """A float Column that takes no memory while every value is NaN, as a field the family
-    never prints or the arrival times of lines already in the file are (8 MB a million)."""
-
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        super().__init__(np.float64, capacity=0)
-
-    def _unset(self) -> bool:
-        return len(self._data) == 0
-
-    def _materialise(self) -> None:
-        if self._unset():
-            self._data = np.full(max(1024, 2 * self._n), NAN)
-
-    def append(self, value: float) -> None:
-        if len(self._data):
-            super().append(value)
-        elif math.isnan(value):
-            self._n += 1
-        else:
-            self._materialise()
-            super().append(value)
-
-    def extend(self, values: np.ndarray) -> None:
-        if self._unset() and np.isnan(values).all():
-            self._n += len(values)
-            return
-        self._materialise()
-        super().extend(values)
-
-    def set_last(self, value: float) -> None:
-        self._materialise()
-        super().set_last(value)
-
-    @property
-    def values(self) -> np.ndarray:
-        if self._unset():
-            return np.broadcast_to(np.float64(NAN), (self._n,))  # read-only, no memory
-        return super().values
-
-
-def last_finite(values: np.ndarray) -> float | None:
-    """The last finite value of a column (None when there is none)."""
-    if len(values) and math.isfinite(values[-1]):
-        return float(values[-1])  # the usual case, without a pass over a million steps
-    ok = np.flatnonzero(np.isfinite(values))
-    return float(values[ok[-1]]) if len(ok) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +95,11 @@ class Run:
         self.mfu = Column()
         self.t = NanColumn()
         self.train_time_s = NanColumn()
+        #: the charts' envelopes and the printed clock's totals, over every row (see folded())
+        self.folds = Folds()
+        #: (step, line time) of the first TIMED_HEAD rows that have a line time
+        self.timed_head: list[tuple[int, float]] = []
+        self._best_val: tuple[int, float | None] = (0, None)  # (evals seen, best val loss among them)
         self.evals: list[EvalPoint] = []
         self.checkpoints = 0
         self.config: dict[str, object] = dict(inherited or {})
@@ -219,7 +148,7 @@ class Run:
 
     @property
     def first_iter(self) -> int | None:
-        return int(self.iters.values[0]) if len(self.iters) else None
+        return int(self.iters.head[0]) if len(self.iters) else None
 
     @property
     def last_loss(self) -> float | None:
@@ -227,8 +156,73 @@ class Run:
 
     @property
     def best_val_loss(self) -> float | None:
-        vals = [e.val_loss for e in self.evals if e.val_loss is not None and math.isfinite(e.val_loss)]
-        return min(vals) if vals else None
+        """The lowest finite val loss of the run (running: each eval is looked at once)."""
+        seen, best = self._best_val
+        for e in self.evals[seen:]:
+            if e.val_loss is not None and math.isfinite(e.val_loss) and (best is None or e.val_loss < best):
+                best = e.val_loss
+        self._best_val = (len(self.evals), best)
+        return best
+
+    def first_timed_at(self, step: int) -> float | None:
+        """The line time of the first row at or after `step` that has one; `step` at most
+        TIMED_HEAD - 1 steps past the first step (steps only rise: the rows kept for it)."""
+        return next((t for it, t in self.timed_head if it >= step), None)
+
+    def folded(self, charts: bool = False) -> Folds:
+        """The folds, with every row of the run folded into the printed clock (and the charts)."""
+        self._fold(len(self.iters), charts)
+        return self.folds
+
+    def _fold(self, upto: int, charts: bool) -> None:
+        folds = self.folds
+        at = folds.clock_rows
+        if upto > at:
+            folds.fold_clock(self.iters.since(at)[: upto - at], self.step_time_s.since(at)[: upto - at])
+        at = folds.chart_rows
+        if charts and upto > at:
+            k = upto - at
+            folds.fold_charts(self.iters.since(at)[:k], self.loss.since(at)[:k], self.step_time_s.since(at)[:k])
+
+    def _columns(self) -> tuple[Column, ...]:
+        return self.iters, self.loss, self.step_time_s, self.mfu, self.t, self.train_time_s
+
+    def add_row(self, it: int, loss: float, step_time_s: float, mfu: float, t: float, train_time_s: float) -> None:
+        """One new step's row (NaN: not printed), its step above the last one."""
+        self.iters.append(it)
+        self.loss.append(loss)
+        self.step_time_s.append(step_time_s)
+        self.mfu.append(mfu)
+        self.t.append(t)
+        self.train_time_s.append(train_time_s)
+        if len(self.timed_head) < TIMED_HEAD and math.isfinite(t):
+            self.timed_head.append((it, t))
+        if self.iters.kept >= 2 * TAIL_ROWS:
+            self._bound()
+
+    def add_rows(self, iters: np.ndarray, loss: np.ndarray, step_time_s: np.ndarray, mfu: np.ndarray,
+                 t: float | None, train_time_s: np.ndarray | None) -> None:
+        """New steps' rows, seen at `t`, each step above the one before (add_row in bulk)."""
+        if t is not None and len(self.timed_head) < TIMED_HEAD and math.isfinite(t):
+            self.timed_head.extend((int(it), t) for it in iters[: TIMED_HEAD - len(self.timed_head)])
+        for a in range(0, len(iters), TAIL_ROWS):  # pieces: the columns never hold over 2 * TAIL_ROWS
+            b = a + TAIL_ROWS
+            self.iters.extend(iters[a:b])
+            self.loss.extend(loss[a:b])
+            self.step_time_s.extend(step_time_s[a:b])
+            self.mfu.extend(mfu[a:b])
+            self.t.extend(np.full(len(iters[a:b]), NAN if t is None else t))
+            self.train_time_s.extend(np.full(len(iters[a:b]), NAN) if train_time_s is None else train_time_s[a:b])
+            if self.iters.kept >= 2 * TAIL_ROWS:
+                self._bound()
+
+    def _bound(self) -> None:
+        """Keep the newest TAIL_ROWS rows: the older ones are folded in, then dropped."""
+        drop = self.iters.kept - TAIL_ROWS
+        self._fold(self.iters.start + drop, charts=True)
+        self.folds.dropped(self.step_time_s.values[:drop])
+        for column in self._columns():
+            column.drop(drop)
 
     def setting(self, key: str, defaults: dict[str, object], flags: dict[str, object] | None = None) -> Setting | None:
         """The effective value of a setting and where it came from."""
@@ -264,8 +258,8 @@ class Run:
 
     def shift_times(self, shift_s: float) -> None:
         """Move every time of the run by `shift_s` (a printed clock anchored late)."""
-        if len(self.t) and not np.isnan(self.t.values).all():
-            self.t.values[:] += shift_s
+        self.t.shift(shift_s)
+        self.timed_head = [(it, t + shift_s) for it, t in self.timed_head]
         self.first_t, self.last_t, self.last_line_t = (
             None if x is None else x + shift_s for x in (self.first_t, self.last_t, self.last_line_t)
         )
@@ -386,12 +380,9 @@ class RunState:
             run.note(t, "warning", f"run continued after: {run.crash.message}")
             run.crash = None
             run.crash_ranks.clear()
-        run.iters.append(event.iter)
-        run.loss.append(NAN if event.loss is None else event.loss)
-        run.step_time_s.append(NAN if event.step_time_s is None else event.step_time_s)
-        run.mfu.append(NAN if event.mfu is None else event.mfu)
-        run.t.append(NAN if t is None else t)
-        run.train_time_s.append(NAN if event.train_time_s is None else event.train_time_s)
+        run.add_row(event.iter, NAN if event.loss is None else event.loss,
+                    NAN if event.step_time_s is None else event.step_time_s, NAN if event.mfu is None else event.mfu,
+                    NAN if t is None else t, NAN if event.train_time_s is None else event.train_time_s)
         if event.max_iters is not None:
             run.printed_max_iters = event.max_iters
         if event.share_total is not None:
@@ -499,13 +490,7 @@ def _append_iterations(
         run.note(t, "warning", f"run continued after: {run.crash.message}")
         run.crash = None
         run.crash_ranks.clear()
-    k = len(iters)
-    run.iters.extend(iters)
-    run.loss.extend(loss)
-    run.step_time_s.extend(step_time_s)
-    run.mfu.extend(mfu)
-    run.t.extend(np.full(k, NAN if t is None else t))
-    run.train_time_s.extend(np.full(k, NAN) if train_time_s is None else train_time_s)
+    run.add_rows(iters, loss, step_time_s, mfu, t, train_time_s)
     if t is not None:
         run.last_t = t
 

@@ -131,7 +131,7 @@ class Tracker:
         printed_config = any(v is not None for k, v in run.config.items() if k not in PARSER_KEYS)
         return (
             run.tokens_per_iter is not None or run.params is not None or run.init is not None
-            or printed_config or run.compiling or int(run.iters.values[0]) <= WARMUP_STEPS
+            or printed_config or run.compiling or int(run.iters.head[0]) <= WARMUP_STEPS
         )
 
     def _decide_warmup(self, run: Run) -> None:
@@ -143,8 +143,8 @@ class Tracker:
         if self._warm_final:
             return
         n = min(run.n_iters, 2 + WARMUP_MAX_ROWS + WARMUP_LOOKAHEAD)
-        iters, t = run.iters.values[:n], run.t.values[:n]
-        printed, clock = run.step_time_s.values[:n], run.train_time_s.values[:n]
+        iters, t = run.iters.head[:n], run.t.head[:n]
+        printed, clock = run.step_time_s.head[:n], run.train_time_s.head[:n]
         times = [math.nan]
         for i in range(1, n):
             steps = float(iters[i] - iters[i - 1])
@@ -186,15 +186,15 @@ class Tracker:
             return
         self._decide_warmup(run)
         iters, t = run.iters.values, run.t.values
-        if self._first is None:
-            timed = np.flatnonzero(np.isfinite(t))
-            if len(timed):
-                self._first = (int(iters[timed[0]]), float(t[timed[0]]))
+        if self._first is None and run.timed_head:
+            self._first = run.timed_head[0]
         # A cold open of a long log folds in only its recent history: the streams follow the
         # run from there, and the cost stays bounded by BACKLOG rows.
         self.rows = max(self.rows, n - BACKLOG)
         printed, clock = run.step_time_s.values, run.train_time_s.values
-        for i in range(self.rows, n):
+        # the columns keep the newest rows (run.TAIL_ROWS > BACKLOG): row i is at i - start
+        start = run.iters.start
+        for i in range(self.rows - start, n - start):
             hi, t_i = int(iters[i]), float(t[i])
             self._row(i, hi, t_i, float(printed[i]), float(clock[i]), iters, t, clock, eval_every)
             if math.isfinite(t_i):
