@@ -62,9 +62,10 @@ class Column:
         self._data[self._n - 1] = value
 
     def drop(self, rows: int) -> None:
-        """Forget the oldest `rows` kept rows (the first HEAD_ROWS of the column stay in `head`)."""
+        """Forget the oldest `rows` kept rows; the first HEAD_ROWS of the column stay in `head`
+        (none is dropped before the column has that many)."""
         rows = min(rows, self._n)
-        if rows <= 0:
+        if rows <= 0 or len(self) < HEAD_ROWS:
             return
         if self._head is None:
             self._head = np.array(self.values[:HEAD_ROWS])
@@ -110,6 +111,11 @@ class Column:
     @property
     def kept(self) -> int:
         return self._n
+
+    @property
+    def capacity(self) -> int:
+        """Rows the column has memory for (kept, head and allocated room)."""
+        return len(self._data) + (0 if self._head is None else len(self._head))
 
     def since(self, row: int) -> np.ndarray:
         """The kept rows from row `row` on (from the oldest kept one, if that was dropped)."""

@@ -40,9 +40,10 @@ _STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params
 NAN = float("nan")
 MAX_NOTES = 500
 #: Rows of a run's per-step columns kept exactly: the newest TAIL_ROWS at least, twice as
-#: many at most (older rows are folded into `Run.folds` and dropped, O(1) amortised a row).
-#: The estimator reads at most its BACKLOG (2,048 rows) back, the eval pauses the rows
-#: around the evals these rows hold, the report 1,001; 64K rows are ~2 MB a column.
+#: many at most (older rows are folded into `Run.folds` and dropped, O(1) amortised a row;
+#: room for at most 4 * TAIL_ROWS allocated: 2 MB a column). The estimator reads at most its
+#: BACKLOG (2,048 rows) back, the eval pauses the rows around the evals these rows hold
+#: (all of its MAX_EVALS = 256 where they span fewer rows), the report 1,001.
 TAIL_ROWS = 1 << 16
 #: Line times of the first rows that have one, kept for good (energy's steady start is the
 #: first timed row 5 steps past the first step: at most the 6th timed row).
