@@ -215,25 +215,36 @@ def crowded_poll(workdir: Path) -> list[tuple[str, str]]:
             (f"{what}: Follower (stats the log only)", f"{ours * 100:.1f}% of one core ({ours / base:.2f}x)")]
 
 
-def update_cost(history: int, updates: int = 300) -> tuple[float, float]:
+#: Updates each session makes in a row before the other takes its turn (update_cost).
+BLOCK = 50
+
+
+def update_cost(histories: tuple[int, ...], updates: int = 300) -> list[tuple[float, float]]:
     """CPU time of what `--jsonl` does for each new line (Session.feed, then a snapshot and its
-    JSON record) after a `history`-line cold open: (median ms, p95 ms) over `updates` lines."""
+    JSON record) after a cold open of each of `histories` lines: (median ms, p95 ms) over
+    `updates` lines each. The sessions take turns, BLOCK lines at a time, so other work on the
+    machine weighs on each of them alike (line by line, each would evict the other's data
+    from the CPU caches)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from monitor.core.report import Options
     from monitor.session import Session
 
-    now = [1.8e9]
-    session = Session(Options(source="run.log"), clock=lambda: now[0])
-    session.feed_block((CONFIG + "".join(iter_line(i) for i in range(history))).encode(), None)
-    session.snapshot().to_json()
-    costs = []
-    for i in range(history, history + updates):
-        now[0] += 0.1
-        t0 = time.process_time()
-        session.feed(iter_line(i).rstrip("\n").encode(), now[0])
+    sessions = []
+    for history in histories:
+        now = [1.8e9]
+        session = Session(Options(source="run.log"), clock=lambda now=now: now[0])
+        session.feed_block((CONFIG + "".join(iter_line(i) for i in range(history))).encode(), None)
         session.snapshot().to_json()
-        costs.append(time.process_time() - t0)
-    return float(np.median(costs)) * 1000, float(np.percentile(costs, 95)) * 1000
+        sessions.append((session, now, history, []))
+    for block in range(0, updates, BLOCK):
+        for session, now, history, costs in sessions:
+            for k in range(block, min(block + BLOCK, updates)):
+                now[0] += 0.1
+                t0 = time.process_time()
+                session.feed(iter_line(history + k).rstrip("\n").encode(), now[0])
+                session.snapshot().to_json()
+                costs.append(time.process_time() - t0)
+    return [(float(np.median(costs)) * 1000, float(np.percentile(costs, 95)) * 1000) for *_, costs in sessions]
 
 
 def main() -> None:
@@ -243,7 +254,7 @@ def main() -> None:
                     help="only: the CPU of one update with a 1M-line history against an empty one")
     args = ap.parse_args()
     if args.update_cost:
-        small, big = update_cost(10), update_cost(1_000_000)
+        small, big = update_cost((10, 1_000_000))
         print(f"one --jsonl update (feed + snapshot + JSON), CPU ms, median / p95 of 300, load "
               f"{os.getloadavg()[0]:.1f}: 10-line history {small[0]:.2f} / {small[1]:.2f}; "
               f"1,000,000-line history {big[0]:.2f} / {big[1]:.2f}; ratio of medians {big[0] / small[0]:.2f}")

@@ -14,6 +14,8 @@ NAN = float("nan")
 #: The first rows of a column, kept for good: the estimator reads a process's first steps
 #: (warm-up, the step-0 eval) however long the run grows (tracker.py reads at most 18).
 HEAD_ROWS = 32
+#: Any number of NaNs in no memory (read-only, stride 0): an unset NanColumn's values.
+_NANS = np.broadcast_to(np.float64(NAN), (1 << 56,))
 
 
 def last_finite(values: np.ndarray) -> float | None:
@@ -175,5 +177,5 @@ class NanColumn(Column):
     @property
     def values(self) -> np.ndarray:
         if self._unset():
-            return np.broadcast_to(np.float64(NAN), (self._n,))  # read-only, no memory
+            return _NANS[: self._n]  # read-only, no memory
         return super().values

@@ -7,6 +7,8 @@ PURE ring: numpy only; no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from monitor.core.envelope import Envelope
@@ -41,11 +43,19 @@ class Folds:
         """The next rows of the printed clock, in order (steps; printed step times, NaN: none)."""
         if not len(iters):
             return
-        printed = step_time_s[np.isfinite(step_time_s)]
-        self.timed += len(printed)
-        self.total_s += float(printed.sum())
-        before = iters[:1] if self._last_iter is None else np.array([self._last_iter])
-        self.unlogged += int(np.clip(np.diff(iters, prepend=before) - 1, 0, None).sum())
+        first = int(iters[0])
+        if self._last_iter is not None:
+            self.unlogged += max(0, first - self._last_iter - 1)
+        if len(iters) == 1:  # a live log's new line: no numpy for one number
+            printed = float(step_time_s[0])
+            if math.isfinite(printed):
+                self.timed += 1
+                self.total_s += printed
+        else:
+            finite = step_time_s[np.isfinite(step_time_s)]
+            self.timed += len(finite)
+            self.total_s += float(finite.sum())
+            self.unlogged += int(np.clip(np.diff(iters) - 1, 0, None).sum())
         self._last_iter = int(iters[-1])
         self.clock_rows += len(iters)
 

@@ -7,6 +7,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from functools import reduce
 
@@ -86,15 +87,9 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np
     due = np.arange((since // eval_every + 1) * eval_every, iters[-1] + 1, eval_every)
     logged = np.array([e.iter for e in run.evals[-MAX_EVALS:] if iters[0] < e.iter <= iters[-1]], dtype=np.int64)
     due = np.union1d(due, logged)[-MAX_EVALS:]
-    # The lines whose interval (previous line, this line] holds an eval, found from the
-    # eval steps themselves so that a million-line run costs no full pass.
-    idx = np.unique(np.searchsorted(iters, due, side="left")) - 1
-    idx = idx[(idx >= 0) & (idx + 1 < len(iters))]
+    idx, counts, n_steps, own = _lines_around(run, iters, due)
     if not len(idx):
         return np.empty(0)
-    counts = np.searchsorted(due, iters[idx + 1], side="right") - np.searchsorted(due, iters[idx], side="right")
-    counts = np.maximum(counts, 1)
-    n_steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
     step = step_s
     gap = run.t.values[idx + 1] - run.t.values[idx]
     # Lines that arrived faster than their steps can run came out of a buffer in a burst:
@@ -103,10 +98,34 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np
     out = np.where(real_time, (gap - n_steps * step) / counts, np.nan)
     if plan.eval_in_step_time:
         printed = run.step_time_s.values[idx + 1]
-        own = np.isin(iters[idx + 1], due) & np.isfinite(printed)
+        own = own & np.isfinite(printed)
         out = np.where(np.isnan(out) & own, printed - step, out)
     out = out[np.isfinite(out)]
     return np.maximum(out, 0.0)
+
+
+#: The last _lines_around answer of each run, with what it was asked: the same until an eval
+#: step comes into view or leaves it (O(1) a call in the run's length between).
+_AROUND: weakref.WeakKeyDictionary[Run, tuple[tuple[int, bytes], tuple[np.ndarray, ...]]] = weakref.WeakKeyDictionary()
+
+
+def _lines_around(run: Run, iters: np.ndarray, due: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The lines whose interval (previous line, this line] holds an eval (index of the
+    previous line in `iters`), the evals in it, its steps, and whether the line is an eval
+    step's own; found from the eval steps themselves so that a million-line run costs no
+    full pass. Every step in `due` is at most the last one: its two lines are already in."""
+    key = (run.iters.start, due.tobytes())
+    known = _AROUND.get(run)
+    if known is not None and known[0] == key:
+        return known[1]
+    idx = np.unique(np.searchsorted(iters, due, side="left")) - 1
+    idx = idx[(idx >= 0) & (idx + 1 < len(iters))]
+    counts = np.searchsorted(due, iters[idx + 1], side="right") - np.searchsorted(due, iters[idx], side="right")
+    counts = np.maximum(counts, 1)
+    n_steps = (iters[idx + 1] - iters[idx]).astype(np.float64)
+    around = (idx, counts, n_steps, np.isin(iters[idx + 1], due))
+    _AROUND[run] = (key, around)
+    return around
 
 
 def _step0_eval_s(run: Run, plan: Plan) -> float | None:
