@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.core import run as run_module
+from monitor.core import steps as steps_module
 from monitor.core.columns import HEAD_ROWS, Column, NanColumn, last_finite
 from monitor.core.envelope import CAPACITY
 from monitor.core.folds import RECENT_PRINTED
 from monitor.core.report import Options, printed_elapsed_s
-from monitor.core.run import MAX_NOTES, TIMED_HEAD, RunState
+from monitor.core.run import MAX_NOTES, RunState
+from monitor.core.steps import TIMED_HEAD
 from monitor.core.tracker import BACKLOG, MAX_CHECKPOINTS, Tracker
 from monitor.session import Session
 
@@ -52,7 +53,7 @@ def _log(steps: int, seed: int = 1) -> list[str]:
 def _read(lines: list[str], tail: int, monkeypatch: pytest.MonkeyPatch, cold: int) -> tuple[Session, list[str]]:
     """The first `cold` lines read in bulk (a cold open), the rest line by line at 0.11 s
     apart with a record every 500 lines; the session and its records."""
-    monkeypatch.setattr(run_module, "TAIL_ROWS", tail)
+    monkeypatch.setattr(steps_module, "TAIL_ROWS", tail)
     now = [T0]
     session = Session(Options(source="long.log"), clock=lambda: now[0])
     session.feed_block(("\n".join(lines[:cold]) + "\n").encode(), None)
@@ -112,14 +113,14 @@ def test_a_long_run_read_in_bulk_is_the_run_read_whole(long_log, monkeypatch) ->
 def test_the_printed_clock_keeps_the_dropped_rows_printed_times(monkeypatch) -> None:
     """A log that stopped printing step times: the steps between its lines are counted at
     the median of the printed times the columns no longer hold."""
-    monkeypatch.setattr(run_module, "TAIL_ROWS", 64)
+    monkeypatch.setattr(steps_module, "TAIL_ROWS", 64)
     states = []
     for _ in range(2):
         state = RunState()
         state.extend_iterations(np.arange(0, 300, 3), np.ones(100), np.linspace(1, 2, 100), np.full(100, np.nan), None)
         state.extend_iterations(np.arange(300, 3000, 3), np.ones(900), np.full(900, np.nan), np.full(900, np.nan), None)
         states.append(state)
-        monkeypatch.setattr(run_module, "TAIL_ROWS", NEVER)
+        monkeypatch.setattr(steps_module, "TAIL_ROWS", NEVER)
     bounded, whole = (s.current for s in states)
     assert bounded.step_time_s.start > 0 and not np.isfinite(bounded.step_time_s.values).any()
     assert printed_elapsed_s(bounded) == printed_elapsed_s(whole) == pytest.approx(

@@ -192,7 +192,7 @@ class Tracker:
         # run from there, and the cost stays bounded by BACKLOG rows.
         self.rows = max(self.rows, n - BACKLOG)
         printed, clock = run.step_time_s.values, run.train_time_s.values
-        # the columns keep the newest rows (run.TAIL_ROWS > BACKLOG): row i is at i - start
+        # the columns keep the newest rows (steps.TAIL_ROWS > BACKLOG): row i is at i - start
         start = run.iters.start
         for i in range(self.rows - start, n - start):
             hi, t_i = int(iters[i]), float(t[i])
