@@ -20,7 +20,7 @@ from monitor.core.folds import RECENT_PRINTED
 from monitor.core.report import Options, printed_elapsed_s
 from monitor.core.run import MAX_NOTES, RunState
 from monitor.core.steps import TIMED_HEAD
-from monitor.core.tracker import BACKLOG, MAX_CHECKPOINTS, Tracker
+from monitor.core.tracker import BACKLOG, MAX_CHECKPOINTS, WARMUP_STEPS, Tracker
 from monitor.session import Session
 
 T0 = 1_800_000_000.0
@@ -90,6 +90,12 @@ def test_a_long_run_keeps_bounded_state_and_reports_what_the_whole_history_gives
         else:
             assert a == b, name
     assert (got.iters_done, got.first_iter, got.iter) == (40_000, 0, 39_999)
+    # Energy's steady start: the first row with a line time past warm-up, long dropped.
+    times, iters = ref.t.values, ref.iters.values
+    first_timed = np.flatnonzero(np.isfinite(times) & (iters >= iters[0] + WARMUP_STEPS))[0]
+    assert first_timed < run.iters.start
+    assert run.first_timed_at(run.first_iter + WARMUP_STEPS) == times[first_timed]
+    assert Tracker.of(run)._first == Tracker.of(ref)._first == (int(iters[first_timed]), times[first_timed])
     # Counted in elements: nothing grows with the steps (the evals list grows with the evals).
     for column in (run.iters, run.loss, run.step_time_s, run.mfu, run.t, run.train_time_s):
         assert column.kept <= 2 * TAIL and column.capacity <= 4 * TAIL + HEAD_ROWS
