@@ -233,3 +233,40 @@ def test_windowed_energy_matches_its_definition(steps, t0: float, span: float) -
         assert reading is None
     else:
         assert reading is not None and reading.energy_j == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.floats(0.0, 3.0, allow_subnormal=False), st.one_of(st.none(), st.floats(0.0, 700.0)),
+                             st.one_of(st.none(), st.floats(-50.0, 800.0))), min_size=2, max_size=30),
+    t0=st.floats(-5.0, 60.0), span=st.floats(0.01, 80.0),
+)
+def test_energy_kept_up_to_date_sample_by_sample_matches_its_definition(steps, t0: float, span: float) -> None:
+    """The spans are extended as samples come (and the ones after the newest power reading
+    redone when the next comes): asked after every sample, the answer is the definition's for
+    the samples so far."""
+    t, energy, trace = 0.0, 1000.0, []
+    tel = Telemetry()
+    for dt, power, step_j in steps:
+        t += dt
+        if step_j is not None:
+            energy = energy + step_j if energy + step_j >= 0 else 0.0
+        trace.append(sample(t, power_w=power, energy_j=None if step_j is None else energy))
+        tel.add(trace[-1:])
+        reading = tel.energy(t0, t0 + span)
+        expected = _reference_energy(trace, t0, t0 + span) if len(trace) >= 2 else None
+        if expected is None:
+            assert reading is None
+        else:
+            assert reading is not None and reading.energy_j == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+def test_vram_peak_asked_again_looks_only_at_new_samples_and_stays_right() -> None:
+    tel = Telemetry()
+    tel.add([sample(float(i), vram_used_bytes=v) for i, v in enumerate([5, 9, 3])])
+    assert tel.vram_peak_bytes(0, since_t=1.5) == 3
+    tel.add([sample(3.0, vram_used_bytes=7), sample(4.0)])
+    assert tel.vram_peak_bytes(0, since_t=1.5) == 7
+    assert tel.vram_peak_bytes(0) == 9  # another start: computed afresh
+    tel.add([sample(5.0, vram_used_bytes=4)])
+    assert (tel.vram_peak_bytes(0), tel.vram_peak_bytes(0, since_t=1.5)) == (9, 7)

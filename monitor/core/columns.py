@@ -63,6 +63,10 @@ class Column:
     def set_last(self, value: float) -> None:
         self._data[self._n - 1] = value
 
+    def truncate(self, rows: int) -> None:
+        """Forget the newest rows after the first `rows` of the column (dropped ones count)."""
+        self._n = max(0, min(self._n, rows - self._start))
+
     def drop(self, rows: int) -> None:
         """Forget the oldest `rows` kept rows; the first HEAD_ROWS of the column stay in `head`
         (none is dropped before the column has that many)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.core.run import Column
+from monitor.core.columns import Column
 
 #: A GPU whose newest sample is this much older than the newest sample of any GPU has left
 #: the run's set (a re-selection dropped it, or its reader stopped).
@@ -110,24 +110,15 @@ def _bridged(t: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.where(~known & inside, np.interp(t, t[known], p[known]), p)
 
 
-@dataclass(frozen=True, slots=True)
-class _Intervals:
-    """The spans between consecutive samples of one GPU, with running sums so that the energy
-    of any window costs two binary searches, however long the run."""
-
-    a: np.ndarray  # start of each span
-    b: np.ndarray  # end of each span
-    e: np.ndarray  # its energy, 0 where unknown
-    by_counter: np.ndarray  # the counter gave it (else integrated power)
-    valid: np.ndarray  # indices of spans whose energy is known
-    cum_e: np.ndarray  # running sums, one longer than the spans
-    cum_counter_s: np.ndarray
-    cum_power_s: np.ndarray
-    median_s: float
+#: How many of the newest spans between samples give the typical sampling period (hold_s).
+PERIOD_SPANS = 1024
 
 
 class _Trace:
-    """The samples of one GPU as numpy columns, in time order."""
+    """The samples of one GPU as numpy columns, in time order, and the spans between
+    consecutive samples with running sums, kept up to date as samples arrive (O(1) amortised
+    a sample), so that the energy of any window costs a few binary searches however long the
+    run. Span i runs from sample i to sample i + 1."""
 
     def __init__(self) -> None:
         self.t = Column()
@@ -136,7 +127,17 @@ class _Trace:
         self.vram_used = Column()
         self.util_pct = Column()
         self.latest: GpuSample | None = None
-        self._intervals: _Intervals | None = None
+        self._by_counter = Column(np.bool_)  # the counter gave the span's energy (else power)
+        self._valid = Column(np.int64)  # spans whose energy is known, in order
+        self._cum_e = Column()  # running sums, one longer than the spans
+        self._cum_counter_s = Column()
+        self._cum_power_s = Column()
+        for cum in (self._cum_e, self._cum_counter_s, self._cum_power_s):
+            cum.append(0.0)
+        self._firm = 0  # spans [0, firm) are final; later ones wait for a power reading
+        self._known_p = -1  # the newest sample with a power reading
+        self._any_counter = False
+        self._peak: tuple[float | None, int, float] | None = None  # vram_peak's (since_t, samples seen, peak)
 
     def add(self, s: GpuSample) -> bool:
         if self.latest is not None and s.t < self.latest.t:
@@ -147,60 +148,92 @@ class _Trace:
         self.energy_j.append(_f(s.energy_j))
         self.vram_used.append(_f(s.vram_used_bytes))
         self.util_pct.append(_f(s.util_pct))
-        self._intervals = None
         return True
 
-    def intervals(self) -> _Intervals:
-        """Spans between consecutive samples. A counter that went backwards was reset (driver
-        reload): that span falls back to the trapezoid of the power readings. A trace with no
-        counter at all is integrated power, moved back by the lag of the power average (one
-        shift for the whole trace keeps the spans in order for the binary searches)."""
-        if self._intervals is None:
-            t, e = self.t.values, self.energy_j.values
-            p = _bridged(t, self.power_w.values)
-            de = np.diff(e)
-            by_counter = np.isfinite(de) & (de >= 0)
-            energy = np.where(by_counter, de, (p[1:] + p[:-1]) / 2 * np.diff(t))
-            lag = 0.0 if by_counter.any() else POWER_LAG_S
-            a, b = t[:-1] - lag, t[1:] - lag
-            width = b - a
-            ok = np.isfinite(energy) & (width > 0)
-            zero = np.zeros(1)
-            self._intervals = _Intervals(
-                a=a, b=b, e=np.where(ok, energy, 0.0), by_counter=by_counter, valid=np.flatnonzero(ok),
-                cum_e=np.concatenate([zero, np.cumsum(np.where(ok, energy, 0.0))]),
-                cum_counter_s=np.concatenate([zero, np.cumsum(np.where(ok & by_counter, width, 0.0))]),
-                cum_power_s=np.concatenate([zero, np.cumsum(np.where(ok & ~by_counter, width, 0.0))]),
-                median_s=float(np.median(width)) if len(width) else 0.0,
-            )
-        return self._intervals
+    @property
+    def lag_s(self) -> float:
+        """A trace with no counter at all is integrated power, moved back by the lag of the
+        power average (POWER_LAG_S); spans are stored unshifted and windows moved instead."""
+        return 0.0 if self._any_counter else POWER_LAG_S
+
+    def _update(self) -> None:
+        """Spans for the samples that came since the last call. A counter that went backwards
+        was reset (driver reload): that span falls back to the trapezoid of the power readings.
+        Spans after the newest power reading are recomputed when the next one comes, since a
+        missing reading between two known ones is interpolated (`_bridged`)."""
+        n = len(self.t)
+        k0 = self._firm
+        if n - 1 <= k0:
+            return
+        for col in (self._by_counter,):
+            col.truncate(k0)
+        for cum in (self._cum_e, self._cum_counter_s, self._cum_power_s):
+            cum.truncate(k0 + 1)
+        valid = self._valid.values
+        self._valid.truncate(int(np.searchsorted(valid, k0, side="left")))
+        # from the newest power reading at or before k0: the bridge across a gap needs it
+        ks = self._known_p if 0 <= self._known_p <= k0 else k0
+        t, e = self.t.values[ks:], self.energy_j.values[ks:]
+        p = _bridged(t, self.power_w.values[ks:])
+        de = np.diff(e)
+        by_counter = np.isfinite(de) & (de >= 0)
+        energy = np.where(by_counter, de, (p[1:] + p[:-1]) / 2 * np.diff(t))
+        width = np.diff(t)
+        ok = np.isfinite(energy) & (width > 0)
+        skip = k0 - ks  # spans before k0 are final already
+        by_counter, energy, width, ok = by_counter[skip:], energy[skip:], width[skip:], ok[skip:]
+        self._by_counter.extend(by_counter)
+        self._valid.extend(np.flatnonzero(ok) + k0)
+        for cum, add in ((self._cum_e, np.where(ok, energy, 0.0)),
+                         (self._cum_counter_s, np.where(ok & by_counter, width, 0.0)),
+                         (self._cum_power_s, np.where(ok & ~by_counter, width, 0.0))):
+            cum.extend(cum.values[-1] + np.cumsum(add))
+        self._any_counter = self._any_counter or bool(by_counter.any())
+        known = np.flatnonzero(np.isfinite(self.power_w.values[ks:]))
+        if len(known):
+            self._known_p = ks + int(known[-1])
+        # spans up to the newest power reading are final (before the first reading ever,
+        # power stays unknown); after it they wait for the next reading
+        self._firm = n - 1 if self._known_p < 0 else min(n - 1, max(k0, self._known_p))
+
+    def _span_energy(self, i: int) -> float:
+        cum = self._cum_e.values
+        return float(cum[i + 1] - cum[i])
 
     def energy(self, t0: float, t1: float) -> tuple[float, float, float, float, float] | None:
         """(energy, seconds by counter, seconds by power, covered start, covered end) in
         [t0, t1]; a span cut by the window counts by the share inside it. A short gap at
         either end of the window (up to two sampling periods: the newest reading lags `now`)
         is held at the nearest power reading."""
-        iv = self.intervals()
-        lo = int(np.searchsorted(iv.b, t0, side="right"))  # first span ending after t0
-        hi = int(np.searchsorted(iv.a, t1, side="left"))  # spans starting before t1: [0, hi)
-        k0, k1 = np.searchsorted(iv.valid, [lo, hi], side="left")
+        self._update()
+        lag = self.lag_s
+        t0, t1 = t0 + lag, t1 + lag
+        t = self.t.values
+        a, b = t[:-1], t[1:]
+        lo = int(np.searchsorted(b, t0, side="right"))  # first span ending after t0
+        hi = int(np.searchsorted(a, t1, side="left"))  # spans starting before t1: [0, hi)
+        valid = self._valid.values
+        k0, k1 = np.searchsorted(valid, [lo, hi], side="left")
         if k0 >= k1:
             return None
-        first, last = int(iv.valid[k0]), int(iv.valid[k1 - 1])
-        total = float(iv.cum_e[last + 1] - iv.cum_e[first])
-        counter_s = float(iv.cum_counter_s[last + 1] - iv.cum_counter_s[first])
-        power_s = float(iv.cum_power_s[last + 1] - iv.cum_power_s[first])
+        first, last = int(valid[k0]), int(valid[k1 - 1])
+        cum_e, cum_c, cum_p = self._cum_e.values, self._cum_counter_s.values, self._cum_power_s.values
+        total = float(cum_e[last + 1] - cum_e[first])
+        counter_s = float(cum_c[last + 1] - cum_c[first])
+        power_s = float(cum_p[last + 1] - cum_p[first])
+        by_counter = self._by_counter.values
         for i in {first, last}:
-            width = float(iv.b[i] - iv.a[i])
-            outside = width - (min(float(iv.b[i]), t1) - max(float(iv.a[i]), t0))
+            width = float(b[i] - a[i])
+            outside = width - (min(float(b[i]), t1) - max(float(a[i]), t0))
             if outside > 0:
-                total -= float(iv.e[i]) * outside / width
-                if iv.by_counter[i]:
+                total -= self._span_energy(i) * outside / width
+                if by_counter[i]:
                     counter_s -= outside
                 else:
                     power_s -= outside
-        start, end = max(t0, float(iv.a[first])), min(t1, float(iv.b[last]))
-        hold_s = max(HOLD_MIN_S, 2 * iv.median_s)
+        start, end = max(t0, float(a[first])), min(t1, float(b[last]))
+        recent = t[-PERIOD_SPANS - 1 :]
+        hold_s = max(HOLD_MIN_S, 2 * float(np.median(np.diff(recent))))
         p = self.power_w.values
         for gap, power in ((start - t0, p[first]), (t1 - end, p[last + 1])):
             if 0 < gap <= hold_s and math.isfinite(power):
@@ -210,7 +243,28 @@ class _Trace:
             start = t0
         if t1 - end <= hold_s and math.isfinite(p[last + 1]):
             end = t1
-        return total, counter_s, power_s, start, end
+        return total, counter_s, power_s, start - lag, end - lag
+
+    def vram_peak(self, since_t: float | None) -> float | None:
+        """The highest VRAM reading from `since_t` on (all of them for None); asked again
+        with the same `since_t`, only the samples that came since are looked at."""
+        t, vram = self.t.values, self.vram_used.values
+        seen, peak = 0, -math.inf
+        if self._peak is not None and self._peak[0] == since_t:
+            _, seen, peak = self._peak
+        new_t, new = t[seen:], vram[seen:]
+        if since_t is not None:
+            new = new[new_t >= since_t]
+        new = new[np.isfinite(new)]
+        if len(new):
+            peak = max(peak, float(new.max()))
+        self._peak = (since_t, len(t), peak)
+        return peak if math.isfinite(peak) else None
+
+    def window(self, t0: float, t1: float) -> slice:
+        """The samples with t0 <= t <= t1, as a slice of the columns."""
+        t = self.t.values
+        return slice(int(np.searchsorted(t, t0, side="left")), int(np.searchsorted(t, t1, side="right")))
 
 
 class Telemetry:
@@ -306,11 +360,8 @@ class Telemetry:
         tr = self._traces.get(index)
         if tr is None:
             return None
-        vram = tr.vram_used.values
-        if since_t is not None:
-            vram = vram[tr.t.values >= since_t]
-        vram = vram[np.isfinite(vram)]
-        return int(vram.max()) if len(vram) else None
+        peak = tr.vram_peak(since_t)
+        return None if peak is None else int(peak)
 
     def energy(self, t0: float, t1: float, gpus: Iterable[int] | None = None) -> EnergyReading | None:
         """Energy of the GPUs (default: the active ones) between t0 and t1, None without two
@@ -360,8 +411,7 @@ class Telemetry:
         busy = known = 0
         for index in self.active():
             tr = self._traces[index]
-            t, util = tr.t.values, tr.util_pct.values
-            inside = util[(t >= t0) & (t <= t1)]
+            inside = tr.util_pct.values[tr.window(t0, t1)]
             inside = inside[np.isfinite(inside)]
             known += len(inside)
             busy += int(np.count_nonzero(inside >= BUSY_UTIL_PCT))
