@@ -143,8 +143,10 @@ class NanowatchApp(App[int]):
             self._changed = self.feed.drain() or self._changed
 
     def _tick(self) -> None:
+        """A quiet log's redraw; a screen that lines have redrawn within the last second
+        needs none (each of those redraws read the clock and the GPU samples too)."""
         self._drain()
-        if not self.paused and not self._throttle.pending:
+        if not self.paused and not self._throttle.pending and self._throttle.idle_s() >= TICK_S / 2:
             self.redraw(charts=self._changed)
 
     def redraw(self, charts: bool = False) -> None:

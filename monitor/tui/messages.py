@@ -52,6 +52,10 @@ class Throttle:
         """A redraw just happened (whoever asked for it)."""
         self._last = self._monotonic()
 
+    def idle_s(self) -> float:
+        """Seconds since the last redraw."""
+        return self._monotonic() - self._last
+
     def soon(self) -> None:
         if self.pending:
             return

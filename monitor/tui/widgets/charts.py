@@ -166,11 +166,9 @@ class _Chart(PlotextPlot):
         self._timer: Timer | None = None
 
     def show(self, snap: Snapshot, log_scale: bool = False) -> None:
-        """Draw `snap` now, or when CHART_MIN_S has passed since the last drawing if only its
-        data changed (a new scale is drawn at once)."""
-        key = (self._data_key(snap), log_scale)
-        if key == self._key:
-            return
+        """Draw `snap` now, or when CHART_MIN_S has passed since the last drawing (a new scale
+        is drawn at once). Within that window a newer Snapshot only replaces the one waiting:
+        what it would look like is worked out once, when the window ends."""
         self._due = (snap, log_scale)
         wait = self._drawn_at + CHART_MIN_S - self._monotonic()
         if wait > 0 and self._key is not None and self._key[1] == log_scale:
@@ -181,14 +179,18 @@ class _Chart(PlotextPlot):
 
     def on_resize(self) -> None:
         if self._due is not None:
-            self._draw_due()  # a new width: the buckets per cell change
+            self._draw_due(resized=True)  # a new width: the buckets per cell change
 
-    def _draw_due(self) -> None:
+    def _draw_due(self, *, resized: bool = False) -> None:
+        """Draw the waiting Snapshot if it looks different on this canvas (or the canvas changed)."""
         self._timer = None
         if self._due is None:
             return
         snap, log_scale = self._due
-        self._key = (self._data_key(snap), log_scale)
+        key = (self._data_key(snap), log_scale)
+        if key == self._key and not resized:
+            return
+        self._key = key
         self._drawn_at = self._monotonic()
         self.plt.clear_figure()  # data, ticks and labels alike (the theme is set again at render)
         self._draw(snap, log_scale)

@@ -47,18 +47,30 @@ def bar(fraction: float | None, width: int, style: str = "green") -> Text:
 
 
 class SnapshotView(Static):
-    """A Static that re-renders only when what it shows has changed."""
+    """A Static that re-renders only when what it shows has changed, and asks for a new
+    layout of the screen only when its height changes."""
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None, wraps: bool = False) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes)
         self._shown: Text | None = None
-        self._wraps = wraps  # wrapped text can change height without changing its line count
+        self._rows: tuple[int, int] = (0, 0)  # (width, rows) of the text shown
 
     def put(self, text: Text) -> None:
-        if text != self._shown:
-            # A new layout only when the height may change (a line more or less): relayout
-            # of the whole screen is most of what an idle redraw costs.
-            lines = text.plain.count("\n")
-            layout = self._wraps or self._shown is None or self._shown.plain.count("\n") != lines
-            self._shown = text
-            self.update(text, layout=layout)
+        if text == self._shown:
+            return
+        self._shown = text
+        width = self.content_size.width
+        if not width:  # not laid out yet
+            self.update(text)
+            return
+        # A layout of the whole screen costs more than the rest of a redraw: only when the
+        # text needs another number of rows at this width (a line more, or wrapped otherwise).
+        before = self._rows[1] if self._rows[0] == width else self.get_content_height(self.size, self.size, width)
+        self.update(text, layout=False)
+        if self.styles.text_wrap == "nowrap":
+            rows = text.plain.count("\n") + 1
+        else:
+            rows = self.get_content_height(self.size, self.size, width)
+        self._rows = (width, rows)
+        if rows != before:
+            self.refresh(layout=True)

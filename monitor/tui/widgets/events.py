@@ -35,7 +35,7 @@ class EventsPanel(Vertical):
         super().__init__(id=id)
         self.warnings = SnapshotView(classes="events-warnings")
         self.notes = VerticalScroll(classes="events-notes")
-        self._body = SnapshotView(classes="events-body", wraps=True)
+        self._body = SnapshotView(classes="events-body")
         self._key: object = None
 
     def compose(self) -> ComposeResult:

@@ -80,9 +80,6 @@ class ProgressLine(_Sized):
 class FinishLine(_Sized):
     """`finishes 14:32 (14:20–14:45), in 2 h 11 m · 32.1 ms/step · eval pause 1.2 s`"""
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, wraps=True)  # a caveat may wrap to a second line
-
     def compose_line(self, snap: Snapshot, width: int) -> Text:
         text = self._when(snap)
         if snap.status in ("crashed", "interrupted") and snap.crash_message:

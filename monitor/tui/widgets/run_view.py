@@ -43,17 +43,21 @@ class RunView(Vertical):
         self.events = _titled(EventsPanel(id="events"), "events")
 
     def compose(self) -> ComposeResult:
-        yield self.header
-        yield self.progress
-        yield self.finish
-        with Horizontal(id="charts"):
-            yield self.loss_chart
-            yield self.step_chart
-        yield self.gpus
-        with Horizontal(id="numbers"):
-            yield self.energy
-            yield self.totals
-        yield self.events
+        # Two boxes: a change of the top lines (every new step) repaints the widgets whose
+        # box it touches, so the charts and panels below are left out of that repaint.
+        with Vertical(id="top"):
+            yield self.header
+            yield self.progress
+            yield self.finish
+        with Vertical(id="body"):
+            with Horizontal(id="charts"):
+                yield self.loss_chart
+                yield self.step_chart
+            yield self.gpus
+            with Horizontal(id="numbers"):
+                yield self.energy
+                yield self.totals
+            yield self.events
 
     def show(self, snap: Snapshot, *, charts: bool = True, paused: bool = False,
              pinned_run: int | None = None) -> None:
