@@ -25,8 +25,8 @@ from monitor.session import Session
 from monitor.tui.messages import FeedWoke, Throttle, Waker
 from monitor.tui.widgets import HelpScreen, RunView
 
-#: A redraw at most this often while lines pour in (a few times a second).
-MIN_REDRAW_S = 0.25
+#: A redraw at most this often while lines pour in: the step counter moves twice a second.
+MIN_REDRAW_S = 0.5
 #: The exit code of Ctrl-C (128 + SIGINT), as in --jsonl.
 EXIT_INTERRUPTED = 130
 #: A quiet log is still redrawn this often: the finish time and "stalled since" move with the

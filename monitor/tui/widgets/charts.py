@@ -114,15 +114,18 @@ def y_axis(plt: Any, lo: float, hi: float, side: str = "left", log: bool = False
 
 
 def envelope_xy(series: Series, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> tuple[list, list]:
-    """Points that draw a series: for buckets, down to each min and up to each max, so a
-    single spike among a thousand steps still reaches its height."""
+    """Points that draw a series: for buckets, a stroke from each min to its max, so a single
+    spike among a thousand steps still reaches its height. The strokes go up and down in
+    turn (min→max, then max→min), so one bucket joins the next at the same extreme: no
+    line crosses the whole height between buckets (plotext's cost grows with the dots drawn)."""
     lo = series.lo if lo is None else lo
     hi = series.hi if hi is None else hi
     if lo is None or hi is None:
         return series.x.tolist(), series.y.tolist()
     x = np.repeat(series.x, 2)
     y = np.empty(2 * len(series.x))
-    y[0::2], y[1::2] = lo, hi
+    up = np.arange(len(series.x)) % 2 == 0
+    y[0::2], y[1::2] = np.where(up, lo, hi), np.where(up, hi, lo)
     return x.tolist(), y.tolist()
 
 
