@@ -97,8 +97,14 @@ async def test_the_stall_caveat_and_warnings_wrap_at_80_columns() -> None:
         assert finish.endswith(" if it goes on now") and len(finish) > 78
         assert app.finish_view.size.height == 2  # the caveat on a second line, whole
         warnings = app.events_view.warnings
+        shown = text_of(warnings).splitlines()
+        # the pane's three rows: two whole warnings, and the third counted, not cut
+        assert [line.split("  ")[0] for line in shown] == ["warning", "warning", "+1 more warning (e: all events)"]
+        assert warnings.size.height == len(shown) == app.events_view.content_size.height
+        await pilot.press("e")  # the pane maximized: all three, each whole, one of them on two lines
+        await pilot.pause()
         lines = text_of(warnings).count("\n") + 1
-        assert lines == 3 and warnings.size.height > lines  # each warning whole, some on two lines
+        assert lines == 3 and warnings.size.height > lines
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])

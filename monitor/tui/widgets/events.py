@@ -6,8 +6,10 @@ UI ring: renders a Snapshot; log text is shown as text (escaped), never as marku
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.visual import visualize
 
 from monitor.core import textfmt as fmt
 from monitor.core.snapshot import Snapshot
@@ -22,12 +24,16 @@ KIND_STYLE = {
     "crash": "bold red",
     "interrupted": "bold yellow",
 }
+#: Rows the warnings may always fill (the pane's first ones); beyond them they leave this
+#: many rows to the events below. Warnings that do not fit are counted on a last line.
+WARNING_ROWS, EVENT_ROWS = 5, 3
 
 
 class EventsPanel(Vertical):
     """The run's warnings (a few lines that may change every second) above its events (which
     change only when the log says something), scrolling with the newest event unless the user
-    has scrolled up to read."""
+    has scrolled up to read. Warnings that do not fit the pane (80x24 leaves it two rows) are
+    not cut silently: the last row says how many more there are and that `e` shows them."""
 
     ALLOW_MAXIMIZE = True
 
@@ -37,6 +43,8 @@ class EventsPanel(Vertical):
         self.notes = VerticalScroll(classes="events-notes")
         self._body = SnapshotView(classes="events-body")
         self._key: object = None
+        self._warnings: tuple[str, ...] = ()
+        self._fitted: object = None
 
     def compose(self) -> ComposeResult:
         yield self.warnings
@@ -44,9 +52,8 @@ class EventsPanel(Vertical):
             yield self._body
 
     def show(self, snap: Snapshot) -> None:
-        warnings = warnings_text(snap)
-        self.warnings.display = bool(warnings)
-        self.warnings.put(warnings)
+        self._warnings = snap.warnings
+        self._show_warnings()
         key = (len(snap.notes), snap.notes[-1:])
         if key == self._key:
             return
@@ -57,15 +64,45 @@ class EventsPanel(Vertical):
         if following:
             notes.call_after_refresh(notes.scroll_end, animate=False)
 
+    def on_resize(self, event: events.Resize) -> None:
+        # Maximized (e) or a new terminal size: another number fits. After this layout is
+        # done: a new height asked for while it is under way would be lost.
+        self.call_after_refresh(self._show_warnings)
 
-def warnings_text(snap: Snapshot) -> Text:
-    text = Text()
-    for warning in snap.warnings:
-        if text:
-            text.append("\n")
-        text.append("warning  ", style="bold yellow")
-        text.append_text(plain(warning))
-    return text
+    def _show_warnings(self) -> None:
+        width, rows = self.content_size.width, self.content_size.height
+        key = (self._warnings, width, rows)
+        if key == self._fitted:
+            return
+        self._fitted = key
+        texts = [warning_text(w) for w in self._warnings]
+        if width and rows:
+            texts = fit_rows(texts, [self._rows(t, width) for t in texts],
+                             max(min(rows, WARNING_ROWS), rows - EVENT_ROWS))
+        text = Text("\n").join(texts)
+        self.warnings.display = bool(text)
+        self.warnings.put(text)
+
+    def _rows(self, text: Text, width: int) -> int:
+        """Rows `text` takes in the warnings' box at `width` cells (wrapped at words, as shown)."""
+        return visualize(self.warnings, text, markup=False).get_height(self.warnings.styles, width)
+
+
+def fit_rows(texts: list[Text], rows: list[int], room: int) -> list[Text]:
+    """The first warnings that fit in `room` rows, the last row saying how many more there are
+    (all of them when they fit)."""
+    if sum(rows) <= room:
+        return texts
+    shown, used = 0, 0
+    while shown < len(texts) and used + rows[shown] <= room - 1:
+        used += rows[shown]
+        shown += 1
+    more = len(texts) - shown
+    return [*texts[:shown], Text(f"+{more} more warning{'s' if more > 1 else ''} (e: all events)", style="bold yellow")]
+
+
+def warning_text(warning: str) -> Text:
+    return Text.assemble(("warning  ", "bold yellow"), plain(warning))
 
 
 def events_text(snap: Snapshot) -> Text:
