@@ -2,6 +2,7 @@
 sampling on, against a bare Textual app measured in the same run.
 
 Run: python benchmarks/tui_idle.py [--lines N] [--idle-s S] [--gpu synthetic|nvml]
+     python benchmarks/tui_idle.py --rates 1 10 1000 [--baseline REV]
 
 Each program runs as its own process on a pseudo-terminal (120x40), the way a user starts it:
 - bare: a Textual App showing one Static, nothing else (the floor any Textual app pays);
@@ -22,6 +23,7 @@ import fcntl
 import os
 import platform
 import select
+import shutil
 import struct
 import subprocess
 import sys
@@ -85,13 +87,13 @@ sys.exit(main([sys.argv[1], "--gpu-interval", "1"]))
 class Pty:
     """A child process on a pseudo-terminal whose output is read (and kept) as it comes."""
 
-    def __init__(self, code: str, args: list[str]) -> None:
+    def __init__(self, code: str, args: list[str], root: Path = ROOT) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
         env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": path}
         self.proc = subprocess.Popen([sys.executable, "-c", code, *args], stdin=slave, stdout=slave,
-                                     stderr=slave, env=env, start_new_session=True)
+                                     stderr=slave, env=env, start_new_session=True, cwd=root)
         os.close(slave)
         self.output = bytearray()
         self.started = time.monotonic()
@@ -150,10 +152,12 @@ def measure(name: str, code: str, args: list[str], ready: bytes, idle_s: float) 
             "peak_mb": peak, "bytes_per_s": written / (t1 - t0)}
 
 
-def measure_growth(log: Path, first_iter: int, rates: list[float], window_s: float) -> list[dict[str, object]]:
-    """`nanowatch LOG --no-gpu` on the loaded log while `iter` lines are appended at each rate
-    (lines/s, written every 0.1 s) for `window_s`: the child's CPU over each window."""
-    child = Pty(NANOWATCH_NO_GPU, [str(log)])
+def measure_growth(log: Path, first_iter: int, rates: list[float], window_s: float,
+                   root: Path = ROOT) -> list[dict[str, object]]:
+    """`nanowatch LOG --no-gpu` (the tree at `root`) on the loaded log while `iter` lines are
+    appended at each rate (lines/s, written every 0.1 s) for `window_s`: the child's CPU over
+    each window, and the machine's load average at its end."""
+    child = Pty(NANOWATCH_NO_GPU, [str(log)], root)
     it, out = first_iter, []
     try:
         child.wait_for(f"iter {first_iter - 1:,} /".encode(), timeout_s=300)
@@ -174,10 +178,47 @@ def measure_growth(log: Path, first_iter: int, rates: list[float], window_s: flo
                     child.pump(max(0.0, 0.1 - (time.monotonic() - now)))
                 cpu1, t1 = child.cpu_s(), time.monotonic()
                 rss, peak = child.memory_mb()
-                out.append({"rate": rate, "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss, "peak_mb": peak})
+                out.append({"rate": rate, "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss, "peak_mb": peak,
+                            "load": os.getloadavg()[0]})
     finally:
         child.close()
     return out
+
+
+def tree_at(rev: str, into: Path) -> Path:
+    """The repository's files at `rev` (git archive), to run as the baseline."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def growth(args: argparse.Namespace) -> None:
+    """--rates: this tree (and --baseline REV's), one rate at a time, on fresh copies of one
+    generated log; with a baseline the two alternate, so both see the same machine load."""
+    with tempfile.TemporaryDirectory() as tmp:
+        master = Path(tmp) / "master.log"
+        write_log(master, args.lines)
+        last_iter = max(int(line.split()[1].rstrip(":")) for line in master.read_text().splitlines()[-5:]
+                        if line.startswith("iter "))
+        trees = {"this tree": ROOT}
+        if args.baseline:
+            trees = {args.baseline: tree_at(args.baseline, Path(tmp) / "baseline"), **trees}
+        rows: dict[str, list[dict[str, object]]] = {name: [] for name in trees}
+        for rate in args.rates:
+            for name, root in trees.items():
+                log = Path(tmp) / "train.log"
+                shutil.copyfile(master, log)
+                rows[name] += measure_growth(log, last_iter + 1, [rate], args.idle_s, root)
+    print(f"TUI while the log grows · {args.lines:,}-line nanoGPT log · 120x40 pty · --no-gpu · "
+          f"{args.idle_s:g} s a rate · {os.cpu_count()} cores")
+    for name, runs in rows.items():
+        for r in runs:
+            ratio = ""
+            if args.baseline and name != args.baseline:
+                base = next(b for b in rows[args.baseline] if b["rate"] == r["rate"])
+                ratio = f"  {r['cpu_pct'] / max(base['cpu_pct'], 0.01):.2f}x the baseline"
+            print(f"{name:>12} {r['rate']:>8g} lines/s  CPU {r['cpu_pct']:6.2f}% of a core  RSS {r['rss_mb']:.0f} MB "
+                  f"(peak {r['peak_mb']:.0f} MB)  load {r['load']:.1f}{ratio}")
 
 
 def nvml_works() -> bool:
@@ -196,20 +237,11 @@ def main() -> None:
     parser.add_argument("--gpu", choices=("synthetic", "nvml"), default=None)
     parser.add_argument("--rates", type=float, nargs="*", default=None,
                         help="instead: CPU while the 1M-line log grows at these lines/s (--no-gpu)")
+    parser.add_argument("--baseline", metavar="REV", default=None,
+                        help="with --rates: also the tree at this git revision, alternating with this one")
     args = parser.parse_args()
     if args.rates:
-        with tempfile.TemporaryDirectory() as tmp:
-            big = Path(tmp) / "train.log"
-            write_log(big, args.lines)
-            last_iter = max(int(line.split()[1].rstrip(":")) for line in big.read_text().splitlines()[-5:]
-                            if line.startswith("iter "))
-            load0 = os.getloadavg()[0]
-            rows = measure_growth(big, last_iter + 1, args.rates, args.idle_s)
-        print(f"TUI while the log grows · {args.lines:,}-line nanoGPT log · 120x40 pty · --no-gpu · "
-              f"{args.idle_s:g} s a rate · {os.cpu_count()} cores · load {load0:.1f}–{os.getloadavg()[0]:.1f}")
-        for r in rows:
-            print(f"{r['rate']:>8g} lines/s  CPU {r['cpu_pct']:6.2f}% of a core  RSS {r['rss_mb']:.0f} MB "
-                  f"(peak {r['peak_mb']:.0f} MB)")
+        growth(args)
         return
     gpu = args.gpu or ("nvml" if nvml_works() else "synthetic")
     code = NANOWATCH_NVML if gpu == "nvml" else NANOWATCH_SYNTHETIC
