@@ -188,6 +188,7 @@ def measure_growth(log: Path, first_iter: int, rates: list[float], window_s: flo
 def tree_at(rev: str, into: Path) -> Path:
     """The repository's files at `rev` (git archive), to run as the baseline."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
 
