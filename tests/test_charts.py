@@ -195,3 +195,21 @@ def test_charts_are_redrawn_at_most_every_chart_min_s(monkeypatch) -> None:
         return drawn
 
     assert asyncio.run(run())[:1] == [1.0]  # when the window ended: the newest of the three
+
+
+class _Ticks:
+    """The calls x_axis makes on a plotext figure."""
+
+    def xlim(self, lo: float, hi: float) -> None:
+        self.lim = (lo, hi)
+
+    def xticks(self, ticks: list[float], labels: list[str]) -> None:
+        self.ticks, self.labels = ticks, labels
+
+
+def test_a_single_tick_in_a_long_span_is_labelled_like_its_neighbours_would_be() -> None:
+    plt = _Ticks()
+    charts.x_axis(plt, [np.array([600.0, 999_000.0])])  # a million-step run's step times from 600 on
+    assert plt.ticks == [500_000.0] and plt.labels == ["500k"]
+    charts.x_axis(plt, [np.array([347.0])])
+    assert plt.labels == ["347"]

@@ -92,7 +92,8 @@ def x_axis(plt: Any, xs: list[np.ndarray]) -> None:
     else:
         plt.xlim(lo, hi)
         ticks = nice_ticks(lo, hi, integer=True)
-    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    # One tick inside a long span is labelled at the span's step too: 500k, not 500000.
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else max(1.0, nice_step(hi - lo))
     plt.xticks(ticks, [tick_label(t, step) for t in ticks])
 
 
