@@ -21,14 +21,14 @@ def _warned_app():
     session.ingest([SourceChanged("deleted"), SourceFailed("run.log was deleted; " + LONG.format("the log")),
                     SourceFailed(LoopFailed("follower of run.log", LONG.format("the log"))),
                     GpuFailed(LoopFailed("GPU sampler", LONG.format("NVML")))])
-    return session, make_app(session, handle_signals=False)
+    return make_app(session, handle_signals=False)
 
 
 def _screen_text(app) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-async def _check(app, pilot, warnings: tuple[str, ...]) -> list[str]:
+def _check(app, warnings: tuple[str, ...]) -> list[str]:
     """The warnings whose start is on screen; the others must be counted there."""
     screen = _screen_text(app)
     shown = [w for w in warnings if w[:30] in screen.replace("\n", " ")]
@@ -42,12 +42,12 @@ def test_warnings_that_do_not_fit_at_80x24_are_counted_and_e_shows_them_all() ->
     import asyncio
 
     async def run() -> None:
-        session, app = _warned_app()
+        app = _warned_app()
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
             warnings = app.snapshot.warnings
             assert len(warnings) >= 3, warnings  # the log deleted, its reader, the GPU sampler
-            shown = await _check(app, pilot, warnings)
+            shown = _check(app, warnings)
             assert len(shown) < len(warnings)  # two rows: not all of them fit, and the screen says so
             await pilot.press("e")
             await pilot.pause()
@@ -56,7 +56,7 @@ def test_warnings_that_do_not_fit_at_80x24_are_counted_and_e_shows_them_all() ->
             assert "more warning" not in screen
             await pilot.press("e")
             await pilot.pause()
-            await _check(app, pilot, warnings)
+            _check(app, warnings)
 
     asyncio.run(run())
 

@@ -85,7 +85,8 @@ class EventsPanel(Vertical):
 
     def _rows(self, text: Text, width: int) -> int:
         """Rows `text` takes in the warnings' box at `width` cells (wrapped at words, as shown)."""
-        return visualize(self.warnings, text, markup=False).get_height(self.warnings.styles, width)
+        visual = visualize(self.warnings, text, markup=False)
+        return visual.get_height(self.warnings.styles, width)  # type: ignore[arg-type]  # as Widget.get_content_height does
 
 
 def fit_rows(texts: list[Text], rows: list[int], room: int) -> list[Text]:
