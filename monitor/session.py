@@ -377,13 +377,10 @@ class Session:
         data: bytes,
         starts: np.ndarray,
         ends: np.ndarray,
-        scan: Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns],
+        scan: Callable[[bytes, np.ndarray, np.ndarray], IterationColumns],
         t: float | None,
     ) -> bool:
-        buf = np.frombuffer(data, dtype=np.uint8)
-        # A trailing \r (a CRLF log) hides nothing: segments() drops the empty piece after it.
-        crlf = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 0x0D)
-        cols = scan(buf, starts, ends - crlf)
+        cols = scan(data, starts, ends)
         # Plain iteration lines wait in `pending` with the silent lines among them (lines
         # that carry no event), and are folded in together before the next event.
         pending = _Pending()

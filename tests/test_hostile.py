@@ -178,12 +178,12 @@ def test_bulk_path_folds_in_exactly_what_the_line_path_does(lines, t, fmt, cuts,
 @SETTINGS
 @given(lines=st.lists(iter_lines(numbers=numbers), min_size=1, max_size=40))
 def test_the_bulk_reader_agrees_with_the_parser_on_every_line_it_accepts(lines) -> None:
-    from monitor.core.formats.nanogpt import scan_iterations
+    from monitor.core.formats.bulk import nanogpt as scan_iterations
     from monitor.core.lines import line_bounds
 
     data = b"\n".join(lines)
     starts, ends = line_bounds(data)
-    cols = scan_iterations(np.frombuffer(data, dtype=np.uint8), starts, ends)
+    cols = scan_iterations(data, starts, ends)
     for i, line in enumerate(split_lines(data)):
         if not cols.ok[i]:
             continue
@@ -196,12 +196,12 @@ def test_the_bulk_reader_agrees_with_the_parser_on_every_line_it_accepts(lines) 
 
 def test_plain_iteration_lines_are_read_in_bulk() -> None:
     """The property above is only as good as the bulk reader's reach: real lines qualify."""
-    from monitor.core.formats.nanogpt import scan_iterations
+    from monitor.core.formats.bulk import nanogpt as scan_iterations
     from monitor.core.lines import line_bounds
 
     data = (SAMPLES / "recorded" / "compiled" / "run.log").read_bytes()
     starts, ends = line_bounds(data)
-    cols = scan_iterations(np.frombuffer(data, dtype=np.uint8), starts, ends)
+    cols = scan_iterations(data, starts, ends)
     iter_lines_count = sum(1 for line in split_lines(data) if line.startswith(b"iter "))
     assert iter_lines_count > 400
     assert cols.ok.sum() == iter_lines_count

@@ -45,10 +45,11 @@ class Family:
     #: step (nanoGPT); False when the family's clock leaves evals out (they show only as
     #: gaps between line arrival times)
     eval_in_step_time: bool = False
-    #: optional bulk reader of plain iteration lines (see formats/scan.py): (buffer, line
-    #: starts, line ends) -> IterationColumns, exactly what the parser gives for those lines;
-    #: the family's parser then has plain(): True when such a line would not change it
-    scan_iterations: Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns] | None = None
+    #: optional bulk reader of plain iteration lines (formats/bulk.py): (buffer, line starts,
+    #: line ends: consecutive lines as lines.line_bounds gives them) -> IterationColumns,
+    #: exactly what the parser gives for those lines; the family's parser then has plain():
+    #: True when such a line would not change it
+    scan_iterations: Callable[[bytes, np.ndarray, np.ndarray], IterationColumns] | None = None
 
 
 FAMILIES: dict[str, Family] = {
@@ -60,7 +61,7 @@ FAMILIES: dict[str, Family] = {
         final_iter=nanogpt.final_iter,
         zero_based=True,
         eval_in_step_time=True,
-        scan_iterations=nanogpt.scan_iterations,
+        scan_iterations=bulk.nanogpt,
     ),
     # nanochat's `dt`, llm.c's `ms` and modded-nanogpt's `train_time` all leave evals out.
     "nanochat": Family(
@@ -144,7 +145,7 @@ class AutoParser:
         return self.family.name if self.family else None
 
     @property
-    def scan_iterations(self) -> Callable[[np.ndarray, np.ndarray, np.ndarray], IterationColumns] | None:
+    def scan_iterations(self) -> Callable[[bytes, np.ndarray, np.ndarray], IterationColumns] | None:
         """The family's bulk reader of iteration lines, once the family is known."""
         return self.family.scan_iterations if self.family is not None and self._parser is not None else None
 

@@ -1,5 +1,5 @@
-"""Bulk readers of the step lines of nanochat, llm.c (stdout and main.log) and modded-nanogpt:
-the shapes their scripts print, read with formats/scan.py (nanoGPT's lives in nanogpt.py).
+"""Bulk readers of the step lines of nanoGPT, nanochat, llm.c (stdout and main.log) and
+modded-nanogpt: the shapes their scripts print, read with formats/scan.py.
 
 Each reader takes only lines its family's parser reads into exactly the same Iteration; any
 other line (another layout, a nan, a sign where the parser takes none) goes to the parser.
@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.core.formats.scan import MISSING, IterationColumns, Shape, Tokens, read_variants
+from monitor.core.formats.scan import MISSING, IterationColumns, Lines, Shape, Variants, read_variants
 
-Variants = tuple[tuple[Shape, tuple[int, ...]], ...]
+# nanoGPT's train.py: `iter 100: loss 3.2, time 480.12ms, mfu 49.50%` (the mfu since 2023).
+# Columns: iter, loss, time ms, mfu %.
+_NANOGPT: Variants = (
+    (Shape.of("iter {}: loss {}, time {}ms, mfu {}%", integers=(0,)), (0, 1, 2, 3)),
+    (Shape.of("iter {}: loss {}, time {}ms", integers=(0,)), (0, 1, 2, MISSING)),
+)
 
 
 def _nanochat_variants() -> Variants:
@@ -48,9 +53,10 @@ _LLMC_STDOUT: Variants = tuple(
 )
 # llm.c's -o logger file: `s:%d trl:%f lr:%f norm:%f` (older: `s:%d trl:%f`).
 _LLMC_LOGGER: Variants = (
-    (Shape.of("s:{} trl:{} lr:{} norm:{}", integers=(0,)), (0, 1)),
-    (Shape.of("s:{} trl:{}", integers=(0,)), (0, 1)),
+    (Shape.of("s:{} trl:{} lr:{} norm:{}", integers=(0,), free=(2, 3)), (0, 1, MISSING, MISSING, MISSING)),
+    (Shape.of("s:{} trl:{}", integers=(0,)), (0, 1, MISSING, MISSING, MISSING)),
 )
+_LLMC = _LLMC_STDOUT + _LLMC_LOGGER
 
 # modded-nanogpt: `step:120/1390 train_loss:4.2 train_time:5000ms step_avg:41.67ms` (train_loss
 # gone since 2025; step_avg nan on the first steps). Columns: iter, loss, train_time ms, total.
@@ -63,31 +69,41 @@ _MODDED: Variants = tuple(
 )
 
 
-def nanochat(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
-    """nanochat base_train step lines among `buf[starts[i]:ends[i]]` (see Family.scan_iterations)."""
-    ok, (iters, loss, dt_ms, mfu_pct, total_min, total) = read_variants(Tokens(buf), starts, ends, _NANOCHAT)
+def nanogpt(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+    """nanoGPT's plain `iter` lines among the lines `data[starts[i]:ends[i]]` (see
+    Family.scan_iterations). A negative MFU is nanoGPT's "not measured yet" (-100%): NaN, as
+    the parser gives it."""
+    ok, (iters, loss, time_ms, mfu_pct) = read_variants(Lines(data, starts, ends), _NANOGPT)
+    with np.errstate(invalid="ignore"):
+        mfu = np.where(mfu_pct < 0, np.nan, mfu_pct / 100.0)
+    return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=time_ms / 1000.0, mfu=mfu)
+
+
+def nanochat(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+    """nanochat base_train step lines among the lines."""
+    ok, (iters, loss, dt_ms, mfu_pct, total_min, total) = read_variants(Lines(data, starts, ends), _NANOCHAT)
     return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=dt_ms / 1000.0,
                             mfu=mfu_pct / 100.0, train_time_s=total_min * 60.0, max_iters=total)
 
 
-def llmc(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
-    """llm.c step lines (stdout) and training-loss lines (main.log) among the lines."""
-    tokens = Tokens(buf)
-    ok, (iters, loss, ms, mfu_pct, total) = read_variants(tokens, starts, ends, _LLMC_STDOUT)
-    rest = np.flatnonzero(~ok)
-    if len(rest):
-        # A file is one or the other: the logger's lines go only where stdout's did not.
-        ok_log, (iters_log, loss_log) = read_variants(tokens, starts[rest], ends[rest], _LLMC_LOGGER)
-        rows = rest[ok_log]
-        ok[rows], iters[rows], loss[rows] = True, iters_log[ok_log], loss_log[ok_log]
+def llmc(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+    """llm.c step lines (stdout) and training-loss lines (main.log) among the lines.
+
+    The first logger line is left to the parser: the first one of a file also says how the
+    logger counts (parse() gives the settings with it, a new run after stdout's steps), and
+    Parser.plain() speaks only of the lines that follow it."""
+    ok, (iters, loss, ms, mfu_pct, total) = read_variants(Lines(data, starts, ends), _LLMC)
+    logger = np.flatnonzero(ok & np.isnan(total))  # the logger prints no total
+    if len(logger):
+        ok[logger[0]] = False
     return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=ms / 1000.0,
                             mfu=mfu_pct / 100.0, max_iters=total)
 
 
-def modded(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
+def modded(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
     """modded-nanogpt train lines; their step times come from the parser's absorb() (the
     advance of the cumulative clock since the reading before)."""
-    ok, (iters, loss, clock_ms, total) = read_variants(Tokens(buf), starts, ends, _MODDED)
+    ok, (iters, loss, clock_ms, total) = read_variants(Lines(data, starts, ends), _MODDED)
     return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=np.full(len(ok), np.nan),
                             mfu=np.full(len(ok), np.nan), train_time_s=clock_ms / 1000.0, max_iters=total)
 

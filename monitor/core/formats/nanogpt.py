@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 import re
 
-import numpy as np
-
 from monitor.core.events import (
     Checkpoint,
     Compiling,
@@ -25,7 +23,6 @@ from monitor.core.events import (
     VocabSize,
 )
 from monitor.core.formats.common import NUM, PythonErrors, constant, literal, number
-from monitor.core.formats.scan import IterationColumns, Shape, Tokens, read_shape
 
 NAME = "nanogpt"
 
@@ -66,8 +63,6 @@ _OWN_LINES = ("compiling the model... (takes a ~minute)", "using fused AdamW: ",
 # The end-of-training summary forks print after their loop (SakanaAI/AI-Scientist's nanoGPT
 # template: `training done`, `Best validation loss: …`, `Total train time: 87.15 mins`).
 _END_LINES = ("training done", "Total train time: ")
-_ITER_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms, mfu ", b"%"), integers=(0,))
-_ITER_NO_MFU = Shape((b"iter ", b": loss ", b", time ", b"ms"), integers=(0,))
 
 
 class Parser:
@@ -178,27 +173,6 @@ def sniff(line: str) -> bool:
     return bool(
         _ITER.match(line) or _EVAL.match(line) or _TOKENS.match(line) or _OVERRIDE_FILE.match(line)
     ) or line.startswith(_OWN_LINES)
-
-
-def scan_iterations(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
-    """The plain `iter` lines among `buf[starts[i]:ends[i]]`, read in bulk.
-
-    For each line marked ok, Parser.parse gives the same Iteration, and leaves the
-    parser as it found it when Parser.plain() is True (otherwise it ends a config dump).
-    """
-    tokens = Tokens(buf)
-    ok, (iters, loss, time_ms, mfu_pct) = read_shape(tokens, starts, ends, _ITER_MFU)
-    rest = np.flatnonzero(~ok)
-    if len(rest):
-        ok_rest, (iters_rest, loss_rest, time_rest) = read_shape(tokens, starts[rest], ends[rest], _ITER_NO_MFU)
-        hit = rest[ok_rest]
-        ok[hit] = True
-        iters[hit], loss[hit], time_ms[hit] = iters_rest[ok_rest], loss_rest[ok_rest], time_rest[ok_rest]
-        mfu_pct[hit] = np.nan
-    # As parse(): a negative MFU is nanoGPT's "not measured yet" (-100%).
-    with np.errstate(invalid="ignore"):
-        mfu = np.where(mfu_pct < 0, np.nan, mfu_pct / 100.0)
-    return IterationColumns(ok=ok, iter=iters, loss=loss, step_time_s=time_ms / 1000.0, mfu=mfu)
 
 
 def final_iter(max_iters: int, log_interval: int) -> int:

@@ -1,54 +1,72 @@
-"""Read many log lines of one fixed shape at once with numpy: the bulk path of a cold open.
+"""Read many log lines of known shapes at once: the bulk path of a cold open.
 
-A shape is literal text around numbers, such as `iter {}: loss {}, time {}ms`. A line is
-read only when it is exactly that text with plain decimals in the holes (digits, at most
-one point, a leading sign, 15 digits at most): for those numpy computes the very float
-that float() gives. Every other line is left to the family's ordinary parser, and so is
-every line a family's parser would read with a changed state (Family.scan_iterations).
+A shape is literal text around numbers, such as `iter {}: loss {}, time {}ms`. A line's
+layout is its text with every digit made `0`: lines of one layout have their numbers in the
+same columns, in the same format. Each layout a buffer holds is checked once against the
+shapes, in Python (is it the shape's literal text, and is each number the reader keeps or
+checks a plain decimal?); the lines are matched to their layout with one dict look-up each,
+and only the numbers kept are decoded, with numpy, into the very float float() gives. Every
+other line is left to the family's ordinary parser (Family.scan_iterations).
 
 PURE ring: numpy only; no I/O, no textual/watchdog/pynvml imports.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-#: Bytes that may appear in a number: digits, the decimal point and the signs.
-_NUMERIC = np.zeros(256, dtype=bool)
-_NUMERIC[list(b"0123456789.-+")] = True
-#: More digits than this may not be exact in float64 (2**53 ~ 9.007e15), so such lines are
-#: left to float().
-MAX_DIGITS = 15
-_MAX_CHARS = MAX_DIGITS + 2  # sign and point
-_POW10 = 10.0 ** np.arange(MAX_DIGITS + 1)
-_POW10_INT = 10 ** np.arange(_MAX_CHARS + 1, dtype=np.int64)
-_WEIGHTS = _POW10_INT[_MAX_CHARS - 1 :: -1].copy()  # 10**16 ... 10**0, one per column
-_BITS = 1 << np.arange(_MAX_CHARS - 1, -1, -1, dtype=np.int32)  # 2**16 ... 2**0
+from monitor.core.lines import MAX_SEGMENT_CHARS
+
+_NUMERIC = b"0123456789.-+"
+#: A decoded number has at most this many characters (its sign and point included): its
+#: digits then make an integer below 10**15, exact in float64 (2**53 ~ 9.007e15).
+MAX_CHARS = 15
+_PAD = 24  # zero bytes around the text: the 16 bytes before any number's end lie inside
+_POW10 = 10.0 ** np.arange(MAX_CHARS + 1)
+_ZERO = np.uint8(ord("0"))
+
+#: How a shape's number is read: a plain integer (`\d+`), a decimal with an optional sign
+#: (the parsers' NUM), a decimal without one (`[\d.]+`), or not at all (the parser never
+#: reads it: any run of number characters will do).
+INTEGER, SIGNED, UNSIGNED, FREE = range(4)
+# A number of each kind in a layout (its digits made 0), when the parser reads it exactly
+# as float() or int() reads it.
+_PLAIN = {
+    INTEGER: re.compile(rb"0+"),
+    SIGNED: re.compile(rb"[-+]?0+(?:\.0*)?"),
+    UNSIGNED: re.compile(rb"0+(?:\.0*)?"),
+    FREE: re.compile(rb"[-+.0]+"),
+}
+_RUN = re.compile(rb"[-+.0]+")
 
 
 @dataclass(frozen=True, slots=True)
 class Shape:
     """`literals[0]` number `literals[1]` number ... `literals[-1]`: one literal more than
-    numbers. `integers` are the indices of numbers that must be plain non-negative integers,
-    `unsigned` those that may not start with a sign (a parser's `[\\d.]+`), `free` those the
-    parser never reads (any run of number characters will do; their values are not read)."""
+    numbers. `kinds[j]` says how number j is read."""
 
     literals: tuple[bytes, ...]
-    integers: tuple[int, ...] = ()
-    unsigned: tuple[int, ...] = ()
-    free: tuple[int, ...] = ()
+    kinds: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        if any(_NUMERIC[b] for lit in self.literals for b in lit):
-            raise ValueError("a literal may not contain digits, '.', '-' or '+': it would split a number")
+        if any(b in _NUMERIC for lit in self.literals for b in lit):
+            raise ValueError("a literal may not hold digits, '.', '-' or '+': it would split a number")
+        if len(self.kinds) != self.fields:
+            raise ValueError(f"{self.fields} numbers, {len(self.kinds)} kinds")
 
     @staticmethod
     def of(text: str, integers: tuple[int, ...] = (), unsigned: tuple[int, ...] = (),
            free: tuple[int, ...] = ()) -> Shape:
-        """The shape of `text` with `{}` for each number: `Shape.of("iter {}: loss {}")`."""
-        return Shape(tuple(part.encode() for part in text.split("{}")), integers, unsigned, free)
+        """The shape of `text` with `{}` for each number (SIGNED unless listed otherwise):
+        `Shape.of("iter {}: loss {}", integers=(0,))`."""
+        literals = tuple(part.encode() for part in text.split("{}"))
+        kinds = tuple(FREE if j in free else INTEGER if j in integers else UNSIGNED if j in unsigned else SIGNED
+                      for j in range(len(literals) - 1))
+        return Shape(literals, kinds)
 
     @property
     def fields(self) -> int:
@@ -70,142 +88,163 @@ class IterationColumns:
     max_iters: np.ndarray | None = None
 
 
-class Tokens:
-    """The runs of number characters in a buffer, found once and shared by every shape."""
-
-    def __init__(self, buf: np.ndarray) -> None:
-        # Zeros around it let a window of up to _MAX_CHARS bytes end at any offset, and
-        # one of 8 bytes start at any offset.
-        self._padded = np.concatenate((np.zeros(_MAX_CHARS, dtype=np.uint8), buf, np.zeros(8, dtype=np.uint8)))
-        self.buf = self._padded[_MAX_CHARS : _MAX_CHARS + len(buf)]
-        # '+' ',' '-' '.' '/' 0-9, less ',' and '/'
-        numeric = ((buf - np.uint8(ord("+"))) < 15) & (buf != ord(",")) & (buf != ord("/"))
-        # A run begins where the class turns numeric and ends where it turns back.
-        edges = np.flatnonzero(numeric[1:] != numeric[:-1]) + 1
-        if len(buf) and numeric[0]:
-            edges = np.concatenate(([0], edges))
-        if len(edges) % 2:
-            edges = np.concatenate((edges, [len(buf)]))
-        self.starts = edges[0::2]
-        self.ends = edges[1::2]
-
-    def windows(self, width: int) -> np.ndarray:
-        """Row i: the `width` bytes that end just before offset i (zeros before the start)."""
-        return np.lib.stride_tricks.sliding_window_view(self._padded, width)[_MAX_CHARS - width :]
-
-
-def read_shape(tokens: Tokens, starts: np.ndarray, ends: np.ndarray, shape: Shape) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Which lines `[starts[i], ends[i])` are exactly `shape`, and their numbers.
-
-    Returns (ok, values): `ok[i]` is True for a line read exactly; `values[j][i]` is its
-    j-th number (float64, int64 for `shape.integers`), meaningless where `ok` is False.
-    """
-    n, k = len(starts), shape.fields
-    if len(tokens.starts) < k or n == 0:
-        return np.zeros(n, dtype=bool), [np.zeros(n) for _ in range(k)]
-    # The line's numbers are the first k runs that begin inside it.
-    first = np.minimum(np.searchsorted(tokens.starts, starts), len(tokens.starts) - k)
-    # Each check runs on the rows that passed the ones before: most lines fail early.
-    rows = np.arange(n)
-    for at, literal in enumerate(shape.literals):
-        lo = starts[rows] if at == 0 else tokens.ends[first[rows] + at - 1]
-        hi = ends[rows] if at == k else tokens.starts[first[rows] + at]
-        rows = rows[_is_literal(tokens, lo, hi, literal)]
-    values = [np.zeros(n, dtype=np.int64 if j in shape.integers else np.float64) for j in range(k)]
-    for j in range(k):
-        begin, end = tokens.starts[first[rows] + j], tokens.ends[first[rows] + j]
-        keep = np.ones(len(rows), dtype=bool)
-        if j in shape.unsigned:  # a digit first: no sign
-            keep &= (tokens.buf[np.minimum(begin, len(tokens.buf) - 1)] - np.uint8(ord("0"))) < 10
-        if j not in shape.free:
-            value, exact = _decimal(tokens, begin, end, integer=j in shape.integers)
-            keep &= exact
-            values[j][rows] = value
-        rows = rows[keep]
-    ok = np.zeros(n, dtype=bool)
-    ok[rows] = True
-    return ok, values
-
-
 #: A Variant's column that the line does not print: NaN there.
 MISSING = -1
+#: (shape, picks): `picks[c]` is the index of the shape's number that goes to output column
+#: c, or MISSING.
+Variants = tuple[tuple[Shape, tuple[int, ...]], ...]
 
 
-def read_variants(
-    tokens: Tokens, starts: np.ndarray, ends: np.ndarray, variants: tuple[tuple[Shape, tuple[int, ...]], ...]
-) -> tuple[np.ndarray, list[np.ndarray]]:
+@dataclass(frozen=True, slots=True)
+class _Number:
+    """Where a kept number ends in its layout's lines, and its format, over the 16 bytes
+    before its end: where its digits are, and those after the point (a 0x0F mask per 64-bit
+    word, the earlier word first), whether it has a point, digits after it, a minus sign."""
+
+    end: int
+    digits: tuple[int, int]
+    fraction: tuple[int, int]
+    point: bool
+    decimals: int
+    negative: bool
+
+
+def _layout(layout: bytes, variants: Variants, by_literals: dict[tuple[bytes, ...], int]) -> tuple[int, tuple[_Number | None, ...]] | None:
+    """(variant, the kept numbers per output column) when lines of this layout are read
+    exactly by a variant, else None. A kept number is never FREE (its format is checked)."""
+    body = layout[:-1] if layout.endswith(b"\r") else layout  # segments() drops the piece after a last \r
+    if len(body) > MAX_SEGMENT_CHARS:  # the parser would see it cut short
+        return None
+    runs = [m.span() for m in _RUN.finditer(body)]
+    edges = [0, *itertools.chain.from_iterable(runs), len(body)]
+    v = by_literals.get(tuple(body[a:b] for a, b in zip(edges[0::2], edges[1::2])))
+    if v is None:
+        return None
+    shape, picks = variants[v]
+    for (a, b), kind in zip(runs, shape.kinds):
+        if _PLAIN[kind].fullmatch(body, a, b) is None or (kind != FREE and b - a > MAX_CHARS):
+            return None
+    return v, tuple(None if j == MISSING else _number(body, *runs[j]) for j in picks)
+
+
+def _number(body: bytes, start: int, end: int) -> _Number:
+    text = body[start:end].rjust(16, b" ")
+    point = text.find(b".")
+
+    def words(first: int) -> tuple[int, int]:
+        mask = bytes(0x0F if c == ord("0") and at >= first else 0 for at, c in enumerate(text))
+        return int.from_bytes(mask[:8], "little"), int.from_bytes(mask[8:], "little")
+
+    return _Number(end, words(0), words(point) if point >= 0 else (0, 0), point >= 0, 15 - point if point >= 0 else 0,
+                   text.lstrip().startswith(b"-"))
+
+
+_NONE = _Number(0, (0, 0), (0, 0), False, 0, False)
+
+
+class Lines:
+    """Consecutive lines of a buffer (`starts`, `ends` as lines.line_bounds gives them: ends
+    exclude the `\\n`, a `\\r` before it is the line's), each with its layout. O(bytes)."""
+
+    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.starts = starts
+        n = len(starts)
+        lo = int(starts[0]) if n else 0
+        text = data[lo : int(ends[-1]) if n else 0]
+        raw = np.frombuffer(text, dtype=np.uint8)
+        # Zeros around it, whole 64-bit words: the 16 bytes before any number's end lie inside.
+        padded = np.zeros(len(text) + 2 * _PAD + (-len(text) % 8), dtype=np.uint8)
+        padded[_PAD : _PAD + len(text)] = raw
+        self._words = padded.view("<u8")
+        self._base = lo - _PAD  # offset in the padding = offset in data - base
+        layouts = np.where(raw - _ZERO < 10, _ZERO, raw).tobytes()
+        self.layouts = layouts.split(b"\n") if n else []
+        if len(self.layouts) != n:
+            raise ValueError("Lines: starts and ends must be consecutive lines of the buffer")
+
+    def decode(self, hi: np.ndarray, formats: _Formats, of: np.ndarray) -> np.ndarray:
+        """The numbers (float64) that end at `hi`, row i of the format `of[i]` in `formats`.
+
+        The digits make an integer mantissa below 10**15 and the point a power of ten: one
+        IEEE division of two exact values, correctly rounded, as float() rounds the text.
+        The 16 bytes before each end are read as two 64-bit words, and their digits turned
+        into numbers eight at a time (SWAR; Lemire, "Parsing series of integers with SIMD").
+        """
+        at = hi - 16 - self._base
+        word, shift = at >> 3, ((at & 7) << 3).astype(np.uint64)
+        back = np.uint64(64) - shift  # a shift by 64 gives 0 in numpy: the shift-0 case
+        w1, w2 = self._words[word + 1], self._words[word + 2]
+        last = (w1 >> shift) | (w2 << back)
+        first = (self._words[word] >> shift) | (w1 << back) if formats.wide else None
+
+        def digits(masks: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+            out = _eight_digits(last & masks[1][of])
+            if first is not None:
+                out += _eight_digits(first & masks[0][of]) * np.uint64(10**8)
+            return out
+
+        # The point's byte holds no digit: the integer part sits ten times too high above
+        # the digits after the point.
+        value = digits(formats.digits).astype(np.float64)  # exact: below 10**15
+        if formats.point:
+            fraction = digits(formats.fraction).astype(np.float64)
+            value = ((value - fraction) / formats.shifted[of] + fraction) / formats.scale[of]
+        return np.where(formats.negative[of], -value, value) if formats.negative.any() else value
+
+
+class _Formats:
+    """The formats of one output column, one per layout, as arrays (see _Number)."""
+
+    def __init__(self, numbers: list[_Number]) -> None:
+        self.end = np.array([x.end for x in numbers])
+        self.digits = tuple(np.array([x.digits[i] for x in numbers], dtype=np.uint64) for i in (0, 1))
+        self.fraction = tuple(np.array([x.fraction[i] for x in numbers], dtype=np.uint64) for i in (0, 1))
+        self.wide = any(x.digits[0] for x in numbers)  # a number of more than 8 bytes
+        self.point = any(x.point for x in numbers)
+        self.shifted = np.array([10.0 if x.point else 1.0 for x in numbers])
+        self.scale = _POW10[[x.decimals for x in numbers]]
+        self.negative = np.array([x.negative for x in numbers])
+
+
+def _eight_digits(v: np.ndarray) -> np.ndarray:
+    """The 8-digit numbers whose digits (0-9, most significant first) are the bytes of `v`."""
+    v = ((v & np.uint64(0x0F000F000F000F00)) >> np.uint64(8)) + (v & np.uint64(0x000F000F000F000F)) * np.uint64(10)
+    v = ((v & np.uint64(0x00FF000000FF0000)) >> np.uint64(16)) + (v & np.uint64(0x000000FF000000FF)) * np.uint64(100)
+    return ((v & np.uint64(0x0000FFFF00000000)) >> np.uint64(32)) + (v & np.uint64(0x000000000000FFFF)) * np.uint64(10000)
+
+
+def read_variants(lines: Lines, variants: Variants) -> tuple[np.ndarray, list[np.ndarray]]:
     """Lines that are exactly one of several shapes, and chosen numbers of each.
 
-    `variants`: (shape, picks) pairs, tried in order on the lines not yet read; `picks[c]`
-    is the index of the shape's number that goes to output column c, or MISSING (NaN).
-    Returns (ok, columns) as read_shape, every column float64 (integers stay exact below
-    2**53; MAX_DIGITS keeps them there).
+    A line is read by the first variant whose literal text it has. Returns (ok, columns):
+    `ok[i]` is True for a line read exactly; `columns[c][i]` its number for column c
+    (float64, NaN for MISSING; integers stay exact below 2**53, MAX_CHARS keeps them there).
     """
-    n = len(starts)
-    ok = np.zeros(n, dtype=bool)
+    n = len(lines.layouts)
     width = len(variants[0][1])
+    by_literals: dict[tuple[bytes, ...], int] = {}
+    for v, (shape, _) in enumerate(variants):
+        by_literals.setdefault(shape.literals, v)
+    heads = tuple({shape.literals[0] for shape, _ in variants})
+    found: dict[bytes, int] = {}
+    layouts: list[tuple[int, tuple[_Number | None, ...]]] = []
+    for layout in set(lines.layouts):
+        read = _layout(layout, variants, by_literals) if layout.startswith(heads) else None
+        if read is not None:
+            found[layout] = len(layouts)
+            layouts.append(read)
+    ids = np.fromiter(map(found.get, lines.layouts, itertools.repeat(-1)), dtype=np.int64, count=n)
+    ok = ids >= 0
     columns = [np.full(n, np.nan) for _ in range(width)]
-    # A line is one of the shapes with as many numbers as it holds: the others need no look.
-    runs = np.searchsorted(tokens.starts, ends) - np.searchsorted(tokens.starts, starts)
-    for shape, picks in variants:
-        rest = np.flatnonzero(~ok & (runs == shape.fields))
-        if not len(rest):
-            continue
-        hit, values = read_shape(tokens, starts[rest], ends[rest], shape)
-        rows = rest[hit]
-        ok[rows] = True
-        for column, pick in zip(columns, picks):
-            if pick != MISSING:
-                column[rows] = values[pick][hit]
+    if not layouts:
+        return ok, columns
+    rows = np.flatnonzero(ok)
+    ids = ids[rows]
+    for c in range(width):
+        formats = [numbers[c] or _NONE for _, numbers in layouts]
+        has = np.array([x is not _NONE for x in formats])[ids]
+        if has.any():
+            kept, of = rows[has], ids[has]
+            table = _Formats(formats)
+            columns[c][kept] = lines.decode(lines.starts[kept] + table.end[of], table, of)
     return ok, columns
-
-
-def _is_literal(tokens: Tokens, lo: np.ndarray, hi: np.ndarray, literal: bytes) -> np.ndarray:
-    same = (hi - lo) == len(literal)
-    # Eight bytes at a time: each row's bytes side by side, read as one little-endian word.
-    for at in range(0, len(literal), 8):
-        piece = literal[at : at + 8]
-        rows = tokens.windows(8)
-        words = rows[np.minimum(lo + at + 8, len(rows) - 1)].view("<u8")[:, 0]
-        mask = np.uint64((1 << (8 * len(piece))) - 1)
-        same &= (words & mask) == np.uint64(int.from_bytes(piece, "little"))
-    return same
-
-
-def _decimal(tokens: Tokens, lo: np.ndarray, hi: np.ndarray, integer: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The value of each number run `buf[lo:hi]` and whether it was read exactly.
-
-    A run holds only digits, points and minus signs; it is exact when it is -?D+(.D*)?
-    with at most MAX_DIGITS digits. The digits make an integer mantissa below 10**15 and
-    the point a power of ten: one IEEE division of two exact values, correctly rounded,
-    as float() rounds the text.
-    """
-    length = np.minimum(hi - lo, _MAX_CHARS)
-    width = int(max(length.max(initial=1), 1))
-    # Right-aligned rows: the run's last character lands in the last column, and column c
-    # stands for 10**(width-1-c) and for bit (width-1-c). Whatever lies left of the run
-    # only adds multiples of 10**length and bits at or above `length`: masked off below.
-    digit = tokens.windows(width)[hi] - np.uint8(ord("0"))  # '.' and '-' wrap around to >= 10
-    is_digit = digit < 10
-    weighted = (digit * is_digit).astype(np.int64) @ _WEIGHTS[-width:] % _POW10_INT[length]
-    low_bits = (1 << length) - 1
-    signs = (~is_digit).astype(np.int32) @ _BITS[-width:] & low_bits  # where the points and minuses are
-    point = (digit == np.uint8(ord(".") - ord("0") + 256)).astype(np.int32) @ _BITS[-width:] & low_bits
-    first = tokens.buf[lo]
-    negative = first == ord("-")
-    signed = negative | (first == ord("+"))
-    minus = np.where(signed, 1 << (length - 1), 0)
-    after_sign = tokens.buf[np.minimum(lo + signed, len(tokens.buf) - 1)] - np.uint8(ord("0"))
-    one_point_at_most = (point & (point - 1)) == 0
-    exact = (hi - lo <= _MAX_CHARS) & (after_sign < 10) & (signs == (point | minus)) & one_point_at_most
-    exact &= length - signed - (point != 0) <= MAX_DIGITS
-    if integer:
-        return weighted, exact & (signs == 0)
-    # The point's column holds no digit, so the integer part sits ten times too high
-    # above the `decimals` fraction digits; the point's bit is `decimals`.
-    decimals = np.where(point != 0, np.frexp(point)[1] - 1, 0)
-    decimals = np.minimum(decimals, MAX_DIGITS)
-    fraction = weighted % _POW10_INT[decimals]
-    mantissa = np.where(point != 0, (weighted - fraction) // 10 + fraction, weighted)
-    value = mantissa / _POW10[decimals]
-    return np.where(negative, -value, value), exact
