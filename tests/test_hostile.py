@@ -13,7 +13,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor import session as session_module
@@ -369,6 +369,7 @@ def test_a_nan_column_holds_what_a_column_holds(ops) -> None:
 
 @SETTINGS
 @given(lines=logs, trailing_newline=st.booleans(), block_bytes=st.integers(1, 300))
+@example(lines=[b"\r", b""], trailing_newline=True, block_bytes=1)  # `\r\n\n` a byte at a time
 def test_reading_in_blocks_of_any_size_is_reading_line_by_line(tmp_path_factory, lines, trailing_newline,
                                                                block_bytes) -> None:
     from monitor.sources.logfile import read_blocks, read_lines

@@ -104,7 +104,8 @@ class LineSplitter:
 
     def _join(self, chunk: bytes) -> bytes:
         if self._after_cr and chunk[:1] == b"\n":
-            chunk = chunk[1:]
+            chunk = chunk[1:]  # the `\n` of a `\r\n` cut between two chunks
+            self._after_cr = False
         if chunk:
             self._after_cr = chunk[-1:] == b"\r"
         data = self._pending + chunk if self._pending else chunk
