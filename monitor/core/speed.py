@@ -64,6 +64,7 @@ class Speed:
     transient_share: float  # share of time lost to transient slow steps in the regime
     transients: int  # transient slow steps in the regime
     reverts: int  # changes that went back to an earlier speed (moves that come and go)
+    announced: bool = False  # the current regime began where the log announced a schedule change
 
 
 class _Sums:
@@ -205,6 +206,7 @@ class Stream:
             ahead = 0.5 * slope * steps_left / 2.0
             step_s = level * math.exp(max(-TREND_CAP, min(TREND_CAP, now + ahead)))
         long_s = self.whole.mean_s()
+        announced = False
         if self.change_iter is not None and self.whole.first_iter is not None:
             # After a change, the new speed is shown at once (level_s), but how long will it
             # last? A regime that has lasted `age` steps is as likely as not to last as long
@@ -214,7 +216,8 @@ class Stream:
             # of it.
             age = max(0, at - self.change_iter)
             span = min(steps_left, at - self.whole.first_iter) if steps_left > 0 else at - self.whole.first_iter
-            share = 1.0 if span <= 0 or self._announced(self.change_iter) else min(1.0, age / span)
+            announced = self._announced(self.change_iter)
+            share = 1.0 if span <= 0 or announced else min(1.0, age / span)
             step_s = share * step_s + (1.0 - share) * long_s
         time_s = r.xw + self._transient_s
         return Speed(
@@ -229,4 +232,5 @@ class Stream:
             transient_share=self._transient_s / time_s if time_s > 0 else 0.0,
             transients=self.transients,
             reverts=self.reverts,
+            announced=announced,
         )
