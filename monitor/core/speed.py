@@ -65,6 +65,7 @@ class Speed:
     transients: int  # transient slow steps in the regime
     reverts: int  # changes that went back to an earlier speed (moves that come and go)
     announced: bool = False  # the current regime began where the log announced a schedule change
+    regime_share: float = 1.0  # weight of the current regime against the long-run mean in step_s
 
 
 class _Sums:
@@ -207,6 +208,7 @@ class Stream:
             step_s = level * math.exp(max(-TREND_CAP, min(TREND_CAP, now + ahead)))
         long_s = self.whole.mean_s()
         announced = False
+        share = 1.0
         if self.change_iter is not None and self.whole.first_iter is not None:
             # After a change, the new speed is shown at once (level_s), but how long will it
             # last? A regime that has lasted `age` steps is as likely as not to last as long
@@ -233,4 +235,5 @@ class Stream:
             transients=self.transients,
             reverts=self.reverts,
             announced=announced,
+            regime_share=share,
         )

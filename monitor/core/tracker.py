@@ -251,15 +251,18 @@ class Tracker:
             return False
         return res > QUANT_GAP_SHARE * r.xw / r.n or res > QUANT_SPAN_SHARE * r.xw
 
-    def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None) -> float | None:
-        """Seconds per step since the first iteration line with a time, less the eval pause
-        (as last estimated) for each eval in between: the plain wall-clock rate, evals out."""
-        if self._first is None or not math.isfinite(last_t) or last_iter <= self._first[0]:
+    def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None,
+                       since: tuple[int, float] | None = None) -> float | None:
+        """Seconds per step since the first iteration line with a time (or since the line
+        `since`: iteration, time), less the eval pause (as last estimated) for each eval in
+        between: the plain wall-clock rate, evals out."""
+        start = since if since is not None else self._first
+        if start is None or not math.isfinite(last_t) or not math.isfinite(start[1]) or last_iter <= start[0]:
             return None
         if self.burst_share > BURSTY_SHARE:
             return None  # lines that arrive faster than their steps can run carry no time
-        spent = last_t - self._first[1] - self._evals_in(self._first[0], last_iter, eval_every) * self.pause_s
-        rate = spent / (last_iter - self._first[0])
+        spent = last_t - start[1] - self._evals_in(start[0], last_iter, eval_every) * self.pause_s
+        rate = spent / (last_iter - start[0])
         return rate if rate > 0 else None
 
     def _evals_in(self, lo: int, hi: int, eval_every: int | None) -> int:
