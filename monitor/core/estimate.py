@@ -89,19 +89,20 @@ def _spread(speed: Speed) -> float:
     return base
 
 
-def _wallclock(tracker: Tracker, run: Run, speed: Speed, last_t: float, eval_every: int | None) -> float | None:
+def _wallclock(tracker: Tracker, run: Run, speed: Speed, last_t: float, eval_every: int | None,
+               pause_s: float) -> float | None:
     """The wall-clock rate (evals out). After a change of speed, the rate since the change
     weighs as much as the model gives the new speed (how long it has lasted, speed.py): the
     rate since the start averages over a speed that is gone."""
     last = int(run.iters.values[-1])
-    whole = tracker.wallclock_rate(last, last_t, eval_every)
+    whole = tracker.wallclock_rate(last, last_t, eval_every, pause_s)
     if speed.change_iter is None or speed.regime_share <= 0.0 or whole is None:
         return whole
     # the regime's first sample is the gap that ends at its first iteration
     k = int(np.searchsorted(run.iters.values, speed.change_iter)) - 1
     if k < 0:
         return whole
-    recent = tracker.wallclock_rate(last, last_t, eval_every, (int(run.iters.values[k]), float(run.t.values[k])))
+    recent = tracker.wallclock_rate(last, last_t, eval_every, pause_s, (int(run.iters.values[k]), float(run.t.values[k])))
     if recent is None:
         return whole
     return speed.regime_share * recent + (1.0 - speed.regime_share) * whole
@@ -165,7 +166,7 @@ def estimate(
     # Step times (evals left out) by method.
     rates = {"model": step_s, "long": speed.long_s}
     last_t = run.last_t if run.last_t is not None else math.nan
-    wall = _wallclock(tracker, run, speed, last_t, eval_every)
+    wall = _wallclock(tracker, run, speed, last_t, eval_every, pause_s)
     if wall is not None:
         rates["wallclock"] = wall
     progress = progress_of(run, final) if final is not None else None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,8 +44,6 @@ PAUSE_FACTOR = 10.0
 #: moves their mean by no more than the 2% no run keeps its speed to, DRIFT_FLOOR).
 QUANT_GAP_SHARE = 0.25
 QUANT_SPAN_SHARE = 0.02
-#: Eval pauses (arrival gaps) averaged for the wall-clock rate's evals-out time.
-RECENT_PAUSES = 8
 #: Config keys a parser sets itself (not read from a printed config).
 PARSER_KEYS = frozenset({"final_iter_offset", "zero_based"})
 #: Rows of history folded in when the tracker starts on a run already under way.
@@ -89,7 +86,6 @@ class Tracker:
         self.burst_share = 0.0
         self._warm_until = -math.inf
         self._first: tuple[int, float] | None = None  # first iteration line with a time
-        self._pauses: deque[float] = deque(maxlen=RECENT_PAUSES)
         self.cache: dict[str, object] = {}
 
     @staticmethod
@@ -203,8 +199,6 @@ class Tracker:
             return
         ref = self._level()
         if self._eval_in(lo, hi, eval_every):
-            if ref is not None and gap > steps * ref:
-                self._pauses.append(gap - steps * ref)
             return
         if ref is not None and gap < BURST_FRACTION * steps * ref:
             self.burst_share += BURST_ALPHA * (1.0 - self.burst_share)
@@ -213,11 +207,6 @@ class Tracker:
         if ref is not None and gap > PAUSE_FACTOR * steps * ref:
             return
         self.arrival.add(gap / steps, steps, hi)
-
-    @property
-    def pause_s(self) -> float:
-        """Seconds the recent evals added to their intervals (arrival gaps)."""
-        return sum(self._pauses) / len(self._pauses) if self._pauses else 0.0
 
     def _level(self) -> float | None:
         for s in (self.arrival, self.printed, self.clock):
@@ -251,17 +240,19 @@ class Tracker:
             return False
         return res > QUANT_GAP_SHARE * r.xw / r.n or res > QUANT_SPAN_SHARE * r.xw
 
-    def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None,
+    def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None, pause_s: float,
                        since: tuple[int, float] | None = None) -> float | None:
         """Seconds per step since the first iteration line with a time (or since the line
-        `since`: iteration, time), less the eval pause (as last estimated) for each eval in
-        between: the plain wall-clock rate, evals out."""
+        `since`: iteration, time), less `pause_s` for each eval in between: the plain wall-clock
+        rate, evals out. With the pause the estimate adds for each eval to come, the evals' share
+        of the time carries over as it was, whatever the pause: only a change in how often evals
+        come is charged at `pause_s` (and with no pause known, the evals stay in the rate)."""
         start = since if since is not None else self._first
         if start is None or not math.isfinite(last_t) or not math.isfinite(start[1]) or last_iter <= start[0]:
             return None
         if self.burst_share > BURSTY_SHARE:
             return None  # lines that arrive faster than their steps can run carry no time
-        spent = last_t - start[1] - self._evals_in(start[0], last_iter, eval_every) * self.pause_s
+        spent = last_t - start[1] - self._evals_in(start[0], last_iter, eval_every) * pause_s
         rate = spent / (last_iter - start[0])
         return rate if rate > 0 else None
 
