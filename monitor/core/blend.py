@@ -12,6 +12,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Iterable, Mapping
@@ -44,7 +45,7 @@ EVEN = Blend(tuple((1.0 / len(METHODS),) * len(METHODS) for _ in range(N_BUCKETS
 
 def bucket(progress: float) -> int:
     """Progress bucket of `progress` (0..1): PROGRESS_EDGES[k] <= progress < PROGRESS_EDGES[k + 1]."""
-    k = int(np.searchsorted(PROGRESS_EDGES, min(max(progress, 0.0), 1.0), side="right")) - 1
+    k = bisect.bisect_right(PROGRESS_EDGES, min(max(progress, 0.0), 1.0)) - 1
     return min(k, N_BUCKETS - 1)
 
 
