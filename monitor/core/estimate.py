@@ -21,7 +21,7 @@ from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, eval
 from monitor.core.plan import Plan
 from monitor.core.run import Run
 from monitor.core.speed import Speed
-from monitor.core.tracker import RECURRENT, WARMUP_STEPS, Tracker, model_step_s
+from monitor.core.tracker import RECURRENT, WARMUP_STEPS, Tracker, long_step_s, model_step_s
 
 __all__ = ["WARMUP_STEPS", "Estimate", "estimate", "eval_interval_of"]
 
@@ -164,7 +164,7 @@ def estimate(
     pause_s = pause.mid_s if pause is not None else 0.0
     step_s = model_step_s(speed)
     # Step times (evals left out) by method.
-    rates = {"model": step_s, "long": speed.long_s}
+    rates = {"model": step_s, "long": long_step_s(speed)}
     last_t = run.last_t if run.last_t is not None else math.nan
     wall = _wallclock(tracker, run, speed, last_t, eval_every, pause_s)
     if wall is not None:

@@ -286,3 +286,12 @@ def model_step_s(speed: Speed) -> float:
     if speed.transients >= RECURRENT and speed.transient_share < 1.0:
         return speed.step_s / (1.0 - speed.transient_share)
     return speed.step_s
+
+
+def long_step_s(speed: Speed) -> float:
+    """The long-run mean seconds per step, with the time transient slow steps cost over the
+    whole run once they recur (a slow step every 10: SOAP's preconditioner update), as the
+    model counts them in its regime: the winsorised mean alone leaves that time out."""
+    if speed.long_transients >= RECURRENT and speed.long_transient_share < 1.0:
+        return speed.long_s / (1.0 - speed.long_transient_share)
+    return speed.long_s
