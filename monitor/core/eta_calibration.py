@@ -5,7 +5,7 @@ BLEND: weights of the methods model, long, wallclock per progress bucket of
 monitor.core.blend.bucket, fitted on the runs' lines (monitor.core.blend.fit).
 CALIBRATION: signed relative errors (true finish - predicted) / predicted time to come of the
 blended estimate, quantiles at 0.05 and 0.95 with the finite-sample correction
-over runs, per bucket of monitor.core.band.bucket. Runs: compiled, eager_log_every_iter, h200_cpu_recipe_beside_gpu_job, h200_ddp2_gpt2_124M, h200_ddp2_shakespeare_char, h200_eval_heavy_ckpt, h200_gpt2_124M, h200_gpu_contended, h200_gpu_contended_short, h200_resumed, real_nvidia_smi, heldout/accum8_eager, heldout/eager_slowdown, heldout/gpu_shared, heldout/resumed, heldout/small_accum.
+over runs, per bucket of monitor.core.band.bucket. Runs: compiled, eager_log_every_iter, h200_cpu_recipe_beside_gpu_job, h200_ddp2_gpt2_124M, h200_ddp2_shakespeare_char, h200_eval_heavy_ckpt, h200_gpt2_124M, h200_gpu_contended, h200_gpu_contended_short, h200_resumed, h200b_12L_grad_accum8_log1, h200b_contended_first20s_2procs, h200b_contended_first20s_4procs, h200b_ddp2_log_every_iter, h200b_eval_heavy_500iters, h200b_log_every_100, h200b_max_autotune_warmup, h200b_shared_gpu_first, h200b_shared_gpu_second, real_nvidia_smi, heldout/accum8_eager, heldout/eager_slowdown, heldout/gpu_shared, heldout/resumed, heldout/small_accum.
 """
 
 from __future__ import annotations
@@ -15,20 +15,20 @@ from monitor.core.blend import Blend
 
 BLEND = Blend(
     weights=(
-        (0.000000, 0.350000, 0.650000,),
+        (0.000000, 0.100000, 0.900000,),
+        (0.000000, 0.000000, 1.000000,),
+        (0.600000, 0.000000, 0.400000,),
+        (0.500000, 0.000000, 0.500000,),
+        (0.050000, 0.000000, 0.950000,),
         (0.000000, 0.000000, 1.000000,),
         (0.000000, 0.000000, 1.000000,),
-        (0.000000, 1.000000, 0.000000,),
-        (0.100000, 0.900000, 0.000000,),
-        (0.000000, 0.000000, 1.000000,),
-        (0.000000, 0.700000, 0.300000,),
-        (1.000000, 0.000000, 0.000000,),
+        (0.750000, 0.000000, 0.250000,),
     ),
-    runs=16,
+    runs=25,
 )
 
 CALIBRATION = Calibration(
-    low=(-0.150884, -0.111830, -0.184135, -0.106785, -0.105307, -0.164438, -0.115582, -0.124829, -0.212307,),
-    high=(0.431270, 0.063433, 0.102807, 0.110239, 0.139460, 0.152703, 0.159848, 0.192259, 0.258804,),
-    runs=16,
+    low=(-0.411176, -0.643873, -0.416402, -0.383715, -0.391694, -0.198330, -0.373066, -0.140727, -0.216417,),
+    high=(0.310489, 0.223964, 0.205122, 0.181754, 0.167047, 0.156158, 0.159850, 0.191963, 0.256553,),
+    runs=25,
 )

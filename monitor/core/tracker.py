@@ -200,7 +200,11 @@ class Tracker:
         ref = self._level()
         if self._eval_in(lo, hi, eval_every):
             return
-        if ref is not None and gap < BURST_FRACTION * steps * ref:
+        # A line is from a burst when it came faster than its steps can run: its own printed
+        # step time says how long they took, where it has one (a real speed-up of 2x or more
+        # would read as a burst against the level before it, and never be followed).
+        own = p if _finite(p) else ref
+        if own is not None and gap < BURST_FRACTION * steps * own:
             self.burst_share += BURST_ALPHA * (1.0 - self.burst_share)
             return
         self.burst_share -= BURST_ALPHA * self.burst_share
