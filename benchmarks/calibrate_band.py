@@ -45,8 +45,8 @@ def source(blend: Blend, cal: Calibration, names: list[str]) -> str:
     return f'''"""The finish time's fitted tables, written by benchmarks/calibrate_band.py from the recorded
 runs (do not edit by hand). PURE ring: constants only.
 
-BLEND: weights of the methods {", ".join(METHODS)} per progress bucket of
-monitor.core.blend.bucket, fitted on the runs' lines (monitor.core.blend.fit).
+BLEND: weights of the methods {", ".join(METHODS)} per cell of monitor.core.blend.cell (progress
+buckets, then the same after a speed-up), fitted on the runs' lines (monitor.core.blend.fit).
 CALIBRATION: signed relative errors (true finish - predicted) / predicted time to come of the
 blended estimate, quantiles at {ALPHA / 2:g} and {1 - ALPHA / 2:g} with the finite-sample correction
 over runs, per bucket of monitor.core.band.bucket. Runs: {", ".join(names)}.

@@ -128,6 +128,7 @@ class Line:
     methods: tuple[tuple[str, float], ...] = ()  # the finish each method alone predicts
     announced: bool = False  # the model alone (a change the log announced)
     next_line_s: float = 0.0  # the least the band's unit can be
+    sped_up: bool = False  # the blend's weights after a speed-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +200,7 @@ def replay(
         if raw.finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
             line_index = len(lines)
             lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.scale_s, raw.methods,
-                              raw.change_announced, raw.next_line_s or 0.0))
+                              raw.change_announced, raw.next_line_s or 0.0, raw.sped_up))
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)

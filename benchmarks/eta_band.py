@@ -45,11 +45,13 @@ def band_of(line: Line, cal: Calibration | None) -> tuple[float, float]:
                  scale_s=line.scale_s, progress=line.fraction, samples=line.samples)
 
 
-def method_errors(result: Result) -> list[tuple[float, dict[str, float]]]:
-    """(progress, method -> (its finish - true finish) / duration) at every line: the blend's
-    fitting data (lines where the log announced the change are the model's alone)."""
+def method_errors(result: Result) -> list[tuple[float, bool, dict[str, float]]]:
+    """(progress, after a speed-up, method -> (its finish - true finish) / duration) at every
+    line: the blend's fitting data (lines where the log announced the change are the model's
+    alone)."""
     truth, dur = result.truth, result.duration_s
-    return [(ln.fraction, {m: (f - truth) / dur for m, f in ln.methods}) for ln in result.lines if not ln.announced]
+    return [(ln.fraction, ln.sped_up, {m: (f - truth) / dur for m, f in ln.methods})
+            for ln in result.lines if not ln.announced]
 
 
 def reblend(result: Result, blend: Blend) -> Result:
@@ -60,7 +62,7 @@ def reblend(result: Result, blend: Blend) -> Result:
         if not methods:
             lines.append(ln)
             continue
-        w = blend_weights(blend, ln.fraction, methods, ln.announced)
+        w = blend_weights(blend, ln.fraction, methods, ln.announced, ln.sped_up)
         remaining = max(0.0, sum(share * (methods[m] - ln.now) for m, share in w.items()))
         lines.append(replace(ln, finish=ln.now + remaining, scale_s=max(remaining, ln.next_line_s)))
     points = []

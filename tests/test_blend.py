@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from monitor.core.blend import EVEN, METHODS, N_BUCKETS, Blend, bucket, combine, fit
+from monitor.core.blend import EVEN, METHODS, N_BUCKETS, N_CELLS, Blend, bucket, cell, combine, fit
 from monitor.core.estimate import blend_weights, estimate
 from monitor.core.plan import make_plan
 from monitor.core.speed import Stream
@@ -23,44 +23,66 @@ def _one_hot(name: str) -> tuple[float, ...]:
 def test_each_bucket_gets_the_method_closest_on_the_runs_that_reached_it() -> None:
     # early on the long-run mean is right and the model 10% off; late the other way round
     runs = {
-        f"run{k}": [(0.03, {"model": 0.10, "long": 0.0, "wallclock": 0.05}),
-                    (0.60, {"model": 0.0, "long": -0.08, "wallclock": 0.04})]
+        f"run{k}": [(0.03, False, {"model": 0.10, "long": 0.0, "wallclock": 0.05}),
+                    (0.60, False, {"model": 0.0, "long": -0.08, "wallclock": 0.04})]
         for k in range(3)
     }
     blend = fit(runs)
     assert blend.weights[bucket(0.03)] == pytest.approx(_one_hot("long"))
     assert blend.weights[bucket(0.60)] == pytest.approx(_one_hot("model"))
     assert blend.weights[bucket(0.95)] == EVEN.weights[bucket(0.95)]  # no run got there
-    assert blend.runs == 3 and len(blend.weights) == N_BUCKETS
+    # no speed-up seen: those cells take the bucket's usual weights
+    assert blend.weights[cell(0.60, True)] == blend.weights[cell(0.60, False)]
+    assert blend.runs == 3 and len(blend.weights) == N_CELLS
 
 
 def test_a_run_counts_once_however_many_lines_it_logged() -> None:
-    chatty = [(0.3, {"model": 0.0, "long": 0.2, "wallclock": 0.2})] * 500  # logs every step
-    quiet = [(0.3, {"model": 0.2, "long": 0.2, "wallclock": 0.0})]
+    chatty = [(0.3, False, {"model": 0.0, "long": 0.2, "wallclock": 0.2})] * 500  # logs every step
+    quiet = [(0.3, False, {"model": 0.2, "long": 0.2, "wallclock": 0.0})]
     blend = fit({"chatty": chatty, "quiet1": quiet, "quiet2": quiet})
     assert blend.weights[bucket(0.3)] == pytest.approx(_one_hot("wallclock"))
 
 
 def test_weights_between_methods_when_their_errors_cancel() -> None:
     # the model 4% late, the long-run mean 4% early on every run: half each is exact
-    runs = {f"r{k}": [(0.5, {"model": 0.04, "long": -0.04, "wallclock": 0.06})] for k in range(2)}
+    runs = {f"r{k}": [(0.5, False, {"model": 0.04, "long": -0.04, "wallclock": 0.06})] for k in range(2)}
     assert fit(runs).weights[bucket(0.5)] == pytest.approx((0.5, 0.5, 0.0))
 
 
+def test_after_a_speed_up_the_blend_has_weights_of_its_own() -> None:
+    # on these runs the long-run mean holds, except after a speed-up, where the model does
+    runs = {f"r{k}": [(0.3, False, {"model": 0.1, "long": 0.0, "wallclock": 0.05}),
+                      (0.3, True, {"model": 0.0, "long": 0.3, "wallclock": 0.2})] for k in range(2)}
+    blend = fit(runs)
+    assert blend.weights[cell(0.3, False)] == pytest.approx(_one_hot("long"))
+    assert blend.weights[cell(0.3, True)] == pytest.approx(_one_hot("model"))
+    rates = {"model": 1.0, "long": 1.0, "wallclock": 1.0}
+    assert combine(blend, 0.3, rates, True) == {"model": 1.0}
+    assert blend_weights(blend, 0.3, rates, announced=False, faster=True) == {"model": 1.0}
+
+
+def test_a_run_freed_of_a_competing_job_is_sped_up() -> None:
+    # 3x slower for the first 400 steps (a competing job on the GPU), then free
+    e = est(session(lines_of(lambda i: 0.06 if i <= 400 else 0.02, 700)))
+    assert e.speed_change_iter is not None and e.sped_up
+    assert not est(session(lines_of(lambda i: 0.02, 700))).sped_up
+    assert not est(session(lines_of(lambda i: 0.02 if i <= 400 else 0.06, 700))).sped_up  # slowed down
+
+
 def test_a_missing_method_is_left_out_and_the_rest_renormalised() -> None:
-    blend = Blend(((0.2, 0.2, 0.6),) * N_BUCKETS, 1)
+    blend = Blend(((0.2, 0.2, 0.6),) * N_CELLS, 1)
     assert combine(blend, 0.5, {"model": 1.0, "long": 1.0}) == pytest.approx({"model": 0.5, "long": 0.5})
-    only_wall = Blend((_one_hot("wallclock"),) * N_BUCKETS, 1)
+    only_wall = Blend((_one_hot("wallclock"),) * N_CELLS, 1)
     # the bucket gives the methods present no weight: they count alike
     assert combine(only_wall, 0.5, {"model": 1.0, "long": 1.0}) == pytest.approx({"model": 0.5, "long": 0.5})
     # a fit sees lines the way combine blends them: where the wall-clock rate is missing
     # (bursty output) the model's error is what counts
-    runs = {"r": [(0.5, {"model": 0.0, "long": 0.3, "wallclock": math.nan})] * 2}
+    runs = {"r": [(0.5, False, {"model": 0.0, "long": 0.3, "wallclock": math.nan})] * 2}
     assert fit(runs).weights[bucket(0.5)] == pytest.approx(_one_hot("model"))
 
 
 def test_an_announced_change_or_an_unknown_total_is_the_models_alone() -> None:
-    blend = Blend((_one_hot("wallclock"),) * N_BUCKETS, 1)
+    blend = Blend((_one_hot("wallclock"),) * N_CELLS, 1)
     rates = {"model": 1.0, "long": 1.0, "wallclock": 1.0}
     assert blend_weights(blend, 0.5, rates, announced=True) == {"model": 1.0}
     assert blend_weights(blend, None, rates, announced=False) == {"model": 1.0}
@@ -82,7 +104,7 @@ def test_the_estimate_is_the_blend_of_the_methods_finishes() -> None:
     run = s.state.current
     plan = make_plan(run, s.format)
     for name in METHODS:
-        e = estimate(run, plan, run.last_t, blend=Blend((_one_hot(name),) * N_BUCKETS, 1))
+        e = estimate(run, plan, run.last_t, blend=Blend((_one_hot(name),) * N_CELLS, 1))
         assert dict(e.weights) == {name: 1.0}
         assert e.finish == pytest.approx(dict(e.methods)[name], abs=1e-6)  # epoch seconds: to the microsecond
     e = est(s)

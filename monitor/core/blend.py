@@ -1,5 +1,6 @@
 """The finish-time blend: convex weights of the estimator's methods (the step model, the
-long-run mean, the wall-clock rate) per bucket of progress, fitted across recorded runs.
+long-run mean, the wall-clock rate) per bucket of progress, and apart after a speed-up,
+fitted across recorded runs.
 
 Stacking (Wolpert 1992, "Stacked generalization"; Breiman 1996, "Stacked regressions", who
 constrains the weights to be non-negative): each method predicts the finish on its own, and the
@@ -29,18 +30,25 @@ METHODS = ("model", "long", "wallclock")
 #: that 15 runs cannot tune them finely.
 GRID_STEP = 0.05
 N_BUCKETS = len(PROGRESS_EDGES) - 1
+#: The current speed is this much of the long-run mean or less (at least 25% faster: the
+#: smallest move the change detector follows, speed.CHANGE_K): a run freed of a competing job,
+#: or past a slow start. Its weights are fitted apart: after a slowdown the long-run mean
+#: holds (slowdowns come and go), after a speed-up it lags.
+SPED_UP = 0.8
+#: Rows of weights: one per progress bucket, then one per progress bucket after a speed-up.
+N_CELLS = 2 * N_BUCKETS
 
 
 @dataclass(frozen=True, slots=True)
 class Blend:
-    """Per progress bucket (PROGRESS_EDGES), one weight per method of METHODS, summing to 1."""
+    """Per cell (see `cell`), one weight per method of METHODS, summing to 1."""
 
     weights: tuple[tuple[float, ...], ...]
     runs: int
 
 
 #: Before any fit: the methods alike.
-EVEN = Blend(tuple((1.0 / len(METHODS),) * len(METHODS) for _ in range(N_BUCKETS)), 0)
+EVEN = Blend(tuple((1.0 / len(METHODS),) * len(METHODS) for _ in range(N_CELLS)), 0)
 
 
 def bucket(progress: float) -> int:
@@ -49,10 +57,21 @@ def bucket(progress: float) -> int:
     return min(k, N_BUCKETS - 1)
 
 
-def combine(blend: Blend, progress: float, values: Mapping[str, float]) -> dict[str, float]:
-    """Weights (summing to 1) of the methods present in `values` at `progress`: the bucket's
-    weights renormalised over them; the present methods alike where the bucket gives them none."""
-    row = blend.weights[bucket(progress)]
+def cell(progress: float, sped_up: bool) -> int:
+    """Row of Blend.weights for an estimate at `progress` (0..1), after a speed-up or not."""
+    return bucket(progress) + (N_BUCKETS if sped_up else 0)
+
+
+def sped_up(level_s: float, long_s: float) -> bool:
+    """The current speed (`level_s`, s a step) is SPED_UP of the long-run mean or faster."""
+    return level_s <= SPED_UP * long_s
+
+
+def combine(blend: Blend, progress: float, values: Mapping[str, float], faster: bool = False) -> dict[str, float]:
+    """Weights (summing to 1) of the methods present in `values` at `progress` (`faster`: after
+    a speed-up): the cell's weights renormalised over them; the present methods alike where the
+    cell gives them none."""
+    row = blend.weights[cell(progress, faster)]
     raw = {m: w for m, w in zip(METHODS, row) if m in values and w > 0}
     total = sum(raw.values())
     if total <= 0:
@@ -78,26 +97,27 @@ def _blended(errors: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.where(den > 0, num / safe, even)
 
 
-def fit(runs: Mapping[str, Iterable[tuple[float, Mapping[str, float]]]], step: float = GRID_STEP) -> Blend:
-    """The blend from per-run lines: run name -> (progress, method -> signed error of its finish
-    / the run's duration) at every line. Per bucket, the grid point with the least mean over the
-    runs that reached it of their mean absolute blended error (each run counts once, however
-    many lines it logged); EVEN's weights where no run reached it."""
+def fit(runs: Mapping[str, Iterable[tuple[float, bool, Mapping[str, float]]]], step: float = GRID_STEP) -> Blend:
+    """The blend from per-run lines: run name -> (progress, after a speed-up, method -> signed
+    error of its finish / the run's duration) at every line. Per cell, the grid point with the
+    least mean over the runs that reached it of their mean absolute blended error (each run
+    counts once, however many lines it logged). A cell no run reached takes its bucket's usual
+    weights (after a speed-up), or EVEN's."""
     grid = _simplex(len(METHODS), step)
-    per: list[list[np.ndarray]] = [[] for _ in range(N_BUCKETS)]
+    per: list[list[np.ndarray]] = [[] for _ in range(N_CELLS)]
     for rows in runs.values():
-        split: list[list[list[float]]] = [[] for _ in range(N_BUCKETS)]
-        for progress, errs in rows:
+        split: list[list[list[float]]] = [[] for _ in range(N_CELLS)]
+        for progress, faster, errs in rows:
             vals = [errs.get(m, math.nan) for m in METHODS]
             if any(math.isfinite(v) for v in vals):
-                split[bucket(progress)].append(vals)
+                split[cell(progress, faster)].append(vals)
         for k, lines in enumerate(split):
             if lines:
                 per[k].append(np.array(lines))
-    weights = []
+    weights: list[tuple[float, ...]] = []
     for k, run_lines in enumerate(per):
         if not run_lines:
-            weights.append(EVEN.weights[k])
+            weights.append(weights[k - N_BUCKETS] if k >= N_BUCKETS else EVEN.weights[k])
             continue
         loss = sum(np.mean(np.abs(_blended(e, grid)), axis=0) for e in run_lines)
         weights.append(tuple(float(w) for w in grid[int(np.argmin(loss))]))

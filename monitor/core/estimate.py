@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.core.band import Calibration, widen
-from monitor.core.blend import Blend, combine
+from monitor.core.blend import Blend, combine, sped_up
 from monitor.core.eta_calibration import BLEND, CALIBRATION
 from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, evals_between
 from monitor.core.plan import Plan
@@ -57,6 +57,8 @@ class Estimate:
     methods: tuple[tuple[str, float], ...] = ()
     #: the current speed began where the log announced a schedule change (followed in full)
     change_announced: bool = False
+    #: the current speed is 25% or more faster than the long-run mean (blend.SPED_UP)
+    sped_up: bool = False
     #: the time the next logged line should take (s): the least the band's unit can be
     next_line_s: float | None = None
     #: steady step-time samples behind the estimate (the band's "how much was seen")
@@ -170,7 +172,8 @@ def estimate(
     if wall is not None:
         rates["wallclock"] = wall
     progress = progress_of(run, final) if final is not None else None
-    weights = blend_weights(blend, progress, rates, speed.announced)
+    faster = sped_up(speed.level_s, speed.long_s)
+    weights = blend_weights(blend, progress, rates, speed.announced, faster)
     base = Estimate(
         step_time_s=speed.level_s,  # the current speed; the finish weighs how long it lasts
         eval_time_s=None if pause is None else pause.mid_s,
@@ -229,16 +232,18 @@ def estimate(
         methods=tuple(sorted((m, now + v - credit) for m, v in totals.items())),
         change_announced=speed.announced,
         next_line_s=next_gap,
+        sped_up=faster,
     )
 
 
-def blend_weights(blend: Blend, progress: float | None, methods: Mapping[str, float], announced: bool) -> dict[str, float]:
+def blend_weights(blend: Blend, progress: float | None, methods: Mapping[str, float], announced: bool,
+                  faster: bool = False) -> dict[str, float]:
     """Weights of the methods present: the model alone after a change the log announced (a
     schedule stage: the older rates are of a different workload) or with no total known,
-    else the blend fitted on recorded runs (blend.py)."""
+    else the blend fitted on recorded runs (blend.py; `faster`: after a speed-up)."""
     if announced or progress is None:
         return {"model": 1.0}
-    return combine(blend, progress, methods)
+    return combine(blend, progress, methods, faster)
 
 
 def progress_of(run: Run, final: int) -> float:
