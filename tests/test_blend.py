@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from monitor.core.blend import EVEN, METHODS, N_BUCKETS, N_CELLS, Blend, bucket, cell, combine, fit
+from monitor.core.blend import EVEN, METHODS, N_CELLS, Blend, bucket, cell, combine, fit
 from monitor.core.estimate import blend_weights, estimate
 from monitor.core.plan import make_plan
 from monitor.core.speed import Stream
@@ -65,6 +65,8 @@ def test_a_run_freed_of_a_competing_job_is_sped_up() -> None:
     # 3x slower for the first 400 steps (a competing job on the GPU), then free
     e = est(session(lines_of(lambda i: 0.06 if i <= 400 else 0.02, 700)))
     assert e.speed_change_iter is not None and e.sped_up
+    # lines a third of the old step apart are not a buffered burst: each printed its own time
+    assert e.step_source == "arrival" and "wallclock" in dict(e.methods)
     assert not est(session(lines_of(lambda i: 0.02, 700))).sped_up
     assert not est(session(lines_of(lambda i: 0.02 if i <= 400 else 0.06, 700))).sped_up  # slowed down
 
