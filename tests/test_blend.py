@@ -13,7 +13,7 @@ from monitor.core.estimate import blend_weights, estimate
 from monitor.core.plan import make_plan
 from monitor.core.speed import Stream
 from monitor.core.tracker import Tracker
-from tests.test_speed import est, lines_of, session
+from tests.test_speed import est, lines_of, model_band, session
 
 
 def _one_hot(name: str) -> tuple[float, ...]:
@@ -154,3 +154,11 @@ def test_a_slow_step_every_tenth_is_counted_once_by_every_method() -> None:
     for name, finish in e.methods:
         assert finish - run.last_t == pytest.approx(1000 * 0.028, rel=0.01), name
     assert e.remaining_s == pytest.approx(1000 * 0.028, rel=0.01)
+
+
+def test_after_a_change_the_models_band_spans_the_two_speeds() -> None:
+    # one move only (nothing came back yet): 3x slower for the first 400 steps, then free
+    freed = model_band(session(lines_of(lambda i: 0.06 if i <= 400 else 0.02, 700)))
+    steady = model_band(session(lines_of(lambda i: 0.02, 700)))
+    assert freed.speed_change_iter is not None
+    assert freed.high - freed.low > 3 * (steady.high - steady.low)

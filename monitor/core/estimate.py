@@ -81,12 +81,13 @@ def _total_known(run: Run, plan: Plan) -> bool:
 
 def _spread(speed: Speed) -> float:
     """Relative spread of the mean step time to come: shrinking with the samples seen, plus
-    the share of time lost to recurring transients, plus the gap between the current level
-    and the long-run mean where speed moves have come and gone (a shared GPU)."""
+    the share of time lost to recurring transients, plus half the gap between the current
+    level and the long-run mean once the speed has moved on this run, either way: a run that
+    started under a competing job, or slowed down by one, may or may not stay at its new speed."""
     base = max(DRIFT_FLOOR, DRIFT_DEFAULT * math.sqrt(DRIFT_SAMPLES / max(1, speed.samples)))
     if speed.transients >= RECURRENT:
         base += speed.transient_share
-    if speed.reverts:
+    if speed.change_iter is not None:
         base += 0.5 * abs(math.log(speed.level_s / speed.long_s))
     return base
 
