@@ -185,7 +185,7 @@ def estimate(
         samples=speed.samples,
         change_announced=speed.announced,
     )
-    if final is None or evals_left is None:
+    if final is None or evals_left is None or progress is None:
         return base
     n_pauses = evals_left if pause is not None else 0
     model_train = steps_left * step_s
