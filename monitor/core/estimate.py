@@ -101,10 +101,9 @@ def _wallclock(tracker: Tracker, run: Run, speed: Speed, last_t: float, eval_eve
     whole = tracker.wallclock_rate(last, last_t, eval_every, pause_s)
     if speed.change_iter is None or speed.regime_share <= 0.0 or whole is None:
         return whole
-    # the regime's first sample is the gap that ends at its first iteration
-    k = int(np.searchsorted(run.iters.values, speed.change_iter)) - 1
-    if k < 0:
-        return whole
+    # the regime's first sample is the gap that ends at its first iteration; a change older
+    # than the rows the run keeps (steps.py) began before all of them: the oldest one starts it
+    k = max(0, int(np.searchsorted(run.iters.values, speed.change_iter)) - 1)
     recent = tracker.wallclock_rate(last, last_t, eval_every, pause_s, (int(run.iters.values[k]), float(run.t.values[k])))
     if recent is None:
         return whole
