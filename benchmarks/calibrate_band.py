@@ -1,6 +1,7 @@
-"""Write the finish-time band's calibration table (monitor/core/eta_calibration.py) from the
-recorded runs: each is replayed with its real line times, and the signed relative errors of
-the point estimate at every line go into split conformal calibration (monitor/core/band.py).
+"""Write the finish time's fitted tables (monitor/core/eta_calibration.py) from the recorded
+runs: each is replayed with its real line times; the finish each method predicts at every line
+fits the blend of the methods (monitor/core/blend.py), and the signed relative errors of the
+blended estimate go into split conformal calibration of the band (monitor/core/band.py).
 
 Run: python benchmarks/calibrate_band.py [--check]   (--check: fail if the committed table differs)
 """
@@ -15,8 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_accuracy import HELDOUT, Result, recorded_runs, replay
-from benchmarks.eta_band import calibration_from
+from benchmarks.eta_band import fitted
 from monitor.core.band import ALPHA, Calibration
+from monitor.core.blend import METHODS, Blend
 
 TARGET = ROOT / "monitor" / "core" / "eta_calibration.py"
 
@@ -38,18 +40,28 @@ def _tuple(values: tuple[float | None, ...]) -> str:
     return "(" + ", ".join("None" if v is None else f"{v:.6f}" for v in values) + ",)"
 
 
-def source(cal: Calibration, names: list[str]) -> str:
-    return f'''"""The finish-time band's calibration table, written by benchmarks/calibrate_band.py from
-the recorded runs (do not edit by hand). PURE ring: constants only.
+def source(blend: Blend, cal: Calibration, names: list[str]) -> str:
+    rows = "".join(f"        {_tuple(w)},\n" for w in blend.weights)
+    return f'''"""The finish time's fitted tables, written by benchmarks/calibrate_band.py from the recorded
+runs (do not edit by hand). PURE ring: constants only.
 
-Signed relative errors (true finish - predicted) / predicted time to come, quantiles at
-{ALPHA / 2:g} and {1 - ALPHA / 2:g} with the finite-sample correction over runs, per bucket of
-monitor.core.band.bucket. Runs: {", ".join(names)}.
+BLEND: weights of the methods {", ".join(METHODS)} per cell of monitor.core.blend.cell (progress
+buckets, then the same after a speed-up), fitted on the runs' lines (monitor.core.blend.fit).
+CALIBRATION: signed relative errors (true finish - predicted) / predicted time to come of the
+blended estimate, quantiles at {ALPHA / 2:g} and {1 - ALPHA / 2:g} with the finite-sample correction
+over runs, per bucket of monitor.core.band.bucket. Runs: {", ".join(names)}.
 """
 
 from __future__ import annotations
 
 from monitor.core.band import Calibration
+from monitor.core.blend import Blend
+
+BLEND = Blend(
+    weights=(
+{rows}    ),
+    runs={blend.runs},
+)
 
 CALIBRATION = Calibration(
     low={_tuple(cal.low)},
@@ -64,7 +76,8 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 when the committed table is out of date")
     args = ap.parse_args()
     results = timed_results()
-    text = source(calibration_from(results), [r.name for r in results])
+    blend, cal, _ = fitted(results)
+    text = source(blend, cal, [r.name for r in results])
     if args.check:
         same = TARGET.read_text() == text
         print("calibration table up to date" if same else "calibration table out of date")

@@ -110,11 +110,13 @@ class Point:
     errors: dict[str, float | None]  # method -> |pred - truth| / duration
     covered: bool | None
     band_width: float | None  # (high - low) / duration
+    line: int | None = None  # index of this point's estimate in Result.lines
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """The estimate at one iteration line, with the model's own band (no calibration)."""
+    """The estimate at one iteration line, with the model's own band (no calibration, not
+    joined with the finish) and what it takes to blend the methods again (eta_band.reblend)."""
 
     fraction: float
     samples: int
@@ -123,6 +125,10 @@ class Line:
     model_low: float
     model_high: float
     scale_s: float  # predicted time to come, the unit of the band's relative errors
+    methods: tuple[tuple[str, float], ...] = ()  # the finish each method alone predicts
+    announced: bool = False  # the model alone (a change the log announced)
+    next_line_s: float = 0.0  # the least the band's unit can be
+    sped_up: bool = False  # the blend's weights after a speed-up
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +196,11 @@ def replay(
         first = run.first_iter or 0  # a resumed run counts from its checkpoint
         fraction = (last - first) / (final_iter - first) if final_iter > first else 1.0
         raw = estimate(run, plan, t, calibration=None)
+        line_index = None
         if raw.finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
-            lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.scale_s))
+            line_index = len(lines)
+            lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.scale_s, raw.methods,
+                              raw.change_announced, raw.next_line_s or 0.0, raw.sped_up))
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)
@@ -213,7 +222,7 @@ def replay(
             if snap.eta_low is not None and snap.eta_high is not None:
                 band = (snap.eta_high - snap.eta_low) / duration
                 hit = bool(snap.eta_low <= truth <= snap.eta_high)
-            points.append(Point(pending.pop(0), last, errors, hit, band))
+            points.append(Point(pending.pop(0), last, errors, hit, band, line_index))
     scored_run = session.state.current if run_index is None else session.state.runs[run_index]
     if scored_run.crash is not None:
         return "ends in a crash or interrupt: no true finish time to score against"

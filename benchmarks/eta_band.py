@@ -1,18 +1,18 @@
-"""The finish-time band checked on runs it was not calibrated on: leave-one-run-out split
-conformal calibration over replayed runs (see monitor/core/band.py), and the table that
-benchmarks/eta_accuracy.py prints.
+"""The finish time checked on runs it was not fitted on: leave-one-run-out refits of what is
+fitted across replayed runs (the blend of the methods, monitor/core/blend.py; the band's split
+conformal table, monitor/core/band.py), and the table that benchmarks/eta_accuracy.py prints.
 
-A replay records, at every iteration line, the point estimate, the model's own band and the
-predicted time to come. The point estimate fits nothing across runs (its constants are set by
-hand), so a run's errors are the same in and out of sample; what is fitted across runs is the
-band's calibration table, and that is what leave-one-run-out recomputes without the run.
+A replay records, at every iteration line, the finish each method predicts, the model's own
+band and the least time the next line takes. Everything fitted is refitted here from those
+lines without replaying again: for each run, the blend is fitted on every other run, the band
+calibrated on their errors under that blend, and the run scored with both.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.core.band import Calibration, calibrate, widen
+from monitor.core.blend import Blend, fit
+from monitor.core.estimate import blend_weights
 
 if TYPE_CHECKING:
     from benchmarks.eta_accuracy import Line, Result
@@ -38,8 +40,46 @@ def scores(result: Result) -> list[tuple[float, int, float]]:
 
 
 def band_of(line: Line, cal: Calibration | None) -> tuple[float, float]:
-    return widen(line.model_low, line.model_high, cal=cal, finish=line.finish, now=line.now,
+    low, high = min(line.model_low, line.finish), max(line.model_high, line.finish)
+    return widen(low, high, cal=cal, finish=line.finish, now=line.now,
                  scale_s=line.scale_s, progress=line.fraction, samples=line.samples)
+
+
+def method_errors(result: Result) -> list[tuple[float, bool, dict[str, float]]]:
+    """(progress, after a speed-up, method -> (its finish - true finish) / duration) at every
+    line: the blend's fitting data (lines where the log announced the change are the model's
+    alone)."""
+    truth, dur = result.truth, result.duration_s
+    return [(ln.fraction, ln.sped_up, {m: (f - truth) / dur for m, f in ln.methods})
+            for ln in result.lines if not ln.announced]
+
+
+def reblend(result: Result, blend: Blend) -> Result:
+    """The run's lines and points as the estimator would have given them with `blend`."""
+    lines = []
+    for ln in result.lines:
+        methods = dict(ln.methods)
+        if not methods:
+            lines.append(ln)
+            continue
+        w = blend_weights(blend, ln.fraction, methods, ln.announced, ln.sped_up)
+        remaining = max(0.0, sum(share * (methods[m] - ln.now) for m, share in w.items()))
+        lines.append(replace(ln, finish=ln.now + remaining, scale_s=max(remaining, ln.next_line_s)))
+    points = []
+    for p in result.points:
+        if p.line is not None:
+            err = abs(lines[p.line].finish - result.truth) / result.duration_s
+            p = replace(p, errors={**p.errors, "nanowatch": err})
+        points.append(p)
+    return replace(result, lines=tuple(lines), points=points)
+
+
+def fitted(results: list[Result]) -> tuple[Blend, Calibration, list[Result]]:
+    """The blend fitted on `results`, the band calibrated on their errors under it, and the
+    results as that blend gives them."""
+    blend = fit({r.name: method_errors(r) for r in results})
+    blended = [reblend(r, blend) for r in results]
+    return blend, calibration_from(blended), blended
 
 
 def coverage(result: Result, cal: Calibration | None, since: float = COVERAGE_FROM) -> tuple[int, int]:
@@ -69,7 +109,7 @@ def calibration_from(results: list[Result]) -> Calibration:
 @dataclass(frozen=True, slots=True)
 class LooRow:
     name: str
-    errors: dict[float, float | None]  # fraction -> nanowatch error (same in and out of sample)
+    errors: dict[float, float | None]  # fraction -> nanowatch error, blend fitted without the run
     wallclock: dict[float, float | None]
     loo_covered: tuple[int, int]
     loo_width: float
@@ -78,16 +118,17 @@ class LooRow:
 
 
 def leave_one_out(results: list[Result]) -> list[LooRow]:
-    """Per run: the band calibrated on every other run (held out) beside the band
-    calibrated on all of them (in sample)."""
-    everything = calibration_from(results)
+    """Per run: its errors and band with the blend and band fitted on every other run (held
+    out), its band with both fitted on all runs (in sample)."""
+    _, cal_all, all_blended = fitted(results)
     rows = []
-    for r in results:
-        others = calibration_from([o for o in results if o is not r])
-        errs = {p.fraction: p.errors.get("nanowatch") for p in r.points}
+    for r, mine in zip(results, all_blended):
+        blend, cal, _ = fitted([o for o in results if o is not r])
+        held = reblend(r, blend)
+        errs = {p.fraction: p.errors.get("nanowatch") for p in held.points}
         wall = {p.fraction: p.errors.get("wallclock") for p in r.points}
-        rows.append(LooRow(r.name, errs, wall, coverage(r, others), mean_width(r, others),
-                           coverage(r, everything), mean_width(r, everything)))
+        rows.append(LooRow(r.name, errs, wall, coverage(held, cal), mean_width(held, cal),
+                           coverage(mine, cal_all), mean_width(mine, cal_all)))
     return rows
 
 
@@ -117,8 +158,8 @@ def loo_table(rows: list[LooRow], markdown: bool) -> str:
 
 
 LOO_NOTE = """\
-Leave one run out: for each run, the band's calibration table is recomputed from every other
-run and the held-out run is scored with it (LOO cover: lines from 5% on whose band held the true
-finish; width: mean band width / duration). The point estimate fits nothing across runs, so its
-errors (at 5..90%, and 'behind wall': the most it trails the wall-clock rate at those points,
-negative = ahead) are the same in and out of sample. In-sample: calibrated on all runs."""
+Leave one run out: for each run, the blend of the methods is fitted on every other run, the band
+calibrated on their errors under it, and the held-out run scored with both: its errors at 5..90%,
+'behind wall' (the most it trails the wall-clock rate at those points, negative = ahead), LOO
+cover (lines from 5% on whose band held the true finish) and width (mean band width / duration).
+In-sample: blend and band fitted on all runs."""

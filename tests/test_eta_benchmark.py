@@ -59,3 +59,25 @@ def test_replay_of_one_run_scores_that_run_over_its_own_span(bench) -> None:
     # chat_sft prints no total: the share of its data on its step lines gives it (49, steps 1..49)
     sft = bench.replay("sft", log, None, None, run_index=1)
     assert isinstance(sft, bench.Result) and sft.final_iter == 49
+
+
+def test_the_blend_refitted_from_the_lines_gives_what_the_estimator_gave(bench) -> None:
+    """Leave one run out refits the blend from each line's per-method finishes instead of
+    replaying again: with the shipped blend that must give the replayed estimate exactly."""
+    import benchmarks.eta_band as band
+    from monitor.core.eta_calibration import BLEND
+
+    run = ROOT / "sample_logs" / "recorded" / "h200_ddp2_gpt2_124M"
+    res = bench.replay("ddp2", run / "run.log", run / "run.times")
+    assert isinstance(res, bench.Result) and res.lines
+    again = band.reblend(res, BLEND)
+    assert [ln.finish for ln in again.lines] == pytest.approx([ln.finish for ln in res.lines], abs=1e-6)  # a microsecond: rounding of epoch seconds
+    assert [ln.scale_s for ln in again.lines] == pytest.approx([ln.scale_s for ln in res.lines], abs=1e-6)  # a microsecond: rounding of epoch seconds
+    for p, q in zip(res.points, again.points, strict=True):
+        assert q.errors["nanowatch"] == pytest.approx(p.errors["nanowatch"], abs=1e-9)
+    # a blend of the wall-clock rate alone moves the estimate to that method's finishes
+    wall = band.Blend(((0.0, 0.0, 1.0),) * len(BLEND.weights), 1)
+    alone = band.reblend(res, wall)
+    assert [ln.finish for ln in alone.lines] == pytest.approx(
+        [dict(ln.methods).get("wallclock", ln.now + sum(f - ln.now for _, f in ln.methods) / len(ln.methods))
+         for ln in res.lines], abs=1e-6)

@@ -196,7 +196,6 @@ def test_a_move_of_25_percent_or_more_is_followed_within_20_steps(factor: float)
     e = est(session(moved))
     assert e.speed_change_iter is not None and 600 < e.speed_change_iter <= 620
     assert e.step_time_s == pytest.approx(0.02 * factor, rel=0.05)
-    assert e.weights == (("model", 1.0),)  # the older methods are stale after a change
 
 
 def test_noise_and_a_10_percent_wobble_are_not_changes() -> None:

@@ -7,6 +7,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ def bucket(progress: float, samples: int) -> int:
     """Bucket of an estimate made at `progress` (0..1) from `samples` steady step times."""
     if samples < FEW_SAMPLES:
         return 0
-    k = int(np.searchsorted(PROGRESS_EDGES, min(max(progress, 0.0), 1.0), side="right")) - 1
+    k = bisect.bisect_right(PROGRESS_EDGES, min(max(progress, 0.0), 1.0)) - 1
     return 1 + min(k, len(PROGRESS_EDGES) - 2)
 
 

@@ -1,6 +1,7 @@
 """Finish-time estimate: the steady step time from streaming timing signals (speed.py),
-eval pauses (pause.py), combined with the plain wall-clock rate by their errors on this
-run so far, and a band calibrated by conformal prediction on recorded runs (band.py).
+eval pauses (pause.py), blended with the long-run mean and the plain wall-clock rate by
+weights fitted on recorded runs (blend.py), and a band calibrated by conformal prediction on
+recorded runs (band.py).
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
@@ -8,15 +9,19 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from monitor.core.band import Calibration, widen
-from monitor.core.eta_calibration import CALIBRATION
+from monitor.core.blend import Blend, combine, sped_up
+from monitor.core.eta_calibration import BLEND, CALIBRATION
 from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, evals_between
 from monitor.core.plan import Plan
 from monitor.core.run import Run
 from monitor.core.speed import Speed
-from monitor.core.tracker import RECURRENT, SCORED_MIN, WARMUP_STEPS, Tracker, model_step_s
+from monitor.core.tracker import RECURRENT, WARMUP_STEPS, Tracker, long_step_s, model_step_s
 
 __all__ = ["WARMUP_STEPS", "Estimate", "estimate", "eval_interval_of"]
 
@@ -26,8 +31,6 @@ __all__ = ["WARMUP_STEPS", "Estimate", "estimate", "eval_interval_of"]
 DRIFT_DEFAULT = 0.15
 DRIFT_SAMPLES = 8
 DRIFT_FLOOR = 0.02
-#: Methods are weighted by 1 / (error + SCORE_FLOOR)^2 of their online score on this run.
-SCORE_FLOOR = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,15 @@ class Estimate:
     speed_change_iter: int | None = None
     #: method weights in the finish time ("model", "long", "wallclock" -> share)
     weights: tuple[tuple[str, float], ...] = ()
+    #: the finish (epoch s) each method alone predicts ("model", "long", "wallclock"); before
+    #: `now` where a method says less time is left than has passed since the last line
+    methods: tuple[tuple[str, float], ...] = ()
+    #: the current speed began where the log announced a schedule change (followed in full)
+    change_announced: bool = False
+    #: the current speed is 25% or more faster than the long-run mean (blend.SPED_UP)
+    sped_up: bool = False
+    #: the time the next logged line should take (s): the least the band's unit can be
+    next_line_s: float | None = None
     #: steady step-time samples behind the estimate (the band's "how much was seen")
     samples: int = 0
     #: share of the run's own steps done (0..1), the band's progress
@@ -69,28 +81,33 @@ def _total_known(run: Run, plan: Plan) -> bool:
 
 def _spread(speed: Speed) -> float:
     """Relative spread of the mean step time to come: shrinking with the samples seen, plus
-    the share of time lost to recurring transients, plus the gap between the current level
-    and the long-run mean where speed moves have come and gone (a shared GPU)."""
+    the share of time lost to recurring transients, plus half the gap between the current
+    level and the long-run mean once the speed has moved on this run, either way: a run that
+    started under a competing job, or slowed down by one, may or may not stay at its new speed."""
     base = max(DRIFT_FLOOR, DRIFT_DEFAULT * math.sqrt(DRIFT_SAMPLES / max(1, speed.samples)))
     if speed.transients >= RECURRENT:
         base += speed.transient_share
-    if speed.reverts:
+    if speed.change_iter is not None:
         base += 0.5 * abs(math.log(speed.level_s / speed.long_s))
     return base
 
 
-def _weights(errors: dict[str, float], rates: dict[str, float]) -> dict[str, float]:
-    """Inverse-square error weights over the methods scored on this run that are within twice
-    the best one's error (+1 point); the model alone until they have been scored on the
-    current speed (after a change the older methods are stale)."""
-    scored = {m: errors[m] for m in rates if m in errors}
-    if not scored:
-        return {"model": 1.0}
-    # a method far behind the best on this run gets no say at all
-    best = min(scored.values())
-    raw = {m: 1.0 / (e + SCORE_FLOOR) ** 2 for m, e in scored.items() if e <= 2.0 * best + SCORE_FLOOR}
-    total = sum(raw.values())
-    return {m: w / total for m, w in raw.items()}
+def _wallclock(tracker: Tracker, run: Run, speed: Speed, last_t: float, eval_every: int | None,
+               pause_s: float) -> float | None:
+    """The wall-clock rate (evals out). After a change of speed, the rate since the change
+    weighs as much as the model gives the new speed (how long it has lasted, speed.py): the
+    rate since the start averages over a speed that is gone."""
+    last = int(run.iters.values[-1])
+    whole = tracker.wallclock_rate(last, last_t, eval_every, pause_s)
+    if speed.change_iter is None or speed.regime_share <= 0.0 or whole is None:
+        return whole
+    # the regime's first sample is the gap that ends at its first iteration; a change older
+    # than the rows the run keeps (steps.py) began before all of them: the oldest one starts it
+    k = max(0, int(np.searchsorted(run.iters.values, speed.change_iter)) - 1)
+    recent = tracker.wallclock_rate(last, last_t, eval_every, pause_s, (int(run.iters.values[k]), float(run.t.values[k])))
+    if recent is None:
+        return whole
+    return speed.regime_share * recent + (1.0 - speed.regime_share) * whole
 
 
 def _pause(tracker: Tracker, run: Run, plan: Plan, speed: Speed, eval_every: int, evals_left: int) -> Pause | None:
@@ -114,7 +131,7 @@ def _earlier_pause(tracker: Tracker, run: Run, plan: Plan, evals_left: int) -> P
     if "earlier" not in tracker.cache:  # that process is over: its step time is read once
         every = eval_interval_of(earlier, plan)
         before = Tracker.of(earlier)
-        before.update(earlier, every, plan.eval_in_step_time, plan.log_interval)
+        before.update(earlier, every, plan.eval_in_step_time)
         chosen = before.best()
         speed = chosen[0].speed(int(earlier.iters.values[-1]), 0) if chosen is not None else None
         tracker.cache["earlier"] = (every, speed.step_s) if every and speed is not None else None
@@ -125,12 +142,15 @@ def _earlier_pause(tracker: Tracker, run: Run, plan: Plan, evals_left: int) -> P
     return pause if pause is not None and pause.source == "measured" else None
 
 
-def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None = CALIBRATION) -> Estimate:
+def estimate(
+    run: Run, plan: Plan, now: float, calibration: Calibration | None = CALIBRATION, blend: Blend = BLEND,
+) -> Estimate:
     """The run's finish time as seen at `now` (epoch s); None fields where it cannot be known.
-    `calibration` sets the conformal band (None: the model's own band only)."""
+    `calibration` sets the conformal band (None: the model's own band only, not yet joined
+    with the finish); `blend` weighs the methods (blend.py)."""
     eval_every = eval_interval_of(run, plan)
     tracker = Tracker.of(run)
-    tracker.update(run, eval_every, plan.eval_in_step_time, plan.log_interval)
+    tracker.update(run, eval_every, plan.eval_in_step_time)
     chosen = tracker.best()
     last = run.last_iter
     if chosen is None or last is None:
@@ -146,12 +166,14 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     pause_s = pause.mid_s if pause is not None else 0.0
     step_s = model_step_s(speed)
     # Step times (evals left out) by method.
-    rates = {"model": step_s, "long": speed.long_s}
+    rates = {"model": step_s, "long": long_step_s(speed)}
     last_t = run.last_t if run.last_t is not None else math.nan
-    wall = tracker.wallclock_rate(last, last_t, eval_every)
+    wall = _wallclock(tracker, run, speed, last_t, eval_every, pause_s)
     if wall is not None:
         rates["wallclock"] = wall
-    weights = _weights(tracker.errors if tracker.scored >= SCORED_MIN else {}, rates)
+    progress = progress_of(run, final) if final is not None else None
+    faster = sped_up(speed.level_s, speed.long_s)
+    weights = blend_weights(blend, progress, rates, speed.announced, faster)
     base = Estimate(
         step_time_s=speed.level_s,  # the current speed; the finish weighs how long it lasts
         eval_time_s=None if pause is None else pause.mid_s,
@@ -160,8 +182,9 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
         speed_change_iter=speed.change_iter,
         weights=tuple(sorted(weights.items())),
         samples=speed.samples,
+        change_announced=speed.announced,
     )
-    if final is None or evals_left is None:
+    if final is None or evals_left is None or progress is None:
         return base
     n_pauses = evals_left if pause is not None else 0
     model_train = steps_left * step_s
@@ -184,12 +207,11 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
     eval_high = n_pauses * pause.high_s if pause is not None else 0.0
     low = now + max(0.0, max(0.0, model_train - half) + eval_low - credit)
     high = now + max(0.0, model_train + half + eval_high - credit)
-    low, high = min(low, finish), max(high, finish)
-    progress = progress_of(run, final)
     # The band's unit: the time still to come (errors shrink with it), at least one line's worth.
     scale = max(remaining, next_gap)
-    low, high = widen(low, high, cal=calibration, finish=finish, now=now, scale_s=scale, progress=progress,
-                      samples=speed.samples)
+    if calibration is not None:
+        low, high = widen(min(low, finish), max(high, finish), cal=calibration, finish=finish, now=now,
+                          scale_s=scale, progress=progress, samples=speed.samples)
     return Estimate(
         step_time_s=base.step_time_s,
         eval_time_s=base.eval_time_s,
@@ -207,7 +229,21 @@ def estimate(run: Run, plan: Plan, now: float, calibration: Calibration | None =
         samples=base.samples,
         progress=progress,
         scale_s=scale,
+        methods=tuple(sorted((m, now + v - credit) for m, v in totals.items())),
+        change_announced=speed.announced,
+        next_line_s=next_gap,
+        sped_up=faster,
     )
+
+
+def blend_weights(blend: Blend, progress: float | None, methods: Mapping[str, float], announced: bool,
+                  faster: bool = False) -> dict[str, float]:
+    """Weights of the methods present: the model alone after a change the log announced (a
+    schedule stage: the older rates are of a different workload) or with no total known,
+    else the blend fitted on recorded runs (blend.py; `faster`: after a speed-up)."""
+    if announced or progress is None:
+        return {"model": 1.0}
+    return combine(blend, progress, methods, faster)
 
 
 def progress_of(run: Run, final: int) -> float:

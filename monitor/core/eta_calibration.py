@@ -1,17 +1,42 @@
-"""The finish-time band's calibration table, written by benchmarks/calibrate_band.py from
-the recorded runs (do not edit by hand). PURE ring: constants only.
+"""The finish time's fitted tables, written by benchmarks/calibrate_band.py from the recorded
+runs (do not edit by hand). PURE ring: constants only.
 
-Signed relative errors (true finish - predicted) / predicted time to come, quantiles at
-0.05 and 0.95 with the finite-sample correction over runs, per bucket of
-monitor.core.band.bucket. Runs: compiled, eager_log_every_iter, h200_cpu_recipe_beside_gpu_job, h200_ddp2_gpt2_124M, h200_ddp2_shakespeare_char, h200_eval_heavy_ckpt, h200_gpt2_124M, h200_gpu_contended, h200_gpu_contended_short, h200_resumed, real_nvidia_smi, heldout/accum8_eager, heldout/eager_slowdown, heldout/gpu_shared, heldout/resumed, heldout/small_accum.
+BLEND: weights of the methods model, long, wallclock per cell of monitor.core.blend.cell (progress
+buckets, then the same after a speed-up), fitted on the runs' lines (monitor.core.blend.fit).
+CALIBRATION: signed relative errors (true finish - predicted) / predicted time to come of the
+blended estimate, quantiles at 0.05 and 0.95 with the finite-sample correction
+over runs, per bucket of monitor.core.band.bucket. Runs: compiled, eager_log_every_iter, h200_cpu_recipe_beside_gpu_job, h200_ddp2_gpt2_124M, h200_ddp2_shakespeare_char, h200_eval_heavy_ckpt, h200_gpt2_124M, h200_gpu_contended, h200_gpu_contended_short, h200_resumed, h200b_12L_grad_accum8_log1, h200b_contended_first20s_2procs, h200b_contended_first20s_4procs, h200b_ddp2_log_every_iter, h200b_eval_heavy_500iters, h200b_log_every_100, h200b_max_autotune_warmup, h200b_shared_gpu_first, h200b_shared_gpu_second, real_nvidia_smi, heldout/accum8_eager, heldout/eager_slowdown, heldout/gpu_shared, heldout/resumed, heldout/small_accum.
 """
 
 from __future__ import annotations
 
 from monitor.core.band import Calibration
+from monitor.core.blend import Blend
+
+BLEND = Blend(
+    weights=(
+        (0.000000, 0.100000, 0.900000,),
+        (0.000000, 0.000000, 1.000000,),
+        (0.600000, 0.000000, 0.400000,),
+        (0.550000, 0.450000, 0.000000,),
+        (0.100000, 0.900000, 0.000000,),
+        (0.000000, 1.000000, 0.000000,),
+        (0.000000, 0.000000, 1.000000,),
+        (0.000000, 0.000000, 1.000000,),
+        (0.000000, 0.100000, 0.900000,),
+        (1.000000, 0.000000, 0.000000,),
+        (0.200000, 0.000000, 0.800000,),
+        (0.000000, 0.000000, 1.000000,),
+        (0.000000, 0.000000, 1.000000,),
+        (0.000000, 0.000000, 1.000000,),
+        (0.000000, 0.000000, 1.000000,),
+        (1.000000, 0.000000, 0.000000,),
+    ),
+    runs=25,
+)
 
 CALIBRATION = Calibration(
-    low=(-0.147527, -0.189318, -0.184931, -0.107894, -0.114420, -0.224190, -0.120381, -0.124211, -0.193966,),
-    high=(0.498886, 0.090180, 0.161231, 0.130635, 0.139460, 0.147236, 0.193604, 0.205398, 0.259824,),
-    runs=16,
+    low=(-0.411176, -0.643873, -0.416402, -0.383715, -0.391794, -0.198340, -0.342051, -0.140727, -0.218604,),
+    high=(0.310489, 0.223964, 0.205122, 0.181754, 0.166918, 0.162941, 0.179426, 0.191963, 0.249848,),
+    runs=25,
 )

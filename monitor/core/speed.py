@@ -64,6 +64,10 @@ class Speed:
     transient_share: float  # share of time lost to transient slow steps in the regime
     transients: int  # transient slow steps in the regime
     reverts: int  # changes that went back to an earlier speed (moves that come and go)
+    announced: bool = False  # the current regime began where the log announced a schedule change
+    regime_share: float = 1.0  # weight of the current regime against the long-run mean in step_s
+    long_transient_share: float = 0.0  # as transient_share, over every sample (long_s's span)
+    long_transients: int = 0  # transient slow steps over every sample
 
 
 class _Sums:
@@ -130,6 +134,8 @@ class Stream:
         self.before_s: float | None = None
         self._transient_s = 0.0
         self.transients = 0
+        self._long_transient_s = 0.0
+        self.long_transients = 0
         #: direction of the last change, and how many changes went back the other way
         self._last_up: bool | None = None
         self.reverts = 0
@@ -151,11 +157,15 @@ class Stream:
             self._abs_diff += NOISE_ALPHA * (d - self._abs_diff) if self.n > 2 else d - self._abs_diff
         self._prev_y = y
         ref = self.regime.log_mean() if self.regime.n else y
-        if y - ref > TRANSIENT:
-            self.transients += 1
-            self._transient_s += (x - math.exp(ref)) * steps
         clip = max(CLIP, 4.0 * self.noise)
         yc = min(max(y, ref - clip), ref + clip)
+        if y - ref > TRANSIENT:
+            # the time the clipped sample leaves out of the means (what it keeps is in them)
+            excess = (x - math.exp(yc)) * steps
+            self.transients += 1
+            self._transient_s += excess
+            self.long_transients += 1
+            self._long_transient_s += excess
         self.window.append(y)
         self._cusum(x, y, math.exp(yc), yc, yc - ref, steps, at)
 
@@ -205,6 +215,8 @@ class Stream:
             ahead = 0.5 * slope * steps_left / 2.0
             step_s = level * math.exp(max(-TREND_CAP, min(TREND_CAP, now + ahead)))
         long_s = self.whole.mean_s()
+        announced = False
+        share = 1.0
         if self.change_iter is not None and self.whole.first_iter is not None:
             # After a change, the new speed is shown at once (level_s), but how long will it
             # last? A regime that has lasted `age` steps is as likely as not to last as long
@@ -214,9 +226,11 @@ class Stream:
             # of it.
             age = max(0, at - self.change_iter)
             span = min(steps_left, at - self.whole.first_iter) if steps_left > 0 else at - self.whole.first_iter
-            share = 1.0 if span <= 0 or self._announced(self.change_iter) else min(1.0, age / span)
+            announced = self._announced(self.change_iter)
+            share = 1.0 if span <= 0 or announced else min(1.0, age / span)
             step_s = share * step_s + (1.0 - share) * long_s
         time_s = r.xw + self._transient_s
+        long_time_s = self.whole.xw + self._long_transient_s
         return Speed(
             step_s=step_s,
             level_s=level,
@@ -228,5 +242,9 @@ class Stream:
             before_s=self.before_s,
             transient_share=self._transient_s / time_s if time_s > 0 else 0.0,
             transients=self.transients,
+            long_transient_share=self._long_transient_s / long_time_s if long_time_s > 0 else 0.0,
+            long_transients=self.long_transients,
             reverts=self.reverts,
+            announced=announced,
+            regime_share=share,
         )

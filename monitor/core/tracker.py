@@ -1,5 +1,5 @@
 """The estimator's per-run state: new rows of a run folded into its timing streams once
-each (O(1) amortised), and an online score of each finish-time method on this run.
+each (O(1) amortised), the eval pauses seen in arrival gaps, and the plain wall-clock rate.
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections import deque
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,8 +44,6 @@ PAUSE_FACTOR = 10.0
 #: moves their mean by no more than the 2% no run keeps its speed to, DRIFT_FLOOR).
 QUANT_GAP_SHARE = 0.25
 QUANT_SPAN_SHARE = 0.02
-#: Eval pauses averaged for scoring the methods' all-in rates.
-RECENT_PAUSES = 8
 #: Config keys a parser sets itself (not read from a printed config).
 PARSER_KEYS = frozenset({"final_iter_offset", "zero_based"})
 #: Rows of history folded in when the tracker starts on a run already under way.
@@ -54,22 +51,9 @@ BACKLOG = 2048
 #: Share of burst lines above which arrival gaps are block-buffered output, not time.
 BURSTY_SHARE = 0.3
 BURST_ALPHA = 0.1
-#: Online score of each method: the all-in rate (seconds per step, evals included) it
-#: predicted is compared with the rate realised over the next HORIZON_LINES logged lines
-#: (and at least one eval interval); errors are averaged over about one horizon.
-HORIZON_LINES = 10
-#: ... and over at least this share of the steps seen so far: whether a method's rate holds
-#: over the long run (drift, bursts that come and go) only shows over a long horizon.
-HORIZON_SHARE = 0.5
-#: Predictions kept for scoring: one per 1/CHECKPOINTS_PER_HORIZON of the horizon.
-CHECKPOINTS_PER_HORIZON = 64
-SCORE_ALPHA_MIN = 0.01
-#: Scored rows before the scores weigh methods (one early score is one noisy interval).
-SCORED_MIN = 10
 #: Transient slow steps recur (a shared GPU) once the regime has seen this many: their
 #: share of the time is then expected to go on (and widens the band by as much again).
 RECURRENT = 3
-MAX_CHECKPOINTS = 4096
 
 
 def _finite(x: float) -> bool:
@@ -102,14 +86,6 @@ class Tracker:
         self.burst_share = 0.0
         self._warm_until = -math.inf
         self._first: tuple[int, float] | None = None  # first iteration line with a time
-        self._checkpoints: deque[tuple[int, float, dict[str, float]]] = deque(maxlen=MAX_CHECKPOINTS)
-        #: smoothed relative error of each method's step time on this run, once scored
-        self.errors: dict[str, float] = {}
-        self._changes_seen: tuple[str, int] | None = None
-        self._pauses: deque[float] = deque(maxlen=RECENT_PAUSES)
-        self._last_scored = 0
-        #: rows scored so far (the errors mean little before SCORED_MIN)
-        self.scored = 0
         self.cache: dict[str, object] = {}
 
     @staticmethod
@@ -170,7 +146,7 @@ class Tracker:
         k = bisect.bisect_right(self._eval_iters, lo)
         return k < len(self._eval_iters) and self._eval_iters[k] <= hi
 
-    def update(self, run: Run, eval_every: int | None, eval_in_step_time: bool = True, log_every: int = 1) -> None:
+    def update(self, run: Run, eval_every: int | None, eval_in_step_time: bool = True) -> None:
         """Fold in the rows and evals `run` gained since the last call. `eval_in_step_time`:
         the family's printed step time includes an eval that ran in that step."""
         self._eval_in_printed = eval_in_step_time
@@ -197,8 +173,6 @@ class Tracker:
         for i in range(self.rows - start, n - start):
             hi, t_i = int(iters[i]), float(t[i])
             self._row(i, hi, t_i, float(printed[i]), float(clock[i]), iters, t, clock, eval_every)
-            if math.isfinite(t_i):
-                self._observe(hi, t_i, eval_every, log_every)
         self.rows = n
 
     def _row(self, i: int, hi: int, t: float, p: float, c: float, iters: np.ndarray, t_col: np.ndarray,
@@ -225,21 +199,18 @@ class Tracker:
             return
         ref = self._level()
         if self._eval_in(lo, hi, eval_every):
-            if ref is not None and gap > steps * ref:
-                self._pauses.append(gap - steps * ref)
             return
-        if ref is not None and gap < BURST_FRACTION * steps * ref:
+        # A line is from a burst when it came faster than its steps can run: its own printed
+        # step time says how long they took, where it has one (a real speed-up of 2x or more
+        # would read as a burst against the level before it, and never be followed).
+        own = p if _finite(p) else ref
+        if own is not None and gap < BURST_FRACTION * steps * own:
             self.burst_share += BURST_ALPHA * (1.0 - self.burst_share)
             return
         self.burst_share -= BURST_ALPHA * self.burst_share
         if ref is not None and gap > PAUSE_FACTOR * steps * ref:
             return
         self.arrival.add(gap / steps, steps, hi)
-
-    @property
-    def pause_s(self) -> float:
-        """Seconds the recent evals added to their intervals (arrival gaps), for scoring."""
-        return sum(self._pauses) / len(self._pauses) if self._pauses else 0.0
 
     def _level(self) -> float | None:
         for s in (self.arrival, self.printed, self.clock):
@@ -273,67 +244,26 @@ class Tracker:
             return False
         return res > QUANT_GAP_SHARE * r.xw / r.n or res > QUANT_SPAN_SHARE * r.xw
 
-    def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None) -> float | None:
-        """Seconds per step since the first iteration line with a time, less the eval pause
-        (as last estimated) for each eval in between: the plain wall-clock rate, evals out."""
-        if self._first is None or not math.isfinite(last_t) or last_iter <= self._first[0]:
+    def wallclock_rate(self, last_iter: int, last_t: float, eval_every: int | None, pause_s: float,
+                       since: tuple[int, float] | None = None) -> float | None:
+        """Seconds per step since the first iteration line with a time (or since the line
+        `since`: iteration, time), less `pause_s` for each eval in between: the plain wall-clock
+        rate, evals out. With the pause the estimate adds for each eval to come, the evals' share
+        of the time carries over as it was, whatever the pause: only a change in how often evals
+        come is charged at `pause_s` (and with no pause known, the evals stay in the rate)."""
+        start = since if since is not None else self._first
+        if start is None or not math.isfinite(last_t) or not math.isfinite(start[1]) or last_iter <= start[0]:
             return None
         if self.burst_share > BURSTY_SHARE:
             return None  # lines that arrive faster than their steps can run carry no time
-        spent = last_t - self._first[1] - self._evals_in(self._first[0], last_iter, eval_every) * self.pause_s
-        rate = spent / (last_iter - self._first[0])
+        spent = last_t - start[1] - self._evals_in(start[0], last_iter, eval_every) * pause_s
+        rate = spent / (last_iter - start[0])
         return rate if rate > 0 else None
-
-    def horizon(self, last_iter: int, log_every: int) -> float:
-        """Steps over which a prediction is scored (see HORIZON_LINES, HORIZON_SHARE)."""
-        seen = last_iter - self._first[0] if self._first is not None else 0
-        return max(HORIZON_LINES * log_every, HORIZON_SHARE * seen)
 
     def _evals_in(self, lo: int, hi: int, eval_every: int | None) -> int:
         logged = bisect.bisect_right(self._eval_iters, hi) - bisect.bisect_right(self._eval_iters, lo)
         due = hi // eval_every - lo // eval_every if eval_every else 0
         return max(logged, due)
-
-    def _observe(self, last_iter: int, last_t: float, eval_every: int | None, log_every: int) -> None:
-        """Record the step time (seconds per step, evals left out) each method predicts at this
-        row, and score the predictions made about a horizon ago against the step time realised
-        since: the time taken less the eval pause for each eval in between."""
-        chosen = self.best()
-        horizon = self.horizon(last_iter, log_every)
-        # each method's rate over the steps it will be scored on
-        speed = chosen[0].speed(last_iter, horizon) if chosen is not None else None
-        if speed is None:
-            return
-        changes = (chosen[1], chosen[0].changes) if chosen is not None else None
-        if changes != self._changes_seen:
-            self._changes_seen = changes
-            if not speed.reverts:
-                # a new speed (or signal): the scores were earned on the old one. Once moves
-                # have come and gone on this run they are kept: the long view is not stale then.
-                self._checkpoints.clear()
-                self.errors.clear()
-                self.scored = 0
-        rates = {"model": model_step_s(speed), "long": speed.long_s}
-        wall = self.wallclock_rate(last_iter, last_t, eval_every)
-        if wall is not None:
-            rates["wallclock"] = wall
-        old = None
-        while self._checkpoints and last_iter - self._checkpoints[0][0] >= horizon:
-            old = self._checkpoints.popleft()
-        if old is not None and last_iter > old[0] and last_t > old[1]:
-            spent = last_t - old[1] - self._evals_in(old[0], last_iter, eval_every) * self.pause_s
-            real = spent / (last_iter - old[0])
-            if real > 0:
-                # each score weighs its share of a horizon: the errors average over about one
-                alpha = min(1.0, max(SCORE_ALPHA_MIN, (last_iter - self._last_scored) / horizon))
-                self._last_scored = last_iter
-                self.scored += 1
-                for name, rate in old[2].items():
-                    err = abs(rate - real) / real
-                    prev = self.errors.get(name)
-                    self.errors[name] = err if prev is None else prev + alpha * (err - prev)
-        if not self._checkpoints or last_iter - self._checkpoints[-1][0] >= horizon / CHECKPOINTS_PER_HORIZON:
-            self._checkpoints.append((last_iter, last_t, rates))
 
 
 def warmup_rows(times: Sequence[float]) -> tuple[int, bool]:
@@ -360,3 +290,12 @@ def model_step_s(speed: Speed) -> float:
     if speed.transients >= RECURRENT and speed.transient_share < 1.0:
         return speed.step_s / (1.0 - speed.transient_share)
     return speed.step_s
+
+
+def long_step_s(speed: Speed) -> float:
+    """The long-run mean seconds per step, with the time transient slow steps cost over the
+    whole run once they recur (a slow step every 10: SOAP's preconditioner update), as the
+    model counts them in its regime: the winsorised mean alone leaves that time out."""
+    if speed.long_transients >= RECURRENT and speed.long_transient_share < 1.0:
+        return speed.long_s / (1.0 - speed.long_transient_share)
+    return speed.long_s
