@@ -372,6 +372,24 @@ def test_a_run_that_said_it_ended_without_printing_its_total_ran_to_its_last_ste
     assert session(printed).snapshot().max_iters == 5000
 
 
+# --- G: tokens per iteration where the script prints them ---------------------------------------
+
+@pytest.mark.parametrize("setting", ["train_batch_tokens: 786432", "  train_batch_tokens: 786432",
+                                     "train_batch_tokens:786432 train_seq_len:1024 iterations:20000",
+                                     "Using model_num_layers=12 train_batch_tokens=786432 micro_batch_sequences=64"])
+def test_a_modded_descendant_prints_its_tokens_per_step(setting: str) -> None:
+    steps = [f"step:{s}/1000 train_loss:3.5 train_time:{s * 100}ms step_avg:100.00ms" for s in range(1, 11)]
+    snap = session([setting, *steps], fmt="modded").snapshot()
+    assert snap.tokens_per_iter == 786432
+
+
+def test_source_lines_naming_the_setting_give_no_tokens() -> None:
+    steps = [f"step:{s}/1000 train_loss:3.5 train_time:{s * 100}ms step_avg:100.00ms" for s in range(1, 11)]
+    for line in ["    train_batch_tokens = int(os.environ.get('TRAIN_BATCH_TOKENS', 2048 * 48 * 8))",
+                 "                h.train_batch_tokens,", "train_batch_tokens: 0"]:
+        assert session([line, *steps], fmt="modded").snapshot().tokens_per_iter is None
+
+
 # --- B: the reason of a crash ----------------------------------------------------------------------
 
 def test_an_exception_message_that_goes_on_past_its_colon_is_read_whole() -> None:

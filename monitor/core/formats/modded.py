@@ -9,7 +9,16 @@ from __future__ import annotations
 import math
 import re
 
-from monitor.core.events import Compiling, Eval, Event, Iteration, RunStarted, ScheduleChanges, TrainingEnded
+from monitor.core.events import (
+    Compiling,
+    Eval,
+    Event,
+    Iteration,
+    RunStarted,
+    ScheduleChanges,
+    TokensPerIter,
+    TrainingEnded,
+)
 from monitor.core.formats.bulk import clock_step_times
 from monitor.core.formats.common import INT, NUM, PythonErrors, number
 from monitor.core.formats.scan import IterationColumns
@@ -39,6 +48,10 @@ _WARMUP = re.compile(r"Sampling steps \[([\d, ]{0,2000})\] for warmup")
 _STOP = re.compile(rf"Using run_stop_step={INT}")
 # A wall-clock cap ends training early: `stopping_early: wallclock_cap train_time:600038ms step:13780/20000`.
 _STOPPED_EARLY = "stopping_early:"
+# The tokens of one optimizer step, all ranks together, where the script prints its settings:
+# parameter-golf's `train_batch_tokens: 786432` (one per line, or several `key:value` on one),
+# track 3's `Using … train_batch_tokens=524288 …`. Source lines (`h.train_batch_tokens,`) hold no digits there.
+_BATCH_TOKENS = re.compile(r"(?<![\w.])train_batch_tokens(?::|=) ?(\d{1,12})(?!\S)")
 
 
 class Parser:
@@ -63,7 +76,8 @@ class Parser:
             self._seen_text = True
             # A record file: the script's source comes first and is not log output.
             self._in_source = line.startswith(_SOURCE_START)
-            return None
+            if self._in_source:
+                return None
         if self._in_source:
             if line.startswith(_HEADER_END):
                 self._in_source = False
@@ -79,6 +93,8 @@ class Parser:
             m = _STOP.match(line)
             self._stop_step = None if m is None else int(m.group(1))
             return None
+        if "train_batch_tokens" in line and (m := _BATCH_TOKENS.search(line)) and int(m.group(1)) > 0:
+            return TokensPerIter(int(m.group(1)))
         return self._errors.parse(line)
 
     def plain(self) -> bool:
