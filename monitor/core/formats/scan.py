@@ -177,7 +177,7 @@ class Lines:
         last = (w1 >> shift) | (w2 << back)
         first = (self._words[word] >> shift) | (w1 << back) if formats.wide else None
 
-        def digits(masks: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        def digits(masks: tuple[np.ndarray, ...]) -> np.ndarray:
             out = _eight_digits(last & masks[1][of])
             if first is not None:
                 out += _eight_digits(first & masks[0][of]) * np.uint64(10**8)
