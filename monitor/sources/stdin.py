@@ -25,6 +25,8 @@ from monitor.sources.tail import (
     OnLines,
     OnProblem,
     OnText,
+    PartialLine,
+    give_line,
     hand_over,
     ignore,
 )
@@ -58,7 +60,7 @@ class StdinReader:
         self.on_block = on_block
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.chunk_bytes = chunk_bytes
-        self.partial_settle_s, self._monotonic = partial_settle_s, monotonic
+        self.partial_settle_s, self.monotonic = partial_settle_s, monotonic
         self.state: str | None = None
         self.mtime: float | None = None
         self._stopping = threading.Event()
@@ -85,16 +87,14 @@ class StdinReader:
         # ends cleanly all the same.
         guard = Guard("stdin reader", self.on_error)
         going = True
-        partial, partial_since, given = b"", 0.0, b""  # the partial last line, since when, what was handed over
+        partial = PartialLine(self.partial_settle_s, self.monotonic)
 
         def step() -> None:
-            nonlocal going, partial, partial_since, given
-            if not regular and partial and partial != given:
-                settle_s = partial_since + self.partial_settle_s - self._monotonic()
-                if settle_s <= 0 or not _readable(self.fd, settle_s):
-                    given = partial
-                    self._give(partial, self.clock())
-                    return
+            nonlocal going
+            settle_s = None if regular else partial.due_in_s()
+            if settle_s is not None and (settle_s <= 0 or not _readable(self.fd, settle_s)):
+                give_line(partial.take(), self.clock(), self.on_lines, self.on_block)
+                return
             try:
                 data = os.read(self.fd, self.chunk_bytes)
             except InterruptedError:
@@ -107,12 +107,11 @@ class StdinReader:
                 going = False
                 return
             hand_over(splitter, data, None if regular else self.clock, self.on_lines, self.on_block)
-            if splitter.pending != partial:
-                partial, partial_since = splitter.pending, self._monotonic()
+            partial.note(splitter.pending)
 
         while going and not self._stopping.is_set():
             guard.run(step)
-        guard.run(lambda: self._flush(splitter, regular, given))
+        guard.run(lambda: self._flush(splitter, regular, partial.given))
         self.state = ENDED
         self.on_state(ENDED)
 
@@ -121,13 +120,7 @@ class StdinReader:
         it was handed over already, unchanged, when it settled)."""
         rest = splitter.flush()
         if rest and rest[0] != given and not self._stopping.is_set():
-            self._give(rest[0], None if regular else self.clock())
-
-    def _give(self, line: bytes, t: float | None) -> None:
-        if self.on_block is not None:
-            self.on_block(t, line + b"\n")
-        else:
-            self.on_lines([(t, line)])
+            give_line(rest[0], None if regular else self.clock(), self.on_lines, self.on_block)
 
 
 def _readable(fd: int, timeout_s: float) -> bool:

@@ -97,10 +97,7 @@ class Follower:
         self._splitter = LineSplitter()
         self._problem: str | None = None
         self._deferred_since: float | None = None  # when a replacement was first too short to judge
-        self.partial_settle_s, self._monotonic = partial_settle_s, monotonic
-        self._partial = b""  # the partial last line as last seen,
-        self._partial_since = 0.0  # since when (monotonic),
-        self._partial_given = b""  # and what of it was handed over as a line
+        self._partial = PartialLine(partial_settle_s, monotonic)
         self._head = b""  # the file's first bytes, as read
         self._before = b""  # the bytes just before the read position
         self._mtime_ns = 0
@@ -147,8 +144,8 @@ class Follower:
             wait_s = self.safety_poll_s
             if self._deferred_since is not None:
                 wait_s = min(wait_s, SWITCH_GRACE_S / 4)
-            if self._partial and self._partial != self._partial_given:
-                settle_s = self._partial_since + self.partial_settle_s - self._monotonic()
+            settle_s = self._partial.due_in_s()
+            if settle_s is not None:
                 if settle_s <= 0:
                     guard.run(self._give_partial)
                 else:
@@ -156,13 +153,9 @@ class Follower:
             self._wake.wait(wait_s)
 
     def _give_partial(self) -> None:
-        """Hand over the partial last line that has not changed for partial_settle_s."""
-        self._partial_given = self._partial
+        """Hand over the partial last line that has settled (PartialLine)."""
         t = None if self._pos <= self._initial_end else self.clock()
-        if self.on_block is not None:
-            self.on_block(t, self._partial + b"\n")
-        else:
-            self.on_lines([(t, self._partial)])
+        give_line(self._partial.take(), t, self.on_lines, self.on_block)
 
     def _pass(self, at_start: bool) -> None:
         self._watch.ensure()
@@ -305,7 +298,8 @@ class Follower:
         self._pos = 0
         self._initial_end = -1
         self._splitter.reset()
-        self._partial = self._partial_given = self._head = self._before = b""
+        self._partial.reset()
+        self._head = self._before = b""
         self.on_error(message)
         self.on_reset()
 
@@ -331,7 +325,7 @@ class Follower:
             self._remember(data)
             self._pos += len(data)
             hand_over(self._splitter, data, None if initial else self.clock, self.on_lines, self.on_block)
-            self._note_partial()
+            self._partial.note(self._splitter.pending)
             if len(data) < want and not initial:
                 break
         try:
@@ -346,10 +340,6 @@ class Follower:
             self._head += data[: SIGNATURE_BYTES - len(self._head)]
         self._before = (self._before + data[-SIGNATURE_BYTES:])[-SIGNATURE_BYTES:]
 
-    def _note_partial(self) -> None:
-        pending = self._splitter.pending
-        if pending != self._partial:
-            self._partial, self._partial_since = pending, self._monotonic()
 
 
 def hand_over(
@@ -370,6 +360,44 @@ def hand_over(
         t = None if clock is None else clock()
         on_lines([(t, line) for line in lines])
 
+
+class PartialLine:
+    """The partial last line of a stream (a line without its newline yet), handed over as a
+    line once it has not changed for `settle_s` (PARTIAL_SETTLE_S): wandb's output.log ends
+    without a newline. If it grows later, the longer line is due again."""
+
+    def __init__(self, settle_s: float, monotonic: Callable[[], float]) -> None:
+        self.settle_s, self._monotonic = settle_s, monotonic
+        self.pending = b""  # the partial last line as last seen,
+        self._since = 0.0  # since when (monotonic),
+        self.given = b""  # and what of it was handed over as a line
+
+    def note(self, pending: bytes) -> None:
+        """The splitter's partial line after a read."""
+        if pending != self.pending:
+            self.pending, self._since = pending, self._monotonic()
+
+    def due_in_s(self) -> float | None:
+        """Seconds until the partial line settles (<= 0: now); None with nothing to hand over."""
+        if not self.pending or self.pending == self.given:
+            return None
+        return self._since + self.settle_s - self._monotonic()
+
+    def take(self) -> bytes:
+        """The settled line, marked as handed over."""
+        self.given = self.pending
+        return self.pending
+
+    def reset(self) -> None:
+        self.pending = self.given = b""
+
+
+def give_line(line: bytes, t: float | None, on_lines: OnLines, on_block: OnBlock | None) -> None:
+    """One line (without its ending) to the consumer, as a block or as a batch of one."""
+    if on_block is not None:
+        on_block(t, line + b"\n")
+    else:
+        on_lines([(t, line)])
 
 def _same_bytes(fd_a: int, fd_b: int, n: int, block: int = 1 << 20) -> bool:
     """True when two files hold the same first `n` bytes."""
