@@ -48,6 +48,18 @@ NOISY = (
     ("a warning (an event) after every step", "/w/train.py:301: UserWarning: grad clipped"),
 )
 
+#: The child scripts' peak-RSS reader. Linux keeps ru_maxrss across exec (a child would report
+#: the benchmark's own peak), so the peak comes from /proc: VmHWM is this process image's
+#: high-water mark.
+_STATUS_KIB = """
+def status_kib(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
 _HOLD = """
 import resource, sys
 sys.path.insert(0, {root!r})
@@ -56,16 +68,7 @@ from monitor.sources.logfile import read_blocks
 from monitor.core.report import Options
 from monitor.session import Session
 
-
-def status_kib(key):
-    # Linux keeps ru_maxrss across exec (a child would report the benchmark's own peak),
-    # so the peak comes from /proc: VmHWM is this process image's high-water mark.
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
+{status_kib}
 
 before = status_kib("VmHWM")
 session = Session(Options(source={log!r}), clock=lambda: 0.0)
@@ -157,14 +160,7 @@ import contextlib, io, resource, sys
 sys.path.insert(0, {root!r})
 from monitor import cli
 
-
-def status_kib(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
+{status_kib}
 
 before = status_kib("VmHWM")
 out = io.StringIO()
@@ -177,7 +173,7 @@ print(code, before, status_kib("VmHWM"), out.getvalue().strip())
 def once_rss_kib(path: Path) -> tuple[int, int, dict]:
     """(RSS before reading the log, peak RSS, the record) of `--once --json --no-gpu` in a
     fresh process (the CLI's imports are loaded before the first figure)."""
-    code = _ONCE.format(root=str(ROOT), log=str(path))
+    code = _ONCE.format(root=str(ROOT), log=str(path), status_kib=_STATUS_KIB)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     status, before, peak, record = done.stdout.split(" ", 3)
     assert status == "0", done.stdout
@@ -186,7 +182,7 @@ def once_rss_kib(path: Path) -> tuple[int, int, dict]:
 
 def hold_rss_kib(path: Path) -> tuple[int, int, int, int]:
     """(peak RSS after imports, peak RSS, RSS while holding the state, iterations held)."""
-    code = _HOLD.format(root=str(ROOT), log=str(path))
+    code = _HOLD.format(root=str(ROOT), log=str(path), status_kib=_STATUS_KIB)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     before, peak, held_rss, n = (int(x) for x in done.stdout.split())
     return before, peak, held_rss, n
