@@ -44,6 +44,17 @@ def session(lines: list[str], clock: FakeClock | None = None, mtime: float | Non
         ("[INFO] step 5", "step 5", None, None),
         ("[2025-01-01 00:00:00] [rank1]: Traceback (most recent call last):", "Traceback (most recent call last):",
          1735689600.0, 1),
+        # mpirun --tag-output (llm.c on several GPUs), Horovod, Open MPI's --timestamp-output
+        ("[1,0]<stdout>:step    1/74 | loss 4.28", "step    1/74 | loss 4.28", None, 0),
+        ("[1,3]<stderr>:RuntimeError: NCCL error", "RuntimeError: NCCL error", None, 3),
+        ("[2]<stdout>:iter 40: loss 2.0", "iter 40: loss 2.0", None, 2),
+        ("Thu Mar 11 01:53:18 2021[1]<stdout>:iter 40: loss 2.0", "iter 40: loss 2.0", 1615427598.0, 1),
+        # srun --label (SLURM): the task id, padded to the widest
+        ("0: iter 10: loss 3.2", "iter 10: loss 3.2", None, 0),
+        (" 3: Traceback (most recent call last):", "Traceback (most recent call last):", None, 3),
+        # a time of day alone: no date, so no time kept
+        ("10:00:00 iter 10: loss 3.2", "iter 10: loss 3.2", None, None),
+        ("[10:00:00.123] step 1", "step 1", None, None),
     ],
 )
 def test_prefixes_are_stripped_and_their_time_and_rank_kept(line: str, text: str, printed_s: float | None,
@@ -410,6 +421,20 @@ def test_llmc_train_gpt2py_iteration_lines_are_read() -> None:
              "iteration 1, loss: 2.071094512939453, time: 224.394ms"]
     snap = session(lines).snapshot()
     assert (snap.format, snap.iter, snap.status) == ("llmc", 1, "training")
+
+
+@pytest.mark.parametrize("line", ["  File \"x.py\", line 3", "10 | loss 8.8 | lr 1e-4 | 10.0ms", "500/20000 train_loss: 3.0",
+                                  "Step 00000 | Validation bpb: 1.0", "step 0: train loss 4.2, val loss 4.2"])
+def test_trainer_lines_are_no_rank_or_time_prefix(line: str) -> None:
+    assert strip(line) is None
+
+
+@pytest.mark.parametrize("tag", ["[1,0]<stdout>:", " 0: ", "[rank0]:"])
+def test_a_block_tagged_by_its_launcher_is_read_in_bulk_as_the_lines_are(tag: str) -> None:
+    lines = [f"{tag}iter {i}: loss 3.2, time 100.00ms, mfu 10.00%" for i in range(0, 2000, 10)]
+    block = strip_block("\n".join(lines).encode())
+    assert block is not None and block.splitlines()[-1] == b"iter 1990: loss 3.2, time 100.00ms, mfu 10.00%"
+    assert (session(lines).snapshot().iter, session(lines).snapshot().format) == (1990, "nanogpt")
 
 
 def test_unix_time_before_each_line_is_a_prefix() -> None:
