@@ -44,6 +44,17 @@ def session(lines: list[str], clock: FakeClock | None = None, mtime: float | Non
         ("[INFO] step 5", "step 5", None, None),
         ("[2025-01-01 00:00:00] [rank1]: Traceback (most recent call last):", "Traceback (most recent call last):",
          1735689600.0, 1),
+        # mpirun --tag-output (llm.c on several GPUs), Horovod, Open MPI's --timestamp-output
+        ("[1,0]<stdout>:step    1/74 | loss 4.28", "step    1/74 | loss 4.28", None, 0),
+        ("[1,3]<stderr>:RuntimeError: NCCL error", "RuntimeError: NCCL error", None, 3),
+        ("[2]<stdout>:iter 40: loss 2.0", "iter 40: loss 2.0", None, 2),
+        ("Thu Mar 11 01:53:18 2021[1]<stdout>:iter 40: loss 2.0", "iter 40: loss 2.0", 1615427598.0, 1),
+        # srun --label (SLURM): the task id, padded to the widest
+        ("0: iter 10: loss 3.2", "iter 10: loss 3.2", None, 0),
+        (" 3: Traceback (most recent call last):", "Traceback (most recent call last):", None, 3),
+        # a time of day alone: no date, so no time kept
+        ("10:00:00 iter 10: loss 3.2", "iter 10: loss 3.2", None, None),
+        ("[10:00:00.123] step 1", "step 1", None, None),
     ],
 )
 def test_prefixes_are_stripped_and_their_time_and_rank_kept(line: str, text: str, printed_s: float | None,
@@ -412,6 +423,20 @@ def test_llmc_train_gpt2py_iteration_lines_are_read() -> None:
     assert (snap.format, snap.iter, snap.status) == ("llmc", 1, "training")
 
 
+@pytest.mark.parametrize("line", ["  File \"x.py\", line 3", "10 | loss 8.8 | lr 1e-4 | 10.0ms", "500/20000 train_loss: 3.0",
+                                  "Step 00000 | Validation bpb: 1.0", "step 0: train loss 4.2, val loss 4.2"])
+def test_trainer_lines_are_no_rank_or_time_prefix(line: str) -> None:
+    assert strip(line) is None
+
+
+@pytest.mark.parametrize("tag", ["[1,0]<stdout>:", " 0: ", "[rank0]:"])
+def test_a_block_tagged_by_its_launcher_is_read_in_bulk_as_the_lines_are(tag: str) -> None:
+    lines = [f"{tag}iter {i}: loss 3.2, time 100.00ms, mfu 10.00%" for i in range(0, 2000, 10)]
+    block = strip_block("\n".join(lines).encode())
+    assert block is not None and block.splitlines()[-1] == b"iter 1990: loss 3.2, time 100.00ms, mfu 10.00%"
+    assert (session(lines).snapshot().iter, session(lines).snapshot().format) == (1990, "nanogpt")
+
+
 def test_unix_time_before_each_line_is_a_prefix() -> None:
     stripped = strip("1776142719.400 1/20000 train_loss: 9.0089 train_time: 0.0m tok/s: 16371725")
     assert stripped is not None and stripped.text.startswith("1/20000 train_loss")
@@ -427,3 +452,83 @@ def test_a_modded_descendants_bare_lines_and_wallclock_stop_are_read() -> None:
     assert (snap.format, snap.status, snap.iter, snap.max_iters) == ("modded", "training", 5962, 20000)
     snap = session([*lines, "stopping_early: wallclock_cap train_time: 590009ms step: 5962/20000"]).snapshot()
     assert snap.status == "finished"
+
+
+# --- E: a time budget's summary (autoresearch, nanochat's loop on a clock) ------------------------
+
+def _budget_steps(last: int, steps_left: bool = False) -> list[str]:
+    """autoresearch's step lines up to `last`, half way through its time budget (or its steps)."""
+    tail = (lambda s: f"remaining: {last - s} steps") if steps_left else (lambda s: f"remaining: {300 - s}s")
+    return [f"step {s:05d} ({50 * (s + 1) / (last + 1):.1f}%) | loss: 5.0 | lrm: 1.00 | dt: 300ms | tok/sec: 50,000"
+            f" | mfu: 0.2% | epoch: 1 | {tail(s)}    " for s in range(last + 1)]
+
+
+def test_a_time_budgets_summary_ends_the_run_with_its_val_and_step_count() -> None:
+    steps = _budget_steps(86)
+    snap = session(steps).snapshot()
+    assert (snap.format, snap.status, snap.iter) == ("nanochat", "training", 86)
+    summary = ["", "---", "val_bpb:          1.774935", "training_seconds: 300.9", "total_seconds:    846.3",
+               "num_steps:        87", "num_params_M:     11.5"]
+    snap = session([*steps, *summary]).snapshot()
+    assert (snap.status, snap.iter, snap.max_iters, snap.max_iters_source) == ("finished", 86, 87, "log")
+    assert snap.val_loss == 1.774935 and snap.run_index == 0
+    # A fork that skips the validation says so: no val, still the end.
+    snap = session([*steps, "---", "val_bpb:          skipped", "training_seconds: 116.7"]).snapshot()
+    assert (snap.status, snap.val_loss) == ("finished", None)
+
+
+def test_a_time_budget_run_has_no_eval_interval_to_wait_for() -> None:
+    # nanochat's default (validation every 250 steps) is not autoresearch's: it evaluates once, at the end,
+    # so a pause after step 499 is no validation at 500.
+    clock = FakeClock(T0)
+    s = session(_budget_steps(499), clock, t=T0)
+    clock.advance(1.0)  # over twice the 0.3 s step, far from a stall
+    assert s.snapshot().status == "training"
+
+
+def test_a_fixed_step_budget_gives_its_total_from_the_steps_left() -> None:
+    snap = session(_budget_steps(49, steps_left=True)).snapshot()
+    assert (snap.max_iters, snap.max_iters_source, snap.status) == (50, "log", "finished")
+    snap = session(_budget_steps(49, steps_left=True)[:20]).snapshot()
+    assert (snap.max_iters, snap.status) == (50, "training")
+
+
+# --- G: tokens per step printed as `Total batch size: N` -------------------------------------------
+
+@pytest.mark.parametrize(("line", "tokens"), [("Total batch size: 8192", 8192),
+                                              ("Total batch size 524,288 => gradient accumulation steps: 1", 524288),
+                                              ("Total batch size: 8192 (set by the fork)", None)])
+def test_nanochat_tokens_per_step_with_or_without_a_colon(line: str, tokens: int | None) -> None:
+    assert session([line, *_budget_steps(3)]).snapshot().tokens_per_iter == tokens
+
+
+# --- J/E: llm.c's train_gpt2.py of its first days, and llm.c's end-of-loop lines -------------------
+
+def test_llmc_iteration_lines_without_a_time_are_read_and_the_april_script_ends_on_its_dashes() -> None:
+    lines = ["using device: mps", *(f"iteration {i}, loss: {5.27 - i / 2}" for i in range(10))]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.status) == ("llmc", 9, "training")
+    snap = session([*lines, "<|endoftext|>!!!!!!!!!!!!!!!!", "---------------"]).snapshot()
+    assert snap.status == "finished"
+
+
+@pytest.mark.parametrize("end", ["total average iteration time: 168.436902 ms", "final 20 iters avg: 48.313ms"])
+def test_llmc_end_of_loop_lines_finish_the_run(end: str) -> None:
+    steps = [f"step {s:4d}/74 | loss 3.4 (+nanz)| norm 1.5 (+nanz)| lr 3.00e-04 | 168.70 ms | 40.0% bf16 MFU | 24333 tok/s"
+             for s in range(1, 44)]
+    assert session([*steps, "generating:", "---", "text", "---"]).snapshot().status == "training"
+    assert session([*steps, "---------------", "text", "---------------"]).snapshot().status == "training"
+    assert session([*steps, end]).snapshot().status == "finished"
+
+
+# --- detection: a nanochat log cut before its banner and its first step -----------------------------
+
+def test_nanochat_start_up_lines_show_the_family() -> None:
+    lines = ["Autodetected device type: cuda",
+             "2026-03-05 21:46:46,861 - nanochat.common - INFO - Distributed world size: 1",
+             "GPU: NVIDIA GeForce RTX 3060 Laptop GPU | Peak FLOPS (BF16): inf"]
+    for line in lines[::2]:
+        snap = session([line]).snapshot()
+        assert (snap.format, snap.status) == ("nanochat", "starting")
+        assert not snap.warnings
+    assert session(["GPU: 0 | util 99%"]).snapshot().format is None

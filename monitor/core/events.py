@@ -106,9 +106,11 @@ class Checkpoint:
 @dataclass(frozen=True, slots=True)
 class TrainingEnded:
     """A line a trainer prints once its training loop is over (nanochat's `Total training
-    time: …` summary): the run finished, whatever its step count says."""
+    time: …` summary): the run finished, whatever its step count says. `total_steps`: the
+    number of steps the line says the run took (autoresearch's `num_steps: 87`), if it does."""
 
     text: str
+    total_steps: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

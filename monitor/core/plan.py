@@ -68,7 +68,12 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
         max_iters, source = _int(setting.value), setting.source
     else:
         max_iters, source = None, None
-    if run.ended and source == "default" and run.last_iter is not None:
+    total_steps = run.total_steps
+    if run.ended and total_steps is not None and not flags:
+        # The end summary counts the steps the run took (autoresearch's `num_steps:`): that is
+        # its total, whatever a share of its time budget suggested while it ran.
+        max_iters, source = total_steps, "log"
+    elif run.ended and source == "default" and run.last_iter is not None:
         # The trainer said its loop is over (a fork's "training done") and never printed its
         # total: the run's last step is its total, not the family's default.
         max_iters, source = run.last_iter, "log"

@@ -104,8 +104,9 @@ class Run(Steps):
         #: the ranks that raised the same error (torchrun tags their lines)
         self.crash_ranks: set[int] = set()
         self.in_traceback = False
-        #: the trainer said its training loop is over (TrainingEnded)
+        #: the trainer said its training loop is over (TrainingEnded), and how many steps it took
         self.ended = False
+        self.total_steps: int | None = None
         self.nan_losses = 0
         self.warnings: list[str] = []
         self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
@@ -263,8 +264,11 @@ class RunState:
         elif isinstance(event, TracebackStarted):
             run.in_traceback = True
         elif isinstance(event, TrainingEnded):
+            if event.total_steps is not None:
+                run.total_steps = event.total_steps
+            if not run.ended:  # a summary of several lines is one end
+                run.note(t, "finished", event.text)
             run.ended = True
-            run.note(t, "finished", event.text)
         elif isinstance(event, Crash):
             self._crash(run, event, t)
         else:

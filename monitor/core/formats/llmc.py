@@ -32,8 +32,9 @@ DEFAULTS: dict[str, object] = {"eval_interval": 20}
 # `step    1/74 | loss 11.0 (+nanz)| norm …| lr …| 4688.25 ms | 28.8% bf16 MFU | …`, and the
 # older `step 1/74: train loss 4.6 (took 80 ms)` / `step 1: train loss … (took … ms)` shapes.
 _STEP = re.compile(rf"step\s+{INT}(?:/{INT})?(?::| \|) (?:train )?loss\s+{NUM}")
-# train_gpt2.py of April 2024: `iteration 0, loss: 2.864, time: 2833.053ms`.
-_ITERATION = re.compile(rf"iteration {INT}, loss: {NUM}, time: ([\d.]+)ms")
+# train_gpt2.py of April 2024: `iteration 0, loss: 2.864, time: 2833.053ms` (its first days:
+# no time).
+_ITERATION = re.compile(rf"iteration {INT}, loss: {NUM}(?:, time: ([\d.]+)ms)?")
 _MS = re.compile(r"\(?(?:took )?([\d.]+) ms\b")
 _MFU = re.compile(r"\| (-?[\d.]+)% [\w ]*MFU")
 _VAL = re.compile(rf"val loss {NUM}\s*$")
@@ -43,6 +44,11 @@ _ROW = re.compile(r"\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*$")
 _HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = ([\d.]+)")
 _PARAMS = re.compile(rf"num_parameters: {INT}")
 _CHECKPOINT = re.compile(r"Writing (?:checkpoint|model) (?:at step (\d+)|to (.+))")
+# What each script prints once its loop is over: train_gpt2.cu's `total average iteration
+# time: …`, train_gpt2.py's `final 20 iters avg: …` (and, in its April 2024 form, the
+# `---------------` closing the one sample it draws after the loop).
+_END = re.compile(r"total average iteration time: |final \d+ iters avg: ")
+_APRIL_END = "-" * 15
 
 # Rows of the startup parameter table, as the plan's setting names.
 _TABLE_KEYS = {
@@ -66,6 +72,7 @@ class Parser:
         self._logger_seen = False
         self._last_step = 0  # stdout's evals carry no step: they follow the last step line
         self._val_steps: tuple[int | None, int | None] = (None, None)  # the logger's last two evals
+        self._april_script = False  # train_gpt2.py's first form (`iteration N, loss: …`) printed the lines
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         head = line[:1]
@@ -79,6 +86,7 @@ class Parser:
             m = _ITERATION.match(line)
             if m is not None:
                 self._last_step = int(m.group(1))
+                self._april_script = True
                 return Iteration(iter=int(m.group(1)), loss=number(m.group(2)), step_time_s=_seconds(m.group(3)))
         elif head == "v":
             m = _VAL.match(line)
@@ -98,7 +106,14 @@ class Parser:
             m = _CHECKPOINT.match(line)
             if m is not None:
                 return Checkpoint(path=m.group(2), step=None if m.group(1) is None else int(m.group(1)))
+        elif head in ("t", "f") and _END.match(line) or head == "-" and self._april_end(line):
+            return TrainingEnded(line.strip())
         return self._errors.parse(line)
+
+    def _april_end(self, line: str) -> bool:
+        """The dashes closing the first train_gpt2.py's one sample (later forms print them
+        around every sample, mid-run: they end nothing there)."""
+        return self._april_script and line.rstrip() == _APRIL_END
 
     def plain(self) -> bool:
         """True when a step line read in bulk (bulk.llmc) needs only absorb(): the logger
@@ -180,7 +195,7 @@ class Parser:
         return None
 
 
-def _seconds(ms: str) -> float | None:
+def _seconds(ms: str | None) -> float | None:
     value = number(ms)
     return None if value is None else value / 1000.0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
 from monitor.core.events import (
     ConfigValue,
@@ -35,11 +36,20 @@ _STEP = re.compile(rf"step {INT}(?:/{INT})? \(([\d.]+)%\) \| loss: {NUM}")
 _DT = re.compile(r"\| dt: ([\d.]+)ms")
 _MFU = re.compile(r"\| (?:bf16_)?mfu: ([\d.]+)")
 _TOTAL_TIME = re.compile(r"\| total time: ([\d.]+)m")
+# autoresearch (nanochat's train loop on a time budget): `| remaining: 12s` ends its step line,
+# whose share is then of the budget's time; a fork that runs a fixed number of steps prints
+# `| remaining: 99 steps`, the steps after this one.
+_REMAINING = re.compile(r"\| remaining: (\d+)(s| steps)\s*$")
+# autoresearch's summary once the loop is over, after a `---` line: `val_bpb:          1.77`
+# (`skipped` in a fork), `training_seconds: 300.9`, `num_steps:        87`.
+_SUMMARY_KEY = re.compile(r"(val_bpb|training_seconds|num_steps):\s+(\S+)\s*$")
 # October 2025 chat_sft: `Step 00000/00651 | Training loss: 0.84| lrm: …`; chat_rl: `Step 3/467 | Average reward: …`.
 _STEP_CAPITAL = re.compile(rf"Step {INT}/{INT} \| (Training loss|Average reward): {NUM}")
 _EVAL = re.compile(rf"Step {INT} \| ([A-Za-z][\w /@.-]*?): {NUM}")
 _OVERRIDE = re.compile(r"Overriding: (\w+) = (.*)$")
-_BATCH = re.compile(r"Total batch size (\d[\d,]{0,24})(?![\d,]) => gradient accumulation steps")
+# base_train `Total batch size 524,288 => gradient accumulation steps: 1`; an autoresearch fork
+# `Total batch size: 8192`.
+_BATCH = re.compile(r"Total batch size:? (\d[\d,]{0,24})(?![\d,])(?: => gradient accumulation steps|\s*$)")
 _PARAMS = re.compile(r"(?:Number of parameters: |total\s+: )(\d[\d,]{0,24})(?![\d,])\s*$")
 _SEQ = re.compile(rf"Tokens / micro-batch / rank: \d+ x {INT} =")
 _MODEL_KEY = re.compile(rf'\s*"?(num_layers|model_dim|num_heads|n_layer|n_embd|n_head|sequence_len)"?: {INT},?\s*$')
@@ -66,9 +76,13 @@ _PLAN_KEYS = {
 # The last step line each stage prints, counted back from the total on its lines: base_train
 # and chat_rl run steps 0..total-1 (the family rule); the October 2025 chat_sft only
 # evaluates on its last pass, so its last training line is total-2.
-_FINAL_OFFSET = {"sft": 2, "data": 0}
-# mid_train and today's chat_sft print steps 1..total, the last at (about) 100% of their data.
+_FINAL_OFFSET = {"sft": 2, "data": 0, "budget": 1}
+# mid_train and today's chat_sft print steps 1..total, the last at (about) 100% of their data;
+# autoresearch ("budget") steps 0..total-1, its total printed only in its summary.
 _ONE_BASED = ("data",)
+# Start-up lines only nanochat's common.py and scripts print (a log cut before its banner or
+# its first step still shows its family).
+_OWN_LINES = ("Autodetected device type: ", "COMPUTE_DTYPE: ")
 
 
 class Parser:
@@ -80,6 +94,7 @@ class Parser:
         self._errors = PythonErrors()
         self._stage: str | None = None
         self._share = _ShareTotal()
+        self._last_step: int | None = None  # autoresearch's summary evaluates after it
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if line[:1] == "^":
@@ -89,13 +104,16 @@ class Parser:
             m = _STEP.match(line)
             if m is not None:
                 iteration = _step(m, line)
-                stage = "base" if m.group(2) else "data"
+                remaining = _REMAINING.search(line, m.end())
+                stage = "base" if m.group(2) else "data" if remaining is None else "budget"
                 if stage != self._stage:
                     self._share = _ShareTotal()
-                if iteration.max_iters is None:  # the share of the stage done gives its total
-                    total = self._share.add(iteration.iter, m.group(3))
-                    iteration = Iteration(iteration.iter, iteration.loss, iteration.step_time_s, iteration.mfu,
-                                          None, iteration.train_time_s, share_total=total)
+                self._last_step = iteration.iter
+                if remaining is not None and remaining.group(2) == " steps":  # the steps left give the total
+                    iteration = replace(iteration, max_iters=iteration.iter + 1 + int(remaining.group(1)))
+                elif iteration.max_iters is None:  # the share of the stage done gives its total
+                    # (on a time budget, the total at the pace so far, until the summary says)
+                    iteration = replace(iteration, share_total=self._share.add(iteration.iter, m.group(3)))
                 return self._staged(stage, line, iteration)
         elif head == "S":
             return self._capital(line)
@@ -135,13 +153,18 @@ class Parser:
             return iteration
         self._stage = stage
         # Another script took over: a new run, with that stage's last-step rule.
-        return (RunStarted(text=line), ConfigValue("final_iter_offset", _FINAL_OFFSET.get(stage)),
-                ConfigValue("zero_based", stage not in _ONE_BASED), iteration)
+        events: tuple[Event, ...] = (RunStarted(text=line), ConfigValue("final_iter_offset", _FINAL_OFFSET.get(stage)),
+                                     ConfigValue("zero_based", stage not in _ONE_BASED))
+        if stage == "budget":  # autoresearch evaluates once, when its time is up: no eval interval
+            events += (ConfigValue("eval_interval", 0),)
+        return (*events, iteration)
 
-    @staticmethod
-    def _startup(line: str) -> Event | None:
+    def _startup(self, line: str) -> Event | None:
         if line.startswith(_SUMMARY):
             return TrainingEnded(line.strip())
+        m = _SUMMARY_KEY.match(line)
+        if m is not None:
+            return self._summary(m.group(1), m.group(2))
         m = _ITERATIONS.match(line)
         if m is not None:
             return ConfigValue("max_iters", int(m.group(1).replace(",", "")))
@@ -161,6 +184,17 @@ class Parser:
         if m is not None:
             return ModelInit("resume", f"step {m.group(1)}")
         return None
+
+    def _summary(self, key: str, value: str) -> Event | None:
+        """autoresearch's end summary: its val bpb; that the loop is over, and its step count."""
+        if key == "val_bpb":
+            bpb = number(value)  # a fork prints `skipped`
+            if bpb is None or self._last_step is None:
+                return None
+            return Eval(iter=self._last_step, val_loss=bpb, metric="val_bpb")
+        steps = literal(value) if key == "num_steps" else None
+        total = steps if isinstance(steps, int) and steps > 0 else None
+        return TrainingEnded(f"{key}: {value}", total_steps=total)
 
 
 class _ShareTotal:
@@ -214,6 +248,8 @@ def sniff(line: str) -> bool:
         line = _ECHO.sub("", line, count=1)
     if line.startswith("step "):
         return _STEP.match(line) is not None
+    if line.startswith(_OWN_LINES) or line.startswith("GPU: ") and "| Peak FLOPS (BF16): " in line:
+        return True
     if line.startswith("Step "):
         if _STEP_CAPITAL.match(line) is not None:
             return True

@@ -22,11 +22,19 @@ _PREFIX = re.compile(
     r"|(?P<epoch>1\d{9})\.(?P<efrac>\d{1,9}) "
     # the `ts` tool's default `May 02 14:10:07`: no year
     r"|(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]\d) (?P<mtime>\d\d:\d\d:\d\d)(?:\.(?P<mfrac>\d{1,9}))? "
+    # C's asctime, as Open MPI's --timestamp-output prints it: `Thu Mar 11 01:53:18 2021`
+    r"|[A-Z][a-z]{2} (?P<cmonth>[A-Z][a-z]{2}) (?P<cday>[ \d]\d) (?P<ctime>\d\d:\d\d:\d\d) (?P<cyear>\d{4}) ?"
+    # a time of day alone, bare or bracketed (`ts '%H:%M:%S'`, logging's datefmt): no date, not used
+    r"|\[?\d\d:\d\d:\d\d(?:[.,]\d{1,9})?\]? +"
     # glog, as torchrun and PyTorch's C++ warnings print it: `W1023 19:25:18.123000 1234
     # torch/distributed/run.py:766] ` (no year: its time is not used)
     r"|\[?[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{1,9}(?: +\d+)? (?P<src>[^\]\s]{1,200}):\d+\] ?"
     # torchrun: `[rank0]: ` (stderr of a failed rank), `[default0]:` (--tee, --redirects)
     r"|\[(?:rank|default)?(?P<rank>\d{1,6})\]: ?"
+    # mpirun --tag-output (how llm.c runs on several GPUs): `[1,0]<stdout>:` (job, rank); Horovod's `[0]<stderr>:`
+    r"|\[(?:\d{1,6},)?(?P<mpirank>\d{1,6})\]<std(?:out|err)>: ?"
+    # srun --label (SLURM): ` 0: `, `12: ` (the task id, padded to the widest)
+    r"| *(?P<task>\d{1,5}): "
     # Python logging: `INFO:root:`, `INFO:__main__:` (basicConfig), `[INFO] `, `INFO - `,
     # `name - INFO - `, loguru's `| INFO     | module:function:12 - `
     rf"|{_LEVEL}:(?P<logger>[\w.<>-]*):"
@@ -38,7 +46,7 @@ _PREFIX = re.compile(
 #: the lines it prints before it starts the processes (`Setting OMP_NUM_THREADS …`).
 _LAUNCHER = frozenset(("torch/distributed/run.py", "torch.distributed.run"))
 #: What a prefix may start with: a cheap test before the pattern is tried.
-_HEADS = frozenset("[0123456789|DIWECFJMASOND")
+_HEADS = frozenset("[0123456789|DIWECFJMASONDTS ")
 MAX_PREFIXES = 4
 
 
@@ -72,12 +80,13 @@ def strip(line: str) -> Stripped | None:
     for _ in range(MAX_PREFIXES):
         if m is None or m.end() == at:
             break
-        if m.group("rank") is not None:
-            rank = int(m.group("rank"))
+        tag = m.group("rank") or m.group("mpirank") or m.group("task")
+        if tag is not None:
+            rank = int(tag)
         if printed_s is None:
             printed_s = _printed(m)
             if printed_s is not None:
-                frac = m.group("frac") or m.group("mfrac") or m.group("efrac")
+                frac = m.group("frac") or m.group("mfrac") or m.group("efrac")  # asctime: whole seconds
                 resolution_s = 10.0 ** -len(frac) if frac else 1.0
         launch = launch or (m.group("src") or m.group("logger")) in _LAUNCHER
         at = m.end()
@@ -94,6 +103,9 @@ def _printed(m: re.Match[str]) -> float | None:
     elif m.group("month") is not None and m.group("month") in _MONTHS:
         y, mo, d = 2000, _MONTHS[m.group("month")], int(m.group("day"))
         clock, frac, zone = m.group("mtime"), m.group("mfrac"), None
+    elif m.group("cmonth") is not None and m.group("cmonth") in _MONTHS:
+        y, mo, d = int(m.group("cyear")), _MONTHS[m.group("cmonth")], int(m.group("cday"))
+        clock, frac, zone = m.group("ctime"), None, None
     else:
         return None
     h, mi, s = (int(x) for x in clock.split(":"))
@@ -107,14 +119,16 @@ def _printed(m: re.Match[str]) -> float | None:
     return seconds
 
 
-_BLOCK_RANK = re.compile(rb"^\[(?:rank|default)?\d{1,6}\]: ?", re.MULTILINE)
+# The rank tags of torchrun, mpirun --tag-output and srun --label (as in _PREFIX).
+_BLOCK_RANK = re.compile(rb"^(?:\[(?:rank|default)?\d{1,6}\]: ?|\[(?:\d{1,6},)?\d{1,6}\]<std(?:out|err)>: ?| *\d{1,5}: )",
+                         re.MULTILINE)
 
 
 def strip_block(data: bytes) -> bytes | None:
     """A block of lines whose first line starts with a rank tag and no timestamp, with the
     tags of every line removed (for the bulk path); None when the block is not of that kind
     (a timestamped block is read line by line: each line has its own time)."""
-    if not data.startswith(b"["):
+    if _BLOCK_RANK.match(data) is None:
         return None
     end = data.find(b"\n")
     first = strip(data[: end if end >= 0 else len(data)].decode("utf-8", errors="replace"))
