@@ -124,6 +124,7 @@ class GpuTrace:
         self._tail_span: Span | None = None  # the newest valid span dropped
         self._dropped_peak = -math.inf
         self._dropped_counts = (0, 0)  # (known, busy) utilisation samples dropped
+        self._hold: tuple[int, float] | None = None  # (samples, hold_s)
 
     @property
     def _cums(self) -> tuple[Column, Column, Column]:
@@ -265,8 +266,7 @@ class GpuTrace:
                 else:
                     power_s -= outside
         start, end = max(t0, s0.a), min(t1, s1.b)
-        recent = self.t.values[-PERIOD_SPANS - 1 :]
-        hold_s = max(HOLD_MIN_S, 2 * float(np.median(np.diff(recent))))
+        hold_s = self._hold_s()
         for gap, power in ((start - t0, s0.power_a), (t1 - end, s1.power_b)):
             if 0 < gap <= hold_s and math.isfinite(power):
                 total += gap * power
@@ -276,6 +276,14 @@ class GpuTrace:
         if t1 - end <= hold_s and math.isfinite(s1.power_b):
             end = t1
         return total, counter_s, power_s, start - lag, end - lag
+
+    def _hold_s(self) -> float:
+        """Two typical sampling periods (the median of the newest PERIOD_SPANS spans), at least
+        HOLD_MIN_S; worked out again only when samples came."""
+        if self._hold is None or self._hold[0] != len(self.t):
+            recent = self.t.values[-PERIOD_SPANS - 1 :]
+            self._hold = (len(self.t), max(HOLD_MIN_S, 2 * float(np.median(np.diff(recent)))))
+        return self._hold[1]
 
     # -- utilisation and VRAM ---------------------------------------------------------------
 

@@ -130,7 +130,10 @@ class Telemetry:
                 continue
             if self.choice is not None and s.index not in self.choice.gpus:
                 continue  # a sample taken before the choice moved away from this GPU
-            if self._traces.setdefault(s.index, GpuTrace()).add(s):
+            trace = self._traces.get(s.index)
+            if trace is None:
+                trace = self._traces[s.index] = GpuTrace()
+            if trace.add(s):
                 kept += 1
                 touched.add(s.index)
                 if self._newest_t is None or s.t > self._newest_t:
