@@ -325,6 +325,11 @@ class GpuTrace:
 
     # -- dropping ---------------------------------------------------------------------------
 
+    def _at_or_before(self, y: float) -> int:
+        """The kept sample (its index among them) at or just before `y`: the span holding y
+        starts there."""
+        return max(0, int(np.searchsorted(self.t.values, y, side="right")) - 1)
+
     def _pin(self, x: float) -> Pin:
         starts = (self._live_start(x + _LAGS[0]), self._live_start(x + _LAGS[1]))
         ends = (self._live_end(x + _LAGS[0]), self._live_end(x + _LAGS[1]))
@@ -338,15 +343,18 @@ class GpuTrace:
         n, t = len(self.t), self.t.values
         if self.t.kept < 2 * TAIL_SAMPLES:
             return
+        start = self.t.start
         cut = n - TAIL_SAMPLES
         newest = float(t[-1])
         for floor in (newest - KEEP_S, math.inf if keep_from is None else keep_from - POWER_LAG_S):
-            cut = min(cut, self.t.start + int(np.searchsorted(t, floor, side="left")))
-        if cut - self.t.start < TAIL_SAMPLES:
+            cut = min(cut, start + self._at_or_before(floor))
+        if cut - start < TAIL_SAMPLES:
             return
         self.update()
-        cut = min(cut, self._firm, self._known_p if self._known_p >= 0 else self._firm)
-        if cut - self.t.start < TAIL_SAMPLES:
+        # what is pinned (an end up to POWER_LAG_S after the cut) must lie among final spans
+        firm = min(self._firm, self._known_p if self._known_p >= 0 else self._firm)
+        cut = min(cut, start + self._at_or_before(float(t[firm - start]) - POWER_LAG_S))
+        if cut - start < TAIL_SAMPLES:
             return
         gone = cut - self.t.start
         new_t0 = float(t[gone])
