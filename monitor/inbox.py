@@ -15,6 +15,7 @@ from typing import Literal
 
 from monitor.core.telemetry import Reading
 from monitor.sources.problems import GpuProblem, LineProblem
+from monitor.sources.writer import WriterEvent, WriterExited, WriterFound
 
 #: (arrival time, line without its newline); None for lines that were there before we came.
 Line = tuple[float | None, bytes]
@@ -86,7 +87,7 @@ class GpuFailed:
 
 SourceEvent = (
     LinesRead | BlockRead | SourceChanged | SourceFailed | SourceReset | FileTouched | GpuWatched | GpuSampled
-    | GpuFailed
+    | GpuFailed | WriterFound | WriterExited
 )
 
 
@@ -175,6 +176,8 @@ class GpuHooks:
     on_watched: Callable[[str, str | None], None]
     on_samples: Callable[[list[Reading]], None]
     on_error: Callable[[GpuProblem], None]
+    #: the log's writer process found or exited (sources.writer)
+    on_writer: Callable[[WriterEvent], None] = lambda event: None
 
     @classmethod
     def into(cls, inbox: Inbox) -> GpuHooks:
@@ -182,4 +185,5 @@ class GpuHooks:
             on_watched=lambda origin, unavailable: inbox.put(GpuWatched(origin, unavailable)),
             on_samples=lambda samples: inbox.put(GpuSampled(samples)),
             on_error=lambda problem: inbox.put(GpuFailed(problem)),
+            on_writer=inbox.put,
         )

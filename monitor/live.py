@@ -25,6 +25,7 @@ from monitor.sources.logfile import LogError, check_readable
 from monitor.sources.problems import GpuProblem
 from monitor.sources.stdin import StdinReader
 from monitor.sources.tail import Follower
+from monitor.sources.writer import WriterWatch
 
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
 #: Reads (each at most tail.CHUNK_BYTES) queued between the source's thread and the session
@@ -69,13 +70,20 @@ def open_log(path: str, *, poll: bool = False, clock: Callable[[], float] = time
 
 def watch_gpus(open_gpu: Callable[[Callable[[GpuProblem], None]], GpuSource | None], interval_s: float,
                clock: Callable[[], float], *, off: str | None = None,
-               open_cpu: Callable[[], CpuEnergySource | None] | None = None) -> GpuSourceFactory:
+               open_cpu: Callable[[], CpuEnergySource | None] | None = None,
+               writer_of: str | None = None) -> GpuSourceFactory:
     """The GPU side of a feed: opens the source (its `on_error` given at construction),
     tells the session what it is (or, with `off`, that GPU telemetry is turned off), and
     samples it on a thread, with the host's CPU energy counter from `open_cpu`, while
-    either has anything to give."""
+    either has anything to give; and, for a live log `writer_of` on this host, watches the
+    process writing it (sources.writer), GPUs or not."""
 
-    def make(hooks: GpuHooks) -> GpuSampler | None:
+    def make(hooks: GpuHooks) -> Source | None:
+        writer = None if writer_of is None else WriterWatch.of(writer_of, clock, hooks.on_writer, hooks.on_error)
+        sampler = gpus(hooks)
+        return sampler if writer is None else writer if sampler is None else Sources((sampler, writer))
+
+    def gpus(hooks: GpuHooks) -> GpuSampler | None:
         source = open_gpu(hooks.on_error)
         if source is None:
             if off is not None:
@@ -89,6 +97,21 @@ def watch_gpus(open_gpu: Callable[[Callable[[GpuProblem], None]], GpuSource | No
         return GpuSampler(source, interval_s, clock, hooks.on_samples, hooks.on_error, cpu=cpu)
 
     return make
+
+
+class Sources:
+    """Several sources started and stopped as one."""
+
+    def __init__(self, sources: tuple[Source, ...]) -> None:
+        self.sources = sources
+
+    def start(self) -> None:
+        for source in self.sources:
+            source.start()
+
+    def stop(self) -> None:
+        for source in self.sources:
+            source.stop()
 
 
 def open_gpus(args: argparse.Namespace, live: bool, on_error: Callable[[GpuProblem], None] | None = None,
@@ -107,9 +130,12 @@ def open_gpus(args: argparse.Namespace, live: bool, on_error: Callable[[GpuProbl
 def gpu_feed(args: argparse.Namespace, interval_s: float, clock: Callable[[], float], *, live: bool,
              off: str | None = None) -> GpuSourceFactory:
     """The GPU side of a feed for the command line's GPU options (see watch_gpus); a live
-    run's host CPU energy (RAPL) is read beside its GPUs, unless they come from --gpu-log."""
+    run's host CPU energy (RAPL) is read beside its GPUs, unless they come from --gpu-log, and a
+    live log's writer process is watched (not stdin)."""
+    log = getattr(args, "log", None)
     return watch_gpus(lambda on_error: open_gpus(args, live, on_error), interval_s, clock, off=off,
-                      open_cpu=lambda: open_cpu_energy(live=live and not args.gpu_log))
+                      open_cpu=lambda: open_cpu_energy(live=live and not args.gpu_log),
+                      writer_of=log if live and isinstance(log, str) and log != "-" else None)
 
 
 class LiveFeed:

@@ -18,7 +18,7 @@ from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.lines import bound, decode, line_bounds, segments
-from monitor.core.report import Options, build
+from monitor.core.report import Options, WriterExit, build
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
@@ -33,6 +33,8 @@ from monitor.inbox import (
     SourceEvent,
     SourceFailed,
     SourceReset,
+    WriterExited,
+    WriterFound,
 )
 from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
 
@@ -141,6 +143,8 @@ class Session:
         self._gpu_notice: str | None = None
         #: the run's GPU samples; None when GPU telemetry is off (--no-gpu)
         self._telemetry: Telemetry | None = None
+        #: the log's writer process exited (None while it runs, or was never seen)
+        self._writer_exit: WriterExit | None = None
         #: told every snapshot of the newest run (a MetricsServer's board.publish, --notify)
         self._watchers: list[Callable[[Snapshot], None]] = [] if on_snapshot is None else [on_snapshot]
 
@@ -237,6 +241,12 @@ class Session:
                 return False
             case GpuFailed(problem):
                 return self._gpu_failed(problem)
+            case WriterFound():
+                self._writer_exit = None
+                return False
+            case WriterExited(pid, t):
+                self._writer_exit = WriterExit(pid, t)
+                return True
         raise TypeError(f"not a source event: {event!r}")
 
     def _gpu_failed(self, problem: GpuProblem) -> bool:
@@ -426,7 +436,7 @@ class Session:
             ended = self.state.runs[run_index].last_line_t
             now = now if ended is None else ended
         snap = build(self.state, self.format, self._options(), now, file_mtime=self._file_mtime, waiting=self._waiting,
-                     charts=charts, run_index=run_index, telemetry=self._telemetry)
+                     charts=charts, run_index=run_index, telemetry=self._telemetry, writer_exit=self._writer_exit)
         notices = tuple(n for n in (self._source_notice, self._reader_notice, self._gpu_notice) if n)
         if notices:
             snap = replace(snap, warnings=(*snap.warnings, *notices))

@@ -38,6 +38,9 @@ BURST_STEPS, BURST_MIN_S = 3, 10.0
 #: Lines that arrived this many times faster than the run printed them came in a burst
 #: (a pipe, a copy): their arrival times do not measure the run.
 ARRIVAL_BURST = 2.0
+#: Lines read this long after the log's writer exited were written before it did (the
+#: follower's safety poll and a last partial line's settle, tail.py): the exit counts after it.
+WRITER_SETTLE_S = 3.0
 FAMILY_NAMES = "nanoGPT, nanochat, llm.c, modded-nanogpt, llama2.c"
 UNBUFFER_HINT = "run with `python -u` or PYTHONUNBUFFERED=1"
 
@@ -53,6 +56,24 @@ class Options:
     currency: str = "USD"
     pue: float = 1.0
     dataset_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriterExit:
+    """The process that wrote the followed log (`pid`) was seen gone at `t` (epoch s), through
+    /proc on this host (sources.writer)."""
+
+    pid: int
+    t: float
+
+
+def writer_gone(run: Run, writer_exit: WriterExit | None, now: float, last_line_t: float | None) -> bool:
+    """The run's log has lost its writer: it exited during this run, no line came after it
+    (beyond WRITER_SETTLE_S), and that long has passed."""
+    if writer_exit is None or run.first_t is not None and writer_exit.t < run.first_t:
+        return False
+    after_s = now - writer_exit.t
+    return after_s >= WRITER_SETTLE_S and (last_line_t is None or last_line_t <= writer_exit.t + WRITER_SETTLE_S)
 
 
 def chart_series(run: Run) -> tuple[Series, Series]:
@@ -71,12 +92,16 @@ def _series(env: Envelope) -> Series:
 
 
 def run_status(
-    run: Run, plan: Plan, est: Estimate, now: float, last_line_t: float | None, followed: bool = False
+    run: Run, plan: Plan, est: Estimate, now: float, last_line_t: float | None, followed: bool = False,
+    writer_left: bool = False,
 ) -> tuple[Status, float | None]:
     """The run's status and, when stalled, for how long the log has been silent.
 
     `followed`: another run came after this one in the same log, so this one has ended
     (finished when it reached its end or said so, else interrupted before its end).
+    `writer_left`: the process writing the log has exited (writer_gone): a run whose end is
+    known (from the log or --max-iters) and was not reached was interrupted, as by SIGTERM
+    or SIGKILL, which leave no traceback.
     """
     if run.crash is not None:
         return ("interrupted" if run.crash.interrupted else "crashed"), None
@@ -85,7 +110,7 @@ def run_status(
     last = run.last_iter
     if run.ended or last is not None and plan.final_iter is not None and last >= plan.final_iter:
         return "finished", None
-    if followed:
+    if followed or writer_left and plan.final_iter is not None and plan.max_iters_source in ("log", "flag"):
         return "interrupted", None
     if last is None:
         return "starting", None
@@ -128,6 +153,7 @@ def build(
     charts: bool = False,
     run_index: int | None = None,
     telemetry: Telemetry | None = None,
+    writer_exit: WriterExit | None = None,
 ) -> Snapshot:
     """The Snapshot of the current run (or run `run_index`) at `now`."""
     run = state.current if run_index is None else state.runs[run_index]
@@ -137,7 +163,9 @@ def build(
     plan = make_plan(run, fmt, options.max_iters)
     est = estimate(run, plan, now)
     last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime
-    status, stalled_for = run_status(run, plan, est, now, last_line_t, followed=run is not state.current)
+    left = run is state.current and writer_gone(run, writer_exit, now, last_line_t)
+    status, stalled_for = run_status(run, plan, est, now, last_line_t, followed=run is not state.current,
+                                     writer_left=left)
     last = run.last_iter
     steps_done = None if last is None else last + (1 if plan.zero_based else 0)
     steps_total = plan.steps_total
@@ -157,6 +185,11 @@ def build(
     if fmt is None and state.lines:
         unknown = f"{state.lines:,} lines read, none recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
+    if left and writer_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
+        unknown = "" if status == "interrupted" else ": whether the run reached its end is not known (pass --max-iters)"
+        gone = (f"the process writing the log (PID {writer_exit.pid}) exited at {clock(writer_exit.t, now)} "
+                f"with no traceback (killed: SIGTERM or SIGKILL?){unknown}")
+        warnings = (*warnings, gone)
     buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
     warnings = (*warnings, buffered) if buffered else warnings
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
