@@ -115,7 +115,7 @@ class Inbox:
     def put(self, event: SourceEvent) -> None:
         """Queue `event` (from any thread); a big read waits while `max_reads` big reads are queued."""
         read = isinstance(event, (LinesRead, BlockRead))
-        big = read and _read_bytes(event) >= SMALL_READ_BYTES
+        big = isinstance(event, (LinesRead, BlockRead)) and _read_bytes(event) >= SMALL_READ_BYTES
         with self._cond:
             while big and self._big_reads >= self._max_reads and not self._closed:
                 self._cond.wait()
