@@ -21,6 +21,10 @@ from monitor.sources.writer import WriterEvent, WriterExited, WriterFound
 Line = tuple[float | None, bytes]
 #: A line source's state: waiting (no file yet), following, deleted, unreadable, ended (stdin).
 SourceState = Literal["waiting", "following", "deleted", "unreadable", "ended"]
+#: A read smaller than this (a live log's new lines: a follower's first read of a wake is at
+#: most 64 kB) never waits for room: a consumer that drains a few times a second delays no
+#: read, so no line's arrival time is late. The bound is for the big reads of a cold start.
+SMALL_READ_BYTES = 64 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +96,9 @@ SourceEvent = (
 
 
 class Inbox:
-    """A thread-safe queue of source events. Reads (LinesRead, BlockRead) are bounded: a
-    source reading a huge file waits for the consumer instead of queueing all of it.
+    """A thread-safe queue of source events. Big reads (LinesRead, BlockRead of at least
+    SMALL_READ_BYTES) are bounded: a source reading a huge file waits for the consumer
+    instead of queueing all of it.
     `wake()` is called on the source's thread after each event is queued (GPU samples
     excepted when `samples_wake` is False: they wait for the consumer's next look)."""
 
@@ -101,21 +106,24 @@ class Inbox:
         self._items: deque[SourceEvent] = deque()
         self._samples_wake = samples_wake
         self._reads = 0
+        self._big_reads = 0
         self._max_reads = max_reads
         self._wake = wake
         self._cond = threading.Condition()
         self._closed = False
 
     def put(self, event: SourceEvent) -> None:
-        """Queue `event` (from any thread); a read waits while `max_reads` are queued."""
+        """Queue `event` (from any thread); a big read waits while `max_reads` big reads are queued."""
         read = isinstance(event, (LinesRead, BlockRead))
+        big = isinstance(event, (LinesRead, BlockRead)) and _read_bytes(event) >= SMALL_READ_BYTES
         with self._cond:
-            while read and self._reads >= self._max_reads and not self._closed:
+            while big and self._big_reads >= self._max_reads and not self._closed:
                 self._cond.wait()
             if self._closed:
                 return
             self._items.append(event)
             self._reads += read
+            self._big_reads += big
             self._cond.notify_all()
         if self._wake is not None and (self._samples_wake or not isinstance(event, GpuSampled)):
             self._wake()
@@ -124,7 +132,7 @@ class Inbox:
         with self._cond:
             items = list(self._items)
             self._items.clear()
-            self._reads = 0
+            self._reads = self._big_reads = 0
             self._cond.notify_all()
         return items
 
@@ -139,11 +147,22 @@ class Inbox:
         with self._cond:
             return self._reads > 0
 
+    def has_big_reads(self) -> bool:
+        """True when a big read is queued (its source may be waiting for room)."""
+        with self._cond:
+            return self._big_reads > 0
+
     def close(self) -> None:
         """No more events are taken; a source waiting for room goes on (and its events are dropped)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+def _read_bytes(event: LinesRead | BlockRead) -> int:
+    if isinstance(event, BlockRead):
+        return len(event.block)
+    return sum(len(line) + 1 for _, line in event.lines)
 
 
 @dataclass(frozen=True, slots=True)

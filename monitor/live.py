@@ -197,6 +197,10 @@ class LiveFeed:
         """True when lines are already queued (a drain now would give a newer record)."""
         return self._inbox.has_reads()
 
+    def backlogged(self) -> bool:
+        """True when a big read is queued: the source may be waiting for a drain (a cold start)."""
+        return self._inbox.has_big_reads()
+
     def drain(self) -> bool:
         """Hand everything queued to the session; True when the run changed."""
         events = self._inbox.take_all()

@@ -19,7 +19,7 @@ from monitor.core.report import Options, chart_series, printed_elapsed_s
 from monitor.core.run import RunState
 from monitor.session import Session
 from monitor.tui.app import make_app
-from monitor.tui.widgets import charts
+from monitor.tui.widgets import braille, charts
 from monitor.tui.widgets.charts import nice_ticks, step_view
 
 SAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "sample_logs"
@@ -197,19 +197,66 @@ def test_charts_are_redrawn_at_most_every_chart_min_s(monkeypatch) -> None:
     assert asyncio.run(run())[:1] == [1.0]  # when the window ended: the newest of the three
 
 
-class _Ticks:
-    """The calls x_axis makes on a plotext figure."""
-
-    def xlim(self, lo: float, hi: float) -> None:
-        self.lim = (lo, hi)
-
-    def xticks(self, ticks: list[float], labels: list[str]) -> None:
-        self.ticks, self.labels = ticks, labels
-
-
 def test_a_single_tick_in_a_long_span_is_labelled_like_its_neighbours_would_be() -> None:
-    plt = _Ticks()
-    charts.x_axis(plt, [np.array([600.0, 999_000.0])])  # a million-step run's step times from 600 on
-    assert plt.ticks == [500_000.0] and plt.labels == ["500k"]
-    charts.x_axis(plt, [np.array([347.0])])
-    assert plt.labels == ["347"]
+    axis = charts.x_axis([np.array([600.0, 999_000.0])])  # a million-step run's step times from 600 on
+    assert axis is not None and axis.ticks == (500_000.0,) and axis.labels == ("500k",)
+    axis = charts.x_axis([np.array([347.0])])
+    assert axis is not None and axis.labels == ("347",)
+
+
+# --- the braille renderer (monitor.tui.widgets.braille) ---
+
+
+def _plot_rows(figure: braille.Figure, width: int, height: int) -> list[str]:
+    """The plot area's rows (between the frame's edges), as text."""
+    lines = braille.plain_text(braille.draw(figure, width, height)).splitlines()
+    label_w = max((len(s) for s in figure.y.labels), default=0) if figure.y else 0
+    return [line[label_w + 1 : label_w + 1 + width - label_w - 2] for line in lines[2:-2]]
+
+
+def test_a_diagonal_sets_one_braille_dot_per_column() -> None:
+    # 2 cells wide, 1 high: 4 x 4 dots; (0,0)..(3,3) climbs from the bottom left to the top right.
+    axis = braille.Axis(0.0, 3.0)
+    fig = braille.Figure((("t", None),), axis, axis, None, (braille.Layer(np.arange(4.0), np.arange(4.0), "green"),))
+    # Left cell: dots (col 0, row 3 from the top) and (col 1, row 2): bits 0x40 | 0x20.
+    # Right cell: (col 0, row 1) and (col 1, row 0): bits 0x02 | 0x08.
+    assert _plot_rows(fig, 4, 5) == [chr(0x2800 + 0x60) + chr(0x2800 + 0x0A)]
+
+
+def test_one_spike_reaches_the_top_row_and_the_flat_line_stays_at_the_bottom() -> None:
+    x = np.arange(200.0)
+    y = np.zeros(200)
+    y[123] = 10.0
+    fig = braille.Figure((("t", None),), braille.Axis(0.0, 199.0), braille.Axis(0.0, 10.0), None,
+                         (braille.Layer(x, y, "green"),))
+    rows = _plot_rows(fig, 42, 12)
+    assert len(rows) == 8 and sum(ch != " " for ch in rows[0]) == 1  # the spike's tip, one cell
+    assert all(ch != " " for ch in rows[-1])  # the flat line, unbroken
+
+
+def test_far_points_are_cut_at_the_edge_and_nan_breaks_the_line() -> None:
+    x = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    y = np.array([0.0, 1e12, np.nan, 0.5, 0.5])
+    fig = braille.Figure((("t", None),), braille.Axis(0.0, 4.0), braille.Axis(0.0, 1.0), None,
+                         (braille.Layer(x, y, "green"),))
+    rows = _plot_rows(fig, 7, 6)  # 5 x 2 cells: fast, and nothing out of bounds
+    assert len(rows) == 2 and all(len(row) == 5 for row in rows)
+    assert rows[0][0] != " "  # the line towards 1e12 leaves through the top edge at once
+    assert rows[0][2] == " " and rows[1][2] == " "  # nothing joins across the NaN
+
+
+def test_marks_and_ticks_land_where_their_values_are() -> None:
+    y_axis = braille.Axis(0.0, 10.0, (0.0, 5.0, 10.0), ("0", "5", "10"))
+    x_axis = braille.Axis(0.0, 100.0, (0.0, 50.0, 100.0), ("0", "50", "100"))
+    fig = braille.Figure((("title", None),), x_axis, y_axis, None,
+                         (braille.Layer(np.array([100.0]), np.array([10.0]), "red", "mark", "▴"),))
+    lines = braille.plain_text(braille.draw(fig, 24, 9)).splitlines()
+    assert lines[0].strip() == "title" and lines[1].startswith("  ┌")
+    assert lines[2].startswith("10┤") and lines[2].rstrip().endswith("▴│")
+    assert lines[-3].startswith(" 0┤")
+    assert lines[-2].count("┬") == 3 and lines[-1].split() == ["0", "50", "100"]
+
+
+def test_a_chart_without_room_for_a_plot_keeps_its_title() -> None:
+    fig = braille.Figure((("step time (ms)", None),), braille.Axis(0.0, 1.0), braille.Axis(0.0, 1.0))
+    assert braille.plain_text(braille.draw(fig, 30, 3)).strip() == "step time (ms)"

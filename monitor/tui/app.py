@@ -32,8 +32,8 @@ EXIT_INTERRUPTED = 130
 #: A quiet log is still redrawn this often: the finish time and "stalled since" move with the
 #: clock, and GPU samples (which arrive every --gpu-interval) are shown at this pace.
 TICK_S = 2.0
-#: Reads a source may have queued and the app not yet drained: a source reading a huge file
-#: waits instead of queueing all of it as Python objects.
+#: Big reads a source may have queued and the app not yet drained: a source reading a huge
+#: file waits instead of queueing all of it as Python objects (small reads never wait: inbox).
 MAX_PENDING_READS = 2
 
 
@@ -76,7 +76,7 @@ class NanowatchApp(App[int]):
         self._handle_signals = handle_signals
         self.feed: LiveFeed | None = None
         self._waker = Waker(self)
-        self._throttle = Throttle(self, lambda: self.redraw(charts=self._changed), MIN_REDRAW_S, monotonic)
+        self._throttle = Throttle(self, self.redraw, MIN_REDRAW_S, monotonic)
         self._changed = True
         self.paused = False
         self.pinned_run: int | None = None
@@ -133,12 +133,18 @@ class NanowatchApp(App[int]):
 
     @on(FeedWoke)
     def _feed_woke(self) -> None:
-        self._waker.taken()
-        self._drain()
+        """Lines came: the next redraw (now, or when the MIN_REDRAW_S window ends) drains
+        them. Until then further lines post nothing (the Waker is taken by the drain), so a
+        log growing at 10 lines/s costs two messages a second, not ten; each line keeps the
+        time its read stamped on it. A cold start's big reads are drained at once: their
+        reader waits for room."""
+        if self.paused or (self.feed is not None and self.feed.backlogged()):
+            self._drain()
         if not self.paused:
             self._throttle.soon()
 
     def _drain(self) -> None:
+        self._waker.taken()  # before draining: a line queued after the drain posts again
         if self.feed is not None:
             self._changed = self.feed.drain() or self._changed
 
@@ -147,12 +153,15 @@ class NanowatchApp(App[int]):
         needs none (each of those redraws read the clock and the GPU samples too)."""
         self._drain()
         if not self.paused and not self._throttle.pending and self._throttle.idle_s() >= TICK_S / 2:
-            self.redraw(charts=self._changed)
+            self.redraw()
 
-    def redraw(self, charts: bool = False) -> None:
-        """Build a Snapshot and hand it to every widget; the charts only when the run changed."""
+    def redraw(self, charts: bool | None = None) -> None:
+        """Drain what the sources queued, build a Snapshot and hand it to every widget; the
+        charts when asked, else only when the run changed."""
         if not self._live:
             return
+        self._drain()
+        charts = self._changed if charts is None else charts
         self._throttle.redrawn()
         snap = self.session.snapshot(charts=charts, run_index=self.pinned_run)
         self.snapshot = snap

@@ -1,9 +1,9 @@
 """The two charts: train loss per iteration (raw, smoothed, val points) and step time per iteration.
 
-UI ring: draws the Snapshot's chart series with textual-plotext; no I/O. A long column
-arrives as min/max/mean per bucket of steps (core/envelope.py); it is drawn at two
-buckets per cell of width, and redrawn at most every CHART_MIN_S, so a redraw costs the
-same at a million steps as at a thousand.
+UI ring: draws the Snapshot's chart series in braille (widgets/braille.py); no I/O. A long
+column arrives as min/max/mean per bucket of steps (core/envelope.py); it is drawn at about
+one bucket per dot column, and redrawn at most every CHART_MIN_S, so a redraw costs the same
+at a million steps as at a thousand.
 """
 
 from __future__ import annotations
@@ -11,14 +11,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+from rich.text import Text
+from textual.strip import Strip
 from textual.timer import Timer
-from textual_plotext import PlotextPlot
+from textual.widget import Widget
 
 from monitor.core.envelope import rebin
 from monitor.core.snapshot import Series, Snapshot
+from monitor.tui.widgets import braille
+from monitor.tui.widgets.braille import Axis, Figure, Layer, Row
 
 #: Step times above this multiple of the typical one (compile, evals, checkpoints) are
 #: peaks: marked on the top edge, so the steady pace keeps the chart's height.
@@ -33,6 +36,8 @@ MIN_SPAN_SHARE = 0.1
 CHART_MIN_S = 2.0
 #: Ticks on an axis, about.
 TICKS = 5
+#: Colours of the series (ANSI names: the terminal's palette, as plotext drew them).
+TRAIN_COLOR, SMOOTH_COLOR, VAL_COLOR, STEP_COLOR, PEAK_COLOR = "bright_black", "cyan", "blue", "green", "red"
 
 
 def smooth(y: np.ndarray) -> np.ndarray:
@@ -80,54 +85,49 @@ def _decimals(step: float) -> int:
     return max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
 
 
-def x_axis(plt: Any, xs: list[np.ndarray]) -> None:
+def x_axis(xs: list[np.ndarray]) -> Axis | None:
     """Whole-number step ticks over all the x values drawn; one point gets one tick."""
     values = [float(v) for x in xs if len(x) for v in (x.min(), x.max())]
     if not values:
-        return
+        return None
     lo, hi = min(values), max(values)
     if hi - lo < 1:
-        plt.xlim(lo - 1, hi + 1)
-        ticks = [float(round(lo))]
+        lo, hi, ticks = lo - 1, hi + 1, [float(round(lo))]
     else:
-        plt.xlim(lo, hi)
         ticks = nice_ticks(lo, hi, integer=True)
     # One tick inside a long span is labelled at the span's step too: 500k, not 500000.
     step = ticks[1] - ticks[0] if len(ticks) > 1 else max(1.0, nice_step(hi - lo))
-    plt.xticks(ticks, [tick_label(t, step) for t in ticks])
+    return Axis(lo, hi, tuple(ticks), tuple(tick_label(t, step) for t in ticks))
 
 
-def y_axis(plt: Any, lo: float, hi: float, side: str = "left", log: bool = False) -> None:
+def y_axis(lo: float, hi: float, log: bool = False) -> Axis:
     """Limits [lo, hi] and round ticks between them (log: values are log10 of the data)."""
     if not hi > lo:
         pad = abs(lo) * 0.05 or 0.5
         lo, hi = lo - pad, hi + pad
-    plt.ylim(lo, hi, yside=side)
     if log:
-        ticks = nice_ticks(10**lo, 10**hi)
-        ticks = [t for t in ticks if t > 0]
+        ticks = [t for t in nice_ticks(10**lo, 10**hi) if t > 0]
         step = ticks[1] - ticks[0] if len(ticks) > 1 else ticks[0] if ticks else 1.0
-        plt.yticks([math.log10(t) for t in ticks], [tick_label(t, step) for t in ticks], yside=side)
-        return
+        return Axis(lo, hi, tuple(math.log10(t) for t in ticks), tuple(tick_label(t, step) for t in ticks))
     ticks = nice_ticks(lo, hi)
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
-    plt.yticks(ticks, [tick_label(t, step) for t in ticks], yside=side)
+    return Axis(lo, hi, tuple(ticks), tuple(tick_label(t, step) for t in ticks))
 
 
-def envelope_xy(series: Series, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> tuple[list, list]:
+def envelope_xy(series: Series, lo: np.ndarray | None = None, hi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Points that draw a series: for buckets, a stroke from each min to its max, so a single
     spike among a thousand steps still reaches its height. The strokes go up and down in
     turn (min→max, then max→min), so one bucket joins the next at the same extreme: no
-    line crosses the whole height between buckets (plotext's cost grows with the dots drawn)."""
+    line crosses the whole height between buckets."""
     lo = series.lo if lo is None else lo
     hi = series.hi if hi is None else hi
     if lo is None or hi is None:
-        return series.x.tolist(), series.y.tolist()
+        return series.x, series.y
     x = np.repeat(series.x, 2)
     y = np.empty(2 * len(series.x))
     up = np.arange(len(series.x)) % 2 == 0
     y[0::2], y[1::2] = np.where(up, lo, hi), np.where(up, hi, lo)
-    return x.tolist(), y.tolist()
+    return x, y
 
 
 def fit(series: Series, bins: int) -> Series:
@@ -157,164 +157,143 @@ def step_view(y_ms: np.ndarray, lo_ms: np.ndarray, hi_ms: np.ndarray) -> tuple[f
     return bottom, top, (top if peaks else None)
 
 
-class _Chart(PlotextPlot):
-    """Rebuilt only when its data changed, and at most every CHART_MIN_S seconds: a newer
-    Snapshot within that window is drawn when the window ends."""
+class _Chart(Widget):
+    """A chart drawn by monitor.tui.widgets.braille: rebuilt at most every CHART_MIN_S
+    seconds (a newer Snapshot within that window is drawn when the window ends), and
+    repainted only when a cell of it changed."""
+
+    DEFAULT_CSS = """
+    _Chart {
+        width: 1fr;
+        height: 1fr;
+    }
+    """
 
     def __init__(self, *, id: str | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(id=id)
-        self._key: tuple[object, bool] | None = None
         self._monotonic = monotonic
         self._drawn_at = -math.inf
         self._due: tuple[Snapshot, bool] | None = None
+        self._scale: bool | None = None  # the log scale of the last drawing
         self._timer: Timer | None = None
+        self._rows: tuple[Row, ...] = ()
+        self._strips: list[Strip] = []
 
     def show(self, snap: Snapshot, log_scale: bool = False) -> None:
         """Draw `snap` now, or when CHART_MIN_S has passed since the last drawing (a new scale
-        is drawn at once). Within that window a newer Snapshot only replaces the one waiting:
-        what it would look like is worked out once, when the window ends."""
+        is drawn at once). Within that window a newer Snapshot only replaces the one waiting."""
         self._due = (snap, log_scale)
         wait = self._drawn_at + CHART_MIN_S - self._monotonic()
-        if wait > 0 and self._key is not None and self._key[1] == log_scale:
+        if wait > 0 and self._scale == log_scale:
             if self._timer is None:
                 self._timer = self.set_timer(wait, self._draw_due)
             return
         self._draw_due()
 
     def on_resize(self) -> None:
-        if self._due is not None:
-            self._draw_due(resized=True)  # a new width: the buckets per cell change
+        self._draw_due()  # a new size: other buckets per column, other rows
 
-    def _draw_due(self, *, resized: bool = False) -> None:
-        """Draw the waiting Snapshot if it looks different on this canvas (or the canvas changed)."""
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._restrip()  # a new theme: the same cells over another background
+
+    def _draw_due(self) -> None:
         self._timer = None
-        if self._due is None:
+        if self._due is not None:
+            snap, log_scale = self._due
+            self._drawn_at = self._monotonic()
+            self._scale = log_scale
+            self._draw(snap, log_scale)
+
+    def _draw(self, snap: Snapshot, log_scale: bool) -> None:
+        """Lay out the figure at this size; repaint only when a cell changed."""
+        width, height = self.size
+        if width <= 0 or height <= 0:
             return
-        snap, log_scale = self._due
-        key = (self._data_key(snap), log_scale)
-        if key == self._key and not resized:
-            return
-        self._key = key
-        self._drawn_at = self._monotonic()
-        self.plt.clear_figure()  # data, ticks and labels alike (the theme is set again at render)
-        self._draw(snap, log_scale)
+        rows = braille.draw(self._figure(snap, log_scale, self._bins), width, height)
+        if rows != self._rows:
+            self._rows = rows
+            self._restrip()
+
+    def _restrip(self) -> None:
+        self._strips = braille.strips(self._rows, self.size.width, self.visual_style.rich_style)
         self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, self.visual_style.rich_style)
+
+    def render(self) -> Text:
+        """The chart as plain text (what the cells say; the screen is drawn by render_line)."""
+        return Text(braille.plain_text(self._rows))
 
     @property
     def _bins(self) -> int:
-        """Buckets drawn: one a cell, each drawn from its min to its max over the cell's two
-        braille dot columns (plotext's cost grows with the points it is given)."""
-        return max(self.size.width, 20)
+        """Buckets drawn: about one per braille dot column, each a stroke from its min to its max."""
+        return max(2 * self.size.width, 20)
 
-    def _pixels(self, *series: Series, limits: tuple[float, float] | None = None) -> tuple[object, ...]:
-        """What the series look like on this canvas: their values and steps rounded to its dots
-        (4 a cell high, 2 a cell wide). A new step that moves no dot does not redraw the chart,
-        so a long run's chart is rebuilt only when what it shows changes."""
-        fitted = [fit(s, self._bins) for s in series]
-        ys = [a for s in fitted for a in (s.y, s.lo, s.hi) if a is not None and len(a)]
-        xs = [s.x for s in fitted if len(s.x)]
-        if not ys or not xs:
-            return tuple(len(s.x) for s in fitted)
-        y_all, x_all = np.concatenate(ys), np.concatenate(xs)
-        finite = y_all[np.isfinite(y_all)]
-        y0, y1 = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
-        if limits is not None:  # the axis shows this range; values beyond it are cut
-            y0, y1 = limits
-            y_all = np.clip(y_all, y0, y1)
-        x0, x1 = float(x_all.min()), float(x_all.max())
-        rows, cols = 4 * max(self.size.height, 1), 2 * max(self.size.width, 1)
-        with np.errstate(invalid="ignore"):
-            y_dots = np.round((y_all - y0) / ((y1 - y0) or 1.0) * rows)
-            x_dots = np.round((x_all - x0) / ((x1 - x0) or 1.0) * cols)
-        nice = nice_ticks(y0, y1) if y1 > y0 else [y0]
-        return (f"{y0:.3g}", f"{y1:.3g}", nice[0], nice[-1], int(x0), _magnitude(x1 - x0),
-                y_dots.tobytes(), x_dots.tobytes())
-
-    def _data_key(self, snap: Snapshot) -> object:
+    def _figure(self, snap: Snapshot, log_scale: bool, bins: int) -> Figure:
         raise NotImplementedError
-
-    def _draw(self, snap: Snapshot, log_scale: bool) -> None:
-        raise NotImplementedError
-
-
-def _magnitude(span: float) -> float:
-    """The x span to the precision its tick step shows (ticks move when the step changes)."""
-    return nice_step(span) if span > 0 else 0.0
 
 
 class LossChart(_Chart):
     """Train loss per iteration, its smoothed line, and the val points (on their own axis at
     the right when the log's val metric is not a loss, e.g. nanochat's bpb); log scale on demand."""
 
-    def _data_key(self, snap: Snapshot) -> object:
-        return (self._pixels(snap.loss_series), self._pixels(snap.val_series), snap.val_metric)
-
-    def _draw(self, snap: Snapshot, log_scale: bool) -> None:
-        plt = self.plt
-        loss, val = fit(snap.loss_series, self._bins), snap.val_series
+    def _figure(self, snap: Snapshot, log_scale: bool, bins: int) -> Figure:
+        loss, val = fit(snap.loss_series, bins), snap.val_series
         metric = snap.val_metric or "loss"
         own_axis = metric != "loss"
         scale = np.log10 if log_scale else _identity
         train = _positive(loss) if log_scale else loss
         val = _positive(val) if log_scale else val
-        legend = []
+        legend: list[tuple[str, str | None]] = []
+        layers: list[Layer] = []
         left: list[np.ndarray] = []
+        right_axis = None
         if len(train.x):
             x, y = envelope_xy(train)
-            plt.plot(x, scale(np.asarray(y)).tolist(), marker="braille", color="gray")
-            plt.plot(train.x.tolist(), scale(smooth(train.y)).tolist(), marker="hd", color="cyan")
-            legend.append("⣿ train ▀ smoothed")
+            layers.append(Layer(x, scale(y), TRAIN_COLOR))
+            layers.append(Layer(train.x, scale(smooth(train.y)), SMOOTH_COLOR, "quad"))
+            legend += [(" ⣿", TRAIN_COLOR), (" train", None), (" ▀", SMOOTH_COLOR), (" smoothed", None)]
             left += [train.lo if train.lo is not None else train.y, train.hi if train.hi is not None else train.y]
         if len(val.x):
-            side = "right" if own_axis else "left"
-            plt.scatter(val.x.tolist(), scale(val.y).tolist(), marker="●", color="yellow", yside=side)
-            legend.append(f"● val {metric}" + (" →" if own_axis else ""))
+            layers.append(Layer(val.x, scale(val.y), VAL_COLOR, "mark", "●", right=own_axis))
+            legend += [(" ●", VAL_COLOR), (f" val {metric}" + (" →" if own_axis else ""), None)]
             if own_axis:
-                y_axis(plt, *_limits(scale(val.y)), side="right", log=log_scale)
+                right_axis = y_axis(*_limits(scale(val.y)), log=log_scale)
             else:
                 left.append(val.y)
-        if left:
-            y_axis(plt, *_limits(scale(np.concatenate(left))), log=log_scale)
-        x_axis(plt, [train.x, val.x])
+        left_axis = y_axis(*_limits(scale(np.concatenate(left))), log=log_scale) if left else None
         title = "loss (log scale)" if log_scale else "loss"
-        plt.title(f"{title}: {' '.join(legend)}" if legend else title)
+        pieces = ((f"{title}:", None), *legend) if legend else ((title, None),)
+        return Figure(pieces, x_axis([train.x, val.x]), left_axis, right_axis, tuple(layers))
 
 
 class StepChart(_Chart):
     """Step time per iteration, in ms: slowdowns show as a rising line, evals as peaks cut at the top."""
 
-    def _data_key(self, snap: Snapshot) -> object:
-        steps = fit(snap.step_series, self._bins)
-        if not len(steps.y):
-            return bool(snap.iters_done)
-        lo = steps.lo if steps.lo is not None else steps.y
-        hi = steps.hi if steps.hi is not None else steps.y
-        bottom, top, _ = step_view(steps.y, lo, hi)
-        return (self._pixels(steps, limits=(bottom, top)), bool(snap.iters_done))
-
-    def _draw(self, snap: Snapshot, log_scale: bool) -> None:
-        plt = self.plt
-        steps = fit(snap.step_series, self._bins)
+    def _figure(self, snap: Snapshot, log_scale: bool, bins: int) -> Figure:
+        steps = fit(snap.step_series, bins)
         if not len(steps.x):
-            plt.title("step time: not printed by this log" if snap.iters_done else "step time (ms)")
-            return
+            return Figure((("step time: not printed by this log" if snap.iters_done else "step time (ms)", None),))
         y = steps.y * 1000.0
         lo = steps.lo * 1000.0 if steps.lo is not None else y
         hi = steps.hi * 1000.0 if steps.hi is not None else y
         bottom, top, cut = step_view(y, lo, hi)
         title = "step time (ms)"
+        layers = []
         if cut is not None:
             peak = hi > cut
             # A bucket holding a peak is drawn to its mean; the peak is a mark on the top edge.
             hi = np.where(peak, np.minimum(y, cut), hi)
-            plt.scatter(steps.x[peak].tolist(), [cut] * int(peak.sum()), marker="▴",
-                        color="red")
-            title = f"step time (ms), peaks to {float(np.max(steps.hi if steps.hi is not None else steps.y)) * 1000:,.0f} cut"
+            layers.append(Layer(steps.x[peak], np.full(int(peak.sum()), cut), PEAK_COLOR, "mark", "▴"))
+            highest = float(np.max(steps.hi if steps.hi is not None else steps.y)) * 1000
+            title = f"step time (ms), peaks to {highest:,.0f} cut"
         x, yy = envelope_xy(Series(steps.x, y), np.minimum(lo, top), hi)
-        plt.plot(x, yy, marker="braille", color="green")
-        y_axis(plt, bottom, top)
-        x_axis(plt, [steps.x])
-        plt.title(title)
+        layers.insert(0, Layer(x, yy, STEP_COLOR))
+        return Figure(((title, None),), x_axis([steps.x]), y_axis(bottom, top), None, tuple(layers))
 
 
 def _identity(y: np.ndarray) -> np.ndarray:

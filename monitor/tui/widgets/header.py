@@ -9,14 +9,15 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual import events
+from textual.geometry import Size
 
 from monitor.core import textfmt as fmt
 from monitor.core.snapshot import Snapshot
 from monitor.core.textfmt import clock, status_words
-from monitor.tui.widgets.common import STATUS_STYLE, SnapshotView, bar, plain
+from monitor.tui.widgets.common import STATUS_STYLE, SnapshotView, TextLines, bar, plain
 
 
-class RunHeader(SnapshotView):
+class RunHeader(TextLines):
     """` training  run 2 of 3  run.log · nanogpt`"""
 
     def show(self, snap: Snapshot, *, paused: bool = False, pinned_run: int | None = None) -> None:
@@ -39,12 +40,14 @@ class RunHeader(SnapshotView):
         self.put(text)
 
 
-class _Sized(SnapshotView):
-    """A line whose layout depends on its width: re-rendered on resize. Subclasses define
-    `compose_line(snap, width) -> Text`."""
+class _Sized:
+    """A line whose layout depends on its width: re-rendered on resize (a mixin for a widget
+    with `put`). Subclasses define `compose_line(snap, width) -> Text`."""
 
     snap: Snapshot | None = None
     compose_line: Callable[[Snapshot, int], Text]
+    put: Callable[[Text], None]
+    size: Size
 
     def show(self, snap: Snapshot) -> None:
         self.snap = snap
@@ -55,7 +58,7 @@ class _Sized(SnapshotView):
             self.show(self.snap)
 
 
-class ProgressLine(_Sized):
+class ProgressLine(_Sized, TextLines):
     """`iter 2,340 / 5,000 ████░░░░ 46.8% · tokens 45.9 M / 98.3 M`"""
 
     def compose_line(self, snap: Snapshot, width: int) -> Text:
@@ -77,7 +80,7 @@ class ProgressLine(_Sized):
         return Text.assemble(head, bar(snap.progress, room, done), tail)
 
 
-class FinishLine(_Sized):
+class FinishLine(_Sized, SnapshotView):
     """`finishes 14:32 (14:20–14:45), in 2 h 11 m · 32.1 ms/step · eval pause 1.2 s`"""
 
     def compose_line(self, snap: Snapshot, width: int) -> Text:

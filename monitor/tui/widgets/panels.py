@@ -10,12 +10,12 @@ from rich.text import Text
 from monitor.core import textfmt as fmt
 from monitor.core.snapshot import GpuRow, Snapshot
 from monitor.core.textfmt import money
-from monitor.tui.widgets.common import SnapshotView, bar, plain
+from monitor.tui.widgets.common import TextLines, bar, plain
 
 VRAM_BAR_CELLS = 10
 
 
-class GpuPanel(SnapshotView):
+class GpuPanel(TextLines):
     """One line per GPU: name, VRAM bar used/total and peak, power/limit, utilisation, temperature."""
 
     def show(self, snap: Snapshot) -> None:
@@ -64,7 +64,7 @@ def _gib(n_bytes: int | None) -> str:
     return "?" if n_bytes is None else f"{n_bytes / 2**30:.1f}"
 
 
-class EnergyPanel(SnapshotView):
+class EnergyPanel(TextLines):
     """kWh so far → projected, cost so far → projected, mean power, the price used."""
 
     def show(self, snap: Snapshot) -> None:
@@ -97,7 +97,7 @@ def _price(snap: Snapshot) -> str:
     return f"{snap.price_per_kwh:g} {snap.currency or ''}/kWh" if snap.price_per_kwh is not None else "price ?"
 
 
-class TotalsPanel(SnapshotView):
+class TotalsPanel(TextLines):
     """Parameters, tokens per iteration, total tokens, FLOPs, the last loss and val value, MFU as
     printed and against the GPU (the loss and MFU lines are left out where the log prints neither)."""
 

@@ -26,7 +26,18 @@ def _titled(widget: W, title: str) -> W:
     return widget
 
 
-class RunView(Vertical):
+class _Box(Vertical):
+    """A container that draws nothing of its own: Textual repaints it as blank lines, not
+    line by line through its styles (every repaint of a widget inside renders its boxes)."""
+
+    BLANK = True
+
+
+class _Row(Horizontal):
+    BLANK = True
+
+
+class RunView(_Box):
     """Every widget of one run, each handed the same Snapshot."""
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -45,16 +56,16 @@ class RunView(Vertical):
     def compose(self) -> ComposeResult:
         # Two boxes: a change of the top lines (every new step) repaints the widgets whose
         # box it touches, so the charts and panels below are left out of that repaint.
-        with Vertical(id="top"):
+        with _Box(id="top"):
             yield self.header
             yield self.progress
             yield self.finish
-        with Vertical(id="body"):
-            with Horizontal(id="charts"):
+        with _Box(id="body"):
+            with _Row(id="charts"):
                 yield self.loss_chart
                 yield self.step_chart
             yield self.gpus
-            with Horizontal(id="numbers"):
+            with _Row(id="numbers"):
                 yield self.energy
                 yield self.totals
             yield self.events
