@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from monitor import __version__, flags
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean, unicode_safe
 from monitor.sources.logfile import LogError, check_regular, dataset_tokens, read_blocks, read_stream_blocks
 
 if TYPE_CHECKING:
@@ -73,13 +73,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _gpu_list(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1: {text}") from None
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--jsonl", action="store_true", help="no TUI: write one JSON record per line to stdout")
@@ -87,14 +80,14 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
     p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="log family (default: detect)")
     p.add_argument("--max-iters", type=flags.whole_number, metavar="N", help="total iterations, when the log does not say")
-    p.add_argument("--price", type=_positive_float, default=0.15, metavar="P", help="price per kWh (default 0.15)")
+    p.add_argument("--price", type=flags.price, default=0.15, metavar="P", help="price per kWh (default 0.15)")
     p.add_argument("--currency", type=flags.currency, default="USD", help="currency of --price (default USD)")
     p.add_argument("--pue", type=flags.pue, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
     p.add_argument("--dataset-tokens", type=flags.whole_number, metavar="N", help="tokens in the training set, for data epochs")
     p.add_argument("--gpu-log", type=flags.readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
     p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
-    p.add_argument("--gpus", type=_gpu_list, metavar="0,1", help="the GPUs of the run (default: detect)")
-    p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period")
+    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1", help="the GPUs of the run (default: detect)")
+    p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period (default 1 s)")
     p.add_argument("--interval", type=flags.period_s, default=1.0, metavar="S",
                    help="with --jsonl: a record at least this often (default 1 s)")
     p.add_argument("--gpu-source", action="append", metavar="URL",
@@ -106,7 +99,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "_MESSAGE … (repeatable)")
     p.add_argument("--bell", action="store_true", help="ring the terminal bell in the TUI on those events")
     p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on PORT (/metrics)")
-    p.add_argument("--metrics-addr", default="127.0.0.1", metavar="ADDR",
+    p.add_argument("--metrics-addr", type=flags.address, default="127.0.0.1", metavar="ADDR",
                    help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)")
 
 
@@ -161,7 +154,8 @@ def new_session(args: argparse.Namespace, clock: Callable[[], float], source: st
     # the demo names itself: a replay of a recording, at what speed
     source = source or getattr(args, "source_name", None)
     board = getattr(args, "metrics_board", None)
-    session = Session(options_from(args, source or args.log), clock, dataset_lookup=lookup,
+    # a name with bytes that are not UTF-8 is valid text in every record and label
+    session = Session(options_from(args, unicode_safe(source or args.log)), clock, dataset_lookup=lookup,
                       on_snapshot=None if board is None else board.publish)
     watch_alerts(session, args)
     return session

@@ -35,6 +35,42 @@ def period_s(text: str) -> float:
     return value
 
 
+#: Largest GPU index a machine has (monitor.sources.smicsv.MAX_GPU_INDEX; a test keeps them equal).
+MAX_GPU_INDEX = 1023
+#: A price per kWh above this is no price but a typo (the dearest retail electricity is a few
+#: USD per kWh; a currency with many digits to the dollar still stays well below it).
+MAX_PRICE = 1e9
+
+
+def gpu_indices(text: str) -> tuple[int, ...]:
+    """GPU indices as nvidia-smi numbers them, e.g. `0,1` (--gpus): at least one, each 0..1023."""
+    try:
+        indices = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        indices = ()
+    if not indices or not all(0 <= i <= MAX_GPU_INDEX for i in indices):
+        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1: {clean(text, 40)!r}")
+    return indices
+
+
+def price(text: str) -> float:
+    """A price per kWh, 0 or more and below MAX_PRICE (--price)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number: {clean(text, 40)!r}") from None
+    if not 0 <= value < MAX_PRICE:
+        raise argparse.ArgumentTypeError(f"expected a price per kWh from 0 to {MAX_PRICE:g}: {clean(text, 40)}")
+    return value
+
+
+def address(text: str) -> str:
+    """An address to listen on (--metrics-addr): an empty one would listen on every interface."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected an address such as 127.0.0.1, or 0.0.0.0 for every interface")
+    return text.strip()
+
+
 def pue(text: str) -> float:
     """A data centre's power usage effectiveness: facility energy / IT energy, so >= 1
     (The Green Grid, "PUE: a comprehensive examination of the metric", 2012)."""
@@ -58,7 +94,7 @@ def currency(text: str) -> str:
 def readable_file(text: str) -> str:
     """A file that exists and can be read now (--gpu-log)."""
     try:
-        check_regular(text)
+        check_regular(text, stdin_hint=False)
     except LogError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text

@@ -12,8 +12,14 @@ import re
 # one-character CSI and U+009D an OSC), then the bidi controls of Unicode's "Trojan Source"
 # list (CVE-2021-42574: U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C) and the line and
 # paragraph separators. Writing out the introducer (ESC, U+009B…) leaves the rest of a
-# sequence as plain printable text: no terminal acts on it.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# sequence as plain printable text: no terminal acts on it. Last, lone surrogates: Python
+# decodes a byte that is not UTF-8 in a file name or argument as U+DC80–U+DCFF
+# (surrogateescape, PEP 383), which stdout would write back as that raw byte (0x9b is a CSI)
+# and which no UTF-8 text or JSON can hold; they are written out as the byte they stand for.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: Rich markup is never parsed from outside text: the UI renders it with rich.text.Text
 #: (or `markup=False`), and `markup_escaped` serves any place that does parse it.
 _MARKUP = re.compile(r"(\\*)(\[[a-zA-Z@#/])")
@@ -21,16 +27,26 @@ _MARKUP = re.compile(r"(\\*)(\[[a-zA-Z@#/])")
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte itself
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def clean(text: object, max_chars: int | None = None) -> str:
     """`text` (any value, as str()) safe for a terminal: every control character and bidi
-    control written out as `\\x1b` / `\\u202e`. `max_chars` cuts a long text with "…"."""
+    control written out as `\\x1b` / `\\u202e`, an undecodable byte as `\\xff`. `max_chars`
+    cuts a long text with "…"."""
     s = text if isinstance(text, str) else str(text)
     if max_chars is not None and len(s) > max_chars:
         s = s[: max(0, max_chars - 1)] + "…"
     return s if _UNSAFE.search(s) is None else _UNSAFE.sub(_escape, s)
+
+
+def unicode_safe(text: str) -> str:
+    """`text` as valid Unicode: the undecodable bytes of a file name (lone surrogates, see above)
+    written out as `\\xff`, everything else unchanged. For a name that is not shown on a terminal
+    but must be valid text: a JSON `source`, a Prometheus label."""
+    return text if _SURROGATE.search(text) is None else _SURROGATE.sub(_escape, text)
 
 
 def markup_escaped(text: object, max_chars: int | None = None) -> str:

@@ -141,7 +141,7 @@ def _energy(s: Snapshot) -> str:
 def _gpus(s: Snapshot) -> str:
     if not s.gpus:
         return s.gpu_status or "no GPU telemetry"
-    names = ", ".join(sorted(set(s.gpu_names or ())))
+    names = ", ".join(sorted(set(s.gpu_names or ()))) or "GPU (name unknown)"
     # After the run ended a sample shows the GPUs as they are now, not as the run used them.
     text = ("now: " if s.gpus_now else "") + f"{s.gpu_count} × {names}"
     if s.power_w is not None:

@@ -6,12 +6,9 @@ ADAPTER ring: HTTP on the sampler's thread, prometheus-client's text parser; nev
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
 import math
 import re
-import socket
 import threading
 import time
 import urllib.parse
@@ -22,8 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.core.sanitise import clean
 from monitor.core.telemetry import GpuSample
+from monitor.sources.fetch import REASON_CHARS, Fetch, FetchError, http_get
 from monitor.sources.problems import GpuLost
-from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, within
+from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, gpu_name, within
 
 POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
 ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # mJ since the driver loaded
@@ -39,10 +37,9 @@ PER_INSTANCE = (FB_USED, FB_FREE, FB_RESERVED)
 MIB = 2**20
 #: Total time one endpoint may take to answer a poll (all its requests together).
 TIMEOUT_S = 5.0
-#: Largest body read from an endpoint: a dcgm-exporter page of 8 GPUs is ~60 KB, a
-#: Prometheus answer for a large cluster a few hundred KB.
-MAX_BODY_BYTES = 4 * MIB
 SCHEMES = ("http", "https", "prom+http", "prom+https")
+#: Longest DNS name (RFC 1035, 2.3.4).
+MAX_HOST_CHARS = 253
 
 
 class GpuSourceError(ValueError):
@@ -69,9 +66,16 @@ class Endpoint:
 def parse_endpoint(text: str, gpus: Sequence[int] | None = None) -> Endpoint:
     """`http://node:9400/metrics#gpu=0,1`, `prom+http://prom:9090#Hostname=a,b`; `gpus`
     (from --gpus) selects by the `gpu` label where the URL does not say otherwise."""
-    parts = urllib.parse.urlsplit(text.strip())
+    try:
+        parts = urllib.parse.urlsplit(text.strip())
+        _ = parts.port  # raises for a port that is no number or out of range
+    except ValueError as e:
+        raise GpuSourceError(f"--gpu-source {text!r}: {clean(e, 80)}") from None
     if parts.scheme not in SCHEMES or not parts.netloc:
         raise GpuSourceError(f"--gpu-source {text!r}: expected http://HOST:9400/metrics or prom+http://HOST:9090")
+    host = parts.hostname or ""
+    if not 0 < len(host) <= MAX_HOST_CHARS or clean(host) != host or not host.isprintable() or " " in host:
+        raise GpuSourceError(f"--gpu-source {text!r}: not a host name")
     select: dict[str, frozenset[str]] = {}
     for item in re.split(r"[&;]", parts.fragment):
         if not item.strip():
@@ -101,74 +105,6 @@ class Reading:
     value: float
 
 
-class FetchError(Exception):
-    """An endpoint did not answer usefully; the message is one line for the user."""
-
-
-Fetch = Callable[[str, float], str]
-
-
-def http_get(url: str, timeout_s: float, max_bytes: int = MAX_BODY_BYTES) -> str:
-    """GET `url` and return its text, within `timeout_s` in all (connect, headers and body: a
-    server that drips a byte a second is cut off) and at most `max_bytes` of body. Every
-    failure becomes a one-line FetchError. http.client rather than urllib3/requests: neither
-    has a total deadline (their timeouts are per read), and the socket is all it takes."""
-    parts = urllib.parse.urlsplit(url)
-    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    conn = cls(parts.hostname or "", parts.port, timeout=timeout_s)
-    late = threading.Event()
-    sockets: list[socket.socket] = []
-    # The deadline shuts the socket down from a timer thread: a read blocked in the kernel returns
-    # at once. The socket itself is kept: http.client lets go of it once a reply is delimited by close.
-    timer = threading.Timer(timeout_s, _cut_off, (sockets, late))
-    timer.daemon = True
-    timer.start()
-    try:
-        conn.connect()
-        if conn.sock is not None:
-            sockets.append(conn.sock)
-        if late.is_set():
-            raise TimeoutError
-        conn.request("GET", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")),
-                     headers={"Accept": "text/plain;version=0.0.4, application/json"})
-        response = conn.getresponse()
-        if response.status != 200:
-            raise FetchError(f"HTTP {response.status} {clean(response.reason, 80)}")
-        length = response.getheader("Content-Length")
-        if length is not None and length.isdigit() and int(length) > max_bytes:
-            raise FetchError(f"answer of {int(length) / MIB:.0f} MiB is over the {max_bytes / MIB:g} MiB cap: not read")
-        body = bytearray()
-        while chunk := response.read1(1 << 16):
-            body += chunk
-            if len(body) > max_bytes:
-                raise FetchError(f"answer over the {max_bytes / MIB:g} MiB cap: not read further")
-        if late.is_set():  # the cut-off reads as the end of a body without a length
-            raise FetchError(f"no complete answer within {timeout_s:.2g} s")
-        if response.length:  # read1() ends quietly where the server closed early
-            raise http.client.IncompleteRead(bytes(body), response.length)
-        return body.decode("utf-8", errors="replace")
-    except (OSError, http.client.HTTPException) as e:
-        if late.is_set():
-            raise FetchError(f"no complete answer within {timeout_s:.2g} s") from None
-        if isinstance(e, TimeoutError):
-            raise FetchError(f"no answer within {timeout_s:.2g} s") from None
-        if isinstance(e, http.client.HTTPException):  # a reply cut short or garbled: not an OSError
-            raise FetchError(f"bad HTTP reply ({type(e).__name__})") from None
-        raise FetchError(clean(e.strerror or e, 200)) from None
-    finally:
-        timer.cancel()
-        conn.close()
-        for sock in sockets:
-            sock.close()
-
-
-def _cut_off(sockets: list[socket.socket], late: threading.Event) -> None:
-    late.set()
-    for sock in sockets:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
 def parse_exposition(text: str) -> list[Reading]:
     """The DCGM fields in a dcgm-exporter page (Prometheus text format)."""
     out = []
@@ -179,8 +115,8 @@ def parse_exposition(text: str) -> list[Reading]:
                 name = sample.name.removesuffix("_total") if sample.name not in FIELDS else sample.name
                 if name in FIELDS:
                     out.append(Reading(name, dict(sample.labels), float(sample.value)))
-    except (ValueError, TypeError, IndexError) as e:
-        raise FetchError(f"not Prometheus metrics text ({e})") from None
+    except (ValueError, TypeError, IndexError) as e:  # the parser's words quote the page: kept short
+        raise FetchError(f"not Prometheus metrics text ({clean(e, REASON_CHARS)})") from None
     return out
 
 
@@ -219,11 +155,12 @@ def parse_query(field: str, body: str) -> list[Reading]:
     try:
         answer = json.loads(body)
         if answer.get("status") != "success":
-            raise FetchError(f"Prometheus: {answer.get('errorType', 'error')}: {answer.get('error', '')}".rstrip(": "))
+            kind, error = clean(answer.get("errorType", "error"), 40), clean(answer.get("error", ""), REASON_CHARS)
+            raise FetchError(f"Prometheus: {kind}: {error}".rstrip(": "))
         result = answer["data"]["result"]
         return [Reading(field, {str(k): str(v) for k, v in r["metric"].items()}, float(r["value"][1])) for r in result]
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
-        raise FetchError(f"not a Prometheus query answer ({type(e).__name__}: {e})") from None
+        raise FetchError(f"not a Prometheus query answer ({type(e).__name__}: {clean(e, REASON_CHARS)})") from None
 
 
 class DcgmSource:
@@ -323,13 +260,14 @@ class DcgmSource:
         names: dict[tuple[str, ...], str | None] = {}
         order: dict[tuple[str, ...], tuple[int, str, int, str]] = {}
         for endpoint_order, r in readings:
+            key = _gpu_key(r.labels, endpoint_order)
+            if not names.get(key):  # the name rides on any series, a NaN reading's too
+                names[key] = gpu_name(r.labels.get("modelName"))
             if not math.isfinite(r.value):
                 continue
-            key = _gpu_key(r.labels, endpoint_order)
             # One value per GPU instance: the same GPU scraped by two jobs must not count twice.
             fields = gpus.setdefault(key, {}).setdefault(r.field, {})
             fields.setdefault(r.labels.get("GPU_I_ID", ""), r.value)
-            names.setdefault(key, r.labels.get("modelName"))
             gpu = r.labels.get("gpu", "")
             order.setdefault(key, (endpoint_order, r.labels.get("Hostname", ""), _int(gpu), gpu))
         for key in sorted(gpus, key=order.__getitem__):

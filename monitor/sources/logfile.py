@@ -31,17 +31,20 @@ def check_readable(path: str) -> os.stat_result:
     return st
 
 
-def check_regular(path: str) -> os.stat_result:
-    """check_readable(), and not a FIFO (reading one would block until a writer closes it)."""
+def check_regular(path: str, stdin_hint: bool = True) -> os.stat_result:
+    """check_readable(), and a regular file: a FIFO blocks until its writer closes it, and a
+    device (/dev/zero, /dev/urandom, a tty) never ends. `stdin_hint`: the reason says how
+    to read it as stdin instead (for the log; a --gpu-log or --times file has no such way)."""
     st = check_readable(path)
-    if stat.S_ISFIFO(st.st_mode):
-        raise LogError(f"{path}: is a FIFO; read it as stdin instead: nanowatch - < {path}")
-    return st
+    if stat.S_ISREG(st.st_mode):
+        return st
+    kind = "is a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+    raise LogError(f"{path}: {kind}; read it as stdin instead: nanowatch - < {path}" if stdin_hint else f"{path}: {kind}")
 
 
-def read_lines(path: str) -> tuple[list[bytes], bytes, float]:
+def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, float]:
     """All complete lines of `path`, the partial last line (or b""), and its mtime."""
-    st = check_regular(path)
+    st = check_regular(path, stdin_hint)
     try:
         with open(path, "rb") as f:
             data = f.read()

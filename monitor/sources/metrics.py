@@ -200,7 +200,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         encoder, content_type = choose_encoder(self.headers.get("Accept") or "")
-        body = encoder(self.server.registry)
+        try:
+            body = encoder(self.server.registry)
+        except (UnicodeError, ValueError) as e:  # a value the format cannot hold: said to the scraper, not a dead thread
+            self.send_error(500, explain=clean(f"{type(e).__name__}: {e}", 200))
+            return
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -21,10 +21,15 @@ from monitor.core.formats.prefix import strip
 from monitor.core.lines import decode, segments
 from monitor.sources.logfile import LogError, read_lines
 
+#: Epoch seconds a line can have been written at: 1970 to the year 2286 (10**10 s). A value
+#: outside is no such time, and a replay would wait for it for ever.
+MAX_EPOCH_S = 1e10
+
 
 def read_times(path: str, n_lines: int) -> list[float]:
-    """One epoch-seconds float per line of the log (the `run.times` format)."""
-    lines, tail, _ = read_lines(path)
+    """One epoch-seconds float per line of the log (the `run.times` format). LogError (one
+    line) for a value that is not a number of epoch seconds, or too few of them."""
+    lines, tail, _ = read_lines(path, stdin_hint=False)
     if tail:
         lines.append(tail)
     times: list[float] = []
@@ -36,8 +41,8 @@ def read_times(path: str, n_lines: int) -> list[float]:
             value = float(text)
         except ValueError:
             raise LogError(f"{path}:{i + 1}: not a time in epoch seconds: {decode(text[:40])!r}") from None
-        if not math.isfinite(value):
-            raise LogError(f"{path}:{i + 1}: not a finite time")
+        if not 0 <= value < MAX_EPOCH_S:  # NaN too
+            raise LogError(f"{path}:{i + 1}: {value:g} is not a time in epoch seconds (1970 to 2286)")
         times.append(value)
     if len(times) < n_lines:
         raise LogError(f"{path}: {len(times)} times for {n_lines} log lines")

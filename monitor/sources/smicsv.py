@@ -27,6 +27,17 @@ MAX_GPU_INDEX = 1023
 MAX_POWER_W = 5000.0
 MAX_TEMP_C = 200.0
 _POWER_KEYS = ("power.draw", "power.draw.average", "power.draw.instant")
+#: Longest GPU name kept: NVML's own names fit in NVML_DEVICE_NAME_V2_BUFFER_SIZE (96 bytes).
+MAX_NAME_CHARS = 96
+
+
+def gpu_name(text: str | None) -> str | None:
+    """A GPU's name as a CSV cell or an exporter's label gave it: stripped, None when empty,
+    cut to MAX_NAME_CHARS (a longer one is no GPU's, and would fill a screen line)."""
+    name = (text or "").strip()
+    if not name:
+        return None
+    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1] + "…"
 
 
 def _number(text: str, header_unit: str) -> tuple[float, str] | None:
@@ -113,7 +124,7 @@ def _csv_row(row: list[str], columns: dict[str, tuple[int, str]], offset_s: floa
     return GpuSample(
         t=t - offset_s,
         index=int(index),
-        name=cell("name"),
+        name=gpu_name(cell("name")),
         power_w=within(power, 0.0, MAX_POWER_W),
         vram_used_bytes=None if used is None or used < 0 else int(used),
         vram_total_bytes=None if total is None or total <= 0 else int(total),

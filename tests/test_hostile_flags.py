@@ -1,0 +1,79 @@
+"""Impossible values on the command line and in a `--times` file: GPU indices no machine has,
+a price of infinity or 10^308, an empty listen address (every interface), and times that are
+no epoch seconds (10^15 would make a replay wait for ever, a negative one spans decades). Each is
+one line on stderr and exit 2 before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES
+
+from monitor import cli, flags
+from monitor.cli import main
+from monitor.sources import smicsv
+from monitor.sources.logfile import LogError
+
+RUN = SAMPLES / "recorded" / "h200_gpt2_124M"
+LOG = RUN / "run.log"
+
+
+def _usage_error(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("nanowatch: ")
+    return err
+
+
+@pytest.mark.parametrize("value", ["-1", "1024", "99999999999999999999999", ",,,", "", "0,x", "0;1"])
+def test_gpu_indices_no_machine_has(value: str, capsys) -> None:
+    err = _usage_error([str(LOG), "--once", "--gpus", value], capsys)
+    assert "argument --gpus: expected GPU indices like 0,1" in err
+
+
+def test_gpu_indices_a_machine_has() -> None:
+    assert flags.gpu_indices("0") == (0,) and flags.gpu_indices(" 3, 1 ,") == (3, 1)
+    assert flags.gpu_indices("1023") == (1023,)
+    assert flags.MAX_GPU_INDEX == smicsv.MAX_GPU_INDEX  # one bound for the flag and the CSV
+
+
+@pytest.mark.parametrize("value", ["inf", "1e308", "-0.1", "nan", "1e9", "abc"])
+def test_a_price_that_is_no_price(value: str, capsys) -> None:
+    err = _usage_error([str(LOG), "--once", "--price", value], capsys)
+    assert "argument --price:" in err
+
+
+def test_prices_people_pay(capsys) -> None:
+    for value in ("0", "0.15", "35.5", "4000"):  # 4000: a currency with many units to the dollar
+        assert flags.price(value) == float(value)
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_metrics_address_is_refused(value: str) -> None:
+    # parsed only: a command that got past it would serve on every interface and follow for ever
+    main_parser, _, _ = cli.build_parsers()
+    with pytest.raises(cli.UsageError, match="argument --metrics-addr: expected an address"):
+        main_parser.parse_args([str(LOG), "--jsonl", "--metrics-port", "0", "--metrics-addr", value])
+
+
+@pytest.mark.parametrize(("bad", "shown"), [("1e15", "1e+15"), ("-1e9", "-1e+09"), ("nan", "nan"), ("inf", "inf")])
+def test_times_that_are_no_epoch_seconds(tmp_path: Path, capsys, bad: str, shown: str) -> None:
+    times = (RUN / "run.times").read_text().split()
+    times[50] = bad
+    path = tmp_path / "run.times"
+    path.write_text("\n".join(times) + "\n")
+    err = _usage_error(["replay", str(LOG), "--times", str(path), "--once"], capsys)
+    assert err == f"nanowatch: {path}:51: {shown} is not a time in epoch seconds (1970 to 2286)\n"
+    # --jsonl at real speed, on an injected clock: before, 1e15 made it sleep for 31 million years
+    _, parser, _ = cli.build_parsers()
+    slept: list[float] = []
+    with pytest.raises(LogError):
+        cli.replay(parser.parse_args([str(LOG), "--times", str(path), "--jsonl", "--no-gpu"]),
+                   clock=lambda: 1_800_000_000.0, sleep=slept.append)
+    assert slept == []
+
+
+def test_recorded_times_replay_as_before(capsys) -> None:
+    assert main(["replay", str(LOG), "--times", str(RUN / "run.times"), "--speed", "0", "--once", "--json"]) == 0
+    assert '"iter":300' in capsys.readouterr().out
