@@ -126,3 +126,16 @@ def test_a_socket_as_the_log_is_refused(tmp_path: Path, capsys) -> None:
         sock.bind(str(path))
         assert main([str(path), "--once"]) == 2
     assert "not a regular file" in capsys.readouterr().err
+
+
+def test_the_followers_notices_about_an_undecodable_name_are_valid_text(log: str) -> None:
+    from monitor.sources.tail import Follower
+
+    notices: list[str] = []
+    follower = Follower(log, lambda *a: None, notices.append, lambda: 1e9)
+    follower.check(at_start=True)
+    os.remove(log)
+    follower.check()  # deleted: said once, with the name written out
+    assert notices and all(unicode_safe(NAME) in n for n in notices)
+    for n in notices:
+        n.encode("utf-8")  # a lone surrogate would raise: JSON warnings must be valid UTF-8

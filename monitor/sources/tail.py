@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import partial
 
 from monitor.core.lines import LineSplitter
+from monitor.core.sanitise import unicode_safe
 from monitor.sources.problems import Guard, LineProblem
 from monitor.sources.watch import DirWatch
 
@@ -81,7 +82,9 @@ class Follower:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
-        self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
+        self.on_lines, self.clock = on_lines, clock
+        #: every notice as valid text: a path or OS error that is not UTF-8 has its bytes written out
+        self.on_error: OnProblem = lambda problem: on_error(unicode_safe(problem) if isinstance(problem, str) else problem)
         self.on_state = on_state or ignore
         self.on_reset = on_reset or (lambda: None)
         self.on_block = on_block
@@ -135,7 +138,7 @@ class Follower:
             self._say(notice)
         # An unexpected exception is said once and the next pass tried: a follower thread
         # never dies silently behind a screen that looks alive.
-        guard = Guard(f"follower of {self.path}", self.on_error)
+        guard = Guard(f"follower of {unicode_safe(self.path)}", self.on_error)
         first = True
         while not self._stopping.is_set():
             self._wake.clear()
