@@ -297,6 +297,16 @@ async def test_a_crashed_run_says_so_everywhere() -> None:
         await pilot.press("q")
 
 
+
+@sync
+async def test_a_run_crashed_before_its_first_step_says_so_in_words() -> None:
+    crash = [(1e9 + 0.5, line) for line in (DATA / "oom_traceback.txt").read_bytes().splitlines()]
+    app = make_app(session_at(crash, FakeClock()), handle_signals=False)
+    async with app.run_test() as pilot:
+        assert app.snapshot.status == "crashed" and app.snapshot.iter is None
+        assert text_of(app.finish_view).startswith("crashed before the first step")
+        await pilot.press("q")
+
 HOSTILE = [
     b"[bold red]LOUD[/] [@click=app.quit]click me[/] [link=https://example.com]x[/link]",
     b"\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m [reverse]",

@@ -110,7 +110,8 @@ class FinishLine(_Sized, SnapshotView):
         if snap.status == "finished":
             return Text.assemble(("finished ", "bold green"), clock(snap.last_line_t, snap.t, seconds=False))
         if snap.status in ("crashed", "interrupted"):
-            return Text(f"{snap.status} at iter {fmt.count(snap.iter)}", style="bold red")
+            where = "before the first step" if snap.iter is None else f"at iter {fmt.count(snap.iter)}"
+            return Text(f"{snap.status} {where}", style="bold red")
         if snap.status == "waiting":
             return Text("finish: the log does not exist yet; it is shown as soon as it appears", style="dim")
         if snap.iter is None:
