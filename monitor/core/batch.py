@@ -52,7 +52,7 @@ def fold_lines(state: RunState, rows: StepRows, t: float | None, marks: Sequence
 
     An eval, a checkpoint or a warning among the rows is folded in at once and its line
     counted with the rows around it, which go in together; the rows are folded in before a
-    mark only where its events need them (a new run, a crash, a step line of the line path)."""
+    mark only where its events need them (a new run, a crash, a step no row could hold)."""
     n = len(rows)
     # lines counted with the rows: silent[k] of them before row k, silent[n] after the last
     silent = np.zeros(n + 1, dtype=np.int64)
