@@ -13,13 +13,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from monitor.core.batch import Mark, StepRows, fold_lines
 from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.report import Options, WriterExit, build
-from monitor.core.run import Run, RunState
+from monitor.core.run import MAX_STEP, Run, RunState
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
 from monitor.inbox import (
@@ -47,68 +48,76 @@ BULK_BLOCK_BYTES = 1 << 22
 SCAN_MIN_LINES = 256
 
 
-class _Pending:
-    """Rows of an IterationColumns not yet folded in, in order, and the silent lines
-    before each stretch of them and after the last."""
+class _Batch:
+    """The lines of a piece read in bulk and not yet folded in (see batch.fold_lines): its
+    step rows, stretches of `cols`, and the other lines among them with their events."""
 
-    def __init__(self) -> None:
-        self.stretches: list[tuple[int, int, int]] = []  # (first row, end row, silent lines before)
-        self.silent = 0
+    def __init__(self, cols: IterationColumns, t: float | None) -> None:
+        self.cols = cols
+        self.t = t
+        self.stretches: list[tuple[int, int]] = []  # (first row, end row) of cols
+        self.rows = 0
+        self.marks: list[Mark] = []
+        #: what folding in changed so far
+        self.changed = False
 
-    def add(self, first: int, end: int) -> None:
-        if first < end:
-            self.stretches.append((first, end, self.silent))
-            self.silent = 0
-
-    def flush(self, state: RunState, cols: IterationColumns, t: float | None) -> bool:
-        if not self.stretches and not self.silent:
-            return False
-        if sum(end - first for first, end, _ in self.stretches) < BULK_MIN_LINES:
-            return self._flush_one_by_one(state, cols, t)
-        rows: slice | np.ndarray
-        if len(self.stretches) == 1:
-            rows = slice(self.stretches[0][0], self.stretches[0][1])
+    def add_rows(self, first: int, end: int) -> None:
+        if first >= end:
+            return
+        if self.stretches and self.stretches[-1][1] == first:
+            self.stretches[-1] = (self.stretches[-1][0], end)
         else:
-            rows = np.concatenate([np.arange(first, end) for first, end, _ in self.stretches] or [np.arange(0)])
-        lengths = [end - first for first, end, _ in self.stretches]
-        silent = np.zeros(sum(lengths) + 1, dtype=np.int64)
-        silent[np.cumsum([0, *lengths[:-1]], dtype=np.int64)[: len(lengths)]] = [s for _, _, s in self.stretches]
-        silent[-1] += self.silent
-        self.stretches, self.silent = [], 0
-        return state.extend_iterations(cols.iter[rows], cols.loss[rows], cols.step_time_s[rows], cols.mfu[rows], t,
-                                       silent, _rows(cols.train_time_s, rows), _rows(cols.max_iters, rows))
+            self.stretches.append((first, end))
+        self.rows += end - first
+
+    def add_line(self, i: int, events: list[tuple[float | None, Event]]) -> None:
+        """Line i of `cols`, read by the parser: a step line of the line path becomes row i,
+        where the row is all its Iteration says (rows fold in faster than events)."""
+        if events and self._take_row(i, *events[0]):
+            self.add_rows(i, i + 1)
+            if len(events) > 1:
+                self.marks.append((self.rows, events[1:], False))
+            return
+        self.marks.append((self.rows, events, True))
+
+    def _take_row(self, i: int, event_t: float | None, event: Event) -> bool:
+        if not isinstance(event, Iteration) or event_t != self.t or event.share_total is not None:
+            return False
+        cols = self.cols
+        if abs(event.iter) > MAX_STEP or (event.max_iters is not None and cols.max_iters is None):
+            return False
+        if event.train_time_s is not None and cols.train_time_s is None:
+            return False
+        fields = (event.loss, event.step_time_s, event.mfu, event.train_time_s)
+        if any(x is not None and not math.isfinite(x) for x in fields):
+            return False  # a printed nan: the run notes it, a row cannot say it
+        cols.iter[i] = event.iter
+        for column, x in zip((cols.loss, cols.step_time_s, cols.mfu, cols.train_time_s), fields):
+            if column is not None:
+                column[i] = math.nan if x is None else x
+        if cols.max_iters is not None:
+            cols.max_iters[i] = math.nan if event.max_iters is None else event.max_iters
+        return True
+
+    def fold(self, state: RunState) -> None:
+        """Fold what is held into `state`; hold nothing after."""
+        if not self.stretches and not self.marks:
+            return
+        cols, rows = self.cols, _rows_of(self.stretches)
+        steps = StepRows(cols.iter[rows], cols.loss[rows], cols.step_time_s[rows], cols.mfu[rows],
+                         _rows(cols.train_time_s, rows), _rows(cols.max_iters, rows))
+        self.changed = fold_lines(state, steps, self.t, self.marks) or self.changed
+        self.stretches, self.rows, self.marks = [], 0, []
 
 
-    def _flush_one_by_one(self, state: RunState, cols: IterationColumns, t: float | None) -> bool:
-        """A few rows: numpy's setup would cost more than folding them in one at a time."""
-        changed = False
-        for first, end, silent in self.stretches:
-            for _ in range(silent):
-                state.line_seen(t)
-            for i in range(first, end):
-                event = Iteration(int(cols.iter[i]), _value(cols.loss, i), _value(cols.step_time_s, i),
-                                  _value(cols.mfu, i), train_time_s=_value(cols.train_time_s, i))
-                total = _value(cols.max_iters, i)
-                if total is not None:
-                    event = replace(event, max_iters=int(total))
-                state.line_seen(t)
-                changed = state.apply(event, t) or changed
-        for _ in range(self.silent):
-            state.line_seen(t)
-        self.stretches, self.silent = [], 0
-        return changed
+def _rows_of(stretches: list[tuple[int, int]]) -> slice | np.ndarray:
+    if len(stretches) == 1:
+        return slice(*stretches[0])
+    return np.concatenate([np.arange(first, end) for first, end in stretches] or [np.arange(0)])
 
 
 def _rows(column: np.ndarray | None, rows: slice | np.ndarray) -> np.ndarray | None:
     return None if column is None else column[rows]
-
-
-def _value(column: np.ndarray | None, i: int) -> float | None:
-    """Row i of a bulk column as Iteration holds it: None where not printed (NaN)."""
-    if column is None:
-        return None
-    value = float(column[i])
-    return None if math.isnan(value) else value
 
 
 class Session:
@@ -132,6 +141,8 @@ class Session:
         self.state = RunState()
         #: puts the times printed before the lines (timestamps) onto this clock
         self.printed_clock = PrintedClock()
+        #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
+        self._batch: _Batch | None = None
         self._file_mtime: float | None = None
         self._source_state: str | None = None
         self._waiting = False
@@ -288,6 +299,7 @@ class Session:
 
     def _prefixed_events(self, prefixed: Stripped, t: float | None) -> tuple[float | None, list[tuple[float | None, Event]]]:
         """The events of a line whose prefix was stripped, with its printed time and rank."""
+        self._settle()  # what follows reads the run state, and may move its times
         clock = self.printed_clock
         line_t = self._printed_time(prefixed.printed_s, t)
         events = self.parser.feed(line_t, prefixed.text)
@@ -391,31 +403,44 @@ class Session:
         t: float | None,
     ) -> bool:
         cols = scan(data, starts, ends)
-        # Plain iteration lines wait in `pending` with the silent lines among them (lines
-        # that carry no event), and are folded in together before the next event.
-        pending = _Pending()
-        changed = False
-        edges = (np.flatnonzero(cols.ok[1:] != cols.ok[:-1]) + 1).tolist()
-        for a, b in zip([0, *edges], [*edges, len(starts)]):
-            first = a
-            if cols.ok[a] and not self.parser.plain():
-                # Inside a config dump, say: parse() ends it, so this line goes through it.
-                changed = pending.flush(self.state, cols, t) or changed
-                changed = self.feed(data[starts[a] : ends[a]], t) or changed
-                first += 1
-            if cols.ok[a]:
-                self.parser.absorb(cols, first, b)
-                pending.add(first, b)
-                continue
-            for i in range(a, b):
-                line_t, events = self._events(bound(data[starts[i] : ends[i]]), t)
-                if not events and line_t == t:
-                    pending.silent += 1
+        # The plain step lines and the lines among them wait in a batch, folded in at once at
+        # the end, or before anything reads or moves the run state (a printed time, a line
+        # that goes through the line path).
+        batch = self._batch = _Batch(cols, t)
+        try:
+            edges = (np.flatnonzero(cols.ok[1:] != cols.ok[:-1]) + 1).tolist()
+            for a, b in zip([0, *edges], [*edges, len(starts)]):
+                if not cols.ok[a]:
+                    for i in range(a, b):
+                        self._feed_unread(i, bound(data[starts[i] : ends[i]]), t, batch)
                     continue
-                changed = pending.flush(self.state, cols, t) or changed
-                self.state.line_seen(line_t)
-                changed = self._apply(events) or changed
-        return pending.flush(self.state, cols, t) or changed
+                first = a
+                if not self.parser.plain():
+                    # Inside a config dump, say: parse() ends it, so this line goes through it.
+                    batch.fold(self.state)
+                    batch.changed = self.feed(data[starts[a] : ends[a]], t) or batch.changed
+                    first += 1
+                self.parser.absorb(cols, first, b)
+                batch.add_rows(first, b)
+            batch.fold(self.state)
+        finally:
+            self._batch = None
+        return batch.changed
+
+    def _feed_unread(self, i: int, line: bytes, t: float | None, batch: _Batch) -> None:
+        """Line i of the batch's piece, which the bulk reader left to the parser."""
+        line_t, events = self._events(line, t)
+        if line_t == t:  # as the rows: its events wait with them
+            batch.add_line(i, events)
+            return
+        batch.fold(self.state)  # a printed time: in order, after the lines before it
+        self.state.line_seen(line_t)
+        batch.changed = self._apply(events) or batch.changed
+
+    def _settle(self) -> None:
+        """Fold in the lines a bulk read holds back, before the run state is read or moved."""
+        if self._batch is not None:
+            self._batch.fold(self.state)
 
     def _options(self) -> Options:
         name = self.state.current.config.get("dataset")

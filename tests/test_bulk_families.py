@@ -1,7 +1,8 @@
-"""The bulk readers of nanochat, llm.c and modded-nanogpt (formats/bulk.py) against their line
-parsers (hypothesis): any log of their step lines, with odd numbers, signs, nan, repeated and
-backward steps, CRLF endings, evals, stage changes and noise, leaves the same run state when
-read in bulk as when fed line by line; and real logs are mostly read in bulk."""
+"""The bulk readers of nanoGPT, nanochat, llm.c and modded-nanogpt (formats/bulk.py) against
+their line parsers (hypothesis): any log of their step lines, with odd numbers, signs, nan,
+repeated and backward steps, CRLF endings, printed times, evals, stage changes and noise, leaves
+the same run state when read in bulk as when fed line by line; and real logs are mostly read in
+bulk."""
 
 from __future__ import annotations
 
@@ -51,8 +52,18 @@ def modded_step(draw: st.DrawFn, step: int) -> str:
     return f"step:{step}/{draw(st.integers(1, 10**5))} {loss}train_time:{draw(value)}ms step_avg:{avg}ms"
 
 
-STEP_LINES = {"nanochat": nanochat_step, "llmc": llmc_step, "modded": modded_step}
+@st.composite
+def nanogpt_step(draw: st.DrawFn, step: int) -> str:
+    if draw(st.integers(0, 7)) == 0:
+        return f"step {step}: train loss {draw(value)}, val loss {draw(value)}"
+    mfu = draw(st.sampled_from(["", f", mfu {draw(value)}%", ", mfu -100.00%"]))
+    return f"iter {step}: loss {draw(value)}, time {draw(value)}ms{mfu}"
+
+
+STEP_LINES = {"nanogpt": nanogpt_step, "nanochat": nanochat_step, "llmc": llmc_step, "modded": modded_step}
 OTHER_LINES = {
+    "nanogpt": ["step 250: train loss 3.1, val loss 3.2", "saving checkpoint to out", "Overriding: max_iters = 5000",
+                "iter 7: loss nan, time 3.0ms, mfu 5.0%", "/x/train.py:1: UserWarning: w", "RuntimeError: boom"],
     "nanochat": ["Step 00250 | Validation bpb: 0.9512", "Step 02000 | CORE metric: 0.2", "Overriding: depth = 20",
                  "Step 00001/00651 | Training loss: 0.84| lrm: 1.0", "^[[Astep 00002/21400 (0.01%) | loss: 3.0"],
     "llmc": ["val loss 3.2511", "s:250 tel:3.30", "HellaSwag: 2500/10042 = 0.249", "| train_num_batches | 74 |",
@@ -70,13 +81,19 @@ def stretch(draw: st.DrawFn, family: str) -> list[bytes]:
     for _ in range(draw(st.integers(1, 40))):
         step = max(0, step + draw(st.sampled_from([1, 1, 1, 10, 0, -3, -(10**5)])))
         line = draw(STEP_LINES[family](step)).encode()
-        out.append(line + b"\r" if draw(st.integers(0, 5)) == 0 else line)
+        kind = draw(st.integers(0, 11))
+        # CRLF; a printed time before the line (it moves the clock: what came before is folded in first)
+        out.append(line + b"\r" if kind == 0 else b"2026-11-30 10:%02d:00 " % (step % 60) + line if kind == 1 else line)
     return out
 
 
+#: A crash the run then goes on after (the rows after it note that: they fold in in order).
+CRASH = "Traceback (most recent call last):\n  File \"train.py\", line 1, in <module>\nRuntimeError: boom"
+
+
 def logs(family: str) -> st.SearchStrategy[list[bytes]]:
-    single = st.one_of(st.sampled_from([line.encode() for line in OTHER_LINES[family]]), noise)
-    parts = st.lists(st.one_of(single.map(lambda line: [line]), stretch(family)), min_size=1, max_size=10)
+    single = st.one_of(st.sampled_from([text.encode() for text in [*OTHER_LINES[family], CRASH]]), noise)
+    parts = st.lists(st.one_of(single.map(lambda text: text.split(b"\n")), stretch(family)), min_size=1, max_size=10)
     return parts.map(lambda ps: [line for part in ps for line in part])
 
 

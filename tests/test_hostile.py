@@ -403,13 +403,15 @@ def test_a_long_log_goes_through_the_bulk_path_and_a_few_new_lines_do_not(monkey
     from monitor.core.run import RunState
 
     bulk_rows: list[int] = []
-    extend = RunState.extend_iterations
 
-    def counting(self, iters, *rest):
-        bulk_rows.append(len(iters))
-        return extend(self, iters, *rest)
+    def counting(fold):
+        def counted(self, iters, *rest):
+            bulk_rows.append(len(iters))
+            return fold(self, iters, *rest)
+        return counted
 
-    monkeypatch.setattr(RunState, "extend_iterations", counting)
+    for name in ("extend_iterations", "append_iterations"):
+        monkeypatch.setattr(RunState, name, counting(getattr(RunState, name)))
     s = session()
     s.feed_block((SAMPLES / "recorded" / "eager_log_every_iter" / "run.log").read_bytes())
     assert sum(bulk_rows) > 1900 and s.state.current.n_iters == 2001

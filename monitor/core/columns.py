@@ -63,6 +63,16 @@ class Column:
     def set_last(self, value: float) -> None:
         self._data[self._n - 1] = value
 
+    def last(self) -> float | int:
+        """The newest kept row (IndexError when none is kept): values[-1] without the view."""
+        if not self._n:
+            raise IndexError("no row kept")
+        return self._data[self._n - 1]  # type: ignore[no-any-return]
+
+    def extend_same(self, value: float, rows: int) -> None:
+        """`rows` rows of one value (extend(np.full(rows, value)))."""
+        self.extend(np.full(rows, value, dtype=self._data.dtype))
+
     def truncate(self, rows: int) -> None:
         """Forget the newest rows after the first `rows` of the column (dropped ones count)."""
         self._n = max(0, min(self._n, rows - self._start))
@@ -166,6 +176,20 @@ class NanColumn(Column):
     def set_last(self, value: float) -> None:
         self._materialise()
         super().set_last(value)
+
+    def last(self) -> float | int:
+        if self._unset():
+            if not self._n:
+                raise IndexError("no row kept")
+            return NAN
+        return super().last()
+
+    def extend_same(self, value: float, rows: int) -> None:
+        if self._unset() and math.isnan(value):
+            self._n += rows
+            return
+        self._materialise()
+        super().extend_same(value, rows)
 
     def _forget(self, rows: int) -> None:
         if self._unset():

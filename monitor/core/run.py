@@ -128,7 +128,7 @@ class Run(Steps):
 
     @property
     def last_iter(self) -> int | None:
-        return int(self.iters.values[-1]) if len(self.iters) else None
+        return int(self.iters.last()) if len(self.iters) else None
 
     @property
     def first_iter(self) -> int | None:
@@ -136,7 +136,7 @@ class Run(Steps):
 
     @property
     def last_loss(self) -> float | None:
-        return float(self.loss.values[-1]) if len(self.loss) else None
+        return float(self.loss.last()) if len(self.loss) else None
 
     @property
     def best_val_loss(self) -> float | None:
@@ -209,17 +209,11 @@ class RunState:
         for run in self.runs:
             run.shift_times(shift_s)
 
-    def line_seen(self, t: float | None) -> None:
-        """Every line (known or not) moves the run's clock: a silent log is a stall signal."""
-        self.lines += 1
-        run = self.current
-        run.lines += 1
-        if run.lines == 1:
-            # None when the run's first line was already in the file: its start is unknown.
-            run.first_t = t
-        run.prior_line_t = run.last_line_t
-        if t is not None:
-            run.last_line_t = t
+    def line_seen(self, t: float | None, count: int = 1) -> None:
+        """Every line (known or not) moves the run's clock: a silent log is a stall signal.
+        `count` lines seen at `t` count as one call for each."""
+        self.lines += count
+        _lines_seen(self.current, count, t)
 
     def apply(self, event: Event, t: float | None) -> bool:
         """Fold one event in; True when it changed what a front end shows."""
@@ -233,7 +227,8 @@ class RunState:
         elif isinstance(event, (TracebackStarted, Crash)) and run.ended and run.crash is None:
             run = self._new_run(t)  # the run said it was over: what fails now is the next process
         if isinstance(event, Eval):
-            if run.last_iter is not None and event.iter < run.last_iter:
+            last = run.last_iter
+            if last is not None and event.iter < last:
                 run = self._new_run(t)
             run.evals.append(EvalPoint(event.iter, event.val_loss, event.train_loss, t, event.metric))
             run.note(t, "eval", _eval_text(event))
@@ -345,14 +340,17 @@ class RunState:
         if n == 0:
             return False
         # A step below the one before starts a new run; the same step again is a repeated line.
-        back = np.zeros(n, dtype=bool)
-        repeat = np.zeros(n, dtype=bool)
-        back[1:] = iters[1:] < iters[:-1]
-        repeat[1:] = iters[1:] == iters[:-1]
+        steps = np.diff(iters)
         last = self.current.last_iter
-        if last is not None:
-            back[0], repeat[0] = iters[0] < last, iters[0] == last
-        bounds = [0, *np.flatnonzero(back).tolist(), n]
+        first_back = last is not None and iters[0] < last
+        bounds = [0, *(np.flatnonzero(steps < 0) + 1).tolist(), n]
+        if first_back:
+            bounds.insert(1, 0)  # an empty piece: row 0 starts a new run
+        repeat: np.ndarray | None = None
+        if (last is not None and iters[0] == last) or not steps.all():
+            repeat = np.zeros(n, dtype=bool)
+            repeat[1:] = steps == 0
+            repeat[0] = last is not None and iters[0] == last
         changed = False
         for piece, (a, b) in enumerate(itertools.pairwise(bounds)):
             # Rows a..b-1 and the silent lines after each of them; row a of a later piece
@@ -364,17 +362,32 @@ class RunState:
                 run = self._new_run(t)
                 rows -= 1
             _lines_seen(run, rows + int(silent[a + 1 : b + 1].sum()), t)
-            keep = ~repeat[a:b]
-            if keep.any():
-                _append_iterations(run, iters[a:b][keep], loss[a:b][keep], step_time_s[a:b][keep], mfu[a:b][keep], t,
-                                   None if train_time_s is None else train_time_s[a:b][keep])
+            keep: slice | np.ndarray = slice(a, b) if repeat is None else np.flatnonzero(~repeat[a:b]) + a
+            if len(iters[keep]):
+                _append_iterations(run, iters[keep], loss[keep], step_time_s[keep], mfu[keep], t,
+                                   None if train_time_s is None else train_time_s[keep])
                 if max_iters is not None:
-                    printed = max_iters[a:b][keep]
-                    printed = printed[np.isfinite(printed)]
-                    if len(printed):
-                        run.printed_max_iters = int(printed[-1])
+                    _printed_max_iters(run, max_iters[keep])
                 changed = True
         return changed
+
+    def append_iterations(
+        self,
+        iters: np.ndarray,
+        loss: np.ndarray,
+        step_time_s: np.ndarray,
+        mfu: np.ndarray,
+        t: float | None,
+        train_time_s: np.ndarray | None = None,
+        max_iters: np.ndarray | None = None,
+    ) -> None:
+        """Iteration rows seen at `t` (columns as extend_iterations takes them) that all go to
+        the current run: each step above the one before and the first above the run's last
+        step (the caller checked). Their lines are not counted here (line_seen)."""
+        run = self.current
+        _append_iterations(run, iters, loss, step_time_s, mfu, t, train_time_s)
+        if max_iters is not None:
+            _printed_max_iters(run, max_iters)
 
     def _new_run(self, t: float | None) -> Run:
         previous = self.current
@@ -392,15 +405,24 @@ class RunState:
 
 
 def _lines_seen(run: Run, count: int, t: float | None) -> None:
-    """line_seen() for `count` lines at once."""
+    """`count` lines of `run` seen at `t`."""
     if count == 0:
         return
     run.lines += count
     if run.lines == count:
+        # None when the run's first line was already in the file: its start is unknown.
         run.first_t = t
-    run.prior_line_t = run.last_line_t if count == 1 else t
+    # the time of the line before the last: the last's own when both are at t
+    run.prior_line_t = t if count > 1 and t is not None else run.last_line_t
     if t is not None:
         run.last_line_t = t
+
+
+def _printed_max_iters(run: Run, max_iters: np.ndarray) -> None:
+    """The last total the new rows print (NaN: not printed)."""
+    printed = max_iters if math.isfinite(max_iters[-1]) else max_iters[np.isfinite(max_iters)]
+    if len(printed):
+        run.printed_max_iters = int(printed[-1])
 
 
 def _append_iterations(

@@ -88,8 +88,12 @@ class Steps:
             self.loss.extend(loss[a:b])
             self.step_time_s.extend(step_time_s[a:b])
             self.mfu.extend(mfu[a:b])
-            self.t.extend(np.full(len(iters[a:b]), NAN if t is None else t))
-            self.train_time_s.extend(np.full(len(iters[a:b]), NAN) if train_time_s is None else train_time_s[a:b])
+            rows = len(iters[a:b])
+            self.t.extend_same(NAN if t is None else t, rows)
+            if train_time_s is None:
+                self.train_time_s.extend_same(NAN, rows)
+            else:
+                self.train_time_s.extend(train_time_s[a:b])
             if self.iters.kept >= 2 * TAIL_ROWS:
                 self._bound()
 

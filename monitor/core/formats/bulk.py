@@ -101,11 +101,16 @@ def llmc(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
 
 
 def modded(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
-    """modded-nanogpt train lines; their step times come from the parser's absorb() (the
-    advance of the cumulative clock since the reading before)."""
+    """modded-nanogpt train lines; their step times are the advance of the cumulative clock
+    since the train line before (the parser's absorb() redoes the first of each stretch of
+    them from its own last reading: lines between may have moved it)."""
     ok, (iters, loss, clock_ms, total) = read_variants(Lines(data, starts, ends), _MODDED)
-    return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=np.full(len(ok), np.nan),
-                            mfu=np.full(len(ok), np.nan), train_time_s=clock_ms / 1000.0, max_iters=total)
+    steps, clock_s = _steps(ok, iters), clock_ms / 1000.0
+    step_time_s = np.full(len(ok), np.nan)
+    rows = np.flatnonzero(ok)
+    step_time_s[rows] = clock_step_times(steps[rows], clock_s[rows], None)
+    return IterationColumns(ok=ok, iter=steps, loss=loss, step_time_s=step_time_s, mfu=np.full(len(ok), np.nan),
+                            train_time_s=clock_s, max_iters=total)
 
 
 def _steps(ok: np.ndarray, iters: np.ndarray) -> np.ndarray:
@@ -118,6 +123,8 @@ def clock_step_times(
     """Per-step advance of a cumulative clock between consecutive readings, as
     modded.Parser._step_time gives it row by row: NaN across a reset or a step that does
     not go up, and for the first row when there is no reading `before` it."""
+    if not len(steps):
+        return np.empty(0)
     prev_step = np.empty(len(steps))
     prev_clock = np.empty(len(steps))
     prev_step[1:], prev_clock[1:] = steps[:-1], clock_s[:-1]

@@ -121,12 +121,14 @@ class Parser:
         return self._logger_seen
 
     def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
-        """Rows read in bulk: evals that follow belong to the last stdout step among them."""
+        """Rows read in bulk: evals that follow belong to the last stdout step among them
+        (the last row, once the logger's first line was parsed: parse() reads its steps too)."""
+        if self._logger_seen or (cols.max_iters is not None and np.isfinite(cols.max_iters[end - 1])):
+            self._last_step = int(cols.iter[end - 1])
+            return
         printed = np.flatnonzero(np.isfinite(cols.max_iters[first:end])) if cols.max_iters is not None else np.empty(0, np.int64)
         if len(printed):
             self._last_step = int(cols.iter[first + printed[-1]])
-        elif self._logger_seen:
-            self._last_step = int(cols.iter[end - 1])
 
     def _step(self, line: str) -> Event | None:
         m = _STEP.match(line)

@@ -19,7 +19,6 @@ from monitor.core.events import (
     TokensPerIter,
     TrainingEnded,
 )
-from monitor.core.formats.bulk import clock_step_times
 from monitor.core.formats.common import INT, NUM, PythonErrors, number
 from monitor.core.formats.scan import IterationColumns
 
@@ -113,11 +112,14 @@ class Parser:
         return (*events, TrainingEnded(f"stopped at step {stop}, as the log's run_stop_step says"))
 
     def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
-        """Train lines read in bulk, as parse() reads them: their step times from the clock."""
-        steps, clock_s = cols.iter[first:end], cols.train_time_s[first:end]  # type: ignore[index]
-        cols.step_time_s[first:end] = clock_step_times(steps, clock_s, self._clock)
-        self._clock = (int(steps[-1]), float(clock_s[-1]))
-        self._train_step = int(steps[-1])
+        """Train lines read in bulk (consecutive lines), as parse() reads them: bulk.modded
+        took each one's step time from the line before; the first's comes from the clock."""
+        clock_s = cols.train_time_s
+        assert clock_s is not None  # bulk.modded reads the clock
+        step_time_s = self._step_time(int(cols.iter[first]), float(clock_s[first]))
+        cols.step_time_s[first] = math.nan if step_time_s is None else step_time_s
+        self._clock = (int(cols.iter[end - 1]), float(clock_s[end - 1]))
+        self._train_step = int(cols.iter[end - 1])
         self._in_source, self._seen_text = False, True
 
     def _step_line(self, line: str) -> Event | tuple[Event, ...] | None:

@@ -27,7 +27,8 @@ _NUMERIC = b"0123456789.-+"
 MAX_CHARS = 15
 _PAD = 24  # zero bytes around the text: the 16 bytes before any number's end lie inside
 _POW10 = 10.0 ** np.arange(MAX_CHARS + 1)
-_ZERO = np.uint8(ord("0"))
+#: bytes.translate's table for a line's layout: every digit made `0`
+_LAYOUT = bytes(ord("0") if ord("0") <= c <= ord("9") else c for c in range(256))
 
 #: How a shape's number is read: a plain integer (`\d+`), a decimal with an optional sign
 #: (the parsers' NUM), a decimal without one (`[\d.]+`), or not at all (the parser never
@@ -98,12 +99,11 @@ Variants = tuple[tuple[Shape, tuple[int, ...]], ...]
 @dataclass(frozen=True, slots=True)
 class _Number:
     """Where a kept number ends in its layout's lines, and its format, over the 16 bytes
-    before its end: where its digits are, and those after the point (a 0x0F mask per 64-bit
-    word, the earlier word first), whether it has a point, digits after it, a minus sign."""
+    before its end: where its digits are (a 0x0F mask per 64-bit word, the earlier word
+    first), whether it has a point, digits after it, a minus sign."""
 
     end: int
     digits: tuple[int, int]
-    fraction: tuple[int, int]
     point: bool
     decimals: int
     negative: bool
@@ -131,15 +131,12 @@ def _number(body: bytes, start: int, end: int) -> _Number:
     text = body[start:end].rjust(16, b" ")
     point = text.find(b".")
 
-    def words(first: int) -> tuple[int, int]:
-        mask = bytes(0x0F if c == ord("0") and at >= first else 0 for at, c in enumerate(text))
-        return int.from_bytes(mask[:8], "little"), int.from_bytes(mask[8:], "little")
-
-    return _Number(end, words(0), words(point) if point >= 0 else (0, 0), point >= 0, 15 - point if point >= 0 else 0,
-                   text.lstrip().startswith(b"-"))
+    mask = bytes(0x0F if c == ord("0") else 0 for c in text)
+    digits = int.from_bytes(mask[:8], "little"), int.from_bytes(mask[8:], "little")
+    return _Number(end, digits, point >= 0, 15 - point if point >= 0 else 0, text.lstrip().startswith(b"-"))
 
 
-_NONE = _Number(0, (0, 0), (0, 0), False, 0, False)
+_NONE = _Number(0, (0, 0), False, 0, False)
 
 
 class Lines:
@@ -157,8 +154,7 @@ class Lines:
         padded[_PAD : _PAD + len(text)] = raw
         self._words = padded.view("<u8")
         self._base = lo - _PAD  # offset in the padding = offset in data - base
-        layouts = np.where(raw - _ZERO < 10, _ZERO, raw).tobytes()
-        self.layouts = layouts.split(b"\n") if n else []
+        self.layouts = text.translate(_LAYOUT).split(b"\n") if n else []
         if len(self.layouts) != n:
             raise ValueError("Lines: starts and ends must be consecutive lines of the buffer")
 
@@ -174,21 +170,22 @@ class Lines:
         word, shift = at >> 3, ((at & 7) << 3).astype(np.uint64)
         back = np.uint64(64) - shift  # a shift by 64 gives 0 in numpy: the shift-0 case
         w1, w2 = self._words[word + 1], self._words[word + 2]
-        last = (w1 >> shift) | (w2 << back)
-        first = (self._words[word] >> shift) | (w1 << back) if formats.wide else None
-
-        def digits(masks: tuple[np.ndarray, ...]) -> np.ndarray:
-            out = _eight_digits(last & masks[1][of])
-            if first is not None:
-                out += _eight_digits(first & masks[0][of]) * np.uint64(10**8)
-            return out
-
-        # The point's byte holds no digit: the integer part sits ten times too high above
-        # the digits after the point.
-        value = digits(formats.digits).astype(np.float64)  # exact: below 10**15
+        last = w1 >> shift
+        last |= w2 << back
+        digits = _eight_digits(last & formats.digits[1][of])
+        if formats.wide:
+            first = self._words[word] >> shift
+            first |= w1 << back
+            first &= formats.digits[0][of]
+            digits += _eight_digits(first) * np.uint64(10**8)
+        # The point's byte holds no digit: the digits read as the integer part times
+        # 10 ** (decimals + 1) plus the digits after the point. Exact below 10**15.
         if formats.point:
-            fraction = digits(formats.fraction).astype(np.float64)
-            value = ((value - fraction) / formats.shifted[of] + fraction) / formats.scale[of]
+            below = formats.below[of]
+            digits = digits // formats.above[of] * below + digits % below
+            value = digits.astype(np.float64) / formats.scale[of]
+        else:
+            value = digits.astype(np.float64)
         return np.where(formats.negative[of], -value, value) if formats.negative.any() else value
 
 
@@ -198,19 +195,31 @@ class _Formats:
     def __init__(self, numbers: list[_Number]) -> None:
         self.end = np.array([x.end for x in numbers])
         self.digits = tuple(np.array([x.digits[i] for x in numbers], dtype=np.uint64) for i in (0, 1))
-        self.fraction = tuple(np.array([x.fraction[i] for x in numbers], dtype=np.uint64) for i in (0, 1))
         self.wide = any(x.digits[0] for x in numbers)  # a number of more than 8 bytes
         self.point = any(x.point for x in numbers)
-        self.shifted = np.array([10.0 if x.point else 1.0 for x in numbers])
+        # the digits as read split at the point: value = digits // above * below + digits % below
+        self.above = np.array([10 ** (x.decimals + 1) if x.point else 1 for x in numbers], dtype=np.uint64)
+        self.below = np.array([10**x.decimals if x.point else 1 for x in numbers], dtype=np.uint64)
         self.scale = _POW10[[x.decimals for x in numbers]]
         self.negative = np.array([x.negative for x in numbers])
 
 
+_MASKS = tuple(np.uint64(m) for m in (0x0F000F000F000F00, 0x000F000F000F000F, 0x00FF000000FF0000, 0x000000FF000000FF,
+                                       0x0000FFFF00000000, 0x000000000000FFFF))
+_SHIFTS = tuple(np.uint64(x) for x in (8, 16, 32))
+_TENS = tuple(np.uint64(x) for x in (10, 100, 10000))
+
+
 def _eight_digits(v: np.ndarray) -> np.ndarray:
-    """The 8-digit numbers whose digits (0-9, most significant first) are the bytes of `v`."""
-    v = ((v & np.uint64(0x0F000F000F000F00)) >> np.uint64(8)) + (v & np.uint64(0x000F000F000F000F)) * np.uint64(10)
-    v = ((v & np.uint64(0x00FF000000FF0000)) >> np.uint64(16)) + (v & np.uint64(0x000000FF000000FF)) * np.uint64(100)
-    return ((v & np.uint64(0x0000FFFF00000000)) >> np.uint64(32)) + (v & np.uint64(0x000000000000FFFF)) * np.uint64(10000)
+    """The 8-digit numbers whose digits (0-9, most significant first) are the bytes of `v`
+    (which it overwrites): pairs of digits, then of pairs, then of quads."""
+    for i, (shift, ten) in enumerate(zip(_SHIFTS, _TENS)):
+        high = v & _MASKS[2 * i]
+        high >>= shift
+        v &= _MASKS[2 * i + 1]
+        v *= ten
+        v += high
+    return v
 
 
 def read_variants(lines: Lines, variants: Variants) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -242,9 +251,13 @@ def read_variants(lines: Lines, variants: Variants) -> tuple[np.ndarray, list[np
     ids = ids[rows]
     for c in range(width):
         formats = [numbers[c] or _NONE for _, numbers in layouts]
-        has = np.array([x is not _NONE for x in formats])[ids]
-        if has.any():
+        printed = [x is not _NONE for x in formats]
+        if not any(printed):
+            continue
+        kept, of = rows, ids
+        if not all(printed):
+            has = np.array(printed)[ids]
             kept, of = rows[has], ids[has]
-            table = _Formats(formats)
-            columns[c][kept] = lines.decode(lines.starts[kept] + table.end[of], table, of)
+        table = _Formats(formats)
+        columns[c][kept] = lines.decode(lines.starts[kept] + table.end[of], table, of)
     return ok, columns

@@ -1,0 +1,150 @@
+"""Lines read in bulk folded into a RunState at once: a piece's step rows and, between them,
+the other lines' events, in one call (the cold open's per-eval cost is one Python step).
+
+PURE ring: numpy only; no I/O, no textual/watchdog/pynvml imports.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.core.events import Checkpoint, Eval, Event, Iteration, PyWarning, ScheduleChanges, TrainingEnded
+from monitor.core.run import RunState
+
+#: Fewer rows than this are folded in one at a time: extend_iterations' numpy setup (~50 µs)
+#: would cost more.
+BULK_MIN_ROWS = 16
+#: Events whose folding reads nothing of the run's rows but its last step (Eval: does it go
+#: back?) and changes none of them: they may be folded in before the rows printed before them.
+_ROW_FREE = (Eval, Checkpoint, PyWarning, ScheduleChanges, TrainingEnded)
+
+#: Events among the rows: (k, events, a_line): they came before row k, on a line of their own
+#: (a_line; no events: a line the parser knows nothing of) or after row k - 1 on its line.
+Mark = tuple[int, Sequence[tuple[float | None, Event]], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class StepRows:
+    """Step lines read in bulk: row i is Iteration(iters[i], loss[i], step_time_s[i], mfu[i],
+    train_time_s=..., max_iters=...), NaN where the line does not print the field (None: a
+    field no row prints). Never a printed nan or inf loss: the line path notes those."""
+
+    iters: np.ndarray
+    loss: np.ndarray
+    step_time_s: np.ndarray
+    mfu: np.ndarray
+    train_time_s: np.ndarray | None = None
+    max_iters: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.iters)
+
+
+def fold_lines(state: RunState, rows: StepRows, t: float | None, marks: Sequence[Mark]) -> bool:
+    """Fold in lines all seen at `t`: the step rows and the marks' lines among them (marks
+    in order of k). The same as state.line_seen(t) and state.apply() for each line in order;
+    True when the run changed.
+
+    An eval, a checkpoint or a warning among the rows is folded in at once and its line
+    counted with the rows around it, which go in together; the rows are folded in before a
+    mark only where its events need them (a new run, a crash, a step no row could hold)."""
+    n = len(rows)
+    # lines counted with the rows: silent[k] of them before row k, silent[n] after the last
+    silent = np.zeros(n + 1, dtype=np.int64)
+    steps = np.diff(rows.iters)
+    shape = _Shape((np.flatnonzero(steps < 0) + 1).tolist(), (np.flatnonzero(steps == 0) + 1).tolist())
+    folded = 0  # rows before this one are in
+    changed = False
+    for k, events, a_line in marks:
+        if _row_free(state, rows, folded, k, shape, events):
+            silent[k] += a_line
+            for event_t, event in events:
+                changed = state.apply(event, event_t) or changed
+            continue
+        changed = _extend(state, rows, folded, k, silent, t, shape) or changed
+        folded, silent[k] = k, 0
+        if a_line:
+            state.line_seen(t)
+        for event_t, event in events:
+            changed = state.apply(event, event_t) or changed
+    return _extend(state, rows, folded, n, silent, t, shape) or changed
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Where the rows' steps go back (a new run) and repeat (a line again), in order: row
+    i with iters[i] below or equal to iters[i - 1]."""
+
+    back: list[int]
+    repeat: list[int]
+
+    def rising(self, rows: StepRows, a: int, b: int, last: int | None) -> bool:
+        """True when rows a..b-1 each go above the one before, and row a above `last`."""
+        return (last is None or rows.iters[a] > last) and not _within(self.back, a, b) and not _within(self.repeat, a, b)
+
+
+def _within(rows: list[int], a: int, b: int) -> bool:
+    """Whether sorted `rows` holds one of a+1..b-1."""
+    i = bisect.bisect_right(rows, a)
+    return i < len(rows) and rows[i] < b
+
+
+def _row_free(state: RunState, rows: StepRows, folded: int, k: int, shape: _Shape,
+              events: Sequence[tuple[float | None, Event]]) -> bool:
+    """True when a line's events may be folded in before rows folded..k-1: those rows stay
+    in the current run (no step goes back among them), and the events neither start a new
+    run nor follow a crash (the rows would note that training went on after it)."""
+    run = state.current
+    if not events:
+        return True
+    if run.crash is not None or not all(isinstance(e, _ROW_FREE) for _, e in events):
+        return False
+    last = run.last_iter
+    if k > folded:
+        if (last is not None and rows.iters[folded] < last) or _within(shape.back, folded, k):
+            return False
+        last = int(rows.iters[k - 1])
+    return last is None or all(e.iter >= last for _, e in events if isinstance(e, Eval))
+
+
+def _extend(state: RunState, rows: StepRows, a: int, b: int, silent: np.ndarray, t: float | None,
+            shape: _Shape) -> bool:
+    """Rows a..b-1 and the lines counted with them (silent[a..b])."""
+    if a < b and shape.rising(rows, a, b, state.current.last_iter):
+        state.line_seen(t, b - a + int(silent[a : b + 1].sum()))
+        state.append_iterations(rows.iters[a:b], rows.loss[a:b], rows.step_time_s[a:b], rows.mfu[a:b], t,
+                                _part(rows.train_time_s, a, b), _part(rows.max_iters, a, b))
+        return True
+    if b - a >= BULK_MIN_ROWS:
+        return state.extend_iterations(rows.iters[a:b], rows.loss[a:b], rows.step_time_s[a:b], rows.mfu[a:b], t,
+                                       silent[a : b + 1], _part(rows.train_time_s, a, b), _part(rows.max_iters, a, b))
+    changed = False
+    for i in range(a, b):
+        state.line_seen(t, int(silent[i]) + 1)
+        changed = state.apply(_iteration(rows, i), t) or changed
+    state.line_seen(t, int(silent[b]))
+    return changed
+
+
+def _part(column: np.ndarray | None, a: int, b: int) -> np.ndarray | None:
+    return None if column is None else column[a:b]
+
+
+def _iteration(rows: StepRows, i: int) -> Iteration:
+    """Row i as the parser's Iteration."""
+    total = _value(rows.max_iters, i)
+    return Iteration(int(rows.iters[i]), _value(rows.loss, i), _value(rows.step_time_s, i), _value(rows.mfu, i),
+                     max_iters=None if total is None else int(total), train_time_s=_value(rows.train_time_s, i))
+
+
+def _value(column: np.ndarray | None, i: int) -> float | None:
+    """Row i of a column as Iteration holds it: None where not printed (NaN)."""
+    if column is None:
+        return None
+    value = float(column[i])
+    return None if math.isnan(value) else value
