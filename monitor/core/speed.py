@@ -43,7 +43,9 @@ TRANSIENT = math.log(1.5)
 NOISE_FLOOR = 0.01
 NOISE_ALPHA = 0.1
 #: A drift is followed when its slope is this many standard errors from zero over at least
-#: TREND_MIN samples; its extrapolation over the steps left is halved and capped at 30%.
+#: TREND_MIN samples; its extrapolation over the steps left is halved and capped at 30%, and
+#: reaches no further ahead than the steps it was measured over: a slope read over 200 steps
+#: (MPS steps going from 757 to 785 ms) is no evidence for the 4,800 after them.
 TREND_Z = 3.0
 TREND_MIN = 20
 TREND_CAP = math.log(1.3)
@@ -209,10 +211,12 @@ class Stream:
         step_s = level
         slope = r.slope()
         if slope is not None:
-            # the level at `at`, then half the drift over the steps left, capped
+            # the level at `at`, then half the drift over the steps left (no more of them than
+            # the drift was seen over), capped
             centre = r.si / r.n + (r.first_iter or 0)
             now = slope * (at - centre)
-            ahead = 0.5 * slope * steps_left / 2.0
+            seen = at - (r.first_iter or 0)
+            ahead = 0.5 * slope * min(steps_left, seen) / 2.0
             step_s = level * math.exp(max(-TREND_CAP, min(TREND_CAP, now + ahead)))
         long_s = self.whole.mean_s()
         announced = False
