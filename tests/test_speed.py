@@ -210,6 +210,23 @@ def test_a_drift_is_extrapolated_no_further_than_it_was_seen() -> None:
     assert near.level_s < near.step_s < far.step_s < near.level_s * 1.05
 
 
+def test_a_speed_the_run_never_had_is_followed_at_once_a_return_as_it_lasts() -> None:
+    # 400 steps under a competing job (2.4x slower), then free: 1.5x faster than ever before
+    freed = Stream()
+    for i in range(1, 421):
+        freed.add(0.048 if i <= 400 else 0.02, 1.0, i)
+    sp = freed.speed(420, 4580)
+    assert sp is not None and sp.change_iter is not None and 400 < sp.change_iter <= 420
+    assert sp.step_s == pytest.approx(0.02) and sp.regime_share == 1.0
+    # a slowdown that ends: back to a speed the run had, weighed by how long it has lasted
+    back = Stream()
+    for i in range(1, 621):
+        back.add(0.048 if 200 < i <= 400 else 0.02, 1.0, i)
+    sp = back.speed(620, 4380)
+    assert sp is not None and sp.change_iter is not None and sp.change_iter > 400
+    assert 0.0 < sp.regime_share < 1.0 and sp.step_s > 0.02
+
+
 def test_noise_and_a_10_percent_wobble_are_not_changes() -> None:
     e = est(session(lines_of(lambda i: noisy(0.02, rel=0.05)(i) * (1.1 if 300 < i < 500 else 1.0), 900)))
     assert e.speed_change_iter is None
