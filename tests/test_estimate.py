@@ -338,9 +338,10 @@ def test_the_band_holds_the_estimate_and_narrows() -> None:
                 assert e.low <= e.finish <= e.high
                 widths.append(e.high - e.low)
     assert len(widths) >= 8
-    # calibrated per progress bucket, the band follows the time still to come
+    # calibrated per progress bucket, the band follows the time still to come; where a
+    # bucket's fitted quantiles are wider than the one before, it may widen at that edge
     assert widths[-2] < widths[0] / 5
-    assert sum(b < a for a, b in itertools.pairwise(widths)) >= len(widths) - 2
+    assert sum(b < a for a, b in itertools.pairwise(widths)) >= len(widths) - 3
 
 
 def test_band_half_width_follows_the_measured_drift() -> None:

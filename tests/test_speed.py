@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.core.band import Calibration, bucket, calibrate, conformal_level, interval, widen
+from monitor.core.band import Calibration, bucket, calibrate, conformal_level, interval, seen_factor, widen
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.events import ConfigValue, Iteration
 from monitor.core.formats.prefix import strip
@@ -198,6 +198,35 @@ def test_a_move_of_25_percent_or_more_is_followed_within_20_steps(factor: float)
     assert e.step_time_s == pytest.approx(0.02 * factor, rel=0.05)
 
 
+def test_a_drift_is_extrapolated_no_further_than_it_was_seen() -> None:
+    # steps slow by 4% over 200 steps (an MPS run warming up), 4800 steps to go
+    s = Stream()
+    for i in range(1, 201):
+        s.add(0.757 * (1.0 + 0.04 * i / 200), 1.0, i)
+    near, far = s.speed(200, 100), s.speed(200, 4800)
+    assert near is not None and far is not None
+    # 100 steps left: the drift goes on over all of them; 4800: over the 200 it was seen over only
+    assert far.step_s == pytest.approx(s.speed(200, 200).step_s)  # type: ignore[union-attr]
+    assert near.level_s < near.step_s < far.step_s < near.level_s * 1.05
+
+
+def test_a_speed_the_run_never_had_is_followed_at_once_a_return_as_it_lasts() -> None:
+    # 400 steps under a competing job (2.4x slower), then free: 1.5x faster than ever before
+    freed = Stream()
+    for i in range(1, 421):
+        freed.add(0.048 if i <= 400 else 0.02, 1.0, i)
+    sp = freed.speed(420, 4580)
+    assert sp is not None and sp.change_iter is not None and 400 < sp.change_iter <= 420
+    assert sp.step_s == pytest.approx(0.02) and sp.regime_share == 1.0
+    # a slowdown that ends: back to a speed the run had, weighed by how long it has lasted
+    back = Stream()
+    for i in range(1, 621):
+        back.add(0.048 if 200 < i <= 400 else 0.02, 1.0, i)
+    sp = back.speed(620, 4380)
+    assert sp is not None and sp.change_iter is not None and sp.change_iter > 400
+    assert 0.0 < sp.regime_share < 1.0 and sp.step_s > 0.02
+
+
 def test_noise_and_a_10_percent_wobble_are_not_changes() -> None:
     e = est(session(lines_of(lambda i: noisy(0.02, rel=0.05)(i) * (1.1 if 300 < i < 500 else 1.0), 900)))
     assert e.speed_change_iter is None
@@ -329,22 +358,37 @@ def test_calibrate_takes_each_runs_own_quantiles_then_the_conformal_one_over_run
     errors = {f"r{k}": [(0.3, 100, (k - 9) / 100)] for k in range(19)}
     cal = calibrate(errors, alpha=0.1)
     assert cal.runs == 19
-    # level 18/19 over 19 scores: the 18th largest high, the 18th smallest (negated) low
-    assert cal.high[5] == pytest.approx(0.08)
-    assert cal.low[5] == pytest.approx(-0.08)
+    # level 18/19 over 19 scores: the 18th largest high, the 18th smallest (negated) low,
+    # each error in units of what 100 samples warrant
+    assert cal.high[5] == pytest.approx(0.08 / seen_factor(100))
+    assert cal.low[5] == pytest.approx(-0.08 / seen_factor(100))
     assert cal.high[0] is None and cal.low[0] is None
+    assert interval(cal, 0.3, 100) == pytest.approx((-0.08, 0.08))  # back in relative errors
     # a run's many lines count once: its own 5% / 95% quantiles
     one = calibrate({"a": [(0.3, 100, e) for e in np.linspace(-1, 1, 201)]}, alpha=0.1)
-    assert one.high[5] == pytest.approx(0.9) and one.low[5] == pytest.approx(-0.9)
+    assert one.high[5] * seen_factor(100) == pytest.approx(0.9)
+    assert one.low[5] * seen_factor(100) == pytest.approx(-0.9)
+
+
+def test_the_band_widens_with_less_seen() -> None:
+    # the same calibrated bucket: an estimate from 10 samples gets a wider band than one from 1000
+    assert seen_factor(10) > seen_factor(100) > seen_factor(1000) > 1.0
+    assert seen_factor(10**9) == pytest.approx(1.0)
+    cal = Calibration(low=(-0.1,) * 9, high=(0.2,) * 9, runs=10)
+    few, many = interval(cal, 0.5, 10), interval(cal, 0.5, 1000)
+    assert few is not None and many is not None
+    assert few[0] < many[0] < 0.0 < many[1] < few[1]
+    assert few[1] / many[1] == pytest.approx(seen_factor(10) / seen_factor(1000))
 
 
 def test_the_band_joins_the_model_band_with_the_calibrated_one() -> None:
     cal = Calibration(low=(-0.5, None, -0.1, -0.1, -0.1, -0.1, -0.1, -0.1, -0.1),
                       high=(0.5, None, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2), runs=10)
-    assert interval(cal, 0.5, 3) == (-0.5, 0.5)
-    assert interval(cal, 0.0, 100) == (-0.5, 0.5)  # an empty bucket borrows the one before
+    f3, f100 = seen_factor(3), seen_factor(100)
+    assert interval(cal, 0.5, 3) == pytest.approx((-0.5 * f3, 0.5 * f3))
+    assert interval(cal, 0.0, 100) == pytest.approx((-0.5 * f100, 0.5 * f100))  # an empty bucket borrows the one before
     low, high = widen(995.0, 1001.0, cal=cal, finish=1000.0, now=900.0, scale_s=100.0, progress=0.5, samples=100)
-    assert (low, high) == (990.0, 1020.0)
+    assert (low, high) == pytest.approx((1000.0 - 10.0 * f100, 1000.0 + 20.0 * f100))
     low, high = widen(995.0, 1001.0, cal=cal, finish=1000.0, now=995.0, scale_s=100.0, progress=0.5, samples=100)
     assert low == 995.0  # never before now
     assert widen(1.0, 2.0, cal=None, finish=1.5, now=0.0, scale_s=1.0, progress=0.5, samples=100) == (1.0, 2.0)

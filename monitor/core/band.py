@@ -1,6 +1,6 @@
 """The finish-time band: split conformal prediction (Vovk et al. 2005; Lei et al. 2018,
 "Distribution-free predictive inference for regression") on the relative finish-time errors
-of recorded runs, per bucket of progress and of how much timing has been seen.
+of recorded runs, per bucket of progress, scaled by how much timing has been seen.
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
@@ -20,12 +20,21 @@ FEW_SAMPLES = 8
 PROGRESS_EDGES = (0.0, 0.02, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 1.0)
 #: Miscoverage: the band aims to hold the true finish 90% of the time (5% each side).
 ALPHA = 0.10
+#: How much has been seen scales the band (see `seen_factor`): the error of a mean step time
+#: from n samples has a part that shrinks as 1/n in variance (the samples' own noise) and a
+#: part that does not (drift, the speed to come differing from the speed seen); SEEN_SAMPLES
+#: is the n at which the two are taken as equal. Chosen leave one run out on the 25 recorded
+#: runs (16, 64, 128, 256, 512 looked at, BENCHMARKS.md): the held-out coverage of a run that
+#: logs every 100 steps (20 lines at half-way) rises from 77% to 84% at 64 and no further
+#: until 256, where another run falls under 90%; the mean width grows with it.
+SEEN_SAMPLES = 64.0
 
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """Quantiles of the signed relative error (true finish - predicted) / predicted time to come,
-    per bucket (see `bucket`); None where no calibration run reached that bucket."""
+    """Quantiles of the signed relative error (true finish - predicted) / predicted time to come
+    / seen_factor(samples), per bucket (see `bucket`); None where no calibration run reached
+    that bucket."""
 
     low: tuple[float | None, ...]
     high: tuple[float | None, ...]
@@ -43,6 +52,14 @@ def bucket(progress: float, samples: int) -> int:
 N_BUCKETS = len(PROGRESS_EDGES)  # 1 + (edges - 1)
 
 
+def seen_factor(samples: int) -> float:
+    """How much wider the relative error of an estimate from `samples` steady step times is
+    than one from very many: sqrt(1 + SEEN_SAMPLES / samples), the standard deviation of a
+    mean's error with a noise part (variance ~ 1 / samples) and a drift part of equal size at
+    SEEN_SAMPLES (locally weighted conformal scores, Lei et al. 2018, section 5.2)."""
+    return math.sqrt(1.0 + SEEN_SAMPLES / max(1, samples))
+
+
 def conformal_level(n: int, alpha: float) -> float:
     """Split-conformal quantile level with the finite-sample correction: the
     ceil((n + 1)(1 - alpha)) / n empirical quantile of n calibration scores covers a new
@@ -58,12 +75,13 @@ def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: f
     every scored line. Lines of one run are not exchangeable with another's, runs are: each
     run's score in a bucket is the pair of its own alpha/2 and 1 - alpha/2 error quantiles
     (the band that would have held 1 - alpha of its lines there), and the bucket's bounds are
-    the split-conformal quantile of those scores over the runs that reached it."""
+    the split-conformal quantile of those scores over the runs that reached it. Each error is
+    divided by seen_factor(samples) first, so a line from few samples weighs as one from many."""
     per: list[dict[str, list[float]]] = [{} for _ in range(N_BUCKETS)]
     for name, rows in errors.items():
         for progress, samples, err in rows:
             if math.isfinite(err):
-                per[bucket(progress, samples)].setdefault(name, []).append(err)
+                per[bucket(progress, samples)].setdefault(name, []).append(err / seen_factor(samples))
     low: list[float | None] = []
     high: list[float | None] = []
     for runs in per:
@@ -82,13 +100,15 @@ def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: f
 
 
 def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, float] | None:
-    """(low, high) relative errors for an estimate at `progress` from `samples` samples;
-    a bucket no calibration run reached borrows the nearest earlier one (wider)."""
+    """(low, high) relative errors for an estimate at `progress` from `samples` samples (the
+    bucket's, times seen_factor(samples)); a bucket no calibration run reached borrows the
+    nearest earlier one (wider)."""
     k = bucket(progress, samples)
+    f = seen_factor(samples)
     while k >= 0:
         lo, hi = cal.low[k], cal.high[k]
         if lo is not None and hi is not None:
-            return min(lo, 0.0), max(hi, 0.0)
+            return min(f * lo, 0.0), max(f * hi, 0.0)
         k -= 1
     return None
 

@@ -43,7 +43,16 @@ TRANSIENT = math.log(1.5)
 NOISE_FLOOR = 0.01
 NOISE_ALPHA = 0.1
 #: A drift is followed when its slope is this many standard errors from zero over at least
-#: TREND_MIN samples; its extrapolation over the steps left is halved and capped at 30%.
+#: TREND_MIN samples; its extrapolation over the steps left is halved and capped at 30%, and
+#: reaches no further ahead than the steps it was measured over: a slope read over 200 steps
+#: (MPS steps going from 757 to 785 ms) is no evidence for the 4,800 after them.
+#: A regime this much of the fastest earlier regime's step time or less (1.5x faster than the
+#: run has ever run) is taken to last: the end of a competing job the run started under, not
+#: one of the waves of +-15-40% seen on shared GPUs. Its speed is followed in full at once,
+#: not as it lasts (see `Stream.speed`). Chosen leave one run out on the 25 recorded runs (0.8,
+#: 2/3 and 0.5 looked at, BENCHMARKS.md): at 0.8 a 25% faster stretch of 24 steps that did not
+#: last was followed (18% off), at 0.5 the runs freed of competing jobs were followed later.
+FRESH = 2.0 / 3.0
 TREND_Z = 3.0
 TREND_MIN = 20
 TREND_CAP = math.log(1.3)
@@ -132,6 +141,8 @@ class Stream:
         self._hi = self._lo = 0.0
         self.change_iter: int | None = None
         self.before_s: float | None = None
+        #: the fastest mean of any regime before the current one
+        self.fastest_before_s = math.inf
         self._transient_s = 0.0
         self.transients = 0
         self._long_transient_s = 0.0
@@ -190,6 +201,7 @@ class Stream:
             self._last_up = up
             self.changes += 1
             self.before_s = self.regime.mean_s()
+            self.fastest_before_s = min(self.fastest_before_s, self.before_s)
             self.change_iter = self._pending.first_iter
             self.regime, self._pending = self._pending, _Sums()
             self._hi = self._lo = 0.0
@@ -209,10 +221,12 @@ class Stream:
         step_s = level
         slope = r.slope()
         if slope is not None:
-            # the level at `at`, then half the drift over the steps left, capped
+            # the level at `at`, then half the drift over the steps left (no more of them than
+            # the drift was seen over), capped
             centre = r.si / r.n + (r.first_iter or 0)
             now = slope * (at - centre)
-            ahead = 0.5 * slope * steps_left / 2.0
+            seen = at - (r.first_iter or 0)
+            ahead = 0.5 * slope * min(steps_left, seen) / 2.0
             step_s = level * math.exp(max(-TREND_CAP, min(TREND_CAP, now + ahead)))
         long_s = self.whole.mean_s()
         announced = False
@@ -223,11 +237,12 @@ class Stream:
             # again (Gott 1993): it sets the speed for that share of the steps to come, the
             # long-run mean for the rest, so a lasting change takes over as it lasts, and a
             # burst of a few hundred steps (H100 and H200 runs) does not move the finish by all
-            # of it.
+            # of it. A speed far beyond any the run has had (FRESH) is followed in full.
             age = max(0, at - self.change_iter)
             span = min(steps_left, at - self.whole.first_iter) if steps_left > 0 else at - self.whole.first_iter
             announced = self._announced(self.change_iter)
-            share = 1.0 if span <= 0 or announced else min(1.0, age / span)
+            fresh = level <= FRESH * self.fastest_before_s
+            share = 1.0 if span <= 0 or announced or fresh else min(1.0, age / span)
             step_s = share * step_s + (1.0 - share) * long_s
         time_s = r.xw + self._transient_s
         long_time_s = self.whole.xw + self._long_transient_s
