@@ -1,4 +1,5 @@
-"""Competing GPU job for the contended recordings (sample_logs/recorded/h200_gpu_contended*, h200b_contended*).
+"""Competing GPU job for the contended recordings (sample_logs/recorded/h200_gpu_contended*, h200b_contended*,
+h200c_contended*, h200c_ddp2_one_gpu_contended).
 
 A controller that, for each on-window, starts --procs processes that each loop bf16 NxN matmuls on the visible GPU
 with no gaps (two batches always queued: the GPU time-slices between processes, so more processes take a larger
