@@ -365,9 +365,8 @@ class RunState:
             keep: slice | np.ndarray = slice(a, b) if repeat is None else np.flatnonzero(~repeat[a:b]) + a
             if len(iters[keep]):
                 _append_iterations(run, iters[keep], loss[keep], step_time_s[keep], mfu[keep], t,
-                                   None if train_time_s is None else train_time_s[keep])
-                if max_iters is not None:
-                    _printed_max_iters(run, max_iters[keep])
+                                   None if train_time_s is None else train_time_s[keep],
+                                   None if max_iters is None else max_iters[keep])
                 changed = True
         return changed
 
@@ -384,10 +383,7 @@ class RunState:
         """Iteration rows seen at `t` (columns as extend_iterations takes them) that all go to
         the current run: each step above the one before and the first above the run's last
         step (the caller checked). Their lines are not counted here (line_seen)."""
-        run = self.current
-        _append_iterations(run, iters, loss, step_time_s, mfu, t, train_time_s)
-        if max_iters is not None:
-            _printed_max_iters(run, max_iters)
+        _append_iterations(self.current, iters, loss, step_time_s, mfu, t, train_time_s, max_iters)
 
     def _new_run(self, t: float | None) -> Run:
         previous = self.current
@@ -433,13 +429,17 @@ def _append_iterations(
     mfu: np.ndarray,
     t: float | None,
     train_time_s: np.ndarray | None,
+    max_iters: np.ndarray | None,
 ) -> None:
-    """New steps of `run`, each above the one before (RunState._iteration in bulk)."""
+    """New steps of `run`, each above the one before (RunState._iteration in bulk), and the
+    last total they print (max_iters: NaN where not printed, None where no row prints one)."""
     if run.crash is not None:
         run.note(t, "warning", f"run continued after: {run.crash.message}")
         run.crash = None
         run.crash_ranks.clear()
     run.add_rows(iters, loss, step_time_s, mfu, t, train_time_s)
+    if max_iters is not None:
+        _printed_max_iters(run, max_iters)
     if t is not None:
         run.last_t = t
 
