@@ -24,12 +24,17 @@ def whole_number(text: str) -> int:
     return value
 
 
+def _number(text: str) -> float:
+    """`text` as a float, or the one-line error every number flag gives."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number: {clean(text, 40)!r}") from None
+
+
 def period_s(text: str) -> float:
     """Seconds between two things, above 0 (--interval, --gpu-interval)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
+    value = _number(text)
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text}")
     return value
@@ -55,10 +60,7 @@ def gpu_indices(text: str) -> tuple[int, ...]:
 
 def price(text: str) -> float:
     """A price per kWh, 0 or more and below MAX_PRICE (--price)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {clean(text, 40)!r}") from None
+    value = _number(text)
     if not 0 <= value < MAX_PRICE:
         raise argparse.ArgumentTypeError(f"expected a price per kWh from 0 to {MAX_PRICE:g}: {clean(text, 40)}")
     return value
@@ -74,10 +76,7 @@ def address(text: str) -> str:
 def pue(text: str) -> float:
     """A data centre's power usage effectiveness: facility energy / IT energy, so >= 1
     (The Green Grid, "PUE: a comprehensive examination of the metric", 2012)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
+    value = _number(text)
     if not 1 <= value < math.inf:
         raise argparse.ArgumentTypeError(f"a PUE is 1 or more (facility energy / IT energy): {text}")
     return value
