@@ -316,15 +316,27 @@ def writer_pids(log_path: str, proc_root: str = "/proc") -> set[int]:
     return found
 
 
+def stat_fields(pid: int, proc_root: str = "/proc") -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...; proc(5)), or None
+    when the process is gone or its stat cannot be read."""
+    try:
+        with open(os.path.join(proc_root, str(pid), "stat")) as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2 :].split()
+    except (OSError, ValueError):
+        return None
+
+
 def parents(proc_root: str = "/proc") -> dict[int, int]:
     """pid -> parent pid for every visible process."""
     out = {}
     for pid in _pids(proc_root):
+        fields = stat_fields(pid, proc_root)
+        if fields is None:
+            continue
         try:
-            with open(os.path.join(proc_root, str(pid), "stat")) as f:
-                stat = f.read()
-            out[pid] = int(stat[stat.rindex(")") + 2 :].split()[1])
-        except (OSError, ValueError, IndexError):
+            out[pid] = int(fields[1])
+        except (ValueError, IndexError):
             continue
     return out
 

@@ -6,12 +6,11 @@ ADAPTERS ring: no textual. Live logs on this host only (not stdin, not a replay)
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.sources.gpu import writer_pids
+from monitor.sources.gpu import stat_fields, writer_pids
 from monitor.sources.problems import Guard, LoopFailed
 
 #: Known writers are looked at this often (one stat per process).
@@ -44,13 +43,8 @@ WriterEvent = WriterFound | WriterExited
 
 def process_alive(pid: int, proc_root: str = "/proc") -> bool:
     """The process exists and is not a zombie (a zombie has exited and closed its files)."""
-    try:
-        with open(os.path.join(proc_root, str(pid), "stat")) as f:
-            stat = f.read()
-    except OSError:
-        return False
-    state = stat[stat.rindex(")") + 2 :].split(maxsplit=1)[:1]
-    return state != ["Z"] and state != ["X"]
+    fields = stat_fields(pid, proc_root)
+    return fields is not None and fields[:1] != ["Z"] and fields[:1] != ["X"]
 
 
 class WriterWatch:
