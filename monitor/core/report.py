@@ -186,9 +186,9 @@ def build(
         unknown = f"{state.lines:,} lines read, none recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
     if left and writer_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
-        unknown = "" if status == "interrupted" else ": whether the run reached its end is not known (pass --max-iters)"
+        reach = "" if status == "interrupted" else ": whether the run reached its end is not known (pass --max-iters)"
         gone = (f"the process writing the log (PID {writer_exit.pid}) exited at {clock(writer_exit.t, now)} "
-                f"with no traceback (killed: SIGTERM or SIGKILL?){unknown}")
+                f"with no traceback (killed: SIGTERM or SIGKILL?){reach}")
         warnings = (*warnings, gone)
     buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
     warnings = (*warnings, buffered) if buffered else warnings
