@@ -80,9 +80,14 @@ _FINAL_OFFSET = {"sft": 2, "data": 0, "budget": 1}
 # mid_train and today's chat_sft print steps 1..total, the last at (about) 100% of their data;
 # autoresearch ("budget") steps 0..total-1, its total printed only in its summary.
 _ONE_BASED = ("data",)
-# Start-up lines only nanochat's common.py and scripts print (a log cut before its banner or
-# its first step still shows its family).
-_OWN_LINES = ("Autodetected device type: ", "COMPUTE_DTYPE: ")
+# Start-up lines only nanochat's common.py, checkpoint_manager.py, optimizer and scripts print
+# (a log cut before its banner or its first step still shows its family): every script's batch
+# lines, base_train's model and step-count lines, the checkpoint loaded by mid_train, chat_sft
+# and chat_rl (their logging prefix stripped), the Muon parameter groups.
+_OWN_LINES = ("Autodetected device type: ", "COMPUTE_DTYPE: ", "Tokens / micro-batch / rank: ", "Tokens / micro-batch: ",
+              "Muon: Grouping ", "No model tag provided, guessing model tag: ", "Building model with config: {",
+              "Scaling the LR for the AdamW parameters ", "Calculated number of iterations from ",
+              "Using user-provided number of iterations: ", "Estimated FLOPs per token: ")
 
 
 class Parser:
@@ -250,6 +255,9 @@ def sniff(line: str) -> bool:
         return _STEP.match(line) is not None
     if line.startswith(_OWN_LINES) or line.startswith("GPU: ") and "| Peak FLOPS (BF16): " in line:
         return True
+    if line.startswith("Total batch size "):
+        m = _BATCH.match(line)
+        return m is not None and "=> gradient accumulation steps" in line
     if line.startswith("Step "):
         if _STEP_CAPITAL.match(line) is not None:
             return True
