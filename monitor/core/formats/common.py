@@ -18,6 +18,17 @@ _RAISED = re.compile(r"[A-Za-z_][\w.]*(?::|\s*$)")
 # llm.c's checks: `[CUDA ERROR] at file train_gpt2.cu:265:` (message on the next line), cuBLAS, cuDNN, NCCL, MPI.
 _NATIVE = re.compile(r"(\[(?:CUDA|cuBLAS|cuDNN|NCCL|MPI) ERROR\])(?::| at file \S+:\d+:)?")
 _FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
+# A batch scheduler ending the job from outside (time limit, preemption, `scancel`, `qdel`,
+# `bkill`): SLURM's slurmstepd, PBS/Torque, LSF. The process is killed, so nothing else says so.
+_SCHEDULER_KILL = re.compile(
+    r"slurmstepd(?:-\S+)?: error: \*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+.*\*\*\*"
+    r"|=>> PBS: job killed: .+"
+    r"|TERM_(?:RUNLIMIT|OWNER|PREEMPT|REQUEUE_\w+|CPULIMIT|MEMLIMIT|FORCE_\w+): job killed.*")
+# The host's OOM killer, as SLURM reports it for the job's step.
+_SCHEDULER_OOM = re.compile(r"slurmstepd(?:-\S+)?: error: Detected \d+ oom[_-]kill events? in ")
+#: Where a scheduler's message may start in the middle of a line: the job was killed while a
+#: line was half written, and the scheduler's own line is glued to it.
+_GLUED_MARKERS = ("slurmstepd", "=>> PBS: ")
 #: A number as training logs print it, `nan` and `inf` with either sign included (group 1).
 NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
 #: A step number or count of at most 15 digits (group 1); a longer run of digits is no match,
@@ -26,6 +37,17 @@ INT = r"(\d{1,15})(?!\d)"
 #: An exception line whose message ends in `:` (an empty message, `ChildFailedError: `, does not).
 _CONTINUED = re.compile(r"[A-Za-z_][\w.]*: .*\S.*:\s*$")
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def glued_end(line: str) -> int:
+    """Where a batch scheduler's message starts inside `line`, when it was glued to the end of
+    a half-written line (`step 902/19560 | loss nan|slurmstepd: error: *** JOB … CANCELLED …`);
+    -1 when there is none (the usual case) or it starts the line."""
+    for marker in _GLUED_MARKERS:
+        at = line.find(marker, 1)
+        if at > 0 and (_SCHEDULER_KILL.match(line, at) or _SCHEDULER_OOM.match(line, at)):
+            return at
+    return -1
 
 
 def number(text: str | None) -> float | None:
@@ -127,6 +149,10 @@ class PythonErrors:
             return PyWarning(category=m.group(1), message=m.group(2).strip())
         if _FATAL.match(line) or _EXCEPTION.match(line) and ":" in line and not line[:1].isspace():
             return _fatal(line)
+        if line[:1] in "sT=" and _SCHEDULER_KILL.match(line):
+            return Crash(message=line.strip(), interrupted=True)  # killed from outside, as by SIGTERM
+        if line[:1] == "s" and _SCHEDULER_OOM.match(line):
+            return Crash(message=line.strip())
         return self._native_error(line)
 
     def _raised_rest(self, line: str) -> Event | None:
