@@ -643,3 +643,43 @@ def test_a_scheduler_kill_at_the_end_of_a_long_block_is_read_in_bulk_too() -> No
     s = Session(Options(), FakeClock())
     s.feed_block(block)
     assert s.state.runs[0].crash is not None and s.state.runs[0].crash.message == kill
+
+
+# --- C: a rank's native failure before torchrun's wrapper ------------------------------------------------
+
+CHILD_FAILED = [("E0321 02:07:21.120000 1234 torch/distributed/elastic/multiprocessing/api.py:869] failed (exitcode: -6)"
+                " local_rank: 0 (pid: 80746) of binary: /usr/bin/python3"),
+                "Traceback (most recent call last):", '  File "/usr/local/bin/torchrun", line 8, in <module>',
+                "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
+                "  traceback : Signal 6 (SIGABRT) received by PID 80746"]
+TIMEOUT = ("Watchdog caught collective operation timeout: WorkNCCL(SeqNum=1580, OpType=ALLREDUCE, NumelIn=466119168, "
+           "NumelOut=466119168, Timeout(ms)=600000) ran for 600060 milliseconds before timing out.")
+
+
+@pytest.mark.parametrize("lines", [
+    # torch >= 2.2: torchrun's rank tag, glog's prefix, then the watchdog's own `[Rank N]`
+    [f"[rank0]:[E321 02:07:08.408271257 ProcessGroupNCCL.cpp:607] [Rank 0] {TIMEOUT}",
+     f"[rank4]:[E321 02:07:08.414640780 ProcessGroupNCCL.cpp:607] [Rank 4] {TIMEOUT.replace('600060', '600067')}",
+     (f"[rank0]:[E321 02:07:08.467000000 ProcessGroupNCCL.cpp:1515] [PG 1 Rank 0] Process group watchdog thread "
+     f"terminated with exception: [Rank 0] {TIMEOUT}"),
+     "terminate called after throwing an instance of 'c10::DistBackendError'",
+     f"  what():  [PG 1 Rank 0] Process group watchdog thread terminated with exception: [Rank 0] {TIMEOUT}"],
+    # torch 1.x/2.0: glog's short prefix stays on the line
+    [f"[E ProcessGroupNCCL.cpp:737] [Rank 0] {TIMEOUT}", f"[E ProcessGroupNCCL.cpp:737] [Rank 3] {TIMEOUT}"],
+])
+def test_an_nccl_watchdog_timeout_is_the_error_not_torchruns_wrapper(lines: list[str]) -> None:
+    snap = session(["iter 1580: loss 3.2950, time 903.88ms, mfu 16.04%", *lines, *CHILD_FAILED]).snapshot()
+    # the same timeout from another rank is counted with it
+    assert snap.status == "crashed" and snap.error in (f"{TIMEOUT} (rank 0)", f"{TIMEOUT} (rank 0 first; 2 ranks raised it)")
+
+
+@pytest.mark.parametrize(("lines", "error"), [
+    (["terminate called after throwing an instance of 'c10::Error'",
+      "  what():  CUDA error: an illegal memory access was encountered"],
+     "c10::Error: CUDA error: an illegal memory access was encountered"),
+    (["terminate called after throwing an instance of 'std::bad_alloc'", "Aborted (core dumped)"],
+     "terminate called after throwing an instance of 'std::bad_alloc'"),
+])
+def test_a_cpp_exception_that_ends_the_process_is_a_crash_with_its_message(lines: list[str], error: str) -> None:
+    snap = session(["iter 10: loss 3.2, time 5.0ms", *lines, *CHILD_FAILED]).snapshot()
+    assert (snap.status, snap.error) == ("crashed", error)

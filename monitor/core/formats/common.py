@@ -26,6 +26,12 @@ _SCHEDULER_KILL = re.compile(
     r"|TERM_(?:RUNLIMIT|OWNER|PREEMPT|REQUEUE_\w+|CPULIMIT|MEMLIMIT|FORCE_\w+): job killed.*")
 # The host's OOM killer, as SLURM reports it for the job's step.
 _SCHEDULER_OOM = re.compile(r"slurmstepd(?:-\S+)?: error: Detected \d+ oom[_-]kill events? in ")
+# A rank's native failure, which leaves no Python traceback: PyTorch's NCCL watchdog timing out a
+# collective (then aborting the process), and C++'s `terminate called after throwing an
+# instance of 'c10::Error'` with its message on the next line (`  what():  …`).
+_WATCHDOG = re.compile(r"(?:.*?\] )?\[(?:PG \d+ )?Rank (\d+)\] (Watchdog caught collective operation timeout: .*\S)")
+_TERMINATE = re.compile(r"terminate called after throwing an instance of '([^']{1,200})'")
+_WHAT = re.compile(r"\s*what\(\):\s+(.*\S)")
 #: Where a scheduler's message may start in the middle of a line: the job was killed while a
 #: line was half written, and the scheduler's own line is glued to it.
 _GLUED_MARKERS = ("slurmstepd", "=>> PBS: ")
@@ -121,10 +127,18 @@ class PythonErrors:
         self._in_traceback = False
         self._native: str | None = None  # a C/CUDA error's head, waiting for its message line
         self._raised: str | None = None  # a traceback's last line ending in `:`, waiting for the rest
+        self._thrown: str | None = None  # C++'s `terminate called …` line, waiting for its `what():` line
 
     def parse(self, line: str) -> Event | None:
         if self._raised is not None:
             return self._raised_rest(line)
+        if self._thrown is not None:
+            thrown, self._thrown = self._thrown, None
+            what = _WHAT.match(line)
+            if what is not None:
+                return Crash(message=f"{_TERMINATE.match(thrown).group(1)}: {what.group(1)}")  # type: ignore[union-attr]
+            self.parse(line)  # what follows (`Aborted`) is its consequence; a traceback starting goes on
+            return Crash(message=thrown)
         if self._native is not None:
             if not line.strip():
                 return None
@@ -149,6 +163,13 @@ class PythonErrors:
             return PyWarning(category=m.group(1), message=m.group(2).strip())
         if _FATAL.match(line) or _EXCEPTION.match(line) and ":" in line and not line[:1].isspace():
             return _fatal(line)
+        if "Watchdog caught collective operation timeout" in line:
+            m = _WATCHDOG.match(line)
+            if m is not None:
+                return Crash(message=m.group(2), rank=int(m.group(1)))
+        if line.startswith("terminate called after throwing") and _TERMINATE.match(line) is not None:
+            self._thrown = line.strip()
+            return None
         if line[:1] in "sT=" and _SCHEDULER_KILL.match(line):
             return Crash(message=line.strip(), interrupted=True)  # killed from outside, as by SIGTERM
         if line[:1] == "s" and _SCHEDULER_OOM.match(line):
