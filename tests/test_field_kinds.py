@@ -683,3 +683,23 @@ def test_an_nccl_watchdog_timeout_is_the_error_not_torchruns_wrapper(lines: list
 def test_a_cpp_exception_that_ends_the_process_is_a_crash_with_its_message(lines: list[str], error: str) -> None:
     snap = session(["iter 10: loss 3.2, time 5.0ms", *lines, *CHILD_FAILED]).snapshot()
     assert (snap.status, snap.error) == ("crashed", error)
+
+
+# --- E/G: a share of the stage that runs one batch ahead of the steps ------------------------------------
+
+def test_a_share_one_batch_ahead_of_the_steps_gives_the_last_step() -> None:
+    # mid_train with 10 iterations: its loader has fetched the next batch when a step prints
+    # (1 at 20%, 2 at 30%: steps over a total fit no whole number, batches fetched fit 10)
+    lines = ["Step 00000 | Validation bpb: 2.1492",
+             "step 00001 (20.00%) | loss: 4.377713 | lrm: 1.00 | dt: 5856.08ms | total time: 0.00m",
+             "step 00002 (30.00%) | loss: 5.784154 | lrm: 1.00 | dt: 26.68ms | total time: 0.00m"]
+    snap = session(lines).snapshot()
+    assert (snap.iter, snap.max_iters, snap.max_iters_source) == (2, 9, "log")
+    done = session([*lines, *(f"step {i:05d} ({10 * (i + 1)}.00%) | loss: 4.0 | dt: 27.00ms" for i in range(3, 10))])
+    assert (done.snapshot().max_iters, done.snapshot().status) == (9, "finished")
+
+
+def test_a_share_of_steps_done_still_gives_the_total_it_says() -> None:
+    parser = nanochat.Parser()
+    totals = [parser.parse(f"step {i:05d} ({100 * i / 300:.2f}%) | loss: 3.0 | dt: 1.00ms") for i in range(1, 40)]
+    assert totals[-1].share_total == 300
