@@ -9,6 +9,7 @@ from monitor.core.events import Crash, Eval, Iteration
 from monitor.core.formats import AutoParser, llama2c, modded, nanochat
 from monitor.core.formats.common import glued_end
 from monitor.core.formats.prefix import Margin, strip, strip_block
+from monitor.core.plan import make_plan
 from monitor.core.report import STALL_UNTIMED_S, Options
 from monitor.inbox import FileTouched
 from monitor.session import Session
@@ -703,3 +704,25 @@ def test_a_share_of_steps_done_still_gives_the_total_it_says() -> None:
     parser = nanochat.Parser()
     totals = [parser.parse(f"step {i:05d} ({100 * i / 300:.2f}%) | loss: 3.0 | dt: 1.00ms") for i in range(1, 40)]
     assert totals[-1].share_total == 300
+
+
+# --- D/G: settings printed as `name: value` pairs ---------------------------------------------------------
+
+@pytest.mark.parametrize(("lines", "max_iters", "eval_interval"), [
+    # pfnet-research/GenerRNA's train.py: several pairs to a line, a trailing comma, a continued line
+    (["gradient_accumulation_steps: 16, batch_size: 16, ", "learning_rate: 0.0001, max_iters: 1000000, ",
+      " dtype: float16, compile: True", "eval_interval: 500"], 1000000, 500),
+    (["max_iters: 5000"], 5000, None),
+])
+def test_settings_printed_as_name_value_pairs_are_read(lines: list[str], max_iters: int, eval_interval: int | None) -> None:
+    s = session(["Initializing a new model from scratch", *lines, "iter 0: loss 4.2, time 10.0ms, mfu -100.00%"])
+    plan = make_plan(s.state.current, s.format, None)
+    assert (plan.max_iters, plan.max_iters_source) == (max_iters, "log")
+    assert eval_interval is None or plan.eval_interval == eval_interval
+
+
+@pytest.mark.parametrize("line", ["training data: tokenized_psi/", "meta_vocab_size: 1024", "ddp_world_size: 1",
+                                  "note: max_iters: 10 is the default", "Epoch: 3, loss: 2.0"])
+def test_other_name_value_lines_are_no_settings(line: str) -> None:
+    s = session(["Initializing a new model from scratch", line, "iter 0: loss 4.2, time 10.0ms, mfu -100.00%"])
+    assert make_plan(s.state.current, s.format, None).max_iters_source == "default"
