@@ -13,8 +13,10 @@ from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
 
 _WARNING = re.compile(r"\S.*?:\d+: (\w*Warning): (.*)$")
 _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Failure))\b:?\s*(.*)$")
-#: The line that ends a traceback: the exception's (dotted) name, then `:` or nothing.
-_RAISED = re.compile(r"[A-Za-z_][\w.]*(?::|\s*$)")
+#: The line that ends a traceback: the exception's (dotted) name, then `:`, or alone, and then a
+#: class name (`KeyboardInterrupt`): a lowercase word alone is the rest of a line a terminal
+#: wrapped (`…, in _engine_run_backwa` / `rd`).
+_RAISED = re.compile(r"[A-Za-z_][\w.]*:|(?:[A-Za-z_]\w*\.)*[A-Z]\w*\s*$")
 # llm.c's checks: `[CUDA ERROR] at file train_gpt2.cu:265:` (message on the next line), cuBLAS, cuDNN, NCCL, MPI.
 _NATIVE = re.compile(r"(\[(?:CUDA|cuBLAS|cuDNN|NCCL|MPI) ERROR\])(?::| at file \S+:\d+:)?")
 _FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
