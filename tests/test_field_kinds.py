@@ -726,3 +726,20 @@ def test_settings_printed_as_name_value_pairs_are_read(lines: list[str], max_ite
 def test_other_name_value_lines_are_no_settings(line: str) -> None:
     s = session(["Initializing a new model from scratch", line, "iter 0: loss 4.2, time 10.0ms, mfu -100.00%"])
     assert make_plan(s.state.current, s.format, None).max_iters_source == "default"
+
+
+# --- B: a traceback whose long lines a terminal wrapped --------------------------------------------------
+
+@pytest.mark.parametrize(("end", "status", "error"), [
+    ("[rank0]: torch.OutOfMemoryError: CUDA out of memory.", "crashed", "torch.OutOfMemoryError: CUDA out of memory. (rank 0)"),
+    ("KeyboardInterrupt", "interrupted", "KeyboardInterrupt"),
+    ("StopIteration", "crashed", "StopIteration"),
+])
+def test_the_rest_of_a_wrapped_line_does_not_end_a_traceback(end: str, status: str, error: str) -> None:
+    # a terminal copy of modded-nanogpt's rank-0 traceback: long lines wrapped, blank lines between
+    lines = ["[rank0]: Traceback (most recent call last):", "",
+             '[rank0]:   File "/x/torch/autograd/graph.py", line 769, in _engine_run_backwa', "", "rd", "",
+             '[rank0]:   File "/x/torch/_functorch/_aot_autograd/runtime_wrappers.py", line', "", " 1861, in backward",
+             "", "[rank0]:     out = call_compiled_backward()", "", end]
+    snap = session(lines).snapshot()
+    assert (snap.status, snap.error) == (status, error)
