@@ -16,7 +16,7 @@ import numpy as np
 from monitor.core.batch import Mark, StepRows, fold_lines
 from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
-from monitor.core.formats.prefix import PrintedClock, Stripped, strip, strip_block
+from monitor.core.formats.prefix import Margin, PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.report import Options, WriterExit, build
@@ -141,6 +141,8 @@ class Session:
         self.state = RunState()
         #: puts the times printed before the lines (timestamps) onto this clock
         self.printed_clock = PrintedClock()
+        #: the indentation or quote markers a quoted log carries before every line
+        self.margin = Margin()
         #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
         self._batch: _Batch | None = None
         self._file_mtime: float | None = None
@@ -287,6 +289,7 @@ class Session:
         text = decode(line) if isinstance(line, bytes) else line
         out: list[tuple[float | None, Event]] = []
         for segment in segments(text):
+            segment = self.margin.cut(segment)
             prefixed = strip(segment)
             if prefixed is None:
                 events = self.parser.feed(t, segment)
@@ -340,6 +343,7 @@ class Session:
             self.state.runs.append(Run(len(self.state.runs)))
         self.parser = AutoParser(self.options.fmt)
         self.printed_clock = PrintedClock()
+        self.margin = Margin()
 
     def _feed_lines(self, lines: Sequence[tuple[float | None, bytes]]) -> bool:
         """Lines in runs of equal arrival time (a source's batch mostly has one time for all)."""

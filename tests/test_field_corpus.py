@@ -89,9 +89,9 @@ def _check(name: str, key: str, want, capsys) -> None:
     r = record(name, capsys)
     if key in EXACT:
         assert r.get(key) == want, f"{key}: read {r.get(key)!r}, want {want!r}"
-    elif key == "val_loss":
-        got = r.get("val_loss")
-        assert got is not None and math.isclose(got, want, rel_tol=1e-6), f"val_loss: read {got!r}, want {want!r}"
+    elif key in ("val_loss", "loss"):
+        got = r.get(key)
+        assert got is not None and math.isclose(got, want, rel_tol=1e-6), f"{key}: read {got!r}, want {want!r}"
     elif key in APPROX:
         field, tol = APPROX[key]
         got = r.get(field)
@@ -169,7 +169,7 @@ def test_every_file_in_the_corpus_is_listed() -> None:
 
 def test_every_fact_is_known() -> None:
     known = NOT_CHECKED | set(EXACT) | set(APPROX) | set(SEPARATE) | {
-        "val_loss", "run_count", "error_contains", "error_not_contains", "warnings_contain", "says_unrecognized",
+        "val_loss", "loss", "run_count", "error_contains", "error_not_contains", "warnings_contain", "says_unrecognized",
         "loss_last_finite"}
     unknown = {(n, k) for n, f in FACTS.items() for k in f if k not in known}
     assert not unknown

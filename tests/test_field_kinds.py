@@ -7,7 +7,9 @@ from conftest import FakeClock
 
 from monitor.core.events import Crash, Eval, Iteration
 from monitor.core.formats import AutoParser, llama2c, modded, nanochat
-from monitor.core.formats.prefix import strip, strip_block
+from monitor.core.formats.common import glued_end
+from monitor.core.formats.prefix import Margin, strip, strip_block
+from monitor.core.plan import make_plan
 from monitor.core.report import STALL_UNTIMED_S, Options
 from monitor.inbox import FileTouched
 from monitor.session import Session
@@ -532,3 +534,212 @@ def test_nanochat_start_up_lines_show_the_family() -> None:
         assert (snap.format, snap.status) == ("nanochat", "starting")
         assert not snap.warnings
     assert session(["GPU: 0 | util 99%"]).snapshot().format is None
+
+
+@pytest.mark.parametrize("line", [
+    "Tokens / micro-batch / rank: 32 x 2048 = 65,536",
+    "Tokens / micro-batch: 524,288",
+    "Total batch size 524,288 => gradient accumulation steps: 1",
+    "Muon: Grouping 80 params of shape torch.Size([1280, 1280]), device cuda:0, dtype torch.float32",
+    # checkpoint_manager.py, as mid_train/chat_sft/chat_rl log it (the logging prefix stripped)
+    "2025-10-16 19:59:50,381 - nanochat.checkpoint_manager - INFO - No model tag provided, guessing model tag: d20",
+    "2025-10-16 19:59:51,395 - nanochat.checkpoint_manager - INFO - Building model with config: {'sequence_len': 2048}",
+    "Scaling the LR for the AdamW parameters ∝1/√(1280/768) = 0.774597",
+    "Calculated number of iterations from target data:param ratio: 21,400",
+    "Using user-provided number of iterations: 10",
+    "Estimated FLOPs per token: 3.199226e+09",
+])
+def test_every_nanochat_start_up_line_shows_the_family(line: str) -> None:
+    snap = session([line]).snapshot()
+    assert (snap.format, snap.status) == ("nanochat", "starting")
+
+
+def test_a_mid_train_start_up_that_never_steps_is_nanochat_with_its_batch() -> None:
+    lines = ["2025-10-16 19:59:50,381 - nanochat.checkpoint_manager - INFO - Loading model from /c/d20 with step 21400",
+             "Tokens / micro-batch / rank: 32 x 2048 = 65,536", "Tokens / micro-batch: 524,288",
+             "Total batch size 524,288 => gradient accumulation steps: 1"]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.status, snap.tokens_per_iter) == ("nanochat", "starting", 524288)
+    # another trainer's batch line does not say nanochat
+    assert session(["Total batch size: 8192"]).snapshot().format is None
+
+
+# --- A: a quoted log (indented, or behind quote markers) ----------------------------------------------
+
+LLAMA2C = ["step 0: train loss 0.6931, val loss 0.6931",
+           "0 | loss 0.6932 | lr 0.000000e+00 | 364.76ms | mfu -100.00%",
+           "1 | loss 0.6930 | lr 5.000000e-06 | 15.06ms | mfu -100.00%",
+           "2429 | loss 0.2366 | lr 2.272468e-10 | 13.72ms | mfu  0.09%"]
+
+
+@pytest.mark.parametrize("margin", ["    ", "  ", "\t", "> ", ">", "> > ", "    > "])
+def test_a_quoted_log_is_read_through_its_margin(margin: str) -> None:
+    # nbconvert's Markdown indents cell output by 4; docstrings and READMEs by their own; Markdown
+    # and e-mail quote with `> ` (an empty quoted line is the marker alone)
+    lines = ["", *(margin + line for line in LLAMA2C[:2]), margin.rstrip(), *(margin + line for line in LLAMA2C[2:])]
+    s = session(lines)
+    snap = s.snapshot()
+    assert (s.format, snap.iter, snap.loss, snap.val_loss) == ("llama2c", 2429, 0.2366, 0.6931)
+
+
+def test_a_traceback_inside_an_indented_log_keeps_its_own_indentation() -> None:
+    lines = [f"    {line}" for line in ["iter 10: loss 3.2, time 5.0ms", "Traceback (most recent call last):",
+                                         '  File "train.py", line 3, in <module>', "    x = model(X)",
+                                         "torch.cuda.OutOfMemoryError: CUDA out of memory."]]
+    snap = session(lines).snapshot()
+    assert (snap.iter, snap.status, snap.error) == (10, "crashed", "torch.cuda.OutOfMemoryError: CUDA out of memory.")
+
+
+@pytest.mark.parametrize("first", [
+    "                                                       █████                █████",  # nanochat's banner
+    "iter 0: loss 4.2, time 10.0ms",  # a log at column 0: its later indented lines are its own
+])
+def test_a_log_whose_first_line_is_not_quoted_has_no_margin(first: str) -> None:
+    m = Margin()
+    m.cut(first)
+    assert m.cut("    4 | loss 1.0 | lr 1e-4 | 10.0ms") == "    4 | loss 1.0 | lr 1e-4 | 10.0ms"
+    assert m.cut('  File "t.py", line 1') == '  File "t.py", line 1'
+
+
+# --- B: a job killed by its batch scheduler ----------------------------------------------------------------
+
+LLMC_STEP = "step   99/19560 | loss 4.2 (+nanz)| norm 0.5 (+nanz)| lr 8.49e-05 | 3613.67 ms | 37.4% bf16 MFU | 144865 tok/s"
+
+
+@pytest.mark.parametrize("kill", [
+    "slurmstepd: error: *** JOB 11679010 ON host CANCELLED AT 2024-10-10T18:59:58 DUE TO TIME LIMIT ***",
+    "slurmstepd: error: *** JOB 11679031 ON host CANCELLED AT 2024-10-11T13:44:45 ***",  # scancel
+    "slurmstepd: error: *** STEP 1234.0 ON host CANCELLED AT 2025-01-01T00:00:00 DUE TO PREEMPTION ***",
+    "slurmstepd-node12: error: *** JOB 77 ON node12 CANCELLED AT 2025-01-01T00:00:00 DUE TO TIME LIMIT ***",
+    "=>> PBS: job killed: walltime 86415 exceeded limit 86400",
+    "TERM_RUNLIMIT: job killed after reaching LSF run time limit.",  # in LSF's job report: never glued
+])
+@pytest.mark.parametrize("glued", [False, True])
+def test_a_job_killed_by_its_scheduler_was_interrupted_with_the_reason(kill: str, glued: bool) -> None:
+    # killed mid-write, the scheduler's line is glued to the half-written step line
+    glued = glued and not kill.startswith("TERM_")
+    lines = [LLMC_STEP, "step  100/19560 | loss 4.1 (+nanz)| norm 0.5 (" + kill] if glued else [LLMC_STEP, kill]
+    snap = session(lines).snapshot()
+    assert (snap.status, snap.error, snap.iter) == ("interrupted", kill, 100 if glued else 99)
+
+
+@pytest.mark.parametrize("piece", ["evaluating HellaSwag: 90/1256e", "iter 1220: loss 3.86", "step:1770/1770 train_time:17"])
+def test_a_scheduler_line_glued_to_any_text_is_read_as_its_own_line(piece: str) -> None:
+    kill = "slurmstepd: error: *** JOB 5 ON host CANCELLED AT 2024-10-10T18:59:58 DUE TO TIME LIMIT ***"
+    assert glued_end(piece + kill) == len(piece)
+    assert glued_end(kill) == -1 and glued_end(f"echo slurmstepd is fine {piece}") == -1
+
+
+def test_the_hosts_oom_killer_reported_by_slurm_is_a_crash() -> None:
+    oom = "slurmstepd: error: Detected 1 oom_kill event in StepId=8812.batch. Some of the step tasks have been OOM Killed."
+    snap = session([LLMC_STEP, oom]).snapshot()
+    assert (snap.status, snap.error) == ("crashed", oom)
+
+
+def test_a_scheduler_kill_at_the_end_of_a_long_block_is_read_in_bulk_too() -> None:
+    steps = [f"step {i:4d}/19560 | loss 4.2 (+nanz)| norm 0.5 (+nanz)| lr 8.49e-05 | 3613.67 ms | 37.4% bf16 MFU | 1 tok/s"
+             for i in range(1, 400)]
+    kill = "slurmstepd: error: *** JOB 5 ON host CANCELLED AT 2024-10-10T18:59:58 DUE TO TIME LIMIT ***"
+    block = "\n".join([*steps, "step  400/19560 | loss     nan (+nanz)|" + kill, *steps[:300]]).encode() + b"\n"
+    s = Session(Options(), FakeClock())
+    s.feed_block(block)
+    assert s.state.runs[0].crash is not None and s.state.runs[0].crash.message == kill
+
+
+# --- C: a rank's native failure before torchrun's wrapper ------------------------------------------------
+
+CHILD_FAILED = [("E0321 02:07:21.120000 1234 torch/distributed/elastic/multiprocessing/api.py:869] failed (exitcode: -6)"
+                " local_rank: 0 (pid: 80746) of binary: /usr/bin/python3"),
+                "Traceback (most recent call last):", '  File "/usr/local/bin/torchrun", line 8, in <module>',
+                "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
+                "  traceback : Signal 6 (SIGABRT) received by PID 80746"]
+TIMEOUT = ("Watchdog caught collective operation timeout: WorkNCCL(SeqNum=1580, OpType=ALLREDUCE, NumelIn=466119168, "
+           "NumelOut=466119168, Timeout(ms)=600000) ran for 600060 milliseconds before timing out.")
+
+
+@pytest.mark.parametrize("lines", [
+    # torch >= 2.2: torchrun's rank tag, glog's prefix, then the watchdog's own `[Rank N]`
+    [f"[rank0]:[E321 02:07:08.408271257 ProcessGroupNCCL.cpp:607] [Rank 0] {TIMEOUT}",
+     f"[rank4]:[E321 02:07:08.414640780 ProcessGroupNCCL.cpp:607] [Rank 4] {TIMEOUT.replace('600060', '600067')}",
+     (f"[rank0]:[E321 02:07:08.467000000 ProcessGroupNCCL.cpp:1515] [PG 1 Rank 0] Process group watchdog thread "
+     f"terminated with exception: [Rank 0] {TIMEOUT}"),
+     "terminate called after throwing an instance of 'c10::DistBackendError'",
+     f"  what():  [PG 1 Rank 0] Process group watchdog thread terminated with exception: [Rank 0] {TIMEOUT}"],
+    # torch 1.x/2.0: glog's short prefix stays on the line
+    [f"[E ProcessGroupNCCL.cpp:737] [Rank 0] {TIMEOUT}", f"[E ProcessGroupNCCL.cpp:737] [Rank 3] {TIMEOUT}"],
+])
+def test_an_nccl_watchdog_timeout_is_the_error_not_torchruns_wrapper(lines: list[str]) -> None:
+    snap = session(["iter 1580: loss 3.2950, time 903.88ms, mfu 16.04%", *lines, *CHILD_FAILED]).snapshot()
+    # the same timeout from another rank is counted with it
+    assert snap.status == "crashed" and snap.error in (f"{TIMEOUT} (rank 0)", f"{TIMEOUT} (rank 0 first; 2 ranks raised it)")
+
+
+@pytest.mark.parametrize(("lines", "error"), [
+    (["terminate called after throwing an instance of 'c10::Error'",
+      "  what():  CUDA error: an illegal memory access was encountered"],
+     "c10::Error: CUDA error: an illegal memory access was encountered"),
+    (["terminate called after throwing an instance of 'std::bad_alloc'", "Aborted (core dumped)"],
+     "terminate called after throwing an instance of 'std::bad_alloc'"),
+])
+def test_a_cpp_exception_that_ends_the_process_is_a_crash_with_its_message(lines: list[str], error: str) -> None:
+    snap = session(["iter 10: loss 3.2, time 5.0ms", *lines, *CHILD_FAILED]).snapshot()
+    assert (snap.status, snap.error) == ("crashed", error)
+
+
+# --- E/G: a share of the stage that runs one batch ahead of the steps ------------------------------------
+
+def test_a_share_one_batch_ahead_of_the_steps_gives_the_last_step() -> None:
+    # mid_train with 10 iterations: its loader has fetched the next batch when a step prints
+    # (1 at 20%, 2 at 30%: steps over a total fit no whole number, batches fetched fit 10)
+    lines = ["Step 00000 | Validation bpb: 2.1492",
+             "step 00001 (20.00%) | loss: 4.377713 | lrm: 1.00 | dt: 5856.08ms | total time: 0.00m",
+             "step 00002 (30.00%) | loss: 5.784154 | lrm: 1.00 | dt: 26.68ms | total time: 0.00m"]
+    snap = session(lines).snapshot()
+    assert (snap.iter, snap.max_iters, snap.max_iters_source) == (2, 9, "log")
+    done = session([*lines, *(f"step {i:05d} ({10 * (i + 1)}.00%) | loss: 4.0 | dt: 27.00ms" for i in range(3, 10))])
+    assert (done.snapshot().max_iters, done.snapshot().status) == (9, "finished")
+
+
+def test_a_share_of_steps_done_still_gives_the_total_it_says() -> None:
+    parser = nanochat.Parser()
+    totals = [parser.parse(f"step {i:05d} ({100 * i / 300:.2f}%) | loss: 3.0 | dt: 1.00ms") for i in range(1, 40)]
+    assert totals[-1].share_total == 300
+
+
+# --- D/G: settings printed as `name: value` pairs ---------------------------------------------------------
+
+@pytest.mark.parametrize(("lines", "max_iters", "eval_interval"), [
+    # pfnet-research/GenerRNA's train.py: several pairs to a line, a trailing comma, a continued line
+    (["gradient_accumulation_steps: 16, batch_size: 16, ", "learning_rate: 0.0001, max_iters: 1000000, ",
+      " dtype: float16, compile: True", "eval_interval: 500"], 1000000, 500),
+    (["max_iters: 5000"], 5000, None),
+])
+def test_settings_printed_as_name_value_pairs_are_read(lines: list[str], max_iters: int, eval_interval: int | None) -> None:
+    s = session(["Initializing a new model from scratch", *lines, "iter 0: loss 4.2, time 10.0ms, mfu -100.00%"])
+    plan = make_plan(s.state.current, s.format, None)
+    assert (plan.max_iters, plan.max_iters_source) == (max_iters, "log")
+    assert eval_interval is None or plan.eval_interval == eval_interval
+
+
+@pytest.mark.parametrize("line", ["training data: tokenized_psi/", "meta_vocab_size: 1024", "ddp_world_size: 1",
+                                  "note: max_iters: 10 is the default", "Epoch: 3, loss: 2.0"])
+def test_other_name_value_lines_are_no_settings(line: str) -> None:
+    s = session(["Initializing a new model from scratch", line, "iter 0: loss 4.2, time 10.0ms, mfu -100.00%"])
+    assert make_plan(s.state.current, s.format, None).max_iters_source == "default"
+
+
+# --- B: a traceback whose long lines a terminal wrapped --------------------------------------------------
+
+@pytest.mark.parametrize(("end", "status", "error"), [
+    ("[rank0]: torch.OutOfMemoryError: CUDA out of memory.", "crashed", "torch.OutOfMemoryError: CUDA out of memory. (rank 0)"),
+    ("KeyboardInterrupt", "interrupted", "KeyboardInterrupt"),
+    ("StopIteration", "crashed", "StopIteration"),
+])
+def test_the_rest_of_a_wrapped_line_does_not_end_a_traceback(end: str, status: str, error: str) -> None:
+    # a terminal copy of modded-nanogpt's rank-0 traceback: long lines wrapped, blank lines between
+    lines = ["[rank0]: Traceback (most recent call last):", "",
+             '[rank0]:   File "/x/torch/autograd/graph.py", line 769, in _engine_run_backwa', "", "rd", "",
+             '[rank0]:   File "/x/torch/_functorch/_aot_autograd/runtime_wrappers.py", line', "", " 1861, in backward",
+             "", "[rank0]:     out = call_compiled_backward()", "", end]
+    snap = session(lines).snapshot()
+    assert (snap.status, snap.error) == (status, error)

@@ -17,7 +17,7 @@ from importlib import resources
 
 from monitor.core.events import Iteration
 from monitor.core.formats import AutoParser
-from monitor.core.formats.prefix import strip
+from monitor.core.formats.prefix import Margin, strip
 from monitor.core.lines import decode, segments
 from monitor.sources.logfile import LogError, read_lines
 
@@ -71,8 +71,10 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
     last_iter: int | None = None
     last_train: float | None = None
     recent: deque[float] = deque(maxlen=16)
+    margin = Margin()
     for raw in lines:
         for segment in segments(decode(raw)):
+            segment = margin.cut(segment)
             prefixed = strip(segment)  # a timestamp or rank tag before the line
             for _, event in parser.feed(None, segment if prefixed is None else prefixed.text):
                 if not isinstance(event, Iteration):

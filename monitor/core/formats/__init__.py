@@ -14,7 +14,7 @@ import numpy as np
 
 from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
 from monitor.core.formats import bulk, llama2c, llmc, modded, nanochat, nanogpt
-from monitor.core.formats.common import PythonErrors
+from monitor.core.formats.common import PythonErrors, glued_end
 from monitor.core.formats.scan import IterationColumns
 
 #: What a parser makes of one line: nothing, one event, or several (a modded-nanogpt
@@ -162,6 +162,9 @@ class AutoParser:
             absorb(cols, first, end)
 
     def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
+        glued = glued_end(line)
+        if glued > 0:  # a scheduler killed the job mid-line: its message is a line of its own
+            return self.feed(t, line[:glued]) + self.feed(t, line[glued:])
         if self._parser is not None:
             refined = REFINES.get(self.family.name) if self._auto else None  # type: ignore[union-attr]
             if refined is not None and FAMILIES[refined].sniff(line):

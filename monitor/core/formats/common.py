@@ -13,11 +13,30 @@ from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
 
 _WARNING = re.compile(r"\S.*?:\d+: (\w*Warning): (.*)$")
 _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Failure))\b:?\s*(.*)$")
-#: The line that ends a traceback: the exception's (dotted) name, then `:` or nothing.
-_RAISED = re.compile(r"[A-Za-z_][\w.]*(?::|\s*$)")
+#: The line that ends a traceback: the exception's (dotted) name, then `:`, or alone, and then a
+#: class name (`KeyboardInterrupt`): a lowercase word alone is the rest of a line a terminal
+#: wrapped (`…, in _engine_run_backwa` / `rd`).
+_RAISED = re.compile(r"[A-Za-z_][\w.]*:|(?:[A-Za-z_]\w*\.)*[A-Z]\w*\s*$")
 # llm.c's checks: `[CUDA ERROR] at file train_gpt2.cu:265:` (message on the next line), cuBLAS, cuDNN, NCCL, MPI.
 _NATIVE = re.compile(r"(\[(?:CUDA|cuBLAS|cuDNN|NCCL|MPI) ERROR\])(?::| at file \S+:\d+:)?")
 _FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
+# A batch scheduler ending the job from outside (time limit, preemption, `scancel`, `qdel`,
+# `bkill`): SLURM's slurmstepd, PBS/Torque, LSF. The process is killed, so nothing else says so.
+_SCHEDULER_KILL = re.compile(
+    r"slurmstepd(?:-\S+)?: error: \*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+.*\*\*\*"
+    r"|=>> PBS: job killed: .+"
+    r"|TERM_(?:RUNLIMIT|OWNER|PREEMPT|REQUEUE_\w+|CPULIMIT|MEMLIMIT|FORCE_\w+): job killed.*")
+# The host's OOM killer, as SLURM reports it for the job's step.
+_SCHEDULER_OOM = re.compile(r"slurmstepd(?:-\S+)?: error: Detected \d+ oom[_-]kill events? in ")
+# A rank's native failure, which leaves no Python traceback: PyTorch's NCCL watchdog timing out a
+# collective (then aborting the process), and C++'s `terminate called after throwing an
+# instance of 'c10::Error'` with its message on the next line (`  what():  …`).
+_WATCHDOG = re.compile(r"(?:.*?\] )?\[(?:PG \d+ )?Rank (\d+)\] (Watchdog caught collective operation timeout: .*\S)")
+_TERMINATE = re.compile(r"terminate called after throwing an instance of '([^']{1,200})'")
+_WHAT = re.compile(r"\s*what\(\):\s+(.*\S)")
+#: Where a scheduler's message may start in the middle of a line: the job was killed while a
+#: line was half written, and the scheduler's own line is glued to it.
+_GLUED_MARKERS = ("slurmstepd", "=>> PBS: ")
 #: A number as training logs print it, `nan` and `inf` with either sign included (group 1).
 NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
 #: A step number or count of at most 15 digits (group 1); a longer run of digits is no match,
@@ -26,6 +45,17 @@ INT = r"(\d{1,15})(?!\d)"
 #: An exception line whose message ends in `:` (an empty message, `ChildFailedError: `, does not).
 _CONTINUED = re.compile(r"[A-Za-z_][\w.]*: .*\S.*:\s*$")
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
+
+
+def glued_end(line: str) -> int:
+    """Where a batch scheduler's message starts inside `line`, when it was glued to the end of
+    a half-written line (`step 902/19560 | loss nan|slurmstepd: error: *** JOB … CANCELLED …`);
+    -1 when there is none (the usual case) or it starts the line."""
+    for marker in _GLUED_MARKERS:
+        at = line.find(marker, 1)
+        if at > 0 and (_SCHEDULER_KILL.match(line, at) or _SCHEDULER_OOM.match(line, at)):
+            return at
+    return -1
 
 
 def number(text: str | None) -> float | None:
@@ -99,10 +129,18 @@ class PythonErrors:
         self._in_traceback = False
         self._native: str | None = None  # a C/CUDA error's head, waiting for its message line
         self._raised: str | None = None  # a traceback's last line ending in `:`, waiting for the rest
+        self._thrown: str | None = None  # C++'s `terminate called …` line, waiting for its `what():` line
 
     def parse(self, line: str) -> Event | None:
         if self._raised is not None:
             return self._raised_rest(line)
+        if self._thrown is not None:
+            thrown, self._thrown = self._thrown, None
+            what = _WHAT.match(line)
+            if what is not None:
+                return Crash(message=f"{_TERMINATE.match(thrown).group(1)}: {what.group(1)}")  # type: ignore[union-attr]
+            self.parse(line)  # what follows (`Aborted`) is its consequence; a traceback starting goes on
+            return Crash(message=thrown)
         if self._native is not None:
             if not line.strip():
                 return None
@@ -127,6 +165,17 @@ class PythonErrors:
             return PyWarning(category=m.group(1), message=m.group(2).strip())
         if _FATAL.match(line) or _EXCEPTION.match(line) and ":" in line and not line[:1].isspace():
             return _fatal(line)
+        if "Watchdog caught collective operation timeout" in line:
+            m = _WATCHDOG.match(line)
+            if m is not None:
+                return Crash(message=m.group(2), rank=int(m.group(1)))
+        if line.startswith("terminate called after throwing") and _TERMINATE.match(line) is not None:
+            self._thrown = line.strip()
+            return None
+        if line[:1] in "sT=" and _SCHEDULER_KILL.match(line):
+            return Crash(message=line.strip(), interrupted=True)  # killed from outside, as by SIGTERM
+        if line[:1] == "s" and _SCHEDULER_OOM.match(line):
+            return Crash(message=line.strip())
         return self._native_error(line)
 
     def _raised_rest(self, line: str) -> Event | None:

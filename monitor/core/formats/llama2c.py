@@ -40,7 +40,7 @@ class Parser(nanogpt.Parser):
 
     name = NAME
 
-    def parse(self, line: str) -> Event | None:
+    def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if line[:1].isdigit():
             m = _STEP.match(line)
             if m is not None:

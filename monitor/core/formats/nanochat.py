@@ -80,9 +80,14 @@ _FINAL_OFFSET = {"sft": 2, "data": 0, "budget": 1}
 # mid_train and today's chat_sft print steps 1..total, the last at (about) 100% of their data;
 # autoresearch ("budget") steps 0..total-1, its total printed only in its summary.
 _ONE_BASED = ("data",)
-# Start-up lines only nanochat's common.py and scripts print (a log cut before its banner or
-# its first step still shows its family).
-_OWN_LINES = ("Autodetected device type: ", "COMPUTE_DTYPE: ")
+# Start-up lines only nanochat's common.py, checkpoint_manager.py, optimizer and scripts print
+# (a log cut before its banner or its first step still shows its family): every script's batch
+# lines, base_train's model and step-count lines, the checkpoint loaded by mid_train, chat_sft
+# and chat_rl (their logging prefix stripped), the Muon parameter groups.
+_OWN_LINES = ("Autodetected device type: ", "COMPUTE_DTYPE: ", "Tokens / micro-batch / rank: ", "Tokens / micro-batch: ",
+              "Muon: Grouping ", "No model tag provided, guessing model tag: ", "Building model with config: {",
+              "Scaling the LR for the AdamW parameters ", "Calculated number of iterations from ",
+              "Using user-provided number of iterations: ", "Estimated FLOPs per token: ")
 
 
 class Parser:
@@ -107,7 +112,7 @@ class Parser:
                 remaining = _REMAINING.search(line, m.end())
                 stage = "base" if m.group(2) else "data" if remaining is None else "budget"
                 if stage != self._stage:
-                    self._share = _ShareTotal()
+                    self._share = _ShareTotal(fetched_ahead=stage == "data")
                 self._last_step = iteration.iter
                 if remaining is not None and remaining.group(2) == " steps":  # the steps left give the total
                     iteration = replace(iteration, max_iters=iteration.iter + 1 + int(remaining.group(1)))
@@ -201,26 +206,56 @@ class _ShareTotal:
     """A stage's step count from the share of it its step lines print (`step 00298
     (99.33%)`): each line bounds the total within the rounding of its share; the bounds of
     all lines together give it once they hold one whole number (or are within
-    SHARE_TOTAL_PRECISION of each other)."""
+    SHARE_TOTAL_PRECISION of each other).
 
-    def __init__(self) -> None:
-        self.low, self.high = 0.0, math.inf
+    With `fetched_ahead`, two readings of the share are followed: the steps done over the
+    total, and the batches fetched over the batches there are, one ahead of the steps
+    (mid_train and chat_sft fetch the next batch before they print: `step 00001 (20.00%)` of
+    10 batches, the last step printed at 100% being 9). The reading whose lines have agreed the longest gives the
+    total, the first on a tie; a reading whose next line does not fit its bounds starts again
+    from that line (a new stage, a resumed run, or a share that is only approximate)."""
+
+    def __init__(self, fetched_ahead: bool = False) -> None:
+        # (a time budget's share is of its time: only the first reading applies)
+        self._readings = [_Reading(0), _Reading(1)] if fetched_ahead else [_Reading(0)]
 
     def add(self, step: int, share_text: str) -> int | None:
         share = float(share_text)
         half = 0.5 * 10.0 ** -len(share_text.partition(".")[2])  # the rounding of the printed share
         if step <= 0 or share <= half:
             return None
-        low, high = 100.0 * step / (share + half), 100.0 * step / (share - half)
+        for reading in self._readings:
+            reading.add(step, share, half)
+        best = max(self._readings, key=lambda reading: reading.agreed)  # the first of equals
+        return best.total()
+
+
+class _Reading:
+    """Bounds on the total from lines read as (step + ahead) / total = share."""
+
+    def __init__(self, ahead: int) -> None:
+        self.ahead = ahead
+        self.low, self.high = 0.0, math.inf
+        #: how many lines in a row have fitted the bounds
+        self.agreed = 0
+
+    def add(self, step: int, share: float, half: float) -> None:
+        done = step + self.ahead
+        low, high = 100.0 * done / (share + half), 100.0 * done / (share - half)
         if low > self.high or high < self.low:  # the share does not follow the steps: start again
-            self.low, self.high = low, high
+            self.low, self.high, self.agreed = low, high, 1
         else:
-            self.low, self.high = max(self.low, low), min(self.high, high)
+            self.low, self.high, self.agreed = max(self.low, low), min(self.high, high), self.agreed + 1
+
+    def total(self) -> int | None:
+        """The last step the stage prints, once the bounds pin the total (None before)."""
         first, last = math.ceil(self.low), math.floor(self.high)
         if first == last:
-            return first
+            return first - self.ahead
         middle = (self.low + self.high) / 2
-        return round(middle) if self.high - self.low <= SHARE_TOTAL_PRECISION * middle else None
+        if self.high - self.low <= SHARE_TOTAL_PRECISION * middle:
+            return round(middle) - self.ahead
+        return None
 
 
 def _step(m: re.Match[str], line: str) -> Iteration:
@@ -250,6 +285,9 @@ def sniff(line: str) -> bool:
         return _STEP.match(line) is not None
     if line.startswith(_OWN_LINES) or line.startswith("GPU: ") and "| Peak FLOPS (BF16): " in line:
         return True
+    if line.startswith("Total batch size "):
+        m = _BATCH.match(line)
+        return m is not None and "=> gradient accumulation steps" in line
     if line.startswith("Step "):
         if _STEP_CAPITAL.match(line) is not None:
             return True

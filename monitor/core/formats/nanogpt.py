@@ -60,6 +60,19 @@ _PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
 # descendant, told apart by its step line) prints.
 _OWN_LINES = ("compiling the model... (takes a ~minute)", "using fused AdamW: ", "Initializing a new model from scratch",
               "Resuming training from ", "Initializing from OpenAI GPT-2 weights")
+# A fork that prints its settings as `name: value` pairs, several to a line (pfnet-research/
+# GenerRNA: `learning_rate: 0.0001, max_iters: 1000000, `): a line made only of such pairs.
+_PAIRS = re.compile(r"\s*[A-Za-z_]\w*: [^,:]+?(?:, [A-Za-z_]\w*: [^,:]+?)*,?\s*$")
+_PAIR = re.compile(r"([A-Za-z_]\w*): ([^,:]+?)\s*(?:,|$)")
+#: train.py's settings (the names configurator.py may override): a pair is read as a
+#: setting only under one of these names.
+TRAIN_SETTINGS = frozenset((
+    "out_dir", "eval_interval", "log_interval", "eval_iters", "eval_only", "always_save_checkpoint", "init_from",
+    "wandb_log", "wandb_project", "wandb_run_name", "dataset", "gradient_accumulation_steps", "batch_size",
+    "block_size", "n_layer", "n_head", "n_embd", "dropout", "bias", "learning_rate", "max_iters", "weight_decay",
+    "beta1", "beta2", "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr", "backend", "device",
+    "dtype", "compile",
+))
 # The end-of-training summary forks print after their loop (SakanaAI/AI-Scientist's nanoGPT
 # template: `training done`, `Best validation loss: …`, `Total train time: 87.15 mins`).
 _END_LINES = ("training done", "Total train time: ")
@@ -74,7 +87,7 @@ class Parser:
         self._in_config = False
         self._errors = PythonErrors()
 
-    def parse(self, line: str) -> Event | None:
+    def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if self._in_config:
             event = self._config_line(line)
             if self._in_config:
@@ -132,7 +145,7 @@ class Parser:
         return None
 
     @staticmethod
-    def _startup(line: str) -> Event | None:
+    def _startup(line: str) -> Event | tuple[Event, ...] | None:
         if line.startswith(("tokens per iteration", "total number of tokens per iteration")):
             m = _TOKENS.match(line)
             return TokensPerIter(int(m.group(1).replace(",", ""))) if m else None
@@ -152,7 +165,16 @@ class Parser:
             return Compiling()
         if line.startswith(_END_LINES):
             return TrainingEnded(line.strip())
+        return _settings(line) if ": " in line else None
+
+
+def _settings(line: str) -> tuple[Event, ...] | None:
+    """A line of `name: value` pairs with at least one of train.py's settings among them:
+    those settings (other names are the fork's own); None for any other line."""
+    if _PAIRS.match(line) is None:
         return None
+    pairs = [(m.group(1), m.group(2)) for m in _PAIR.finditer(line) if m.group(1) in TRAIN_SETTINGS]
+    return tuple(ConfigValue(key=key, value=literal(value)) for key, value in pairs) or None
 
 
 def _assignment(tree: ast.Module) -> Event | None:

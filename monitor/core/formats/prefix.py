@@ -119,6 +119,41 @@ def _printed(m: re.Match[str]) -> float | None:
     return seconds
 
 
+#: The margin a quoted log carries before every line: indentation (a notebook exported to
+#: Markdown indents cell output by four spaces, a docstring or a README block by its own) and
+#: quote markers (`> `, `> > `: Markdown, e-mail).
+_MARGIN = re.compile(r"(?:[ \t]*>)*[ \t]*")
+#: Indentation wider than this is a line's own layout (nanochat's banner), not a margin.
+MAX_MARGIN = 12
+
+
+class Margin:
+    """Removes the margin of a quoted log from each of its lines.
+
+    The margin is learnt from the log's first line with text: its quote markers, or its
+    indentation (a tab, or 2 to MAX_MARGIN spaces); a log that starts at column 0 has none and is
+    left as it is. Lines that do not carry the margin are kept whole (a traceback's own
+    indentation goes on after it), and a quoted line with nothing after its markers is empty.
+    """
+
+    def __init__(self) -> None:
+        self._margin: str | None = None  # None until the first line with text
+
+    def cut(self, line: str) -> str:
+        margin = self._margin
+        if margin is None:
+            if not line.strip():
+                return line
+            found = _MARGIN.match(line).group()  # type: ignore[union-attr]  # matches the empty string
+            wide = ">" in found or "\t" in found or len(found) >= 2  # one space is a line's own
+            self._margin = margin = found if wide and len(found) <= MAX_MARGIN else ""
+        if not margin:
+            return line
+        if line.startswith(margin):
+            return line[len(margin) :]
+        return "" if line.strip() == margin.strip() else line
+
+
 # The rank tags of torchrun, mpirun --tag-output and srun --label (as in _PREFIX).
 _BLOCK_RANK = re.compile(rb"^(?:\[(?:rank|default)?\d{1,6}\]: ?|\[(?:\d{1,6},)?\d{1,6}\]<std(?:out|err)>: ?| *\d{1,5}: )",
                          re.MULTILINE)
