@@ -39,6 +39,24 @@ def test_a_forced_change_right_after_a_detected_one_is_the_same_change() -> None
     assert told.change_iter == seen.change_iter and told.regime_share == 1.0
 
 
+def test_the_speed_after_the_last_other_process_left_is_followed_in_full() -> None:
+    # 200 steps free, 200 beside a competitor (1.3x), then it leaves: back to a speed the run had
+    times = [0.02] * 200 + [0.026] * 200 + [0.02] * 20
+
+    def share(freed: bool) -> float:
+        s = Stream()
+        for i, x in enumerate(times, start=1):
+            if i in (201, 401):
+                s.force_change(freed=freed and i == 401)
+            s.add(x, 1.0, i)
+        sp = s.speed(len(times), 2000)
+        assert sp is not None and sp.change_iter == 401
+        return sp.regime_share
+
+    assert share(freed=True) == 1.0  # the run's own speed: it lasts
+    assert share(freed=False) < 0.1  # one competitor of two left: the rest may too, or not
+
+
 def _slowed(at: int, factor: float, upto: int) -> list[tuple[float, str]]:
     base = noisy(0.02, rel=0.01)
     return lines_of(lambda i: base(i) * (factor if i > at else 1.0), upto, max_iters=5000)

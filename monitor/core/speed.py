@@ -160,11 +160,17 @@ class Stream:
         #: a change is known from outside the timing (another process came to or left the
         #: run's GPU): the next sample starts a new regime
         self._forced = False
+        #: the current regime began when the last other process left the run's GPU: it lasts
+        self._freed = False
+        self._freed_next = False
 
-    def force_change(self) -> None:
+    def force_change(self, freed: bool = False) -> None:
         """Start a new regime at the next sample, without waiting for the CUSUM: the speed is
-        known to change from here (a competing process came to or left the run's GPU)."""
+        known to change from here (a competing process came to or left the run's GPU).
+        `freed`: no other process is left on it, so the new speed is the run's own and is
+        followed in full; a competitor that came may leave, so its speed counts as it lasts."""
         self._forced = True
+        self._freed_next = freed
 
     @property
     def noise(self) -> float:
@@ -179,6 +185,7 @@ class Stream:
             if self.regime.n >= FORCED_MIN_SAMPLES:
                 self._new_regime(_Sums())
                 self.change_iter = at  # this sample is the new regime's first
+            self._freed = self._freed_next  # (a younger regime began at this change already)
         self.n += 1
         if self._prev_y is not None:
             d = min(abs(y - self._prev_y), 1.0)
@@ -224,6 +231,7 @@ class Stream:
         self.before_s = self.regime.mean_s()
         self.fastest_before_s = min(self.fastest_before_s, self.before_s)
         self.change_iter = regime.first_iter
+        self._freed = False
         self.regime, self._pending = regime, _Sums()
         self._hi = self._lo = 0.0
         self._transient_s = 0.0
@@ -263,7 +271,7 @@ class Stream:
             span = min(steps_left, at - self.whole.first_iter) if steps_left > 0 else at - self.whole.first_iter
             announced = self._announced(self.change_iter)
             fresh = level <= FRESH * self.fastest_before_s
-            share = 1.0 if span <= 0 or announced or fresh else min(1.0, age / span)
+            share = 1.0 if span <= 0 or announced or fresh or self._freed else min(1.0, age / span)
             step_s = share * step_s + (1.0 - share) * long_s
         time_s = r.xw + self._transient_s
         long_time_s = self.whole.xw + self._long_transient_s

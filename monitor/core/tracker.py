@@ -76,7 +76,7 @@ class Tracker:
         self._evals_seen = 0
         self._eval_in_printed = True
         #: times (epoch s) at which the number of other processes on the run's GPUs changed
-        self._contention_t: list[float] = []
+        self._contention_t: list[tuple[float, int]] = []
         self._contention_newest_t = -math.inf
         self._clear()
 
@@ -157,10 +157,10 @@ class Tracker:
         (time, other processes on the run's GPUs) at each change of that number, oldest first
         (Telemetry.contention); each starts a new speed regime at the first gap after it."""
         self._eval_in_printed = eval_in_step_time
-        fresh = [t for t, _ in contention if t > self._contention_newest_t]
+        fresh = [(t, n) for t, n in contention if t > self._contention_newest_t]
         if fresh:
             self._contention_t += fresh
-            self._contention_newest_t = fresh[-1]
+            self._contention_newest_t = fresh[-1][0]
         self.t_resolution_s = run.t_resolution_s
         n = run.n_iters
         for e in run.evals[self._evals_seen:]:
@@ -228,13 +228,13 @@ class Tracker:
     def _contended(self, since_t: float) -> None:
         """A row whose gap starts at `since_t` (epoch s) follows a change of the processes on the
         run's GPUs: its samples start a new regime in every stream."""
-        changed = False
-        while self._contention_next < len(self._contention_t) and self._contention_t[self._contention_next] <= since_t:
+        others = None
+        while self._contention_next < len(self._contention_t) and self._contention_t[self._contention_next][0] <= since_t:
+            others = self._contention_t[self._contention_next][1]
             self._contention_next += 1
-            changed = True
-        if changed:
+        if others is not None:
             for stream in (self.arrival, self.printed, self.clock):
-                stream.force_change()
+                stream.force_change(freed=others == 0)
             if self._warm_final:  # no refold will need them again
                 del self._contention_t[:self._contention_next]
                 self._contention_next = 0
