@@ -175,9 +175,13 @@ def behind_wall(row: LooRow) -> float | None:
 def loo_summary(rows: list[LooRow]) -> str:
     """The targets met, counted over the held-out runs, and the mean error at LOO_POINTS."""
     n = len(rows)
-    at5 = sum((r.errors.get(0.05) or math.inf) <= 0.05 for r in rows)
-    later = sum(all((r.errors.get(f) if r.errors.get(f) is not None else math.inf) <= 0.03
-                    for f in LOO_POINTS if f >= 0.10) for r in rows)
+
+    def err(r: LooRow, f: float) -> float:
+        e = r.errors.get(f)
+        return math.inf if e is None else e
+
+    at5 = sum(err(r, 0.05) <= 0.05 for r in rows)
+    later = sum(all(err(r, f) <= 0.03 for f in LOO_POINTS if f >= 0.10) for r in rows)
     wall = sum((b := behind_wall(r)) is not None and b <= 0.005 for r in rows)
     cover = sum(r.loo_covered[0] >= 0.90 * r.loo_covered[1] for r in rows)
     errs = [e for r in rows for f in LOO_POINTS if (e := r.errors.get(f)) is not None]
