@@ -7,6 +7,7 @@ Error at a point = |predicted finish - actual finish| / run duration, where the 
 finish is the time of the log's last line and the duration is the last line's time minus
 the first line's. A point is the first line at which the run has done that fraction of its
 iterations (counted from its first, for a run resumed from a checkpoint). Coverage: the truth lies inside [eta_low, eta_high].
+A recorded run's NVML process lists are replayed beside its lines (benchmarks/eta_contention.py).
 """
 
 from __future__ import annotations
@@ -43,8 +44,6 @@ POINTS = (0.02, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
 TARGET_AT_5 = 0.05
 TARGET_FROM_10 = 0.03
 COVERAGE_TARGET = 0.90
-#: Replay the other processes NVML saw on the run's GPUs (benchmarks/eta_contention.py).
-CONTENTION = [True]
 #: tqdm's default smoothing factor (tqdm.std.EMA, `smoothing=0.3`).
 TQDM_ALPHA = 0.3
 
@@ -157,12 +156,15 @@ def _fed(log: Path, items: list[tuple[float, bytes]], max_iters: int | None = No
 
 
 def replay(
-    name: str, log: Path, times: Path | None, max_iters: int | None = None, run_index: int | None = None
+    name: str, log: Path, times: Path | None, max_iters: int | None = None, run_index: int | None = None,
+    gpu_processes: bool = True,
 ) -> Result | str:
     """Replay one log and score the run `run_index` of it, by default its last, from that run's
-    first line to its last; a string says why it cannot be scored."""
+    first line to its last; a string says why it cannot be scored. `gpu_processes`: also replay
+    the other processes NVML saw on the run's GPUs, where the run's folder has them
+    (benchmarks/eta_contention.py)."""
     items = list(timed_lines(str(log), None if times is None else str(times), 0.0))
-    gpu = contention_readings(log.parent) if times is not None and CONTENTION[0] else []
+    gpu = contention_readings(log.parent) if times is not None and gpu_processes else []
     clock_now = [items[0][0]]
     session = Session(Options(source=str(log), max_iters=max_iters), lambda: clock_now[0])
     first_t, truth = items[0][0], items[-1][0]

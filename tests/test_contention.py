@@ -97,3 +97,21 @@ def test_a_recorded_runs_processes_leave_out_a_wrapper_that_starts_the_competito
         {"pid": 14, "ppid": 11, "cmd": "python3 gpu_burst.py --worker"},
     ]}
     assert run_pids(meta) == {12, 13}
+
+
+def test_a_recorded_trace_gives_a_sample_at_each_change_on_the_runs_gpus(tmp_path) -> None:
+    import json
+
+    from benchmarks.eta_contention import contention_readings
+
+    (tmp_path / "meta.json").write_text(json.dumps({"processes": [
+        {"pid": 5, "ppid": 1, "cmd": "python3 train.py"}, {"pid": 6, "ppid": 5, "cmd": "compile_worker"}]}))
+    rows = ["t,index,name,pids", "10.0,0,H200,", "10.0,1,H200,9", "10.2,0,H200,5", "10.2,1,H200,9",
+            "10.4,0,H200,5;6;7", "10.4,1,H200,", "10.6,0,H200,5;7", "10.8,0,H200,5"]
+    (tmp_path / "gpu.nvml.csv").write_text("\n".join(rows) + "\n")
+    readings = contention_readings(tmp_path)
+    assert readings[0] == (10.0, GpuChoice((0,), "process"))  # GPU 1 never holds the run's processes
+    assert [(t, r.other_processes) for t, r in readings[1:] if isinstance(r, GpuSample)] == [
+        (10.0, 0), (10.4, 1), (10.8, 0)]
+    (tmp_path / "gpu.nvml.csv").write_text("t,index,name\n10.0,0,H200\n")
+    assert contention_readings(tmp_path) == []  # an older trace without the process lists
