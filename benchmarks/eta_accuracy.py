@@ -7,6 +7,7 @@ Error at a point = |predicted finish - actual finish| / run duration, where the 
 finish is the time of the log's last line and the duration is the last line's time minus
 the first line's. A point is the first line at which the run has done that fraction of its
 iterations (counted from its first, for a run resumed from a checkpoint). Coverage: the truth lies inside [eta_low, eta_high].
+A recorded run's NVML process lists are replayed beside its lines (benchmarks/eta_contention.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_table
+from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_summary, loo_table
+from benchmarks.eta_contention import contention_readings
+from monitor.inbox import GpuSampled
 from monitor.core.estimate import estimate
 from monitor.core.plan import Plan, make_plan
 from monitor.core.report import Options
@@ -153,11 +156,15 @@ def _fed(log: Path, items: list[tuple[float, bytes]], max_iters: int | None = No
 
 
 def replay(
-    name: str, log: Path, times: Path | None, max_iters: int | None = None, run_index: int | None = None
+    name: str, log: Path, times: Path | None, max_iters: int | None = None, run_index: int | None = None,
+    gpu_processes: bool = True,
 ) -> Result | str:
     """Replay one log and score the run `run_index` of it, by default its last, from that run's
-    first line to its last; a string says why it cannot be scored."""
+    first line to its last; a string says why it cannot be scored. `gpu_processes`: also replay
+    the other processes NVML saw on the run's GPUs, where the run's folder has them
+    (benchmarks/eta_contention.py)."""
     items = list(timed_lines(str(log), None if times is None else str(times), 0.0))
+    gpu = contention_readings(log.parent) if times is not None and gpu_processes else []
     clock_now = [items[0][0]]
     session = Session(Options(source=str(log), max_iters=max_iters), lambda: clock_now[0])
     first_t, truth = items[0][0], items[-1][0]
@@ -181,8 +188,12 @@ def replay(
     worst: dict[str, float] = {}
     final_iter: int | None = None
     lines: list[Line] = []
+    g = 0
     for t, line in items:
         clock_now[0] = t
+        while g < len(gpu) and gpu[g][0] <= t:  # what the GPU sampler saw before this line
+            session.ingest([GpuSampled([gpu[g][1]])])
+            g += 1
         if not session.feed(line, t):
             continue
         run = session.state.current
@@ -195,7 +206,8 @@ def replay(
             continue
         first = run.first_iter or 0  # a resumed run counts from its checkpoint
         fraction = (last - first) / (final_iter - first) if final_iter > first else 1.0
-        raw = estimate(run, plan, t, calibration=None)
+        contention = session.telemetry.contention if session.telemetry is not None else ()
+        raw = estimate(run, plan, t, calibration=None, contention=contention)
         line_index = None
         if raw.finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
             line_index = len(lines)
@@ -399,7 +411,9 @@ def main() -> int:
     timed = [r for r in results if not r.name.endswith("(paced)")]
     print()
     print(LOO_NOTE)
-    print(loo_table(leave_one_out(timed), args.markdown))
+    rows = leave_one_out(timed)
+    print(loo_table(rows, args.markdown))
+    print(loo_summary(rows))
     if args.paced:
         print()
         print(FAMILY_NOTE)

@@ -11,6 +11,7 @@ calibrated on their errors under that blend, and the run scored with both.
 from __future__ import annotations
 
 import math
+import statistics
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -102,6 +103,14 @@ def mean_width(result: Result, cal: Calibration | None, since: float = COVERAGE_
     return sum(widths) / len(widths) / result.duration_s if widths else math.nan
 
 
+def median_relative_width(result: Result, cal: Calibration | None, since: float = COVERAGE_FROM) -> float:
+    """Median band width over the lines from `since` on, as a share of the time then truly
+    left (the band's honesty on a steady run: how wide it is for what remains)."""
+    rel = [(high - low) / (result.truth - ln.now) for ln in result.lines
+           if ln.fraction >= since and result.truth > ln.now for low, high in [band_of(ln, cal)]]
+    return float(statistics.median(rel)) if rel else math.nan
+
+
 def calibration_from(results: list[Result]) -> Calibration:
     return calibrate({r.name: scores(r) for r in results})
 
@@ -115,6 +124,7 @@ class LooRow:
     loo_width: float
     in_covered: tuple[int, int]
     in_width: float
+    loo_relative_width: float = math.nan  # median band width / time truly left, lines from 5% on
 
 
 def leave_one_out(results: list[Result]) -> list[LooRow]:
@@ -128,7 +138,7 @@ def leave_one_out(results: list[Result]) -> list[LooRow]:
         errs = {p.fraction: p.errors.get("nanowatch") for p in held.points}
         wall = {p.fraction: p.errors.get("wallclock") for p in r.points}
         rows.append(LooRow(r.name, errs, wall, coverage(held, cal), mean_width(held, cal),
-                           coverage(mine, cal_all), mean_width(mine, cal_all)))
+                           coverage(mine, cal_all), mean_width(mine, cal_all), median_relative_width(held, cal)))
     return rows
 
 
@@ -141,9 +151,8 @@ def loo_table(rows: list[LooRow], markdown: bool) -> str:
             "in-sample cover", "width"]
     body = []
     for r in rows:
-        behind = [(r.errors.get(f) or 0.0) - w for f in LOO_POINTS if (w := r.wallclock.get(f)) is not None]
         body.append([
-            r.name, *(_pct(r.errors.get(f)) for f in LOO_POINTS), _pct(max(behind) if behind else None),
+            r.name, *(_pct(r.errors.get(f)) for f in LOO_POINTS), _pct(behind_wall(r)),
             f"{r.loo_covered[0]}/{r.loo_covered[1]} = {_pct(r.loo_covered[0] / max(1, r.loo_covered[1]))}",
             _pct(r.loo_width),
             f"{r.in_covered[0]}/{r.in_covered[1]} = {_pct(r.in_covered[0] / max(1, r.in_covered[1]))}",
@@ -155,6 +164,31 @@ def loo_table(rows: list[LooRow], markdown: bool) -> str:
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
     fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     return "\n".join([fmt.format(*head), *(fmt.format(*b) for b in body)])
+
+
+def behind_wall(row: LooRow) -> float | None:
+    """The most the held-out error trails the wall-clock rate's at LOO_POINTS (negative: ahead)."""
+    behind = [(row.errors.get(f) or 0.0) - w for f in LOO_POINTS if (w := row.wallclock.get(f)) is not None]
+    return max(behind) if behind else None
+
+
+def loo_summary(rows: list[LooRow]) -> str:
+    """The targets met, counted over the held-out runs, and the mean error at LOO_POINTS."""
+    n = len(rows)
+
+    def err(r: LooRow, f: float) -> float:
+        e = r.errors.get(f)
+        return math.inf if e is None else e
+
+    at5 = sum(err(r, 0.05) <= 0.05 for r in rows)
+    later = sum(all(err(r, f) <= 0.03 for f in LOO_POINTS if f >= 0.10) for r in rows)
+    wall = sum((b := behind_wall(r)) is not None and b <= 0.005 for r in rows)
+    cover = sum(r.loo_covered[0] >= 0.90 * r.loo_covered[1] for r in rows)
+    errs = [e for r in rows for f in LOO_POINTS if (e := r.errors.get(f)) is not None]
+    width = statistics.median(r.loo_relative_width for r in rows)
+    return (f"held out: <= 5% at 5%: {at5}/{n}; <= 3% from 10% on: {later}/{n}; <= 0.5 pt behind the "
+            f"wall-clock rate: {wall}/{n}; band coverage >= 90%: {cover}/{n}; mean error at the six points: "
+            f"{100 * statistics.mean(errs):.3f}%; median band width / time left: {100 * width:.1f}%")
 
 
 LOO_NOTE = """\

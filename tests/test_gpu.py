@@ -407,3 +407,16 @@ def test_a_poll_that_raises_is_said_once_and_sampling_goes_on() -> None:
     finally:
         sampler.stop()
     assert errors == [LoopFailed("GPU sampler", "RuntimeError: NVML said no")]
+
+
+def test_each_sample_counts_the_other_processes_on_the_runs_gpu(tmp_path) -> None:
+    log = tmp_path / "train.log"
+    log.write_text("")
+    proc = fake_proc(tmp_path, log, {60: (1, {1: (str(log), os.O_WRONLY)}), 61: (60, {}), 99: (1, {})})
+    gpus = [FakeGpu(procs={61: MIB, 99: MIB, 98: MIB})]
+    source = open_nvml(nvml=stub_nvml(gpus), log_path=str(log), proc_root=proc)
+    (s,) = gpu_samples(source.poll(0.0))
+    assert s.other_processes == 2  # 98 and 99 are not of the process writing the log
+    alone = open_nvml(nvml=stub_nvml([FakeGpu(procs={61: MIB})]), gpus=[0])
+    (s,) = gpu_samples(alone.poll(0.0))
+    assert s.other_processes is None  # --gpus: the run's processes were not looked for

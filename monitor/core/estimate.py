@@ -9,7 +9,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,13 +144,16 @@ def _earlier_pause(tracker: Tracker, run: Run, plan: Plan, evals_left: int) -> P
 
 def estimate(
     run: Run, plan: Plan, now: float, calibration: Calibration | None = CALIBRATION, blend: Blend = BLEND,
+    contention: Sequence[tuple[float, int]] = (),
 ) -> Estimate:
     """The run's finish time as seen at `now` (epoch s); None fields where it cannot be known.
     `calibration` sets the conformal band (None: the model's own band only, not yet joined
-    with the finish); `blend` weighs the methods (blend.py)."""
+    with the finish); `blend` weighs the methods (blend.py). `contention`: (time, other
+    processes on the run's GPUs) at each change of that number (Telemetry.contention): a
+    change of speed is taken from there at once."""
     eval_every = eval_interval_of(run, plan)
     tracker = Tracker.of(run)
-    tracker.update(run, eval_every, plan.eval_in_step_time)
+    tracker.update(run, eval_every, plan.eval_in_step_time, contention)
     chosen = tracker.best()
     last = run.last_iter
     if chosen is None or last is None:

@@ -161,7 +161,7 @@ def build(
         return Snapshot(t=now, source=options.source, format=fmt, status="waiting", run_index=run.index,
                         price_per_kwh=options.price_per_kwh, currency=options.currency)
     plan = make_plan(run, fmt, options.max_iters)
-    est = estimate(run, plan, now)
+    est = estimate(run, plan, now, contention=telemetry.contention if telemetry is not None else ())
     last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime
     left = run is state.current and writer_gone(run, writer_exit, now, last_line_t)
     status, stalled_for = run_status(run, plan, est, now, last_line_t, followed=run is not state.current,

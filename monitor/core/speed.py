@@ -53,6 +53,10 @@ NOISE_ALPHA = 0.1
 #: 2/3 and 0.5 looked at, BENCHMARKS.md): at 0.8 a 25% faster stretch of 24 steps that did not
 #: last was followed (18% off), at 0.5 the runs freed of competing jobs were followed later.
 FRESH = 2.0 / 3.0
+#: A change known from outside (force_change) starts a new regime only when the current one
+#: has this many samples: a younger one began at that change already (the CUSUM saw the
+#: speed move a line or two before NVML stopped listing the process that left).
+FORCED_MIN_SAMPLES = 8
 TREND_Z = 3.0
 TREND_MIN = 20
 TREND_CAP = math.log(1.3)
@@ -153,6 +157,20 @@ class Stream:
         self.changes = 0
         #: steps where the log says its schedule changes the step time (modded-nanogpt)
         self.schedule: tuple[int, ...] = ()
+        #: a change is known from outside the timing (another process came to or left the
+        #: run's GPU): the next sample starts a new regime
+        self._forced = False
+        #: the current regime began when the last other process left the run's GPU: it lasts
+        self._freed = False
+        self._freed_next = False
+
+    def force_change(self, freed: bool = False) -> None:
+        """Start a new regime at the next sample, without waiting for the CUSUM: the speed is
+        known to change from here (a competing process came to or left the run's GPU).
+        `freed`: no other process is left on it, so the new speed is the run's own and is
+        followed in full; a competitor that came may leave, so its speed counts as it lasts."""
+        self._forced = True
+        self._freed_next = freed
 
     @property
     def noise(self) -> float:
@@ -162,6 +180,12 @@ class Stream:
     def add(self, x: float, steps: float, at: int) -> None:
         """Fold in a sample: `x` seconds per step over `steps` steps ending at iteration `at`."""
         y = math.log(x)
+        if self._forced:
+            self._forced = False
+            if self.regime.n >= FORCED_MIN_SAMPLES:
+                self._new_regime(_Sums())
+                self.change_iter = at  # this sample is the new regime's first
+            self._freed = self._freed_next  # (a younger regime began at this change already)
         self.n += 1
         if self._prev_y is not None:
             d = min(abs(y - self._prev_y), 1.0)
@@ -199,14 +223,19 @@ class Stream:
             if self._last_up is not None and up != self._last_up:
                 self.reverts += 1  # a move back the other way: the moves come and go
             self._last_up = up
-            self.changes += 1
-            self.before_s = self.regime.mean_s()
-            self.fastest_before_s = min(self.fastest_before_s, self.before_s)
-            self.change_iter = self._pending.first_iter
-            self.regime, self._pending = self._pending, _Sums()
-            self._hi = self._lo = 0.0
-            self._transient_s = 0.0
-            self.transients = 0
+            self._new_regime(self._pending)
+
+    def _new_regime(self, regime: _Sums) -> None:
+        """The current regime ends; `regime` (its samples so far, maybe none) is the new one."""
+        self.changes += 1
+        self.before_s = self.regime.mean_s()
+        self.fastest_before_s = min(self.fastest_before_s, self.before_s)
+        self.change_iter = regime.first_iter
+        self._freed = False
+        self.regime, self._pending = regime, _Sums()
+        self._hi = self._lo = 0.0
+        self._transient_s = 0.0
+        self.transients = 0
 
     def _announced(self, change_iter: int) -> bool:
         """The log said the speed would change about here (a schedule stage): it lasts."""
@@ -242,7 +271,7 @@ class Stream:
             span = min(steps_left, at - self.whole.first_iter) if steps_left > 0 else at - self.whole.first_iter
             announced = self._announced(self.change_iter)
             fresh = level <= FRESH * self.fastest_before_s
-            share = 1.0 if span <= 0 or announced or fresh else min(1.0, age / span)
+            share = 1.0 if span <= 0 or announced or fresh or self._freed else min(1.0, age / span)
             step_s = share * step_s + (1.0 - share) * long_s
         time_s = r.xw + self._transient_s
         long_time_s = self.whole.xw + self._long_transient_s

@@ -18,6 +18,8 @@ from monitor.core.gputrace import BUSY_UTIL_PCT, HOLD_MIN_S, KEEP_S, MAX_PINS, P
 __all__ = ["ACTIVE_GAP_S", "BUSY_UTIL_PCT", "HOLD_MIN_S", "POWER_LAG_S", "CpuEnergySample", "EnergyReading",
            "GpuChoice", "GpuSample", "Reading", "Telemetry"]
 
+#: Changes of the other processes on the run's GPUs kept (Telemetry.contention), the newest.
+CONTENTION_KEEP = 64
 #: A GPU whose newest sample is this much older than the newest sample of any GPU has left
 #: the run's set (a re-selection dropped it, or its reader stopped).
 ACTIVE_GAP_S = 10.0
@@ -41,6 +43,9 @@ class GpuSample:
     power_limit_w: float | None = None
     process_vram_bytes: int | None = None  # VRAM of the run's own processes, where visible
     error: str | None = None
+    #: compute processes on this GPU that are not the run's (None: not known, e.g. the run's
+    #: processes are not visible here)
+    other_processes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,10 @@ class Telemetry:
         self._asked_now: set[float] = set()  # the ends asked in this round
         #: the eval windows asked last reach back to here, asked when the newest sample was at
         self._keep_from: tuple[float, float] | None = None
+        self._others: dict[int, int] = {}  # GPU -> other processes on it, newest sample
+        #: (time, other processes on the run's GPUs, the most on any one) at each change, oldest
+        #: first, the newest CONTENTION_KEEP: what the estimator takes as known changes of speed
+        self.contention: list[tuple[float, int]] = []
 
     def unavailable(self, reason: str) -> None:
         self.status = f"GPU telemetry unavailable: {reason}"
@@ -134,6 +143,7 @@ class Telemetry:
             if trace is None:
                 trace = self._traces[s.index] = GpuTrace()
             if trace.add(s):
+                self._contend(s)
                 kept += 1
                 touched.add(s.index)
                 if self._newest_t is None or s.t > self._newest_t:
@@ -147,6 +157,16 @@ class Telemetry:
         for index in touched:
             self._traces[index].drop(self._asked, None if keep_from is None else keep_from[0])
         return kept
+
+    def _contend(self, s: GpuSample) -> None:
+        if s.other_processes is None:
+            return
+        self._others[s.index] = s.other_processes
+        active = self.choice.gpus if self.choice is not None else self._others
+        others = max((self._others.get(i, 0) for i in active), default=0)
+        if (self.contention[-1][1] if self.contention else 0) != others:
+            self.contention.append((s.t, others))
+            del self.contention[:-CONTENTION_KEEP]
 
     def _ask(self, *ends: float) -> None:
         """Remember window ends asked (the newest last), so that their sums outlive the samples."""

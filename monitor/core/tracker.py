@@ -75,6 +75,9 @@ class Tracker:
         self._eval_iters: list[int] = []
         self._evals_seen = 0
         self._eval_in_printed = True
+        #: times (epoch s) at which the number of other processes on the run's GPUs changed
+        self._contention_t: list[tuple[float, int]] = []
+        self._contention_newest_t = -math.inf
         self._clear()
 
     def _clear(self) -> None:
@@ -87,6 +90,7 @@ class Tracker:
         self._warm_until = -math.inf
         self._first: tuple[int, float] | None = None  # first iteration line with a time
         self.cache: dict[str, object] = {}
+        self._contention_next = 0  # the first of _contention_t not yet turned into a change
 
     @staticmethod
     def of(run: Run) -> Tracker:
@@ -146,10 +150,17 @@ class Tracker:
         k = bisect.bisect_right(self._eval_iters, lo)
         return k < len(self._eval_iters) and self._eval_iters[k] <= hi
 
-    def update(self, run: Run, eval_every: int | None, eval_in_step_time: bool = True) -> None:
+    def update(self, run: Run, eval_every: int | None, eval_in_step_time: bool = True,
+               contention: Sequence[tuple[float, int]] = ()) -> None:
         """Fold in the rows and evals `run` gained since the last call. `eval_in_step_time`:
-        the family's printed step time includes an eval that ran in that step."""
+        the family's printed step time includes an eval that ran in that step. `contention`:
+        (time, other processes on the run's GPUs) at each change of that number, oldest first
+        (Telemetry.contention); each starts a new speed regime at the first gap after it."""
         self._eval_in_printed = eval_in_step_time
+        fresh = [(t, n) for t, n in contention if t > self._contention_newest_t]
+        if fresh:
+            self._contention_t += fresh
+            self._contention_newest_t = fresh[-1][0]
         self.t_resolution_s = run.t_resolution_s
         n = run.n_iters
         for e in run.evals[self._evals_seen:]:
@@ -179,6 +190,8 @@ class Tracker:
              clock: np.ndarray, eval_every: int | None) -> None:
         """Fold row i (iteration `hi`, arrival `t`, printed step time `p`, training clock `c`) in."""
         warm = self._warm_until
+        if i > 0:
+            self._contended(float(t_col[i - 1]))
         if self._first is None and math.isfinite(t):
             self._first = (hi, t)
         if _finite(p) and hi >= warm and not (self._eval_in_printed and self._eval_in(hi - 1, hi, eval_every)):
@@ -211,6 +224,20 @@ class Tracker:
         if ref is not None and gap > PAUSE_FACTOR * steps * ref:
             return
         self.arrival.add(gap / steps, steps, hi)
+
+    def _contended(self, since_t: float) -> None:
+        """A row whose gap starts at `since_t` (epoch s) follows a change of the processes on the
+        run's GPUs: its samples start a new regime in every stream."""
+        others = None
+        while self._contention_next < len(self._contention_t) and self._contention_t[self._contention_next][0] <= since_t:
+            others = self._contention_t[self._contention_next][1]
+            self._contention_next += 1
+        if others is not None:
+            for stream in (self.arrival, self.printed, self.clock):
+                stream.force_change(freed=others == 0)
+            if self._warm_final:  # no refold will need them again
+                del self._contention_t[:self._contention_next]
+                self._contention_next = 0
 
     def _level(self) -> float | None:
         for s in (self.arrival, self.printed, self.clock):

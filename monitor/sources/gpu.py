@@ -245,6 +245,7 @@ class NvmlSource:
                 temp_c=_scaled(nvml_call(q, "nvmlDeviceGetTemperature", h, getattr(q, "NVML_TEMPERATURE_GPU", 0)), 1),
                 power_limit_w=_scaled(nvml_call(q, "nvmlDeviceGetEnforcedPowerLimit", h), 1e-3),
                 process_vram_bytes=process_vram,
+                other_processes=len(set(procs) - self.family) if self.family else None,
             )
         except NvmlGone as e:
             self.lost[index] = str(e)

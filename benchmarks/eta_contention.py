@@ -1,0 +1,70 @@
+"""Other processes on a recorded run's GPUs, read from its NVML trace (gpu.nvml.csv, `pids`
+column) and its meta.json (the recorded processes), as the live sampler reports them: one
+GpuSample per GPU whenever the count on it changes (GpuSample.other_processes), so a replay
+can hand the estimator what nanowatch sees live.
+
+The run's processes are those whose command runs train.py (not a shell wrapper that also
+starts the competing job) and their descendants (the live
+sampler's run_family: the log's writer and its descendants, DDP ranks and compile workers);
+every other PID NVML lists on the run's GPUs is another process. The run's GPUs are those on
+which NVML ever lists one of its processes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from monitor.core.telemetry import GpuChoice, GpuSample, Reading
+
+
+def run_pids(meta: dict[str, object]) -> set[int]:
+    """The run's PIDs: train.py's processes and their descendants in meta.json's process list."""
+    procs = meta.get("processes")
+    if not isinstance(procs, list):
+        return set()
+    parent = {int(p["pid"]): int(p["ppid"]) for p in procs}
+    named = {int(p["pid"]) for p in procs if "train.py" in str(p.get("cmd", ""))}
+    # the processes that run it, not a shell wrapper whose command line names it beside others
+    roots = {pid for pid in named if not any(parent.get(k) == pid for k in named)}
+    family = set(roots)
+    grown = True
+    while grown:
+        kids = {pid for pid, ppid in parent.items() if ppid in family and pid not in family}
+        family |= kids
+        grown = bool(kids)
+    return family
+
+
+def contention_readings(folder: Path) -> list[tuple[float, Reading]]:
+    """(time, reading) for the run in `folder`, oldest first: the run's GpuChoice, then a
+    GpuSample each time the number of other processes on one of its GPUs changes. Empty
+    without a trace with a `pids` column or without the run's processes in meta.json."""
+    trace, meta_path = folder / "gpu.nvml.csv", folder / "meta.json"
+    if not trace.exists() or not meta_path.exists():
+        return []
+    family = run_pids(json.loads(meta_path.read_text()))
+    if not family:
+        return []
+    rows: list[tuple[float, int, set[int]]] = []
+    with trace.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if "pids" not in (reader.fieldnames or ()):
+            return []
+        for row in reader:
+            pids = {int(p) for p in row["pids"].split(";") if p.strip()}
+            rows.append((float(row["t"]), int(row["index"]), pids))
+    gpus = sorted({index for _, index, pids in rows if pids & family})
+    if not gpus:
+        return []
+    out: list[tuple[float, Reading]] = [(rows[0][0], GpuChoice(tuple(gpus), "process"))]
+    last: dict[int, int] = {}
+    for t, index, pids in rows:
+        if index not in gpus:
+            continue
+        others = len(pids - family)
+        if last.get(index) != others:
+            last[index] = others
+            out.append((t, GpuSample(t=t, index=index, other_processes=others)))
+    return out
