@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.core.energy import flops_per_token, gpu_fields
-from monitor.core.envelope import Envelope
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.folds import RECENT_PRINTED
+from monitor.core.history import NO_SERIES, chart_series, shown_notes, val_series
 from monitor.core.plan import Plan, make_plan
 from monitor.core.run import Run, RunState
-from monitor.core.snapshot import Series, Snapshot, Status
+from monitor.core.snapshot import Snapshot, Status
 from monitor.core.telemetry import Telemetry
 from monitor.core.textfmt import clock, duration
 
@@ -74,21 +74,6 @@ def writer_gone(run: Run, writer_exit: WriterExit | None, now: float, last_line_
         return False
     after_s = now - writer_exit.t
     return after_s >= WRITER_SETTLE_S and (last_line_t is None or last_line_t <= writer_exit.t + WRITER_SETTLE_S)
-
-
-def chart_series(run: Run) -> tuple[Series, Series]:
-    """(loss, step time) chart series of a run: min/max/mean per bucket of steps, at most
-    2 * envelope.CAPACITY points, from the envelopes the run keeps (Run.folds)."""
-    folds = run.folded(charts=True)
-    return _series(folds.loss), _series(folds.step)
-
-
-def _series(env: Envelope) -> Series:
-    x, lo, hi, mean = env.arrays()
-    keep = np.isfinite(mean)
-    if env.width == 1:
-        return Series(x[keep], mean[keep])
-    return Series(x[keep], mean[keep], lo[keep], hi[keep])
 
 
 def run_status(
@@ -194,7 +179,7 @@ def build(
     warnings = (*warnings, buffered) if buffered else warnings
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
     gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
-    loss_series, step_series = chart_series(run) if charts else (_NO_SERIES, _NO_SERIES)
+    loss_series, step_series = chart_series(run) if charts else (NO_SERIES, NO_SERIES)
     warnings = (*warnings, *gpu.warnings)
     return Snapshot(
         t=now,
@@ -260,11 +245,11 @@ def build(
         gpus_now=gpu.gpus_now,
         cpu_energy_final_j=gpu.cpu_energy_final_j,
         cpu_status=gpu.cpu_status,
-        notes=tuple((n.t, n.kind, n.shown()) for n in run.notes),
+        notes=shown_notes(run),
         error=run.error,
         crash_message=run.error,
         loss_series=loss_series,
-        val_series=_val_series(run) if charts else _NO_SERIES,
+        val_series=val_series(run) if charts else NO_SERIES,
         step_series=step_series,
     )
 
@@ -327,14 +312,6 @@ def _val_metric(run: Run) -> str:
         if point.val_loss is not None:
             return point.metric.removeprefix("val").strip() or "loss"
     return "loss"
-
-
-_NO_SERIES = Series(np.empty(0), np.empty(0))
-
-
-def _val_series(run: Run) -> Series:
-    pts = [(e.iter, e.val_loss) for e in run.evals if e.val_loss is not None and math.isfinite(e.val_loss)]
-    return Series(np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float))
 
 
 def _warnings(

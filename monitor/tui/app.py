@@ -22,8 +22,9 @@ from monitor.core.alerts import AlertWatch
 from monitor.core.snapshot import Snapshot
 from monitor.live import GpuSourceFactory, LineSourceFactory, LiveFeed
 from monitor.session import Session
-from monitor.tui.messages import FeedWoke, Throttle, Waker
+from monitor.tui.messages import ChartPacer, FeedWoke, Throttle, Waker
 from monitor.tui.widgets import HelpScreen, RunView
+from monitor.tui.widgets.charts import CHART_MIN_S
 
 #: A redraw at most this often while lines pour in: the step counter moves twice a second.
 MIN_REDRAW_S = 0.5
@@ -77,7 +78,7 @@ class NanowatchApp(App[int]):
         self.feed: LiveFeed | None = None
         self._waker = Waker(self)
         self._throttle = Throttle(self, self.redraw, MIN_REDRAW_S, monotonic)
-        self._changed = True
+        self._charts = ChartPacer(self, self._charts_due, CHART_MIN_S, monotonic)
         self.paused = False
         self.pinned_run: int | None = None
         self.snapshot: Snapshot | None = None
@@ -146,7 +147,7 @@ class NanowatchApp(App[int]):
     def _drain(self) -> None:
         self._waker.taken()  # before draining: a line queued after the drain posts again
         if self.feed is not None:
-            self._changed = self.feed.drain() or self._changed
+            self.feed.drain()
 
     def _tick(self) -> None:
         """A quiet log's redraw; a screen that lines have redrawn within the last second
@@ -155,19 +156,25 @@ class NanowatchApp(App[int]):
         if not self.paused and not self._throttle.pending and self._throttle.idle_s() >= TICK_S / 2:
             self.redraw()
 
+    def _charts_due(self) -> None:
+        """What the charts draw changed within their last CHART_MIN_S: draw it now."""
+        if not self.paused:
+            self._throttle.soon()
+
     def redraw(self, charts: bool | None = None) -> None:
         """Drain what the sources queued, build a Snapshot and hand it to every widget; the
-        charts when asked, else only when the run changed."""
+        charts when asked, else when what they draw changed (at most every CHART_MIN_S)."""
         if not self._live:
             return
         self._drain()
-        charts = self._changed if charts is None else charts
         self._throttle.redrawn()
+        key = self.session.chart_key(self.pinned_run)
+        charts = self._charts.wanted(key) if charts is None else charts
         snap = self.session.snapshot(charts=charts, run_index=self.pinned_run)
         self.snapshot = snap
         self._watch_newest(snap)
         if charts:
-            self._changed = False
+            self._charts.drawn(key)
         self.run_view.show(snap, charts=charts, paused=self.paused, pinned_run=self.pinned_run)
 
     def _watch_newest(self, snap: Snapshot) -> None:

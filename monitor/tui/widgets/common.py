@@ -9,7 +9,9 @@ import math
 
 from rich.segment import Segment
 from rich.style import Style as RichStyle
+from rich.terminal_theme import TerminalTheme
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.widget import Widget
@@ -61,7 +63,7 @@ class SnapshotView(Static):
         self._rows: tuple[int, int] = (0, 0)  # (width, rows) of the text shown
 
     def put(self, text: Text) -> None:
-        if text == self._shown:
+        if self._shown is not None and same_text(text, self._shown):
             return
         self._shown = text
         width = self.content_size.width
@@ -84,8 +86,10 @@ class SnapshotView(Static):
 class TextLines(Widget):
     """Lines of text that never wrap (a line too long for the width ends in …), drawn from
     strips built straight from the rich Text: a change costs about a tenth of a Static's
-    re-render (its content pipeline ran for every changed panel at every redraw). Re-renders
-    only when what it shows has changed; asks for a layout only when the number of lines does."""
+    re-render (its content pipeline ran for every changed panel at every redraw). Only the
+    lines whose text changed are rebuilt and repainted (Textual then repaints those rows,
+    not the whole panel and its border); a layout is asked for only when the number of
+    lines changes."""
 
     DEFAULT_CSS = """
     TextLines {
@@ -97,8 +101,9 @@ class TextLines(Widget):
         super().__init__(id=id, classes=classes)
         self._text = Text()
         self._lines: list[Text] = [Text()]
-        self._strips: list[Strip] = []
+        self._strips: list[Strip | None] = [None]  # per line; None: to build at the next paint
         self._width = -1
+        self._styles: dict[RichStyle, RichStyle] = {}  # a span's style as Textual paints it
 
     @property
     def content(self) -> Text:
@@ -110,50 +115,63 @@ class TextLines(Widget):
         return self._text
 
     def put(self, text: Text) -> None:
-        if text == self._text:
+        if same_text(text, self._text):
             return
         lines = list(text.split("\n", allow_blank=True)) or [Text()]
-        layout = len(lines) != len(self._lines)
-        self._text, self._lines, self._strips = text, lines, []
-        self.refresh(layout=layout)
+        old, self._text, self._lines = self._lines, text, lines
+        width = self.size.width
+        if len(lines) != len(old) or not width:
+            self._strips = [None] * len(lines)
+            self.refresh(layout=len(lines) != len(old))
+            return
+        for y, (line, was) in enumerate(zip(lines, old)):
+            if not same_text(line, was):
+                self._strips[y] = None
+                self.refresh(Region(0, y, width, 1))
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:  # type: ignore[override]
         return len(self._lines)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips = []  # another theme: the same text over other colours
+        # another theme: the same text over other colours
+        self._styles = {}
+        self._strips = [None] * len(self._lines)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        if not self._strips or width != self._width:
-            self._strips, self._width = self._render_strips(width), width
-        if y < len(self._strips):
-            return self._strips[y]
-        return Strip.blank(width, self.visual_style.rich_style)
+        if width != self._width:
+            self._strips, self._width = [None] * len(self._lines), width
+        if y >= len(self._lines):
+            return Strip.blank(width, self.visual_style.rich_style)
+        strip = self._strips[y]
+        if strip is None:
+            strip = self._strips[y] = self._render_strip(self._lines[y], width)
+        return strip
 
-    def _render_strips(self, width: int) -> list[Strip]:
+    def _render_strip(self, line: Text, width: int) -> Strip:
         base = self.visual_style.rich_style
-        console, theme = self.app.console, self.app.ansi_theme
-        styles: dict[RichStyle, RichStyle] = {}
+        line = line.copy()
+        if line.cell_len > width:
+            line.truncate(width, overflow="ellipsis")
+        # The Text's own style is read as Textual reads it (a string in its CSS colours);
+        # the spans' styles as rich styles, as Textual's text pipeline does.
+        whole = line.style
+        line.style = ""
+        theme = self.app.ansi_theme
+        lead = VisualStyle.parse(whole) if isinstance(whole, str) else VisualStyle.from_rich_style(whole, theme)
+        under = base + lead.rich_style if whole else base
+        segments = [Segment(text, under + self._styled(style, theme) if style else under)
+                    for text, style, _ in line.render(self.app.console, end="")]
+        return Strip(segments).adjust_cell_length(width, base)
 
-        def styled(style: RichStyle) -> RichStyle:
-            if style not in styles:
-                styles[style] = VisualStyle.from_rich_style(style, theme).rich_style
-            return styles[style]
+    def _styled(self, style: RichStyle, theme: TerminalTheme) -> RichStyle:
+        styled = self._styles.get(style)
+        if styled is None:
+            styled = self._styles[style] = VisualStyle.from_rich_style(style, theme).rich_style
+        return styled
 
-        out = []
-        for line in self._lines:
-            line = line.copy()
-            if line.cell_len > width:
-                line.truncate(width, overflow="ellipsis")
-            # The Text's own style is read as Textual reads it (a string in its CSS colours);
-            # the spans' styles as rich styles, as Textual's text pipeline does.
-            whole = line.style
-            line.style = ""
-            lead = VisualStyle.parse(whole) if isinstance(whole, str) else VisualStyle.from_rich_style(whole, theme)
-            under = base + lead.rich_style if whole else base
-            segments = [Segment(text, under + styled(style) if style else under)
-                        for text, style, _ in line.render(console, end="")]
-            out.append(Strip(segments).adjust_cell_length(width, base))
-        return out
+
+def same_text(a: Text, b: Text) -> bool:
+    """The same characters in the same styles (rich's Text == leaves out the Text's own style)."""
+    return a.plain == b.plain and a.style == b.style and a.spans == b.spans
