@@ -1,25 +1,30 @@
 """What a redraw costs: only the charts whose data changed are rebuilt, at most every
 CHART_MIN_S; a tick shortly after a line's redraw does not redraw again; a panel whose text
-is unchanged is not repainted, and a panel repaints only the lines that changed. Clocks and
-timers are the test's own: no timing thresholds."""
+is unchanged is not repainted, a panel repaints only the lines that changed, and its text is
+not built again while the fields it read are unchanged. Clocks and timers are the test's
+own: no timing thresholds."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from conftest import FakeClock
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
-from tui_fakes import recorded, session_at
+from tui_fakes import DATA, recorded, session_at
 
+from monitor.core.snapshot import Snapshot
 from monitor.session import Session
 from monitor.tui.app import TICK_S, NanowatchApp
 from monitor.tui.messages import ChartPacer
 from monitor.tui.widgets.charts import CHART_MIN_S
-from monitor.tui.widgets.common import TextLines, same_text
+from monitor.tui.widgets.common import BuiltFrom, TextLines, same_text
+from monitor.tui.widgets.header import FinishLine, ProgressLine, RunHeader
+from monitor.tui.widgets.panels import EnergyPanel, GpuPanel, TotalsPanel
 
 COMPILED = recorded("compiled")
 
@@ -204,3 +209,43 @@ def test_same_text_sees_the_texts_own_style() -> None:
     assert same_text(Text("a", style="red"), Text("a", style="red"))
     assert not same_text(Text("a", style="red"), Text("a", style="blue"))  # rich's == says equal
     assert not same_text(Text.assemble(("a", "bold")), Text("a"))
+
+
+def _snapshots() -> list[Snapshot]:
+    """Snapshots of many kinds: early, training, stalled, finished, crashed; with GPUs and without."""
+    out = []
+    crash = [(COMPILED[299][0] + 0.5, line) for line in (DATA / "oom_traceback.txt").read_bytes().splitlines()]
+    for items, gpus in ((COMPILED[:30], 1), (COMPILED[:100], None), (COMPILED[:300], 2), (COMPILED, 1),
+                        (COMPILED[:300] + crash, None)):
+        clock = FakeClock()
+        session = session_at(items, clock, gpus=gpus)
+        out.append(session.snapshot())
+        clock.t += 3600.0  # silent for an hour
+        out.append(session.snapshot())
+    return out
+
+
+def test_a_panel_built_from_a_snapshot_is_not_built_again_only_when_it_would_read_the_same() -> None:
+    progress, finish = ProgressLine(), FinishLine()
+    builders: list[tuple[tuple[object, ...], Callable[[Snapshot], Text]]] = [
+        ((False, None), lambda s: RunHeader.line(s, False, None)),
+        ((True, 0), lambda s: RunHeader.line(s, True, 0)),
+        ((118,), lambda s: progress.compose_line(s, 118)),
+        ((118,), lambda s: finish.compose_line(s, 118)),
+        ((), GpuPanel.text), ((), EnergyPanel.text), ((), TotalsPanel.text),
+    ]
+    snaps = _snapshots()
+    skipped = 0
+    for args, build in builders:
+        for a in snaps:
+            for b in [*snaps, replace(a, t=a.t + 1.0), replace(a, loss=0.123), replace(a, run_count=3)]:
+                built = BuiltFrom()
+                assert built.text(a, args, build) is not None
+                again = built.text(b, args, build)
+                if again is None:  # taken as unchanged: it must be
+                    skipped += 1
+                    assert same_text(build(b), build(a))
+                else:
+                    assert same_text(again, build(b))
+                assert built.text(b, args, build) is None  # b again: nothing to build
+    assert skipped > 0

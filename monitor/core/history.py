@@ -50,11 +50,9 @@ def chart_key(run: Run) -> tuple[object, ...]:
 
 
 def _envelope_key(env: Envelope) -> tuple[object, ...]:
-    if not len(env):
-        return (0,)
-    _, lo, hi, _ = env.arrays()
-    # NaN (a bucket with no finite value) as None: an unchanged key compares equal
-    return len(env), env.width, *(None if math.isnan(v) else v for v in (float(lo[-1]), float(hi[-1])))
+    buckets, lo, hi = env.newest()
+    # NaN (no bucket, or one with no finite value) as None: an unchanged key compares equal
+    return buckets, env.width, None if math.isnan(lo) else lo, None if math.isnan(hi) else hi
 
 
 #: Per run: a piece built from one of its lists, with what it was built from.

@@ -16,6 +16,8 @@ from typing import ClassVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from monitor.core.alerts import AlertWatch
@@ -36,6 +38,19 @@ TICK_S = 2.0
 #: Big reads a source may have queued and the app not yet drained: a source reading a huge
 #: file waits instead of queueing all of it as Python objects (small reads never wait: inbox).
 MAX_PENDING_READS = 2
+
+
+class _Blank(Vertical):
+    """A box that draws nothing of its own (see widgets.run_view._Box)."""
+
+    BLANK = True
+
+
+class _MainScreen(Screen[None]):
+    """The main screen draws nothing but its children: a repaint of any line would otherwise
+    repaint the whole screen's background (from its cache) too."""
+
+    BLANK = True
 
 
 class NanowatchApp(App[int]):
@@ -86,10 +101,15 @@ class NanowatchApp(App[int]):
 
     # --- layout ---
 
+    def get_default_screen(self) -> Screen[None]:
+        return _MainScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         self.run_view = RunView(id="run")
         yield self.run_view
-        yield Footer()
+        # In a box of its own: not repainted with every change above it (run_view._alone).
+        with _Blank(id="keys"):
+            yield Footer()
 
     # The widgets, by what they show (the tests read them).
     header_view = property(lambda self: self.run_view.header)

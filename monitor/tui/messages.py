@@ -66,8 +66,8 @@ class Throttle:
         delay = self._last + self._min_s - self._monotonic()
         if delay > 0:
             self._app.set_timer(delay, self._due)
-        else:  # a zero-delay Timer divides by zero inside Textual
-            self._app.call_later(self._due)
+        else:  # now, on this (the app's) thread: no further message to dispatch
+            self._due()
 
     def _due(self) -> None:
         self.pending = False

@@ -6,6 +6,7 @@ UI ring helpers: no I/O, no clock; log text always goes through `safe` into a ri
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style as RichStyle
@@ -18,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from monitor.core.sanitise import clean
+from monitor.core.snapshot import Snapshot
 
 STATUS_STYLE = {
     "waiting": "bold reverse",
@@ -53,12 +55,70 @@ def bar(fraction: float | None, width: int, style: str = "green") -> Text:
     return Text.assemble(("█" * full + partial, style), ("░" * rest, "dim"))
 
 
-class SnapshotView(Static):
+class _Reads:
+    """A Snapshot that notes the fields read from it, with their values."""
+
+    __slots__ = ("_snap", "read")
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self.read: dict[str, object] = {}
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._snap, name)
+        self.read[name] = value
+        return value
+
+
+def _equal(a: object, b: object) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except (TypeError, ValueError):  # an array: not compared, so never taken as unchanged
+        return False
+
+
+class BuiltFrom:
+    """What a widget's text was last built from: the Snapshot fields the builder read (and
+    their values) and its other arguments. Builders are pure functions of those, so a newer
+    Snapshot with the same values in those fields builds the same text: it is not built again.
+    (A NaN is never equal to itself: its text is built again, as it would be anyway.)"""
+
+    def __init__(self) -> None:
+        self._read: dict[str, object] | None = None
+        self._args: tuple[object, ...] = ()
+
+    def text(self, snap: Snapshot, args: tuple[object, ...], build: Callable[[Snapshot], Text]) -> Text | None:
+        """`build(snap)`, or None when it would give the text built last time."""
+        read = self._read
+        if read is not None and args == self._args and all(_equal(getattr(snap, k), v) for k, v in read.items()):
+            return None
+        reads = _Reads(snap)
+        text = build(reads)  # type: ignore[arg-type]  # reads as a Snapshot does
+        self._read, self._args = reads.read, args
+        return text
+
+
+class _FromSnapshot:
+    """A widget whose text is built from a Snapshot: not built again while what it read is
+    unchanged (BuiltFrom)."""
+
+    _built: BuiltFrom
+    put: Callable[[Text], None]
+
+    def put_from(self, snap: Snapshot, args: tuple[object, ...], build: Callable[[Snapshot], Text]) -> None:
+        """Show `build(snap)` (`args`: what else the text depends on, e.g. the width)."""
+        text = self._built.text(snap, args, build)
+        if text is not None:
+            self.put(text)
+
+
+class SnapshotView(_FromSnapshot, Static):
     """A Static that re-renders only when what it shows has changed, and asks for a new
     layout of the screen only when its height changes."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes)
+        self._built = BuiltFrom()
         self._shown: Text | None = None
         self._rows: tuple[int, int] = (0, 0)  # (width, rows) of the text shown
 
@@ -83,7 +143,7 @@ class SnapshotView(Static):
             self.refresh(layout=True)
 
 
-class TextLines(Widget):
+class TextLines(_FromSnapshot, Widget):
     """Lines of text that never wrap (a line too long for the width ends in …), drawn from
     strips built straight from the rich Text: a change costs about a tenth of a Static's
     re-render (its content pipeline ran for every changed panel at every redraw). Only the
@@ -99,6 +159,7 @@ class TextLines(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        self._built = BuiltFrom()
         self._text = Text()
         self._lines: list[Text] = [Text()]
         self._strips: list[Strip | None] = [None]  # per line; None: to build at the next paint
