@@ -7,6 +7,7 @@ own: no timing thresholds."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -19,7 +20,7 @@ from tui_fakes import DATA, recorded, session_at
 
 from monitor.core.snapshot import Snapshot
 from monitor.session import Session
-from monitor.tui.app import TICK_S, NanowatchApp
+from monitor.tui.app import TICK_S, NanowatchApp, make_app
 from monitor.tui.messages import ChartPacer
 from monitor.tui.widgets.charts import CHART_MIN_S
 from monitor.tui.widgets.common import BuiltFrom, TextLines, same_text
@@ -249,3 +250,18 @@ def test_a_panel_built_from_a_snapshot_is_not_built_again_only_when_it_would_rea
                     assert same_text(again, build(b))
                 assert built.text(b, args, build) is None  # b again: nothing to build
     assert skipped > 0
+
+
+def test_the_clis_app_keeps_its_start_up_objects_out_of_the_collectors_passes_while_it_runs() -> None:
+    frozen: list[int] = []
+
+    async def run() -> None:
+        app = make_app(session_at(COMPILED[:100], FakeClock()), handle_signals=False, freeze_gc=True)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            frozen.append(gc.get_freeze_count())
+
+    before = gc.get_freeze_count()
+    asyncio.run(run())
+    assert frozen[0] > before + 10_000  # the modules, styles and widgets
+    assert gc.get_freeze_count() == before  # given back when the app ends

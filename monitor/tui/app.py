@@ -8,6 +8,7 @@ one that touches the Session and the widgets. `make_app` builds the app for the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import Callable
@@ -81,8 +82,13 @@ class NanowatchApp(App[int]):
         handle_signals: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
         bell: bool = False,
+        freeze_gc: bool = False,
     ) -> None:
         super().__init__()
+        #: start-up objects kept out of the collector's passes (at mount, and once the log's
+        #: first read is done: on_mount, _tick)
+        self._freeze_gc = freeze_gc
+        self._read_frozen = False
         #: --bell: rings when the newest run finishes, crashes, stalls… (monitor.core.alerts)
         self._bell_watch = AlertWatch() if bell else None
         self.session = session
@@ -124,6 +130,12 @@ class NanowatchApp(App[int]):
 
     def on_mount(self) -> None:
         self._live = True
+        if self._freeze_gc:
+            # What exists now (modules, styles, widgets: ~80k objects) lives as long as the
+            # app: out of the cyclic collector's way, whose full passes scanned it all (~80 ms
+            # each, a few times a minute while lines arrive; Python's gc.freeze).
+            gc.collect()
+            gc.freeze()
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -139,6 +151,8 @@ class NanowatchApp(App[int]):
 
     def on_unmount(self) -> None:
         self._live = False
+        if self._freeze_gc:
+            gc.unfreeze()
         if self.feed is not None:
             self.feed.stop()
         if self._handle_signals:
@@ -173,6 +187,9 @@ class NanowatchApp(App[int]):
         """A quiet log's redraw; a screen that lines have redrawn within the last second
         needs none (each of those redraws read the clock and the GPU samples too)."""
         self._drain()
+        if self._freeze_gc and not self._read_frozen and self.feed is not None and not self.feed.backlogged():
+            gc.freeze()  # and what the log's first read left (its run's notes, evals, config)
+            self._read_frozen = True
         if not self.paused and not self._throttle.pending and self._throttle.idle_s() >= TICK_S / 2:
             self.redraw()
 
@@ -257,9 +274,12 @@ def make_app(
     on_pause: Callable[[bool], None] | None = None,
     handle_signals: bool = True,
     bell: bool = False,
+    freeze_gc: bool = False,
 ) -> NanowatchApp:
     """The one way to build the app (CLI and tests): a Session, a factory for the line source
     and one for the GPU sampler, each called with the hooks of the app's LiveFeed; `on_pause`
     is told when the user pauses (a replay holds its clock); `bell` rings the terminal bell on
-    the run's alerts (--bell)."""
-    return NanowatchApp(session, lines, gpu, on_pause=on_pause, handle_signals=handle_signals, bell=bell)
+    the run's alerts (--bell); `freeze_gc` moves what exists at start-up out of the cyclic
+    garbage collector's passes while the app runs (the CLI's app: the process is the app's)."""
+    return NanowatchApp(session, lines, gpu, on_pause=on_pause, handle_signals=handle_signals, bell=bell,
+                        freeze_gc=freeze_gc)

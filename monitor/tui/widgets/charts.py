@@ -14,12 +14,12 @@ import math
 import numpy as np
 from rich.text import Text
 from textual.strip import Strip
-from textual.widget import Widget
 
 from monitor.core.envelope import rebin
 from monitor.core.snapshot import Series, Snapshot
 from monitor.tui.widgets import braille
 from monitor.tui.widgets.braille import Axis, Figure, Layer, Row
+from monitor.tui.widgets.common import PaintedLines
 
 #: Step times above this multiple of the typical one (compile, evals, checkpoints) are
 #: peaks: marked on the top edge, so the steady pace keeps the chart's height.
@@ -155,7 +155,7 @@ def step_view(y_ms: np.ndarray, lo_ms: np.ndarray, hi_ms: np.ndarray) -> tuple[f
     return bottom, top, (top if peaks else None)
 
 
-class _Chart(Widget):
+class _Chart(PaintedLines):
     """A chart drawn by monitor.tui.widgets.braille from the Snapshots it is shown (the app
     decides how often: messages.ChartPacer), repainted only when a cell of it changed."""
 

@@ -117,7 +117,7 @@ class SnapshotView(_FromSnapshot, Static):
     layout of the screen only when its height changes."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__("", id=id, classes=classes)
+        super().__init__(Text(), id=id, classes=classes)
         self._built = BuiltFrom()
         self._shown: Text | None = None
         self._rows: tuple[int, int] = (0, 0)  # (width, rows) of the text shown
@@ -143,7 +143,35 @@ class SnapshotView(_FromSnapshot, Static):
             self.refresh(layout=True)
 
 
-class TextLines(_FromSnapshot, Widget):
+class PaintedLines(Widget):
+    """A widget whose painted lines (content, padding and border, as Textual's styles cache
+    gives them) are kept until it is next marked dirty: Textual repaints every widget in
+    the rectangle around a frame's changes (the progress line at the top and the totals'
+    loss line below the charts, at every step), and a widget in there that did not change
+    then costs a lookup."""
+
+    _painted: tuple[Region, list[Strip]] | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        painted = self._painted
+        if painted is not None and painted[0] == crop:
+            return painted[1]
+        strips = super().render_lines(crop)
+        self._painted = (crop, strips)
+        return strips
+
+    def _set_dirty(self, *regions: Region) -> None:
+        # Widget._set_dirty is where Textual marks the styles cache's lines stale (refresh,
+        # a new style or pseudo-class, a scroll): the lines kept here go with them.
+        self._painted = None
+        super()._set_dirty(*regions)
+
+    def notify_style_update(self) -> None:
+        self._painted = None
+        super().notify_style_update()
+
+
+class TextLines(_FromSnapshot, PaintedLines):
     """Lines of text that never wrap (a line too long for the width ends in …), drawn from
     strips built straight from the rich Text: a change costs about a tenth of a Static's
     re-render (its content pipeline ran for every changed panel at every redraw). Only the
