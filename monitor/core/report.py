@@ -7,6 +7,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,12 +120,28 @@ def expected_gap_s(run: Run, plan: Plan, step_time_s: float | None) -> float | N
     interval, or the observed gap between their arrivals when lines come slower
     (output flushed in blocks)."""
     printed = step_time_s * plan.log_interval if step_time_s is not None else None
+    observed = _observed_gap_s(run)
+    known = [g for g in (printed, observed) if g is not None]
+    return max(known) if known else None
+
+
+#: Per run: the median gap between the newest ARRIVAL_WINDOW steps' arrivals, with the rows
+#: and newest arrival time it was read at (the same until a step comes or times shift).
+_GAPS: weakref.WeakKeyDictionary[Run, tuple[tuple[int, float], float | None]] = weakref.WeakKeyDictionary()
+
+
+def _observed_gap_s(run: Run) -> float | None:
+    newest = float(run.t.last()) if run.n_iters else 0.0
+    key = (run.n_iters, newest if math.isfinite(newest) else 0.0)
+    known = _GAPS.get(run)
+    if known is not None and known[0] == key:
+        return known[1]
     t = run.t.values[-ARRIVAL_WINDOW:]
     gaps = np.diff(t[np.isfinite(t)])
     gaps = gaps[gaps > 0]
     observed = float(np.median(gaps)) if len(gaps) >= 3 else None
-    known = [g for g in (printed, observed) if g is not None]
-    return max(known) if known else None
+    _GAPS[run] = (key, observed)
+    return observed
 
 
 def build(
