@@ -169,7 +169,7 @@ def measure_growth(log: Path, first_iter: int, rates: list[float], window_s: flo
                 due = 0.0
                 while (now := time.monotonic()) - t0 < window_s:
                     due += rate * 0.1
-                    lines = [f"iter {it + k}: loss 3.{k % 10}000, time 12.50ms, mfu 30.00%" for k in range(int(due))]
+                    lines = [f"iter {it + k}: loss 3.{(it + k) % 10}000, time 12.50ms, mfu 30.00%" for k in range(int(due))]
                     it += int(due)
                     due -= int(due)
                     if lines:

@@ -18,6 +18,7 @@ from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
+from monitor.core.history import chart_key
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.report import Options, WriterExit, build
 from monitor.core.run import MAX_STEP, Run, RunState
@@ -453,6 +454,11 @@ class Session:
         if name not in self._dataset_sizes:
             self._dataset_sizes[name] = self._dataset_lookup(name)
         return replace(self.options, dataset_tokens=self._dataset_sizes[name])
+
+    def chart_key(self, run_index: int | None = None) -> tuple[object, ...]:
+        """What the charts of the current run (or run `run_index`) draw changes only when this
+        does (core.history.chart_key): a front end rebuilds them only then."""
+        return chart_key(self.state.current if run_index is None else self.state.runs[run_index])
 
     def snapshot(self, now: float | None = None, charts: bool = False, run_index: int | None = None) -> Snapshot:
         """The current run (or run `run_index`) at `now`; an earlier run as it stood at its last line."""

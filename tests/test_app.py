@@ -122,7 +122,8 @@ async def test_the_screen_follows_lines_as_they_arrive() -> None:
         iter_now = app.snapshot.iter
         assert f"iter {iter_now:,} / 5,000" in text_of(app.progress_view)
         assert text_of(app.finish_view).startswith("finishes ")
-        assert len(app.snapshot.loss_series.x) > 0  # charts got data
+        # the charts got data (within CHART_MIN_S of their first drawing, at mount)
+        await until(pilot, lambda: "train" in app.loss_chart.render().plain)
 
         clock.t = COMPILED[-1][0] + 1
         send_from_thread(source, COMPILED[STARTUP + 100 :])

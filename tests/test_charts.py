@@ -1,7 +1,7 @@
 """Charts: the envelope the snapshot keeps (exact per bucket, bounded, spikes kept), the O(1)
 bookkeeping behind it, the axes (round ticks, whole steps, one point), the step-time view
 (peaks cut above a steady line, a minimum span), the val metric's own axis, a log without
-timing, and redraws at most every CHART_MIN_S."""
+timing (how often they are redrawn: tests/test_redraw.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from tui_fakes import session_at
 
 from monitor.core.envelope import Envelope, rebin
-from monitor.core.report import Options, chart_series, printed_elapsed_s
+from monitor.core.history import chart_series
+from monitor.core.report import Options, printed_elapsed_s
 from monitor.core.run import RunState
 from monitor.session import Session
 from monitor.tui.app import make_app
@@ -170,37 +171,6 @@ def test_val_only_and_single_point_axes_have_whole_steps() -> None:
         labels = text.rstrip().splitlines()[-1].split()
         assert labels and all(label.rstrip("k").replace(".", "").isdigit() for label in labels), labels
         assert all("." not in label or label.endswith("k") for label in labels), labels
-
-
-def test_charts_are_redrawn_at_most_every_chart_min_s(monkeypatch) -> None:
-    now = [0.0]
-
-    async def run() -> tuple[list[float], list[tuple[float, object]]]:
-        session = session_at(__import__("tui_fakes").recorded("compiled")[:100], FakeClock())
-        app = make_app(session, handle_signals=False)
-        drawn: list[float] = []
-        timers: list[tuple[float, object]] = []  # (wait s, callback): the clock is ours, not Textual's
-        async with app.run_test(size=(120, 40)) as pilot:
-            chart = app.step_chart
-            chart._monotonic = lambda: now[0]
-            original = chart._draw
-            monkeypatch.setattr(chart, "_draw", lambda snap, log: (drawn.append(now[0]), original(snap, log)))
-            monkeypatch.setattr(chart, "set_timer", lambda wait, callback: timers.append((wait, callback)) or object())
-            chart._drawn_at = 0.0
-            for t in (0.1, 0.5, 1.0):
-                now[0] = t
-                session.feed(f"iter {5000 + int(t * 10)}: loss 1.0000, time 900.00ms, mfu 30.00%".encode(), 1e9 + t)
-                chart.show(session.snapshot(charts=True))
-            await pilot.pause()
-            assert drawn == []  # within CHART_MIN_S of the last drawing: waiting, one timer for the window
-            now[0] = charts.CHART_MIN_S
-            timers[0][1]()  # the window ends
-            await pilot.pause()
-        return drawn, timers
-
-    drawn, timers = asyncio.run(run())
-    assert [wait for wait, _ in timers] == [pytest.approx(charts.CHART_MIN_S - 0.1)]
-    assert drawn[:1] == [charts.CHART_MIN_S]  # drawn when the window ended, with the newest of the three
 
 
 def test_a_single_tick_in_a_long_span_is_labelled_like_its_neighbours_would_be() -> None:

@@ -63,6 +63,13 @@ class Envelope:
             mean = np.where(self._count[:n] > 0, self._sum[:n] / self._count[:n], np.nan)
         return (self._x0[:n] + self._x1[:n]) / 2.0, self._lo[:n].copy(), self._hi[:n].copy(), mean
 
+    def newest(self) -> tuple[int, float, float]:
+        """(buckets, lo, hi): how many buckets, and the newest one's min and max (NaN when
+        there is none, or it holds no finite value); no copy of the arrays."""
+        if not self._n:
+            return 0, np.nan, np.nan
+        return self._n, float(self._lo[self._n - 1]), float(self._hi[self._n - 1])
+
     def _new_buckets(self, x: np.ndarray, y: np.ndarray) -> int:
         """Whole buckets from the rows, as many as fit; returns the rows taken."""
         w = self.width

@@ -7,17 +7,18 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from monitor.core.energy import flops_per_token, gpu_fields
-from monitor.core.envelope import Envelope
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.folds import RECENT_PRINTED
+from monitor.core.history import NO_SERIES, chart_series, shown_notes, val_series
 from monitor.core.plan import Plan, make_plan
 from monitor.core.run import Run, RunState
-from monitor.core.snapshot import Series, Snapshot, Status
+from monitor.core.snapshot import Snapshot, Status
 from monitor.core.telemetry import Telemetry
 from monitor.core.textfmt import clock, duration
 
@@ -76,21 +77,6 @@ def writer_gone(run: Run, writer_exit: WriterExit | None, now: float, last_line_
     return after_s >= WRITER_SETTLE_S and (last_line_t is None or last_line_t <= writer_exit.t + WRITER_SETTLE_S)
 
 
-def chart_series(run: Run) -> tuple[Series, Series]:
-    """(loss, step time) chart series of a run: min/max/mean per bucket of steps, at most
-    2 * envelope.CAPACITY points, from the envelopes the run keeps (Run.folds)."""
-    folds = run.folded(charts=True)
-    return _series(folds.loss), _series(folds.step)
-
-
-def _series(env: Envelope) -> Series:
-    x, lo, hi, mean = env.arrays()
-    keep = np.isfinite(mean)
-    if env.width == 1:
-        return Series(x[keep], mean[keep])
-    return Series(x[keep], mean[keep], lo[keep], hi[keep])
-
-
 def run_status(
     run: Run, plan: Plan, est: Estimate, now: float, last_line_t: float | None, followed: bool = False,
     writer_left: bool = False,
@@ -134,12 +120,28 @@ def expected_gap_s(run: Run, plan: Plan, step_time_s: float | None) -> float | N
     interval, or the observed gap between their arrivals when lines come slower
     (output flushed in blocks)."""
     printed = step_time_s * plan.log_interval if step_time_s is not None else None
+    observed = _observed_gap_s(run)
+    known = [g for g in (printed, observed) if g is not None]
+    return max(known) if known else None
+
+
+#: Per run: the median gap between the newest ARRIVAL_WINDOW steps' arrivals, with the rows
+#: and newest arrival time it was read at (the same until a step comes or times shift).
+_GAPS: weakref.WeakKeyDictionary[Run, tuple[tuple[int, float], float | None]] = weakref.WeakKeyDictionary()
+
+
+def _observed_gap_s(run: Run) -> float | None:
+    newest = float(run.t.last()) if run.n_iters else 0.0
+    key = (run.n_iters, newest if math.isfinite(newest) else 0.0)
+    known = _GAPS.get(run)
+    if known is not None and known[0] == key:
+        return known[1]
     t = run.t.values[-ARRIVAL_WINDOW:]
     gaps = np.diff(t[np.isfinite(t)])
     gaps = gaps[gaps > 0]
     observed = float(np.median(gaps)) if len(gaps) >= 3 else None
-    known = [g for g in (printed, observed) if g is not None]
-    return max(known) if known else None
+    _GAPS[run] = (key, observed)
+    return observed
 
 
 def build(
@@ -194,7 +196,7 @@ def build(
     warnings = (*warnings, buffered) if buffered else warnings
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
     gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
-    loss_series, step_series = chart_series(run) if charts else (_NO_SERIES, _NO_SERIES)
+    loss_series, step_series = chart_series(run) if charts else (NO_SERIES, NO_SERIES)
     warnings = (*warnings, *gpu.warnings)
     return Snapshot(
         t=now,
@@ -260,11 +262,11 @@ def build(
         gpus_now=gpu.gpus_now,
         cpu_energy_final_j=gpu.cpu_energy_final_j,
         cpu_status=gpu.cpu_status,
-        notes=tuple((n.t, n.kind, n.shown()) for n in run.notes),
+        notes=shown_notes(run),
         error=run.error,
         crash_message=run.error,
         loss_series=loss_series,
-        val_series=_val_series(run) if charts else _NO_SERIES,
+        val_series=val_series(run) if charts else NO_SERIES,
         step_series=step_series,
     )
 
@@ -327,14 +329,6 @@ def _val_metric(run: Run) -> str:
         if point.val_loss is not None:
             return point.metric.removeprefix("val").strip() or "loss"
     return "loss"
-
-
-_NO_SERIES = Series(np.empty(0), np.empty(0))
-
-
-def _val_series(run: Run) -> Series:
-    pts = [(e.iter, e.val_loss) for e in run.evals if e.val_loss is not None and math.isfinite(e.val_loss)]
-    return Series(np.array([p[0] for p in pts], dtype=float), np.array([p[1] for p in pts], dtype=float))
 
 
 def _warnings(

@@ -8,6 +8,7 @@ one that touches the Session and the widgets. `make_app` builds the app for the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 from collections.abc import Callable
@@ -16,14 +17,17 @@ from typing import ClassVar
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from monitor.core.alerts import AlertWatch
 from monitor.core.snapshot import Snapshot
 from monitor.live import GpuSourceFactory, LineSourceFactory, LiveFeed
 from monitor.session import Session
-from monitor.tui.messages import FeedWoke, Throttle, Waker
+from monitor.tui.messages import ChartPacer, FeedWoke, Throttle, Waker
 from monitor.tui.widgets import HelpScreen, RunView
+from monitor.tui.widgets.charts import CHART_MIN_S
 
 #: A redraw at most this often while lines pour in: the step counter moves twice a second.
 MIN_REDRAW_S = 0.5
@@ -35,6 +39,19 @@ TICK_S = 2.0
 #: Big reads a source may have queued and the app not yet drained: a source reading a huge
 #: file waits instead of queueing all of it as Python objects (small reads never wait: inbox).
 MAX_PENDING_READS = 2
+
+
+class _Blank(Vertical):
+    """A box that draws nothing of its own (see widgets.run_view._Box)."""
+
+    BLANK = True
+
+
+class _MainScreen(Screen[None]):
+    """The main screen draws nothing but its children: a repaint of any line would otherwise
+    repaint the whole screen's background (from its cache) too."""
+
+    BLANK = True
 
 
 class NanowatchApp(App[int]):
@@ -65,8 +82,13 @@ class NanowatchApp(App[int]):
         handle_signals: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
         bell: bool = False,
+        freeze_gc: bool = False,
     ) -> None:
         super().__init__()
+        #: start-up objects kept out of the collector's passes (at mount, and once the log's
+        #: first read is done: on_mount, _tick)
+        self._freeze_gc = freeze_gc
+        self._read_frozen = False
         #: --bell: rings when the newest run finishes, crashes, stalls… (monitor.core.alerts)
         self._bell_watch = AlertWatch() if bell else None
         self.session = session
@@ -77,7 +99,7 @@ class NanowatchApp(App[int]):
         self.feed: LiveFeed | None = None
         self._waker = Waker(self)
         self._throttle = Throttle(self, self.redraw, MIN_REDRAW_S, monotonic)
-        self._changed = True
+        self._charts = ChartPacer(self, self._charts_due, CHART_MIN_S, monotonic)
         self.paused = False
         self.pinned_run: int | None = None
         self.snapshot: Snapshot | None = None
@@ -85,10 +107,15 @@ class NanowatchApp(App[int]):
 
     # --- layout ---
 
+    def get_default_screen(self) -> Screen[None]:
+        return _MainScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         self.run_view = RunView(id="run")
         yield self.run_view
-        yield Footer()
+        # In a box of its own: not repainted with every change above it (run_view._alone).
+        with _Blank(id="keys"):
+            yield Footer()
 
     # The widgets, by what they show (the tests read them).
     header_view = property(lambda self: self.run_view.header)
@@ -103,6 +130,12 @@ class NanowatchApp(App[int]):
 
     def on_mount(self) -> None:
         self._live = True
+        if self._freeze_gc:
+            # What exists now (modules, styles, widgets: ~80k objects) lives as long as the
+            # app: out of the cyclic collector's way, whose full passes scanned it all (~80 ms
+            # each, a few times a minute while lines arrive; Python's gc.freeze).
+            gc.collect()
+            gc.freeze()
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -118,6 +151,8 @@ class NanowatchApp(App[int]):
 
     def on_unmount(self) -> None:
         self._live = False
+        if self._freeze_gc:
+            gc.unfreeze()
         if self.feed is not None:
             self.feed.stop()
         if self._handle_signals:
@@ -146,28 +181,37 @@ class NanowatchApp(App[int]):
     def _drain(self) -> None:
         self._waker.taken()  # before draining: a line queued after the drain posts again
         if self.feed is not None:
-            self._changed = self.feed.drain() or self._changed
+            self.feed.drain()
 
     def _tick(self) -> None:
         """A quiet log's redraw; a screen that lines have redrawn within the last second
         needs none (each of those redraws read the clock and the GPU samples too)."""
         self._drain()
+        if self._freeze_gc and not self._read_frozen and self.feed is not None and not self.feed.backlogged():
+            gc.freeze()  # and what the log's first read left (its run's notes, evals, config)
+            self._read_frozen = True
         if not self.paused and not self._throttle.pending and self._throttle.idle_s() >= TICK_S / 2:
             self.redraw()
 
+    def _charts_due(self) -> None:
+        """What the charts draw changed within their last CHART_MIN_S: draw it now."""
+        if not self.paused:
+            self._throttle.soon()
+
     def redraw(self, charts: bool | None = None) -> None:
         """Drain what the sources queued, build a Snapshot and hand it to every widget; the
-        charts when asked, else only when the run changed."""
+        charts when asked, else when what they draw changed (at most every CHART_MIN_S)."""
         if not self._live:
             return
         self._drain()
-        charts = self._changed if charts is None else charts
         self._throttle.redrawn()
+        key = self.session.chart_key(self.pinned_run)
+        charts = self._charts.wanted(key) if charts is None else charts
         snap = self.session.snapshot(charts=charts, run_index=self.pinned_run)
         self.snapshot = snap
         self._watch_newest(snap)
         if charts:
-            self._changed = False
+            self._charts.drawn(key)
         self.run_view.show(snap, charts=charts, paused=self.paused, pinned_run=self.pinned_run)
 
     def _watch_newest(self, snap: Snapshot) -> None:
@@ -230,9 +274,12 @@ def make_app(
     on_pause: Callable[[bool], None] | None = None,
     handle_signals: bool = True,
     bell: bool = False,
+    freeze_gc: bool = False,
 ) -> NanowatchApp:
     """The one way to build the app (CLI and tests): a Session, a factory for the line source
     and one for the GPU sampler, each called with the hooks of the app's LiveFeed; `on_pause`
     is told when the user pauses (a replay holds its clock); `bell` rings the terminal bell on
-    the run's alerts (--bell)."""
-    return NanowatchApp(session, lines, gpu, on_pause=on_pause, handle_signals=handle_signals, bell=bell)
+    the run's alerts (--bell); `freeze_gc` moves what exists at start-up out of the cyclic
+    garbage collector's passes while the app runs (the CLI's app: the process is the app's)."""
+    return NanowatchApp(session, lines, gpu, on_pause=on_pause, handle_signals=handle_signals, bell=bell,
+                        freeze_gc=freeze_gc)

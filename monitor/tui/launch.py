@@ -55,7 +55,7 @@ def run_app(session: Session, lines: LineSourceFactory, gpu: GpuSourceFactory | 
     if not sys.stdout.isatty():
         raise NoTerminal("stdout is not a terminal; use --jsonl or --once for a pipe")
     return_freed_memory_promptly()
-    app = make_app(session, lines, gpu, on_pause=on_pause, bell=bell)
+    app = make_app(session, lines, gpu, on_pause=on_pause, bell=bell, freeze_gc=True)
     code = app.run()
     return int(code or 0)
 

@@ -23,8 +23,9 @@ from monitor.core.rows import totals
 from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 from monitor.multi import Runs
-from monitor.tui.messages import FeedWoke, Throttle, Waker
+from monitor.tui.messages import ChartPacer, FeedWoke, Throttle, Waker
 from monitor.tui.widgets import HelpScreen, RunView
+from monitor.tui.widgets.charts import CHART_MIN_S
 from monitor.tui.widgets.runs_table import RunsTable
 
 #: Redraw at most this often while lines pour in; a quiet screen still moves every TICK_S.
@@ -46,10 +47,12 @@ class RunScreen(Screen[None]):
         Binding("l", "log_scale", "log scale", tooltip="on a run's screen: loss chart log / linear scale"),
     ]
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, charts: ChartPacer) -> None:
         super().__init__()
         self.index = index
         self.view = RunView(id="run")
+        #: when the redraws rebuild this screen's charts
+        self.charts = charts
 
     def compose(self) -> ComposeResult:
         yield self.view
@@ -57,6 +60,7 @@ class RunScreen(Screen[None]):
 
     def action_log_scale(self) -> None:
         self.view.log_scale = not self.view.log_scale
+        self.charts.reset()
         self.app.call_later(self.app.redraw)  # type: ignore[attr-defined]
 
 
@@ -81,6 +85,7 @@ class MultiApp(App[int]):
         self.snapshots: list[Snapshot] = []
         self._waker = Waker(self)
         self._throttle = Throttle(self, self.redraw, MIN_REDRAW_S, monotonic)
+        self._monotonic = monotonic
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-summary")
@@ -110,7 +115,7 @@ class MultiApp(App[int]):
 
     @on(RunsTable.Chosen)
     def _chosen(self, message: RunsTable.Chosen) -> None:
-        self.push_screen(RunScreen(message.index))
+        self.push_screen(RunScreen(message.index, ChartPacer(self, self._throttle.soon, CHART_MIN_S, self._monotonic)))
         self.call_later(self.redraw)
 
     def redraw(self) -> None:
@@ -134,7 +139,13 @@ class MultiApp(App[int]):
         self.query_one(RunsTable).show(runs.rows(self.snapshots), [s.status for s in self.snapshots])
         screen = self.screen
         if isinstance(screen, RunScreen):
-            screen.view.show(runs.sessions[screen.index].snapshot(now, charts=True))
+            session = runs.sessions[screen.index]
+            key = session.chart_key()
+            charts = screen.charts.wanted(key)
+            if charts:
+                screen.charts.drawn(key)
+            snap = session.snapshot(now, charts=True) if charts else self.snapshots[screen.index]
+            screen.view.show(snap, charts=charts)
 
     # --- keys ---
 

@@ -2,26 +2,24 @@
 
 UI ring: draws the Snapshot's chart series in braille (widgets/braille.py); no I/O. A long
 column arrives as min/max/mean per bucket of steps (core/envelope.py); it is drawn at about
-one bucket per dot column, and redrawn at most every CHART_MIN_S, so a redraw costs the same
-at a million steps as at a thousand.
+one bucket per dot column, so a drawing costs the same at a million steps as at a thousand.
+The app rebuilds the charts only when what they draw changed, at most every CHART_MIN_S
+(messages.ChartPacer).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 
 import numpy as np
 from rich.text import Text
 from textual.strip import Strip
-from textual.timer import Timer
-from textual.widget import Widget
 
 from monitor.core.envelope import rebin
 from monitor.core.snapshot import Series, Snapshot
 from monitor.tui.widgets import braille
 from monitor.tui.widgets.braille import Axis, Figure, Layer, Row
+from monitor.tui.widgets.common import PaintedLines
 
 #: Step times above this multiple of the typical one (compile, evals, checkpoints) are
 #: peaks: marked on the top edge, so the steady pace keeps the chart's height.
@@ -32,7 +30,7 @@ PEAK_FACTOR = 1.5
 #: The step-time axis spans at least this share of the typical step time: variation of
 #: well under a millisecond on a 364 ms step is drawn as the flat line it is.
 MIN_SPAN_SHARE = 0.1
-#: Charts are rebuilt at most this often (seconds); the text panels follow every line.
+#: Charts are rebuilt at most this often (seconds), by the app; the text panels follow every line.
 CHART_MIN_S = 2.0
 #: Ticks on an axis, about.
 TICKS = 5
@@ -157,10 +155,9 @@ def step_view(y_ms: np.ndarray, lo_ms: np.ndarray, hi_ms: np.ndarray) -> tuple[f
     return bottom, top, (top if peaks else None)
 
 
-class _Chart(Widget):
-    """A chart drawn by monitor.tui.widgets.braille: rebuilt at most every CHART_MIN_S
-    seconds (a newer Snapshot within that window is drawn when the window ends), and
-    repainted only when a cell of it changed."""
+class _Chart(PaintedLines):
+    """A chart drawn by monitor.tui.widgets.braille from the Snapshots it is shown (the app
+    decides how often: messages.ChartPacer), repainted only when a cell of it changed."""
 
     DEFAULT_CSS = """
     _Chart {
@@ -169,41 +166,24 @@ class _Chart(Widget):
     }
     """
 
-    def __init__(self, *, id: str | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._monotonic = monotonic
-        self._drawn_at = -math.inf
-        self._due: tuple[Snapshot, bool] | None = None
-        self._scale: bool | None = None  # the log scale of the last drawing
-        self._timer: Timer | None = None
+        self._shown: tuple[Snapshot, bool] | None = None  # the last drawing's (snapshot, log scale)
         self._rows: tuple[Row, ...] = ()
         self._strips: list[Strip] = []
 
     def show(self, snap: Snapshot, log_scale: bool = False) -> None:
-        """Draw `snap` now, or when CHART_MIN_S has passed since the last drawing (a new scale
-        is drawn at once). Within that window a newer Snapshot only replaces the one waiting."""
-        self._due = (snap, log_scale)
-        wait = self._drawn_at + CHART_MIN_S - self._monotonic()
-        if wait > 0 and self._scale == log_scale:
-            if self._timer is None:
-                self._timer = self.set_timer(wait, self._draw_due)
-            return
-        self._draw_due()
+        """Draw `snap`'s series now (it must hold them: Session.snapshot(charts=True))."""
+        self._shown = (snap, log_scale)
+        self._draw(snap, log_scale)
 
     def on_resize(self) -> None:
-        self._draw_due()  # a new size: other buckets per column, other rows
+        if self._shown is not None:
+            self._draw(*self._shown)  # a new size: other buckets per column, other rows
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._restrip()  # a new theme: the same cells over another background
-
-    def _draw_due(self) -> None:
-        self._timer = None
-        if self._due is not None:
-            snap, log_scale = self._due
-            self._drawn_at = self._monotonic()
-            self._scale = log_scale
-            self._draw(snap, log_scale)
 
     def _draw(self, snap: Snapshot, log_scale: bool) -> None:
         """Lay out the figure at this size; repaint only when a cell changed."""

@@ -6,16 +6,20 @@ UI ring helpers: no I/O, no clock; log text always goes through `safe` into a ri
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from rich.segment import Segment
 from rich.style import Style as RichStyle
+from rich.terminal_theme import TerminalTheme
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 from textual.widget import Widget
 from textual.widgets import Static
 
 from monitor.core.sanitise import clean
+from monitor.core.snapshot import Snapshot
 
 STATUS_STYLE = {
     "waiting": "bold reverse",
@@ -51,17 +55,75 @@ def bar(fraction: float | None, width: int, style: str = "green") -> Text:
     return Text.assemble(("█" * full + partial, style), ("░" * rest, "dim"))
 
 
-class SnapshotView(Static):
+class _Reads:
+    """A Snapshot that notes the fields read from it, with their values."""
+
+    __slots__ = ("_snap", "read")
+
+    def __init__(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self.read: dict[str, object] = {}
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._snap, name)
+        self.read[name] = value
+        return value
+
+
+def _equal(a: object, b: object) -> bool:
+    try:
+        return a is b or bool(a == b)
+    except (TypeError, ValueError):  # an array: not compared, so never taken as unchanged
+        return False
+
+
+class BuiltFrom:
+    """What a widget's text was last built from: the Snapshot fields the builder read (and
+    their values) and its other arguments. Builders are pure functions of those, so a newer
+    Snapshot with the same values in those fields builds the same text: it is not built again.
+    (A NaN is never equal to itself: its text is built again, as it would be anyway.)"""
+
+    def __init__(self) -> None:
+        self._read: dict[str, object] | None = None
+        self._args: tuple[object, ...] = ()
+
+    def text(self, snap: Snapshot, args: tuple[object, ...], build: Callable[[Snapshot], Text]) -> Text | None:
+        """`build(snap)`, or None when it would give the text built last time."""
+        read = self._read
+        if read is not None and args == self._args and all(_equal(getattr(snap, k), v) for k, v in read.items()):
+            return None
+        reads = _Reads(snap)
+        text = build(reads)  # type: ignore[arg-type]  # reads as a Snapshot does
+        self._read, self._args = reads.read, args
+        return text
+
+
+class _FromSnapshot:
+    """A widget whose text is built from a Snapshot: not built again while what it read is
+    unchanged (BuiltFrom)."""
+
+    _built: BuiltFrom
+    put: Callable[[Text], None]
+
+    def put_from(self, snap: Snapshot, args: tuple[object, ...], build: Callable[[Snapshot], Text]) -> None:
+        """Show `build(snap)` (`args`: what else the text depends on, e.g. the width)."""
+        text = self._built.text(snap, args, build)
+        if text is not None:
+            self.put(text)
+
+
+class SnapshotView(_FromSnapshot, Static):
     """A Static that re-renders only when what it shows has changed, and asks for a new
     layout of the screen only when its height changes."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__("", id=id, classes=classes)
+        super().__init__(Text(), id=id, classes=classes)
+        self._built = BuiltFrom()
         self._shown: Text | None = None
         self._rows: tuple[int, int] = (0, 0)  # (width, rows) of the text shown
 
     def put(self, text: Text) -> None:
-        if text == self._shown:
+        if self._shown is not None and same_text(text, self._shown):
             return
         self._shown = text
         width = self.content_size.width
@@ -81,11 +143,41 @@ class SnapshotView(Static):
             self.refresh(layout=True)
 
 
-class TextLines(Widget):
+class PaintedLines(Widget):
+    """A widget whose painted lines (content, padding and border, as Textual's styles cache
+    gives them) are kept until it is next marked dirty: Textual repaints every widget in
+    the rectangle around a frame's changes (the progress line at the top and the totals'
+    loss line below the charts, at every step), and a widget in there that did not change
+    then costs a lookup."""
+
+    _painted: tuple[Region, list[Strip]] | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        painted = self._painted
+        if painted is not None and painted[0] == crop:
+            return painted[1]
+        strips = super().render_lines(crop)
+        self._painted = (crop, strips)
+        return strips
+
+    def _set_dirty(self, *regions: Region) -> None:
+        # Widget._set_dirty is where Textual marks the styles cache's lines stale (refresh,
+        # a new style or pseudo-class, a scroll): the lines kept here go with them.
+        self._painted = None
+        super()._set_dirty(*regions)
+
+    def notify_style_update(self) -> None:
+        self._painted = None
+        super().notify_style_update()
+
+
+class TextLines(_FromSnapshot, PaintedLines):
     """Lines of text that never wrap (a line too long for the width ends in …), drawn from
     strips built straight from the rich Text: a change costs about a tenth of a Static's
-    re-render (its content pipeline ran for every changed panel at every redraw). Re-renders
-    only when what it shows has changed; asks for a layout only when the number of lines does."""
+    re-render (its content pipeline ran for every changed panel at every redraw). Only the
+    lines whose text changed are rebuilt and repainted (Textual then repaints those rows,
+    not the whole panel and its border); a layout is asked for only when the number of
+    lines changes."""
 
     DEFAULT_CSS = """
     TextLines {
@@ -95,10 +187,12 @@ class TextLines(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        self._built = BuiltFrom()
         self._text = Text()
         self._lines: list[Text] = [Text()]
-        self._strips: list[Strip] = []
+        self._strips: list[Strip | None] = [None]  # per line; None: to build at the next paint
         self._width = -1
+        self._styles: dict[RichStyle, RichStyle] = {}  # a span's style as Textual paints it
 
     @property
     def content(self) -> Text:
@@ -110,50 +204,63 @@ class TextLines(Widget):
         return self._text
 
     def put(self, text: Text) -> None:
-        if text == self._text:
+        if same_text(text, self._text):
             return
         lines = list(text.split("\n", allow_blank=True)) or [Text()]
-        layout = len(lines) != len(self._lines)
-        self._text, self._lines, self._strips = text, lines, []
-        self.refresh(layout=layout)
+        old, self._text, self._lines = self._lines, text, lines
+        width = self.size.width
+        if len(lines) != len(old) or not width:
+            self._strips = [None] * len(lines)
+            self.refresh(layout=len(lines) != len(old))
+            return
+        for y, (line, was) in enumerate(zip(lines, old)):
+            if not same_text(line, was):
+                self._strips[y] = None
+                self.refresh(Region(0, y, width, 1))
 
     def get_content_height(self, container: object, viewport: object, width: int) -> int:  # type: ignore[override]
         return len(self._lines)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips = []  # another theme: the same text over other colours
+        # another theme: the same text over other colours
+        self._styles = {}
+        self._strips = [None] * len(self._lines)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        if not self._strips or width != self._width:
-            self._strips, self._width = self._render_strips(width), width
-        if y < len(self._strips):
-            return self._strips[y]
-        return Strip.blank(width, self.visual_style.rich_style)
+        if width != self._width:
+            self._strips, self._width = [None] * len(self._lines), width
+        if y >= len(self._lines):
+            return Strip.blank(width, self.visual_style.rich_style)
+        strip = self._strips[y]
+        if strip is None:
+            strip = self._strips[y] = self._render_strip(self._lines[y], width)
+        return strip
 
-    def _render_strips(self, width: int) -> list[Strip]:
+    def _render_strip(self, line: Text, width: int) -> Strip:
         base = self.visual_style.rich_style
-        console, theme = self.app.console, self.app.ansi_theme
-        styles: dict[RichStyle, RichStyle] = {}
+        line = line.copy()
+        if line.cell_len > width:
+            line.truncate(width, overflow="ellipsis")
+        # The Text's own style is read as Textual reads it (a string in its CSS colours);
+        # the spans' styles as rich styles, as Textual's text pipeline does.
+        whole = line.style
+        line.style = ""
+        theme = self.app.ansi_theme
+        lead = VisualStyle.parse(whole) if isinstance(whole, str) else VisualStyle.from_rich_style(whole, theme)
+        under = base + lead.rich_style if whole else base
+        segments = [Segment(text, under + self._styled(style, theme) if style else under)
+                    for text, style, _ in line.render(self.app.console, end="")]
+        return Strip(segments).adjust_cell_length(width, base)
 
-        def styled(style: RichStyle) -> RichStyle:
-            if style not in styles:
-                styles[style] = VisualStyle.from_rich_style(style, theme).rich_style
-            return styles[style]
+    def _styled(self, style: RichStyle, theme: TerminalTheme) -> RichStyle:
+        styled = self._styles.get(style)
+        if styled is None:
+            styled = self._styles[style] = VisualStyle.from_rich_style(style, theme).rich_style
+        return styled
 
-        out = []
-        for line in self._lines:
-            line = line.copy()
-            if line.cell_len > width:
-                line.truncate(width, overflow="ellipsis")
-            # The Text's own style is read as Textual reads it (a string in its CSS colours);
-            # the spans' styles as rich styles, as Textual's text pipeline does.
-            whole = line.style
-            line.style = ""
-            lead = VisualStyle.parse(whole) if isinstance(whole, str) else VisualStyle.from_rich_style(whole, theme)
-            under = base + lead.rich_style if whole else base
-            segments = [Segment(text, under + styled(style) if style else under)
-                        for text, style, _ in line.render(console, end="")]
-            out.append(Strip(segments).adjust_cell_length(width, base))
-        return out
+
+def same_text(a: Text, b: Text) -> bool:
+    """The same characters in the same styles (rich's Text == leaves out the Text's own style)."""
+    return a.plain == b.plain and a.style == b.style and a.spans == b.spans

@@ -21,6 +21,10 @@ class RunHeader(TextLines):
     """` training  run 2 of 3  run.log · nanogpt`"""
 
     def show(self, snap: Snapshot, *, paused: bool = False, pinned_run: int | None = None) -> None:
+        self.put_from(snap, (paused, pinned_run), lambda s: self.line(s, paused, pinned_run))
+
+    @staticmethod
+    def line(snap: Snapshot, paused: bool, pinned_run: int | None) -> Text:
         # The status comes first: on a narrow terminal the path is what gets cut.
         text = Text(f" {status_words(snap)} ", style=STATUS_STYLE.get(snap.status, "bold"))
         if snap.loss_is_nan:  # before anything else: the finish time of a diverged run means little
@@ -37,7 +41,7 @@ class RunHeader(TextLines):
         text.append_text(plain("stdin" if snap.source == "-" else snap.source, "bold"))
         text.append(" · ", style="dim")
         text.append(snap.format or "format unknown", style="" if snap.format else "dim")
-        self.put(text)
+        return text
 
 
 class _Sized:
@@ -46,12 +50,13 @@ class _Sized:
 
     snap: Snapshot | None = None
     compose_line: Callable[[Snapshot, int], Text]
-    put: Callable[[Text], None]
+    put_from: Callable[[Snapshot, tuple[object, ...], Callable[[Snapshot], Text]], None]
     size: Size
 
     def show(self, snap: Snapshot) -> None:
         self.snap = snap
-        self.put(self.compose_line(snap, max(20, self.size.width or 80)))
+        width = max(20, self.size.width or 80)
+        self.put_from(snap, (width,), lambda s: self.compose_line(s, width))
 
     def on_resize(self, event: events.Resize) -> None:
         if self.snap is not None:

@@ -19,12 +19,14 @@ class GpuPanel(TextLines):
     """One line per GPU: name, VRAM bar used/total and peak, power/limit, utilisation, temperature."""
 
     def show(self, snap: Snapshot) -> None:
+        self.put_from(snap, (), self.text)
+
+    @staticmethod
+    def text(snap: Snapshot) -> Text:
         if not snap.gpus:
             if snap.gpu_status:  # "GPU telemetry unavailable: <reason>"
-                self.put(plain(snap.gpu_status, "yellow"))
-            else:
-                self.put(Text("waiting for the first GPU sample", style="dim"))
-            return
+                return plain(snap.gpu_status, "yellow")
+            return Text("waiting for the first GPU sample", style="dim")
         text = Text("now (the run has ended):\n", style="dim") if snap.gpus_now else Text()
         for i, row in enumerate(snap.gpus):
             if i:
@@ -33,7 +35,7 @@ class GpuPanel(TextLines):
         if snap.gpu_status:
             text.append("\n")
             text.append_text(plain(snap.gpu_status, "yellow"))
-        self.put(text)
+        return text
 
 
 def gpu_line(row: GpuRow) -> Text:
@@ -68,9 +70,12 @@ class EnergyPanel(TextLines):
     """kWh so far → projected, cost so far → projected, mean power, the price used."""
 
     def show(self, snap: Snapshot) -> None:
+        self.put_from(snap, (), self.text)
+
+    @staticmethod
+    def text(snap: Snapshot) -> Text:
         if snap.energy_j is None and snap.cpu_energy_j is None:
-            self.put(Text.assemble(("no energy measurement", "dim"), f"\nprice {_price(snap)}"))
-            return
+            return Text.assemble(("no energy measurement", "dim"), f"\nprice {_price(snap)}")
         text = Text()
         # "energy" alone is the GPUs'; with the host's CPU measured too, each is named.
         gpu_label = "energy " if snap.cpu_energy_j is None else "GPU "
@@ -90,7 +95,7 @@ class EnergyPanel(TextLines):
         text.append(f"{_price(snap)}")
         if snap.energy_source:
             text.append(f" · {snap.energy_source}", style="dim")
-        self.put(text)
+        return text
 
 
 def _price(snap: Snapshot) -> str:
@@ -102,6 +107,10 @@ class TotalsPanel(TextLines):
     printed and against the GPU (the loss and MFU lines are left out where the log prints neither)."""
 
     def show(self, snap: Snapshot) -> None:
+        self.put_from(snap, (), self.text)
+
+    @staticmethod
+    def text(snap: Snapshot) -> Text:
         text = Text.assemble(("params ", "bold"), fmt.si(snap.params, digits=4))
         text.append(" · ")
         text.append(f"{fmt.count(snap.tokens_per_iter)} tok/iter")
@@ -120,7 +129,7 @@ class TotalsPanel(TextLines):
                 gpu = (snap.gpu_names[0].removeprefix("NVIDIA ") if snap.gpu_names else "GPU")[:16]
                 text.append(" · ")
                 text.append_text(plain(f"{fmt.share(snap.mfu_gpu)} of {gpu}"))
-        self.put(text)
+        return text
 
 
 def loss_text(snap: Snapshot) -> Text:

@@ -37,6 +37,13 @@ class _Row(Horizontal):
     BLANK = True
 
 
+def _alone(widget: Widget, classes: str = "alone") -> _Box:
+    """`widget` in a box of its own: Textual repaints every widget inside the box that holds
+    a changed one (whole, from its cache), so a widget that changes often is kept apart
+    from its neighbours."""
+    return _Box(widget, classes=classes)
+
+
 class RunView(_Box):
     """Every widget of one run, each handed the same Snapshot."""
 
@@ -54,21 +61,21 @@ class RunView(_Box):
         self.events = _titled(EventsPanel(id="events"), "events")
 
     def compose(self) -> ComposeResult:
-        # Two boxes: a change of the top lines (every new step) repaints the widgets whose
-        # box it touches, so the charts and panels below are left out of that repaint.
+        # Each line and panel in a box of its own (_alone): a new step repaints the progress
+        # line and the totals' loss line, and Textual paints only what shares their boxes.
         with _Box(id="top"):
-            yield self.header
-            yield self.progress
-            yield self.finish
+            yield _alone(self.header)
+            yield _alone(self.progress)
+            yield _alone(self.finish)
         with _Box(id="body"):
             with _Row(id="charts"):
                 yield self.loss_chart
                 yield self.step_chart
-            yield self.gpus
+            yield _alone(self.gpus)
             with _Row(id="numbers"):
-                yield self.energy
-                yield self.totals
-            yield self.events
+                yield _alone(self.energy)
+                yield _alone(self.totals)
+            yield _alone(self.events, "alone-fill")
 
     def show(self, snap: Snapshot, *, charts: bool = True, paused: bool = False,
              pinned_run: int | None = None) -> None:
