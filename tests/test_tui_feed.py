@@ -58,9 +58,10 @@ def test_lines_between_redraws_cost_one_message_and_keep_their_times(monkeypatch
             post = app.post_message
             monkeypatch.setattr(app, "post_message", lambda m: (posted.append(m), post(m))[1])
             source = ManualLines.instances[0]
-            for t, line in tail:  # a line every 25 ms, each read stamped with its own time
-                source.hooks.on_block(t, line + b"\n")
-                await pilot.pause(0.025)
+            for k in range(0, len(tail), 10):  # bursts of 10 reads, each stamped with its own time
+                for t, line in tail[k:k + 10]:
+                    source.hooks.on_block(t, line + b"\n")
+                await pilot.pause(0.05)
             await pilot.pause(1.2)
         return session, sum(isinstance(m, FeedWoke) for m in posted)
 
@@ -69,4 +70,6 @@ def test_lines_between_redraws_cost_one_message_and_keep_their_times(monkeypatch
     for t, line in tail:
         direct.feed_block(line + b"\n", t)
     assert through_app.snapshot().to_json() == direct.snapshot().to_json()
-    assert wakes <= 6, wakes  # one a redraw window (0.5 s) over ~1 s, not one a line (40)
+    # a burst queued before the app takes its wake-up is one message, however slow the machine:
+    # at most one a burst (4), not one a line (40)
+    assert 1 <= wakes <= 4, wakes
