@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from conftest import FakeClock
@@ -159,3 +160,18 @@ def test_the_bulk_reader_waits_for_the_deciding_step_line() -> None:
     assert auto.scan_iterations is None  # nanoGPT's guess: its bulk reader would read only its own lines
     auto.feed(None, FIRST_STEP["nanogpt"])
     assert auto.scan_iterations is FAMILIES["nanogpt"].scan_iterations
+
+
+@pytest.mark.parametrize(("name", "status", "iter_", "max_iters"), [("h200_d12_finished.log", "finished", 400, 400),
+                                                                    ("h200_d12_interrupted.log", "interrupted", 600, 700)])
+def test_recorded_llmc_train_gpt2py_runs_read_right_by_default(name: str, status: str, iter_: int, max_iters: int,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from monitor.cli import main
+
+    path = Path(__file__).parent / "data" / "llmc_train_gpt2py" / name
+    assert main(["replay", str(path), "--once", "--json", "--no-gpu"]) in (0, None)
+    record = json.loads(capsys.readouterr().out)
+    assert (record["format"], record["status"], record["iter"], record["max_iters"]) == ("llmc", status, iter_, max_iters)
+    assert record["tokens_per_iter"] == 65536 and record["step_time_s"] == pytest.approx(0.405, rel=0.02)
