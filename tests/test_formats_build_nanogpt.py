@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import FakeClock
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_bulk_families import same_state
+from test_hostile import SETTINGS as HOSTILE
+from test_hostile import bulk_sizes, noise, numbers, session
 
 from monitor.core.events import ConfigValue, Eval, Iteration, TokensPerIter
 from monitor.core.formats import AutoParser, llmc
@@ -125,11 +130,6 @@ def test_detected_after_shared_start_up_lines() -> None:
 # bulk.llmc reads train_gpt2.cu's step lines and the logger's; build-nanogpt's and train_gpt2.py's
 # lines are left to the parser. Whatever the mix, and whatever detection guessed first, the bulk
 # path must leave the run state the line path leaves.
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from test_bulk_families import same_state  # noqa: E402
-from test_hostile import SETTINGS as HOSTILE, bulk_sizes, noise, numbers, session  # noqa: E402
 
 value = st.one_of(st.floats(0, 1e4, allow_nan=False).map(lambda x: f"{x:.6f}"), numbers)
 
