@@ -107,7 +107,7 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
         n_layer=get("n_layer"),
         n_head=get("n_head"),
         n_embd=get("n_embd"),
-        eval_in_step_time=family.eval_in_step_time if family else False,
+        eval_in_step_time=_eval_in_step_time(run, family),
         compiled=compiled,
         zero_based=zero_based,
         steps_total=steps_total,
@@ -121,6 +121,15 @@ def _zero_based(run: Run, family: Family | None) -> bool:
     if isinstance(value, bool):
         return value
     return family is None or family.zero_based
+
+
+def _eval_in_step_time(run: Run, family: Family | None) -> bool:
+    # A parser says so for a script whose clock differs from its family's (build-nanogpt's
+    # `dt` runs from the top of its loop, eval included; train_gpt2.cu's leaves evals out).
+    value = run.config.get("eval_in_step_time")
+    if isinstance(value, bool):
+        return value
+    return family.eval_in_step_time if family else False
 
 
 def _final_iters(run: Run, family: Family | None, max_iters: int, log_interval: int) -> tuple[int, int]:

@@ -1,5 +1,8 @@
 """Log families and their detection: one module per family, one `Family` record each.
 
+Detection weighs what a line says (common.SHARED, OWN, STEP): a start-up line gives a guess,
+a line only one family prints a better one, and the first step line decides.
+
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
 
@@ -12,9 +15,9 @@ from typing import Protocol
 
 import numpy as np
 
-from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
+from monitor.core.events import Crash, Event, Iteration, PyWarning, TracebackStarted
 from monitor.core.formats import bulk, llama2c, llmc, modded, nanochat, nanogpt
-from monitor.core.formats.common import PythonErrors, glued_end
+from monitor.core.formats.common import STEP, PythonErrors, glued_end
 from monitor.core.formats.scan import IterationColumns
 
 #: What a parser makes of one line: nothing, one event, or several (a modded-nanogpt
@@ -32,7 +35,8 @@ class LineParser(Protocol):
 class Family:
     name: str
     make_parser: Callable[[], LineParser]
-    sniff: Callable[[str], bool]
+    #: what a line says of the family: 0 (not its line), common.SHARED, OWN or STEP
+    sniff: Callable[[str], int]
     #: settings in force when the log does not print them
     defaults: dict[str, object] = field(default_factory=dict)
     #: the last step number the log prints, from (max_iters, log_interval); a parser may
@@ -107,37 +111,50 @@ FAMILIES: dict[str, Family] = {
 }
 
 FORMAT_NAMES = ("auto", *FAMILIES)
-#: A family whose lines another family prints too, and the family that a line of its own
-#: then shows the log to be (a llama2.c log opens with nanoGPT's start-up and eval lines).
-REFINES = {"nanogpt": "llama2c"}
 #: Events any Python process prints, read before the family is known (a run that dies
 #: before its first family line has crashed, with its reason).
 _GENERIC = (Crash, TracebackStarted, PyWarning)
 
-#: Lines kept while the family is still unknown; replayed once it is detected.
+#: Lines kept while the family is not decided; read again by the family a later line decides.
 MAX_UNDETECTED_LINES = 50_000
 
 
-def detect(line: str) -> str | None:
-    """The family a line belongs to, if the line is one only that family prints."""
+def evidence(line: str) -> tuple[str, int] | None:
+    """The family the line speaks for most strongly, and how strongly (common.SHARED, OWN,
+    STEP); None for a line of no family. Of equals, the first family in FAMILIES."""
+    best: tuple[str, int] | None = None
     for family in FAMILIES.values():
-        if family.sniff(line):
-            return family.name
-    return None
+        strength = family.sniff(line)
+        if strength and (best is None or strength > best[1]):
+            best = (family.name, strength)
+    return best
+
+
+def detect(line: str) -> str | None:
+    """The family a line belongs to, if it is any family's."""
+    found = evidence(line)
+    return None if found is None else found[0]
 
 
 class AutoParser:
-    """Parses lines with a fixed family, or detects it from the first telling line.
+    """Parses lines with a fixed family, or detects it from what the lines say.
 
-    Until detection, lines wait (with their times) and are replayed through the
-    detected family's parser, so nothing printed before the first step is lost.
+    A start-up line names a family provisionally: nanoGPT's `using fused AdamW:` is printed by
+    llama2.c, llm.c's train_gpt2.py and build-nanogpt too. A line that speaks for another family
+    more strongly takes over (a line only that family prints, or a step line), and the first
+    step line decides for good. Until then every line is kept, with the events it gave; the
+    family that takes over reads them again, and only what it reads anew is given (the
+    settings already read stay: they are the run's, printed by it).
     """
 
     def __init__(self, fmt: str = "auto") -> None:
         self.family: Family | None = FAMILIES.get(fmt)
         self._auto = self.family is None
         self._parser: LineParser | None = self.family.make_parser() if self.family else None
-        self._waiting: deque[tuple[float | None, str]] = deque(maxlen=MAX_UNDETECTED_LINES)
+        #: how strongly the lines so far named the family (STEP: decided, or fixed by the user)
+        self._strength = 0 if self._auto else STEP
+        #: lines read before the family was decided: (time, line, the events they gave)
+        self._held: deque[tuple[float | None, str, list[Event]]] = deque(maxlen=MAX_UNDETECTED_LINES)
         self._errors = PythonErrors()
 
     @property
@@ -145,9 +162,15 @@ class AutoParser:
         return self.family.name if self.family else None
 
     @property
+    def decided(self) -> bool:
+        """True once a step line decided the family (or the user named it)."""
+        return self._strength >= STEP
+
+    @property
     def scan_iterations(self) -> Callable[[bytes, np.ndarray, np.ndarray], IterationColumns] | None:
-        """The family's bulk reader of iteration lines, once the family is known."""
-        return self.family.scan_iterations if self.family is not None and self._parser is not None else None
+        """The family's bulk reader of iteration lines, once a step line decided the family
+        (a guess may still change, and the bulk reader reads one family's lines only)."""
+        return self.family.scan_iterations if self.family is not None and self.decided else None
 
     def plain(self) -> bool:
         """True when a line the bulk reader accepts may skip parse() (see Family)."""
@@ -165,25 +188,61 @@ class AutoParser:
         glued = glued_end(line)
         if glued > 0:  # a scheduler killed the job mid-line: its message is a line of its own
             return self.feed(t, line[:glued]) + self.feed(t, line[glued:])
-        if self._parser is not None:
-            refined = REFINES.get(self.family.name) if self._auto else None  # type: ignore[union-attr]
-            if refined is not None and FAMILIES[refined].sniff(line):
-                self.family = FAMILIES[refined]
-                self._parser = self.family.make_parser()
-            return _timed(t, self._parser.parse(line))
-        name = detect(line)
-        if name is None:
-            self._waiting.append((t, line))
+        if self.decided:
+            return _timed(t, self._parser.parse(line))  # type: ignore[union-attr]
+        found = evidence(line)
+        if found is not None and found[1] > self._strength:
+            if self.family is None or found[0] != self.family.name:
+                return self._take_over(FAMILIES[found[0]], found[1], t, line)
+            self._strength = found[1]
+        if self._parser is None:
+            self._held.append((t, line, []))
             # Tracebacks and warnings now, not once a family line comes (it may never).
             return _timed(t, self._errors.parse(line))
-        self.family = FAMILIES[name]
-        self._parser = self.family.make_parser()
-        waiting, self._waiting = self._waiting, deque(maxlen=MAX_UNDETECTED_LINES)
-        out: list[tuple[float | None, Event]] = []
-        for wt, wline in waiting:  # their errors were given already
-            out.extend(pair for pair in _timed(wt, self._parser.parse(wline)) if not isinstance(pair[1], _GENERIC))
-        out.extend(_timed(t, self._parser.parse(line)))
+        out = _timed(t, self._parser.parse(line))
+        self._hold(t, line, out)
         return out
+
+    def _take_over(self, family: Family, strength: int, t: float | None, line: str) -> list[tuple[float | None, Event]]:
+        """`family` reads the kept lines again, then `line`: the events it gives that the
+        lines did not give already."""
+        self.family, self._parser, self._strength = family, family.make_parser(), strength
+        held, self._held = self._held, deque(maxlen=MAX_UNDETECTED_LINES)
+        out: list[tuple[float | None, Event]] = []
+        for ht, hline, given in held:
+            new = _new_events(_timed(ht, self._parser.parse(hline)), given)
+            out.extend(new)
+            self._hold(ht, hline, new, given)
+        line_out = _timed(t, self._parser.parse(line))
+        out.extend(line_out)
+        self._hold(t, line, line_out)
+        return out
+
+    def _hold(self, t: float | None, line: str, events: list[tuple[float | None, Event]],
+              given: list[Event] | None = None) -> None:
+        """Keep the line until the family is decided; a step line decides it."""
+        if any(isinstance(e, Iteration) for _, e in events):
+            self._strength = STEP
+        if self.decided:
+            self._held.clear()
+            return
+        self._held.append((t, line, [*(given or []), *(e for _, e in events)]))
+
+
+def _new_events(events: list[tuple[float | None, Event]], given: list[Event]) -> list[tuple[float | None, Event]]:
+    """The events a line gave on a second reading that its first did not (errors and warnings
+    were given as the line came, whoever read it)."""
+    left = list(given)
+    out = []
+    for pair in events:
+        event = pair[1]
+        if isinstance(event, _GENERIC):
+            continue
+        if event in left:
+            left.remove(event)
+            continue
+        out.append(pair)
+    return out
 
 
 def _timed(t: float | None, parsed: Parsed) -> list[tuple[float | None, Event]]:

@@ -11,6 +11,12 @@ import re
 
 from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
 
+#: What a line says about its log's family (a family's sniff() gives one, 0 for a line not its
+#: own): a start-up line that more than one family prints (the optimizer's `using fused AdamW:`
+#: of nanoGPT's model.py, printed by llama2.c, llm.c's train_gpt2.py and build-nanogpt too); a
+#: start-up line only one family prints; a step line, which decides.
+SHARED, OWN, STEP = 1, 2, 3
+
 _WARNING = re.compile(r"\S.*?:\d+: (\w*Warning): (.*)$")
 _EXCEPTION = re.compile(r"([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Failure))\b:?\s*(.*)$")
 #: The line that ends a traceback: the exception's (dotted) name, then `:`, or alone, and then a

@@ -11,7 +11,7 @@ import re
 
 from monitor.core.events import ConfigValue, Event, Iteration
 from monitor.core.formats import nanogpt
-from monitor.core.formats.common import INT, NUM, number
+from monitor.core.formats.common import INT, NUM, OWN, STEP, number
 
 NAME = "llama2c"
 
@@ -57,8 +57,8 @@ class Parser(nanogpt.Parser):
         return event
 
 
-def sniff(line: str) -> bool:
-    """True for a line only llama2.c prints (its step line, its dataset's start-up line)."""
+def sniff(line: str) -> int:
+    """Its step line decides (common.STEP); its dataset's start-up line is its own (OWN)."""
     if line[:1].isdigit():
-        return _STEP.match(line) is not None
-    return line.startswith("Created a PretokDataset")
+        return STEP if _STEP.match(line) is not None else 0
+    return OWN if line.startswith("Created a PretokDataset") else 0

@@ -1,5 +1,9 @@
 """Parser for karpathy/llm.c output: train_gpt2cu/train_gpt2.py stdout (every line variant
-since April 2024) and the `-o` logger file main.log (`s:N trl:X`, `s:N tel:X`).
+since April 2024) and the `-o` logger file main.log (`s:N trl:X`, `s:N tel:X`); and for
+karpathy/build-nanogpt's train_gpt2.py ("Let's reproduce GPT-2 (124M)") and its forks, stdout
+and log/log.txt (`N train X`, `N val X`, `N hella X`). build-nanogpt is the script llm.c's
+train_gpt2.py grew from (the same start-up lines, model and loop): JSON's five family names
+have it as `llmc`. Its steps count from 0 and its `dt` includes the eval at the top of its step.
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
@@ -21,7 +25,7 @@ from monitor.core.events import (
     TokensPerIter,
     TrainingEnded,
 )
-from monitor.core.formats.common import INT, NUM, PythonErrors, literal, number
+from monitor.core.formats.common import INT, NUM, OWN, SHARED, STEP, PythonErrors, literal, number
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "llmc"
@@ -50,6 +54,29 @@ _CHECKPOINT = re.compile(r"Writing (?:checkpoint|model) (?:at step (\d+)|to (.+)
 _END = re.compile(r"total average iteration time: |final \d+ iters avg: ")
 _APRIL_END = "-" * 15
 
+# train_gpt2.py's (and build-nanogpt's) `total desired batch size: 524288` (tokens per optimizer
+# step, all ranks) and `=> calculated gradient accumulation steps: 32`.
+_BATCH = re.compile(rf"total desired batch size: {INT}\s*$")
+_ACCUM = re.compile(rf"=> calculated gradient accumulation steps: {INT}\s*$")
+# build-nanogpt: f"step {step:5d} | loss: {loss:.6f} | lr {lr:.4e} | norm: {norm:.4f} | dt: {dt*1000:.2f}ms |
+# tok/sec: {tps:.2f}", and the forms of its history that forks kept: `step {i}, loss: {x}` (no time
+# yet), `step {i}, loss: {x}, dt: {ms:.2f}ms, tok/sec: …`, `step {i:4d} | loss: … | dt: …` (no lr/norm).
+_BUILD_STEP = re.compile(rf"step\s+{INT}(?:,| \|) loss: {NUM}")
+_BUILD_DT = re.compile(r"\bdt: ?([\d.]+) ?ms\b")
+_BUILD_VAL = re.compile(rf"validation loss: {NUM}\s*$")
+_BUILD_HELLASWAG = re.compile(r"HellaSwag accuracy: \d+/\d+=([\d.]+)")
+# build-nanogpt's log/log.txt: f"{step} train {loss:.6f}", f"{step} val {val:.4f}", f"{step} hella {acc:.4f}".
+_BUILD_LOG = re.compile(rf"{INT} (train|val|hella) {NUM}\s*$")
+# Start-up lines several trainers print (llm.c's train_gpt2.py, build-nanogpt, the first
+# modded-nanogpt scripts): weak evidence of the family (see formats.AutoParser).
+_SHARED_LINES = ("total desired batch size: ", "=> calculated gradient accumulation steps: ", "validation loss: ",
+                 "HellaSwag accuracy: ")
+#: What build-nanogpt's lines say of its run, given with its first line: steps count from 0 and
+#: the last is max_steps - 1 (range(max_steps)); a step's `dt` runs from the top of the loop,
+#: so it includes the eval and HellaSwag pass done at that step.
+_BUILD_SETTINGS = (ConfigValue("zero_based", True), ConfigValue("final_iter_offset", 1),
+                   ConfigValue("eval_in_step_time", True))
+
 # Rows of the startup parameter table, as the plan's setting names.
 _TABLE_KEYS = {
     "train_num_batches": "max_iters",
@@ -73,15 +100,21 @@ class Parser:
         self._last_step = 0  # stdout's evals carry no step: they follow the last step line
         self._val_steps: tuple[int | None, int | None] = (None, None)  # the logger's last two evals
         self._april_script = False  # train_gpt2.py's first form (`iteration N, loss: …`) printed the lines
+        self._build_step: int | None = None  # build-nanogpt's last step line; None before its first line
+        self._build_seen = False
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         head = line[:1]
         if head == "s":
             if line.startswith("step"):
-                return self._step(line)
+                return self._step(line) or self._build_step_line(line)
             m = _LOGGER.match(line)
             if m is not None:
                 return self._logger(m)
+        elif head.isdigit():
+            m = _BUILD_LOG.match(line)
+            if m is not None:
+                return self._build_log(m)
         elif head == "i":
             m = _ITERATION.match(line)
             if m is not None:
@@ -92,10 +125,23 @@ class Parser:
             m = _VAL.match(line)
             if m is not None:
                 return Eval(iter=self._last_step, val_loss=number(m.group(1)))
+            m = _BUILD_VAL.match(line)
+            if m is not None:
+                return self._build(Eval(iter=self._build_next(), val_loss=number(m.group(1))))
         elif head == "H":
             m = _HELLASWAG.match(line)
             if m is not None:
                 return Eval(iter=self._last_step, val_loss=None, metric="HellaSwag", score=number(m.group(1)))
+            m = _BUILD_HELLASWAG.match(line)
+            if m is not None:
+                return self._build(Eval(iter=self._build_next(), val_loss=None, metric="HellaSwag", score=number(m.group(1))))
+        elif head == "t" and line.startswith("total desired"):
+            m = _BATCH.match(line)
+            return TokensPerIter(int(m.group(1))) if m is not None and int(m.group(1)) > 0 else None
+        elif head == "=":
+            m = _ACCUM.match(line)
+            if m is not None:
+                return ConfigValue("gradient_accumulation_steps", int(m.group(1)))
         elif head == "|":
             return self._table_row(line)
         elif head == "n":
@@ -147,6 +193,34 @@ class Parser:
             mfu=None if mfu_pct is None or mfu_pct < 0 else mfu_pct / 100.0,
             max_iters=int(m.group(2)) if m.group(2) else None,
         )
+
+    def _build_step_line(self, line: str) -> Event | tuple[Event, ...] | None:
+        m = _BUILD_STEP.match(line)
+        if m is None:
+            return None
+        step = self._build_step = int(m.group(1))
+        dt = _BUILD_DT.search(line, m.end())
+        return self._build(Iteration(iter=step, loss=number(m.group(2)), step_time_s=_seconds(dt.group(1) if dt else None)))
+
+    def _build_log(self, m: re.Match[str]) -> Event | tuple[Event, ...]:
+        step, kind, value = int(m.group(1)), m.group(2), number(m.group(3))
+        if kind == "train":
+            self._build_step = step
+            return self._build(Iteration(iter=step, loss=value))
+        if kind == "val":
+            return self._build(Eval(iter=step, val_loss=value))
+        return self._build(Eval(iter=step, val_loss=None, metric="HellaSwag", score=value))
+
+    def _build_next(self) -> int:
+        """The step a build-nanogpt eval belongs to: it runs at the top of the step it precedes."""
+        return 0 if self._build_step is None else self._build_step + 1
+
+    def _build(self, event: Event) -> Event | tuple[Event, ...]:
+        """The event, with what build-nanogpt's lines say of the run before the first of them."""
+        if self._build_seen:
+            return event
+        self._build_seen = True
+        return (*_BUILD_SETTINGS, event)
 
     def _logger(self, m: re.Match[str]) -> Event | tuple[Event, ...]:
         step, kind, value = int(m.group(1)), m.group(2), number(m.group(3))
@@ -202,14 +276,22 @@ def _seconds(ms: str | None) -> float | None:
     return None if value is None else value / 1000.0
 
 
-def sniff(line: str) -> bool:
-    """True for a line only llm.c prints (used by format detection)."""
+def sniff(line: str) -> int:
+    """What the line says of the family (used by format detection): common.STEP for a step line
+    of any of its scripts and files, OWN for train_gpt2.cu's start-up, SHARED for the start-up
+    and eval lines llm.c's train_gpt2.py and build-nanogpt share with other trainers, else 0."""
     if line.startswith("step"):
         m = _STEP.match(line)
         # nanoGPT's eval line is `step N: train loss X, val loss Y`; llm.c's has a time.
-        return m is not None and (m.group(2) is not None or "took" in line)
+        if m is not None and (m.group(2) is not None or "took" in line):
+            return STEP
+        return STEP if _BUILD_STEP.match(line) else 0
+    if _LOGGER.match(line) or _ITERATION.match(line) or _BUILD_LOG.match(line):
+        return STEP
     # train_gpt2.cu's start-up: its parameter table's head, its single-GPU notice
-    return bool(_LOGGER.match(line) or _ITERATION.match(line)) or line.startswith(_OWN_LINES)
+    if line.startswith(_OWN_LINES):
+        return OWN
+    return SHARED if line.startswith(_SHARED_LINES) else 0
 
 
 def final_iter(max_iters: int, _log_interval: int) -> int:

@@ -19,7 +19,7 @@ from monitor.core.events import (
     TokensPerIter,
     TrainingEnded,
 )
-from monitor.core.formats.common import INT, NUM, PythonErrors, number
+from monitor.core.formats.common import INT, NUM, STEP, PythonErrors, number
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "modded"
@@ -185,9 +185,9 @@ def _seconds(value: float | None, unit: str) -> float | None:
     return value / 1000.0 if unit == "ms" else value * 60.0 if unit == "m" else value
 
 
-def sniff(line: str) -> bool:
-    """True for a line only modded-nanogpt prints (used by format detection)."""
-    return (line.startswith("step:") or line[:1].isdigit()) and _fields(line) is not None
+def sniff(line: str) -> int:
+    """common.STEP for a train or validation line of modded-nanogpt (they decide), else 0."""
+    return STEP if (line.startswith("step:") or line[:1].isdigit()) and _fields(line) is not None else 0
 
 
 def _transitions(listed: str) -> tuple[int, ...]:

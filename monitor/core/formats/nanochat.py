@@ -21,7 +21,7 @@ from monitor.core.events import (
     TokensPerIter,
     TrainingEnded,
 )
-from monitor.core.formats.common import INT, NUM, PythonErrors, literal, number
+from monitor.core.formats.common import INT, NUM, OWN, STEP, PythonErrors, literal, number
 
 NAME = "nanochat"
 
@@ -277,23 +277,24 @@ def _field(pattern: re.Pattern[str], text: str) -> float | None:
     return None if found is None else number(found.group(1))
 
 
-def sniff(line: str) -> bool:
-    """True for a line only nanochat prints (used by format detection)."""
+def sniff(line: str) -> int:
+    """What the line says of the family: common.STEP for a step line of any stage, OWN for a
+    start-up or eval line only nanochat prints, 0 for any other line."""
     if line[:1] == "^":
         line = _ECHO.sub("", line, count=1)
     if line.startswith("step "):
-        return _STEP.match(line) is not None
+        return STEP if _STEP.match(line) is not None else 0
     if line.startswith(_OWN_LINES) or line.startswith("GPU: ") and "| Peak FLOPS (BF16): " in line:
-        return True
+        return OWN
     if line.startswith("Total batch size "):
         m = _BATCH.match(line)
-        return m is not None and "=> gradient accumulation steps" in line
+        return OWN if m is not None and "=> gradient accumulation steps" in line else 0
     if line.startswith("Step "):
         if _STEP_CAPITAL.match(line) is not None:
-            return True
+            return STEP
         m = _EVAL.match(line)
-        return m is not None and m.group(2) in ("Validation bpb", "CORE metric")
-    return False
+        return OWN if m is not None and m.group(2) in ("Validation bpb", "CORE metric") else 0
+    return 0
 
 
 def final_iter(max_iters: int, _log_interval: int) -> int:

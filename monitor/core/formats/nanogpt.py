@@ -22,7 +22,7 @@ from monitor.core.events import (
     TrainingEnded,
     VocabSize,
 )
-from monitor.core.formats.common import NUM, PythonErrors, constant, literal, number
+from monitor.core.formats.common import NUM, OWN, SHARED, STEP, PythonErrors, constant, literal, number
 
 NAME = "nanogpt"
 
@@ -56,10 +56,13 @@ _TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (
 _VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)")
 _PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
 # train.py's f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"
-# Start-up lines of train.py and model.py that no other family but llama2.c (nanoGPT's
-# descendant, told apart by its step line) prints.
-_OWN_LINES = ("compiling the model... (takes a ~minute)", "using fused AdamW: ", "Initializing a new model from scratch",
-              "Resuming training from ", "Initializing from OpenAI GPT-2 weights")
+# Start-up lines of train.py and model.py that other families print too: llama2.c's train.py
+# (nanoGPT's descendant) prints them all; model.py's configure_optimizers (`using fused AdamW:`)
+# lives on in llm.c's train_gpt2.py and build-nanogpt. Only a step line tells these apart.
+_SHARED_LINES = ("compiling the model... (takes a ~minute)", "using fused AdamW: ", "Initializing a new model from scratch",
+                 "Resuming training from ")
+# nanoGPT's own: llama2.c does not start from GPT-2's weights.
+_OWN_LINES = ("Initializing from OpenAI GPT-2 weights",)
 # A fork that prints its settings as `name: value` pairs, several to a line (pfnet-research/
 # GenerRNA: `learning_rate: 0.0001, max_iters: 1000000, `): a line made only of such pairs.
 _PAIRS = re.compile(r"\s*[A-Za-z_]\w*: [^,:]+?(?:, [A-Za-z_]\w*: [^,:]+?)*,?\s*$")
@@ -190,11 +193,17 @@ def _assignment(tree: ast.Module) -> Event | None:
         return None  # computed when the run starts (`'run' + str(time.time())`): unknown here
 
 
-def sniff(line: str) -> bool:
-    """True for a line only nanoGPT prints (used by format detection)."""
-    return bool(
-        _ITER.match(line) or _EVAL.match(line) or _TOKENS.match(line) or _OVERRIDE_FILE.match(line)
-    ) or line.startswith(_OWN_LINES)
+def sniff(line: str) -> int:
+    """What the line says of the family (common.SHARED, OWN, STEP; 0 when it is not nanoGPT's):
+    the `iter` line decides; the eval line, the tokens line, the config dump's head and the
+    start-up lines of _SHARED_LINES are llama2.c's too."""
+    if _ITER.match(line):
+        return STEP
+    if line.startswith(_OWN_LINES):
+        return OWN
+    if _EVAL.match(line) or _TOKENS.match(line) or _OVERRIDE_FILE.match(line) or line.startswith(_SHARED_LINES):
+        return SHARED
+    return 0
 
 
 def final_iter(max_iters: int, log_interval: int) -> int:
