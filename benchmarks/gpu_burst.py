@@ -1,5 +1,5 @@
 """Competing GPU job for the contended recordings (sample_logs/recorded/h200_gpu_contended*, h200b_contended*,
-h200c_contended*, h200c_ddp2_one_gpu_contended).
+h200c_contended*, h200c_ddp2_one_gpu_contended, and the held-out h200d runs).
 
 A controller that, for each on-window, starts --procs processes that each loop bf16 NxN matmuls on the visible GPU
 with no gaps (two batches always queued: the GPU time-slices between processes, so more processes take a larger
@@ -15,6 +15,14 @@ start without --trigger); START '-' means at once. Without --windows: --first-of
 after the controller's start. The workers are started up to --lead seconds early and wait for the window, so a
 burst begins on time despite CUDA's start-up.
 
+    python benchmarks/gpu_burst.py --out b.json --procs 2 --log run.log --trigger '^iter 0:' --windows=5:400 \
+        --wave-period 90 --duty-min 0.1 --duty-max 0.9
+
+--wave-period P makes each burst process busy for a share of every --slot seconds (0.1) that rises and falls
+smoothly, duty(t) = min + (max - min) (1 - cos(2 pi t / P)) / 2 with t from the window's start (so it starts at
+--duty-min and peaks at P/2), and idle (synchronised, asleep) for the rest of the slot: a competitor whose load
+moves in slow waves. Each worker records its duty and matmuls once a second (`duty_trace`).
+
     python benchmarks/gpu_burst.py --calibrate --model-dir nanoGPT --out calib.json
 
 times steps of nanoGPT's shakespeare_char model (eager, bf16 autocast, AdamW; model.py from --model-dir) alone
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import signal
@@ -55,6 +64,10 @@ ap.add_argument("--cycles", type=int, default=4)
 ap.add_argument("--n", type=int, default=8192)
 ap.add_argument("--model-dir", default="nanoGPT")
 ap.add_argument("--round", type=float, default=5.0)
+ap.add_argument("--wave-period", type=float, default=0.0, help="seconds of one duty wave (0: always busy)")
+ap.add_argument("--duty-min", type=float, default=0.1)
+ap.add_argument("--duty-max", type=float, default=0.9)
+ap.add_argument("--slot", type=float, default=0.1, help="seconds of one busy+idle slot of a wave")
 ap.add_argument("--out", required=True)
 a = ap.parse_args()
 
@@ -81,7 +94,9 @@ def worker() -> None:
     if sleep_until(a.start_at):
         rec["compute_start"] = t0 = time.time()
         k, queued = 0, deque()
-        while not stopping and time.time() - t0 < a.max_seconds:
+        if a.wave_period > 0:
+            k = wave(rec, x, y, z, t0)
+        while a.wave_period <= 0 and not stopping and time.time() - t0 < a.max_seconds:
             for _ in range(10):
                 torch.matmul(x, y, out=z)
             ev = torch.cuda.Event()
@@ -97,12 +112,50 @@ def worker() -> None:
     Path(a.out).write_text(json.dumps(rec))
 
 
+def duty(t_s: float) -> float:
+    """The wave's busy share t_s seconds after the window's start (see the module docstring)."""
+    return a.duty_min + (a.duty_max - a.duty_min) * (1 - math.cos(2 * math.pi * t_s / a.wave_period)) / 2
+
+
+def wave(rec: dict, x, y, z, t0: float) -> int:
+    """Worker loop of --wave-period: in each --slot, matmuls (at most 3 queued) until duty(t) of the slot has
+    passed, then sync and sleep to the slot's end. Returns the number of matmuls; fills rec['duty_trace']
+    with [second's start epoch, mean duty, matmuls] for each second."""
+    import torch
+
+    k, queued, trace = 0, deque(), []
+    rec["duty_trace"] = trace
+    slot_start, second, k_second, duties = t0, t0, 0, []
+    while not stopping and time.time() - t0 < a.max_seconds:
+        d = duty(slot_start - a.start_at)
+        duties.append(d)
+        busy_until = slot_start + d * a.slot
+        while time.time() < busy_until and not stopping:
+            torch.matmul(x, y, out=z)
+            ev = torch.cuda.Event()
+            ev.record()
+            queued.append(ev)
+            k += 1
+            while len(queued) > 3:
+                queued.popleft().synchronize()
+        torch.cuda.synchronize()
+        queued.clear()
+        slot_start += a.slot
+        if slot_start - second >= 1.0 - 1e-6:
+            trace.append([round(second, 3), round(sum(duties) / len(duties), 3), k - k_second])
+            second, k_second, duties = slot_start, k, []
+        sleep_until(slot_start)
+    return k
+
+
 def spawn(i: int, start_at: float) -> subprocess.Popen:
     out = f"{a.out}.w{i}"
     if os.path.exists(out):
         os.remove(out)
+    wave_args = ([] if a.wave_period <= 0 else ["--wave-period", str(a.wave_period), "--duty-min", str(a.duty_min),
+                                                 "--duty-max", str(a.duty_max), "--slot", str(a.slot)])
     return subprocess.Popen([sys.executable, __file__, "--worker", "--start-at", f"{start_at:.3f}", "--n", str(a.n),
-                             "--out", out])
+                             "--out", out] + wave_args)
 
 
 def stop_all(procs: list[subprocess.Popen]) -> list[dict]:
@@ -164,7 +217,11 @@ def controller() -> None:
             windows.append((t, t + a.on))
             t += a.on + a.off
     state: dict = {"controller_pid": os.getpid(), "gpu_visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                   "schedule": (f"{a.procs} process(es) a burst, bf16 {a.n}x{a.n} matmuls, no sync gaps; windows "
+                   "schedule": (f"{a.procs} process(es) a burst, bf16 {a.n}x{a.n} matmuls, "
+                                + ("no sync gaps" if a.wave_period <= 0 else
+                                   f"busy for a share of every {a.slot} s rising and falling from {a.duty_min} to "
+                                   f"{a.duty_max} and back every {a.wave_period} s (1 - cos)")
+                                + "; windows "
                                 f"(s) {windows} after " + (f"the first line of {a.log} matching {a.trigger!r}"
                                                           if a.trigger else "the controller's start")
                                 + " (None: at once)"),
