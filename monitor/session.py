@@ -20,6 +20,7 @@ from monitor.core.formats.prefix import Margin, PrintedClock, Stripped, strip, s
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.history import chart_key
 from monitor.core.lines import bound, decode, line_bounds, segments
+from monitor.core.provisional import Before, save
 from monitor.core.report import Options, WriterExit, build
 from monitor.core.run import MAX_STEP, Run, RunState
 from monitor.core.snapshot import Snapshot
@@ -31,6 +32,7 @@ from monitor.inbox import (
     GpuSampled,
     GpuWatched,
     LinesRead,
+    PartialRead,
     SourceChanged,
     SourceEvent,
     SourceFailed,
@@ -146,6 +148,8 @@ class Session:
         self.margin = Margin()
         #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
         self._batch: _Batch | None = None
+        #: the reading as it stood before the provisional last line (PartialRead) now in it
+        self._before_partial: Before | None = None
         self._file_mtime: float | None = None
         self._source_state: str | None = None
         self._waiting = False
@@ -214,9 +218,13 @@ class Session:
 
     def _ingest(self, event: SourceEvent) -> bool:
         match event:
-            case LinesRead() | BlockRead():
+            case LinesRead() | BlockRead() | PartialRead():
                 flipped, self._waiting = self._waiting, False  # lines come before "following" is said
                 self._reader_notice = None  # the reader got through again
+                self._take_back_partial()
+                if isinstance(event, PartialRead):
+                    self._before_partial = save(self.state, self.parser, self.printed_clock)
+                    return self.feed(event.line, event.t) or flipped
                 if isinstance(event, BlockRead):
                     return self.feed_block(event.block, event.t) or flipped
                 return self._feed_lines(event.lines) or flipped
@@ -236,6 +244,7 @@ class Session:
                 self.state.current.note(self._clock(), "warning", str(problem))
                 return True
             case SourceReset():
+                self._before_partial = None  # what was read stands: a new run follows
                 self._reset()
                 return True
             case FileTouched(mtime):
@@ -336,6 +345,13 @@ class Session:
         for event_t, event in events:
             changed = self.state.apply(event, event_t) or changed
         return changed
+
+    def _take_back_partial(self) -> None:
+        """Put the reading back as it stood before the provisional last line: the line that
+        comes now completes it (or is it, grown), and is read whole in its place."""
+        before, self._before_partial = self._before_partial, None
+        if before is not None:
+            self.state, self.parser, self.printed_clock = before.state, before.parser, before.printed_clock
 
     def _reset(self) -> None:
         """The source started over (truncated, or replaced by another file): what follows
