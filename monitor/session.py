@@ -18,6 +18,7 @@ from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
+from monitor.core.formats.skim import marked_lines
 from monitor.core.history import chart_key
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.provisional import Before, save
@@ -408,12 +409,38 @@ class Session:
         data = strip_block(data) or data  # torchrun's rank tags: the lines are read in bulk all the same
         starts, ends = line_bounds(data)
         changed = False
-        for i in range(len(starts)):
+        marked: tuple[np.ndarray, np.ndarray] | None = None  # the lines a skim marks (see _skim)
+        i = 0
+        while i < len(starts):
             scan = self.parser.scan_iterations
             if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
                 return self._feed_scanned(data, starts[i:], ends[i:], scan, t) or changed
+            if self.parser.skimming and self.margin.learnt and len(starts) - i >= SCAN_MIN_LINES:
+                if marked is None:
+                    marked = marked_lines(data, len(starts), stamps=self.printed_clock.first_printed_s is None)
+                i = self._skim(data, starts, ends, i, marked, t)
+                if i == len(starts):
+                    break
             changed = self.feed(bound(data[starts[i] : ends[i]]), t) or changed
+            i += 1
         return changed
+
+    def _skim(self, data: bytes, starts: np.ndarray, ends: np.ndarray, i: int,
+              marked: tuple[np.ndarray, np.ndarray], t: float | None) -> int:
+        """Lines i.. of a log no family has recognised, up to the next one that may matter
+        (`marked`: skim.marked_lines) or the end: counted and kept for the replay at
+        detection, not read one by one (the line path does nothing else with them).
+        Returns the index of that next line."""
+        signals, stamps = marked
+        k = int(np.searchsorted(signals, i))
+        end = int(signals[k]) if k < len(signals) else len(starts)
+        if self.printed_clock.first_printed_s is None:  # until a time is read, a line that may print one
+            k = int(np.searchsorted(stamps, i))
+            end = min(end, int(stamps[k])) if k < len(stamps) else end
+        if end > i:
+            self.state.line_seen(t, end - i)
+            self.parser.skim(t, data, starts[i:end], ends[i:end], self.margin.cut)
+        return end
 
     def _feed_scanned(
         self,
