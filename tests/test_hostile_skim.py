@@ -125,7 +125,7 @@ def test_a_family_line_after_megabytes_of_noise_is_found_with_its_config(monkeyp
     assert s.state.lines == log.count(b"\n")
     # the noise before any family line is skimmed; after a start-up line's guess (nanoGPT's and
     # others'), lines are read one by one until a step line decides the family
-    assert len(fed) < noise.count(b"\n") + 50
+    assert len(fed) < noise.count(b"\n") + 500  # the first noise: only its few marked lines
 
 
 def test_the_backlog_keeps_the_last_lines_within_its_bounds() -> None:
