@@ -43,6 +43,16 @@ class BlockRead:
 
 
 @dataclass(frozen=True, slots=True)
+class PartialRead:
+    """A last line without its newline yet, read as it stands once it settled (a finished
+    log's last line, or a writer that flushed mid-line). The next line its source hands over
+    completes it (or it grows: another PartialRead) and is read in its place."""
+
+    t: float | None
+    line: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class SourceChanged:
     state: SourceState
 
@@ -90,7 +100,7 @@ class GpuFailed:
 
 
 SourceEvent = (
-    LinesRead | BlockRead | SourceChanged | SourceFailed | SourceReset | FileTouched | GpuWatched | GpuSampled
+    LinesRead | BlockRead | PartialRead | SourceChanged | SourceFailed | SourceReset | FileTouched | GpuWatched | GpuSampled
     | GpuFailed | WriterFound | WriterExited
 )
 
@@ -114,7 +124,7 @@ class Inbox:
 
     def put(self, event: SourceEvent) -> None:
         """Queue `event` (from any thread); a big read waits while `max_reads` big reads are queued."""
-        read = isinstance(event, (LinesRead, BlockRead))
+        read = isinstance(event, (LinesRead, BlockRead, PartialRead))
         big = isinstance(event, (LinesRead, BlockRead)) and _read_bytes(event) >= SMALL_READ_BYTES
         with self._cond:
             while big and self._big_reads >= self._max_reads and not self._closed:
@@ -176,6 +186,8 @@ class LineHooks:
     on_reset: Callable[[], None]
     #: whole lines in one buffer (each ending in a newline), all seen at one time: the bulk form
     on_block: Callable[[float | None, bytes], None]
+    #: a last line without its newline yet, read as it stands (PartialRead)
+    on_partial: Callable[[float | None, bytes], None]
 
     @classmethod
     def into(cls, inbox: Inbox) -> LineHooks:
@@ -185,6 +197,7 @@ class LineHooks:
             on_state=lambda state: inbox.put(SourceChanged(state)),  # type: ignore[arg-type]
             on_reset=lambda: inbox.put(SourceReset()),
             on_block=lambda t, block: inbox.put(BlockRead(t, block)),
+            on_partial=lambda t, line: inbox.put(PartialRead(t, line)),
         )
 
 

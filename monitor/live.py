@@ -61,9 +61,9 @@ def open_log(path: str, *, poll: bool = False, clock: Callable[[], float] = time
     def make(hooks: LineHooks) -> LineSource:
         if path == "-":
             return StdinReader(hooks.on_lines, hooks.on_error, clock, fd=stdin_fd, on_state=hooks.on_state,
-                               on_block=hooks.on_block)
+                               on_block=hooks.on_block, on_partial=hooks.on_partial)
         return Follower(path, hooks.on_lines, hooks.on_error, clock, poll, on_state=hooks.on_state,
-                        on_reset=hooks.on_reset, on_block=hooks.on_block)
+                        on_reset=hooks.on_reset, on_block=hooks.on_block, on_partial=hooks.on_partial)
 
     return make
 

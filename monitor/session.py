@@ -18,8 +18,10 @@ from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
+from monitor.core.formats.skim import marked_lines
 from monitor.core.history import chart_key
 from monitor.core.lines import bound, decode, line_bounds, segments
+from monitor.core.provisional import Before, save
 from monitor.core.report import Options, WriterExit, build
 from monitor.core.run import MAX_STEP, Run, RunState
 from monitor.core.snapshot import Snapshot
@@ -31,6 +33,7 @@ from monitor.inbox import (
     GpuSampled,
     GpuWatched,
     LinesRead,
+    PartialRead,
     SourceChanged,
     SourceEvent,
     SourceFailed,
@@ -146,6 +149,8 @@ class Session:
         self.margin = Margin()
         #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
         self._batch: _Batch | None = None
+        #: the reading as it stood before the provisional last line (PartialRead) now in it
+        self._before_partial: Before | None = None
         self._file_mtime: float | None = None
         self._source_state: str | None = None
         self._waiting = False
@@ -214,9 +219,13 @@ class Session:
 
     def _ingest(self, event: SourceEvent) -> bool:
         match event:
-            case LinesRead() | BlockRead():
+            case LinesRead() | BlockRead() | PartialRead():
                 flipped, self._waiting = self._waiting, False  # lines come before "following" is said
                 self._reader_notice = None  # the reader got through again
+                self._take_back_partial()
+                if isinstance(event, PartialRead):
+                    self._before_partial = save(self.state, self.parser, self.printed_clock)
+                    return self.feed(event.line, event.t) or flipped
                 if isinstance(event, BlockRead):
                     return self.feed_block(event.block, event.t) or flipped
                 return self._feed_lines(event.lines) or flipped
@@ -236,6 +245,7 @@ class Session:
                 self.state.current.note(self._clock(), "warning", str(problem))
                 return True
             case SourceReset():
+                self._before_partial = None  # what was read stands: a new run follows
                 self._reset()
                 return True
             case FileTouched(mtime):
@@ -337,6 +347,13 @@ class Session:
             changed = self.state.apply(event, event_t) or changed
         return changed
 
+    def _take_back_partial(self) -> None:
+        """Put the reading back as it stood before the provisional last line: the line that
+        comes now completes it (or is it, grown), and is read whole in its place."""
+        before, self._before_partial = self._before_partial, None
+        if before is not None:
+            self.state, self.parser, self.printed_clock = before.state, before.parser, before.printed_clock
+
     def _reset(self) -> None:
         """The source started over (truncated, or replaced by another file): what follows
         is a new run, parsed afresh."""
@@ -392,12 +409,38 @@ class Session:
         data = strip_block(data) or data  # torchrun's rank tags: the lines are read in bulk all the same
         starts, ends = line_bounds(data)
         changed = False
-        for i in range(len(starts)):
+        marked: tuple[np.ndarray, np.ndarray] | None = None  # the lines a skim marks (see _skim)
+        i = 0
+        while i < len(starts):
             scan = self.parser.scan_iterations
             if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
                 return self._feed_scanned(data, starts[i:], ends[i:], scan, t) or changed
+            if self.parser.skimming and self.margin.learnt and len(starts) - i >= SCAN_MIN_LINES:
+                if marked is None:
+                    marked = marked_lines(data, len(starts), stamps=self.printed_clock.first_printed_s is None)
+                i = self._skim(data, starts, ends, i, marked, t)
+                if i == len(starts):
+                    break
             changed = self.feed(bound(data[starts[i] : ends[i]]), t) or changed
+            i += 1
         return changed
+
+    def _skim(self, data: bytes, starts: np.ndarray, ends: np.ndarray, i: int,
+              marked: tuple[np.ndarray, np.ndarray], t: float | None) -> int:
+        """Lines i.. of a log no family has recognised, up to the next one that may matter
+        (`marked`: skim.marked_lines) or the end: counted and kept for the replay at
+        detection, not read one by one (the line path does nothing else with them).
+        Returns the index of that next line."""
+        signals, stamps = marked
+        k = int(np.searchsorted(signals, i))
+        end = int(signals[k]) if k < len(signals) else len(starts)
+        if self.printed_clock.first_printed_s is None:  # until a time is read, a line that may print one
+            k = int(np.searchsorted(stamps, i))
+            end = min(end, int(stamps[k])) if k < len(stamps) else end
+        if end > i:
+            self.state.line_seen(t, end - i)
+            self.parser.skim(t, data, starts[i:end], ends[i:end], self.margin.cut)
+        return end
 
     def _feed_scanned(
         self,

@@ -236,6 +236,11 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
                 energy_source=reading.source,
                 mean_power_w=gpu_j / (reading.end_t - reading.start_t) if reading.end_t > reading.start_t else None,
             )
+            idle = telemetry.idle_gpus(base, end) if telemetry.origin == "gpu-log" else None
+            if idle:
+                busy = ",".join(str(s.index) for s in latest if s.index not in idle)
+                warnings.append(f"the GPU log holds {len(latest)} GPUs and {len(idle)} of them were idle during the run: "
+                                f"their energy counts too; pass --gpus {busy} to count only the run's")
             if start is None:
                 warnings.append("energy counts from the first GPU sample: the run's start time is unknown")
             elif reading.start_t > start + COVERAGE_SLACK_S:

@@ -108,10 +108,12 @@ class LineSplitter:
             self._after_cr = False
         if chunk:
             self._after_cr = chunk[-1:] == b"\r"
-        data = self._pending + chunk if self._pending else chunk
-        if b"\0" in data:  # a copytruncate hole (or UTF-16 text): NULs are never part of a line
-            data = data.replace(b"\0", b"")
-        return _cr_to_lf(data)
+        if b"\0" in chunk:  # a copytruncate hole (or UTF-16 text): NULs are never part of a line
+            chunk = chunk.replace(b"\0", b"")
+        # Only the new bytes: the pending line was read already, and a runaway one holds the
+        # `\r`s bound() put in it, which must not split it into lines when it goes on.
+        chunk = _cr_to_lf(chunk)
+        return self._pending + chunk if self._pending else chunk
 
     def feed(self, chunk: bytes) -> list[bytes]:
         parts = self._join(chunk).split(b"\n")

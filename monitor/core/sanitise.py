@@ -16,8 +16,14 @@ import re
 # decodes a byte that is not UTF-8 in a file name or argument as U+DC80–U+DCFF
 # (surrogateescape, PEP 383), which stdout would write back as that raw byte (0x9b is a CSI)
 # and which no UTF-8 text or JSON can hold; they are written out as the byte they stand for.
+# Then every other invisible format character (Unicode category Cf, as of Unicode 15: zero-width
+# space and joiners, word joiner, BOM, soft hyphen, interlinear annotation, the tag characters
+# that can smuggle hidden text): each is written out, so what is shown is what is there.
 _UNSAFE = re.compile(
-    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+    "\u00ad\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200d\u2060-\u2064\u206a-\u206f\ufeff"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]"
 )
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: Rich markup is never parsed from outside text: the UI renders it with rich.text.Text
@@ -29,7 +35,7 @@ def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte itself
         return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def clean(text: object, max_chars: int | None = None) -> str:

@@ -288,6 +288,16 @@ class Telemetry:
             busy += b
         return busy / known if known else None
 
+    def idle_gpus(self, t0: float, t1: float, share: float = 0.5) -> list[int] | None:
+        """The active GPUs whose mean power over [t0, t1] is under `share` of the busiest
+        one's (a box's other GPUs, idle beside the run's); None when fewer than two GPUs
+        report power there."""
+        power = {i: p for i in self.active() if (p := self.mean_power_w(t0, t1, [i])) is not None}
+        if len(power) < 2:
+            return None
+        top = max(power.values())
+        return sorted(i for i, p in power.items() if p < share * top)
+
     def total(self, field: str) -> float | None:
         """Sum of a latest-sample field over the active GPUs; None if any GPU does not say,
         since a partial sum would pass for the whole."""

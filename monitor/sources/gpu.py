@@ -12,11 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from monitor.core.telemetry import CpuEnergySample, GpuChoice, GpuSample, Reading
 from monitor.sources.problems import GpuLost, GpuProblem, GpuUnavailable, Guard
-from monitor.sources.smicsv import clock_offset_s, clock_offset_span, iter_gpu_csv
+from monitor.sources.smicsv import MAX_ROW_CHARS, clock_offset_s, clock_offset_span, iter_gpu_csv
 
 #: How often the GPUs of the run are looked for again until the log's writer is found on one:
 #: soon at first (the run may still be starting), then less often (the /proc scan costs).
@@ -433,7 +433,7 @@ class CsvFileSource(CsvSource):
     def _read(self) -> Generator[GpuSample, None, None]:
         try:
             with open(self.path, newline="", errors="replace") as f:
-                for s in iter_gpu_csv(f):
+                for s in iter_gpu_csv(bounded_lines(f)):
                     if s is not None and (not self.gpus or s.index in self.gpus):
                         yield s
         except OSError:
@@ -458,6 +458,21 @@ class CsvFileSource(CsvSource):
 
     def close(self) -> None:
         self._rows.close()
+
+
+def bounded_lines(f: TextIO, max_chars: int = MAX_ROW_CHARS) -> Iterator[str]:
+    """The lines of a text file, each read at most `max_chars` + 1 characters at a time: a
+    longer one (no newline for megabytes: a file that is no CSV) comes out cut to that, so
+    iter_gpu_csv skips it, and the rest of it is read past, never held."""
+    while True:
+        line = f.readline(max_chars + 1)
+        if not line:
+            return
+        if len(line) > max_chars and not line.endswith("\n"):
+            rest = line
+            while rest and not rest.endswith("\n"):
+                rest = f.readline(1 << 16)
+        yield line
 
 
 def open_gpu_log(path: str, gpus: Sequence[int] | None = None,

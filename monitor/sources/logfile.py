@@ -45,13 +45,15 @@ def check_regular(path: str, stdin_hint: bool = True) -> os.stat_result:
 def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, float]:
     """All complete lines of `path`, the partial last line (or b""), and its mtime."""
     st = check_regular(path, stdin_hint)
+    splitter = LineSplitter()
+    lines: list[bytes] = []
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            # In blocks: a runaway line is bounded as it is read (LineSplitter), never held whole.
+            while block := f.read(BLOCK_BYTES):
+                lines += splitter.feed(block)
     except OSError as e:
         raise LogError(f"{path}: {e.strerror or e}") from None
-    splitter = LineSplitter()
-    lines = splitter.feed(data)
     return lines, splitter.pending, st.st_mtime
 
 

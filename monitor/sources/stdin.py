@@ -23,10 +23,12 @@ from monitor.sources.tail import (
     PARTIAL_SETTLE_S,
     OnBlock,
     OnLines,
+    OnPartial,
     OnProblem,
     OnText,
     PartialLine,
     give_line,
+    give_partial,
     hand_over,
     ignore,
 )
@@ -39,7 +41,8 @@ class StdinReader:
     pipe get their arrival time. At end of input the last partial line is complete; before
     that, a partial last line from a pipe that has not changed for `partial_settle_s` is
     handed over as it stands (a writer that ends its lines late, or never), as the file
-    follower does. With `on_block`, lines come as blocks instead of batches (see Follower).
+    follower does (to `on_partial` where given: the line that completes it replaces it). With
+    `on_block`, lines come as blocks instead of batches (see Follower).
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class StdinReader:
         fd: int | None = None,
         on_state: OnText | None = None,
         on_block: OnBlock | None = None,
+        on_partial: OnPartial | None = None,
         chunk_bytes: int = CHUNK_BYTES,
         partial_settle_s: float = PARTIAL_SETTLE_S,
         monotonic: Callable[[], float] = time.monotonic,
@@ -58,6 +62,7 @@ class StdinReader:
         self.on_lines, self.on_error, self.clock = on_lines, on_error, clock
         self.on_state = on_state or ignore
         self.on_block = on_block
+        self.on_partial = on_partial
         self.fd = sys.stdin.fileno() if fd is None else fd
         self.chunk_bytes = chunk_bytes
         self.partial_settle_s, self.monotonic = partial_settle_s, monotonic
@@ -93,7 +98,7 @@ class StdinReader:
             nonlocal going
             settle_s = None if regular else partial.due_in_s()
             if settle_s is not None and (settle_s <= 0 or not _readable(self.fd, settle_s)):
-                give_line(partial.take(), self.clock(), self.on_lines, self.on_block)
+                give_partial(partial.take(), self.clock(), self.on_lines, self.on_block, self.on_partial)
                 return
             try:
                 data = os.read(self.fd, self.chunk_bytes)

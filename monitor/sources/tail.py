@@ -24,6 +24,8 @@ OnLines = Callable[[Batch], None]
 #: (arrival time, complete lines each ending in `\n`): the bulk form, for Session.feed_block.
 OnBlock = Callable[[float | None, bytes], None]
 OnText = Callable[[str], None]
+#: (arrival time, a last line without its newline yet): see inbox.PartialRead.
+OnPartial = Callable[[float | None, bytes], None]
 #: A notice about the file (deleted, truncated, unreadable), or the thread's LoopFailed.
 OnProblem = Callable[[LineProblem], None]
 
@@ -43,8 +45,8 @@ POLL_INTERVAL_S = 0.1
 #: How long a replacement file that so far repeats the start of the old one may stay
 #: shorter than what was read before it is taken for a new run.
 SWITCH_GRACE_S = 2.0
-#: A partial last line unchanged this long is read as a line (wandb's output.log ends without
-#: a newline); if it grows later, the completed line follows.
+#: A partial last line unchanged this long is read as it stands (wandb's output.log ends without
+#: a newline); if it grows or is completed later, the longer line follows and replaces it.
 PARTIAL_SETTLE_S = 1.0
 #: Bytes remembered from the start of the file and from just before the read position: when
 #: either changed, the file was rewritten in place (same inode, `>` or `cp`), not appended to.
@@ -62,6 +64,8 @@ class Follower:
     does not begin with what was read): the lines that follow belong to a new run.
     With `on_block`, complete lines are handed over as one buffer per read instead of
     `on_lines` batches: a cold start of a huge log skips splitting it only to join it again.
+    With `on_partial`, a settled partial last line goes there, as provisional (the next line
+    handed over replaces it); without, it is handed over as a line.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class Follower:
         on_state: OnText | None = None,
         on_reset: Callable[[], None] | None = None,
         on_block: OnBlock | None = None,
+        on_partial: OnPartial | None = None,
         safety_poll_s: float = SAFETY_POLL_S,
         poll_interval_s: float = POLL_INTERVAL_S,
         chunk_bytes: int = CHUNK_BYTES,
@@ -88,6 +93,7 @@ class Follower:
         self.on_state = on_state or ignore
         self.on_reset = on_reset or (lambda: None)
         self.on_block = on_block
+        self.on_partial = on_partial
         self.poll = poll
         self.safety_poll_s, self.poll_interval_s, self.chunk_bytes = safety_poll_s, poll_interval_s, chunk_bytes
         self.state: str | None = None
@@ -158,7 +164,7 @@ class Follower:
     def _give_partial(self) -> None:
         """Hand over the partial last line that has settled (PartialLine)."""
         t = None if self._pos <= self._initial_end else self.clock()
-        give_line(self._partial.take(), t, self.on_lines, self.on_block)
+        give_partial(self._partial.take(), t, self.on_lines, self.on_block, self.on_partial)
 
     def _pass(self, at_start: bool) -> None:
         self._watch.ensure()
@@ -393,6 +399,16 @@ class PartialLine:
 
     def reset(self) -> None:
         self.pending = self.given = b""
+
+
+def give_partial(line: bytes, t: float | None, on_lines: OnLines, on_block: OnBlock | None,
+                 on_partial: OnPartial | None) -> None:
+    """A settled partial last line to the consumer: as provisional where it takes that (a
+    writer that flushed mid-line completes it later: the cut line must not stand), else as a line."""
+    if on_partial is not None:
+        on_partial(t, line)
+    else:
+        give_line(line, t, on_lines, on_block)
 
 
 def give_line(line: bytes, t: float | None, on_lines: OnLines, on_block: OnBlock | None) -> None:

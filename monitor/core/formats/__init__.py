@@ -8,7 +8,6 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -19,6 +18,7 @@ from monitor.core.events import Crash, Event, Iteration, PyWarning, TracebackSta
 from monitor.core.formats import bulk, llama2c, llmc, modded, nanochat, nanogpt
 from monitor.core.formats.common import STEP, PythonErrors, glued_end
 from monitor.core.formats.scan import IterationColumns
+from monitor.core.formats.skim import Backlog
 
 #: What a parser makes of one line: nothing, one event, or several (a modded-nanogpt
 #: validation line is both a progress mark and an eval; a new nanochat stage starts a run).
@@ -117,6 +117,8 @@ _GENERIC = (Crash, TracebackStarted, PyWarning)
 
 #: Lines kept while the family is not decided; read again by the family a later line decides.
 MAX_UNDETECTED_LINES = 50_000
+#: ... within about this many bytes of text (a log of huge lines keeps fewer).
+MAX_UNDETECTED_BYTES = 64 << 20
 
 
 def evidence(line: str) -> tuple[str, int] | None:
@@ -154,7 +156,7 @@ class AutoParser:
         #: how strongly the lines so far named the family (STEP: decided, or fixed by the user)
         self._strength = 0 if self._auto else STEP
         #: lines read before the family was decided: (time, line, the events they gave)
-        self._held: deque[tuple[float | None, str, list[Event]]] = deque(maxlen=MAX_UNDETECTED_LINES)
+        self._held = Backlog(MAX_UNDETECTED_LINES, MAX_UNDETECTED_BYTES)
         self._errors = PythonErrors()
 
     @property
@@ -184,6 +186,18 @@ class AutoParser:
         if absorb is not None and first < end:
             absorb(cols, first, end)
 
+    @property
+    def skimming(self) -> bool:
+        """True while a line that skim.marked_lines leaves unmarked changes nothing here
+        but the lines kept for replay: no family yet, and no error being read."""
+        return self._parser is None and self._errors.idle
+
+    def skim(self, t: float | None, data: bytes, starts: np.ndarray, ends: np.ndarray,
+             cut: Callable[[str], str]) -> None:
+        """Lines data[starts[i]:ends[i]] that skim.marked_lines left unmarked, seen at `t`:
+        kept for the replay at detection (each piece through `cut`, the log's margin, as read)."""
+        self._held.add_skimmed(t, data, starts, ends, cut)
+
     def feed(self, t: float | None, line: str) -> list[tuple[float | None, Event]]:
         glued = glued_end(line)
         if glued > 0:  # a scheduler killed the job mid-line: its message is a line of its own
@@ -196,7 +210,7 @@ class AutoParser:
                 return self._take_over(FAMILIES[found[0]], found[1], t, line)
             self._strength = found[1]
         if self._parser is None:
-            self._held.append((t, line, []))
+            self._held.add(t, line, [])
             # Tracebacks and warnings now, not once a family line comes (it may never).
             return _timed(t, self._errors.parse(line))
         out = _timed(t, self._parser.parse(line))
@@ -207,7 +221,7 @@ class AutoParser:
         """`family` reads the kept lines again, then `line`: the events it gives that the
         lines did not give already."""
         self.family, self._parser, self._strength = family, family.make_parser(), strength
-        held, self._held = self._held, deque(maxlen=MAX_UNDETECTED_LINES)
+        held, self._held = self._held, Backlog(MAX_UNDETECTED_LINES, MAX_UNDETECTED_BYTES)
         out: list[tuple[float | None, Event]] = []
         for ht, hline, given in held:
             new = _new_events(_timed(ht, self._parser.parse(hline)), given)
@@ -226,7 +240,7 @@ class AutoParser:
         if self.decided:
             self._held.clear()
             return
-        self._held.append((t, line, [*(given or []), *(e for _, e in events)]))
+        self._held.add(t, line, [*(given or []), *(e for _, e in events)])
 
 
 def _new_events(events: list[tuple[float | None, Event]], given: list[Event]) -> list[tuple[float | None, Event]]:

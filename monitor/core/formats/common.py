@@ -137,6 +137,12 @@ class PythonErrors:
         self._raised: str | None = None  # a traceback's last line ending in `:`, waiting for the rest
         self._thrown: str | None = None  # C++'s `terminate called …` line, waiting for its `what():` line
 
+    @property
+    def idle(self) -> bool:
+        """True when no traceback or error message is being read: a line then matters only
+        for what it says itself."""
+        return not self._in_traceback and self._native is None and self._raised is None
+
     def parse(self, line: str) -> Event | None:
         if self._raised is not None:
             return self._raised_rest(line)

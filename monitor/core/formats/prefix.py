@@ -139,6 +139,11 @@ class Margin:
     def __init__(self) -> None:
         self._margin: str | None = None  # None until the first line with text
 
+    @property
+    def learnt(self) -> bool:
+        """True once the first line with text said what the margin is (cut() is then fixed)."""
+        return self._margin is not None
+
     def cut(self, line: str) -> str:
         margin = self._margin
         if margin is None:

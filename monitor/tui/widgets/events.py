@@ -27,6 +27,8 @@ KIND_STYLE = {
 #: Rows the warnings may always fill (the pane's first ones); beyond them they leave this
 #: many rows to the events below. Warnings that do not fit are counted on a last line.
 WARNING_ROWS, EVENT_ROWS = 5, 3
+#: How report.py's stall warning begins (`no new line for 5m 3s (last at 14:32:05)`).
+STALL_WARNING = "no new line for "
 
 
 class EventsPanel(Vertical):
@@ -44,6 +46,8 @@ class EventsPanel(Vertical):
         self._body = SnapshotView(classes="events-body")
         self._key: object = None
         self._warnings: tuple[str, ...] = ()
+        #: when the log went silent, in the events' time column, while the run is stalled
+        self._silent_since: str | None = None
         self._fitted: object = None
 
     def compose(self) -> ComposeResult:
@@ -53,6 +57,8 @@ class EventsPanel(Vertical):
 
     def show(self, snap: Snapshot) -> None:
         self._warnings = snap.warnings
+        stalled = snap.status == "stalled" and snap.last_line_t is not None
+        self._silent_since = fmt.clock(snap.last_line_t, snap.t) if stalled else None
         self._show_warnings()
         key = (len(snap.notes), snap.notes[-1:])
         if key == self._key:
@@ -71,11 +77,11 @@ class EventsPanel(Vertical):
 
     def _show_warnings(self) -> None:
         width, rows = self.content_size.width, self.content_size.height
-        key = (self._warnings, width, rows)
+        key = (self._warnings, self._silent_since, width, rows)
         if key == self._fitted:
             return
         self._fitted = key
-        texts = [warning_text(w) for w in self._warnings]
+        texts = [warning_text(w, self._silent_since if w.startswith(STALL_WARNING) else None) for w in self._warnings]
         if width and rows:
             texts = fit_rows(texts, [self._rows(t, width) for t in texts],
                              max(min(rows, WARNING_ROWS), rows - EVENT_ROWS))
@@ -102,8 +108,12 @@ def fit_rows(texts: list[Text], rows: list[int], room: int) -> list[Text]:
     return [*texts[:shown], Text(f"+{more} more warning{'s' if more > 1 else ''} (e: all events)", style="bold yellow")]
 
 
-def warning_text(warning: str) -> Text:
-    return Text.assemble(("warning  ", "bold yellow"), plain(warning))
+def warning_text(warning: str, since: str | None = None) -> Text:
+    """A warning row; one with `since` (the stall's: when the log went silent) is laid out
+    as an event, in the events' time and kind columns."""
+    if since is None:
+        return Text.assemble(("warning  ", "bold yellow"), plain(warning))
+    return Text.assemble((f"{since} ", "dim"), (f"{'stalled':<10} ", "bold yellow"), plain(warning))
 
 
 def events_text(snap: Snapshot) -> Text:

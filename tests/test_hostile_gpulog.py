@@ -1,0 +1,49 @@
+"""`replay --gpu-log` with a CSV of every GPU of the box: the GPUs idle during the run are
+named, with the `--gpus` that counts only the run's; the run's own GPUs alone bring no hint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parent.parent / "sample_logs" / "recorded" / "compiled"
+ROOT = RUN.parent.parent.parent
+
+
+def _box_csv(tmp_path: Path, gpus: int) -> Path:
+    """The recorded run's GPU 0 as it was, and `gpus - 1` idle GPUs sampled beside it."""
+    header, *rows = (RUN / "gpu.smi.csv").read_text().splitlines()
+    out = [header]
+    for row in rows:
+        cells = row.split(", ")
+        out.append(row)
+        for index in range(1, gpus):
+            out.append(", ".join([cells[0], str(index), cells[2], "61.00 W", "4 MiB", cells[5], "0 %", "30"]))
+    path = tmp_path / "box.csv"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def _replay(gpu_log: Path, *extra: str) -> dict:
+    out = subprocess.run([sys.executable, "-m", "monitor", "replay", str(RUN / "run.log"), "--times", str(RUN / "run.times"),
+                          "--gpu-log", str(gpu_log), "--speed", "0", "--once", "--json", *extra],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT, check=True)
+    return json.loads(out.stdout)
+
+
+def test_idle_gpus_of_the_box_are_named_with_the_flag_that_leaves_them_out(tmp_path: Path) -> None:
+    record = _replay(_box_csv(tmp_path, 4))
+    hints = [w for w in record["warnings"] if "--gpus" in w]
+    assert record["gpu_count"] == 4
+    assert hints == ["the GPU log holds 4 GPUs and 3 of them were idle during the run: their energy counts too; "
+                     "pass --gpus 0 to count only the run's"]
+    only = _replay(_box_csv(tmp_path, 4), "--gpus", "0")
+    assert only["gpu_count"] == 1 and not any("--gpus" in w for w in only["warnings"])
+    assert only["energy_j"] < record["energy_j"]
+
+
+def test_the_runs_own_gpu_alone_brings_no_hint() -> None:
+    record = _replay(RUN / "gpu.smi.csv")
+    assert record["gpu_count"] == 1 and not any("--gpus" in w for w in record["warnings"])
