@@ -7,13 +7,12 @@ Glue between the rings: imports the PURE core, never textual. The clock is injec
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from monitor.core.batch import Mark, StepRows, fold_lines
+from monitor.core.batch import Batch
 from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, PrintedClock, Stripped, strip, strip_block
@@ -23,7 +22,7 @@ from monitor.core.history import chart_key
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.provisional import Before, save
 from monitor.core.report import Options, WriterExit, build
-from monitor.core.run import MAX_STEP, Run, RunState
+from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
 from monitor.inbox import (
@@ -52,78 +51,6 @@ BULK_BLOCK_BYTES = 1 << 22
 SCAN_MIN_LINES = 256
 
 
-class _Batch:
-    """The lines of a piece read in bulk and not yet folded in (see batch.fold_lines): its
-    step rows, stretches of `cols`, and the other lines among them with their events."""
-
-    def __init__(self, cols: IterationColumns, t: float | None) -> None:
-        self.cols = cols
-        self.t = t
-        self.stretches: list[tuple[int, int]] = []  # (first row, end row) of cols
-        self.rows = 0
-        self.marks: list[Mark] = []
-        #: what folding in changed so far
-        self.changed = False
-
-    def add_rows(self, first: int, end: int) -> None:
-        if first >= end:
-            return
-        if self.stretches and self.stretches[-1][1] == first:
-            self.stretches[-1] = (self.stretches[-1][0], end)
-        else:
-            self.stretches.append((first, end))
-        self.rows += end - first
-
-    def add_line(self, i: int, events: list[tuple[float | None, Event]]) -> None:
-        """Line i of `cols`, read by the parser: a step line of the line path becomes row i,
-        where the row is all its Iteration says (rows fold in faster than events)."""
-        if events and self._take_row(i, *events[0]):
-            self.add_rows(i, i + 1)
-            if len(events) > 1:
-                self.marks.append((self.rows, events[1:], False))
-            return
-        self.marks.append((self.rows, events, True))
-
-    def _take_row(self, i: int, event_t: float | None, event: Event) -> bool:
-        if not isinstance(event, Iteration) or event_t != self.t or event.share_total is not None:
-            return False
-        cols = self.cols
-        if abs(event.iter) > MAX_STEP or (event.max_iters is not None and cols.max_iters is None):
-            return False
-        if event.train_time_s is not None and cols.train_time_s is None:
-            return False
-        fields = (event.loss, event.step_time_s, event.mfu, event.train_time_s)
-        if any(x is not None and not math.isfinite(x) for x in fields):
-            return False  # a printed nan: the run notes it, a row cannot say it
-        cols.iter[i] = event.iter
-        for column, x in zip((cols.loss, cols.step_time_s, cols.mfu, cols.train_time_s), fields):
-            if column is not None:
-                column[i] = math.nan if x is None else x
-        if cols.max_iters is not None:
-            cols.max_iters[i] = math.nan if event.max_iters is None else event.max_iters
-        return True
-
-    def fold(self, state: RunState) -> None:
-        """Fold what is held into `state`; hold nothing after."""
-        if not self.stretches and not self.marks:
-            return
-        cols, rows = self.cols, _rows_of(self.stretches)
-        steps = StepRows(cols.iter[rows], cols.loss[rows], cols.step_time_s[rows], cols.mfu[rows],
-                         _rows(cols.train_time_s, rows), _rows(cols.max_iters, rows))
-        self.changed = fold_lines(state, steps, self.t, self.marks) or self.changed
-        self.stretches, self.rows, self.marks = [], 0, []
-
-
-def _rows_of(stretches: list[tuple[int, int]]) -> slice | np.ndarray:
-    if len(stretches) == 1:
-        return slice(*stretches[0])
-    return np.concatenate([np.arange(first, end) for first, end in stretches] or [np.arange(0)])
-
-
-def _rows(column: np.ndarray | None, rows: slice | np.ndarray) -> np.ndarray | None:
-    return None if column is None else column[rows]
-
-
 class Session:
     """One log source and its GPU telemetry. Sources' events come in through `ingest` (the one
     way in); front ends read `snapshot()` and the read-only properties, and set nothing."""
@@ -148,7 +75,7 @@ class Session:
         #: the indentation or quote markers a quoted log carries before every line
         self.margin = Margin()
         #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
-        self._batch: _Batch | None = None
+        self._batch: Batch | None = None
         #: the reading as it stood before the provisional last line (PartialRead) now in it
         self._before_partial: Before | None = None
         self._file_mtime: float | None = None
@@ -454,7 +381,7 @@ class Session:
         # The plain step lines and the lines among them wait in a batch, folded in at once at
         # the end, or before anything reads or moves the run state (a printed time, a line
         # that goes through the line path).
-        batch = self._batch = _Batch(cols, t)
+        batch = self._batch = Batch(cols, t)
         try:
             edges = (np.flatnonzero(cols.ok[1:] != cols.ok[:-1]) + 1).tolist()
             for a, b in zip([0, *edges], [*edges, len(starts)]):
@@ -475,7 +402,7 @@ class Session:
             self._batch = None
         return batch.changed
 
-    def _feed_unread(self, i: int, line: bytes, t: float | None, batch: _Batch) -> None:
+    def _feed_unread(self, i: int, line: bytes, t: float | None, batch: Batch) -> None:
         """Line i of the batch's piece, which the bulk reader left to the parser."""
         line_t, events = self._events(line, t)
         if line_t == t:  # as the rows: its events wait with them

@@ -1,5 +1,6 @@
 """Lines read in bulk folded into a RunState at once: a piece's step rows and, between them,
-the other lines' events, in one call (the cold open's per-eval cost is one Python step).
+the other lines' events, in one call (the cold open's per-eval cost is one Python step);
+Batch holds a piece's lines until they are folded in.
 
 PURE ring: numpy only; no I/O, no textual/watchdog/pynvml imports.
 """
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.core.events import Checkpoint, Eval, Event, Iteration, PyWarning, ScheduleChanges, TrainingEnded
-from monitor.core.run import RunState
+from monitor.core.formats.scan import IterationColumns
+from monitor.core.run import MAX_STEP, RunState
 
 #: Fewer rows than this are folded in one at a time: extend_iterations' numpy setup (~50 µs)
 #: would cost more.
@@ -148,3 +150,75 @@ def _value(column: np.ndarray | None, i: int) -> float | None:
         return None
     value = float(column[i])
     return None if math.isnan(value) else value
+
+
+class Batch:
+    """The lines of a piece read in bulk and not yet folded in (see fold_lines): its
+    step rows, stretches of `cols`, and the other lines among them with their events."""
+
+    def __init__(self, cols: IterationColumns, t: float | None) -> None:
+        self.cols = cols
+        self.t = t
+        self.stretches: list[tuple[int, int]] = []  # (first row, end row) of cols
+        self.rows = 0
+        self.marks: list[Mark] = []
+        #: what folding in changed so far
+        self.changed = False
+
+    def add_rows(self, first: int, end: int) -> None:
+        if first >= end:
+            return
+        if self.stretches and self.stretches[-1][1] == first:
+            self.stretches[-1] = (self.stretches[-1][0], end)
+        else:
+            self.stretches.append((first, end))
+        self.rows += end - first
+
+    def add_line(self, i: int, events: list[tuple[float | None, Event]]) -> None:
+        """Line i of `cols`, read by the parser: a step line of the line path becomes row i,
+        where the row is all its Iteration says (rows fold in faster than events)."""
+        if events and self._take_row(i, *events[0]):
+            self.add_rows(i, i + 1)
+            if len(events) > 1:
+                self.marks.append((self.rows, events[1:], False))
+            return
+        self.marks.append((self.rows, events, True))
+
+    def _take_row(self, i: int, event_t: float | None, event: Event) -> bool:
+        if not isinstance(event, Iteration) or event_t != self.t or event.share_total is not None:
+            return False
+        cols = self.cols
+        if abs(event.iter) > MAX_STEP or (event.max_iters is not None and cols.max_iters is None):
+            return False
+        if event.train_time_s is not None and cols.train_time_s is None:
+            return False
+        fields = (event.loss, event.step_time_s, event.mfu, event.train_time_s)
+        if any(x is not None and not math.isfinite(x) for x in fields):
+            return False  # a printed nan: the run notes it, a row cannot say it
+        cols.iter[i] = event.iter
+        for column, x in zip((cols.loss, cols.step_time_s, cols.mfu, cols.train_time_s), fields):
+            if column is not None:
+                column[i] = math.nan if x is None else x
+        if cols.max_iters is not None:
+            cols.max_iters[i] = math.nan if event.max_iters is None else event.max_iters
+        return True
+
+    def fold(self, state: RunState) -> None:
+        """Fold what is held into `state`; hold nothing after."""
+        if not self.stretches and not self.marks:
+            return
+        cols, rows = self.cols, _rows_of(self.stretches)
+        steps = StepRows(cols.iter[rows], cols.loss[rows], cols.step_time_s[rows], cols.mfu[rows],
+                         _rows(cols.train_time_s, rows), _rows(cols.max_iters, rows))
+        self.changed = fold_lines(state, steps, self.t, self.marks) or self.changed
+        self.stretches, self.rows, self.marks = [], 0, []
+
+
+def _rows_of(stretches: list[tuple[int, int]]) -> slice | np.ndarray:
+    if len(stretches) == 1:
+        return slice(*stretches[0])
+    return np.concatenate([np.arange(first, end) for first, end in stretches] or [np.arange(0)])
+
+
+def _rows(column: np.ndarray | None, rows: slice | np.ndarray) -> np.ndarray | None:
+    return None if column is None else column[rows]
