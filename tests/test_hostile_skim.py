@@ -80,6 +80,8 @@ ACTED_ON = [
     b"Killed", b"Segmentation fault", b"a.out: f.cu:12: int main(): Assertion `x' failed.", b"[CUDA ERROR] at file f.cu:265:",
     b"W1023 19:25:18.123000 1234 torch/distributed/run.py:766] Setting OMP_NUM_THREADS",
     b"INFO:torch.distributed.run:starting", b"\x1b]0;title\x07iter 5: loss 4.2, time 100.00ms",
+    b"terminate called after throwing an instance of 'std::bad_alloc'",
+    b"[PG 0 Rank 1] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=5, OpType=ALLREDUCE) ran for 600000 ms",
 ]
 
 
@@ -147,3 +149,19 @@ def test_a_printed_clock_starts_at_the_first_stamp_even_in_bulk() -> None:
     s = session()
     s.feed_block(data, 1.0)
     assert s.printed_clock.first_printed_s == 1714659007.0  # 2024-05-02 14:10:07 UTC
+
+
+def test_a_native_crash_split_over_two_lines_is_read_whole_when_skimmed() -> None:
+    """C++'s `terminate called …` waits for its `what():` line, which holds no signal of its
+    own: the skim must not pass over it while the first is pending."""
+    noise = [b"plain text %d" % i for i in range(300)]
+    lines = [*noise, b"terminate called after throwing an instance of 'std::bad_alloc'", b"  what():  std::bad_alloc",
+             *noise]
+    data = b"".join(line + b"\n" for line in lines)
+    one_by_one, bulk = session(), session()
+    for line in lines:
+        one_by_one.feed(line, 7.0)
+    with bulk_sizes(scan_min_lines=256):
+        bulk.feed_block(data, 7.0)
+    assert fingerprint(bulk) == fingerprint(one_by_one)
+    assert bulk.state.current.error == "std::bad_alloc: std::bad_alloc"

@@ -141,7 +141,7 @@ class PythonErrors:
     def idle(self) -> bool:
         """True when no traceback or error message is being read: a line then matters only
         for what it says itself."""
-        return not self._in_traceback and self._native is None and self._raised is None
+        return not self._in_traceback and self._native is None and self._raised is None and self._thrown is None
 
     def parse(self, line: str) -> Event | None:
         if self._raised is not None:

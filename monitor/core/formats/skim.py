@@ -37,7 +37,7 @@ SIGNALS = (
     b"multi-gpu support", b"_loss", b"| loss ", b"pretokdataset", b" train ", b" val ", b" hella ",
     b"desired batch size", b"gradient accumulation", b"validation loss", b"hellaswag",
     b"traceback", b"interrupt", b"warning", b"error", b"exception", b"exit", b"failure", b"killed",
-    b"segmentation fault", b"aborted", b"terminated", b"assertion", b"distributed",
+    b"segmentation fault", b"aborted", b"terminate", b"assertion", b"distributed", b"watchdog caught",
     "İ".encode(), "ı".encode(), "ſ".encode(),
 )
 #: A time a prefix may print (prefix._PREFIX): a time of day (its `:MM:SS`), Unix time with a fraction.
