@@ -491,5 +491,13 @@ def test_the_watch_wakes_for_its_file_only(tmp_path: Path) -> None:
         watch.ensure()
         target.write_text("iter 0: loss 1.0\n")
         assert watch.wait(0)
+        (tmp_path / "runs").rename(tmp_path / "runs.old")  # moved away: the file there is no longer ours
+        assert watch.wait(0)
+        (tmp_path / "runs.old" / "real.log").write_text("iter 1: loss 1.0\n")
+        assert not watch.wait(0)
+        (tmp_path / "runs").mkdir()
+        watch.ensure()
+        target.write_text("iter 0: loss 1.0\n")
+        assert watch.wait(0)
     finally:
         watch.stop()

@@ -45,6 +45,7 @@ class Inotify:
     FILE_MASK = 0x2 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200  # MODIFY CLOSE_WRITE MOVED_FROM MOVED_TO CREATE DELETE
     #: the watched directory itself deleted or moved; its watch removed; events lost
     DIR_GONE = 0x400 | 0x800 | 0x8000  # DELETE_SELF MOVE_SELF IGNORED
+    MOVE_SELF = 0x800
     OVERFLOW = 0x4000
     ONLYDIR = 0x01000000
     _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len (of the name that follows)
@@ -196,12 +197,17 @@ class DirWatch:
         the log wakes nobody); a directory gone is watched again once it is back (ensure)."""
         ours = False
         for wd, mask, name in inotify.read():
-            if mask & (Inotify.DIR_GONE | Inotify.OVERFLOW):
-                watched = self._wds.pop(wd, None)
-                if watched is not None:
-                    self._gone.add(watched[0])
+            if mask & Inotify.OVERFLOW:  # events were lost: look at the file and its directories
                 self._targets_now = None
                 ours = True
+            elif mask & Inotify.DIR_GONE:
+                watched = self._wds.pop(wd, None)
+                if watched is not None:  # (a watch dropped before says so again: IGNORED)
+                    self._gone.add(watched[0])
+                    self._targets_now = None
+                    ours = True
+                    if mask & Inotify.MOVE_SELF:  # moved, not deleted: the kernel keeps its watch
+                        inotify.remove(wd)
             elif name in self._wds.get(wd, ("", frozenset()))[1]:
                 ours = True
         return ours
