@@ -43,9 +43,10 @@ class Inotify:
 
     #: the changes that concern a followed file in a watched directory
     FILE_MASK = 0x2 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200  # MODIFY CLOSE_WRITE MOVED_FROM MOVED_TO CREATE DELETE
-    #: the watched directory itself deleted or moved; its watch removed; events lost
+    #: the watched directory itself deleted or moved, or its watch removed
     DIR_GONE = 0x400 | 0x800 | 0x8000  # DELETE_SELF MOVE_SELF IGNORED
     MOVE_SELF = 0x800
+    #: the kernel's queue overflowed: events were lost
     OVERFLOW = 0x4000
     ONLYDIR = 0x01000000
     _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len (of the name that follows)
@@ -145,7 +146,7 @@ class DirWatch:
         try:
             if sys.platform.startswith("linux"):
                 self._inotify = Inotify()
-                self._wake_r, self._wake_w = os.pipe()
+                self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             else:
                 self._observer = self._start_observer(False)
         except OSError as e:  # no inotify instance left (EMFILE)
