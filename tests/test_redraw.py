@@ -174,6 +174,33 @@ def test_a_new_step_repaints_the_lines_that_show_it_and_nothing_else(monkeypatch
     asyncio.run(run())
 
 
+def test_a_frame_between_the_progress_line_and_the_totals_does_not_render_the_finish_line_again(monkeypatch) -> None:
+    """Textual paints every widget in the rectangle around a frame's changes: the finish line
+    lies between the progress line and the totals, and gives its painted lines (PaintedLines)."""
+    session = session_at(COMPILED[:100], FakeClock(), gpus=None)
+    rendered: list[str] = []
+
+    async def run() -> None:
+        app = _app(session, [100.0])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            view = app.run_view
+            for widget in (view.finish, view.progress, view.totals):
+                render = widget._styles_cache.render_widget
+                monkeypatch.setattr(widget._styles_cache, "render_widget", lambda *a, _r=render, _id=widget.id: (
+                    rendered.append(_id), _r(*a))[1])
+            view.progress.refresh()
+            view.totals.refresh()
+            await pilot.pause()
+            assert sorted(rendered) == ["progress", "totals"]
+            rendered.clear()
+            view.finish.update("finishes later")  # changed: painted again
+            await pilot.pause()
+            assert rendered == ["finish"]
+
+    asyncio.run(run())
+
+
 class Lines(App[None]):
     def compose(self) -> ComposeResult:
         yield TextLines(id="lines")

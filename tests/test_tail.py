@@ -20,7 +20,7 @@ from monitor.sources.problems import LoopFailed
 from monitor.sources.stdin import StdinReader
 from monitor.sources.tail import DELETED, ENDED, FOLLOWING, UNREADABLE, WAITING, Follower
 
-#: "events": only watchdog's inotify observer wakes the reader (the safety poll is an hour);
+#: "events": only inotify (sources.watch) wakes the reader (the safety poll is an hour);
 #: "poll": only watchdog's polling observer does.
 MODES = {
     "events": {"poll": False, "safety_poll_s": 3600.0},
@@ -389,6 +389,7 @@ def test_polls_when_file_system_events_are_unavailable(monkeypatch, writer, tmp_
     def no_inotify() -> None:
         raise OSError(24, "Too many open files")
 
+    monkeypatch.setattr(monitor.sources.watch, "Inotify", no_inotify)
     monkeypatch.setattr(monitor.sources.watch, "Observer", no_inotify)
     got = Collector()
     f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), on_state=got.state,
@@ -457,3 +458,46 @@ def test_an_unexpected_error_in_the_stdin_reader_is_said_and_reading_goes_on() -
     wait_for(lambda: got.of("state")[-1:] == [ENDED], what="the end of the input")
     os.close(read_fd)
     assert got.of("error") == [LoopFailed("stdin reader", "ValueError: a consumer bug")]
+
+
+def test_the_watch_wakes_for_its_file_only(tmp_path: Path) -> None:
+    """inotify queues an event at the write itself, so `wait(0)` answers without timing: a
+    checkpoint written beside the log wakes nobody; the log, a symlink's target, the directory
+    removed and made again do."""
+    from monitor.sources.watch import DirWatch
+
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "real.log"
+    log = tmp_path / "run.log"
+    log.symlink_to(target)
+    watch = DirWatch(str(log), lambda message: None, poll=False, poll_interval_s=1.0, safety_poll_s=3600.0)
+    assert watch.start() is None
+    try:
+        watch.ensure()
+        assert not watch.wait(0)
+        (tmp_path / "ckpt.pt").write_bytes(b"x" * 100)
+        (tmp_path / "runs" / "ckpt.pt").write_bytes(b"x" * 100)
+        assert not watch.wait(0)
+        target.write_text("iter 0: loss 1.0\n")
+        assert watch.wait(0)
+        assert not watch.wait(0)
+        watch.wake()
+        assert watch.wait(0)
+        target.unlink()
+        (tmp_path / "runs" / "ckpt.pt").unlink()
+        (tmp_path / "runs").rmdir()
+        assert watch.wait(0)  # its file, then the directory, gone
+        (tmp_path / "runs").mkdir()
+        watch.ensure()
+        target.write_text("iter 0: loss 1.0\n")
+        assert watch.wait(0)
+        (tmp_path / "runs").rename(tmp_path / "runs.old")  # moved away: the file there is no longer ours
+        assert watch.wait(0)
+        (tmp_path / "runs.old" / "real.log").write_text("iter 1: loss 1.0\n")
+        assert not watch.wait(0)
+        (tmp_path / "runs").mkdir()
+        watch.ensure()
+        target.write_text("iter 0: loss 1.0\n")
+        assert watch.wait(0)
+    finally:
+        watch.stop()

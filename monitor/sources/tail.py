@@ -111,10 +111,9 @@ class Follower:
         self._before = b""  # the bytes just before the read position
         self._mtime_ns = 0
         self._rotated_note = False
-        self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._watch = DirWatch(path, self._wake, self._say, poll=poll, poll_interval_s=poll_interval_s,
+        self._watch = DirWatch(path, self._say, poll=poll, poll_interval_s=poll_interval_s,
                                safety_poll_s=safety_poll_s)
 
     @property
@@ -131,7 +130,7 @@ class Follower:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._wake.set()
+        self._watch.wake()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self._watch.stop()
@@ -147,7 +146,6 @@ class Follower:
         guard = Guard(f"follower of {unicode_safe(self.path)}", self.on_error)
         first = True
         while not self._stopping.is_set():
-            self._wake.clear()
             if guard.run(partial(self._pass, first)):
                 first = False  # what the file held at start is read once a pass got through
             wait_s = self.safety_poll_s
@@ -159,7 +157,7 @@ class Follower:
                     guard.run(self._give_partial)
                 else:
                     wait_s = min(wait_s, settle_s + 0.01)
-            self._wake.wait(wait_s)
+            self._watch.wait(wait_s)
 
     def _give_partial(self) -> None:
         """Hand over the partial last line that has settled (PartialLine)."""

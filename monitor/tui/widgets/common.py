@@ -112,6 +112,34 @@ class _FromSnapshot:
             self.put(text)
 
 
+class PaintedLines(Widget):
+    """A widget whose painted lines (content, padding and border, as Textual's styles cache
+    gives them) are kept until it is next marked dirty: Textual repaints every widget in
+    the rectangle around a frame's changes (the progress line at the top and the totals'
+    loss line below the charts, at every step), and a widget in there that did not change
+    then costs a lookup."""
+
+    _painted: tuple[Region, list[Strip]] | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        painted = self._painted
+        if painted is not None and painted[0] == crop:
+            return painted[1]
+        strips = super().render_lines(crop)
+        self._painted = (crop, strips)
+        return strips
+
+    def _set_dirty(self, *regions: Region) -> None:
+        # Widget._set_dirty is where Textual marks the styles cache's lines stale (refresh,
+        # a new style or pseudo-class, a scroll): the lines kept here go with them.
+        self._painted = None
+        super()._set_dirty(*regions)
+
+    def notify_style_update(self) -> None:
+        self._painted = None
+        super().notify_style_update()
+
+
 class SnapshotView(_FromSnapshot, Static):
     """A Static that re-renders only when what it shows has changed, and asks for a new
     layout of the screen only when its height changes."""
@@ -141,34 +169,6 @@ class SnapshotView(_FromSnapshot, Static):
         self._rows = (width, rows)
         if rows != before:
             self.refresh(layout=True)
-
-
-class PaintedLines(Widget):
-    """A widget whose painted lines (content, padding and border, as Textual's styles cache
-    gives them) are kept until it is next marked dirty: Textual repaints every widget in
-    the rectangle around a frame's changes (the progress line at the top and the totals'
-    loss line below the charts, at every step), and a widget in there that did not change
-    then costs a lookup."""
-
-    _painted: tuple[Region, list[Strip]] | None = None
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        painted = self._painted
-        if painted is not None and painted[0] == crop:
-            return painted[1]
-        strips = super().render_lines(crop)
-        self._painted = (crop, strips)
-        return strips
-
-    def _set_dirty(self, *regions: Region) -> None:
-        # Widget._set_dirty is where Textual marks the styles cache's lines stale (refresh,
-        # a new style or pseudo-class, a scroll): the lines kept here go with them.
-        self._painted = None
-        super()._set_dirty(*regions)
-
-    def notify_style_update(self) -> None:
-        self._painted = None
-        super().notify_style_update()
 
 
 class TextLines(_FromSnapshot, PaintedLines):

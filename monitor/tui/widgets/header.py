@@ -14,7 +14,7 @@ from textual.geometry import Size
 from monitor.core import textfmt as fmt
 from monitor.core.snapshot import Snapshot
 from monitor.core.textfmt import clock, status_words
-from monitor.tui.widgets.common import STATUS_STYLE, SnapshotView, TextLines, bar, plain
+from monitor.tui.widgets.common import STATUS_STYLE, PaintedLines, SnapshotView, TextLines, bar, plain
 
 
 class RunHeader(TextLines):
@@ -85,8 +85,9 @@ class ProgressLine(_Sized, TextLines):
         return Text.assemble(head, bar(snap.progress, room, done), tail)
 
 
-class FinishLine(_Sized, SnapshotView):
-    """`finishes 14:32 (14:20–14:45), in 2 h 11 m · 32.1 ms/step · eval pause 1.2 s`"""
+class FinishLine(_Sized, PaintedLines, SnapshotView):
+    """`finishes 14:32 (14:20–14:45), in 2 h 11 m · 32.1 ms/step · eval pause 1.2 s`; its painted
+    lines kept (PaintedLines): it lies in the rectangle that every new step repaints."""
 
     def compose_line(self, snap: Snapshot, width: int) -> Text:
         text = self._when(snap)
