@@ -337,16 +337,15 @@ class Session:
 
     def _feed_piece(self, data: bytes, t: float | None) -> bool:
         starts, ends = line_bounds(data)
-        # Launchers' rank tags: the bulk reader reads the step lines without them; every other
-        # line goes through the line path as printed (a tag names the rank that raised an error).
-        untagged = strip_block(data)
         changed = False
         marked: tuple[np.ndarray, np.ndarray] | None = None  # the lines a skim marks (see _skim)
         i = 0
         while i < len(starts):
             scan = self.parser.scan_iterations
             if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
-                cols = scan_lines(scan, data, untagged, starts, ends, i)
+                # Launchers' rank tags: the bulk reader reads the step lines without them; every other
+                # line goes through the line path as printed (a tag names the rank that raised an error).
+                cols = scan_lines(scan, data, strip_block(data), starts, ends, i)
                 return self._feed_scanned(data, starts[i:], ends[i:], cols, t) or changed
             if self.parser.skimming and self.margin.learnt and len(starts) - i >= SCAN_MIN_LINES:
                 if marked is None:
@@ -451,4 +450,3 @@ class Session:
             for watcher in self._watchers:
                 watcher(snap)
         return snap
-
