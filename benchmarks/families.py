@@ -172,7 +172,7 @@ def main() -> int:
         for family in args.only or BASELINES:
             log = Path(tmp) / "run.log"
             write(family, log, args.lines)
-            t_base, n_base = cpu_s(baseline, family, log, repeat=args.repeat)
+            t_base, _ = cpu_s(baseline, family, log, repeat=args.repeat)
             t_nw, record = cpu_s(nanowatch, log, repeat=args.repeat)
             print(f"| {family} | {t_nw:.2f} | {t_base:.2f} | {t_nw / t_base:.2f} | {record['iter']} |", flush=True)
             log.unlink()

@@ -12,9 +12,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from conftest import ROOT
 from test_hostile import SETTINGS, bulk_sizes, fingerprint, noise, numbers, session, split_lines
 
 from monitor.core.formats import FAMILIES
