@@ -4,7 +4,8 @@ Run: python benchmarks/families.py [--lines N] [--repeat R]
 
 For nanoGPT, nanochat, llm.c (train_gpt2.cu's stdout, the -o main.log, train_gpt2.py's stdout),
 build-nanogpt (stdout, log/log.txt; read as llmc) and modded-nanogpt, writes an N-line log in
-the script's own step format (an eval line every 250 steps) and measures, as
+the script's own step format (an eval line every 250 steps; nanoGPT's also with torchrun's
+`[rank0]: ` tag before every line) and measures, as
 CPU time of this process (time.process_time, so other work on a shared machine counts less),
 the median of R runs of
 - nanowatch: `cli.main([LOG, "--once", "--json", "--no-gpu"])`, end to end;
@@ -98,6 +99,7 @@ LINES: dict[str, Callable[[int, int, random.Random], str]] = {
 }
 BASELINES = {
     "nanogpt": re.compile(rf"iter (\d+): loss {N}, time {N}ms(?:, mfu {N}%)?"),
+    "nanogpt rank-tagged": re.compile(rf"\[rank0\]: iter (\d+): loss {N}, time {N}ms(?:, mfu {N}%)?"),
     "nanochat": re.compile(rf"step (\d+)/(\d+) \({N}%\) \| loss: {N} .*\| dt: {N}ms .*\| mfu: {N} \| total time: {N}m"),
     "llmc stdout": re.compile(rf"step\s+(\d+)/(\d+) \| loss {N} .*\| {N} ms \| {N}% bf16 MFU"),
     "llmc main.log": re.compile(rf"s:(\d+) trl:{N}"),
@@ -111,6 +113,10 @@ BASELINES = {
 def write(family: str, path: Path, n_lines: int) -> None:
     if family == "nanogpt":
         write_nanogpt(path, n_lines)
+        return
+    if family == "nanogpt rank-tagged":  # torchrun --tee: `[rank0]: ` before every line
+        write_nanogpt(path, n_lines)
+        path.write_bytes(b"[rank0]: " + path.read_bytes()[:-1].replace(b"\n", b"\n[rank0]: ") + b"\n")
         return
     rng = random.Random(0)
     line = LINES[family]
