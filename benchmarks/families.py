@@ -2,8 +2,10 @@
 
 Run: python benchmarks/families.py [--lines N] [--repeat R]
 
-For nanoGPT, nanochat, llm.c (stdout and the -o main.log) and modded-nanogpt, writes an
-N-line log in the family's own step format (an eval line every 250 steps) and measures, as
+For nanoGPT, nanochat, llm.c (train_gpt2.cu's stdout, the -o main.log, train_gpt2.py's stdout),
+build-nanogpt (stdout, log/log.txt; read as llmc) and modded-nanogpt, writes an N-line log in
+the script's own step format (an eval line every 250 steps; nanoGPT's also with torchrun's
+`[rank0]: ` tag before every line) and measures, as
 CPU time of this process (time.process_time, so other work on a shared machine counts less),
 the median of R runs of
 - nanowatch: `cli.main([LOG, "--once", "--json", "--no-gpu"])`, end to end;
@@ -64,6 +66,26 @@ def _llmc_main(i: int, n: int, rng: random.Random) -> str:
     return f"s:{i} trl:{3 + rng.random():.4f} lr:{6e-4 * rng.random():.6f} norm:{rng.random():.2f}"
 
 
+def _llmc_python(i: int, n: int, rng: random.Random) -> str:
+    if i % 250 == 0:
+        return f"val loss {3 + rng.random():.6f}"
+    return (f"step {i:4d}/{n} | train loss {3 + rng.random():.6f} | norm {rng.random():.4f} | lr {6e-4 * rng.random():.2e} | "
+            f"({rng.gauss(400, 5):.2f} ms | {rng.gauss(162000, 500):.0f} tok/s)")
+
+
+def _build_nanogpt(i: int, n: int, rng: random.Random) -> str:
+    if i % 250 == 0:
+        return f"validation loss: {3 + rng.random():.4f}" if i % 500 else f"HellaSwag accuracy: 2982/10042={rng.random():.4f}"
+    return (f"step {i:5d} | loss: {3 + rng.random():.6f} | lr {6e-4 * rng.random():.4e} | norm: {rng.random():.4f} | "
+            f"dt: {rng.gauss(555, 5):.2f}ms | tok/sec: {rng.gauss(944000, 900):.2f}")
+
+
+def _build_nanogpt_log(i: int, n: int, rng: random.Random) -> str:
+    if i % 250 == 0:
+        return f"{i} val {3 + rng.random():.4f}" if i % 500 else f"{i} hella {rng.random():.4f}"
+    return f"{i} train {3 + rng.random():.6f}"
+
+
 def _modded(i: int, n: int, rng: random.Random) -> str:
     clock_ms = 41 * i + i // 7
     if i % 125 == 0:
@@ -72,13 +94,18 @@ def _modded(i: int, n: int, rng: random.Random) -> str:
 
 
 LINES: dict[str, Callable[[int, int, random.Random], str]] = {
-    "nanochat": _nanochat, "llmc stdout": _llmc, "llmc main.log": _llmc_main, "modded": _modded,
+    "nanochat": _nanochat, "llmc stdout": _llmc, "llmc main.log": _llmc_main, "llmc train_gpt2.py": _llmc_python,
+    "build-nanogpt stdout": _build_nanogpt, "build-nanogpt log.txt": _build_nanogpt_log, "modded": _modded,
 }
 BASELINES = {
     "nanogpt": re.compile(rf"iter (\d+): loss {N}, time {N}ms(?:, mfu {N}%)?"),
+    "nanogpt rank-tagged": re.compile(rf"\[rank0\]: iter (\d+): loss {N}, time {N}ms(?:, mfu {N}%)?"),
     "nanochat": re.compile(rf"step (\d+)/(\d+) \({N}%\) \| loss: {N} .*\| dt: {N}ms .*\| mfu: {N} \| total time: {N}m"),
     "llmc stdout": re.compile(rf"step\s+(\d+)/(\d+) \| loss {N} .*\| {N} ms \| {N}% bf16 MFU"),
     "llmc main.log": re.compile(rf"s:(\d+) trl:{N}"),
+    "llmc train_gpt2.py": re.compile(rf"step\s+(\d+)/(\d+) \| train loss {N} .*\| \({N} ms"),
+    "build-nanogpt stdout": re.compile(rf"step\s+(\d+) \| loss: {N} .*\| dt: {N}ms"),
+    "build-nanogpt log.txt": re.compile(rf"(\d+) train {N}"),
     "modded": re.compile(rf"step:(\d+)/(\d+) (?:train_loss:{N} )?train_time:{N}ms"),
 }
 
@@ -86,6 +113,10 @@ BASELINES = {
 def write(family: str, path: Path, n_lines: int) -> None:
     if family == "nanogpt":
         write_nanogpt(path, n_lines)
+        return
+    if family == "nanogpt rank-tagged":  # torchrun --tee: `[rank0]: ` before every line
+        write_nanogpt(path, n_lines)
+        path.write_bytes(b"[rank0]: " + path.read_bytes()[:-1].replace(b"\n", b"\n[rank0]: ") + b"\n")
         return
     rng = random.Random(0)
     line = LINES[family]
@@ -147,7 +178,7 @@ def main() -> int:
         for family in args.only or BASELINES:
             log = Path(tmp) / "run.log"
             write(family, log, args.lines)
-            t_base, n_base = cpu_s(baseline, family, log, repeat=args.repeat)
+            t_base, _ = cpu_s(baseline, family, log, repeat=args.repeat)
             t_nw, record = cpu_s(nanowatch, log, repeat=args.repeat)
             print(f"| {family} | {t_nw:.2f} | {t_base:.2f} | {t_nw / t_base:.2f} | {record['iter']} |", flush=True)
             log.unlink()

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from monitor.core.batch import Batch
+from monitor.core.batch import Batch, scan_lines
 from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, PrintedClock, Stripped, strip, strip_block
@@ -240,13 +240,16 @@ class Session:
 
     def _prefixed_events(self, prefixed: Stripped, t: float | None) -> tuple[float | None, list[tuple[float | None, Event]]]:
         """The events of a line whose prefix was stripped, with its printed time and rank."""
-        self._settle()  # what follows reads the run state, and may move its times
+        if prefixed.printed_s is not None:
+            self._settle()  # what follows reads the run state, and may move its times
         clock = self.printed_clock
         line_t = self._printed_time(prefixed.printed_s, t)
         events = self.parser.feed(line_t, prefixed.text)
         if prefixed.launch:  # torchrun starting processes: a new run from this line on
             events = [(line_t, RunStarted(prefixed.text)), *events]
-        steps = clock.in_use is None and any(isinstance(e, Iteration) for _, e in events)
+        # The first step line after a printed time decides, as an unprefixed one (a rank tag
+        # says nothing of time: the bulk path reads tagged step lines without their tags).
+        steps = clock.undecided and any(isinstance(e, Iteration) for _, e in events)
         if steps and clock.decide(prefixed.printed_s):  # the step lines are timed: so is every line
             if self.state.current.first_t is None:
                 self.state.current.first_t = clock.first_printed_s
@@ -333,7 +336,6 @@ class Session:
         return changed
 
     def _feed_piece(self, data: bytes, t: float | None) -> bool:
-        data = strip_block(data) or data  # torchrun's rank tags: the lines are read in bulk all the same
         starts, ends = line_bounds(data)
         changed = False
         marked: tuple[np.ndarray, np.ndarray] | None = None  # the lines a skim marks (see _skim)
@@ -341,7 +343,10 @@ class Session:
         while i < len(starts):
             scan = self.parser.scan_iterations
             if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
-                return self._feed_scanned(data, starts[i:], ends[i:], scan, t) or changed
+                # Launchers' rank tags: the bulk reader reads the step lines without them; every other
+                # line goes through the line path as printed (a tag names the rank that raised an error).
+                cols = scan_lines(scan, data, strip_block(data), starts, ends, i)
+                return self._feed_scanned(data, starts[i:], ends[i:], cols, t) or changed
             if self.parser.skimming and self.margin.learnt and len(starts) - i >= SCAN_MIN_LINES:
                 if marked is None:
                     marked = marked_lines(data, len(starts), stamps=self.printed_clock.first_printed_s is None)
@@ -369,15 +374,9 @@ class Session:
             self.parser.skim(t, data, starts[i:end], ends[i:end], self.margin.cut)
         return end
 
-    def _feed_scanned(
-        self,
-        data: bytes,
-        starts: np.ndarray,
-        ends: np.ndarray,
-        scan: Callable[[bytes, np.ndarray, np.ndarray], IterationColumns],
-        t: float | None,
-    ) -> bool:
-        cols = scan(data, starts, ends)
+    def _feed_scanned(self, data: bytes, starts: np.ndarray, ends: np.ndarray, cols: IterationColumns,
+                      t: float | None) -> bool:
+        """The lines data[starts[i]:ends[i]], of which the bulk reader read `cols`."""
         # The plain step lines and the lines among them wait in a batch, folded in at once at
         # the end, or before anything reads or moves the run state (a printed time, a line
         # that goes through the line path).
@@ -395,6 +394,8 @@ class Session:
                     batch.fold(self.state)
                     batch.changed = self.feed(data[starts[a] : ends[a]], t) or batch.changed
                     first += 1
+                if self.printed_clock.undecided:  # these step lines print no time (see _events)
+                    self.printed_clock.decide(None)
                 self.parser.absorb(cols, first, b)
                 batch.add_rows(first, b)
             batch.fold(self.state)

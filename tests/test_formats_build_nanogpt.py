@@ -127,9 +127,10 @@ def test_detected_after_shared_start_up_lines() -> None:
 
 
 # --- the bulk path ------------------------------------------------------------------------------
-# bulk.llmc reads train_gpt2.cu's step lines and the logger's; build-nanogpt's and train_gpt2.py's
-# lines are left to the parser. Whatever the mix, and whatever detection guessed first, the bulk
-# path must leave the run state the line path leaves.
+# bulk.llmc reads the step lines of train_gpt2.cu, train_gpt2.py, the logger and build-nanogpt (stdout and
+# log.txt); the first logger and build-nanogpt line of a buffer, and every other line, are left to
+# the parser. Whatever the mix, and whatever detection guessed first, the bulk path must leave the
+# run state the line path leaves.
 
 value = st.one_of(st.floats(0, 1e4, allow_nan=False).map(lambda x: f"{x:.6f}"), numbers)
 

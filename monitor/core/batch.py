@@ -1,6 +1,6 @@
 """Lines read in bulk folded into a RunState at once: a piece's step rows and, between them,
 the other lines' events, in one call (the cold open's per-eval cost is one Python step);
-Batch holds a piece's lines until they are folded in.
+Batch holds a piece's lines until they are folded in; scan_lines reads its step rows.
 
 PURE ring: numpy only; no I/O, no textual/watchdog/pynvml imports.
 """
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from monitor.core.events import Checkpoint, Eval, Event, Iteration, PyWarning, ScheduleChanges, TrainingEnded
 from monitor.core.formats.scan import IterationColumns
+from monitor.core.lines import line_bounds
 from monitor.core.run import MAX_STEP, RunState
 
 #: Fewer rows than this are folded in one at a time: extend_iterations' numpy setup (~50 µs)
@@ -222,3 +223,14 @@ def _rows_of(stretches: list[tuple[int, int]]) -> slice | np.ndarray:
 
 def _rows(column: np.ndarray | None, rows: slice | np.ndarray) -> np.ndarray | None:
     return None if column is None else column[rows]
+
+
+def scan_lines(scan: Callable[[bytes, np.ndarray, np.ndarray], IterationColumns], data: bytes,
+               untagged: bytes | None, starts: np.ndarray, ends: np.ndarray, i: int) -> IterationColumns:
+    """A family's bulk reader's columns for the lines i.. of `data` (bounds `starts`, `ends`),
+    read from `untagged` where there is one: the same lines without their rank tags
+    (formats.prefix.strip_block), line for line."""
+    if untagged is None:
+        return scan(data, starts[i:], ends[i:])
+    bare_starts, bare_ends = line_bounds(untagged)
+    return scan(untagged, bare_starts[i:], bare_ends[i:])

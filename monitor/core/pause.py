@@ -13,6 +13,7 @@ from functools import reduce
 
 import numpy as np
 
+from monitor.core.evalgrid import grid_steps
 from monitor.core.plan import Plan
 from monitor.core.run import Run
 
@@ -63,10 +64,11 @@ def evals_between(lo: int, hi: int, interval: int | None) -> int:
 def eval_interval_of(run: Run, plan: Plan) -> int | None:
     """The eval interval: as the log configures it; else the family default when every eval
     seen falls on it; else inferred from the evals seen (the greatest common divisor of their
-    steps, so one eval at step 1500 gives 1500 and evals at 0, 250, 500 give 250)."""
+    steps on the evals' grid, evalgrid.grid_steps: one eval at step 1500 gives 1500, evals at 0,
+    250, 500 give 250, and 250, 500, 750, 999 too)."""
     if "eval_interval" in run.config:
         return plan.eval_interval
-    seen = [e.iter for e in run.evals[-MAX_EVALS:] if e.iter > 0]
+    seen = grid_steps(e.iter for e in run.evals[-MAX_EVALS:])  # a final eval off the grid left out
     if not seen:
         return plan.eval_interval
     default = plan.eval_interval

@@ -1,5 +1,6 @@
-"""Bulk readers of the step lines of nanoGPT, nanochat, llm.c (stdout and main.log) and
-modded-nanogpt: the shapes their scripts print, read with formats/scan.py.
+"""Bulk readers of the step lines of nanoGPT, nanochat, llm.c (stdout of train_gpt2.cu and
+train_gpt2.py, main.log; build-nanogpt's stdout and log.txt) and modded-nanogpt: the shapes
+their scripts print, read with formats/scan.py.
 
 Each reader takes only lines its family's parser reads into exactly the same Iteration; any
 other line (another layout, a nan, a sign where the parser takes none) goes to the parser.
@@ -51,12 +52,46 @@ _LLMC_STDOUT: Variants = tuple(
     )
     for pad in range(1, 5)
 )
+# llm.c's train_gpt2.py: f"step {step+1:4d}/{n} | train loss {loss:.6f} | norm {norm:.4f} | lr {lr:.2e} |
+# ({ms:.2f} ms | {tok_per_s:.0f} tok/s)".
+_LLMC_PYTHON: Variants = tuple(
+    (
+        Shape.of("step" + " " * pad + "{}/{} | train loss {} | norm {} | lr {}e{} | ({} ms | {} tok/s)",
+                 integers=(0, 1), unsigned=(6,), free=(3, 4, 5, 7)),
+        (0, 2, 6, MISSING, 1),
+    )
+    for pad in range(1, 5)
+)
 # llm.c's -o logger file: `s:%d trl:%f lr:%f norm:%f` (older: `s:%d trl:%f`).
 _LLMC_LOGGER: Variants = (
     (Shape.of("s:{} trl:{} lr:{} norm:{}", integers=(0,), free=(2, 3)), (0, 1, MISSING, MISSING, MISSING)),
     (Shape.of("s:{} trl:{}", integers=(0,)), (0, 1, MISSING, MISSING, MISSING)),
 )
-_LLMC = _LLMC_STDOUT + _LLMC_LOGGER
+
+
+def _build_nanogpt_variants() -> Variants:
+    """build-nanogpt's train_gpt2.py: f"step {step:5d} | loss: {loss:.6f} | lr {lr:.4e} | norm: {norm:.4f} |
+    dt: {dt_ms:.2f}ms | tok/sec: {tps:.2f}", the forms of its history that forks kept (`step {i:4d} | loss:
+    … | norm: … | dt: …`, `step {i} | loss: … | dt: …`, `step {i}, loss: …, dt: …ms, tok/sec: …`, `step {i},
+    loss: …`), and its log/log.txt's f"{step} train {loss:.6f}". Columns as _LLMC's (no MFU, no total)."""
+    out = []
+    for pads, text, free in (
+        (range(1, 6), " | loss: {} | lr {}e{} | norm: {} | dt: {}ms | tok/sec: {}", (2, 3, 4, 6)),
+        (range(1, 5), " | loss: {} | norm: {} | dt: {}ms | tok/sec: {}", (2, 4)),
+        ((1,), " | loss: {} | dt: {}ms | tok/sec: {}", (3,)),
+        ((1,), ", loss: {}, dt: {}ms, tok/sec: {}", (3,)),
+    ):
+        dt = text.count("{}") - 1  # the number before tok/sec's, the last (the step is number 0)
+        for pad in pads:
+            shape = Shape.of("step" + " " * pad + "{}" + text, integers=(0,), unsigned=(dt,), free=free)
+            out.append((shape, (0, 1, dt, MISSING, MISSING)))
+    out.append((Shape.of("step {}, loss: {}", integers=(0,)), (0, 1, MISSING, MISSING, MISSING)))
+    out.append((Shape.of("{} train {}", integers=(0,)), (0, 1, MISSING, MISSING, MISSING)))
+    return tuple(out)
+
+
+_BUILD_NANOGPT = _build_nanogpt_variants()
+_LLMC = _LLMC_STDOUT + _LLMC_PYTHON + _LLMC_LOGGER + _BUILD_NANOGPT
 
 # modded-nanogpt: `step:120/1390 train_loss:4.2 train_time:5000ms step_avg:41.67ms` (train_loss
 # gone since 2025; step_avg nan on the first steps). Columns: iter, loss, train_time ms, total.
@@ -87,15 +122,25 @@ def nanochat(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColu
 
 
 def llmc(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
-    """llm.c step lines (stdout) and training-loss lines (main.log) among the lines.
+    """llm.c's step lines (train_gpt2.cu's and train_gpt2.py's stdout), its logger's training-loss
+    lines (main.log), and build-nanogpt's step lines (stdout and log.txt) among the lines.
 
-    The first logger line is left to the parser: the first one of a file also says how the
-    logger counts (parse() gives the settings with it, a new run after stdout's steps), and
-    Parser.plain() speaks only of the lines that follow it."""
+    The first logger line and the first build-nanogpt line are left to the parser: the first
+    of a file also says how its steps count (parse() gives the settings with it, a new run
+    after another form's steps); Parser.absorb() moves it past the rest."""
     ok, (iters, loss, ms, mfu_pct, total) = read_variants(Lines(data, starts, ends), _LLMC)
-    logger = np.flatnonzero(ok & np.isnan(total))  # the logger prints no total
-    if len(logger):
-        ok[logger[0]] = False
+    rows = np.flatnonzero(ok)
+    if len(rows):
+        raw = np.frombuffer(data, dtype=np.uint8)
+        at = starts[rows]
+        head, second = raw[at], raw[at + 1]  # a read line has more than two bytes
+        logger = (head == ord("s")) & (second == ord(":"))
+        # log.txt's lines start with their step; build-nanogpt's stdout prints no total
+        build = (head != ord("s")) | ((second != ord(":")) & np.isnan(total[rows]))
+        for kind in (logger, build):
+            first = np.flatnonzero(kind)
+            if len(first):
+                ok[rows[first[0]]] = False
     return IterationColumns(ok=ok, iter=_steps(ok, iters), loss=loss, step_time_s=ms / 1000.0,
                             mfu=mfu_pct / 100.0, max_iters=total)
 

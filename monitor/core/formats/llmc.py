@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 from monitor.core.events import (
     Checkpoint,
     ConfigValue,
@@ -97,10 +95,11 @@ class Parser:
     def __init__(self) -> None:
         self._errors = PythonErrors()
         self._logger_seen = False
-        self._last_step = 0  # stdout's evals carry no step: they follow the last step line
+        #: the last step line's step, of any form (None before the first): stdout's evals carry
+        #: no step, they follow it (build-nanogpt's precede the next)
+        self._last_step: int | None = None
         self._val_steps: tuple[int | None, int | None] = (None, None)  # the logger's last two evals
         self._april_script = False  # train_gpt2.py's first form (`iteration N, loss: …`) printed the lines
-        self._build_step: int | None = None  # build-nanogpt's last step line; None before its first line
         self._build_seen = False
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
@@ -124,14 +123,14 @@ class Parser:
         elif head == "v":
             m = _VAL.match(line)
             if m is not None:
-                return Eval(iter=self._last_step, val_loss=number(m.group(1)))
+                return Eval(iter=self._last_step or 0, val_loss=number(m.group(1)))
             m = _BUILD_VAL.match(line)
             if m is not None:
                 return self._build(Eval(iter=self._build_next(), val_loss=number(m.group(1))))
         elif head == "H":
             m = _HELLASWAG.match(line)
             if m is not None:
-                return Eval(iter=self._last_step, val_loss=None, metric="HellaSwag", score=number(m.group(1)))
+                return Eval(iter=self._last_step or 0, val_loss=None, metric="HellaSwag", score=number(m.group(1)))
             m = _BUILD_HELLASWAG.match(line)
             if m is not None:
                 return self._build(Eval(iter=self._build_next(), val_loss=None, metric="HellaSwag", score=number(m.group(1))))
@@ -162,19 +161,13 @@ class Parser:
         return self._april_script and line.rstrip() == _APRIL_END
 
     def plain(self) -> bool:
-        """True when a step line read in bulk (bulk.llmc) needs only absorb(): the logger
-        file's first line also says how it counts."""
-        return self._logger_seen
+        """A step line read in bulk (bulk.llmc) needs only absorb(): the reader leaves the first
+        logger and build-nanogpt line of its buffer to parse(), which says how they count."""
+        return True
 
     def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
-        """Rows read in bulk: evals that follow belong to the last stdout step among them
-        (the last row, once the logger's first line was parsed: parse() reads its steps too)."""
-        if self._logger_seen or (cols.max_iters is not None and np.isfinite(cols.max_iters[end - 1])):
-            self._last_step = int(cols.iter[end - 1])
-            return
-        printed = np.flatnonzero(np.isfinite(cols.max_iters[first:end])) if cols.max_iters is not None else np.empty(0, np.int64)
-        if len(printed):
-            self._last_step = int(cols.iter[first + printed[-1]])
+        """Rows read in bulk: the evals that follow go by the last of them."""
+        self._last_step = int(cols.iter[end - 1])
 
     def _step(self, line: str) -> Event | None:
         m = _STEP.match(line)
@@ -198,14 +191,14 @@ class Parser:
         m = _BUILD_STEP.match(line)
         if m is None:
             return None
-        step = self._build_step = int(m.group(1))
+        step = self._last_step = int(m.group(1))
         dt = _BUILD_DT.search(line, m.end())
         return self._build(Iteration(iter=step, loss=number(m.group(2)), step_time_s=_seconds(dt.group(1) if dt else None)))
 
     def _build_log(self, m: re.Match[str]) -> Event | tuple[Event, ...]:
         step, kind, value = int(m.group(1)), m.group(2), number(m.group(3))
         if kind == "train":
-            self._build_step = step
+            self._last_step = step
             return self._build(Iteration(iter=step, loss=value))
         if kind == "val":
             return self._build(Eval(iter=step, val_loss=value))
@@ -213,7 +206,7 @@ class Parser:
 
     def _build_next(self) -> int:
         """The step a build-nanogpt eval belongs to: it runs at the top of the step it precedes."""
-        return 0 if self._build_step is None else self._build_step + 1
+        return 0 if self._last_step is None else self._last_step + 1
 
     def _build(self, event: Event) -> Event | tuple[Event, ...]:
         """The event, with what build-nanogpt's lines say of the run before the first of them."""
@@ -247,7 +240,7 @@ class Parser:
         eval there that is off the evals' grid can only be that last one."""
         before, last = self._val_steps
         self._val_steps = (last, step)
-        if before is None or last is None or last <= before or step != self._last_step + 1:
+        if before is None or last is None or last <= before or self._last_step is None or step != self._last_step + 1:
             return False
         return step % (last - before) != 0
 

@@ -160,21 +160,22 @@ class Margin:
 
 
 # The rank tags of torchrun, mpirun --tag-output and srun --label (as in _PREFIX).
-_BLOCK_RANK = re.compile(rb"^(?:\[(?:rank|default)?\d{1,6}\]: ?|\[(?:\d{1,6},)?\d{1,6}\]<std(?:out|err)>: ?| *\d{1,5}: )",
-                         re.MULTILINE)
+_BLOCK_RANK = re.compile(rb"\[(?:rank|default)?\d{1,6}\]: ?|\[(?:\d{1,6},)?\d{1,6}\]<std(?:out|err)>: ?| *\d{1,5}: ")
 
 
 def strip_block(data: bytes) -> bytes | None:
-    """A block of lines whose first line starts with a rank tag and no timestamp, with the
-    tags of every line removed (for the bulk path); None when the block is not of that kind
-    (a timestamped block is read line by line: each line has its own time)."""
-    if _BLOCK_RANK.match(data) is None:
+    """A block of lines whose first line starts with a rank tag and no timestamp, with that
+    tag removed from every line it starts (for the bulk reader: a line of another rank keeps
+    its tag and is read by the line path); None when the block is not of that kind (a
+    timestamped block is read line by line: each line has its own time)."""
+    tag = _BLOCK_RANK.match(data)
+    if tag is None:
         return None
     end = data.find(b"\n")
     first = strip(data[: end if end >= 0 else len(data)].decode("utf-8", errors="replace"))
     if first is None or first.rank is None or first.printed_s is not None:
         return None
-    return _BLOCK_RANK.sub(b"", data)
+    return data[tag.end() :].replace(b"\n" + tag.group(), b"\n")  # one rank prints the steps: a copy, no regex
 
 
 class PrintedClock:
