@@ -210,7 +210,7 @@ def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
 def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> int:
     from monitor.inbox import BlockRead, FileTouched, GpuFailed, GpuSampled, GpuWatched
     from monitor.live import open_gpus
-    from monitor.sources.gpu import CsvSource
+    from monitor.sources.gpulog import CsvSource
     from monitor.sources.problems import GpuProblem, GpuUnavailable
 
     session = new_session(args, clock)
