@@ -30,9 +30,28 @@ def check_streams(args: argparse.Namespace) -> None:
         raise UsageError("stdin is closed: nothing to read from '-'")
 
 
+#: Options of `replay` and `demo` only: given to the live command, the error says where they go.
+REPLAY_ONLY = ("--times", "--speed")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+        raise UsageError(_plain(self.prog, message))
+
+
+def _plain(prog: str, message: str) -> str:
+    """argparse's message, said for a person: a missing LOG names what to type (argparse would
+    also call the optional LOG2 list required), a replay option says it belongs to `replay`."""
+    if message.startswith("the following arguments are required: LOG"):
+        if prog == "nanowatch":
+            return "which log? nanowatch LOG (nanowatch demo replays a bundled run; nanowatch --help)"
+        return f"which log? {prog} LOG ({prog} --help)"
+    if prog == "nanowatch" and message.startswith("unrecognized arguments:"):
+        given = [o for o in REPLAY_ONLY if any(a.split("=")[0] == o for a in message.split()[2:])]
+        if given:
+            verb = "goes" if len(given) == 1 else "go"
+            return f"{message} ({' and '.join(given)} {verb} with nanowatch replay LOG)"
+    return message
 
 
 def _positive_float(text: str) -> float:

@@ -1,0 +1,81 @@
+"""What a new user types first: a missing LOG, a replay option given to the live command, and
+several logs one of which can never be read; each is one line for a person and exit 2, said
+before anything is printed or followed."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES
+
+from monitor.cli import main
+from monitor.core.report import Options
+from monitor.multi import Runs
+from monitor.session import Session
+
+LOG = SAMPLES / "recorded" / "compiled" / "run.log"
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    ([], "which log? nanowatch LOG (nanowatch demo replays a bundled run; nanowatch --help)"),
+    (["--once", "--no-gpu"], "which log? nanowatch LOG"),
+    (["replay"], "which log? nanowatch replay LOG (nanowatch replay --help)"),
+    (["replay", "--once"], "which log? nanowatch replay LOG"),
+    ([str(LOG), "--speed", "2"], "unrecognized arguments: --speed 2 (--speed goes with nanowatch replay LOG)"),
+    ([str(LOG), "--times=t", "--speed=0"], "(--times and --speed go with nanowatch replay LOG)"),
+])
+def test_usage_mistakes_say_what_to_type(capsys, argv: list[str], said: str) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert said in err
+    assert "LOG2" not in err  # the optional list of more logs is never called required
+
+
+def _fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+MODES = [["--once"], ["--once", "--json"], ["--jsonl"], []]
+
+
+@pytest.mark.parametrize(("kind", "mode"), [*((k, m) for k in ("directory", "fifo") for m in MODES),
+                                            ("missing", ["--once"]), ("missing", ["--once", "--json"])])
+def test_several_logs_refuse_an_unreadable_one_before_anything(tmp_path: Path, capsys, mode: list[str],
+                                                               kind: str) -> None:
+    """The good log before it is neither summarised nor followed: nothing half-done, exit 2.
+    A missing log is waited for when followed, refused by --once."""
+    bad = {"directory": tmp_path, "fifo": _fifo(tmp_path), "missing": tmp_path / "later.log"}[kind]
+    assert main([str(LOG), str(bad), *mode, "--no-gpu"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith(f"nanowatch: {bad}: ")
+
+
+def test_a_notice_of_several_logs_names_its_log_once(tmp_path: Path) -> None:
+    """A follower's notice already names its file: the table's short name is not put before it
+    (`a/run.log: /tmp/…/a/run.log: is a directory` said the path twice)."""
+    later = tmp_path / "a" / "run.log"
+    later.parent.mkdir()
+    notices: list[str] = []
+    woke = threading.Event()
+    runs = Runs([str(later), str(LOG)], lambda p: Session(Options(source=p), time.time), wake=woke.set,
+                on_notice=notices.append, poll=True)
+    runs.start()
+    try:
+        later.mkdir()  # the awaited log turns out to be a directory
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("is a directory" in n for n in notices):
+            woke.wait(0.2)
+            woke.clear()
+            runs.drain()
+    finally:
+        runs.stop()
+    said = next(n for n in notices if "is a directory" in n)
+    assert said == f"{later}: is a directory, not a log file"
