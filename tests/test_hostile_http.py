@@ -7,6 +7,7 @@ traceback, a hang or a lost GPU."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections.abc import Iterator
@@ -92,6 +93,15 @@ def test_a_web_page_is_said_to_be_one(serve, kind: str) -> None:
     page = b"<html><title>Sign in</title>" + b"x" * 50_000 + b"</html>"
     reason = _reason(serve(Answer(200, page, {"Content-Type": kind})) + "/metrics")
     assert "web page" in reason and "not metrics" in reason
+    _one_line(reason)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "x-\x1b[2Jevil"])
+def test_a_compressed_answer_nobody_asked_for_is_said_to_be_one(serve, encoding: str) -> None:
+    """Its bytes went to the parser, whose complaint quoted compressed garbage."""
+    reason = _reason(serve(Answer(200, gzip.compress(b"DCGM_FI_DEV_POWER_USAGE 1\n"),
+                                  {"Content-Encoding": encoding})) + "/metrics")
+    assert reason.startswith("answered compressed (") and reason.endswith("though asked not to: not read")
     _one_line(reason)
 
 
