@@ -192,10 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         say("error: out of memory (is ulimit -v too low?)")
         return EXIT_USAGE
-    except ImportError as e:  # a command's libraries (numpy) cannot map: as __main__.run says at start
-        cause = e.__cause__ or e
-        reason = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
-        say(f"error: cannot load ({reason}); is ulimit -v too low?")
+    except ImportError as e:  # a command's libraries (numpy) cannot load: as __main__.run says at start
+        from monitor.__main__ import load_failure
+
+        say(f"error: {load_failure(e)}")
         return EXIT_USAGE
     except RuntimeError as e:
         if "thread" not in str(e):  # "can't start new thread": a memory or process limit

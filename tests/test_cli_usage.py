@@ -5,6 +5,8 @@ before anything is printed or followed."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -79,3 +81,29 @@ def test_a_notice_of_several_logs_names_its_log_once(tmp_path: Path) -> None:
         runs.stop()
     said = next(n for n in notices if "is a directory" in n)
     assert said == f"{later}: is a directory, not a log file"
+
+
+def test_a_library_that_is_not_there_is_said_missing_not_a_memory_limit(tmp_path: Path) -> None:
+    """numpy missing (an install that is incomplete, or a site-packages this user cannot read)
+    was said as "is ulimit -v too low?"."""
+    fake = tmp_path / "numpy"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'numpy'\", name='numpy')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parent.parent)])}
+    proc = subprocess.run([sys.executable, "-m", "monitor", str(LOG), "--once", "--no-gpu"], capture_output=True,
+                          text=True, env=env, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("nanowatch: error: cannot load numpy: not installed")
+    assert "ulimit" not in proc.stderr
+
+
+def test_a_library_that_cannot_map_still_points_at_ulimit() -> None:
+    from monitor.__main__ import load_failure
+
+    try:
+        raise ImportError("numpy failed") from OSError("libopenblas.so: failed to map segment from shared object")
+    except ImportError as e:
+        assert load_failure(e) == "cannot load (libopenblas.so: failed to map segment from shared object); " \
+                                  "is ulimit -v too low?"
+    assert load_failure(ModuleNotFoundError("No module named 'textual'", name="textual")).startswith(
+        "cannot load textual: not installed for ")
