@@ -26,7 +26,7 @@ from monitor.arguments import (
 )
 from monitor.core.sanitise import clean
 from monitor.offline import demo_records, new_session, once, options_from, replay
-from monitor.sources.logfile import LogError, check_regular
+from monitor.sources.logfile import LogError, check_followable, check_regular
 
 # The run's machinery (numpy, the parsers, NVML) is imported by the command that needs it, so
 # that `--help` and argument errors start as fast as Python does.
@@ -99,13 +99,11 @@ def many(args: argparse.Namespace) -> int:
         raise UsageError("'-' (stdin) cannot be one of several logs")
     if len({os.path.realpath(p) for p in paths}) < len(paths):
         raise UsageError("a log is given twice")
-    from monitor.live import check_source
-
     for path in paths:  # every log is refused or taken before anything is shown or followed
         if args.once:
             check_regular(path)  # --once reads them now: each must be there
         else:
-            check_source(path)  # followed: one that does not exist yet is waited for
+            check_followable(path)  # followed: one that does not exist yet is waited for
 
     def for_log(path: str) -> argparse.Namespace:
         return argparse.Namespace(**{**vars(args), "log": path, "more_logs": []})

@@ -107,3 +107,42 @@ def test_a_library_that_cannot_map_still_points_at_ulimit() -> None:
                                   "is ulimit -v too low?"
     assert load_failure(ModuleNotFoundError("No module named 'textual'", name="textual")).startswith(
         "cannot load textual: not installed for ")
+
+
+def _never_a_log(tmp_path: Path, kind: str) -> str:
+    (tmp_path / "file").write_text("")
+    loop = tmp_path / "loop"
+    if kind == "loop":
+        os.symlink(tmp_path / "loop2", loop)
+        os.symlink(loop, tmp_path / "loop2")
+    return {"empty": "", "too long": str(tmp_path / ("a" * 300)), "through a file": str(tmp_path / "file" / "run.log"),
+            "loop": str(loop)}[kind]
+
+
+@pytest.mark.parametrize("mode", [["--once"], ["--jsonl"], []])
+@pytest.mark.parametrize("kind", ["empty", "too long", "through a file", "loop"])
+def test_a_name_no_log_can_ever_have_is_refused_not_waited_for(tmp_path: Path, capsys, kind: str,
+                                                               mode: list[str]) -> None:
+    """`--jsonl` and the TUI waited for ever for '', a 300-character name, a path through a file."""
+    path = _never_a_log(tmp_path, kind)
+    if mode:
+        assert main([path, *mode, "--no-gpu"]) == 2
+        out, err = capsys.readouterr()
+    else:  # the TUI, in a process of its own (it takes SIGHUP): refused before it asks for a terminal
+        proc = subprocess.run([sys.executable, "-m", "monitor", path, "--no-gpu"], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}, check=False)
+        assert proc.returncode == 2
+        out, err = proc.stdout, proc.stderr
+    assert out == "" and err.count("\n") == 1
+    said = {"empty": "the file name is empty" if mode == ["--once"] else "the log's name is empty",
+            "too long": "File name too long", "through a file": "Not a directory",
+            "loop": "Too many levels of symbolic links"}[kind]
+    assert said in err
+
+
+def test_a_log_not_there_yet_is_waited_for_even_behind_a_link(tmp_path: Path) -> None:
+    from monitor.sources.logfile import check_followable
+
+    os.symlink(tmp_path / "run-42.log", tmp_path / "latest.log")
+    for path in ("-", str(tmp_path / "later.log"), str(tmp_path / "latest.log"), str(tmp_path / "new" / "run.log")):
+        check_followable(path)  # no error: waited for
