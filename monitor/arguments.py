@@ -64,7 +64,12 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, live: bool = True) -> None:
+    """The options every command takes; those that mean nothing to a replay (it writes a record
+    per line and reads its GPUs from --gpu-log) are accepted there but left out of its help."""
+    def live_help(text: str) -> str:
+        return text if live else argparse.SUPPRESS
+
     out = p.add_mutually_exclusive_group()
     out.add_argument("--jsonl", action="store_true", help="no TUI: write one JSON record per line to stdout")
     out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
@@ -80,10 +85,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1", help="the GPUs of the run (default: detect)")
     p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period (default 1 s)")
     p.add_argument("--interval", type=flags.period_s, default=1.0, metavar="S",
-                   help="with --jsonl: a record at least this often (default 1 s)")
+                   help=live_help("with --jsonl: a record at least this often (default 1 s)"))
     p.add_argument("--gpu-source", action="append", metavar="URL",
-                   help="GPUs from a dcgm-exporter (http://NODE:9400/metrics) or Prometheus (prom+http://HOST:9090); "
-                        "once per node; #gpu=0,1&Hostname=NODE picks the run's GPUs")
+                   help=live_help("GPUs from a dcgm-exporter (http://NODE:9400/metrics) or Prometheus "
+                                  "(prom+http://HOST:9090); once per node; #gpu=0,1&Hostname=NODE picks the run's GPUs"))
     p.add_argument("--notify", action="append", metavar="CMD",
                    help="run CMD (through the shell) when the run finishes, crashes, is interrupted or stalls, or "
                         "its loss turns NaN; the event is in NANOWATCH_EVENT, _STATUS, _LOG, _ITER, _ETA, _ERROR, "
@@ -113,12 +118,12 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
     replay.add_argument("--times", metavar="FILE", help="arrival time of every line (epoch seconds, one per line)")
     replay.add_argument("--speed", type=_positive_float, default=1.0, metavar="X",
                         help="X times faster than real; 0 = as fast as possible on a virtual clock")
-    _common(replay)
+    _common(replay, live=False)
     demo = _Parser(prog="nanowatch demo",
                    description="Replay a bundled real H100 run (log, line times, GPU trace) on its recorded clock.")
     demo.add_argument("--speed", type=_positive_float, default=None, metavar="X",
                       help="X times faster than real (default: the whole run in about 90 s); 0 = as fast as possible")
-    _common(demo)
+    _common(demo, live=False)
     return main, replay, demo
 
 

@@ -146,3 +146,18 @@ def test_a_log_not_there_yet_is_waited_for_even_behind_a_link(tmp_path: Path) ->
     os.symlink(tmp_path / "run-42.log", tmp_path / "latest.log")
     for path in ("-", str(tmp_path / "later.log"), str(tmp_path / "latest.log"), str(tmp_path / "new" / "run.log")):
         check_followable(path)  # no error: waited for
+
+
+@pytest.mark.parametrize("command", ["replay", "demo"])
+def test_replay_help_lists_only_what_a_replay_uses(capsys, command: str) -> None:
+    """--gpu-source (refused by a replay) and --interval (a replay writes a record per line)
+    are left out of its help, and still accepted so that a script passing them keeps working."""
+    with pytest.raises(SystemExit) as e:
+        main([command, "--help"])
+    assert e.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--gpu-source" not in shown and "--interval" not in shown and "--gpu-log" in shown
+    assert main(["replay", str(LOG), "--once", "--no-gpu", "--speed", "0", "--interval", "2"]) == 0
+    assert "finished" in capsys.readouterr().out
+    assert main(["replay", str(LOG), "--once", "--gpu-source", "http://node:9400/metrics"]) == 2
+    assert "a replay takes its GPU trace from --gpu-log" in capsys.readouterr().err
