@@ -54,16 +54,6 @@ def _plain(prog: str, message: str) -> str:
     return message
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
-    return value
-
-
 def _common(p: argparse.ArgumentParser, live: bool = True) -> None:
     """The options every command takes; those that mean nothing to a replay (it writes a record
     per line and reads its GPUs from --gpu-log) are accepted there but left out of its help."""
@@ -116,12 +106,12 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
     replay = _Parser(prog="nanowatch replay", description="Play a finished log as if it were live.")
     replay.add_argument("log", metavar="LOG", help="the finished log to play")
     replay.add_argument("--times", metavar="FILE", help="arrival time of every line (epoch seconds, one per line)")
-    replay.add_argument("--speed", type=_positive_float, default=1.0, metavar="X",
+    replay.add_argument("--speed", type=flags.speed, default=1.0, metavar="X",
                         help="X times faster than real; 0 = as fast as possible on a virtual clock")
     _common(replay, live=False)
     demo = _Parser(prog="nanowatch demo",
                    description="Replay a bundled real H100 run (log, line times, GPU trace) on its recorded clock.")
-    demo.add_argument("--speed", type=_positive_float, default=None, metavar="X",
+    demo.add_argument("--speed", type=flags.speed, default=None, metavar="X",
                       help="X times faster than real (default: the whole run in about 90 s); 0 = as fast as possible")
     _common(demo, live=False)
     return main, replay, demo
