@@ -142,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["replay"]:
             args = replay_parser.parse_args(argv[1:])
+            if args.log == "-":
+                raise UsageError("a replay plays a finished file, not stdin: nanowatch - follows a pipe")
             check_streams(args)
             check_cluster_options(args, live=False)
             with serving_metrics(args):

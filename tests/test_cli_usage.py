@@ -161,3 +161,11 @@ def test_replay_help_lists_only_what_a_replay_uses(capsys, command: str) -> None
     assert "finished" in capsys.readouterr().out
     assert main(["replay", str(LOG), "--once", "--gpu-source", "http://node:9400/metrics"]) == 2
     assert "a replay takes its GPU trace from --gpu-log" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", [["--once"], ["--jsonl"], []])
+def test_a_replay_of_stdin_says_what_to_use(capsys, mode: list[str]) -> None:
+    """It said `-: no such file`."""
+    assert main(["replay", "-", *mode]) == 2
+    assert capsys.readouterr().err == \
+        "nanowatch: error: a replay plays a finished file, not stdin: nanowatch - follows a pipe\n"
