@@ -118,7 +118,10 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
 
 
 def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
-    """--gpu-source and --metrics-port: say what is wrong before anything starts (exit 2)."""
+    """The GPU options, --notify, --bell and --metrics-port together: say what is wrong before
+    anything starts (exit 2)."""
+    if args.gpu_log and args.no_gpu:
+        raise UsageError("--gpu-log goes without --no-gpu (which one?)")
     sources = getattr(args, "gpu_source", None)
     if sources:
         from monitor.sources.dcgm import GpuSourceError, parse_endpoint

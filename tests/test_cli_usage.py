@@ -169,3 +169,11 @@ def test_a_replay_of_stdin_says_what_to_use(capsys, mode: list[str]) -> None:
     assert main(["replay", "-", *mode]) == 2
     assert capsys.readouterr().err == \
         "nanowatch: error: a replay plays a finished file, not stdin: nanowatch - follows a pipe\n"
+
+
+@pytest.mark.parametrize("command", [[str(LOG), "--once"], [str(LOG), "--jsonl"], ["replay", str(LOG), "--once"],
+                                     ["demo", "--once"]])
+def test_gpu_log_and_no_gpu_together_are_refused(capsys, command: list[str]) -> None:
+    """--no-gpu won silently: the GPU log given was never read."""
+    assert main([*command, "--no-gpu", "--gpu-log", str(LOG)]) == 2
+    assert capsys.readouterr().err == "nanowatch: error: --gpu-log goes without --no-gpu (which one?)\n"
