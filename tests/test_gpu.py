@@ -328,7 +328,8 @@ def test_the_csv_source_hands_out_samples_as_the_clock_passes_them() -> None:
     assert len(source.poll(t0 + 2.5)) == 3
     assert len(source.poll(t0 + 2.5)) == 0
     assert len(source.poll(t0 + 1e6)) == 127
-    assert open_gpu_log(str(REAL_SMI / "gpu.smi.csv"), gpus=[1]).status == "the GPU log has no readable sample"
+    assert open_gpu_log(str(REAL_SMI / "gpu.smi.csv"), gpus=[1]).status == \
+        "the GPU log has no sample of GPU 1 (--gpus); it holds GPU 0"
     assert "cannot read GPU log" in (open_gpu_log("/nonexistent.csv").status or "")
 
 

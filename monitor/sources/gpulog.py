@@ -6,7 +6,7 @@ ADAPTER ring: reads the CSV file; never imports textual.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TextIO
 
@@ -24,7 +24,7 @@ class CsvSource:
     def __init__(self, samples: Sequence[GpuSample], gpus: Sequence[int] | None = None) -> None:
         keep = [s for s in samples if not gpus or s.index in gpus]
         self.samples = sorted(keep, key=lambda s: s.t)
-        self.status: str | None = None if self.samples else "the GPU log has no readable sample"
+        self.status: str | None = None if self.samples else nothing_read(gpus, {s.index for s in samples})
         self._next = 0
 
     def poll(self, now: float) -> list[GpuSample]:
@@ -59,13 +59,15 @@ class CsvFileSource(CsvSource):
         self.offset_s = 0.0
         self._rows = self._read()
         self._ahead = next(self._rows, None)
-        self.status = None if self._ahead is not None else "the GPU log has no readable sample"
+        self.status = None
+        if self._ahead is None:  # one more pass, only then: which GPUs does it hold?
+            self.status = nothing_read(gpus, {s.index for s in self._read(every=True)} if gpus else set())
 
-    def _read(self) -> Generator[GpuSample, None, None]:
+    def _read(self, every: bool = False) -> Generator[GpuSample, None, None]:
         try:
             with open(self.path, newline="", errors="replace") as f:
                 for s in iter_gpu_csv(bounded_lines(f)):
-                    if s is not None and (not self.gpus or s.index in self.gpus):
+                    if s is not None and (every or not self.gpus or s.index in self.gpus):
                         yield s
         except OSError:
             return  # read while it lasted; the samples so far stand
@@ -89,6 +91,19 @@ class CsvFileSource(CsvSource):
 
     def close(self) -> None:
         self._rows.close()
+
+
+def nothing_read(gpus: Sequence[int] | None, held: set[int]) -> str:
+    """Why a GPU log gives no sample: none could be read, or none of the --gpus asked for."""
+    if not gpus or not held:
+        return "the GPU log has no readable sample"
+    def names(indices: Iterable[int]) -> str:
+        return ",".join(map(str, sorted(indices)[:MAX_LISTED])) + ("…" if len(set(indices)) > MAX_LISTED else "")
+    return f"the GPU log has no sample of GPU {names(gpus)} (--gpus); it holds GPU {names(held)}"
+
+
+#: GPU indices listed in a reason at most.
+MAX_LISTED = 16
 
 
 def bounded_lines(f: TextIO, max_chars: int = MAX_ROW_CHARS) -> Iterator[str]:
