@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _examples() -> list[tuple[list[str], list[str], bool]]:
     """(argv, expected lines, whether the lines are the output's tail) per example."""
     out = []
-    for block in re.findall(r"```text\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S):
+    for block in re.findall(r"```text\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.DOTALL):
         lines = block.rstrip("\n").split("\n")
         if not lines[0].startswith("$ nanowatch "):
             continue

@@ -17,8 +17,8 @@ from monitor.core.telemetry import GpuSample
 from monitor.sources.gpu import GpuSampler, Unavailable, open_source
 from monitor.sources.gpulog import CsvSource, open_gpu_log
 from monitor.sources.nvml import NvmlSource, nvml_call, open_nvml
-from monitor.sources.procs import run_family, writer_pids
 from monitor.sources.problems import GpuLost, GpuProblem, GpuUnavailable, LoopFailed
+from monitor.sources.procs import run_family, writer_pids
 from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
 
 MIB = 2**20

@@ -38,8 +38,8 @@ def test_idle_gpus_of_the_box_are_named_with_the_flag_that_leaves_them_out(tmp_p
     record = _replay(_box_csv(tmp_path, 4))
     hints = [w for w in record["warnings"] if "--gpus" in w]
     assert record["gpu_count"] == 4
-    assert hints == ["the GPU log holds 4 GPUs and 3 of them were idle during the run: their energy counts too; "
-                     "pass --gpus 0 to count only the run's"]
+    assert hints == [("the GPU log holds 4 GPUs and 3 of them were idle during the run: their energy counts too; "
+                      "pass --gpus 0 to count only the run's")]
     only = _replay(_box_csv(tmp_path, 4), "--gpus", "0")
     assert only["gpu_count"] == 1 and not any("--gpus" in w for w in only["warnings"])
     assert only["energy_j"] < record["energy_j"]

@@ -12,7 +12,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import BinaryIO
+from typing import IO
 
 from monitor.core.alerts import Alert, AlertWatch
 from monitor.core.lines import visible
@@ -122,7 +122,7 @@ STDERR_KEEP_BYTES = 1 << 16
 class _Tail:
     """Reads a pipe to its end on a daemon thread, keeping only its last STDERR_KEEP_BYTES."""
 
-    def __init__(self, pipe: BinaryIO) -> None:
+    def __init__(self, pipe: IO[bytes]) -> None:
         self._pipe = pipe
         self._kept = bytearray()
         self._thread = threading.Thread(target=self._read, name="notify-stderr", daemon=True)
