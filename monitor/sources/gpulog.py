@@ -58,17 +58,18 @@ class CsvFileSource(CsvSource):
         self.samples = []  # never held: see stream()
         self.offset_s = 0.0
         self._rows = self._read()
+        self._held: set[int] = set()  # the GPUs of the rows passed over, until one is taken
         self._ahead = next(self._rows, None)
-        self.status = None
-        if self._ahead is None:  # one more pass, only then: which GPUs does it hold?
-            self.status = nothing_read(gpus, {s.index for s in self._read(every=True)} if gpus else set())
+        self.status = None if self._ahead is not None else nothing_read(gpus, self._held)
 
-    def _read(self, every: bool = False) -> Generator[GpuSample, None, None]:
+    def _read(self) -> Generator[GpuSample, None, None]:
         try:
             with open(self.path, newline="", errors="replace") as f:
                 for s in iter_gpu_csv(bounded_lines(f)):
-                    if s is not None and (every or not self.gpus or s.index in self.gpus):
+                    if s is not None and (not self.gpus or s.index in self.gpus):
                         yield s
+                    elif s is not None and len(self._held) < MAX_LISTED + 1:
+                        self._held.add(s.index)
         except OSError:
             return  # read while it lasted; the samples so far stand
 
