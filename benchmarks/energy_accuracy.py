@@ -31,7 +31,7 @@ from monitor.core.report import Options
 from monitor.core.telemetry import GpuSample
 from monitor.inbox import GpuSampled, GpuWatched
 from monitor.session import Session
-from monitor.sources.gpu import CsvSource, open_gpu_log
+from monitor.sources.gpulog import CsvSource, open_gpu_log
 from monitor.sources.replay import timed_lines
 
 RECORDED = ROOT / "sample_logs" / "recorded"

@@ -33,12 +33,12 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 LOAD_WHOLE = """
 import sys
 from monitor import cli
-from monitor.sources import gpu
+from monitor.sources import gpu, gpulog
 from monitor.sources.smicsv import parse_gpu_csv
 
 def whole(path, gpus=None):
     with open(path, newline="") as f:
-        return gpu.CsvSource(parse_gpu_csv(f)[0], gpus)
+        return gpulog.CsvSource(parse_gpu_csv(f)[0], gpus)
 
 gpu.open_gpu_log = whole
 sys.exit(cli.main(sys.argv[1:]))

@@ -15,12 +15,23 @@ def run() -> int:
     try:
         from monitor.cli import main
     except (ImportError, MemoryError, OSError) as e:  # OSError: no descriptor left to read a module
-        cause = e.__cause__ or e
-        reason = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
         if sys.stderr is not None:
-            print(f"nanowatch: error: cannot load ({reason}); is ulimit -v too low?", file=sys.stderr)
+            print(f"nanowatch: error: {load_failure(e)}", file=sys.stderr)
         return 2
     return main()
+
+
+def load_failure(e: BaseException) -> str:
+    """One line for a library that would not load: a module that is not there (an install
+    that is incomplete, or a site-packages this user cannot read) is said to be missing; a
+    library that failed to map is most often a `ulimit -v` too low."""
+    cause = e.__cause__ or e
+    if isinstance(cause, ModuleNotFoundError) or isinstance(e, ModuleNotFoundError):
+        missing = cause if isinstance(cause, ModuleNotFoundError) else e
+        name = getattr(missing, "name", None) or "a module"
+        return f"cannot load {name}: not installed for {sys.executable}, or not readable by this user (reinstall nanowatch)"
+    reason = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+    return f"cannot load ({reason}); is ulimit -v too low?"
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Command line: parse arguments, build a session, pick the front end.
 
-Startup errors go to stderr as one line and exit 2; Ctrl-C exits 130.
+Startup errors go to stderr as one line and exit 2; Ctrl-C exits 130. The grammar is in
+arguments.py, the threadless text front ends (--once, replay --jsonl/--once) in offline.py.
 """
 
 from __future__ import annotations
@@ -12,28 +13,25 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from functools import partial
-from typing import TYPE_CHECKING
 
-from monitor import __version__, flags
-from monitor.core.sanitise import clean, unicode_safe
-from monitor.sources.logfile import LogError, check_regular, dataset_tokens, read_blocks, read_stream_blocks
-
-if TYPE_CHECKING:
-    from monitor.core.report import Options
-    from monitor.session import Session
+from monitor.arguments import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    FORMAT_CHOICES,
+    UsageError,
+    build_parsers,
+    check_cluster_options,
+    check_streams,
+)
+from monitor.core.sanitise import clean
+from monitor.offline import demo_records, new_session, once, options_from, replay
+from monitor.sources.logfile import LogError, check_followable, check_regular
 
 # The run's machinery (numpy, the parsers, NVML) is imported by the command that needs it, so
 # that `--help` and argument errors start as fast as Python does.
-#: --format's choices: monitor.core.formats.FORMAT_NAMES, spelled out here so that parsing the
-#: command line imports no parser (a test keeps the two equal).
-FORMAT_CHOICES = ("auto", "nanogpt", "nanochat", "llmc", "modded", "llama2c")
-
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
-
-
-class UsageError(Exception):
-    pass
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "FORMAT_CHOICES", "UsageError", "build_parsers", "main",
+           "new_session", "once", "options_from", "replay"]
 
 
 def say(message: str) -> None:
@@ -43,122 +41,11 @@ def say(message: str) -> None:
             print(f"nanowatch: {clean(message)}", file=sys.stderr, flush=True)
 
 
-def _check_streams(args: argparse.Namespace) -> None:
-    """stdout (and stdin for `-`) must be open: Python sets them to None when they are closed."""
-    if sys.stdout is None:
-        raise UsageError("stdout is closed: nothing could be shown")
-    if getattr(args, "log", None) == "-" and sys.stdin is None:
-        raise UsageError("stdin is closed: nothing to read from '-'")
-
-
 def _silence_stdout() -> None:
     """stdout failed (a full disk, a closed pipe): send what is left to /dev/null, so the
     interpreter's last flush cannot print a traceback."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
-    return value
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--jsonl", action="store_true", help="no TUI: write one JSON record per line to stdout")
-    out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
-    p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
-    p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="log family (default: detect)")
-    p.add_argument("--max-iters", type=flags.whole_number, metavar="N", help="total iterations, when the log does not say")
-    p.add_argument("--price", type=flags.price, default=0.15, metavar="P", help="price per kWh (default 0.15)")
-    p.add_argument("--currency", type=flags.currency, default="USD", help="currency of --price (default USD)")
-    p.add_argument("--pue", type=flags.pue, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
-    p.add_argument("--dataset-tokens", type=flags.whole_number, metavar="N", help="tokens in the training set, for data epochs")
-    p.add_argument("--gpu-log", type=flags.readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
-    p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
-    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1", help="the GPUs of the run (default: detect)")
-    p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period (default 1 s)")
-    p.add_argument("--interval", type=flags.period_s, default=1.0, metavar="S",
-                   help="with --jsonl: a record at least this often (default 1 s)")
-    p.add_argument("--gpu-source", action="append", metavar="URL",
-                   help="GPUs from a dcgm-exporter (http://NODE:9400/metrics) or Prometheus (prom+http://HOST:9090); "
-                        "once per node; #gpu=0,1&Hostname=NODE picks the run's GPUs")
-    p.add_argument("--notify", action="append", metavar="CMD",
-                   help="run CMD (through the shell) when the run finishes, crashes, is interrupted or stalls, or "
-                        "its loss turns NaN; the event is in NANOWATCH_EVENT, _STATUS, _LOG, _ITER, _ETA, _ERROR, "
-                        "_MESSAGE … (repeatable)")
-    p.add_argument("--bell", action="store_true", help="ring the terminal bell in the TUI on those events")
-    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on PORT (/metrics)")
-    p.add_argument("--metrics-addr", type=flags.address, default="127.0.0.1", metavar="ADDR",
-                   help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)")
-
-
-def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
-    main = _Parser(
-        prog="nanowatch",
-        description="Watch a training log: progress, finish time, GPUs, energy.",
-        epilog="more commands (each takes --help):\n"
-               "  nanowatch replay LOG [--times FILE]   play a finished log as if live\n"
-               "  nanowatch demo                        replay a bundled real H100 run",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    main.add_argument("log", metavar="LOG", help="the training log to follow ('-' for stdin)")
-    main.add_argument("more_logs", nargs="*", metavar="LOG2", help="more logs: a table of runs, Enter opens one")
-    main.add_argument("--poll", action="store_true", help="poll the file instead of file-system events (NFS)")
-    main.add_argument("--version", action="version", version=f"nanowatch {__version__}")
-    _common(main)
-    replay = _Parser(prog="nanowatch replay", description="Play a finished log as if it were live.")
-    replay.add_argument("log", metavar="LOG", help="the finished log to play")
-    replay.add_argument("--times", metavar="FILE", help="arrival time of every line (epoch seconds, one per line)")
-    replay.add_argument("--speed", type=_positive_float, default=1.0, metavar="X",
-                        help="X times faster than real; 0 = as fast as possible on a virtual clock")
-    _common(replay)
-    demo = _Parser(prog="nanowatch demo",
-                   description="Replay a bundled real H100 run (log, line times, GPU trace) on its recorded clock.")
-    demo.add_argument("--speed", type=_positive_float, default=None, metavar="X",
-                      help="X times faster than real (default: the whole run in about 90 s); 0 = as fast as possible")
-    _common(demo)
-    return main, replay, demo
-
-
-def options_from(args: argparse.Namespace, source: str) -> Options:
-    from monitor.core.report import Options
-
-    return Options(
-        source=source,
-        fmt=args.format,
-        max_iters=args.max_iters,
-        price_per_kwh=args.price,
-        currency=args.currency,
-        pue=args.pue,
-        dataset_tokens=args.dataset_tokens,
-    )
-
-
-def new_session(args: argparse.Namespace, clock: Callable[[], float], source: str | None = None) -> Session:
-    """The session for the command line's options (`source` names the log in records)."""
-    from monitor.alerting import watch_alerts
-    from monitor.session import Session
-
-    lookup = None if args.log == "-" else partial(dataset_tokens, args.log)
-    # the demo names itself: a replay of a recording, at what speed
-    source = source or getattr(args, "source_name", None)
-    board = getattr(args, "metrics_board", None)
-    # a name with bytes that are not UTF-8 is valid text in every record and label
-    session = Session(options_from(args, unicode_safe(source or args.log)), clock, dataset_lookup=lookup,
-                      on_snapshot=None if board is None else board.publish)
-    watch_alerts(session, args)
-    return session
 
 
 @contextlib.contextmanager
@@ -178,117 +65,6 @@ def serving_metrics(args: argparse.Namespace) -> Iterator[None]:
         yield
     finally:
         server.close()
-
-
-def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
-    """--gpu-source and --metrics-port: say what is wrong before anything starts (exit 2)."""
-    sources = getattr(args, "gpu_source", None)
-    if sources:
-        from monitor.sources.dcgm import GpuSourceError, parse_endpoint
-
-        if args.gpu_log or args.no_gpu:
-            raise UsageError("--gpu-source goes without --gpu-log and --no-gpu")
-        if not live:
-            raise UsageError("--gpu-source reads the GPUs now; a replay takes its GPU trace from --gpu-log")
-        try:
-            for url in sources:
-                parse_endpoint(url, args.gpus)
-        except GpuSourceError as e:
-            raise UsageError(str(e)) from None
-    if args.once and getattr(args, "notify", None):
-        raise UsageError("--notify watches a run as it goes: use it with the TUI, --jsonl or replay")
-    if (args.once or args.jsonl) and getattr(args, "bell", False):
-        raise UsageError("--bell rings in the TUI; with --jsonl use --notify")
-    port = getattr(args, "metrics_port", None)
-    if port is not None:
-        if args.once:
-            raise UsageError("--metrics-port serves a live view: use it with the TUI, --jsonl or replay")
-        if not 0 <= port <= 65535:
-            raise UsageError(f"--metrics-port {port}: not a port number")
-
-
-def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> int:
-    from monitor.inbox import BlockRead, FileTouched, GpuFailed, GpuSampled, GpuWatched
-    from monitor.live import open_gpus
-    from monitor.sources.gpu import CsvSource
-    from monitor.sources.problems import GpuProblem, GpuUnavailable
-
-    session = new_session(args, clock)
-    if args.log == "-":  # stdin to its end: `cat run.log | nanowatch - --once`
-        if sys.stdin.isatty():
-            raise UsageError("'-' reads the log from a pipe: cat run.log | nanowatch - --once")
-        for block in read_stream_blocks(sys.stdin.buffer, "stdin"):
-            session.ingest([BlockRead(None, block)])
-    else:
-        mtime = check_regular(args.log).st_mtime
-        for block in read_blocks(args.log):
-            session.ingest([BlockRead(None, block)])
-        session.ingest([FileTouched(mtime)])
-    problems: list[GpuProblem] = []
-    source = open_gpus(args, live=True, on_error=problems.append)
-    if source is not None:
-        session.ingest([GpuWatched(source.origin, source.status)])
-        now = clock()  # one NVML sample, or the whole CSV, streamed (a GPU log may be hundreds of MB)
-        samples = source.stream(now) if isinstance(source, CsvSource) else source.poll(now)
-        # every --gpu-source endpoint failed: the GPU line says why
-        session.ingest([*(GpuFailed(GpuUnavailable(str(p))) for p in problems), GpuSampled(samples)])
-        source.close()
-    _print_final(session, args)
-    return EXIT_OK
-
-
-def _print_final(session: Session, args: argparse.Namespace, now: float | None = None) -> None:
-    from monitor.core.summary import summary
-
-    snap = session.snapshot(now)
-    print(snap.to_json() if args.json else summary(snap), flush=True)
-
-
-def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
-           sleep: Callable[[float], None] = time.sleep) -> int:
-    """`replay --jsonl` / `replay --once`: the lines in order, each on the recording's clock."""
-    from monitor.inbox import GpuSampled, GpuWatched, LinesRead, SourceEvent
-    from monitor.live import open_gpus
-    from monitor.sources.replay import timed_lines
-
-    start = clock()
-    items = list(timed_lines(args.log, args.times, start, args.format))
-    if not items:
-        _print_final(new_session(args, clock), args)
-        return EXIT_OK
-    t0 = items[0][0]
-    virtual_now = t0
-    session = new_session(args, lambda: virtual_now)
-    # nvidia-smi prints local time, without a zone: a recorded trace is aligned to the times given
-    source = open_gpus(args, live=False, span=(t0, items[-1][0]) if args.times else None)
-    if source is not None:
-        session.ingest([GpuWatched(source.origin, source.status)])
-    for t, line in items:
-        if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
-            delay = start + (t - t0) / args.speed - clock()
-            if delay > 0:
-                sleep(delay)
-        virtual_now = t
-        events: list[SourceEvent] = [LinesRead([(t, line)])]
-        if source is not None:
-            events.insert(0, GpuSampled(source.poll(t)))
-        changed = session.ingest(events)
-        if args.jsonl and changed:
-            print(session.snapshot(t).to_json(), flush=True)
-    if args.once or not args.jsonl:
-        _print_final(session, args, virtual_now)
-    return EXIT_OK
-
-
-def demo_records(args: argparse.Namespace) -> int:
-    """`nanowatch demo --once` / `--jsonl`: the bundled run through the replay's text front ends."""
-    from monitor.sources.replay import bundled_demo
-
-    run = bundled_demo(args.speed)
-    args.log, args.times, args.speed, args.source_name = run.log, run.times, run.speed, run.name
-    if not args.no_gpu and args.gpu_log is None:
-        args.gpu_log = run.gpu_log
-    return replay(args)
 
 
 def _text_front_end(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -323,6 +99,11 @@ def many(args: argparse.Namespace) -> int:
         raise UsageError("'-' (stdin) cannot be one of several logs")
     if len({os.path.realpath(p) for p in paths}) < len(paths):
         raise UsageError("a log is given twice")
+    for path in paths:  # every log is refused or taken before anything is shown or followed
+        if args.once:
+            check_regular(path)  # --once reads them now: each must be there
+        else:
+            check_followable(path)  # followed: one that does not exist yet is waited for
 
     def for_log(path: str) -> argparse.Namespace:
         return argparse.Namespace(**{**vars(args), "log": path, "more_logs": []})
@@ -361,19 +142,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["replay"]:
             args = replay_parser.parse_args(argv[1:])
-            _check_streams(args)
+            if args.log == "-":
+                raise UsageError("a replay plays a finished file, not stdin: nanowatch - follows a pipe")
+            check_streams(args)
             check_cluster_options(args, live=False)
             with serving_metrics(args):
                 return _text_front_end(replay, args) if args.jsonl or args.once else tui("replay", args)
         if argv[:1] == ["demo"]:
             args = demo_parser.parse_args(argv[1:])
-            _check_streams(args)
+            check_streams(args)
             check_cluster_options(args, live=False)
             with serving_metrics(args):
                 return _text_front_end(demo_records, args) if args.jsonl or args.once else tui("demo", args)
         # intermixed: `nanowatch a.log --no-gpu b.log` takes both logs
         args = main_parser.parse_intermixed_args(argv)
-        _check_streams(args)
+        check_streams(args)
         if args.json and not args.once:
             raise UsageError("--json goes with --once (use --jsonl to stream records)")
         check_cluster_options(args, live=True)
@@ -409,10 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         say("error: out of memory (is ulimit -v too low?)")
         return EXIT_USAGE
-    except ImportError as e:  # a command's libraries (numpy) cannot map: as __main__.run says at start
-        cause = e.__cause__ or e
-        reason = next((line for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
-        say(f"error: cannot load ({reason}); is ulimit -v too low?")
+    except ImportError as e:  # a command's libraries (numpy) cannot load: as __main__.run says at start
+        from monitor.__main__ import load_failure
+
+        say(f"error: {load_failure(e)}")
         return EXIT_USAGE
     except RuntimeError as e:
         if "thread" not in str(e):  # "can't start new thread": a memory or process limit

@@ -18,10 +18,16 @@ def whole_number(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number: {_quoted(text)}") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {text}")
+        raise argparse.ArgumentTypeError(f"must be above 0: {clean(text.strip(), 40)}")
     return value
+
+
+def _quoted(text: str, max_chars: int = 40) -> str:
+    """What was typed, in quotes, cut short and written out (repr() would double the sanitiser's
+    backslashes, and quote a megabyte whole)."""
+    return f"'{clean(text, max_chars)}'"
 
 
 def _number(text: str) -> float:
@@ -29,14 +35,28 @@ def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {clean(text, 40)!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number: {_quoted(text)}") from None
 
 
 def period_s(text: str) -> float:
     """Seconds between two things, above 0 (--interval, --gpu-interval)."""
     value = _number(text)
     if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {text}")
+        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {clean(text.strip(), 40)}")
+    return value
+
+
+#: Slowest replay: a hundred times slower than the run went (a slower one would sit for days).
+MIN_SPEED = 0.01
+
+
+def speed(text: str) -> float:
+    """A replay's speed (--speed): 0 (as fast as possible, on a virtual clock) or a finite
+    factor of at least MIN_SPEED."""
+    value = _number(text)
+    if not (value == 0 or MIN_SPEED <= value < math.inf):
+        raise argparse.ArgumentTypeError(f"expected 0 (as fast as possible) or a speed from {MIN_SPEED:g}: "
+                                         f"{clean(text.strip(), 40)}")
     return value
 
 
@@ -54,7 +74,7 @@ def gpu_indices(text: str) -> tuple[int, ...]:
     except ValueError:
         indices = ()
     if not indices or not all(0 <= i <= MAX_GPU_INDEX for i in indices):
-        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1: {clean(text, 40)!r}")
+        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1: {_quoted(text)}")
     return indices
 
 
@@ -62,7 +82,7 @@ def price(text: str) -> float:
     """A price per kWh, 0 or more and below MAX_PRICE (--price)."""
     value = _number(text)
     if not 0 <= value < MAX_PRICE:
-        raise argparse.ArgumentTypeError(f"expected a price per kWh from 0 to {MAX_PRICE:g}: {clean(text, 40)}")
+        raise argparse.ArgumentTypeError(f"expected a price per kWh from 0 to {MAX_PRICE:g}: {clean(text.strip(), 40)}")
     return value
 
 
@@ -78,7 +98,7 @@ def pue(text: str) -> float:
     (The Green Grid, "PUE: a comprehensive examination of the metric", 2012)."""
     value = _number(text)
     if not 1 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"a PUE is 1 or more (facility energy / IT energy): {text}")
+        raise argparse.ArgumentTypeError(f"a PUE is 1 or more (facility energy / IT energy): {clean(text.strip(), 40)}")
     return value
 
 
@@ -86,7 +106,7 @@ def currency(text: str) -> str:
     """A short printable currency name or symbol (USD, EUR, €)."""
     name = text.strip()
     if not name or len(name) > 8 or clean(name) != name or not name.isprintable():
-        raise argparse.ArgumentTypeError(f"expected a currency like USD or €: {clean(text, 20)!r}")
+        raise argparse.ArgumentTypeError(f"expected a currency like USD or €: {_quoted(text, 20)}")
     return name
 
 

@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import math
 import os
-import stat
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from monitor.core.sanitise import clean
 from monitor.inbox import FileTouched, GpuFailed, GpuHooks, Inbox, LineHooks, SourceChanged, SourceEvent, SourceFailed
 from monitor.session import Session
 from monitor.sources.gpu import CpuEnergySource, GpuSampler, GpuSource, open_cpu_energy, open_source
-from monitor.sources.logfile import LogError, check_readable
+from monitor.sources.logfile import check_followable
 from monitor.sources.problems import GpuProblem
 from monitor.sources.stdin import StdinReader
 from monitor.sources.tail import Follower
@@ -225,13 +224,9 @@ class LiveFeed:
 
 
 def check_source(path: str) -> None:
-    """Refuse at startup a log that exists but can never be followed (exit 2 with a
-    reason); a log that does not exist yet is waited for."""
-    if path == "-" or not os.path.lexists(path):
-        return
-    st = check_readable(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise LogError(f"{path}: not a regular file; pipe it instead: nanowatch - < {path}")
+    """Refuse at startup a log that can never be followed (exit 2 with a reason); a log that
+    does not exist yet is waited for (sources.logfile.check_followable)."""
+    check_followable(path)
 
 
 def follow_jsonl(

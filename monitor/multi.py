@@ -47,14 +47,14 @@ class Runs:
         self._notice = on_notice
         self.feeds = [
             LiveFeed.follow(session, path, poll=poll, clock=clock, gpu=None if gpu_for is None else gpu_for(path),
-                            wake=wake, on_notice=self._notice_for(name))
+                            wake=wake, on_notice=self._notice_for(name, path))
             for session, path, name in zip(self.sessions, self.paths, self.names)
         ]
 
-    def _notice_for(self, name: str) -> Callable[[str], None]:
+    def _notice_for(self, name: str, path: str) -> Callable[[str], None]:
         def notice(message: str) -> None:
-            if self._notice is not None:
-                self._notice(f"{name}: {message}")
+            if self._notice is not None:  # a notice that names its log already is not named twice
+                self._notice(message if path in message else f"{name}: {message}")
         return notice
 
     def start(self) -> None:

@@ -14,19 +14,11 @@ import pytest
 from conftest import SAMPLES, FakeClock
 
 from monitor.core.telemetry import GpuSample
-from monitor.sources.gpu import (
-    CsvSource,
-    GpuSampler,
-    NvmlSource,
-    Unavailable,
-    nvml_call,
-    open_gpu_log,
-    open_nvml,
-    open_source,
-    run_family,
-    writer_pids,
-)
+from monitor.sources.gpu import GpuSampler, Unavailable, open_source
+from monitor.sources.gpulog import CsvSource, open_gpu_log
+from monitor.sources.nvml import NvmlSource, nvml_call, open_nvml
 from monitor.sources.problems import GpuLost, GpuProblem, GpuUnavailable, LoopFailed
+from monitor.sources.procs import run_family, writer_pids
 from monitor.sources.smicsv import clock_offset_s, parse_gpu_csv
 
 MIB = 2**20
@@ -336,7 +328,8 @@ def test_the_csv_source_hands_out_samples_as_the_clock_passes_them() -> None:
     assert len(source.poll(t0 + 2.5)) == 3
     assert len(source.poll(t0 + 2.5)) == 0
     assert len(source.poll(t0 + 1e6)) == 127
-    assert open_gpu_log(str(REAL_SMI / "gpu.smi.csv"), gpus=[1]).status == "the GPU log has no readable sample"
+    assert open_gpu_log(str(REAL_SMI / "gpu.smi.csv"), gpus=[1]).status == \
+        "the GPU log has no sample of GPU 1 (--gpus); it holds GPU 0"
     assert "cannot read GPU log" in (open_gpu_log("/nonexistent.csv").status or "")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.core.lines import MAX_LINE_BYTES
-from monitor.sources.gpu import CsvFileSource, bounded_lines
+from monitor.sources.gpulog import CsvFileSource, bounded_lines
 from monitor.sources.logfile import LogError, read_lines
 from monitor.sources.replay import read_times
 from monitor.sources.smicsv import MAX_ROW_CHARS

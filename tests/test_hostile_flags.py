@@ -1,7 +1,8 @@
 """Impossible values on the command line and in a `--times` file: GPU indices no machine has,
 a price of infinity or 10^308, an empty listen address (every interface), and times that are
-no epoch seconds (10^15 would make a replay wait for ever, a negative one spans decades). Each is
-one line on stderr and exit 2 before anything starts."""
+no epoch seconds (10^15 would make a replay wait for ever, a negative one spans decades), a replay
+speed of inf or 10^-300, and what was typed quoted short and written out. Each is one line on
+stderr and exit 2 before anything starts."""
 
 from __future__ import annotations
 
@@ -77,3 +78,31 @@ def test_times_that_are_no_epoch_seconds(tmp_path: Path, capsys, bad: str, shown
 def test_recorded_times_replay_as_before(capsys) -> None:
     assert main(["replay", str(LOG), "--times", str(RUN / "run.times"), "--speed", "0", "--once", "--json"]) == 0
     assert '"iter":300' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "1e-300", "0.001"])
+def test_a_replay_speed_that_never_ends_or_is_none(value: str, capsys) -> None:
+    """inf was shown as `replay at inf×`, 1e-300 would play for 10^300 times the run."""
+    for command in (["replay", str(LOG)], ["demo"]):
+        err = _usage_error([*command, "--once", "--speed", value], capsys)
+        assert "argument --speed: expected 0 (as fast as possible) or a speed from 0.01" in err
+
+
+def test_replay_speeds_people_use(capsys) -> None:
+    for value in ("0", "0.01", "0.5", "1", "60", "1e9"):
+        assert flags.speed(value) == float(value)
+    assert main(["replay", str(LOG), "--once", "--no-gpu", "--speed", "0.5"]) == 0
+    assert "iter 300" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("argv", "shown"), [
+    (["--max-iters=-5\n"], "must be above 0: -5\n"),  # int() and float() take the whitespace around a number
+    (["--pue", " " * 100_000 + "0.5"], "facility energy / IT energy): 0.5\n"),
+    (["--interval=-1\r\n"], "must be above 0 seconds: -1\n"),
+    (["--speed", "\x1b[2J"], "expected a number: '\\x1b[2J'\n"),  # written out once, not doubled by repr()
+    (["--max-iters", "9" * 100_000 + "x"], "expected a whole number: '" + "9" * 39 + "…'\n"),
+    (["--gpus", "\u202e1"], "expected GPU indices like 0,1: '\\u202e1'\n"),
+])
+def test_what_was_typed_is_quoted_short_and_written_out(argv: list[str], shown: str, capsys) -> None:
+    err = _usage_error(["demo", "--once", *argv], capsys)
+    assert err.endswith(shown) and len(err) < 200

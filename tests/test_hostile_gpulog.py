@@ -1,5 +1,6 @@
 """`replay --gpu-log` with a CSV of every GPU of the box: the GPUs idle during the run are
-named, with the `--gpus` that counts only the run's; the run's own GPUs alone bring no hint."""
+named, with the `--gpus` that counts only the run's; the run's own GPUs alone bring no hint;
+`--gpus` the CSV does not hold are named with those it does."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def test_idle_gpus_of_the_box_are_named_with_the_flag_that_leaves_them_out(tmp_p
     record = _replay(_box_csv(tmp_path, 4))
     hints = [w for w in record["warnings"] if "--gpus" in w]
     assert record["gpu_count"] == 4
-    assert hints == ["the GPU log holds 4 GPUs and 3 of them were idle during the run: their energy counts too; "
-                     "pass --gpus 0 to count only the run's"]
+    assert hints == [("the GPU log holds 4 GPUs and 3 of them were idle during the run: their energy counts too; "
+                      "pass --gpus 0 to count only the run's")]
     only = _replay(_box_csv(tmp_path, 4), "--gpus", "0")
     assert only["gpu_count"] == 1 and not any("--gpus" in w for w in only["warnings"])
     assert only["energy_j"] < record["energy_j"]
@@ -47,3 +48,19 @@ def test_idle_gpus_of_the_box_are_named_with_the_flag_that_leaves_them_out(tmp_p
 def test_the_runs_own_gpu_alone_brings_no_hint() -> None:
     record = _replay(RUN / "gpu.smi.csv")
     assert record["gpu_count"] == 1 and not any("--gpus" in w for w in record["warnings"])
+
+
+def test_gpus_the_gpu_log_does_not_hold_are_named_with_those_it_does(tmp_path: Path) -> None:
+    """`--gpus 5` over a log of GPUs 0-2 said `the GPU log has no readable sample`."""
+    from monitor.sources.gpulog import CsvSource, open_gpu_log
+    from monitor.sources.smicsv import parse_gpu_csv
+
+    box = _box_csv(tmp_path, 3)
+    said = "the GPU log has no sample of GPU 5,7 (--gpus); it holds GPU 0,1,2"
+    assert open_gpu_log(str(box), gpus=(5, 7)).status == said
+    with box.open(newline="") as f:
+        assert CsvSource(parse_gpu_csv(f)[0], gpus=(5, 7)).status == said
+    assert open_gpu_log(str(box), gpus=(1,)).status is None
+    assert open_gpu_log(str(RUN / "run.log"), gpus=(0,)).status == "the GPU log has no readable sample"
+    record = _replay(box, "--gpus", "5,7")
+    assert record["gpu_count"] is None and record["energy_j"] is None

@@ -1,11 +1,13 @@
 """Hostile answers from a `--gpu-source` endpoint (dcgm-exporter or Prometheus) and hostile
 `--gpu-source` URLs: a web page instead of metrics, a redirect (to itself, with escapes in its
 target), an error in a JSON body, a parser's complaint quoting a 200 KB line, a 100 KB GPU name,
-a NaN reading that carries the GPU's name, a port or host no URL can hold. Each is a one-line
-reason of bounded length (or exit 2 at startup), never a traceback, a hang or a lost GPU."""
+a NaN reading that carries the GPU's name, a page or query of thousands of GPUs, a port or host
+no URL can hold. Each is a one-line reason of bounded length (or exit 2 at startup), never a
+traceback, a hang or a lost GPU."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections.abc import Iterator
@@ -17,6 +19,7 @@ from conftest import SAMPLES
 
 from monitor.cli import main
 from monitor.sources.dcgm import (
+    MAX_SERIES,
     DcgmSource,
     FetchError,
     GpuSourceError,
@@ -93,6 +96,15 @@ def test_a_web_page_is_said_to_be_one(serve, kind: str) -> None:
     _one_line(reason)
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "br", "x-\x1b[2Jevil"])
+def test_a_compressed_answer_nobody_asked_for_is_said_to_be_one(serve, encoding: str) -> None:
+    """Its bytes went to the parser, whose complaint quoted compressed garbage."""
+    reason = _reason(serve(Answer(200, gzip.compress(b"DCGM_FI_DEV_POWER_USAGE 1\n"),
+                                  {"Content-Encoding": encoding})) + "/metrics")
+    assert reason.startswith("answered compressed (") and reason.endswith("though asked not to: not read")
+    _one_line(reason)
+
+
 def test_a_redirect_says_where_it_points_and_is_not_followed(serve) -> None:
     # to itself, a loop if followed; a header's bytes arrive as Latin-1 (RFC 9110 5.5)
     base = serve(Answer(302, headers={"Location": ("/metrics" + ESCAPES).encode().decode("latin-1")}))
@@ -130,6 +142,36 @@ def test_a_prometheus_error_message_is_cut() -> None:
         parse_query("DCGM_FI_DEV_POWER_USAGE", body)
     assert str(e.value).startswith("Prometheus: bad_data")
     _one_line(str(e.value))
+
+
+def _series(n: int, field: str = "DCGM_FI_DEV_POWER_USAGE") -> str:
+    return "".join(f'{field}{{gpu="{i}",UUID="GPU-{i}"}} 100\n' for i in range(n))
+
+
+def test_a_page_of_more_series_than_gpus_is_refused_before_parsing() -> None:
+    """50,000 GPUs in one page took the pure-Python parser ~5 s at every poll (and the rest of
+    the poll longer still): more than MAX_SERIES series of one field is no node's GPUs."""
+    assert len(parse_exposition(_series(MAX_SERIES))) == MAX_SERIES
+    with pytest.raises(FetchError) as e:
+        parse_exposition("# TYPE DCGM_FI_DEV_POWER_USAGE gauge\n" + _series(50_000))
+    assert str(e.value).startswith(f"more than {MAX_SERIES} series of DCGM_FI_DEV_POWER_USAGE: not one run's GPUs")
+    _one_line(str(e.value))
+
+
+def test_a_query_answering_for_a_whole_cluster_is_refused() -> None:
+    result = [{"metric": {"gpu": str(i), "UUID": f"GPU-{i}"}, "value": [T0, "100"]} for i in range(MAX_SERIES + 1)]
+    body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+    with pytest.raises(FetchError, match="#Hostname=NODE1,NODE2"):
+        parse_query("DCGM_FI_DEV_POWER_USAGE", body)
+    assert len(parse_query("DCGM_FI_DEV_POWER_USAGE", json.dumps(
+        {"status": "success", "data": {"resultType": "vector", "result": result[:MAX_SERIES]}}))) == MAX_SERIES
+
+
+def test_once_says_the_page_has_too_many_series(serve, capsys) -> None:
+    url = serve(Answer(200, _series(MAX_SERIES + 1).encode())) + "/metrics"
+    assert main([str(LOG), "--once", "--gpu-source", url]) == 0
+    gpu_line = next(line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith("gpu"))
+    assert "GPU telemetry unavailable" in gpu_line and f"more than {MAX_SERIES} series" in gpu_line
 
 
 def _page(*lines: str) -> str:

@@ -36,7 +36,7 @@ class Column:
 
     __slots__ = ("_data", "_dropped_last", "_head", "_n", "_start")
 
-    def __init__(self, dtype: type = np.float64, capacity: int = 1024) -> None:
+    def __init__(self, dtype: type = np.float64, capacity: int = 16) -> None:
         self._data: np.ndarray = np.empty(capacity, dtype=dtype)
         self._n = 0  # rows kept
         self._start = 0  # rows dropped before them
@@ -45,7 +45,7 @@ class Column:
 
     def append(self, value: float) -> None:
         if self._n == len(self._data):
-            grown = np.empty(2 * len(self._data), dtype=self._data.dtype)
+            grown = np.empty(max(16, 2 * len(self._data)), dtype=self._data.dtype)
             grown[: self._n] = self._data
             self._data = grown
         self._data[self._n] = value

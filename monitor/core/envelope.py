@@ -11,6 +11,8 @@ import numpy as np
 #: Buckets kept: between CAPACITY and 2 * CAPACITY once the column is longer than that,
 #: several times the widest chart (a braille canvas is two dots per terminal cell).
 CAPACITY = 512
+#: Buckets an envelope has room for before its first growth.
+FIRST_BUCKETS = 16
 
 
 class Envelope:
@@ -27,7 +29,9 @@ class Envelope:
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
         self.width = 1
-        size = 2 * capacity
+        # Small at first, grown to 2 * capacity as buckets come: a file of many short runs
+        # (two jobs writing one log) holds an envelope per run and chart.
+        size = min(2 * capacity, FIRST_BUCKETS)
         self._x0 = np.empty(size)
         self._x1 = np.empty(size)
         self._lo = np.empty(size)
@@ -52,7 +56,10 @@ class Envelope:
                 at += take
                 continue
             if self._n == len(self._x0):
-                self._halve()
+                if self._n < 2 * self.capacity:
+                    self._grow()
+                else:
+                    self._halve()
                 continue
             at += self._new_buckets(x[at:], y[at:])
 
@@ -107,6 +114,15 @@ class Envelope:
             self._count[i] += len(finite)
         self._x1[i] = x[-1]
         self._fill += len(x)
+
+    def _grow(self) -> None:
+        """Twice the buckets' room, up to 2 * capacity; the buckets stay as they are."""
+        size = min(2 * self.capacity, 2 * len(self._x0))
+        for name in ("_x0", "_x1", "_lo", "_hi", "_sum", "_count"):
+            old = getattr(self, name)
+            grown = np.empty(size, dtype=old.dtype)
+            grown[: self._n] = old[: self._n]
+            setattr(self, name, grown)
 
     def _halve(self) -> None:
         """Merge neighbouring buckets in pairs (the bucket count is even: all are full)."""

@@ -109,7 +109,8 @@ class LineSplitter:
         if chunk:
             self._after_cr = chunk[-1:] == b"\r"
         if b"\0" in chunk:  # a copytruncate hole (or UTF-16 text): NULs are never part of a line
-            chunk = chunk.replace(b"\0", b"")
+            # translate, not replace: replace() deletes a run of NULs ~12x slower (13 MB/s)
+            chunk = chunk.translate(None, b"\0")
         # Only the new bytes: the pending line was read already, and a runaway one holds the
         # `\r`s bound() put in it, which must not split it into lines when it goes on.
         chunk = _cr_to_lf(chunk)

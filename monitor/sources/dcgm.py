@@ -40,6 +40,10 @@ TIMEOUT_S = 5.0
 SCHEMES = ("http", "https", "prom+http", "prom+https")
 #: Longest DNS name (RFC 1035, 2.3.4).
 MAX_HOST_CHARS = 253
+#: Most series of one field an answer may hold: one per GPU (or MIG instance) of the GPUs asked
+#: for, so a few hundred at most; a page or a query with more is not one run's GPUs (a whole
+#: cluster through Prometheus, a hostile page) and would cost seconds of parsing at every poll.
+MAX_SERIES = 1024
 
 
 class GpuSourceError(ValueError):
@@ -124,13 +128,23 @@ _NAME = re.compile(r"^(?:# (?:HELP|TYPE) )?([A-Za-z_:][A-Za-z0-9_:]*)")
 
 
 def _wanted_lines(text: str) -> str:
-    """Only the families nanowatch reads: the parser is pure Python and a page has ~25 of them."""
+    """Only the families nanowatch reads: the parser is pure Python and a page has ~25 of them.
+    Raises FetchError for a page with more than MAX_SERIES series of one field (see there)."""
     keep = []
+    series = dict.fromkeys(FIELDS, 0)
     for line in text.splitlines():
         m = _NAME.match(line)
         if m is None or m.group(1) in FIELDS:  # blank lines and odd ones go to the parser, to be judged
             keep.append(line)
+            if m is not None and not line.startswith("#"):
+                series[m.group(1)] += 1
+                if series[m.group(1)] > MAX_SERIES:
+                    raise FetchError(_too_many(m.group(1), "a page of one node's dcgm-exporter"))
     return "\n".join(keep) + "\n"
+
+
+def _too_many(field: str, want: str) -> str:
+    return f"more than {MAX_SERIES} series of {field}: not one run's GPUs (expected {want})"
 
 
 def query_url(base: str, field: str, endpoint: Endpoint) -> str:
@@ -158,6 +172,8 @@ def parse_query(field: str, body: str) -> list[Reading]:
             kind, error = clean(answer.get("errorType", "error"), 40), clean(answer.get("error", ""), REASON_CHARS)
             raise FetchError(f"Prometheus: {kind}: {error}".rstrip(": "))
         result = answer["data"]["result"]
+        if len(result) > MAX_SERIES:
+            raise FetchError(_too_many(field, "a query of the run's nodes: #Hostname=NODE1,NODE2"))
         return [Reading(field, {str(k): str(v) for k, v in r["metric"].items()}, float(r["value"][1])) for r in result]
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
         raise FetchError(f"not a Prometheus query answer ({type(e).__name__}: {clean(e, REASON_CHARS)})") from None

@@ -56,13 +56,16 @@ def http_get(url: str, timeout_s: float, max_bytes: int = MAX_BODY_BYTES) -> str
         if late.is_set():
             raise TimeoutError
         conn.request("GET", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")),
-                     headers={"Accept": "text/plain;version=0.0.4, application/json"})
+                     headers={"Accept": "text/plain;version=0.0.4, application/json", "Accept-Encoding": "identity"})
         response = conn.getresponse()
         if response.status != 200:
             raise FetchError(_refusal(response))
         kind = (response.getheader("Content-Type") or "").partition(";")[0].strip().lower()
         if kind in ("text/html", "application/xhtml+xml"):  # a login page, a proxy, the wrong port
             raise FetchError(f"answered a web page ({clean(kind, 40)}), not metrics: is the URL right?")
+        encoding = (response.getheader("Content-Encoding") or "identity").strip().lower()
+        if encoding != "identity":  # asked for none: a proxy that compresses regardless
+            raise FetchError(f"answered compressed ({clean(encoding, 40)}) though asked not to: not read")
         length = response.getheader("Content-Length")
         if length is not None and length.isdigit() and int(length) > max_bytes:
             raise FetchError(f"answer of {int(length) / MIB:.0f} MiB is over the {max_bytes / MIB:g} MiB cap: not read")

@@ -18,6 +18,8 @@ class LogError(Exception):
 
 
 def check_readable(path: str) -> os.stat_result:
+    if not path:
+        raise LogError("the file name is empty")
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -40,6 +42,25 @@ def check_regular(path: str, stdin_hint: bool = True) -> os.stat_result:
         return st
     kind = "is a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
     raise LogError(f"{path}: {kind}; read it as stdin instead: nanowatch - < {path}" if stdin_hint else f"{path}: {kind}")
+
+
+def check_followable(path: str) -> None:
+    """Refuse a log that can never be followed (LogError, one line): an empty name, a name too
+    long, a path through a file, a directory, a FIFO or device, an unreadable file. A log that
+    does not exist yet (or a link to one) is waited for: no error."""
+    if path == "-":
+        return
+    if not path:
+        raise LogError("the log's name is empty")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as e:  # ENAMETOOLONG, ENOTDIR, ELOOP, EACCES on a directory above it
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    st = check_readable(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise LogError(f"{path}: not a regular file; pipe it instead: nanowatch - < {path}")
 
 
 def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, float]:

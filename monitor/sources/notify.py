@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from typing import IO
 
 from monitor.core.alerts import Alert, AlertWatch
 from monitor.core.lines import visible
@@ -94,19 +95,50 @@ class Notifier:
         except OSError as e:
             self._reports.append(f"{name} could not start: {e.strerror or e}")
             return
+        assert proc.stderr is not None
+        tail = _Tail(proc.stderr)
         try:
-            _, err = proc.communicate(timeout=self.timeout_s)
+            proc.wait(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass  # it ended in between
-            proc.communicate()
+            proc.wait()
+            tail.join()
             self._reports.append(f"{name} still running after {self.timeout_s:g} s: stopped")
             return
+        tail.join(self.timeout_s)  # a child it left behind may hold stderr open: not waited for long
         if proc.returncode != 0:
-            said = visible(err.decode("utf-8", "replace").strip().splitlines()[-1][:STDERR_CHARS]) if err.strip() else ""
+            err = tail.text()
+            said = visible(err.strip().splitlines()[-1][:STDERR_CHARS]) if err.strip() else ""
             self._reports.append(f"{name} exited {proc.returncode}" + (f": {said}" if said else ""))
+
+
+#: Bytes of a command's stderr kept (its end): `yes >&2` must not fill the memory in 30 s.
+STDERR_KEEP_BYTES = 1 << 16
+
+
+class _Tail:
+    """Reads a pipe to its end on a daemon thread, keeping only its last STDERR_KEEP_BYTES."""
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._pipe = pipe
+        self._kept = bytearray()
+        self._thread = threading.Thread(target=self._read, name="notify-stderr", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with self._pipe:
+            while chunk := self._pipe.read1(1 << 16):  # type: ignore[attr-defined]
+                self._kept += chunk
+                del self._kept[:-STDERR_KEEP_BYTES]
+
+    def join(self, timeout_s: float | None = None) -> None:
+        self._thread.join(timeout_s)
+
+    def text(self) -> str:
+        return bytes(self._kept).decode("utf-8", "replace")
 
 
 class AlertHook:

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.sources.gpu import stat_fields, writer_pids
 from monitor.sources.problems import Guard, LoopFailed
+from monitor.sources.procs import stat_fields, writer_pids
 
 #: Known writers are looked at this often (one stat per process).
 WATCH_S = 1.0

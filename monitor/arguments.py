@@ -1,0 +1,147 @@
+"""The command line's grammar: the parsers of `nanowatch`, `replay` and `demo`, and the checks of
+option combinations that argparse cannot express; each refusal is a UsageError (one line, exit 2).
+
+Glue ring (beside cli.py): imports no parser, no NVML, no textual (`--help` starts as fast as Python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from monitor import __version__, flags
+
+#: --format's choices: monitor.core.formats.FORMAT_NAMES, spelled out here so that parsing the
+#: command line imports no parser (a test keeps the two equal).
+FORMAT_CHOICES = ("auto", "nanogpt", "nanochat", "llmc", "modded", "llama2c")
+
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+
+
+class UsageError(Exception):
+    """A command line nanowatch refuses: its message is the one line said before exit 2."""
+
+
+def check_streams(args: argparse.Namespace) -> None:
+    """stdout (and stdin for `-`) must be open: Python sets them to None when they are closed."""
+    if sys.stdout is None:
+        raise UsageError("stdout is closed: nothing could be shown")
+    if getattr(args, "log", None) == "-" and sys.stdin is None:
+        raise UsageError("stdin is closed: nothing to read from '-'")
+
+
+#: Options of `replay` and `demo` only: given to the live command, the error says where they go.
+REPLAY_ONLY = ("--times", "--speed")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(_plain(self.prog, message))
+
+
+def _plain(prog: str, message: str) -> str:
+    """argparse's message, said for a person: a missing LOG names what to type (argparse would
+    also call the optional LOG2 list required), a replay option says it belongs to `replay`."""
+    if message.startswith("the following arguments are required: LOG"):
+        if prog == "nanowatch":
+            return "which log? nanowatch LOG (nanowatch demo replays a bundled run; nanowatch --help)"
+        return f"which log? {prog} LOG ({prog} --help)"
+    if prog == "nanowatch" and message.startswith("unrecognized arguments:"):
+        given = [o for o in REPLAY_ONLY if any(a.split("=")[0] == o for a in message.split()[2:])]
+        if given:
+            verb = "goes" if len(given) == 1 else "go"
+            return f"{message} ({' and '.join(given)} {verb} with nanowatch replay LOG)"
+    return message
+
+
+def _common(p: argparse.ArgumentParser, live: bool = True) -> None:
+    """The options every command takes; those that mean nothing to a replay (it writes a record
+    per line and reads its GPUs from --gpu-log) are accepted there but left out of its help."""
+    def live_help(text: str) -> str:
+        return text if live else argparse.SUPPRESS
+
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--jsonl", action="store_true", help="no TUI: write one JSON record per line to stdout")
+    out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
+    p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
+    p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="log family (default: detect)")
+    p.add_argument("--max-iters", type=flags.whole_number, metavar="N", help="total iterations, when the log does not say")
+    p.add_argument("--price", type=flags.price, default=0.15, metavar="P", help="price per kWh (default 0.15)")
+    p.add_argument("--currency", type=flags.currency, default="USD", help="currency of --price (default USD)")
+    p.add_argument("--pue", type=flags.pue, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
+    p.add_argument("--dataset-tokens", type=flags.whole_number, metavar="N", help="tokens in the training set, for data epochs")
+    p.add_argument("--gpu-log", type=flags.readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
+    p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
+    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1", help="the GPUs of the run (default: detect)")
+    p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period (default 1 s)")
+    p.add_argument("--interval", type=flags.period_s, default=1.0, metavar="S",
+                   help=live_help("with --jsonl: a record at least this often (default 1 s)"))
+    p.add_argument("--gpu-source", action="append", metavar="URL",
+                   help=live_help("GPUs from a dcgm-exporter (http://NODE:9400/metrics) or Prometheus "
+                                  "(prom+http://HOST:9090); once per node; #gpu=0,1&Hostname=NODE picks the run's GPUs"))
+    p.add_argument("--notify", action="append", metavar="CMD",
+                   help="run CMD (through the shell) when the run finishes, crashes, is interrupted or stalls, or "
+                        "its loss turns NaN; the event is in NANOWATCH_EVENT, _STATUS, _LOG, _ITER, _ETA, _ERROR, "
+                        "_MESSAGE … (repeatable)")
+    p.add_argument("--bell", action="store_true", help="ring the terminal bell in the TUI on those events")
+    p.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on PORT (/metrics)")
+    p.add_argument("--metrics-addr", type=flags.address, default="127.0.0.1", metavar="ADDR",
+                   help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)")
+
+
+def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    main = _Parser(
+        prog="nanowatch",
+        description="Watch a training log: progress, finish time, GPUs, energy.",
+        epilog="more commands (each takes --help):\n"
+               "  nanowatch replay LOG [--times FILE]   play a finished log as if live\n"
+               "  nanowatch demo                        replay a bundled real H100 run",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    main.add_argument("log", metavar="LOG", help="the training log to follow ('-' for stdin)")
+    main.add_argument("more_logs", nargs="*", metavar="LOG2", help="more logs: a table of runs, Enter opens one")
+    main.add_argument("--poll", action="store_true", help="poll the file instead of file-system events (NFS)")
+    main.add_argument("--version", action="version", version=f"nanowatch {__version__}")
+    _common(main)
+    replay = _Parser(prog="nanowatch replay", description="Play a finished log as if it were live.")
+    replay.add_argument("log", metavar="LOG", help="the finished log to play")
+    replay.add_argument("--times", metavar="FILE", help="arrival time of every line (epoch seconds, one per line)")
+    replay.add_argument("--speed", type=flags.speed, default=1.0, metavar="X",
+                        help="X times faster than real; 0 = as fast as possible on a virtual clock")
+    _common(replay, live=False)
+    demo = _Parser(prog="nanowatch demo",
+                   description="Replay a bundled real H100 run (log, line times, GPU trace) on its recorded clock.")
+    demo.add_argument("--speed", type=flags.speed, default=None, metavar="X",
+                      help="X times faster than real (default: the whole run in about 90 s); 0 = as fast as possible")
+    _common(demo, live=False)
+    return main, replay, demo
+
+
+def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
+    """The GPU options, --notify, --bell and --metrics-port together: say what is wrong before
+    anything starts (exit 2)."""
+    if args.gpu_log and args.no_gpu:
+        raise UsageError("--gpu-log goes without --no-gpu (which one?)")
+    sources = getattr(args, "gpu_source", None)
+    if sources:
+        from monitor.sources.dcgm import GpuSourceError, parse_endpoint
+
+        if args.gpu_log or args.no_gpu:
+            raise UsageError("--gpu-source goes without --gpu-log and --no-gpu")
+        if not live:
+            raise UsageError("--gpu-source reads the GPUs now; a replay takes its GPU trace from --gpu-log")
+        try:
+            for url in sources:
+                parse_endpoint(url, args.gpus)
+        except GpuSourceError as e:
+            raise UsageError(str(e)) from None
+    if args.once and getattr(args, "notify", None):
+        raise UsageError("--notify watches a run as it goes: use it with the TUI, --jsonl or replay")
+    if (args.once or args.jsonl) and getattr(args, "bell", False):
+        raise UsageError("--bell rings in the TUI; with --jsonl use --notify")
+    port = getattr(args, "metrics_port", None)
+    if port is not None:
+        if args.once:
+            raise UsageError("--metrics-port serves a live view: use it with the TUI, --jsonl or replay")
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--metrics-port {port}: not a port number")

@@ -1,0 +1,137 @@
+"""The text front ends that need no thread: `--once` (a summary or one JSON record of the log as it
+is now) and `replay`/`demo` with `--jsonl` or `--once`, the session fed directly, line by line.
+
+Glue ring (beside cli.py): no textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from monitor.arguments import EXIT_OK, UsageError
+from monitor.core.sanitise import unicode_safe
+from monitor.sources.logfile import check_regular, dataset_tokens, read_blocks, read_stream_blocks
+
+if TYPE_CHECKING:
+    from monitor.core.report import Options
+    from monitor.session import Session
+
+
+def options_from(args: argparse.Namespace, source: str) -> Options:
+    from monitor.core.report import Options
+
+    return Options(
+        source=source,
+        fmt=args.format,
+        max_iters=args.max_iters,
+        price_per_kwh=args.price,
+        currency=args.currency,
+        pue=args.pue,
+        dataset_tokens=args.dataset_tokens,
+    )
+
+
+def new_session(args: argparse.Namespace, clock: Callable[[], float], source: str | None = None) -> Session:
+    """The session for the command line's options (`source` names the log in records)."""
+    from monitor.alerting import watch_alerts
+    from monitor.session import Session
+
+    lookup = None if args.log == "-" else partial(dataset_tokens, args.log)
+    # the demo names itself: a replay of a recording, at what speed
+    source = source or getattr(args, "source_name", None)
+    board = getattr(args, "metrics_board", None)
+    # a name with bytes that are not UTF-8 is valid text in every record and label
+    session = Session(options_from(args, unicode_safe(source or args.log)), clock, dataset_lookup=lookup,
+                      on_snapshot=None if board is None else board.publish)
+    watch_alerts(session, args)
+    return session
+
+
+def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> int:
+    """`--once`: what the log holds now (stdin to its end for `-`) and one GPU reading, printed."""
+    from monitor.inbox import BlockRead, FileTouched, GpuFailed, GpuSampled, GpuWatched
+    from monitor.live import open_gpus
+    from monitor.sources.gpulog import CsvSource
+    from monitor.sources.problems import GpuProblem, GpuUnavailable
+
+    session = new_session(args, clock)
+    if args.log == "-":  # stdin to its end: `cat run.log | nanowatch - --once`
+        if sys.stdin.isatty():
+            raise UsageError("'-' reads the log from a pipe: cat run.log | nanowatch - --once")
+        for block in read_stream_blocks(sys.stdin.buffer, "stdin"):
+            session.ingest([BlockRead(None, block)])
+    else:
+        mtime = check_regular(args.log).st_mtime
+        for block in read_blocks(args.log):
+            session.ingest([BlockRead(None, block)])
+        session.ingest([FileTouched(mtime)])
+    problems: list[GpuProblem] = []
+    source = open_gpus(args, live=True, on_error=problems.append)
+    if source is not None:
+        session.ingest([GpuWatched(source.origin, source.status)])
+        now = clock()  # one NVML sample, or the whole CSV, streamed (a GPU log may be hundreds of MB)
+        samples = source.stream(now) if isinstance(source, CsvSource) else source.poll(now)
+        # every --gpu-source endpoint failed: the GPU line says why
+        session.ingest([*(GpuFailed(GpuUnavailable(str(p))) for p in problems), GpuSampled(samples)])
+        source.close()
+    _print_final(session, args)
+    return EXIT_OK
+
+
+def _print_final(session: Session, args: argparse.Namespace, now: float | None = None) -> None:
+    from monitor.core.summary import summary
+
+    snap = session.snapshot(now)
+    print(snap.to_json() if args.json else summary(snap), flush=True)
+
+
+def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
+           sleep: Callable[[float], None] = time.sleep) -> int:
+    """`replay --jsonl` / `replay --once`: the lines in order, each on the recording's clock."""
+    from monitor.inbox import GpuSampled, GpuWatched, LinesRead, SourceEvent
+    from monitor.live import open_gpus
+    from monitor.sources.replay import timed_lines
+
+    start = clock()
+    items = list(timed_lines(args.log, args.times, start, args.format))
+    if not items:
+        _print_final(new_session(args, clock), args)
+        return EXIT_OK
+    t0 = items[0][0]
+    virtual_now = t0
+    session = new_session(args, lambda: virtual_now)
+    # nvidia-smi prints local time, without a zone: a recorded trace is aligned to the times given
+    source = open_gpus(args, live=False, span=(t0, items[-1][0]) if args.times else None)
+    if source is not None:
+        session.ingest([GpuWatched(source.origin, source.status)])
+    for t, line in items:
+        if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
+            delay = start + (t - t0) / args.speed - clock()
+            if delay > 0:
+                sleep(delay)
+        virtual_now = t
+        events: list[SourceEvent] = [LinesRead([(t, line)])]
+        if source is not None:
+            events.insert(0, GpuSampled(source.poll(t)))
+        changed = session.ingest(events)
+        if args.jsonl and changed:
+            print(session.snapshot(t).to_json(), flush=True)
+    if args.once or not args.jsonl:
+        _print_final(session, args, virtual_now)
+    return EXIT_OK
+
+
+def demo_records(args: argparse.Namespace) -> int:
+    """`nanowatch demo --once` / `--jsonl`: the bundled run through the replay's text front ends."""
+    from monitor.sources.replay import bundled_demo
+
+    run = bundled_demo(args.speed)
+    args.log, args.times, args.speed, args.source_name = run.log, run.times, run.speed, run.name
+    if not args.no_gpu and args.gpu_log is None:
+        args.gpu_log = run.gpu_log
+    return replay(args)
