@@ -12,7 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.core.band import Calibration, bucket, calibrate, calibrate_split, conformal_level, interval, seen_factor, widen
+from monitor.core.band import (
+    Calibration,
+    bucket,
+    calibrate,
+    calibrate_split,
+    conformal_level,
+    interval,
+    seen_factor,
+    widen,
+)
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.events import ConfigValue, Iteration
 from monitor.core.formats.prefix import strip
