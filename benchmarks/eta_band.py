@@ -1,9 +1,10 @@
 """The finish time checked on runs it was not fitted on: leave-one-run-out refits of what is
 fitted across replayed runs (the blend of the methods, monitor/core/blend.py; the band's split
-conformal table, monitor/core/band.py), and the table that benchmarks/eta_accuracy.py prints.
+conformal tables, alone and shared, monitor/core/band.py), and the table that
+benchmarks/eta_accuracy.py prints.
 
 A replay records, at every iteration line, the finish each method predicts, the model's own
-band and the least time the next line takes. Everything fitted is refitted here from those
+band, the least time the next line takes and the other processes on the run's GPUs. Everything fitted is refitted here from those
 lines without replaying again: for each run, the blend is fitted on every other run, the band
 calibrated on their errors under that blend, and the run scored with both.
 """
