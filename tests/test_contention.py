@@ -99,6 +99,21 @@ def test_a_recorded_runs_processes_leave_out_a_wrapper_that_starts_the_competito
     assert run_pids(meta) == {12, 13}
 
 
+def test_a_subshell_that_became_another_training_job_is_not_the_runs() -> None:
+    # `bash -c '(wait for the run; exec python3 train.py ...) & python3 train.py ...'`: the
+    # subshell's command line was taken before its exec; on the GPU it is the other user's job
+    meta = {"processes": [
+        {"pid": 20, "ppid": 1, "cmd": "bash -c L=run.log; ( until grep -q 'iter 0' $L; do sleep 0.2; done; "
+                                      "exec python3 train.py other.py ) & python3 -u train.py config/c.py"},
+        {"pid": 21, "ppid": 20, "cmd": "bash -c L=run.log; ( until grep -q 'iter 0' $L; do sleep 0.2; done; "
+                                      "exec python3 train.py other.py ) & python3 -u train.py config/c.py"},
+        {"pid": 22, "ppid": 20, "cmd": "python3 -u train.py config/c.py"},
+        {"pid": 23, "ppid": 22, "cmd": "compile_worker"},
+        {"pid": 24, "ppid": 21, "cmd": "compile_worker"},
+    ]}
+    assert run_pids(meta) == {22, 23}
+
+
 def test_a_recorded_trace_gives_a_sample_at_each_change_on_the_runs_gpus(tmp_path) -> None:
     import json
 
