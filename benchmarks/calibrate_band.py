@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_accuracy import HELDOUT, Result, recorded_runs, replay
 from benchmarks.eta_band import fitted
-from monitor.core.band import ALPHA, Calibration
+from monitor.core.band import ALPHA, Bands, Calibration
 from monitor.core.blend import METHODS, Blend
 
 TARGET = ROOT / "monitor" / "core" / "eta_calibration.py"
@@ -40,21 +40,31 @@ def _tuple(values: tuple[float | None, ...]) -> str:
     return "(" + ", ".join("None" if v is None else f"{v:.6f}" for v in values) + ",)"
 
 
-def source(blend: Blend, cal: Calibration, names: list[str]) -> str:
+def _table(cal: Calibration) -> str:
+    return f"""Calibration(
+        low={_tuple(cal.low)},
+        high={_tuple(cal.high)},
+        runs={cal.runs},
+    )"""
+
+
+def source(blend: Blend, bands: Bands, names: list[str]) -> str:
     rows = "".join(f"        {_tuple(w)},\n" for w in blend.weights)
     return f'''"""The finish time's fitted tables, written by benchmarks/calibrate_band.py from the recorded
 runs (do not edit by hand). PURE ring: constants only.
 
 BLEND: weights of the methods {", ".join(METHODS)} per cell of monitor.core.blend.cell (progress
 buckets, then the same after a speed-up), fitted on the runs' lines (monitor.core.blend.fit).
-CALIBRATION: signed relative errors (true finish - predicted) / predicted time to come of the
+BANDS: signed relative errors (true finish - predicted) / predicted time to come of the
 blended estimate, quantiles at {ALPHA / 2:g} and {1 - ALPHA / 2:g} with the finite-sample correction
-over runs, per bucket of monitor.core.band.bucket. Runs: {", ".join(names)}.
+over runs, per bucket of monitor.core.band.bucket; `alone` from the lines where the run had its GPUs
+to itself, `shared` from those where other processes were on them (runs: how many had such lines).
+Runs: {", ".join(names)}.
 """
 
 from __future__ import annotations
 
-from monitor.core.band import Calibration
+from monitor.core.band import Bands, Calibration
 from monitor.core.blend import Blend
 
 BLEND = Blend(
@@ -63,10 +73,9 @@ BLEND = Blend(
     runs={blend.runs},
 )
 
-CALIBRATION = Calibration(
-    low={_tuple(cal.low)},
-    high={_tuple(cal.high)},
-    runs={cal.runs},
+BANDS = Bands(
+    alone={_table(bands.alone)},
+    shared={_table(bands.shared)},
 )
 '''
 

@@ -132,6 +132,8 @@ class Line:
     announced: bool = False  # the model alone (a change the log announced)
     next_line_s: float = 0.0  # the least the band's unit can be
     sped_up: bool = False  # the blend's weights after a speed-up
+    others: int = 0  # other processes NVML listed on the run's GPUs at this line
+    plain: float = math.nan  # the finish the plain wall-clock rate predicts (wallclock_rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +214,9 @@ def replay(
         if raw.finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
             line_index = len(lines)
             lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.scale_s, raw.methods,
-                              raw.change_announced, raw.next_line_s or 0.0, raw.sped_up))
+                              raw.change_announced, raw.next_line_s or 0.0, raw.sped_up,
+                              contention[-1][1] if contention else 0,
+                              wallclock_rate(run, plan, t) or math.nan))
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)

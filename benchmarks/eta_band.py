@@ -1,9 +1,10 @@
 """The finish time checked on runs it was not fitted on: leave-one-run-out refits of what is
 fitted across replayed runs (the blend of the methods, monitor/core/blend.py; the band's split
-conformal table, monitor/core/band.py), and the table that benchmarks/eta_accuracy.py prints.
+conformal tables, alone and shared, monitor/core/band.py), and the table that
+benchmarks/eta_accuracy.py prints.
 
 A replay records, at every iteration line, the finish each method predicts, the model's own
-band and the least time the next line takes. Everything fitted is refitted here from those
+band, the least time the next line takes and the other processes on the run's GPUs. Everything fitted is refitted here from those
 lines without replaying again: for each run, the blend is fitted on every other run, the band
 calibrated on their errors under that blend, and the run scored with both.
 """
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.core.band import Calibration, calibrate, widen
+from monitor.core.band import Bands, calibrate_split, widen
 from monitor.core.blend import Blend, fit
 from monitor.core.estimate import blend_weights
 
@@ -33,16 +34,16 @@ COVERAGE_FROM = 0.05
 LOO_POINTS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
 
 
-def scores(result: Result) -> list[tuple[float, int, float]]:
-    """(progress, samples, signed relative error) at every line of a replayed run: the
-    calibration data, (true finish - predicted) / predicted time to come."""
+def scores(result: Result) -> list[tuple[float, int, float, bool]]:
+    """(progress, samples, signed relative error, GPU shared) at every line of a replayed run:
+    the calibration data, (true finish - predicted) / predicted time to come."""
     truth = result.truth
-    return [(ln.fraction, ln.samples, (truth - ln.finish) / ln.scale_s) for ln in result.lines]
+    return [(ln.fraction, ln.samples, (truth - ln.finish) / ln.scale_s, ln.others > 0) for ln in result.lines]
 
 
-def band_of(line: Line, cal: Calibration | None) -> tuple[float, float]:
+def band_of(line: Line, cal: Bands | None) -> tuple[float, float]:
     low, high = min(line.model_low, line.finish), max(line.model_high, line.finish)
-    return widen(low, high, cal=cal, finish=line.finish, now=line.now,
+    return widen(low, high, cal=None if cal is None else cal.of(line.others > 0), finish=line.finish, now=line.now,
                  scale_s=line.scale_s, progress=line.fraction, samples=line.samples)
 
 
@@ -75,7 +76,7 @@ def reblend(result: Result, blend: Blend) -> Result:
     return replace(result, lines=tuple(lines), points=points)
 
 
-def fitted(results: list[Result]) -> tuple[Blend, Calibration, list[Result]]:
+def fitted(results: list[Result]) -> tuple[Blend, Bands, list[Result]]:
     """The blend fitted on `results`, the band calibrated on their errors under it, and the
     results as that blend gives them."""
     blend = fit({r.name: method_errors(r) for r in results})
@@ -83,7 +84,7 @@ def fitted(results: list[Result]) -> tuple[Blend, Calibration, list[Result]]:
     return blend, calibration_from(blended), blended
 
 
-def coverage(result: Result, cal: Calibration | None, since: float = COVERAGE_FROM) -> tuple[int, int]:
+def coverage(result: Result, cal: Bands | None, since: float = COVERAGE_FROM) -> tuple[int, int]:
     """Lines from `since` on whose band (with `cal`) held the true finish, and lines scored."""
     truth = result.truth
     hits = n = 0
@@ -96,14 +97,14 @@ def coverage(result: Result, cal: Calibration | None, since: float = COVERAGE_FR
     return hits, n
 
 
-def mean_width(result: Result, cal: Calibration | None, since: float = COVERAGE_FROM) -> float:
+def mean_width(result: Result, cal: Bands | None, since: float = COVERAGE_FROM) -> float:
     """Mean band width over the lines from `since` on, as a share of the run's duration."""
     bands = [band_of(ln, cal) for ln in result.lines if ln.fraction >= since]
     widths = [high - low for low, high in bands]
     return sum(widths) / len(widths) / result.duration_s if widths else math.nan
 
 
-def median_relative_width(result: Result, cal: Calibration | None, since: float = COVERAGE_FROM) -> float:
+def median_relative_width(result: Result, cal: Bands | None, since: float = COVERAGE_FROM) -> float:
     """Median band width over the lines from `since` on, as a share of the time then truly
     left (the band's honesty on a steady run: how wide it is for what remains)."""
     rel = [(high - low) / (result.truth - ln.now) for ln in result.lines
@@ -111,8 +112,8 @@ def median_relative_width(result: Result, cal: Calibration | None, since: float 
     return float(statistics.median(rel)) if rel else math.nan
 
 
-def calibration_from(results: list[Result]) -> Calibration:
-    return calibrate({r.name: scores(r) for r in results})
+def calibration_from(results: list[Result]) -> Bands:
+    return calibrate_split({r.name: scores(r) for r in results})
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ GpuSample per GPU whenever the count on it changes (GpuSample.other_processes), 
 can hand the estimator what nanowatch sees live.
 
 The run's processes are those whose command runs train.py (not a shell wrapper that also
-starts the competing job) and their descendants (the live
+starts the competing job, nor a shell: a subshell that execs another train.py keeps the shell's
+command line in meta.json, `h200e_gpt2_124M_joined_by_second_job`) and their descendants (the live
 sampler's run_family: the log's writer and its descendants, DDP ranks and compile workers);
 every other PID NVML lists on the run's GPUs is another process. The run's GPUs are those on
 which NVML ever lists one of its processes.
@@ -18,6 +19,10 @@ from pathlib import Path
 
 from monitor.core.telemetry import GpuChoice, GpuSample, Reading
 
+#: Command lines of shells: a process recorded as one is a wrapper, or a subshell that exec'd
+#: whatever it started (its command line was taken before the exec).
+SHELLS = ("bash ", "sh ", "/bin/bash ", "/bin/sh ")
+
 
 def run_pids(meta: dict[str, object]) -> set[int]:
     """The run's PIDs: train.py's processes and their descendants in meta.json's process list."""
@@ -25,7 +30,8 @@ def run_pids(meta: dict[str, object]) -> set[int]:
     if not isinstance(procs, list):
         return set()
     parent = {int(p["pid"]): int(p["ppid"]) for p in procs}
-    named = {int(p["pid"]) for p in procs if "train.py" in str(p.get("cmd", ""))}
+    named = {int(p["pid"]) for p in procs
+             if "train.py" in (cmd := str(p.get("cmd", ""))) and not cmd.startswith(SHELLS)}
     # the processes that run it, not a shell wrapper whose command line names it beside others
     roots = {pid for pid in named if not any(parent.get(k) == pid for k in named)}
     family = set(roots)

@@ -99,6 +99,21 @@ def test_a_recorded_runs_processes_leave_out_a_wrapper_that_starts_the_competito
     assert run_pids(meta) == {12, 13}
 
 
+def test_a_subshell_that_became_another_training_job_is_not_the_runs() -> None:
+    # `bash -c '(wait for the run; exec python3 train.py ...) & python3 train.py ...'`: the
+    # subshell's command line was taken before its exec; on the GPU it is the other user's job
+    meta = {"processes": [
+        {"pid": 20, "ppid": 1, "cmd": "bash -c L=run.log; ( until grep -q 'iter 0' $L; do sleep 0.2; done; "
+                                      "exec python3 train.py other.py ) & python3 -u train.py config/c.py"},
+        {"pid": 21, "ppid": 20, "cmd": "bash -c L=run.log; ( until grep -q 'iter 0' $L; do sleep 0.2; done; "
+                                      "exec python3 train.py other.py ) & python3 -u train.py config/c.py"},
+        {"pid": 22, "ppid": 20, "cmd": "python3 -u train.py config/c.py"},
+        {"pid": 23, "ppid": 22, "cmd": "compile_worker"},
+        {"pid": 24, "ppid": 21, "cmd": "compile_worker"},
+    ]}
+    assert run_pids(meta) == {22, 23}
+
+
 def test_a_recorded_trace_gives_a_sample_at_each_change_on_the_runs_gpus(tmp_path) -> None:
     import json
 
@@ -115,3 +130,24 @@ def test_a_recorded_trace_gives_a_sample_at_each_change_on_the_runs_gpus(tmp_pat
         (10.0, 0), (10.4, 1), (10.8, 0)]
     (tmp_path / "gpu.nvml.csv").write_text("t,index,name\n10.0,0,H200\n")
     assert contention_readings(tmp_path) == []  # an older trace without the process lists
+
+
+def test_while_other_processes_share_the_gpu_the_band_is_the_one_calibrated_for_that() -> None:
+    from monitor.core.band import Bands, Calibration
+    from monitor.core.estimate import estimate
+    from monitor.core.plan import make_plan
+
+    narrow = Calibration(low=(-0.01,) * 9, high=(0.01,) * 9, runs=10)
+    wide = Calibration(low=(-0.5,) * 9, high=(0.8,) * 9, runs=5)
+    s = session(lines_of(noisy(0.02, rel=0.01), 1000, max_iters=5000))
+    run = s.state.current
+    plan = make_plan(run, s.format, None)
+
+    def width(contention: list[tuple[float, int]]) -> float:
+        e = estimate(run, plan, run.last_t, calibration=Bands(alone=narrow, shared=wide), contention=contention)
+        assert e.low is not None and e.high is not None
+        return e.high - e.low
+
+    alone, shared, left = width([]), width([(T0 + 1, 2)]), width([(T0 + 1, 2), (T0 + 2, 0)])
+    assert shared > 10 * alone
+    assert left == pytest.approx(alone)  # the others have gone: the run's own table again

@@ -12,7 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.core.band import Calibration, bucket, calibrate, conformal_level, interval, seen_factor, widen
+from monitor.core.band import (
+    Calibration,
+    bucket,
+    calibrate,
+    calibrate_split,
+    conformal_level,
+    interval,
+    seen_factor,
+    widen,
+)
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.events import ConfigValue, Iteration
 from monitor.core.formats.prefix import strip
@@ -368,6 +377,22 @@ def test_calibrate_takes_each_runs_own_quantiles_then_the_conformal_one_over_run
     one = calibrate({"a": [(0.3, 100, e) for e in np.linspace(-1, 1, 201)]}, alpha=0.1)
     assert one.high[5] * seen_factor(100) == pytest.approx(0.9)
     assert one.low[5] * seen_factor(100) == pytest.approx(-0.9)
+
+
+def test_lines_on_a_shared_gpu_are_calibrated_apart() -> None:
+    # Mondrian: 19 runs alone (errors -0.09..0.09 at 25-50%), 19 shared (10x that, and at 90%)
+    alone = {f"a{k}": [(0.3, 100, (k - 9) / 100, False), (0.03, 100, 0.2, False)] for k in range(19)}
+    shared = {f"s{k}": [(0.3, 100, (k - 9) / 10, True), (0.95, 100, 0.5, True)] for k in range(19)}
+    bands = calibrate_split({**alone, **shared}, alpha=0.1)
+    assert bands.alone == calibrate({n: [r[:3] for r in v] for n, v in alone.items()}, alpha=0.1)
+    assert bands.alone.high[5] == pytest.approx(0.08 / seen_factor(100))
+    assert bands.alone.runs == 19 and bands.shared.runs == 19
+    assert bands.shared.high[5] == pytest.approx(10 * bands.alone.high[5])
+    # a bucket no shared line reached takes the alone table's bounds; one only shared lines
+    # reached is the shared table's alone
+    assert bands.shared.high[2] == bands.alone.high[2] == pytest.approx(0.2 / seen_factor(100))
+    assert bands.alone.high[8] is None and bands.shared.high[8] == pytest.approx(0.5 / seen_factor(100))
+    assert bands.of(True) is bands.shared and bands.of(False) is bands.alone
 
 
 def test_the_band_widens_with_less_seen() -> None:

@@ -1,6 +1,7 @@
 """The finish-time band: split conformal prediction (Vovk et al. 2005; Lei et al. 2018,
 "Distribution-free predictive inference for regression") on the relative finish-time errors
-of recorded runs, per bucket of progress, scaled by how much timing has been seen.
+of recorded runs, per bucket of progress, scaled by how much timing has been seen, and
+calibrated apart while other processes share the run's GPUs (Mondrian, see `Bands`).
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
@@ -39,6 +40,22 @@ class Calibration:
     low: tuple[float | None, ...]
     high: tuple[float | None, ...]
     runs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Bands:
+    """Mondrian conformal prediction (Vovk et al. 2005, "Algorithmic learning in a random
+    world", section 4.5): one table per class of estimate, each calibrated on that class's
+    errors only, so each class gets its own coverage. `alone`: estimates made while the run had
+    its GPUs to itself; `shared`: while NVML listed other processes on them, where a competing
+    job that leaves or piles up moves the finish far more than a steady run drifts (one table
+    for both made the steady runs' band wide and still missed the shared ones')."""
+
+    alone: Calibration
+    shared: Calibration
+
+    def of(self, shared: bool) -> Calibration:
+        return self.shared if shared else self.alone
 
 
 def bucket(progress: float, samples: int) -> int:
@@ -97,6 +114,21 @@ def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: f
         high.append(float(np.quantile(highs, level, method="inverted_cdf")))
         low.append(-float(np.quantile(-lows, level, method="inverted_cdf")))
     return Calibration(tuple(low), tuple(high), len(errors))
+
+
+def calibrate_split(errors: Mapping[str, Iterable[tuple[float, int, float, bool]]], alpha: float = ALPHA) -> Bands:
+    """Bands from per-run errors: run name -> (progress, samples, signed relative error, GPU
+    shared) at every scored line; each class calibrated as `calibrate` does on its lines only.
+    A bucket no run reached while shared takes the alone table's bounds there."""
+    rows = {name: list(r) for name, r in errors.items()}
+    alone = calibrate({n: v for n, r in rows.items() if (v := [(p, k, e) for p, k, e, s in r if not s])}, alpha)
+    shared = calibrate({n: v for n, r in rows.items() if (v := [(p, k, e) for p, k, e, s in r if s])}, alpha)
+    filled = Calibration(
+        tuple(a if s is None else s for s, a in zip(shared.low, alone.low)),
+        tuple(a if s is None else s for s, a in zip(shared.high, alone.high)),
+        shared.runs,
+    )
+    return Bands(alone, filled)
 
 
 def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, float] | None:

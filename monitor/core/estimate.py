@@ -1,7 +1,7 @@
 """Finish-time estimate: the steady step time from streaming timing signals (speed.py),
 eval pauses (pause.py), blended with the long-run mean and the plain wall-clock rate by
 weights fitted on recorded runs (blend.py), and a band calibrated by conformal prediction on
-recorded runs (band.py).
+recorded runs, apart while other processes share the run's GPUs (band.py).
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.core.band import Calibration, widen
+from monitor.core.band import Bands, widen
 from monitor.core.blend import Blend, combine, sped_up
-from monitor.core.eta_calibration import BLEND, CALIBRATION
+from monitor.core.eta_calibration import BANDS, BLEND
 from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, evals_between
 from monitor.core.plan import Plan
 from monitor.core.run import Run
@@ -143,14 +143,15 @@ def _earlier_pause(tracker: Tracker, run: Run, plan: Plan, evals_left: int) -> P
 
 
 def estimate(
-    run: Run, plan: Plan, now: float, calibration: Calibration | None = CALIBRATION, blend: Blend = BLEND,
+    run: Run, plan: Plan, now: float, calibration: Bands | None = BANDS, blend: Blend = BLEND,
     contention: Sequence[tuple[float, int]] = (),
 ) -> Estimate:
     """The run's finish time as seen at `now` (epoch s); None fields where it cannot be known.
     `calibration` sets the conformal band (None: the model's own band only, not yet joined
     with the finish); `blend` weighs the methods (blend.py). `contention`: (time, other
     processes on the run's GPUs) at each change of that number (Telemetry.contention): a
-    change of speed is taken from there at once."""
+    change of speed is taken from there at once, and while the last count is above 0 the
+    band is the one calibrated on shared GPUs (band.Bands)."""
     eval_every = eval_interval_of(run, plan)
     tracker = Tracker.of(run)
     tracker.update(run, eval_every, plan.eval_in_step_time, contention)
@@ -213,7 +214,8 @@ def estimate(
     # The band's unit: the time still to come (errors shrink with it), at least one line's worth.
     scale = max(remaining, next_gap)
     if calibration is not None:
-        low, high = widen(min(low, finish), max(high, finish), cal=calibration, finish=finish, now=now,
+        shared = bool(contention) and contention[-1][1] > 0
+        low, high = widen(min(low, finish), max(high, finish), cal=calibration.of(shared), finish=finish, now=now,
                           scale_s=scale, progress=progress, samples=speed.samples)
     return Estimate(
         step_time_s=base.step_time_s,
