@@ -136,7 +136,7 @@ class Collector:
             return out
 
 
-def wait_for(condition: Callable[[], object], timeout_s: float = 15.0, what: str = "condition") -> None:
+def wait_for(condition: Callable[[], object], timeout_s: float = 60.0, what: str = "condition") -> None:
     """Wait for something a thread or another process does; fail (not hang) if it never happens."""
     deadline = time.monotonic() + timeout_s
     while not condition():

@@ -390,14 +390,14 @@ class Terminal:
         )  # fmt: skip
         self.output = b""
 
-    def read_until(self, marker: bytes, timeout_s: float = 20.0) -> None:
+    def read_until(self, marker: bytes, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         while marker not in self.output:
             assert time.monotonic() < deadline, self.output[-2000:]
             if select.select([self.master], [], [], 0.1)[0]:
                 self.output += os.read(self.master, 65536)
 
-    def finish(self, timeout_s: float = 20.0) -> int:
+    def finish(self, timeout_s: float = 60.0) -> int:
         deadline = time.monotonic() + timeout_s
         while self.proc.poll() is None:
             assert time.monotonic() < deadline, self.output[-2000:]

@@ -39,7 +39,7 @@ def events(watch: AlertWatch, *snaps: Snapshot) -> list[list[str]]:
     return [[a.event for a in watch.see(s)] for s in snaps]
 
 
-def wait_for(condition, timeout_s: float = 20.0) -> None:
+def wait_for(condition, timeout_s: float = 60.0) -> None:
     """A deadline for a child process, not a speed requirement."""
     deadline = time.monotonic() + timeout_s
     while not condition():

@@ -29,7 +29,7 @@ class Collector:
     def lines(self) -> list[bytes]:
         return [line for batch in self.batches for _, line in batch]
 
-    def wait_for(self, n: int, timeout_s: float = 5.0) -> None:
+    def wait_for(self, n: int, timeout_s: float = 30.0) -> None:
         with self.changed:
             assert self.changed.wait_for(lambda: len(self.lines) >= n, timeout_s), self.lines
 
