@@ -743,3 +743,65 @@ def test_the_rest_of_a_wrapped_line_does_not_end_a_traceback(end: str, status: s
              "", "[rank0]:     out = call_compiled_backward()", "", end]
     snap = session(lines).snapshot()
     assert (snap.status, snap.error) == (status, error)
+
+
+# --- fifth collection: prefixes of launchers, loggers and pastes ---------------------------------
+
+@pytest.mark.parametrize(
+    ("line", "text", "printed_s"),
+    [
+        # docker compose's service column (v2 `name-N`, v1 `project_name_N`), with `logs -t` after it
+        ("train-1  | iter 10: loss 2.0, time 10.0ms", "iter 10: loss 2.0, time 10.0ms", None),
+        ("docker-train-1  | Epoch [1/5], Loss: 0.0084", "Epoch [1/5], Loss: 0.0084", None),
+        ("proj_trainer_1  | 2024-01-01T10:00:00.000000000Z step 1", "step 1", 1704103200.0),
+        # a container runtime's log file (CRI) and kubectl logs --prefix
+        ("2026-08-19T12:58:56.511554557+08:00 stdout F step 1 loss 0.5", "step 1 loss 0.5", 1787115536.511554557),
+        ("2026-03-30T04:21:56.562896627Z stderr F Traceback (most recent call last):",
+         "Traceback (most recent call last):", 1774844516.562896627),
+        ("[pod/trainer-0/main] iter 10: loss 2.0", "iter 10: loss 2.0", None),
+        # Python logging with a month-first date (transformers' and accelerate's examples), rich's handler
+        ("05/28/2026 01:56:31 - INFO - __main__ - Step 100/79, Epoch 2, Loss 0.2188", "Step 100/79, Epoch 2, Loss 0.2188",
+         1779933391.0),
+        ("[01/02/24 10:00:00] INFO     iter 10: loss 2.0", "iter 10: loss 2.0", 1704189600.0),
+        # ezpz's logger (wordplay) in its three forms
+        ("[2024-04-02 01:59:46][INFO][trainer:837] - step=5 loss=3.6606", "step=5 loss=3.6606", 1712023186.0),
+        ("[2024-11-09 20:00:06.652694][INFO][trainer.py:892] - step=10 loss=3.22", "step=10 loss=3.22", 1731182406.652694),
+        ("[2025-07-24 17:54:48,709407][I][wordplay/trainer:850] step=10 loss=4.28", "step=10 loss=4.28", 1753379688.709407),
+        # a tqdm bar the logger's line was printed after, without its carriage return
+        ("  4%|▍         | 4/100 [00:04<01:12,  1.32it/s][2024-04-02 01:59:46][INFO][trainer:837] - step=5 loss=3.6",
+         "step=5 loss=3.6", 1712023186.0),
+        ("Step: 501/510 [07:24<1:06:41, 444.57s/it]10/08/2026 16:51:48 - INFO - __main__ - Step 501/109823",
+         "Step 501/109823", 1791478308.0),
+        ("100%|██████████| 100/100 [00:13<00:00,  7.48it/s]", "", None),
+        # a poster's elision glued to the line, Markdown's code marks around numbers
+        ("...tokens per iteration will be: 16,384", "tokens per iteration will be: 16,384", None),
+        ("step 79800/80000 (99.75%) | loss: `2.960526` | dt: 1398.21ms", "step 79800/80000 (99.75%) | loss: 2.960526 | dt: 1398.21ms",
+         None),
+        ("Total training time: `1845.17m`", "Total training time: 1845.17m", None),
+    ],
+)
+def test_launcher_logger_and_paste_prefixes_are_stripped(line: str, text: str, printed_s: float | None) -> None:
+    got = strip(line)
+    assert got is not None and got.text == text
+    assert got.printed_s == (None if printed_s is None else pytest.approx(printed_s))
+
+
+@pytest.mark.parametrize("line", [
+    "300 | loss 6.81 | lr 1e-4 | 8101.10ms",  # llama2.c: a number before ` | ` is no service
+    "step 00001/05000 (0.02%) | loss: 3.0 | lrm: 1.0", "step:1/5820 train_time:85ms step_avg:85.33ms",
+    "stdout F step 1", "[trainer:837] - step=5", "[I] step 5", "INFO     step 5",  # only after a time
+    "...", "... and 3 more", "Please use `torch.amp.GradScaler('cuda', args...)` instead.",
+    "step    1/74 | loss 4.283 | norm 1.2 | lr 3.00e-04 | 36.58 ms | 9.2% bf16 MFU | 112241 tok/s",
+])
+def test_family_and_plain_lines_keep_their_text(line: str) -> None:
+    assert strip(line) is None
+
+
+def test_a_wordplay_log_behind_tqdm_bars_reads_as_nanogpt_with_printed_times() -> None:
+    lines = ["[2024-04-02 01:59:25][INFO][configs:442] - Tokens per iteration: 131,072",
+             *(f" {i}%|▍         | {i}/100 [00:04<01:12,  1.32it/s][2024-04-02 01:59:{40 + i // 5:02d}][INFO][trainer:837] - "
+               f"step={i} loss={4 - i / 100:.4f} dt=108.1 dtf=4.6 dtb=100.7 sps=73.9 mtps=1.2 mfu=4.4 train_loss=4.29 val_loss=4.29"
+               for i in range(5, 60, 5))]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.tokens_per_iter) == ("nanogpt", 55, 131072)
+    assert snap.step_time_s == pytest.approx(0.2, rel=0.05)  # the printed clock: 5 steps a second
