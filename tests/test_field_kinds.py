@@ -805,3 +805,89 @@ def test_a_wordplay_log_behind_tqdm_bars_reads_as_nanogpt_with_printed_times() -
     snap = session(lines).snapshot()
     assert (snap.format, snap.iter, snap.tokens_per_iter) == ("nanogpt", 55, 131072)
     assert snap.step_time_s == pytest.approx(0.2, rel=0.05)  # the printed clock: 5 steps a second
+
+
+@pytest.mark.parametrize("report", [
+    "     3588.66 real        90.18 user        32.03 sys",  # BSD/macOS /usr/bin/time
+    "0.01user 0.00system 0:00.01elapsed 100%CPU (0avgtext+0avgdata 1840maxresident)k",  # GNU time
+    "real\t1m2.345s",  # bash's time keyword (then user and sys lines)
+    "python train.py  0.01s user 0.00s system 90% cpu 0.012 total",  # zsh's
+    "\tExit status: 0",  # GNU time -v
+])
+def test_the_time_report_after_the_last_step_ends_the_run(report: str) -> None:
+    lines = ["iter 0: loss 4.2639, time 25857.56ms, mfu -100.00%", "iter 10: loss 3.1459, time 220.50ms, mfu 1.69%", report]
+    assert session(lines).snapshot().status == "finished"
+
+
+@pytest.mark.parametrize(("report", "status"), [("Command exited with non-zero status 1", "crashed"),
+                                                ("Command terminated by signal 9", "interrupted")])
+def test_gnu_time_says_the_process_failed(report: str, status: str) -> None:
+    lines = ["iter 10: loss 3.1459, time 220.50ms, mfu 1.69%", report, "3.10user 0.20system 0:03.40elapsed 97%CPU"]
+    snap = session(lines).snapshot()
+    assert (snap.status, snap.error) == (status, report)
+
+
+def test_a_traceback_before_the_time_report_stays_the_cause() -> None:
+    lines = ["iter 10: loss 3.1459, time 220.50ms, mfu 1.69%", "Traceback (most recent call last):",
+             '  File "train.py", line 3, in <module>', "RuntimeError: CUDA error: out of memory",
+             "       12.00 real         3.00 user         1.00 sys"]
+    snap = session(lines).snapshot()
+    assert (snap.status, snap.error) == ("crashed", "RuntimeError: CUDA error: out of memory")
+
+
+def test_build_nanogpt_followers_step_time_named_time() -> None:
+    lines = [f"step {i:04d}, loss: 6.{i:06d}, norm: 0.7, lr: 6.0000e-04, time: 505.96ms, tokens/sec: 32381.7" for i in range(1, 8)]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter) == ("llmc", 7) and snap.step_time_s == pytest.approx(0.506, rel=0.01)
+
+
+def test_nanogpt_eval_line_with_extra_fields_between_the_losses() -> None:
+    lines = ["iter 4990: loss 1.2068, time 31.28ms, mfu 14.28%",
+             "step 5000: train loss 1.1379, train perplexity 3.1222, val loss 1.1532, val perplexity 3.1699",
+             "iter 5000: loss 1.2180, time 5242.55ms, mfu 12.86%"]
+    assert session(lines).snapshot().val_loss == pytest.approx(1.1532)
+
+
+def test_wordplay_json_settings_tokens_and_evals() -> None:
+    lines = ["[2024-03-09 10:38:03][INFO][configs:433] - Tokens per iteration: 131,072",
+             "[2024-03-09 10:38:06][WARNING][__main__:87] - {", '    "train": {', '        "eval_interval": 250,',
+             '        "max_iters": 30,', '        "compile": false,', '        "wandb_project": "WordPlay",', "    }", "}",
+             *(f"[2024-03-09 10:38:{10 + i:02d}][INFO][trainer:768] - step={i} loss=2.{i:02d} dt=84.3 mfu=4.2 "
+               f"train_loss={4.28 if i < 20 else 2.4} val_loss={4.27 if i < 20 else 2.5}" for i in range(5, 35, 5))]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.max_iters, snap.max_iters_source, snap.tokens_per_iter, snap.status) == (
+        "nanogpt", 30, 30, "log", 131072, "finished")
+    assert snap.val_loss == pytest.approx(2.5)
+    evals = session(lines).state.current.evals
+    assert [e.iter for e in evals] == [0, 15]  # the eval its lines first repeat ran after the line before
+
+
+def test_lines_a_terminal_copy_repeats_are_no_new_run() -> None:
+    rows = [f"step {i:05d}/200000 ({i / 2000:.2f}%) | loss: {9 - i / 1000:.6f} | lrm: 0.30 | dt: 1346.02ms | tok/sec: 12,172 "
+            f"| bf16_mfu: 0.00 | epoch: 1 pq: 0 rg: 25 | total time: {i / 50:.2f}m" for i in range(0, 1000, 50)]
+    pasted = [*rows[:16], *rows[12:16], *rows[14:16], *rows[16:]]  # the scrollback copied twice over
+    for lines in (pasted, ["Autodetected device type: cuda", *pasted]):
+        s = session(lines)
+        assert (len(s.state.runs), s.snapshot().iter) == (1, 950)
+    other = [*rows[:16], rows[12].replace("loss: 8.400000", "loss: 7.100000")]  # the same step, another loss
+    assert len(session(other).state.runs) == 2
+
+
+def test_lines_a_terminal_copy_repeats_are_no_new_run_in_bulk() -> None:
+    rows = [f"step {i:05d}/200000 ({i / 2000:.2f}%) | loss: {9 - i / 1000:.6f} | lrm: 0.30 | dt: 1346.02ms | tok/sec: 12,172 "
+            f"| bf16_mfu: 0.00 | epoch: 1 pq: 0 rg: 25 | total time: {i / 50:.2f}m" for i in range(0, 20000, 50)]
+    pasted = ["Autodetected device type: cuda", *rows[:160], *rows[150:160], "noise", *rows[158:]]
+    s = Session(Options(), FakeClock())
+    s.feed_block("\n".join(pasted).encode() + b"\n")
+    line_by_line = session(pasted)
+    assert (len(s.state.runs), s.snapshot().iter, s.state.lines) == (1, 19950, len(pasted))
+    assert (len(line_by_line.state.runs), line_by_line.state.lines) == (1, len(pasted))
+
+
+def test_a_nanochat_forks_final_step_marker_in_place_of_the_share() -> None:
+    lines = ["step 01679/01680 (99.94%) | loss: 3.450000 | early_stop: 0",
+             "step 01680/01680 (final) | loss: 3.448159 | early_stop: 0", "Peak memory usage: 72769.65MiB",
+             "Total training time: 11.94m", "Minimum validation bpb: 1.047156"]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.max_iters, snap.status) == ("nanochat", 1680, 1680, "finished")
+    assert snap.loss == pytest.approx(3.448159)

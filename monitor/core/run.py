@@ -294,8 +294,8 @@ class RunState:
         run = self.current
         last = run.last_iter
         if last is not None and event.iter <= last:
-            if event.iter == last:
-                return False  # a repeated line: same step, nothing new
+            if event.iter == last or event.loss is not None and _said_before(run, event.iter, event.loss):
+                return False  # a repeated line (a terminal copy duplicates lines): nothing new
             run = self._new_run(t)
         elif run.crash is not None:
             # Training went on after an error was printed: it was not fatal.
@@ -335,6 +335,16 @@ class RunState:
         and `silent[n]` after the last (line_seen(t) for each)."""
         n = len(iters)
         silent = np.zeros(n + 1, dtype=np.int64) if silent is None else silent
+        repeated = None if n == 0 else _repeated_rows(self.current, iters, loss)
+        if repeated is not None:  # lines said again word for word (a terminal copy): not a new run
+            keep = ~repeated
+            gaps = np.cumsum(silent[:n] + repeated)
+            at = np.flatnonzero(keep)
+            silent = np.concatenate((np.diff(gaps[at], prepend=0), [silent[n] + gaps[-1] - (gaps[at[-1]] if len(at) else 0)]))
+            iters, loss, step_time_s, mfu = iters[keep], loss[keep], step_time_s[keep], mfu[keep]
+            train_time_s = None if train_time_s is None else train_time_s[keep]
+            max_iters = None if max_iters is None else max_iters[keep]
+            return self.extend_iterations(iters, loss, step_time_s, mfu, t, silent, train_time_s, max_iters)
         self.lines += n + int(silent.sum())
         _lines_seen(self.current, int(silent[0]), t)
         if n == 0:
@@ -398,6 +408,37 @@ class RunState:
         run.last_line_t = t
         self.runs.append(run)
         return run
+
+
+def _said_before(run: Run, it: int, loss: float) -> bool:
+    """True when the run's kept rows hold step `it` with this same finite loss: the line is a
+    copy (a terminal's scrollback pasted twice), not a new process going back."""
+    iters = run.iters.values
+    i = int(np.searchsorted(iters, it))
+    return math.isfinite(loss) and i < len(iters) and iters[i] == it and run.loss.values[i] == loss
+
+
+def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray) -> np.ndarray | None:
+    """The rows of a block that _iteration would drop as copies (_said_before, row by row: a
+    row going back starts a new run unless it copies a row of the run it goes back in); None
+    when no row goes back (the usual case: one pass over the block)."""
+    last = run.last_iter
+    ahead = np.maximum.accumulate(iters)
+    if not (iters < np.concatenate(([np.iinfo(np.int64).min if last is None else last], ahead[:-1]))).any():
+        return None
+    seen = dict(zip(run.iters.values.tolist(), run.loss.values.tolist()))
+    repeated = np.zeros(len(iters), dtype=bool)
+    for i, (it, x) in enumerate(zip(iters.tolist(), loss.tolist())):
+        if last is not None and it < last:
+            if math.isfinite(x) and seen.get(it) == x:
+                repeated[i] = True
+                continue
+            seen = {}  # a new run starts with this row
+        elif last is not None and it == last:
+            continue  # the same step again: a repeated line, dropped by the caller
+        seen[it] = x
+        last = it
+    return repeated if repeated.any() else None
 
 
 def _lines_seen(run: Run, count: int, t: float | None) -> None:
