@@ -294,7 +294,8 @@ class RunState:
         run = self.current
         last = run.last_iter
         if last is not None and event.iter <= last:
-            if event.iter == last or event.loss is not None and _said_before(run, event.iter, event.loss):
+            if event.iter == last or (event.loss is not None and event.train_time_s is not None
+                                      and _said_before(run, event.iter, event.loss, event.train_time_s)):
                 return False  # a repeated line (a terminal copy duplicates lines): nothing new
             run = self._new_run(t)
         elif run.crash is not None:
@@ -335,7 +336,7 @@ class RunState:
         and `silent[n]` after the last (line_seen(t) for each)."""
         n = len(iters)
         silent = np.zeros(n + 1, dtype=np.int64) if silent is None else silent
-        repeated = None if n == 0 else _repeated_rows(self.current, iters, loss)
+        repeated = None if n == 0 else _repeated_rows(self.current, iters, loss, train_time_s)
         if repeated is not None:  # lines said again word for word (a terminal copy): not a new run
             keep = ~repeated
             gaps = np.cumsum(silent[:n] + repeated)
@@ -410,33 +411,37 @@ class RunState:
         return run
 
 
-def _said_before(run: Run, it: int, loss: float) -> bool:
-    """True when the run's kept rows hold step `it` with this same finite loss: the line is a
-    copy (a terminal's scrollback pasted twice), not a new process going back."""
+def _said_before(run: Run, it: int, loss: float, train_time_s: float) -> bool:
+    """True when the run's kept rows hold step `it` with this same loss and training clock
+    (both printed): the line is a copy (a terminal's scrollback pasted twice), not a new
+    process going back, which starts its clock again."""
     iters = run.iters.values
     i = int(np.searchsorted(iters, it))
-    return math.isfinite(loss) and i < len(iters) and iters[i] == it and run.loss.values[i] == loss
+    return (math.isfinite(loss) and math.isfinite(train_time_s) and i < len(iters) and iters[i] == it
+            and run.loss.values[i] == loss and run.train_time_s.values[i] == train_time_s)
 
 
-def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray) -> np.ndarray | None:
+def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: np.ndarray | None) -> np.ndarray | None:
     """The rows of a block that _iteration would drop as copies (_said_before, row by row: a
     row going back starts a new run unless it copies a row of the run it goes back in); None
-    when no row goes back (the usual case: one pass over the block)."""
+    when no row can be one (the usual case: one pass over the block)."""
     last = run.last_iter
+    if train_time_s is None:
+        return None
     ahead = np.maximum.accumulate(iters)
     if not (iters < np.concatenate(([np.iinfo(np.int64).min if last is None else last], ahead[:-1]))).any():
         return None
-    seen = dict(zip(run.iters.values.tolist(), run.loss.values.tolist()))
+    seen = {it: (x, c) for it, x, c in zip(run.iters.values.tolist(), run.loss.values.tolist(), run.train_time_s.values.tolist())}
     repeated = np.zeros(len(iters), dtype=bool)
-    for i, (it, x) in enumerate(zip(iters.tolist(), loss.tolist())):
+    for i, (it, x, c) in enumerate(zip(iters.tolist(), loss.tolist(), train_time_s.tolist())):
         if last is not None and it < last:
-            if math.isfinite(x) and seen.get(it) == x:
+            if math.isfinite(x) and math.isfinite(c) and seen.get(it) == (x, c):
                 repeated[i] = True
                 continue
             seen = {}  # a new run starts with this row
         elif last is not None and it == last:
             continue  # the same step again: a repeated line, dropped by the caller
-        seen[it] = x
+        seen[it] = (x, c)
         last = it
     return repeated if repeated.any() else None
 
