@@ -43,13 +43,9 @@ _PREFIX = re.compile(
     r"| *(?P<task>\d{1,5}): "
     # docker compose's service column (`docker compose up`, `logs`): `train-1  | `, compose v1's
     # `project_train_1  | ` (the replica number keeps a family's own `300 | loss` apart)
-    r"|(?P<service>[A-Za-z][\w.-]{0,62}[-_]\d{1,4}) +\| ?"
+    r"|[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ?"
     # kubectl logs --prefix: `[pod/trainer-0/main] `
     r"|\[pod/[^\s/\]]{1,253}/[^\s\]]{1,63}\] "
-    # a tqdm bar the next line was printed after, without its `\r` (a notebook, a captured
-    # stream): `  4%|▍         | 4/100 [00:04<01:12,  1.32it/s]`, `Step: 501/510 [07:24<1:06:41, 444.57s/it]`
-    r"|(?P<bar>[^\[\n|]{0,60}?(?:\d{1,3}%\|[^|\n]{0,200}\| *)?\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?"
-    r" \[[\d:]+<[\d:?]+(?:, *[^\]\n]{0,60})?\] *)"
     # Python logging: `INFO:root:`, `INFO:__main__:` (basicConfig), `[INFO] `, `INFO - `,
     # `name - INFO - `, `INFO - name - ` (transformers' examples), loguru's
     # `| INFO     | module:function:12 - `
@@ -70,8 +66,14 @@ _PREFIX = re.compile(
 #: the lines it prints before it starts the processes (`Setting OMP_NUM_THREADS …`).
 _LAUNCHER = frozenset(("torch/distributed/run.py", "torch.distributed.run"))
 #: What a prefix may start with: a cheap test before the pattern is tried (docker compose's
-#: service names start with any letter: see _maybe_service).
+#: service names start with any letter: _SERVICE is tried on those).
 _HEADS = frozenset("[0123456789|DIWECFJMASONDTS .…")
+_SERVICE = re.compile(r"[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ")
+# A tqdm bar the next line was printed after, without its `\r` (a notebook, a captured stream):
+# `  4%|▍         | 4/100 [00:04<01:12,  1.32it/s]`, `Step: 501/510 [07:24<1:06:41, 444.57s/it]`;
+# tried only on a line that has a bar's rate (`it/s]`, `s/it]`).
+_BAR = re.compile(r"[^\[\n|]{0,60}?(?:\d{1,3}%\|[^|\n]{0,200}\| *)?\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?"
+                  r" \[[\d:]+<[\d:?]+(?:, *[^\]\n]{0,60})?\] *")
 #: Markdown's inline code marks a poster put around numbers (`loss: `2.960526``): taken out of
 #: a line where one touches a digit.
 _TICKED = re.compile(r"`\d|\d`")
@@ -102,17 +104,19 @@ def strip(line: str) -> Stripped | None:
     ticked = "`" in line and _TICKED.search(line) is not None
     if ticked:
         line = line.replace("`", "")
-    head = line[:1]
-    if head not in _HEADS and not (head.isalpha() and "| " in line[:72]):
-        return Stripped(line) if ticked else None
-    m = _PREFIX.match(line)
+    at = 0
+    if ("it/s]" in line or "s/it]" in line) and (bar := _BAR.match(line)) is not None:
+        at = bar.end()
+    head = line[at : at + 1]
+    if head not in _HEADS and not (head.isalpha() and "| " in line[at : at + 72] and _SERVICE.match(line, at)):
+        return Stripped(line[at:]) if ticked or at else None
+    m = _PREFIX.match(line, at)
     if m is None or m.group("after") is not None:
-        return Stripped(line) if ticked else None
+        return Stripped(line[at:]) if ticked or at else None
     printed_s: float | None = None
     resolution_s: float | None = None
     rank: int | None = None
     launch = False
-    at = 0
     for _ in range(MAX_PREFIXES):
         if m is None or m.end() == at or at and m.group("elision") is not None:
             break
