@@ -743,3 +743,151 @@ def test_the_rest_of_a_wrapped_line_does_not_end_a_traceback(end: str, status: s
              "", "[rank0]:     out = call_compiled_backward()", "", end]
     snap = session(lines).snapshot()
     assert (snap.status, snap.error) == (status, error)
+
+
+# --- fifth collection: prefixes of launchers, loggers and pastes ---------------------------------
+
+@pytest.mark.parametrize(
+    ("line", "text", "printed_s"),
+    [
+        # docker compose's service column (v2 `name-N`, v1 `project_name_N`), with `logs -t` after it
+        ("train-1  | iter 10: loss 2.0, time 10.0ms", "iter 10: loss 2.0, time 10.0ms", None),
+        ("docker-train-1  | Epoch [1/5], Loss: 0.0084", "Epoch [1/5], Loss: 0.0084", None),
+        ("proj_trainer_1  | 2024-01-01T10:00:00.000000000Z step 1", "step 1", 1704103200.0),
+        # a container runtime's log file (CRI) and kubectl logs --prefix
+        ("2026-08-19T12:58:56.511554557+08:00 stdout F step 1 loss 0.5", "step 1 loss 0.5", 1787115536.511554557),
+        ("2026-03-30T04:21:56.562896627Z stderr F Traceback (most recent call last):",
+         "Traceback (most recent call last):", 1774844516.562896627),
+        ("[pod/trainer-0/main] iter 10: loss 2.0", "iter 10: loss 2.0", None),
+        # Python logging with a month-first date (transformers' and accelerate's examples), rich's handler
+        ("05/28/2026 01:56:31 - INFO - __main__ - Step 100/79, Epoch 2, Loss 0.2188", "Step 100/79, Epoch 2, Loss 0.2188",
+         1779933391.0),
+        ("[01/02/24 10:00:00] INFO     iter 10: loss 2.0", "iter 10: loss 2.0", 1704189600.0),
+        # ezpz's logger (wordplay) in its three forms
+        ("[2024-04-02 01:59:46][INFO][trainer:837] - step=5 loss=3.6606", "step=5 loss=3.6606", 1712023186.0),
+        ("[2024-11-09 20:00:06.652694][INFO][trainer.py:892] - step=10 loss=3.22", "step=10 loss=3.22", 1731182406.652694),
+        ("[2025-07-24 17:54:48,709407][I][wordplay/trainer:850] step=10 loss=4.28", "step=10 loss=4.28", 1753379688.709407),
+        # a tqdm bar the logger's line was printed after, without its carriage return
+        ("  4%|▍         | 4/100 [00:04<01:12,  1.32it/s][2024-04-02 01:59:46][INFO][trainer:837] - step=5 loss=3.6",
+         "step=5 loss=3.6", 1712023186.0),
+        ("Step: 501/510 [07:24<1:06:41, 444.57s/it]10/08/2026 16:51:48 - INFO - __main__ - Step 501/109823",
+         "Step 501/109823", 1791478308.0),
+        ("100%|██████████| 100/100 [00:13<00:00,  7.48it/s]", "", None),
+        # a poster's elision glued to the line, Markdown's code marks around numbers
+        ("...tokens per iteration will be: 16,384", "tokens per iteration will be: 16,384", None),
+        ("step 79800/80000 (99.75%) | loss: `2.960526` | dt: 1398.21ms", "step 79800/80000 (99.75%) | loss: 2.960526 | dt: 1398.21ms",
+         None),
+        ("Total training time: `1845.17m`", "Total training time: 1845.17m", None),
+    ],
+)
+def test_launcher_logger_and_paste_prefixes_are_stripped(line: str, text: str, printed_s: float | None) -> None:
+    got = strip(line)
+    assert got is not None and got.text == text
+    assert got.printed_s == (None if printed_s is None else pytest.approx(printed_s))
+
+
+@pytest.mark.parametrize("line", [
+    "300 | loss 6.81 | lr 1e-4 | 8101.10ms",  # llama2.c: a number before ` | ` is no service
+    "step 00001/05000 (0.02%) | loss: 3.0 | lrm: 1.0", "step:1/5820 train_time:85ms step_avg:85.33ms",
+    "stdout F step 1", "[trainer:837] - step=5", "[I] step 5", "INFO     step 5",  # only after a time
+    "...", "... and 3 more", "Please use `torch.amp.GradScaler('cuda', args...)` instead.",
+    "step    1/74 | loss 4.283 | norm 1.2 | lr 3.00e-04 | 36.58 ms | 9.2% bf16 MFU | 112241 tok/s",
+])
+def test_family_and_plain_lines_keep_their_text(line: str) -> None:
+    assert strip(line) is None
+
+
+def test_a_wordplay_log_behind_tqdm_bars_reads_as_nanogpt_with_printed_times() -> None:
+    lines = ["[2024-04-02 01:59:25][INFO][configs:442] - Tokens per iteration: 131,072",
+             *(f" {i}%|▍         | {i}/100 [00:04<01:12,  1.32it/s][2024-04-02 01:59:{40 + i // 5:02d}][INFO][trainer:837] - "
+               f"step={i} loss={4 - i / 100:.4f} dt=108.1 dtf=4.6 dtb=100.7 sps=73.9 mtps=1.2 mfu=4.4 train_loss=4.29 val_loss=4.29"
+               for i in range(5, 60, 5))]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.tokens_per_iter) == ("nanogpt", 55, 131072)
+    assert snap.step_time_s == pytest.approx(0.2, rel=0.05)  # the printed clock: 5 steps a second
+
+
+@pytest.mark.parametrize("report", [
+    "     3588.66 real        90.18 user        32.03 sys",  # BSD/macOS /usr/bin/time
+    "0.01user 0.00system 0:00.01elapsed 100%CPU (0avgtext+0avgdata 1840maxresident)k",  # GNU time
+    "real\t1m2.345s",  # bash's time keyword (then user and sys lines)
+    "python train.py  0.01s user 0.00s system 90% cpu 0.012 total",  # zsh's
+    "\tExit status: 0",  # GNU time -v
+])
+def test_the_time_report_after_the_last_step_ends_the_run(report: str) -> None:
+    lines = ["iter 0: loss 4.2639, time 25857.56ms, mfu -100.00%", "iter 10: loss 3.1459, time 220.50ms, mfu 1.69%", report]
+    assert session(lines).snapshot().status == "finished"
+
+
+@pytest.mark.parametrize(("report", "status"), [("Command exited with non-zero status 1", "crashed"),
+                                                ("Command terminated by signal 9", "interrupted")])
+def test_gnu_time_says_the_process_failed(report: str, status: str) -> None:
+    lines = ["iter 10: loss 3.1459, time 220.50ms, mfu 1.69%", report, "3.10user 0.20system 0:03.40elapsed 97%CPU"]
+    snap = session(lines).snapshot()
+    assert (snap.status, snap.error) == (status, report)
+
+
+def test_a_traceback_before_the_time_report_stays_the_cause() -> None:
+    lines = ["iter 10: loss 3.1459, time 220.50ms, mfu 1.69%", "Traceback (most recent call last):",
+             '  File "train.py", line 3, in <module>', "RuntimeError: CUDA error: out of memory",
+             "       12.00 real         3.00 user         1.00 sys"]
+    snap = session(lines).snapshot()
+    assert (snap.status, snap.error) == ("crashed", "RuntimeError: CUDA error: out of memory")
+
+
+def test_build_nanogpt_followers_step_time_named_time() -> None:
+    lines = [f"step {i:04d}, loss: 6.{i:06d}, norm: 0.7, lr: 6.0000e-04, time: 505.96ms, tokens/sec: 32381.7" for i in range(1, 8)]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter) == ("llmc", 7) and snap.step_time_s == pytest.approx(0.506, rel=0.01)
+
+
+def test_nanogpt_eval_line_with_extra_fields_between_the_losses() -> None:
+    lines = ["iter 4990: loss 1.2068, time 31.28ms, mfu 14.28%",
+             "step 5000: train loss 1.1379, train perplexity 3.1222, val loss 1.1532, val perplexity 3.1699",
+             "iter 5000: loss 1.2180, time 5242.55ms, mfu 12.86%"]
+    assert session(lines).snapshot().val_loss == pytest.approx(1.1532)
+
+
+def test_wordplay_json_settings_tokens_and_evals() -> None:
+    lines = ["[2024-03-09 10:38:03][INFO][configs:433] - Tokens per iteration: 131,072",
+             "[2024-03-09 10:38:06][WARNING][__main__:87] - {", '    "train": {', '        "eval_interval": 250,',
+             '        "max_iters": 30,', '        "compile": false,', '        "wandb_project": "WordPlay",', "    }", "}",
+             *(f"[2024-03-09 10:38:{10 + i:02d}][INFO][trainer:768] - step={i} loss=2.{i:02d} dt=84.3 mfu=4.2 "
+               f"train_loss={4.28 if i < 20 else 2.4} val_loss={4.27 if i < 20 else 2.5}" for i in range(5, 35, 5))]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.max_iters, snap.max_iters_source, snap.tokens_per_iter, snap.status) == (
+        "nanogpt", 30, 30, "log", 131072, "finished")
+    assert snap.val_loss == pytest.approx(2.5)
+    evals = session(lines).state.current.evals
+    assert [e.iter for e in evals] == [0, 15]  # the eval its lines first repeat ran after the line before
+
+
+def test_lines_a_terminal_copy_repeats_are_no_new_run() -> None:
+    rows = [f"step {i:05d}/200000 ({i / 2000:.2f}%) | loss: {9 - i / 1000:.6f} | lrm: 0.30 | dt: 1346.02ms | tok/sec: 12,172 "
+            f"| bf16_mfu: 0.00 | epoch: 1 pq: 0 rg: 25 | total time: {i / 50:.2f}m" for i in range(0, 1000, 50)]
+    pasted = [*rows[:16], *rows[12:16], *rows[14:16], *rows[16:]]  # the scrollback copied twice over
+    for lines in (pasted, ["Autodetected device type: cuda", *pasted]):
+        s = session(lines)
+        assert (len(s.state.runs), s.snapshot().iter) == (1, 950)
+    other = [*rows[:16], rows[12].replace("loss: 8.400000", "loss: 7.100000")]  # the same step, another loss
+    assert len(session(other).state.runs) == 2
+
+
+def test_lines_a_terminal_copy_repeats_are_no_new_run_in_bulk() -> None:
+    rows = [f"step {i:05d}/200000 ({i / 2000:.2f}%) | loss: {9 - i / 1000:.6f} | lrm: 0.30 | dt: 1346.02ms | tok/sec: 12,172 "
+            f"| bf16_mfu: 0.00 | epoch: 1 pq: 0 rg: 25 | total time: {i / 50:.2f}m" for i in range(0, 20000, 50)]
+    pasted = ["Autodetected device type: cuda", *rows[:160], *rows[150:160], "noise", *rows[158:]]
+    s = Session(Options(), FakeClock())
+    s.feed_block("\n".join(pasted).encode() + b"\n")
+    line_by_line = session(pasted)
+    assert (len(s.state.runs), s.snapshot().iter, s.state.lines) == (1, 19950, len(pasted))
+    assert (len(line_by_line.state.runs), line_by_line.state.lines) == (1, len(pasted))
+
+
+def test_a_nanochat_forks_final_step_marker_in_place_of_the_share() -> None:
+    lines = ["step 01679/01680 (99.94%) | loss: 3.450000 | early_stop: 0",
+             "step 01680/01680 (final) | loss: 3.448159 | early_stop: 0", "Peak memory usage: 72769.65MiB",
+             "Total training time: 11.94m", "Minimum validation bpb: 1.047156"]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.max_iters, snap.status) == ("nanochat", 1680, 1680, "finished")
+    assert snap.loss == pytest.approx(3.448159)

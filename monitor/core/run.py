@@ -141,8 +141,9 @@ class RunState:
         run = self.current
         last = run.last_iter
         if last is not None and event.iter <= last:
-            if event.iter == last:
-                return False  # a repeated line: same step, nothing new
+            if event.iter == last or (event.loss is not None and event.train_time_s is not None
+                                      and _said_before(run, event.iter, event.loss, event.train_time_s)):
+                return False  # a repeated line (a terminal copy duplicates lines): nothing new
             run = self._new_run(t)
         elif run.crash is not None:
             # Training went on after an error was printed: it was not fatal.
@@ -182,6 +183,16 @@ class RunState:
         and `silent[n]` after the last (line_seen(t) for each)."""
         n = len(iters)
         silent = np.zeros(n + 1, dtype=np.int64) if silent is None else silent
+        repeated = None if n == 0 else _repeated_rows(self.current, iters, loss, train_time_s)
+        if repeated is not None:  # lines said again word for word (a terminal copy): not a new run
+            keep = ~repeated
+            gaps = np.cumsum(silent[:n] + repeated)
+            at = np.flatnonzero(keep)
+            silent = np.concatenate((np.diff(gaps[at], prepend=0), [silent[n] + gaps[-1] - (gaps[at[-1]] if len(at) else 0)]))
+            iters, loss, step_time_s, mfu = iters[keep], loss[keep], step_time_s[keep], mfu[keep]
+            train_time_s = None if train_time_s is None else train_time_s[keep]
+            max_iters = None if max_iters is None else max_iters[keep]
+            return self.extend_iterations(iters, loss, step_time_s, mfu, t, silent, train_time_s, max_iters)
         self.lines += n + int(silent.sum())
         _lines_seen(self.current, int(silent[0]), t)
         if n == 0:
@@ -245,6 +256,41 @@ class RunState:
         run.last_line_t = t
         self.runs.append(run)
         return run
+
+
+def _said_before(run: Run, it: int, loss: float, train_time_s: float) -> bool:
+    """True when the run's kept rows hold step `it` with this same loss and training clock
+    (both printed): the line is a copy (a terminal's scrollback pasted twice), not a new
+    process going back, which starts its clock again."""
+    iters = run.iters.values
+    i = int(np.searchsorted(iters, it))
+    return (math.isfinite(loss) and math.isfinite(train_time_s) and i < len(iters) and iters[i] == it
+            and run.loss.values[i] == loss and run.train_time_s.values[i] == train_time_s)
+
+
+def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: np.ndarray | None) -> np.ndarray | None:
+    """The rows of a block that _iteration would drop as copies (_said_before, row by row: a
+    row going back starts a new run unless it copies a row of the run it goes back in); None
+    when no row can be one (the usual case: one pass over the block)."""
+    last = run.last_iter
+    if train_time_s is None:
+        return None
+    ahead = np.maximum.accumulate(iters)
+    if not (iters < np.concatenate(([np.iinfo(np.int64).min if last is None else last], ahead[:-1]))).any():
+        return None
+    seen = {it: (x, c) for it, x, c in zip(run.iters.values.tolist(), run.loss.values.tolist(), run.train_time_s.values.tolist())}
+    repeated = np.zeros(len(iters), dtype=bool)
+    for i, (it, x, c) in enumerate(zip(iters.tolist(), loss.tolist(), train_time_s.tolist())):
+        if last is not None and it < last:
+            if math.isfinite(x) and math.isfinite(c) and seen.get(it) == (x, c):
+                repeated[i] = True
+                continue
+            seen = {}  # a new run starts with this row
+        elif last is not None and it == last:
+            continue  # the same step again: a repeated line, dropped by the caller
+        seen[it] = (x, c)
+        last = it
+    return repeated if repeated.any() else None
 
 
 def _lines_seen(run: Run, count: int, t: float | None) -> None:

@@ -9,7 +9,7 @@ import ast
 import operator
 import re
 
-from monitor.core.events import Crash, Event, PyWarning, TracebackStarted
+from monitor.core.events import Crash, Event, PyWarning, TracebackStarted, TrainingEnded
 
 #: What a line says about its log's family (a family's sniff() gives one, 0 for a line not its
 #: own): a start-up line that more than one family prints (the optimizer's `using fused AdamW:`
@@ -40,6 +40,18 @@ _SCHEDULER_OOM = re.compile(r"slurmstepd(?:-\S+)?: error: Detected \d+ oom[_-]ki
 _WATCHDOG = re.compile(r"(?:.*?\] )?\[(?:PG \d+ )?Rank (\d+)\] (Watchdog caught collective operation timeout: .*\S)")
 _TERMINATE = re.compile(r"terminate called after throwing an instance of '([^']{1,200})'")
 _WHAT = re.compile(r"\s*what\(\):\s+(.*\S)")
+# The shell's or /usr/bin/time's report after the process ended: BSD/macOS `  3588.66 real
+# 90.18 user  32.03 sys`, GNU `0.01user 0.00system 0:00.01elapsed 100%CPU …`, bash's and zsh's
+# `time` (`real\t1m2.345s`; `… 0.01s user 0.00s system 90% cpu 0.012 total`), GNU `time -v`'s
+# `Exit status: 0`. GNU time says a failure itself: `Command exited with non-zero status 1`,
+# `Command terminated by signal 9`.
+_TIME_REPORT = re.compile(
+    r"\s*\d+(?:\.\d+)? real\s+\d+(?:\.\d+)? user\s+\d+(?:\.\d+)? sys\b"
+    r"|\d+(?:\.\d+)?user \d+(?:\.\d+)?system [\d:.]+elapsed \d+%CPU"
+    r"|real\s+\d+m\d+(?:\.\d+)?s\s*$"
+    r"|.* \d+(?:\.\d+)?s user \d+(?:\.\d+)?s system \d+% cpu [\d:.]+ total\s*$"
+    r"|\s+Exit status: 0\s*$")
+_TIME_FAILED = re.compile(r"Command exited with non-zero status \d+|Command terminated by signal \d+|\s+Exit status: \d+")
 #: Where a scheduler's message may start in the middle of a line: the job was killed while a
 #: line was half written, and the scheduler's own line is glued to it.
 _GLUED_MARKERS = ("slurmstepd", "=>> PBS: ")
@@ -188,6 +200,8 @@ class PythonErrors:
             return Crash(message=line.strip(), interrupted=True)  # killed from outside, as by SIGTERM
         if line[:1] == "s" and _SCHEDULER_OOM.match(line):
             return Crash(message=line.strip())
+        if "real" in line or "user" in line or "Exit status" in line or line.startswith("Command "):
+            return _exit_report(line) or self._native_error(line)
         return self._native_error(line)
 
     def _raised_rest(self, line: str) -> Event | None:
@@ -216,6 +230,16 @@ class PythonErrors:
             self._native = m.group(1)
             return None
         return Crash(message=f"{m.group(1)} {rest}")
+
+
+def _exit_report(line: str) -> Event | None:
+    """The process's end as `time` reports it: ended (its own output says how it went) or
+    failed (GNU time's non-zero exit status or signal)."""
+    if _TIME_REPORT.match(line):
+        return TrainingEnded(f"process exited ({' '.join(line.split())})")
+    if _TIME_FAILED.match(line):
+        return Crash(message=line.strip(), interrupted="signal" in line)
+    return None
 
 
 def _fatal(line: str) -> Event | None:

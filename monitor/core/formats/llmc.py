@@ -58,9 +58,10 @@ _BATCH = re.compile(rf"total desired batch size: {INT}\s*$")
 _ACCUM = re.compile(rf"=> calculated gradient accumulation steps: {INT}\s*$")
 # build-nanogpt: f"step {step:5d} | loss: {loss:.6f} | lr {lr:.4e} | norm: {norm:.4f} | dt: {dt*1000:.2f}ms |
 # tok/sec: {tps:.2f}", and the forms of its history that forks kept: `step {i}, loss: {x}` (no time
-# yet), `step {i}, loss: {x}, dt: {ms:.2f}ms, tok/sec: …`, `step {i:4d} | loss: … | dt: …` (no lr/norm).
+# yet), `step {i}, loss: {x}, dt: {ms:.2f}ms, tok/sec: …`, `step {i:4d} | loss: … | dt: …` (no lr/norm),
+# and followers' names for it (`step 0001, loss: …, norm: …, lr: …, time: 449.89ms, tokens/sec: …`).
 _BUILD_STEP = re.compile(rf"step\s+{INT}(?:,| \|) loss: {NUM}")
-_BUILD_DT = re.compile(r"\bdt: ?([\d.]+) ?ms\b")
+_BUILD_DT = re.compile(r"\b(?:dt|time): ?([\d.]+) ?ms\b")
 _BUILD_VAL = re.compile(rf"validation loss: {NUM}\s*$")
 _BUILD_HELLASWAG = re.compile(r"HellaSwag accuracy: \d+/\d+=([\d.]+)")
 # build-nanogpt's log/log.txt: f"{step} train {loss:.6f}", f"{step} val {val:.4f}", f"{step} hella {acc:.4f}".

@@ -32,7 +32,8 @@ DEFAULTS: dict[str, object] = {"eval_interval": 250, "core_metric_every": 2000}
 _ECHO = re.compile(r"(?:\^\[\[?[\d;]*[A-Za-z~])+")
 # base_train `step 00100/21400 (0.47%) | loss: …`; mid_train and today's chat_sft print no
 # total, only the share of their data consumed.
-_STEP = re.compile(rf"step {INT}(?:/{INT})? \(([\d.]+)%\) \| loss: {NUM}")
+# A fork prints `(final)` where the share was on its last step (`step 01680/01680 (final) | loss: …`).
+_STEP = re.compile(rf"step {INT}(?:/{INT})? \((?:([\d.]+)%|final)\) \| loss: {NUM}")
 _DT = re.compile(r"\| dt: ([\d.]+)ms")
 _MFU = re.compile(r"\| (?:bf16_)?mfu: ([\d.]+)")
 _TOTAL_TIME = re.compile(r"\| total time: ([\d.]+)m")
@@ -116,7 +117,7 @@ class Parser:
                 self._last_step = iteration.iter
                 if remaining is not None and remaining.group(2) == " steps":  # the steps left give the total
                     iteration = replace(iteration, max_iters=iteration.iter + 1 + int(remaining.group(1)))
-                elif iteration.max_iters is None:  # the share of the stage done gives its total
+                elif iteration.max_iters is None and m.group(3) is not None:  # the share of the stage done gives its total
                     # (on a time budget, the total at the pace so far, until the summary says)
                     iteration = replace(iteration, share_total=self._share.add(iteration.iter, m.group(3)))
                 return self._staged(stage, line, iteration)

@@ -48,11 +48,22 @@ _STEP = r"(\d{1,4000})"
 _ITER = re.compile(
     rf"iter {_STEP}: loss {NUM}(?: \w+)?, time {NUM}ms(?:, mfu {NUM}%)?", re.IGNORECASE
 )
-_EVAL = re.compile(rf"step {_STEP}: train loss {NUM}(?: \w+)?, val loss {NUM}", re.IGNORECASE)
+# Forks add fields between the two losses (`train perplexity 7.8959, `): any `, name value`.
+_EVAL = re.compile(rf"step {_STEP}: train loss {NUM}(?: \w+)?(?:, (?!val loss)[^,]{{1,80}})*, val loss {NUM}", re.IGNORECASE)
+# saforem2/wordplay (nanoGPT's train.py rewritten around ezpz): `step=10 loss=3.2386 dt=85.2848
+# dtf=4.6529 dtb=77.9241 sps=93.8033 mtps=1.5369 mfu=4.3692 train_loss=4.2922 val_loss=4.2905`.
+# Its dt was milliseconds in 2024-04 and seconds from 2024-07 (the legend says so, the line
+# does not): the step time comes from the logger's printed times instead.
+_KV_STEP = re.compile(rf"step={_STEP} loss={NUM}")
+_KV_FIELD = re.compile(rf" (mfu|train_loss|val_loss)={NUM}")
+# A JSON dump of the settings (wordplay's config: `        "max_iters": 100,`).
+_JSON_SETTING = re.compile(r'\s+"(\w{1,40})": ([^,{\[]{1,100}?),?\s*$')
+_JSON_WORDS = {"true": True, "false": False, "null": None}
 _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
 _OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
 # train.py's `tokens per iteration will be: N`; forks print `total number of tokens per iteration: N`.
-_TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (\d[\d,]{0,30})(?![\d,])")
+# wordplay: `Tokens per iteration: 131,072`.
+_TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (\d[\d,]{0,30})(?![\d,])", re.IGNORECASE)
 _VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)")
 _PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
 # train.py's f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"
@@ -89,6 +100,8 @@ class Parser:
     def __init__(self) -> None:
         self._in_config = False
         self._errors = PythonErrors()
+        self._kv_iter: int | None = None  # wordplay's last step line
+        self._kv_losses: tuple[float | None, float | None] | None = None  # the eval its lines repeat
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if self._in_config:
@@ -107,6 +120,10 @@ class Parser:
                     mfu=None if mfu is None or mfu < 0 else mfu / 100.0,
                 )
         elif head == "s":
+            if line.startswith("step="):
+                m = _KV_STEP.match(line)
+                if m is not None:
+                    return self._kv_step(m, line)
             m = _EVAL.match(line)
             if m is not None:
                 return Eval(iter=int(m.group(1)), train_loss=number(m.group(2)), val_loss=number(m.group(3)))
@@ -121,6 +138,21 @@ class Parser:
             if m is not None:
                 return ConfigValue(key=m.group(1), value=literal(m.group(2)))
         return self._startup(line) or self._errors.parse(line)
+
+    def _kv_step(self, m: re.Match[str], line: str) -> Event | tuple[Event, ...]:
+        """wordplay's step line; the train/val losses it repeats are an eval's, which ran
+        after the step line before the one where they first change (at step 0 for the first)."""
+        step = int(m.group(1))
+        fields = {k: number(v) for k, v in _KV_FIELD.findall(line, m.end())}
+        mfu = fields.get("mfu")
+        event = Iteration(iter=step, loss=number(m.group(2)), step_time_s=None,
+                          mfu=None if mfu is None or mfu < 0 else mfu / 100.0)
+        losses = (fields.get("train_loss"), fields.get("val_loss"))
+        before, self._kv_iter = self._kv_iter, step
+        if losses[1] is None or losses == self._kv_losses:
+            return event
+        self._kv_losses = losses
+        return Eval(iter=0 if before is None else before, train_loss=losses[0], val_loss=losses[1]), event
 
     def plain(self) -> bool:
         """True when an `iter` line would leave the parser as it is (not inside a config
@@ -149,7 +181,7 @@ class Parser:
 
     @staticmethod
     def _startup(line: str) -> Event | tuple[Event, ...] | None:
-        if line.startswith(("tokens per iteration", "total number of tokens per iteration")):
+        if line.startswith(("tokens per iteration", "Tokens per iteration", "total number of tokens per iteration")):
             m = _TOKENS.match(line)
             return TokensPerIter(int(m.group(1).replace(",", ""))) if m else None
         if line.startswith("found vocab_size"):
@@ -168,7 +200,18 @@ class Parser:
             return Compiling()
         if line.startswith(_END_LINES):
             return TrainingEnded(line.strip())
+        if line[:1].isspace() and '"' in line[:44]:
+            return _json_setting(line)
         return _settings(line) if ": " in line else None
+
+
+def _json_setting(line: str) -> Event | None:
+    """One line of a JSON dump of the settings: train.py's settings only."""
+    m = _JSON_SETTING.match(line)
+    if m is None or m.group(1) not in TRAIN_SETTINGS:
+        return None
+    text = m.group(2).strip()
+    return ConfigValue(key=m.group(1), value=_JSON_WORDS[text] if text in _JSON_WORDS else literal(text))
 
 
 def _settings(line: str) -> tuple[Event, ...] | None:
@@ -197,7 +240,7 @@ def sniff(line: str) -> int:
     """What the line says of the family (common.SHARED, OWN, STEP; 0 when it is not nanoGPT's):
     the `iter` line decides; the eval line, the tokens line, the config dump's head and the
     start-up lines of _SHARED_LINES are llama2.c's too."""
-    if _ITER.match(line):
+    if _ITER.match(line) or line.startswith("step=") and _KV_STEP.match(line):
         return STEP
     if line.startswith(_OWN_LINES):
         return OWN

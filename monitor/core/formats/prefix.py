@@ -13,11 +13,17 @@ from dataclasses import dataclass
 
 _LEVEL = r"(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)"
 _MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+# What may follow a printed time: a separator (` - `, ` | `, `: `) and spaces, or straight
+# away the next bracketed field (`[2024-04-02 01:59:46][INFO][trainer:837] - `, ezpz's logger).
+_AFTER_TIME = r"(?:\s*[|:-](?=\s))?(?:\s+|(?=\[))"
 # One prefix at the start of a line; a line may carry several (`[rank0]: 2024-… INFO - …`).
 _PREFIX = re.compile(
     # an ISO-8601 date and time, bracketed or not (`ts "%Y-%m-%d %H:%M:%S"`, `date -Is`, loggers)
     r"\[?(?P<date>\d{4}-\d\d-\d\d)[ T](?P<time>\d\d:\d\d:\d\d)(?:[.,](?P<frac>\d{1,9}))?"
-    r"(?P<zone>Z|[+-]\d\d:?\d\d)?\]?(?:\s*[|:-](?=\s))?\s+"
+    rf"(?P<zone>Z|[+-]\d\d:?\d\d)?\]?{_AFTER_TIME}"
+    # a month-first date, as Python logging's `%m/%d/%Y %H:%M:%S` (transformers' and accelerate's
+    # examples: `05/28/2026 01:56:31 - INFO - __main__ - `) and rich's `[%x %X]` print it
+    rf"|\[?(?P<udate>\d\d/\d\d/\d\d(?:\d\d)?) (?P<utime>\d\d:\d\d:\d\d)(?:[.,](?P<ufrac>\d{{1,9}}))?\]?{_AFTER_TIME}"
     # Unix time with a fraction, as `time.time()` prints it (`1776142684.924 `): 2001 to 2033
     r"|(?P<epoch>1\d{9})\.(?P<efrac>\d{1,9}) "
     # the `ts` tool's default `May 02 14:10:07`: no year
@@ -35,19 +41,43 @@ _PREFIX = re.compile(
     r"|\[(?:\d{1,6},)?(?P<mpirank>\d{1,6})\]<std(?:out|err)>: ?"
     # srun --label (SLURM): ` 0: `, `12: ` (the task id, padded to the widest)
     r"| *(?P<task>\d{1,5}): "
+    # docker compose's service column (`docker compose up`, `logs`): `train-1  | `, compose v1's
+    # `project_train_1  | ` (the replica number keeps a family's own `300 | loss` apart)
+    r"|[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ?"
+    # kubectl logs --prefix: `[pod/trainer-0/main] `
+    r"|\[pod/[^\s/\]]{1,253}/[^\s\]]{1,63}\] "
     # Python logging: `INFO:root:`, `INFO:__main__:` (basicConfig), `[INFO] `, `INFO - `,
-    # `name - INFO - `, loguru's `| INFO     | module:function:12 - `
+    # `name - INFO - `, `INFO - name - ` (transformers' examples), loguru's
+    # `| INFO     | module:function:12 - `
     rf"|{_LEVEL}:(?P<logger>[\w.<>-]*):"
     rf"|\[{_LEVEL}\]:? ?"
+    rf"|{_LEVEL} - [\w.<>-]{{1,100}} - "
     rf"|(?:[\w.]+ - )?{_LEVEL} +- "
     rf"|(?:\| ?)?{_LEVEL} *\| (?:[\w.<>]+:[\w.<>]+:\d+ - )?"
+    # What only follows another prefix: ezpz's one-letter level and `[module:line]` after its
+    # time (`[2025-07-24 17:54:48,709407][I][wordplay/trainer:850] `), rich's padded level
+    # (`[01/02/24 10:00:00] INFO     `), the stream and partial-line flag of a container
+    # runtime's log file (CRI: `<time> stdout F `)
+    rf"|(?P<after>\[[DIWEFC]\] ?|\[[\w./<>-]{{1,100}}:\d{{1,6}}\](?: -)? ?|{_LEVEL} {{1,8}}(?=\S)|(?:stdout|stderr) [FP] )"
+    # a poster's elision glued to the line it cuts: `...tokens per iteration will be: 16,384`
+    r"|(?P<elision>\.{3}|…)(?=[A-Za-z\[])"
 )
 #: Where torchrun's start-up warnings come from (glog's file, Python logging's logger name):
 #: the lines it prints before it starts the processes (`Setting OMP_NUM_THREADS …`).
 _LAUNCHER = frozenset(("torch/distributed/run.py", "torch.distributed.run"))
-#: What a prefix may start with: a cheap test before the pattern is tried.
-_HEADS = frozenset("[0123456789|DIWECFJMASONDTS ")
-MAX_PREFIXES = 4
+#: What a prefix may start with: a cheap test before the pattern is tried (docker compose's
+#: service names start with any letter: _SERVICE is tried on those).
+_HEADS = frozenset("[0123456789|DIWECFJMASONDTS .…")
+_SERVICE = re.compile(r"[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ")
+# A tqdm bar the next line was printed after, without its `\r` (a notebook, a captured stream):
+# `  4%|▍         | 4/100 [00:04<01:12,  1.32it/s]`, `Step: 501/510 [07:24<1:06:41, 444.57s/it]`;
+# tried only on a line that has a bar's rate (`it/s]`, `s/it]`).
+_BAR = re.compile(r"[^\[\n|]{0,60}?(?:\d{1,3}%\|[^|\n]{0,200}\| *)?\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?"
+                  r" \[[\d:]+<[\d:?]+(?:, *[^\]\n]{0,60})?\] *")
+#: Markdown's inline code marks a poster put around numbers (`loss: `2.960526``): taken out of
+#: a line where one touches a digit.
+_TICKED = re.compile(r"`\d|\d`")
+MAX_PREFIXES = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +96,29 @@ class Stripped:
 
 
 def strip(line: str) -> Stripped | None:
-    """The line without its prefixes, or None when it has none (the usual case, fast)."""
-    if line[:1] not in _HEADS:
-        return None
-    m = _PREFIX.match(line)
-    if m is None:
-        return None
+    """The line without its prefixes, or None when it has none (the usual case, fast).
+
+    Markdown's inline-code marks around numbers (a log pasted into an issue or a README,
+    `loss: `2.960526``) are taken out too: the line then comes back even without a prefix.
+    """
+    ticked = "`" in line and _TICKED.search(line) is not None
+    if ticked:
+        line = line.replace("`", "")
+    at = 0
+    if ("it/s]" in line or "s/it]" in line) and (bar := _BAR.match(line)) is not None:
+        at = bar.end()
+    head = line[at : at + 1]
+    if head not in _HEADS and not (head.isalpha() and "| " in line[at : at + 72] and _SERVICE.match(line, at)):
+        return Stripped(line[at:]) if ticked or at else None
+    m = _PREFIX.match(line, at)
+    if m is None or m.group("after") is not None:
+        return Stripped(line[at:]) if ticked or at else None
     printed_s: float | None = None
     resolution_s: float | None = None
     rank: int | None = None
     launch = False
-    at = 0
     for _ in range(MAX_PREFIXES):
-        if m is None or m.end() == at:
+        if m is None or m.end() == at or at and m.group("elision") is not None:
             break
         tag = m.group("rank") or m.group("mpirank") or m.group("task")
         if tag is not None:
@@ -86,7 +126,7 @@ def strip(line: str) -> Stripped | None:
         if printed_s is None:
             printed_s = _printed(m)
             if printed_s is not None:
-                frac = m.group("frac") or m.group("mfrac") or m.group("efrac")  # asctime: whole seconds
+                frac = m.group("frac") or m.group("ufrac") or m.group("mfrac") or m.group("efrac")  # asctime: whole seconds
                 resolution_s = 10.0 ** -len(frac) if frac else 1.0
         launch = launch or (m.group("src") or m.group("logger")) in _LAUNCHER
         at = m.end()
@@ -100,6 +140,12 @@ def _printed(m: re.Match[str]) -> float | None:
     if m.group("date") is not None:
         y, mo, d = (int(x) for x in m.group("date").split("-"))
         clock, frac, zone = m.group("time"), m.group("frac"), m.group("zone")
+    elif m.group("udate") is not None:
+        mo, d, y = (int(x) for x in m.group("udate").split("/"))
+        if mo > 12:  # a day-first date (`%d/%m/%Y`): no month is above 12
+            mo, d = d, mo
+        y += 2000 if y < 100 else 0
+        clock, frac, zone = m.group("utime"), m.group("ufrac"), None
     elif m.group("month") is not None and m.group("month") in _MONTHS:
         y, mo, d = 2000, _MONTHS[m.group("month")], int(m.group("day"))
         clock, frac, zone = m.group("mtime"), m.group("mfrac"), None
