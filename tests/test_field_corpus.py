@@ -146,10 +146,19 @@ def test_follow_reads_the_last_line_without_newline(name: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-m", "monitor", str(FIELD / name), "--jsonl", "--no-gpu"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    time.sleep(4.0)
-    proc.terminate()
-    out, _ = proc.communicate(timeout=10)
-    iters = [json.loads(line).get("iter") for line in out.splitlines() if line.startswith("{")]
+    assert proc.stdout is not None
+    iters: list[int | None] = []
+    deadline = time.monotonic() + 60.0  # against a hang, not a speed requirement
+    try:
+        while want not in iters and time.monotonic() < deadline:
+            line = proc.stdout.readline()  # records come at least every --interval
+            if not line:
+                break
+            if line.startswith("{"):
+                iters.append(json.loads(line).get("iter"))
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
     assert want in iters, f"--jsonl showed iters {sorted({i for i in iters if i is not None})}, never {want}"
 
 
