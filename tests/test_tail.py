@@ -389,7 +389,7 @@ def test_polls_when_file_system_events_are_unavailable(monkeypatch, writer, tmp_
     def no_inotify() -> None:
         raise OSError(24, "Too many open files")
 
-    monkeypatch.setattr(monitor.sources.watch, "Inotify", no_inotify)
+    monkeypatch.setattr(monitor.sources.watch, "INotify", no_inotify)
     monkeypatch.setattr(monitor.sources.watch, "Observer", no_inotify)
     got = Collector()
     f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), on_state=got.state,

@@ -2,18 +2,16 @@
 thread; elsewhere, or with `--poll` for NFS, watchdog's observers), re-arming the watch when
 the directory goes and comes back.
 
-ADAPTER ring: inotify through ctypes, watchdog; no textual. The reader (sources/tail.py) still
+ADAPTER ring: inotify_simple, watchdog; no textual. The reader (sources/tail.py) still
 re-checks on a timer: a missed event never loses data.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import select
-import struct
 import sys
 import threading
 import time
@@ -33,62 +31,15 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserverVFS
 
-_EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
-
-
-class Inotify:
-    """One inotify instance, read by whoever waits on it (no thread of its own): watchdog's
-    inotify observer reads through three threads, each woken by every write to the log (~0.5% of
-    a core at 10 lines/s). The flags and the event layout are inotify(7)'s."""
+if sys.platform == "linux":  # a dependency on Linux only: inotify(7) is Linux's
+    from inotify_simple import INotify, flags
 
     #: the changes that concern a followed file in a watched directory
-    FILE_MASK = 0x2 | 0x8 | 0x40 | 0x80 | 0x100 | 0x200  # MODIFY CLOSE_WRITE MOVED_FROM MOVED_TO CREATE DELETE
+    _FILE_MASK = flags.MODIFY | flags.CLOSE_WRITE | flags.MOVED_FROM | flags.MOVED_TO | flags.CREATE | flags.DELETE
     #: the watched directory itself deleted or moved, or its watch removed
-    DIR_GONE = 0x400 | 0x800 | 0x8000  # DELETE_SELF MOVE_SELF IGNORED
-    MOVE_SELF = 0x800
-    #: the kernel's queue overflowed: events were lost
-    OVERFLOW = 0x4000
-    ONLYDIR = 0x01000000
-    _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len (of the name that follows)
+    _DIR_GONE = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED
 
-    def __init__(self) -> None:
-        if not sys.platform.startswith("linux"):
-            raise OSError(errno.ENOSYS, "inotify is Linux's")
-        self._libc = ctypes.CDLL(None, use_errno=True)
-        self.fd = self._libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
-        if self.fd < 0:
-            raise _os_error()
-
-    def add(self, directory: str) -> int:
-        """Watch `directory` for FILE_MASK; its watch descriptor."""
-        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(directory), self.FILE_MASK | self.DIR_GONE | self.ONLYDIR)
-        if wd < 0:
-            raise _os_error()
-        return int(wd)
-
-    def remove(self, wd: int) -> None:
-        self._libc.inotify_rm_watch(self.fd, wd)  # fails harmlessly when the kernel dropped it already
-
-    def read(self) -> Iterator[tuple[int, int, bytes]]:
-        """(wd, mask, name) of every event queued now (none: nothing waits)."""
-        try:
-            data = os.read(self.fd, 64 << 10)
-        except BlockingIOError:
-            return
-        at = 0
-        while at + self._HEADER.size <= len(data):
-            wd, mask, _, size = self._HEADER.unpack_from(data, at)
-            at += self._HEADER.size
-            yield wd, mask, data[at: at + size].rstrip(b"\0")
-            at += size
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-def _os_error() -> OSError:
-    code = ctypes.get_errno()
-    return OSError(code, os.strerror(code))
+_EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
 
 
 class _Entry:
@@ -129,9 +80,11 @@ class DirWatch:
         self.path, self._say = path, say
         self.poll, self.poll_interval_s, self.safety_poll_s = poll, poll_interval_s, safety_poll_s
         self._wake = threading.Event()
-        self._inotify: Inotify | None = None
+        # inotify, read on the reader's own thread: watchdog's inotify observer reads through
+        # three threads, each woken by every write to the log (~0.5% of a core at 10 lines/s).
+        self._inotify: INotify | None = None
         self._wake_r, self._wake_w = -1, -1  # a pipe that interrupts an inotify wait
-        self._wds: dict[int, tuple[str, frozenset[bytes]]] = {}  # inotify: wd -> (directory, our names in it)
+        self._wds: dict[int, tuple[str, frozenset[str]]] = {}  # inotify: wd -> (directory, our names in it)
         self._observer: BaseObserver | None = None
         self._watches: dict[str, ObservedWatch] = {}
         self._lock = threading.Lock()
@@ -144,12 +97,12 @@ class DirWatch:
             self._observer = self._start_observer(True)
             return None
         try:
-            if sys.platform.startswith("linux"):
-                self._inotify = Inotify()
+            if sys.platform == "linux":
+                self._inotify = INotify()
                 self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             else:
                 self._observer = self._start_observer(False)
-        except OSError as e:  # no inotify instance left (EMFILE)
+        except OSError as e:  # no inotify instance left (EMFILE), or none at all (ENOSYS)
             self._observer = self._start_observer(True)
             return f"no file-system events ({e.strerror or e}): polling {self.path} instead"
         return None
@@ -182,7 +135,7 @@ class DirWatch:
         deadline = time.monotonic() + timeout_s
         woke = self._wake.is_set()
         while not woke:
-            ready = select.select([inotify.fd, self._wake_r], [], [], max(0.0, deadline - time.monotonic()))[0]
+            ready = select.select([inotify, self._wake_r], [], [], max(0.0, deadline - time.monotonic()))[0]
             if not ready:
                 self._targets_now = None  # a quiet wait looks at the path's directories again
                 break
@@ -193,22 +146,23 @@ class DirWatch:
         self._wake.clear()
         return woke
 
-    def _concerns_us(self, inotify: Inotify) -> bool:
+    def _concerns_us(self, inotify: INotify) -> bool:
         """Read what inotify queued: True when it concerns our file (a checkpoint written beside
         the log wakes nobody); a directory gone is watched again once it is back (ensure)."""
         ours = False
-        for wd, mask, name in inotify.read():
-            if mask & Inotify.OVERFLOW:  # events were lost: look at the file and its directories
+        for wd, mask, _, name in inotify.read(timeout=0):
+            if mask & flags.Q_OVERFLOW:  # events were lost: look at the file and its directories
                 self._targets_now = None
                 ours = True
-            elif mask & Inotify.DIR_GONE:
+            elif mask & _DIR_GONE:
                 watched = self._wds.pop(wd, None)
                 if watched is not None:  # (a watch dropped before says so again: IGNORED)
                     self._gone.add(watched[0])
                     self._targets_now = None
                     ours = True
-                    if mask & Inotify.MOVE_SELF:  # moved, not deleted: the kernel keeps its watch
-                        inotify.remove(wd)
+                    if mask & flags.MOVE_SELF:  # moved, not deleted: the kernel keeps its watch
+                        with contextlib.suppress(OSError):  # (or dropped it already)
+                            inotify.rm_watch(wd)
             elif name in self._wds.get(wd, ("", frozenset()))[1]:
                 ours = True
         return ours
@@ -242,7 +196,7 @@ class DirWatch:
         elif self._observer is not None:
             self._ensure_observer(self._observer)
 
-    def _ensure_inotify(self, inotify: Inotify) -> None:
+    def _ensure_inotify(self, inotify: INotify) -> None:
         if self._targets_now is not None and not self._gone:
             return
         self._gone.clear()
@@ -252,7 +206,8 @@ class DirWatch:
             if directory in watched:
                 continue
             try:
-                self._wds[inotify.add(directory)] = (directory, frozenset(map(os.fsencode, targets[directory])))
+                wd = inotify.add_watch(directory, _FILE_MASK | _DIR_GONE | flags.ONLYDIR)
+                self._wds[wd] = (directory, frozenset(targets[directory]))
             except FileNotFoundError:
                 self._targets_now = None  # not there yet: looked for again after the next wait
             except OSError as e:
