@@ -120,6 +120,16 @@ def test_a_steady_line_keeps_the_height_and_peaks_are_cut() -> None:
     assert step_view(calm, calm, calm)[2] is None
 
 
+def test_the_step_axis_never_goes_below_zero() -> None:
+    """Two logged steps, a slow first one and a fast one (3 s, 15 ms): the minimum span is
+    laid around the fast step from 0 up, not centred on it into negative times."""
+    y = np.array([3000.0, 15.0])
+    bottom, top, cut = step_view(y, y, y)
+    assert bottom == 0.0 and 15.0 < top and cut == top
+    tiny = np.array([0.5, 0.5, 0.6])
+    assert step_view(tiny, tiny, tiny)[0] >= 0.0
+
+
 def _text(widget) -> str:
     return widget.render().plain
 

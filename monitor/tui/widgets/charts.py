@@ -149,7 +149,8 @@ def step_view(y_ms: np.ndarray, lo_ms: np.ndarray, hi_ms: np.ndarray) -> tuple[f
     span = max(top - bottom, MIN_SPAN_SHARE * abs(typical))
     if top - bottom < span:
         middle = (top + bottom) / 2.0
-        bottom, top = middle - span / 2.0, middle + span / 2.0
+        bottom = max(middle - span / 2.0, 0.0)  # no step takes less than no time
+        top = bottom + span
     if peaks:
         top += 0.15 * span  # room for the peak marks above the steady line
     return bottom, top, (top if peaks else None)
