@@ -38,11 +38,16 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number: {_quoted(text)}") from None
 
 
+#: Shortest period between two records or GPU samples: --interval 1e-9 wrote records as fast as
+#: stdout took them. NVML's own power and utilisation readings change far less often than this.
+MIN_PERIOD_S = 0.01
+
+
 def period_s(text: str) -> float:
-    """Seconds between two things, above 0 (--interval, --gpu-interval)."""
+    """Seconds between two things, a finite number from MIN_PERIOD_S (--interval, --gpu-interval)."""
     value = _number(text)
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be above 0 seconds: {clean(text.strip(), 40)}")
+    if not MIN_PERIOD_S <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_PERIOD_S:g} seconds: {clean(text.strip(), 40)}")
     return value
 
 

@@ -98,7 +98,7 @@ def test_replay_speeds_people_use(capsys) -> None:
 @pytest.mark.parametrize(("argv", "shown"), [
     (["--max-iters=-5\n"], "must be above 0: -5\n"),  # int() and float() take the whitespace around a number
     (["--pue", " " * 100_000 + "0.5"], "facility energy / IT energy): 0.5\n"),
-    (["--interval=-1\r\n"], "must be above 0 seconds: -1\n"),
+    (["--interval=-1\r\n"], "must be at least 0.01 seconds: -1\n"),
     (["--speed", "\x1b[2J"], "expected a number: '\\x1b[2J'\n"),  # written out once, not doubled by repr()
     (["--max-iters", "9" * 100_000 + "x"], "expected a whole number: '" + "9" * 39 + "…'\n"),
     (["--gpus", "\u202e1"], "expected GPU indices like 0,1: '\\u202e1'\n"),
