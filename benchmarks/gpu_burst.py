@@ -99,17 +99,25 @@ def worker() -> None:
         while a.wave_period <= 0 and not stopping and time.time() - t0 < a.max_seconds:
             for _ in range(10):
                 torch.matmul(x, y, out=z)
-            ev = torch.cuda.Event()
-            ev.record()
-            queued.append(ev)
             k += 10
-            while len(queued) > 2:
-                queued.popleft().synchronize()
+            queue_mark(queued, depth=2)
         torch.cuda.synchronize()
         rec["compute_end"] = time.time()
         rec["matmuls"] = k
         rec["tflops_per_s"] = round(2 * a.n ** 3 * k / (rec["compute_end"] - t0) / 1e12, 1)
     Path(a.out).write_text(json.dumps(rec))
+
+
+def queue_mark(queued: deque, depth: int) -> None:
+    """Record a CUDA event after the work queued so far and wait until at most `depth` such
+    marks are outstanding: the GPU always has work queued, and the host never runs far ahead."""
+    import torch
+
+    ev = torch.cuda.Event()
+    ev.record()
+    queued.append(ev)
+    while len(queued) > depth:
+        queued.popleft().synchronize()
 
 
 def duty(t_s: float) -> float:
@@ -132,12 +140,8 @@ def wave(rec: dict, x, y, z, t0: float) -> int:
         busy_until = slot_start + d * a.slot
         while time.time() < busy_until and not stopping:
             torch.matmul(x, y, out=z)
-            ev = torch.cuda.Event()
-            ev.record()
-            queued.append(ev)
             k += 1
-            while len(queued) > 3:
-                queued.popleft().synchronize()
+            queue_mark(queued, depth=3)
         torch.cuda.synchronize()
         queued.clear()
         slot_start += a.slot
