@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -18,6 +19,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -105,10 +107,23 @@ class NanowatchApp(App[int]):
         self.snapshot: Snapshot | None = None
         self._live = False  # widgets mounted: redraws may touch them
 
-    # --- layout ---
-
     def get_default_screen(self) -> Screen[None]:
         return _MainScreen(id="_default")
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this terminal; on Linux and macOS, one whose input thread sleeps
+        until a key comes (monitor.tui.driver)."""
+        driver = super().get_driver_class()
+        if sys.platform != "win32":
+            from textual.drivers.linux_driver import LinuxDriver
+
+            from monitor.tui.driver import QuietLinuxDriver
+
+            if driver is LinuxDriver:
+                return QuietLinuxDriver
+        return driver
+
+    # --- layout ---
 
     def compose(self) -> ComposeResult:
         self.run_view = RunView(id="run")
