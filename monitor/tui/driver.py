@@ -57,7 +57,7 @@ class QuietLinuxDriver(LinuxDriver):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
-        self._open_fds = (self._wake_r, self._wake_w)
+        self._open_fds: tuple[int, ...] = (self._wake_r, self._wake_w)
         self.exit_event = _WakingEvent(self._wake_w)
 
     def run_input_thread(self) -> None:
