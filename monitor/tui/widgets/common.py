@@ -198,6 +198,7 @@ class TextLines(_FromSnapshot, PaintedLines):
         self._strips: list[Strip | None] = [None]  # per line; None: to build at the next paint
         self._width = -1
         self._styles: dict[RichStyle, RichStyle] = {}  # a span's style as Textual paints it
+        self._theme: TerminalTheme | None = None  # the app's ANSI theme (until a style update)
 
     @property
     def content(self) -> Text:
@@ -262,7 +263,7 @@ class TextLines(_FromSnapshot, PaintedLines):
         super().notify_style_update()
         self._laid_out = None
         # another theme: the same text over other colours
-        self._styles = {}
+        self._styles, self._theme = {}, None
         self._strips = [None] * len(self._lines)
 
     def render_line(self, y: int) -> Strip:
@@ -278,14 +279,16 @@ class TextLines(_FromSnapshot, PaintedLines):
 
     def _render_strip(self, line: Text, width: int) -> Strip:
         base = self.visual_style.rich_style
-        line = line.copy()
-        if line.cell_len > width:
-            line.truncate(width, overflow="ellipsis")
         # The Text's own style is read as Textual reads it (a string in its CSS colours);
         # the spans' styles as rich styles, as Textual's text pipeline does.
         whole = line.style
-        line.style = ""
-        theme = self.app.ansi_theme
+        if whole or line.cell_len > width:  # a copy to cut or to take the style off (~0.1 ms)
+            line = line.copy()
+            line.truncate(width, overflow="ellipsis")
+            line.style = ""
+        theme = self._theme
+        if theme is None:
+            theme = self._theme = self.app.ansi_theme
         lead = VisualStyle.parse(whole) if isinstance(whole, str) else VisualStyle.from_rich_style(whole, theme)
         under = base + lead.rich_style if whole else base
         segments = [Segment(text, under + self._styled(style, theme) if style else under)
