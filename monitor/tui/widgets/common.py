@@ -212,7 +212,8 @@ class TextLines(_FromSnapshot, PaintedLines):
     def put(self, text: Text) -> None:
         if same_text(text, self._text):
             return
-        lines = list(text.split("\n", allow_blank=True)) or [Text()]
+        # (a Text made by split runs its text through rich's control-code filter again)
+        lines = (list(text.split("\n", allow_blank=True)) or [Text()]) if "\n" in text.plain else [text]
         old, self._text, self._lines = self._lines, text, lines
         width = self.size.width
         if len(lines) != len(old) or not width:
