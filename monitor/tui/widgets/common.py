@@ -191,7 +191,7 @@ class TextLines(_FromSnapshot, PaintedLines):
         #: content lines changed since the last paint, repainted into the kept painted lines
         self._changed: set[int] = set()
         self._refreshing_rows = False
-        #: how Textual's styles cache laid out the last full paint (see _layout)
+        #: how Textual's styles cache laid out the last full paint (see _Layout)
         self._laid_out: _Layout | None = None
         self._text = Text()
         self._lines: list[Text] = [Text()]
