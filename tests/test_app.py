@@ -498,3 +498,14 @@ def test_the_input_thread_ticks_only_while_an_escape_may_be_pending(
     from monitor.tui.driver import input_timeout
 
     assert input_timeout(last_input_s, now_s, escape_delay_s=0.1) == timeout
+
+
+def test_the_app_takes_the_quiet_driver_where_textual_would_take_its_linux_driver() -> None:
+    from textual.drivers.headless_driver import HeadlessDriver
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from monitor.tui.app import quiet_driver
+    from monitor.tui.driver import QuietLinuxDriver
+
+    assert quiet_driver(LinuxDriver) is QuietLinuxDriver
+    assert quiet_driver(HeadlessDriver) is HeadlessDriver  # tests, and any driver chosen otherwise

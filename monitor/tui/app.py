@@ -43,6 +43,19 @@ TICK_S = 2.0
 MAX_PENDING_READS = 2
 
 
+def quiet_driver(driver: type[Driver]) -> type[Driver]:
+    """The driver Textual picked for this terminal (App.get_driver_class); where that is its
+    LinuxDriver (Linux, macOS), one whose input thread sleeps until a key comes (tui.driver)."""
+    if sys.platform != "win32":
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from monitor.tui.driver import QuietLinuxDriver
+
+        if driver is LinuxDriver:
+            return QuietLinuxDriver
+    return driver
+
+
 class _Blank(Vertical):
     """A box that draws nothing of its own (see widgets.run_view._Box)."""
 
@@ -111,17 +124,7 @@ class NanowatchApp(App[int]):
         return _MainScreen(id="_default")
 
     def get_driver_class(self) -> type[Driver]:
-        """Textual's driver for this terminal; on Linux and macOS, one whose input thread sleeps
-        until a key comes (monitor.tui.driver)."""
-        driver = super().get_driver_class()
-        if sys.platform != "win32":
-            from textual.drivers.linux_driver import LinuxDriver
-
-            from monitor.tui.driver import QuietLinuxDriver
-
-            if driver is LinuxDriver:
-                return QuietLinuxDriver
-        return driver
+        return quiet_driver(super().get_driver_class())
 
     # --- layout ---
 
