@@ -460,3 +460,52 @@ def test_keys_come_from_the_terminal_when_the_log_is_piped() -> None:
     finally:
         os.close(write_end)
         term.close()
+
+
+def test_a_lone_escape_and_keys_reach_the_app_whose_input_thread_sleeps() -> None:
+    # The input thread waits for the terminal without Textual's 0.1-s polls (tui.driver): a
+    # lone Esc must still be let go after the escape delay (it closes the help), and q quits.
+    term = Terminal([str(RECORDED_LOG), "--no-gpu"])
+    try:
+        term.read_until(b"nanogpt")
+        os.write(term.master, b"?")
+        term.read_until(b"nanowatch keys")
+        shown = len(term.output)
+        os.write(term.master, b"\x1b")  # help closes: else the q below would close it instead
+        deadline = time.monotonic() + 60
+        while b"nanogpt" not in term.output[shown:]:  # the main screen drawn again
+            assert time.monotonic() < deadline, term.output[-2000:]
+            if select.select([term.master], [], [], 0.1)[0]:
+                term.output += os.read(term.master, 65536)
+        os.write(term.master, b"q")
+        assert term.finish() == 0
+    finally:
+        term.close()
+
+
+@pytest.mark.parametrize(
+    ("last_input_s", "now_s", "timeout"),
+    [
+        (None, 100.0, None),  # no key yet: wait for one
+        (100.0, 100.0, 0.1),  # a key just came: an Esc may be pending, tick at Textual's pace
+        (100.0, 100.19, 0.1),  # the escape delay (0.1 s) passed, one more tick lets it go
+        (100.0, 100.21, None),  # that tick is past: wait for the next key
+    ],
+)
+def test_the_input_thread_ticks_only_while_an_escape_may_be_pending(
+    last_input_s: float | None, now_s: float, timeout: float | None
+) -> None:
+    from monitor.tui.driver import input_timeout
+
+    assert input_timeout(last_input_s, now_s, escape_delay_s=0.1) == timeout
+
+
+def test_the_app_takes_the_quiet_driver_where_textual_would_take_its_linux_driver() -> None:
+    from textual.drivers.headless_driver import HeadlessDriver
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from monitor.tui.app import quiet_driver
+    from monitor.tui.driver import QuietLinuxDriver
+
+    assert quiet_driver(LinuxDriver) is QuietLinuxDriver
+    assert quiet_driver(HeadlessDriver) is HeadlessDriver  # tests, and any driver chosen otherwise

@@ -16,13 +16,14 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from monitor import session as session_module
+from monitor import reading as session_module  # where the bulk sizes live
 from monitor.core.events import Eval, Iteration
 from monitor.core.formats import FAMILIES, FORMAT_NAMES
 from monitor.core.formats.nanogpt import Parser
 from monitor.core.report import Options
 from monitor.core.run import Column
-from monitor.session import BULK_MIN_LINES, Session
+from monitor.reading import BULK_MIN_LINES
+from monitor.session import Session
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 NANOGPT_LOGS = sorted((SAMPLES / "nanogpt").glob("*.log")) + sorted((SAMPLES / "recorded").glob("*/run.log"))

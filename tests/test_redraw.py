@@ -292,3 +292,50 @@ def test_the_clis_app_keeps_its_start_up_objects_out_of_the_collectors_passes_wh
     asyncio.run(run())
     assert frozen[0] > before + 10_000  # the modules, styles and widgets
     assert gc.get_freeze_count() == before  # given back when the app ends
+
+
+class Panel(App[None]):
+    """A panel as the totals are: a border on top with a title, padding, a background."""
+
+    CSS = "TextLines { border-top: solid red; border-title-color: yellow; padding: 0 1; background: blue 40%; }"
+
+    def __init__(self, extra_css: str = "") -> None:
+        super().__init__()
+        self.extra_css = extra_css
+
+    def compose(self) -> ComposeResult:
+        lines = TextLines(id="lines")
+        lines.border_title = "totals"
+        if self.extra_css:
+            lines.styles.border_left = ("solid", "green")
+        yield lines
+
+
+def _cells(strips: list) -> list[list[tuple[str, object]]]:
+    return [[(ch, seg.style) for seg in strip for ch in seg.text] for strip in strips]
+
+
+@pytest.mark.parametrize("side_border", [False, True])
+def test_a_changed_line_is_laid_into_the_painted_lines_as_textuals_styles_cache_paints_it(
+        monkeypatch, side_border: bool) -> None:
+    async def run() -> None:
+        app = Panel("side" if side_border else "")
+        async with app.run_test(size=(30, 6)) as pilot:
+            lines = app.query_one(TextLines)
+            lines.put(Text("one\ntwo\nthree"))
+            await pilot.pause()
+            crop = Region(0, 0, *lines.outer_size)
+            lines.render_lines(crop)
+            painted: list[str] = []
+            render = lines._styles_cache.render_widget
+            monkeypatch.setattr(lines._styles_cache, "render_widget", lambda *a: (painted.append("cache"), render(*a))[1])
+            lines.put(Text.assemble("one\n", ("a longer second line, cut", "bold red"), "\nthree"))
+            laid = lines.render_lines(crop)
+            # laid into the kept lines without the styles cache, unless a side border draws over them
+            assert painted == (["cache"] if side_border else [])
+            lines._painted = lines._laid_out = None
+            lines._styles_cache.clear()
+            assert _cells(laid) == _cells(lines.render_lines(crop))  # as the styles cache paints it
+            assert "a longer second" in laid[2].text
+
+    asyncio.run(run())

@@ -183,3 +183,52 @@ def test_the_writer_is_watched_for_a_live_log_only() -> None:
     live = watch_gpus(lambda on_error: None, 1.0, lambda: 0.0, writer_of="run.log")
     assert isinstance(live(hooks), WriterWatch)
     assert not isinstance(live(hooks), Sources)
+
+
+def test_the_watch_sleeps_on_the_writers_exit_descriptors_and_wakes_when_one_exits(tmp_path: Path) -> None:
+    # A real process: the thread waits on its pidfd (where the system has them) or looks every
+    # WATCH_S; either way its exit is told, and stop() ends the thread.
+    import subprocess
+    import threading
+
+    from monitor.sources.writer import exit_fd
+
+    child = subprocess.Popen(["sleep", "60"])
+    exited = threading.Event()
+    events: list[object] = []
+
+    def on_event(event: object) -> None:
+        events.append(event)
+        if isinstance(event, WriterExited):
+            exited.set()
+
+    w = WriterWatch(lambda: {child.pid}, process_alive, lambda: 100.0, on_event, events.append, exit_fd=exit_fd)
+    w.start()
+    try:
+        child.kill()
+        child.wait()  # reaped: gone from /proc
+        assert exited.wait(30), events
+        assert events == [WriterFound((child.pid,), 100.0), WriterExited(child.pid, 100.0)]
+    finally:
+        w.stop()
+    assert not w._thread.is_alive()
+
+
+def test_a_writer_whose_descriptor_woke_the_watch_but_lives_is_polled_instead() -> None:
+    # A descriptor that reads as exited while /proc says alive would wake the thread at once,
+    # again and again: it is dropped and that writer looked at every WATCH_S.
+    import os
+
+    table, now = Table(), [100.0]
+    r, wr = os.pipe()
+    os.write(wr, b"x")  # "exited"
+    opened: list[int] = []
+    w = WriterWatch(table.find, table.is_alive, lambda: now[0], lambda e: None, lambda e: None,
+                    exit_fd=lambda pid: opened.append(pid) or r)
+    table.writers = table.alive = {40}
+    w._look()
+    assert w._fds == [r] and opened == [40]
+    w._exited({r})
+    w._look()  # 40 still alive
+    assert w._fds == [] and opened == [40]  # not opened again: polled
+    os.close(wr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import sys
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -18,6 +19,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -39,6 +41,19 @@ TICK_S = 2.0
 #: Big reads a source may have queued and the app not yet drained: a source reading a huge
 #: file waits instead of queueing all of it as Python objects (small reads never wait: inbox).
 MAX_PENDING_READS = 2
+
+
+def quiet_driver(driver: type[Driver]) -> type[Driver]:
+    """The driver Textual picked for this terminal (App.get_driver_class); where that is its
+    LinuxDriver (Linux, macOS), one whose input thread sleeps until a key comes (tui.driver)."""
+    if sys.platform != "win32":
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from monitor.tui.driver import QuietLinuxDriver
+
+        if driver is LinuxDriver:
+            return QuietLinuxDriver
+    return driver
 
 
 class _Blank(Vertical):
@@ -105,10 +120,13 @@ class NanowatchApp(App[int]):
         self.snapshot: Snapshot | None = None
         self._live = False  # widgets mounted: redraws may touch them
 
-    # --- layout ---
-
     def get_default_screen(self) -> Screen[None]:
         return _MainScreen(id="_default")
+
+    def get_driver_class(self) -> type[Driver]:
+        return quiet_driver(super().get_driver_class())
+
+    # --- layout ---
 
     def compose(self) -> ComposeResult:
         self.run_view = RunView(id="run")
