@@ -509,3 +509,14 @@ def test_the_app_takes_the_quiet_driver_where_textual_would_take_its_linux_drive
 
     assert quiet_driver(LinuxDriver) is QuietLinuxDriver
     assert quiet_driver(HeadlessDriver) is HeadlessDriver  # tests, and any driver chosen otherwise
+
+
+def test_a_textual_without_the_parser_the_quiet_driver_leans_on_keeps_its_own_driver(monkeypatch) -> None:
+    import sys
+
+    from textual.drivers.linux_driver import LinuxDriver
+
+    from monitor.tui.app import quiet_driver
+
+    monkeypatch.setitem(sys.modules, "monitor.tui.driver", None)  # import fails as if textual._xterm_parser moved
+    assert quiet_driver(LinuxDriver) is LinuxDriver

@@ -46,14 +46,15 @@ MAX_PENDING_READS = 2
 def quiet_driver(driver: type[Driver]) -> type[Driver]:
     """The driver Textual picked for this terminal (App.get_driver_class); where that is its
     LinuxDriver (Linux, macOS), one whose input thread sleeps until a key comes (tui.driver)."""
-    if sys.platform != "win32":
+    if sys.platform == "win32":
+        return driver
+    try:  # the quiet driver leans on Textual's private parser: a Textual that moved it keeps its own
         from textual.drivers.linux_driver import LinuxDriver
 
         from monitor.tui.driver import QuietLinuxDriver
-
-        if driver is LinuxDriver:
-            return QuietLinuxDriver
-    return driver
+    except ImportError:
+        return driver
+    return QuietLinuxDriver if driver is LinuxDriver else driver
 
 
 class _Blank(Vertical):
