@@ -6,14 +6,15 @@ Run: python benchmarks/eta_reaction.py [--markdown]
 
 A change is a moment the count of other processes on the run's GPUs changes; the run's true speed
 before and after it is the median printed step time (the steps' own clock) of the lines between it
-and the changes on either side (at least MIN_LINES each; eval lines out). Reaction, in lines and
-steps after the change: the first line at which the estimate has covered half of the move, in log
-units, from what it said at the change, for the current speed (`Estimate.step_time_s`) and for the
-finish (the step time it implies for the steps left, `train_remaining_s / steps left`), from its
-median over the lines before the change; 0 when it already had (NVML lists a process for a sample or
-two after its work stopped, and the change detector may see the move first); "–" when it never does
-before the next change. Each change is replayed twice: with the NVML process list (as
-nanowatch runs live beside a GPU it can read) and without it (the change detector alone).
+and the changes on either side (at least MIN_LINES each; eval lines out). The onset of the move is
+the first line from which the printed step times (a median of 5) have covered half of it (a process
+NVML lists may compile or start up before it computes). Reaction, in lines and steps after the
+onset: the first line at which the estimate has covered half of the move, in log units, from its
+median over the lines before the change, for the current speed (`Estimate.step_time_s`) and for the
+finish (the step time it implies for the steps left, `train_remaining_s / steps left`); 0 when it
+already had (the change detector may see the move a line or two first); "–" when it never does
+before the next change. Each change is replayed twice: with the NVML process list (as nanowatch
+runs live beside a GPU it can read) and without it (the change detector alone).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ SLOW_STEP = 3.0
 #: Lines before the change at which the estimate may already follow it (NVML lists a process
 #: that ended for up to a sample or two after its work stopped).
 EARLY_LINES = 5
+#: Lines whose median printed step time dates the true onset of a move (see `onset`).
+ONSET_LINES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,8 @@ class Reaction:
     at_s: float  # the change, from the run's first line
     others: tuple[int, int]  # other processes before -> after
     move: float  # true speed after / before
-    lines: int  # lines until the next change
+    lines: int  # lines from the onset of the move until the next change
+    late: int  # lines from NVML's change to the onset of the move (see `onset`)
     shown: tuple[int, int] | None  # (lines, steps) until the current speed covered half the move
     implied: tuple[int, int] | None  # the same for the finish's step time
     blind_shown: tuple[int, int] | None  # without the process list
@@ -139,13 +143,37 @@ def _reacted(trace: list[Trace], before: range, start: int, end: int, field: str
     return None
 
 
+def onset(trace: list[Trace], start: int, end: int, old: float, move: float) -> int | None:
+    """The first line from EARLY_LINES before `start` at which the run's own printed step times
+    (the median of it and the ONSET_LINES after it) have covered half of `move` from `old`: when
+    the speed truly moved (a process NVML lists may compile or start up before it computes)."""
+    for k in range(max(0, start - EARLY_LINES), end):
+        ahead = [x.printed_s for x in trace[k:k + ONSET_LINES] if math.isfinite(x.printed_s) and x.printed_s > 0]
+        if len(ahead) == ONSET_LINES and math.log(statistics.median(ahead) / old) / move >= 0.5:
+            return k
+    return None
+
+
+def _merged(events: list[tuple[float, int, int]], line_t: list[float]) -> list[tuple[float, int, int]]:
+    """Changes fewer than MIN_LINES lines apart are one (the processes of one job are listed a
+    sample or two apart): the first one's time and count before, the last one's count after."""
+    out: list[tuple[float, int, int]] = []
+    for t, before, after in events:
+        if out and sum(out[-1][0] < x <= t for x in line_t) < MIN_LINES:
+            out[-1] = (out[-1][0], out[-1][1], after)
+        else:
+            out.append((t, before, after))
+    return [e for e in out if e[1] != e[2]]
+
+
 def reactions(name: str, log: Path, times: Path) -> list[Reaction]:
     events = changes(log.parent)
     if not events:
         return []
     seen, blind = _replay(log, times, True), _replay(log, times, False)
-    if not seen:
+    if not seen or len(seen) != len(blind):
         return []
+    events = _merged(events, [x.t for x in seen])
     t0 = seen[0].t
     bounds = [seen[0].t] + [t for t, _, _ in events] + [seen[-1].t + 1.0]
     out = []
@@ -158,15 +186,17 @@ def reactions(name: str, log: Path, times: Path) -> list[Reaction]:
         if old is None or new is None or abs(math.log(new / old)) < MOVE or start == 0:
             continue
         move = math.log(new / old)
-        b_start = next((k for k, x in enumerate(blind) if x.t > t), len(blind))
-        b_end = next((k for k, x in enumerate(blind) if x.t > hi), len(blind))
+        moved = onset(seen, start, end, old, move)
+        if moved is None:
+            continue
+        lag_lines = max(0, moved - start)  # the speed moved this many lines after NVML said
+        start += lag_lines
+        # the two replays read the same lines: the same indices
         was = range(next(k for k, x in enumerate(seen) if x.t > lo), max(0, start - EARLY_LINES))
-        b_was = range(next(k for k, x in enumerate(blind) if x.t > lo), max(0, b_start - EARLY_LINES))
         out.append(Reaction(
-            name, t - t0, (before, after), new / old, end - start,
+            name, t - t0, (before, after), new / old, end - start, lag_lines,
             _reacted(seen, was, start, end, "shown_s", move), _reacted(seen, was, start, end, "implied_s", move),
-            _reacted(blind, b_was, b_start, b_end, "shown_s", move),
-            _reacted(blind, b_was, b_start, b_end, "implied_s", move),
+            _reacted(blind, was, start, end, "shown_s", move), _reacted(blind, was, start, end, "implied_s", move),
         ))
     return out
 
@@ -176,9 +206,9 @@ def _cell(x: tuple[int, int] | None) -> str:
 
 
 def table(rows: list[Reaction], markdown: bool) -> str:
-    head = ["run", "at", "others", "move", "lines to next", "speed (NVML)", "finish (NVML)", "speed (blind)",
+    head = ["run", "at", "others", "move", "onset after", "lines to next", "speed (NVML)", "finish (NVML)", "speed (blind)",
             "finish (blind)"]
-    body = [[r.run, f"{r.at_s:.0f} s", f"{r.others[0]} → {r.others[1]}", f"{r.move:.2f}x", str(r.lines),
+    body = [[r.run, f"{r.at_s:.0f} s", f"{r.others[0]} → {r.others[1]}", f"{r.move:.2f}x", f"{r.late} lines", str(r.lines),
              _cell(r.shown), _cell(r.implied), _cell(r.blind_shown), _cell(r.blind_implied)] for r in rows]
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
