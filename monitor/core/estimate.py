@@ -231,8 +231,7 @@ def estimate(
     shared, harmless = listed and not speed.harmless, listed and speed.harmless
     if calibration is not None:
         low, high = widen(min(low, finish), max(high, finish), cal=calibration.of(shared, harmless), finish=finish,
-                          now=now,
-                          scale_s=scale, progress=progress, samples=speed.samples, lag_s=lag)
+                          now=now, scale_s=scale, progress=progress, samples=speed.samples, lag_s=lag)
     return Estimate(
         step_time_s=base.step_time_s,
         eval_time_s=base.eval_time_s,

@@ -191,8 +191,8 @@ class Stream:
     def harmless(self) -> bool:
         """Other processes are listed on the run's GPUs and do not slow it: the mean step time
         since the list began, and the current regime's, are less than SLOWED above the mean
-        while the run had its GPUs alone, from FORCED_MIN_SAMPLES samples or more each side (a process listed from the start
-        leaves no speed alone to compare with: not harmless)."""
+        while the run had its GPUs alone, from FORCED_MIN_SAMPLES samples or more each side
+        (a process listed from the start leaves no speed alone to compare with: not harmless)."""
         a, b = self._alone, self._listed_sums
         if not self._listed or a.n < FORCED_MIN_SAMPLES or b.n < FORCED_MIN_SAMPLES:
             return False

@@ -228,7 +228,7 @@ class Tracker:
             self.burst_share += BURST_ALPHA * (1.0 - self.burst_share)
             return
         self.burst_share -= BURST_ALPHA * self.burst_share
-        if ref is not None and gap > PAUSE_FACTOR * steps * ref or gap == 0.0:
+        if gap == 0.0 or (ref is not None and gap > PAUSE_FACTOR * steps * ref):
             return
         self.arrival.add(gap / steps, steps, hi)
 
@@ -245,12 +245,14 @@ class Tracker:
         steps = float(hi - lo)
         ref = self._level()
         evals = i > 0 and self._eval_in(lo, hi, eval_every)
+        # the time the line's steps took: printed (an eval's line at the level: its eval is
+        # charged apart), the first step's printed time (compile) for the first line
         per_step = p if _finite(p) and not evals else ref
         own = steps * per_step if per_step is not None else 0.0
         if i == 0:
-            own = p if _finite(p) else 0.0  # the first step's printed time (compile)
-        expected = steps * (p if _finite(p) else ref) if ref is not None or _finite(p) else 0.0
-        if i > 0 and t - start < BURST_FRACTION * expected:
+            own = p if _finite(p) else 0.0
+        took = p if _finite(p) else ref  # as `_row` tests for a burst
+        if i > 0 and took is not None and t - start < BURST_FRACTION * steps * took:
             # it came faster than its steps ran: it joins the burst the lines before it began
             b_start, b_own, b_from = self._burst
             self._burst = (b_start, b_own + own, b_from)
