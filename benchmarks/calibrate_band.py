@@ -58,7 +58,9 @@ buckets, then the same after a speed-up), fitted on the runs' lines (monitor.cor
 BANDS: signed relative errors (true finish - predicted) / predicted time to come of the
 blended estimate, quantiles at {ALPHA / 2:g} and {1 - ALPHA / 2:g} with the finite-sample correction
 over runs, per bucket of monitor.core.band.bucket; `alone` from the lines where the run had its GPUs
-to itself, `shared` from those where other processes were on them (runs: how many had such lines).
+to itself, `shared` from those where other processes were on them and the run ran slower beside them
+(or nothing showed yet that it did not), `harmless` from those where it ran as fast as alone (runs:
+how many had such lines).
 Runs: {", ".join(names)}.
 """
 
@@ -76,6 +78,7 @@ BLEND = Blend(
 BANDS = Bands(
     alone={_table(bands.alone)},
     shared={_table(bands.shared)},
+    harmless={_table(bands.harmless or bands.shared)},
 )
 '''
 

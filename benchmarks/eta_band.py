@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.core.band import Bands, calibrate_split, widen
+from monitor.core.band import Bands, calibrate_split, lagged_error, widen
 from monitor.core.blend import Blend, fit
 from monitor.core.estimate import blend_weights
 
@@ -34,17 +34,28 @@ COVERAGE_FROM = 0.05
 LOO_POINTS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
 
 
-def scores(result: Result) -> list[tuple[float, int, float, bool]]:
-    """(progress, samples, signed relative error, GPU shared) at every line of a replayed run:
-    the calibration data, (true finish - predicted) / predicted time to come."""
+def scores(result: Result) -> list[tuple[float, int, float, str]]:
+    """(progress, samples, signed relative error, class of band) at every line of a replayed run:
+    the calibration data, (true finish - predicted) / predicted time to come; where the run
+    may be ahead of its newest line (block-buffered output), the error beyond that lag
+    (band.lagged_error)."""
     truth = result.truth
-    return [(ln.fraction, ln.samples, (truth - ln.finish) / ln.scale_s, ln.others > 0) for ln in result.lines]
+    return [(ln.fraction, ln.samples, lagged_error(truth, ln.finish, ln.lag_s) / ln.scale_s, band_class(ln))
+            for ln in result.lines]
+
+
+def band_class(line: Line) -> str:
+    """The line's class of band (band.CLASSES): other processes listed and the run slowed (or
+    not shown to run as fast) beside them, listed and as fast, or none listed."""
+    return "shared" if line.shared else "harmless" if line.others > 0 else "alone"
 
 
 def band_of(line: Line, cal: Bands | None) -> tuple[float, float]:
     low, high = min(line.model_low, line.finish), max(line.model_high, line.finish)
-    return widen(low, high, cal=None if cal is None else cal.of(line.others > 0), finish=line.finish, now=line.now,
-                 scale_s=line.scale_s, progress=line.fraction, samples=line.samples)
+    cls = band_class(line)
+    table = None if cal is None else cal.of(cls == "shared", cls == "harmless")
+    return widen(low, high, cal=table, finish=line.finish, now=line.now, scale_s=line.scale_s,
+                 progress=line.fraction, samples=line.samples, lag_s=line.lag_s)
 
 
 def method_errors(result: Result) -> list[tuple[float, bool, dict[str, float]]]:

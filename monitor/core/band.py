@@ -47,15 +47,20 @@ class Bands:
     """Mondrian conformal prediction (Vovk et al. 2005, "Algorithmic learning in a random
     world", section 4.5): one table per class of estimate, each calibrated on that class's
     errors only, so each class gets its own coverage. `alone`: estimates made while the run had
-    its GPUs to itself; `shared`: while NVML listed other processes on them, where a competing
-    job that leaves or piles up moves the finish far more than a steady run drifts (one table
-    for both made the steady runs' band wide and still missed the shared ones')."""
+    its GPUs to itself; `shared`: while NVML listed other processes on them and the run ran
+    slower beside them (or nothing showed yet that it did not), where a competing job that
+    leaves or piles up moves the finish far more than a steady run drifts; `harmless`: while
+    other processes were listed but the run ran as fast as alone (speed.Stream.harmless) — they
+    may still start to slow it, so the class has its own table (None: the shared one)."""
 
     alone: Calibration
     shared: Calibration
+    harmless: Calibration | None = None
 
-    def of(self, shared: bool) -> Calibration:
-        return self.shared if shared else self.alone
+    def of(self, shared: bool, harmless: bool = False) -> Calibration:
+        if harmless and self.harmless is not None:
+            return self.harmless
+        return self.shared if shared or harmless else self.alone
 
 
 def bucket(progress: float, samples: int) -> int:
@@ -116,19 +121,30 @@ def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: f
     return Calibration(tuple(low), tuple(high), len(errors))
 
 
-def calibrate_split(errors: Mapping[str, Iterable[tuple[float, int, float, bool]]], alpha: float = ALPHA) -> Bands:
-    """Bands from per-run errors: run name -> (progress, samples, signed relative error, GPU
-    shared) at every scored line; each class calibrated as `calibrate` does on its lines only.
-    A bucket no run reached while shared takes the alone table's bounds there."""
-    rows = {name: list(r) for name, r in errors.items()}
-    alone = calibrate({n: v for n, r in rows.items() if (v := [(p, k, e) for p, k, e, s in r if not s])}, alpha)
-    shared = calibrate({n: v for n, r in rows.items() if (v := [(p, k, e) for p, k, e, s in r if s])}, alpha)
-    filled = Calibration(
-        tuple(a if s is None else s for s, a in zip(shared.low, alone.low)),
-        tuple(a if s is None else s for s, a in zip(shared.high, alone.high)),
-        shared.runs,
-    )
-    return Bands(alone, filled)
+#: Classes of `Bands`, as `calibrate_split` takes them (a bool: True is "shared").
+CLASSES = ("alone", "shared", "harmless")
+
+
+def calibrate_split(errors: Mapping[str, Iterable[tuple[float, int, float, bool | str]]],
+                    alpha: float = ALPHA) -> Bands:
+    """Bands from per-run errors: run name -> (progress, samples, signed relative error, class)
+    at every scored line, the class one of CLASSES (or a bool: GPU shared or not); each class
+    calibrated as `calibrate` does on its lines only. A bucket no run reached in the shared
+    class takes the alone table's bounds there, and in the harmless class the shared table's."""
+    rows = {name: [(p, k, e, c if isinstance(c, str) else CLASSES[int(c)]) for p, k, e, c in r]
+            for name, r in errors.items()}
+
+    def table(cls: str) -> Calibration:
+        return calibrate({n: v for n, r in rows.items() if (v := [(p, k, e) for p, k, e, c in r if c == cls])}, alpha)
+
+    def filled(cal: Calibration, under: Calibration) -> Calibration:
+        return Calibration(tuple(u if c is None else c for c, u in zip(cal.low, under.low)),
+                           tuple(u if c is None else c for c, u in zip(cal.high, under.high)), cal.runs)
+
+    alone = table("alone")
+    shared = filled(table("shared"), alone)
+    harmless = filled(table("harmless"), shared)
+    return Bands(alone, shared, harmless)
 
 
 def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, float] | None:
@@ -147,12 +163,24 @@ def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, fl
 
 def widen(
     low: float, high: float, *, cal: Calibration | None, finish: float, now: float, scale_s: float,
-    progress: float, samples: int,
+    progress: float, samples: int, lag_s: float = 0.0,
 ) -> tuple[float, float]:
     """The band: the model's own (`low`, `high`, epoch s) joined with the conformal band
-    around `finish` when `scale_s` seconds are predicted still to come; never before `now`."""
+    around `finish` when `scale_s` seconds are predicted still to come; never before `now`.
+    `lag_s`: the run may be up to that far ahead of the newest line read (block-buffered
+    output, tracker.burst_lag_s), so the finish may come that much earlier: the low side
+    reaches from `finish - lag_s` (see `lagged_error`)."""
     q = None if cal is None else interval(cal, progress, samples)
+    low = min(low, max(now, finish - lag_s))
     if q is not None:
-        low = min(low, max(now, finish + q[0] * scale_s))
+        low = min(low, max(now, finish - lag_s + q[0] * scale_s))
         high = max(high, finish + q[1] * scale_s)
     return low, high
+
+
+def lagged_error(truth: float, finish: float, lag_s: float) -> float:
+    """The signed error (s) of `finish` against the `truth` when the run may be up to `lag_s`
+    ahead of what it says: none while the truth is within [finish - lag_s, finish], else the
+    distance beyond (the conformity score of `widen`'s band)."""
+    err = truth - finish
+    return min(0.0, err + lag_s) if err < 0.0 else err

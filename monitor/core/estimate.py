@@ -67,6 +67,15 @@ class Estimate:
     progress: float | None = None
     #: the unit of the band's relative errors: the predicted time still to come (s)
     scale_s: float | None = None
+    #: the run may be this far (s) ahead of its newest line (block-buffered output): the
+    #: band's low side reaches that much earlier (band.widen)
+    lag_s: float = 0.0
+    #: the band is the one calibrated on shared GPUs: other processes are listed on the run's
+    #: GPUs, and nothing shows yet that the run runs as fast beside them (speed.Stream.harmless)
+    gpu_shared: bool = False
+    #: other processes are listed on the run's GPUs but the run runs as fast beside them: the
+    #: band is the one calibrated on such estimates (band.Bands.harmless)
+    gpu_harmless: bool = False
 
 
 def _total_known(run: Run, plan: Plan) -> bool:
@@ -213,10 +222,16 @@ def estimate(
     high = now + max(0.0, model_train + half + eval_high - credit)
     # The band's unit: the time still to come (errors shrink with it), at least one line's worth.
     scale = max(remaining, next_gap)
+    # Lines that came in a burst: the run may be ahead of the newest by what the burst leaves
+    # unaccounted, and by all the time since it beyond the one line the finish credits.
+    lag = tracker.burst_lag_s(eval_every, pause_s, last)
+    if lag > 0.0:
+        lag += max(0.0, since - credit)
+    listed = bool(contention) and contention[-1][1] > 0
+    shared, harmless = listed and not speed.harmless, listed and speed.harmless
     if calibration is not None:
-        shared = bool(contention) and contention[-1][1] > 0
-        low, high = widen(min(low, finish), max(high, finish), cal=calibration.of(shared), finish=finish, now=now,
-                          scale_s=scale, progress=progress, samples=speed.samples)
+        low, high = widen(min(low, finish), max(high, finish), cal=calibration.of(shared, harmless), finish=finish,
+                          now=now, scale_s=scale, progress=progress, samples=speed.samples, lag_s=lag)
     return Estimate(
         step_time_s=base.step_time_s,
         eval_time_s=base.eval_time_s,
@@ -238,6 +253,9 @@ def estimate(
         change_announced=speed.announced,
         next_line_s=next_gap,
         sped_up=faster,
+        lag_s=lag,
+        gpu_shared=shared,
+        gpu_harmless=harmless,
     )
 
 

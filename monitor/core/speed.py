@@ -57,6 +57,11 @@ FRESH = 2.0 / 3.0
 #: has this many samples: a younger one began at that change already (the CUSUM saw the
 #: speed move a line or two before NVML stopped listing the process that left).
 FORCED_MIN_SAMPLES = 8
+#: A process listed beside the run slows it when the run's mean step time since that process
+#: list began is at least this much slower than its mean while it had the GPU alone: the
+#: CUSUM's reference k, half the smallest move worth following (a smaller shift is noise).
+#: Until either side has FORCED_MIN_SAMPLES samples, nothing says the process is harmless.
+SLOWED = CHANGE_K
 TREND_Z = 3.0
 TREND_MIN = 20
 TREND_CAP = math.log(1.3)
@@ -81,6 +86,9 @@ class Speed:
     regime_share: float = 1.0  # weight of the current regime against the long-run mean in step_s
     long_transient_share: float = 0.0  # as transient_share, over every sample (long_s's span)
     long_transients: int = 0  # transient slow steps over every sample
+    #: other processes are listed on the run's GPUs and the run has not slowed beside them
+    #: (see `Stream.harmless`); False with no process list
+    harmless: bool = False
 
 
 class _Sums:
@@ -163,14 +171,35 @@ class Stream:
         #: the current regime began when the last other process left the run's GPU: it lasts
         self._freed = False
         self._freed_next = False
+        #: other processes are listed on the run's GPUs (from the next sample on), and the
+        #: samples while none were (`_alone`) and since the current list began (`_listed`)
+        self._listed = self._listed_next = False
+        self._alone = _Sums()
+        self._listed_sums = _Sums()
 
-    def force_change(self, freed: bool = False) -> None:
+    def force_change(self, freed: bool = False, listed: bool | None = None) -> None:
         """Start a new regime at the next sample, without waiting for the CUSUM: the speed is
         known to change from here (a competing process came to or left the run's GPU).
         `freed`: no other process is left on it, so the new speed is the run's own and is
-        followed in full; a competitor that came may leave, so its speed counts as it lasts."""
+        followed in full; a competitor that came may leave, so its speed counts as it lasts.
+        `listed`: other processes are on the run's GPUs from here (None: as `not freed`)."""
         self._forced = True
         self._freed_next = freed
+        self._listed_next = not freed if listed is None else listed
+
+    @property
+    def harmless(self) -> bool:
+        """Other processes are listed on the run's GPUs and do not slow it: the mean step time
+        since the list began, and the current regime's, are less than SLOWED above the mean
+        while the run had its GPUs alone, from FORCED_MIN_SAMPLES samples or more each side
+        (a process listed from the start leaves no speed alone to compare with: not harmless)."""
+        a, b = self._alone, self._listed_sums
+        if not self._listed or a.n < FORCED_MIN_SAMPLES or b.n < FORCED_MIN_SAMPLES:
+            return False
+        # the current regime too: a process listed idle (compiling) that then starts to
+        # compute slows the run without changing the list
+        alone = a.mean_s()
+        return max(math.log(b.mean_s() / alone), math.log(self.regime.mean_s() / alone)) < SLOWED
 
     @property
     def noise(self) -> float:
@@ -186,6 +215,8 @@ class Stream:
                 self._new_regime(_Sums())
                 self.change_iter = at  # this sample is the new regime's first
             self._freed = self._freed_next  # (a younger regime began at this change already)
+            self._listed = self._listed_next
+            self._listed_sums = _Sums()
         self.n += 1
         if self._prev_y is not None:
             d = min(abs(y - self._prev_y), 1.0)
@@ -218,6 +249,7 @@ class Stream:
             self._pending.add(x, y, steps, at)  # unclipped: it may become the new level
         self.regime.add(xc, yc, steps, at)
         self.whole.add(xc, yc, steps, at)
+        (self._listed_sums if self._listed else self._alone).add(xc, yc, steps, at)
         if max(self._hi, self._lo) > h and self._pending.n >= CHANGE_MIN_SAMPLES:
             up = self._pending.log_mean() > self.regime.log_mean()
             if self._last_up is not None and up != self._last_up:
@@ -291,4 +323,5 @@ class Stream:
             reverts=self.reverts,
             announced=announced,
             regime_share=share,
+            harmless=self.harmless,
         )

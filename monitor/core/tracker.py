@@ -87,6 +87,10 @@ class Tracker:
         self.printed = Stream()
         self.clock = Stream()
         self.burst_share = 0.0
+        #: the current burst of lines that came faster than their steps ran (see `_flush`): the
+        #: arrival before it (s), the time its lines account for (s), the iteration before it
+        self._burst = (math.nan, 0.0, 0)
+        self._lag_s = 0.0
         self._warm_until = -math.inf
         self._first: tuple[int, float] | None = None  # first iteration line with a time
         self.cache: dict[str, object] = {}
@@ -183,6 +187,7 @@ class Tracker:
         start = run.iters.start
         for i in range(self.rows - start, n - start):
             hi, t_i = int(iters[i]), float(t[i])
+            self._flush(i, hi, t_i, float(printed[i]), iters, t, eval_every, run.first_t)
             self._row(i, hi, t_i, float(printed[i]), float(clock[i]), iters, t, clock, eval_every)
         self.rows = n
 
@@ -208,7 +213,9 @@ class Tracker:
         dc = c - float(clock[i - 1])
         if _finite(dc):
             self.clock.add(dc / steps, steps, hi)
-        if not _finite(gap):
+        # two lines at one instant of the reader's clock came in one read: a burst (with printed
+        # timestamps, a zero gap is only under their resolution and says nothing)
+        if not math.isfinite(gap) or gap < 0.0 or (gap == 0.0 and self.t_resolution_s > 0.0):
             return
         ref = self._level()
         if self._eval_in(lo, hi, eval_every):
@@ -221,9 +228,49 @@ class Tracker:
             self.burst_share += BURST_ALPHA * (1.0 - self.burst_share)
             return
         self.burst_share -= BURST_ALPHA * self.burst_share
-        if ref is not None and gap > PAUSE_FACTOR * steps * ref:
+        if gap == 0.0 or (ref is not None and gap > PAUSE_FACTOR * steps * ref):
             return
         self.arrival.add(gap / steps, steps, hi)
+
+    def _flush(self, i: int, hi: int, t: float, p: float, iters: np.ndarray, t_col: np.ndarray,
+               eval_every: int | None, first_t: float | None) -> None:
+        """Account row i against the burst it arrived in. Block-buffered output (a pipe: 8 KiB
+        at a time) brings many lines at one instant; the newest of them was written up to the
+        time the rest of the buffer took, so the run is further on than it says. Over a burst,
+        the time since the arrival before it that the burst's lines do not account for (their
+        printed step times, evals apart: `burst_lag_s` adds them) is the most the run can be
+        ahead of the newest line read."""
+        lo = int(iters[i - 1]) if i > 0 else hi
+        start = float(t_col[i - 1]) if i > 0 else (first_t if first_t is not None else t)
+        steps = float(hi - lo)
+        ref = self._level()
+        evals = i > 0 and self._eval_in(lo, hi, eval_every)
+        # the time the line's steps took: printed (an eval's line at the level: its eval is
+        # charged apart), the first step's printed time (compile) for the first line
+        per_step = p if _finite(p) and not evals else ref
+        own = steps * per_step if per_step is not None else 0.0
+        if i == 0:
+            own = p if _finite(p) else 0.0
+        took = p if _finite(p) else ref  # as `_row` tests for a burst
+        if i > 0 and took is not None and t - start < BURST_FRACTION * steps * took:
+            # it came faster than its steps ran: it joins the burst the lines before it began
+            b_start, b_own, b_from = self._burst
+            self._burst = (b_start, b_own + own, b_from)
+        else:
+            # it took its time: it begins a burst (of one line, unless the next come at once);
+            # in a bursty log the first line of a flush is as late as the rest
+            self._burst = (start, own, lo)
+        self._lag_s = max(0.0, t - self._burst[0] - self._burst[1])
+
+    def burst_lag_s(self, eval_every: int | None, pause_s: float, last_iter: int) -> float:
+        """How far (s) the run may be ahead of its newest line: while lines arrive in bursts
+        (`burst_share` over BURSTY_SHARE), the time since the arrival before the newest line's
+        burst that the burst's lines do not account for, less `pause_s` for each eval in them;
+        else 0."""
+        if self.burst_share <= BURSTY_SHARE:
+            return 0.0
+        evals = self._evals_in(self._burst[2], last_iter, eval_every)
+        return max(0.0, self._lag_s - evals * pause_s)
 
     def _contended(self, since_t: float) -> None:
         """A row whose gap starts at `since_t` (epoch s) follows a change of the processes on the
@@ -234,7 +281,7 @@ class Tracker:
             self._contention_next += 1
         if others is not None:
             for stream in (self.arrival, self.printed, self.clock):
-                stream.force_change(freed=others == 0)
+                stream.force_change(freed=others == 0, listed=others > 0)
             if self._warm_final:  # no refold will need them again
                 del self._contention_t[:self._contention_next]
                 self._contention_next = 0
