@@ -26,13 +26,18 @@ TICK_S = 0.1
 READ_BYTES = 4096
 
 
-def input_timeout(last_input_s: float | None, now_s: float, escape_delay_s: float) -> float | None:
+def input_timeout(last_input_s: float | None, last_tick_s: float | None, escape_delay_s: float) -> float | None:
     """How long the input thread may wait for the terminal (seconds; None: until something
-    comes): Textual's TICK_S while an escape sequence read at `last_input_s` may still be let go
-    by a tick (until a tick after the escape delay), else without end."""
-    if last_input_s is not None and now_s - last_input_s <= escape_delay_s + TICK_S:
-        return TICK_S
-    return None
+    comes). `last_input_s` is when the last bytes were fed to the parser (taken after feeding, so
+    never before the parser's own stamp), `last_tick_s` when its tick last ran (taken before it
+    ran). An escape sequence may be pending until a tick has run more than the escape delay after
+    the input, whatever the thread's scheduling delays: till then Textual's TICK_S, after that
+    no end."""
+    if last_input_s is None:
+        return None
+    if last_tick_s is not None and last_tick_s - last_input_s > escape_delay_s:
+        return None
+    return TICK_S
 
 
 class _WakingEvent(threading.Event):
@@ -69,25 +74,27 @@ class QuietLinuxDriver(LinuxDriver):
         parser = XTermParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
         last_input_s: float | None = None
+        last_tick_s: float | None = None
 
         def process(events: list[tuple[selectors.SelectorKey, int]], final: bool = False) -> None:
-            nonlocal last_input_s
+            nonlocal last_input_s, last_tick_s
             for key, _mask in events:
                 if key.fd == wake:
                     os.read(wake, READ_BYTES)  # the loop's condition says whether to stop
                     continue
                 data = decode(os.read(fileno, READ_BYTES), final=final)
-                last_input_s = time.monotonic()
                 if not data:  # stdin at its end (a pipe)
                     break
                 for event in parser.feed(data):
                     self.process_message(event)
+                last_input_s = time.monotonic()
+            last_tick_s = time.monotonic()
             for event in parser.tick():
                 self.process_message(event)
 
         try:
             while not self.exit_event.is_set():
-                timeout = input_timeout(last_input_s, time.monotonic(), constants.ESCAPE_DELAY)
+                timeout = input_timeout(last_input_s, last_tick_s, constants.ESCAPE_DELAY)
                 process(selector.select(timeout))
             selector.unregister(fileno)
             selector.unregister(wake)
