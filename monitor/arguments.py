@@ -7,6 +7,8 @@ Glue ring (beside cli.py): imports no parser, no NVML, no textual (`--help` star
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 
 from monitor import __version__, flags
@@ -26,8 +28,21 @@ def check_streams(args: argparse.Namespace) -> None:
     """stdout (and stdin for `-`) must be open: Python sets them to None when they are closed."""
     if sys.stdout is None:
         raise UsageError("stdout is closed: nothing could be shown")
-    if getattr(args, "log", None) == "-" and sys.stdin is None:
-        raise UsageError("stdin is closed: nothing to read from '-'")
+    if getattr(args, "log", None) == "-":
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: nothing to read from '-'")
+        _check_stdin_device(sys.stdin.fileno())
+
+
+def _check_stdin_device(fd: int) -> None:
+    """A device on stdin other than a terminal or /dev/null (/dev/zero, /dev/urandom, /dev/kmsg)
+    is no log: it never ends, so `--once` would wait for ever and following it would spin."""
+    try:
+        given, null = os.fstat(fd), os.stat(os.devnull)
+    except OSError:
+        return  # the reader says what is wrong with it
+    if stat.S_ISCHR(given.st_mode) and given.st_rdev != null.st_rdev and not os.isatty(fd):
+        raise UsageError("stdin is a device, not a log: give the log's path, or pipe it: cat run.log | nanowatch -")
 
 
 #: Options of `replay` and `demo` only: given to the live command, the error says where they go.

@@ -6,6 +6,7 @@ ADAPTER ring: file I/O, no textual. Errors become LogError with a one-line reaso
 from __future__ import annotations
 
 import os
+import select
 import stat
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -99,7 +100,16 @@ def read_stream_blocks(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYT
     read_blocks; a read error becomes LogError naming `name`."""
     splitter = LineSplitter()
     try:
-        while chunk := stream.read(block_bytes):
+        while True:
+            try:
+                chunk = stream.read(block_bytes)
+            except BlockingIOError:
+                chunk = None
+            if chunk is None:  # a non-blocking stream (stdin left O_NONBLOCK) with no data yet
+                select.select([stream], [], [])
+                continue
+            if not chunk:
+                break
             block = splitter.feed_block(chunk)
             if block:
                 yield block

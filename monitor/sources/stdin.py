@@ -104,6 +104,9 @@ class StdinReader:
                 data = os.read(self.fd, self.chunk_bytes)
             except InterruptedError:
                 return
+            except BlockingIOError:  # stdin left O_NONBLOCK by whoever opened it: wait, do not end
+                _readable(self.fd, 1.0)
+                return
             except OSError as e:
                 self.on_error(f"stdin: read failed: {e.strerror or e}")
                 going = False
