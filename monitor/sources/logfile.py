@@ -79,6 +79,21 @@ def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, 
     return lines, splitter.pending, st.st_mtime
 
 
+def iter_lines(path: str, stdin_hint: bool = True) -> Iterator[bytes]:
+    """Every line of `path` in order, the last one even without a newline, read in blocks:
+    memory holds one block, never the file. LogError (one line) when it cannot be read."""
+    check_regular(path, stdin_hint)
+    splitter = LineSplitter()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(BLOCK_BYTES):
+                yield from splitter.feed(block)
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    if splitter.pending:
+        yield splitter.pending
+
+
 #: Bytes read at a time by read_blocks: large enough for numpy to pay off, small enough
 #: that a long log never sits in memory whole.
 BLOCK_BYTES = 1 << 22
