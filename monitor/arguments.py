@@ -31,16 +31,17 @@ def check_streams(args: argparse.Namespace) -> None:
     if getattr(args, "log", None) == "-":
         if sys.stdin is None:
             raise UsageError("stdin is closed: nothing to read from '-'")
-        _check_stdin_device(sys.stdin.fileno())
+        _check_stdin_device()
 
 
-def _check_stdin_device(fd: int) -> None:
+def _check_stdin_device() -> None:
     """A device on stdin other than a terminal or /dev/null (/dev/zero, /dev/urandom, /dev/kmsg)
     is no log: it never ends, so `--once` would wait for ever and following it would spin."""
     try:
+        fd = sys.stdin.fileno()
         given, null = os.fstat(fd), os.stat(os.devnull)
-    except OSError:
-        return  # the reader says what is wrong with it
+    except (OSError, ValueError):  # a stdin with no descriptor: the reader says what is wrong
+        return
     if stat.S_ISCHR(given.st_mode) and given.st_rdev != null.st_rdev and not os.isatty(fd):
         raise UsageError("stdin is a device, not a log: give the log's path, or pipe it: cat run.log | nanowatch -")
 

@@ -7,6 +7,8 @@ wake-ups become a FeedWoke message and only this thread drains their feeds into 
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -33,6 +35,10 @@ MIN_REDRAW_S = 0.25
 #: The exit code of Ctrl-C (128 + SIGINT), as in --jsonl.
 EXIT_INTERRUPTED = 130
 TICK_S = 1.0
+
+#: Signals that end the app as a quit does, the terminal restored: kill's default, a hang-up
+#: while the terminal is still there (`kill -HUP`), an interrupt sent by kill (Ctrl-C is a key).
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 #: Builds the Runs with the app's thread-safe wake-up and its notice callback.
 RunsFactory = Callable[[Callable[[], None], Callable[[str], None]], Runs]
@@ -93,14 +99,24 @@ class MultiApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in EXIT_SIGNALS:
+            loop.add_signal_handler(sig, self._signalled, sig)
         self.runs = self._make_runs(self._waker, self._noticed)
         self.runs.start()
         self.set_interval(TICK_S, self.redraw)
         self.redraw()
 
     def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in EXIT_SIGNALS:
+            loop.remove_signal_handler(sig)
         if self.runs is not None:
             self.runs.stop()
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        # a clean exit: Textual restores the terminal (alternate screen, cursor, raw mode) on the way out
+        self.exit(128 + int(sig), return_code=128 + int(sig))
 
     # --- on the app's thread ---
 
