@@ -21,6 +21,7 @@ from monitor.core.events import Iteration
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, strip
 from monitor.core.lines import decode, segments
+from monitor.core.run import MAX_STEP_TIME_S, MAX_TRAIN_TIME_S
 from monitor.sources.logfile import LogError, check_regular, iter_lines
 
 #: Epoch seconds a line can have been written at: 1970 to the year 2286 (10**10 s). A value
@@ -117,6 +118,10 @@ def paced_times(lines: Iterable[bytes], start_t: float, fmt: str = "auto") -> li
     return [t for t, _ in paced(lines, start_t, fmt)]
 
 
+def _measured(x: float | None, top: float) -> float | None:
+    return x if x is not None and 0.0 <= x <= top else None
+
+
 def paced(lines: Iterable[bytes], start_t: float, fmt: str = "auto") -> Iterator[tuple[float, bytes]]:
     """(t, line) on a virtual clock that advances by each printed step time, times the steps
     it covers (or by the growth of a cumulative training clock), for logs without recorded
@@ -137,7 +142,9 @@ def paced(lines: Iterable[bytes], start_t: float, fmt: str = "auto") -> Iterator
                 # a process's first step, or the first after the counter went back
                 first = last_iter is None or event.iter <= last_iter
                 steps = 1 if last_iter is None or first else event.iter - last_iter
-                dt, train = event.step_time_s, event.train_time_s
+                # a time the run would not keep (negative, 10^300 ms) does not move the clock either
+                dt = _measured(event.step_time_s, MAX_STEP_TIME_S)
+                train = _measured(event.train_time_s, MAX_TRAIN_TIME_S)
                 one_step = dt if dt is not None and math.isfinite(dt) and dt > 0 else 0.0
                 if first and train is not None and math.isfinite(train) and train > one_step:
                     # A process's cumulative training clock covers every step up to its
