@@ -10,6 +10,7 @@ import argparse
 import os
 import stat
 import sys
+from typing import IO
 
 from monitor import __version__, flags
 
@@ -53,6 +54,14 @@ REPLAY_ONLY = ("--times", "--speed")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(_plain(self.prog, message))
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """--help and --version: argparse drops a write error (a full disk), and the help
+        silently never arrives; here it reaches cli.main, which says it (a closed pipe: quietly)."""
+        file = file or sys.stderr
+        if message and file is not None:
+            file.write(message)
+            file.flush()
 
 
 def _plain(prog: str, message: str) -> str:

@@ -230,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        _silence_stdout()  # nothing more can be written: the interpreter's last flush must not try
         return EXIT_OK
     except OSError as e:  # stdout on a full disk, too few file descriptors (ulimit -n), …
         _silence_stdout()
