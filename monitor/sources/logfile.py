@@ -62,6 +62,21 @@ def check_followable(path: str) -> None:
     st = check_readable(path)
     if not stat.S_ISREG(st.st_mode):
         raise LogError(f"{path}: not a regular file; pipe it instead: nanowatch - < {path}")
+    if st.st_size == 0 and _sizeless(path):
+        raise LogError(f"{path}: a file that says it is empty but is not (/proc, /sys): its text is made anew "
+                       f"at each read, it cannot be followed; nanowatch {path} --once reads it as it is now")
+
+
+def _sizeless(path: str) -> bool:
+    """True for a file of a pseudo file system (/proc, /sys): size 0, yet a read gives text. A
+    log just created and being written is not one: once it has text, its size says so."""
+    try:
+        with open(path, "rb") as f:
+            if not f.read(1):
+                return False
+        return os.stat(path).st_size == 0
+    except OSError:
+        return False  # the follower says what is wrong
 
 
 def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, float]:
