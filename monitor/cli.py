@@ -119,11 +119,26 @@ def check_unicode_terminal() -> None:
                          "use a UTF-8 locale (LANG=C.UTF-8), or --once / --jsonl")
 
 
+def keys_from_terminal() -> None:
+    """The TUI reads keys from stdin: closed or not a terminal, the terminal is put there."""
+    from monitor.sources.stdin import terminal_on_stdin
+
+    try:
+        terminal_on_stdin()
+    except OSError as e:
+        raise UsageError(f"stdin is not a terminal and there is none to read keys from ({e.strerror or e}); "
+                         "use --jsonl or --once") from None
+
+
 def tui(kind: str, args: argparse.Namespace) -> int:
     """The Textual front end (textual is imported only here): live, replay or demo."""
     check_unicode_terminal()
     from monitor.sources.hangup import exit_on_hangup
     from monitor.tui import launch as app_sources
+
+    # a piped log: launch.live puts the terminal on fd 0; no terminal on stdout: launch says so
+    if (kind != "live" or args.log != "-") and sys.stdout.isatty():
+        keys_from_terminal()
 
     exit_on_hangup()  # before loading: a dropped connection ends it whatever it is doing
     try:
@@ -174,6 +189,7 @@ def many(args: argparse.Namespace) -> int:
         if not sys.stdout.isatty():
             raise UsageError("stdout is not a terminal; use --jsonl or --once for a pipe")
         check_unicode_terminal()
+        keys_from_terminal()
         from monitor.sources.hangup import exit_on_hangup
         from monitor.tui.multi_app import make_multi_app
 

@@ -41,3 +41,43 @@ def test_a_signal_restores_the_terminal(sig: signal.Signals, logs: int) -> None:
         assert termios.tcgetattr(term.slave) == term.modes_before  # echo, canonical mode: as before
     finally:
         term.close()
+
+
+# --- the TUI's keys when stdin is not the terminal -----------------------------------------
+
+
+class _ClosedStdinTerminal(Terminal):
+    """Terminal, with the program started on a closed stdin (`nanowatch LOG <&-`)."""
+
+    def __init__(self, args: list[str]) -> None:
+        import pty
+        import struct
+        import subprocess
+        import sys
+
+        from test_app import OWN_TERMINAL, fcntl
+
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.modes_before = termios.tcgetattr(self.slave)
+        env = {**os.environ, "TERM": "xterm-256color", "TZ": "UTC"}
+        self.proc = subprocess.Popen([sys.executable, "-c", OWN_TERMINAL, *args], stdout=self.slave,
+                                     stderr=self.slave, start_new_session=True, env=env,
+                                     preexec_fn=lambda: os.close(0))
+        self.output = b""
+
+
+@pytest.mark.parametrize("stdin", ["closed", "/dev/null"])
+@pytest.mark.parametrize("logs", [1, 2], ids=["one-log", "runs-table"])
+def test_keys_come_from_the_terminal_when_stdin_is_not_it(stdin: str, logs: int) -> None:
+    args = [str(RECORDED_LOG), *([str(OTHER_LOG)] if logs == 2 else []), "--no-gpu"]
+    null = os.open(os.devnull, os.O_RDONLY)
+    term = _ClosedStdinTerminal(args) if stdin == "closed" else Terminal(args, stdin=null)
+    os.close(null)
+    try:
+        term.read_until(b"run.log" if logs == 2 else b"nanogpt")
+        os.write(term.master, b"q")
+        assert term.finish() == 0
+        assert b"Traceback" not in term.output and termios.tcgetattr(term.slave) == term.modes_before
+    finally:
+        term.close()

@@ -148,3 +148,17 @@ def detach_stdin() -> int:
     os.dup2(tty_fd, 0)
     os.close(tty_fd)
     return pipe_fd
+
+
+def terminal_on_stdin() -> None:
+    """For a TUI whose log is not stdin: when stdin is closed or not a terminal (`< /dev/null`,
+    a script's pipe), the terminal takes fd 0, where Textual reads keys. Raises OSError without
+    a terminal."""
+    if os.isatty(0):
+        return
+    tty_fd = os.open("/dev/tty", os.O_RDONLY)
+    if tty_fd != 0:  # fd 0 was closed: the terminal took its place already
+        os.dup2(tty_fd, 0)
+        os.close(tty_fd)
+    if sys.__stdin__ is None:  # Python set it to None at start, stdin being closed
+        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115 (fd 0 lives as long as the process)
