@@ -62,3 +62,18 @@ async def test_the_figures_stay_whole_at_80_columns_and_come_back_when_wider() -
         await pilot.resize_terminal(200, 24)
         await pilot.pause()
         assert str(table.get_cell("1", "run")) == LONG
+
+
+@sync
+async def test_long_totals_wrap_rather_than_lose_the_cost(monkeypatch) -> None:
+    import monitor.tui.multi_app as multi_app
+
+    long = "12 runs · 4 training · 1234.567 kWh → 4567.890 kWh · 185.19 → 685.18 USD"
+    monkeypatch.setattr(multi_app, "totals", lambda snaps: long)
+    app = make_multi_app(lambda wake, notice: _long_named_runs())  # type: ignore[arg-type,return-value]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        summary = app.query_one("#runs-summary")
+        assert summary.size.height == 2
+        shown = "".join(strip.text for strip in summary.render_lines(summary.region.reset_offset))
+        assert "685.18 USD" in shown and "…" not in shown
