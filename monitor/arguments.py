@@ -10,7 +10,7 @@ import argparse
 import os
 import stat
 import sys
-from typing import IO
+from typing import Any
 
 from monitor import __version__, flags
 
@@ -55,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(_plain(self.prog, message))
 
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+    def _print_message(self, message: str, file: Any = None) -> None:
         """--help and --version: argparse drops a write error (a full disk), and the help
         silently never arrives; here it reaches cli.main, which says it (a closed pipe: quietly)."""
         file = file or sys.stderr

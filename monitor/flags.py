@@ -12,7 +12,6 @@ import math
 from monitor.core.sanitise import clean
 from monitor.sources.logfile import LogError, check_regular
 
-
 #: Largest count a flag takes: no run has more steps (monitor.core.run.MAX_STEP, a test keeps
 #: them equal; a larger --max-iters made the progress vanish), no data set more tokens.
 MAX_COUNT = 10**15

@@ -61,9 +61,9 @@ class _ClosedStdinTerminal(Terminal):
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.modes_before = termios.tcgetattr(self.slave)
         env = {**os.environ, "TERM": "xterm-256color", "TZ": "UTC"}
-        self.proc = subprocess.Popen([sys.executable, "-c", OWN_TERMINAL, *args], stdout=self.slave,
-                                     stderr=self.slave, start_new_session=True, env=env,
-                                     preexec_fn=lambda: os.close(0))
+        closing = ["sh", "-c", 'exec "$@" <&-', "sh"]  # the shell closes stdin, then runs the program
+        self.proc = subprocess.Popen([*closing, sys.executable, "-c", OWN_TERMINAL, *args], stdout=self.slave,
+                                     stderr=self.slave, start_new_session=True, env=env)
         self.output = b""
 
 

@@ -66,7 +66,7 @@ async def test_the_figures_stay_whole_at_80_columns_and_come_back_when_wider() -
 
 @sync
 async def test_long_totals_wrap_rather_than_lose_the_cost(monkeypatch) -> None:
-    import monitor.tui.multi_app as multi_app
+    from monitor.tui import multi_app
 
     long = "12 runs · 4 training · 1234.567 kWh → 4567.890 kWh · 185.19 → 685.18 USD"
     monkeypatch.setattr(multi_app, "totals", lambda snaps: long)

@@ -161,4 +161,5 @@ def terminal_on_stdin() -> None:
         os.dup2(tty_fd, 0)
         os.close(tty_fd)
     if sys.__stdin__ is None:  # Python set it to None at start, stdin being closed
-        sys.stdin = sys.__stdin__ = open(0, closefd=False)  # noqa: SIM115 (fd 0 lives as long as the process)
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (fd 0 lives as long as the process)
+        sys.__stdin__ = sys.stdin  # type: ignore[misc]  # Textual reads keys from it
