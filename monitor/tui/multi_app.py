@@ -17,6 +17,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -25,6 +26,7 @@ from monitor.core.rows import totals
 from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 from monitor.multi import Runs
+from monitor.tui.app import quiet_driver
 from monitor.tui.messages import ChartPacer, FeedWoke, Throttle, Waker
 from monitor.tui.widgets import HelpScreen, RunView
 from monitor.tui.widgets.charts import CHART_MIN_S
@@ -92,6 +94,9 @@ class MultiApp(App[int]):
         self._waker = Waker(self)
         self._throttle = Throttle(self, self.redraw, MIN_REDRAW_S, monotonic)
         self._monotonic = monotonic
+
+    def get_driver_class(self) -> type[Driver]:
+        return quiet_driver(super().get_driver_class())  # an input thread that sleeps until a key
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-summary")
