@@ -7,7 +7,10 @@ Glue ring (beside cli.py): imports no parser, no NVML, no textual (`--help` star
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
+from typing import Any
 
 from monitor import __version__, flags
 
@@ -26,8 +29,22 @@ def check_streams(args: argparse.Namespace) -> None:
     """stdout (and stdin for `-`) must be open: Python sets them to None when they are closed."""
     if sys.stdout is None:
         raise UsageError("stdout is closed: nothing could be shown")
-    if getattr(args, "log", None) == "-" and sys.stdin is None:
-        raise UsageError("stdin is closed: nothing to read from '-'")
+    if getattr(args, "log", None) == "-":
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: nothing to read from '-'")
+        _check_stdin_device()
+
+
+def _check_stdin_device() -> None:
+    """A device on stdin other than a terminal or /dev/null (/dev/zero, /dev/urandom, /dev/kmsg)
+    is no log: it never ends, so `--once` would wait for ever and following it would spin."""
+    try:
+        fd = sys.stdin.fileno()
+        given, null = os.fstat(fd), os.stat(os.devnull)
+    except (OSError, ValueError):  # a stdin with no descriptor: the reader says what is wrong
+        return
+    if stat.S_ISCHR(given.st_mode) and given.st_rdev != null.st_rdev and not os.isatty(fd):
+        raise UsageError("stdin is a device, not a log: give the log's path, or pipe it: cat run.log | nanowatch -")
 
 
 #: Options of `replay` and `demo` only: given to the live command, the error says where they go.
@@ -37,6 +54,14 @@ REPLAY_ONLY = ("--times", "--speed")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(_plain(self.prog, message))
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        """--help and --version: argparse drops a write error (a full disk), and the help
+        silently never arrives; here it reaches cli.main, which says it (a closed pipe: quietly)."""
+        file = file or sys.stderr
+        if message and file is not None:
+            file.write(message)
+            file.flush()
 
 
 def _plain(prog: str, message: str) -> str:

@@ -7,6 +7,7 @@ arguments.py, the threadless text front ends (--once, replay --jsonl/--once) in 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import os
 import sys
@@ -39,6 +40,34 @@ def say(message: str) -> None:
     if sys.stderr is not None:  # None when started with stderr closed
         with contextlib.suppress(OSError, ValueError):
             print(f"nanowatch: {clean(message)}", file=sys.stderr, flush=True)
+
+
+#: What the text front ends print beyond ASCII, said in ASCII for a terminal whose encoding
+#: lacks it (LANG=C with PYTHONUTF8=0, a Latin-1 locale, PYTHONIOENCODING=ascii).
+_ASCII = {"·": "-", "→": "->", "≈": "~", "…": "...", "–": "-", "—": "-", "×": "x", "≤": "<=", "≥": ">=",
+          "±": "+-", "€": "EUR", "£": "GBP", "¥": "JPY", "✓": "ok", "✗": "x", "▸": ">", "░": ".", "█": "#"}
+_SAID_IN_ASCII = "nanowatch-ascii"
+
+
+def _say_in_ascii(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: a known symbol in its ASCII words, anything else written out (\u2192)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    return "".join(_ASCII.get(c) or c.encode("ascii", "backslashreplace").decode() for c in text), error.end
+
+
+def _plain_output() -> None:
+    """stdout never fails on a character its encoding lacks: it is said in ASCII. (stderr
+    writes such a character out, `\u2192`, as Python's stderr does: there it is most often in
+    a file name, which must read as what it is.)"""
+    stream = sys.stdout
+    if stream is None or not hasattr(stream, "reconfigure"):
+        return
+    with contextlib.suppress(LookupError, OSError, ValueError):
+        if codecs.lookup(stream.encoding or "ascii").name != "utf-8":
+            codecs.register_error(_SAID_IN_ASCII, _say_in_ascii)
+            stream.reconfigure(errors=_SAID_IN_ASCII)
 
 
 def _silence_stdout() -> None:
@@ -76,10 +105,40 @@ def _text_front_end(run: Callable[[argparse.Namespace], int], args: argparse.Nam
         finish_alerts(args)
 
 
+def check_unicode_terminal() -> None:
+    """The TUI draws with Unicode (box lines, braille charts) on stderr, where Textual writes:
+    an encoding without it (a Latin-1 locale, PYTHONUTF8=0 under LANG=C) would show escapes."""
+    stream = sys.__stderr__
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        utf = codecs.lookup(encoding).name.startswith("utf-")
+    except LookupError:
+        utf = False
+    if not utf:
+        raise UsageError(f"the terminal's encoding is {encoding}, and the TUI draws with Unicode: "
+                         "use a UTF-8 locale (LANG=C.UTF-8), or --once / --jsonl")
+
+
+def keys_from_terminal() -> None:
+    """The TUI reads keys from stdin: closed or not a terminal, the terminal is put there."""
+    from monitor.sources.stdin import terminal_on_stdin
+
+    try:
+        terminal_on_stdin()
+    except OSError as e:
+        raise UsageError(f"stdin is not a terminal and there is none to read keys from ({e.strerror or e}); "
+                         "use --jsonl or --once") from None
+
+
 def tui(kind: str, args: argparse.Namespace) -> int:
     """The Textual front end (textual is imported only here): live, replay or demo."""
+    check_unicode_terminal()
     from monitor.sources.hangup import exit_on_hangup
     from monitor.tui import launch as app_sources
+
+    # a piped log: launch.live puts the terminal on fd 0; no terminal on stdout: launch says so
+    if (kind != "live" or args.log != "-") and sys.stdout.isatty():
+        keys_from_terminal()
 
     exit_on_hangup()  # before loading: a dropped connection ends it whatever it is doing
     try:
@@ -129,6 +188,8 @@ def many(args: argparse.Namespace) -> int:
             return follow_many_jsonl(make_runs(woke.set, say), woke, interval_s=args.interval)
         if not sys.stdout.isatty():
             raise UsageError("stdout is not a terminal; use --jsonl or --once for a pipe")
+        check_unicode_terminal()
+        keys_from_terminal()
         from monitor.sources.hangup import exit_on_hangup
         from monitor.tui.multi_app import make_multi_app
 
@@ -138,6 +199,7 @@ def many(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _plain_output()
     main_parser, replay_parser, demo_parser = build_parsers()
     try:
         if argv[:1] == ["replay"]:
@@ -184,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        _silence_stdout()  # nothing more can be written: the interpreter's last flush must not try
         return EXIT_OK
     except OSError as e:  # stdout on a full disk, too few file descriptors (ulimit -n), …
         _silence_stdout()

@@ -12,15 +12,21 @@ import math
 from monitor.core.sanitise import clean
 from monitor.sources.logfile import LogError, check_regular
 
+#: Largest count a flag takes: no run has more steps (monitor.core.run.MAX_STEP, a test keeps
+#: them equal; a larger --max-iters made the progress vanish), no data set more tokens.
+MAX_COUNT = 10**15
+
 
 def whole_number(text: str) -> int:
-    """A count above 0 (--max-iters, --dataset-tokens)."""
+    """A count above 0 and at most MAX_COUNT (--max-iters, --dataset-tokens)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number: {_quoted(text)}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be above 0: {clean(text.strip(), 40)}")
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most 10^15: {clean(text.strip(), 40)}")
     return value
 
 
@@ -98,12 +104,18 @@ def address(text: str) -> str:
     return text.strip()
 
 
+#: A PUE above this is a typo: the least efficient data centres surveyed stay below 3 (Uptime
+#: Institute, Global Data Center Survey 2023: 1.58 on average).
+MAX_PUE = 10.0
+
+
 def pue(text: str) -> float:
     """A data centre's power usage effectiveness: facility energy / IT energy, so >= 1
-    (The Green Grid, "PUE: a comprehensive examination of the metric", 2012)."""
+    (The Green Grid, "PUE: a comprehensive examination of the metric", 2012), at most MAX_PUE."""
     value = _number(text)
-    if not 1 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"a PUE is 1 or more (facility energy / IT energy): {clean(text.strip(), 40)}")
+    if not 1 <= value <= MAX_PUE:
+        raise argparse.ArgumentTypeError(f"a PUE is from 1 to {MAX_PUE:g} (facility energy / IT energy): "
+                                         f"{clean(text.strip(), 40)}")
     return value
 
 

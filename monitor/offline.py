@@ -7,6 +7,7 @@ Glue ring (beside cli.py): no textual.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from collections.abc import Callable
@@ -98,18 +99,20 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
     from monitor.sources.replay import timed_lines
 
     start = clock()
-    items = list(timed_lines(args.log, args.times, start, args.format))
-    if not items:
+    timeline = timed_lines(args.log, args.times, start, args.format)
+    items = iter(timeline)  # streamed: a replay holds one block of the log, never the log
+    first = next(items, None)
+    if first is None:
         _print_final(new_session(args, clock), args)
         return EXIT_OK
-    t0 = items[0][0]
+    t0 = first[0]
     virtual_now = t0
     session = new_session(args, lambda: virtual_now)
     # nvidia-smi prints local time, without a zone: a recorded trace is aligned to the times given
-    source = open_gpus(args, live=False, span=(t0, items[-1][0]) if args.times else None)
+    source = open_gpus(args, live=False, span=timeline.span)
     if source is not None:
         session.ingest([GpuWatched(source.origin, source.status)])
-    for t, line in items:
+    for t, line in itertools.chain([first], items):
         if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
             delay = start + (t - t0) / args.speed - clock()
             if delay > 0:

@@ -106,3 +106,21 @@ def test_replay_speeds_people_use(capsys) -> None:
 def test_what_was_typed_is_quoted_short_and_written_out(argv: list[str], shown: str, capsys) -> None:
     err = _usage_error(["demo", "--once", *argv], capsys)
     assert err.endswith(shown) and len(err) < 200
+
+
+@pytest.mark.parametrize(("flag", "value", "said"), [
+    ("--max-iters", "99999999999999999999999", "must be at most 10^15"),
+    ("--dataset-tokens", "1000000000000001", "must be at most 10^15"),
+    ("--pue", "1e308", "a PUE is from 1 to 10"),
+    ("--pue", "10.5", "a PUE is from 1 to 10"),
+])
+def test_a_count_or_pue_no_run_has(flag: str, value: str, said: str, capsys) -> None:
+    err = _usage_error([str(LOG), "--once", flag, value], capsys)
+    assert f"argument {flag}: {said}" in err
+
+
+def test_the_largest_count_is_the_largest_step() -> None:
+    from monitor.core.run import MAX_STEP
+
+    assert flags.MAX_COUNT == MAX_STEP
+    assert flags.whole_number(str(MAX_STEP)) == MAX_STEP and flags.pue("10") == 10.0

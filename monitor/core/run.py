@@ -38,6 +38,23 @@ _STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params
 NAN = float("nan")
 #: No run takes more steps than this; a larger "step number" is noise.
 MAX_STEP = 10**15
+#: A step longer than this (11.6 days), a training clock beyond ten years, a negative time or an
+#: MFU over 100 (10,000% of the peak) is a garbled number, not a measurement: it is not printed
+#: (NaN). Without the bound one `time 1e300ms` line made the run 10^290 days long.
+MAX_STEP_TIME_S = 1e6
+MAX_TRAIN_TIME_S = 3.2e8
+MAX_MFU = 100.0
+
+
+def _measured(x: float | None, top: float) -> float:
+    """A printed value as a row holds it: NaN when not printed or outside [0, top]."""
+    return x if x is not None and 0.0 <= x <= top else NAN
+
+
+def _measured_column(x: np.ndarray, top: float) -> np.ndarray:
+    """_measured() for a column (NaN stays NaN)."""
+    inside = (x >= 0.0) & (x <= top)
+    return x if inside.all() else np.where(inside, x, NAN)
 
 
 class RunState:
@@ -151,8 +168,8 @@ class RunState:
             run.crash = None
             run.crash_ranks.clear()
         run.add_row(event.iter, NAN if event.loss is None else event.loss,
-                    NAN if event.step_time_s is None else event.step_time_s, NAN if event.mfu is None else event.mfu,
-                    NAN if t is None else t, NAN if event.train_time_s is None else event.train_time_s)
+                    _measured(event.step_time_s, MAX_STEP_TIME_S), _measured(event.mfu, MAX_MFU),
+                    NAN if t is None else t, _measured(event.train_time_s, MAX_TRAIN_TIME_S))
         if event.max_iters is not None:
             run.printed_max_iters = event.max_iters
         if event.share_total is not None:
@@ -330,7 +347,8 @@ def _append_iterations(
         run.note(t, "warning", f"run continued after: {run.crash.message}")
         run.crash = None
         run.crash_ranks.clear()
-    run.add_rows(iters, loss, step_time_s, mfu, t, train_time_s)
+    run.add_rows(iters, loss, _measured_column(step_time_s, MAX_STEP_TIME_S), _measured_column(mfu, MAX_MFU), t,
+                 None if train_time_s is None else _measured_column(train_time_s, MAX_TRAIN_TIME_S))
     if max_iters is not None:
         _printed_max_iters(run, max_iters)
     if t is not None:

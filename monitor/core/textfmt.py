@@ -15,12 +15,19 @@ if TYPE_CHECKING:
 from monitor.core.sanitise import clean
 
 UNKNOWN = "?"
+YEAR_S = 365.25 * 86400
+#: From a hundred years on, a duration is said in years.
+LONG_S = 100 * YEAR_S
+#: 9999-12-31 23:59:59 UTC: the last time strftime's four-digit year can show.
+LAST_CLOCK_T = 253402300799.0
 
 
 def duration(seconds: float | None) -> str:
     """`3 h 12 m`, `4 m 05 s`, `12 s`; "?" when unknown."""
     if seconds is None or not math.isfinite(seconds):
         return UNKNOWN
+    if seconds >= LONG_S:  # a figure from a garbled number: said short, not in 290 digits
+        return f"{seconds / YEAR_S:.3g} years"
     s = round(max(0.0, seconds))
     days, s = divmod(s, 86400)
     hours, s = divmod(s, 3600)
@@ -39,6 +46,8 @@ def clock(t: float | None, now: float | None = None, seconds: bool = True) -> st
     it is not `now`'s day."""
     if t is None or not math.isfinite(t):
         return UNKNOWN
+    if not -LAST_CLOCK_T <= t <= LAST_CLOCK_T:  # past what a calendar (and localtime) can say
+        return "after 9999" if t > 0 else "before 1"
     local = time.localtime(t)
     if now is not None and time.localtime(now)[:3] != local[:3]:
         return time.strftime("%a %d %b %H:%M", local)

@@ -6,6 +6,7 @@ ADAPTER ring: file I/O, no textual. Errors become LogError with a one-line reaso
 from __future__ import annotations
 
 import os
+import select
 import stat
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -61,6 +62,21 @@ def check_followable(path: str) -> None:
     st = check_readable(path)
     if not stat.S_ISREG(st.st_mode):
         raise LogError(f"{path}: not a regular file; pipe it instead: nanowatch - < {path}")
+    if st.st_size == 0 and _sizeless(path):
+        raise LogError(f"{path}: a file that says it is empty but is not (/proc, /sys): its text is made anew "
+                       f"at each read, it cannot be followed; nanowatch {path} --once reads it as it is now")
+
+
+def _sizeless(path: str) -> bool:
+    """True for a file of a pseudo file system (/proc, /sys): size 0, yet a read gives text. A
+    log just created and being written is not one: once it has text, its size says so."""
+    try:
+        with open(path, "rb") as f:
+            if not f.read(1):
+                return False
+        return os.stat(path).st_size == 0
+    except OSError:
+        return False  # the follower says what is wrong
 
 
 def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, float]:
@@ -76,6 +92,21 @@ def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, 
     except OSError as e:
         raise LogError(f"{path}: {e.strerror or e}") from None
     return lines, splitter.pending, st.st_mtime
+
+
+def iter_lines(path: str, stdin_hint: bool = True) -> Iterator[bytes]:
+    """Every line of `path` in order, the last one even without a newline, read in blocks:
+    memory holds one block, never the file. LogError (one line) when it cannot be read."""
+    check_regular(path, stdin_hint)
+    splitter = LineSplitter()
+    try:
+        with open(path, "rb") as f:
+            while block := f.read(BLOCK_BYTES):
+                yield from splitter.feed(block)
+    except OSError as e:
+        raise LogError(f"{path}: {e.strerror or e}") from None
+    if splitter.pending:
+        yield splitter.pending
 
 
 #: Bytes read at a time by read_blocks: large enough for numpy to pay off, small enough
@@ -99,7 +130,16 @@ def read_stream_blocks(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYT
     read_blocks; a read error becomes LogError naming `name`."""
     splitter = LineSplitter()
     try:
-        while chunk := stream.read(block_bytes):
+        while True:
+            try:
+                chunk = stream.read(block_bytes)
+            except BlockingIOError:
+                chunk = None
+            if chunk is None:  # a non-blocking stream (stdin left O_NONBLOCK) with no data yet
+                select.select([stream], [], [])
+                continue
+            if not chunk:
+                break
             block = splitter.feed_block(chunk)
             if block:
                 yield block

@@ -10,30 +10,31 @@ import math
 import os
 import statistics
 import time
+from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from typing import overload
 
 from monitor.core.events import Iteration
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, strip
 from monitor.core.lines import decode, segments
-from monitor.sources.logfile import LogError, read_lines
+from monitor.core.run import MAX_STEP_TIME_S, MAX_TRAIN_TIME_S
+from monitor.sources.logfile import LogError, check_regular, iter_lines
 
 #: Epoch seconds a line can have been written at: 1970 to the year 2286 (10**10 s). A value
 #: outside is no such time, and a replay would wait for it for ever.
 MAX_EPOCH_S = 1e10
 
 
-def read_times(path: str, n_lines: int) -> list[float]:
-    """One epoch-seconds float per line of the log (the `run.times` format). LogError (one
-    line) for a value that is not a number of epoch seconds, or too few of them."""
-    lines, tail, _ = read_lines(path, stdin_hint=False)
-    if tail:
-        lines.append(tail)
-    times: list[float] = []
-    for i, raw in enumerate(lines):
+def read_times(path: str, n_lines: int) -> array[float]:
+    """One epoch-seconds float per line of the log (the `run.times` format), 8 bytes each.
+    LogError (one line) for a value that is not a number of epoch seconds, or too few of them."""
+    times = array("d")
+    seen = 0
+    for i, raw in enumerate(iter_lines(path, stdin_hint=False)):
         text = raw.strip()
         if not text:
             continue
@@ -43,31 +44,90 @@ def read_times(path: str, n_lines: int) -> list[float]:
             raise LogError(f"{path}:{i + 1}: not a time in epoch seconds: {decode(text[:40])!r}") from None
         if not 0 <= value < MAX_EPOCH_S:  # NaN too
             raise LogError(f"{path}:{i + 1}: {value:g} is not a time in epoch seconds (1970 to 2286)")
-        times.append(value)
-    if len(times) < n_lines:
-        raise LogError(f"{path}: {len(times)} times for {n_lines} log lines")
-    return times[:n_lines]
+        seen += 1
+        if seen <= n_lines:  # a times file longer than its log: the rest is checked, not kept
+            times.append(value)
+    if seen < n_lines:
+        raise LogError(f"{path}: {seen} times for {n_lines} log lines")
+    return times
 
 
-def timed_lines(
-    log_path: str, times_path: str | None, start_t: float, fmt: str = "auto"
-) -> Iterator[tuple[float, bytes]]:
-    """(t, line) for every line of the log, in order, with recorded or paced times."""
-    lines, tail, _ = read_lines(log_path)
-    if tail:
-        lines.append(tail)
-    if times_path is not None:
-        yield from zip(read_times(times_path, len(lines)), lines)
-        return
-    yield from zip(paced_times(lines, start_t, fmt), lines)
+class TimedLines:
+    """(t, line) for every line of a log, in order, with recorded (`times_path`) or paced times,
+    streamed: a replay of any length holds one block of the log (and, with recorded times,
+    8 bytes a line), never the log. Iterating again reads the log again. LogError (one line)
+    at construction for a log or times file that cannot be read, or too few times."""
+
+    def __init__(self, log_path: str, times_path: str | None, start_t: float, fmt: str = "auto") -> None:
+        self.log_path, self.start_t, self.fmt = log_path, start_t, fmt
+        check_regular(log_path)
+        self.times = None if times_path is None else read_times(times_path, _count_lines(log_path))
+        #: the first and last recorded times, when known before playing (None when paced)
+        self.span: tuple[float, float] | None = (self.times[0], self.times[-1]) if self.times else None
+
+    def __iter__(self) -> Iterator[tuple[float, bytes]]:
+        lines = iter_lines(self.log_path)
+        if self.times is not None:
+            return zip(self.times, lines)
+        return paced(lines, self.start_t, self.fmt)
 
 
-def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[float]:
-    """A virtual clock that advances by each printed step time, times the steps it covers
-    (or by the growth of a cumulative training clock), for logs without recorded times."""
+def timed_lines(log_path: str, times_path: str | None, start_t: float, fmt: str = "auto") -> TimedLines:
+    """(t, line) for every line of the log, in order, with recorded or paced times (TimedLines)."""
+    return TimedLines(log_path, times_path, start_t, fmt)
+
+
+class PackedLines(Sequence[tuple[float, bytes]]):
+    """(t, line) items packed for a Player, which looks back and ahead by index: the lines in
+    one buffer, the times and line ends in arrays, about the log's size in all (a list of
+    tuples of bytes takes ~5 times that: 250 MB for a 1M-line, 52 MB log)."""
+
+    def __init__(self, items: Iterable[tuple[float, bytes]]) -> None:
+        self._times, self._ends, self._data = array("d"), array("q"), bytearray()
+        for t, line in items:
+            self._times.append(t)
+            self._data += line
+            self._ends.append(len(self._data))
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[float, bytes]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[float, bytes]]: ...
+
+    def __getitem__(self, index: int | slice) -> tuple[float, bytes] | list[tuple[float, bytes]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start = self._ends[index - 1] if index else 0
+        return self._times[index], bytes(self._data[start:self._ends[index]])
+
+
+def _count_lines(path: str) -> int:
+    return sum(1 for _ in iter_lines(path))
+
+
+def paced_times(lines: Iterable[bytes], start_t: float, fmt: str = "auto") -> list[float]:
+    """The paced time of every line (see paced)."""
+    return [t for t, _ in paced(lines, start_t, fmt)]
+
+
+def _measured(x: float | None, top: float) -> float | None:
+    return x if x is not None and 0.0 <= x <= top else None
+
+
+def paced(lines: Iterable[bytes], start_t: float, fmt: str = "auto") -> Iterator[tuple[float, bytes]]:
+    """(t, line) on a virtual clock that advances by each printed step time, times the steps
+    it covers (or by the growth of a cumulative training clock), for logs without recorded
+    times. A line's time is known when it is read: the lines stream through."""
     parser = AutoParser(fmt)
     t = start_t
-    out: list[float] = []
     last_iter: int | None = None
     last_train: float | None = None
     recent: deque[float] = deque(maxlen=16)
@@ -82,7 +142,9 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
                 # a process's first step, or the first after the counter went back
                 first = last_iter is None or event.iter <= last_iter
                 steps = 1 if last_iter is None or first else event.iter - last_iter
-                dt, train = event.step_time_s, event.train_time_s
+                # a time the run would not keep (negative, 10^300 ms) does not move the clock either
+                dt = _measured(event.step_time_s, MAX_STEP_TIME_S)
+                train = _measured(event.train_time_s, MAX_TRAIN_TIME_S)
                 one_step = dt if dt is not None and math.isfinite(dt) and dt > 0 else 0.0
                 if first and train is not None and math.isfinite(train) and train > one_step:
                     # A process's cumulative training clock covers every step up to its
@@ -100,8 +162,7 @@ def paced_times(lines: list[bytes], start_t: float, fmt: str = "auto") -> list[f
                 elif train is not None and last_train is not None and train > last_train:
                     t += train - last_train
                 last_iter, last_train = event.iter, train
-        out.append(t)
-    return out
+        yield t, raw
 
 
 #: `nanowatch demo` plays the bundled run in about this many seconds (unless --speed).
@@ -128,13 +189,15 @@ def bundled_demo(speed: float | None = None) -> Demo:
     for path in (log, times, gpu_log):
         if not os.path.isfile(path):
             raise LogError(f"the demo run is missing from the package: {path}")
-    stamps = [t for t, _ in timed_lines(log, times, 0.0)]
+    span = timed_lines(log, times, 0.0).span
+    if span is None:
+        raise LogError(f"the demo run's times are missing from the package: {times}")
     if speed is None:
-        speed = round(max(1.0, (stamps[-1] - stamps[0]) / DEMO_SECONDS), 1)
+        speed = round(max(1.0, (span[1] - span[0]) / DEMO_SECONDS), 1)
     meta = folder / "meta.json"
     gpu = json.loads(meta.read_text()).get("gpu", "GPU") if meta.is_file() else "GPU"
     gpu_model = gpu.split(" (")[0].removeprefix("NVIDIA ").split(" ")[0]
-    day = time.strftime("%Y-%m-%d", time.localtime(stamps[0]))
+    day = time.strftime("%Y-%m-%d", time.localtime(span[0]))
     # Its clock is the recording's: the times shown are when the run happened, not now.
     pace = "full speed" if speed == 0 else f"{speed:g}×"
     name = f"demo: replay at {pace}, {gpu_model} run recorded {day}"

@@ -104,6 +104,9 @@ class StdinReader:
                 data = os.read(self.fd, self.chunk_bytes)
             except InterruptedError:
                 return
+            except BlockingIOError:  # stdin left O_NONBLOCK by whoever opened it: wait, do not end
+                _readable(self.fd, 1.0)
+                return
             except OSError as e:
                 self.on_error(f"stdin: read failed: {e.strerror or e}")
                 going = False
@@ -145,3 +148,18 @@ def detach_stdin() -> int:
     os.dup2(tty_fd, 0)
     os.close(tty_fd)
     return pipe_fd
+
+
+def terminal_on_stdin() -> None:
+    """For a TUI whose log is not stdin: when stdin is closed or not a terminal (`< /dev/null`,
+    a script's pipe), the terminal takes fd 0, where Textual reads keys. Raises OSError without
+    a terminal."""
+    if os.isatty(0):
+        return
+    tty_fd = os.open("/dev/tty", os.O_RDONLY)
+    if tty_fd != 0:  # fd 0 was closed: the terminal took its place already
+        os.dup2(tty_fd, 0)
+        os.close(tty_fd)
+    if sys.__stdin__ is None:  # Python set it to None at start, stdin being closed
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (fd 0 lives as long as the process)
+        sys.__stdin__ = sys.stdin  # type: ignore[misc]  # Textual reads keys from it

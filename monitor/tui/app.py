@@ -157,7 +157,7 @@ class NanowatchApp(App[int]):
             gc.freeze()
         if self._handle_signals:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # SIGINT: sent by kill
                 loop.add_signal_handler(sig, self._signalled, sig)
         self.redraw(charts=True)
         self.set_interval(TICK_S, self._tick)
@@ -176,7 +176,7 @@ class NanowatchApp(App[int]):
             self.feed.stop()
         if self._handle_signals:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # SIGINT: sent by kill
                 loop.remove_signal_handler(sig)
 
     def _signalled(self, sig: signal.Signals) -> None:

@@ -18,7 +18,7 @@ from monitor.inbox import LineHooks, SourceChanged
 from monitor.live import GpuSourceFactory, LineSourceFactory, check_source, gpu_feed, open_log
 from monitor.session import Session
 from monitor.sources.player import Player
-from monitor.sources.replay import bundled_demo, timed_lines
+from monitor.sources.replay import PackedLines, bundled_demo, timed_lines
 from monitor.tui.app import make_app
 
 #: glibc's mallopt parameter and the size from which blocks are mmapped (its initial default).
@@ -85,7 +85,7 @@ def live(args: argparse.Namespace, session_factory: SessionFactory) -> int:
 def replay(args: argparse.Namespace, session_factory: SessionFactory, log: str, times: str | None,
            speed: float, gpu_log: str | None = None, source_name: str | None = None) -> int:
     """`nanowatch replay LOG` (and the demo): play the log at `speed` on the recording's clock."""
-    items = list(timed_lines(log, times, time.time(), args.format))
+    items = PackedLines(timed_lines(log, times, time.time(), args.format))
     holder: dict[str, Player] = {}
 
     def recording_clock() -> float:

@@ -7,6 +7,8 @@ wake-ups become a FeedWoke message and only this thread drains their feeds into 
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from collections.abc import Callable
 from typing import ClassVar
@@ -15,6 +17,7 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -23,6 +26,7 @@ from monitor.core.rows import totals
 from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 from monitor.multi import Runs
+from monitor.tui.app import quiet_driver
 from monitor.tui.messages import ChartPacer, FeedWoke, Throttle, Waker
 from monitor.tui.widgets import HelpScreen, RunView
 from monitor.tui.widgets.charts import CHART_MIN_S
@@ -33,6 +37,10 @@ MIN_REDRAW_S = 0.25
 #: The exit code of Ctrl-C (128 + SIGINT), as in --jsonl.
 EXIT_INTERRUPTED = 130
 TICK_S = 1.0
+
+#: Signals that end the app as a quit does, the terminal restored: kill's default, a hang-up
+#: while the terminal is still there (`kill -HUP`), an interrupt sent by kill (Ctrl-C is a key).
+EXIT_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 #: Builds the Runs with the app's thread-safe wake-up and its notice callback.
 RunsFactory = Callable[[Callable[[], None], Callable[[str], None]], Runs]
@@ -87,20 +95,33 @@ class MultiApp(App[int]):
         self._throttle = Throttle(self, self.redraw, MIN_REDRAW_S, monotonic)
         self._monotonic = monotonic
 
+    def get_driver_class(self) -> type[Driver]:
+        return quiet_driver(super().get_driver_class())  # an input thread that sleeps until a key
+
     def compose(self) -> ComposeResult:
         yield Static(id="runs-summary")
         yield RunsTable(id="runs")
         yield Footer()
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in EXIT_SIGNALS:
+            loop.add_signal_handler(sig, self._signalled, sig)
         self.runs = self._make_runs(self._waker, self._noticed)
         self.runs.start()
         self.set_interval(TICK_S, self.redraw)
         self.redraw()
 
     def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in EXIT_SIGNALS:
+            loop.remove_signal_handler(sig)
         if self.runs is not None:
             self.runs.stop()
+
+    def _signalled(self, sig: signal.Signals) -> None:
+        # a clean exit: Textual restores the terminal (alternate screen, cursor, raw mode) on the way out
+        self.exit(128 + int(sig), return_code=128 + int(sig))
 
     # --- on the app's thread ---
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
@@ -17,9 +19,51 @@ from textual.widgets import DataTable
 from monitor.core.rows import COLUMNS, RunRow
 from monitor.tui.widgets.common import STATUS_STYLE
 
+#: A cut column keeps at least this many cells (its ellipsis included): run, then status.
+MIN_CELLS = (10, 9)
+ELLIPSIS = "…"
+
+
+def fit_widths(natural: Sequence[int], room: int) -> list[int]:
+    """Column widths (cells) for `natural` widths in `room` cells: when they do not fit, the
+    run column gives way first, then the status column, each down to MIN_CELLS; the figures
+    (progress, finish, kWh, cost) are never cut (past that, the table scrolls sideways)."""
+    widths = list(natural)
+    excess = sum(widths) - room
+    for i, least in enumerate(MIN_CELLS):
+        if excess <= 0:
+            break
+        cut = max(0, min(excess, widths[i] - least))
+        widths[i] -= cut
+        excess -= cut
+    return widths
+
+
+def shorten(text: str, width: int, *, middle: bool) -> str:
+    """`text` in at most `width` terminal cells, an ellipsis where it was cut: in the middle for
+    a log's name (its start and its end, `…/run.log`, tell logs apart), else at the end."""
+    if cell_len(text) <= width:
+        return text
+    room = max(0, width - 1)
+    head_room = (room + 1) // 2 if middle else room
+    head = _take(text, head_room)
+    tail = _take(text[::-1], room - cell_len(head))[::-1] if middle else ""
+    return f"{head}{ELLIPSIS}{tail}"
+
+
+def _take(text: str, width: int) -> str:
+    """The longest start of `text` in `width` cells (a wide character is not split)."""
+    used = 0
+    for i, char in enumerate(text):
+        used += cell_len(char)
+        if used > width:
+            return text[:i]
+    return text
+
 
 class RunsTable(DataTable[Text]):
-    """Rows keep their place and the cursor stays put while the numbers change."""
+    """Rows keep their place and the cursor stays put while the numbers change; the columns
+    fit the table's width (a long log name is shortened, the figures are kept whole)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # up and down are DataTable's own; listed here so that the help names them
@@ -37,15 +81,46 @@ class RunsTable(DataTable[Text]):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        #: every row's full cells, and the statuses that style them
+        self._cells: list[tuple[str, ...]] = []
+        self._statuses: list[str] = []
+        #: the column widths and the (shortened) cells on screen
+        self._widths: list[int] = []
         self._shown: list[tuple[str, ...]] = []
 
-    def on_mount(self) -> None:
-        for name in COLUMNS:
-            self.add_column(name, key=name)
-
     def show(self, rows: Sequence[RunRow], statuses: Sequence[str]) -> None:
-        for i, (row, status) in enumerate(zip(rows, statuses)):
-            cells = row.cells()
+        self._cells = [row.cells() for row in rows]
+        self._statuses = list(statuses)
+        self._lay_out()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._lay_out()
+
+    def _room(self) -> int:
+        """Cells for the columns' text: the table's width less each cell's padding (a cell
+        more and a scrollbar would take a row)."""
+        width = self.scrollable_content_region.width or self.app.size.width
+        return width - 2 * self.cell_padding * len(COLUMNS)
+
+    def _lay_out(self) -> None:
+        natural = [max([cell_len(name), *(cell_len(cells[i]) for cells in self._cells)])
+                   for i, name in enumerate(COLUMNS)]
+        widths = fit_widths(natural, self._room())
+        if widths != self._widths:  # new widths: the columns are laid again, the cursor kept
+            row = self.cursor_row
+            self.clear(columns=True)
+            for name, width in zip(COLUMNS, widths):
+                self.add_column(name, width=width, key=name)
+            self._widths, self._shown = widths, []
+            if self._cells:
+                self._put_rows()
+                self.move_cursor(row=min(row, len(self._cells) - 1), scroll=False)
+            return
+        self._put_rows()
+
+    def _put_rows(self) -> None:
+        for i, (full, status) in enumerate(zip(self._cells, self._statuses)):
+            cells = tuple(shorten(c, w, middle=j == 0) for j, (c, w) in enumerate(zip(full, self._widths)))
             rendered = [Text(c) for c in cells]  # a file name is shown as text, never as markup
             rendered[1].stylize(STATUS_STYLE.get(status, ""))
             if i >= len(self._shown):
@@ -54,7 +129,7 @@ class RunsTable(DataTable[Text]):
             elif cells != self._shown[i]:
                 for name, old, new, text in zip(COLUMNS, self._shown[i], cells, rendered):
                     if old != new:
-                        self.update_cell(str(i), name, text, update_width=True)
+                        self.update_cell(str(i), name, text)
                 self._shown[i] = cells
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -1,0 +1,59 @@
+"""Files that are not what they say: a /proc file (size 0, text made at each read) is read once
+with --once and refused for following, instead of being 'truncated' and re-read as a new run every
+poll; a sparse file (a hole of NULs, as a preallocated log leaves) is read to its last line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.sources.logfile import LogError, check_followable
+
+PROC = "/proc/self/status"
+needs_proc = pytest.mark.skipif(not os.path.exists(PROC), reason="no /proc here")
+
+
+@needs_proc
+@pytest.mark.parametrize("mode", [["--jsonl"], [], ["/proc/loadavg", "--jsonl"]])
+def test_a_proc_file_is_refused_for_following(capsys, mode: list[str]) -> None:
+    assert main([PROC, *mode, "--no-gpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot be followed" in err and f"nanowatch {PROC} --once" in err
+
+
+@needs_proc
+def test_a_proc_file_is_read_once(capsys) -> None:
+    assert main([PROC, "--once", "--json", "--no-gpu"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["format"] is None and record["run_index"] == 0 and "lines read, none recognised" in record["warnings"][0]
+
+
+def test_an_empty_log_or_one_not_there_yet_is_followed(tmp_path: Path) -> None:
+    empty = tmp_path / "run.log"
+    empty.touch()
+    check_followable(str(empty))
+    check_followable(str(tmp_path / "later.log"))
+    empty.write_text("iter 0: loss 3.0, time 10.00ms\n")
+    check_followable(str(empty))
+
+
+@needs_proc
+def test_the_refusal_is_a_log_error() -> None:
+    with pytest.raises(LogError, match="cannot be followed"):
+        check_followable(PROC)
+
+
+def test_a_sparse_log_is_read_to_its_last_line(tmp_path: Path, capsys) -> None:
+    log = tmp_path / "run.log"
+    with log.open("wb") as f:
+        f.write(b"iter 0: loss 3.0000, time 10.00ms, mfu 1.00%\n")
+        f.truncate(64 << 20)  # a hole: 64 MiB of NULs on read, no block on disk
+        f.seek(0, os.SEEK_END)
+        f.write(b"iter 10: loss 2.0000, time 10.00ms, mfu 1.00%\n")
+    assert main([str(log), "--once", "--json", "--no-gpu"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["iter"] == 10 and record["loss"] == 2.0

@@ -1,0 +1,56 @@
+"""A terminal whose encoding is not UTF-8 (PYTHONUTF8=0 under LANG=C, a Latin-1 locale,
+PYTHONIOENCODING=ascii): the text front ends say their symbols in ASCII instead of failing with a
+UnicodeEncodeError, names on stderr are written out, and the TUI is refused in one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, SAMPLES
+
+from monitor.arguments import UsageError
+from monitor.cli import check_unicode_terminal
+
+LOG = SAMPLES / "recorded" / "compiled" / "run.log"
+
+
+def _run(args: list[str], encoding: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": encoding, "LC_ALL": "C", "PYTHONUTF8": "0"}
+    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT, env=env, capture_output=True,
+                          timeout=60, check=False)
+
+
+@pytest.mark.parametrize("args", [[str(LOG), "--once", "--no-gpu"], ["--help"],
+                                  ["replay", str(LOG), "--once", "--speed", "0", "--no-gpu"]])
+def test_the_text_front_ends_speak_ascii_to_an_ascii_terminal(args: list[str]) -> None:
+    proc = _run(args, "ascii")
+    assert proc.returncode == 0, proc.stderr
+    assert b"Traceback" not in proc.stderr and proc.stdout.isascii()
+    if "--help" not in args:
+        assert b"iter 5,000 / 5,000 - 100.0% - 0 left" in proc.stdout
+
+
+def test_a_latin1_terminal_gets_what_latin1_has_and_ascii_for_the_rest() -> None:
+    proc = _run([str(LOG), "--once", "--no-gpu"], "latin-1")
+    assert proc.returncode == 0 and "iter 5,000 / 5,000 · 100.0%".encode("latin-1") in proc.stdout
+    assert b"~ 2 m" in proc.stdout  # ≈ is not in Latin-1
+
+
+def test_a_name_on_stderr_is_written_out_not_transliterated() -> None:
+    proc = _run(["x\u2192.log", "--once"], "ascii")  # under LC_ALL=C the argument is its bytes
+    assert proc.returncode == 2 and proc.stderr == b"nanowatch: x\\xe2\\x86\\x92.log: no such file\n"
+
+
+@pytest.mark.parametrize(("encoding", "refused"), [("ascii", True), ("latin-1", True), ("utf-8", False),
+                                                    ("UTF8", False), ("no-such-codec", True)])
+def test_the_tui_needs_a_unicode_terminal(monkeypatch, encoding: str, refused: bool) -> None:
+    fake = type("Stream", (), {"encoding": encoding})()
+    monkeypatch.setattr(sys, "__stderr__", fake)
+    if refused:
+        with pytest.raises(UsageError, match="use a UTF-8 locale"):
+            check_unicode_terminal()
+    else:
+        check_unicode_terminal()
