@@ -4,9 +4,7 @@ non-blocking by whoever opened it. Each is read to its end or refused in one lin
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import stat
 import subprocess
 import sys
 import threading
@@ -98,21 +96,11 @@ def test_the_stdin_follower_waits_on_a_non_blocking_pipe_instead_of_failing() ->
     assert got.texts() == lines(0, 10, 20, 30, 40)
 
 
-# --- the `nanowatch` command: a shell launcher, because Python cannot start on a directory ---
-
-
-@pytest.fixture
-def launcher(tmp_path: Path) -> Path:
-    """bin/nanowatch installed beside an entry point that runs this tree's `python -m monitor`."""
-    shutil.copy(ROOT / "bin" / "nanowatch", tmp_path / "nanowatch")
-    entry = tmp_path / "nanowatch-py"
-    entry.write_text(f'#!/bin/sh\nPYTHONPATH="{ROOT}" exec "{sys.executable}" -m monitor "$@"\n')
-    entry.chmod(entry.stat().st_mode | stat.S_IXUSR)
-    return tmp_path / "nanowatch"
+# --- a directory on stdin: CPython aborts before any of nanowatch runs (README says so) ---
 
 
 def test_python_itself_cannot_start_on_a_directory(tmp_path: Path) -> None:
-    """Why the launcher is there: if this ever passes, CPython learned to, and it can go."""
+    """The limit README states: if this ever passes, CPython learned to, and nanowatch should refuse it itself."""
     folder = os.open(tmp_path, os.O_RDONLY)
     try:
         proc = subprocess.run([sys.executable, "-c", "pass"], stdin=folder, capture_output=True, text=True,
@@ -120,30 +108,3 @@ def test_python_itself_cannot_start_on_a_directory(tmp_path: Path) -> None:
     finally:
         os.close(folder)
     assert proc.returncode != 0 and "is a directory" in proc.stderr
-
-
-@pytest.mark.parametrize("args", [["-"], ["-", "--once"], [str(LOG), "--jsonl"]])
-def test_a_directory_on_stdin_is_refused_in_one_line(launcher: Path, tmp_path: Path, args: list[str]) -> None:
-    folder = os.open(tmp_path, os.O_RDONLY)
-    try:
-        proc = subprocess.run([str(launcher), *args], stdin=folder, capture_output=True, text=True, timeout=60,
-                              check=False)
-    finally:
-        os.close(folder)
-    _one_line(proc, "stdin is a directory, not a log")
-
-
-def test_the_launcher_passes_everything_on_also_through_a_link(launcher: Path, tmp_path: Path) -> None:
-    elsewhere = tmp_path / "bin"
-    elsewhere.mkdir()
-    (elsewhere / "nanowatch").symlink_to(launcher)  # pipx links the command into ~/.local/bin
-    for command in (launcher, elsewhere / "nanowatch"):
-        with open(LOG, "rb") as log:
-            proc = subprocess.run([str(command), "-", "--once", "--json", "--no-gpu"], stdin=log,
-                                  capture_output=True, text=True, timeout=60, check=False)
-        assert proc.returncode == 0 and '"iter":3000' in proc.stdout, proc.stderr
-
-
-def test_the_package_installs_the_launcher_as_nanowatch() -> None:
-    text = (ROOT / "pyproject.toml").read_text()
-    assert 'nanowatch-py = "monitor.__main__:run"' in text and 'script-files = ["bin/nanowatch"]' in text
