@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_summary, loo_table
+from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_summary, loo_table, test_set_report
 from benchmarks.eta_contention import contention_readings
 from monitor.inbox import GpuSampled
 from monitor.core.estimate import estimate
@@ -38,6 +38,17 @@ from monitor.sources.replay import timed_lines
 
 RECORDED = ROOT / "sample_logs" / "recorded"
 HELDOUT = ROOT / "sample_logs" / "heldout"
+#: The test set: real runs recorded after the tables were last fitted, kept out of every fit
+#: (calibrate_band.py) and out of the leave-one-run-out table, and scored with the tables as shipped,
+#: so any change to the estimator can be judged on runs it never saw. A folder name starting so.
+TEST_SET_PREFIXES = ("heldout/h200f_",)
+
+
+def in_test_set(name: str) -> bool:
+    """Whether the run named `name` (as replay() names it) belongs to the test set."""
+    return name.startswith(TEST_SET_PREFIXES)
+
+
 REAL = ROOT / "sample_logs" / "nanogpt"
 FACTS = ROOT / "sample_logs" / "facts.json"
 POINTS = (0.02, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
@@ -414,12 +425,14 @@ def main() -> int:
     print(f"tqdm EMA (alpha {TQDM_ALPHA}) of line-arrival gaps, wall-clock rate since the first iteration line.")
     print()
     report(results, args.markdown)
-    timed = [r for r in results if not r.name.endswith("(paced)")]
+    timed = [r for r in results if not r.name.endswith("(paced)") and not in_test_set(r.name)]
     print()
     print(LOO_NOTE)
     rows = leave_one_out(timed)
     print(loo_table(rows, args.markdown))
     print(loo_summary(rows))
+    print()
+    print(test_set_report([r for r in results if in_test_set(r.name)], BANDS))
     if args.paced:
         print()
         print(FAMILY_NOTE)

@@ -209,3 +209,30 @@ calibrated on their errors under it, and the held-out run scored with both: its 
 'behind wall' (the most it trails the wall-clock rate at those points, negative = ahead), LOO
 cover (lines from 5% on whose band held the true finish) and width (mean band width / duration).
 In-sample: blend and band fitted on all runs."""
+
+
+def test_set_report(results: list[Result], cal: Bands) -> str:
+    """The test set (eta_accuracy.TEST_SET_PREFIXES: runs no table was fitted on) scored with the
+    tables as shipped: per run the error at LOO_POINTS, the most it trails the wall-clock rate there,
+    band coverage of the lines from 5% on and the band's mean width; then the four targets counted."""
+    head = ["run", *(f"{100 * f:.0f}%" for f in LOO_POINTS), "behind wall", "cover", "width"]
+    lines = [" | ".join(head)]
+    met = [0, 0, 0, 0]
+    errs: list[float] = []
+    for r in results:
+        e = {p.fraction: p.errors.get("nanowatch") for p in r.points}
+        w = {p.fraction: p.errors.get("wallclock") for p in r.points}
+        behind = max(((e.get(f) or 0.0) - x for f in LOO_POINTS if (x := w.get(f)) is not None), default=math.inf)
+        hit, n = coverage(r, cal)
+        at = [math.inf if e.get(f) is None else e[f] for f in LOO_POINTS]
+        for i, ok in enumerate((at[0] <= 0.05, all(x <= 0.03 for x in at[1:]), behind <= 0.005, hit >= 0.90 * n)):
+            met[i] += ok
+        errs += [x for x in at if math.isfinite(x)]
+        lines.append(" | ".join([r.name, *(_pct(x) for x in at), _pct(behind),
+                                 f"{hit}/{n} = {_pct(hit / max(1, n))}", _pct(mean_width(r, cal))]))
+    k = len(results)
+    mean = f"{100 * statistics.mean(errs):.3f}%" if errs else "–"
+    lines.append(f"test set, tables as shipped: <= 5% at 5%: {met[0]}/{k}; <= 3% from 10% on: {met[1]}/{k}; "
+                 f"<= 0.5 pt behind the wall-clock rate: {met[2]}/{k}; band coverage >= 90%: {met[3]}/{k}; "
+                 f"mean error at the six points: {mean}")
+    return "\n".join(lines)
