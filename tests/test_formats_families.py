@@ -146,7 +146,7 @@ def test_auto_detection_waits_through_a_3000_line_source_header(clock) -> None:
     out = []
     for i, line in enumerate(lines):
         out.extend(auto.feed(float(i), line))
-        if auto.name is not None:
+        if auto.decided:  # `Running Python …` (line 3232) is a guess; the first step line decides
             break
     assert (auto.name, i) == ("modded", 3295)  # the first step line, after 3295 lines of source
     assert [type(e) for _, e in out] == [Compiling, ScheduleChanges, RunStarted, Eval]
@@ -264,7 +264,8 @@ def test_nanochat_startup_lines() -> None:
     ],
 )  # fmt: skip
 def test_llmc_step_lines(line: str, want: Iteration) -> None:
-    _same(llmc.Parser().parse(line), want)
+    got = llmc.Parser().parse(line)  # the first step line may come with settings of its script
+    _same(got[-1] if isinstance(got, tuple) else got, want)
 
 
 def test_llmc_parameter_table() -> None:
