@@ -24,6 +24,7 @@ from monitor.core.events import (
     TrainingEnded,
 )
 from monitor.core.formats.common import INT, NUM, OWN, SHARED, STEP, PythonErrors, literal, number
+from monitor.core.evalgrid import grid_steps
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "llmc"
@@ -117,6 +118,8 @@ class Parser:
         self._val_steps: tuple[int | None, int | None] = (None, None)  # the logger's last two evals
         self._april_script = False  # train_gpt2.py's first form (`iteration N, loss: …`) printed the lines
         self._build_seen = False
+        self._build_val_steps: list[int] = []  # build-nanogpt's validation steps above 0, in order
+        self._build_total: int | None = None  # its max_steps, once its last validation said it
         #: stdout's step lines count from 0 (train_gpt2.c): an eval after line N is step N+1's;
         #: None before the first step line
         self._zero_based_stdout: bool | None = None
@@ -145,7 +148,7 @@ class Parser:
                 return Eval(iter=self._stdout_eval_step(), val_loss=number(m.group(1)))
             m = _BUILD_VAL.match(line)
             if m is not None:
-                return self._build(Eval(iter=self._build_next(), val_loss=number(m.group(1))))
+                return self._build_val(self._build_next(), number(m.group(1)))
         elif head == "H":
             m = _HELLASWAG.match(line)
             if m is not None:
@@ -185,8 +188,9 @@ class Parser:
 
     def plain(self) -> bool:
         """A step line read in bulk (bulk.llmc) needs only absorb(): the reader leaves the first
-        logger and build-nanogpt line of its buffer to parse(), which says how they count."""
-        return True
+        logger and build-nanogpt line of its buffer to parse(), which says how they count; once
+        build-nanogpt's total is known, parse() gives it with a step line."""
+        return self._build_total is None
 
     def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
         """Rows read in bulk: the evals that follow go by the last of them."""
@@ -234,16 +238,27 @@ class Parser:
             return None
         step = self._last_step = int(m.group(1))
         dt = _BUILD_DT.search(line, m.end())
-        return self._build(Iteration(iter=step, loss=number(m.group(2)), step_time_s=_seconds(dt.group(1) if dt else None)))
+        return self._build(Iteration(iter=step, loss=number(m.group(2)), step_time_s=_seconds(dt.group(1) if dt else None),
+                                     max_iters=self._build_total))
 
     def _build_log(self, m: re.Match[str]) -> Event | tuple[Event, ...]:
         step, kind, value = int(m.group(1)), m.group(2), number(m.group(3))
         if kind == "train":
             self._last_step = step
-            return self._build(Iteration(iter=step, loss=value))
+            return self._build(Iteration(iter=step, loss=value, max_iters=self._build_total))
         if kind == "val":
-            return self._build(Eval(iter=step, val_loss=value))
+            return self._build_val(step, value)
         return self._build(Eval(iter=step, val_loss=None, metric="HellaSwag", score=value))
+
+    def _build_val(self, step: int, value: float | None) -> Event | tuple[Event, ...]:
+        """build-nanogpt's validation at `step`; one off the grid of those before it is the loop's
+        last (`step % 250 == 0 or last_step`): max_steps, printed nowhere, is that step + 1, and
+        the step lines after it carry it."""
+        if step > 0 and (not self._build_val_steps or step > self._build_val_steps[-1]):
+            self._build_val_steps.append(step)
+            if len(grid_steps(self._build_val_steps)) < len(self._build_val_steps):
+                self._build_total = step + 1
+        return self._build(Eval(iter=step, val_loss=value))
 
     def _build_next(self) -> int:
         """The step a build-nanogpt eval belongs to: it runs at the top of the step it precedes."""
@@ -265,7 +280,7 @@ class Parser:
             event = Eval(iter=step, val_loss=value)
             if self._is_final_eval(step) and self._logger_seen:
                 # The loop's last pass evaluates at step == total and trains no more.
-                return (event, TrainingEnded(f"final validation at step {step} (the run's total)"))
+                return (event, TrainingEnded(f"final validation at step {step} (the run's total)", total_steps=step))
         else:
             event = Eval(iter=step, val_loss=None, metric="HellaSwag", score=value)
         if self._logger_seen:
