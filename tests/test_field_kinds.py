@@ -970,7 +970,7 @@ def test_richs_caller_path_is_cut() -> None:
 
 
 def test_llmc_logger_total_from_its_last_validation() -> None:
-    lines = ["s:0 tel:11.0", *[f"s:{i} trl:3.0" for i in range(0, 10)], "s:10 tel:3.2",
+    lines = ["s:0 tel:11.0", *[f"s:{i} trl:3.0" for i in range(10)], "s:10 tel:3.2",
              *[f"s:{i} trl:3.0" for i in range(10, 20)], "s:20 tel:3.1", *[f"s:{i} trl:3.0" for i in range(20, 25)]]
     mid = session(lines).snapshot()
     assert (mid.iter, mid.max_iters) == (24, None)
@@ -980,7 +980,7 @@ def test_llmc_logger_total_from_its_last_validation() -> None:
 
 def test_build_nanogpt_total_from_its_off_grid_last_validation() -> None:
     lines = []
-    for step in range(0, 760):
+    for step in range(760):
         if step % 250 == 0 or step == 759:
             lines.append(f"{step} val 3.5")
         lines.append(f"{step} train 3.4")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from monitor.core.evalgrid import grid_steps
 from monitor.core.events import (
     Checkpoint,
     ConfigValue,
@@ -24,7 +25,6 @@ from monitor.core.events import (
     TrainingEnded,
 )
 from monitor.core.formats.common import INT, NUM, OWN, SHARED, STEP, PythonErrors, literal, number
-from monitor.core.evalgrid import grid_steps
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "llmc"
