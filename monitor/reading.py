@@ -15,7 +15,7 @@ import numpy as np
 from monitor.core.batch import Batch, scan_lines
 from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
-from monitor.core.formats.prefix import Margin, PrintedClock, Stripped, strip, strip_block
+from monitor.core.formats.prefix import Margin, Partials, PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.formats.skim import marked_lines
 from monitor.core.lines import bound, decode, line_bounds, segments
@@ -40,6 +40,7 @@ class LogReading:
     printed_clock: PrintedClock
     #: the indentation or quote markers a quoted log carries before every line
     margin: Margin
+    partials: Partials
     #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
     _batch: Batch | None
 
@@ -61,7 +62,10 @@ class LogReading:
                 if self.printed_clock.undecided and any(isinstance(e, Iteration) for _, e in events):
                     self.printed_clock.decide(None)  # times were printed, but not on the step lines
             else:
-                t, events = self._prefixed_events(prefixed, t)
+                joined = self.partials.join(prefixed)
+                if joined is None:  # a piece of a longer line: read once its last piece comes
+                    continue
+                t, events = self._prefixed_events(joined, t)
             out.extend(events)
         return t, out
 

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from monitor.core.batch import Batch
 from monitor.core.formats import AutoParser
-from monitor.core.formats.prefix import Margin, PrintedClock
+from monitor.core.formats.prefix import Margin, Partials, PrintedClock
 from monitor.core.history import chart_key
 from monitor.core.provisional import Before, save
 from monitor.core.report import Options, WriterExit, build
@@ -60,6 +60,8 @@ class Session(LogReading):
         self.printed_clock = PrintedClock()
         #: the indentation or quote markers a quoted log carries before every line
         self.margin = Margin()
+        #: the pieces of a line a container runtime split (CRI `P` records), until its end
+        self.partials = Partials()
         #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
         self._batch: Batch | None = None
         #: the reading as it stood before the provisional last line (PartialRead) now in it
@@ -217,6 +219,7 @@ class Session(LogReading):
         self.parser = AutoParser(self.options.fmt)
         self.printed_clock = PrintedClock()
         self.margin = Margin()
+        self.partials = Partials()
 
     def _options(self) -> Options:
         name = self.state.current.config.get("dataset")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import FakeClock
 
-from monitor.core.events import Crash, Eval, Iteration
-from monitor.core.formats import AutoParser, llama2c, modded, nanochat
+from monitor.core.events import ConfigValue, Crash, Eval, Iteration
+from monitor.core.formats import AutoParser, llama2c, llmc, modded, nanochat, nanogpt
 from monitor.core.formats.common import glued_end
 from monitor.core.formats.prefix import Margin, strip, strip_block
 from monitor.core.plan import make_plan
@@ -891,3 +891,99 @@ def test_a_nanochat_forks_final_step_marker_in_place_of_the_share() -> None:
     snap = session(lines).snapshot()
     assert (snap.format, snap.iter, snap.max_iters, snap.status) == ("nanochat", 1680, 1680, "finished")
     assert snap.loss == pytest.approx(3.448159)
+
+
+# --- seventh collection ---------------------------------------------------------------------------
+
+def _py_llmc(val_every: int, steps: int, eval_ms: float) -> list[str]:
+    """llm.c's train_gpt2.py: `val loss` at the top of loop N (after line `step N/M`), in step N+1's time."""
+    lines = ["total desired batch size: 65536"]
+    for n in range(steps):
+        if n % val_every == 0:
+            lines.append("val loss 3.0")
+        ms = 400.0 + (eval_ms if n % val_every == 0 and n else 0.0)
+        lines.append(f"step {n + 1:4d}/{steps} | train loss 3.0 | norm 1.0 | lr 6.00e-04 | ({ms:.2f} ms | 160000 tok/s)")
+    return lines
+
+
+def test_an_eval_paid_by_the_next_steps_line_is_measured_there() -> None:
+    """train_gpt2.py prints `step N/M` for loop N-1 and evaluates at the top of loop N: the step after
+    the logged eval pays for it (and its interval, 50, is not train_gpt2.cu's default 20)."""
+    s = session(_py_llmc(50, 300, 880.0))
+    assert s.state.current.config.get("eval_step_offset") == 1
+    snap = s.snapshot()
+    assert snap.eval_time_s == pytest.approx(0.88, rel=0.02) and snap.step_time_s == pytest.approx(0.4, rel=0.02)
+
+
+def test_an_llmc_c_eval_belongs_to_the_next_step() -> None:
+    """train_gpt2.c counts its lines from 0: the `val loss` after line 39 is step 40's, before it."""
+    p = llmc.Parser()
+    p.parse("step 39: train loss 3.970751 (took 1323.779000 ms)")
+    assert p.parse("val loss 4.107781") == Eval(40, 4.107781)
+    cu = llmc.Parser()
+    first = cu.parse("step    1/74 | loss 11.0 (+nanz)| norm 15.1 (+nanz)| lr 8.57e-07 | 4688.25 ms | 28.8% bf16 MFU | 1 tok/s")
+    assert isinstance(first, tuple) and ConfigValue("eval_step_offset", 1) in first
+    assert ConfigValue("eval_in_step_time", True) not in first  # the .cu's timer starts after its eval
+
+
+def test_wordplays_eval_is_paid_by_the_line_after_it() -> None:
+    p = nanogpt.Parser()
+    first = p.parse("step=10 loss=3.15 dt=0.28 mfu=4.0 train_loss=4.3 val_loss=4.3")
+    assert isinstance(first, tuple) and ConfigValue("eval_step_offset", 1) in first
+
+
+def test_llmc_cudnn_error_before_the_first_step() -> None:
+    lines = ["HellaSwag eval not found at dev/data/hellaswag/hellaswag_val.bin, skipping its evaluation",
+             "num_parameters: 124475904 => bytes: 248951808", "allocated 237 MiB for model parameters",
+             "batch_size B=1 * seq_len T=1024 * num_processes=1 and total_batch_size=32768",
+             "=> setting grad_accum_steps=32", "allocating 359 MiB for activations",
+             "[CUDNN ERROR] at file cudnn_att.cpp:141:", "[cudnn_frontend] Error: No execution plans built successfully."]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.status, snap.tokens_per_iter) == ("llmc", "crashed", 32768)
+    assert snap.error == "[CUDNN ERROR] [cudnn_frontend] Error: No execution plans built successfully."
+
+
+def test_parameter_golfs_settings_dump_between_rules() -> None:
+    rule = "=" * 100
+    lines = [rule, "Hyperparameters:", "  iterations: 20000", "  train_batch_tokens: 786432", rule, "Source code:", rule,
+             "import os", "    iterations = int(os.environ.get('ITERATIONS', 20000))", rule,
+             "Running Python 3.12.3", "Running PyTorch 2.9.1+cu128", rule, "train_shards: 1499", "val_tokens: 47851520",
+             "model_params:35945671", "warmup_cu_buckets:64,128,192,256 iters_each:3"]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.status, snap.max_iters, snap.max_iters_source, snap.tokens_per_iter) == (
+        "modded", "starting", 20000, "log", 786432)
+
+
+def test_container_runtime_partial_records_are_one_line() -> None:
+    lines = ["2026-01-02T10:00:01.100Z stdout P iter 0: loss 4.2", "2026-01-02T10:00:01.200Z stdout F 345, time 9000.00ms, mfu -100.00%",
+             "2026-01-02T10:00:02.100Z stdout P iter 1: loss 3.9", "2026-01-02T10:00:02.150Z stderr F a warning between",
+             "2026-01-02T10:00:02.200Z stdout F 123, time 1000.00ms, mfu 10.00%"]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.loss, snap.step_time_s) == ("nanogpt", 1, pytest.approx(3.9123), pytest.approx(1.0))
+
+
+def test_richs_caller_path_is_cut() -> None:
+    got = strip("[01/02/24 10:00:00] INFO     iter 5: loss 2.345, time 12.50ms, mfu 3.10%               train.py:123")
+    assert got is not None and got.text == "iter 5: loss 2.345, time 12.50ms, mfu 3.10%"
+    plain = strip("[01/02/24 10:00:00] iter 5: loss 2.345  note.py:1")  # no rich level: the line's own text
+    assert plain is not None and plain.text.endswith("note.py:1")
+
+
+def test_llmc_logger_total_from_its_last_validation() -> None:
+    lines = ["s:0 tel:11.0", *[f"s:{i} trl:3.0" for i in range(10)], "s:10 tel:3.2",
+             *[f"s:{i} trl:3.0" for i in range(10, 20)], "s:20 tel:3.1", *[f"s:{i} trl:3.0" for i in range(20, 25)]]
+    mid = session(lines).snapshot()
+    assert (mid.iter, mid.max_iters) == (24, None)
+    done = session([*lines, "s:25 tel:3.05"]).snapshot()  # the loop's last pass, off the grid of 10
+    assert (done.iter, done.max_iters, done.max_iters_source, done.status) == (24, 25, "log", "finished")
+
+
+def test_build_nanogpt_total_from_its_off_grid_last_validation() -> None:
+    lines = []
+    for step in range(760):
+        if step % 250 == 0 or step == 759:
+            lines.append(f"{step} val 3.5")
+        lines.append(f"{step} train 3.4")
+    snap = session(lines).snapshot()
+    assert (snap.iter, snap.max_iters, snap.max_iters_source, snap.status) == (759, 760, "log", "finished")
+    assert session(lines[:-2]).snapshot().max_iters is None  # before the last validation nothing says it

@@ -120,7 +120,8 @@ def test_the_family_that_takes_over_reads_the_kept_lines_again() -> None:
         given += [e for _, e in auto.feed(None, line)]
     assert auto.name == "llmc"
     assert given == [TokensPerIter(65536), ConfigValue("gradient_accumulation_steps", 4),
-                     Eval(0, 11.116883039474487), Iteration(1, 11.118857, pytest.approx(3.84602), None, 400)]
+                     Eval(0, 11.116883039474487), ConfigValue("eval_step_offset", 1), ConfigValue("eval_in_step_time", True),
+                     Iteration(1, 11.118857, pytest.approx(3.84602), None, 400)]
 
 
 LLMC_TRAIN_GPT2_PY = """Running pytorch 2.11.0+cu130

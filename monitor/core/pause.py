@@ -62,17 +62,19 @@ def evals_between(lo: int, hi: int, interval: int | None) -> int:
 
 
 def eval_interval_of(run: Run, plan: Plan) -> int | None:
-    """The eval interval: as the log configures it; else the family default when every eval
-    seen falls on it; else inferred from the evals seen (the greatest common divisor of their
-    steps on the evals' grid, evalgrid.grid_steps: one eval at step 1500 gives 1500, evals at 0,
-    250, 500 give 250, and 250, 500, 750, 999 too)."""
+    """The eval interval: as the log configures it; else inferred from two or more evals seen
+    (the greatest common divisor of their steps on the evals' grid, evalgrid.grid_steps: evals
+    at 0, 250, 500 give 250, and 250, 500, 750, 999 too), which beats the family default (the
+    interval a command line set: llm.c's train_gpt2.py evaluating every 100 steps, not
+    train_gpt2.cu's default 20); else the family default when the one eval seen falls on it;
+    else that eval's step (one eval at step 1500 gives 1500)."""
     if "eval_interval" in run.config:
         return plan.eval_interval
     seen = grid_steps(e.iter for e in run.evals[-MAX_EVALS:])  # a final eval off the grid left out
     if not seen:
         return plan.eval_interval
     default = plan.eval_interval
-    if default and all(s % default == 0 for s in seen):
+    if len(seen) < 2 and default and seen[0] % default == 0:
         return default
     return reduce(math.gcd, seen) or default
 
@@ -85,7 +87,8 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np
     iters = run.iters.values
     if len(iters) < 2:
         return np.empty(0)
-    idx, counts, n_steps, own = _lines_around(run, iters, _due(run, iters, eval_every))
+    # an eval is paid by the step `eval_step_offset` after its own (llm.c: the next step's line)
+    idx, counts, n_steps, own = _lines_around(run, iters, _due(run, iters, eval_every) + plan.eval_step_offset)
     if not len(idx):
         return np.empty(0)
     step = step_s

@@ -30,6 +30,10 @@ class Plan:
     n_embd: int | None
     #: the family's printed step time includes the eval/checkpoint pause of eval steps
     eval_in_step_time: bool = False
+    #: how many steps after an eval's step the step whose line pays for it comes: 0 where the
+    #: eval runs before its step's line (nanoGPT: `step N: … val loss` then `iter N`), 1 where
+    #: it runs after it (llm.c's stdout: `step N/M …` then `val loss`, paid by step N+1)
+    eval_step_offset: int = 0
     #: the model is torch.compile'd (the first eval and step then include compilation);
     #: None when the log does not say and the family has no default
     compiled: bool | None = None
@@ -108,6 +112,7 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
         n_head=get("n_head"),
         n_embd=get("n_embd"),
         eval_in_step_time=_eval_in_step_time(run, family),
+        eval_step_offset=eval_step_offset(run),
         compiled=compiled,
         zero_based=zero_based,
         steps_total=steps_total,
@@ -130,6 +135,12 @@ def _eval_in_step_time(run: Run, family: Family | None) -> bool:
     if isinstance(value, bool):
         return value
     return family.eval_in_step_time if family else False
+
+
+def eval_step_offset(run: Run) -> int:
+    """Plan.eval_step_offset: as the run's parser says for its script (0 unless it says)."""
+    value = run.config.get("eval_step_offset")
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1 else 0
 
 
 def _final_iters(run: Run, family: Family | None, max_iters: int, log_interval: int) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from monitor.core.plan import eval_step_offset
 from monitor.core.run import Run
 from monitor.core.speed import Speed, Stream
 
@@ -45,7 +46,7 @@ PAUSE_FACTOR = 10.0
 QUANT_GAP_SHARE = 0.25
 QUANT_SPAN_SHARE = 0.02
 #: Config keys a parser sets itself (not read from a printed config).
-PARSER_KEYS = frozenset({"final_iter_offset", "zero_based"})
+PARSER_KEYS = frozenset({"final_iter_offset", "zero_based", "eval_in_step_time", "eval_step_offset"})
 #: Rows of history folded in when the tracker starts on a run already under way.
 BACKLOG = 2048
 #: Share of burst lines above which arrival gaps are block-buffered output, not time.
@@ -75,6 +76,7 @@ class Tracker:
         self._eval_iters: list[int] = []
         self._evals_seen = 0
         self._eval_in_printed = True
+        self._eval_offset = 0
         #: times (epoch s) at which the number of other processes on the run's GPUs changed
         self._contention_t: list[tuple[float, int]] = []
         self._contention_newest_t = -math.inf
@@ -148,8 +150,10 @@ class Tracker:
         self._warm_until = float(iters[warm]) if warm < n else math.inf
 
     def _eval_in(self, lo: int, hi: int, eval_every: int | None) -> bool:
-        """An eval ran in steps (lo, hi]: one was logged there, or the interval says so."""
-        if eval_every and hi // eval_every != lo // eval_every:
+        """An eval was paid for in steps (lo, hi]: one was logged there, or the interval says
+        so (eval steps shifted by the run's plan.eval_step_offset)."""
+        off = self._eval_offset
+        if eval_every and (hi - off) // eval_every != (lo - off) // eval_every:
             return True
         k = bisect.bisect_right(self._eval_iters, lo)
         return k < len(self._eval_iters) and self._eval_iters[k] <= hi
@@ -161,6 +165,7 @@ class Tracker:
         (time, other processes on the run's GPUs) at each change of that number, oldest first
         (Telemetry.contention); each starts a new speed regime at the first gap after it."""
         self._eval_in_printed = eval_in_step_time
+        self._eval_offset = eval_step_offset(run)
         fresh = [(t, n) for t, n in contention if t > self._contention_newest_t]
         if fresh:
             self._contention_t += fresh
@@ -169,7 +174,7 @@ class Tracker:
         n = run.n_iters
         for e in run.evals[self._evals_seen:]:
             if e.iter >= 0:
-                bisect.insort(self._eval_iters, e.iter)
+                bisect.insort(self._eval_iters, e.iter + self._eval_offset)
         self._evals_seen = len(run.evals)
         for stream in (self.arrival, self.printed, self.clock):
             stream.schedule = run.schedule_changes
@@ -336,7 +341,8 @@ class Tracker:
 
     def _evals_in(self, lo: int, hi: int, eval_every: int | None) -> int:
         logged = bisect.bisect_right(self._eval_iters, hi) - bisect.bisect_right(self._eval_iters, lo)
-        due = hi // eval_every - lo // eval_every if eval_every else 0
+        off = self._eval_offset
+        due = (hi - off) // eval_every - (lo - off) // eval_every if eval_every else 0
         return max(logged, due)
 
 

@@ -125,9 +125,10 @@ def llmc(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
     """llm.c's step lines (train_gpt2.cu's and train_gpt2.py's stdout), its logger's training-loss
     lines (main.log), and build-nanogpt's step lines (stdout and log.txt) among the lines.
 
-    The first logger line and the first build-nanogpt line are left to the parser: the first
-    of a file also says how its steps count (parse() gives the settings with it, a new run
-    after another form's steps); Parser.absorb() moves it past the rest."""
+    The first logger line, the first stdout line with a total and the first build-nanogpt line
+    are left to the parser: the first of a file also says how its steps count and where its
+    evals are paid for (parse() gives the settings with it, a new run after another form's
+    steps); Parser.absorb() moves it past the rest."""
     ok, (iters, loss, ms, mfu_pct, total) = read_variants(Lines(data, starts, ends), _LLMC)
     rows = np.flatnonzero(ok)
     if len(rows):
@@ -137,7 +138,8 @@ def llmc(data: bytes, starts: np.ndarray, ends: np.ndarray) -> IterationColumns:
         logger = (head == ord("s")) & (second == ord(":"))
         # log.txt's lines start with their step; build-nanogpt's stdout prints no total
         build = (head != ord("s")) | ((second != ord(":")) & np.isnan(total[rows]))
-        for kind in (logger, build):
+        stdout = ~logger & ~build
+        for kind in (logger, build, stdout):
             first = np.flatnonzero(kind)
             if len(first):
                 ok[rows[first[0]]] = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from monitor.core.evalgrid import grid_steps
 from monitor.core.events import (
     Checkpoint,
     ConfigValue,
@@ -38,10 +39,18 @@ _STEP = re.compile(rf"step\s+{INT}(?:/{INT})?(?::| \|) (?:train )?loss\s+{NUM}")
 # no time).
 _ITERATION = re.compile(rf"iteration {INT}, loss: {NUM}(?:, time: ([\d.]+)ms)?")
 _MS = re.compile(r"\(?(?:took )?([\d.]+) ms\b")
+_PY_MS = re.compile(r"\| \([\d.]+ ms \|")
 _MFU = re.compile(r"\| (-?[\d.]+)% [\w ]*MFU")
 _VAL = re.compile(rf"val loss {NUM}\s*$")
 _LOGGER = re.compile(rf"s:{INT} (trl|tel|eval):{NUM}")
 _OWN_LINES = ("| Parameter             | Value", "Multi-GPU support is disabled. Using a single GPU.")
+# train_gpt2.cu's start-up after its table: `num_parameters: 124475904 => bytes: 248951808`,
+# `allocated 237 MiB for model parameters`, `allocating 359 MiB for activations`, `=> setting
+# grad_accum_steps=32`, `HellaSwag eval not found at …`, and its batch line (tokens per step).
+_OWN_START = re.compile(r"num_parameters: \d+ => bytes: |allocat(?:ed|ing) \d+ MiB for |=> setting grad_accum_steps="
+                        r"|HellaSwag eval not found at |batch_size B=\d+ \* seq_len T=\d+ ")
+_CU_BATCH = re.compile(rf"batch_size B=\d+ \* seq_len T=\d+ \* num_processes=\d+ and total_batch_size={INT}\s*$")
+_CU_ACCUM = re.compile(rf"=> setting grad_accum_steps={INT}\s*$")
 _ROW = re.compile(r"\|\s*([^|]+?)\s*\|\s*([^|]*?)\s*\|\s*$")
 _HELLASWAG = re.compile(r"HellaSwag: \d+/\d+ = ([\d.]+)")
 _PARAMS = re.compile(rf"num_parameters: {INT}")
@@ -75,6 +84,13 @@ _SHARED_LINES = ("total desired batch size: ", "=> calculated gradient accumulat
 #: so it includes the eval and HellaSwag pass done at that step.
 _BUILD_SETTINGS = (ConfigValue("zero_based", True), ConfigValue("final_iter_offset", 1),
                    ConfigValue("eval_in_step_time", True))
+#: Where stdout's eval sits against its step lines, said with the first step line. train_gpt2.cu and
+#: train_gpt2.py print `step N/M` for loop index N-1, then evaluate at the top of loop N: the eval
+#: logged after line N is paid by step N+1 (train_gpt2.py's clock starts before it, so its printed
+#: time holds it; the .cu's starts after it). train_gpt2.c prints the loop index (`step N: …`): its
+#: eval after line N-1 is step N's, before that step, as nanoGPT's.
+_ONE_BASED_SETTINGS = (ConfigValue("eval_step_offset", 1),)
+_PY_SETTINGS = (ConfigValue("eval_step_offset", 1), ConfigValue("eval_in_step_time", True))
 
 # Rows of the startup parameter table, as the plan's setting names.
 _TABLE_KEYS = {
@@ -102,6 +118,11 @@ class Parser:
         self._val_steps: tuple[int | None, int | None] = (None, None)  # the logger's last two evals
         self._april_script = False  # train_gpt2.py's first form (`iteration N, loss: …`) printed the lines
         self._build_seen = False
+        self._build_val_steps: list[int] = []  # build-nanogpt's validation steps above 0, in order
+        self._build_total: int | None = None  # its max_steps, once its last validation said it
+        #: stdout's step lines count from 0 (train_gpt2.c): an eval after line N is step N+1's;
+        #: None before the first step line
+        self._zero_based_stdout: bool | None = None
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         head = line[:1]
@@ -124,14 +145,14 @@ class Parser:
         elif head == "v":
             m = _VAL.match(line)
             if m is not None:
-                return Eval(iter=self._last_step or 0, val_loss=number(m.group(1)))
+                return Eval(iter=self._stdout_eval_step(), val_loss=number(m.group(1)))
             m = _BUILD_VAL.match(line)
             if m is not None:
-                return self._build(Eval(iter=self._build_next(), val_loss=number(m.group(1))))
+                return self._build_val(self._build_next(), number(m.group(1)))
         elif head == "H":
             m = _HELLASWAG.match(line)
             if m is not None:
-                return Eval(iter=self._last_step or 0, val_loss=None, metric="HellaSwag", score=number(m.group(1)))
+                return Eval(iter=self._stdout_eval_step(), val_loss=None, metric="HellaSwag", score=number(m.group(1)))
             m = _BUILD_HELLASWAG.match(line)
             if m is not None:
                 return self._build(Eval(iter=self._build_next(), val_loss=None, metric="HellaSwag", score=number(m.group(1))))
@@ -139,9 +160,13 @@ class Parser:
             m = _BATCH.match(line)
             return TokensPerIter(int(m.group(1))) if m is not None and int(m.group(1)) > 0 else None
         elif head == "=":
-            m = _ACCUM.match(line)
+            m = _ACCUM.match(line) or _CU_ACCUM.match(line)
             if m is not None:
                 return ConfigValue("gradient_accumulation_steps", int(m.group(1)))
+        elif head == "b":
+            m = _CU_BATCH.match(line)
+            if m is not None and int(m.group(1)) > 0:
+                return TokensPerIter(int(m.group(1)))
         elif head == "|":
             return self._table_row(line)
         elif head == "n":
@@ -163,14 +188,22 @@ class Parser:
 
     def plain(self) -> bool:
         """A step line read in bulk (bulk.llmc) needs only absorb(): the reader leaves the first
-        logger and build-nanogpt line of its buffer to parse(), which says how they count."""
-        return True
+        logger and build-nanogpt line of its buffer to parse(), which says how they count; once
+        build-nanogpt's total is known, parse() gives it with a step line."""
+        return self._build_total is None
 
     def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
         """Rows read in bulk: the evals that follow go by the last of them."""
         self._last_step = int(cols.iter[end - 1])
 
-    def _step(self, line: str) -> Event | None:
+    def _stdout_eval_step(self) -> int:
+        """The step a stdout eval (`val loss`, `HellaSwag:`) belongs to: the last step line's,
+        or the next one's where the lines count from 0 (train_gpt2.c)."""
+        if self._last_step is None:
+            return 0
+        return self._last_step + (1 if self._zero_based_stdout else 0)
+
+    def _step(self, line: str) -> Event | tuple[Event, ...] | None:
         m = _STEP.match(line)
         if m is None:
             return None
@@ -179,6 +212,17 @@ class Parser:
         ms, mfu = _MS.search(rest), _MFU.search(rest)
         step_ms = number(ms.group(1)) if ms else None
         mfu_pct = number(mfu.group(1)) if mfu else None
+        event = self._iteration(m, step_ms, mfu_pct)
+        if self._zero_based_stdout is not None:
+            return event
+        self._zero_based_stdout = m.group(2) is None
+        if self._zero_based_stdout:
+            return event
+        # train_gpt2.py's line: `| train loss X | … | (12.3 ms | 456 tok/s)`
+        return (*(_PY_SETTINGS if _PY_MS.search(rest) else _ONE_BASED_SETTINGS), event)
+
+    @staticmethod
+    def _iteration(m: re.Match[str], step_ms: float | None, mfu_pct: float | None) -> Iteration:
         return Iteration(
             iter=int(m.group(1)),
             loss=number(m.group(3)),
@@ -194,16 +238,27 @@ class Parser:
             return None
         step = self._last_step = int(m.group(1))
         dt = _BUILD_DT.search(line, m.end())
-        return self._build(Iteration(iter=step, loss=number(m.group(2)), step_time_s=_seconds(dt.group(1) if dt else None)))
+        return self._build(Iteration(iter=step, loss=number(m.group(2)), step_time_s=_seconds(dt.group(1) if dt else None),
+                                     max_iters=self._build_total))
 
     def _build_log(self, m: re.Match[str]) -> Event | tuple[Event, ...]:
         step, kind, value = int(m.group(1)), m.group(2), number(m.group(3))
         if kind == "train":
             self._last_step = step
-            return self._build(Iteration(iter=step, loss=value))
+            return self._build(Iteration(iter=step, loss=value, max_iters=self._build_total))
         if kind == "val":
-            return self._build(Eval(iter=step, val_loss=value))
+            return self._build_val(step, value)
         return self._build(Eval(iter=step, val_loss=None, metric="HellaSwag", score=value))
+
+    def _build_val(self, step: int, value: float | None) -> Event | tuple[Event, ...]:
+        """build-nanogpt's validation at `step`; one off the grid of those before it is the loop's
+        last (`step % 250 == 0 or last_step`): max_steps, printed nowhere, is that step + 1, and
+        the step lines after it carry it."""
+        if step > 0 and (not self._build_val_steps or step > self._build_val_steps[-1]):
+            self._build_val_steps.append(step)
+            if len(grid_steps(self._build_val_steps)) < len(self._build_val_steps):
+                self._build_total = step + 1
+        return self._build(Eval(iter=step, val_loss=value))
 
     def _build_next(self) -> int:
         """The step a build-nanogpt eval belongs to: it runs at the top of the step it precedes."""
@@ -225,7 +280,7 @@ class Parser:
             event = Eval(iter=step, val_loss=value)
             if self._is_final_eval(step) and self._logger_seen:
                 # The loop's last pass evaluates at step == total and trains no more.
-                return (event, TrainingEnded(f"final validation at step {step} (the run's total)"))
+                return (event, TrainingEnded(f"final validation at step {step} (the run's total)", total_steps=step))
         else:
             event = Eval(iter=step, val_loss=None, metric="HellaSwag", score=value)
         if self._logger_seen:
@@ -283,7 +338,7 @@ def sniff(line: str) -> int:
     if _LOGGER.match(line) or _ITERATION.match(line) or _BUILD_LOG.match(line):
         return STEP
     # train_gpt2.cu's start-up: its parameter table's head, its single-GPU notice
-    if line.startswith(_OWN_LINES):
+    if line.startswith(_OWN_LINES) or _OWN_START.match(line):
         return OWN
     return SHARED if line.startswith(_SHARED_LINES) else 0
 

@@ -11,6 +11,7 @@ import re
 
 from monitor.core.events import (
     Compiling,
+    ConfigValue,
     Eval,
     Event,
     Iteration,
@@ -19,7 +20,7 @@ from monitor.core.events import (
     TokensPerIter,
     TrainingEnded,
 )
-from monitor.core.formats.common import INT, NUM, STEP, PythonErrors, number
+from monitor.core.formats.common import INT, NUM, OWN, SHARED, STEP, PythonErrors, number
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "modded"
@@ -51,6 +52,16 @@ _STOPPED_EARLY = "stopping_early:"
 # parameter-golf's `train_batch_tokens: 786432` (one per line, or several `key:value` on one),
 # track 3's `Using … train_batch_tokens=524288 …`. Source lines (`h.train_batch_tokens,`) hold no digits there.
 _BATCH_TOKENS = re.compile(r"(?<![\w.])train_batch_tokens(?::|=) ?(\d{1,12})(?!\S)")
+# parameter-golf's settings dump (`Hyperparameters:`, then `  key: value` a line): its total, as
+# the plan's setting. (Its `val_loss_every` is not given: a modded eval is paid between a step's
+# train line and its val line, which the eval pause model does not place yet.)
+_DUMP_SETTINGS = {"iterations": "max_iters"}
+_DUMP_LINE = re.compile(rf"  (\w+): {INT}\s*$")
+# parameter-golf's own start-up lines (`train_shards: 80`, `val_tokens: 47851520`,
+# `model_params:35945671`, `warmup_cu_buckets:…`, `warmup_step: 1/20`): the family before a step.
+_OWN_START = re.compile(r"(?:train_shards|val_tokens|model_params): ?\d+\s*$|warmup_cu_buckets:|(?:loop_)?warmup_step: ?\d+/\d+")
+# What both modded-nanogpt and llm.c's train_gpt2.py print first: `Running PyTorch 2.5.1+cu124`.
+_SHARED_START = ("Running Python ", "Running PyTorch ", "Running pytorch ")
 
 
 class Parser:
@@ -78,9 +89,16 @@ class Parser:
             if self._in_source:
                 return None
         if self._in_source:
-            if line.startswith(_HEADER_END):
+            # parameter-golf's log file frames its settings dump and the source with rules:
+            # `Hyperparameters:` (settings follow) … `Source code:` (the script follows)
+            if line.startswith(_HEADER_END) or line.rstrip() == "Hyperparameters:":
                 self._in_source = False
             return None
+        if line.rstrip() == "Source code:":
+            self._in_source = True
+            return None
+        if line.startswith("  ") and (m := _DUMP_LINE.match(line)) is not None and m.group(1) in _DUMP_SETTINGS:
+            return ConfigValue(_DUMP_SETTINGS[m.group(1)], int(m.group(2)))
         if line.startswith("Compiling model and warming up kernels"):
             return Compiling()
         if line.startswith("Sampling steps "):
@@ -186,8 +204,13 @@ def _seconds(value: float | None, unit: str) -> float | None:
 
 
 def sniff(line: str) -> int:
-    """common.STEP for a train or validation line of modded-nanogpt (they decide), else 0."""
-    return STEP if (line.startswith("step:") or line[:1].isdigit()) and _fields(line) is not None else 0
+    """common.STEP for a train or validation line of modded-nanogpt (they decide), OWN for
+    parameter-golf's start-up lines, SHARED for the `Running PyTorch …` header, else 0."""
+    if (line.startswith("step:") or line[:1].isdigit()) and _fields(line) is not None:
+        return STEP
+    if _OWN_START.match(line):
+        return OWN
+    return SHARED if line.startswith(_SHARED_START) else 0
 
 
 def _transitions(listed: str) -> tuple[int, ...]:

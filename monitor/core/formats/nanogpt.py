@@ -149,10 +149,13 @@ class Parser:
                           mfu=None if mfu is None or mfu < 0 else mfu / 100.0)
         losses = (fields.get("train_loss"), fields.get("val_loss"))
         before, self._kv_iter = self._kv_iter, step
+        if before is None:  # its eval runs after a step line: the next step pays for it
+            event = (ConfigValue("eval_step_offset", 1), event)  # type: ignore[assignment]
         if losses[1] is None or losses == self._kv_losses:
             return event
         self._kv_losses = losses
-        return Eval(iter=0 if before is None else before, train_loss=losses[0], val_loss=losses[1]), event
+        evaluated = Eval(iter=0 if before is None else before, train_loss=losses[0], val_loss=losses[1])
+        return (evaluated, *event) if isinstance(event, tuple) else (evaluated, event)
 
     def plain(self) -> bool:
         """True when an `iter` line would leave the parser as it is (not inside a config

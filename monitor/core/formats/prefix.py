@@ -58,7 +58,8 @@ _PREFIX = re.compile(
     # time (`[2025-07-24 17:54:48,709407][I][wordplay/trainer:850] `), rich's padded level
     # (`[01/02/24 10:00:00] INFO     `), the stream and partial-line flag of a container
     # runtime's log file (CRI: `<time> stdout F `)
-    rf"|(?P<after>\[[DIWEFC]\] ?|\[[\w./<>-]{{1,100}}:\d{{1,6}}\](?: -)? ?|{_LEVEL} {{1,8}}(?=\S)|(?:stdout|stderr) [FP] )"
+    rf"|(?P<after>\[[DIWEFC]\] ?|\[[\w./<>-]{{1,100}}:\d{{1,6}}\](?: -)? ?|(?P<rich>{_LEVEL} {{1,8}}(?=\S))"
+    r"|(?P<stream>stdout|stderr) (?P<cri>[FP]) )"
     # a poster's elision glued to the line it cuts: `...tokens per iteration will be: 16,384`
     r"|(?P<elision>\.{3}|…)(?=[A-Za-z\[])"
 )
@@ -78,6 +79,11 @@ _BAR = re.compile(r"[^\[\n|]{0,60}?(?:\d{1,3}%\|[^|\n]{0,200}\| *)?\d+(?:\.\d+)?
 #: a line where one touches a digit.
 _TICKED = re.compile(r"`\d|\d`")
 MAX_PREFIXES = 6
+#: rich's logging handler prints the caller at the right edge of the line, after the padded
+#: message: `[01/02/24 10:00:00] INFO     step 1: loss 2.3                 train.py:123`.
+_RICH_PATH = re.compile(r" {2,}[\w.-]{1,100}\.py:\d{1,6}\s*$")
+#: The longest line a container runtime's partial records are joined into (the rest is dropped).
+MAX_JOINED_CHARS = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,9 @@ class Stripped:
     launch: bool = False
     #: the printed time's resolution (s): 1 for whole seconds, 0.001 for milliseconds
     resolution_s: float | None = None
+    #: a container runtime split the line: its next record on `stream` continues it (CRI `P`)
+    partial: bool = False
+    stream: str | None = None
 
 
 def strip(line: str) -> Stripped | None:
@@ -116,7 +125,8 @@ def strip(line: str) -> Stripped | None:
     printed_s: float | None = None
     resolution_s: float | None = None
     rank: int | None = None
-    launch = False
+    launch = rich = partial = False
+    stream: str | None = None
     for _ in range(MAX_PREFIXES):
         if m is None or m.end() == at or at and m.group("elision") is not None:
             break
@@ -129,9 +139,37 @@ def strip(line: str) -> Stripped | None:
                 frac = m.group("frac") or m.group("ufrac") or m.group("mfrac") or m.group("efrac")  # asctime: whole seconds
                 resolution_s = 10.0 ** -len(frac) if frac else 1.0
         launch = launch or (m.group("src") or m.group("logger")) in _LAUNCHER
+        rich = rich or m.group("rich") is not None
+        if m.group("cri") is not None:
+            stream, partial = m.group("stream"), m.group("cri") == "P"
         at = m.end()
         m = _PREFIX.match(line, at)
-    return Stripped(line[at:], printed_s, rank, launch, resolution_s)
+    text = line[at:]
+    if rich and (path := _RICH_PATH.search(text)) is not None:  # rich puts the caller at the right edge
+        text = text[: path.start()]
+    return Stripped(text, printed_s, rank, launch, resolution_s, partial, stream)
+
+
+class Partials:
+    """Joins the pieces of a line a container runtime split into several records: kubelet
+    writes a long line (over 16 KiB) as `<time> stdout P <piece>` records ended by one `F`
+    record. Pieces are kept per stream until the line ends."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, str] = {}
+
+    def join(self, piece: Stripped) -> Stripped | None:
+        """The whole line once its last piece came (with that piece's time), None for a piece
+        that is not the last; a line without a runtime's flag passes as it is."""
+        if piece.stream is None:
+            return piece
+        held = self._held.pop(piece.stream, "")
+        text = (held + piece.text)[:MAX_JOINED_CHARS] if held else piece.text
+        if piece.partial:
+            self._held[piece.stream] = text
+            return None
+        return piece if not held else Stripped(text, piece.printed_s, piece.rank, piece.launch, piece.resolution_s,
+                                               False, piece.stream)
 
 
 def _printed(m: re.Match[str]) -> float | None:

@@ -36,6 +36,8 @@ SIGNALS = (
     b"autodetected device", b"compute_dtype", b"peak flops", b"trl:", b"tel:", b"eval:", b"| parameter",
     b"multi-gpu support", b"_loss", b"| loss ", b"pretokdataset", b" train ", b" val ", b" hella ",
     b"desired batch size", b"gradient accumulation", b"validation loss", b"hellaswag",
+    b"num_parameters", b"mib for", b"grad_accum_steps", b"batch_size b=", b"running py", b"train_shards",
+    b"val_tokens", b"model_params", b"warmup_", b"hyperparameters:", b"source code:",
     b"traceback", b"interrupt", b"warning", b"error", b"exception", b"exit", b"failure", b"killed",
     b"segmentation fault", b"aborted", b"terminate", b"assertion", b"distributed", b"watchdog caught",
     "İ".encode(), "ı".encode(), "ſ".encode(),
