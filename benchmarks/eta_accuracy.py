@@ -30,6 +30,7 @@ from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_summary, loo_table,
 from benchmarks.eta_contention import contention_readings
 from monitor.inbox import GpuSampled
 from monitor.core.estimate import estimate
+from monitor.core.eta_calibration import BANDS
 from monitor.core.plan import Plan, make_plan
 from monitor.core.report import Options
 from monitor.core.run import Run
