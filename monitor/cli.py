@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import contextlib
+import errno
 import os
 import sys
 import threading
@@ -27,7 +28,7 @@ from monitor.arguments import (
 )
 from monitor.core.sanitise import clean
 from monitor.offline import demo_records, new_session, once, options_from, replay
-from monitor.sources.logfile import LogError, check_followable, check_regular
+from monitor.sources.logfile import LogError, check_followable, check_regular, raise_open_file_limit
 
 # The run's machinery (numpy, the parsers, NVML) is imported by the command that needs it, so
 # that `--help` and argument errors start as fast as Python does.
@@ -201,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     _plain_output()
     main_parser, replay_parser, demo_parser = build_parsers()
+    open_files = raise_open_file_limit()
     try:
         if argv[:1] == ["replay"]:
             args = replay_parser.parse_args(argv[1:])
@@ -250,7 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except OSError as e:  # stdout on a full disk, too few file descriptors (ulimit -n), …
         _silence_stdout()
-        say(f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}")
+        if e.errno == errno.EMFILE:  # the file named is whichever came last (a module, a log)
+            say(f"error: too many open files: the limit (ulimit -n) is {open_files}; each log followed "
+                "holds a few: follow fewer logs, or raise the hard limit")
+        else:
+            say(f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}")
         return EXIT_USAGE
     except MemoryError:
         say("error: out of memory (is ulimit -v too low?)")

@@ -57,3 +57,41 @@ def test_a_sparse_log_is_read_to_its_last_line(tmp_path: Path, capsys) -> None:
     assert main([str(log), "--once", "--json", "--no-gpu"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["iter"] == 10 and record["loss"] == 2.0
+
+
+# --- many logs against the open-file limit (ulimit -n) ---------------------------------------
+
+
+@pytest.mark.parametrize(("soft", "hard", "raised"), [(256, 4096, 4096), (256, -1, 65_536), (8192, 4096, 8192)])
+def test_the_soft_open_file_limit_is_raised_to_the_hard_one(monkeypatch, soft: int, hard: int, raised: int) -> None:
+    resource = pytest.importorskip("resource")
+    from monitor.sources.logfile import raise_open_file_limit
+
+    asked: list[tuple[int, int]] = []
+    monkeypatch.setattr(resource, "RLIM_INFINITY", -1)
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (soft, hard))
+    monkeypatch.setattr(resource, "setrlimit", lambda _which, limits: asked.append(limits))
+    assert raise_open_file_limit() == raised
+    assert asked == ([] if soft >= raised else [(raised, hard)])
+
+
+def test_more_logs_than_the_hard_open_file_limit_allows_is_one_line(tmp_path: Path) -> None:
+    resource = pytest.importorskip("resource")
+    import subprocess
+    import sys
+
+    logs = []
+    for i in range(45):
+        log = tmp_path / f"r{i}.log"
+        log.write_text("iter 0: loss 4.0, time 10.00ms\n")
+        logs.append(str(log))
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-m", "monitor", *logs, "--jsonl", "--no-gpu"], capture_output=True,
+                          text=True, timeout=120, check=False, preexec_fn=low_limit,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "too many open files: the limit (ulimit -n) is 64" in proc.stderr

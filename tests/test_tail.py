@@ -501,3 +501,54 @@ def test_the_watch_wakes_for_its_file_only(tmp_path: Path) -> None:
         assert watch.wait(0)
     finally:
         watch.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify")
+def test_a_watch_stopped_under_a_wait_ends_the_wait_instead_of_raising(tmp_path: Path, monkeypatch) -> None:
+    """stop() closes the inotify instance when the follower's join timed out (a loaded machine, a
+    process exiting on an error): the wait it was in returns instead of a thread traceback."""
+    import select as select_module
+
+    from monitor.sources import watch as watch_module
+    from monitor.sources.watch import DirWatch
+
+    log = tmp_path / "run.log"
+    log.write_text("")
+    watch = DirWatch(str(log), lambda message: None, poll=False, poll_interval_s=1.0, safety_poll_s=3600.0)
+    assert watch.start() is None
+    watch.ensure()
+    real_select = select_module.select
+
+    def stopped_first(*args: object):
+        watch.stop()  # as the main thread does, between the wait's look at the instance and its select
+        return real_select(*args)
+
+    monkeypatch.setattr(watch_module.select, "select", stopped_first)
+    assert watch.wait(5.0) is True
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify")
+def test_a_watch_whose_wake_pipe_cannot_open_polls_instead(tmp_path: Path, monkeypatch) -> None:
+    """An inotify instance opened but no descriptor left for its wake pipe (EMFILE, many logs
+    under a low `ulimit -n`): the watch polls, and its waits do not select on a pipe never made."""
+    import errno
+
+    from monitor.sources import watch as watch_module
+    from monitor.sources.watch import DirWatch
+
+    def no_descriptor(_flags: int) -> tuple[int, int]:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    log = tmp_path / "run.log"
+    log.write_text("")
+    monkeypatch.setattr(watch_module.os, "pipe2", no_descriptor)
+    watch = DirWatch(str(log), lambda message: None, poll=False, poll_interval_s=1.0, safety_poll_s=3600.0)
+    notice = watch.start()
+    try:
+        assert notice is not None and "polling" in notice and "Too many open files" in notice
+        watch.ensure()
+        assert watch.wait(0) is False
+        watch.wake()
+        assert watch.wait(0) is True
+    finally:
+        watch.stop()

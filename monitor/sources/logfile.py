@@ -160,3 +160,28 @@ def dataset_tokens(log_path: str, dataset: str) -> int | None:
         except OSError:
             continue
     return None
+
+
+#: The soft limit asked for where the hard limit on open files is unlimited (macOS allows no
+#: more than its OPEN_MAX for the soft one).
+OPEN_FILES_WANTED = 65_536
+
+
+def raise_open_file_limit() -> int | None:
+    """Raise this process's soft limit on open files (RLIMIT_NOFILE, `ulimit -n`) to its hard limit,
+    as servers do: each log followed holds a few descriptors (the file, its inotify instance, the
+    writer watch's pipe and the writers' pidfds), so a few dozen logs outgrow a soft limit of 256.
+    Returns the soft limit now; None where the system has none (Windows) or would not raise it."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        except (ValueError, OSError):
+            return soft
+        return want
+    return soft

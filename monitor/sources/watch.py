@@ -102,7 +102,10 @@ class DirWatch:
                 self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             else:
                 self._observer = self._start_observer(False)
-        except OSError as e:  # no inotify instance left (EMFILE), or none at all (ENOSYS)
+        except OSError as e:  # no inotify instance or pipe left (EMFILE), or none at all (ENOSYS)
+            if self._inotify is not None:  # the instance came, its wake pipe did not: poll without it
+                self._inotify.close()
+                self._inotify = None
             self._observer = self._start_observer(True)
             return f"no file-system events ({e.strerror or e}): polling {self.path} instead"
         return None
@@ -134,15 +137,21 @@ class DirWatch:
             return woke
         deadline = time.monotonic() + timeout_s
         woke = self._wake.is_set()
-        while not woke:
-            ready = select.select([inotify, self._wake_r], [], [], max(0.0, deadline - time.monotonic()))[0]
-            if not ready:
-                self._targets_now = None  # a quiet wait looks at the path's directories again
-                break
-            if self._wake_r in ready:
-                os.read(self._wake_r, 4096)
-                woke = True
-            woke = self._concerns_us(inotify) or woke
+        wake_r = self._wake_r
+        try:
+            while not woke:
+                ready = select.select([inotify, wake_r], [], [], max(0.0, deadline - time.monotonic()))[0]
+                if not ready:
+                    self._targets_now = None  # a quiet wait looks at the path's directories again
+                    break
+                if wake_r in ready:
+                    os.read(wake_r, 4096)
+                    woke = True
+                woke = self._concerns_us(inotify) or woke
+        except (ValueError, OSError):  # stop() closed the instance under this wait (its join timed out)
+            if self._inotify is not None:
+                raise
+            return True
         self._wake.clear()
         return woke
 
