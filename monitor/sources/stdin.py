@@ -15,12 +15,7 @@ import time
 from collections.abc import Callable
 
 from monitor.core.lines import LineSplitter
-from monitor.sources.problems import Guard
-from monitor.sources.tail import (
-    CHUNK_BYTES,
-    ENDED,
-    FOLLOWING,
-    PARTIAL_SETTLE_S,
+from monitor.sources.handover import (
     OnBlock,
     OnLines,
     OnPartial,
@@ -30,8 +25,9 @@ from monitor.sources.tail import (
     give_line,
     give_partial,
     hand_over,
-    ignore,
 )
+from monitor.sources.problems import Guard
+from monitor.sources.tail import CHUNK_BYTES, ENDED, FOLLOWING, PARTIAL_SETTLE_S, ignore
 
 
 class StdinReader:

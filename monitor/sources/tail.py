@@ -22,7 +22,6 @@ from monitor.sources.handover import (
     OnProblem,
     OnText,
     PartialLine,
-    give_line,  # noqa: F401  (stdin.py takes it from here)
     give_partial,
     hand_over,
 )
