@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.tables import render
 from monitor.core.report import Options
 from monitor.core.telemetry import GpuSample
 from monitor.inbox import GpuSampled, GpuWatched
@@ -135,12 +136,7 @@ def table(results: list[Result], markdown: bool) -> str:
             *(_ratio(r.linear[p], final) for p in POINTS),
             *(_ratio(r.mean_power[p], final) for p in POINTS),
         ])
-    if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    return "\n".join("  ".join(str(x).rjust(w) for x, w in zip(row, widths)) for row in [head, *rows])
+    return render(head, rows, markdown)
 
 
 def verdict(results: list[Result]) -> list[str]:

@@ -28,12 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_summary, loo_table, test_set_report
 from benchmarks.eta_contention import contention_readings
-from monitor.inbox import GpuSampled
+from benchmarks.tables import render
 from monitor.core.estimate import estimate
 from monitor.core.eta_calibration import BANDS
 from monitor.core.plan import Plan, make_plan
 from monitor.core.report import Options
 from monitor.core.run import Run
+from monitor.inbox import GpuSampled
 from monitor.session import Session
 from monitor.sources.replay import timed_lines
 
@@ -281,13 +282,7 @@ def table(results: list[Result], markdown: bool) -> str:
         for p in r.points:
             rows.append([r.name, f"{100 * p.fraction:.0f}%", str(p.iter), *(_pct(p.errors[m]) for m in METHODS),
                          _pct(p.band_width), "–" if p.covered is None else ("yes" if p.covered else "NO")])
-    if markdown:
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
-    return "\n".join([fmt.format(*head), *(fmt.format(*row) for row in rows)])
+    return render(head, rows, markdown)
 
 
 def verdict(results: list[Result]) -> list[str]:

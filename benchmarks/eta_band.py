@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.tables import render
 from monitor.core.band import Bands, calibrate_split, lagged_error, widen
 from monitor.core.blend import Blend, fit
 from monitor.core.estimate import blend_weights
@@ -170,12 +171,7 @@ def loo_table(rows: list[LooRow], markdown: bool) -> str:
             f"{r.in_covered[0]}/{r.in_covered[1]} = {_pct(r.in_covered[0] / max(1, r.in_covered[1]))}",
             _pct(r.in_width),
         ])
-    if markdown:
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        return "\n".join(out + ["| " + " | ".join(b) + " |" for b in body])
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
-    return "\n".join([fmt.format(*head), *(fmt.format(*b) for b in body)])
+    return render(head, body, markdown)
 
 
 def behind_wall(row: LooRow) -> float | None:

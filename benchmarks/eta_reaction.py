@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_accuracy import HELDOUT, RECORDED, recorded_runs
 from benchmarks.eta_contention import contention_readings
+from benchmarks.tables import render
 from monitor.core.estimate import estimate
 from monitor.core.plan import make_plan
 from monitor.core.report import Options
@@ -210,12 +211,7 @@ def table(rows: list[Reaction], markdown: bool) -> str:
             "finish (blind)"]
     body = [[r.run, f"{r.at_s:.0f} s", f"{r.others[0]} → {r.others[1]}", f"{r.move:.2f}x", f"{r.late} lines", str(r.lines),
              _cell(r.shown), _cell(r.implied), _cell(r.blind_shown), _cell(r.blind_implied)] for r in rows]
-    if markdown:
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        return "\n".join(out + ["| " + " | ".join(b) + " |" for b in body])
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    fmt = "  ".join(f"{{:>{w}}}" for w in widths)
-    return "\n".join([fmt.format(*head), *(fmt.format(*b) for b in body)])
+    return render(head, body, markdown)
 
 
 def summary(rows: list[Reaction]) -> str:

@@ -1,0 +1,14 @@
+"""The benchmarks' tables: Markdown rows for BENCHMARKS.md, or columns right-aligned for a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def render(head: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> str:
+    """`head` and `rows` (cells already formatted) as one string of lines."""
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    widths = [max(len(x) for x in col) for col in zip(head, *rows)]
+    return "\n".join("  ".join(x.rjust(w) for x, w in zip(row, widths)) for row in [head, *rows])
