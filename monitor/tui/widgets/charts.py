@@ -215,6 +215,8 @@ class _Chart(PaintedLines):
         return max(2 * self.size.width, 20)
 
     def _figure(self, snap: Snapshot, log_scale: bool, bins: int) -> Figure:
+        """The chart's figure from `snap`, `bins` points wide: each chart (LossChart,
+        StepTimeChart) draws its own; _Chart itself is never shown."""
         raise NotImplementedError
 
 
