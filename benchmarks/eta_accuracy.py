@@ -43,7 +43,7 @@ HELDOUT = ROOT / "sample_logs" / "heldout"
 #: The test set: real runs recorded after the tables were last fitted, kept out of every fit
 #: (calibrate_band.py) and out of the leave-one-run-out table, and scored with the tables as shipped,
 #: so any change to the estimator can be judged on runs it never saw. A folder name starting so.
-TEST_SET_PREFIXES = ("heldout/h200f_",)
+TEST_SET_PREFIXES = ("heldout/h200f_", "heldout/h200g_")
 
 
 def in_test_set(name: str) -> bool:
