@@ -114,6 +114,15 @@ class TrainingEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class SamplerOutput:
+    """A line only a sampling script prints (nanoGPT's sample.py: `Loading meta from …`, the
+    `---------------` between its samples): the process that printed it writes text, it does
+    not train."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class PyWarning:
     """A Python warning line (`file:line: FooWarning: message`)."""
 
@@ -149,6 +158,7 @@ Event = (
     | Checkpoint
     | ScheduleChanges
     | TrainingEnded
+    | SamplerOutput
     | PyWarning
     | TracebackStarted
     | Crash
