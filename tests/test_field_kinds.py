@@ -1105,3 +1105,51 @@ def test_a_line_in_markdown_inline_code_is_read_without_its_marks(line: str, tex
 @pytest.mark.parametrize("line", ["```", "```bash", "    ```text"])
 def test_a_markdown_fence_is_left_as_it_is(line: str) -> None:
     assert strip(line) is None
+
+
+@pytest.mark.parametrize(("line", "loss", "clock_s"), [
+    ("step:1000/100000 loss:3.6041 t:38617ms step_avg:38.6ms", 3.6041, 38.617),
+    ("step:7/100 fitness:-3.2209 t:248773ms step_avg:35539.0ms", None, 248.773),  # an evolution strategy: no loss
+    ("step:120/1390 train_loss:4.2 train_time:5000ms step_avg:41.67ms", 4.2, 5.0),
+])
+def test_a_modded_forks_own_names_for_the_train_loss_and_clock(line: str, loss: float | None, clock_s: float) -> None:
+    """parameter-golf's XNOR-Net record prints `loss:` and `t:` where the records print `train_loss:` and
+    `train_time:`; lines a fork names so were not read at all (the run stood at its last validation)."""
+    event = modded.Parser().parse(line)
+    assert isinstance(event, Iteration) and event.loss == loss and event.train_time_s == pytest.approx(clock_s)
+    lines = ["step:0/100 val_loss:2.8153 val_bpb:1.5689 train_time:0ms",
+             *(f"step:{i}/100 fitness:-3.{i:04d} t:{35000 * i}ms step_avg:35000.0ms" for i in range(1, 11)),
+             "step:10/100 val_loss:3.2174 val_bpb:1.7930 train_time:350008ms",
+             *(f"step:{i}/100 fitness:-3.{i:04d} t:{35000 * i + 8}ms step_avg:35000.0ms" for i in range(11, 17))]
+    snap = session(lines).snapshot()
+    assert (snap.iter, snap.max_iters, snap.status) == (16, 100, "training")
+    assert snap.step_time_s == pytest.approx(35.0, rel=0.01)
+
+
+@pytest.mark.parametrize(("stop", "last"), [
+    ("stopping_early: wallclock_cap train_time:0ms step:3723/20000", 3723),  # past the last train line (every 100)
+    ("stopping_early: wallclock_cap train_time:600038ms step:3700/20000", 3700),  # at it
+])
+def test_the_step_a_wallclock_stop_names_is_the_runs_last(stop: str, last: int) -> None:
+    lines = [f"step:{i}/20000 train_loss:2.{i:04d} train_time:{161 * i}ms step_avg:161.00ms" for i in range(100, 3800, 100)]
+    snap = session([*lines, stop, "peak memory allocated: 36440 MiB reserved: 36698 MiB"]).snapshot()
+    assert (snap.iter, snap.max_iters, snap.status) == (last, 20000, "finished")
+    assert len(session([*lines, stop]).state.runs) == 1
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("[04:43:57] progress » step:100/500000 loss:5.0200 t:17144ms avg:171.4ms", "step:100/500000 loss:5.0200 t:17144ms avg:171.4ms"),
+    ("[2026-04-08 04:43:57] train » iter 10: loss 3.1459, time 220.50ms", "iter 10: loss 3.1459, time 220.50ms"),
+])
+def test_a_wrappers_channel_tag_after_its_time_is_stripped(line: str, text: str) -> None:
+    got = strip(line)
+    assert got is not None and got.text == text
+
+
+def test_an_orchestrators_fatal_line_ends_the_run_it_relays() -> None:
+    lines = ["[04:43:16] Launching 10-minute run...",
+             *(f"[04:{44 + i // 10:02d}:{i % 60:02d}] progress » step:{100 * i}/500000 loss:3.{i:04d} t:{17000 * i}ms avg:170.0ms"
+               for i in range(1, 22)),
+             "[05:55:40] FATAL: Full run did not complete in time", "[05:55:40] Terminating pod 4z28se4bzrqbl0..."]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.status, snap.error) == ("modded", 2100, "crashed", "FATAL: Full run did not complete in time")

@@ -26,7 +26,7 @@ _RAISED = re.compile(r"[A-Za-z_][\w.]*:|(?:[A-Za-z_]\w*\.)*[A-Z]\w*\s*$")
 # llm.c's checks: `[CUDA ERROR] at file train_gpt2.cu:265:` (message on the next line), cuBLAS,
 # cuDNN (`[CUDNN ERROR] at file cudnn_att.cpp:141:`), NCCL, MPI.
 _NATIVE = re.compile(r"(\[(?:CUDA|cuBLAS|CUBLAS|cuDNN|CUDNN|NCCL|MPI) ERROR\])(?::| at file \S+:\d+:)?")
-_FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
+_FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b|FATAL: ")
 # A batch scheduler ending the job from outside (time limit, preemption, `scancel`, `qdel`,
 # `bkill`): SLURM's slurmstepd, PBS/Torque, LSF. The process is killed, so nothing else says so.
 _SCHEDULER_KILL = re.compile(

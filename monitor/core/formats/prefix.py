@@ -46,6 +46,9 @@ _PREFIX = re.compile(
     r"|[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ?"
     # kubectl logs --prefix: `[pod/trainer-0/main] `
     r"|\[pod/[^\s/\]]{1,253}/[^\s\]]{1,63}\] "
+    # a wrapper's channel tag with a guillemet, after its time (`[04:43:57] progress » `: an
+    # orchestrator relaying the trainer's lines)
+    r"|[A-Za-z][\w.-]{0,39} » "
     # Python logging: `INFO:root:`, `INFO:__main__:` (basicConfig), `[INFO] `, `INFO - `,
     # `name - INFO - `, `INFO - name - ` (transformers' examples), loguru's
     # `| INFO     | module:function:12 - `
