@@ -1153,3 +1153,42 @@ def test_an_orchestrators_fatal_line_ends_the_run_it_relays() -> None:
              "[05:55:40] FATAL: Full run did not complete in time", "[05:55:40] Terminating pod 4z28se4bzrqbl0..."]
     snap = session(lines).snapshot()
     assert (snap.format, snap.iter, snap.status, snap.error) == ("modded", 2100, "crashed", "FATAL: Full run did not complete in time")
+
+
+_CAPPED = [f"step:{i}/20000 train_loss:2.{i:04d} train_time:{600 * i}ms step_avg:600.00ms" for i in range(50, 1001, 50)]
+
+
+@pytest.mark.parametrize(("failure", "error"), [
+    (["Traceback (most recent call last):", '  File "/workspace/parameter-golf/train_gpt.py", line 1108, in forward',
+      "RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float"],
+     "RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float"),
+    (["E0328 16:18:25.032000 56920 torch/distributed/elastic/multiprocessing/api.py:882] failed (exitcode: -9) local_rank: 0",
+      "Traceback (most recent call last):", '  File "/usr/local/bin/torchrun", line 7, in <module>',
+      "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ", "Root Cause (first observed failure):", "[0]:",
+      "  exitcode  : -9 (pid: 56988)", "  traceback : Signal 9 (SIGKILL) received by PID 56988"],
+     "Signal 9 (SIGKILL) received by PID 56988"),
+])
+def test_an_error_after_a_wallclock_stop_is_the_same_processes(failure: list[str], error: str) -> None:
+    """parameter-golf's scripts serialize and evaluate after their wallclock stop: an error then is the
+    run's own (it was a new, stepless run that hid the training)."""
+    lines = [*_CAPPED, "step:1003/20000 val_loss:2.3556 val_bpb:1.3951 train_time:600478ms step_avg:598.68ms",
+             "stopping_early: wallclock_cap train_time:600478ms step:1003/20000", "peak memory allocated: 14804 MiB reserved: 16146 MiB",
+             "Serialized model int4+zlib: 15949180 bytes", *failure]
+    snap = session(lines).snapshot()
+    assert (len(session(lines).state.runs), snap.iter, snap.status, snap.error) == (1, 1003, "crashed", error)
+
+
+def test_an_error_after_a_summary_that_ends_the_process_is_the_next_ones() -> None:
+    lines = ["step 00999/01000 (99.90%) | loss: 2.899871 | lrm: 0.05 | dt: 480.33ms | tok/sec: 1,091,500 | mfu: 47.08 | total time: 8.03m",
+             "Total training time: 8.03m", "Traceback (most recent call last):", '  File "scripts/mid_train.py", line 80, in <module>',
+             "OSError: [Errno 28] No space left on device"]
+    s = session(lines)
+    assert len(s.state.runs) == 2 and s.state.runs[0].crash is None
+
+
+def test_torchruns_wrapper_gives_way_to_the_signal_its_table_names() -> None:
+    lines = ["iter 10: loss 3.1459, time 220.50ms, mfu 1.69%", "Traceback (most recent call last):",
+             '  File "/usr/local/bin/torchrun", line 7, in <module>', "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
+             "============================================================", "train.py FAILED", "Root Cause (first observed failure):",
+             "[0]:", "  exitcode  : -9 (pid: 56988)", "  traceback : Signal 9 (SIGKILL) received by PID 56988"]
+    assert session(lines).snapshot().error == "Signal 9 (SIGKILL) received by PID 56988"

@@ -107,10 +107,13 @@ class Checkpoint:
 class TrainingEnded:
     """A line a trainer prints once its training loop is over (nanochat's `Total training
     time: …` summary): the run finished, whatever its step count says. `total_steps`: the
-    number of steps the line says the run took (autoresearch's `num_steps: 87`), if it does."""
+    number of steps the line says the run took (autoresearch's `num_steps: 87`), if it does.
+    `goes_on`: the process goes on after its loop (modded-nanogpt's forks serialize and
+    evaluate after their wallclock stop): an error it prints then is still this run's."""
 
     text: str
     total_steps: int | None = None
+    goes_on: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,9 @@ from monitor.core.trainrun import MAX_NOTES, EvalPoint, Note, Run, Setting
 
 __all__ = ["MAX_NOTES", "Column", "EvalPoint", "NanColumn", "Note", "Run", "RunState", "Setting", "last_finite"]
 
+#: torchrun's own exception around a rank's failure: the rank's error, or the root cause its
+#: table names (a signal), is the run's cause.
+_LAUNCHER_WRAPPER = "ChildFailedError"
 _STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params, Compiling)
 NAN = float("nan")
 #: No run takes more steps than this; a larger "step number" is noise.
@@ -89,7 +92,7 @@ class RunState:
             return self._iteration(event, t)
         if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None or run.ended):
             run = self._new_run(t)
-        elif isinstance(event, (TracebackStarted, Crash)) and run.ended and run.crash is None:
+        elif isinstance(event, (TracebackStarted, Crash)) and run.ended and not run.goes_on and run.crash is None:
             run = self._new_run(t)  # the run said it was over: what fails now is the next process
         if isinstance(event, Eval):
             last = run.last_iter
@@ -128,6 +131,7 @@ class RunState:
                 run.total_steps = event.total_steps
             if not run.ended:  # a summary of several lines is one end
                 run.note(t, "finished", event.text)
+                run.goes_on = event.goes_on
             run.ended = True
         elif isinstance(event, Crash):
             self._crash(run, event, t)
@@ -145,8 +149,8 @@ class RunState:
         counted, and what comes after (other ranks' follow-on errors, torchrun's
         ChildFailedError wrapper) is only noted."""
         run.in_traceback = False
-        if run.crash is None:
-            run.crash = event
+        if run.crash is None or _LAUNCHER_WRAPPER in run.crash.message and _LAUNCHER_WRAPPER not in event.message:
+            run.crash = event  # (the launcher's wrapper gives way to the root cause it names after it)
         elif event.message != run.crash.message:
             if event.message != (run.notes[-1].text if run.notes else None):
                 run.note(t, "error", event.message)

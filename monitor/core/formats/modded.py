@@ -109,7 +109,7 @@ class Parser:
             m = _WARMUP.match(line)
             return None if m is None else ScheduleChanges(_transitions(m.group(1)))
         if line.startswith(_STOPPED_EARLY):
-            ended = TrainingEnded(line.strip())
+            ended = TrainingEnded(line.strip(), goes_on=True)  # serialization and final evals follow
             m = _STOPPED_AT.search(line)
             if m is None:
                 return ended
