@@ -987,3 +987,208 @@ def test_build_nanogpt_total_from_its_off_grid_last_validation() -> None:
     snap = session(lines).snapshot()
     assert (snap.iter, snap.max_iters, snap.max_iters_source, snap.status) == (759, 760, "log", "finished")
     assert session(lines[:-2]).snapshot().max_iters is None  # before the last validation nothing says it
+
+
+# --- eighth collection ----------------------------------------------------------------------------
+
+def _nanochat_steps(losses: list[float]) -> list[str]:
+    return [f"step {i:05d}/{len(losses):05d} ({100 * i / len(losses):.2f}%) | loss: {x:.6f} | lrm: 0.50 | "
+            f"dt: 1637.55ms | tok/sec: 320,166 | mfu: 1.15 | epoch: 1 | total time: 0.00m"
+            for i, x in enumerate(losses, start=1)]
+
+
+def _llmc_steps(losses: list[float]) -> list[str]:
+    return [f"step {i:4d}/{len(losses)} | loss {x:.6f} (+nanz)| norm 22.1414 (+nanz)| lr 8.57e-07 | 2469.31 ms "
+            f"| 40.7% bf16 MFU | 212321 tok/s" for i, x in enumerate(losses, start=1)]
+
+
+def _nanogpt_steps(losses: list[float]) -> list[str]:
+    return [f"iter {i}: loss {x:.4f}, time 31.00ms, mfu 12.00%" for i, x in enumerate(losses)]
+
+
+_ENDS = {  # each family's end-of-run lines, and a builder of its step lines
+    "nanochat": (["Peak memory usage: 7119.54 MiB", "Total training time: 0.00m", "Minimum validation bpb: 1.3456"],
+                 _nanochat_steps),
+    "llmc": (["total average iteration time: 2469.840000 ms"], _llmc_steps),
+    "nanogpt": (["training done", "Best validation loss: 1.4731", "Total train time: 10.63 mins"], _nanogpt_steps),
+    "nanogpt, time's report": (["python train.py  0.01s user 0.00s system 90% cpu 0.012 total"], _nanogpt_steps),
+}
+
+
+@pytest.mark.parametrize("rows", [3, 40])  # line by line, and in bulk (a block of more than BULK_MIN_ROWS rows)
+@pytest.mark.parametrize("family", list(_ENDS))
+def test_the_last_step_said_again_after_the_runs_end_is_the_next_run(family: str, rows: int) -> None:
+    """Runs of the same length one after another (a staged script, a sweep): each ends on the same
+    step and prints its end; the next run's last step has the same number but says another loss."""
+    end, steps = _ENDS[family]
+    first, second = steps([4.0 + i / 100 for i in range(rows)]), steps([3.0 + i / 100 for i in range(rows)])
+    lines = [*first, *end, "## stage 2:", *second[-1:], *end]  # the fork prints only its last step
+    for s in (session(lines), _block_session(lines)):
+        assert len(s.state.runs) == 2 and s.snapshot().loss == pytest.approx(3.0 + (rows - 1) / 100)
+    whole = [*first, *end, *second, *end]  # the whole second run: its first step goes back
+    assert len(session(whole).state.runs) == len(_block_session(whole).state.runs) == 2
+
+
+def _block_session(lines: list[str]) -> Session:
+    s = Session(Options(), FakeClock())
+    s.feed_block("\n".join(lines).encode() + b"\n")
+    return s
+
+
+@pytest.mark.parametrize("family", list(_ENDS))
+def test_the_last_step_copied_after_the_runs_end_is_no_new_run(family: str) -> None:
+    end, steps = _ENDS[family]
+    first = steps([4.0 + i / 100 for i in range(40)])
+    for s in (session([*first, *end, first[-1]]), _block_session([*first, *end, first[-1]])):
+        assert len(s.state.runs) == 1 and s.snapshot().status == "finished"
+
+
+def test_steps_past_a_guessed_end_go_on_in_the_same_run() -> None:
+    """llm.c's logger file: an eval off the grid is taken for the loop's last pass; steps after it
+    (a log with lines cut out) go on in the run, as before."""
+    lines = ["s:0 tel:11.0", *[f"s:{i} trl:3.0" for i in range(10)], "s:10 tel:3.2", *[f"s:{i} trl:3.0" for i in range(10, 15)],
+             "s:15 tel:3.1", *[f"s:{i} trl:2.9" for i in range(15, 30)]]
+    assert len(session(lines).state.runs) == len(_block_session(lines).state.runs) == 1
+
+
+_TRAINED = ["Overriding config with config/train_mitos.py:", "max_iters = 40", "eval_interval = 250",
+            *[f"iter {i}: loss {3 - i / 100:.4f}, time 6716.00ms, mfu 2.20%" for i in range(41)]]
+
+
+@pytest.mark.parametrize("sampler", [
+    ["Overriding: out_dir = out-mitos", "number of parameters: 10.68M", "Loading meta from data/mitos/meta.pkl...",
+     "", "ROMEO:", "What say you?", "---------------"],
+    ["number of parameters: 123.65M", "No meta.pkl found, assuming GPT-2 encodings...", "Once upon a time", "---------------"],
+    ["Overriding: out_dir = out", "Overriding: start = Once upon a time", "Once upon a time there was", "---------------"],
+])
+def test_sample_py_after_a_training_run_is_no_run(sampler: list[str]) -> None:
+    """nanoGPT's and llama2.c's sample.py print `Overriding:` lines and the model's size as train.py
+    does, then their own lines: the text they print is no training run."""
+    for s in (session([*_TRAINED, *sampler]), _block_session([*_TRAINED, *sampler])):
+        snap = s.snapshot()
+        assert (len(s.state.runs), snap.iter, snap.max_iters, snap.status) == (1, 40, 40, "finished")
+
+
+def test_a_log_of_sample_py_alone_and_samples_after_training_in_one_process_stay() -> None:
+    alone = session(["Overriding: out_dir = out-mitos", "Loading meta from data/mitos/meta.pkl...", "ROMEO:", "---------------"])
+    assert len(alone.state.runs) == 1 and alone.snapshot().iter is None
+    same_process = [*_TRAINED, "training done", "Loading meta from ../../data/shakespeare_char/meta.pkl...", "Sample 1:"]
+    assert len(session(same_process).state.runs) == 1
+
+
+@pytest.mark.parametrize(("stop", "status"), [
+    (["^CTraceback (most recent call last):", '  File "train.py", line 286, in <module>', "KeyboardInterrupt"], "interrupted"),
+    (["Traceback (most recent call last):", '  File "train.py", line 286, in <module>',
+      "torch.OutOfMemoryError: CUDA out of memory."], "crashed"),
+])
+@pytest.mark.parametrize("report", ["python train.py --dataset=shakespeare  142911.57s user 40453.75s system 302% cpu 16:49:10.45 total",
+                                    "     3588.66 real        90.18 user        32.03 sys", "real\t1m2.345s"])
+def test_a_process_that_exited_on_an_error_did_not_reach_its_total(stop: list[str], status: str, report: str) -> None:
+    """`time`'s report says the process exited; after Ctrl+C or an error its last step is not its total."""
+    snap = session(["iter 142861: loss 2.1801, time 427.60ms", "iter 142862: loss 2.1802, time 427.60ms", *stop, "", report]).snapshot()
+    assert (snap.status, snap.iter, snap.max_iters_source) == (status, 142862, "default")
+    done = session(["iter 142861: loss 2.1801, time 427.60ms", "iter 142862: loss 2.1802, time 427.60ms", report]).snapshot()
+    assert (done.status, done.max_iters, done.max_iters_source) == ("finished", 142862, "log")
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("`iter 6184: loss 3.2523, time 142.04ms`", "iter 6184: loss 3.2523, time 142.04ms"),
+    ("  `step 00100/01000 (10.00%) | loss: 3.200000 | dt: 100.00ms`", "  step 00100/01000 (10.00%) | loss: 3.200000 | dt: 100.00ms"),
+    ("`0 | loss 6.3094 | lr 0.000000e+00 | 37173.89ms | mfu -100.00%` ", "0 | loss 6.3094 | lr 0.000000e+00 | 37173.89ms | mfu -100.00% "),
+    ("`step:10/100 val_loss:3.28 train_time:1000ms step_avg:100.00ms`", "step:10/100 val_loss:3.28 train_time:1000ms step_avg:100.00ms"),
+])
+def test_a_line_in_markdown_inline_code_is_read_without_its_marks(line: str, text: str) -> None:
+    got = strip(line)
+    assert got is not None and got.text == text
+
+
+@pytest.mark.parametrize("line", ["```", "```bash", "    ```text"])
+def test_a_markdown_fence_is_left_as_it_is(line: str) -> None:
+    assert strip(line) is None
+
+
+@pytest.mark.parametrize(("line", "loss", "clock_s"), [
+    ("step:1000/100000 loss:3.6041 t:38617ms step_avg:38.6ms", 3.6041, 38.617),
+    ("step:7/100 fitness:-3.2209 t:248773ms step_avg:35539.0ms", None, 248.773),  # an evolution strategy: no loss
+    ("step:120/1390 train_loss:4.2 train_time:5000ms step_avg:41.67ms", 4.2, 5.0),
+])
+def test_a_modded_forks_own_names_for_the_train_loss_and_clock(line: str, loss: float | None, clock_s: float) -> None:
+    """parameter-golf's XNOR-Net record prints `loss:` and `t:` where the records print `train_loss:` and
+    `train_time:`; lines a fork names so were not read at all (the run stood at its last validation)."""
+    event = modded.Parser().parse(line)
+    assert isinstance(event, Iteration) and event.loss == loss and event.train_time_s == pytest.approx(clock_s)
+    lines = ["step:0/100 val_loss:2.8153 val_bpb:1.5689 train_time:0ms",
+             *(f"step:{i}/100 fitness:-3.{i:04d} t:{35000 * i}ms step_avg:35000.0ms" for i in range(1, 11)),
+             "step:10/100 val_loss:3.2174 val_bpb:1.7930 train_time:350008ms",
+             *(f"step:{i}/100 fitness:-3.{i:04d} t:{35000 * i + 8}ms step_avg:35000.0ms" for i in range(11, 17))]
+    snap = session(lines).snapshot()
+    assert (snap.iter, snap.max_iters, snap.status) == (16, 100, "training")
+    assert snap.step_time_s == pytest.approx(35.0, rel=0.01)
+
+
+@pytest.mark.parametrize(("stop", "last"), [
+    ("stopping_early: wallclock_cap train_time:0ms step:3723/20000", 3723),  # past the last train line (every 100)
+    ("stopping_early: wallclock_cap train_time:600038ms step:3700/20000", 3700),  # at it
+])
+def test_the_step_a_wallclock_stop_names_is_the_runs_last(stop: str, last: int) -> None:
+    lines = [f"step:{i}/20000 train_loss:2.{i:04d} train_time:{161 * i}ms step_avg:161.00ms" for i in range(100, 3800, 100)]
+    snap = session([*lines, stop, "peak memory allocated: 36440 MiB reserved: 36698 MiB"]).snapshot()
+    assert (snap.iter, snap.max_iters, snap.status) == (last, 20000, "finished")
+    assert len(session([*lines, stop]).state.runs) == 1
+
+
+@pytest.mark.parametrize(("line", "text"), [
+    ("[04:43:57] progress » step:100/500000 loss:5.0200 t:17144ms avg:171.4ms", "step:100/500000 loss:5.0200 t:17144ms avg:171.4ms"),
+    ("[2026-04-08 04:43:57] train » iter 10: loss 3.1459, time 220.50ms", "iter 10: loss 3.1459, time 220.50ms"),
+])
+def test_a_wrappers_channel_tag_after_its_time_is_stripped(line: str, text: str) -> None:
+    got = strip(line)
+    assert got is not None and got.text == text
+
+
+def test_an_orchestrators_fatal_line_ends_the_run_it_relays() -> None:
+    lines = ["[04:43:16] Launching 10-minute run...",
+             *(f"[04:{44 + i // 10:02d}:{i % 60:02d}] progress » step:{100 * i}/500000 loss:3.{i:04d} t:{17000 * i}ms avg:170.0ms"
+               for i in range(1, 22)),
+             "[05:55:40] FATAL: Full run did not complete in time", "[05:55:40] Terminating pod 4z28se4bzrqbl0..."]
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.iter, snap.status, snap.error) == ("modded", 2100, "crashed", "FATAL: Full run did not complete in time")
+
+
+_CAPPED = [f"step:{i}/20000 train_loss:2.{i:04d} train_time:{600 * i}ms step_avg:600.00ms" for i in range(50, 1001, 50)]
+
+
+@pytest.mark.parametrize(("failure", "error"), [
+    (["Traceback (most recent call last):", '  File "/workspace/parameter-golf/train_gpt.py", line 1108, in forward',
+      "RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float"],
+     "RuntimeError: mat1 and mat2 must have the same dtype, but got BFloat16 and Float"),
+    (["E0328 16:18:25.032000 56920 torch/distributed/elastic/multiprocessing/api.py:882] failed (exitcode: -9) local_rank: 0",
+      "Traceback (most recent call last):", '  File "/usr/local/bin/torchrun", line 7, in <module>',
+      "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ", "Root Cause (first observed failure):", "[0]:",
+      "  exitcode  : -9 (pid: 56988)", "  traceback : Signal 9 (SIGKILL) received by PID 56988"],
+     "Signal 9 (SIGKILL) received by PID 56988"),
+])
+def test_an_error_after_a_wallclock_stop_is_the_same_processes(failure: list[str], error: str) -> None:
+    """parameter-golf's scripts serialize and evaluate after their wallclock stop: an error then is the
+    run's own (it was a new, stepless run that hid the training)."""
+    lines = [*_CAPPED, "step:1003/20000 val_loss:2.3556 val_bpb:1.3951 train_time:600478ms step_avg:598.68ms",
+             "stopping_early: wallclock_cap train_time:600478ms step:1003/20000", "peak memory allocated: 14804 MiB reserved: 16146 MiB",
+             "Serialized model int4+zlib: 15949180 bytes", *failure]
+    snap = session(lines).snapshot()
+    assert (len(session(lines).state.runs), snap.iter, snap.status, snap.error) == (1, 1003, "crashed", error)
+
+
+def test_an_error_after_a_summary_that_ends_the_process_is_the_next_ones() -> None:
+    lines = ["step 00999/01000 (99.90%) | loss: 2.899871 | lrm: 0.05 | dt: 480.33ms | tok/sec: 1,091,500 | mfu: 47.08 | total time: 8.03m",
+             "Total training time: 8.03m", "Traceback (most recent call last):", '  File "scripts/mid_train.py", line 80, in <module>',
+             "OSError: [Errno 28] No space left on device"]
+    s = session(lines)
+    assert len(s.state.runs) == 2 and s.state.runs[0].crash is None
+
+
+def test_torchruns_wrapper_gives_way_to_the_signal_its_table_names() -> None:
+    lines = ["iter 10: loss 3.1459, time 220.50ms, mfu 1.69%", "Traceback (most recent call last):",
+             '  File "/usr/local/bin/torchrun", line 7, in <module>', "torch.distributed.elastic.multiprocessing.errors.ChildFailedError: ",
+             "============================================================", "train.py FAILED", "Root Cause (first observed failure):",
+             "[0]:", "  exitcode  : -9 (pid: 56988)", "  traceback : Signal 9 (SIGKILL) received by PID 56988"]
+    assert session(lines).snapshot().error == "Signal 9 (SIGKILL) received by PID 56988"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.core.events import Checkpoint, Eval, Event, Iteration, PyWarning, ScheduleChanges, TrainingEnded
+from monitor.core.events import Checkpoint, Eval, Event, Iteration, PyWarning, ScheduleChanges
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.lines import line_bounds
 from monitor.core.run import MAX_STEP, RunState
@@ -24,7 +24,8 @@ from monitor.core.run import MAX_STEP, RunState
 BULK_MIN_ROWS = 16
 #: Events whose folding reads nothing of the run's rows but its last step (Eval: does it go
 #: back?) and changes none of them: they may be folded in before the rows printed before them.
-_ROW_FREE = (Eval, Checkpoint, PyWarning, ScheduleChanges, TrainingEnded)
+#: Not TrainingEnded: after a run's end its last step said again starts the next run.
+_ROW_FREE = (Eval, Checkpoint, PyWarning, ScheduleChanges)
 
 #: Events among the rows: (k, events, a_line): they came before row k, on a line of their own
 #: (a_line; no events: a line the parser knows nothing of) or after row k - 1 on its line.

@@ -107,10 +107,22 @@ class Checkpoint:
 class TrainingEnded:
     """A line a trainer prints once its training loop is over (nanochat's `Total training
     time: …` summary): the run finished, whatever its step count says. `total_steps`: the
-    number of steps the line says the run took (autoresearch's `num_steps: 87`), if it does."""
+    number of steps the line says the run took (autoresearch's `num_steps: 87`), if it does.
+    `goes_on`: the process goes on after its loop (modded-nanogpt's forks serialize and
+    evaluate after their wallclock stop): an error it prints then is still this run's."""
 
     text: str
     total_steps: int | None = None
+    goes_on: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerOutput:
+    """A line only a sampling script prints (nanoGPT's sample.py: `Loading meta from …`, the
+    `---------------` between its samples): the process that printed it writes text, it does
+    not train."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +161,7 @@ Event = (
     | Checkpoint
     | ScheduleChanges
     | TrainingEnded
+    | SamplerOutput
     | PyWarning
     | TracebackStarted
     | Crash

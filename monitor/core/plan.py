@@ -77,9 +77,11 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
         # The end summary counts the steps the run took (autoresearch's `num_steps:`): that is
         # its total, whatever a share of its time budget suggested while it ran.
         max_iters, source = total_steps, "log"
-    elif run.ended and source == "default" and run.last_iter is not None:
+    elif run.ended and run.crash is None and source == "default" and run.last_iter is not None:
         # The trainer said its loop is over (a fork's "training done") and never printed its
-        # total: the run's last step is its total, not the family's default.
+        # total: the run's last step is its total, not the family's default. (A process that
+        # exited on an error or Ctrl+C stopped short of its total: `time`'s report says only
+        # that it exited.)
         max_iters, source = run.last_iter, "log"
     log_interval = max(1, get("log_interval") or 1)
     zero_based = _zero_based(run, family)

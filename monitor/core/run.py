@@ -24,6 +24,7 @@ from monitor.core.events import (
     Params,
     PyWarning,
     RunStarted,
+    SamplerOutput,
     ScheduleChanges,
     TokensPerIter,
     TracebackStarted,
@@ -34,6 +35,9 @@ from monitor.core.trainrun import MAX_NOTES, EvalPoint, Note, Run, Setting
 
 __all__ = ["MAX_NOTES", "Column", "EvalPoint", "NanColumn", "Note", "Run", "RunState", "Setting", "last_finite"]
 
+#: torchrun's own exception around a rank's failure: the rank's error, or the root cause its
+#: table names (a signal), is the run's cause.
+_LAUNCHER_WRAPPER = "ChildFailedError"
 _STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params, Compiling)
 NAN = float("nan")
 #: No run takes more steps than this; a larger "step number" is noise.
@@ -88,7 +92,7 @@ class RunState:
             return self._iteration(event, t)
         if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None or run.ended):
             run = self._new_run(t)
-        elif isinstance(event, (TracebackStarted, Crash)) and run.ended and run.crash is None:
+        elif isinstance(event, (TracebackStarted, Crash)) and run.ended and not run.goes_on and run.crash is None:
             run = self._new_run(t)  # the run said it was over: what fails now is the next process
         if isinstance(event, Eval):
             last = run.last_iter
@@ -127,9 +131,14 @@ class RunState:
                 run.total_steps = event.total_steps
             if not run.ended:  # a summary of several lines is one end
                 run.note(t, "finished", event.text)
+                run.goes_on = event.goes_on
             run.ended = True
         elif isinstance(event, Crash):
             self._crash(run, event, t)
+        elif isinstance(event, SamplerOutput):
+            if run.n_iters or run.crash is not None or run.previous is None:
+                return False
+            self._withdraw()  # sample.py after a run: its start-up lines began no training run
         else:
             return False
         return True
@@ -140,8 +149,8 @@ class RunState:
         counted, and what comes after (other ranks' follow-on errors, torchrun's
         ChildFailedError wrapper) is only noted."""
         run.in_traceback = False
-        if run.crash is None:
-            run.crash = event
+        if run.crash is None or _LAUNCHER_WRAPPER in run.crash.message and _LAUNCHER_WRAPPER not in event.message:
+            run.crash = event  # (the launcher's wrapper gives way to the root cause it names after it)
         elif event.message != run.crash.message:
             if event.message != (run.notes[-1].text if run.notes else None):
                 run.note(t, "error", event.message)
@@ -158,9 +167,12 @@ class RunState:
         run = self.current
         last = run.last_iter
         if last is not None and event.iter <= last:
-            if event.iter == last or (event.loss is not None and event.train_time_s is not None
-                                      and _said_before(run, event.iter, event.loss, event.train_time_s)):
-                return False  # a repeated line (a terminal copy duplicates lines): nothing new
+            # The last step again is a repeated line (a terminal copy duplicates lines), unless
+            # the run said its loop was over and the line says otherwise: the next process's.
+            again = event.iter == last and (not run.ended or _same_step(run, event.iter, event.loss))
+            if again or (event.loss is not None and event.train_time_s is not None
+                         and _said_before(run, event.iter, event.loss, event.train_time_s)):
+                return False  # a repeated line: nothing new
             run = self._new_run(t)
         elif run.crash is not None:
             # Training went on after an error was printed: it was not fatal.
@@ -217,7 +229,10 @@ class RunState:
         # A step below the one before starts a new run; the same step again is a repeated line.
         steps = np.diff(iters)
         last = self.current.last_iter
-        first_back = last is not None and iters[0] < last
+        # after the run's end (its summary) its last step said otherwise starts the next run
+        after_end = (self.current.ended and last is not None and iters[0] == last
+                     and not _same_step(self.current, int(iters[0]), float(loss[0])))
+        first_back = last is not None and iters[0] < last or after_end
         bounds = [0, *(np.flatnonzero(steps < 0) + 1).tolist(), n]
         if first_back:
             bounds.insert(1, 0)  # an empty piece: row 0 starts a new run
@@ -225,7 +240,7 @@ class RunState:
         if (last is not None and iters[0] == last) or not steps.all():
             repeat = np.zeros(n, dtype=bool)
             repeat[1:] = steps == 0
-            repeat[0] = last is not None and iters[0] == last
+            repeat[0] = last is not None and iters[0] == last and not after_end
         changed = False
         for piece, (a, b) in enumerate(itertools.pairwise(bounds)):
             # Rows a..b-1 and the silent lines after each of them; row a of a later piece
@@ -260,6 +275,15 @@ class RunState:
         step (the caller checked). Their lines are not counted here (line_seen)."""
         _append_iterations(self.current, iters, loss, step_time_s, mfu, t, train_time_s, max_iters)
 
+    def _withdraw(self) -> None:
+        """The current run was no training process (a sampler's output): it is dropped, its
+        lines counted on the run before it, which is current again."""
+        run = self.runs.pop()
+        previous = self.current
+        previous.lines += run.lines
+        if run.last_line_t is not None:
+            previous.prior_line_t, previous.last_line_t = previous.last_line_t, run.last_line_t
+
     def _new_run(self, t: float | None) -> Run:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
@@ -273,6 +297,14 @@ class RunState:
         run.last_line_t = t
         self.runs.append(run)
         return run
+
+
+def _same_step(run: Run, it: int, loss: float | None) -> bool:
+    """True when step `it` with this loss is the run's last row said again (NaN: not printed)."""
+    if it != run.last_iter:
+        return False
+    last = float(run.loss.last())
+    return loss is None or math.isnan(loss) and math.isnan(last) or loss == last
 
 
 def _said_before(run: Run, it: int, loss: float, train_time_s: float) -> bool:

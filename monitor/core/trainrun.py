@@ -80,6 +80,8 @@ class Run(Steps):
         self.in_traceback = False
         #: the trainer said its training loop is over (TrainingEnded), and how many steps it took
         self.ended = False
+        #: the trainer's process goes on after its loop (TrainingEnded.goes_on)
+        self.goes_on = False
         self.total_steps: int | None = None
         self.nan_losses = 0
         self.warnings: list[str] = []

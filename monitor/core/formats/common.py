@@ -26,7 +26,10 @@ _RAISED = re.compile(r"[A-Za-z_][\w.]*:|(?:[A-Za-z_]\w*\.)*[A-Z]\w*\s*$")
 # llm.c's checks: `[CUDA ERROR] at file train_gpt2.cu:265:` (message on the next line), cuBLAS,
 # cuDNN (`[CUDNN ERROR] at file cudnn_att.cpp:141:`), NCCL, MPI.
 _NATIVE = re.compile(r"(\[(?:CUDA|cuBLAS|CUBLAS|cuDNN|CUDNN|NCCL|MPI) ERROR\])(?::| at file \S+:\d+:)?")
-_FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b")
+_FATAL = re.compile(r"(Killed|Segmentation fault|Aborted|Bus error|Terminated)\b|FATAL: ")
+#: torchrun's table under its ChildFailedError, for a rank killed by a signal (no traceback of its own):
+#: `  traceback : Signal 9 (SIGKILL) received by PID 56988`
+_SIGNALLED = re.compile(r"\s*traceback\s*: (Signal \d+ \(SIG\w+\) received by PID \d+)")
 # A batch scheduler ending the job from outside (time limit, preemption, `scancel`, `qdel`,
 # `bkill`): SLURM's slurmstepd, PBS/Torque, LSF. The process is killed, so nothing else says so.
 _SCHEDULER_KILL = re.compile(
@@ -190,6 +193,8 @@ class PythonErrors:
             return PyWarning(category=m.group(1), message=m.group(2).strip())
         if _FATAL.match(line) or _EXCEPTION.match(line) and ":" in line and not line[:1].isspace():
             return _fatal(line)
+        if line.startswith("  traceback") and (m := _SIGNALLED.match(line)) is not None:
+            return Crash(message=m.group(1))
         if "Watchdog caught collective operation timeout" in line:
             m = _WATCHDOG.match(line)
             if m is not None:

@@ -39,6 +39,9 @@ _BARE_STEP = re.compile(rf"{INT}/{INT}(?= (?:train|val)_loss: ?[-+\dni])")
 # (`val_bpb:`, `step_avg:`, `lr:`) are skipped.
 _FIELD = re.compile(rf" +(\w+): ?{NUM}(ms|s|m)?(?= |$)")
 _KEYS = ("train_loss", "val_loss", "train_time")
+# Forks' names for the same fields (parameter-golf's XNOR-Net record: `step:1000/100000
+# loss:3.6041 t:38617ms step_avg:38.6ms`; its evolution-strategy stage prints `fitness:`, no loss).
+_ALIASES = {"loss": "train_loss", "t": "train_time"}
 _SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
 _HEADER_END = ("Running Python", "Running PyTorch")
 # `Sampling steps [0, 1, 458, 459, 460, 461, …] for warmup`: every stage transition s of the
@@ -48,6 +51,7 @@ _WARMUP = re.compile(r"Sampling steps \[([\d, ]{0,2000})\] for warmup")
 _STOP = re.compile(rf"Using run_stop_step={INT}")
 # A wall-clock cap ends training early: `stopping_early: wallclock_cap train_time:600038ms step:13780/20000`.
 _STOPPED_EARLY = "stopping_early:"
+_STOPPED_AT = re.compile(rf" step:{INT}/{INT}(?= |$)")
 # The tokens of one optimizer step, all ranks together, where the script prints its settings:
 # parameter-golf's `train_batch_tokens: 786432` (one per line, or several `key:value` on one),
 # track 3's `Using … train_batch_tokens=524288 …`. Source lines (`h.train_batch_tokens,`) hold no digits there.
@@ -105,7 +109,14 @@ class Parser:
             m = _WARMUP.match(line)
             return None if m is None else ScheduleChanges(_transitions(m.group(1)))
         if line.startswith(_STOPPED_EARLY):
-            return TrainingEnded(line.strip())
+            ended = TrainingEnded(line.strip(), goes_on=True)  # serialization and final evals follow
+            m = _STOPPED_AT.search(line)
+            if m is None:
+                return ended
+            # The step it stopped at: past the last train line printed (they come every
+            # train_log_every steps), it is the run's last step.
+            self._train_step = int(m.group(1))
+            return (Iteration(iter=int(m.group(1)), loss=None, step_time_s=None, max_iters=int(m.group(2))), ended)
         if line.startswith("Using run_stop_step="):
             m = _STOP.match(line)
             self._stop_step = None if m is None else int(m.group(1))
@@ -190,6 +201,7 @@ def _fields(line: str) -> tuple[int, int, dict[str, float | None]] | None:
         return None
     values: dict[str, float | None] = {}
     for key, value, unit in _FIELD.findall(line, m.end()):
+        key = _ALIASES.get(key, key) if not bare else key
         if key in _KEYS and key not in values and (unit or key != "train_time"):
             values[key] = _seconds(number(value), unit) if key == "train_time" else number(value)
     if "train_time" not in values and not (bare and ("train_loss" in values or "val_loss" in values)):

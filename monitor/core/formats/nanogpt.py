@@ -18,6 +18,7 @@ from monitor.core.events import (
     ModelInit,
     Params,
     RunStarted,
+    SamplerOutput,
     TokensPerIter,
     TrainingEnded,
     VocabSize,
@@ -90,6 +91,9 @@ TRAIN_SETTINGS = frozenset((
 # The end-of-training summary forks print after their loop (SakanaAI/AI-Scientist's nanoGPT
 # template: `training done`, `Best validation loss: …`, `Total train time: 87.15 mins`).
 _END_LINES = ("training done", "Total train time: ")
+# sample.py's own lines (nanoGPT's, and llama2.c's separator): text generation, not training.
+_SAMPLER_LINES = ("Loading meta from ", "No meta.pkl found, assuming GPT-2 encodings")
+_SAMPLE_RULE = "---------------"
 
 
 class Parser:
@@ -203,6 +207,8 @@ class Parser:
             return Compiling()
         if line.startswith(_END_LINES):
             return TrainingEnded(line.strip())
+        if line.startswith(_SAMPLER_LINES) or line.rstrip() == _SAMPLE_RULE:
+            return SamplerOutput(line.strip())
         if line[:1].isspace() and '"' in line[:44]:
             return _json_setting(line)
         return _settings(line) if ": " in line else None

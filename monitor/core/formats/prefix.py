@@ -46,6 +46,9 @@ _PREFIX = re.compile(
     r"|[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ?"
     # kubectl logs --prefix: `[pod/trainer-0/main] `
     r"|\[pod/[^\s/\]]{1,253}/[^\s\]]{1,63}\] "
+    # a wrapper's channel tag with a guillemet, after its time (`[04:43:57] progress » `: an
+    # orchestrator relaying the trainer's lines)
+    r"|[A-Za-z][\w.-]{0,39} » "
     # Python logging: `INFO:root:`, `INFO:__main__:` (basicConfig), `[INFO] `, `INFO - `,
     # `name - INFO - `, `INFO - name - ` (transformers' examples), loguru's
     # `| INFO     | module:function:12 - `
@@ -75,9 +78,10 @@ _SERVICE = re.compile(r"[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ")
 # tried only on a line that has a bar's rate (`it/s]`, `s/it]`).
 _BAR = re.compile(r"[^\[\n|]{0,60}?(?:\d{1,3}%\|[^|\n]{0,200}\| *)?\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?"
                   r" \[[\d:]+<[\d:?]+(?:, *[^\]\n]{0,60})?\] *")
-#: Markdown's inline code marks a poster put around numbers (`loss: `2.960526``): taken out of
-#: a line where one touches a digit.
-_TICKED = re.compile(r"`\d|\d`")
+#: Markdown's inline code marks a poster put around numbers (`loss: `2.960526``) or around the
+#: whole line (`` `iter 6184: loss 3.2523, time 142.04ms` ``): taken out of a line where one
+#: touches a digit, opens the line or closes it (a fence, three of them, is left alone).
+_TICKED = re.compile(r"`\d|\d`|^[ \t]*`(?!``)|(?<!``)`[ \t]*$")
 MAX_PREFIXES = 6
 #: rich's logging handler prints the caller at the right edge of the line, after the padded
 #: message: `[01/02/24 10:00:00] INFO     step 1: loss 2.3                 train.py:123`.
