@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from cold_open import write_log  # noqa: E402
-from tables import render  # noqa: E402
+from cold_open import write_log
+from tables import render
 
 #: The child: `replay` with the clock fixed (the paced clock starts at it).
 CHILD = """
