@@ -391,6 +391,7 @@ def test_polls_when_file_system_events_are_unavailable(monkeypatch, writer, tmp_
 
     monkeypatch.setattr(monitor.sources.watch, "INotify", no_inotify)
     monkeypatch.setattr(monitor.sources.watch, "Observer", no_inotify)
+    monkeypatch.setattr(monitor.sources.watch, "_shared", [])  # none made yet: the shared one cannot be either
     got = Collector()
     f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), on_state=got.state,
                  poll_interval_s=0.05, safety_poll_s=3600.0)
@@ -460,11 +461,14 @@ def test_an_unexpected_error_in_the_stdin_reader_is_said_and_reading_goes_on() -
     assert got.of("error") == [LoopFailed("stdin reader", "ValueError: a consumer bug")]
 
 
-def test_the_watch_wakes_for_its_file_only(tmp_path: Path) -> None:
+def test_the_watch_wakes_for_its_file_only(tmp_path: Path, monkeypatch) -> None:
     """inotify queues an event at the write itself, so `wait(0)` answers without timing: a
     checkpoint written beside the log wakes nobody; the log, a symlink's target, the directory
     removed and made again do."""
+    from monitor.sources import watch as watch_module
     from monitor.sources.watch import DirWatch
+
+    monkeypatch.setattr(watch_module, "OWN_INOTIFY_MAX", 1 << 30)  # an instance of its own, read by wait()
 
     (tmp_path / "runs").mkdir()
     target = tmp_path / "runs" / "real.log"
@@ -514,6 +518,7 @@ def test_a_watch_stopped_under_a_wait_ends_the_wait_instead_of_raising(tmp_path:
 
     log = tmp_path / "run.log"
     log.write_text("")
+    monkeypatch.setattr(watch_module, "OWN_INOTIFY_MAX", 1 << 30)  # an instance of its own, read by wait()
     watch = DirWatch(str(log), lambda message: None, poll=False, poll_interval_s=1.0, safety_poll_s=3600.0)
     assert watch.start() is None
     watch.ensure()
@@ -541,6 +546,7 @@ def test_a_watch_whose_wake_pipe_cannot_open_polls_instead(tmp_path: Path, monke
 
     log = tmp_path / "run.log"
     log.write_text("")
+    monkeypatch.setattr(watch_module, "OWN_INOTIFY_MAX", 1 << 30)  # an instance of its own, with its pipe
     monkeypatch.setattr(watch_module.os, "pipe2", no_descriptor)
     watch = DirWatch(str(log), lambda message: None, poll=False, poll_interval_s=1.0, safety_poll_s=3600.0)
     notice = watch.start()
