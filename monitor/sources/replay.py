@@ -31,12 +31,12 @@ from monitor.sources.logfile import LogError, check_regular, iter_lines, read_bl
 #: Epoch seconds a line can have been written at: 1970 to the year 2286 (10**10 s). A value
 #: outside is no such time, and a replay would wait for it for ever.
 MAX_EPOCH_S = 1e10
-#: Fewer lines than this left in a block are paced one by one (reading.SCAN_MIN_LINES: the
-#: bulk reader's setup would cost more).
-SCAN_MIN_LINES = 256
-#: A paced or timed replay reads the log this much at a time: the bulk reader's working
-#: memory grows with its block (4 MiB blocks took the peak RSS of a 1M-line replay from
-#: 61 MB to 96 MB; 256 KiB keeps it under, at the same CPU time: benchmarks/replay_speed.py).
+#: Fewer lines than this left in a block are paced one by one, as reading.SCAN_MIN_LINES
+#: feeds them (the bulk reader's setup would cost more).
+SCAN_MIN_LINES = 32
+#: `replay --once` reads the log this much at a time: the bulk reader's working memory grows
+#: with its block (4 MiB blocks took the peak RSS of a 1M-line replay from 61 MiB to 96 MiB;
+#: 256 KiB keeps it at 58 MiB, at the same CPU time: benchmarks/replay_speed.py).
 REPLAY_BLOCK_BYTES = 1 << 18
 
 
@@ -81,7 +81,6 @@ class TimedLines:
         if self.times is not None:
             return zip(self.times, lines)
         return paced(lines, self.start_t, self.fmt)
-
 
     def blocks(self, block_bytes: int | None = None) -> Iterator[tuple[bytes, np.ndarray]]:
         """The log in blocks of whole lines (logfile.read_blocks; `block_bytes`, by default
