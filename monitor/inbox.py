@@ -11,11 +11,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from monitor.core.telemetry import Reading
 from monitor.sources.problems import GpuProblem, LineProblem
 from monitor.sources.writer import WriterEvent, WriterExited, WriterFound
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: (arrival time, line without its newline); None for lines that were there before we came.
 Line = tuple[float | None, bytes]
@@ -40,6 +43,15 @@ class BlockRead:
 
     t: float | None
     block: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TimedBlockRead:
+    """Whole lines in one buffer (split on `\\n`), line i seen at times[i] (float64, one time a
+    line): a replay's block, each line at its recorded or paced time."""
+
+    block: bytes
+    times: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +112,8 @@ class GpuFailed:
 
 
 SourceEvent = (
-    LinesRead | BlockRead | PartialRead | SourceChanged | SourceFailed | SourceReset | FileTouched | GpuWatched | GpuSampled
-    | GpuFailed | WriterFound | WriterExited
+    LinesRead | BlockRead | TimedBlockRead | PartialRead | SourceChanged | SourceFailed | SourceReset | FileTouched
+    | GpuWatched | GpuSampled | GpuFailed | WriterFound | WriterExited
 )
 
 
@@ -124,8 +136,8 @@ class Inbox:
 
     def put(self, event: SourceEvent) -> None:
         """Queue `event` (from any thread); a big read waits while `max_reads` big reads are queued."""
-        read = isinstance(event, (LinesRead, BlockRead, PartialRead))
-        big = isinstance(event, (LinesRead, BlockRead)) and _read_bytes(event) >= SMALL_READ_BYTES
+        read = isinstance(event, (LinesRead, BlockRead, TimedBlockRead, PartialRead))
+        big = isinstance(event, (LinesRead, BlockRead, TimedBlockRead)) and _read_bytes(event) >= SMALL_READ_BYTES
         with self._cond:
             while big and self._big_reads >= self._max_reads and not self._closed:
                 self._cond.wait()
@@ -169,8 +181,8 @@ class Inbox:
             self._cond.notify_all()
 
 
-def _read_bytes(event: LinesRead | BlockRead) -> int:
-    if isinstance(event, BlockRead):
+def _read_bytes(event: LinesRead | BlockRead | TimedBlockRead) -> int:
+    if isinstance(event, (BlockRead, TimedBlockRead)):
         return len(event.block)
     return sum(len(line) + 1 for _, line in event.lines)
 

@@ -95,15 +95,18 @@ def follow_many_jsonl(
     try:
         while stop is None or not stop.is_set():
             wake.clear()  # before draining: a line queued after the drain wakes the wait below
-            for i, changed in enumerate(runs.drain()):
+            for i, feed in enumerate(runs.feeds):
+                # log by log, each record out as soon as it is made: the first log's record does
+                # not wait for every other log's history to be read (200 logs: seconds)
+                changed = feed.drain()
                 now = runs.clock()
-                if (changed and not runs.feeds[i].pending()) or now - last_write[i] >= interval_s:
+                if (changed and not feed.pending()) or now - last_write[i] >= interval_s:
                     snap = runs.sessions[i].snapshot(now)
                     out.write(snap.to_json() + "\n")
+                    out.flush()
                     if publish is not None:
                         publish(snap)
                     last_write[i] = now
-            out.flush()
             wake.wait(max(0.0, min(last_write) + interval_s - runs.clock()))
         return EXIT_OK
     except KeyboardInterrupt:

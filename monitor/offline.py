@@ -94,7 +94,7 @@ def _print_final(session: Session, args: argparse.Namespace, now: float | None =
 def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
            sleep: Callable[[float], None] = time.sleep) -> int:
     """`replay --jsonl` / `replay --once`: the lines in order, each on the recording's clock."""
-    from monitor.inbox import GpuSampled, GpuWatched, LinesRead, SourceEvent
+    from monitor.inbox import GpuSampled, GpuWatched, LinesRead, SourceEvent, TimedBlockRead
     from monitor.live import open_gpus
     from monitor.sources.replay import timed_lines
 
@@ -112,13 +112,22 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
     source = open_gpus(args, live=False, span=timeline.span)
     if source is not None:
         session.ingest([GpuWatched(source.origin, source.status)])
+    if args.once and not args.jsonl:  # only the end is shown: the lines go in by the block, each at its time
+        for block, times in timeline.blocks():
+            virtual_now = float(times[-1])
+            events: list[SourceEvent] = [TimedBlockRead(block, times)]
+            if source is not None:
+                events.insert(0, GpuSampled(source.poll(virtual_now)))
+            session.ingest(events)
+        _print_final(session, args, virtual_now)
+        return EXIT_OK
     for t, line in itertools.chain([first], items):
         if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
             delay = start + (t - t0) / args.speed - clock()
             if delay > 0:
                 sleep(delay)
         virtual_now = t
-        events: list[SourceEvent] = [LinesRead([(t, line)])]
+        events = [LinesRead([(t, line)])]
         if source is not None:
             events.insert(0, GpuSampled(source.poll(t)))
         changed = session.ingest(events)

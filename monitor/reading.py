@@ -12,22 +12,24 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from monitor.core.batch import Batch, scan_lines
+from monitor.core.batch import Batch, StepRows, row_iteration, scan_lines
 from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, Partials, PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.formats.skim import marked_lines
 from monitor.core.lines import bound, decode, line_bounds, segments
-from monitor.core.run import RunState
+from monitor.core.run import MAX_STEP, RunState
 
 #: Fewer lines than this are fed one by one: the bulk path's numpy setup would cost more.
 BULK_MIN_LINES = 16
 #: A larger buffer is fed in pieces of about this size (whole lines).
 BULK_BLOCK_BYTES = 1 << 22
-#: A buffer of fewer lines is fed one by one: reading it in bulk costs ~0.4 ms however
-#: short it is, ~60 lines' worth (a live log's few new lines, every poll).
-SCAN_MIN_LINES = 256
+#: A buffer of fewer lines is fed one by one: reading it in bulk has a cost of its own
+#: (~0.5 ms), ~25 lines' worth on the line path (a live log's few new lines, every poll).
+#: From 32 lines the bulk path is cheaper (~16 against ~25 µs a line at 32 lines a read; 10
+#: against 20 at 100, a log growing 1,000 lines/s read every 0.1 s): BENCHMARKS.md.
+SCAN_MIN_LINES = 32
 
 
 class LogReading:
@@ -170,6 +172,66 @@ class LogReading:
                     break
             changed = self.feed(bound(data[starts[i] : ends[i]]), t) or changed
             i += 1
+        return changed
+
+    def feed_timed(self, data: bytes, times: np.ndarray) -> bool:
+        """The lines of `data` (split as feed_block splits them), line i seen at times[i] (a
+        float64 array, one time a line: a replay's recorded or paced times). The same as
+        feed() on each line at its time; once the family's bulk reader is known, its plain
+        step lines are read together and folded in by the stretch, each row at its own time."""
+        starts, ends = line_bounds(data)
+        changed = False
+        for i in range(len(starts)):
+            scan = self.parser.scan_iterations
+            if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
+                cols = scan_lines(scan, data, strip_block(data), starts, ends, i)
+                return self._feed_scanned_timed(data, starts[i:], ends[i:], cols, times[i:]) or changed
+            changed = self.feed(bound(data[starts[i] : ends[i]]), float(times[i])) or changed
+        return changed
+
+    def _feed_scanned_timed(self, data: bytes, starts: np.ndarray, ends: np.ndarray, cols: IterationColumns,
+                            times: np.ndarray) -> bool:
+        """feed_timed's lines data[starts[i]:ends[i]], of which the bulk reader read `cols`: as
+        _feed_scanned, but each stretch of step rows is folded in when it ends (the rows'
+        times differ, so no line waits in a Batch)."""
+        changed = False
+        edges = (np.flatnonzero(cols.ok[1:] != cols.ok[:-1]) + 1).tolist()
+        for a, b in zip([0, *edges], [*edges, len(starts)]):
+            if not cols.ok[a]:
+                for i in range(a, b):
+                    changed = self.feed(bound(data[starts[i] : ends[i]]), float(times[i])) or changed
+                continue
+            first = a
+            if not self.parser.plain():  # as in _feed_scanned: this line goes through parse()
+                changed = self.feed(data[starts[a] : ends[a]], float(times[a])) or changed
+                first += 1
+            if self.printed_clock.undecided:  # these step lines print no time (see _events)
+                self.printed_clock.decide(None)
+            self.parser.absorb(cols, first, b)
+            changed = self._fold_timed_rows(cols, first, b, times) or changed
+        return changed
+
+    def _fold_timed_rows(self, cols: IterationColumns, a: int, b: int, times: np.ndarray) -> bool:
+        """Rows a..b-1 of `cols`, one step line each, row i seen at times[i]: line_seen() and
+        apply() for each, in one step when they all go to the current run in order."""
+        if a >= b:
+            return False
+        rows = StepRows(cols.iter[a:b], cols.loss[a:b], cols.step_time_s[a:b], cols.mfu[a:b],
+                        None if cols.train_time_s is None else cols.train_time_s[a:b],
+                        None if cols.max_iters is None else cols.max_iters[a:b])
+        last = self.state.current.last_iter
+        rising = ((last is None or rows.iters[0] > last) and bool((np.diff(rows.iters) > 0).all())
+                  and int(np.abs(rows.iters).max()) <= MAX_STEP)
+        if rising:
+            self.state.lines_seen_at(times[a:b])
+            self.state.append_iterations(rows.iters, rows.loss, rows.step_time_s, rows.mfu, times[a:b],
+                                         rows.train_time_s, rows.max_iters)
+            return True
+        changed = False
+        for i in range(b - a):  # a step back (a new run) or a repeated line among them: one by one
+            t = float(times[a + i])
+            self.state.line_seen(t)
+            changed = self.state.apply(row_iteration(rows, i), t) or changed
         return changed
 
     def _skim(self, data: bytes, starts: np.ndarray, ends: np.ndarray, i: int,

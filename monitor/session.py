@@ -30,6 +30,7 @@ from monitor.inbox import (
     SourceEvent,
     SourceFailed,
     SourceReset,
+    TimedBlockRead,
     WriterExited,
     WriterFound,
 )
@@ -134,7 +135,7 @@ class Session(LogReading):
 
     def _ingest(self, event: SourceEvent) -> bool:
         match event:
-            case LinesRead() | BlockRead() | PartialRead():
+            case LinesRead() | BlockRead() | TimedBlockRead() | PartialRead():
                 flipped, self._waiting = self._waiting, False  # lines come before "following" is said
                 self._reader_notice = None  # the reader got through again
                 self._take_back_partial()
@@ -143,6 +144,8 @@ class Session(LogReading):
                     return self.feed(event.line, event.t) or flipped
                 if isinstance(event, BlockRead):
                     return self.feed_block(event.block, event.t) or flipped
+                if isinstance(event, TimedBlockRead):
+                    return self.feed_timed(event.block, event.times) or flipped
                 return self._feed_lines(event.lines) or flipped
             case SourceChanged(state):
                 self._source_state = state

@@ -391,6 +391,7 @@ def test_polls_when_file_system_events_are_unavailable(monkeypatch, writer, tmp_
 
     monkeypatch.setattr(monitor.sources.watch, "INotify", no_inotify)
     monkeypatch.setattr(monitor.sources.watch, "Observer", no_inotify)
+    monkeypatch.setattr(monitor.sources.watch, "_shared", [])  # none made yet: the shared one cannot be either
     got = Collector()
     f = Follower(str(tmp_path / "run.log"), got.lines, got.error, CountingClock(), on_state=got.state,
                  poll_interval_s=0.05, safety_poll_s=3600.0)
@@ -460,11 +461,14 @@ def test_an_unexpected_error_in_the_stdin_reader_is_said_and_reading_goes_on() -
     assert got.of("error") == [LoopFailed("stdin reader", "ValueError: a consumer bug")]
 
 
-def test_the_watch_wakes_for_its_file_only(tmp_path: Path) -> None:
+def test_the_watch_wakes_for_its_file_only(tmp_path: Path, monkeypatch) -> None:
     """inotify queues an event at the write itself, so `wait(0)` answers without timing: a
     checkpoint written beside the log wakes nobody; the log, a symlink's target, the directory
     removed and made again do."""
+    from monitor.sources import watch as watch_module
     from monitor.sources.watch import DirWatch
+
+    monkeypatch.setattr(watch_module, "OWN_INOTIFY_MAX", 1 << 30)  # an instance of its own, read by wait()
 
     (tmp_path / "runs").mkdir()
     target = tmp_path / "runs" / "real.log"
@@ -514,6 +518,7 @@ def test_a_watch_stopped_under_a_wait_ends_the_wait_instead_of_raising(tmp_path:
 
     log = tmp_path / "run.log"
     log.write_text("")
+    monkeypatch.setattr(watch_module, "OWN_INOTIFY_MAX", 1 << 30)  # an instance of its own, read by wait()
     watch = DirWatch(str(log), lambda message: None, poll=False, poll_interval_s=1.0, safety_poll_s=3600.0)
     assert watch.start() is None
     watch.ensure()
@@ -541,6 +546,7 @@ def test_a_watch_whose_wake_pipe_cannot_open_polls_instead(tmp_path: Path, monke
 
     log = tmp_path / "run.log"
     log.write_text("")
+    monkeypatch.setattr(watch_module, "OWN_INOTIFY_MAX", 1 << 30)  # an instance of its own, with its pipe
     monkeypatch.setattr(watch_module.os, "pipe2", no_descriptor)
     watch = DirWatch(str(log), lambda message: None, poll=False, poll_interval_s=1.0, safety_poll_s=3600.0)
     notice = watch.start()
@@ -552,3 +558,72 @@ def test_a_watch_whose_wake_pipe_cannot_open_polls_instead(tmp_path: Path, monke
         assert watch.wait(0) is True
     finally:
         watch.stop()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="inotify")
+def test_watches_beyond_the_first_few_share_one_inotify_instance(tmp_path: Path, monkeypatch) -> None:
+    """Many logs (200 took every inotify instance of the user, and the rest polled) share one
+    instance, read on its own thread: a write wakes the watch of its file and no other, a
+    directory gone and back is watched again, and the last watch out removes the watch."""
+    from monitor.sources import watch as watch_module
+    from monitor.sources.watch import DirWatch
+
+    monkeypatch.setattr(watch_module, "OWN_INOTIFY_MAX", 0)
+    (tmp_path / "runs").mkdir()
+    logs = [tmp_path / "runs" / f"run{i}.log" for i in range(3)]
+    watches = [DirWatch(str(log), lambda message: None, poll=False, poll_interval_s=1.0, safety_poll_s=3600.0)
+               for log in logs]
+    try:
+        for watch in watches:
+            assert watch.start() is None
+            watch.ensure()
+        shared = watch_module.shared_inotify()
+        assert all(w._shared is shared and w._inotify is None for w in watches)
+        assert len({wd for w in watches for wd in w._shared_wds.values()}) == 1  # one watch for the directory
+        logs[1].write_text("iter 0: loss 1.0\n")
+        assert watches[1].wait(5.0)
+        assert not watches[0].wait(0) and not watches[2].wait(0)
+        for log in logs:
+            log.unlink(missing_ok=True)
+        (tmp_path / "runs").rmdir()
+        wait_for(lambda: all(not w._shared_wds for w in watches), what="each watch told its directory went")
+        assert all(w.wait(0) for w in watches)
+        (tmp_path / "runs").mkdir()
+        for watch in watches:
+            watch.ensure()
+        logs[2].write_text("iter 0: loss 1.0\n")
+        assert watches[2].wait(5.0)
+    finally:
+        for watch in watches:
+            watch.stop()
+    assert all(not subs for subs in shared._subs.values())
+
+
+def test_the_shared_instance_wakes_only_the_watches_an_event_concerns() -> None:
+    """SharedINotify's routing, event by event: a name in a watched directory wakes the watches
+    of that file; a directory gone tells each of its watches; an overflow wakes every watch."""
+    pytest.importorskip("inotify_simple")
+    from inotify_simple import flags
+
+    from monitor.sources.watch import SharedINotify
+
+    class Watch:
+        def __init__(self) -> None:
+            self.woken, self.gone = 0, []
+
+        def wake(self) -> None:
+            self.woken += 1
+
+        def dir_gone(self, wd: int) -> None:
+            self.gone.append(wd)
+
+    shared = SharedINotify.__new__(SharedINotify)  # its routing only: no instance, no thread
+    shared._lock = threading.Lock()
+    a, b, c = Watch(), Watch(), Watch()
+    shared._subs = {1: {a: frozenset({"a.log"}), b: frozenset({"b.log"})}, 2: {c: frozenset({"a.log"})}}
+    shared._dispatch([(1, flags.MODIFY, 0, "a.log"), (1, flags.MODIFY, 0, "ckpt.pt")])
+    assert (a.woken, b.woken, c.woken) == (1, 0, 0)
+    shared._dispatch([(2, flags.DELETE_SELF, 0, "")])
+    assert (c.gone, c.woken, 2 in shared._subs) == ([2], 1, False)
+    shared._dispatch([(0, flags.Q_OVERFLOW, 0, "")])
+    assert (a.woken, b.woken, c.woken) == (2, 1, 1)

@@ -232,3 +232,35 @@ def test_a_writer_whose_descriptor_woke_the_watch_but_lives_is_polled_instead() 
     w._look()  # 40 still alive
     assert w._fds == [] and opened == [40]  # not opened again: polled
     os.close(wr)
+
+
+def test_the_writers_of_many_logs_come_from_one_scan_of_proc(tmp_path: Path, monkeypatch) -> None:
+    """WriterScan: the watches of several logs share /proc scans (200 logs each scanning took a
+    quarter of a core); a scan answers for the logs it looked for while it is fresh, a log it
+    did not look for is scanned for at once, and a stale scan is done again."""
+    import os
+
+    from test_gpu import fake_proc
+
+    import monitor.sources.writer as writer_module
+    from monitor.sources.writer import SCAN_FRESH_S, WriterScan
+
+    logs = [tmp_path / f"run{i}.log" for i in range(3)]
+    for log in logs:
+        log.write_text("")
+    write, read = os.O_WRONLY | os.O_APPEND, os.O_RDONLY
+    proc = fake_proc(tmp_path, logs[0], {100: (1, {1: (str(logs[0]), write)}),
+                                         200: (1, {1: (str(logs[1]), write), 3: (str(logs[0]), read)})})
+    scans = []
+    real = writer_module.writers_of
+    monkeypatch.setattr(writer_module, "writers_of", lambda targets, root: scans.append(set(targets)) or real(targets, root))
+    now = [0.0]
+    scan = WriterScan(proc, clock=lambda: now[0])
+    assert scan.writers(str(logs[0])) == {100}
+    assert scan.writers(str(logs[1])) == {200}  # not looked for yet: a scan now, for both
+    assert scan.writers(str(logs[0])) == {100} and scan.writers(str(logs[1])) == {200}
+    assert len(scans) == 2 and scans[-1] == {str(logs[0]), str(logs[1])}
+    now[0] += SCAN_FRESH_S
+    assert scan.writers(str(logs[2])) == set()
+    assert scan.writers(str(logs[0])) == {100} and scan.writers(str(logs[1])) == {200}
+    assert len(scans) == 3  # one scan for all three

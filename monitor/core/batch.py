@@ -130,7 +130,7 @@ def _extend(state: RunState, rows: StepRows, a: int, b: int, silent: np.ndarray,
     changed = False
     for i in range(a, b):
         state.line_seen(t, int(silent[i]) + 1)
-        changed = state.apply(_iteration(rows, i), t) or changed
+        changed = state.apply(row_iteration(rows, i), t) or changed
     state.line_seen(t, int(silent[b]))
     return changed
 
@@ -139,7 +139,7 @@ def _part(column: np.ndarray | None, a: int, b: int) -> np.ndarray | None:
     return None if column is None else column[a:b]
 
 
-def _iteration(rows: StepRows, i: int) -> Iteration:
+def row_iteration(rows: StepRows, i: int) -> Iteration:
     """Row i as the parser's Iteration."""
     total = _value(rows.max_iters, i)
     return Iteration(int(rows.iters[i]), _value(rows.loss, i), _value(rows.step_time_s, i), _value(rows.mfu, i),

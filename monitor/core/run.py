@@ -83,6 +83,19 @@ class RunState:
         self.lines += count
         _lines_seen(self.current, count, t)
 
+    def lines_seen_at(self, times: np.ndarray) -> None:
+        """Lines seen at times[0], times[1], … in order (each a float): line_seen() for each."""
+        n = len(times)
+        if n == 0:
+            return
+        self.lines += n
+        run = self.current
+        run.lines += n
+        if run.lines == n:
+            run.first_t = float(times[0])
+        run.prior_line_t = float(times[-2]) if n > 1 else run.last_line_t
+        run.last_line_t = float(times[-1])
+
     def apply(self, event: Event, t: float | None) -> bool:
         """Fold one event in; True when it changed what a front end shows."""
         if isinstance(event, (Iteration, Eval)) and abs(event.iter) > MAX_STEP:
@@ -266,13 +279,14 @@ class RunState:
         loss: np.ndarray,
         step_time_s: np.ndarray,
         mfu: np.ndarray,
-        t: float | None,
+        t: float | np.ndarray | None,
         train_time_s: np.ndarray | None = None,
         max_iters: np.ndarray | None = None,
     ) -> None:
-        """Iteration rows seen at `t` (columns as extend_iterations takes them) that all go to
-        the current run: each step above the one before and the first above the run's last
-        step (the caller checked). Their lines are not counted here (line_seen)."""
+        """Iteration rows seen at `t`, or row i at t[i] (columns as extend_iterations takes
+        them) that all go to the current run: each step above the one before and the first
+        above the run's last step (the caller checked). Their lines are not counted here
+        (line_seen, lines_seen_at)."""
         _append_iterations(self.current, iters, loss, step_time_s, mfu, t, train_time_s, max_iters)
 
     def _withdraw(self) -> None:
@@ -369,22 +383,24 @@ def _append_iterations(
     loss: np.ndarray,
     step_time_s: np.ndarray,
     mfu: np.ndarray,
-    t: float | None,
+    t: float | np.ndarray | None,
     train_time_s: np.ndarray | None,
     max_iters: np.ndarray | None,
 ) -> None:
     """New steps of `run`, each above the one before (RunState._iteration in bulk), and the
-    last total they print (max_iters: NaN where not printed, None where no row prints one)."""
+    last total they print (max_iters: NaN where not printed, None where no row prints one).
+    `t`: the rows' time, or each row's (an array)."""
+    first_t, last_t = (float(t[0]), float(t[-1])) if isinstance(t, np.ndarray) else (t, t)
     if run.crash is not None:
-        run.note(t, "warning", f"run continued after: {run.crash.message}")
+        run.note(first_t, "warning", f"run continued after: {run.crash.message}")
         run.crash = None
         run.crash_ranks.clear()
     run.add_rows(iters, loss, _measured_column(step_time_s, MAX_STEP_TIME_S), _measured_column(mfu, MAX_MFU), t,
                  None if train_time_s is None else _measured_column(train_time_s, MAX_TRAIN_TIME_S))
     if max_iters is not None:
         _printed_max_iters(run, max_iters)
-    if t is not None:
-        run.last_t = t
+    if last_t is not None:
+        run.last_t = last_t
 
 
 def _eval_text(event: Eval) -> str:

@@ -78,9 +78,12 @@ class Steps:
             self._bound()
 
     def add_rows(self, iters: np.ndarray, loss: np.ndarray, step_time_s: np.ndarray, mfu: np.ndarray,
-                 t: float | None, train_time_s: np.ndarray | None) -> None:
-        """New steps' rows, seen at `t`, each step above the one before (add_row in bulk)."""
-        if t is not None and len(self.timed_head) < TIMED_HEAD and math.isfinite(t):
+                 t: float | np.ndarray | None, train_time_s: np.ndarray | None) -> None:
+        """New steps' rows, seen at `t` (or row i at t[i]), each step above the one before
+        (add_row in bulk)."""
+        if isinstance(t, np.ndarray):
+            self._add_timed_head(iters, t)
+        elif t is not None and len(self.timed_head) < TIMED_HEAD and math.isfinite(t):
             self.timed_head.extend((int(it), t) for it in iters[: TIMED_HEAD - len(self.timed_head)])
         for a in range(0, len(iters), TAIL_ROWS):  # pieces: the columns never hold over 2 * TAIL_ROWS
             b = a + TAIL_ROWS
@@ -89,13 +92,24 @@ class Steps:
             self.step_time_s.extend(step_time_s[a:b])
             self.mfu.extend(mfu[a:b])
             rows = len(iters[a:b])
-            self.t.extend_same(NAN if t is None else t, rows)
+            if isinstance(t, np.ndarray):
+                self.t.extend(t[a:b])
+            else:
+                self.t.extend_same(NAN if t is None else t, rows)
             if train_time_s is None:
                 self.train_time_s.extend_same(NAN, rows)
             else:
                 self.train_time_s.extend(train_time_s[a:b])
             if self.iters.kept >= 2 * TAIL_ROWS:
                 self._bound()
+
+    def _add_timed_head(self, iters: np.ndarray, t: np.ndarray) -> None:
+        """timed_head as add_row() for each row (its own time t[i]) would fill it."""
+        for it, x in zip(iters.tolist(), t.tolist()):
+            if len(self.timed_head) >= TIMED_HEAD:
+                return
+            if math.isfinite(x):
+                self.timed_head.append((it, x))
 
     def _bound(self) -> None:
         """Keep the newest TAIL_ROWS rows: the older ones are folded in, then dropped."""

@@ -7,6 +7,7 @@ ADAPTER ring: reads /proc only; no textual.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 
 
 def _pids(proc_root: str) -> list[int]:
@@ -23,7 +24,14 @@ def writer_pids(log_path: str, proc_root: str = "/proc") -> set[int]:
         target = os.path.realpath(log_path)
     except OSError:
         return set()
-    found = set()
+    return writers_of({target}, proc_root).get(target, set())
+
+
+def writers_of(targets: Collection[str], proc_root: str = "/proc") -> dict[str, set[int]]:
+    """The processes holding each of `targets` (real paths) open for writing, in one pass over
+    /proc (a pass reads every process's open files: many logs share it); a target no process
+    writes is left out."""
+    found: dict[str, set[int]] = {}
     for pid in _pids(proc_root):
         fd_dir = os.path.join(proc_root, str(pid), "fd")
         try:
@@ -32,14 +40,15 @@ def writer_pids(log_path: str, proc_root: str = "/proc") -> set[int]:
             continue  # gone, or not ours to look at
         for fd in fds:
             try:
-                if os.readlink(os.path.join(fd_dir, fd)) != target:
+                target = os.readlink(os.path.join(fd_dir, fd))
+                if target not in targets:
                     continue
                 with open(os.path.join(proc_root, str(pid), "fdinfo", fd)) as f:
                     flags = next((int(line.split()[1], 8) for line in f if line.startswith("flags:")), 0)
             except (OSError, ValueError, IndexError):
                 continue
             if flags & (os.O_WRONLY | os.O_RDWR):
-                found.add(pid)
+                found.setdefault(target, set()).add(pid)
     return found
 
 

@@ -17,16 +17,27 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import overload
 
+import numpy as np
+
+from monitor.core.batch import scan_lines
 from monitor.core.events import Iteration
 from monitor.core.formats import AutoParser
-from monitor.core.formats.prefix import Margin, strip
-from monitor.core.lines import decode, segments
+from monitor.core.formats.prefix import Margin, strip, strip_block
+from monitor.core.formats.scan import IterationColumns
+from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.run import MAX_STEP_TIME_S, MAX_TRAIN_TIME_S
-from monitor.sources.logfile import LogError, check_regular, iter_lines
+from monitor.sources.logfile import LogError, check_regular, iter_lines, read_blocks
 
 #: Epoch seconds a line can have been written at: 1970 to the year 2286 (10**10 s). A value
 #: outside is no such time, and a replay would wait for it for ever.
 MAX_EPOCH_S = 1e10
+#: Fewer lines than this left in a block are paced one by one, as reading.SCAN_MIN_LINES
+#: feeds them (the bulk reader's setup would cost more).
+SCAN_MIN_LINES = 32
+#: `replay --once` reads the log this much at a time: the bulk reader's working memory grows
+#: with its block (4 MiB blocks took the peak RSS of a 1M-line replay from 61 MiB to 96 MiB;
+#: 256 KiB keeps it at 58 MiB, at the same CPU time: benchmarks/replay_speed.py).
+REPLAY_BLOCK_BYTES = 1 << 18
 
 
 def read_times(path: str, n_lines: int) -> array[float]:
@@ -70,6 +81,23 @@ class TimedLines:
         if self.times is not None:
             return zip(self.times, lines)
         return paced(lines, self.start_t, self.fmt)
+
+    def blocks(self, block_bytes: int | None = None) -> Iterator[tuple[bytes, np.ndarray]]:
+        """The log in blocks of whole lines (logfile.read_blocks; `block_bytes`, by default
+        REPLAY_BLOCK_BYTES), each with its lines' times (float64, one a line): the same times
+        as iterating, read in bulk where a family's bulk reader reads the step lines."""
+        block_bytes = REPLAY_BLOCK_BYTES if block_bytes is None else block_bytes
+        if self.times is None:
+            pacer = Pacer(self.start_t, self.fmt)
+            for block in read_blocks(self.log_path, block_bytes):
+                yield block, pacer.block(block)
+            return
+        recorded = np.frombuffer(self.times, dtype=np.float64)
+        at = 0
+        for block in read_blocks(self.log_path, block_bytes):
+            n = len(line_bounds(block)[0])
+            yield block, recorded[at : at + n]
+            at += n
 
 
 def timed_lines(log_path: str, times_path: str | None, start_t: float, fmt: str = "auto") -> TimedLines:
@@ -125,44 +153,95 @@ def _measured(x: float | None, top: float) -> float | None:
 def paced(lines: Iterable[bytes], start_t: float, fmt: str = "auto") -> Iterator[tuple[float, bytes]]:
     """(t, line) on a virtual clock that advances by each printed step time, times the steps
     it covers (or by the growth of a cumulative training clock), for logs without recorded
-    times. A line's time is known when it is read: the lines stream through."""
-    parser = AutoParser(fmt)
-    t = start_t
-    last_iter: int | None = None
-    last_train: float | None = None
-    recent: deque[float] = deque(maxlen=16)
-    margin = Margin()
+    times (see Pacer). A line's time is known when it is read: the lines stream through."""
+    pacer = Pacer(start_t, fmt)
     for raw in lines:
+        yield pacer.line(raw), raw
+
+
+class Pacer:
+    """The virtual clock of `paced`: fed the log's lines in order, it says each line's time."""
+
+    def __init__(self, start_t: float, fmt: str = "auto") -> None:
+        self.t = start_t
+        self._parser = AutoParser(fmt)
+        self._margin = Margin()
+        self._last_iter: int | None = None
+        self._last_train: float | None = None
+        self._recent: deque[float] = deque(maxlen=16)
+
+    def line(self, raw: bytes) -> float:
+        """The time of the next line, `raw` (without its newline)."""
         for segment in segments(decode(raw)):
-            segment = margin.cut(segment)
+            segment = self._margin.cut(segment)
             prefixed = strip(segment)  # a timestamp or rank tag before the line
-            for _, event in parser.feed(None, segment if prefixed is None else prefixed.text):
-                if not isinstance(event, Iteration):
-                    continue
-                # a process's first step, or the first after the counter went back
-                first = last_iter is None or event.iter <= last_iter
-                steps = 1 if last_iter is None or first else event.iter - last_iter
-                # a time the run would not keep (negative, 10^300 ms) does not move the clock either
-                dt = _measured(event.step_time_s, MAX_STEP_TIME_S)
-                train = _measured(event.train_time_s, MAX_TRAIN_TIME_S)
-                one_step = dt if dt is not None and math.isfinite(dt) and dt > 0 else 0.0
-                if first and train is not None and math.isfinite(train) and train > one_step:
-                    # A process's cumulative training clock covers every step up to its
-                    # first printed one, which a single step's time does not (but a clock
-                    # that leaves out its first steps, as nanochat's does, can say less).
-                    t += train
-                elif dt is not None and math.isfinite(dt) and dt > 0:
-                    # The printed time is one step's (an eval step's included); the
-                    # unprinted steps in between ran at the typical pace, which the
-                    # first step (compilation, the step-0 eval) says nothing about.
-                    if not first:
-                        recent.append(dt)
-                    typical = statistics.median(recent) if recent else dt
-                    t += dt + (steps - 1) * typical
-                elif train is not None and last_train is not None and train > last_train:
-                    t += train - last_train
-                last_iter, last_train = event.iter, train
-        yield t, raw
+            for _, event in self._parser.feed(None, segment if prefixed is None else prefixed.text):
+                if isinstance(event, Iteration):
+                    self._step(event.iter, event.step_time_s, event.train_time_s)
+        return self.t
+
+    def block(self, data: bytes) -> np.ndarray:
+        """The times of the lines of `data` (split on `\\n`, as Session.feed_timed splits it):
+        line() for each; once the family's bulk reader is known, its plain step lines are read
+        together (the same events as line by line: see reading.LogReading._feed_scanned)."""
+        starts, ends = line_bounds(data)
+        times = np.empty(len(starts))
+        for i in range(len(starts)):
+            scan = self._parser.scan_iterations
+            if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
+                cols = scan_lines(scan, data, strip_block(data), starts, ends, i)
+                self._scanned(data, starts[i:], ends[i:], cols, times[i:])
+                break
+            times[i] = self.line(bound(data[starts[i] : ends[i]]))
+        return times
+
+    def _scanned(self, data: bytes, starts: np.ndarray, ends: np.ndarray, cols: IterationColumns,
+                 times: np.ndarray) -> None:
+        edges = (np.flatnonzero(cols.ok[1:] != cols.ok[:-1]) + 1).tolist()
+        for a, b in zip([0, *edges], [*edges, len(starts)]):
+            if not cols.ok[a]:
+                for i in range(a, b):
+                    times[i] = self.line(bound(data[starts[i] : ends[i]]))
+                continue
+            if not self._parser.plain():  # inside a config dump, say: parse() ends it
+                times[a] = self.line(data[starts[a] : ends[a]])
+                a += 1
+            self._parser.absorb(cols, a, b)
+            train = cols.train_time_s
+            for i, it, dt in zip(range(a, b), cols.iter[a:b].tolist(), cols.step_time_s[a:b].tolist()):
+                self._step(it, None if math.isnan(dt) else dt,
+                           None if train is None or math.isnan(train[i]) else float(train[i]))
+                times[i] = self.t
+
+    def _step(self, it: int, step_time_s: float | None, train_time_s: float | None) -> None:
+        """A step line: the clock moves on by its step time (or its training clock's growth)."""
+        last_iter = self._last_iter
+        # a process's first step, or the first after the counter went back
+        first = last_iter is None or it <= last_iter
+        steps = 1 if last_iter is None or first else it - last_iter
+        # a time the run would not keep (negative, 10^300 ms) does not move the clock either
+        dt = _measured(step_time_s, MAX_STEP_TIME_S)
+        train = _measured(train_time_s, MAX_TRAIN_TIME_S)
+        one_step = dt if dt is not None and math.isfinite(dt) and dt > 0 else 0.0
+        if first and train is not None and math.isfinite(train) and train > one_step:
+            # A process's cumulative training clock covers every step up to its
+            # first printed one, which a single step's time does not (but a clock
+            # that leaves out its first steps, as nanochat's does, can say less).
+            self.t += train
+        elif dt is not None and math.isfinite(dt) and dt > 0:
+            # The printed time is one step's (an eval step's included); the
+            # unprinted steps in between ran at the typical pace, which the
+            # first step (compilation, the step-0 eval) says nothing about.
+            if not first:
+                self._recent.append(dt)
+            if steps == 1:
+                self.t += dt  # no unprinted step: no median to take
+            else:
+                typical = statistics.median(self._recent) if self._recent else dt
+                self.t += dt + (steps - 1) * typical
+        elif train is not None and self._last_train is not None and train > self._last_train:
+            self.t += train - self._last_train
+        self._last_iter, self._last_train = it, train
 
 
 #: `nanowatch demo` plays the bundled run in about this many seconds (unless --speed).

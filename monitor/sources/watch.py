@@ -40,6 +40,99 @@ if sys.platform == "linux":  # a dependency on Linux only: inotify(7) is Linux's
     _DIR_GONE = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED
 
 _EVENTS = [FileModifiedEvent, FileCreatedEvent, FileDeletedEvent, FileMovedEvent, FileClosedEvent, DirDeletedEvent]
+#: Watches that read an inotify instance of their own on their reader's thread (no other thread
+#: woken by a line); the watches beyond share one instance (SharedINotify). A user has 128
+#: instances in all (fs.inotify.max_user_instances): 200 logs took them all, and ~70 polled.
+OWN_INOTIFY_MAX = 4
+_own_inotify = [0]  # watches holding an instance of their own
+_own_lock = threading.Lock()
+
+
+class SharedINotify:
+    """One inotify instance for the watches of a process beyond the first OWN_INOTIFY_MAX, read
+    on a thread of its own that wakes the watches an event concerns (a directory watched once
+    for all the logs in it). OSError when no instance can be made."""
+
+    def __init__(self) -> None:
+        self._inotify = INotify()
+        self._lock = threading.Lock()
+        self._subs: dict[int, dict[DirWatch, frozenset[str]]] = {}  # wd -> watch -> its names there
+        threading.Thread(target=self._loop, name="nanowatch-inotify", daemon=True).start()
+
+    def add(self, watch: DirWatch, directory: str, names: frozenset[str]) -> int:
+        """Watch `directory` for `watch` (its files `names`); the watch descriptor. OSError as add_watch."""
+        with self._lock:
+            wd: int = self._inotify.add_watch(directory, _FILE_MASK | _DIR_GONE | flags.ONLYDIR)
+            self._subs.setdefault(wd, {})[watch] = names
+            return wd
+
+    def watching(self, watch: DirWatch, wd: int) -> bool:
+        with self._lock:
+            return watch in self._subs.get(wd, {})
+
+    def remove(self, watch: DirWatch, wd: int) -> None:
+        """`watch` no longer watches `wd`'s directory (the last one out removes the watch)."""
+        with self._lock:
+            subs = self._subs.get(wd, {})
+            subs.pop(watch, None)
+            if not subs and self._subs.pop(wd, None) is not None:
+                with contextlib.suppress(OSError):  # the directory went: its watch went with it
+                    self._inotify.rm_watch(wd)
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                events = self._inotify.read()
+            except OSError as e:  # the safety poll of every reader still reads every change
+                with self._lock:
+                    watches = {w for subs in self._subs.values() for w in subs}
+                for watch in watches:
+                    watch.lost(f"file-system events stopped ({e.strerror or e}); checking every {watch.safety_poll_s:g} s")
+                return
+            self._dispatch(events)
+
+    def _dispatch(self, events: list[tuple[int, int, int, str]]) -> None:
+        woken: set[DirWatch] = set()
+        with self._lock:
+            for wd, mask, _, name in events:
+                if mask & flags.Q_OVERFLOW:  # events were lost: every reader looks at its file
+                    woken.update(w for subs in self._subs.values() for w in subs)
+                elif mask & _DIR_GONE:
+                    for watch in self._subs.pop(wd, {}):
+                        watch.dir_gone(wd)
+                        woken.add(watch)
+                    if mask & flags.MOVE_SELF:  # moved, not deleted: the kernel keeps its watch
+                        with contextlib.suppress(OSError):
+                            self._inotify.rm_watch(wd)
+                else:
+                    woken.update(w for w, names in self._subs.get(wd, {}).items() if name in names)
+        for watch in woken:
+            watch.wake()
+
+
+_shared: list[SharedINotify] = []
+_shared_lock = threading.Lock()
+
+
+def shared_inotify() -> SharedINotify:
+    """The process's SharedINotify, made at first use (OSError when it cannot be)."""
+    with _shared_lock:
+        if not _shared:
+            _shared.append(SharedINotify())
+        return _shared[0]
+
+
+def _take_own_inotify() -> bool:
+    with _own_lock:
+        if _own_inotify[0] >= OWN_INOTIFY_MAX:
+            return False
+        _own_inotify[0] += 1
+        return True
+
+
+def _give_own_inotify() -> None:
+    with _own_lock:
+        _own_inotify[0] -= 1
 
 
 class _Entry:
@@ -90,6 +183,9 @@ class DirWatch:
         self._lock = threading.Lock()
         self._gone: set[str] = set()
         self._targets_now: dict[str, set[str]] | None = None
+        self._own = False  # holds one of the OWN_INOTIFY_MAX instances of its own
+        self._shared: SharedINotify | None = None
+        self._shared_wds: dict[str, int] = {}  # shared: directory -> its watch descriptor
 
     def start(self) -> str | None:
         """Start watching; a notice when it had to fall back to polling."""
@@ -97,15 +193,19 @@ class DirWatch:
             self._observer = self._start_observer(True)
             return None
         try:
-            if sys.platform == "linux":
+            if sys.platform != "linux":
+                self._observer = self._start_observer(False)
+            elif _take_own_inotify():
+                self._own = True
                 self._inotify = INotify()
                 self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             else:
-                self._observer = self._start_observer(False)
+                self._shared = shared_inotify()
         except OSError as e:  # no inotify instance or pipe left (EMFILE), or none at all (ENOSYS)
             if self._inotify is not None:  # the instance came, its wake pipe did not: poll without it
                 self._inotify.close()
                 self._inotify = None
+            self._give_back_own()
             self._observer = self._start_observer(True)
             return f"no file-system events ({e.strerror or e}): polling {self.path} instead"
         return None
@@ -119,6 +219,30 @@ class DirWatch:
             self._inotify = None
             os.close(self._wake_r)
             os.close(self._wake_w)
+        self._give_back_own()
+        if self._shared is not None:
+            with self._lock:  # (never held while calling the shared instance: it calls dir_gone)
+                wds, self._shared_wds = list(self._shared_wds.values()), {}
+            for wd in wds:
+                self._shared.remove(self, wd)
+
+    def _give_back_own(self) -> None:
+        if self._own:
+            self._own = False
+            _give_own_inotify()
+
+    def dir_gone(self, wd: int) -> None:
+        """Called by SharedINotify's thread: the directory of `wd` went (watched again by ensure)."""
+        with self._lock:
+            for directory, watched in list(self._shared_wds.items()):
+                if watched == wd:
+                    del self._shared_wds[directory]
+                    self._gone.add(directory)
+
+    def lost(self, message: str) -> None:
+        """Called by SharedINotify's thread when it stops: the safety poll reads on."""
+        self._say(message)
+        self.wake()
 
     def wake(self) -> None:
         """Make the current (or next) `wait` return now (thread-safe)."""
@@ -134,6 +258,8 @@ class DirWatch:
         if inotify is None:
             woke = self._wake.wait(timeout_s)
             self._wake.clear()
+            if not woke and self._shared is not None:
+                self._targets_now = None  # as with an own instance: a quiet wait looks again
             return woke
         deadline = time.monotonic() + timeout_s
         woke = self._wake.is_set()
@@ -202,6 +328,8 @@ class DirWatch:
         changes no directory)."""
         if self._inotify is not None:
             self._ensure_inotify(self._inotify)
+        elif self._shared is not None:
+            self._ensure_shared(self._shared)
         elif self._observer is not None:
             self._ensure_observer(self._observer)
 
@@ -224,6 +352,28 @@ class DirWatch:
                     self._targets_now = None
                     continue
                 # inotify limits (ENOSPC): the safety poll still reads every change.
+                self._say(f"cannot watch {directory}: {e.strerror or e}; checking every {self.safety_poll_s:g} s")
+
+    def _ensure_shared(self, shared: SharedINotify) -> None:
+        with self._lock:
+            gone, self._gone = self._gone, set()
+            known = dict(self._shared_wds)
+        if self._targets_now is not None and not gone:
+            return
+        targets = self._targets_now = self._targets()
+        for directory, names in targets.items():
+            if directory in known and shared.watching(self, known[directory]):
+                continue
+            try:
+                wd = shared.add(self, directory, frozenset(names))
+                with self._lock:
+                    self._shared_wds[directory] = wd
+            except FileNotFoundError:
+                self._targets_now = None  # not there yet: looked for again after the next wait
+            except OSError as e:
+                if e.errno == errno.ENOTDIR:
+                    self._targets_now = None
+                    continue
                 self._say(f"cannot watch {directory}: {e.strerror or e}; checking every {self.safety_poll_s:g} s")
 
     def _ensure_observer(self, observer: BaseObserver) -> None:

@@ -6,14 +6,16 @@ ADAPTERS ring: no textual. Live logs on this host only (not stdin, not a replay)
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.sources.problems import Guard, LoopFailed
-from monitor.sources.procs import stat_fields, writer_pids
+from monitor.sources.procs import stat_fields, writers_of
 
 #: Known writers are looked at this often (one stat per process).
 WATCH_S = 1.0
@@ -21,6 +23,9 @@ WATCH_S = 1.0
 #: time up to SCAN_MAX_S (a scan reads every process's open files).
 SCAN_FIRST_S = 2.0
 SCAN_MAX_S = 60.0
+#: A /proc scan this recent (s) answers for every log it looked for: the watches of many logs
+#: share their scans (200 logs scanning each on their own took a quarter of a core).
+SCAN_FRESH_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,44 @@ class WriterExited:
 
 
 WriterEvent = WriterFound | WriterExited
+
+
+class WriterScan:
+    """The writers of every log a process watches, found by one /proc scan for all of them
+    (procs.writers_of): a scan at most SCAN_FRESH_S old that looked for a log answers for it.
+    Thread-safe: watches asking while a scan runs wait for it and take its answer."""
+
+    def __init__(self, proc_root: str = "/proc", clock: Callable[[], float] = time.monotonic) -> None:
+        self._proc_root, self._clock = proc_root, clock
+        self._lock = threading.Lock()
+        self._targets: set[str] = set()
+        self._scanned: frozenset[str] = frozenset()
+        self._found: dict[str, set[int]] = {}
+        self._at = -math.inf
+
+    def writers(self, log_path: str) -> set[int]:
+        """The processes holding `log_path` open for writing (procs.writer_pids)."""
+        try:
+            target = os.path.realpath(log_path)
+        except OSError:
+            return set()
+        with self._lock:
+            self._targets.add(target)
+            now = self._clock()
+            if target not in self._scanned or now - self._at >= SCAN_FRESH_S:
+                self._found = writers_of(self._targets, self._proc_root)
+                self._scanned, self._at = frozenset(self._targets), now
+            return set(self._found.get(target, ()))
+
+
+_SCANS: dict[str, WriterScan] = {}
+_SCANS_LOCK = threading.Lock()
+
+
+def shared_scan(proc_root: str = "/proc") -> WriterScan:
+    """The one WriterScan of this process for `proc_root`."""
+    with _SCANS_LOCK:
+        return _SCANS.setdefault(proc_root, WriterScan(proc_root))
 
 
 def exit_fd(pid: int) -> int | None:
@@ -90,7 +133,8 @@ class WriterWatch:
     @classmethod
     def of(cls, log_path: str, clock: Callable[[], float], on_event: Callable[[WriterEvent], None],
            on_error: Callable[[LoopFailed], None], proc_root: str = "/proc") -> WriterWatch:
-        return cls(lambda: writer_pids(log_path, proc_root), lambda pid: process_alive(pid, proc_root), clock,
+        scan = shared_scan(proc_root)
+        return cls(lambda: scan.writers(log_path), lambda pid: process_alive(pid, proc_root), clock,
                    on_event, on_error, exit_fd=exit_fd if proc_root == "/proc" else None)
 
     def tick(self) -> None:
