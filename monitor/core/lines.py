@@ -6,6 +6,7 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import codecs
 import re
 from typing import TYPE_CHECKING
 
@@ -83,6 +84,35 @@ def line_bounds(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
+#: Bytes a stream's start is judged on: its byte-order mark, or UTF-16's zero high (or low)
+#: bytes of ASCII text where it has no mark.
+_SNIFF_BYTES = 64
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def sniff_encoding(head: bytes) -> tuple[str, int] | None:
+    """(encoding, length of its byte-order mark) of a stream that starts with `head`; None
+    while `head` is too short to tell. UTF-16 is told by its mark (Windows PowerShell's `>`
+    and `Tee-Object`, .NET's Unicode encoding) or, without one, by ASCII text's zero high
+    bytes: every other byte of the first 64 zero, none of the bytes between (a NUL-filled
+    copytruncate hole has no text between its zeros, and stays UTF-8). Else UTF-8."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name, len(bom)
+        if bom.startswith(head):
+            return None  # the start of a mark, or of nothing yet
+    if len(head) < 4 and b"\n" not in head:
+        return None
+    sample = head[: min(len(head), _SNIFF_BYTES) // 2 * 2]
+    if len(sample) >= 4:
+        even, odd = sample[0::2], sample[1::2]
+        if not odd.strip(b"\0") and b"\0" not in even:
+            return "utf-16-le", 0
+        if not even.strip(b"\0") and b"\0" not in odd:
+            return "utf-16-be", 0
+    return "utf-8", 0
+
+
 def _cr_to_lf(data: bytes) -> bytes:
     """`\r\n` and a bare `\r` both end a line, as a terminal shows them: a progress bar's
     `\r`-separated steps are lines, not one line megabytes long."""
@@ -101,14 +131,39 @@ class LineSplitter:
     def __init__(self) -> None:
         self._pending = b""
         self._after_cr = False  # the last chunk ended in `\r`: a `\n` next is part of its ending
+        #: the stream's first bytes while its encoding is not told yet (sniff_encoding)
+        self._head: bytes | None = b""
+        #: UTF-16 streams are transcoded to UTF-8 as they come (a character cut between two
+        #: reads waits in the decoder); None: UTF-8, read as it is
+        self._utf16: codecs.IncrementalDecoder | None = None
 
-    def _join(self, chunk: bytes) -> bytes:
+    def _transcode(self, chunk: bytes, final: bool = False) -> bytes:
+        """`chunk` as UTF-8: the stream's encoding is told from its first bytes (the mark
+        dropped), a UTF-16 stream decoded incrementally. Costs a UTF-8 stream one test a read."""
+        if self._head is not None:
+            head = self._head + chunk
+            told = sniff_encoding(head)
+            if told is None and not final:
+                self._head = head
+                return b""
+            self._head = None
+            name, mark = told or ("utf-8", 0)
+            chunk = head[mark:]
+            if name.startswith("utf-16"):
+                self._utf16 = codecs.getincrementaldecoder(name)(errors="replace")
+        if self._utf16 is not None:
+            return self._utf16.decode(chunk, final).encode("utf-8")  # errors replaced: no lone surrogate
+        return chunk
+
+    def _join(self, chunk: bytes, final: bool = False) -> bytes:
+        if self._head is not None or self._utf16 is not None:
+            chunk = self._transcode(chunk, final)
         if self._after_cr and chunk[:1] == b"\n":
             chunk = chunk[1:]  # the `\n` of a `\r\n` cut between two chunks
             self._after_cr = False
         if chunk:
             self._after_cr = chunk[-1:] == b"\r"
-        if b"\0" in chunk:  # a copytruncate hole (or UTF-16 text): NULs are never part of a line
+        if b"\0" in chunk:  # a copytruncate hole (a UTF-16 log's too): NULs are never part of a line
             # translate, not replace: replace() deletes a run of NULs ~12x slower (13 MB/s)
             chunk = chunk.translate(None, b"\0")
         # Only the new bytes: the pending line was read already, and a runaway one holds the
@@ -116,8 +171,8 @@ class LineSplitter:
         chunk = _cr_to_lf(chunk)
         return self._pending + chunk if self._pending else chunk
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        parts = self._join(chunk).split(b"\n")
+    def feed(self, chunk: bytes, final: bool = False) -> list[bytes]:
+        parts = self._join(chunk, final).split(b"\n")
         self._pending = bound(parts.pop())
         return [bound(p) if len(p) > MAX_LINE_BYTES else p for p in parts]
 
@@ -131,12 +186,18 @@ class LineSplitter:
 
     @property
     def pending(self) -> bytes:
-        return self._pending
+        """The partial last line so far (the stream's first bytes while its encoding is not told)."""
+        return self._head or self._pending
 
     def flush(self) -> list[bytes]:
+        """The partial last line (and what a stream's start or a decoder still held)."""
+        lines = self.feed(b"", final=True) if self._head is not None or self._utf16 is not None else []
         rest, self._pending = self._pending, b""
-        return [rest] if rest else []
+        return [*lines, rest] if rest else lines
 
     def reset(self) -> None:
+        """The stream starts over (a truncated or replaced file): its encoding is told again."""
         self._pending = b""
         self._after_cr = False
+        self._head = b""
+        self._utf16 = None

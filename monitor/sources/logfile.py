@@ -89,6 +89,7 @@ def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, 
             # In blocks: a runaway line is bounded as it is read (LineSplitter), never held whole.
             while block := f.read(BLOCK_BYTES):
                 lines += splitter.feed(block)
+        lines += splitter.feed(b"", final=True)  # what the stream's start or a UTF-16 decoder held
     except OSError as e:
         raise LogError(f"{path}: {e.strerror or e}") from None
     return lines, splitter.pending, st.st_mtime
@@ -105,8 +106,7 @@ def iter_lines(path: str, stdin_hint: bool = True) -> Iterator[bytes]:
                 yield from splitter.feed(block)
     except OSError as e:
         raise LogError(f"{path}: {e.strerror or e}") from None
-    if splitter.pending:
-        yield splitter.pending
+    yield from splitter.flush()
 
 
 #: Bytes read at a time by read_blocks: large enough for numpy to pay off, small enough
