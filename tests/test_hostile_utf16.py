@@ -140,3 +140,20 @@ def test_a_utf16_log_followed_as_it_grows_in_odd_writes(tmp_path: Path) -> None:
     finally:
         follower.stop()
         os.close(fd)
+
+
+# --- nvidia-smi's CSV (--gpu-log) redirected by PowerShell ---------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le-bom", "utf-16-be-bom", "utf-8-bom", "utf-16-le"])
+def test_a_gpu_log_in_utf16_or_with_a_mark_reads_as_its_utf8_copy(tmp_path: Path, encoding: str) -> None:
+    from monitor.sources.gpulog import CsvFileSource
+
+    csv = (SAMPLES / "recorded" / "compiled" / "gpu.smi.csv").read_text()
+    plain = tmp_path / "plain.csv"
+    plain.write_text(csv)
+    marked = tmp_path / "marked.csv"
+    marked.write_bytes(ENCODINGS[encoding](crlf(csv)))
+    got, want = CsvFileSource(str(marked)), CsvFileSource(str(plain))
+    assert got.status is None  # it was "the GPU log has no readable sample"
+    assert list(got.stream(float("inf"))) == list(want.stream(float("inf")))

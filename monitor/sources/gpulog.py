@@ -10,6 +10,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TextIO
 
+from monitor.core.lines import SNIFF_BYTES, sniff_encoding
 from monitor.core.telemetry import GpuSample
 from monitor.sources.gpusource import GpuSource, Unavailable
 from monitor.sources.smicsv import MAX_ROW_CHARS, clock_offset_s, clock_offset_span, iter_gpu_csv
@@ -64,7 +65,7 @@ class CsvFileSource(CsvSource):
 
     def _read(self) -> Generator[GpuSample, None, None]:
         try:
-            with open(self.path, newline="", errors="replace") as f:
+            with open(self.path, newline="", encoding=text_encoding(self.path), errors="replace") as f:
                 for s in iter_gpu_csv(bounded_lines(f)):
                     if s is not None and (not self.gpus or s.index in self.gpus):
                         yield s
@@ -92,6 +93,18 @@ class CsvFileSource(CsvSource):
 
     def close(self) -> None:
         self._rows.close()
+
+
+def text_encoding(path: str) -> str:
+    """The codec that reads `path` as its text: nvidia-smi's CSV redirected by Windows
+    PowerShell (`>`, `Tee-Object`) is UTF-16 with a byte-order mark, Notepad may add UTF-8's;
+    the mark is told from the first bytes (monitor.core.lines.sniff_encoding) and dropped."""
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    name, mark = sniff_encoding(head) or ("utf-8", 0)
+    if name == "utf-8":
+        return "utf-8-sig"  # the mark, when there is one, is no part of the header's first name
+    return "utf-16" if mark else name
 
 
 def nothing_read(gpus: Sequence[int] | None, held: set[int]) -> str:
