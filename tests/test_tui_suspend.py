@@ -146,3 +146,21 @@ async def test_help_descriptions_wrap_under_their_own_column() -> None:
         wrapped = lines[start + 1]  # the rest of p's description, at 80 columns
         assert "lost" in wrapped and not wrapped.startswith("  pause")
         assert len(wrapped) - len(wrapped.lstrip()) == column  # under its column, not under the keys
+
+
+@sync
+async def test_a_replay_clock_holds_while_the_job_is_stopped(monkeypatch) -> None:
+    from monitor.tui import app as app_module
+
+    told: list[bool] = []
+    held_when_stopped: list[bool] = []
+    monkeypatch.setattr(app_module, "suspend_to_shell", lambda app: held_when_stopped.append(told[-1]))
+    app = make_app(session_at(recorded("compiled"), FakeClock()), handle_signals=False, on_pause=told.append)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("ctrl+z")
+        await pilot.pause()
+        assert held_when_stopped == [True] and told == [True, False]  # held while stopped, then going on
+        await pilot.press("p")  # paused by the user: Ctrl-Z leaves it paused
+        await pilot.press("ctrl+z")
+        await pilot.pause()
+        assert told == [True, False, True] and held_when_stopped == [True, True]

@@ -277,7 +277,17 @@ class NanowatchApp(App[int]):
         self.push_screen(HelpScreen(self.BINDINGS))
 
     def action_suspend_process(self) -> None:
-        suspend_to_shell(self)
+        # A replay's clock holds while the job is stopped, as `p` holds it: `fg` goes on where
+        # it was, not as far ahead as the time spent in the shell (the SIGTSTP handler stops
+        # the process inside suspend_to_shell; it returns once `fg` has resumed it).
+        hold = self._on_pause is not None and not self.paused
+        if hold:
+            self._on_pause(True)
+        try:
+            suspend_to_shell(self)
+        finally:
+            if hold:
+                self._on_pause(False)
 
     def action_log_scale(self) -> None:
         self.run_view.log_scale = not self.run_view.log_scale
