@@ -79,6 +79,21 @@ def test_a_short_stream_is_not_lost_waiting_for_its_encoding() -> None:
     assert splitter.feed(b"ab") == [] and splitter.pending == b"ab"  # a follower shows it as the partial line
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le-bom", "utf-16-be-bom"])
+@pytest.mark.parametrize("size", [1, 3, 7, 4096])
+@pytest.mark.parametrize("blob", [b"\xff", b"junk\n", b"\x00\x01\x02", b"\n"], ids=["byte", "utf8-line", "binary", "lf"])
+def test_a_stray_odd_blob_garbles_its_line_not_the_rest(encoding: str, size: int, blob: bytes) -> None:
+    """Another writer appends an odd number of bytes between two UTF-16 lines (or in one):
+    every line after it is read right."""
+    data = ENCODINGS[encoding](crlf(TEXT))
+    cut = data.index("iter 10".encode(encoding[:9]))  # just before a step line
+    got = split_all(data[:cut] + blob + data[cut:], size)
+    steps = [line for line in got if line.startswith((b"iter ", b"step "))]
+    assert b"iter 20: loss 2.5000, time 100.00ms, mfu 10.00%" in steps
+    assert b"step 10: train loss 3.1000, val loss 3.2000" in steps and b"iter 0: loss 4.2000" in steps[0]
+    assert got[:3] == LINES[:3]
+
+
 def test_a_copytruncate_hole_stays_utf8_and_its_nuls_go() -> None:
     data = b"\0" * 4096 + b"iter 0: loss 4.2000, time 900.00ms, mfu 1.00%\n"
     assert sniff_encoding(data) == ("utf-8", 0)

@@ -121,6 +121,44 @@ def _cr_to_lf(data: bytes) -> bytes:
     return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
+class Utf16Lines:
+    """A UTF-16 stream transcoded to UTF-8 a line at a time: each line (up to its `\\n` or
+    `\\r` code unit) is decoded on its own, so a stray byte (an odd-length blob appended by
+    another writer) garbles its own line, not every line after it. The lines read whole are
+    decoded at once (C speed); only a region whose line ends the decoder did not find where
+    the bytes put them is decoded line by line. An unended line waits, raw, up to
+    MAX_LINE_BYTES (a runaway one is passed on, and bounded downstream)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # "utf-16-le" or "utf-16-be"
+        nl, cr = "\n".encode(name), "\r".encode(name)
+        self._ends = (nl, cr)
+        self._split = re.compile(b"(?<=" + re.escape(nl) + b")|(?<=" + re.escape(cr) + b")")
+        self._raw = b""
+
+    def feed(self, chunk: bytes, final: bool = False) -> bytes:
+        data = self._raw + chunk if self._raw else chunk
+        cut = max(data.rfind(end) for end in self._ends) + 2 if not final else len(data)
+        if cut < 2 and len(data) > MAX_LINE_BYTES:
+            cut = len(data) // 2 * 2  # a runaway line: on, in whole code units
+        elif cut < 2:
+            cut = 0
+        region, self._raw = data[:cut], data[cut:]
+        return self._decode(region).encode("utf-8") if region else b""
+
+    def _decode(self, region: bytes) -> str:
+        text = region.decode(self.name, "replace")
+        ends = sum(region.count(end) for end in self._ends)
+        if len(region) % 2 == 0 and text.count("\n") + text.count("\r") == ends:
+            return text  # every line end where the bytes put it: aligned throughout
+        return "".join(line.decode(self.name, "replace") for line in self._split.split(region))
+
+    @property
+    def tail(self) -> bytes:
+        """The unended line so far, as UTF-8 (a code unit cut in half left out)."""
+        return self._raw[: len(self._raw) // 2 * 2].decode(self.name, "replace").encode("utf-8")
+
+
 class LineSplitter:
     """Accumulates byte chunks and hands back complete lines (without their ending).
 
@@ -133,13 +171,13 @@ class LineSplitter:
         self._after_cr = False  # the last chunk ended in `\r`: a `\n` next is part of its ending
         #: the stream's first bytes while its encoding is not told yet (sniff_encoding)
         self._head: bytes | None = b""
-        #: UTF-16 streams are transcoded to UTF-8 as they come (a character cut between two
-        #: reads waits in the decoder); None: UTF-8, read as it is
-        self._utf16: codecs.IncrementalDecoder | None = None
+        #: UTF-16 streams are transcoded to UTF-8 as their lines come; None: UTF-8, read as it is
+        self._utf16: Utf16Lines | None = None
 
     def _transcode(self, chunk: bytes, final: bool = False) -> bytes:
         """`chunk` as UTF-8: the stream's encoding is told from its first bytes (the mark
-        dropped), a UTF-16 stream decoded incrementally. Costs a UTF-8 stream one test a read."""
+        dropped), a UTF-16 stream transcoded line by line (Utf16Lines). Costs a UTF-8 stream
+        one test a read."""
         if self._head is not None:
             head = self._head + chunk
             told = sniff_encoding(head)
@@ -150,9 +188,9 @@ class LineSplitter:
             name, mark = told or ("utf-8", 0)
             chunk = head[mark:]
             if name.startswith("utf-16"):
-                self._utf16 = codecs.getincrementaldecoder(name)(errors="replace")
+                self._utf16 = Utf16Lines(name)
         if self._utf16 is not None:
-            return self._utf16.decode(chunk, final).encode("utf-8")  # errors replaced: no lone surrogate
+            return self._utf16.feed(chunk, final)
         return chunk
 
     def _join(self, chunk: bytes, final: bool = False) -> bytes:
@@ -187,6 +225,8 @@ class LineSplitter:
     @property
     def pending(self) -> bytes:
         """The partial last line so far (the stream's first bytes while its encoding is not told)."""
+        if self._utf16 is not None:
+            return self._pending + self._utf16.tail
         return self._head or self._pending
 
     def flush(self) -> list[bytes]:
