@@ -144,7 +144,7 @@ def test_a_utf16_log_followed_as_it_grows_in_odd_writes(tmp_path: Path) -> None:
             end = min(at + next(sizes), len(data))
             os.write(fd, data[at:end])
             at = end
-            wait_for(lambda: follower.position == end, what="the follower to read the write")
+            wait_for(lambda end=end: follower.position == end, what="the follower to read the write")
         wait_for(lambda: len(got.texts()) == len(LINES), what="every line")
         assert got.texts() == LINES
         # truncated, and a UTF-8 run writes the log now: its encoding is told again

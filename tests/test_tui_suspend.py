@@ -14,6 +14,7 @@ import subprocess
 import sys
 import termios
 import time
+from pathlib import Path
 
 import pytest
 from conftest import FakeClock
@@ -40,7 +41,8 @@ class JobTerminal(Terminal):
         self.modes_before = termios.tcgetattr(self.slave)
         env = {**os.environ, "TERM": "xterm-256color", "TZ": "UTC"}
         self.proc = subprocess.Popen([sys.executable, "-m", "monitor", *args], stdin=self.slave, stdout=self.slave,
-                                     stderr=self.slave, preexec_fn=os.setpgrp, env=env)
+                                     stderr=self.slave, env=env,
+                                     preexec_fn=os.setpgrp)  # noqa: PLW1509 (a group of its own, as a shell starts a job)
         self.output = b""
 
     def read_after(self, marker: bytes, start: int, timeout_s: float = 60.0) -> None:
@@ -51,7 +53,7 @@ class JobTerminal(Terminal):
             self.settle(quiet_s=0.1)
 
     def state(self) -> str:
-        stat = open(f"/proc/{self.proc.pid}/stat", "rb").read()
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_bytes()
         return stat[stat.rindex(b")") + 2:].split()[0].decode()
 
     def wait_state(self, wanted: str, timeout_s: float = 60.0) -> None:
@@ -133,7 +135,6 @@ async def test_ctrl_z_in_a_headless_app_does_nothing() -> None:
 
 @sync
 async def test_help_descriptions_wrap_under_their_own_column() -> None:
-    from textual.widgets import Static
     app = make_app(session_at(recorded("compiled"), FakeClock()), handle_signals=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")

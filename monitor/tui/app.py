@@ -280,14 +280,14 @@ class NanowatchApp(App[int]):
         # A replay's clock holds while the job is stopped, as `p` holds it: `fg` goes on where
         # it was, not as far ahead as the time spent in the shell (the SIGTSTP handler stops
         # the process inside suspend_to_shell; it returns once `fg` has resumed it).
-        hold = self._on_pause is not None and not self.paused
-        if hold:
-            self._on_pause(True)
+        hold = None if self.paused else self._on_pause
+        if hold is not None:
+            hold(True)
         try:
             suspend_to_shell(self)
         finally:
-            if hold:
-                self._on_pause(False)
+            if hold is not None:
+                hold(False)
 
     def action_log_scale(self) -> None:
         self.run_view.log_scale = not self.run_view.log_scale

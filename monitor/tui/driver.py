@@ -70,13 +70,14 @@ class QuietLinuxDriver(LinuxDriver):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._wake_r = self._wake_w = -1
-        self.exit_event = _WakingEvent()
+        self._waking = _WakingEvent()
+        self.exit_event = self._waking
 
     def start_application_mode(self) -> None:
         self._close_wake_pipe()
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(self._wake_w, False)
-        self.exit_event.wake_fd = self._wake_w
+        self._waking.wake_fd = self._wake_w
         super().start_application_mode()
 
     def run_input_thread(self) -> None:
@@ -121,7 +122,7 @@ class QuietLinuxDriver(LinuxDriver):
         self._close_wake_pipe()
 
     def _close_wake_pipe(self) -> None:
-        self.exit_event.wake_fd = -1
+        self._waking.wake_fd = -1
         fds, (self._wake_r, self._wake_w) = (self._wake_r, self._wake_w), (-1, -1)
         for fd in fds:
             if fd >= 0:
