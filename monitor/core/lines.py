@@ -86,7 +86,7 @@ def line_bounds(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 #: Bytes a stream's start is judged on: its byte-order mark, or UTF-16's zero high (or low)
 #: bytes of ASCII text where it has no mark.
-SNIFF_BYTES = 64
+_SNIFF_BYTES = 64
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
@@ -103,7 +103,7 @@ def sniff_encoding(head: bytes) -> tuple[str, int] | None:
             return None  # the start of a mark, or of nothing yet
     if len(head) < 4 and b"\n" not in head:
         return None
-    sample = head[: min(len(head), SNIFF_BYTES) // 2 * 2]
+    sample = head[: min(len(head), _SNIFF_BYTES) // 2 * 2]
     if len(sample) >= 4:
         even, odd = sample[0::2], sample[1::2]
         if not odd.strip(b"\0") and b"\0" not in even:
