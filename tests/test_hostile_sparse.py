@@ -68,3 +68,16 @@ def test_a_hole_to_the_end_is_the_end(tmp_path: Path) -> None:
     with CountingFile(path) as f:
         assert b"".join(read_stream_blocks(f, str(path))) == b"iter 0: loss 4.2000, time 900.00ms, mfu 1.00%\n"
         assert f.read_bytes < 64 << 20
+
+
+@pytest.mark.parametrize("block_bytes", [1, 2, 3, 7, 4096])
+def test_looking_for_holes_leaves_the_buffered_reader_where_it_was(tmp_path: Path, block_bytes: int) -> None:
+    """SEEK_DATA moves the descriptor's offset: put back, a buffered reader reads on as it was
+    (moved, it read the same bytes again and again)."""
+    from monitor.sources.logfile import read_blocks
+
+    path = tmp_path / "run.log"
+    path.write_bytes(b"\r\n\niter 0: loss 4.2\niter 1: loss 4.1")
+    got = b"".join(read_blocks(str(path), block_bytes=block_bytes)).splitlines()
+    lines, partial, _ = read_lines(str(path))
+    assert got == [*lines, partial]

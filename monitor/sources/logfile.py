@@ -89,11 +89,17 @@ def next_data(fd: int, pos: int) -> int:
     if seek_data is None:
         return pos
     try:
+        here = os.lseek(fd, 0, os.SEEK_CUR)  # put back after: a buffered reader owns the offset
+    except OSError:
+        return pos
+    try:
         return os.lseek(fd, pos, seek_data)
     except OSError as e:
         if e.errno == errno.ENXIO:  # past the last data: a hole to the end
             return max(pos, os.fstat(fd).st_size)
         return pos
+    finally:
+        os.lseek(fd, here, os.SEEK_SET)
 
 
 def file_blocks(f: BinaryIO, block_bytes: int) -> Iterator[bytes]:
@@ -104,8 +110,7 @@ def file_blocks(f: BinaryIO, block_bytes: int) -> Iterator[bytes]:
     while True:
         if regular:
             pos = f.tell()
-            start = next_data(f.fileno(), pos)
-            if start > pos:
+            if (start := next_data(f.fileno(), pos)) > pos:
                 f.seek(start)
         block = f.read(block_bytes)
         if not block:
