@@ -214,10 +214,11 @@ class LineSplitter:
         self._pending = bound(parts.pop())
         return [bound(p) if len(p) > MAX_LINE_BYTES else p for p in parts]
 
-    def feed_block(self, chunk: bytes) -> bytes:
+    def feed_block(self, chunk: bytes, final: bool = False) -> bytes:
         """Like feed(), but the complete lines come back as one buffer, each ending in `\n`
-        (a runaway line is bounded later, by whoever splits the buffer)."""
-        data = self._join(chunk)
+        (a runaway line is bounded later, by whoever splits the buffer). `final`: the stream
+        ends here (what its start or a UTF-16 decoder held is let go)."""
+        data = self._join(chunk, final)
         cut = data.rfind(b"\n") + 1
         self._pending = bound(data[cut:])
         return data[:cut]

@@ -196,6 +196,8 @@ def read_stream_blocks(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYT
                 yield block
     except OSError as e:
         raise LogError(f"{name}: {e.strerror or e}") from None
+    if block := splitter.feed_block(b"", final=True):  # what the stream's start or a decoder held
+        yield block
     yield from splitter.flush()
 
 
