@@ -106,9 +106,19 @@ def _text_front_end(run: Callable[[argparse.Namespace], int], args: argparse.Nam
         finish_alerts(args)
 
 
+#: TERM values of terminals that cannot move the cursor (Emacs' M-x shell and eshell, some IDE
+#: run windows): the TUI would be a stream of escape sequences there.
+NO_CURSOR_TERMS = frozenset({"dumb"})
+
+
 def check_unicode_terminal() -> None:
     """The TUI draws with Unicode (box lines, braille charts) on stderr, where Textual writes:
-    an encoding without it (a Latin-1 locale, PYTHONUTF8=0 under LANG=C) would show escapes."""
+    an encoding without it (a Latin-1 locale, PYTHONUTF8=0 under LANG=C) would show escapes;
+    and it moves the cursor, which a TERM=dumb terminal cannot."""
+    term = os.environ.get("TERM", "")
+    if term in NO_CURSOR_TERMS:
+        raise UsageError(f"TERM={term}: this terminal cannot draw the TUI; use --once or --jsonl "
+                         "(or set TERM, e.g. TERM=xterm-256color, if it can)")
     stream = sys.__stderr__
     encoding = getattr(stream, "encoding", None) or "ascii"
     try:

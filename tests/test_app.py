@@ -101,8 +101,9 @@ async def test_help_is_made_from_the_key_bindings() -> None:
     app, _ = live_app(FakeClock())
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
-        shown = app.screen.query_one(Static).content.plain
-        assert "  [ ]   look at the previous / next run\n" in shown
+        text = app.screen.query_one(Static)
+        shown = "\n".join("".join(s.text for s in text.render_line(y)).rstrip() for y in range(text.size.height))
+        assert " [ ]    look at the previous / next run\n" in shown
         for binding in app.BINDINGS:
             assert (binding.tooltip or binding.description) in shown  # type: ignore[union-attr]
 

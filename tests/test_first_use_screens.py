@@ -139,7 +139,7 @@ async def test_the_runs_table_help_lists_only_its_keys() -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = [key for key, _ in app.screen.keys]  # made from the table's and a run screen's bindings
-        assert keys == ["q", "?", "↑ ↓", "Enter", "Esc", "l"]
+        assert keys == ["q", "?", "Ctrl-Z", "↑ ↓", "Enter", "Esc", "l"]
         assert "Enter" in keys and "Esc" in keys
         assert not {"p", "f", "[ ]", "e"} & set(keys)
 

@@ -371,6 +371,7 @@ def test_a_nan_column_holds_what_a_column_holds(ops) -> None:
 @SETTINGS
 @given(lines=logs, trailing_newline=st.booleans(), block_bytes=st.integers(1, 300))
 @example(lines=[b"\r", b""], trailing_newline=True, block_bytes=1)  # `\r\n\n` a byte at a time
+@example(lines=[b"\r"], trailing_newline=False, block_bytes=1)  # a stream too short to tell its encoding
 def test_reading_in_blocks_of_any_size_is_reading_line_by_line(tmp_path_factory, lines, trailing_newline,
                                                                block_bytes) -> None:
     from monitor.sources.logfile import read_blocks, read_lines

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
 from monitor.core.lines import MAX_LINE_BYTES
-from monitor.sources.gpulog import CsvFileSource, bounded_lines
+from monitor.sources.gpulog import CsvFileSource
 from monitor.sources.logfile import LogError, read_lines
 from monitor.sources.replay import read_times
 from monitor.sources.smicsv import MAX_ROW_CHARS
@@ -19,11 +18,11 @@ HEADER = "timestamp, index, name, power.draw [W], memory.used [MiB], memory.tota
 ROW = "2026/11/24 04:18:{:02d}.069, 0, NVIDIA H100 80GB HBM3, 72.01 W, 480 MiB, 81559 MiB, 0 %\n"
 
 
-def test_bounded_lines_cut_a_runaway_line_and_go_on() -> None:
-    text = "a,b\n" + "x" * (3 * MAX_ROW_CHARS) + "\nc,d\nlast"
-    lines = list(bounded_lines(io.StringIO(text)))
-    assert [len(line) for line in lines] == [4, MAX_ROW_CHARS + 1, 4, 4]
-    assert lines[2:] == ["c,d\n", "last"]
+@pytest.mark.parametrize("runaway", ["x", ", "], ids=["text", "cells"])
+def test_a_gpu_log_with_a_runaway_text_line_keeps_the_rows_after_it(tmp_path: Path, runaway: str) -> None:
+    csv = tmp_path / "gpu.csv"
+    csv.write_text(HEADER + ROW.format(1) + runaway * (3 * MAX_ROW_CHARS) + "\n" + ROW.format(2) + ROW.format(3))
+    assert [round(s.t % 60) for s in CsvFileSource(str(csv)).poll(float("inf"))] == [1, 2, 3]
 
 
 def test_a_gpu_log_with_a_runaway_line_keeps_the_rows_after_it(tmp_path: Path) -> None:

@@ -54,3 +54,30 @@ def test_the_tui_needs_a_unicode_terminal(monkeypatch, encoding: str, refused: b
             check_unicode_terminal()
     else:
         check_unicode_terminal()
+
+
+@pytest.mark.parametrize("logs", [1, 2], ids=["one-log", "runs-table"])
+def test_a_dumb_terminal_is_refused_the_tui_in_one_line(logs: int) -> None:
+    """Emacs' M-x shell says TERM=dumb: the TUI's escape sequences would be its text."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "dumb"}
+    try:
+        logs_given = [str(LOG), str(SAMPLES / "recorded" / "interrupted" / "run.log")][:logs]
+        proc = subprocess.run([sys.executable, "-m", "monitor", *logs_given, "--no-gpu"],
+                              cwd=ROOT, env=env, stdin=slave, stdout=slave, stderr=subprocess.PIPE, timeout=60,
+                              check=False)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().startswith("nanowatch: error: TERM=dumb: this terminal cannot draw the TUI; use --once")
+    assert proc.stderr.count(b"\n") == 1
+
+
+def test_a_dumb_terminal_still_gets_once() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "dumb"}
+    proc = subprocess.run([sys.executable, "-m", "monitor", str(LOG), "--once", "--no-gpu"], cwd=ROOT, env=env,
+                          capture_output=True, timeout=60, check=False)
+    assert proc.returncode == 0 and b"iter 5,000 / 5,000" in proc.stdout

@@ -1,5 +1,6 @@
 """The metrics server under abuse: half-sent requests hold no unbounded threads and time out,
-and running out of file descriptors does not spin a core."""
+running out of file descriptors does not spin a core, and malformed or hostile requests get an
+HTTP error at once, never a hang or a dead server."""
 
 from __future__ import annotations
 
@@ -83,3 +84,50 @@ def test_out_of_file_descriptors_does_not_spin() -> None:
     finally:
         proc.kill()
         proc.wait(timeout=10)
+
+
+#: Requests no scraper sends, each answered at once with this status; the server goes on.
+HOSTILE_REQUESTS = {
+    "post": (b"POST /metrics HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", b"501"),
+    "options": (b"OPTIONS * HTTP/1.0\r\n\r\n", b"501"),
+    "control characters in the path": (b"GET /\x1b[31mred\x07 HTTP/1.0\r\n\r\n", b"404"),
+    "a path of 70 kB": (b"GET /" + b"a" * 70_000 + b" HTTP/1.0\r\n\r\n", b"414"),
+    "200 headers": (b"GET /metrics HTTP/1.0\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200)) + b"\r\n", b"431"),
+    "a header of 70 kB": (b"GET /metrics HTTP/1.0\r\nX: " + b"y" * 70_000 + b"\r\n\r\n", b"431"),
+    "binary": (bytes(range(1, 256)) * 4, b"400"),
+    "HTTP/9.9": (b"GET /metrics HTTP/9.9\r\n\r\n", b"505"),
+    "a header in the path": (b"GET /metrics%0d%0aSet-Cookie:x HTTP/1.0\r\n\r\n", b"404"),
+    "an absolute URI": (b"GET http://elsewhere/metrics HTTP/1.0\r\n\r\n", b"404"),
+    "a bad Accept": (b"GET /metrics HTTP/1.0\r\nAccept: application/openmetrics-text; version=99; x=\xff\r\n\r\n",
+                     b"200"),
+    "HEAD": (b"HEAD /metrics HTTP/1.0\r\n\r\n", b"200"),
+}
+
+
+def _ask(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(request)
+        c.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := c.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_REQUESTS))
+def test_a_hostile_request_gets_an_http_error_at_once_and_the_server_goes_on(case: str) -> None:
+    request, status = HOSTILE_REQUESTS[case]
+    server = MetricsServer(SnapshotBoard(), port=0).start()
+    try:
+        answer = _ask(server.port, request)  # within the socket's 5 s: no wait for the 10 s deadline
+        # a request whose version cannot be read is answered as HTTP/0.9 (http.server): the page alone
+        code = answer.split(b" ")[1] if answer.startswith(b"HTTP/") else answer.partition(b"Error code: ")[2][:3]
+        assert code == status, answer[:200]
+        assert b"\x1b" not in answer and b"Set-Cookie" not in answer.split(b"\r\n\r\n")[0]
+        if case == "HEAD":
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert body == b"" and b"Content-Length:" in head
+        with urllib.request.urlopen(server.url, timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        server.close()

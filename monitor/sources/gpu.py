@@ -28,7 +28,7 @@ def open_source(*, no_gpu: bool, gpu_log: str | None, gpus: Sequence[int] | None
     if no_gpu:
         return None
     if gpu_log:
-        return open_gpu_log(gpu_log, gpus, span)
+        return open_gpu_log(gpu_log, gpus, span, follow=live)  # a live run's CSV grows beside it
     if not live:
         return Unavailable("a replay reads GPU samples from --gpu-log only")
     return open_nvml(gpus, None if log_path == "-" else log_path)

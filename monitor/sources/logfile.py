@@ -5,6 +5,7 @@ ADAPTER ring: file I/O, no textual. Errors become LogError with a one-line reaso
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import stat
@@ -79,6 +80,51 @@ def _sizeless(path: str) -> bool:
         return False  # the follower says what is wrong
 
 
+def next_data(fd: int, pos: int) -> int:
+    """Where the bytes that are not a hole start, from `pos` on (lseek SEEK_DATA): a sparse
+    file's hole (logrotate's copytruncate under a writer that keeps its offset leaves one of
+    as many gigabytes as the log had) reads as NULs, which no line holds. `pos` itself where
+    the file system or the platform cannot tell; the file's end when only a hole is left."""
+    seek_data = getattr(os, "SEEK_DATA", None)
+    if seek_data is None:
+        return pos
+    try:
+        here = os.lseek(fd, 0, os.SEEK_CUR)  # put back after: a buffered reader owns the offset
+    except OSError:
+        return pos
+    try:
+        return os.lseek(fd, pos, seek_data)
+    except OSError as e:
+        if e.errno == errno.ENXIO:  # past the last data: a hole to the end
+            return max(pos, os.fstat(fd).st_size)
+        return pos
+    finally:
+        os.lseek(fd, here, os.SEEK_SET)
+
+
+def file_blocks(f: BinaryIO, block_bytes: int) -> Iterator[bytes]:
+    """The bytes of an open file in blocks of `block_bytes`, its holes passed over (next_data):
+    the lines read are the same, without reading gigabytes of NULs. A stream that is not a
+    regular file (stdin from a pipe) is read as it comes."""
+    regular = _regular(f)
+    while True:
+        if regular:
+            pos = f.tell()
+            if (start := next_data(f.fileno(), pos)) > pos:
+                f.seek(start)
+        block = f.read(block_bytes)
+        if not block:
+            return
+        yield block
+
+
+def _regular(stream: BinaryIO) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, float]:
     """All complete lines of `path`, the partial last line (or b""), and its mtime."""
     st = check_regular(path, stdin_hint)
@@ -87,8 +133,9 @@ def read_lines(path: str, stdin_hint: bool = True) -> tuple[list[bytes], bytes, 
     try:
         with open(path, "rb") as f:
             # In blocks: a runaway line is bounded as it is read (LineSplitter), never held whole.
-            while block := f.read(BLOCK_BYTES):
+            for block in file_blocks(f, BLOCK_BYTES):
                 lines += splitter.feed(block)
+        lines += splitter.feed(b"", final=True)  # what the stream's start or a UTF-16 decoder held
     except OSError as e:
         raise LogError(f"{path}: {e.strerror or e}") from None
     return lines, splitter.pending, st.st_mtime
@@ -101,12 +148,11 @@ def iter_lines(path: str, stdin_hint: bool = True) -> Iterator[bytes]:
     splitter = LineSplitter()
     try:
         with open(path, "rb") as f:
-            while block := f.read(BLOCK_BYTES):
+            for block in file_blocks(f, BLOCK_BYTES):
                 yield from splitter.feed(block)
     except OSError as e:
         raise LogError(f"{path}: {e.strerror or e}") from None
-    if splitter.pending:
-        yield splitter.pending
+    yield from splitter.flush()
 
 
 #: Bytes read at a time by read_blocks: large enough for numpy to pay off, small enough
@@ -129,8 +175,13 @@ def read_stream_blocks(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYT
     """An open binary stream (a file, or stdin to its end) in blocks of whole lines, as
     read_blocks; a read error becomes LogError naming `name`."""
     splitter = LineSplitter()
+    regular = _regular(stream)
     try:
         while True:
+            if regular:  # a sparse file's holes are passed over (next_data)
+                pos = stream.tell()
+                if (start := next_data(stream.fileno(), pos)) > pos:
+                    stream.seek(start)
             try:
                 chunk = stream.read(block_bytes)
             except BlockingIOError:
@@ -145,6 +196,8 @@ def read_stream_blocks(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYT
                 yield block
     except OSError as e:
         raise LogError(f"{name}: {e.strerror or e}") from None
+    if block := splitter.feed_block(b"", final=True):  # what the stream's start or a decoder held
+        yield block
     yield from splitter.flush()
 
 

@@ -178,7 +178,7 @@ NO_FD_BACKOFF_S = 0.5
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """GET /metrics (or /) answers the exposition text, OpenMetrics when asked for."""
+    """GET /metrics (or /) answers the exposition text, OpenMetrics when asked for; HEAD its headers."""
 
     server: _Server
 
@@ -196,20 +196,28 @@ class _Handler(BaseHTTPRequestHandler):
             super().finish()
 
     def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def do_HEAD(self) -> None:
+        """A health check's HEAD (`curl -I`): GET's status and headers, no body."""
+        self._answer(body=False)
+
+    def _answer(self, body: bool) -> None:
         if self.path.split("?")[0] not in ("/", "/metrics"):
             self.send_error(404)
             return
         encoder, content_type = choose_encoder(self.headers.get("Accept") or "")
         try:
-            body = encoder(self.server.registry)
+            text = encoder(self.server.registry)
         except (UnicodeError, ValueError) as e:  # a value the format cannot hold: said to the scraper, not a dead thread
             self.send_error(500, explain=clean(f"{type(e).__name__}: {e}", 200))
             return
         self.send_response(200)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(text)))
         self.end_headers()
-        self.wfile.write(body)
+        if body:
+            self.wfile.write(text)
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # a scrape every few seconds is not news

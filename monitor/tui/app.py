@@ -57,6 +57,30 @@ def quiet_driver(driver: type[Driver]) -> type[Driver]:
     return QuietLinuxDriver if driver is LinuxDriver else driver
 
 
+#: Ctrl-Z: the terminal's raw mode hands it to the app as a key; both TUIs bind it to suspend_to_shell.
+SUSPEND_BINDING = Binding("ctrl+z", "suspend_process", "suspend", show=False, key_display="Ctrl-Z",
+                          tooltip="suspend to the shell (fg comes back)")
+
+
+def redraw_on_resume(app: App[int]) -> None:
+    """After `fg` the terminal holds the shell's text: Textual's driver comes back into
+    application mode but repaints only what changes; the whole screen is painted again."""
+    app.app_resume_signal.subscribe(app, lambda _app: app.refresh(layout=True))
+
+
+def suspend_to_shell(app: App[int]) -> None:
+    """Ctrl-Z: the job stops and the shell has the terminal (`fg` redraws the app). Where no
+    shell can resume it (the app run straight by tmux or ssh) it stays and says so; a
+    headless app (the tests) has no terminal to give back."""
+    if app.is_headless or sys.platform == "win32":
+        return
+    from monitor.tui.driver import suspend_job
+
+    if not suspend_job():
+        app.notify("Ctrl-Z: no shell to come back to (started without job control); q quits",
+                   severity="warning", markup=False)
+
+
 class _Blank(Vertical):
     """A box that draws nothing of its own (see widgets.run_view._Box)."""
 
@@ -86,6 +110,7 @@ class NanowatchApp(App[int]):
         Binding("right_square_bracket", "run(1)", "next run", show=False, key_display="]",
                 tooltip="look at the previous / next run"),
         Binding("e", "events", "events", tooltip="events full screen / back"),
+        SUSPEND_BINDING,
     ]
 
     def __init__(
@@ -149,6 +174,7 @@ class NanowatchApp(App[int]):
 
     def on_mount(self) -> None:
         self._live = True
+        redraw_on_resume(self)
         if self._freeze_gc:
             # What exists now (modules, styles, widgets: ~80k objects) lives as long as the
             # app: out of the cyclic collector's way, whose full passes scanned it all (~80 ms
@@ -249,6 +275,19 @@ class NanowatchApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))
+
+    def action_suspend_process(self) -> None:
+        # A replay's clock holds while the job is stopped, as `p` holds it: `fg` goes on where
+        # it was, not as far ahead as the time spent in the shell (the SIGTSTP handler stops
+        # the process inside suspend_to_shell; it returns once `fg` has resumed it).
+        hold = None if self.paused else self._on_pause
+        if hold is not None:
+            hold(True)
+        try:
+            suspend_to_shell(self)
+        finally:
+            if hold is not None:
+                hold(False)
 
     def action_log_scale(self) -> None:
         self.run_view.log_scale = not self.run_view.log_scale

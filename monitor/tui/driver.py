@@ -1,4 +1,5 @@
-"""Textual's Linux terminal driver, its input thread asleep until a key comes.
+"""Textual's Linux terminal driver, its input thread asleep until a key comes; and Ctrl-Z, which
+suspends the job to its shell as a terminal's own Ctrl-Z would.
 
 UI ring. Textual's input thread wakes every 0.1 s whatever happens, to see whether it should stop
 and whether a lone Esc has waited out the escape delay (ESCDELAY): on a quiet screen those
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import os
 import selectors
+import signal
 import threading
 import time
 from codecs import getincrementaldecoder
+from collections.abc import Callable
 
 from textual import constants
 from textual._xterm_parser import XTermParser
@@ -41,29 +44,41 @@ def input_timeout(last_input_s: float | None, last_tick_s: float | None, escape_
 
 
 class _WakingEvent(threading.Event):
-    """Textual's exit event for the input thread, which also writes to a pipe the thread waits on."""
+    """Textual's exit event for the input thread, which also writes to the pipe the thread waits
+    on (`wake_fd`, -1 while the driver holds none: application mode stopped or suspended)."""
 
-    def __init__(self, wake_fd: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._wake_fd = wake_fd
+        self.wake_fd = -1
 
     def set(self) -> None:
         super().set()
+        if self.wake_fd < 0:
+            return
         try:
-            os.write(self._wake_fd, b"x")
+            os.write(self.wake_fd, b"x")
         except BlockingIOError:
             pass  # the pipe is full of wake-ups already: the thread wakes anyway
 
 
 class QuietLinuxDriver(LinuxDriver):
-    """LinuxDriver whose input thread sleeps until a key, a stop, or a pending escape's tick."""
+    """LinuxDriver whose input thread sleeps until a key, a stop, or a pending escape's tick.
+
+    Each application mode has its own wake pipe: a suspend (Ctrl-Z, SIGTSTP) ends the mode
+    and closes it (Driver.suspend_application_mode calls close()), `fg` starts a new one."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake_r = self._wake_w = -1
+        self._waking = _WakingEvent()
+        self.exit_event = self._waking
+
+    def start_application_mode(self) -> None:
+        self._close_wake_pipe()
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(self._wake_w, False)
-        self._open_fds: tuple[int, ...] = (self._wake_r, self._wake_w)
-        self.exit_event = _WakingEvent(self._wake_w)
+        self._waking.wake_fd = self._wake_w
+        super().start_application_mode()
 
     def run_input_thread(self) -> None:
         """Textual's LinuxDriver.run_input_thread, waiting by input_timeout() instead of 0.1 s."""
@@ -104,6 +119,57 @@ class QuietLinuxDriver(LinuxDriver):
 
     def close(self) -> None:
         super().close()
-        fds, self._open_fds = self._open_fds, ()
+        self._close_wake_pipe()
+
+    def _close_wake_pipe(self) -> None:
+        self._waking.wake_fd = -1
+        fds, (self._wake_r, self._wake_w) = (self._wake_r, self._wake_w), (-1, -1)
         for fd in fds:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent process of `pid` (from /proc; None where it cannot be read)."""
+    if pid == os.getpid():
+        return os.getppid()
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(b")") + 2:].split()[1])  # after "pid (comm) state": the ppid
+
+
+def shell_to_return_to() -> bool:
+    """Whether a job-control shell waits for this process group (the group is not orphaned,
+    POSIX.1 11.1.3): a process of the group, walking up the parents, has its parent in another
+    group of the same session. A program run straight by tmux, sshd or a `sh -c` without job
+    control has none: stopped, nothing would ever resume it (the kernel drops a terminal's own
+    Ctrl-Z for such a group for this reason)."""
+    group, session = os.getpgrp(), os.getsid(0)
+    pid: int | None = os.getpid()
+    while pid is not None and pid > 1:
+        parent = parent_of(pid)
+        if parent is None or parent <= 1:
+            return False
+        try:
+            if os.getpgid(parent) != group:
+                return os.getsid(parent) == session
+        except OSError:  # the parent exited meanwhile: the group is orphaned now
+            return False
+        pid = parent
+    return False
+
+
+def suspend_job(kill: Callable[[int, int], None] = os.killpg) -> bool:
+    """Ctrl-Z in raw mode (the terminal sends it to the app as a key): SIGTSTP to this process
+    group, as the terminal itself would have sent it, so that the whole job stops (`python
+    train.py | nanowatch -` too, else the shell would wait on the training for ever) and the
+    shell takes the terminal back; Textual's driver leaves application mode on the signal and
+    comes back on SIGCONT (`fg`). Returns False, sending nothing, where there is no shell to
+    come back from (shell_to_return_to)."""
+    if not shell_to_return_to():
+        return False
+    kill(os.getpgrp(), signal.SIGTSTP)
+    return True

@@ -26,7 +26,7 @@ from monitor.core.rows import totals
 from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 from monitor.multi import Runs
-from monitor.tui.app import quiet_driver
+from monitor.tui.app import SUSPEND_BINDING, quiet_driver, redraw_on_resume, suspend_to_shell
 from monitor.tui.messages import ChartPacer, FeedWoke, Throttle, Waker
 from monitor.tui.widgets import HelpScreen, RunView
 from monitor.tui.widgets.charts import CHART_MIN_S
@@ -80,6 +80,7 @@ class MultiApp(App[int]):
         # Ctrl-C quits, as in htop and less, with the exit code of an interrupt (not Textual's toast).
         Binding("ctrl+c", "interrupt", "quit", show=False, priority=True),
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help (escape closes it)"),
+        SUSPEND_BINDING,
     ]
 
     def __init__(self, make_runs: RunsFactory, *, publish: Callable[[Snapshot], None] | None = None,
@@ -104,6 +105,7 @@ class MultiApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        redraw_on_resume(self)
         loop = asyncio.get_running_loop()
         for sig in EXIT_SIGNALS:
             loop.add_signal_handler(sig, self._signalled, sig)
@@ -172,6 +174,9 @@ class MultiApp(App[int]):
 
     def action_interrupt(self) -> None:
         self.exit(EXIT_INTERRUPTED, return_code=EXIT_INTERRUPTED)
+
+    def action_suspend_process(self) -> None:
+        suspend_to_shell(self)
 
     def action_help(self) -> None:
         # the table's keys, then a run's screen's (p f [ ] e belong to the one-log view)

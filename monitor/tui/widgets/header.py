@@ -15,16 +15,31 @@ from monitor.core import textfmt as fmt
 from monitor.core.snapshot import Snapshot
 from monitor.core.textfmt import clock, status_words
 from monitor.tui.widgets.common import STATUS_STYLE, PaintedLines, SnapshotView, TextLines, bar, plain
+from monitor.tui.widgets.runs_table import shorten
+
+#: A long log name is cut to no fewer cells than this (its ellipsis included) to keep the family in view.
+MIN_NAME_CELLS = 12
 
 
 class RunHeader(TextLines):
-    """` training  run 2 of 3  run.log · nanogpt`"""
+    """` training  run 2 of 3  run.log · nanogpt`; a name too long for the width is cut in its
+    middle (`/scratch/…/run-42/train.log`), the family after it kept."""
+
+    #: what the last show() was given: a resize shows it again at the new width
+    _shown: tuple[Snapshot, bool, int | None] | None = None
 
     def show(self, snap: Snapshot, *, paused: bool = False, pinned_run: int | None = None) -> None:
-        self.put_from(snap, (paused, pinned_run), lambda s: self.line(s, paused, pinned_run))
+        self._shown = (snap, paused, pinned_run)
+        width = self.size.width or None
+        self.put_from(snap, (paused, pinned_run, width), lambda s: self.line(s, paused, pinned_run, width))
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._shown is not None:
+            snap, paused, pinned_run = self._shown
+            self.show(snap, paused=paused, pinned_run=pinned_run)
 
     @staticmethod
-    def line(snap: Snapshot, paused: bool, pinned_run: int | None) -> Text:
+    def line(snap: Snapshot, paused: bool, pinned_run: int | None, width: int | None = None) -> Text:
         # The status comes first: on a narrow terminal the path is what gets cut.
         text = Text(f" {status_words(snap)} ", style=STATUS_STYLE.get(snap.status, "bold"))
         if snap.loss_is_nan:  # before anything else: the finish time of a diverged run means little
@@ -38,9 +53,15 @@ class RunHeader(TextLines):
             if pinned_run is not None:
                 text.append(" (earlier run; f: newest)", style="yellow")
         text.append("  ")
-        text.append_text(plain("stdin" if snap.source == "-" else snap.source, "bold"))
-        text.append(" · ", style="dim")
-        text.append(snap.format or "format unknown", style="" if snap.format else "dim")
+        family = Text()
+        family.append(" · ", style="dim")
+        family.append(snap.format or "format unknown", style="" if snap.format else "dim")
+        name = plain("stdin" if snap.source == "-" else snap.source, "bold")
+        if width is not None:  # the name gives way, down to a few cells; the family stays
+            room = max(MIN_NAME_CELLS, width - text.cell_len - family.cell_len)
+            name = Text(shorten(name.plain, room, middle=True), style="bold")
+        text.append_text(name)
+        text.append_text(family)
         return text
 
 

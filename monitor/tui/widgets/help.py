@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -65,14 +67,21 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys(bindings)
 
     def compose(self) -> ComposeResult:
-        text = Text()
-        text.append("nanowatch keys\n\n", style="bold")
-        width = max([5, *(len(key) for key, _ in self.keys)])
+        # A grid, not padded text: a description that wraps (at 80 columns) stays under its
+        # own column instead of falling back under the keys.
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold cyan", no_wrap=True)
+        grid.add_column()
         for key, what in self.keys:
-            text.append(f"  {key:<{width}}", style="bold cyan")
-            text.append(f" {what}\n")
-        text.append("\n")
-        for note in NOTES:
-            text.append(f"{note}\n\n")
+            grid.add_row(f" {key}", Text(what))
+        notes = [Text(note) for note in NOTES]
         with VerticalScroll(id="help-box"):
-            yield Static(text)
+            yield Static(Group(Text("nanowatch keys\n", style="bold"), grid, Text(), *notes_spaced(notes)))
+
+
+def notes_spaced(notes: list[Text]) -> list[Text]:
+    """The notes with a blank line between each two."""
+    out: list[Text] = []
+    for note in notes:
+        out += [note, Text()]
+    return out[:-1]
