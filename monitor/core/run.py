@@ -227,13 +227,13 @@ class RunState:
         silent = np.zeros(n + 1, dtype=np.int64) if silent is None else silent
         repeated = None if n == 0 else _repeated_rows(self.current, iters, loss, train_time_s)
         if repeated is not None:  # lines said again word for word (a terminal copy): not a new run
-            keep = ~repeated
+            kept = ~repeated
             gaps = np.cumsum(silent[:n] + repeated)
-            at = np.flatnonzero(keep)
+            at = np.flatnonzero(kept)
             silent = np.concatenate((np.diff(gaps[at], prepend=0), [silent[n] + gaps[-1] - (gaps[at[-1]] if len(at) else 0)]))
-            iters, loss, step_time_s, mfu = iters[keep], loss[keep], step_time_s[keep], mfu[keep]
-            train_time_s = None if train_time_s is None else train_time_s[keep]
-            max_iters = None if max_iters is None else max_iters[keep]
+            iters, loss, step_time_s, mfu = iters[kept], loss[kept], step_time_s[kept], mfu[kept]
+            train_time_s = None if train_time_s is None else train_time_s[kept]
+            max_iters = None if max_iters is None else max_iters[kept]
             return self.extend_iterations(iters, loss, step_time_s, mfu, t, silent, train_time_s, max_iters)
         self.lines += n + int(silent.sum())
         _lines_seen(self.current, int(silent[0]), t)
