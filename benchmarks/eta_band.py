@@ -207,7 +207,7 @@ cover (lines from 5% on whose band held the true finish) and width (mean band wi
 In-sample: blend and band fitted on all runs."""
 
 
-def test_set_report(results: list[Result], cal: Bands) -> str:
+def test_set_report(results: list[Result], cal: Bands, label: str = "test set") -> str:
     """The test set (eta_accuracy.TEST_SET_PREFIXES: runs no table was fitted on) scored with the
     tables as shipped: per run the error at LOO_POINTS, the most it trails the wall-clock rate there,
     band coverage of the lines from 5% on and the band's mean width; then the four targets counted."""
@@ -228,7 +228,7 @@ def test_set_report(results: list[Result], cal: Bands) -> str:
                                  f"{hit}/{n} = {_pct(hit / max(1, n))}", _pct(mean_width(r, cal))]))
     k = len(results)
     mean = f"{100 * statistics.mean(errs):.3f}%" if errs else "–"
-    lines.append(f"test set, tables as shipped: <= 5% at 5%: {met[0]}/{k}; <= 3% from 10% on: {met[1]}/{k}; "
+    lines.append(f"{label}, tables as shipped: <= 5% at 5%: {met[0]}/{k}; <= 3% from 10% on: {met[1]}/{k}; "
                  f"<= 0.5 pt behind the wall-clock rate: {met[2]}/{k}; band coverage >= 90%: {met[3]}/{k}; "
                  f"mean error at the six points: {mean}")
     return "\n".join(lines)

@@ -6,7 +6,8 @@ can hand the estimator what nanowatch sees live.
 The run's processes are those whose command runs train.py (not a shell wrapper that also
 starts the competing job, nor a shell: a subshell that execs another train.py keeps the shell's
 command line in meta.json, `h200e_gpt2_124M_joined_by_second_job`) and their descendants (the live
-sampler's run_family: the log's writer and its descendants, DDP ranks and compile workers);
+sampler's run_family: the log's writer and its descendants, DDP ranks and compile workers), and
+the process the recorder started, whose stdout is the log (a wrapper that execs the resumed run);
 every other PID NVML lists on the run's GPUs is another process. The run's GPUs are those on
 which NVML ever lists one of its processes.
 """
@@ -25,10 +26,17 @@ SHELLS = ("bash ", "sh ", "/bin/bash ", "/bin/sh ")
 
 
 def run_pids(meta: dict[str, object]) -> set[int]:
-    """The run's PIDs: train.py's processes and their descendants in meta.json's process list."""
+    """The run's PIDs: train.py's processes and their descendants in meta.json's process list,
+    and the process the recorder started (`child_pid`): its stdout is the log, so what it execs
+    into writes the log (a wrapper `bash -c '...; python3 train.py --init_from=resume'` execs its
+    last command: the resumed run, under the shell's PID and command line), as the live
+    sampler's run_family finds the log's feeders. Not its other descendants: a wrapper may start
+    the competing job too."""
     procs = meta.get("processes")
     if not isinstance(procs, list):
         return set()
+    child = meta.get("child_pid")
+    started = {int(child)} if isinstance(child, int) else set()
     parent = {int(p["pid"]): int(p["ppid"]) for p in procs}
     named = {int(p["pid"]) for p in procs
              if "train.py" in (cmd := str(p.get("cmd", ""))) and not cmd.startswith(SHELLS)}
@@ -40,7 +48,7 @@ def run_pids(meta: dict[str, object]) -> set[int]:
         kids = {pid for pid, ppid in parent.items() if ppid in family and pid not in family}
         family |= kids
         grown = bool(kids)
-    return family
+    return family | started
 
 
 def contention_readings(folder: Path) -> list[tuple[float, Reading]]:

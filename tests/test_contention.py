@@ -114,6 +114,26 @@ def test_a_subshell_that_became_another_training_job_is_not_the_runs() -> None:
     assert run_pids(meta) == {22, 23}
 
 
+def test_a_wrapper_that_execs_the_resumed_run_is_the_runs() -> None:
+    # `bash -c 'python3 train.py ...; python3 train.py --init_from=resume'`: bash execs its last
+    # command, so the resumed run is on the GPU under the shell's PID and command line; the
+    # recorder started that process (child_pid) and reads its stdout: it writes the log
+    meta = {"child_pid": 30, "processes": [
+        {"pid": 30, "ppid": 1, "cmd": "bash -c python3 -u train.py c.py; python3 -u train.py c.py --init_from=resume"},
+        {"pid": 31, "ppid": 30, "cmd": "python3 -u train.py c.py"},
+        {"pid": 32, "ppid": 31, "cmd": "compile_worker"},
+        {"pid": 33, "ppid": 30, "cmd": "compile_worker"},
+    ]}
+    assert run_pids(meta) == {30, 31, 32}
+    # a wrapper that starts the competing job too: the competitor, its child, stays another's
+    meta = {"child_pid": 10, "processes": [
+        {"pid": 10, "ppid": 1, "cmd": "bash -c 'python3 gpu_burst.py & python3 train.py; wait'"},
+        {"pid": 11, "ppid": 10, "cmd": "python3 gpu_burst.py"},
+        {"pid": 12, "ppid": 10, "cmd": "python3 -u train.py config/c.py"},
+    ]}
+    assert run_pids(meta) == {10, 12}
+
+
 def test_a_recorded_trace_gives_a_sample_at_each_change_on_the_runs_gpus(tmp_path) -> None:
     import json
 

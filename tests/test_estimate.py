@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from monitor.core.estimate import BAND_Z, DRIFT_FLOOR, WARMUP_STEPS, Estimate, estimate
 from monitor.core.events import Iteration
-from monitor.core.pause import FWD_FRACTION
+from monitor.core.pause import FWD_FRACTION, RECENT_EVALS
 from monitor.core.plan import Plan, make_plan
 from monitor.core.report import Options
 from monitor.core.run import Run, RunState
@@ -121,11 +121,27 @@ def test_a_resumed_process_keeps_the_eval_pause_measured_before_it_in_the_same_l
     assert e.eval_source == "measured"
     assert e.eval_time_s == pytest.approx(2.0, rel=1e-6)
     assert e.remaining_s == pytest.approx(300 * 0.02 + 2 * 2.0, rel=1e-5)
-    # once the resumed process measures its own, that is used
+    # its own evals join them (one slow eval after a restart is not the rule: 2, 2, 5 s) ...
     s = feed(first + nanogpt(800, steady(0.02), eval_s=5.0, start=600, t0=first[-1][0] + 60))
-    assert est(s).eval_time_s == pytest.approx(5.0, rel=1e-6)
+    assert est(s).eval_time_s == pytest.approx(3.0, rel=1e-6)
+    # ... until it has measured RECENT_EVALS of its own
+    long_first = nanogpt(600, steady(0.02), eval_s=2.0, eval_interval=50, head=header(max_iters=2000, eval_interval=50))
+    t1 = long_first[-1][0] + 60
+    later = nanogpt(600 + 50 * RECENT_EVALS, steady(0.02), eval_s=5.0, start=600, t0=t1, eval_interval=50,
+                    head=header(max_iters=2000, eval_interval=50))
+    assert est(feed(long_first + later[:-1])).eval_time_s == pytest.approx(
+        (2.0 + (RECENT_EVALS - 1) * 5.0) / RECENT_EVALS, rel=1e-6)
+    assert est(feed(long_first + later)).eval_time_s == pytest.approx(5.0, rel=1e-6)
     # a process alone in its log predicts from its config
     assert est(feed(resumed)).eval_source == "config"
+
+
+def test_a_resumed_process_that_changed_its_evals_does_not_take_the_earlier_pause() -> None:
+    first = nanogpt(600, steady(0.02), eval_s=2.0)
+    more = header(eval_iters=200)
+    resumed = nanogpt(800, steady(0.02), eval_s=5.0, start=600, t0=first[-1][0] + 60, head=more)
+    assert est(feed(first + resumed)).eval_time_s == pytest.approx(5.0, rel=1e-6)
+    assert est(feed(first + resumed[:len(more) + 10])).eval_source == "config"
 
 
 def test_eval_pause_from_printed_times_when_arrival_is_unknown() -> None:

@@ -74,7 +74,7 @@ def test_the_blend_refitted_from_the_lines_gives_what_the_estimator_gave(bench) 
     assert [ln.finish for ln in again.lines] == pytest.approx([ln.finish for ln in res.lines], abs=1e-6)  # a microsecond: rounding of epoch seconds
     assert [ln.scale_s for ln in again.lines] == pytest.approx([ln.scale_s for ln in res.lines], abs=1e-6)  # a microsecond: rounding of epoch seconds
     for p, q in zip(res.points, again.points, strict=True):
-        assert q.errors["nanowatch"] == pytest.approx(p.errors["nanowatch"], abs=1e-9)
+        assert q.errors["nanowatch"] == pytest.approx(p.errors["nanowatch"], abs=1e-6 / res.duration_s)  # a microsecond
     # a blend of the wall-clock rate alone moves the estimate to that method's finishes
     wall = band.Blend(((0.0, 0.0, 1.0),) * len(BLEND.weights), 1)
     alone = band.reblend(res, wall)

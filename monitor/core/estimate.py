@@ -17,7 +17,7 @@ import numpy as np
 from monitor.core.band import Bands, widen
 from monitor.core.blend import Blend, combine, sped_up
 from monitor.core.eta_calibration import BANDS, BLEND
-from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, evals_between
+from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, evals_between, measured_pauses
 from monitor.core.plan import Plan
 from monitor.core.run import Run
 from monitor.core.speed import Speed
@@ -124,31 +124,35 @@ def _pause(tracker: Tracker, run: Run, plan: Plan, speed: Speed, eval_every: int
     cached = tracker.cache.get("pause")
     if isinstance(cached, tuple) and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
-    pause = eval_pause(run, plan, speed.step_s, eval_every, evals_left)
-    if pause is None or pause.source != "measured":
-        pause = _earlier_pause(tracker, run, plan, evals_left) or pause
+    pause = eval_pause(run, plan, speed.step_s, eval_every, evals_left, _earlier_pauses(tracker, run, plan))
     tracker.cache["pause"] = (key, pause)
     return pause
 
 
-def _earlier_pause(tracker: Tracker, run: Run, plan: Plan, evals_left: int) -> Pause | None:
-    """The eval pause measured in the process before this one in the same log (a run resumed
-    into its log: the same evals on the same machine), until this process measures its own."""
+#: Config keys that set what an eval costs: a resumed process that changed one runs other evals.
+EVAL_KEYS = ("eval_iters", "batch_size", "block_size")
+
+
+def _earlier_pauses(tracker: Tracker, run: Run, plan: Plan) -> np.ndarray | None:
+    """The eval pauses measured by the process before this one in the same log (a run resumed
+    into its log: the same evals on the same machine, unless the resumed process set EVAL_KEYS
+    otherwise). That process is over: read once."""
+    if "earlier" in tracker.cache:
+        return tracker.cache["earlier"]  # type: ignore[return-value]
     earlier = run.previous
-    if earlier is None or not earlier.n_iters:
-        return None
-    if "earlier" not in tracker.cache:  # that process is over: its step time is read once
+    pauses = None
+    same = earlier is not None and all(
+        earlier.config.get(k) == run.config.get(k) for k in EVAL_KEYS if k in earlier.config and k in run.config)
+    if earlier is not None and same and earlier.n_iters:
         every = eval_interval_of(earlier, plan)
         before = Tracker.of(earlier)
         before.update(earlier, every, plan.eval_in_step_time)
         chosen = before.best()
         speed = chosen[0].speed(int(earlier.iters.values[-1]), 0) if chosen is not None else None
-        tracker.cache["earlier"] = (every, speed.step_s) if every and speed is not None else None
-    known = tracker.cache["earlier"]
-    if not isinstance(known, tuple):
-        return None
-    pause = eval_pause(earlier, plan, known[1], known[0], evals_left)
-    return pause if pause is not None and pause.source == "measured" else None
+        if every and speed is not None:
+            pauses = measured_pauses(earlier, plan, every, speed.step_s)
+    tracker.cache["earlier"] = pauses
+    return pauses
 
 
 def estimate(

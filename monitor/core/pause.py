@@ -175,9 +175,20 @@ def _step0_eval_s(run: Run, plan: Plan) -> float | None:
     return printed  # the eval and the first step together
 
 
-def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left: int) -> Pause | None:
-    """Seconds each coming eval will add, with a band; None when nothing says."""
+def measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np.ndarray:
+    """Seconds each eval (+ checkpoint) of `run` added, oldest first (see eval_pause)."""
+    return _measured_pauses(run, plan, eval_every, step_s)
+
+
+def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left: int,
+               before: np.ndarray | None = None) -> Pause | None:
+    """Seconds each coming eval will add, with a band; None when nothing says. `before`: the
+    pauses an earlier process of the same run measured (a run resumed into its log: the same
+    evals on the same machine), older than this process's own; they count until this process
+    has measured RECENT_EVALS of its own, so one slow eval after a restart is not the rule."""
     pauses = _measured_pauses(run, plan, eval_every, step_s)
+    if before is not None and len(before) and len(pauses) < RECENT_EVALS:
+        pauses = np.concatenate([before[-RECENT_EVALS:], pauses])
     if len(pauses):
         mid = float(np.mean(pauses[-RECENT_EVALS:]))
         spread = float(np.std(pauses, ddof=1) / mid) if len(pauses) >= 3 and mid > 0 else EVAL_SPREAD_DEFAULT

@@ -192,13 +192,16 @@ class Tracker:
         start = run.iters.start
         for i in range(self.rows - start, n - start):
             hi, t_i = int(iters[i]), float(t[i])
-            self._flush(i, hi, t_i, float(printed[i]), iters, t, eval_every, run.first_t)
-            self._row(i, hi, t_i, float(printed[i]), float(clock[i]), iters, t, clock, eval_every)
+            # an eval was paid for between the previous line and this one (both steps ask)
+            evals = i > 0 and self._eval_in(int(iters[i - 1]), hi, eval_every)
+            self._flush(i, hi, t_i, float(printed[i]), iters, t, evals, run.first_t)
+            self._row(i, hi, t_i, float(printed[i]), float(clock[i]), iters, t, clock, eval_every, evals)
         self.rows = n
 
     def _row(self, i: int, hi: int, t: float, p: float, c: float, iters: np.ndarray, t_col: np.ndarray,
-             clock: np.ndarray, eval_every: int | None) -> None:
-        """Fold row i (iteration `hi`, arrival `t`, printed step time `p`, training clock `c`) in."""
+             clock: np.ndarray, eval_every: int | None, evals: bool) -> None:
+        """Fold row i (iteration `hi`, arrival `t`, printed step time `p`, training clock `c`) in;
+        `evals`: an eval was paid for since row i - 1."""
         warm = self._warm_until
         if i > 0:
             self._contended(float(t_col[i - 1]))
@@ -223,7 +226,7 @@ class Tracker:
         if not math.isfinite(gap) or gap < 0.0 or (gap == 0.0 and self.t_resolution_s > 0.0):
             return
         ref = self._level()
-        if self._eval_in(lo, hi, eval_every):
+        if evals:
             return
         # A line is from a burst when it came faster than its steps can run: its own printed
         # step time says how long they took, where it has one (a real speed-up of 2x or more
@@ -238,7 +241,7 @@ class Tracker:
         self.arrival.add(gap / steps, steps, hi)
 
     def _flush(self, i: int, hi: int, t: float, p: float, iters: np.ndarray, t_col: np.ndarray,
-               eval_every: int | None, first_t: float | None) -> None:
+               evals: bool, first_t: float | None) -> None:
         """Account row i against the burst it arrived in. Block-buffered output (a pipe: 8 KiB
         at a time) brings many lines at one instant; the newest of them was written up to the
         time the rest of the buffer took, so the run is further on than it says. Over a burst,
@@ -249,7 +252,6 @@ class Tracker:
         start = float(t_col[i - 1]) if i > 0 else (first_t if first_t is not None else t)
         steps = float(hi - lo)
         ref = self._level()
-        evals = i > 0 and self._eval_in(lo, hi, eval_every)
         # the time the line's steps took: printed (an eval's line at the level: its eval is
         # charged apart), the first step's printed time (compile) for the first line
         per_step = p if _finite(p) and not evals else ref
