@@ -342,17 +342,9 @@ class DirWatch:
         for directory in targets:
             if directory in watched:
                 continue
-            try:
-                wd = inotify.add_watch(directory, _FILE_MASK | _DIR_GONE | flags.ONLYDIR)
+            wd = self._add_watch(directory, inotify.add_watch, directory, _FILE_MASK | _DIR_GONE | flags.ONLYDIR)
+            if wd is not None:
                 self._wds[wd] = (directory, frozenset(targets[directory]))
-            except FileNotFoundError:
-                self._targets_now = None  # not there yet: looked for again after the next wait
-            except OSError as e:
-                if e.errno == errno.ENOTDIR:
-                    self._targets_now = None
-                    continue
-                # inotify limits (ENOSPC): the safety poll still reads every change.
-                self._say(f"cannot watch {directory}: {e.strerror or e}; checking every {self.safety_poll_s:g} s")
 
     def _ensure_shared(self, shared: SharedINotify) -> None:
         with self._lock:
@@ -364,17 +356,23 @@ class DirWatch:
         for directory, names in targets.items():
             if directory in known and shared.watching(self, known[directory]):
                 continue
-            try:
-                wd = shared.add(self, directory, frozenset(names))
+            wd = self._add_watch(directory, shared.add, self, directory, frozenset(names))
+            if wd is not None:
                 with self._lock:
                     self._shared_wds[directory] = wd
-            except FileNotFoundError:
-                self._targets_now = None  # not there yet: looked for again after the next wait
-            except OSError as e:
-                if e.errno == errno.ENOTDIR:
-                    self._targets_now = None
-                    continue
+
+    def _add_watch(self, directory: str, add: Callable[..., int], *args: object) -> int | None:
+        """`add(*args)`'s watch descriptor for `directory`, or None: a directory not there (yet) is
+        looked for again after the next wait; past inotify's limits (ENOSPC) the safety poll still
+        reads every change, and the user is told."""
+        try:
+            return add(*args)
+        except OSError as e:
+            if isinstance(e, FileNotFoundError) or e.errno == errno.ENOTDIR:
+                self._targets_now = None
+            else:
                 self._say(f"cannot watch {directory}: {e.strerror or e}; checking every {self.safety_poll_s:g} s")
+            return None
 
     def _ensure_observer(self, observer: BaseObserver) -> None:
         with self._lock:
