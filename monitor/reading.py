@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from monitor.core.batch import Batch, StepRows, row_iteration, scan_lines
+from monitor.core.batch import SCAN_MIN_LINES, Batch, StepRows, row_iteration, scan_lines
 from monitor.core.events import Crash, Event, Iteration, RunStarted
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, Partials, PrintedClock, Stripped, strip, strip_block
@@ -25,11 +25,6 @@ from monitor.core.run import MAX_STEP, RunState
 BULK_MIN_LINES = 16
 #: A larger buffer is fed in pieces of about this size (whole lines).
 BULK_BLOCK_BYTES = 1 << 22
-#: A buffer of fewer lines is fed one by one: reading it in bulk has a cost of its own
-#: (~0.5 ms), ~25 lines' worth on the line path (a live log's few new lines, every poll).
-#: From 32 lines the bulk path is cheaper (~16 against ~25 µs a line at 32 lines a read; 10
-#: against 20 at 100, a log growing 1,000 lines/s read every 0.1 s): BENCHMARKS.md.
-SCAN_MIN_LINES = 32
 
 
 class LogReading:

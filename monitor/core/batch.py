@@ -25,6 +25,12 @@ BULK_MIN_ROWS = 16
 #: Events whose folding reads nothing of the run's rows but its last step (Eval: does it go
 #: back?) and changes none of them: they may be folded in before the rows printed before them.
 #: Not TrainingEnded: after a run's end its last step said again starts the next run.
+#: A buffer of fewer lines is read line by line, by the session (monitor/reading.py) and by a
+#: replay's pacer (monitor/sources/replay.py): reading it in bulk has a cost of its own (~0.5 ms),
+#: ~25 lines' worth on the line path (a live log's few new lines, every poll). From 32 lines the
+#: bulk path is cheaper (~16 against ~25 µs a line at 32 lines a read; 10 against 20 at 100, a log
+#: growing 1,000 lines/s read every 0.1 s): BENCHMARKS.md.
+SCAN_MIN_LINES = 32
 _ROW_FREE = (Eval, Checkpoint, PyWarning, ScheduleChanges)
 
 #: Events among the rows: (k, events, a_line): they came before row k, on a line of their own

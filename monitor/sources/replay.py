@@ -19,7 +19,7 @@ from typing import overload
 
 import numpy as np
 
-from monitor.core.batch import scan_lines
+from monitor.core.batch import SCAN_MIN_LINES, scan_lines
 from monitor.core.events import Iteration
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, strip, strip_block
@@ -31,9 +31,6 @@ from monitor.sources.logfile import LogError, check_regular, iter_lines, read_bl
 #: Epoch seconds a line can have been written at: 1970 to the year 2286 (10**10 s). A value
 #: outside is no such time, and a replay would wait for it for ever.
 MAX_EPOCH_S = 1e10
-#: Fewer lines than this left in a block are paced one by one, as reading.SCAN_MIN_LINES
-#: feeds them (the bulk reader's setup would cost more).
-SCAN_MIN_LINES = 32
 #: `replay --once` reads the log this much at a time: the bulk reader's working memory grows
 #: with its block (4 MiB blocks took the peak RSS of a 1M-line replay from 61 MiB to 96 MiB;
 #: 256 KiB keeps it at 58 MiB, at the same CPU time: benchmarks/replay_speed.py).
