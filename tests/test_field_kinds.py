@@ -56,6 +56,13 @@ def session(lines: list[str], clock: FakeClock | None = None, mtime: float | Non
         (" 3: Traceback (most recent call last):", "Traceback (most recent call last):", None, 3),
         # a time of day alone: no date, so no time kept
         ("10:00:00 iter 10: loss 3.2", "iter 10: loss 3.2", None, None),
+        # Hydra's job logging `[time][logger][LEVEL] - `, then a trainer's own `[RANK 0] ` tag
+        ("[2023-08-03 17:34:50,662][trainer][INFO] - [RANK 0] iter 0: loss 3.1103, time 111.79s",
+         "iter 0: loss 3.1103, time 111.79s", 1691084090.662, 0),
+        ("[2023-08-03 21:07:45,149][torch.distributed.distributed_c10d][INFO] - Rank 2: Completed",
+         "Rank 2: Completed", 1691096865.149, None),
+        ("[Rank 1] Using device: cuda:1", "Using device: cuda:1", None, 1),
+        ("[INFO] - step 5", "step 5", None, None),
         ("[10:00:00.123] step 1", "step 1", None, None),
     ],
 )
@@ -1192,3 +1199,52 @@ def test_torchruns_wrapper_gives_way_to_the_signal_its_table_names() -> None:
              "============================================================", "train.py FAILED", "Root Cause (first observed failure):",
              "[0]:", "  exitcode  : -9 (pid: 56988)", "  traceback : Signal 9 (SIGKILL) received by PID 56988"]
     assert session(lines).snapshot().error == "Signal 9 (SIGKILL) received by PID 56988"
+
+
+def test_a_nanogpt_fork_timing_its_steps_in_seconds_with_evals_without_their_step() -> None:
+    """Intel's GPT-2 module (nanoGPT on CPUs, Hydra's logger): `time 41.66s`, `eval: train loss …`
+    before the step it pays for, and its own end line; none was read (the run stood at 'starting')."""
+    def logged(text: str) -> str:
+        return f"[2023-08-03 17:34:06,645][trainer][INFO] - [RANK 0] {text}"
+    lines = [logged("eval: train loss 3.0947, val loss 3.0770"),
+             *(logged(f"iter {i}: loss 3.{i}, time {111.79 if i == 0 else 40.5:.2f}s") for i in range(5)),
+             logged("eval: train loss 3.6313, val loss 3.4743"),
+             *(logged(f"iter {i}: loss 3.{i}, time {109.39 if i == 5 else 40.5:.2f}s") for i in range(5, 8)),
+             logged("Total Samples used for training: 352"), "Training completed! Total time taken: 00:11:52"]
+    s = session(lines)
+    snap = s.snapshot()
+    assert (snap.format, snap.status, snap.iter, snap.val_loss) == ("nanogpt", "finished", 7, pytest.approx(3.4743))
+    assert snap.step_time_s == pytest.approx(40.5, rel=0.01)
+    assert [e.iter for e in s.state.current.evals] == [0, 5]
+
+
+@pytest.mark.parametrize("interval", [1, 10])
+def test_a_nanogpt_eval_without_its_step_is_the_next_logged_steps(interval: int) -> None:
+    parser = nanogpt.Parser()
+    assert parser.parse("eval: train loss 3.1, val loss 3.2") == Eval(iter=0, train_loss=3.1, val_loss=3.2)
+    for i in range(0, 3 * interval, interval):
+        parser.parse(f"iter {i}: loss 3.0, time 5.00ms")
+    event = parser.parse("eval: train loss 3.1, val loss 3.2")
+    assert isinstance(event, Eval) and event.iter == 3 * interval
+
+
+@pytest.mark.parametrize(("train", "val", "loss"), [
+    # a fork's mean train loss and wall clock in whole seconds (no training clock on the train line)
+    ("step:{i}/400 avg_train_loss:4.{i} time:{w}s step_avg:91ms", "step:{i}/400 val_loss:4.{i} train_time:{c:.2f}s step_avg:91ms",
+     4.0),
+    # another's comma after the step and its token count
+    ("step:{i}/400, tokens seen:{i}.25M, avg_train_loss:4.{i} time:{w}/4s step_avg:129ms",
+     "step:{i}/400, tokens seen: {i}.31M, val_loss:4.{i} train_time:{c:.2f}s step_avg:129ms", 4.0),
+])
+def test_a_modded_forks_train_line_without_a_clock_is_timed_by_its_val_line(train: str, val: str, loss: float) -> None:
+    lines = ["step:0/400 val_loss:10.9 train_time:0.00s step_avg:nanms"]
+    for i in range(100, 500, 100):
+        lines += [train.format(i=i, w=13 * i // 100 + 60), val.format(i=i, c=0.09 * i)]
+    lines.append("Total training time: 89.74s")
+    snap = session(lines).snapshot()
+    assert (snap.format, snap.status, snap.iter, snap.max_iters) == ("modded", "finished", 400, 400)
+    assert snap.loss == pytest.approx(4.4) and snap.val_loss == pytest.approx(4.4)
+    assert snap.step_time_s == pytest.approx(0.09, rel=0.01)
+    # a train line without a clock and no val line after it counts from the next line on
+    snap = session([*lines[:2], "Head curvature value: 100.00"]).snapshot()
+    assert (snap.iter, snap.loss, snap.step_time_s) == (100, pytest.approx(4.1), None)

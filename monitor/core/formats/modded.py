@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 
 from monitor.core.events import (
     Compiling,
@@ -31,7 +32,9 @@ DEFAULTS: dict[str, object] = {"eval_interval": 125}
 # `train_time` is the cumulative training clock, validation excluded: ms in the records,
 # seconds (`12.345s`) in track 3. The f-string templates in the source dump carry `{step}`,
 # never digits, so they cannot match.
-_STEP = re.compile(rf"step:{INT}/{INT}(?= |$)")
+# A fork puts a comma after the step and a token count before the fields: `step:20/30, tokens
+# seen:1.25M, avg_train_loss:7.6095 time:76/4s step_avg:129ms`.
+_STEP = re.compile(rf"step:{INT}/{INT}(?=,? |$)")
 # parameter-golf's later scripts drop `step:`, put a space after each colon, keep the clock in
 # minutes (`0.8m`) and print validation lines without it.
 _BARE_STEP = re.compile(rf"{INT}/{INT}(?= (?:train|val)_loss: ?[-+\dni])")
@@ -41,7 +44,8 @@ _FIELD = re.compile(rf" +(\w+): ?{NUM}(ms|s|m)?(?= |$)")
 _KEYS = ("train_loss", "val_loss", "train_time")
 # Forks' names for the same fields (parameter-golf's XNOR-Net record: `step:1000/100000
 # loss:3.6041 t:38617ms step_avg:38.6ms`; its evolution-strategy stage prints `fitness:`, no loss).
-_ALIASES = {"loss": "train_loss", "t": "train_time"}
+# Forks that print the train loss as a mean over the logging interval name it `avg_train_loss:`.
+_ALIASES = {"loss": "train_loss", "t": "train_time", "avg_train_loss": "train_loss"}
 _SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
 _HEADER_END = ("Running Python", "Running PyTorch")
 # `Sampling steps [0, 1, 458, 459, 460, 461, …] for warmup`: every stage transition s of the
@@ -81,8 +85,23 @@ class Parser:
         self._clock: tuple[int, float] | None = None  # (step, train_time_s) last read
         self._train_step: int | None = None  # last train line's step in this run
         self._stop_step: int | None = None  # the step the script stops at, where it says so
+        self._held: Iteration | None = None  # a train line without a clock, until the next line
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
+        """The line's events; a fork's train line without a clock is given with the next line,
+        merged into its val line where that comes next (the clock there times the step)."""
+        held, self._held = self._held, None
+        parsed = self._parse(line)
+        if held is None:
+            return parsed
+        events = () if parsed is None else parsed if isinstance(parsed, tuple) else (parsed,)
+        if events and isinstance(events[0], Iteration) and events[0].iter == held.iter and events[0].loss is None:
+            return (replace(events[0], loss=held.loss), *events[1:])
+        if self._train_step is None or self._train_step < held.iter:
+            self._train_step = held.iter
+        return (held, *events)
+
+    def _parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if line.startswith("step:") or line[:1].isdigit() and _BARE_STEP.match(line):
             self._in_source, self._seen_text = False, True
             return self._stopping(self._step_line(line))
@@ -128,7 +147,7 @@ class Parser:
     def plain(self) -> bool:
         """Train lines read in bulk (bulk.modded) change nothing absorb() does not do, unless
         the run stops early (parse() then watches for the stop step)."""
-        return self._stop_step is None
+        return self._stop_step is None and self._held is None
 
     def _stopping(self, parsed: Event | tuple[Event, ...] | None) -> Event | tuple[Event, ...] | None:
         """The step line's events, and the end of training once the stop step is reached."""
@@ -158,6 +177,9 @@ class Parser:
         step, total, values = fields
         clock_s = values.get("train_time")
         if "val_loss" not in values:
+            if clock_s is None and line.startswith("step:"):  # its val line may follow with the clock
+                self._held = Iteration(iter=step, loss=values.get("train_loss"), max_iters=total)
+                return None
             self._train_step = step
             return Iteration(
                 iter=step,
@@ -204,7 +226,8 @@ def _fields(line: str) -> tuple[int, int, dict[str, float | None]] | None:
         key = _ALIASES.get(key, key) if not bare else key
         if key in _KEYS and key not in values and (unit or key != "train_time"):
             values[key] = _seconds(number(value), unit) if key == "train_time" else number(value)
-    if "train_time" not in values and not (bare and ("train_loss" in values or "val_loss" in values)):
+    # A fork's train line may carry no training clock (its val line at the same step does).
+    if "train_time" not in values and not ("train_loss" in values or bare and "val_loss" in values):
         return None
     return int(m.group(1)), int(m.group(2)), values
 

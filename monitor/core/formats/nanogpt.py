@@ -24,6 +24,7 @@ from monitor.core.events import (
     VocabSize,
 )
 from monitor.core.formats.common import NUM, OWN, SHARED, STEP, PythonErrors, constant, literal, number
+from monitor.core.formats.scan import IterationColumns
 
 NAME = "nanogpt"
 
@@ -46,11 +47,15 @@ DEFAULTS: dict[str, object] = {
 # Whole numbers are bounded: int() refuses text of more than 4300 digits (RunState drops
 # steps too large to be real ones), and a token count or vocab size must fit an int64.
 _STEP = r"(\d{1,4000})"
+# A fork that times its steps on a CPU prints seconds: `iter 1: loss 3.1276, time 41.66s`.
 _ITER = re.compile(
-    rf"iter {_STEP}: loss {NUM}(?: \w+)?, time {NUM}ms(?:, mfu {NUM}%)?", re.IGNORECASE
+    rf"iter {_STEP}: loss {NUM}(?: \w+)?, time {NUM}(ms|s)\b(?:, mfu {NUM}%)?", re.IGNORECASE
 )
 # Forks add fields between the two losses (`train perplexity 7.8959, `): any `, name value`.
 _EVAL = re.compile(rf"step {_STEP}: train loss {NUM}(?: \w+)?(?:, (?!val loss)[^,]{{1,80}})*, val loss {NUM}", re.IGNORECASE)
+# A fork's eval line without its step (Intel's GPT-2 module: `eval: train loss 3.0947, val loss
+# 3.0770`): it runs before the step it is printed before, as train.py's does.
+_EVAL_NO_STEP = re.compile(rf"eval: train loss {NUM}, val loss {NUM}")
 # saforem2/wordplay (nanoGPT's train.py rewritten around ezpz): `step=10 loss=3.2386 dt=85.2848
 # dtf=4.6529 dtb=77.9241 sps=93.8033 mtps=1.5369 mfu=4.3692 train_loss=4.2922 val_loss=4.2905`.
 # Its dt was milliseconds in 2024-04 and seconds from 2024-07 (the legend says so, the line
@@ -89,8 +94,9 @@ TRAIN_SETTINGS = frozenset((
     "dtype", "compile",
 ))
 # The end-of-training summary forks print after their loop (SakanaAI/AI-Scientist's nanoGPT
-# template: `training done`, `Best validation loss: …`, `Total train time: 87.15 mins`).
-_END_LINES = ("training done", "Total train time: ")
+# template: `training done`, `Best validation loss: …`, `Total train time: 87.15 mins`; Intel's
+# GPT-2 module: `Training completed! Total time taken: 00:11:52`).
+_END_LINES = ("training done", "Total train time: ", "Training completed! Total time taken: ")
 # sample.py's own lines (nanoGPT's, and llama2.c's separator): text generation, not training.
 _SAMPLER_LINES = ("Loading meta from ", "No meta.pkl found, assuming GPT-2 encodings")
 _SAMPLE_RULE = "---------------"
@@ -106,6 +112,15 @@ class Parser:
         self._errors = PythonErrors()
         self._kv_iter: int | None = None  # wordplay's last step line
         self._kv_losses: tuple[float | None, float | None] | None = None  # the eval its lines repeat
+        self._iters: tuple[int | None, int | None] = (None, None)  # the last two `iter` lines' steps
+
+    def _next_iter(self) -> int:
+        """The step the next `iter` line will print: the last one plus the logging interval the
+        last two show (1 after a single line, 0 before any)."""
+        before, last = self._iters
+        if last is None:
+            return 0
+        return last + (last - before if before is not None and last > before else 1)
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if self._in_config:
@@ -116,13 +131,18 @@ class Parser:
         if head == "i":
             m = _ITER.match(line)
             if m is not None:
-                mfu = number(m.group(4))
+                mfu = number(m.group(5))
+                step, self._iters = int(m.group(1)), (self._iters[1], int(m.group(1)))
                 return Iteration(
-                    iter=int(m.group(1)),
+                    iter=step,
                     loss=number(m.group(2)),
-                    step_time_s=_ms_to_s(number(m.group(3))),
+                    step_time_s=_seconds(number(m.group(3)), m.group(4)),
                     mfu=None if mfu is None or mfu < 0 else mfu / 100.0,
                 )
+        elif head == "e" and line.startswith("eval: "):
+            m = _EVAL_NO_STEP.match(line)
+            if m is not None:
+                return Eval(iter=self._next_iter(), train_loss=number(m.group(1)), val_loss=number(m.group(2)))
         elif head == "s":
             if line.startswith("step="):
                 m = _KV_STEP.match(line)
@@ -165,6 +185,11 @@ class Parser:
         """True when an `iter` line would leave the parser as it is (not inside a config
         dump): the bulk path may then fold such lines in without parse()."""
         return not self._in_config
+
+    def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
+        """`iter` lines read in bulk (bulk.nanogpt): their steps, as parse() keeps them."""
+        before = int(cols.iter[end - 2]) if end - first >= 2 else self._iters[1]
+        self._iters = (before, int(cols.iter[end - 1]))
 
     def _config_line(self, line: str) -> Event | None:
         """One line of the dumped config file (configurator.py prints the whole file): its
@@ -264,5 +289,5 @@ def final_iter(max_iters: int, log_interval: int) -> int:
     return (max_iters // step) * step
 
 
-def _ms_to_s(ms: float | None) -> float | None:
-    return None if ms is None else ms / 1000.0
+def _seconds(value: float | None, unit: str) -> float | None:
+    return None if value is None else value / 1000.0 if unit.lower() == "ms" else value

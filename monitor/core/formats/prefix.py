@@ -37,6 +37,8 @@ _PREFIX = re.compile(
     r"|\[?[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{1,9}(?: +\d+)? (?P<src>[^\]\s]{1,200}):\d+\] ?"
     # torchrun: `[rank0]: ` (stderr of a failed rank), `[default0]:` (--tee, --redirects)
     r"|\[(?:rank|default)?(?P<rank>\d{1,6})\]: ?"
+    # a trainer's own rank tag, with a space: `[RANK 0] ` (Intel's nanoGPT module), `[Rank 1] `
+    r"|\[(?:RANK|[Rr]ank) (?P<ranktag>\d{1,6})\]:? ?"
     # mpirun --tag-output (how llm.c runs on several GPUs): `[1,0]<stdout>:` (job, rank); Horovod's `[0]<stderr>:`
     r"|\[(?:\d{1,6},)?(?P<mpirank>\d{1,6})\]<std(?:out|err)>: ?"
     # srun --label (SLURM): ` 0: `, `12: ` (the task id, padded to the widest)
@@ -53,15 +55,17 @@ _PREFIX = re.compile(
     # `name - INFO - `, `INFO - name - ` (transformers' examples), loguru's
     # `| INFO     | module:function:12 - `
     rf"|{_LEVEL}:(?P<logger>[\w.<>-]*):"
-    rf"|\[{_LEVEL}\]:? ?"
+    rf"|\[{_LEVEL}\](?::| -)? ?"
     rf"|{_LEVEL} - [\w.<>-]{{1,100}} - "
     rf"|(?:[\w.]+ - )?{_LEVEL} +- "
     rf"|(?:\| ?)?{_LEVEL} *\| (?:[\w.<>]+:[\w.<>]+:\d+ - )?"
     # What only follows another prefix: ezpz's one-letter level and `[module:line]` after its
-    # time (`[2025-07-24 17:54:48,709407][I][wordplay/trainer:850] `), rich's padded level
+    # time (`[2025-07-24 17:54:48,709407][I][wordplay/trainer:850] `), Hydra's job logging
+    # `[%(asctime)s][%(name)s][%(levelname)s] - ` (its `[name]`), rich's padded level
     # (`[01/02/24 10:00:00] INFO     `), the stream and partial-line flag of a container
     # runtime's log file (CRI: `<time> stdout F `)
-    rf"|(?P<after>\[[DIWEFC]\] ?|\[[\w./<>-]{{1,100}}:\d{{1,6}}\](?: -)? ?|(?P<rich>{_LEVEL} {{1,8}}(?=\S))"
+    rf"|(?P<after>\[[DIWEFC]\] ?|\[[\w./<>-]{{1,100}}:\d{{1,6}}\](?: -)? ?|\[[\w.<>-]{{1,100}}\](?=\[{_LEVEL}\])"
+    rf"|(?P<rich>{_LEVEL} {{1,8}}(?=\S))"
     r"|(?P<stream>stdout|stderr) (?P<cri>[FP]) )"
     # a poster's elision glued to the line it cuts: `...tokens per iteration will be: 16,384`
     r"|(?P<elision>\.{3}|…)(?=[A-Za-z\[])"
@@ -134,7 +138,7 @@ def strip(line: str) -> Stripped | None:
     for _ in range(MAX_PREFIXES):
         if m is None or m.end() == at or at and m.group("elision") is not None:
             break
-        tag = m.group("rank") or m.group("mpirank") or m.group("task")
+        tag = m.group("rank") or m.group("ranktag") or m.group("mpirank") or m.group("task")
         if tag is not None:
             rank = int(tag)
         if printed_s is None:
