@@ -146,7 +146,7 @@ class Line:
     fraction: float
     samples: int
     now: float
-    finish: float
+    finish: float  # as the newest line says (Estimate.read_finish): the band's centre
     model_low: float
     model_high: float
     scale_s: float  # predicted time to come, the unit of the band's relative errors
@@ -235,9 +235,9 @@ def replay(
         contention = session.telemetry.contention if session.telemetry is not None else ()
         raw = estimate(run, plan, t, calibration=None, contention=contention)
         line_index = None
-        if raw.finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
+        if raw.read_finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
             line_index = len(lines)
-            lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.scale_s, raw.methods,
+            lines.append(Line(fraction, raw.samples, t, raw.read_finish, raw.low, raw.high, raw.scale_s, raw.methods,
                               raw.change_announced, raw.next_line_s or 0.0, raw.sped_up,
                               contention[-1][1] if contention else 0,
                               wallclock_rate(run, plan, t) or math.nan, raw.lag_s, raw.gpu_shared))

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.tables import render
 from monitor.core.band import Bands, calibrate_split, lagged_error, widen
 from monitor.core.blend import Blend, fit
-from monitor.core.estimate import blend_weights
+from monitor.core.estimate import blend_weights, lead
 
 if TYPE_CHECKING:
     from benchmarks.eta_accuracy import Line, Result
@@ -64,7 +64,7 @@ def method_errors(result: Result) -> list[tuple[float, bool, dict[str, float]]]:
     line: the blend's fitting data (lines where the log announced the change are the model's
     alone)."""
     truth, dur = result.truth, result.duration_s
-    return [(ln.fraction, ln.sped_up, {m: (f - truth) / dur for m, f in ln.methods})
+    return [(ln.fraction, ln.sped_up, {m: (lead(ln.now, f, ln.lag_s) - truth) / dur for m, f in ln.methods})
             for ln in result.lines if not ln.announced]
 
 
@@ -82,7 +82,8 @@ def reblend(result: Result, blend: Blend) -> Result:
     points = []
     for p in result.points:
         if p.line is not None:
-            err = abs(lines[p.line].finish - result.truth) / result.duration_s
+            ln = lines[p.line]
+            err = abs(lead(ln.now, ln.finish, ln.lag_s) - result.truth) / result.duration_s
             p = replace(p, errors={**p.errors, "nanowatch": err})
         points.append(p)
     return replace(result, lines=tuple(lines), points=points)
