@@ -1,7 +1,9 @@
 """Finish-time accuracy: replay recorded runs with their real line times and compare
 nanowatch's estimate with naive baselines at fixed fractions of the iterations.
 
-Run: python benchmarks/eta_accuracy.py [--markdown] [--paced] [--timing]
+Run: python benchmarks/eta_accuracy.py [--markdown] [--paced] [--timing] [--loo] [--jobs N]
+(--loo: the leave-one-run-out summary and the unfitted runs' scores only, the quick check of a
+change to the estimator; --jobs: replay that many runs at once)
 
 Error at a point = |predicted finish - actual finish| / run duration, where the actual
 finish is the time of the log's last line and the duration is the last line's time minus
@@ -408,6 +410,34 @@ def report(results: list[Result], markdown: bool) -> None:
               f"(target ≥ {100 * COVERAGE_TARGET:.0f}%)")
 
 
+def loo_only(results: list[Result]) -> int:
+    """Leave one run out over the runs fitted on, then the runs studied but not fitted on, each
+    set scored with the tables fitted on the others as calibrate_band.py would write them."""
+    from benchmarks.eta_band import fitted, reblend
+
+    fit = [r for r in results if fitted_on(r.name)]
+    print(loo_summary(leave_one_out(fit)))
+    blend, cal, _ = fitted(fit)
+    for prefix in UNFITTED_PREFIXES:
+        subset = [reblend(r, blend) for r in results if r.name.startswith(prefix)]
+        print(test_set_report(subset, cal, prefix).splitlines()[-1])
+    return 0
+
+
+def _replay_job(job: tuple[str, Path, Path | None, int | None]) -> Result | str:
+    return replay(*job)
+
+
+def replay_all(runs: list[tuple[str, Path, Path | None, int | None]], jobs: int = 1) -> list[Result | str]:
+    """replay() of each (name, log, times, max_iters flag), in order; `jobs` processes at once."""
+    if jobs <= 1:
+        return [_replay_job(job) for job in runs]
+    from multiprocessing import Pool
+
+    with Pool(jobs) as pool:
+        return pool.map(_replay_job, runs, chunksize=1)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -415,16 +445,22 @@ def main() -> int:
                     help="also replay, paced by their printed clocks, the real logs in sample_logs/nanogpt "
                          "and the nanochat, llm.c and modded-nanogpt logs (a second table)")
     ap.add_argument("--timing", action="store_true", help="also time one estimate() on a 1,000,000-step run")
+    ap.add_argument("--loo", action="store_true",
+                    help="only the leave-one-run-out summary and the scores of the runs not fitted on (test set left out)")
+    ap.add_argument("--jobs", type=int, default=1, help="replay this many runs at once (default 1)")
     args = ap.parse_args()
     heldout = [(f"heldout/{name}", log, times, flag) for name, log, times, flag in recorded_runs(HELDOUT)]
-    runs = recorded_runs() + heldout + (paced_runs() if args.paced else [])
+    runs = recorded_runs() + heldout + (paced_runs() if args.paced and not args.loo else [])
+    if args.loo:
+        runs = [run for run in runs if not in_test_set(run[0])]
     results: list[Result] = []
-    for name, log, times, flag in runs:
-        res = replay(name, log, times, flag)
+    for (name, *_), res in zip(runs, replay_all(runs, args.jobs)):
         if isinstance(res, str):
             print(f"skipped {name}: {res}")
         else:
             results.append(res)
+    if args.loo:
+        return loo_only(results)
     print("Error = |predicted finish - actual finish| / run duration; actual finish = time of the last line;")
     print("duration = last line time - first line time. Baselines: mean / median of printed step times,")
     print(f"tqdm EMA (alpha {TQDM_ALPHA}) of line-arrival gaps, wall-clock rate since the first iteration line.")

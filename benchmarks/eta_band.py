@@ -229,7 +229,9 @@ def test_set_report(results: list[Result], cal: Bands, label: str = "test set") 
                                  f"{hit}/{n} = {_pct(hit / max(1, n))}", _pct(mean_width(r, cal))]))
     k = len(results)
     mean = f"{100 * statistics.mean(errs):.3f}%" if errs else "–"
+    widths = [w for r in results if math.isfinite(w := median_relative_width(r, cal))]
+    width = f"{100 * statistics.median(widths):.1f}%" if widths else "–"
     lines.append(f"{label}, tables as shipped: <= 5% at 5%: {met[0]}/{k}; <= 3% from 10% on: {met[1]}/{k}; "
                  f"<= 0.5 pt behind the wall-clock rate: {met[2]}/{k}; band coverage >= 90%: {met[3]}/{k}; "
-                 f"mean error at the six points: {mean}")
+                 f"mean error at the six points: {mean}; median band width / time left: {width}")
     return "\n".join(lines)
