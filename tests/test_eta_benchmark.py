@@ -85,3 +85,11 @@ def test_the_blend_refitted_from_the_lines_gives_what_the_estimator_gave(bench, 
     assert [ln.finish for ln in alone.lines] == pytest.approx(
         [dict(ln.methods).get("wallclock", ln.now + sum(f - ln.now for _, f in ln.methods) / len(ln.methods))
          for ln in res.lines], abs=1e-6)
+
+
+def test_runs_replayed_at_once_score_as_one_by_one(bench) -> None:
+    runs = [(name, ROOT / "sample_logs" / "recorded" / name / "run.log", ROOT / "sample_logs" / "recorded" / name / "run.times", None)
+            for name in ("h200_ddp2_gpt2_124M", "h200_gpu_contended_short")]
+    apart, together = bench.replay_all(runs, 1), bench.replay_all(runs, 2)
+    assert [r.name for r in together] == [name for name, *_ in runs]
+    assert [[p.errors for p in r.points] for r in together] == [[p.errors for p in r.points] for r in apart]
