@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_summary, loo_table, test_set_report
+from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_report, loo_summary, loo_table, test_set_report
 from benchmarks.eta_contention import contention_readings
 from benchmarks.tables import render
 from monitor.core.estimate import estimate
@@ -410,20 +410,6 @@ def report(results: list[Result], markdown: bool) -> None:
               f"(target ≥ {100 * COVERAGE_TARGET:.0f}%)")
 
 
-def loo_only(results: list[Result]) -> int:
-    """Leave one run out over the runs fitted on, then the runs studied but not fitted on, each
-    set scored with the tables fitted on the others as calibrate_band.py would write them."""
-    from benchmarks.eta_band import fitted, reblend
-
-    fit = [r for r in results if fitted_on(r.name)]
-    print(loo_summary(leave_one_out(fit)))
-    blend, cal, _ = fitted(fit)
-    for prefix in UNFITTED_PREFIXES:
-        subset = [reblend(r, blend) for r in results if r.name.startswith(prefix)]
-        print(test_set_report(subset, cal, prefix).splitlines()[-1])
-    return 0
-
-
 def _replay_job(job: tuple[str, Path, Path | None, int | None]) -> Result | str:
     return replay(*job)
 
@@ -460,7 +446,9 @@ def main() -> int:
         else:
             results.append(res)
     if args.loo:
-        return loo_only(results)
+        fit = [r for r in results if fitted_on(r.name)]
+        print(loo_report(fit, [[r for r in results if r.name.startswith(p)] for p in UNFITTED_PREFIXES]))
+        return 0
     print("Error = |predicted finish - actual finish| / run duration; actual finish = time of the last line;")
     print("duration = last line time - first line time. Baselines: mean / median of printed step times,")
     print(f"tqdm EMA (alpha {TQDM_ALPHA}) of line-arrival gaps, wall-clock rate since the first iteration line.")

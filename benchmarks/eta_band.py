@@ -12,6 +12,7 @@ calibrated on their errors under that blend, and the run scored with both.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import sys
 from dataclasses import dataclass, replace
@@ -235,3 +236,14 @@ def test_set_report(results: list[Result], cal: Bands, label: str = "test set") 
                  f"<= 0.5 pt behind the wall-clock rate: {met[2]}/{k}; band coverage >= 90%: {met[3]}/{k}; "
                  f"mean error at the six points: {mean}; median band width / time left: {width}")
     return "\n".join(lines)
+
+
+def loo_report(fit: list[Result], unfitted: list[list[Result]]) -> str:
+    """The leave-one-run-out summary over `fit`, then each set of `unfitted` runs (named by their
+    common prefix) scored with the tables fitted on `fit`, as calibrate_band.py would write them."""
+    blend, cal, _ = fitted(fit)
+    out = [loo_summary(leave_one_out(fit))]
+    for subset in unfitted:
+        label = os.path.commonprefix([r.name for r in subset]) or "unfitted"
+        out.append(test_set_report([reblend(r, blend) for r in subset], cal, label).splitlines()[-1])
+    return "\n".join(out)
