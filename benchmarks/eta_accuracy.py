@@ -1,7 +1,9 @@
 """Finish-time accuracy: replay recorded runs with their real line times and compare
 nanowatch's estimate with naive baselines at fixed fractions of the iterations.
 
-Run: python benchmarks/eta_accuracy.py [--markdown] [--paced] [--timing]
+Run: python benchmarks/eta_accuracy.py [--markdown] [--paced] [--timing] [--loo] [--jobs N]
+(--loo: the leave-one-run-out summary and the unfitted runs' scores only, the quick check of a
+change to the estimator; --jobs: replay that many runs at once)
 
 Error at a point = |predicted finish - actual finish| / run duration, where the actual
 finish is the time of the log's last line and the duration is the last line's time minus
@@ -26,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_summary, loo_table, test_set_report
+from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_report, loo_summary, loo_table, test_set_report
 from benchmarks.eta_contention import contention_readings
 from benchmarks.tables import render
 from monitor.core.estimate import estimate
@@ -146,7 +148,7 @@ class Line:
     fraction: float
     samples: int
     now: float
-    finish: float
+    finish: float  # as the newest line says (Estimate.read_finish): the band's centre
     model_low: float
     model_high: float
     scale_s: float  # predicted time to come, the unit of the band's relative errors
@@ -235,9 +237,9 @@ def replay(
         contention = session.telemetry.contention if session.telemetry is not None else ()
         raw = estimate(run, plan, t, calibration=None, contention=contention)
         line_index = None
-        if raw.finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
+        if raw.read_finish is not None and raw.low is not None and raw.high is not None and raw.scale_s:
             line_index = len(lines)
-            lines.append(Line(fraction, raw.samples, t, raw.finish, raw.low, raw.high, raw.scale_s, raw.methods,
+            lines.append(Line(fraction, raw.samples, t, raw.read_finish, raw.low, raw.high, raw.scale_s, raw.methods,
                               raw.change_announced, raw.next_line_s or 0.0, raw.sped_up,
                               contention[-1][1] if contention else 0,
                               wallclock_rate(run, plan, t) or math.nan, raw.lag_s, raw.gpu_shared))
@@ -408,6 +410,20 @@ def report(results: list[Result], markdown: bool) -> None:
               f"(target ≥ {100 * COVERAGE_TARGET:.0f}%)")
 
 
+def _replay_job(job: tuple[str, Path, Path | None, int | None]) -> Result | str:
+    return replay(*job)
+
+
+def replay_all(runs: list[tuple[str, Path, Path | None, int | None]], jobs: int = 1) -> list[Result | str]:
+    """replay() of each (name, log, times, max_iters flag), in order; `jobs` processes at once."""
+    if jobs <= 1:
+        return [_replay_job(job) for job in runs]
+    from multiprocessing import Pool
+
+    with Pool(jobs) as pool:
+        return pool.map(_replay_job, runs, chunksize=1)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -415,16 +431,24 @@ def main() -> int:
                     help="also replay, paced by their printed clocks, the real logs in sample_logs/nanogpt "
                          "and the nanochat, llm.c and modded-nanogpt logs (a second table)")
     ap.add_argument("--timing", action="store_true", help="also time one estimate() on a 1,000,000-step run")
+    ap.add_argument("--loo", action="store_true",
+                    help="only the leave-one-run-out summary and the scores of the runs not fitted on (test set left out)")
+    ap.add_argument("--jobs", type=int, default=1, help="replay this many runs at once (default 1)")
     args = ap.parse_args()
     heldout = [(f"heldout/{name}", log, times, flag) for name, log, times, flag in recorded_runs(HELDOUT)]
-    runs = recorded_runs() + heldout + (paced_runs() if args.paced else [])
+    runs = recorded_runs() + heldout + (paced_runs() if args.paced and not args.loo else [])
+    if args.loo:
+        runs = [run for run in runs if not in_test_set(run[0])]
     results: list[Result] = []
-    for name, log, times, flag in runs:
-        res = replay(name, log, times, flag)
+    for (name, *_), res in zip(runs, replay_all(runs, args.jobs)):
         if isinstance(res, str):
             print(f"skipped {name}: {res}")
         else:
             results.append(res)
+    if args.loo:
+        fit = [r for r in results if fitted_on(r.name)]
+        print(loo_report(fit, [[r for r in results if r.name.startswith(p)] for p in UNFITTED_PREFIXES]))
+        return 0
     print("Error = |predicted finish - actual finish| / run duration; actual finish = time of the last line;")
     print("duration = last line time - first line time. Baselines: mean / median of printed step times,")
     print(f"tqdm EMA (alpha {TQDM_ALPHA}) of line-arrival gaps, wall-clock rate since the first iteration line.")

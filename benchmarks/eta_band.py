@@ -12,6 +12,7 @@ calibrated on their errors under that blend, and the run scored with both.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import sys
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.tables import render
 from monitor.core.band import Bands, calibrate_split, lagged_error, widen
 from monitor.core.blend import Blend, fit
-from monitor.core.estimate import blend_weights
+from monitor.core.estimate import blend_weights, lead
 
 if TYPE_CHECKING:
     from benchmarks.eta_accuracy import Line, Result
@@ -64,7 +65,7 @@ def method_errors(result: Result) -> list[tuple[float, bool, dict[str, float]]]:
     line: the blend's fitting data (lines where the log announced the change are the model's
     alone)."""
     truth, dur = result.truth, result.duration_s
-    return [(ln.fraction, ln.sped_up, {m: (f - truth) / dur for m, f in ln.methods})
+    return [(ln.fraction, ln.sped_up, {m: (lead(ln.now, f, ln.lag_s) - truth) / dur for m, f in ln.methods})
             for ln in result.lines if not ln.announced]
 
 
@@ -82,7 +83,8 @@ def reblend(result: Result, blend: Blend) -> Result:
     points = []
     for p in result.points:
         if p.line is not None:
-            err = abs(lines[p.line].finish - result.truth) / result.duration_s
+            ln = lines[p.line]
+            err = abs(lead(ln.now, ln.finish, ln.lag_s) - result.truth) / result.duration_s
             p = replace(p, errors={**p.errors, "nanowatch": err})
         points.append(p)
     return replace(result, lines=tuple(lines), points=points)
@@ -228,7 +230,20 @@ def test_set_report(results: list[Result], cal: Bands, label: str = "test set") 
                                  f"{hit}/{n} = {_pct(hit / max(1, n))}", _pct(mean_width(r, cal))]))
     k = len(results)
     mean = f"{100 * statistics.mean(errs):.3f}%" if errs else "–"
+    widths = [w for r in results if math.isfinite(w := median_relative_width(r, cal))]
+    width = f"{100 * statistics.median(widths):.1f}%" if widths else "–"
     lines.append(f"{label}, tables as shipped: <= 5% at 5%: {met[0]}/{k}; <= 3% from 10% on: {met[1]}/{k}; "
                  f"<= 0.5 pt behind the wall-clock rate: {met[2]}/{k}; band coverage >= 90%: {met[3]}/{k}; "
-                 f"mean error at the six points: {mean}")
+                 f"mean error at the six points: {mean}; median band width / time left: {width}")
     return "\n".join(lines)
+
+
+def loo_report(fit: list[Result], unfitted: list[list[Result]]) -> str:
+    """The leave-one-run-out summary over `fit`, then each set of `unfitted` runs (named by their
+    common prefix) scored with the tables fitted on `fit`, as calibrate_band.py would write them."""
+    blend, cal, _ = fitted(fit)
+    out = [loo_summary(leave_one_out(fit))]
+    for subset in unfitted:
+        label = os.path.commonprefix([r.name for r in subset]) or "unfitted"
+        out.append(test_set_report([reblend(r, blend) for r in subset], cal, label).splitlines()[-1])
+    return "\n".join(out)

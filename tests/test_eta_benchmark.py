@@ -61,18 +61,22 @@ def test_replay_of_one_run_scores_that_run_over_its_own_span(bench) -> None:
     assert isinstance(sft, bench.Result) and sft.final_iter == 49
 
 
-def test_the_blend_refitted_from_the_lines_gives_what_the_estimator_gave(bench) -> None:
+@pytest.mark.parametrize("folder", ["recorded/h200_ddp2_gpt2_124M", "heldout/h200e_stdout_block_buffered"])
+def test_the_blend_refitted_from_the_lines_gives_what_the_estimator_gave(bench, folder: str) -> None:
     """Leave one run out refits the blend from each line's per-method finishes instead of
-    replaying again: with the shipped blend that must give the replayed estimate exactly."""
+    replaying again: with the shipped blend that must give the replayed estimate exactly, also
+    where lines come in bursts (the finish taken earlier by the run's lead, estimate.lead)."""
     import benchmarks.eta_band as band
     from monitor.core.eta_calibration import BLEND
 
-    run = ROOT / "sample_logs" / "recorded" / "h200_ddp2_gpt2_124M"
-    res = bench.replay("ddp2", run / "run.log", run / "run.times")
+    run = ROOT / "sample_logs" / folder
+    res = bench.replay("run", run / "run.log", run / "run.times")
     assert isinstance(res, bench.Result) and res.lines
     again = band.reblend(res, BLEND)
     assert [ln.finish for ln in again.lines] == pytest.approx([ln.finish for ln in res.lines], abs=1e-6)  # a microsecond: rounding of epoch seconds
     assert [ln.scale_s for ln in again.lines] == pytest.approx([ln.scale_s for ln in res.lines], abs=1e-6)  # a microsecond: rounding of epoch seconds
+    if "buffered" in folder:
+        assert sum(ln.lag_s > 0 for ln in res.lines) > len(res.lines) / 2
     for p, q in zip(res.points, again.points, strict=True):
         assert q.errors["nanowatch"] == pytest.approx(p.errors["nanowatch"], abs=1e-6 / res.duration_s)  # a microsecond
     # a blend of the wall-clock rate alone moves the estimate to that method's finishes
@@ -81,3 +85,11 @@ def test_the_blend_refitted_from_the_lines_gives_what_the_estimator_gave(bench) 
     assert [ln.finish for ln in alone.lines] == pytest.approx(
         [dict(ln.methods).get("wallclock", ln.now + sum(f - ln.now for _, f in ln.methods) / len(ln.methods))
          for ln in res.lines], abs=1e-6)
+
+
+def test_runs_replayed_at_once_score_as_one_by_one(bench) -> None:
+    runs = [(name, ROOT / "sample_logs" / "recorded" / name / "run.log", ROOT / "sample_logs" / "recorded" / name / "run.times", None)
+            for name in ("h200_ddp2_gpt2_124M", "h200_gpu_contended_short")]
+    apart, together = bench.replay_all(runs, 1), bench.replay_all(runs, 2)
+    assert [r.name for r in together] == [name for name, *_ in runs]
+    assert [[p.errors for p in r.points] for r in together] == [[p.errors for p in r.points] for r in apart]

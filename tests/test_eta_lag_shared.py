@@ -117,13 +117,35 @@ def test_the_run_may_be_ahead_of_a_line_read_in_a_burst_by_the_time_the_rest_of_
     run = s.state.current
     e = estimate(run, make_plan(run, s.format, None), flush_t, calibration=Bands(NARROW, NARROW))
     assert e.lag_s == pytest.approx(150 * 0.02, rel=0.05)
-    assert e.low is not None and e.finish is not None
-    assert e.finish - e.low >= e.lag_s
+    assert e.low is not None and e.finish is not None and e.read_finish is not None
+    assert e.read_finish - e.low >= e.lag_s
+    # the finish is taken earlier by the lead, inside the band
+    assert e.finish == pytest.approx(e.read_finish - e.lag_s)
+    assert e.low <= e.finish <= e.read_finish
     # the last line of the flush was written at the flush: nothing left unaccounted
     whole = session(lines[:next(k for k, (t, line) in enumerate(lines) if line.startswith("iter 999:")) + 1])
     run = whole.state.current
     done = estimate(run, make_plan(run, whole.format, None), run.last_t)
     assert done.lag_s == pytest.approx(0.0, abs=0.1)
+
+
+def test_the_finish_read_mid_burst_is_the_one_the_bursts_last_line_gives() -> None:
+    """Read at a flush's 50th line, the finish is the one its last line gives (the run is at that
+    line already): the lead takes off what the lines still in the flush account for."""
+    lines = _buffered(200)
+    flush_t = next(t for t, line in lines if line.startswith("iter 801:"))
+
+    def at(step: int) -> tuple[float, float]:
+        s = session(lines[:next(k for k, (t, line) in enumerate(lines) if line.startswith(f"iter {step}:")) + 1])
+        run = s.state.current
+        e = estimate(run, make_plan(run, s.format, None), flush_t)
+        assert e.finish is not None and e.read_finish is not None
+        return e.finish, e.read_finish
+
+    (mid, mid_read), (last, last_read) = at(850), at(999)
+    assert last == pytest.approx(last_read, abs=0.1)  # nothing left in the flush: no lead
+    assert mid_read - last > 2.5  # the line read says 150 steps (3 s) more are to come
+    assert mid == pytest.approx(last, abs=0.3)
 
 
 def test_lines_written_as_they_come_have_no_lag() -> None:

@@ -31,6 +31,12 @@ __all__ = ["WARMUP_STEPS", "Estimate", "estimate", "eval_interval_of"]
 DRIFT_DEFAULT = 0.15
 DRIFT_SAMPLES = 8
 DRIFT_FLOOR = 0.02
+#: Share of the burst lag (Tracker.burst_lag_s) the finish is taken earlier by. The lag is what the
+#: burst's lines leave unaccounted of the time since the arrival before it: the steps the run did
+#: after the newest line read, less the part of a line the buffer cut. On the block-buffered runs
+#: (llm.c's CUDA trainer to a pipe, `train.py > log`) the finish read at a burst's first line is late
+#: by about the whole lag, so it is taken off in full (BENCHMARKS.md, "A buffered run's lead").
+LEAD_SHARE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +74,11 @@ class Estimate:
     #: the unit of the band's relative errors: the predicted time still to come (s)
     scale_s: float | None = None
     #: the run may be this far (s) ahead of its newest line (block-buffered output): the
-    #: band's low side reaches that much earlier (band.widen)
+    #: band's low side reaches that much earlier (band.widen), and `finish` is taken LEAD_SHARE
+    #: of it earlier than `read_finish`
     lag_s: float = 0.0
+    #: the finish as the newest line read says, before the run's lead (`lag_s`): the band's centre
+    read_finish: float | None = None
     #: the band is the one calibrated on shared GPUs: other processes are listed on the run's
     #: GPUs, and nothing shows yet that the run runs as fast beside them (speed.Stream.harmless)
     gpu_shared: bool = False
@@ -215,9 +224,7 @@ def estimate(
     next_steps = min(plan.log_interval, steps_left)
     next_gap = next_steps * step_s + evals_between(last, last + next_steps, eval_every) * pause_s
     credit = min(max(0.0, since), next_gap)
-    remaining = max(0.0, total - credit)
-    share = remaining / model_total if model_total > 0 else 0.0
-    finish = now + remaining
+    read_remaining = max(0.0, total - credit)
     # The model's own band: the spread its data so far warrants, eval pauses at their bounds.
     half = BAND_Z * _spread(speed) * model_train
     eval_low = n_pauses * pause.low_s if pause is not None else 0.0
@@ -225,17 +232,24 @@ def estimate(
     low = now + max(0.0, max(0.0, model_train - half) + eval_low - credit)
     high = now + max(0.0, model_train + half + eval_high - credit)
     # The band's unit: the time still to come (errors shrink with it), at least one line's worth.
-    scale = max(remaining, next_gap)
+    scale = max(read_remaining, next_gap)
     # Lines that came in a burst: the run may be ahead of the newest by what the burst leaves
-    # unaccounted, and by all the time since it beyond the one line the finish credits.
+    # unaccounted, and by all the time since it beyond the one line the finish credits. The band
+    # stays around the finish the newest line says; the finish itself is taken earlier by the lead.
     lag = tracker.burst_lag_s(eval_every, pause_s, last)
     if lag > 0.0:
         lag += max(0.0, since - credit)
+    read_finish = now + read_remaining
+    finish = lead(now, read_finish, lag)
+    remaining = finish - now
+    share = remaining / model_total if model_total > 0 else 0.0
     listed = bool(contention) and contention[-1][1] > 0
     shared, harmless = listed and not speed.harmless, listed and speed.harmless
     if calibration is not None:
-        low, high = widen(min(low, finish), max(high, finish), cal=calibration.of(shared, harmless), finish=finish,
-                          now=now, scale_s=scale, progress=progress, samples=speed.samples, lag_s=lag)
+        low, high = widen(min(low, read_finish), max(high, read_finish), cal=calibration.of(shared, harmless),
+                          finish=read_finish, now=now, scale_s=scale, progress=progress, samples=speed.samples,
+                          lag_s=lag)
+        low, high = min(low, finish), max(high, finish)
     return Estimate(
         step_time_s=base.step_time_s,
         eval_time_s=base.eval_time_s,
@@ -258,9 +272,16 @@ def estimate(
         next_line_s=next_gap,
         sped_up=faster,
         lag_s=lag,
+        read_finish=read_finish,
         gpu_shared=shared,
         gpu_harmless=harmless,
     )
+
+
+def lead(now: float, read_finish: float, lag_s: float) -> float:
+    """The finish (epoch s) when the newest line read says `read_finish` at `now` and the run may be
+    `lag_s` ahead of that line: LEAD_SHARE of the lag earlier, never before `now`."""
+    return max(now, read_finish - LEAD_SHARE * lag_s)
 
 
 def blend_weights(blend: Blend, progress: float | None, methods: Mapping[str, float], announced: bool,
