@@ -3,6 +3,8 @@ on Enter, one run's full screen with the same widgets as `nanowatch LOG`; Escape
 
 UI ring. Followers and GPU samplers run on their own threads (monitor.multi.Runs); their
 wake-ups become a FeedWoke message and only this thread drains their feeds into the Sessions.
+The table is drawn at once, every row `reading…`; the logs' histories are read a slice at a
+time between paints, the most recently written first, each row filled as its log is read.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from monitor.core.alerts import AlertWatch
-from monitor.core.rows import totals
+from monitor.core.rows import reading_row, run_row, totals
 from monitor.core.sanitise import clean
 from monitor.core.snapshot import Snapshot
 from monitor.multi import Runs
@@ -37,6 +39,11 @@ MIN_REDRAW_S = 0.25
 #: The exit code of Ctrl-C (128 + SIGINT), as in --jsonl.
 EXIT_INTERRUPTED = 130
 TICK_S = 1.0
+#: The logs' histories (parsing, the first estimate: ~20–80 ms a log) are read for about this
+#: long between two paints: the keys and the filled rows are not held up by 200 logs.
+FILL_SLICE_S = 0.05
+#: No log's history was there to read (its reader has not handed it over yet): look again after this.
+FILL_WAIT_S = 0.05
 
 #: Signals that end the app as a quit does, the terminal restored: kill's default, a hang-up
 #: while the terminal is still there (`kill -HUP`), an interrupt sent by kill (Ctrl-C is a key).
@@ -91,7 +98,11 @@ class MultiApp(App[int]):
         self._make_runs = make_runs
         self._publish = publish
         self.runs: Runs | None = None
-        self.snapshots: list[Snapshot] = []
+        #: each log's latest snapshot; None until its history is read
+        self.snapshots: list[Snapshot | None] = []
+        #: the logs whose history is not read yet, the most recently written first
+        self._unread: list[int] = []
+        self._filling = False
         self._waker = Waker(self)
         self._throttle = Throttle(self, self.redraw, MIN_REDRAW_S, monotonic)
         self._monotonic = monotonic
@@ -110,9 +121,11 @@ class MultiApp(App[int]):
         for sig in EXIT_SIGNALS:
             loop.add_signal_handler(sig, self._signalled, sig)
         self.runs = self._make_runs(self._waker, self._noticed)
+        self.snapshots = [None] * len(self.runs.sessions)
+        self._unread = self.runs.newest_first()
         self.runs.start()
-        self.set_interval(TICK_S, self.redraw)
-        self.redraw()
+        self.set_interval(TICK_S, self._tick)
+        self._tick()
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
@@ -138,28 +151,29 @@ class MultiApp(App[int]):
 
     @on(RunsTable.Chosen)
     def _chosen(self, message: RunsTable.Chosen) -> None:
+        if message.index in self._unread:  # the run asked for is read next
+            self._unread.remove(message.index)
+            self._unread.insert(0, message.index)
         self.push_screen(RunScreen(message.index, ChartPacer(self, self._throttle.soon, CHART_MIN_S, self._monotonic)))
         self.call_later(self.redraw)
 
-    def redraw(self) -> None:
-        """Drain every feed, snapshot every run, update the table (and the open run's screen)."""
+    def _tick(self) -> None:
+        self.redraw(every=True)
+
+    def redraw(self, every: bool = False) -> None:
+        """Drain the feeds of the logs already read, snapshot those that changed (`every`: all of
+        them, the clock having moved), update the table (and the open run's screen); the logs
+        not read yet are read by `_fill`, a slice at a time."""
         runs = self.runs
         if runs is None:
             return
         self._throttle.redrawn()
-        runs.drain()
         now = runs.clock()
-        self.snapshots = runs.snapshots(now)
-        if self._bell_watches is not None:
-            watches = self._bell_watches
-            found = [watches.setdefault(i, AlertWatch()).see(snap) for i, snap in enumerate(self.snapshots)]
-            if any(found):  # every run's watch sees its snapshot, then one ring
-                self.bell()
-        if self._publish is not None:
-            for snap in self.snapshots:
-                self._publish(snap)
-        self.query_one("#runs-summary", Static).update(Text(f"nanowatch · {totals(self.snapshots)}"))
-        self.query_one(RunsTable).show(runs.rows(self.snapshots), [s.status for s in self.snapshots])
+        unread = set(self._unread)
+        for i, session in enumerate(runs.sessions):
+            if i not in unread and (runs.drain_log(i) or every or self.snapshots[i] is None):
+                self.snapshots[i] = session.snapshot(now)
+        self._show()
         screen = self.screen
         if isinstance(screen, RunScreen):
             session = runs.sessions[screen.index]
@@ -167,8 +181,65 @@ class MultiApp(App[int]):
             charts = screen.charts.wanted(key)
             if charts:
                 screen.charts.drawn(key)
-            snap = session.snapshot(now, charts=True) if charts else self.snapshots[screen.index]
+            snap = self.snapshots[screen.index]
+            if charts or snap is None:
+                snap = session.snapshot(now, charts=charts)
             screen.view.show(snap, charts=charts)
+        self._fill_soon(after_paint=True)
+
+    def _fill(self) -> None:
+        """Read the histories of the logs not read yet, the most recently written first, for
+        about FILL_SLICE_S; show the rows filled; the rest after the next paint."""
+        self._filling = False
+        runs = self.runs
+        if runs is None:
+            return
+        start = self._monotonic()
+        read_any = False
+        for i in list(self._unread):
+            if self._monotonic() - start >= FILL_SLICE_S:
+                break
+            runs.drain_log(i)
+            if runs.history_read(i):
+                self._unread.remove(i)
+                self.snapshots[i] = runs.sessions[i].snapshot(runs.clock())
+                read_any = True
+        if read_any:  # shown by the next redraw: at most every MIN_REDRAW_S, however fast logs are read
+            self._throttle.soon()
+        self._fill_soon(after_paint=False, wait=not read_any)
+
+    def _fill_soon(self, *, after_paint: bool, wait: bool = False) -> None:
+        """Go on reading histories after the next paint, after the messages (keys) already
+        queued, or (`wait`: nothing was there to read, the readers are still at it) in a while."""
+        if self._unread and not self._filling:
+            self._filling = True
+            if wait:
+                self.set_timer(FILL_WAIT_S, self._fill)
+            elif after_paint:
+                self.call_after_refresh(self._fill)
+            else:
+                self.call_later(self._fill)
+
+    def _show(self) -> None:
+        """The table and the totals line as the snapshots stand (a log not read yet: `reading…`)."""
+        runs = self.runs
+        assert runs is not None
+        read = [snap for snap in self.snapshots if snap is not None]
+        if self._bell_watches is not None:
+            watches = self._bell_watches
+            found = [watches.setdefault(i, AlertWatch()).see(snap)
+                     for i, snap in enumerate(self.snapshots) if snap is not None]
+            if any(found):  # every run's watch sees its snapshot, then one ring
+                self.bell()
+        if self._publish is not None:
+            for snap in read:
+                self._publish(snap)
+        reading = f" · reading {len(self._unread)} logs…" if self._unread else ""
+        summary = f"{totals(read)}{reading}" if read else reading.removeprefix(" · ")
+        self.query_one("#runs-summary", Static).update(Text(f"nanowatch · {summary}"))
+        rows = [reading_row(name) if snap is None else run_row(name, snap) for name, snap in zip(runs.names, self.snapshots)]
+        self.query_one(RunsTable).show(rows, [row.status if snap is None else snap.status
+                                              for row, snap in zip(rows, self.snapshots)])
 
     # --- keys ---
 
