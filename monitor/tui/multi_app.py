@@ -185,7 +185,7 @@ class MultiApp(App[int]):
             if charts or snap is None:
                 snap = session.snapshot(now, charts=charts)
             screen.view.show(snap, charts=charts)
-        self._fill_soon(after_paint=True)
+        self._fill_soon()
 
     def _fill(self) -> None:
         """Read the histories of the logs not read yet, the most recently written first, for
@@ -206,19 +206,17 @@ class MultiApp(App[int]):
                 read_any = True
         if read_any:  # shown by the next redraw: at most every MIN_REDRAW_S, however fast logs are read
             self._throttle.soon()
-        self._fill_soon(after_paint=False, wait=not read_any)
+        self._fill_soon(wait=not read_any)
 
-    def _fill_soon(self, *, after_paint: bool, wait: bool = False) -> None:
-        """Go on reading histories after the next paint, after the messages (keys) already
-        queued, or (`wait`: nothing was there to read, the readers are still at it) in a while."""
+    def _fill_soon(self, *, wait: bool = False) -> None:
+        """Go on reading histories once the messages (keys) queued are handled and the screen
+        is painted, or (`wait`: nothing was there to read, the readers are still at it) in a while."""
         if self._unread and not self._filling:
             self._filling = True
             if wait:
                 self.set_timer(FILL_WAIT_S, self._fill)
-            elif after_paint:
-                self.call_after_refresh(self._fill)
             else:
-                self.call_later(self._fill)
+                self.call_after_refresh(self._fill)
 
     def _show(self) -> None:
         """The table and the totals line as the snapshots stand (a log not read yet: `reading…`)."""
