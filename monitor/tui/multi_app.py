@@ -125,6 +125,7 @@ class MultiApp(App[int]):
         self._unread = self.runs.newest_first()
         self.runs.start()
         self.set_interval(TICK_S, self._tick)
+        self._fill()  # the histories already handed over, for one slice at most: then the first paint
         self._tick()
 
     def on_unmount(self) -> None:
