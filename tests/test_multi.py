@@ -125,7 +125,8 @@ async def _open_and_come_back(tmp_path: Path) -> None:
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
             app.redraw()
-            if table.row_count == 2 and "finished" in str(table.get_cell("0", "status")):
+            if (table.row_count == 2 and "finished" in str(table.get_cell("0", "status"))
+                    and "reading" not in str(table.get_cell("1", "status"))):
                 break
             await pilot.pause(0.05)
         assert str(table.get_cell("0", "run")) == "a/run.log"

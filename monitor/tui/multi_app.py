@@ -10,6 +10,7 @@ time between paints, the most recently written first, each row filled as its log
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import time
 from collections.abc import Callable
@@ -42,6 +43,9 @@ TICK_S = 1.0
 #: The logs' histories (parsing, the first estimate: ~20–80 ms a log) are read for about this
 #: long between two paints: the keys and the filled rows are not held up by 200 logs.
 FILL_SLICE_S = 0.05
+#: While histories are being read, the table is updated at most this often: every update of a
+#: cell repaints all its rows on screen (~50 ms), and 200 logs read one by one would repaint it 200 times.
+FILL_SHOW_S = 1.0
 #: No log's history was there to read (its reader has not handed it over yet): look again after this.
 FILL_WAIT_S = 0.05
 
@@ -103,6 +107,7 @@ class MultiApp(App[int]):
         #: the logs whose history is not read yet, the most recently written first
         self._unread: list[int] = []
         self._filling = False
+        self._shown_at = -math.inf
         self._waker = Waker(self)
         self._throttle = Throttle(self, self.redraw, MIN_REDRAW_S, monotonic)
         self._monotonic = monotonic
@@ -159,7 +164,8 @@ class MultiApp(App[int]):
         self.call_later(self.redraw)
 
     def _tick(self) -> None:
-        self.redraw(every=True)
+        # while histories are read, only the runs that changed: the rest wait for the reading to end
+        self.redraw(every=not self._unread)
 
     def redraw(self, every: bool = False) -> None:
         """Drain the feeds of the logs already read, snapshot those that changed (`every`: all of
@@ -171,9 +177,10 @@ class MultiApp(App[int]):
         self._throttle.redrawn()
         now = runs.clock()
         unread = set(self._unread)
-        for i, session in enumerate(runs.sessions):
-            if i not in unread and (runs.drain_log(i) or every or self.snapshots[i] is None):
-                self.snapshots[i] = session.snapshot(now)
+        rings = [self._took(i, session.snapshot(now)) for i, session in enumerate(runs.sessions)
+                 if i not in unread and (runs.drain_log(i) or every or self.snapshots[i] is None)]
+        if any(rings):  # every run's watch sees its snapshot, then one ring
+            self.bell()
         self._show()
         screen = self.screen
         if isinstance(screen, RunScreen):
@@ -196,17 +203,19 @@ class MultiApp(App[int]):
         if runs is None:
             return
         start = self._monotonic()
-        read_any = False
+        read_any = ring = False
         for i in list(self._unread):
             if self._monotonic() - start >= FILL_SLICE_S:
                 break
             runs.drain_log(i)
             if runs.history_read(i):
                 self._unread.remove(i)
-                self.snapshots[i] = runs.sessions[i].snapshot(runs.clock())
+                ring = self._took(i, runs.sessions[i].snapshot(runs.clock())) or ring
                 read_any = True
-        if read_any:  # shown by the next redraw: at most every MIN_REDRAW_S, however fast logs are read
-            self._throttle.soon()
+        if ring:
+            self.bell()
+        if read_any and not self._unread:
+            self._show()  # the last one read: every row filled now
         self._fill_soon(wait=not read_any)
 
     def _fill_soon(self, *, wait: bool = False) -> None:
@@ -219,20 +228,22 @@ class MultiApp(App[int]):
             else:
                 self.call_after_refresh(self._fill)
 
+    def _took(self, index: int, snap: Snapshot) -> bool:
+        """Log `index`'s new snapshot: kept for the table, published, seen by its --bell watch
+        (True: that watch found an alert to ring for)."""
+        self.snapshots[index] = snap
+        if self._publish is not None:
+            self._publish(snap)
+        return self._bell_watches is not None and self._bell_watches.setdefault(index, AlertWatch()).see(snap)
+
     def _show(self) -> None:
         """The table and the totals line as the snapshots stand (a log not read yet: `reading…`)."""
         runs = self.runs
         assert runs is not None
+        if self._unread and self._monotonic() - self._shown_at < FILL_SHOW_S:
+            return  # rows filled since the last update wait for the next (FILL_SHOW_S)
+        self._shown_at = self._monotonic()
         read = [snap for snap in self.snapshots if snap is not None]
-        if self._bell_watches is not None:
-            watches = self._bell_watches
-            found = [watches.setdefault(i, AlertWatch()).see(snap)
-                     for i, snap in enumerate(self.snapshots) if snap is not None]
-            if any(found):  # every run's watch sees its snapshot, then one ring
-                self.bell()
-        if self._publish is not None:
-            for snap in read:
-                self._publish(snap)
         reading = f" · reading {len(self._unread)} logs…" if self._unread else ""
         summary = f"{totals(read)}{reading}" if read else reading.removeprefix(" · ")
         self.query_one("#runs-summary", Static).update(Text(f"nanowatch · {summary}"))
