@@ -64,9 +64,11 @@ asyncio.run(main())
 
 
 def measure(tree: Path, logs: list[Path]) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, *map(str, logs)], cwd=tree, capture_output=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(tree)}).stdout
-    return json.loads(out.splitlines()[-1])
+    done = subprocess.run([sys.executable, "-c", CHILD, *map(str, logs)], cwd=tree, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(tree)})
+    if done.returncode != 0:
+        sys.exit(f"{tree}: the app failed:\n{done.stderr.decode(errors='replace')[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def main() -> None:
