@@ -234,7 +234,7 @@ class MultiApp(App[int]):
         self.snapshots[index] = snap
         if self._publish is not None:
             self._publish(snap)
-        return self._bell_watches is not None and self._bell_watches.setdefault(index, AlertWatch()).see(snap)
+        return self._bell_watches is not None and bool(self._bell_watches.setdefault(index, AlertWatch()).see(snap))
 
     def _show(self) -> None:
         """The table and the totals line as the snapshots stand (a log not read yet: `reading…`)."""
