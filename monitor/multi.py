@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from monitor.core.rows import RunRow, run_row, short_names
+from monitor.core.rows import short_names
 from monitor.core.snapshot import Snapshot
 from monitor.live import GpuSourceFactory, LiveFeed
 from monitor.session import Session
@@ -69,12 +69,30 @@ class Runs:
         """Hand what every feed queued to its session; which runs changed."""
         return [feed.drain() for feed in self.feeds]
 
+    def drain_log(self, index: int) -> bool:
+        """Hand what log `index`'s feed queued to its session; True when its run changed."""
+        return self.feeds[index].drain()
+
+    def history_read(self, index: int) -> bool:
+        """Log `index`'s session holds what the log held when it was first read (its source
+        said so after handing it over, or said it is not there yet or cannot be read)."""
+        return self.feeds[index].state is not None
+
+    def newest_first(self) -> list[int]:
+        """The logs' indices, the most recently written first (one not there yet: last)."""
+        return sorted(range(len(self.paths)), key=lambda i: -_mtime(self.paths[i]))
+
     def snapshots(self, now: float | None = None) -> list[Snapshot]:
         now = self.clock() if now is None else now
         return [s.snapshot(now) for s in self.sessions]
 
-    def rows(self, snaps: Sequence[Snapshot]) -> list[RunRow]:
-        return [run_row(name, snap) for name, snap in zip(self.names, snaps)]
+
+def _mtime(path: str) -> float:
+    """The file's mtime (s), or -inf when it cannot be read (not there yet)."""
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return -math.inf
 
 
 def follow_many_jsonl(
@@ -91,13 +109,15 @@ def follow_many_jsonl(
     out = sys.stdout if out is None else out
     interval_s = max(interval_s, MIN_INTERVAL_S)
     last_write = [-math.inf] * len(runs.feeds)
+    order = runs.newest_first()
     runs.start()
     try:
         while stop is None or not stop.is_set():
             wake.clear()  # before draining: a line queued after the drain wakes the wait below
-            for i, feed in enumerate(runs.feeds):
-                # log by log, each record out as soon as it is made: the first log's record does
-                # not wait for every other log's history to be read (200 logs: seconds)
+            for i in order:
+                # log by log, the most recently written first, each record out as soon as it is
+                # made: it does not wait for every other log's history to be read (200 logs: seconds)
+                feed = runs.feeds[i]
                 changed = feed.drain()
                 now = runs.clock()
                 if (changed and not feed.pending()) or now - last_write[i] >= interval_s:

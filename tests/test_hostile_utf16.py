@@ -172,3 +172,15 @@ def test_a_gpu_log_in_utf16_or_with_a_mark_reads_as_its_utf8_copy(tmp_path: Path
     got, want = CsvFileSource(str(marked)), CsvFileSource(str(plain))
     assert got.status is None  # it was "the GPU log has no readable sample"
     assert list(got.stream(float("inf"))) == list(want.stream(float("inf")))
+
+
+@pytest.mark.parametrize("name", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", ["iter 1: loss 2.0\r\niter 2: loss 1.9\n", TEXT, "上\n" * 3, "ഀ\rx\n"])
+@pytest.mark.parametrize("stray", [b"", b"\n", b"\x0a\x00", b"\x00\x0d"])
+def test_a_region_decoded_at_once_is_what_decoding_it_line_by_line_gives(name: str, text: str, stray: bytes) -> None:
+    from monitor.core.lines import Utf16Lines
+
+    decoder = Utf16Lines(name)
+    region = text.encode(name) + stray + text.encode(name)
+    by_line = "".join(line.decode(name, "replace") for line in decoder._split.split(region))
+    assert decoder._decode(region) == by_line

@@ -96,7 +96,8 @@ def test_jsonl_of_several_logs(tmp_path: Path) -> None:
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
             records = [json.loads(line) for line in out.getvalue().splitlines()]
-            if any(r["source"] == str(b) and r["iter"] == 600 for r in records):
+            if (any(r["source"] == str(b) and r["iter"] == 600 for r in records)
+                    and any(r["source"] == str(a) and r["status"] == "finished" for r in records)):
                 break
             time.sleep(0.05)
     finally:
@@ -124,7 +125,8 @@ async def _open_and_come_back(tmp_path: Path) -> None:
         deadline = time.monotonic() + DEADLINE_S
         while time.monotonic() < deadline:
             app.redraw()
-            if table.row_count == 2 and "finished" in str(table.get_cell("0", "status")):
+            if (table.row_count == 2 and "finished" in str(table.get_cell("0", "status"))
+                    and "reading" not in str(table.get_cell("1", "status"))):
                 break
             await pilot.pause(0.05)
         assert str(table.get_cell("0", "run")) == "a/run.log"
@@ -162,14 +164,14 @@ class StaticRuns:
     def stop(self) -> None:
         pass
 
-    def drain(self) -> list[bool]:
-        return [False] * len(self.sessions)
+    def drain_log(self, index: int) -> bool:
+        return False
 
-    def snapshots(self, now: float | None = None) -> list[Snapshot]:
-        return [s.snapshot(self.clock() if now is None else now) for s in self.sessions]
+    def history_read(self, index: int) -> bool:
+        return True
 
-    def rows(self, snaps):
-        return [run_row(n, s) for n, s in zip(self.names, snaps)]
+    def newest_first(self) -> list[int]:
+        return list(range(len(self.sessions)))
 
 
 def _static_runs() -> StaticRuns:
@@ -232,3 +234,90 @@ def test_cli_several_logs_usage_errors(capsys, argv: list[str], reason: str) -> 
 
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith(f"nanowatch: error: {reason}")
+
+
+# --- the table is drawn before the logs' histories are read ----------------------------------
+
+
+class GatedRuns(StaticRuns):
+    """StaticRuns whose histories are read only once the test lets them (`ready`), the most
+    recently written first in the order `newest`; `read` lists them in the order the app took them."""
+
+    def __init__(self, runs: StaticRuns, newest: list[int]) -> None:
+        super().__init__(runs.sessions, runs.names, runs.clock)
+        self.newest, self.ready, self.read = newest, set[int](), list[int]()
+
+    def history_read(self, index: int) -> bool:
+        if index in self.ready and index not in self.read:
+            self.read.append(index)
+        return index in self.ready
+
+    def newest_first(self) -> list[int]:
+        return list(self.newest)
+
+
+def _statuses(table: RunsTable) -> list[str]:
+    return [str(table.get_cell(str(i), "status")) for i in range(table.row_count)]
+
+
+def test_the_table_is_drawn_before_any_history_is_read_and_filled_as_each_is() -> None:
+    asyncio.run(_fills_in())
+
+
+async def _fills_in() -> None:
+    runs = GatedRuns(_static_runs(), newest=[2, 0, 1])
+    app = make_multi_app(lambda wake, notice: runs)  # type: ignore[arg-type,return-value]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.1)
+        table = app.query_one(RunsTable)
+        assert _statuses(table) == ["reading…"] * 3  # drawn at once, every row waiting for its log
+        assert [str(table.get_cell(str(i), "run")) for i in range(3)] == runs.names
+        assert "reading 3 logs…" in str(app.query_one("#runs-summary").render())
+        runs.ready.add(1)
+        app.redraw()
+        for _ in range(100):  # the app reads it in its own time: a slice at a time between paints
+            await pilot.pause(0.02)
+            if _statuses(table)[1] != "reading…":
+                break
+        assert _statuses(table)[0] == _statuses(table)[2] == "reading…"
+        assert _statuses(table)[1].startswith("finished")
+        summary = str(app.query_one("#runs-summary").render())
+        assert summary.startswith("nanowatch · 1 runs") and summary.endswith("reading 2 logs…")
+        runs.ready.update({0, 2})
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "reading…" not in _statuses(table):
+                break
+        assert "reading…" not in _statuses(table)
+        assert runs.read == [1, 2, 0]  # 1 when let; then the newest first
+        assert "reading" not in str(app.query_one("#runs-summary").render())
+
+
+def test_a_run_opened_before_its_history_is_read_is_read_next() -> None:
+    asyncio.run(_opened_early())
+
+
+async def _opened_early() -> None:
+    runs = GatedRuns(_static_runs(), newest=[0, 1, 2])
+    app = make_multi_app(lambda wake, notice: runs)  # type: ignore[arg-type,return-value]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.1)
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RunScreen) and app.screen.index == 2
+        runs.ready.update({0, 1, 2})
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if len(runs.read) == 3:
+                break
+        assert runs.read[0] == 2
+
+
+def test_logs_are_read_the_most_recently_written_first(tmp_path: Path) -> None:
+    import os
+
+    paths = [_copy(tmp_path, name, lines=40) for name in ("a", "b", "c", "d")]
+    for path, age_s in zip(paths, (30, 10, 20, 40)):
+        os.utime(path, (T - age_s, T - age_s))
+    missing = tmp_path / "e" / "run.log"  # not there yet: read last
+    assert _runs([*paths, missing]).newest_first() == [1, 2, 0, 3, 4]

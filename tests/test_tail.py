@@ -627,3 +627,49 @@ def test_the_shared_instance_wakes_only_the_watches_an_event_concerns() -> None:
     assert (c.gone, c.woken, 2 in shared._subs) == ([2], 1, False)
     shared._dispatch([(0, flags.Q_OVERFLOW, 0, "")])
     assert (a.woken, b.woken, c.woken) == (2, 1, 1)
+
+
+#: A copytruncate'd log's hole (the writer kept its offset): block-aligned, so no NULs precede its lines.
+HOLE_BYTES = 64 << 20
+
+
+def test_a_hole_left_by_copytruncate_is_passed_over_and_rewrites_are_still_seen(tmp_path: Path, monkeypatch) -> None:
+    from monitor.sources.logfile import next_data
+
+    log = tmp_path / "run.log"
+    log.write_text("".join(iter_line(i) for i in range(3)))
+    got = Collector()
+    follower = Follower(str(log), got.lines, got.error, CountingClock(), on_reset=got.reset)
+    follower.check(at_start=True)
+    assert got.texts() == lines(0, 1, 2)
+    with open(log, "r+b") as w:  # copytruncate: emptied, then written on at the writer's offset
+        w.truncate(0)
+        w.seek(HOLE_BYTES)
+        w.write("".join(iter_line(i) for i in (3, 4)).encode())
+    with open(log, "rb") as r:
+        if next_data(r.fileno(), 0) == 0:
+            pytest.skip("this file system does not say where a file's holes are")
+    read: list[int] = []
+    pread = os.pread
+
+    def counted(fd: int, n: int, pos: int) -> bytes:
+        data = pread(fd, n, pos)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", counted)
+    follower.check()
+    assert got.kinds() == ["lines", "reset", "lines"]
+    assert got.texts() == lines(0, 1, 2, 3, 4)
+    assert sum(read) < 1 << 20  # the lines after the hole, not its 64 MiB of NULs
+    with open(log, "ab") as w:  # the writer goes on: appended, not rewritten
+        w.write(iter_line(5).encode())
+    follower.check()
+    assert got.texts() == lines(*range(6)) and len(got.of("reset")) == 1
+    end = log.stat().st_size
+    with open(log, "r+b") as w:  # the last line rewritten in place: a new run
+        w.seek(end - len(iter_line(5)))
+        w.write(iter_line(9).encode())
+    os.utime(log, ns=(log.stat().st_atime_ns, log.stat().st_mtime_ns + 1_000_000))
+    follower.check()
+    assert len(got.of("reset")) == 2

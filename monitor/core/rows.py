@@ -46,6 +46,15 @@ def short_names(paths: Sequence[str]) -> list[str]:
     return ["/".join(p[-d:]) for p, d in zip(parts, depth)]
 
 
+#: The status of a log whose history is still being read (the table is drawn before it is).
+READING = "reading…"
+
+
+def reading_row(name: str) -> RunRow:
+    """The row of a log whose history is not read yet: its name, `reading…`, nothing else."""
+    return RunRow(name, READING, "", "", "", "")
+
+
 def run_row(name: str, snap: Snapshot) -> RunRow:
     return RunRow(name, _status(snap), _progress(snap), _finish(snap), _kwh(snap), _cost(snap))
 

@@ -25,6 +25,7 @@ from monitor.sources.handover import (
     give_partial,
     hand_over,
 )
+from monitor.sources.logfile import next_data
 from monitor.sources.problems import Guard
 from monitor.sources.watch import DirWatch
 
@@ -322,6 +323,7 @@ class Follower:
                 want = min(want, FOLLOW_READ_BYTES)
             first = False
             try:
+                self._skip_hole(fd)
                 data = os.pread(fd, want, self._pos)
             except OSError as e:
                 self._say(f"{self.path}: read failed: {e.strerror or e}")
@@ -339,6 +341,15 @@ class Follower:
             self.mtime, self._mtime_ns = st.st_mtime, st.st_mtime_ns
         except OSError:
             self.mtime = None
+
+    def _skip_hole(self, fd: int) -> None:
+        """Pass over a hole at the read position (logfile.next_data: a copytruncate'd log whose
+        writer kept its offset has one of as many bytes as the log had, all NULs, no line). What
+        is remembered from before it is not what lies before the position any more."""
+        start = next_data(fd, self._pos)
+        if start > self._pos:
+            self._pos = start
+            self._before = b""
 
     def _remember(self, data: bytes) -> None:
         """Keep the signature bytes of what is read (see SIGNATURE_BYTES)."""

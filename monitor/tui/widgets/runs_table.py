@@ -87,10 +87,15 @@ class RunsTable(DataTable[Text]):
         #: the column widths and the (shortened) cells on screen
         self._widths: list[int] = []
         self._shown: list[tuple[str, ...]] = []
+        self._on_screen_only = False
 
-    def show(self, rows: Sequence[RunRow], statuses: Sequence[str]) -> None:
+    def show(self, rows: Sequence[RunRow], statuses: Sequence[str], *, on_screen_only: bool = False) -> None:
+        """Show `rows`; `on_screen_only`: a row out of sight keeps what it shows until a later
+        show (any cell updated repaints every row on screen: 200 rows filled one by one out of
+        sight would repaint it 200 times)."""
         self._cells = [row.cells() for row in rows]
         self._statuses = list(statuses)
+        self._on_screen_only = on_screen_only
         self._lay_out()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -119,7 +124,11 @@ class RunsTable(DataTable[Text]):
         self._put_rows()
 
     def _put_rows(self) -> None:
+        top = self.scroll_offset.y
+        seen = range(top, top + self.size.height) if self._on_screen_only else range(len(self._cells))
         for i, (full, status) in enumerate(zip(self._cells, self._statuses)):
+            if i < len(self._shown) and i not in seen:
+                continue
             cells = tuple(shorten(c, w, middle=j == 0) for j, (c, w) in enumerate(zip(full, self._widths)))
             rendered = [Text(c) for c in cells]  # a file name is shown as text, never as markup
             rendered[1].stylize(STATUS_STYLE.get(status, ""))
