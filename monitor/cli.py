@@ -26,7 +26,7 @@ from monitor.arguments import (
     check_cluster_options,
     check_streams,
 )
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean_name
 from monitor.offline import demo_records, new_session, once, options_from, replay
 from monitor.sources.logfile import LogError, check_followable, check_regular, raise_open_file_limit
 
@@ -40,7 +40,7 @@ def say(message: str) -> None:
     """One line on stderr; outside text in it passes the one sanitiser."""
     if sys.stderr is not None:  # None when started with stderr closed
         with contextlib.suppress(OSError, ValueError):
-            print(f"nanowatch: {clean(message)}", file=sys.stderr, flush=True)
+            print(f"nanowatch: {clean_name(message)}", file=sys.stderr, flush=True)
 
 
 #: What the text front ends print beyond ASCII, said in ASCII for a terminal whose encoding

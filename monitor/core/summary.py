@@ -8,14 +8,14 @@ from __future__ import annotations
 import math
 
 from monitor.core import textfmt as fmt
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean, clean_name
 from monitor.core.snapshot import Snapshot
 
 
 def summary(snap: Snapshot) -> str:
     rows: list[tuple[str, str]] = []
     add = rows.append
-    head = f"nanowatch · {clean(snap.source)} · {snap.format or 'format unknown'}"
+    head = f"nanowatch · {clean_name(snap.source)} · {snap.format or 'format unknown'}"
     if snap.run_count > 1:
         head += f" · run {snap.run_index + 1} of {snap.run_count}"
     add(("status", _status(snap)))

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric, StateSetMetricFamily
 from prometheus_client.exposition import choose_encoder
 
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean, clean_name
 from monitor.core.snapshot import STATUSES, Snapshot
 
 #: Loopback unless the user asks otherwise: a training box should not publish to its network by accident.
@@ -137,7 +137,7 @@ def _cost_families(snaps: Iterable[Snapshot]) -> Iterator[Metric]:
 
 def _labels(snap: Snapshot) -> list[str]:
     # the page is read with curl in a terminal too: a log's name goes through the sanitiser
-    return [clean(snap.source), str(snap.run_index), snap.format or ""]
+    return [clean_name(snap.source), str(snap.run_index), snap.format or ""]
 
 
 def _info(snap: Snapshot) -> dict[str, str]:
