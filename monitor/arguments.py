@@ -87,7 +87,8 @@ def _common(p: argparse.ArgumentParser, live: bool = True) -> None:
 
     out = p.add_mutually_exclusive_group()
     out.add_argument("--jsonl", action="store_true", help="no TUI: write one JSON record per line to stdout")
-    out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
+    out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit" if live
+                     else "play the whole log at once, print its summary and exit")
     p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
     p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="log family (default: detect)")
     p.add_argument("--max-iters", type=flags.whole_number, metavar="N", help="total iterations, when the log does not say")
@@ -120,7 +121,15 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
         description="Watch a training log: progress, finish time, GPUs, energy.",
         epilog="more commands (each takes --help):\n"
                "  nanowatch replay LOG [--times FILE]   play a finished log as if live\n"
-               "  nanowatch demo                        replay a bundled real H100 run",
+               "  nanowatch demo                        replay a bundled real H100 run\n\n"
+               "examples:\n"
+               "  python -u train.py | tee run.log      on the GPU box, then:\n"
+               "  nanowatch run.log                     the live screen: q quits, ? shows\n"
+               "                                        every key and what each number means\n"
+               "  nanowatch run.log --once              a summary of the log as it is now\n"
+               "  nanowatch a/run.log b/run.log         several runs in one table\n\n"
+               "exit codes: 0 ok, 2 bad usage or unreadable input (one line on stderr),\n"
+               "130 Ctrl-C",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     main.add_argument("log", metavar="LOG", help="the training log to follow ('-' for stdin)")

@@ -112,7 +112,8 @@ def _loss(s: Snapshot) -> str:
             loss += f" · last finite {fmt.num(s.last_finite_loss)}"
         parts.append(loss)
     if s.best_val_loss is not None:  # named as the log names it: val bpb is not a loss in nats
-        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({s.evals_done} evals)")
+        evals = f"{s.evals_done} eval{'' if s.evals_done == 1 else 's'}"
+        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({evals})")
     return " · ".join(parts)
 
 
