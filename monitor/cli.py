@@ -167,8 +167,12 @@ def many(args: argparse.Namespace) -> int:
     paths = [args.log, *args.more_logs]
     if "-" in paths:
         raise UsageError("'-' (stdin) cannot be one of several logs")
-    if len({os.path.realpath(p) for p in paths}) < len(paths):
-        raise UsageError("a log is given twice")
+    seen: dict[str, str] = {}
+    for path in paths:  # named, as typed: `./run.log` and `run.log` are one log
+        first = seen.get(real := os.path.realpath(path))
+        seen[real] = path
+        if first is not None:
+            raise UsageError(f"a log is given twice: {first}" + ("" if first == path else f" (and as {path})"))
     for path in paths:  # every log is refused or taken before anything is shown or followed
         if args.once:
             check_regular(path)  # --once reads them now: each must be there

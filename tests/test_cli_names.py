@@ -51,3 +51,11 @@ def test_a_pattern_that_matches_nothing_is_a_name_to_wait_for(tmp_path: Path) ->
     with pytest.raises(LogError, match="no such file$"):
         check_readable(str(tmp_path / "run-[0-9].log"))
 
+
+
+@pytest.mark.parametrize(("second", "said"), [("{d}/old.log", "{d}/old.log"),
+                                              ("{d}/../{n}/old.log", "{d}/old.log (and as {d}/../{n}/old.log)")])
+def test_a_log_given_twice_is_named(runs: Path, second: str, said: str, capsys) -> None:
+    d, n = str(runs), runs.name
+    assert main([f"{d}/old.log", second.format(d=d, n=n), "--once"]) == 2
+    assert capsys.readouterr().err == f"nanowatch: error: a log is given twice: {said.format(d=d, n=n)}\n"
