@@ -7,6 +7,7 @@ Glue ring (beside cli.py): no textual.
 from __future__ import annotations
 
 import argparse
+import decimal
 import math
 
 from monitor.core.sanitise import clean
@@ -17,17 +18,31 @@ from monitor.sources.logfile import LogError, check_regular
 MAX_COUNT = 10**15
 
 
+#: The suffixes a count may carry, as training configs and papers write them (`--dataset-tokens 9B`).
+COUNT_SUFFIXES = {"k": 10**3, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
+
+
 def whole_number(text: str) -> int:
-    """A count above 0 and at most MAX_COUNT (--max-iters, --dataset-tokens)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number: {_quoted(text)}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {clean(text.strip(), 40)}")
-    if value > MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"must be at most 10^15: {clean(text.strip(), 40)}")
-    return value
+    """A count above 0 and at most MAX_COUNT (--max-iters, --dataset-tokens): digits (`5000`,
+    `5_000`), a whole number in scientific notation (`5e3`), or with a suffix of COUNT_SUFFIXES
+    (`5k`, `9B`, `1.5M`)."""
+    stripped = text.strip()
+    scale = COUNT_SUFFIXES.get(stripped[-1:], 1)
+    digits = stripped[:-1] if scale > 1 else stripped
+    try:  # int() for digits (with Python's rule for `_`), Decimal for `5e3` and `1.5`: exact, no float rounding
+        value = decimal.Decimal(int(digits) if "_" in digits else digits)
+    except (decimal.InvalidOperation, ValueError):
+        value = None
+    if value is None or not value.is_finite():
+        hint = " (no separators: 1000)" if "," in text else ""
+        raise argparse.ArgumentTypeError(f"expected a whole number: {_quoted(text)}{hint}")
+    if value > MAX_COUNT or (value := value * scale) > MAX_COUNT:  # unscaled first: 1e999999999 * 1000 overflows
+        raise argparse.ArgumentTypeError(f"must be at most 10^15: {clean(stripped, 40)}")
+    if value <= 0:  # after scaling: 1e-999999999 rounds to 0 there
+        raise argparse.ArgumentTypeError(f"must be above 0: {clean(stripped, 40)}")
+    if value != value.to_integral_value():
+        raise argparse.ArgumentTypeError(f"expected a whole number: {clean(stripped, 40)}")
+    return int(value)
 
 
 def _quoted(text: str, max_chars: int = 40) -> str:
@@ -41,7 +56,10 @@ def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {_quoted(text)}") from None
+        pass
+    # a decimal comma (0,25) or a thousands separator (1,000): which one cannot be told, so no guess
+    hint = " (digits and a decimal point only: 0.25, 1000)" if "," in text else ""
+    raise argparse.ArgumentTypeError(f"expected a number: {_quoted(text)}{hint}") from None
 
 
 #: Shortest period between two records or GPU samples: --interval 1e-9 wrote records as fast as

@@ -6,6 +6,8 @@ stderr and exit 2 before anything starts."""
 
 from __future__ import annotations
 
+import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,34 @@ def test_the_largest_count_is_the_largest_step() -> None:
 
     assert flags.MAX_COUNT == MAX_STEP
     assert flags.whole_number(str(MAX_STEP)) == MAX_STEP and flags.pue("10") == 10.0
+
+
+@pytest.mark.parametrize(("typed", "count"), [
+    ("5000", 5000), ("5_000", 5000), ("5e3", 5000), ("5k", 5000), ("5K", 5000), ("1.5M", 1_500_000),
+    ("9B", 9 * 10**9), ("9G", 9 * 10**9), ("2T", 2 * 10**12), (" 7 ", 7), ("5.0", 5), ("1e15", 10**15),
+])
+def test_counts_as_configs_and_papers_write_them(typed: str, count: int) -> None:
+    assert flags.whole_number(typed) == count
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("1,000", "expected a whole number: '1,000' (no separators: 1000)"),
+    ("1.5", "expected a whole number: 1.5"),
+    ("5__0", "expected a whole number: '5__0'"),
+    ("0x10", "expected a whole number: '0x10'"),
+    ("nan", "expected a whole number: 'nan'"),
+    ("inf", "expected a whole number: 'inf'"),
+    ("1e999999999", "must be at most 10^15"),  # no decimal.Overflow from scaling it
+    ("1e999999999T", "must be at most 10^15"),
+    ("1e-999999999", "must be above 0"),  # rounds to 0 when scaled: not a count of 0
+    ("-5k", "must be above 0"),
+    ("9" * 5000, "must be at most 10^15"),  # past int()'s 4300-digit limit, still said right
+])
+def test_counts_no_run_has_are_refused_in_words(typed: str, said: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="^" + re.escape(said)):
+        flags.whole_number(typed)
+
+
+def test_a_decimal_comma_in_a_number_says_how_to_write_it(capsys) -> None:
+    err = _usage_error([str(LOG), "--once", "--price", "0,25"], capsys)
+    assert err.endswith("expected a number: '0,25' (digits and a decimal point only: 0.25, 1000)\n")
