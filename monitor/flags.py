@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import decimal
 import math
+import unicodedata
 
 from monitor.core.sanitise import clean
 from monitor.sources.logfile import LogError, check_regular
@@ -137,12 +138,28 @@ def pue(text: str) -> float:
     return value
 
 
+#: Terminal cells a currency may take: the cost lines of the TUI's half-width pane hold it twice.
+CURRENCY_CELLS = 8
+
+
 def currency(text: str) -> str:
-    """A short printable currency name or symbol (USD, EUR, €)."""
+    """A short printable currency name or symbol (USD, EUR, €): at most CURRENCY_CELLS terminal
+    cells (a wide character takes two), no blank inside, no unit (the price is per kWh already)."""
     name = text.strip()
-    if not name or len(name) > 8 or clean(name) != name or not name.isprintable():
+    if "/" in name:
+        raise argparse.ArgumentTypeError(f"the money alone, the price is per kWh already "
+                                         f"(--currency {clean(name.split('/')[0].strip(), 8) or 'USD'}): "
+                                         f"{_quoted(text, 20)}")
+    if (not name or _cells(name) > CURRENCY_CELLS or clean(name) != name or not name.isprintable()
+            or any(c.isspace() for c in name)):
         raise argparse.ArgumentTypeError(f"expected a currency like USD or €: {_quoted(text, 20)}")
     return name
+
+
+def _cells(text: str) -> int:
+    """Terminal cells `text` takes (Unicode's East Asian Width: wide and fullwidth take two,
+    combining marks none)."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def readable_file(text: str) -> str:

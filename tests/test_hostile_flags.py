@@ -157,3 +157,19 @@ def test_counts_no_run_has_are_refused_in_words(typed: str, said: str) -> None:
 def test_a_decimal_comma_in_a_number_says_how_to_write_it(capsys) -> None:
     err = _usage_error([str(LOG), "--once", "--price", "0,25"], capsys)
     assert err.endswith("expected a number: '0,25' (digits and a decimal point only: 0.25, 1000)\n")
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("CHF/kWh", "the money alone, the price is per kWh already (--currency CHF): 'CHF/kWh'"),
+    ("US D", "expected a currency like USD or €: 'US D'"),
+    ("ＵＳＤＵＳＤ", "expected a currency like USD or €"),  # 12 cells: the cost lines would not fit their pane
+    ("🙂" * 5, "expected a currency like USD or €"),
+])
+def test_a_currency_that_is_a_unit_or_too_wide_is_refused(typed: str, said: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="^" + re.escape(said)):
+        flags.currency(typed)
+
+
+@pytest.mark.parametrize("typed", ["€", "ＵＳＤ", "🙂" * 4, "e\u0301" * 8, "EUR", "BTC"])
+def test_currencies_of_up_to_eight_cells_are_taken(typed: str) -> None:
+    assert flags.currency(typed) == typed
