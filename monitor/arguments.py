@@ -99,7 +99,7 @@ def _common(p: argparse.ArgumentParser, live: bool = True) -> None:
                    help="tokens in the training set, for data epochs (9B, 9e9)")
     p.add_argument("--gpu-log", type=flags.readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
     p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
-    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1", help="the GPUs of the run (default: detect)")
+    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1", help="the GPUs of the run: 0,1 or 0-3 (default: detect)")
     p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period (default 1 s)")
     p.add_argument("--interval", type=flags.period_s, default=1.0, metavar="S",
                    help=live_help("with --jsonl: a record at least this often (default 1 s)"))

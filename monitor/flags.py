@@ -98,14 +98,23 @@ MAX_PRICE = 1e9
 
 
 def gpu_indices(text: str) -> tuple[int, ...]:
-    """GPU indices as nvidia-smi numbers them, e.g. `0,1` (--gpus): at least one, each 0..1023."""
-    try:
-        indices = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        indices = ()
-    if not indices or not all(0 <= i <= MAX_GPU_INDEX for i in indices):
-        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1: {_quoted(text)}")
-    return indices
+    """GPU indices as nvidia-smi numbers them (--gpus): `0,1`, or a range as SLURM writes one,
+    `0-3`; at least one, each 0..MAX_GPU_INDEX, each once, in the order given."""
+    indices: list[int] = []
+    for part in (x.strip() for x in text.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        try:
+            low, high = (int(first), int(last)) if dash and first else (int(part), int(part))
+        except ValueError:
+            low, high = -1, -1
+        if not 0 <= low <= high <= MAX_GPU_INDEX:  # not a number, negative, past the last, or going back (3-0)
+            raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1 or 0-3: {_quoted(text)}")
+        indices += [i for i in range(low, high + 1) if i not in indices]
+    if not indices:
+        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1 or 0-3: {_quoted(text)}")
+    return tuple(indices)
 
 
 def price(text: str) -> float:

@@ -29,7 +29,8 @@ def _usage_error(argv: list[str], capsys) -> str:
     return err
 
 
-@pytest.mark.parametrize("value", ["-1", "1024", "99999999999999999999999", ",,,", "", "0,x", "0;1"])
+@pytest.mark.parametrize("value", ["-1", "1024", "99999999999999999999999", ",,,", "", "0,x", "0;1", "3-0", "0-1024",
+                                   "0-", "-", "0--1", "all", "0-99999999999999999999"])
 def test_gpu_indices_no_machine_has(value: str, capsys) -> None:
     err = _usage_error([str(LOG), "--once", "--gpus", value], capsys)
     assert "argument --gpus: expected GPU indices like 0,1" in err
@@ -38,6 +39,8 @@ def test_gpu_indices_no_machine_has(value: str, capsys) -> None:
 def test_gpu_indices_a_machine_has() -> None:
     assert flags.gpu_indices("0") == (0,) and flags.gpu_indices(" 3, 1 ,") == (3, 1)
     assert flags.gpu_indices("1023") == (1023,)
+    assert flags.gpu_indices("0-3") == (0, 1, 2, 3) and flags.gpu_indices("4-5,0") == (4, 5, 0)  # SLURM's ranges
+    assert flags.gpu_indices("0,0,1-2,1") == (0, 1, 2)  # each GPU once: its power is not summed twice
     assert flags.MAX_GPU_INDEX == smicsv.MAX_GPU_INDEX  # one bound for the flag and the CSV
 
 
@@ -103,7 +106,7 @@ def test_replay_speeds_people_use(capsys) -> None:
     (["--interval=-1\r\n"], "must be at least 0.01 seconds: -1\n"),
     (["--speed", "\x1b[2J"], "expected a number: '\\x1b[2J'\n"),  # written out once, not doubled by repr()
     (["--max-iters", "9" * 100_000 + "x"], "expected a whole number: '" + "9" * 39 + "…'\n"),
-    (["--gpus", "\u202e1"], "expected GPU indices like 0,1: '\\u202e1'\n"),
+    (["--gpus", "\u202e1"], "expected GPU indices like 0,1 or 0-3: '\\u202e1'\n"),
 ])
 def test_what_was_typed_is_quoted_short_and_written_out(argv: list[str], shown: str, capsys) -> None:
     err = _usage_error(["demo", "--once", *argv], capsys)
