@@ -244,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return once(args)
         with serving_metrics(args):
             if args.jsonl:
+                if args.log == "-" and sys.stdin is not None and sys.stdin.isatty():  # as --once and the TUI say
+                    raise UsageError("'-' reads the log from a pipe: python train.py | nanowatch - --jsonl")
                 from monitor.alerting import finish_alerts
                 from monitor.live import follow_jsonl, gpu_feed
 
