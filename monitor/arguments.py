@@ -152,6 +152,29 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
     return main, replay, demo
 
 
+def parse_main(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The main command's arguments, intermixed (`nanowatch a.log --no-gpu b.log` takes both logs),
+    with POSIX's `--`: every word after it is a log, even one starting with `-` (Python 3.11's
+    parse_intermixed_args loses them: each stands in for one as a word that cannot be an option,
+    NUL-led as no real argument is). A file whose name starts with `-`, given without `--`, is
+    read as an option: the error says how to give it."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    names = argv[cut + 1:]
+    stand_ins = [f"\0{k}" for k in range(len(names))]
+    try:
+        args = parser.parse_intermixed_args([*argv[:cut], *stand_ins])
+    except UsageError:
+        dashed = next((a for a in argv[:cut] if a.startswith("-") and a != "-" and os.path.isfile(a)), None)
+        if dashed is None:
+            raise
+        raise UsageError(f"{dashed} reads as an option: give the log as ./{dashed}, or after --: "
+                         f"nanowatch -- {dashed}") from None
+    back = dict(zip(stand_ins, names))
+    args.log = back.get(args.log, args.log)
+    args.more_logs = [back.get(name, name) for name in args.more_logs]
+    return args
+
+
 def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
     """The GPU options, --notify, --bell and --metrics-port together: say what is wrong before
     anything starts (exit 2)."""

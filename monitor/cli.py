@@ -25,6 +25,7 @@ from monitor.arguments import (
     build_parsers,
     check_cluster_options,
     check_streams,
+    parse_main,
 )
 from monitor.core.sanitise import clean_name
 from monitor.offline import demo_records, new_session, once, options_from, replay
@@ -232,8 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_cluster_options(args, live=False)
             with serving_metrics(args):
                 return _text_front_end(demo_records, args) if args.jsonl or args.once else tui("demo", args)
-        # intermixed: `nanowatch a.log --no-gpu b.log` takes both logs
-        args = main_parser.parse_intermixed_args(argv)
+        args = parse_main(main_parser, argv)
         check_streams(args)
         if args.json and not args.once:
             raise UsageError("--json goes with --once (use --jsonl to stream records)")

@@ -59,3 +59,27 @@ def test_a_log_given_twice_is_named(runs: Path, second: str, said: str, capsys) 
     d, n = str(runs), runs.name
     assert main([f"{d}/old.log", second.format(d=d, n=n), "--once"]) == 2
     assert capsys.readouterr().err == f"nanowatch: error: a log is given twice: {said.format(d=d, n=n)}\n"
+
+
+@pytest.fixture
+def dashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    (tmp_path / "-run.log").write_bytes(LOG.read_bytes())
+    (tmp_path / "b.log").write_bytes(LOG.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    return "-run.log"
+
+
+def test_a_name_that_starts_with_a_dash_says_how_to_give_it(dashed: str, capsys) -> None:
+    assert main([dashed, "--once"]) == 2
+    assert capsys.readouterr().err == ("nanowatch: error: -run.log reads as an option: give the log as ./-run.log, "
+                                       "or after --: nanowatch -- -run.log\n")
+
+
+@pytest.mark.parametrize("argv", [["--once", "--no-gpu", "--", "-run.log"],
+                                  ["b.log", "--once", "--no-gpu", "--", "-run.log"],
+                                  ["./-run.log", "--once", "--no-gpu"]])
+def test_after_a_double_dash_every_word_is_a_log(dashed: str, argv: list[str], capsys) -> None:
+    assert main(argv) == 0
+    heads = [line for line in capsys.readouterr().out.splitlines() if line.startswith("nanowatch · ")]
+    assert heads[-1].startswith(f"nanowatch · {'./' if argv[0] == './-run.log' else ''}-run.log · nanogpt")
+    assert len(heads) == argv.count("b.log") + 1
