@@ -31,3 +31,9 @@ def test_replay_once_says_it_plays_the_whole_log(command: str, capsys) -> None:
 def test_one_eval_is_one_eval(capsys) -> None:
     assert main([str(SAMPLES / "field" / "j1_llama2c.log"), "--once", "--no-gpu"]) == 0
     assert "(1 eval)" in capsys.readouterr().out
+
+
+def test_a_finished_run_without_step_times_is_not_waiting_for_them(capsys) -> None:
+    assert main([str(SAMPLES / "nanochat" / "chirag9127_speedrun_d20.log"), "--once", "--no-gpu"]) == 0
+    out = capsys.readouterr().out
+    assert "status    finished" in out and "step time unknown (the run printed no step times)" in out

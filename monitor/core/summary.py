@@ -74,7 +74,8 @@ def _speed(s: Snapshot) -> str:
     if s.step_time_s is None and s.last_step_time_s is not None:
         parts = [f"{s.last_step_time_s * 1000:.1f} ms the last step printed (too few steps for a steady time)"]
     elif s.step_time_s is None:
-        parts = ["step time unknown (no timing in the log yet)"]
+        ended = s.status in ("finished", "crashed", "interrupted")  # no "yet" for a run that is over
+        parts = [f"step time unknown ({'the run printed no step times' if ended else 'no timing in the log yet'})"]
     else:
         parts = [f"{s.step_time_s * 1000:.1f} ms/step (steady)"]
     if s.eval_time_s is not None:
