@@ -185,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
     """GET /metrics (or /) answers the exposition text, OpenMetrics when asked for; HEAD its headers."""
 
     server: _Server
+    server_version = "nanowatch"  # not http.server's "BaseHTTP/0.6 Python/3.11.7": no versions to a scanner
+    sys_version = ""
 
     def setup(self) -> None:
         self.request.settimeout(CLIENT_DEADLINE_S)  # per read: an idle client is dropped
