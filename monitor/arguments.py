@@ -91,7 +91,8 @@ def _common(p: argparse.ArgumentParser, live: bool = True) -> None:
                      else "play the whole log at once, print its summary and exit")
     p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
     p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="log family (default: detect)")
-    p.add_argument("--max-iters", type=flags.whole_number, metavar="N", help="total iterations, when the log does not say (5000, 5e3, 5k)")
+    p.add_argument("--max-iters", type=flags.whole_number, metavar="N",
+                   help="total iterations, when the log does not say (5000, 5e3, 5k)")
     p.add_argument("--price", type=flags.price, default=0.15, metavar="P", help="price per kWh (default 0.15)")
     p.add_argument("--currency", type=flags.currency, default="USD", help="currency of --price (default USD)")
     p.add_argument("--pue", type=flags.pue, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
@@ -99,7 +100,8 @@ def _common(p: argparse.ArgumentParser, live: bool = True) -> None:
                    help="tokens in the training set, for data epochs (9B, 9e9)")
     p.add_argument("--gpu-log", type=flags.readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
     p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
-    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1", help="the GPUs of the run: 0,1 or 0-3 (default: detect)")
+    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1",
+                   help="the GPUs of the run: 0,1 or 0-3 (default: detect)")
     p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period (default 1 s)")
     p.add_argument("--interval", type=flags.period_s, default=1.0, metavar="S",
                    help=live_help("with --jsonl: a record at least this often (default 1 s)"))

@@ -49,7 +49,7 @@ async def test_the_newest_event_stays_in_view_after_the_terminal_shrinks() -> No
 
 @sync
 async def test_a_user_scrolled_up_stays_where_they_read_until_back_at_the_end() -> None:
-    session, clock = _first_events(len(COMPILED) // 2)
+    session, _ = _first_events(len(COMPILED) // 2)
     app = make_app(session, handle_signals=False)
     async with app.run_test(size=(80, 24)) as pilot:
         notes = app.events_view.notes

@@ -30,7 +30,8 @@ class RunRow:
 
     def cells(self) -> tuple[str, ...]:
         """The cells as a terminal may show them (a log's name passes the sanitiser)."""
-        return (clean_name(self.run), *(clean(c) for c in (self.status, self.progress, self.finish, self.kwh, self.cost)))
+        rest = (self.status, self.progress, self.finish, self.kwh, self.cost)
+        return (clean_name(self.run), *(clean(c) for c in rest))
 
 
 def short_names(paths: Sequence[str]) -> list[str]:

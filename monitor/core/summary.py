@@ -15,7 +15,8 @@ from monitor.core.snapshot import Snapshot
 def summary(snap: Snapshot) -> str:
     rows: list[tuple[str, str]] = []
     add = rows.append
-    head = f"nanowatch · {clean_name('stdin' if snap.source == '-' else snap.source)} · {snap.format or 'format unknown'}"
+    name = clean_name("stdin" if snap.source == "-" else snap.source)
+    head = f"nanowatch · {name} · {snap.format or 'format unknown'}"
     if snap.run_count > 1:
         head += f" · run {snap.run_index + 1} of {snap.run_count}"
     add(("status", _status(snap)))
