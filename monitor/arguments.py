@@ -87,17 +87,21 @@ def _common(p: argparse.ArgumentParser, live: bool = True) -> None:
 
     out = p.add_mutually_exclusive_group()
     out.add_argument("--jsonl", action="store_true", help="no TUI: write one JSON record per line to stdout")
-    out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit")
+    out.add_argument("--once", action="store_true", help="print a summary of the log as it is now and exit" if live
+                     else "play the whole log at once, print its summary and exit")
     p.add_argument("--json", action="store_true", help="with --once: print one JSON record instead")
     p.add_argument("--format", choices=FORMAT_CHOICES, default="auto", help="log family (default: detect)")
-    p.add_argument("--max-iters", type=flags.whole_number, metavar="N", help="total iterations, when the log does not say")
+    p.add_argument("--max-iters", type=flags.whole_number, metavar="N",
+                   help="total iterations, when the log does not say (5000, 5e3, 5k)")
     p.add_argument("--price", type=flags.price, default=0.15, metavar="P", help="price per kWh (default 0.15)")
     p.add_argument("--currency", type=flags.currency, default="USD", help="currency of --price (default USD)")
     p.add_argument("--pue", type=flags.pue, default=1.0, metavar="F", help="data-centre PUE (default 1.0)")
-    p.add_argument("--dataset-tokens", type=flags.whole_number, metavar="N", help="tokens in the training set, for data epochs")
+    p.add_argument("--dataset-tokens", type=flags.whole_number, metavar="N",
+                   help="tokens in the training set, for data epochs (9B, 9e9)")
     p.add_argument("--gpu-log", type=flags.readable_file, metavar="CSV", help="GPU samples from an nvidia-smi --query-gpu CSV file")
     p.add_argument("--no-gpu", action="store_true", help="no GPU telemetry")
-    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1", help="the GPUs of the run (default: detect)")
+    p.add_argument("--gpus", type=flags.gpu_indices, metavar="0,1",
+                   help="the GPUs of the run: 0,1 or 0-3 (default: detect)")
     p.add_argument("--gpu-interval", type=flags.period_s, default=1.0, metavar="S", help="NVML sampling period (default 1 s)")
     p.add_argument("--interval", type=flags.period_s, default=1.0, metavar="S",
                    help=live_help("with --jsonl: a record at least this often (default 1 s)"))
@@ -120,7 +124,15 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
         description="Watch a training log: progress, finish time, GPUs, energy.",
         epilog="more commands (each takes --help):\n"
                "  nanowatch replay LOG [--times FILE]   play a finished log as if live\n"
-               "  nanowatch demo                        replay a bundled real H100 run",
+               "  nanowatch demo                        replay a bundled real H100 run\n\n"
+               "examples:\n"
+               "  python -u train.py | tee run.log      on the GPU box, then:\n"
+               "  nanowatch run.log                     the live screen: q quits, ? shows\n"
+               "                                        every key and what each number means\n"
+               "  nanowatch run.log --once              a summary of the log as it is now\n"
+               "  nanowatch a/run.log b/run.log         several runs in one table\n\n"
+               "exit codes: 0 ok, 2 bad usage or unreadable input (one line on stderr),\n"
+               "130 Ctrl-C",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     main.add_argument("log", metavar="LOG", help="the training log to follow ('-' for stdin)")
@@ -140,6 +152,29 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
                       help="X times faster than real (default: the whole run in about 90 s); 0 = as fast as possible")
     _common(demo, live=False)
     return main, replay, demo
+
+
+def parse_main(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The main command's arguments, intermixed (`nanowatch a.log --no-gpu b.log` takes both logs),
+    with POSIX's `--`: every word after it is a log, even one starting with `-` (Python 3.11's
+    parse_intermixed_args loses them: each stands in for one as a word that cannot be an option,
+    NUL-led as no real argument is). A file whose name starts with `-`, given without `--`, is
+    read as an option: the error says how to give it."""
+    cut = argv.index("--") if "--" in argv else len(argv)
+    names = argv[cut + 1:]
+    stand_ins = [f"\0{k}" for k in range(len(names))]
+    try:
+        args = parser.parse_intermixed_args([*argv[:cut], *stand_ins])
+    except UsageError:
+        dashed = next((a for a in argv[:cut] if a.startswith("-") and a != "-" and os.path.isfile(a)), None)
+        if dashed is None:
+            raise
+        raise UsageError(f"{dashed} reads as an option: give the log as ./{dashed}, or after --: "
+                         f"nanowatch -- {dashed}") from None
+    back = dict(zip(stand_ins, names))
+    args.log = back.get(args.log, args.log)
+    args.more_logs = [back.get(name, name) for name in args.more_logs]
+    return args
 
 
 def check_cluster_options(args: argparse.Namespace, live: bool) -> None:

@@ -25,8 +25,9 @@ from monitor.arguments import (
     build_parsers,
     check_cluster_options,
     check_streams,
+    parse_main,
 )
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean_name
 from monitor.offline import demo_records, new_session, once, options_from, replay
 from monitor.sources.logfile import LogError, check_followable, check_regular, raise_open_file_limit
 
@@ -40,7 +41,7 @@ def say(message: str) -> None:
     """One line on stderr; outside text in it passes the one sanitiser."""
     if sys.stderr is not None:  # None when started with stderr closed
         with contextlib.suppress(OSError, ValueError):
-            print(f"nanowatch: {clean(message)}", file=sys.stderr, flush=True)
+            print(f"nanowatch: {clean_name(message)}", file=sys.stderr, flush=True)
 
 
 #: What the text front ends print beyond ASCII, said in ASCII for a terminal whose encoding
@@ -167,8 +168,12 @@ def many(args: argparse.Namespace) -> int:
     paths = [args.log, *args.more_logs]
     if "-" in paths:
         raise UsageError("'-' (stdin) cannot be one of several logs")
-    if len({os.path.realpath(p) for p in paths}) < len(paths):
-        raise UsageError("a log is given twice")
+    seen: dict[str, str] = {}
+    for path in paths:  # named, as typed: `./run.log` and `run.log` are one log
+        first = seen.get(real := os.path.realpath(path))
+        seen[real] = path
+        if first is not None:
+            raise UsageError(f"a log is given twice: {first}" + ("" if first == path else f" (and as {path})"))
     for path in paths:  # every log is refused or taken before anything is shown or followed
         if args.once:
             check_regular(path)  # --once reads them now: each must be there
@@ -228,8 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_cluster_options(args, live=False)
             with serving_metrics(args):
                 return _text_front_end(demo_records, args) if args.jsonl or args.once else tui("demo", args)
-        # intermixed: `nanowatch a.log --no-gpu b.log` takes both logs
-        args = main_parser.parse_intermixed_args(argv)
+        args = parse_main(main_parser, argv)
         check_streams(args)
         if args.json and not args.once:
             raise UsageError("--json goes with --once (use --jsonl to stream records)")
@@ -240,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return once(args)
         with serving_metrics(args):
             if args.jsonl:
+                if args.log == "-" and sys.stdin is not None and sys.stdin.isatty():  # as --once and the TUI say
+                    raise UsageError("'-' reads the log from a pipe: python train.py | nanowatch - --jsonl")
                 from monitor.alerting import finish_alerts
                 from monitor.live import follow_jsonl, gpu_feed
 

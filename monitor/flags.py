@@ -7,7 +7,9 @@ Glue ring (beside cli.py): no textual.
 from __future__ import annotations
 
 import argparse
+import decimal
 import math
+import unicodedata
 
 from monitor.core.sanitise import clean
 from monitor.sources.logfile import LogError, check_regular
@@ -17,17 +19,31 @@ from monitor.sources.logfile import LogError, check_regular
 MAX_COUNT = 10**15
 
 
+#: The suffixes a count may carry, as training configs and papers write them (`--dataset-tokens 9B`).
+COUNT_SUFFIXES = {"k": 10**3, "K": 10**3, "M": 10**6, "B": 10**9, "G": 10**9, "T": 10**12}
+
+
 def whole_number(text: str) -> int:
-    """A count above 0 and at most MAX_COUNT (--max-iters, --dataset-tokens)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number: {_quoted(text)}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {clean(text.strip(), 40)}")
-    if value > MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"must be at most 10^15: {clean(text.strip(), 40)}")
-    return value
+    """A count above 0 and at most MAX_COUNT (--max-iters, --dataset-tokens): digits (`5000`,
+    `5_000`), a whole number in scientific notation (`5e3`), or with a suffix of COUNT_SUFFIXES
+    (`5k`, `9B`, `1.5M`)."""
+    stripped = text.strip()
+    scale = COUNT_SUFFIXES.get(stripped[-1:], 1)
+    digits = stripped[:-1] if scale > 1 else stripped
+    try:  # int() for digits (with Python's rule for `_`), Decimal for `5e3` and `1.5`: exact, no float rounding
+        value = decimal.Decimal(int(digits) if "_" in digits else digits)
+    except (decimal.InvalidOperation, ValueError):
+        value = None
+    if value is None or not value.is_finite():
+        hint = " (no separators: 1000)" if "," in text else ""
+        raise argparse.ArgumentTypeError(f"expected a whole number: {_quoted(text)}{hint}")
+    if value > MAX_COUNT or (value := value * scale) > MAX_COUNT:  # unscaled first: 1e999999999 * 1000 overflows
+        raise argparse.ArgumentTypeError(f"must be at most 10^15: {clean(stripped, 40)}")
+    if value <= 0:  # after scaling: 1e-999999999 rounds to 0 there
+        raise argparse.ArgumentTypeError(f"must be above 0: {clean(stripped, 40)}")
+    if value != value.to_integral_value():
+        raise argparse.ArgumentTypeError(f"expected a whole number: {clean(stripped, 40)}")
+    return int(value)
 
 
 def _quoted(text: str, max_chars: int = 40) -> str:
@@ -41,7 +57,10 @@ def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number: {_quoted(text)}") from None
+        pass
+    # a decimal comma (0,25) or a thousands separator (1,000): which one cannot be told, so no guess
+    hint = " (digits and a decimal point only: 0.25, 1000)" if "," in text else ""
+    raise argparse.ArgumentTypeError(f"expected a number: {_quoted(text)}{hint}") from None
 
 
 #: Shortest period between two records or GPU samples: --interval 1e-9 wrote records as fast as
@@ -79,14 +98,23 @@ MAX_PRICE = 1e9
 
 
 def gpu_indices(text: str) -> tuple[int, ...]:
-    """GPU indices as nvidia-smi numbers them, e.g. `0,1` (--gpus): at least one, each 0..1023."""
-    try:
-        indices = tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        indices = ()
-    if not indices or not all(0 <= i <= MAX_GPU_INDEX for i in indices):
-        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1: {_quoted(text)}")
-    return indices
+    """GPU indices as nvidia-smi numbers them (--gpus): `0,1`, or a range as SLURM writes one,
+    `0-3`; at least one, each 0..MAX_GPU_INDEX, each once, in the order given."""
+    indices: list[int] = []
+    for part in (x.strip() for x in text.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        try:
+            low, high = (int(first), int(last)) if dash and first else (int(part), int(part))
+        except ValueError:
+            low, high = -1, -1
+        if not 0 <= low <= high <= MAX_GPU_INDEX:  # not a number, negative, past the last, or going back (3-0)
+            raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1 or 0-3: {_quoted(text)}")
+        indices += [i for i in range(low, high + 1) if i not in indices]
+    if not indices:
+        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1 or 0-3: {_quoted(text)}")
+    return tuple(indices)
 
 
 def price(text: str) -> float:
@@ -119,12 +147,28 @@ def pue(text: str) -> float:
     return value
 
 
+#: Terminal cells a currency may take: the cost lines of the TUI's half-width pane hold it twice.
+CURRENCY_CELLS = 8
+
+
 def currency(text: str) -> str:
-    """A short printable currency name or symbol (USD, EUR, €)."""
+    """A short printable currency name or symbol (USD, EUR, €): at most CURRENCY_CELLS terminal
+    cells (a wide character takes two), no blank inside, no unit (the price is per kWh already)."""
     name = text.strip()
-    if not name or len(name) > 8 or clean(name) != name or not name.isprintable():
+    if "/" in name:
+        raise argparse.ArgumentTypeError(f"the money alone, the price is per kWh already "
+                                         f"(--currency {clean(name.split('/')[0].strip(), 8) or 'USD'}): "
+                                         f"{_quoted(text, 20)}")
+    if (not name or _cells(name) > CURRENCY_CELLS or clean(name) != name or not name.isprintable()
+            or any(c.isspace() for c in name)):
         raise argparse.ArgumentTypeError(f"expected a currency like USD or €: {_quoted(text, 20)}")
     return name
+
+
+def _cells(text: str) -> int:
+    """Terminal cells `text` takes (Unicode's East Asian Width: wide and fullwidth take two,
+    combining marks none)."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def readable_file(text: str) -> str:

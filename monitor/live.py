@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean_name
 from monitor.inbox import FileTouched, GpuFailed, GpuHooks, Inbox, LineHooks, SourceChanged, SourceEvent, SourceFailed
 from monitor.session import Session
 from monitor.sources.gpu import CpuEnergySource, GpuSampler, GpuSource, open_cpu_energy, open_source
@@ -249,7 +249,7 @@ def follow_jsonl(
     err = sys.stderr if err is None else err
 
     def notice(message: str) -> None:
-        print(f"nanowatch: {clean(message)}", file=err, flush=True)
+        print(f"nanowatch: {clean_name(message)}", file=err, flush=True)
 
     interval_s = max(interval_s, MIN_INTERVAL_S)
     feed = LiveFeed.follow(session, path, poll=poll, clock=clock, stdin_fd=stdin_fd, gpu=gpu, on_notice=notice)

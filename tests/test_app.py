@@ -242,7 +242,7 @@ async def test_gpu_rows_come_from_the_gpu_source() -> None:
         await until(pilot, lambda: len(app.snapshot.gpus) == 2)
         text = text_of(app.gpu_view)
         assert "0 H100 80GB HBM3" in text and "1 H100 80GB HBM3" in text
-        assert "31.5/80.0 GiB" in text and "/700 W" in text and "97%" in text and "61°C" in text
+        assert "31.5/80.0 GiB" in text and "/700 W" in text and "97% util" in text and "61°C" in text
         assert "energy" in text_of(app.energy_view)
 
 

@@ -31,7 +31,7 @@ def test_once_reads_stdin_to_its_end() -> None:
     proc = run_cli("-", "--once", "--no-gpu", stdin=COMPILED.read_bytes())
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
-    assert out.startswith("nanowatch · - · nanogpt")
+    assert out.startswith("nanowatch · stdin · nanogpt")  # as the TUI header names it
     assert "iter 5,000 / 5,000" in out and "finished" in out
     proc = run_cli("-", "--once", "--json", "--no-gpu", stdin=COMPILED.read_bytes())
     assert proc.returncode == 0, proc.stderr

@@ -6,6 +6,8 @@ stderr and exit 2 before anything starts."""
 
 from __future__ import annotations
 
+import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,8 @@ def _usage_error(argv: list[str], capsys) -> str:
     return err
 
 
-@pytest.mark.parametrize("value", ["-1", "1024", "99999999999999999999999", ",,,", "", "0,x", "0;1"])
+@pytest.mark.parametrize("value", ["-1", "1024", "99999999999999999999999", ",,,", "", "0,x", "0;1", "3-0", "0-1024",
+                                   "0-", "-", "0--1", "all", "0-99999999999999999999"])
 def test_gpu_indices_no_machine_has(value: str, capsys) -> None:
     err = _usage_error([str(LOG), "--once", "--gpus", value], capsys)
     assert "argument --gpus: expected GPU indices like 0,1" in err
@@ -36,6 +39,8 @@ def test_gpu_indices_no_machine_has(value: str, capsys) -> None:
 def test_gpu_indices_a_machine_has() -> None:
     assert flags.gpu_indices("0") == (0,) and flags.gpu_indices(" 3, 1 ,") == (3, 1)
     assert flags.gpu_indices("1023") == (1023,)
+    assert flags.gpu_indices("0-3") == (0, 1, 2, 3) and flags.gpu_indices("4-5,0") == (4, 5, 0)  # SLURM's ranges
+    assert flags.gpu_indices("0,0,1-2,1") == (0, 1, 2)  # each GPU once: its power is not summed twice
     assert flags.MAX_GPU_INDEX == smicsv.MAX_GPU_INDEX  # one bound for the flag and the CSV
 
 
@@ -101,7 +106,7 @@ def test_replay_speeds_people_use(capsys) -> None:
     (["--interval=-1\r\n"], "must be at least 0.01 seconds: -1\n"),
     (["--speed", "\x1b[2J"], "expected a number: '\\x1b[2J'\n"),  # written out once, not doubled by repr()
     (["--max-iters", "9" * 100_000 + "x"], "expected a whole number: '" + "9" * 39 + "…'\n"),
-    (["--gpus", "\u202e1"], "expected GPU indices like 0,1: '\\u202e1'\n"),
+    (["--gpus", "\u202e1"], "expected GPU indices like 0,1 or 0-3: '\\u202e1'\n"),
 ])
 def test_what_was_typed_is_quoted_short_and_written_out(argv: list[str], shown: str, capsys) -> None:
     err = _usage_error(["demo", "--once", *argv], capsys)
@@ -124,3 +129,50 @@ def test_the_largest_count_is_the_largest_step() -> None:
 
     assert flags.MAX_COUNT == MAX_STEP
     assert flags.whole_number(str(MAX_STEP)) == MAX_STEP and flags.pue("10") == 10.0
+
+
+@pytest.mark.parametrize(("typed", "count"), [
+    ("5000", 5000), ("5_000", 5000), ("5e3", 5000), ("5k", 5000), ("5K", 5000), ("1.5M", 1_500_000),
+    ("9B", 9 * 10**9), ("9G", 9 * 10**9), ("2T", 2 * 10**12), (" 7 ", 7), ("5.0", 5), ("1e15", 10**15),
+])
+def test_counts_as_configs_and_papers_write_them(typed: str, count: int) -> None:
+    assert flags.whole_number(typed) == count
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("1,000", "expected a whole number: '1,000' (no separators: 1000)"),
+    ("1.5", "expected a whole number: 1.5"),
+    ("5__0", "expected a whole number: '5__0'"),
+    ("0x10", "expected a whole number: '0x10'"),
+    ("nan", "expected a whole number: 'nan'"),
+    ("inf", "expected a whole number: 'inf'"),
+    ("1e999999999", "must be at most 10^15"),  # no decimal.Overflow from scaling it
+    ("1e999999999T", "must be at most 10^15"),
+    ("1e-999999999", "must be above 0"),  # rounds to 0 when scaled: not a count of 0
+    ("-5k", "must be above 0"),
+    ("9" * 5000, "must be at most 10^15"),  # past int()'s 4300-digit limit, still said right
+])
+def test_counts_no_run_has_are_refused_in_words(typed: str, said: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="^" + re.escape(said)):
+        flags.whole_number(typed)
+
+
+def test_a_decimal_comma_in_a_number_says_how_to_write_it(capsys) -> None:
+    err = _usage_error([str(LOG), "--once", "--price", "0,25"], capsys)
+    assert err.endswith("expected a number: '0,25' (digits and a decimal point only: 0.25, 1000)\n")
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("CHF/kWh", "the money alone, the price is per kWh already (--currency CHF): 'CHF/kWh'"),
+    ("US D", "expected a currency like USD or €: 'US D'"),
+    ("ＵＳＤＵＳＤ", "expected a currency like USD or €"),  # 12 cells: the cost lines would not fit their pane
+    ("🙂" * 5, "expected a currency like USD or €"),
+])
+def test_a_currency_that_is_a_unit_or_too_wide_is_refused(typed: str, said: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="^" + re.escape(said)):
+        flags.currency(typed)
+
+
+@pytest.mark.parametrize("typed", ["€", "ＵＳＤ", "🙂" * 4, "e\u0301" * 8, "EUR", "BTC"])
+def test_currencies_of_up_to_eight_cells_are_taken(typed: str) -> None:
+    assert flags.currency(typed) == typed

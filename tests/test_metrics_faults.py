@@ -124,10 +124,64 @@ def test_a_hostile_request_gets_an_http_error_at_once_and_the_server_goes_on(cas
         code = answer.split(b" ")[1] if answer.startswith(b"HTTP/") else answer.partition(b"Error code: ")[2][:3]
         assert code == status, answer[:200]
         assert b"\x1b" not in answer and b"Set-Cookie" not in answer.split(b"\r\n\r\n")[0]
+        assert b"Python/" not in answer and b"BaseHTTP" not in answer  # no versions for a scanner
         if case == "HEAD":
             head, _, body = answer.partition(b"\r\n\r\n")
             assert body == b"" and b"Content-Length:" in head
         with urllib.request.urlopen(server.url, timeout=5) as resp:
             assert resp.status == 200
     finally:
+        server.close()
+
+
+def test_clients_that_send_nothing_do_not_starve_a_scrape() -> None:
+    server = MetricsServer(SnapshotBoard(), port=0).start()
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(metrics.MAX_CLIENTS)]
+    dripping = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    dripping.sendall(b"GET /metr")  # half a request line, the rest never comes
+    try:
+        for _ in range(3):  # each scrape takes the slot of the oldest idle client, long before its deadline
+            with urllib.request.urlopen(server.url, timeout=5) as resp:
+                assert resp.status == 200
+        dropped = 0
+        for c in [*silent, dripping]:
+            try:
+                dropped += c.recv(1) == b""
+            except TimeoutError:
+                pass
+        assert dropped >= 3
+    finally:
+        for c in [*silent, dripping]:
+            c.close()
+        server.close()
+
+
+def test_a_request_being_answered_is_never_dropped_for_a_newcomer(monkeypatch: pytest.MonkeyPatch) -> None:
+    started, release = threading.Event(), threading.Event()
+    encode = metrics.choose_encoder
+
+    def slow_choose(accept: str):
+        encoder, content_type = encode(accept)
+
+        def slow(registry):
+            started.set()
+            release.wait(5)
+            return encoder(registry)
+        return slow, content_type
+
+    monkeypatch.setattr(metrics, "choose_encoder", slow_choose)
+    monkeypatch.setattr(metrics, "MAX_CLIENTS", 1)
+    monkeypatch.setattr(metrics, "SLOT_WAIT_S", 0.1)
+    server = MetricsServer(SnapshotBoard(), port=0).start()
+    try:
+        result: list[int] = []
+        first = threading.Thread(target=lambda: result.append(urllib.request.urlopen(server.url, timeout=10).status))
+        first.start()
+        assert started.wait(5)
+        answer = _ask(server.port, b"GET /metrics HTTP/1.0\r\n\r\n")  # no slot: closed at once
+        release.set()
+        first.join(10)
+        assert answer == b"" and result == [200]
+    finally:
+        release.set()
         server.close()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from monitor.core import textfmt as fmt
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean, clean_name
 from monitor.core.snapshot import Snapshot
 
 COLUMNS = ("run", "status", "progress", "finish", "kWh", "cost")
@@ -30,7 +30,8 @@ class RunRow:
 
     def cells(self) -> tuple[str, ...]:
         """The cells as a terminal may show them (a log's name passes the sanitiser)."""
-        return tuple(clean(c) for c in (self.run, self.status, self.progress, self.finish, self.kwh, self.cost))
+        rest = (self.status, self.progress, self.finish, self.kwh, self.cost)
+        return (clean_name(self.run), *(clean(c) for c in rest))
 
 
 def short_names(paths: Sequence[str]) -> list[str]:

@@ -48,6 +48,13 @@ def clean(text: object, max_chars: int | None = None) -> str:
     return s if _UNSAFE.search(s) is None else _UNSAFE.sub(_escape, s)
 
 
+def clean_name(name: object, max_chars: int | None = None) -> str:
+    """clean() for a file name, or a one-line message that holds one: a tab is written out too
+    (`\\x09`), as any other control character. Log text keeps its tabs (a fork's table lays
+    out its columns with them); in a name a tab would show as blanks that are not there."""
+    return clean(name, max_chars).replace("\t", "\\x09")
+
+
 def unicode_safe(text: str) -> str:
     """`text` as valid Unicode: the undecodable bytes of a file name (lone surrogates, see above)
     written out as `\\xff`, everything else unchanged. For a name that is not shown on a terminal

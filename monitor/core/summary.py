@@ -8,14 +8,15 @@ from __future__ import annotations
 import math
 
 from monitor.core import textfmt as fmt
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean, clean_name
 from monitor.core.snapshot import Snapshot
 
 
 def summary(snap: Snapshot) -> str:
     rows: list[tuple[str, str]] = []
     add = rows.append
-    head = f"nanowatch · {clean(snap.source)} · {snap.format or 'format unknown'}"
+    name = clean_name("stdin" if snap.source == "-" else snap.source)
+    head = f"nanowatch · {name} · {snap.format or 'format unknown'}"
     if snap.run_count > 1:
         head += f" · run {snap.run_index + 1} of {snap.run_count}"
     add(("status", _status(snap)))
@@ -74,7 +75,8 @@ def _speed(s: Snapshot) -> str:
     if s.step_time_s is None and s.last_step_time_s is not None:
         parts = [f"{s.last_step_time_s * 1000:.1f} ms the last step printed (too few steps for a steady time)"]
     elif s.step_time_s is None:
-        parts = ["step time unknown (no timing in the log yet)"]
+        ended = s.status in ("finished", "crashed", "interrupted")  # no "yet" for a run that is over
+        parts = [f"step time unknown ({'the run printed no step times' if ended else 'no timing in the log yet'})"]
     else:
         parts = [f"{s.step_time_s * 1000:.1f} ms/step (steady)"]
     if s.eval_time_s is not None:
@@ -112,7 +114,8 @@ def _loss(s: Snapshot) -> str:
             loss += f" · last finite {fmt.num(s.last_finite_loss)}"
         parts.append(loss)
     if s.best_val_loss is not None:  # named as the log names it: val bpb is not a loss in nats
-        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({s.evals_done} evals)")
+        evals = f"{s.evals_done} eval{'' if s.evals_done == 1 else 's'}"
+        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({evals})")
     return " · ".join(parts)
 
 

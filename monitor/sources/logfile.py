@@ -6,6 +6,7 @@ ADAPTER ring: file I/O, no textual. Errors become LogError with a one-line reaso
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import select
 import stat
@@ -19,17 +20,24 @@ class LogError(Exception):
     """A log that cannot be read; str() is a one-line reason for the user."""
 
 
+#: What a training log is called by the trainers and launchers seen (train.log, wandb's output.log,
+#: build-nanogpt's log.txt, SLURM's slurm-N.out and .err): the suffixes a directory's logs are told by.
+LOG_SUFFIXES = (".log", ".txt", ".out", ".err")
+#: Entries of a directory looked at for its newest log: a huge directory is not read whole.
+DIR_SCAN_MAX = 10_000
+
+
 def check_readable(path: str) -> os.stat_result:
     if not path:
         raise LogError("the file name is empty")
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise LogError(f"{path}: no such file") from None
+        raise LogError(f"{path}: no such file{_pattern_hint(path)}") from None
     except OSError as e:
         raise LogError(f"{path}: {e.strerror or e}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise LogError(f"{path}: is a directory, not a log file")
+        raise LogError(f"{path}: is a directory, not a log file{_newest_log_hint(path)}")
     if not os.access(path, os.R_OK):
         raise LogError(f"{path}: permission denied")
     return st
@@ -57,6 +65,8 @@ def check_followable(path: str) -> None:
     try:
         os.stat(path)
     except FileNotFoundError:
+        if _pattern_hint(path):  # a quoted pattern that matches logs: waiting for its literal name helps nobody
+            raise LogError(f"{path}: no such file{_pattern_hint(path)}") from None
         return
     except OSError as e:  # ENAMETOOLONG, ENOTDIR, ELOOP, EACCES on a directory above it
         raise LogError(f"{path}: {e.strerror or e}") from None
@@ -66,6 +76,39 @@ def check_followable(path: str) -> None:
     if st.st_size == 0 and _sizeless(path):
         raise LogError(f"{path}: a file that says it is empty but is not (/proc, /sys): its text is made anew "
                        f"at each read, it cannot be followed; nanowatch {path} --once reads it as it is now")
+
+
+def _pattern_hint(path: str) -> str:
+    """For a name that is a shell pattern matching files (`'logs/*.log'` quoted, so the shell
+    passed it as it is): what to type instead; else ""."""
+    if not any(c in path for c in "*?["):
+        return ""
+    try:
+        matches = [m for m in sorted(glob.iglob(path)) if os.path.isfile(m)][:3]
+    except (OSError, ValueError):  # an unreadable directory on the way, a NUL: no hint, the error stands
+        return ""
+    if not matches:
+        return ""
+    shown = ", ".join(matches[:2]) + (", …" if len(matches) > 2 else "")
+    return f"; as a pattern it matches {shown}: leave out the quotes and the shell passes them"
+
+
+def _newest_log_hint(path: str) -> str:
+    """For a directory given as the log: its newest file that looks like a log, as the command
+    to type; else ""."""
+    newest: tuple[float, str] | None = None
+    try:
+        with os.scandir(path) as entries:
+            for i, entry in enumerate(entries):
+                if i >= DIR_SCAN_MAX:
+                    break
+                if entry.name.endswith(LOG_SUFFIXES) and entry.is_file():
+                    mtime = entry.stat().st_mtime
+                    if newest is None or mtime > newest[0]:
+                        newest = (mtime, entry.path)
+    except OSError:  # unreadable: the directory error alone
+        return ""
+    return "" if newest is None else f"; its newest log: nanowatch {newest[1]}"
 
 
 def _sizeless(path: str) -> bool:

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric, StateSetMetricFamily
 from prometheus_client.exposition import choose_encoder
 
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean, clean_name
 from monitor.core.snapshot import STATUSES, Snapshot
 
 #: Loopback unless the user asks otherwise: a training box should not publish to its network by accident.
@@ -137,7 +137,7 @@ def _cost_families(snaps: Iterable[Snapshot]) -> Iterator[Metric]:
 
 def _labels(snap: Snapshot) -> list[str]:
     # the page is read with curl in a terminal too: a log's name goes through the sanitiser
-    return [clean(snap.source), str(snap.run_index), snap.format or ""]
+    return [clean_name(snap.source), str(snap.run_index), snap.format or ""]
 
 
 def _info(snap: Snapshot) -> dict[str, str]:
@@ -169,8 +169,12 @@ def render(snapshots: Sequence[Snapshot]) -> str:
     return generate_latest(registry_for(lambda: snapshots)).decode()
 
 
-#: Scrapes served at once; a connection beyond them is closed at once (Prometheus retries).
+#: Scrapes served at once. When all are taken, the oldest connection that has not sent its whole
+#: request yet is dropped for the newcomer (a client that sends nothing cannot hold a slot others
+#: need); when every slot is answering a request, the newcomer is closed (Prometheus retries).
 MAX_CLIENTS = 8
+#: How long a newcomer waits for the slot of the dropped idle connection to come free.
+SLOT_WAIT_S = 1.0
 #: A client has this long in all to send its request and take the answer.
 CLIENT_DEADLINE_S = 10.0
 #: Pause of the accept loop when the process is out of file descriptors: no busy loop.
@@ -181,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
     """GET /metrics (or /) answers the exposition text, OpenMetrics when asked for; HEAD its headers."""
 
     server: _Server
+    server_version = "nanowatch"  # not http.server's "BaseHTTP/0.6 Python/3.11.7": no versions to a scanner
+    sys_version = ""
 
     def setup(self) -> None:
         self.request.settimeout(CLIENT_DEADLINE_S)  # per read: an idle client is dropped
@@ -189,6 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._deadline = threading.Timer(CLIENT_DEADLINE_S, _shut, (self.connection,))
         self._deadline.daemon = True
         self._deadline.start()
+
+    def parse_request(self) -> bool:
+        read = super().parse_request()  # the request line and headers, read in full or refused
+        self.server.request_read(self.connection)  # either way no longer idle: it cannot be dropped
+        return read
 
     def finish(self) -> None:
         self._deadline.cancel()
@@ -229,8 +240,9 @@ def _shut(sock: socket.socket) -> None:
 
 
 class _Server(socketserver.TCPServer):
-    """At most MAX_CLIENTS connections, each on a daemon thread; out of file descriptors, the
-    accept loop pauses instead of spinning on a listening socket it cannot accept from."""
+    """At most MAX_CLIENTS connections, each on a daemon thread, an idle one dropped for a newcomer;
+    out of file descriptors, the accept loop pauses instead of spinning on a listening socket it
+    cannot accept from."""
 
     allow_reuse_address = True
     daemon_threads = True
@@ -239,6 +251,8 @@ class _Server(socketserver.TCPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.registry = registry
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self._idle_lock = threading.Lock()
+        self._idle: dict[socket.socket, None] = {}  # connections still sending their request, oldest first
         super().__init__(address, _Handler)
 
     def get_request(self) -> tuple[socket.socket, object]:
@@ -250,10 +264,32 @@ class _Server(socketserver.TCPServer):
             raise  # socketserver drops this attempt and goes back to select()
 
     def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
-        if not self._slots.acquire(blocking=False):
+        if not self._slots.acquire(blocking=False) and not (self._drop_oldest_idle()
+                                                            and self._slots.acquire(timeout=SLOT_WAIT_S)):
             self.shutdown_request(request)
             return
-        threading.Thread(target=self._serve_one, args=(request, client_address), daemon=True).start()
+        with self._idle_lock:
+            self._idle[request] = None
+        try:
+            threading.Thread(target=self._serve_one, args=(request, client_address), daemon=True).start()
+        except RuntimeError:  # no thread can start now (threads-max, `ulimit -v`): refuse this one, go on
+            self.request_read(request)
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def request_read(self, request: socket.socket) -> None:
+        """The handler has the request line and headers (or gave up on them): not idle any more."""
+        with self._idle_lock:
+            self._idle.pop(request, None)
+
+    def _drop_oldest_idle(self) -> bool:
+        with self._idle_lock:
+            oldest = next(iter(self._idle), None)
+            if oldest is None:
+                return False
+            del self._idle[oldest]
+        _shut(oldest)  # its handler reads end-of-stream, ends, and gives its slot back
+        return True
 
     def _serve_one(self, request: socket.socket, client_address: object) -> None:
         try:
@@ -261,6 +297,7 @@ class _Server(socketserver.TCPServer):
         except OSError:
             pass  # the client went away or was cut off at its deadline: nothing to tell
         finally:
+            self.request_read(request)
             self.shutdown_request(request)
             self._slots.release()
 

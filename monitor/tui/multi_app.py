@@ -26,7 +26,7 @@ from textual.widgets import Footer, Static
 
 from monitor.core.alerts import AlertWatch
 from monitor.core.rows import reading_row, run_row, totals
-from monitor.core.sanitise import clean
+from monitor.core.sanitise import clean_name
 from monitor.core.snapshot import Snapshot
 from monitor.multi import Runs
 from monitor.tui.app import SUSPEND_BINDING, quiet_driver, redraw_on_resume, suspend_to_shell
@@ -153,7 +153,7 @@ class MultiApp(App[int]):
 
     def _noticed(self, text: str) -> None:
         """A feed's notice (told while draining, on this thread)."""
-        self.notify(clean(text), severity="warning", markup=False)
+        self.notify(clean_name(text), severity="warning", markup=False)
 
     @on(RunsTable.Chosen)
     def _chosen(self, message: RunsTable.Chosen) -> None:

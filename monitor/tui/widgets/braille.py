@@ -80,7 +80,9 @@ def draw(figure: Figure, width: int, height: int) -> tuple[Row, ...]:
     left = _labels(figure.y)
     right = _labels(figure.y_right)
     label_w = max((len(s) for s in left), default=0)
-    right_w = max((len(s) for s in right), default=0)
+    # a blank after the right axis' labels: a chart beside this one starts with its own labels,
+    # and `3` then `800` would read as 3800
+    right_w = max((len(s) + 1 for s in right), default=0)
     cols, rows = width - label_w - 2 - right_w, height - FRAME_ROWS
     if cols < 2 or rows < 1:
         return (title,)

@@ -64,11 +64,12 @@ class EventsPanel(Vertical):
         if key == self._key:
             return
         self._key = key
-        notes = self.notes
-        following = notes.scroll_y >= notes.max_scroll_y - 1
         self._body.put(events_text(snap))
-        if following:
-            notes.call_after_refresh(notes.scroll_end, animate=False)
+
+    def on_mount(self) -> None:
+        # Textual's anchor keeps the newest event in view as events come and the pane changes size,
+        # lets go when the user scrolls up to read, and takes hold again once they are back at the end.
+        self.notes.anchor()
 
     def on_resize(self, event: events.Resize) -> None:
         # Maximized (e) or a new terminal size: another number fits. After this layout is

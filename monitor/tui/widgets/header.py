@@ -12,6 +12,7 @@ from textual import events
 from textual.geometry import Size
 
 from monitor.core import textfmt as fmt
+from monitor.core.sanitise import clean_name
 from monitor.core.snapshot import Snapshot
 from monitor.core.textfmt import clock, status_words
 from monitor.tui.widgets.common import STATUS_STYLE, PaintedLines, SnapshotView, TextLines, bar, plain
@@ -56,7 +57,7 @@ class RunHeader(TextLines):
         family = Text()
         family.append(" · ", style="dim")
         family.append(snap.format or "format unknown", style="" if snap.format else "dim")
-        name = plain("stdin" if snap.source == "-" else snap.source, "bold")
+        name = Text(clean_name("stdin" if snap.source == "-" else snap.source), style="bold")
         if width is not None:  # the name gives way, down to a few cells; the family stays
             room = max(MIN_NAME_CELLS, width - text.cell_len - family.cell_len)
             name = Text(shorten(name.plain, room, middle=True), style="bold")

@@ -30,7 +30,15 @@ NOTES = (
         "energy: measured from the GPUs (NVML or --gpu-log) since the run's first line; → is the projection "
         "to the finish. cost = energy × PUE × price."
     ),
+    (
+        "charts: against the iteration. Step-time peaks (evals, checkpoints, compile) are cut at the top and "
+        "marked ▴, so the steady pace keeps the height; the title says how high they went."
+    ),
     "MFU: as the training script printed it, and against the detected GPU's peak.",
+    (
+        "GPUs: VRAM used/total in GiB (the run's peak after it), power in W (/ the limit), util: the share of "
+        "time a kernel ran (NVML's, not how busy the cores were), temperature."
+    ),
     "replay and demo: clock times are the recording's, not now's; the header says the speed.",
     "Log text is shown as text: nothing in a log line can change the screen.",
 )

@@ -12,11 +12,12 @@ from monitor.core.snapshot import GpuRow, Snapshot
 from monitor.core.textfmt import money
 from monitor.tui.widgets.common import TextLines, bar, plain
 
-VRAM_BAR_CELLS = 10
+VRAM_BAR_CELLS = 6
 
 
 class GpuPanel(TextLines):
-    """One line per GPU: name, VRAM bar used/total and peak, power/limit, utilisation, temperature."""
+    """One line per GPU: name, VRAM bar used/total and peak (GiB), power/limit (W), utilisation
+    (`util`, the share of time a kernel ran: NVML's), temperature; 80 columns hold it."""
 
     def show(self, snap: Snapshot) -> None:
         self.put_from(snap, (), self.text)
@@ -50,16 +51,17 @@ def gpu_line(row: GpuRow) -> Text:
     text.append(f" {_gib(used)}/{fmt.gib(total)}")
     if row.vram_peak_bytes is not None:
         text.append(f" peak {_gib(row.vram_peak_bytes)}", style="dim")
-    text.append(f" · {_num(row.power_w, 'W')}")
-    if row.power_limit_w is not None:
-        text.append(f"/{row.power_limit_w:.0f} W")
-    text.append(f" · {_num(row.util_pct, '%')}")
+    if row.power_limit_w is None:
+        text.append(f" · {_num(row.power_w, 'W')}")
+    else:  # one unit for both: `300/700 W`
+        text.append(f" · {_num(row.power_w, '')}/{row.power_limit_w:.0f} W")
+    text.append(f" · {_num(row.util_pct, '%')} util")
     text.append(f" · {_num(row.temp_c, '°C')}")
     return text
 
 
 def _num(value: float | None, unit: str) -> str:
-    return "?" if value is None else f"{value:.0f}{'' if unit in ('%', '°C') else ' '}{unit}"
+    return "?" if value is None else f"{value:.0f}{'' if unit in ('', '%', '°C') else ' '}{unit}"
 
 
 def _gib(n_bytes: int | None) -> str:
