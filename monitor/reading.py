@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from monitor.core.batch import SCAN_MIN_LINES, Batch, StepRows, row_iteration, scan_lines
-from monitor.core.events import Crash, Event, Iteration, RunStarted
+from dataclasses import replace
+
+from monitor.core.events import Crash, Event, Iteration, RunStarted, TrainingEnded
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, Partials, PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
@@ -40,6 +42,10 @@ class LogReading:
     partials: Partials
     #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
     _batch: Batch | None
+    #: the rank the line before was tagged with (None: untagged): a trainer's print() after
+    #: its logger's tagged line is that rank's (Intel's module: `[RANK 2] Total Samples …`,
+    #: then `Training completed!`)
+    _line_rank: int | None = None
 
     def feed(self, line: bytes | str, t: float | None = None) -> bool:
         """One log line (without its newline) seen at `t`; True when the run changed."""
@@ -56,6 +62,8 @@ class LogReading:
             prefixed = strip(segment)
             if prefixed is None:
                 events = self.parser.feed(t, segment)
+                events = self._carried_rank(events)
+                self._line_rank = None
                 if self.printed_clock.undecided and any(isinstance(e, Iteration) for _, e in events):
                     self.printed_clock.decide(None)  # times were printed, but not on the step lines
             else:
@@ -63,6 +71,7 @@ class LogReading:
                 if joined is None:  # a piece of a longer line: read once its last piece comes
                     continue
                 t, events = self._prefixed_events(joined, t)
+                self._line_rank = joined.rank
             out.extend(events)
         return t, out
 
@@ -86,10 +95,18 @@ class LogReading:
         if clock.in_use and prefixed.resolution_s is not None:  # the lines are timed to that digit
             run = self.state.current
             run.t_resolution_s = max(run.t_resolution_s, prefixed.resolution_s)
-        if prefixed.rank is not None:  # which rank raised it
-            events = [(et, Crash(e.message, e.interrupted, prefixed.rank) if isinstance(e, Crash) else e)
+        if prefixed.rank is not None:  # which rank printed it
+            events = [(et, replace(e, rank=prefixed.rank) if isinstance(e, (Crash, Iteration, TrainingEnded)) else e)
                       for et, e in events]
         return line_t, events
+
+    def _carried_rank(self, events: list[tuple[float | None, Event]]) -> list[tuple[float | None, Event]]:
+        """An untagged end line right after a tagged line is that rank's, where the step lines
+        are tagged (their rank is followed): other ranks' ends then do not end the run."""
+        rank = self._line_rank
+        if rank is None or self.state.current.step_rank is None or not events:
+            return events
+        return [(et, replace(e, rank=rank) if isinstance(e, TrainingEnded) else e) for et, e in events]
 
     def _printed_time(self, printed_s: float | None, t: float | None) -> float | None:
         if printed_s is None:

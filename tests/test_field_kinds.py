@@ -1248,3 +1248,30 @@ def test_a_modded_forks_train_line_without_a_clock_is_timed_by_its_val_line(trai
     # a train line without a clock and no val line after it counts from the next line on
     snap = session([*lines[:2], "Head curvature value: 100.00"]).snapshot()
     assert (snap.iter, snap.loss, snap.step_time_s) == (100, pytest.approx(4.1), None)
+
+
+@pytest.mark.parametrize("tag", ["[2023-08-03 21:12:28,548][trainer][INFO] - [RANK {r}] ", "[Rank {r}] ", "[rank{r}]: ", "[default{r}]:", "[1,{r}]<stdout>:"])
+def test_another_ranks_end_line_does_not_end_the_followed_ranks_run(tag: str) -> None:
+    """mpirun over 3 nodes (Intel's module): ranks 1 and 2 print their end while rank 0, whose steps
+    are followed, is at iter 7; the run ends with rank 0's own end line (tagged, or printed right after
+    its tagged line)."""
+    def ranked(r: int, text: str) -> str:
+        return f"{tag.format(r=r)}{text}"
+    steps = [ranked(0, f"iter {i}: loss 3.{i}, time 24.70s") for i in range(8)]
+    ends = [ranked(2, "Total Samples used for training: 352"), "Training completed! Total time taken: 00:04:55",
+            ranked(1, "Training completed! Total time taken: 00:05:00")]
+    s = session([*steps, *ends])
+    assert (s.state.current.ended, s.snapshot().iter, s.state.current.step_rank) == (False, 7, 0)
+    for i in range(8, 12):
+        s.feed(ranked(0, f"iter {i}: loss 3.{i}, time 24.70s"))
+    assert not s.state.current.ended and len(s.state.runs) == 1  # no run ended, none started
+    s.feed(ranked(0, "Total Samples used for training: 352"))
+    s.feed("Training completed! Total time taken: 00:07:18")
+    assert (s.snapshot().status, s.snapshot().iter) == ("finished", 11)
+
+
+def test_an_end_line_ends_the_run_where_the_steps_carry_no_rank() -> None:
+    # untagged step lines: an untagged end after another rank's tagged line is the run's own end
+    lines = [*(f"iter {i}: loss 3.{i}, time 24.70s" for i in range(3)), "[rank1]: a warning",
+             "Training completed! Total time taken: 00:07:18"]
+    assert session(lines, fmt="nanogpt").snapshot().status == "finished"

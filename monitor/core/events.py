@@ -70,6 +70,8 @@ class Iteration:
     #: the total computed from the share of the run done that the line prints (nanochat's
     #: `(15.00%)` where no `/total` is printed); None when it does not pin it down
     share_total: int | None = None
+    #: the rank whose line it was, where a prefix tags it (`[RANK 0] `, `[rank0]:`)
+    rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,9 @@ class TrainingEnded:
     text: str
     total_steps: int | None = None
     goes_on: bool = False
+    #: the rank that printed it, where a prefix tags it: another rank than the one whose steps
+    #: are followed finishing first is no end of the run
+    rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,8 @@ class RunState:
         elif isinstance(event, TracebackStarted):
             run.in_traceback = True
         elif isinstance(event, TrainingEnded):
+            if event.rank is not None and event.rank != (run.step_rank or 0):
+                return False  # another rank finished first: the followed rank's steps go on
             if event.total_steps is not None:
                 run.total_steps = event.total_steps
             if not run.ended:  # a summary of several lines is one end
@@ -199,6 +201,8 @@ class RunState:
             run.printed_max_iters = event.max_iters
         if event.share_total is not None:
             run.share_max_iters = event.share_total
+        if event.rank is not None and (run.step_rank is None or event.rank < run.step_rank):
+            run.step_rank = event.rank
         if event.loss is not None and not math.isfinite(event.loss):
             run.nan_losses += 1
             if run.nan_losses == 1:
