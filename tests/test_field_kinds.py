@@ -1275,3 +1275,19 @@ def test_an_end_line_ends_the_run_where_the_steps_carry_no_rank() -> None:
     lines = [*(f"iter {i}: loss 3.{i}, time 24.70s" for i in range(3)), "[rank1]: a warning",
              "Training completed! Total time taken: 00:07:18"]
     assert session(lines, fmt="nanogpt").snapshot().status == "finished"
+
+
+@pytest.mark.parametrize(("start", "first"), [("Initializing from OpenAI GPT-2 weights: gpt2", 0),
+                                              ("Resuming training from out", 2000)])
+def test_a_nanogpt_eval_without_its_step_after_a_second_run_starts_is_the_new_runs_first(start: str,
+                                                                                          first: int) -> None:
+    """A second run appended to the same file: its eval before its first step belongs to that step
+    (0 for a new run, the resume step, printed by the first `iter` line, for a resumed one), not to
+    the step after the first run's last."""
+    def run(at: int) -> list[str]:
+        return ["eval: train loss 3.1, val loss 3.2", *(f"iter {i}: loss 3.0, time 24.70s" for i in range(at, at + 3))]
+    lines = [start.replace("out", "x") if first else start, *run(0), "Training completed! Total time taken: 00:01:14",
+             start, *run(first)]
+    s = session(lines)
+    assert [[e.iter for e in r.evals] for r in s.state.runs] == [[0], [first]]
+    assert (s.snapshot().iter, s.snapshot().val_loss) == (first + 2, pytest.approx(3.2))
