@@ -302,6 +302,15 @@ class LogReading:
         self.state.line_seen(line_t)
         batch.changed = self._apply(events) or batch.changed
 
+    def release_held(self) -> bool:
+        """Fold in what the parser holds for a line that has not come (a modded fork's train
+        line without a clock waits for its val line): at the end of the log, or after a quiet
+        time. True when the run changed."""
+        self._settle()
+        if not self.parser.holds():
+            return False
+        return self._apply(self.parser.release(self.state.current.last_line_t))
+
     def _settle(self) -> None:
         """Fold in the lines a bulk read holds back, before the run state is read or moved."""
         if self._batch is not None:

@@ -11,7 +11,7 @@ from monitor.core.formats.common import glued_end
 from monitor.core.formats.prefix import Margin, strip, strip_block
 from monitor.core.plan import make_plan
 from monitor.core.report import STALL_UNTIMED_S, Options
-from monitor.inbox import FileTouched
+from monitor.inbox import FileTouched, LinesRead
 from monitor.session import Session
 
 T0 = 1_800_000_000.0
@@ -1291,3 +1291,38 @@ def test_a_nanogpt_eval_without_its_step_after_a_second_run_starts_is_the_new_ru
     s = session(lines)
     assert [[e.iter for e in r.evals] for r in s.state.runs] == [[0], [first]]
     assert (s.snapshot().iter, s.snapshot().val_loss) == (first + 2, pytest.approx(3.2))
+
+
+def test_a_held_modded_train_line_shows_after_a_quiet_time_and_is_still_timed_by_its_val_line() -> None:
+    """A modded fork's train line without a clock waits for its val line; a log quiet after it shows
+    the step (without its time) at the latest HELD_SETTLE_S later, and a val line that comes after
+    all still times it."""
+    from monitor.session import HELD_SETTLE_S
+    clock = FakeClock(T0)
+    lines = ["step:0/400 val_loss:10.9 train_time:0.00s step_avg:nanms",
+             "step:100/400 avg_train_loss:4.1 time:73s step_avg:91ms", "step:100/400 val_loss:4.2 train_time:9.00s step_avg:91ms",
+             "step:200/400 avg_train_loss:4.0 time:86s step_avg:91ms"]
+    s = session(lines, clock, t=T0)
+    assert s.snapshot(T0).iter == 100  # just read: its val line may come yet
+    assert (s.snapshot(T0 + HELD_SETTLE_S).iter, s.snapshot(T0 + HELD_SETTLE_S).loss) == (200, pytest.approx(4.0))
+    s.ingest([LinesRead([(T0 + 2 * HELD_SETTLE_S, b"step:200/400 val_loss:4.1 train_time:18.00s step_avg:90ms")])])
+    snap = s.snapshot(T0 + 2 * HELD_SETTLE_S)
+    assert (snap.iter, snap.loss, snap.val_loss, snap.step_time_s) == (200, pytest.approx(4.0), pytest.approx(4.1),
+                                                                         pytest.approx(0.09))
+    assert s.state.current.iters.values.tolist() == [100, 200]
+
+
+@pytest.mark.parametrize("mode", [["--once", "--json"], ["--jsonl"]])
+def test_a_modded_log_ending_on_a_train_line_without_a_clock_shows_its_last_step(mode: list[str], tmp_path,
+                                                                                 capsys) -> None:
+    import json
+
+    from monitor.cli import main
+    log = tmp_path / "run.log"
+    log.write_text("step:0/400 val_loss:10.9 train_time:0.00s step_avg:nanms\n"
+                   "step:100/400 avg_train_loss:4.1 time:73s step_avg:91ms\n"
+                   "step:100/400 val_loss:4.2 train_time:9.00s step_avg:91ms\n"
+                   "step:200/400 avg_train_loss:4.0 time:86s step_avg:91ms\n")
+    main(["replay", str(log), "--speed", "0", "--no-gpu", *mode])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert (records[-1]["iter"], records[-1]["loss"]) == (200, pytest.approx(4.0))

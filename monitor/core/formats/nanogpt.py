@@ -176,6 +176,10 @@ class Parser:
             self._iters, self._resumed = (None, None), isinstance(event, ModelInit) and event.kind == "resume"
         return event or self._errors.parse(line)
 
+    def holds(self) -> bool:
+        """True while an eval without its step waits for the `iter` line that prints it."""
+        return self._held_eval is not None
+
     def release(self) -> tuple[Event, ...]:
         """What is held for a line that did not come (the log ended): a resumed run's eval
         without its step, at step 0 of the count (its step is not printed)."""
