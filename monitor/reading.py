@@ -96,15 +96,28 @@ class LogReading:
             run = self.state.current
             run.t_resolution_s = max(run.t_resolution_s, prefixed.resolution_s)
         if prefixed.rank is not None:  # which rank printed it
-            events = [(et, replace(e, rank=prefixed.rank) if isinstance(e, (Crash, Iteration, TrainingEnded)) else e)
+            events = [(et, replace(e, rank=prefixed.rank) if isinstance(e, (Crash, TrainingEnded)) else e)
                       for et, e in events]
+            if steps or any(isinstance(e, Iteration) for _, e in events):
+                self.state.steps_from_rank(prefixed.rank)
         return line_t, events
+
+    def _tags_stripped(self, data: bytes) -> bytes | None:
+        """strip_block(data); the rank its tag names prints step lines (as the line path notes
+        them: the bulk reader reads that rank's step lines without their tags)."""
+        stripped = strip_block(data)
+        if stripped is not None:
+            end = data.find(b"\n")
+            first = strip(decode(data[: end if end >= 0 else len(data)]))
+            if first is not None and first.rank is not None:
+                self.state.steps_from_rank(first.rank)
+        return stripped
 
     def _carried_rank(self, events: list[tuple[float | None, Event]]) -> list[tuple[float | None, Event]]:
         """An untagged end line right after a tagged line is that rank's, where the step lines
         are tagged (their rank is followed): other ranks' ends then do not end the run."""
         rank = self._line_rank
-        if rank is None or self.state.current.step_rank is None or not events:
+        if rank is None or self.state.step_rank is None or not events:
             return events
         return [(et, replace(e, rank=rank) if isinstance(e, TrainingEnded) else e) for et, e in events]
 
@@ -174,7 +187,7 @@ class LogReading:
             if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
                 # Launchers' rank tags: the bulk reader reads the step lines without them; every other
                 # line goes through the line path as printed (a tag names the rank that raised an error).
-                cols = scan_lines(scan, data, strip_block(data), starts, ends, i)
+                cols = scan_lines(scan, data, self._tags_stripped(data), starts, ends, i)
                 return self._feed_scanned(data, starts[i:], ends[i:], cols, t) or changed
             if self.parser.skimming and self.margin.learnt and len(starts) - i >= SCAN_MIN_LINES:
                 if marked is None:
@@ -196,7 +209,7 @@ class LogReading:
         for i in range(len(starts)):
             scan = self.parser.scan_iterations
             if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
-                cols = scan_lines(scan, data, strip_block(data), starts, ends, i)
+                cols = scan_lines(scan, data, self._tags_stripped(data), starts, ends, i)
                 return self._feed_scanned_timed(data, starts[i:], ends[i:], cols, times[i:]) or changed
             changed = self.feed(bound(data[starts[i] : ends[i]]), float(times[i])) or changed
         return changed

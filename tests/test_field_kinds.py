@@ -1261,7 +1261,7 @@ def test_another_ranks_end_line_does_not_end_the_followed_ranks_run(tag: str) ->
     ends = [ranked(2, "Total Samples used for training: 352"), "Training completed! Total time taken: 00:04:55",
             ranked(1, "Training completed! Total time taken: 00:05:00")]
     s = session([*steps, *ends])
-    assert (s.state.current.ended, s.snapshot().iter, s.state.current.step_rank) == (False, 7, 0)
+    assert (s.state.current.ended, s.snapshot().iter, s.state.step_rank) == (False, 7, 0)
     for i in range(8, 12):
         s.feed(ranked(0, f"iter {i}: loss 3.{i}, time 24.70s"))
     assert not s.state.current.ended and len(s.state.runs) == 1  # no run ended, none started

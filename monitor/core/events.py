@@ -70,8 +70,6 @@ class Iteration:
     #: the total computed from the share of the run done that the line prints (nanochat's
     #: `(15.00%)` where no `/total` is printed); None when it does not pin it down
     share_total: int | None = None
-    #: the rank whose line it was, where a prefix tags it (`[RANK 0] `, `[rank0]:`)
-    rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

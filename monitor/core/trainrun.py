@@ -77,8 +77,6 @@ class Run(Steps):
         self.crash: Crash | None = None
         #: the ranks that raised the same error (torchrun tags their lines)
         self.crash_ranks: set[int] = set()
-        #: the lowest rank seen printing step lines (their prefix tags it); None: untagged
-        self.step_rank: int | None = None
         self.in_traceback = False
         #: the trainer said its training loop is over (TrainingEnded), and how many steps it took
         self.ended = False
