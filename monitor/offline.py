@@ -87,6 +87,7 @@ def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> in
 def _print_final(session: Session, args: argparse.Namespace, now: float | None = None) -> None:
     from monitor.core.summary import summary
 
+    session.release_held()  # the log ended: no line comes for what the parser holds
     snap = session.snapshot(now)
     print(snap.to_json() if args.json else summary(snap), flush=True)
 
@@ -133,6 +134,8 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
         changed = session.ingest(events)
         if args.jsonl and changed:
             print(session.snapshot(t).to_json(), flush=True)
+    if args.jsonl and not args.once and session.release_held():  # the log ended on a held line
+        print(session.snapshot(virtual_now).to_json(), flush=True)
     if args.once or not args.jsonl:
         _print_final(session, args, virtual_now)
     return EXIT_OK

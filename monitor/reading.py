@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from monitor.core.batch import SCAN_MIN_LINES, Batch, StepRows, row_iteration, scan_lines
-from monitor.core.events import Crash, Event, Iteration, RunStarted
+from dataclasses import replace
+
+from monitor.core.events import Crash, Event, Iteration, RunStarted, TrainingEnded
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, Partials, PrintedClock, Stripped, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
@@ -40,6 +42,10 @@ class LogReading:
     partials: Partials
     #: a bulk read's lines not yet folded into `state` (see _feed_scanned)
     _batch: Batch | None
+    #: the rank the line before was tagged with (None: untagged): a trainer's print() after
+    #: its logger's tagged line is that rank's (Intel's module: `[RANK 2] Total Samples …`,
+    #: then `Training completed!`)
+    _line_rank: int | None = None
 
     def feed(self, line: bytes | str, t: float | None = None) -> bool:
         """One log line (without its newline) seen at `t`; True when the run changed."""
@@ -56,6 +62,8 @@ class LogReading:
             prefixed = strip(segment)
             if prefixed is None:
                 events = self.parser.feed(t, segment)
+                events = self._carried_rank(events)
+                self._line_rank = None
                 if self.printed_clock.undecided and any(isinstance(e, Iteration) for _, e in events):
                     self.printed_clock.decide(None)  # times were printed, but not on the step lines
             else:
@@ -63,6 +71,7 @@ class LogReading:
                 if joined is None:  # a piece of a longer line: read once its last piece comes
                     continue
                 t, events = self._prefixed_events(joined, t)
+                self._line_rank = joined.rank
             out.extend(events)
         return t, out
 
@@ -86,10 +95,31 @@ class LogReading:
         if clock.in_use and prefixed.resolution_s is not None:  # the lines are timed to that digit
             run = self.state.current
             run.t_resolution_s = max(run.t_resolution_s, prefixed.resolution_s)
-        if prefixed.rank is not None:  # which rank raised it
-            events = [(et, Crash(e.message, e.interrupted, prefixed.rank) if isinstance(e, Crash) else e)
+        if prefixed.rank is not None:  # which rank printed it
+            events = [(et, replace(e, rank=prefixed.rank) if isinstance(e, (Crash, TrainingEnded)) else e)
                       for et, e in events]
+            if steps or any(isinstance(e, Iteration) for _, e in events):
+                self.state.steps_from_rank(prefixed.rank)
         return line_t, events
+
+    def _tags_stripped(self, data: bytes) -> bytes | None:
+        """strip_block(data); the rank its tag names prints step lines (as the line path notes
+        them: the bulk reader reads that rank's step lines without their tags)."""
+        stripped = strip_block(data)
+        if stripped is not None:
+            end = data.find(b"\n")
+            first = strip(decode(data[: end if end >= 0 else len(data)]))
+            if first is not None and first.rank is not None:
+                self.state.steps_from_rank(first.rank)
+        return stripped
+
+    def _carried_rank(self, events: list[tuple[float | None, Event]]) -> list[tuple[float | None, Event]]:
+        """An untagged end line right after a tagged line is that rank's, where the step lines
+        are tagged (their rank is followed): other ranks' ends then do not end the run."""
+        rank = self._line_rank
+        if rank is None or self.state.step_rank is None or not events:
+            return events
+        return [(et, replace(e, rank=rank) if isinstance(e, TrainingEnded) else e) for et, e in events]
 
     def _printed_time(self, printed_s: float | None, t: float | None) -> float | None:
         if printed_s is None:
@@ -157,7 +187,7 @@ class LogReading:
             if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
                 # Launchers' rank tags: the bulk reader reads the step lines without them; every other
                 # line goes through the line path as printed (a tag names the rank that raised an error).
-                cols = scan_lines(scan, data, strip_block(data), starts, ends, i)
+                cols = scan_lines(scan, data, self._tags_stripped(data), starts, ends, i)
                 return self._feed_scanned(data, starts[i:], ends[i:], cols, t) or changed
             if self.parser.skimming and self.margin.learnt and len(starts) - i >= SCAN_MIN_LINES:
                 if marked is None:
@@ -179,7 +209,7 @@ class LogReading:
         for i in range(len(starts)):
             scan = self.parser.scan_iterations
             if scan is not None and len(starts) - i >= SCAN_MIN_LINES:
-                cols = scan_lines(scan, data, strip_block(data), starts, ends, i)
+                cols = scan_lines(scan, data, self._tags_stripped(data), starts, ends, i)
                 return self._feed_scanned_timed(data, starts[i:], ends[i:], cols, times[i:]) or changed
             changed = self.feed(bound(data[starts[i] : ends[i]]), float(times[i])) or changed
         return changed
@@ -284,6 +314,15 @@ class LogReading:
         batch.fold(self.state)  # a printed time: in order, after the lines before it
         self.state.line_seen(line_t)
         batch.changed = self._apply(events) or batch.changed
+
+    def release_held(self) -> bool:
+        """Fold in what the parser holds for a line that has not come (a modded fork's train
+        line without a clock waits for its val line): at the end of the log, or after a quiet
+        time. True when the run changed."""
+        self._settle()
+        if not self.parser.holds():
+            return False
+        return self._apply(self.parser.release(self.state.current.last_line_t))
 
     def _settle(self) -> None:
         """Fold in the lines a bulk read holds back, before the run state is read or moved."""

@@ -37,6 +37,10 @@ from monitor.inbox import (
 from monitor.reading import LogReading
 from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
 
+#: A line the parser holds for the next (a modded fork's train line without a clock) is shown
+#: once the log has been quiet this long (s): as a partial last line settles (sources.tail).
+HELD_SETTLE_S = 1.0
+
 
 class Session(LogReading):
     """One log source and its GPU telemetry. Sources' events come in through `ingest` (the one
@@ -153,6 +157,7 @@ class Session(LogReading):
                 if state in ("following", "waiting", "ended"):
                     self._source_notice = None
                 if state == "ended":
+                    self.release_held()  # no line comes for what the parser holds
                     self.state.current.note(self._clock(), "warning", "the input ended (no more lines)")
                 return was_waiting != self._waiting
             case SourceFailed(problem):
@@ -214,6 +219,19 @@ class Session(LogReading):
         if before is not None:
             self.state, self.parser, self.printed_clock = before.state, before.parser, before.printed_clock
 
+    def _release_when_quiet(self, now: float) -> None:
+        """What the parser holds for the next line is shown once the log has been quiet
+        HELD_SETTLE_S (or its lines were in it at the start), provisionally, as a partial last
+        line is: the next lines take it back and are read with it held (_take_back_partial)."""
+        if not self.parser.holds():
+            return
+        last_t = self.state.current.last_line_t
+        if last_t is not None and now - last_t < HELD_SETTLE_S:
+            return
+        if self._before_partial is None:
+            self._before_partial = save(self.state, self.parser, self.printed_clock)
+        self.release_held()
+
     def _reset(self) -> None:
         """The source started over (truncated, or replaced by another file): what follows
         is a new run, parsed afresh."""
@@ -244,6 +262,7 @@ class Session(LogReading):
         shift = self.printed_clock.anchor_to_mtime(self._file_mtime)
         if shift is not None:
             self.state.shift_times(shift)
+        self._release_when_quiet(now)
         if run_index is not None and run_index < len(self.state.runs) - 1:
             ended = self.state.runs[run_index].last_line_t
             now = now if ended is None else ended

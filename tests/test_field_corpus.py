@@ -33,7 +33,8 @@ APPROX = {"step_time_s_approx": ("step_time_s", 0.05), "eval_time_s_approx": ("e
           "eta_remaining_s_approx": ("eta_remaining_s", 0.15)}
 # Checked by the named tests below, not through --once --json.
 SEPARATE = {"first_run_status": "test_first_run_status_through_replay",
-            "follow_iter": "test_follow_reads_the_last_line_without_newline"}
+            "follow_iter": "test_follow_reads_the_last_line_without_newline",
+            "finished_at_iter": "test_finished_only_at_its_last_step_through_replay"}
 
 
 def _run_cli(argv: list[str], capsys) -> str:
@@ -134,6 +135,19 @@ def test_first_run_status_through_replay(name: str, capsys) -> None:
     records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     seen = sorted({r.get("status") for r in records if r.get("run_index") == 0})
     assert want in seen, f"run 0 was {seen}, never {want!r}"
+
+
+FINISHED_AT = sorted(n for n, f in FACTS.items() if "finished_at_iter" in f)
+
+
+@pytest.mark.parametrize("name", FINISHED_AT)
+def test_finished_only_at_its_last_step_through_replay(name: str, capsys) -> None:
+    """A replay shows the run finished first at this step, never before (other ranks' ends are no end)."""
+    want = FACTS[name]["finished_at_iter"]
+    out = _run_cli(["replay", str(FIELD / name), "--speed", "0", "--jsonl", "--no-gpu"], capsys)
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    finished = [r.get("iter") for r in records if r.get("status") == "finished"]
+    assert finished and finished[0] == want, f"first finished at iter {finished[:1]}, want {want}"
 
 
 FOLLOW = sorted(n for n, f in FACTS.items() if "follow_iter" in f)

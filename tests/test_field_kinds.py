@@ -11,7 +11,7 @@ from monitor.core.formats.common import glued_end
 from monitor.core.formats.prefix import Margin, strip, strip_block
 from monitor.core.plan import make_plan
 from monitor.core.report import STALL_UNTIMED_S, Options
-from monitor.inbox import FileTouched
+from monitor.inbox import FileTouched, LinesRead
 from monitor.session import Session
 
 T0 = 1_800_000_000.0
@@ -1248,3 +1248,81 @@ def test_a_modded_forks_train_line_without_a_clock_is_timed_by_its_val_line(trai
     # a train line without a clock and no val line after it counts from the next line on
     snap = session([*lines[:2], "Head curvature value: 100.00"]).snapshot()
     assert (snap.iter, snap.loss, snap.step_time_s) == (100, pytest.approx(4.1), None)
+
+
+@pytest.mark.parametrize("tag", ["[2023-08-03 21:12:28,548][trainer][INFO] - [RANK {r}] ", "[Rank {r}] ", "[rank{r}]: ", "[default{r}]:", "[1,{r}]<stdout>:"])
+def test_another_ranks_end_line_does_not_end_the_followed_ranks_run(tag: str) -> None:
+    """mpirun over 3 nodes (Intel's module): ranks 1 and 2 print their end while rank 0, whose steps
+    are followed, is at iter 7; the run ends with rank 0's own end line (tagged, or printed right after
+    its tagged line)."""
+    def ranked(r: int, text: str) -> str:
+        return f"{tag.format(r=r)}{text}"
+    steps = [ranked(0, f"iter {i}: loss 3.{i}, time 24.70s") for i in range(8)]
+    ends = [ranked(2, "Total Samples used for training: 352"), "Training completed! Total time taken: 00:04:55",
+            ranked(1, "Training completed! Total time taken: 00:05:00")]
+    s = session([*steps, *ends])
+    assert (s.state.current.ended, s.snapshot().iter, s.state.step_rank) == (False, 7, 0)
+    for i in range(8, 12):
+        s.feed(ranked(0, f"iter {i}: loss 3.{i}, time 24.70s"))
+    assert not s.state.current.ended and len(s.state.runs) == 1  # no run ended, none started
+    s.feed(ranked(0, "Total Samples used for training: 352"))
+    s.feed("Training completed! Total time taken: 00:07:18")
+    assert (s.snapshot().status, s.snapshot().iter) == ("finished", 11)
+
+
+def test_an_end_line_ends_the_run_where_the_steps_carry_no_rank() -> None:
+    # untagged step lines: an untagged end after another rank's tagged line is the run's own end
+    lines = [*(f"iter {i}: loss 3.{i}, time 24.70s" for i in range(3)), "[rank1]: a warning",
+             "Training completed! Total time taken: 00:07:18"]
+    assert session(lines, fmt="nanogpt").snapshot().status == "finished"
+
+
+@pytest.mark.parametrize(("start", "first"), [("Initializing from OpenAI GPT-2 weights: gpt2", 0),
+                                              ("Resuming training from out", 2000)])
+def test_a_nanogpt_eval_without_its_step_after_a_second_run_starts_is_the_new_runs_first(start: str,
+                                                                                          first: int) -> None:
+    """A second run appended to the same file: its eval before its first step belongs to that step
+    (0 for a new run, the resume step, printed by the first `iter` line, for a resumed one), not to
+    the step after the first run's last."""
+    def run(at: int) -> list[str]:
+        return ["eval: train loss 3.1, val loss 3.2", *(f"iter {i}: loss 3.0, time 24.70s" for i in range(at, at + 3))]
+    lines = [start.replace("out", "x") if first else start, *run(0), "Training completed! Total time taken: 00:01:14",
+             start, *run(first)]
+    s = session(lines)
+    assert [[e.iter for e in r.evals] for r in s.state.runs] == [[0], [first]]
+    assert (s.snapshot().iter, s.snapshot().val_loss) == (first + 2, pytest.approx(3.2))
+
+
+def test_a_held_modded_train_line_shows_after_a_quiet_time_and_is_still_timed_by_its_val_line() -> None:
+    """A modded fork's train line without a clock waits for its val line; a log quiet after it shows
+    the step (without its time) at the latest HELD_SETTLE_S later, and a val line that comes after
+    all still times it."""
+    from monitor.session import HELD_SETTLE_S
+    clock = FakeClock(T0)
+    lines = ["step:0/400 val_loss:10.9 train_time:0.00s step_avg:nanms",
+             "step:100/400 avg_train_loss:4.1 time:73s step_avg:91ms", "step:100/400 val_loss:4.2 train_time:9.00s step_avg:91ms",
+             "step:200/400 avg_train_loss:4.0 time:86s step_avg:91ms"]
+    s = session(lines, clock, t=T0)
+    assert s.snapshot(T0).iter == 100  # just read: its val line may come yet
+    assert (s.snapshot(T0 + HELD_SETTLE_S).iter, s.snapshot(T0 + HELD_SETTLE_S).loss) == (200, pytest.approx(4.0))
+    s.ingest([LinesRead([(T0 + 2 * HELD_SETTLE_S, b"step:200/400 val_loss:4.1 train_time:18.00s step_avg:90ms")])])
+    snap = s.snapshot(T0 + 2 * HELD_SETTLE_S)
+    assert (snap.iter, snap.loss, snap.val_loss, snap.step_time_s) == (200, pytest.approx(4.0), pytest.approx(4.1),
+                                                                         pytest.approx(0.09))
+    assert s.state.current.iters.values.tolist() == [100, 200]
+
+
+@pytest.mark.parametrize("mode", [["--once", "--json"], ["--jsonl"]])
+def test_a_modded_log_ending_on_a_train_line_without_a_clock_shows_its_last_step(mode: list[str], tmp_path,
+                                                                                 capsys) -> None:
+    import json
+
+    from monitor.cli import main
+    log = tmp_path / "run.log"
+    log.write_text("step:0/400 val_loss:10.9 train_time:0.00s step_avg:nanms\n"
+                   "step:100/400 avg_train_loss:4.1 time:73s step_avg:91ms\n"
+                   "step:100/400 val_loss:4.2 train_time:9.00s step_avg:91ms\n"
+                   "step:200/400 avg_train_loss:4.0 time:86s step_avg:91ms\n")
+    main(["replay", str(log), "--speed", "0", "--no-gpu", *mode])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert (records[-1]["iter"], records[-1]["loss"]) == (200, pytest.approx(4.0))

@@ -114,6 +114,9 @@ class TrainingEnded:
     text: str
     total_steps: int | None = None
     goes_on: bool = False
+    #: the rank that printed it, where a prefix tags it: another rank than the one whose steps
+    #: are followed finishing first is no end of the run
+    rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

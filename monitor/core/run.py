@@ -67,6 +67,14 @@ class RunState:
     def __init__(self) -> None:
         self.runs: list[Run] = [Run(0)]
         self.lines = 0
+        #: the lowest rank seen printing step lines (their prefix tags it; None: untagged): its
+        #: end line ends a run, another rank's does not
+        self.step_rank: int | None = None
+
+    def steps_from_rank(self, rank: int) -> None:
+        """Step lines tagged with `rank` were read."""
+        if self.step_rank is None or rank < self.step_rank:
+            self.step_rank = rank
 
     @property
     def current(self) -> Run:
@@ -140,6 +148,8 @@ class RunState:
         elif isinstance(event, TracebackStarted):
             run.in_traceback = True
         elif isinstance(event, TrainingEnded):
+            if event.rank is not None and event.rank != (self.step_rank or 0):
+                return False  # another rank finished first: the followed rank's steps go on
             if event.total_steps is not None:
                 run.total_steps = event.total_steps
             if not run.ended:  # a summary of several lines is one end

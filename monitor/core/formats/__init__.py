@@ -186,6 +186,22 @@ class AutoParser:
         if absorb is not None and first < end:
             absorb(cols, first, end)
 
+    def holds(self) -> bool:
+        """True while the family's parser holds a line's events for a line to come."""
+        holds = getattr(self._parser, "holds", None)
+        return holds is not None and holds()
+
+    def release(self, t: float | None) -> list[tuple[float | None, Event]]:
+        """What the parser holds for a line that has not come (the log ended, or has been
+        quiet), at `t`; [] when it holds nothing."""
+        release = getattr(self._parser, "release", None)
+        if release is None:
+            return []
+        out = _timed(t, release())
+        if out:
+            self._hold(t, "", out)
+        return out
+
     @property
     def skimming(self) -> bool:
         """True while a line that skim.marked_lines leaves unmarked changes nothing here

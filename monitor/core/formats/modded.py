@@ -101,6 +101,20 @@ class Parser:
             self._train_step = held.iter
         return (held, *events)
 
+    def holds(self) -> bool:
+        """True while a train line without a clock waits for the next line (see release)."""
+        return self._held is not None
+
+    def release(self) -> tuple[Event, ...]:
+        """The held train line as it is, for a line that has not come (the log ended, or has
+        been quiet): the step shows without its time."""
+        held, self._held = self._held, None
+        if held is None:
+            return ()
+        if self._train_step is None or self._train_step < held.iter:
+            self._train_step = held.iter
+        return (held,)
+
     def _parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if line.startswith("step:") or line[:1].isdigit() and _BARE_STEP.match(line):
             self._in_source, self._seen_text = False, True

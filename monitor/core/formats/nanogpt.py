@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 
 from monitor.core.events import (
     Checkpoint,
@@ -113,6 +114,8 @@ class Parser:
         self._kv_iter: int | None = None  # wordplay's last step line
         self._kv_losses: tuple[float | None, float | None] | None = None  # the eval its lines repeat
         self._iters: tuple[int | None, int | None] = (None, None)  # the last two `iter` lines' steps
+        self._resumed = False  # a resumed run's first step is not printed before its first `iter` line
+        self._held_eval: Eval | None = None  # an eval without its step, until that line
 
     def _next_iter(self) -> int:
         """The step the next `iter` line will print: the last one plus the logging interval the
@@ -133,16 +136,23 @@ class Parser:
             if m is not None:
                 mfu = number(m.group(5))
                 step, self._iters = int(m.group(1)), (self._iters[1], int(m.group(1)))
-                return Iteration(
+                self._resumed = False
+                event = Iteration(
                     iter=step,
                     loss=number(m.group(2)),
                     step_time_s=_seconds(number(m.group(3)), m.group(4)),
                     mfu=None if mfu is None or mfu < 0 else mfu / 100.0,
                 )
+                held, self._held_eval = self._held_eval, None
+                return event if held is None else (replace(held, iter=step), event)
         elif head == "e" and line.startswith("eval: "):
             m = _EVAL_NO_STEP.match(line)
             if m is not None:
-                return Eval(iter=self._next_iter(), train_loss=number(m.group(1)), val_loss=number(m.group(2)))
+                evaluated = Eval(iter=self._next_iter(), train_loss=number(m.group(1)), val_loss=number(m.group(2)))
+                if not self._resumed:
+                    return evaluated
+                self._held_eval = evaluated  # a resumed run's: its step comes with the next `iter` line
+                return None
         elif head == "s":
             if line.startswith("step="):
                 m = _KV_STEP.match(line)
@@ -156,12 +166,25 @@ class Parser:
         elif head == "O":
             m = _OVERRIDE_FILE.match(line)
             if m is not None:
-                self._in_config = True
+                self._in_config, self._iters = True, (None, None)
                 return RunStarted(text=line)
             m = _OVERRIDE_KEY.match(line)
             if m is not None:
                 return ConfigValue(key=m.group(1), value=literal(m.group(2)))
-        return self._startup(line) or self._errors.parse(line)
+        event = self._startup(line)
+        if isinstance(event, (ModelInit, TrainingEnded)):  # a run starts or ends: the next counts anew
+            self._iters, self._resumed = (None, None), isinstance(event, ModelInit) and event.kind == "resume"
+        return event or self._errors.parse(line)
+
+    def holds(self) -> bool:
+        """True while an eval without its step waits for the `iter` line that prints it."""
+        return self._held_eval is not None
+
+    def release(self) -> tuple[Event, ...]:
+        """What is held for a line that did not come (the log ended): a resumed run's eval
+        without its step, at step 0 of the count (its step is not printed)."""
+        held, self._held_eval = self._held_eval, None
+        return () if held is None else (held,)
 
     def _kv_step(self, m: re.Match[str], line: str) -> Event | tuple[Event, ...]:
         """wordplay's step line; the train/val losses it repeats are an eval's, which ran
@@ -184,12 +207,12 @@ class Parser:
     def plain(self) -> bool:
         """True when an `iter` line would leave the parser as it is (not inside a config
         dump): the bulk path may then fold such lines in without parse()."""
-        return not self._in_config
+        return not self._in_config and self._held_eval is None
 
     def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
         """`iter` lines read in bulk (bulk.nanogpt): their steps, as parse() keeps them."""
         before = int(cols.iter[end - 2]) if end - first >= 2 else self._iters[1]
-        self._iters = (before, int(cols.iter[end - 1]))
+        self._iters, self._resumed = (before, int(cols.iter[end - 1])), False
 
     def _config_line(self, line: str) -> Event | None:
         """One line of the dumped config file (configurator.py prints the whole file): its
