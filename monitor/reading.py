@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from monitor.core.batch import SCAN_MIN_LINES, Batch, StepRows, row_iteration, scan_lines
-from dataclasses import replace
-
 from monitor.core.events import Crash, Event, Iteration, RunStarted, TrainingEnded
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, Partials, PrintedClock, Stripped, strip, strip_block

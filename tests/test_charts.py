@@ -61,7 +61,7 @@ def test_one_spike_in_a_million_steps_stays_visible() -> None:
     y[777_777] = 1.731
     for a in range(0, len(y), 4096):
         env.extend(np.arange(a, min(a + 4096, len(y))), y[a : a + 4096])
-    x, lo, hi, mean = rebin(*env.arrays(), bins=100)
+    x, lo, hi, _mean = rebin(*env.arrays(), bins=100)
     assert len(x) == 100
     assert hi.max() == 1.731 and lo.min() == 0.364
 
@@ -82,7 +82,7 @@ def test_chart_series_follow_new_rows_without_starting_over() -> None:
     loss, steps = chart_series(run)
     fresh = Envelope()
     fresh.extend(run.iters.values, run.step_time_s.values)
-    x, lo, hi, mean = fresh.arrays()
+    x, _lo, hi, mean = fresh.arrays()
     assert np.array_equal(steps.x, x) and np.array_equal(steps.hi, hi) and np.array_equal(steps.y, mean)
     assert steps.hi.max() == 2.0 and loss.lo.min() == 0.5
 
