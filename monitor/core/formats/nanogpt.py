@@ -171,10 +171,10 @@ class Parser:
             m = _OVERRIDE_KEY.match(line)
             if m is not None:
                 return ConfigValue(key=m.group(1), value=literal(m.group(2)))
-        event = self._startup(line)
-        if isinstance(event, (ModelInit, TrainingEnded)):  # a run starts or ends: the next counts anew
-            self._iters, self._resumed = (None, None), isinstance(event, ModelInit) and event.kind == "resume"
-        return event or self._errors.parse(line)
+        started = self._startup(line)
+        if isinstance(started, (ModelInit, TrainingEnded)):  # a run starts or ends: the next counts anew
+            self._iters, self._resumed = (None, None), isinstance(started, ModelInit) and started.kind == "resume"
+        return started or self._errors.parse(line)
 
     def holds(self) -> bool:
         """True while an eval without its step waits for the `iter` line that prints it."""
