@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +23,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cold_open import write_log
 from tables import render
+from trees import child_figures, comparison_arguments, trees_of
 
 CHILD = r"""
 import json, sys, time
@@ -44,19 +43,15 @@ print(json.dumps({"cpu_s": cpu, "iters": session.state.current.n_iters}))
 
 
 def measure(tree: Path, log: Path) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(log)], cwd=tree, capture_output=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(tree)}).stdout
-    return json.loads(out.splitlines()[-1])
+    return child_figures(tree, CHILD, [str(log)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=300_000)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--markdown", action="store_true")
-    parser.add_argument("--baseline", type=Path, nargs="*", default=[], help="trees to compare with")
+    comparison_arguments(parser)
     opts = parser.parse_args()
-    trees = [("this tree", ROOT), *((str(p), p) for p in opts.baseline)]
+    trees = trees_of(opts)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         utf8 = Path(folder) / "utf8.log"

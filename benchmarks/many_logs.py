@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cold_open import write_log
 from tables import render
+from trees import comparison_arguments, trees_of
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -101,13 +102,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--lines", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--steady-s", type=float, default=10.0)
     parser.add_argument("--limit-s", type=float, default=300.0)
-    parser.add_argument("--markdown", action="store_true")
-    parser.add_argument("--baseline", type=Path, nargs="*", default=[], help="trees to compare with (e.g. a git archive of main)")
+    comparison_arguments(parser)
     opts = parser.parse_args()
-    trees = [("this tree", ROOT), *((str(p), p) for p in opts.baseline)]
+    trees = trees_of(opts)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         all_logs, last_iter = [], {}

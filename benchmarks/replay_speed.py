@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cold_open import write_log
 from tables import render
+from trees import comparison_arguments, trees_of
 
 #: The child: `replay` with the clock fixed (the paced clock starts at it).
 CHILD = """
@@ -56,13 +57,11 @@ def run(tree: Path, argv: list[str]) -> tuple[float, float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", type=Path, nargs="+", required=True)
     parser.add_argument("--lines", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--times", action="store_true", help="also with --times (a recorded time a line)")
-    parser.add_argument("--markdown", action="store_true")
+    comparison_arguments(parser, baseline_required=True)
     opts = parser.parse_args()
-    trees = [("this tree", ROOT), *((str(p), p) for p in opts.baseline)]
+    trees = trees_of(opts)
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "run.log"
         write_log(log, opts.lines)

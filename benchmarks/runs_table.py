@@ -14,9 +14,7 @@ then. The trees take turns, the first of each round alternating.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from cold_open import write_log
 from tables import render
+from trees import child_figures, comparison_arguments, trees_of
 
 #: The child: runs the app of the tree on its PYTHONPATH and prints its figures as JSON.
 CHILD = r"""
@@ -64,22 +63,16 @@ asyncio.run(main())
 
 
 def measure(tree: Path, logs: list[Path]) -> dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", CHILD, *map(str, logs)], cwd=tree, capture_output=True, check=False,
-                          env={**os.environ, "PYTHONPATH": str(tree)})
-    if done.returncode != 0:
-        sys.exit(f"{tree}: the app failed:\n{done.stderr.decode(errors='replace')[-3000:]}")
-    return json.loads(done.stdout.splitlines()[-1])
+    return child_figures(tree, CHILD, [str(log) for log in logs])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--lines", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--markdown", action="store_true")
-    parser.add_argument("--baseline", type=Path, nargs="*", default=[], help="trees to compare with")
+    comparison_arguments(parser)
     opts = parser.parse_args()
-    trees = [("this tree", ROOT), *((str(p), p) for p in opts.baseline)]
+    trees = trees_of(opts)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         logs = []
