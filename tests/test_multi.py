@@ -321,3 +321,21 @@ def test_logs_are_read_the_most_recently_written_first(tmp_path: Path) -> None:
         os.utime(path, (T - age_s, T - age_s))
     missing = tmp_path / "e" / "run.log"  # not there yet: read last
     assert _runs([*paths, missing]).newest_first() == [1, 2, 0, 3, 4]
+
+
+def test_a_redraw_or_read_that_comes_while_the_app_closes_does_nothing() -> None:
+    asyncio.run(_closing())
+
+
+async def _closing() -> None:
+    """A throttled redraw or a slice of reading queued before `q` can run after the table is
+    gone (the app's screens close before its timers stop): it must not raise NoMatches."""
+    runs = GatedRuns(_static_runs(), newest=[0, 1, 2])
+    app = make_multi_app(lambda wake, notice: runs)  # type: ignore[arg-type,return-value]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.1)
+        await pilot.press("q")
+    runs.ready.update({0, 1, 2})
+    app.redraw(every=True)
+    app._fill()
+    assert app.snapshots == [None, None, None]  # nothing read once closed

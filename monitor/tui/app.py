@@ -246,7 +246,7 @@ class NanowatchApp(App[int]):
     def redraw(self, charts: bool | None = None) -> None:
         """Drain what the sources queued, build a Snapshot and hand it to every widget; the
         charts when asked, else when what they draw changed (at most every CHART_MIN_S)."""
-        if not self._live:
+        if not self._live or not self.is_running:  # not mounted yet, or closing (screens go first)
             return
         self._drain()
         self._throttle.redrawn()

@@ -170,9 +170,10 @@ class MultiApp(App[int]):
     def redraw(self, every: bool = False) -> None:
         """Drain the feeds of the logs already read, snapshot those that changed (`every`: all of
         them, the clock having moved), update the table (and the open run's screen); the logs
-        not read yet are read by `_fill`, a slice at a time."""
+        not read yet are read by `_fill`, a slice at a time. Nothing before the table is mounted
+        or once the app is closing (its screens go first: a timer or queued call may still come)."""
         runs = self.runs
-        if runs is None:
+        if runs is None or not self.is_running:
             return
         self._throttle.redrawn()
         now = runs.clock()
@@ -200,7 +201,7 @@ class MultiApp(App[int]):
         about FILL_SLICE_S; show the rows filled; the rest after the next paint."""
         self._filling = False
         runs = self.runs
-        if runs is None:
+        if runs is None or not self.is_running:
             return
         start = self._monotonic()
         read_any = ring = False
