@@ -125,14 +125,19 @@ def test_field_fact(name: str, key: str, capsys) -> None:
     _check(name, key, FACTS[name][key], capsys)
 
 
+def _replay_records(name: str, capsys) -> list[dict]:
+    """The records `replay --speed 0 --jsonl --no-gpu` writes for the field log `name`."""
+    out = _run_cli(["replay", str(FIELD / name), "--speed", "0", "--jsonl", "--no-gpu"], capsys)
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
 FIRST_RUN = sorted(n for n, f in FACTS.items() if "first_run_status" in f)
 
 
 @pytest.mark.parametrize("name", FIRST_RUN)
 def test_first_run_status_through_replay(name: str, capsys) -> None:
     want = FACTS[name]["first_run_status"]
-    out = _run_cli(["replay", str(FIELD / name), "--speed", "0", "--jsonl", "--no-gpu"], capsys)
-    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    records = _replay_records(name, capsys)
     seen = sorted({r.get("status") for r in records if r.get("run_index") == 0})
     assert want in seen, f"run 0 was {seen}, never {want!r}"
 
@@ -144,8 +149,7 @@ FINISHED_AT = sorted(n for n, f in FACTS.items() if "finished_at_iter" in f)
 def test_finished_only_at_its_last_step_through_replay(name: str, capsys) -> None:
     """A replay shows the run finished first at this step, never before (other ranks' ends are no end)."""
     want = FACTS[name]["finished_at_iter"]
-    out = _run_cli(["replay", str(FIELD / name), "--speed", "0", "--jsonl", "--no-gpu"], capsys)
-    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    records = _replay_records(name, capsys)
     finished = [r.get("iter") for r in records if r.get("status") == "finished"]
     assert finished and finished[0] == want, f"first finished at iter {finished[:1]}, want {want}"
 
