@@ -35,11 +35,12 @@ from monitor.inbox import (
     WriterFound,
 )
 from monitor.reading import LogReading
+from monitor.sources.handover import PARTIAL_SETTLE_S
 from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
 
 #: A line the parser holds for the next (a modded fork's train line without a clock) is shown
-#: once the log has been quiet this long (s): as a partial last line settles (sources.tail).
-HELD_SETTLE_S = 1.0
+#: once the log has been quiet this long (s): the time a partial last line takes to settle.
+HELD_SETTLE_S = PARTIAL_SETTLE_S
 
 
 class Session(LogReading):

@@ -12,6 +12,10 @@ from collections.abc import Callable
 from monitor.core.lines import LineSplitter
 from monitor.sources.problems import LineProblem
 
+#: A partial last line unchanged this long is read as it stands (wandb's output.log ends without
+#: a newline); if it grows or is completed later, the longer line follows and replaces it.
+PARTIAL_SETTLE_S = 1.0
+
 #: (arrival time, line without newline); None for lines that were in the file at start.
 Batch = list[tuple[float | None, bytes]]
 OnLines = Callable[[Batch], None]

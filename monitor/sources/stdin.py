@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from monitor.core.lines import LineSplitter
 from monitor.sources.handover import (
+    PARTIAL_SETTLE_S,
     OnBlock,
     OnLines,
     OnPartial,
@@ -27,7 +28,7 @@ from monitor.sources.handover import (
     hand_over,
 )
 from monitor.sources.problems import Guard
-from monitor.sources.tail import CHUNK_BYTES, ENDED, FOLLOWING, PARTIAL_SETTLE_S, ignore
+from monitor.sources.tail import CHUNK_BYTES, ENDED, FOLLOWING, ignore
 
 
 class StdinReader:

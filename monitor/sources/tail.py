@@ -16,6 +16,7 @@ from functools import partial
 from monitor.core.lines import LineSplitter
 from monitor.core.sanitise import unicode_safe
 from monitor.sources.handover import (
+    PARTIAL_SETTLE_S,
     OnBlock,
     OnLines,
     OnPartial,
@@ -45,9 +46,6 @@ POLL_INTERVAL_S = 0.1
 #: How long a replacement file that so far repeats the start of the old one may stay
 #: shorter than what was read before it is taken for a new run.
 SWITCH_GRACE_S = 2.0
-#: A partial last line unchanged this long is read as it stands (wandb's output.log ends without
-#: a newline); if it grows or is completed later, the longer line follows and replaces it.
-PARTIAL_SETTLE_S = 1.0
 #: Bytes remembered from the start of the file and from just before the read position: when
 #: either changed, the file was rewritten in place (same inode, `>` or `cp`), not appended to.
 SIGNATURE_BYTES = 256
