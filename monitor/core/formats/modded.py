@@ -97,9 +97,7 @@ class Parser:
         events = () if parsed is None else parsed if isinstance(parsed, tuple) else (parsed,)
         if events and isinstance(events[0], Iteration) and events[0].iter == held.iter and events[0].loss is None:
             return (replace(events[0], loss=held.loss), *events[1:])
-        if self._train_step is None or self._train_step < held.iter:
-            self._train_step = held.iter
-        return (held, *events)
+        return (self._given(held), *events)
 
     def holds(self) -> bool:
         """True while a train line without a clock waits for the next line (see release)."""
@@ -109,11 +107,13 @@ class Parser:
         """The held train line as it is, for a line that has not come (the log ended, or has
         been quiet): the step shows without its time."""
         held, self._held = self._held, None
-        if held is None:
-            return ()
+        return () if held is None else (self._given(held),)
+
+    def _given(self, held: Iteration) -> Iteration:
+        """The held train line given as it is, without its time: its step is the run's latest."""
         if self._train_step is None or self._train_step < held.iter:
             self._train_step = held.iter
-        return (held,)
+        return held
 
     def _parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if line.startswith("step:") or line[:1].isdigit() and _BARE_STEP.match(line):
