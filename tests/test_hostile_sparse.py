@@ -81,3 +81,30 @@ def test_looking_for_holes_leaves_the_buffered_reader_where_it_was(tmp_path: Pat
     got = b"".join(read_blocks(str(path), block_bytes=block_bytes)).splitlines()
     lines, partial, _ = read_lines(str(path))
     assert got == [*lines, partial]
+
+
+def test_bytes_appended_while_looking_for_data_are_not_passed_over(tmp_path: Path, monkeypatch) -> None:
+    """The follower looks for a hole at its read position, which is the file's end while it
+    keeps up. A writer appending between the look (no data there: ENXIO) and the size read
+    after it made the new bytes look like the end of a hole: they were skipped, steps lost."""
+    from monitor.sources import logfile
+
+    path = tmp_path / "run.log"
+    path.write_bytes(b"iter 0: loss 4.0, time 10.00ms\n")
+    end = path.stat().st_size
+    real_lseek = os.lseek
+
+    def appending_lseek(fd: int, pos: int, how: int) -> int:
+        try:
+            return real_lseek(fd, pos, how)
+        finally:
+            if how == getattr(os, "SEEK_DATA", None):  # the writer appends right after the look
+                with open(path, "ab") as w:
+                    w.write(b"iter 1: loss 3.9, time 10.00ms\n")
+
+    monkeypatch.setattr(logfile.os, "lseek", appending_lseek)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert next_data(fd, end) == end  # the appended line starts there: nothing to pass over
+    finally:
+        os.close(fd)

@@ -127,19 +127,21 @@ def next_data(fd: int, pos: int) -> int:
     """Where the bytes that are not a hole start, from `pos` on (lseek SEEK_DATA): a sparse
     file's hole (logrotate's copytruncate under a writer that keeps its offset leaves one of
     as many gigabytes as the log had) reads as NULs, which no line holds. `pos` itself where
-    the file system or the platform cannot tell; the file's end when only a hole is left."""
+    the file system or the platform cannot tell; the file's end when only a hole is left (its
+    end before the look: bytes a writer appends meanwhile are data, never passed over)."""
     seek_data = getattr(os, "SEEK_DATA", None)
     if seek_data is None:
         return pos
     try:
         here = os.lseek(fd, 0, os.SEEK_CUR)  # put back after: a buffered reader owns the offset
+        size = os.fstat(fd).st_size
     except OSError:
         return pos
     try:
         return os.lseek(fd, pos, seek_data)
     except OSError as e:
-        if e.errno == errno.ENXIO:  # past the last data: a hole to the end
-            return max(pos, os.fstat(fd).st_size)
+        if e.errno == errno.ENXIO:  # no data from `pos` on: at the end, or a hole to the end
+            return max(pos, size)
         return pos
     finally:
         os.lseek(fd, here, os.SEEK_SET)
