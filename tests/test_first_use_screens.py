@@ -97,6 +97,8 @@ async def test_the_stall_caveat_and_warnings_wrap_at_80_columns() -> None:
         assert finish.endswith(" if it goes on now") and len(finish) > 78
         assert app.finish_view.size.height == 2  # the caveat on a second line, whole
         warnings = app.events_view.warnings
+        # the pane is laid out a refresh after its text changes: wait for the two to agree
+        await until(pilot, lambda: warnings.size.height == len(text_of(warnings).splitlines()))
         shown = text_of(warnings).splitlines()
         # the pane's three rows: two whole warnings, and the third counted, not cut
         # (the stall's row in the events' columns: when the log went silent, then its kind)
