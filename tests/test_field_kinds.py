@@ -1413,3 +1413,37 @@ def test_base_trains_evaluation_at_its_total_ends_the_run_read_in_bulk(tmp_path,
     main([str(log), "--once", "--json", "--no-gpu"])
     record = json.loads(capsys.readouterr().out)
     assert (record["status"], record["iter"], record["max_iters"], record["run_index"]) == ("finished", 2990, 3000, 1)
+
+
+# --- B, detection: a family's start-up lines are found when a log is skimmed ---------------------
+
+def test_every_start_up_line_a_family_sniffs_holds_a_skim_signal() -> None:
+    """Skimming a log no family has recognised reads only the lines holding a signal: a start-up line
+    a family sniffs without one leaves a log that dies before its first step unrecognised (--once,
+    replay), though following it line by line recognises it."""
+    from monitor.core.formats import skim
+    sniffed = (*nanochat._OWN_LINES, *nanogpt._OWN_LINES, *nanogpt._SHARED_LINES, *llmc._OWN_LINES, *llmc._SHARED_LINES,
+               *modded._SHARED_START)
+    unmarked = [line for line in sniffed if not any(s in line.lower().encode() for s in skim.SIGNALS)]
+    assert unmarked == []
+
+
+@pytest.mark.parametrize("own", ["Estimated FLOPs per token: 1.191462e+08", "Tokens / micro-batch / rank: 8 x 2048 = 16,384",
+                                 "Muon: Grouping 80 params of shape torch.Size([1280, 1280]), device cuda:0",
+                                 "Scaling the LR for the AdamW parameters ∝1/√(1280/768) = 0.774597"])
+def test_a_nanochat_descendant_dying_before_its_first_step_is_recognised_when_read_whole(own: str, tmp_path,
+                                                                                         capsys) -> None:
+    """An autoresearch trial (nanochat's loop) on a 6 GB GPU: its model printout, one of nanochat's own
+    start-up lines, compiler warnings, then an OOM before any step; it read as no family's log."""
+    import json
+
+    from monitor.cli import main
+    lines = ["Vocab size: 8,192", "Parameter counts:", *(f"  layer_{i}                 : 3,145,728" for i in range(40)), own,
+             "Time budget: 300s", *(["  warnings.warn("] * 40), "Traceback (most recent call last):",
+             '  File "train.py", line 500, in <module>',
+             "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 512.00 MiB."]
+    log = tmp_path / "trial.log"
+    log.write_text("\n".join(lines) + "\n")
+    main([str(log), "--once", "--json", "--no-gpu"])
+    record = json.loads(capsys.readouterr().out)
+    assert (record["format"], record["status"]) == ("nanochat", "crashed")
