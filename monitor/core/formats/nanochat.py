@@ -149,6 +149,7 @@ class Parser:
         m = _STEP_CAPITAL.match(line)
         if m is not None:
             stage = "sft" if m.group(3) == "Training loss" else "rl"
+            self._total = None  # its evaluation at its total is no base_train's last pass
             value = number(m.group(4))
             iteration = Iteration(
                 iter=int(m.group(1)),
