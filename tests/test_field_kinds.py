@@ -1326,3 +1326,124 @@ def test_a_modded_log_ending_on_a_train_line_without_a_clock_shows_its_last_step
     main(["replay", str(log), "--speed", "0", "--no-gpu", *mode])
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert (records[-1]["iter"], records[-1]["loss"]) == (200, pytest.approx(4.0))
+
+
+# --- F: a step shown only in a tqdm bar (a nanoGPT fork, redrawn with `\r`) ----------------------
+
+def _bar(done: int, total: int, rate: str, loss: float) -> str:
+    share = 100 * done // total
+    return f"Training:  {share:2d}%|█▍        | {done}/{total} [20:48:41<125:50:55, {rate}, loss={loss:.4f}, lr=1.00e-07, mfu=68.0%]"
+
+
+def test_a_nanogpt_forks_tqdm_bar_with_the_loss_is_its_step_line() -> None:
+    """A fork (LOZO) prints no `iter` line: its steps are a bar redrawn twice a step (the postfix set
+    for the step, then the count moved on); the count is the step, the loss the one shown as the
+    count first reaches it, the rate tqdm's. The run stood at 'starting' for 14036 steps."""
+    lines = ["tokens per iteration will be: 1,310,720", "Training:   0%|          | 0/20 [00:00<?, ?it/s]"]
+    for i in range(20):
+        loss = 11.0 - i / 10
+        lines += [_bar(i, 20, "5.27s/it", loss), _bar(i + 1, 20, "5.27s/it", loss)]
+    snap = session(lines[:-10]).snapshot()
+    assert (snap.format, snap.status, snap.iter, snap.max_iters) == ("nanogpt", "training", 15, 20)
+    assert snap.loss == pytest.approx(11.0 - 1.4) and snap.step_time_s == pytest.approx(5.27, rel=0.01)
+    assert session(lines).snapshot().status == "finished"  # the bar at its total: nanoGPT's loop ends at max_iters
+    parser = nanogpt.Parser()
+    assert parser.parse(_bar(3, 20, "1.30it/s", 2.5)) == Iteration(iter=3, loss=2.5, step_time_s=pytest.approx(1 / 1.3),
+                                                                   max_iters=20)
+    assert parser.parse(_bar(3, 20, "1.30it/s", 2.4)) is None  # the next step's loss, before its count
+    # bars without a loss in their postfix are a loader's or an eval's, not steps
+    assert parser.parse("Map: 100%|██████████| 500/500 [00:01<00:00, 312.44 examples/s]") is None
+    assert parser.parse("Validation: 100%|██████████| 1/1 [00:08<00:00,  8.78s/it]") is None
+
+
+# --- F, E: a nanochat port's step lines without the share, and base_train's last evaluation ------
+
+@pytest.mark.parametrize(("line", "step", "total", "dt_s"), [
+    ("step 00050/300 | loss: 7.6973 | dt: 38ms | tok/s: 217,651", 50, 300, 0.038),  # JAX port on a TPU
+    ("step 01000/100000 (1.0%) | loss: 6.1779 | lr_mult: 0.501 | dt: 118ms | tok/s: 138,962 | eta: 195.6m", 1000, 100000, 0.118),
+])
+def test_a_nanochat_ports_step_line_with_its_total_and_no_share_is_a_step(line: str, step: int, total: int,
+                                                                          dt_s: float) -> None:
+    assert nanochat.sniff(line) == 3
+    event = nanochat.Parser().parse(line)
+    events = event if isinstance(event, tuple) else (event,)
+    it = next(e for e in events if isinstance(e, Iteration))
+    assert (it.iter, it.max_iters, it.step_time_s) == (step, total, pytest.approx(dt_s))
+
+
+def test_a_step_line_without_total_or_share_is_not_nanochats() -> None:
+    # build-nanogpt's `step    50 | loss: …` (llm.c's family) and a trainer's `step 0 | elapsed 0.14m | loss: …`
+    for line in ("step    50 | loss: 7.603826 | lr 6.0000e-04 | norm: 0.2771 | dt: 421.55ms | tok/sec: 1243708.51",
+                 "step 00050 | loss: 7.6973 | dt: 38ms"):
+        assert nanochat.sniff(line) == 0 and nanochat.Parser().parse(line) is None
+
+
+def _base_lines(total: int) -> list[str]:
+    return [f"step {i:05d}/{total:05d} ({100 * i / total:.2f}%) | loss: {3 + 1 / (i + 1):.6f} | lrm: 1.00 | dt: 480.12ms"
+            f" | tok/sec: 1,092,233 | mfu: 49.50 | total time: {i * 0.008:.2f}m" for i in range(total)]
+
+
+def test_base_trains_evaluation_at_its_total_ends_the_run() -> None:
+    """base_train evaluates at step == num_iterations and stops (a port logging every 1000 steps
+    prints its last step line long before): the run is finished at that eval, before the summary;
+    an error while it samples or saves after it is still this run's."""
+    lines = ["Step 00000 | Validation bpb: 3.2", *_base_lines(20)[::5], "Step 00020 | Val loss: 6.6444 (best: 6.6444)"]
+    s = session(lines)
+    assert (s.snapshot().status, s.snapshot().iter, s.snapshot().val_loss) == ("finished", 15, pytest.approx(6.6444))
+    s.feed("Traceback (most recent call last):")
+    s.feed("OSError: [Errno 28] No space left on device")
+    assert (s.snapshot().status, len(s.state.runs)) == ("crashed", 1)
+    # an eval before the total does not end it; a second run after it is a new run
+    assert session(lines[:-1] + ["Step 00017 | Val loss: 7.0"]).snapshot().status == "training"
+    two = session([*lines, "Step 00000 | Val loss: 10.3978", *_base_lines(20)[:3]])
+    assert (len(two.state.runs), two.snapshot().status, two.snapshot().iter) == (2, "training", 2)
+
+
+def test_base_trains_evaluation_at_its_total_ends_the_run_read_in_bulk(tmp_path, capsys) -> None:
+    """The same through the bulk reader (step lines folded in without parse()): two runs logged every
+    10 steps, each ended by its evaluation at its total (the second's lines all read in bulk)."""
+    import json
+
+    from monitor.cli import main
+
+    def run(total: int) -> list[str]:
+        return ["Step 00000 | Validation bpb: 3.2", *_base_lines(total)[::10], f"Step {total:05d} | Validation bpb: 0.81"]
+    log = tmp_path / "base.log"
+    log.write_text("\n".join([*run(2000), *run(3000)]) + "\n")
+    main([str(log), "--once", "--json", "--no-gpu"])
+    record = json.loads(capsys.readouterr().out)
+    assert (record["status"], record["iter"], record["max_iters"], record["run_index"]) == ("finished", 2990, 3000, 1)
+
+
+# --- B, detection: a family's start-up lines are found when a log is skimmed ---------------------
+
+def test_every_start_up_line_a_family_sniffs_holds_a_skim_signal() -> None:
+    """Skimming a log no family has recognised reads only the lines holding a signal: a start-up line
+    a family sniffs without one leaves a log that dies before its first step unrecognised (--once,
+    replay), though following it line by line recognises it."""
+    from monitor.core.formats import skim
+    sniffed = (*nanochat._OWN_LINES, *nanogpt._OWN_LINES, *nanogpt._SHARED_LINES, *llmc._OWN_LINES, *llmc._SHARED_LINES,
+               *modded._SHARED_START)
+    unmarked = [line for line in sniffed if not any(s in line.lower().encode() for s in skim.SIGNALS)]
+    assert unmarked == []
+
+
+@pytest.mark.parametrize("own", ["Estimated FLOPs per token: 1.191462e+08", "Tokens / micro-batch / rank: 8 x 2048 = 16,384",
+                                 "Muon: Grouping 80 params of shape torch.Size([1280, 1280]), device cuda:0",
+                                 "Scaling the LR for the AdamW parameters ∝1/√(1280/768) = 0.774597"])
+def test_a_nanochat_descendant_dying_before_its_first_step_is_recognised_when_read_whole(own: str, tmp_path,
+                                                                                         capsys) -> None:
+    """An autoresearch trial (nanochat's loop) on a 6 GB GPU: its model printout, one of nanochat's own
+    start-up lines, compiler warnings, then an OOM before any step; it read as no family's log."""
+    import json
+
+    from monitor.cli import main
+    lines = ["Vocab size: 8,192", "Parameter counts:", *(f"  layer_{i}                 : 3,145,728" for i in range(40)), own,
+             "Time budget: 300s", *(["  warnings.warn("] * 40), "Traceback (most recent call last):",
+             '  File "train.py", line 500, in <module>',
+             "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 512.00 MiB."]
+    log = tmp_path / "trial.log"
+    log.write_text("\n".join(lines) + "\n")
+    main([str(log), "--once", "--json", "--no-gpu"])
+    record = json.loads(capsys.readouterr().out)
+    assert (record["format"], record["status"]) == ("nanochat", "crashed")

@@ -80,6 +80,31 @@ def glued_end(line: str) -> int:
     return -1
 
 
+#: A tqdm bar as a training loop redraws it (`\r`), its postfix holding the loss:
+#: `Training:  14%|█▍        | 14035/100000 [20:48:41<125:50:55,  5.27s/it, loss=10.9801, lr=1.00e-07]`
+#: (groups: steps done, total, rate, its unit, postfix); a bar without a total or a postfix is none.
+_BAR = re.compile(r"[^|\n]{0,80}?\d{1,3}%\|[^|\n]{0,200}\| *(\d{1,15})/(\d{1,15}) \[[\d:]+<[\d:?]+,"
+                  r" *([\d.]+)(s/it|it/s), ([^\]\n]{0,400})\]")
+_BAR_LOSS = re.compile(rf"(?:^|, )(?:train_)?loss={NUM}")
+
+
+def bar_step(line: str) -> tuple[int, int, float | None, float | None] | None:
+    """(steps done, total, seconds per step, loss) of a tqdm bar whose postfix prints the loss
+    (a loop that shows its progress only in the bar); None for any other line. The rate is
+    tqdm's smoothed one (`5.27s/it`, `1.30it/s`)."""
+    if "loss=" not in line:
+        return None
+    m = _BAR.match(line)
+    if m is None:
+        return None
+    loss = _BAR_LOSS.search(m.group(5))
+    if loss is None:
+        return None
+    rate = number(m.group(3))
+    seconds = None if not rate else rate if m.group(4) == "s/it" else 1.0 / rate
+    return int(m.group(1)), int(m.group(2)), seconds, number(loss.group(1))
+
+
 def number(text: str | None) -> float | None:
     """A float from log text; None when absent or unreadable. `nan`/`inf` are kept."""
     if text is None:

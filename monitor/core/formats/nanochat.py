@@ -22,6 +22,7 @@ from monitor.core.events import (
     TrainingEnded,
 )
 from monitor.core.formats.common import INT, NUM, OWN, STEP, PythonErrors, literal, number
+from monitor.core.formats.scan import IterationColumns
 
 NAME = "nanochat"
 
@@ -32,8 +33,10 @@ DEFAULTS: dict[str, object] = {"eval_interval": 250, "core_metric_every": 2000}
 _ECHO = re.compile(r"(?:\^\[\[?[\d;]*[A-Za-z~])+")
 # base_train `step 00100/21400 (0.47%) | loss: …`; mid_train and today's chat_sft print no
 # total, only the share of their data consumed.
-# A fork prints `(final)` where the share was on its last step (`step 01680/01680 (final) | loss: …`).
-_STEP = re.compile(rf"step {INT}(?:/{INT})? \((?:([\d.]+)%|final)\) \| loss: {NUM}")
+# A fork prints `(final)` where the share was on its last step (`step 01680/01680 (final) | loss: …`);
+# a port prints no share after its total (`step 00050/300 | loss: 7.6973 | dt: 38ms | tok/s: …`):
+# a line needs one of the two.
+_STEP = re.compile(rf"step {INT}(?:/{INT})?(?: \((?:([\d.]+)%|final)\))? \| loss: {NUM}")
 _DT = re.compile(r"\| dt: ([\d.]+)ms")
 _MFU = re.compile(r"\| (?:bf16_)?mfu: ([\d.]+)")
 _TOTAL_TIME = re.compile(r"\| total time: ([\d.]+)m")
@@ -101,13 +104,14 @@ class Parser:
         self._stage: str | None = None
         self._share = _ShareTotal()
         self._last_step: int | None = None  # autoresearch's summary evaluates after it
+        self._total: int | None = None  # the total base_train's step lines print
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         if line[:1] == "^":
             line = _ECHO.sub("", line, count=1)
         head = line[:1]
         if head == "s":
-            m = _STEP.match(line)
+            m = _step_match(line)
             if m is not None:
                 iteration = _step(m, line)
                 remaining = _REMAINING.search(line, m.end())
@@ -115,6 +119,7 @@ class Parser:
                 if stage != self._stage:
                     self._share = _ShareTotal(fetched_ahead=stage == "data")
                 self._last_step = iteration.iter
+                self._total = iteration.max_iters if stage == "base" else None
                 if remaining is not None and remaining.group(2) == " steps":  # the steps left give the total
                     iteration = replace(iteration, max_iters=iteration.iter + 1 + int(remaining.group(1)))
                 elif iteration.max_iters is None and m.group(3) is not None:  # the share of the stage done gives its total
@@ -134,10 +139,17 @@ class Parser:
         """True when a base_train step line would leave the parser as it is (bulk.nanochat)."""
         return self._stage == "base"
 
+    def absorb(self, cols: IterationColumns, first: int, end: int) -> None:
+        """base_train step lines read in bulk (bulk.nanochat): the last one's step and total, as parse() keeps them."""
+        self._last_step = int(cols.iter[end - 1])
+        total = math.nan if cols.max_iters is None else float(cols.max_iters[end - 1])
+        self._total = int(total) if math.isfinite(total) else None
+
     def _capital(self, line: str) -> Event | tuple[Event, ...] | None:
         m = _STEP_CAPITAL.match(line)
         if m is not None:
             stage = "sft" if m.group(3) == "Training loss" else "rl"
+            self._total = None  # its evaluation at its total is no base_train's last pass
             value = number(m.group(4))
             iteration = Iteration(
                 iter=int(m.group(1)),
@@ -151,7 +163,11 @@ class Parser:
         metric, value = m.group(2), number(m.group(3))
         step = int(m.group(1))
         if "loss" in metric.lower() or "bpb" in metric.lower():
-            return Eval(iter=step, val_loss=value, metric=metric.replace("Validation", "val"))
+            evaluated = Eval(iter=step, val_loss=value, metric=metric.replace("Validation", "val"))
+            if step == self._total:  # base_train's last pass: it evaluates, samples, saves and stops
+                self._total = None
+                return evaluated, TrainingEnded(line.strip(), goes_on=True)
+            return evaluated
         return Eval(iter=step, val_loss=None, metric=metric, score=value)
 
     def _staged(self, stage: str, line: str, iteration: Iteration) -> Event | tuple[Event, ...]:
@@ -273,6 +289,13 @@ def _step(m: re.Match[str], line: str) -> Iteration:
     )
 
 
+def _step_match(line: str) -> re.Match[str] | None:
+    """A step line: with its total, its share, or both (`step 00050 | loss: …` alone is another
+    trainer's, build-nanogpt's)."""
+    m = _STEP.match(line)
+    return m if m is not None and (m.group(2) is not None or "(" in line[: m.start(4)]) else None
+
+
 def _field(pattern: re.Pattern[str], text: str) -> float | None:
     found = pattern.search(text)
     return None if found is None else number(found.group(1))
@@ -284,7 +307,7 @@ def sniff(line: str) -> int:
     if line[:1] == "^":
         line = _ECHO.sub("", line, count=1)
     if line.startswith("step "):
-        return STEP if _STEP.match(line) is not None else 0
+        return STEP if _step_match(line) is not None else 0
     if line.startswith(_OWN_LINES) or line.startswith("GPU: ") and "| Peak FLOPS (BF16): " in line:
         return OWN
     if line.startswith("Total batch size "):

@@ -24,7 +24,7 @@ from monitor.core.events import (
     TrainingEnded,
     VocabSize,
 )
-from monitor.core.formats.common import NUM, OWN, SHARED, STEP, PythonErrors, constant, literal, number
+from monitor.core.formats.common import NUM, OWN, SHARED, STEP, PythonErrors, bar_step, constant, literal, number
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "nanogpt"
@@ -116,6 +116,7 @@ class Parser:
         self._iters: tuple[int | None, int | None] = (None, None)  # the last two `iter` lines' steps
         self._resumed = False  # a resumed run's first step is not printed before its first `iter` line
         self._held_eval: Eval | None = None  # an eval without its step, until that line
+        self._bar_done: int | None = None  # the steps done on the last tqdm bar read
 
     def _next_iter(self) -> int:
         """The step the next `iter` line will print: the last one plus the logging interval the
@@ -171,10 +172,21 @@ class Parser:
             m = _OVERRIDE_KEY.match(line)
             if m is not None:
                 return ConfigValue(key=m.group(1), value=literal(m.group(2)))
+        if "loss=" in line and (bar := bar_step(line)) is not None:
+            return self._bar(*bar)
         started = self._startup(line)
         if isinstance(started, (ModelInit, TrainingEnded)):  # a run starts or ends: the next counts anew
             self._iters, self._resumed = (None, None), isinstance(started, ModelInit) and started.kind == "resume"
         return started or self._errors.parse(line)
+
+    def _bar(self, done: int, total: int, step_time_s: float | None, loss: float | None) -> Event | None:
+        """A fork's tqdm bar (`14035/100000 [20:48:41<125:50:55,  5.27s/it, loss=10.9801, …]`): a
+        step when its count moves on, as the bar first shows it (redraws of the same count are
+        the next step's loss, not yet counted); the count is the step, the bar's total the run's."""
+        if done == self._bar_done:
+            return None
+        self._bar_done = done
+        return Iteration(iter=done, loss=loss, step_time_s=step_time_s, max_iters=total)
 
     def holds(self) -> bool:
         """True while an eval without its step waits for the `iter` line that prints it."""

@@ -34,6 +34,8 @@ _C1 = re.compile(rb"\xc2[\x80-\x9f]")  # U+0080..U+009F in UTF-8
 SIGNALS = (
     b"iter", b"step", b"overriding", b"compiling the model", b"fused adamw", b"initializing", b"resuming training",
     b"autodetected device", b"compute_dtype", b"peak flops", b"trl:", b"tel:", b"eval:", b"| parameter",
+    b"micro-batch", b"muon: grouping", b"model tag", b"building model with config", b"scaling the lr",
+    b"flops per token",
     b"multi-gpu support", b"_loss", b"| loss ", b"pretokdataset", b" train ", b" val ", b" hella ",
     b"desired batch size", b"gradient accumulation", b"validation loss", b"hellaswag",
     b"num_parameters", b"mib for", b"grad_accum_steps", b"batch_size b=", b"running py", b"train_shards",
