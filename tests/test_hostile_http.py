@@ -128,6 +128,17 @@ def test_an_error_body_that_is_not_json_or_too_long_leaves_the_status(serve) -> 
             "HTTP 503 Service Unavailable"
 
 
+def test_json_nested_past_pythons_depth_is_a_reason_not_a_recursion_error(serve) -> None:
+    """json decodes nesting recursively: `[[[[…` deeper than the interpreter's stack raises
+    RecursionError, which is no ValueError; as an error body it leaves the status, as a query
+    answer it is said to be none."""
+    deep = b"[" * 60_000
+    assert _reason(serve(Answer(400, deep, {"Content-Type": "application/json"})) + "/x") == "HTTP 400 Bad Request"
+    with pytest.raises(FetchError) as e:
+        parse_query("DCGM_FI_DEV_POWER_USAGE", "[" * 200_000)
+    assert str(e.value) == "not a Prometheus query answer (JSON nested too deep)"
+
+
 def test_a_parser_complaint_quoting_a_huge_line_is_cut() -> None:
     page = 'DCGM_FI_DEV_POWER_USAGE{gpu="0"} ' + ESCAPES + "A" * 200_000 + "\n"
     with pytest.raises(FetchError) as e:

@@ -177,6 +177,8 @@ def parse_query(field: str, body: str) -> list[Reading]:
         return [Reading(field, {str(k): str(v) for k, v in r["metric"].items()}, float(r["value"][1])) for r in result]
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
         raise FetchError(f"not a Prometheus query answer ({type(e).__name__}: {clean(e, REASON_CHARS)})") from None
+    except RecursionError:  # json decodes nesting recursively: [[[[… deeper than Python's stack
+        raise FetchError("not a Prometheus query answer (JSON nested too deep)") from None
 
 
 class DcgmSource:

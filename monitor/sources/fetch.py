@@ -105,7 +105,7 @@ def _refusal(response: http.client.HTTPResponse) -> str:
     if "json" in (response.getheader("Content-Type") or "") or response.status in (400, 422, 503):
         try:
             answer = json.loads(response.read(ERROR_BODY_BYTES))
-        except (OSError, http.client.HTTPException, ValueError):
+        except (OSError, http.client.HTTPException, ValueError, RecursionError):  # [[[[… past Python's depth
             return text
         if isinstance(answer, dict) and answer.get("error"):
             return f"{text}: {clean(answer['error'], REASON_CHARS)}"
