@@ -126,10 +126,14 @@ def price(text: str) -> float:
 
 
 def address(text: str) -> str:
-    """An address to listen on (--metrics-addr): an empty one would listen on every interface."""
-    if not text.strip():
+    """An address to listen on (--metrics-addr): an empty one would listen on every interface.
+    An IPv6 address may come in a URL's brackets (`[::1]`), which name no host: they go."""
+    value = text.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1].strip()
+    if not value:
         raise argparse.ArgumentTypeError("expected an address such as 127.0.0.1, or 0.0.0.0 for every interface")
-    return text.strip()
+    return value
 
 
 #: A PUE above this is a typo: the least efficient data centres surveyed stay below 3 (Uptime
