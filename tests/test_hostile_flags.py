@@ -110,6 +110,16 @@ def test_replay_speeds_people_use(capsys) -> None:
     assert "iter 300" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("flag", ["--interval", "--gpu-interval"])
+def test_a_period_past_a_day_is_refused_in_one_line(flag: str, capsys) -> None:
+    # 1e10 s was past threading's TIMEOUT_MAX: --jsonl died in its first wait with an OverflowError
+    for value in ("86401", "1e10", "1e300"):
+        err = _usage_error([str(LOG), "--jsonl", flag, value], capsys)
+        assert err == f"nanowatch: error: argument {flag}: must be at most 86400 seconds (a day): {value}\n"
+    for value in ("0.01", "1", "60", "86400"):
+        assert flags.period_s(value) == float(value)
+
+
 @pytest.mark.parametrize(("argv", "shown"), [
     (["--max-iters=-5\n"], "must be above 0: -5\n"),  # int() and float() take the whitespace around a number
     (["--pue", " " * 100_000 + "0.5"], "facility energy / IT energy): 0.5\n"),
