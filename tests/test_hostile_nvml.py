@@ -135,3 +135,33 @@ def test_once_json_with_a_call_that_breaks_names_the_gpu_and_its_reason(tmp_path
     (name,) = record["gpu_names"]
     assert name.startswith("NVIDIA H100\x1b]0;x\x07ZZ") and len(name) == MAX_NAME_CHARS
     assert "GPU 0: nvmlDeviceGetMemoryInfo failed: TypeError: wrong argument count" in record["warnings"]
+
+
+def test_the_wrapper_packages_deprecation_warning_is_not_printed(tmp_path: Path) -> None:
+    """`pip install pynvml` (12.x) warns on import that it is deprecated for nvidia-ml-py: three
+    lines of stderr on every --once, for whoever installed it, not for the run's watcher."""
+    env = _fake_pynvml(tmp_path, """
+        import warnings
+        warnings.warn("The pynvml package is deprecated. Please install nvidia-ml-py instead.", FutureWarning)
+        class NVMLError(Exception):
+            pass
+        class NVMLError_LibraryNotFound(NVMLError):
+            pass
+        def nvmlInit():
+            raise NVMLError_LibraryNotFound()
+    """)
+    out = subprocess.run([sys.executable, "-W", "default", "-m", "monitor", str(LOG), "--once"], capture_output=True,
+                         text=True, env=env, timeout=60, cwd=tmp_path)
+    assert (out.returncode, out.stderr) == (0, "")
+    assert "GPU telemetry unavailable: NVML library not found" in out.stdout
+
+
+def test_a_pynvml_that_fails_as_it_loads_leaves_the_summary(tmp_path: Path) -> None:
+    env = _fake_pynvml(tmp_path, """
+        raise OSError("libnvidia-ml.so.1: cannot open shared object file")
+    """)
+    out = subprocess.run([sys.executable, "-m", "monitor", str(LOG), "--once"], capture_output=True, text=True,
+                         env=env, timeout=60, cwd=tmp_path)
+    assert (out.returncode, out.stderr) == (0, "")
+    assert "status    finished" in out.stdout
+    assert "unavailable: pynvml failed to load: OSError: libnvidia-ml.so.1: cannot open shared object file" in out.stdout

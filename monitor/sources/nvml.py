@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -255,9 +256,16 @@ def open_nvml(gpus: Sequence[int] | None = None, log_path: str | None = None, nv
     """An NVML source, or an Unavailable one saying why there is none (no library, no driver)."""
     if nvml is None:
         try:
-            nvml = importlib.import_module("pynvml")
+            with warnings.catch_warnings():
+                # the `pynvml` wrapper package warns on import that it is deprecated for nvidia-ml-py:
+                # words for whoever installed it, printed on every --once and over the TUI's stderr
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                nvml = importlib.import_module("pynvml")
         except ImportError:
             return Unavailable("nvidia-ml-py (pynvml) is not installed")
+        except (*_FOREIGN, SyntaxError) as e:  # a broken install: its module fails as it loads
+            return Unavailable(f"pynvml failed to load: {type(e).__name__}: {_reason(e, '')}".rstrip(": "))
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as e:
