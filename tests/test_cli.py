@@ -91,8 +91,8 @@ def test_once_says_when_the_log_has_no_timing(tmp_path, capsys) -> None:
 def test_once_says_how_long_an_ended_run_took_and_a_stalled_runs_finish_is_if_it_goes_on() -> None:
     """`--once` said `35 s so far · finish unknown` for an interrupted run (it will not finish) and
     gave a stalled run's finish as a plain promise; the TUI says `if it goes on now`."""
-    from monitor.core.summary import summary
     from monitor.core.snapshot import Snapshot
+    from monitor.core.summary import summary
 
     def time_row(**fields: object) -> str:
         base = {"t": 1_800_000_000.0, "source": "run.log", "format": "nanogpt", "run_index": 0,

@@ -109,7 +109,7 @@ def test_once_with_bindings_that_break_keeps_the_summary(tmp_path: Path) -> None
             raise OSError(5, "Input/output error")
     """)
     out = subprocess.run([sys.executable, "-m", "monitor", str(LOG), "--once"], capture_output=True, text=True,
-                         env=env, timeout=60, cwd=tmp_path)
+                         env=env, timeout=60, cwd=tmp_path, check=False)
     assert (out.returncode, out.stderr) == (0, "")
     assert "status    finished" in out.stdout
     assert "GPU telemetry unavailable: NVML failed to start: OSError: [Errno 5] Input/output error" in out.stdout
@@ -128,7 +128,7 @@ def test_once_json_with_a_call_that_breaks_names_the_gpu_and_its_reason(tmp_path
         def nvmlDeviceGetMemoryInfo(h): raise TypeError("wrong argument count")
     """)
     out = subprocess.run([sys.executable, "-m", "monitor", str(LOG), "--once", "--json"], capture_output=True,
-                         text=True, env=env, timeout=60, cwd=tmp_path)
+                         text=True, env=env, timeout=60, cwd=tmp_path, check=False)
     assert (out.returncode, out.stderr) == (0, "")
     record = json.loads(out.stdout)
     assert record["status"] == "finished" and record["iter"] == 3000
@@ -151,7 +151,7 @@ def test_the_wrapper_packages_deprecation_warning_is_not_printed(tmp_path: Path)
             raise NVMLError_LibraryNotFound()
     """)
     out = subprocess.run([sys.executable, "-W", "default", "-m", "monitor", str(LOG), "--once"], capture_output=True,
-                         text=True, env=env, timeout=60, cwd=tmp_path)
+                         text=True, env=env, timeout=60, cwd=tmp_path, check=False)
     assert (out.returncode, out.stderr) == (0, "")
     assert "GPU telemetry unavailable: NVML library not found" in out.stdout
 
@@ -161,7 +161,7 @@ def test_a_pynvml_that_fails_as_it_loads_leaves_the_summary(tmp_path: Path) -> N
         raise OSError("libnvidia-ml.so.1: cannot open shared object file")
     """)
     out = subprocess.run([sys.executable, "-m", "monitor", str(LOG), "--once"], capture_output=True, text=True,
-                         env=env, timeout=60, cwd=tmp_path)
+                         env=env, timeout=60, cwd=tmp_path, check=False)
     assert (out.returncode, out.stderr) == (0, "")
     assert "status    finished" in out.stdout
     assert "unavailable: pynvml failed to load: OSError: libnvidia-ml.so.1: cannot open shared object file" in out.stdout

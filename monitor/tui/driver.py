@@ -18,7 +18,7 @@ import threading
 import time
 from codecs import getincrementaldecoder
 from collections.abc import Callable
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from textual import constants
 from textual._xterm_parser import XTermParser
@@ -45,7 +45,10 @@ def input_timeout(last_input_s: float | None, last_tick_s: float | None, escape_
     return TICK_S
 
 
-def screen_file(stderr: TextIO | None, stdout: TextIO | None) -> TextIO | None:
+_File = TypeVar("_File", bound=TextIO)
+
+
+def screen_file(stderr: _File | None, stdout: _File | None) -> _File | None:
     """Where the screen is drawn: Textual draws on stderr, but one sent elsewhere (`2>err.log`,
     `2>/dev/null`) would take the screen with it and leave the terminal blank while the app runs
     unseen; then the terminal on stdout is drawn on (the caller has checked there is one)."""
