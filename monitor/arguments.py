@@ -205,3 +205,5 @@ def check_cluster_options(args: argparse.Namespace, live: bool) -> None:
             raise UsageError("--metrics-port serves a live view: use it with the TUI, --jsonl or replay")
         if not 0 <= port <= 65535:
             raise UsageError(f"--metrics-port {port}: not a port number")
+        if port == 0:  # the system would pick one that no scraper, and no message, could name
+            raise UsageError("--metrics-port 0: give the port for Prometheus to scrape, such as 9464")

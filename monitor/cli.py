@@ -110,12 +110,20 @@ def _text_front_end(run: Callable[[argparse.Namespace], int], args: argparse.Nam
 #: TERM values of terminals that cannot move the cursor (Emacs' M-x shell and eshell, some IDE
 #: run windows): the TUI would be a stream of escape sequences there.
 NO_CURSOR_TERMS = frozenset({"dumb"})
+#: The colour systems Textual takes from TEXTUAL_COLOR_SYSTEM (those of rich.console.Console);
+#: another value fails deep inside Textual with a KeyError.
+COLOR_SYSTEMS = ("auto", "standard", "256", "truecolor", "windows")
 
 
 def check_unicode_terminal() -> None:
     """The TUI draws with Unicode (box lines, braille charts) on stderr, where Textual writes:
     an encoding without it (a Latin-1 locale, PYTHONUTF8=0 under LANG=C) would show escapes;
-    and it moves the cursor, which a TERM=dumb terminal cannot."""
+    and it moves the cursor, which a TERM=dumb terminal cannot. A TEXTUAL_COLOR_SYSTEM that
+    Textual does not know is said here rather than as its KeyError."""
+    colours = os.environ.get("TEXTUAL_COLOR_SYSTEM")
+    if colours is not None and colours not in COLOR_SYSTEMS:
+        raise UsageError(f"TEXTUAL_COLOR_SYSTEM={clean_name(colours, 40)}: not a colour system Textual knows "
+                         f"({', '.join(COLOR_SYSTEMS)}); set one or unset it")
     term = os.environ.get("TERM", "")
     if term in NO_CURSOR_TERMS:
         raise UsageError(f"TERM={term}: this terminal cannot draw the TUI; use --once or --jsonl "

@@ -66,13 +66,18 @@ def _number(text: str) -> float:
 #: Shortest period between two records or GPU samples: --interval 1e-9 wrote records as fast as
 #: stdout took them. NVML's own power and utilisation readings change far less often than this.
 MIN_PERIOD_S = 0.01
+#: Longest: a day. Past threading's TIMEOUT_MAX (~292 years) a wait raised OverflowError, a
+#: traceback; a record or a GPU sample less often than daily is no following.
+MAX_PERIOD_S = 86400.0
 
 
 def period_s(text: str) -> float:
-    """Seconds between two things, a finite number from MIN_PERIOD_S (--interval, --gpu-interval)."""
+    """Seconds between two things, from MIN_PERIOD_S to MAX_PERIOD_S (--interval, --gpu-interval)."""
     value = _number(text)
     if not MIN_PERIOD_S <= value < math.inf:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_PERIOD_S:g} seconds: {clean(text.strip(), 40)}")
+    if value > MAX_PERIOD_S:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PERIOD_S:g} seconds (a day): {clean(text.strip(), 40)}")
     return value
 
 
@@ -126,10 +131,14 @@ def price(text: str) -> float:
 
 
 def address(text: str) -> str:
-    """An address to listen on (--metrics-addr): an empty one would listen on every interface."""
-    if not text.strip():
+    """An address to listen on (--metrics-addr): an empty one would listen on every interface.
+    An IPv6 address may come in a URL's brackets (`[::1]`), which name no host: they go."""
+    value = text.strip()
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1].strip()
+    if not value:
         raise argparse.ArgumentTypeError("expected an address such as 127.0.0.1, or 0.0.0.0 for every interface")
-    return text.strip()
+    return value
 
 
 #: A PUE above this is a typo: the least efficient data centres surveyed stay below 3 (Uptime

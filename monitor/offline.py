@@ -92,6 +92,11 @@ def _print_final(session: Session, args: argparse.Namespace, now: float | None =
     print(snap.to_json() if args.json else summary(snap), flush=True)
 
 
+#: The longest single sleep of a paced replay: time.sleep and threading's waits refuse more than
+#: ~292 years (threading.TIMEOUT_MAX), and a recording's times may be centuries apart (1970 to 2286).
+LONGEST_SLEEP_S = 86400.0
+
+
 def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
            sleep: Callable[[float], None] = time.sleep) -> int:
     """`replay --jsonl` / `replay --once`: the lines in order, each on the recording's clock."""
@@ -125,8 +130,9 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
     for t, line in itertools.chain([first], items):
         if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
             delay = start + (t - t0) / args.speed - clock()
-            if delay > 0:
-                sleep(delay)
+            while delay > 0:  # by the day: one sleep cannot take a gap of centuries (OverflowError)
+                sleep(min(delay, LONGEST_SLEEP_S))
+                delay -= LONGEST_SLEEP_S
         virtual_now = t
         events = [LinesRead([(t, line)])]
         if source is not None:

@@ -86,3 +86,23 @@ def test_once_says_when_the_log_has_no_timing(tmp_path, capsys) -> None:
     assert main([str(log), "--once", "--no-gpu"]) == 0
     out = capsys.readouterr().out
     assert "llmc" in out and "step time unknown" in out and "? ms" not in out
+
+
+def test_once_says_how_long_an_ended_run_took_and_a_stalled_runs_finish_is_if_it_goes_on() -> None:
+    """`--once` said `35 s so far · finish unknown` for an interrupted run (it will not finish) and
+    gave a stalled run's finish as a plain promise; the TUI says `if it goes on now`."""
+    from monitor.core.snapshot import Snapshot
+    from monitor.core.summary import summary
+
+    def time_row(**fields: object) -> str:
+        base = {"t": 1_800_000_000.0, "source": "run.log", "format": "nanogpt", "run_index": 0,
+                "elapsed_s": 35.0, "elapsed_measured": False}
+        row = next(line for line in summary(Snapshot(**{**base, **fields})).splitlines() if line.startswith("  time"))
+        return row.split(None, 1)[1]
+
+    assert time_row(status="interrupted") == "took ≈ 35 s (printed step times) · interrupted"
+    assert time_row(status="crashed", elapsed_measured=True) == "took 35 s · crashed"
+    assert time_row(status="finished", elapsed_s=None) == "start time unknown · finished"
+    stalled = time_row(status="stalled", eta_finish=1_800_000_100.0, eta_remaining_s=100.0)
+    assert stalled.startswith("≈ 35 s so far (printed step times) · finishes ") and stalled.endswith("if it goes on now")
+    assert time_row(status="training", eta_finish=1_800_000_100.0, eta_remaining_s=100.0).endswith(", in 1 m 40 s")

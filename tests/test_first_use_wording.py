@@ -74,7 +74,7 @@ def test_llmc_fragment_speed_agrees_with_its_printed_times() -> None:
     # step 1 is warm-up; steps 19559 and 19560 printed 4339.91 and 4367.96 ms: their mean is steady
     assert r["speed"][0].startswith("4353.9 ms/step (steady)")
     assert "step time unknown" not in text
-    assert r["time"] == ["≈ 23 h 43 m so far (printed step times) · finished"]
+    assert r["time"] == ["took ≈ 23 h 43 m (printed step times) · finished"]
 
 
 def test_a_capture_from_step_0_without_config_is_not_mid_run() -> None:

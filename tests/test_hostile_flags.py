@@ -55,12 +55,22 @@ def test_prices_people_pay(capsys) -> None:
         assert flags.price(value) == float(value)
 
 
-@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize("value", ["", "  ", "[]", "[ ]"])
 def test_an_empty_metrics_address_is_refused(value: str) -> None:
     # parsed only: a command that got past it would serve on every interface and follow for ever
     main_parser, _, _ = cli.build_parsers()
     with pytest.raises(cli.UsageError, match="argument --metrics-addr: expected an address"):
-        main_parser.parse_args([str(LOG), "--jsonl", "--metrics-port", "0", "--metrics-addr", value])
+        main_parser.parse_args([str(LOG), "--jsonl", "--metrics-port", "9464", "--metrics-addr", value])
+
+
+def test_an_ipv6_address_in_a_urls_brackets_is_the_address() -> None:
+    assert (flags.address("[::1]"), flags.address(" ::1 "), flags.address("0.0.0.0")) == ("::1", "::1", "0.0.0.0")
+
+
+def test_metrics_on_port_0_is_refused_for_no_scraper_could_find_it(capsys) -> None:
+    # before, the system picked a port and nothing said which
+    err = _usage_error([str(LOG), "--jsonl", "--metrics-port", "0"], capsys)
+    assert err == "nanowatch: error: --metrics-port 0: give the port for Prometheus to scrape, such as 9464\n"
 
 
 @pytest.mark.parametrize(("bad", "shown"), [("1e15", "1e+15"), ("-1e9", "-1e+09"), ("nan", "nan"), ("inf", "inf")])
@@ -98,6 +108,16 @@ def test_replay_speeds_people_use(capsys) -> None:
         assert flags.speed(value) == float(value)
     assert main(["replay", str(LOG), "--once", "--no-gpu", "--speed", "0.5"]) == 0
     assert "iter 300" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["--interval", "--gpu-interval"])
+def test_a_period_past_a_day_is_refused_in_one_line(flag: str, capsys) -> None:
+    # 1e10 s was past threading's TIMEOUT_MAX: --jsonl died in its first wait with an OverflowError
+    for value in ("86401", "1e10", "1e300"):
+        err = _usage_error([str(LOG), "--jsonl", flag, value], capsys)
+        assert err == f"nanowatch: error: argument {flag}: must be at most 86400 seconds (a day): {value}\n"
+    for value in ("0.01", "1", "60", "86400"):
+        assert flags.period_s(value) == float(value)
 
 
 @pytest.mark.parametrize(("argv", "shown"), [

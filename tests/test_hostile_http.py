@@ -128,6 +128,17 @@ def test_an_error_body_that_is_not_json_or_too_long_leaves_the_status(serve) -> 
             "HTTP 503 Service Unavailable"
 
 
+def test_json_nested_past_pythons_depth_is_a_reason_not_a_recursion_error(serve) -> None:
+    """json decodes nesting recursively: `[[[[…` deeper than the interpreter's stack raises
+    RecursionError, which is no ValueError; as an error body it leaves the status, as a query
+    answer it is said to be none."""
+    deep = b"[" * 60_000
+    assert _reason(serve(Answer(400, deep, {"Content-Type": "application/json"})) + "/x") == "HTTP 400 Bad Request"
+    with pytest.raises(FetchError) as e:
+        parse_query("DCGM_FI_DEV_POWER_USAGE", "[" * 200_000)
+    assert str(e.value) == "not a Prometheus query answer (JSON nested too deep)"
+
+
 def test_a_parser_complaint_quoting_a_huge_line_is_cut() -> None:
     page = 'DCGM_FI_DEV_POWER_USAGE{gpu="0"} ' + ESCAPES + "A" * 200_000 + "\n"
     with pytest.raises(FetchError) as e:
@@ -264,3 +275,43 @@ def test_every_reason_reaches_once_as_one_short_line(serve, capsys, tmp_path: Pa
     assert main([str(LOG), "--once", "--gpu-source", serve(page) + "/metrics"]) == 0
     gpu_line = next(line for line in capsys.readouterr().out.splitlines() if line.lstrip().startswith("gpu"))
     assert "GPU telemetry unavailable" in gpu_line and "web page" in gpu_line and len(gpu_line) < 300
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_never_shown() -> None:
+    """`prom+https://user:PASSWORD@prom:9090`: a Prometheus behind basic auth. The credentials
+    were dropped (HTTP 401 for ever) and the password shown in every reason; they are sent, and
+    the password is written as *** wherever the endpoint is named."""
+    seen: list[str | None] = []
+    page = b'DCGM_FI_DEV_POWER_USAGE{gpu="0",modelName="NVIDIA H100"} 250\n'
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            ok = seen[-1] == "Basic dXNlcjpzM2NyZXQ6IEA="  # user:s3cret: @
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(page) if ok else 0))
+            self.end_headers()
+            self.wfile.write(page if ok else b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        good = parse_endpoint(f"http://user:s3cret%3A%20%40@127.0.0.1:{port}/metrics")
+        assert good.name == f"http://user:***@127.0.0.1:{port}/metrics"
+        (sample,) = DcgmSource([good]).poll(T0)
+        assert sample.power_w == 250.0 and seen == ["Basic dXNlcjpzM2NyZXQ6IEA="]
+        errors: list = []
+        wrong = parse_endpoint(f"http://user:wrong@127.0.0.1:{port}/metrics")
+        assert DcgmSource([wrong], on_error=errors.append).poll(T0) == []
+        (lost,) = errors
+        assert "wrong" not in str(lost) and "HTTP 401" in str(lost)
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(GpuSourceError) as e:
+        parse_endpoint("http://user:s3cret@node:abc/metrics")
+    assert "s3cret" not in str(e.value) and "user:***@node:abc" in str(e.value)

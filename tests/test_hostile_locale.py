@@ -4,6 +4,7 @@ UnicodeEncodeError, names on stderr are written out, and the TUI is refused in o
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -81,3 +82,27 @@ def test_a_dumb_terminal_still_gets_once() -> None:
     proc = subprocess.run([sys.executable, "-m", "monitor", str(LOG), "--once", "--no-gpu"], cwd=ROOT, env=env,
                           capture_output=True, timeout=60, check=False)
     assert proc.returncode == 0 and b"iter 5,000 / 5,000" in proc.stdout
+
+
+@pytest.mark.parametrize("value", ["bogus", "16", "", "\x1b]0;x\x07"])
+def test_a_colour_system_textual_does_not_know_is_refused_in_one_line(monkeypatch, value: str) -> None:
+    """Textual hands TEXTUAL_COLOR_SYSTEM to rich's Console, which raised KeyError: a traceback."""
+    from monitor import cli
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", value)
+    with pytest.raises(cli.UsageError) as e:
+        cli.check_unicode_terminal()
+    message = str(e.value)
+    assert message.startswith("TEXTUAL_COLOR_SYSTEM=") and "not a colour system Textual knows" in message
+    assert "\x1b" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("value", ["auto", "standard", "256", "truecolor"])
+def test_the_colour_systems_textual_knows_are_taken(monkeypatch, value: str) -> None:
+    from monitor import cli
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", value)
+    monkeypatch.setattr(sys, "__stderr__", io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
+    cli.check_unicode_terminal()

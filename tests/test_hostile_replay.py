@@ -4,6 +4,7 @@ and the TUI's player holds the lines packed, not as a list of tuples."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,43 @@ def test_a_times_file_longer_than_its_log_is_checked_to_its_end(tmp_path: Path) 
     assert list(read_times(str(times), 2)) == [1800000000.0, 1800000001.0]
     with pytest.raises(LogError, match="3 times for 4 log lines"):
         read_times(str(times), 4)
+
+
+def test_times_centuries_apart_are_waited_for_by_the_day(tmp_path: Path, capsys) -> None:
+    """1970 and 2286 are both times a --times file may give: the gap between them was past what
+    one sleep can take (OverflowError, a traceback); it is slept in steps of at most a day."""
+    log = _log(tmp_path, 4)
+    times = tmp_path / "run.times"
+    times.write_text("100000\n100001\n9900000000\n9900000001\n")
+    _, parser, _ = build_parsers()
+    slept: list[float] = []
+    now = [1_800_000_000.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    args = parser.parse_args([str(log), "--times", str(times), "--jsonl", "--no-gpu"])
+    assert replay(args, clock=lambda: now[0], sleep=sleep) == 0
+    assert max(slept) == 86400.0 and sum(slept) == pytest.approx(9_900_000_001 - 100_000)
+    assert capsys.readouterr().out.count("\n") == 4
+
+
+def test_the_tuis_player_waits_out_a_gap_of_centuries_without_failing() -> None:
+    from monitor.sources.player import Player
+    from monitor.sources.problems import LoopFailed
+
+    failures: list[LoopFailed] = []
+    got: list[bytes] = []
+    player = Player([(100000.0, b"a\n"), (9.9e9, b"b\n")], 1.0, lambda batch: got.extend(l for _, l in batch),
+                    failures.append)
+    player.start()
+    thread = player._thread
+    try:
+        deadline = time.monotonic() + 30
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the player is now waiting for the line 300 years on
+        assert got == [b"a\n"] and failures == [] and thread is not None and thread.is_alive()
+    finally:
+        player.stop()

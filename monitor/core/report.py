@@ -164,7 +164,9 @@ def build(
                         price_per_kwh=options.price_per_kwh, currency=options.currency)
     plan = make_plan(run, fmt, options.max_iters)
     est = estimate(run, plan, now, contention=telemetry.contention if telemetry is not None else ())
-    last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime
+    # A run read from what the file held has no line times: the file's mtime is when its last
+    # line was written, which is the end of the file's last run only; an earlier run's is unknown.
+    last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime if run is state.current else None
     left = run is state.current and writer_gone(run, writer_exit, now, last_line_t)
     status, stalled_for = run_status(run, plan, est, now, last_line_t, followed=run is not state.current,
                                      writer_left=left)

@@ -90,20 +90,25 @@ def _speed(s: Snapshot) -> str:
 
 
 def _time(s: Snapshot) -> str:
+    """`took 2 m 50 s · finished`, `≈ 1 h so far (printed step times) · finishes 14:32 (…), in 2 h`.
+    A run that ended says how long it took and how it ended (a crashed run has no finish to come);
+    a stalled run's finish is the one it would have if it went on now, as the TUI says."""
+    ended = s.status in ("finished", "crashed", "interrupted")
     if s.elapsed_s is None:
         so_far = "start time unknown"
-    elif s.elapsed_measured:
-        so_far = f"{fmt.duration(s.elapsed_s)} so far"
     else:
-        so_far = f"≈ {fmt.duration(s.elapsed_s)} so far (printed step times)"
-    if s.status == "finished":
-        return f"{so_far} · finished"
+        about, source = ("", "") if s.elapsed_measured else ("≈ ", " (printed step times)")
+        span = f"{about}{fmt.duration(s.elapsed_s)}"
+        so_far = f"took {span}{source}" if ended else f"{span} so far{source}"
+    if ended:
+        return f"{so_far} · {s.status}"
     if s.eta_finish is None:
         return f"{so_far} · finish unknown"
     band = ""
     if s.eta_low is not None and s.eta_high is not None:
         band = f" ({fmt.clock(s.eta_low, s.t)}–{fmt.clock(s.eta_high, s.t)})"
-    return f"{so_far} · finishes {fmt.clock(s.eta_finish, s.t)}{band}, in {fmt.duration(s.eta_remaining_s)}"
+    stalled = " if it goes on now" if s.status == "stalled" else ""
+    return f"{so_far} · finishes {fmt.clock(s.eta_finish, s.t)}{band}, in {fmt.duration(s.eta_remaining_s)}{stalled}"
 
 
 def _loss(s: Snapshot) -> str:

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.core.sanitise import clean
 from monitor.core.telemetry import GpuSample
-from monitor.sources.fetch import REASON_CHARS, Fetch, FetchError, http_get
+from monitor.sources.fetch import REASON_CHARS, Fetch, FetchError, http_get, shown_url
 from monitor.sources.problems import GpuLost
 from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, gpu_name, within
 
@@ -61,7 +61,7 @@ class Endpoint:
 
     @property
     def name(self) -> str:
-        return ("prom+" if self.prometheus else "") + self.url
+        return ("prom+" if self.prometheus else "") + shown_url(self.url)
 
     def matches(self, labels: dict[str, str]) -> bool:
         return all(labels.get(key) in values for key, values in self.select)
@@ -74,12 +74,12 @@ def parse_endpoint(text: str, gpus: Sequence[int] | None = None) -> Endpoint:
         parts = urllib.parse.urlsplit(text.strip())
         _ = parts.port  # raises for a port that is no number or out of range
     except ValueError as e:
-        raise GpuSourceError(f"--gpu-source {text!r}: {clean(e, 80)}") from None
+        raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: {clean(e, 80)}") from None
     if parts.scheme not in SCHEMES or not parts.netloc:
-        raise GpuSourceError(f"--gpu-source {text!r}: expected http://HOST:9400/metrics or prom+http://HOST:9090")
+        raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: expected http://HOST:9400/metrics or prom+http://HOST:9090")
     host = parts.hostname or ""
     if not 0 < len(host) <= MAX_HOST_CHARS or clean(host) != host or not host.isprintable() or " " in host:
-        raise GpuSourceError(f"--gpu-source {text!r}: not a host name")
+        raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: not a host name")
     select: dict[str, frozenset[str]] = {}
     for item in re.split(r"[&;]", parts.fragment):
         if not item.strip():
@@ -87,7 +87,7 @@ def parse_endpoint(text: str, gpus: Sequence[int] | None = None) -> Endpoint:
         key, sep, values = item.partition("=")
         names = frozenset(v.strip() for v in values.split(",") if v.strip())
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key.strip()) or not names:
-            raise GpuSourceError(f"--gpu-source {text!r}: select GPUs as #LABEL=V1,V2 (e.g. #gpu=0,1&Hostname=node1)")
+            raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: select GPUs as #LABEL=V1,V2 (e.g. #gpu=0,1&Hostname=node1)")
         select[key.strip()] = names
     if gpus and "gpu" not in select:
         select["gpu"] = frozenset(str(i) for i in gpus)
@@ -177,6 +177,8 @@ def parse_query(field: str, body: str) -> list[Reading]:
         return [Reading(field, {str(k): str(v) for k, v in r["metric"].items()}, float(r["value"][1])) for r in result]
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
         raise FetchError(f"not a Prometheus query answer ({type(e).__name__}: {clean(e, REASON_CHARS)})") from None
+    except RecursionError:  # json decodes nesting recursively: [[[[… deeper than Python's stack
+        raise FetchError("not a Prometheus query answer (JSON nested too deep)") from None
 
 
 class DcgmSource:

@@ -6,9 +6,11 @@ ADAPTER ring: http.client and sockets, on the caller's thread; never textual.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import json
+import re
 import socket
 import threading
 import urllib.parse
@@ -55,8 +57,11 @@ def http_get(url: str, timeout_s: float, max_bytes: int = MAX_BODY_BYTES) -> str
             sockets.append(conn.sock)
         if late.is_set():
             raise TimeoutError
-        conn.request("GET", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")),
-                     headers={"Accept": "text/plain;version=0.0.4, application/json", "Accept-Encoding": "identity"})
+        headers = {"Accept": "text/plain;version=0.0.4, application/json", "Accept-Encoding": "identity"}
+        if parts.username is not None:  # http://USER:PASSWORD@host: a Prometheus behind basic auth
+            credentials = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+        conn.request("GET", urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, "")), headers=headers)
         response = conn.getresponse()
         if response.status != 200:
             raise FetchError(_refusal(response))
@@ -94,6 +99,15 @@ def http_get(url: str, timeout_s: float, max_bytes: int = MAX_BODY_BYTES) -> str
             sock.close()
 
 
+def shown_url(url: str) -> str:
+    """`url` as it may be shown: the password of `http://user:PASSWORD@host` written as `***`
+    (a screen, a --jsonl warning or a notification is no place for it)."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+_PASSWORD = re.compile(r"^([^/]*//[^/@:]*:)[^/]*@")
+
+
 def _refusal(response: http.client.HTTPResponse) -> str:
     """The reason for an answer other than 200: its status, where a redirect points (it is
     not followed: the URL to give is the target), or the error a Prometheus API sent in its
@@ -105,7 +119,7 @@ def _refusal(response: http.client.HTTPResponse) -> str:
     if "json" in (response.getheader("Content-Type") or "") or response.status in (400, 422, 503):
         try:
             answer = json.loads(response.read(ERROR_BODY_BYTES))
-        except (OSError, http.client.HTTPException, ValueError):
+        except (OSError, http.client.HTTPException, ValueError, RecursionError):  # [[[[… past Python's depth
             return text
         if isinstance(answer, dict) and answer.get("error"):
             return f"{text}: {clean(answer['error'], REASON_CHARS)}"

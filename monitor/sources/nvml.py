@@ -6,14 +6,17 @@ ADAPTER ring: imports pynvml lazily; never imports textual.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from monitor.core.telemetry import GpuChoice, GpuSample, Reading
 from monitor.sources.gpusource import GpuSource, Unavailable
 from monitor.sources.procs import run_family
+from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, gpu_name, within
 
 #: How often the GPUs of the run are looked for again until the log's writer is found on one:
 #: soon at first (the run may still be starting), then less often (the /proc scan costs).
@@ -28,6 +31,19 @@ class NvmlGone(Exception):
 #: boards, a field the driver does not expose): the value becomes None, never 0.
 _UNKNOWN_VALUE = ("NotSupported", "NoPermission", "NotFound", "FunctionNotFound", "InvalidArgument",
                   "InsufficientSize", "Timeout", "NoData")
+#: What the NVML bindings raise besides NVMLError: they are ctypes over a C library of the
+#: driver's version, so a binding and a driver that disagree give ctypes.ArgumentError or
+#: TypeError, a name that is not UTF-8 UnicodeDecodeError (nvidia-ml-py decodes it strictly),
+#: a library that cannot be loaded or read OSError. Each is a reason shown, never a traceback.
+_FOREIGN = (OSError, ValueError, TypeError, AttributeError, LookupError, ArithmeticError, ctypes.ArgumentError)
+#: Characters of the driver's own words kept in a reason shown for it (an error string is a line).
+REASON_CHARS = 160
+
+
+def _reason(error: BaseException, kind: str) -> str:
+    """An NVML error as one short line: its message (or its kind), at most REASON_CHARS."""
+    text = " ".join(str(error).split()) or kind
+    return text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…"
 
 
 def nvml_call(nvml: Any, fn_name: str, *args: Any, **kwargs: Any) -> Any:
@@ -43,13 +59,31 @@ def nvml_call(nvml: Any, fn_name: str, *args: Any, **kwargs: Any) -> Any:
         kind = type(e).__name__.removeprefix("NVMLError_")
         if kind in _UNKNOWN_VALUE:
             return None
-        raise NvmlGone(str(e) or kind) from None
+        raise NvmlGone(_reason(e, kind)) from None
+    except _FOREIGN as e:
+        raise NvmlGone(f"{fn_name} failed: {type(e).__name__}: {_reason(e, '')}".rstrip(": ")) from None
 
 
-def _text(value: Any) -> str | None:
+def _name(nvml: Any, handle: Any) -> str | None:
+    """A GPU's name as NVML gives it (bytes from old bindings), cut as every source's GPU name
+    is; None when it cannot be read (the GPU's readings say why, or stand without it)."""
+    try:
+        value = nvml_call(nvml, "nvmlDeviceGetName", handle)
+    except NvmlGone:
+        return None
     if value is None:
         return None
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return gpu_name(value.decode(errors="replace") if isinstance(value, bytes) else str(value))
+
+
+def _memory(memory: Any) -> tuple[int | None, int | None]:
+    """(used, total) bytes of a memory reading; a total of 0 or a used past it is no reading."""
+    if memory is None:
+        return None, None
+    used, total = int(memory.used), int(memory.total)
+    if total <= 0:
+        return (None, None)
+    return (used if 0 <= used <= total else None), total
 
 
 def _scaled(value: Any, factor: float) -> float | None:
@@ -71,7 +105,7 @@ class NvmlSource:
         self.requested = tuple(gpus) if gpus else None
         count = nvml_call(nvml, "nvmlDeviceGetCount") or 0
         self.handles = {i: nvml_call(nvml, "nvmlDeviceGetHandleByIndex", i) for i in range(count)}
-        self.names = {i: _text(nvml_call(nvml, "nvmlDeviceGetName", h)) for i, h in self.handles.items()}
+        self.names = {i: _name(nvml, h) for i, h in self.handles.items()}
         self.lost: dict[int, str] = {}
         self._memory_v2 = {i: hasattr(nvml, "nvmlMemory_v2") for i in self.handles}
         self.selected: list[int] = []
@@ -187,19 +221,22 @@ class NvmlSource:
             if memory is None:
                 memory = nvml_call(q, "nvmlDeviceGetMemoryInfo", h)
             util = nvml_call(q, "nvmlDeviceGetUtilizationRates", h)
+            used, total = _memory(memory)
             mine = [procs[p] for p in self.family & set(procs)]
             process_vram = None if not mine or None in mine else sum(v for v in mine if v is not None)
             return GpuSample(
                 t=now,
                 index=index,
                 name=name,
-                power_w=_scaled(nvml_call(q, "nvmlDeviceGetPowerUsage", h), 1e-3),
+                # an impossible reading (a driver's all-ones "not available") is unknown, the rest stands
+                power_w=within(_scaled(nvml_call(q, "nvmlDeviceGetPowerUsage", h), 1e-3), 0.0, MAX_POWER_W),
                 energy_j=_scaled(nvml_call(q, "nvmlDeviceGetTotalEnergyConsumption", h), 1e-3),
-                vram_used_bytes=None if memory is None else int(memory.used),
-                vram_total_bytes=None if memory is None else int(memory.total),
-                util_pct=None if util is None else float(util.gpu),
-                temp_c=_scaled(nvml_call(q, "nvmlDeviceGetTemperature", h, getattr(q, "NVML_TEMPERATURE_GPU", 0)), 1),
-                power_limit_w=_scaled(nvml_call(q, "nvmlDeviceGetEnforcedPowerLimit", h), 1e-3),
+                vram_used_bytes=used,
+                vram_total_bytes=total,
+                util_pct=None if util is None else within(float(util.gpu), 0.0, 100.0),
+                temp_c=within(_scaled(nvml_call(q, "nvmlDeviceGetTemperature", h, getattr(q, "NVML_TEMPERATURE_GPU", 0)),
+                                      1), -50.0, MAX_TEMP_C),
+                power_limit_w=within(_scaled(nvml_call(q, "nvmlDeviceGetEnforcedPowerLimit", h), 1e-3), 0.0, MAX_POWER_W),
                 process_vram_bytes=process_vram,
                 other_processes=len(set(procs) - self.family) if self.family else None,
             )
@@ -210,7 +247,7 @@ class NvmlSource:
     def close(self) -> None:
         try:
             self.nvml.nvmlShutdown()
-        except self.nvml.NVMLError:
+        except (self.nvml.NVMLError, *_FOREIGN):
             pass  # shutting down: nothing left to report to
 
 
@@ -219,9 +256,16 @@ def open_nvml(gpus: Sequence[int] | None = None, log_path: str | None = None, nv
     """An NVML source, or an Unavailable one saying why there is none (no library, no driver)."""
     if nvml is None:
         try:
-            nvml = importlib.import_module("pynvml")
+            with warnings.catch_warnings():
+                # the `pynvml` wrapper package warns on import that it is deprecated for nvidia-ml-py:
+                # words for whoever installed it, printed on every --once and over the TUI's stderr
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                nvml = importlib.import_module("pynvml")
         except ImportError:
             return Unavailable("nvidia-ml-py (pynvml) is not installed")
+        except (*_FOREIGN, SyntaxError) as e:  # a broken install: its module fails as it loads
+            return Unavailable(f"pynvml failed to load: {type(e).__name__}: {_reason(e, '')}".rstrip(": "))
     try:
         nvml.nvmlInit()
     except nvml.NVMLError as e:
@@ -229,7 +273,9 @@ def open_nvml(gpus: Sequence[int] | None = None, log_path: str | None = None, nv
         reasons = {"LibraryNotFound": "NVML library not found (no NVIDIA driver here?)",
                    "DriverNotLoaded": "the NVIDIA driver is not loaded",
                    "NoPermission": "no permission to use NVML"}
-        return Unavailable(reasons.get(kind, f"NVML failed to start: {e}"))
+        return Unavailable(reasons.get(kind, f"NVML failed to start: {_reason(e, kind)}"))
+    except _FOREIGN as e:
+        return Unavailable(f"NVML failed to start: {type(e).__name__}: {_reason(e, '')}".rstrip(": "))
     try:
         return NvmlSource(nvml, gpus, log_path, proc_root)
     except NvmlGone as e:

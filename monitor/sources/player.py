@@ -116,7 +116,8 @@ class Player:
                         end += 1
                     if end == start:
                         delay = (self.items[start][0] - self.t0) / self.speed - self._played_s()
-                        self._wake.wait(timeout=max(delay, 0.001))
+                        # by the day at most: a wait past threading.TIMEOUT_MAX raises OverflowError
+                        self._wake.wait(timeout=min(max(delay, 0.001), 86400.0))
                         continue
                 self._delivered = end
             batch: list[tuple[float | None, bytes]] = list(self.items[start:end])

@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import selectors
 import signal
+import sys
 import threading
 import time
 from codecs import getincrementaldecoder
 from collections.abc import Callable
+from typing import TextIO, TypeVar
 
 from textual import constants
 from textual._xterm_parser import XTermParser
@@ -41,6 +43,25 @@ def input_timeout(last_input_s: float | None, last_tick_s: float | None, escape_
     if last_tick_s is not None and last_tick_s - last_input_s > escape_delay_s:
         return None
     return TICK_S
+
+
+_File = TypeVar("_File", bound=TextIO)
+
+
+def screen_file(stderr: _File | None, stdout: _File | None) -> _File | None:
+    """Where the screen is drawn: Textual draws on stderr, but one sent elsewhere (`2>err.log`,
+    `2>/dev/null`) would take the screen with it and leave the terminal blank while the app runs
+    unseen; then the terminal on stdout is drawn on (the caller has checked there is one)."""
+    if stdout is not None and not _is_terminal(stderr) and _is_terminal(stdout):
+        return stdout
+    return stderr
+
+
+def _is_terminal(file: TextIO | None) -> bool:
+    try:
+        return file is not None and file.isatty()
+    except (OSError, ValueError):  # closed, or no descriptor behind it
+        return False
 
 
 class _WakingEvent(threading.Event):
@@ -69,6 +90,7 @@ class QuietLinuxDriver(LinuxDriver):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._file = screen_file(self._file, sys.__stdout__)
         self._wake_r = self._wake_w = -1
         self._waking = _WakingEvent()
         self.exit_event = self._waking

@@ -136,6 +136,8 @@ class FinishLine(_Sized, PaintedLines, SnapshotView):
     @staticmethod
     def _when(snap: Snapshot) -> Text:
         if snap.status == "finished":
+            if snap.last_line_t is None:  # an earlier run of a log read whole: when is not known
+                return Text("finished", style="bold green")
             return Text.assemble(("finished ", "bold green"), clock(snap.last_line_t, snap.t, seconds=False))
         if snap.status in ("crashed", "interrupted"):
             where = "before the first step" if snap.iter is None else f"at iter {fmt.count(snap.iter)}"
