@@ -21,7 +21,7 @@ from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, eval
 from monitor.core.plan import Plan
 from monitor.core.run import Run
 from monitor.core.speed import Speed
-from monitor.core.tracker import RECURRENT, WARMUP_STEPS, Tracker, long_step_s, model_step_s
+from monitor.core.tracker import BURSTY_SHARE, RECURRENT, WARMUP_STEPS, Tracker, long_step_s, model_step_s
 
 __all__ = ["WARMUP_STEPS", "Estimate", "estimate", "eval_interval_of"]
 
@@ -75,8 +75,11 @@ class Estimate:
     scale_s: float | None = None
     #: the run may be this far (s) ahead of its newest line (block-buffered output): the
     #: band's low side reaches that much earlier (band.widen), and `finish` is taken LEAD_SHARE
-    #: of it earlier than `read_finish`
+    #: of it earlier than `read_finish` once the lag is measured over the loop alone
+    #: (Tracker.lag_measured)
     lag_s: float = 0.0
+    #: the lag the finish leads by: `lag_s` once measured over the loop alone, else 0
+    lead_lag_s: float = 0.0
     #: the finish as the newest line read says, before the run's lead (`lag_s`): the band's centre
     read_finish: float | None = None
     #: the band is the one calibrated on shared GPUs: other processes are listed on the run's
@@ -129,11 +132,12 @@ def _wallclock(tracker: Tracker, run: Run, speed: Speed, last_t: float, eval_eve
 
 
 def _pause(tracker: Tracker, run: Run, plan: Plan, speed: Speed, eval_every: int, evals_left: int) -> Pause | None:
-    key = (run.n_iters, len(run.evals), eval_every, evals_left, speed.step_s)
+    bursty = tracker.burst_share > BURSTY_SHARE
+    key = (run.n_iters, len(run.evals), eval_every, evals_left, speed.step_s, bursty)
     cached = tracker.cache.get("pause")
     if isinstance(cached, tuple) and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
-    pause = eval_pause(run, plan, speed.step_s, eval_every, evals_left, _earlier_pauses(tracker, run, plan))
+    pause = eval_pause(run, plan, speed.step_s, eval_every, evals_left, _earlier_pauses(tracker, run, plan), bursty)
     tracker.cache["pause"] = (key, pause)
     return pause
 
@@ -159,7 +163,7 @@ def _earlier_pauses(tracker: Tracker, run: Run, plan: Plan) -> np.ndarray | None
         chosen = before.best()
         speed = chosen[0].speed(int(earlier.iters.values[-1]), 0) if chosen is not None else None
         if every and speed is not None:
-            pauses = measured_pauses(earlier, plan, every, speed.step_s)
+            pauses = measured_pauses(earlier, plan, every, speed.step_s, before.burst_share > BURSTY_SHARE)
     tracker.cache["earlier"] = pauses
     return pauses
 
@@ -240,7 +244,9 @@ def estimate(
     if lag > 0.0:
         lag += max(0.0, since - credit)
     read_finish = now + read_remaining
-    finish = lead(now, read_finish, lag)
+    # the lead only once the lag is measured over the loop alone (not the first flush's start-up)
+    lead_lag = lag if tracker.lag_measured else 0.0
+    finish = lead(now, read_finish, lead_lag)
     remaining = finish - now
     share = remaining / model_total if model_total > 0 else 0.0
     listed = bool(contention) and contention[-1][1] > 0
@@ -272,6 +278,7 @@ def estimate(
         next_line_s=next_gap,
         sped_up=faster,
         lag_s=lag,
+        lead_lag_s=lead_lag,
         read_finish=read_finish,
         gpu_shared=shared,
         gpu_harmless=harmless,
