@@ -160,7 +160,6 @@ class Line:
     plain: float = math.nan  # the finish the plain wall-clock rate predicts (wallclock_rate)
     lag_s: float = 0.0  # how far the run may be ahead of the newest line (Estimate.lag_s)
     shared: bool = False  # the band's class: shared GPU, the run not shown to run as fast (Estimate.gpu_shared)
-    lead_lag_s: float = 0.0  # the lag the finish leads by (Estimate.lead_lag_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +242,7 @@ def replay(
             lines.append(Line(fraction, raw.samples, t, raw.read_finish, raw.low, raw.high, raw.scale_s, raw.methods,
                               raw.change_announced, raw.next_line_s or 0.0, raw.sped_up,
                               contention[-1][1] if contention else 0,
-                              wallclock_rate(run, plan, t) or math.nan, raw.lag_s, raw.gpu_shared, raw.lead_lag_s))
+                              wallclock_rate(run, plan, t) or math.nan, raw.lag_s, raw.gpu_shared))
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)

@@ -65,7 +65,7 @@ def method_errors(result: Result) -> list[tuple[float, bool, dict[str, float]]]:
     line: the blend's fitting data (lines where the log announced the change are the model's
     alone)."""
     truth, dur = result.truth, result.duration_s
-    return [(ln.fraction, ln.sped_up, {m: (lead(ln.now, f, ln.lead_lag_s) - truth) / dur for m, f in ln.methods})
+    return [(ln.fraction, ln.sped_up, {m: (lead(ln.now, f, ln.lag_s) - truth) / dur for m, f in ln.methods})
             for ln in result.lines if not ln.announced]
 
 
@@ -84,7 +84,7 @@ def reblend(result: Result, blend: Blend) -> Result:
     for p in result.points:
         if p.line is not None:
             ln = lines[p.line]
-            err = abs(lead(ln.now, ln.finish, ln.lead_lag_s) - result.truth) / result.duration_s
+            err = abs(lead(ln.now, ln.finish, ln.lag_s) - result.truth) / result.duration_s
             p = replace(p, errors={**p.errors, "nanowatch": err})
         points.append(p)
     return replace(result, lines=tuple(lines), points=points)

@@ -1,14 +1,12 @@
 """The estimate of a block-buffered log (lines reach the reader a flush at a time): eval pauses
-read over whole flushes, not from one arrival gap; the run's lead only once a flush's lag is
-measured on the loop alone."""
+read over whole flushes, not from one arrival gap."""
 
 from __future__ import annotations
 
 import pytest
 
-from monitor.core.estimate import Estimate
 from monitor.core.tracker import BURSTY_SHARE, Tracker
-from tests.test_speed import T0, est, lines_of, noisy, session
+from tests.test_speed import T0, est, session
 
 LLMC_HEAD = [
     "+-----------------------+----------------------------------------------------+",
@@ -58,39 +56,3 @@ def test_an_eval_pause_is_not_read_from_the_gap_a_flush_leaves(val_s: float) -> 
     assert e.evals_left == 6  # at 750, 900, .., 1500
     assert e.finish == pytest.approx(run.last_t + (1500 - run.last_iter) * 0.02 + 6 * val_s, abs=0.05)
 
-
-def nanogpt_buffered(startup_s: float, flush_every: int = 200) -> list[tuple[float, str]]:
-    """A nanoGPT run logging every step (20 ms) to a pipe: its first line, a warning on the
-    unbuffered stderr, comes at once; `startup_s` of set-up no printed time covers follow it;
-    the steps' lines reach the reader `flush_every` at a time, at the instant of the flush."""
-    lines = lines_of(noisy(0.02, rel=0.01), 1000, max_iters=5000)
-    head = [x for x in lines if not x[1].startswith("iter")]
-    iters = [(t + startup_s, line) for t, line in lines if line.startswith("iter")]
-    out = [(T0, "UserWarning: torch.cuda.amp.GradScaler(args...) is deprecated.")] + head
-    for k in range(0, len(iters), flush_every):
-        chunk = iters[k:k + flush_every]
-        out += [(chunk[-1][0], line) for _, line in chunk]
-    return out
-
-
-def _read_upto(lines: list[tuple[float, str]], step: int, now: float) -> Estimate:
-    s = session(lines[:next(k for k, (_, line) in enumerate(lines) if line.startswith(f"iter {step}:")) + 1])
-    return est(s, now)
-
-
-def test_no_lead_from_the_first_flush_whose_lag_holds_the_start_up() -> None:
-    """Read at the first flush's 50th line, the lag counts from the stderr warning and so holds
-    the 6 s of start-up that were not time the run is ahead: the band reaches that early, but the
-    finish is the one the line read says. From the second flush on, the lag is the loop's and the
-    finish leads by it."""
-    lines = nanogpt_buffered(6.0)
-    first_flush_t = next(t for t, line in lines if line.startswith("iter 199:"))
-    e = _read_upto(lines, 50, first_flush_t)
-    assert e.lag_s == pytest.approx(6.0 + 149 * 0.02, rel=0.05)
-    assert e.lead_lag_s == 0.0
-    assert e.finish == e.read_finish
-    assert e.low is not None and e.low <= e.read_finish - e.lag_s
-    second_flush_t = next(t for t, line in lines if line.startswith("iter 399:"))
-    later = _read_upto(lines, 250, second_flush_t)
-    assert later.lead_lag_s == later.lag_s == pytest.approx(149 * 0.02, rel=0.05)
-    assert later.finish == pytest.approx(later.read_finish - later.lag_s)

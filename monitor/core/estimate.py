@@ -75,11 +75,8 @@ class Estimate:
     scale_s: float | None = None
     #: the run may be this far (s) ahead of its newest line (block-buffered output): the
     #: band's low side reaches that much earlier (band.widen), and `finish` is taken LEAD_SHARE
-    #: of it earlier than `read_finish` once the lag is measured over the loop alone
-    #: (Tracker.lag_measured)
+    #: of it earlier than `read_finish`
     lag_s: float = 0.0
-    #: the lag the finish leads by: `lag_s` once measured over the loop alone, else 0
-    lead_lag_s: float = 0.0
     #: the finish as the newest line read says, before the run's lead (`lag_s`): the band's centre
     read_finish: float | None = None
     #: the band is the one calibrated on shared GPUs: other processes are listed on the run's
@@ -244,9 +241,7 @@ def estimate(
     if lag > 0.0:
         lag += max(0.0, since - credit)
     read_finish = now + read_remaining
-    # the lead only once the lag is measured over the loop alone (not the first flush's start-up)
-    lead_lag = lag if tracker.lag_measured else 0.0
-    finish = lead(now, read_finish, lead_lag)
+    finish = lead(now, read_finish, lag)
     remaining = finish - now
     share = remaining / model_total if model_total > 0 else 0.0
     listed = bool(contention) and contention[-1][1] > 0
@@ -278,7 +273,6 @@ def estimate(
         next_line_s=next_gap,
         sped_up=faster,
         lag_s=lag,
-        lead_lag_s=lead_lag,
         read_finish=read_finish,
         gpu_shared=shared,
         gpu_harmless=harmless,

@@ -227,25 +227,19 @@ def _step0_eval_s(run: Run, plan: Plan) -> float | None:
     return printed  # the eval and the first step together
 
 
-def accum_per_rank(run: Run, plan: Plan) -> int | None:
-    """Micro-steps one rank runs in a training step. Under DDP nanoGPT's train.py divides the
-    configured gradient_accumulation_steps by the world size (`gradient_accumulation_steps //=
-    ddp_world_size`), and every rank prints its start-up, "tokens per iteration" among it, to the
-    one log: the number of those lines (Run.tokens_lines) is the world size. The tokens printed
-    are the config's product (accumulation x batch x block) whatever the world size when the
-    script divides; a script that prints world x that product does not divide, and its ranks run
-    the configured accumulation each."""
-    accum, world = plan.grad_accum, run.tokens_lines
-    if not accum or world <= 1 or accum % world:
-        return accum
-    if plan.batch_size and plan.block_size and run.tokens_per_iter == world * accum * plan.batch_size * plan.block_size:
-        return accum
-    return accum // world
-
-
 def measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float, bursty: bool = False) -> np.ndarray:
     """Seconds each eval (+ checkpoint) of `run` added, oldest first (see eval_pause)."""
     return _measured_pauses(run, plan, eval_every, step_s, bursty)
+
+
+def _save_s(run: Run, plan: Plan) -> float:
+    """Seconds the checkpoint after an eval takes at CHECKPOINT_WRITE_BPS where the config says
+    evals save one (nanoGPT: eval_iters set, parameters counted); else 0. Its write rate falls as
+    checkpoints fill the page cache (3.6 GB saves on the H200 host: 1.2, 0.69, 0.63 GB/s;
+    BENCHMARKS.md, "Pauses over whole flushes")."""
+    if not plan.eval_iters or not run.params:
+        return 0.0
+    return run.params * CHECKPOINT_BYTES_PER_PARAM / CHECKPOINT_WRITE_BPS
 
 
 def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left: int,
@@ -262,16 +256,17 @@ def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left:
         mid = float(np.mean(pauses[-RECENT_EVALS:]))
         spread = float(np.std(pauses, ddof=1) / mid) if len(pauses) >= 3 and mid > 0 else EVAL_SPREAD_DEFAULT
         half = BAND_Z * spread * math.sqrt(1.0 / len(pauses) + 1.0 / max(1, evals_left)) * mid
-        return Pause(mid, max(0.0, mid - half), mid + half, "measured")
+        # a checkpoint's write slows as the page cache fills with the dirty pages of the ones
+        # before it: the high side allows one more save at the configured rate (_save_s)
+        return Pause(mid, max(0.0, mid - half), mid + max(half, _save_s(run, plan)), "measured")
     step0 = _step0_eval_s(run, plan)
-    accum = accum_per_rank(run, plan)
-    if plan.eval_iters and accum:
-        # eval_iters batches of each of 2 splits, forward only, against the forward+backward
-        # micro-steps of one training step on one rank (the master evaluates alone)
-        per_step = step_s * 2 * plan.eval_iters / accum
+    if plan.eval_iters and plan.grad_accum:
+        # eval_iters batches of each of 2 splits, forward only, against grad_accum
+        # forward+backward micro-steps in one training step
+        per_step = step_s * 2 * plan.eval_iters / plan.grad_accum
         # nanoGPT saves a checkpoint after an eval (every one unless always_save_checkpoint is
         # False, and then whenever val improves, as it mostly does early on)
-        save_s = run.params * CHECKPOINT_BYTES_PER_PARAM / CHECKPOINT_WRITE_BPS if run.params else 0.0
+        save_s = _save_s(run, plan)
         mid, low, high = (per_step * f + save_s * g for f, g in
                           ((FWD_FRACTION, 1.0), (FWD_FRACTION_LOW, 0.5), (FWD_FRACTION_HIGH, 2.0)))
         if step0 is None:

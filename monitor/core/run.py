@@ -126,7 +126,6 @@ class RunState:
             run.config[event.key] = event.value
         elif isinstance(event, TokensPerIter):
             run.tokens_per_iter = event.tokens
-            run.tokens_lines += 1
         elif isinstance(event, Params):
             run.params = event.count
         elif isinstance(event, VocabSize):

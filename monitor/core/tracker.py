@@ -90,9 +90,8 @@ class Tracker:
         self.clock = Stream()
         self.burst_share = 0.0
         #: the current burst of lines that came faster than their steps ran (see `_flush`): the
-        #: arrival before it (s), the time its lines account for (s), the iteration before it, and
-        #: whether that arrival was a step line's (not the process's first line: see `lag_measured`)
-        self._burst = (math.nan, 0.0, 0, False)
+        #: arrival before it (s), the time its lines account for (s), the iteration before it
+        self._burst = (math.nan, 0.0, 0)
         self._lag_s = 0.0
         self._warm_until = -math.inf
         self._first: tuple[int, float] | None = None  # first iteration line with a time
@@ -262,12 +261,12 @@ class Tracker:
         took = p if _finite(p) else ref  # as `_row` tests for a burst
         if i > 0 and took is not None and t - start < BURST_FRACTION * steps * took:
             # it came faster than its steps ran: it joins the burst the lines before it began
-            b_start, b_own, b_from, b_loop = self._burst
-            self._burst = (b_start, b_own + own, b_from, b_loop)
+            b_start, b_own, b_from = self._burst
+            self._burst = (b_start, b_own + own, b_from)
         else:
             # it took its time: it begins a burst (of one line, unless the next come at once);
             # in a bursty log the first line of a flush is as late as the rest
-            self._burst = (start, own, lo, i > 0)
+            self._burst = (start, own, lo)
         self._lag_s = max(0.0, t - self._burst[0] - self._burst[1])
 
     def burst_lag_s(self, eval_every: int | None, pause_s: float, last_iter: int) -> float:
@@ -279,15 +278,6 @@ class Tracker:
             return 0.0
         evals = self._evals_in(self._burst[2], last_iter, eval_every)
         return max(0.0, self._lag_s - evals * pause_s)
-
-    @property
-    def lag_measured(self) -> bool:
-        """The newest burst's lag is measured over the training loop alone: the burst began after
-        an earlier iteration line arrived. A process's first flush counts from its first line,
-        and the start-up between that line and the loop (a stderr warning, then device set-up
-        and compile) is not time the run is ahead: 6.2 s of a 10.8 s lag on a GPT-2 run through
-        `| tee` (BENCHMARKS.md, "Pauses over whole flushes")."""
-        return self._burst[3]
 
     def _contended(self, since_t: float) -> None:
         """A row whose gap starts at `since_t` (epoch s) follows a change of the processes on the

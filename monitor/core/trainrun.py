@@ -63,9 +63,6 @@ class Run(Steps):
         #: the process before this one in the same log (a run resumed into its log), if any
         self.previous: Run | None = None
         self.tokens_per_iter: int | None = None
-        #: times the process printed its tokens per iteration: every DDP rank prints its start-up
-        #: to the same log (nanoGPT's train.py), so more than 1 is the world size
-        self.tokens_lines = 0
         self.params: int | None = None
         self.vocab_size: int | None = None
         self.init: str | None = None
