@@ -117,12 +117,11 @@ def _flush_pauses(run: Run, plan: Plan, iters: np.ndarray, due: np.ndarray, step
     a pause is read over whole flushes instead. An eval whose step's printed time holds it
     (plan.eval_in_step_time) is that time less `step_s`, as in an unbuffered log. For the others:
     a flush's lines were written between the arrival before it and its own arrival (a flush that
-begins at an eval's line is one with the flush before it); that span
-    less the time its lines account for (their printed step times, `step_s` where none is
-    printed) is the time its evals took, less what a flush without an eval leaves over per step
-    (the median of those flushes; 0 if none). One value per eval, oldest first; the first flush
-    in view (it may hold the start-up) and the one still arriving are left out. Looks at the
-    last FLUSH_ROWS rows."""
+    begins at an eval's line is one with the flush before it); that span less the time its lines
+    account for (their printed step times, `step_s` where none is printed) is the time its evals
+    took, less what a flush without an eval leaves over per step (the median of those flushes; 0
+    if none). One value per eval, oldest first; the first flush in view (it may hold the start-up)
+    and the one still arriving are left out. Looks at the last FLUSH_ROWS rows."""
     lo = max(0, len(iters) - FLUSH_ROWS)
     it = iters[lo:].astype(np.int64)
     t = run.t.values[lo:]
