@@ -451,3 +451,16 @@ def test_paced_replay_follows_a_cumulative_clock_across_resets() -> None:
     ]
     times = paced_times(lines, 1000.0, "modded")
     assert times == pytest.approx([1000.0, 1022.87, 1041.354, 1041.354, 1061.354])
+
+
+def test_the_high_side_of_a_measured_pause_allows_one_more_checkpoint_at_the_configured_rate() -> None:
+    """Evals that each save a 3.6 GB checkpoint (302M parameters) measured at 3 s: the saves
+    to come may write slower as the page cache fills, so each pause's high side reaches at
+    least one more save (2.4 s at 1.5 GB/s) above the measured mean."""
+    big = [line.replace("number of parameters: 10.65M", "number of parameters: 302.00M") for line in header()]
+    e = est(feed(nanogpt(600, steady(0.02), eval_s=3.0, head=big)))
+    save = 302e6 * 12 / 1.5e9
+    assert e.eval_source == "measured" and e.eval_time_s == pytest.approx(3.0, rel=1e-6)
+    run_alone = est(feed(nanogpt(600, steady(0.02), eval_s=3.0)))  # 10.65M: a 0.085 s save
+    assert e.high - e.finish >= e.evals_left * save * 0.99
+    assert run_alone.high - run_alone.finish < e.evals_left * save

@@ -21,7 +21,7 @@ from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, eval
 from monitor.core.plan import Plan
 from monitor.core.run import Run
 from monitor.core.speed import Speed
-from monitor.core.tracker import RECURRENT, WARMUP_STEPS, Tracker, long_step_s, model_step_s
+from monitor.core.tracker import BURSTY_SHARE, RECURRENT, WARMUP_STEPS, Tracker, long_step_s, model_step_s
 
 __all__ = ["WARMUP_STEPS", "Estimate", "estimate", "eval_interval_of"]
 
@@ -129,11 +129,12 @@ def _wallclock(tracker: Tracker, run: Run, speed: Speed, last_t: float, eval_eve
 
 
 def _pause(tracker: Tracker, run: Run, plan: Plan, speed: Speed, eval_every: int, evals_left: int) -> Pause | None:
-    key = (run.n_iters, len(run.evals), eval_every, evals_left, speed.step_s)
+    bursty = tracker.burst_share > BURSTY_SHARE
+    key = (run.n_iters, len(run.evals), eval_every, evals_left, speed.step_s, bursty)
     cached = tracker.cache.get("pause")
     if isinstance(cached, tuple) and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
-    pause = eval_pause(run, plan, speed.step_s, eval_every, evals_left, _earlier_pauses(tracker, run, plan))
+    pause = eval_pause(run, plan, speed.step_s, eval_every, evals_left, _earlier_pauses(tracker, run, plan), bursty)
     tracker.cache["pause"] = (key, pause)
     return pause
 
@@ -159,7 +160,7 @@ def _earlier_pauses(tracker: Tracker, run: Run, plan: Plan) -> np.ndarray | None
         chosen = before.best()
         speed = chosen[0].speed(int(earlier.iters.values[-1]), 0) if chosen is not None else None
         if every and speed is not None:
-            pauses = measured_pauses(earlier, plan, every, speed.step_s)
+            pauses = measured_pauses(earlier, plan, every, speed.step_s, before.burst_share > BURSTY_SHARE)
     tracker.cache["earlier"] = pauses
     return pauses
 

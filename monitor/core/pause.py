@@ -24,6 +24,9 @@ MAX_EVALS = 256
 RECENT_EVALS = 8
 #: An arrival gap shorter than this share of its steps' time is a buffered burst, not time.
 BURST_FRACTION = 0.5
+#: Rows of a block-buffered log its eval pauses are read from (_flush_pauses): a few flushes
+#: and their evals, at a bounded cost a call.
+FLUSH_ROWS = 4096
 #: Forward-only eval batch / forward+backward training micro-step: 1/3 by FLOPs, more in
 #: practice because each eval batch also pays for get_batch and a `.item()` sync. Real
 #: nanoGPT logs outside the benchmark give 0.29 (Apple MPS), 0.33 (RTX 2080 Ti) and 0.59
@@ -79,14 +82,17 @@ def eval_interval_of(run: Run, plan: Plan) -> int | None:
     return reduce(math.gcd, seen) or default
 
 
-def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np.ndarray:
+def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float, bursty: bool = False) -> np.ndarray:
     """Seconds each eval (+ checkpoint) added to its interval, from arrival gaps or, when the
-    family's printed time includes it, from the eval step's printed time. The evals are those
-    logged and those the interval says ran. (Pauses are not rescaled by speed changes: the
-    change detector follows moves that come and go, and an eval is a different workload.)"""
+    family's printed time includes it, from the eval step's printed time; in a block-buffered
+    log (`bursty`), from flush-to-flush spans (_flush_pauses). The evals are those logged and
+    those the interval says ran. (Pauses are not rescaled by speed changes: the change detector
+    follows moves that come and go, and an eval is a different workload.)"""
     iters = run.iters.values
     if len(iters) < 2:
         return np.empty(0)
+    if bursty:
+        return _flush_pauses(run, plan, iters, _due(run, iters, eval_every) + plan.eval_step_offset, step_s)
     # an eval is paid by the step `eval_step_offset` after its own (llm.c: the next step's line)
     idx, counts, n_steps, own = _lines_around(run, iters, _due(run, iters, eval_every) + plan.eval_step_offset)
     if not len(idx):
@@ -103,6 +109,51 @@ def _measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np
         out = np.where(np.isnan(out) & own, printed - step, out)
     out = out[np.isfinite(out)]
     return np.maximum(out, 0.0)
+
+
+def _flush_pauses(run: Run, plan: Plan, iters: np.ndarray, due: np.ndarray, step_s: float) -> np.ndarray:
+    """Eval pauses of a block-buffered log: one gap between two arrivals measures the buffer's
+    period, not work (a flush that ends at an eval leaves the next line a whole period late), so
+    a pause is read over whole flushes instead. An eval whose step's printed time holds it
+    (plan.eval_in_step_time) is that time less `step_s`, as in an unbuffered log. For the others:
+    a flush's lines were written between the arrival before it and its own arrival (a flush that
+    begins at an eval's line is one with the flush before it); that span less the time its lines
+    account for (their printed step times, `step_s` where none is printed) is the time its evals
+    took, less what a flush without an eval leaves over per step (the median of those flushes; 0
+    if none). One value per eval, oldest first; the first flush in view (it may hold the start-up)
+    and the one still arriving are left out. Looks at the last FLUSH_ROWS rows."""
+    lo = max(0, len(iters) - FLUSH_ROWS)
+    it = iters[lo:].astype(np.int64)
+    t = run.t.values[lo:]
+    printed = run.step_time_s.values[lo:]
+    if len(it) < 3 or not len(due):
+        return np.empty(0)
+    known = np.isfinite(printed[1:]) & (printed[1:] > 0)
+    own = np.isin(it[1:], due) & known & plan.eval_in_step_time
+    took = np.diff(it) * np.where(known, printed[1:], step_s)
+    took = np.where(own, printed[1:] + (np.diff(it) - 1) * step_s, took)
+    gap = np.diff(t)
+    # a line that took its time begins a flush (row k + 1 of the window for gap k), unless an eval
+    # was paid for before it: that eval may have run on either side of the flush (llm.c's val runs
+    # before its sampler flushes, and is paid by the next step's line), so the two flushes are one
+    starts = np.flatnonzero(np.isfinite(gap) & (gap >= BURST_FRACTION * took) & ~np.isin(it[1:], due)) + 1
+    found: list[tuple[int, float]] = [(int(i), float(x) - step_s) for i, x in zip(it[1:][own], printed[1:][own])]
+    if len(starts) >= 2:
+        # flush j: rows starts[j] .. starts[j + 1] - 1, written over (t[starts[j] - 1], t[starts[j + 1] - 1]]
+        first, last = starts[:-1], starts[1:] - 1
+        cum = np.concatenate(([0.0], np.cumsum(took)))  # cum[k]: the time rows 1..k account for
+        left = t[last] - t[first - 1] - (cum[last] - cum[first - 1])
+        span = (it[last] - it[first - 1]).astype(np.float64)
+        own_in = np.concatenate(([0], np.cumsum(own)))
+        evals = (np.searchsorted(due, it[last], side="right") - np.searchsorted(due, it[first - 1], side="right")
+                 - (own_in[last] - own_in[first - 1]))
+        ok = np.isfinite(left) & (span > 0)
+        quiet = ok & (evals == 0)
+        base = float(np.median(left[quiet] / span[quiet])) if quiet.any() else 0.0
+        for j in np.flatnonzero(ok & (evals > 0)):
+            found += [(int(it[last[j]]), (float(left[j]) - base * float(span[j])) / int(evals[j]))] * int(evals[j])
+    found.sort(key=lambda x: x[0])
+    return np.maximum(np.array([x for _, x in found], dtype=np.float64), 0.0)
 
 
 #: The eval steps in view of each run, with what decides them (see _due).
@@ -175,25 +226,38 @@ def _step0_eval_s(run: Run, plan: Plan) -> float | None:
     return printed  # the eval and the first step together
 
 
-def measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float) -> np.ndarray:
+def measured_pauses(run: Run, plan: Plan, eval_every: int, step_s: float, bursty: bool = False) -> np.ndarray:
     """Seconds each eval (+ checkpoint) of `run` added, oldest first (see eval_pause)."""
-    return _measured_pauses(run, plan, eval_every, step_s)
+    return _measured_pauses(run, plan, eval_every, step_s, bursty)
+
+
+def _save_s(run: Run, plan: Plan) -> float:
+    """Seconds the checkpoint after an eval takes at CHECKPOINT_WRITE_BPS where the config says
+    evals save one (nanoGPT: eval_iters set, parameters counted); else 0. Its write rate falls as
+    checkpoints fill the page cache (3.6 GB saves on the H200 host: 1.2, 0.69, 0.63 GB/s;
+    BENCHMARKS.md, "Pauses over whole flushes")."""
+    if not plan.eval_iters or not run.params:
+        return 0.0
+    return run.params * CHECKPOINT_BYTES_PER_PARAM / CHECKPOINT_WRITE_BPS
 
 
 def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left: int,
-               before: np.ndarray | None = None) -> Pause | None:
+               before: np.ndarray | None = None, bursty: bool = False) -> Pause | None:
     """Seconds each coming eval will add, with a band; None when nothing says. `before`: the
     pauses an earlier process of the same run measured (a run resumed into its log: the same
     evals on the same machine), older than this process's own; they count until this process
-    has measured RECENT_EVALS of its own, so one slow eval after a restart is not the rule."""
-    pauses = _measured_pauses(run, plan, eval_every, step_s)
+    has measured RECENT_EVALS of its own, so one slow eval after a restart is not the rule.
+    `bursty`: the log's lines come in block-buffered flushes (Tracker.burst_share)."""
+    pauses = _measured_pauses(run, plan, eval_every, step_s, bursty)
     if before is not None and len(before) and len(pauses) < RECENT_EVALS:
         pauses = np.concatenate([before[-RECENT_EVALS:], pauses])
     if len(pauses):
         mid = float(np.mean(pauses[-RECENT_EVALS:]))
         spread = float(np.std(pauses, ddof=1) / mid) if len(pauses) >= 3 and mid > 0 else EVAL_SPREAD_DEFAULT
         half = BAND_Z * spread * math.sqrt(1.0 / len(pauses) + 1.0 / max(1, evals_left)) * mid
-        return Pause(mid, max(0.0, mid - half), mid + half, "measured")
+        # a checkpoint's write slows as the page cache fills with the dirty pages of the ones
+        # before it: the high side allows one more save at the configured rate (_save_s)
+        return Pause(mid, max(0.0, mid - half), mid + max(half, _save_s(run, plan)), "measured")
     step0 = _step0_eval_s(run, plan)
     if plan.eval_iters and plan.grad_accum:
         # eval_iters batches of each of 2 splits, forward only, against grad_accum
@@ -201,7 +265,7 @@ def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left:
         per_step = step_s * 2 * plan.eval_iters / plan.grad_accum
         # nanoGPT saves a checkpoint after an eval (every one unless always_save_checkpoint is
         # False, and then whenever val improves, as it mostly does early on)
-        save_s = run.params * CHECKPOINT_BYTES_PER_PARAM / CHECKPOINT_WRITE_BPS if run.params else 0.0
+        save_s = _save_s(run, plan)
         mid, low, high = (per_step * f + save_s * g for f, g in
                           ((FWD_FRACTION, 1.0), (FWD_FRACTION_LOW, 0.5), (FWD_FRACTION_HIGH, 2.0)))
         if step0 is None:
