@@ -196,3 +196,19 @@ def test_a_currency_that_is_a_unit_or_too_wide_is_refused(typed: str, said: str)
 @pytest.mark.parametrize("typed", ["€", "ＵＳＤ", "🙂" * 4, "e\u0301" * 8, "EUR", "BTC"])
 def test_currencies_of_up_to_eight_cells_are_taken(typed: str) -> None:
     assert flags.currency(typed) == typed
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://node:abc/metrics", "port 'abc' is not a port number"),
+    ("http://node:9400x/metrics", "port '9400x' is not a port number"),
+    ("http://user:secret@node:1a/metrics", "port '1a' is not a port number"),
+    ("prom+http://[::1]:x9", "port 'x9' is not a port number"),
+    ("http://node:99999/metrics", "port '99999' is not a port number"),
+    ("http://node:0/metrics", "port '0' is not a port number"),
+    ("http://[::1/metrics", "an IPv6 address goes whole in brackets"),
+])
+def test_a_gpu_source_port_that_is_no_port_is_said_in_our_words(url: str, said: str, capsys) -> None:
+    err = _usage_error([str(LOG), "--once", "--gpu-source", url], capsys)
+    assert err.startswith("nanowatch: error: --gpu-source '") and said in err
+    assert "could not be cast" not in err and "out of range" not in err and "Invalid" not in err
+    assert "secret" not in err  # the password of a URL is not shown

@@ -178,9 +178,11 @@ def build(
     tokens_total = tpi * steps_total if tpi and steps_total is not None else None
     fpt = flops_per_token(run.params, plan.n_layer, plan.n_embd, plan.block_size)
     progress = None
-    if last is not None and plan.final_iter:
-        progress = min(1.0, max(0.0, last / plan.final_iter))
     finished = status == "finished"
+    if last is not None and plan.final_iter:
+        # a finished run is done, whatever its total said: a total from printed shares (mid_train's
+        # 770 at 99.83%: 771) or a stage that stops short of it is not "99.9%" once it is over
+        progress = 1.0 if finished else min(1.0, max(0.0, last / plan.final_iter))
     # A crashed or interrupted run will not finish: no finish time rather than a fiction.
     ended = status in ("crashed", "interrupted")
     remaining = 0.0 if finished else None if ended else est.remaining_s

@@ -62,9 +62,8 @@ def _progress(s: Snapshot) -> str:
     if s.max_iters is not None:
         src = "" if s.max_iters_source == "log" else f" ({s.max_iters_source})"
         last = s.final_iter if s.final_iter is not None else s.max_iters
-        if s.iter >= last and last != s.max_iters:
-            # nanochat's SFT counts to 651 and trains up to step 649: not "100% · 0 left" beside 649/651
-            text += f" / {s.max_iters:,}{src} · done: {last:,} is the last step the log prints"
+        if fmt.done_short(s):  # not "100% · 0 left" (or "99.9% · 1 left") beside 649/651
+            text += f" / {s.max_iters:,}{src} · done: {s.iter:,} is the last step the log prints"
         else:
             text += f" / {s.max_iters:,}{src} · {fmt.pct(s.progress)} · {max(0, last - s.iter):,} left"
     done = s.iters_done or 0

@@ -118,6 +118,17 @@ def status_words(snap: Snapshot) -> str:
     return snap.status
 
 
+def done_short(snap: Snapshot) -> bool:
+    """The run is over at a step short of its total, as it meant to be: nanochat's SFT counts to
+    651 and trains up to step 649; a stage whose total comes from the shares it prints (mid_train's
+    `step 00770 (99.83%)`: 771) ends at 770. Shown as done at its last step, never as
+    `99.9% · 1 left`, in the TUI, the runs table and `--once` alike."""
+    if snap.iter is None or snap.max_iters is None or snap.iter >= snap.max_iters:
+        return False
+    reached = snap.final_iter is not None and snap.iter >= snap.final_iter
+    return reached or snap.status == "finished"
+
+
 def money(amount: float | None, currency: str | None) -> str:
     """Cost with enough digits to be seen: a small run costs fractions of a cent."""
     if amount is None or not math.isfinite(amount):

@@ -72,9 +72,10 @@ def parse_endpoint(text: str, gpus: Sequence[int] | None = None) -> Endpoint:
     (from --gpus) selects by the `gpu` label where the URL does not say otherwise."""
     try:
         parts = urllib.parse.urlsplit(text.strip())
-        _ = parts.port  # raises for a port that is no number or out of range
-    except ValueError as e:
-        raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: {clean(e, 80)}") from None
+    except ValueError:  # urllib's only reason here: "Invalid IPv6 URL"
+        raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: an IPv6 address goes whole in brackets, "
+                             "as http://[::1]:9400/metrics") from None
+    _port_checked(text, parts)
     if parts.scheme not in SCHEMES or not parts.netloc:
         raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: expected http://HOST:9400/metrics or prom+http://HOST:9090")
     host = parts.hostname or ""
@@ -98,6 +99,19 @@ def parse_endpoint(text: str, gpus: Sequence[int] | None = None) -> Endpoint:
         path = "/metrics"  # dcgm-exporter's only page
     url = urllib.parse.urlunsplit((scheme, parts.netloc, path.rstrip("/") if prometheus else path, parts.query, ""))
     return Endpoint(url, prometheus, tuple(sorted(select.items())))
+
+
+def _port_checked(text: str, parts: urllib.parse.SplitResult) -> None:
+    """GpuSourceError in our words for a port no request can use (urllib's `.port` raises
+    "Port could not be cast to integer value as 'abc'" or "Port out of range 0-65535")."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        typed = parts.netloc.rpartition("@")[2].rpartition("]")[2].rpartition(":")[2]
+        raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: port {clean(typed, 20)!r} is not a port number "
+                             "(1-65535, as in http://HOST:9400/metrics)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,7 @@ class ProgressLine(_Sized, TextLines):
             total += f" ({snap.max_iters_source})"
         head = Text(f"iter {snap.iter:,} / {total} ")
         tail = Text(f" {fmt.pct(snap.progress)}")
-        if snap.final_iter is not None and snap.iter >= snap.final_iter != snap.max_iters:
+        if fmt.done_short(snap):
             tail = Text(" done (its last step)")  # nanochat's SFT: 649 of 651 is the end
         if snap.tokens_seen is not None:
             tail.append(f" · tokens {fmt.si(snap.tokens_seen)} / {fmt.si(snap.tokens_total)}", style="")

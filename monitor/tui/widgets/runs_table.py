@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 
 from monitor.core.rows import COLUMNS, RunRow
 from monitor.tui.widgets.common import STATUS_STYLE
+from monitor.tui.widgets.names import fit_names
 
 #: A cut column keeps at least this many cells (its ellipsis included): run, then status.
 MIN_CELLS = (10, 9)
@@ -126,10 +127,11 @@ class RunsTable(DataTable[Text]):
     def _put_rows(self) -> None:
         top = self.scroll_offset.y
         seen = range(top, top + self.size.height) if self._on_screen_only else range(len(self._cells))
+        names = fit_names([full[0] for full in self._cells], self._widths[0])  # still told apart
         for i, (full, status) in enumerate(zip(self._cells, self._statuses)):
             if i < len(self._shown) and i not in seen:
                 continue
-            cells = tuple(shorten(c, w, middle=j == 0) for j, (c, w) in enumerate(zip(full, self._widths)))
+            cells = (names[i], *(shorten(c, w, middle=False) for c, w in zip(full[1:], self._widths[1:])))
             rendered = [Text(c) for c in cells]  # a file name is shown as text, never as markup
             rendered[1].stylize(STATUS_STYLE.get(status, ""))
             if i >= len(self._shown):
