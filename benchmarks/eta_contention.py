@@ -31,15 +31,19 @@ def run_pids(meta: dict[str, object]) -> set[int]:
     into writes the log (a wrapper `bash -c '...; python3 train.py --init_from=resume'` execs its
     last command: the resumed run, under the shell's PID and command line), as the live
     sampler's run_family finds the log's feeders. Not its other descendants: a wrapper may start
-    the competing job too."""
+    the competing job too, and a competing job may be a train.py itself (a second training run):
+    the command meta.json's `competing_job` declares is never the run's."""
     procs = meta.get("processes")
     if not isinstance(procs, list):
         return set()
     child = meta.get("child_pid")
     started = {int(child)} if isinstance(child, int) else set()
     parent = {int(p["pid"]): int(p["ppid"]) for p in procs}
+    job = meta.get("competing_job")
+    competitor = str(job.get("command") or "").strip() if isinstance(job, dict) else ""
     named = {int(p["pid"]) for p in procs
-             if "train.py" in (cmd := str(p.get("cmd", ""))) and not cmd.startswith(SHELLS)}
+             if "train.py" in (cmd := str(p.get("cmd", ""))) and not cmd.startswith(SHELLS)
+             and not (competitor and cmd.strip() == competitor)}
     # the processes that run it, not a shell wrapper whose command line names it beside others
     roots = {pid for pid in named if not any(parent.get(k) == pid for k in named)}
     family = set(roots)

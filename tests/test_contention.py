@@ -114,6 +114,21 @@ def test_a_subshell_that_became_another_training_job_is_not_the_runs() -> None:
     assert run_pids(meta) == {22, 23}
 
 
+def test_a_second_training_job_the_recording_declares_is_not_the_runs() -> None:
+    # a subshell waits for the run's 25% line, then starts another train.py: its command line is
+    # the run's own script, so only meta.json's `competing_job` tells the two apart
+    other = "python3 -u train.py config/c.py --max_iters=800 --out_dir=/tmp/other"
+    meta = {"child_pid": 40, "competing_job": {"command": other}, "processes": [
+        {"pid": 40, "ppid": 1, "cmd": f"bash -c ( waitline run.log; {other} ) & python3 -u train.py config/c.py"},
+        {"pid": 41, "ppid": 40, "cmd": f"bash -c ( waitline run.log; {other} ) & python3 -u train.py config/c.py"},
+        {"pid": 42, "ppid": 40, "cmd": "python3 -u train.py config/c.py"},
+        {"pid": 43, "ppid": 42, "cmd": "compile_worker"},
+        {"pid": 44, "ppid": 41, "cmd": other},
+        {"pid": 45, "ppid": 44, "cmd": "compile_worker"},
+    ]}
+    assert run_pids(meta) == {40, 42, 43}
+
+
 def test_a_wrapper_that_execs_the_resumed_run_is_the_runs() -> None:
     # `bash -c 'python3 train.py ...; python3 train.py --init_from=resume'`: bash execs its last
     # command, so the resumed run is on the GPU under the shell's PID and command line; the
