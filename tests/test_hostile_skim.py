@@ -115,7 +115,7 @@ def test_skimming_reads_what_the_line_path_reads(lines: list[bytes], scan_min_li
 
 def test_a_family_line_after_megabytes_of_noise_is_found_with_its_config(monkeypatch) -> None:
     rng = random.Random(5)
-    noise = bytes(rng.getrandbits(8) for _ in range(3 << 20)).replace(b"\n", b" ")
+    noise = rng.randbytes(3 << 20).replace(b"\n", b" ")
     noise = b"\n".join(noise[i : i + 200] for i in range(0, len(noise), 200)) + b"\n"
     config = b"Overriding config with config/train.py:\nmax_iters = 5000\nbatch_size = 12\n\n"
     log = noise + config + b"number of parameters: 10.65M\n" + noise + b"iter 0: loss 4.2, time 100.00ms, mfu 1.00%\n"
