@@ -19,17 +19,25 @@ def _first_events(n_lines: int):
     return session, clock
 
 
+async def _overflow_at_120x40(n_lines: int) -> bool:
+    """Whether the events of the log's first `n_lines` lines overflow the pane at 120x40."""
+    session, _ = _first_events(n_lines)
+    app = make_app(session, handle_signals=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        return app.events_view.notes.max_scroll_y > 0
+
+
 @sync
 async def test_the_newest_event_stays_in_view_after_the_terminal_shrinks() -> None:
-    fitted = 0
-    while True:  # the most lines whose events still fit the pane at 120x40
-        session, clock = _first_events(fitted + 10)
-        app = make_app(session, handle_signals=False)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
-            if app.events_view.notes.max_scroll_y > 0:
-                break
-        fitted += 10
+    # The most lines, in tens, whose events still fit the pane at 120x40: events only accumulate
+    # as lines come, so the first ten that overflow it is found by doubling, then halving.
+    fitted, over = 0, 10
+    while not await _overflow_at_120x40(over):
+        fitted, over = over, 2 * over
+    while over - fitted > 10:
+        middle = (fitted + over) // 20 * 10
+        fitted, over = (fitted, middle) if await _overflow_at_120x40(middle) else (middle, over)
     session, clock = _first_events(fitted)
     app = make_app(session, handle_signals=False)
     async with app.run_test(size=(120, 40)) as pilot:
