@@ -25,8 +25,9 @@ def llmc_buffered(upto: int, *, step_s: float = 0.02, val_s: float = 0.3, flush_
     t = T0
     for i in range(1, upto + 1):
         t += step_s
-        written.append((t, f"step {i:4d}/1500 | loss 2.000000 (+nanz)| norm 1.0000 (+nanz)| lr 6.00e-04 | "
-                           f"{step_s * 1000:.2f} ms | -100.0% bf16 MFU | 1425067 tok/s", False))
+        line = (f"step {i:4d}/1500 | loss 2.000000 (+nanz)| norm 1.0000 (+nanz)| lr 6.00e-04 | "
+                f"{step_s * 1000:.2f} ms | -100.0% bf16 MFU | 1425067 tok/s")
+        written.append((t, line, False))
         if i % 150 == 0:
             t += val_s
             written.append((t, "val loss 2.000000", False))
