@@ -205,3 +205,30 @@ def test_a_request_being_answered_is_never_dropped_for_a_newcomer(monkeypatch: p
     finally:
         release.set()
         server.close()
+
+
+def test_a_burst_of_connections_is_queued_by_the_kernel_not_refused_for_a_retry() -> None:
+    # the accept loop is not running: only listen()'s backlog holds connections, and a connection
+    # past it is left unanswered (its SYN dropped until a retry a second or more later)
+    server = metrics._Server(("127.0.0.1", 0), metrics.CollectorRegistry())
+    clients: list[socket.socket] = []
+    try:
+        port = server.server_address[1]
+        for _ in range(20):
+            c = socket.socket()
+            c.setblocking(False)
+            clients.append(c)
+            c.connect_ex(("127.0.0.1", port))
+        # loopback completes a queued handshake at once; one past the backlog waits for the SYN
+        # retry (1 s on Linux): half a second tells the two apart
+        _, writable, _ = select.select([], clients, [], 0.0)
+        deadline = time.monotonic() + 0.5
+        while len(writable) < len(clients) and time.monotonic() < deadline:
+            time.sleep(0.02)
+            _, writable, _ = select.select([], clients, [], 0.0)
+        done = [c for c in writable if c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0]
+        assert len(done) == 20  # with socketserver's backlog of 5, six at most
+    finally:
+        for c in clients:
+            c.close()
+        server.server_close()

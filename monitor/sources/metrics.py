@@ -173,6 +173,8 @@ def render(snapshots: Sequence[Snapshot]) -> str:
 #: request yet is dropped for the newcomer (a client that sends nothing cannot hold a slot others
 #: need); when every slot is answering a request, the newcomer is closed (Prometheus retries).
 MAX_CLIENTS = 8
+#: Connections waiting to be accepted (see _Server.request_queue_size).
+LISTEN_BACKLOG = 64
 #: How long a newcomer waits for the slot of the dropped idle connection to come free.
 SLOT_WAIT_S = 1.0
 #: A client has this long in all to send its request and take the answer.
@@ -246,6 +248,10 @@ class _Server(socketserver.TCPServer):
 
     allow_reuse_address = True
     daemon_threads = True
+    #: Connections the kernel completes before the accept loop takes them (listen's backlog).
+    #: socketserver's 5 makes a burst of clients (several Prometheus servers, a dashboard's
+    #: panels) wait for the kernel's SYN retry, a second and more each, past the sixth.
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], registry: CollectorRegistry) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
