@@ -12,8 +12,8 @@ from test_multi import StaticRuns, _static_runs
 
 from monitor.core.sanitise import clean_name
 from monitor.tui.multi_app import make_multi_app
-from monitor.tui.widgets.names import fit_names
-from monitor.tui.widgets.runs_table import MIN_CELLS, RunsTable, fit_widths, shorten
+from monitor.tui.widgets.names import fit_names, shorten
+from monitor.tui.widgets.runs_table import MIN_CELLS, RunsTable, fit_widths
 
 LONG = "experiments/2026-11-30_gpt2_124M_lr_sweep/lr_3e-4_warmup_2000_wd_0.1/train.log"
 

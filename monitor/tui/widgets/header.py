@@ -16,7 +16,7 @@ from monitor.core.sanitise import clean_name
 from monitor.core.snapshot import Snapshot
 from monitor.core.textfmt import clock, status_words
 from monitor.tui.widgets.common import STATUS_STYLE, PaintedLines, SnapshotView, TextLines, bar, plain
-from monitor.tui.widgets.runs_table import shorten
+from monitor.tui.widgets.names import shorten
 
 #: A long log name is cut to no fewer cells than this (its ellipsis included) to keep the family in view.
 MIN_NAME_CELLS = 12

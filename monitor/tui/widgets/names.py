@@ -1,6 +1,7 @@
-"""Log names cut to a column's width so that the rows still tell them apart: the part where a
-name differs from the others is kept, with its extension (`llmc_gpt2_124M_run1.log` in 10 cells
-is `…_run1.log`, not `llmc_….log` as its neighbour `…run2.log` would read too).
+"""Text cut to a width in terminal cells (`shorten`), and log names cut so that the rows still
+tell them apart: the part where a name differs from the others is kept, with its extension
+(`llmc_gpt2_124M_run1.log` in 10 cells is `…_run1.log`, not `llmc_….log` as its neighbour
+`…run2.log` would read too).
 
 UI ring: text only (terminal cells by rich.cells); no I/O.
 """
@@ -74,8 +75,24 @@ def _fit(name: str, width: int, start: int, end: int) -> str:
             head_room = need_head
         else:  # neither fits: a short start and the rest of the end, as most likely to differ
             head_room = min(MIN_HEAD_CELLS, room)
-    head = _take(name, head_room)
-    tail = _take(name[::-1], room - cell_len(head))[::-1]
+    return _cut(name, head_room, room)
+
+
+def shorten(text: str, width: int, *, middle: bool) -> str:
+    """`text` in at most `width` terminal cells, an ellipsis where it was cut: in the middle for
+    a log's name (its start and its end, `…/run.log`, tell logs apart), else at the end."""
+    if cell_len(text) <= width:
+        return text
+    room = max(0, width - 1)
+    if not middle:
+        return f"{_take(text, room)}{ELLIPSIS}"
+    return _cut(text, (room + 1) // 2, room)
+
+
+def _cut(text: str, head_room: int, room: int) -> str:
+    """`text` as its start in `head_room` cells, an ellipsis, and its end in what is left of `room`."""
+    head = _take(text, head_room)
+    tail = _take(text[::-1], room - cell_len(head))[::-1]
     return f"{head}{ELLIPSIS}{tail}"
 
 

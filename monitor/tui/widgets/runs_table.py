@@ -18,11 +18,10 @@ from textual.widgets import DataTable
 
 from monitor.core.rows import COLUMNS, RunRow
 from monitor.tui.widgets.common import STATUS_STYLE
-from monitor.tui.widgets.names import fit_names
+from monitor.tui.widgets.names import fit_names, shorten
 
 #: A cut column keeps at least this many cells (its ellipsis included): run, then status.
 MIN_CELLS = (10, 9)
-ELLIPSIS = "…"
 
 
 def fit_widths(natural: Sequence[int], room: int) -> list[int]:
@@ -38,28 +37,6 @@ def fit_widths(natural: Sequence[int], room: int) -> list[int]:
         widths[i] -= cut
         excess -= cut
     return widths
-
-
-def shorten(text: str, width: int, *, middle: bool) -> str:
-    """`text` in at most `width` terminal cells, an ellipsis where it was cut: in the middle for
-    a log's name (its start and its end, `…/run.log`, tell logs apart), else at the end."""
-    if cell_len(text) <= width:
-        return text
-    room = max(0, width - 1)
-    head_room = (room + 1) // 2 if middle else room
-    head = _take(text, head_room)
-    tail = _take(text[::-1], room - cell_len(head))[::-1] if middle else ""
-    return f"{head}{ELLIPSIS}{tail}"
-
-
-def _take(text: str, width: int) -> str:
-    """The longest start of `text` in `width` cells (a wide character is not split)."""
-    used = 0
-    for i, char in enumerate(text):
-        used += cell_len(char)
-        if used > width:
-            return text[:i]
-    return text
 
 
 class RunsTable(DataTable[Text]):
