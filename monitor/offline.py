@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from monitor.arguments import EXIT_OK, UsageError
 from monitor.core.sanitise import unicode_safe
 from monitor.sources.logfile import check_regular, dataset_tokens, read_blocks, read_stream_blocks
+from monitor.sources.player import LONGEST_WAIT_S
 
 if TYPE_CHECKING:
     from monitor.core.report import Options
@@ -92,11 +93,6 @@ def _print_final(session: Session, args: argparse.Namespace, now: float | None =
     print(snap.to_json() if args.json else summary(snap), flush=True)
 
 
-#: The longest single sleep of a paced replay: time.sleep and threading's waits refuse more than
-#: ~292 years (threading.TIMEOUT_MAX), and a recording's times may be centuries apart (1970 to 2286).
-LONGEST_SLEEP_S = 86400.0
-
-
 def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
            sleep: Callable[[float], None] = time.sleep) -> int:
     """`replay --jsonl` / `replay --once`: the lines in order, each on the recording's clock."""
@@ -131,8 +127,8 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
         if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
             delay = start + (t - t0) / args.speed - clock()
             while delay > 0:  # by the day: one sleep cannot take a gap of centuries (OverflowError)
-                sleep(min(delay, LONGEST_SLEEP_S))
-                delay -= LONGEST_SLEEP_S
+                sleep(min(delay, LONGEST_WAIT_S))
+                delay -= LONGEST_WAIT_S
         virtual_now = t
         events = [LinesRead([(t, line)])]
         if source is not None:

@@ -18,6 +18,10 @@ OnLines = Callable[[list[tuple[float | None, bytes]]], None]
 BATCH_S = 0.05
 #: At speed 0 (as fast as possible), lines go out in chunks of this size.
 CHUNK_LINES = 2000
+#: The longest single wait of a paced replay (s): threading's waits and time.sleep refuse more
+#: than ~292 years (threading.TIMEOUT_MAX), and a recording's times may be centuries apart (1970
+#: to 2286); a longer gap is waited for by the day.
+LONGEST_WAIT_S = 86400.0
 
 
 class Player:
@@ -116,8 +120,7 @@ class Player:
                         end += 1
                     if end == start:
                         delay = (self.items[start][0] - self.t0) / self.speed - self._played_s()
-                        # by the day at most: a wait past threading.TIMEOUT_MAX raises OverflowError
-                        self._wake.wait(timeout=min(max(delay, 0.001), 86400.0))
+                        self._wake.wait(timeout=min(max(delay, 0.001), LONGEST_WAIT_S))
                         continue
                 self._delivered = end
             batch: list[tuple[float | None, bytes]] = list(self.items[start:end])
