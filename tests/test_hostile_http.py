@@ -28,7 +28,7 @@ from monitor.sources.dcgm import (
     parse_exposition,
     parse_query,
 )
-from monitor.sources.fetch import REASON_CHARS
+from monitor.sources.problems import REASON_CHARS
 from monitor.sources.smicsv import MAX_NAME_CHARS
 
 T0 = 1_800_000_000.0

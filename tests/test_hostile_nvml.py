@@ -16,7 +16,8 @@ from pathlib import Path
 from test_gpu import FakeGpu, NVMLError, gpu_samples, stub_nvml
 
 from monitor.sources.gpusource import Unavailable
-from monitor.sources.nvml import REASON_CHARS, open_nvml
+from monitor.sources.nvml import open_nvml
+from monitor.sources.problems import REASON_CHARS
 from monitor.sources.smicsv import MAX_NAME_CHARS
 
 ROOT = Path(__file__).resolve().parent.parent

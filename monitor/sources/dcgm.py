@@ -19,8 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.core.sanitise import clean
 from monitor.core.telemetry import GpuSample
-from monitor.sources.fetch import REASON_CHARS, Fetch, FetchError, http_get, shown_url
-from monitor.sources.problems import GpuLost
+from monitor.sources.fetch import Fetch, FetchError, http_get, shown_url
+from monitor.sources.problems import REASON_CHARS, GpuLost
 from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, gpu_name, within
 
 POWER = "DCGM_FI_DEV_POWER_USAGE"  # W

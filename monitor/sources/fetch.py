@@ -17,14 +17,12 @@ import urllib.parse
 from collections.abc import Callable
 
 from monitor.core.sanitise import clean
+from monitor.sources.problems import REASON_CHARS
 
 MIB = 2**20
 #: Largest body read from an endpoint: a dcgm-exporter page of 8 GPUs is ~60 KB, a
 #: Prometheus answer for a large cluster a few hundred KB.
 MAX_BODY_BYTES = 4 * MIB
-#: Characters of an endpoint's own words (an error it sent, a parser's complaint quoting its
-#: page, a redirect's target) kept in the one-line reason shown for it.
-REASON_CHARS = 160
 #: Of a failed request's body, only this much is read, for the reason it gives.
 ERROR_BODY_BYTES = 64 * 1024
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from monitor.core.telemetry import GpuChoice, GpuSample, Reading
 from monitor.sources.gpusource import GpuSource, Unavailable
+from monitor.sources.problems import REASON_CHARS
 from monitor.sources.procs import run_family
 from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, gpu_name, within
 
@@ -36,8 +37,6 @@ _UNKNOWN_VALUE = ("NotSupported", "NoPermission", "NotFound", "FunctionNotFound"
 #: TypeError, a name that is not UTF-8 UnicodeDecodeError (nvidia-ml-py decodes it strictly),
 #: a library that cannot be loaded or read OSError. Each is a reason shown, never a traceback.
 _FOREIGN = (OSError, ValueError, TypeError, AttributeError, LookupError, ArithmeticError, ctypes.ArgumentError)
-#: Characters of the driver's own words kept in a reason shown for it (an error string is a line).
-REASON_CHARS = 160
 
 
 def _reason(error: BaseException, kind: str) -> str:

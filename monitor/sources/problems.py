@@ -9,6 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+#: Characters of an outside system's own words (an endpoint's error, a parser's complaint quoting
+#: its page, a redirect's target, the NVML driver's error string) kept in the one-line reason
+#: shown for it.
+REASON_CHARS = 160
+
 
 @dataclass(frozen=True, slots=True)
 class LoopFailed:
