@@ -82,10 +82,6 @@ class Runs:
         """The logs' indices, the most recently written first (one not there yet: last)."""
         return sorted(range(len(self.paths)), key=lambda i: -_mtime(self.paths[i]))
 
-    def snapshots(self, now: float | None = None) -> list[Snapshot]:
-        now = self.clock() if now is None else now
-        return [s.snapshot(now) for s in self.sessions]
-
 
 def _mtime(path: str) -> float:
     """The file's mtime (s), or -inf when it cannot be read (not there yet)."""
