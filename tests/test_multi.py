@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLES
+from test_app import until
 
 from monitor.core.report import Options
 from monitor.core.rows import run_row, short_names, totals
@@ -275,19 +276,14 @@ async def _fills_in() -> None:
         assert "reading 3 logs…" in str(app.query_one("#runs-summary").render())
         runs.ready.add(1)
         app.redraw()
-        for _ in range(100):  # the app reads it in its own time: a slice at a time between paints
-            await pilot.pause(0.02)
-            if _statuses(table)[1] != "reading…":
-                break
+        # the app reads it in its own time: a slice at a time between paints
+        await until(pilot, lambda: _statuses(table)[1] != "reading…")
         assert _statuses(table)[0] == _statuses(table)[2] == "reading…"
         assert _statuses(table)[1].startswith("finished")
         summary = str(app.query_one("#runs-summary").render())
         assert summary.startswith("nanowatch · 1 runs") and summary.endswith("reading 2 logs…")
         runs.ready.update({0, 2})
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if "reading…" not in _statuses(table):
-                break
+        await until(pilot, lambda: "reading…" not in _statuses(table))
         assert "reading…" not in _statuses(table)
         assert runs.read == [1, 2, 0]  # 1 when let; then the newest first
         assert "reading" not in str(app.query_one("#runs-summary").render())
@@ -306,10 +302,7 @@ async def _opened_early() -> None:
         await pilot.pause()
         assert isinstance(app.screen, RunScreen) and app.screen.index == 2
         runs.ready.update({0, 1, 2})
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if len(runs.read) == 3:
-                break
+        await until(pilot, lambda: len(runs.read) == 3)
         assert runs.read[0] == 2
 
 
