@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.eta_accuracy import HELDOUT, Result, fitted_on, recorded_runs, replay
+from benchmarks.eta_accuracy import Result, all_recorded_runs, fitted_on, replay
 from benchmarks.eta_band import fitted
 from monitor.core.band import ALPHA, Bands, Calibration
 from monitor.core.blend import METHODS, Blend
@@ -26,8 +26,7 @@ TARGET = ROOT / "monitor" / "core" / "eta_calibration.py"
 def timed_results() -> list[Result]:
     """Every recorded run with real line times that ends at its final step, the test set and the runs
     studied but not fitted on left out (eta_accuracy.TEST_SET_PREFIXES, UNFITTED_PREFIXES)."""
-    runs = recorded_runs() + [(f"heldout/{n}", log, t, f) for n, log, t, f in recorded_runs(HELDOUT)]
-    runs = [run for run in runs if fitted_on(run[0])]
+    runs = [run for run in all_recorded_runs() if fitted_on(run[0])]
     out = []
     for name, log, times, flag in runs:
         res = replay(name, log, times, flag)

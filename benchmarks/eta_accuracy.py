@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -72,6 +73,8 @@ COVERAGE_TARGET = 0.90
 TQDM_ALPHA = 0.3
 
 Baseline = Callable[[Run, Plan, float], "float | None"]
+_Job = TypeVar("_Job")
+_Out = TypeVar("_Out")
 
 
 def _steps_left(run: Run, plan: Plan) -> int | None:
@@ -325,6 +328,12 @@ def recorded_runs(root: Path = RECORDED) -> list[tuple[str, Path, Path | None, i
     return [(d.name, d / "run.log", d / "run.times", None) for d in sorted(root.iterdir()) if (d / "run.times").exists()]
 
 
+def all_recorded_runs() -> list[tuple[str, Path, Path | None, int | None]]:
+    """recorded_runs() of sample_logs/recorded, then of sample_logs/heldout named `heldout/NAME`
+    (in_test_set, fitted_on and the sets' prefixes read that name)."""
+    return recorded_runs() + [(f"heldout/{n}", log, t, f) for n, log, t, f in recorded_runs(HELDOUT)]
+
+
 def paced_runs() -> list[tuple[str, Path, Path | None, int | None]]:
     """Real nanoGPT logs without recorded times, paced by their printed step times;
     max_iters from facts.json where the log does not print it."""
@@ -416,12 +425,17 @@ def _replay_job(job: tuple[str, Path, Path | None, int | None]) -> Result | str:
 
 def replay_all(runs: list[tuple[str, Path, Path | None, int | None]], jobs: int = 1) -> list[Result | str]:
     """replay() of each (name, log, times, max_iters flag), in order; `jobs` processes at once."""
+    return map_jobs(_replay_job, runs, jobs)
+
+
+def map_jobs(job: Callable[[_Job], _Out], items: list[_Job], jobs: int = 1) -> list[_Out]:
+    """[job(item) for item in items], in order; `jobs` processes at once (`job` picklable)."""
     if jobs <= 1:
-        return [_replay_job(job) for job in runs]
+        return [job(item) for item in items]
     from multiprocessing import Pool
 
     with Pool(jobs) as pool:
-        return pool.map(_replay_job, runs, chunksize=1)
+        return pool.map(job, items, chunksize=1)
 
 
 def main() -> int:
@@ -435,8 +449,7 @@ def main() -> int:
                     help="only the leave-one-run-out summary and the scores of the runs not fitted on (test set left out)")
     ap.add_argument("--jobs", type=int, default=1, help="replay this many runs at once (default 1)")
     args = ap.parse_args()
-    heldout = [(f"heldout/{name}", log, times, flag) for name, log, times, flag in recorded_runs(HELDOUT)]
-    runs = recorded_runs() + heldout + (paced_runs() if args.paced and not args.loo else [])
+    runs = all_recorded_runs() + (paced_runs() if args.paced and not args.loo else [])
     if args.loo:
         runs = [run for run in runs if not in_test_set(run[0])]
     results: list[Result] = []

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.eta_accuracy import HELDOUT, RECORDED, recorded_runs
+from benchmarks.eta_accuracy import all_recorded_runs
 from benchmarks.eta_contention import contention_readings
 from benchmarks.tables import render
 from monitor.core.estimate import estimate
@@ -228,7 +228,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
-    runs = recorded_runs(RECORDED) + [(f"heldout/{n}", log, t, f) for n, log, t, f in recorded_runs(HELDOUT)]
+    runs = all_recorded_runs()
     rows: list[Reaction] = []
     for name, log, times, _ in runs:
         if times is not None:

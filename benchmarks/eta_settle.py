@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.eta_accuracy import HELDOUT, Result, fitted_on, recorded_runs, replay_all
+from benchmarks.eta_accuracy import Result, all_recorded_runs, fitted_on, map_jobs, replay_all
 from monitor.core.estimate import estimate
 from monitor.core.plan import make_plan
 from monitor.core.report import Options
@@ -87,20 +87,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=1, help="replay this many runs at once (default 1)")
     args = ap.parse_args()
-    heldout = [(f"heldout/{name}", log, times, flag) for name, log, times, flag in recorded_runs(HELDOUT)]
-    runs = [r for r in recorded_runs() + heldout if fitted_on(r[0])]
+    runs = [r for r in all_recorded_runs() if fitted_on(r[0])]
     scored = [r for r in replay_all(runs, args.jobs) if isinstance(r, Result)]
     print(f"true / model time left up to 50% progress, {len(scored)} fitted runs, by steady samples seen:")
     for bucket, n, med, q25, q75 in time_left_ratios(scored):
         print(f"  {bucket:>8} samples: {n} runs, median {med:.3f} (q25 {q25:.3f}, q75 {q75:.3f})")
     names = {r.name for r in scored}
-    if args.jobs <= 1:
-        pairs = [early_and_late(job) for job in runs if job[0] in names]
-    else:
-        from multiprocessing import Pool
-
-        with Pool(args.jobs) as pool:
-            pairs = pool.map(early_and_late, [job for job in runs if job[0] in names], chunksize=1)
+    pairs = map_jobs(early_and_late, [job for job in runs if job[0] in names], args.jobs)
     got = [p for p in pairs if p is not None]
     for k, what in ((1, "step level at the first config eval estimate / at the end"),
                     (2, "config eval pause there / measured at the end")):
