@@ -10,6 +10,7 @@ The app rebuilds the charts only when what they draw changed, at most every CHAR
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 from rich.text import Text
@@ -167,6 +168,10 @@ class _Chart(PaintedLines):
     }
     """
 
+    #: The chart's figure from a snapshot, `bins` points wide, on a log scale or not: each chart
+    #: (LossChart, StepChart) draws its own; _Chart itself is never shown.
+    _figure: ClassVar[staticmethod[[Snapshot, bool, int], Figure]]
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple[Snapshot, bool] | None = None  # the last drawing's (snapshot, log scale)
@@ -214,17 +219,13 @@ class _Chart(PaintedLines):
         """Buckets drawn: about one per braille dot column, each a stroke from its min to its max."""
         return max(2 * self.size.width, 20)
 
-    def _figure(self, snap: Snapshot, log_scale: bool, bins: int) -> Figure:
-        """The chart's figure from `snap`, `bins` points wide: each chart (LossChart,
-        StepTimeChart) draws its own; _Chart itself is never shown."""
-        raise NotImplementedError
-
 
 class LossChart(_Chart):
     """Train loss per iteration, its smoothed line, and the val points (on their own axis at
     the right when the log's val metric is not a loss, e.g. nanochat's bpb); log scale on demand."""
 
-    def _figure(self, snap: Snapshot, log_scale: bool, bins: int) -> Figure:
+    @staticmethod
+    def _figure(snap: Snapshot, log_scale: bool, bins: int) -> Figure:
         loss, val = fit(snap.loss_series, bins), snap.val_series
         metric = snap.val_metric or "loss"
         own_axis = metric != "loss"
@@ -257,7 +258,8 @@ class LossChart(_Chart):
 class StepChart(_Chart):
     """Step time per iteration, in ms: slowdowns show as a rising line, evals as peaks cut at the top."""
 
-    def _figure(self, snap: Snapshot, log_scale: bool, bins: int) -> Figure:
+    @staticmethod
+    def _figure(snap: Snapshot, log_scale: bool, bins: int) -> Figure:
         steps = fit(snap.step_series, bins)
         if not len(steps.x):
             return Figure((("step time: not printed by this log" if snap.iters_done else "step time (ms)", None),))
