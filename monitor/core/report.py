@@ -339,6 +339,9 @@ def _warnings(
     run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None
 ) -> tuple[str, ...]:
     out = []
+    if run.continued:  # the steps before the cut are no longer in the file: say where they are from
+        times = len(run.continued)
+        out.append(run.continued[-1].text() + (f" ({times} times)" if times > 1 else ""))
     if run.nan_losses:
         out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
     ahead = [s for s in run.schedule_changes if run.last_iter is None or s > run.last_iter]
