@@ -16,9 +16,10 @@ from conftest import FakeClock
 from logwriter import Writer, iter_line, wait_for
 
 from monitor.core.report import Options
-from monitor.live import LiveFeed
 from monitor.core.rows import run_row
 from monitor.inbox import LinesRead, PartialRead, SourceEvent, SourceFailed, SourceReset
+from monitor.live import LiveFeed
+from monitor.multi import Runs
 from monitor.session import Session
 
 RUN = Path(__file__).parent.parent / "sample_logs" / "recorded" / "h200_gpt2_124M"
@@ -222,3 +223,28 @@ def test_truncation_then_a_real_new_run(live) -> None:
     snap = f.session.snapshot()
     assert (snap.run_index, snap.max_iters, snap.iter) == (1, 200, 0)
     assert not [x for x in snap.warnings if x.startswith("the log was")]
+
+
+def test_the_runs_table_of_several_logs_keeps_a_cut_logs_run(tmp_path: Path) -> None:
+    paths = [tmp_path / "a.log", tmp_path / "b.log"]
+    for p in paths:
+        p.write_text(CONFIG + "".join(iter_line(i) for i in (0, 10, 20, 30)))
+    clock = FakeClock()
+    runs = Runs([str(p) for p in paths], lambda path: Session(Options(source=path), clock), clock=clock)
+    runs.start()
+    try:
+        want = [[0, 10, 20, 30]]
+        wait_for(lambda: (runs.drain(), [[[int(i) for i in r.iters.values] for r in s.state.runs]
+                                         for s in runs.sessions] == [want, want])[1], what="both logs")
+        shutil.copy(paths[0], tmp_path / "a.log.1")
+        with open(paths[0], "r+b") as f:  # copytruncate, then the writer goes on
+            f.truncate(0)
+        with open(paths[0], "ab") as f:
+            f.write((iter_line(40) + iter_line(50)).encode())
+        wait_for(lambda: (runs.drain(), runs.sessions[0].state.current.last_iter == 50)[1], what="the run going on")
+        rows = [run_row(name, s.snapshot()) for name, s in zip(runs.names, runs.sessions)]
+    finally:
+        runs.stop()
+    assert [(r.run, r.progress) for r in rows] == [("a.log", "50.0%"), ("b.log", "30.0%")]
+    assert rows[0].status == "training"  # one run: no "(run 2)"
+    assert runs.sessions[0].run_count == 1
