@@ -189,7 +189,8 @@ def build(
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
     if fmt is None and state.lines:
-        unknown = f"{state.lines:,} lines read, none recognised as a line of a training log ({FAMILY_NAMES})"
+        read = f"{state.lines:,} lines read, none" if state.lines != 1 else "1 line read, not"
+        unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
     if left and writer_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
         reach = "" if status == "interrupted" else ": whether the run reached its end is not known (pass --max-iters)"
