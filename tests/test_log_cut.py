@@ -146,6 +146,15 @@ def test_another_familys_lines_after_the_cut_are_a_new_run() -> None:
     assert s.run_count == 2 and s.format == "llmc"
 
 
+def test_lines_that_never_say_are_a_new_run_after_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("monitor.session.UNDECIDED_LINES", 50)
+    noise = LinesRead([(TIMES[CUT], b"loading shard %d" % i) for i in range(30)])
+    s = read(lines(0, CUT), *cut("truncated"), noise)
+    assert s.run_count == 1  # not known yet: read as the run going on
+    s.ingest([noise])
+    assert s.run_count == 2 and s.state.runs[1].lines == 60 and s.state.runs[0].n_iters == 31
+
+
 def test_the_runs_table_row_keeps_the_runs_progress() -> None:
     s = read(lines(0, CUT), *cut("truncated"), lines(CUT, CUT + 10))
     snap = s.snapshot(TIMES[CUT + 10])
