@@ -282,6 +282,13 @@ def test_a_url_no_request_can_use_is_refused_at_startup(url: str, capsys) -> Non
     assert err.startswith("nanowatch: error: --gpu-source") and err.count("\n") == 1 and "\x1b" not in err
 
 
+@pytest.mark.parametrize("url", ["http://node\x1b[2J/metrics", "http://node/\x1b[2J", "http://node\n/metrics"])
+def test_control_characters_in_a_url_are_said_to_be_that(url: str) -> None:
+    # an escape's `[` in the host was answered "an IPv6 address goes whole in brackets"
+    with pytest.raises(GpuSourceError, match="holds control characters; not a URL"):
+        parse_endpoint(url)
+
+
 def test_a_host_name_idna_refuses_is_a_reason_not_a_traceback() -> None:
     label = "a" * 64  # one DNS label over 63 characters: the IDNA codec raises UnicodeError
     reason = _reason(f"http://{label}.example/metrics")

@@ -70,6 +70,8 @@ class Endpoint:
 def parse_endpoint(text: str, gpus: Sequence[int] | None = None) -> Endpoint:
     """`http://node:9400/metrics#gpu=0,1`, `prom+http://prom:9090#Hostname=a,b`; `gpus`
     (from --gpus) selects by the `gpu` label where the URL does not say otherwise."""
+    if not text.strip().isprintable():  # an escape's `[` would read as an IPv6 bracket below
+        raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: holds control characters; not a URL")
     try:
         parts = urllib.parse.urlsplit(text.strip())
     except ValueError:  # urllib's only reason here: "Invalid IPv6 URL"
