@@ -46,6 +46,8 @@ from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
 #: A line the parser holds for the next (a modded fork's train line without a clock) is shown
 #: once the log has been quiet this long (s): the time a partial last line takes to settle.
 HELD_SETTLE_S = PARTIAL_SETTLE_S
+
+
 class Session(LogReading):
     """One log source and its GPU telemetry. Sources' events come in through `ingest` (the one
     way in); front ends read `snapshot()` and the read-only properties, and set nothing."""
@@ -268,8 +270,8 @@ class Session(LogReading):
 
     def _judge_cut(self, cut: Cut, event: SourceEvent) -> bool:
         """After lines that came since the log started over: the run goes on (noted), they
-        begin a new run (read again as one), or it is not known yet. True when the reading
-        was read again."""
+        begin a new run (read again as one), or it is not known yet. True when either was
+        decided (what a record shows changed)."""
         if isinstance(event, PartialRead):
             return False  # a provisional line decides nothing: it is taken back
         cut.lines, cut.size = cut.lines + line_count(event), cut.size + byte_count(event)
@@ -303,8 +305,8 @@ class Session(LogReading):
         self.margin, self.partials = cut.margin, cut.partials
         self._before_partial = None
         self._new_reading()
-        for event in cut.events:
-            self._ingest(event)
+        for event in cut.events:  # as they came: a cut among them is judged as any cut
+            self.ingest([event])
 
     def _options(self) -> Options:
         name = self.state.current.config.get("dataset")
@@ -339,4 +341,3 @@ class Session(LogReading):
             for watcher in self._watchers:
                 watcher(snap)
         return snap
-

@@ -146,6 +146,15 @@ def test_another_familys_lines_after_the_cut_are_a_new_run() -> None:
     assert s.run_count == 2 and s.format == "llmc"
 
 
+def test_a_second_cut_before_the_first_is_decided() -> None:
+    noise = LinesRead([(TIMES[CUT], b"W1201 warning: something")])
+    s = read(lines(0, CUT), *cut("truncated"), noise, *cut("replaced"), lines(CUT, len(LINES)))
+    assert s.run_count == 1 and s.snapshot(END_T).iter == 300  # the run went on in the second file
+    s = read(lines(0, CUT), *cut("truncated"), noise, *cut("replaced"), lines(0, CUT))
+    # a new run began in it; the noise between the cuts, no run's steps, is a run of its own as before
+    assert [r.n_iters for r in s.state.runs] == [31, 0, 31] and s.snapshot(END_T).run_index == 2
+
+
 def test_lines_that_never_say_are_a_new_run_after_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("monitor.session.UNDECIDED_LINES", 50)
     noise = LinesRead([(TIMES[CUT], b"loading shard %d" % i) for i in range(30)])
