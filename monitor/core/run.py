@@ -194,8 +194,9 @@ class RunState:
             # the run said its loop was over and the line says otherwise: the next process's.
             again = event.iter == last and (not run.ended or _same_step(run, event.iter, event.loss))
             if again or (event.loss is not None and event.train_time_s is not None
-                         and _said_before(run, event.iter, event.loss, event.train_time_s)):
-                return False  # a repeated line: nothing new
+                         and (_said_before(run, event.iter, event.loss, event.train_time_s)
+                              or _inside_clock(run.iters.values, run.train_time_s.values, event.iter, event.train_time_s))):
+                return False  # a repeated line, or a copy of a line of this run that was not shown: nothing new
             run = self._new_run(t)
         elif run.crash is not None:
             # Training went on after an error was printed: it was not fatal.
@@ -341,6 +342,19 @@ def _said_before(run: Run, it: int, loss: float, train_time_s: float) -> bool:
             and run.loss.values[i] == loss and run.train_time_s.values[i] == train_time_s)
 
 
+def _inside_clock(iters: np.ndarray, clock_s: np.ndarray, it: int, clock: float) -> bool:
+    """True when step `it`, printed with training clock `clock`, lies inside the run whose kept
+    rows are (iters, clock_s): between two of its steps and strictly between their clocks. Such
+    a line going back is a copy of a line of this run that was not shown (a poster pastes a line
+    of the part they cut under the end); a new process starts its clock again, and one that
+    resumes prints its start-up lines first (a new run before its first step)."""
+    i = int(np.searchsorted(iters, it))
+    if not (0 < i < len(iters) and math.isfinite(clock) and clock > 0):
+        return False
+    below, above = float(clock_s[i - 1]), float(clock_s[i])
+    return iters[i] != it and below < clock < above
+
+
 def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: np.ndarray | None) -> np.ndarray | None:
     """The rows of a block that _iteration would drop as copies (_said_before, row by row: a
     row going back starts a new run unless it copies a row of the run it goes back in); None
@@ -355,7 +369,7 @@ def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: 
     repeated = np.zeros(len(iters), dtype=bool)
     for i, (it, x, c) in enumerate(zip(iters.tolist(), loss.tolist(), train_time_s.tolist())):
         if last is not None and it < last:
-            if math.isfinite(x) and math.isfinite(c) and seen.get(it) == (x, c):
+            if math.isfinite(x) and math.isfinite(c) and (seen.get(it) == (x, c) or _inside_seen(seen, it, c)):
                 repeated[i] = True
                 continue
             seen = {}  # a new run starts with this row
@@ -364,6 +378,12 @@ def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: 
         seen[it] = (x, c)
         last = it
     return repeated if repeated.any() else None
+
+
+def _inside_seen(seen: dict[int, tuple[float, float]], it: int, clock: float) -> bool:
+    """_inside_clock over the rows `seen` so far (step -> (loss, clock)), in step order."""
+    steps = sorted(seen)
+    return _inside_clock(np.array(steps, dtype=np.int64), np.array([seen[k][1] for k in steps]), it, clock)
 
 
 def _lines_seen(run: Run, count: int, t: float | None) -> None:
