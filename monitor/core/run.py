@@ -6,8 +6,10 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -342,17 +344,16 @@ def _said_before(run: Run, it: int, loss: float, train_time_s: float) -> bool:
             and run.loss.values[i] == loss and run.train_time_s.values[i] == train_time_s)
 
 
-def _inside_clock(iters: np.ndarray, clock_s: np.ndarray, it: int, clock: float) -> bool:
+def _inside_clock(iters: Sequence[int] | np.ndarray, clock_s: Sequence[float] | np.ndarray, it: int, clock: float) -> bool:
     """True when step `it`, printed with training clock `clock`, lies inside the run whose kept
-    rows are (iters, clock_s): between two of its steps and strictly between their clocks. Such
-    a line going back is a copy of a line of this run that was not shown (a poster pastes a line
-    of the part they cut under the end); a new process starts its clock again, and one that
-    resumes prints its start-up lines first (a new run before its first step)."""
-    i = int(np.searchsorted(iters, it))
+    rows are (iters, clock_s), steps ascending: between two of its steps and strictly between
+    their clocks. Such a line going back is a copy of a line of this run that was not shown (a
+    poster pastes a line of the part they cut under the end); a new process starts its clock
+    again, and one that resumes prints its start-up lines first (a new run before its first step)."""
+    i = bisect.bisect_left(iters, it)
     if not (0 < i < len(iters) and math.isfinite(clock) and clock > 0):
         return False
-    below, above = float(clock_s[i - 1]), float(clock_s[i])
-    return iters[i] != it and below < clock < above
+    return iters[i] != it and float(clock_s[i - 1]) < clock < float(clock_s[i])
 
 
 def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: np.ndarray | None) -> np.ndarray | None:
@@ -365,25 +366,22 @@ def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: 
     ahead = np.maximum.accumulate(iters)
     if not (iters < np.concatenate(([np.iinfo(np.int64).min if last is None else last], ahead[:-1]))).any():
         return None
-    seen = {it: (x, c) for it, x, c in zip(run.iters.values.tolist(), run.loss.values.tolist(), run.train_time_s.values.tolist())}
+    steps, losses, clocks = run.iters.values.tolist(), run.loss.values.tolist(), run.train_time_s.values.tolist()
+    seen = dict(zip(steps, zip(losses, clocks)))
     repeated = np.zeros(len(iters), dtype=bool)
     for i, (it, x, c) in enumerate(zip(iters.tolist(), loss.tolist(), train_time_s.tolist())):
         if last is not None and it < last:
-            if math.isfinite(x) and math.isfinite(c) and (seen.get(it) == (x, c) or _inside_seen(seen, it, c)):
+            if math.isfinite(x) and math.isfinite(c) and (seen.get(it) == (x, c) or _inside_clock(steps, clocks, it, c)):
                 repeated[i] = True
                 continue
-            seen = {}  # a new run starts with this row
+            seen, steps, clocks = {}, [], []  # a new run starts with this row
         elif last is not None and it == last:
             continue  # the same step again: a repeated line, dropped by the caller
-        seen[it] = (x, c)
+        seen[it] = (x, c)  # (steps rise here: `steps` stays sorted for _inside_clock)
+        steps.append(it)
+        clocks.append(c)
         last = it
     return repeated if repeated.any() else None
-
-
-def _inside_seen(seen: dict[int, tuple[float, float]], it: int, clock: float) -> bool:
-    """_inside_clock over the rows `seen` so far (step -> (loss, clock)), in step order."""
-    steps = sorted(seen)
-    return _inside_clock(np.array(steps, dtype=np.int64), np.array([seen[k][1] for k in steps]), it, clock)
 
 
 def _lines_seen(run: Run, count: int, t: float | None) -> None:
