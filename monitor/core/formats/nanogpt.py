@@ -137,7 +137,7 @@ class Parser:
             if self._in_config:
                 return event
         head = line[:1]
-        m = _ITER.match(line) if head == "i" or "_iter " in line[:80] else None
+        m = _ITER.match(line) if head == "i" or line.find("_iter ", 0, 80) >= 0 else None
         if m is not None:
             mfu = number(m.group(5))
             step, self._iters = int(m.group(1)), (self._iters[1], int(m.group(1)))
