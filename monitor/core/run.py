@@ -70,6 +70,9 @@ class RunState:
         #: the lowest rank seen printing step lines (their prefix tags it; None: untagged): its
         #: end line ends a run, another rank's does not
         self.step_rank: int | None = None
+        #: the log started over (truncated, rotated) since the last step: its last step again is
+        #: a new run, not a repeated line (a cut log never repeats what it held)
+        self.started_over = False
 
     def steps_from_rank(self, rank: int) -> None:
         """Step lines tagged with `rank` were read."""
@@ -192,7 +195,8 @@ class RunState:
         if last is not None and event.iter <= last:
             # The last step again is a repeated line (a terminal copy duplicates lines), unless
             # the run said its loop was over and the line says otherwise: the next process's.
-            again = event.iter == last and (not run.ended or _same_step(run, event.iter, event.loss))
+            again = (event.iter == last and not self.started_over
+                     and (not run.ended or _same_step(run, event.iter, event.loss)))
             if again or (event.loss is not None and event.train_time_s is not None
                          and _said_before(run, event.iter, event.loss, event.train_time_s)):
                 return False  # a repeated line: nothing new
@@ -202,6 +206,7 @@ class RunState:
             run.note(t, "warning", f"run continued after: {run.crash.message}")
             run.crash = None
             run.crash_ranks.clear()
+        self.started_over = False
         run.add_row(event.iter, NAN if event.loss is None else event.loss,
                     _measured(event.step_time_s, MAX_STEP_TIME_S), _measured(event.mfu, MAX_MFU),
                     NAN if t is None else t, _measured(event.train_time_s, MAX_TRAIN_TIME_S))
@@ -253,8 +258,10 @@ class RunState:
         steps = np.diff(iters)
         last = self.current.last_iter
         # after the run's end (its summary) its last step said otherwise starts the next run
-        after_end = (self.current.ended and last is not None and iters[0] == last
-                     and not _same_step(self.current, int(iters[0]), float(loss[0])))
+        after_end = (last is not None and iters[0] == last
+                     and (self.started_over or self.current.ended
+                          and not _same_step(self.current, int(iters[0]), float(loss[0]))))
+        self.started_over = False
         first_back = last is not None and iters[0] < last or after_end
         bounds = [0, *(np.flatnonzero(steps < 0) + 1).tolist(), n]
         if first_back:
@@ -297,6 +304,7 @@ class RunState:
         them) that all go to the current run: each step above the one before and the first
         above the run's last step (the caller checked). Their lines are not counted here
         (line_seen, lines_seen_at)."""
+        self.started_over = False
         _append_iterations(self.current, iters, loss, step_time_s, mfu, t, train_time_s, max_iters)
 
     def _withdraw(self) -> None:
