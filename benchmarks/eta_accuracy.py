@@ -1,9 +1,10 @@
 """Finish-time accuracy: replay recorded runs with their real line times and compare
 nanowatch's estimate with naive baselines at fixed fractions of the iterations.
 
-Run: python benchmarks/eta_accuracy.py [--markdown] [--paced] [--timing] [--loo] [--jobs N]
+Run: python benchmarks/eta_accuracy.py [--markdown] [--paced] [--timing] [--loo] [--score PREFIX] [--jobs N]
 (--loo: the leave-one-run-out summary and the unfitted runs' scores only, the quick check of a
-change to the estimator; --jobs: replay that many runs at once)
+change to the estimator; --score heldout/h200k_: only the runs so named, scored with the tables as
+shipped, as a new test set is scored before and after a change; --jobs: replay that many runs at once)
 
 Error at a point = |predicted finish - actual finish| / run duration, where the actual
 finish is the time of the log's last line and the duration is the last line's time minus
@@ -46,7 +47,7 @@ HELDOUT = ROOT / "sample_logs" / "heldout"
 #: The test set: real runs recorded after the tables were last fitted, kept out of every fit
 #: (calibrate_band.py) and out of the leave-one-run-out table, and scored with the tables as shipped,
 #: so any change to the estimator can be judged on runs it never saw. A folder name starting so.
-TEST_SET_PREFIXES = ("heldout/h200h_",)
+TEST_SET_PREFIXES = ("heldout/h200h_", "heldout/h200k_")
 #: Runs looked at while the estimator changed (earlier test sets: each scored once, then studied)
 #: but kept out of the tables' fit: their mid-run competitors would widen every run's band
 #: (BENCHMARKS.md, "Fourteen more runs"). Scored apart with the tables as shipped.
@@ -445,6 +446,23 @@ def map_jobs(job: Callable[[_Job], _Out], items: list[_Job], jobs: int = 1) -> l
         return pool.map(job, items, chunksize=1)
 
 
+def score_set(prefix: str, jobs: int = 1) -> int:
+    """Print test_set_report() for the recorded runs named `prefix`…, with the shipped tables
+    (BANDS); exit status 2 when no run is so named."""
+    runs = [run for run in all_recorded_runs() if run[0].startswith(prefix)]
+    if not runs:
+        print(f"no recorded run is named {prefix}...", file=sys.stderr)
+        return 2
+    results: list[Result] = []
+    for (name, *_), res in zip(runs, replay_all(runs, jobs)):
+        if isinstance(res, str):
+            print(f"skipped {name}: {res}")
+        else:
+            results.append(res)
+    print(test_set_report(results, BANDS, prefix))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -454,8 +472,13 @@ def main() -> int:
     ap.add_argument("--timing", action="store_true", help="also time one estimate() on a 1,000,000-step run")
     ap.add_argument("--loo", action="store_true",
                     help="only the leave-one-run-out summary and the scores of the runs not fitted on (test set left out)")
+    ap.add_argument("--score", metavar="PREFIX",
+                    help="only the recorded runs whose name starts with PREFIX (e.g. heldout/h200k_), "
+                         "scored with the tables as shipped")
     ap.add_argument("--jobs", type=int, default=1, help="replay this many runs at once (default 1)")
     args = ap.parse_args()
+    if args.score:
+        return score_set(args.score, args.jobs)
     runs = all_recorded_runs() + (paced_runs() if args.paced and not args.loo else [])
     if args.loo:
         runs = [run for run in runs if not in_test_set(run[0])]

@@ -81,6 +81,14 @@ def test_impossible_readings_are_dropped_per_sample() -> None:
     assert [s.vram_used_bytes for s in samples] == [1000 * 2**20, 1000 * 2**20, None, 1000 * 2**20]
 
 
+def test_an_impossible_memory_reading_is_unknown() -> None:
+    # 10^26 MiB used was shown as `VRAM 97656250000000004653056.0 GiB`
+    text = HEADER + _row(0, "0", "300 W", "99999999999999999999999999 MiB") + _row(1, "0", "300 W", "1000 MiB")
+    samples, bad = parse_gpu_csv(text.splitlines())
+    assert bad == 0 and [s.vram_used_bytes for s in samples] == [None, 1000 * 2**20]
+    assert [s.power_w for s in samples] == [300.0, 300.0]
+
+
 def test_intermittent_na_power_keeps_the_trace() -> None:
     rows = [_row(t, "0", "300 W" if t % 2 == 0 else "[N/A]") for t in range(21)]
     samples, _ = parse_gpu_csv((HEADER + "".join(rows)).splitlines())

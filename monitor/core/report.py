@@ -189,7 +189,8 @@ def build(
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
     if fmt is None and state.lines:
-        unknown = f"{state.lines:,} lines read, none recognised as a line of a training log ({FAMILY_NAMES})"
+        read = f"{state.lines:,} lines read, none" if state.lines != 1 else "1 line read, not"
+        unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
     if left and writer_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
         reach = "" if status == "interrupted" else ": whether the run reached its end is not known (pass --max-iters)"
@@ -339,6 +340,9 @@ def _warnings(
     run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None
 ) -> tuple[str, ...]:
     out = []
+    if run.continued:  # the steps before the cut are no longer in the file: say where they are from
+        times = len(run.continued)
+        out.append(run.continued[-1].text() + (f" ({times} times)" if times > 1 else ""))
     if run.nan_losses:
         out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
     ahead = [s for s in run.schedule_changes if run.last_iter is None or s > run.last_iter]
