@@ -164,6 +164,12 @@ class Line:
     plain: float = math.nan  # the finish the plain wall-clock rate predicts (wallclock_rate)
     lag_s: float = 0.0  # how far the run may be ahead of the newest line (Estimate.lag_s)
     shared: bool = False  # the band's class: shared GPU, the run not shown to run as fast (Estimate.gpu_shared)
+    eval_s: float = 0.0  # evals still to come (s): evals left x the eval pause (Estimate.eval_share's numerator)
+
+    @property
+    def eval_share(self) -> float:
+        """The share of the band's unit (scale_s, after any reblend) that is evals still to come."""
+        return min(1.0, self.eval_s / self.scale_s) if self.scale_s > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +252,8 @@ def replay(
             lines.append(Line(fraction, raw.samples, t, raw.read_finish, raw.low, raw.high, raw.scale_s, raw.methods,
                               raw.change_announced, raw.next_line_s or 0.0, raw.sped_up,
                               contention[-1][1] if contention else 0,
-                              wallclock_rate(run, plan, t) or math.nan, raw.lag_s, raw.gpu_shared))
+                              wallclock_rate(run, plan, t) or math.nan, raw.lag_s, raw.gpu_shared,
+                              (raw.evals_left or 0) * (raw.eval_time_s or 0.0)))
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)
