@@ -23,6 +23,7 @@ Figures do not depend on the machine.
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def _per_step(run: Run, every: int) -> tuple[np.ndarray, np.ndarray, bool]:
     ok = steps > 0
     evals = {e.iter for e in run.evals}
     held = np.array([bool(every) and (int(b) // every != int(a) // every) or any(a < e <= b for e in evals)
-                     for a, b in zip(it[:-1], it[1:])], dtype=bool)
+                     for a, b in itertools.pairwise(it)], dtype=bool)
     own = p[1:]
     fast = ok & np.isfinite(own) & (gaps < 0.5 * steps * own)
     bursty = bool(ok.sum()) and float(fast.sum()) / float(ok.sum()) >= BURSTY

@@ -32,7 +32,7 @@ from benchmarks.eta_accuracy import POINTS, wallclock_rate
 from benchmarks.eta_contention import contention_readings
 from benchmarks.tables import render
 from monitor.core.estimate import Estimate, estimate
-from monitor.core.pause import eval_interval_of, evals_between
+from monitor.core.pause import eval_interval_of
 from monitor.core.plan import make_plan
 from monitor.core.report import Options
 from monitor.inbox import GpuSampled
