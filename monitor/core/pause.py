@@ -241,6 +241,20 @@ def _save_s(run: Run, plan: Plan) -> float:
     return run.params * CHECKPOINT_BYTES_PER_PARAM / CHECKPOINT_WRITE_BPS
 
 
+def _compiles_eval(run: Run, plan: Plan, eval_every: int) -> bool:
+    """The process's first eval is still to come or in view and will pay for compiling the eval
+    graph: a compiled process (torch.compile builds the model's eval-mode graph at its first eval)
+    whose first logged step held no eval (a fresh nanoGPT run evaluates at step 0, inside its
+    first line's warm-up; a run resumed from a step off the eval grid does not: 2.65 s against
+    1.0 s for its later evals, BENCHMARKS.md "h200k traced"), with every eval of it in view."""
+    if plan.compiled is not True or not run.n_iters or not eval_every:
+        return False
+    first = int(run.iters.head[0])
+    if first % eval_every == 0 or any(e.iter == first for e in run.evals):
+        return False
+    return int(run.iters.values[-1]) - first <= MAX_EVALS * eval_every
+
+
 def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left: int,
                before: np.ndarray | None = None, bursty: bool = False) -> Pause | None:
     """Seconds each coming eval will add, with a band; None when nothing says. `before`: the
@@ -249,6 +263,8 @@ def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left:
     has measured RECENT_EVALS of its own, so one slow eval after a restart is not the rule.
     `bursty`: the log's lines come in block-buffered flushes (Tracker.burst_share)."""
     pauses = _measured_pauses(run, plan, eval_every, step_s, bursty)
+    if len(pauses) and _compiles_eval(run, plan, eval_every):
+        pauses = pauses[1:]  # the first was a compile: later evals do not pay for it again
     if before is not None and len(before) and len(pauses) < RECENT_EVALS:
         pauses = np.concatenate([before[-RECENT_EVALS:], pauses])
     if len(pauses):
