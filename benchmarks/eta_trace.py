@@ -114,7 +114,7 @@ def trace(folder: Path, all_lines: bool = False, stride: int = 1) -> str:
             continue
         e = r.est
         if e.finish is None:
-            out.append([",".join(marks) or "", f"{100 * r.fraction:.1f}", str(r.iter)] + ["–"] * 14)
+            out.append([",".join(marks) or "·", f"{100 * r.fraction:.1f}", str(r.iter)] + ["–"] * 14)
             continue
         # the rest of the run from this line: gaps with and without an eval
         j = int(np.searchsorted(iters, r.iter, side="right"))
@@ -146,16 +146,16 @@ def trace(folder: Path, all_lines: bool = False, stride: int = 1) -> str:
             err_evals = (evals_left * pause - n_held * (true_pause if n_held else 0.0)) / duration
         plain_err = (r.plain - truth) / duration if r.plain is not None else math.nan
         out.append([
-            ",".join(marks), f"{100 * r.fraction:.1f}", str(r.iter), f"{100 * err:+.2f}", f"{100 * plain_err:+.2f}",
-            f"{1e3 * (e.step_time_s or 0):.2f}", " ".join(f"{m[0]}{1e3 * v:.2f}" for m, v in sorted(rate.items())),
-            " ".join(f"{m[0]}{w:.2f}" for m, w in sorted(weights.items())), f"{1e3 * train_rate:.2f}",
+            ",".join(marks) or "·", f"{100 * r.fraction:.1f}", str(r.iter), f"{100 * err:+.2f}", f"{100 * plain_err:+.2f}",
+            f"{1e3 * (e.step_time_s or 0):.2f}", ",".join(f"{m[0]}{1e3 * v:.2f}" for m, v in sorted(rate.items())),
+            ",".join(f"{m[0]}{w:.2f}" for m, w in sorted(weights.items())), f"{1e3 * train_rate:.2f}",
             f"{1e3 * true_step:.2f}", f"{pause:.2f}x{evals_left}", f"{true_pause:.2f}x{n_held}",
             f"{100 * err_steps:+.2f}", f"{100 * err_evals:+.2f}", f"{100 * (err - err_steps - err_evals):+.2f}" if not n_bursty else "bursty",
             f"{e.lag_s:.1f}", f"{100 * ((e.low or 0) - truth) / duration:+.1f}/{100 * ((e.high or 0) - truth) / duration:+.1f}"
-            + ("" if (e.low or 0) <= truth <= (e.high or 0) else " MISS"),
+            + ("" if (e.low or 0) <= truth <= (e.high or 0) else ",MISS"),
         ])
-    head = ["pt", "prog%", "iter", "err%", "plain%", "level_ms", "method ms/step", "weights", "blend_ms",
-            "true_ms", "pause", "true_pause", "e_steps", "e_evals", "e_other", "lag_s", "band lo/hi %"]
+    head = ["pt", "prog%", "iter", "err%", "plain%", "level_ms", "methods_ms", "weights", "blend_ms",
+            "true_ms", "pause", "true_pause", "e_steps", "e_evals", "e_other", "lag_s", "band_lo/hi%"]
     return f"{folder.name}: duration {duration:.1f} s, eval every {every}\n" + render(head, out, False)
 
 
