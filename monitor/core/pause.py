@@ -246,11 +246,14 @@ def _save_s(run: Run, plan: Plan) -> float:
 
 def _compiles_eval(run: Run, plan: Plan, eval_every: int) -> bool:
     """The process's first eval is still to come or in view and will pay for compiling the eval
-    graph: a compiled process (torch.compile builds the model's eval-mode graph at its first eval)
+    graph: a process the log shows compiled (torch.compile builds the eval-mode graph at its first eval)
     whose first logged step held no eval (a fresh nanoGPT run evaluates at step 0, inside its
     first line's warm-up; a run resumed from a step off the eval grid does not: 2.65 s against
     1.0 s for its later evals, BENCHMARKS.md "h200k traced"), with every eval of it in view."""
-    if plan.compiled is not True or not run.n_iters or not eval_every:
+    # the log must say so ("compiling the model...", or compile = True in its config): nanoGPT's
+    # default alone does not show the process compiled
+    shown = run.compiling or run.config.get("compile") is True
+    if not shown or plan.compiled is not True or not run.n_iters or not eval_every:
         return False
     first = int(run.iters.head[0])
     if first % eval_every == 0 or any(e.iter == first for e in run.evals):
