@@ -29,15 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_accuracy import POINTS, wallclock_rate
-from benchmarks.eta_contention import contention_readings
+from benchmarks.eta_contention import replayed
 from benchmarks.tables import render
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.pause import eval_interval_of
 from monitor.core.plan import make_plan
-from monitor.core.report import Options
-from monitor.inbox import GpuSampled
 from monitor.session import Session
-from monitor.sources.replay import timed_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +50,9 @@ class Row:
 
 def _feed(folder: Path) -> tuple[Session, list[Row], float, float, int]:
     """Replay the folder's run (its last process in the file), keeping the estimate at every line."""
-    log, times = folder / "run.log", folder / "run.times"
-    items = list(timed_lines(str(log), str(times), 0.0))
-    gpu = contention_readings(folder)
-    clock = [items[0][0]]
-    session = Session(Options(source=str(log)), lambda: clock[0])
     rows: list[Row] = []
-    g = 0
-    for t, line in items:
-        clock[0] = t
-        while g < len(gpu) and gpu[g][0] <= t:
-            session.ingest([GpuSampled([gpu[g][1]])])
-            g += 1
-        if not session.feed(line, t):
-            continue
+    session: Session | None = None
+    for t, session in replayed(folder / "run.log", folder / "run.times"):
         run = session.state.current
         plan = make_plan(run, session.format, None)
         last, final = run.last_iter, plan.final_iter
@@ -77,9 +63,11 @@ def _feed(folder: Path) -> tuple[Session, list[Row], float, float, int]:
         contention = session.telemetry.contention if session.telemetry is not None else ()
         est = estimate(run, plan, t, contention=contention)
         rows.append(Row(fraction, last, run.index, t, est, final - last, wallclock_rate(run, plan, t)))
-    run = session.state.current
+    if session is None:
+        raise ValueError(f"no line of {folder / 'run.log'} is a run's")
+    run = session.state.current  # the session has read every line
     rows = [r for r in rows if r.run_index == run.index]  # the last process is scored (replay())
-    first_t, truth = run.first_t or items[0][0], run.last_line_t or items[-1][0]
+    first_t, truth = run.first_t or math.nan, run.last_line_t or math.nan
     plan = make_plan(run, session.format, None)
     return session, rows, float(first_t), float(truth), eval_interval_of(run, plan) or 0
 
