@@ -13,9 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.core.columns import Column
-from monitor.core.gputrace import BUSY_UTIL_PCT, HOLD_MIN_S, KEEP_S, MAX_PINS, POWER_LAG_S, TAIL_SAMPLES, GpuTrace
+from monitor.core.gputrace import (
+    BUSY_UTIL_PCT,
+    END_READ_S,
+    HOLD_MIN_S,
+    KEEP_S,
+    MAX_PINS,
+    POWER_LAG_S,
+    TAIL_SAMPLES,
+    GpuTrace,
+)
 
-__all__ = ["ACTIVE_GAP_S", "BUSY_UTIL_PCT", "HOLD_MIN_S", "POWER_LAG_S", "CpuEnergySample", "EnergyReading",
+__all__ = ["ACTIVE_GAP_S", "BUSY_UTIL_PCT", "END_READ_S", "HOLD_MIN_S", "POWER_LAG_S", "CpuEnergySample", "EnergyReading",
            "GpuChoice", "GpuSample", "Reading", "Telemetry"]
 
 #: Changes of the other processes on the run's GPUs kept (Telemetry.contention), the newest.
