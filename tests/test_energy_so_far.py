@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.core.report import WRITER_SETTLE_S, Options
-from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.telemetry import CpuEnergySample, GpuSample, Telemetry
 from monitor.inbox import GpuSampled, GpuWatched, WriterExited
 from monitor.session import Session
 
@@ -110,6 +110,21 @@ def test_a_run_whose_writer_exits_counts_to_the_exit_and_not_back() -> None:
     assert energies == sorted(energies)
     assert readings[-1] == (pytest.approx(6700.0 + 0.2 * 100.0), "interrupted")
     assert 11.5 < 10.2 + WRITER_SETTLE_S < 15.5  # the status changed among these reads
+
+
+def test_cpu_energy_is_not_extrapolated_past_its_newest_sample_either() -> None:
+    """The host's CPU drew 100 W, then 10 W in the second after its newest sample."""
+    clock = FakeClock(T0)
+    s = session(clock)
+    for it in range(10):
+        step(s, it)
+    s.ingest([GpuSampled([CpuEnergySample(t=T0 + t, energy_j=100.0 * t) for t in range(10)])])
+    clock.t = T0 + 9.9
+    before = s.snapshot().cpu_energy_j
+    s.ingest([GpuSampled([CpuEnergySample(t=T0 + 10.0, energy_j=910.0)])])
+    step(s, 10)
+    clock.t = T0 + 10.9
+    assert (before, s.snapshot().cpu_energy_j) == (pytest.approx(900.0), pytest.approx(910.0))
 
 
 def test_no_energy_before_the_runs_first_line() -> None:

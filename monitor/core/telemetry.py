@@ -196,7 +196,8 @@ class Telemetry:
 
     def cpu_energy_j(self, t0: float, t1: float) -> float | None:
         """CPU (package + DRAM) energy between t0 and t1, interpolated linearly between the
-        cumulative counter's samples; None unless samples cover at least half the window."""
+        cumulative counter's samples; None unless samples cover at least half the window. As
+        for the GPUs, nothing is counted past the newest sample (a live window's end)."""
         cpu = self._cpu
         if len(cpu.t) < 2 or t1 <= t0 or cpu.first_t is None:
             return None
@@ -205,7 +206,7 @@ class Telemetry:
         if b - a < 0.5 * (t1 - t0):
             return None
         inside = cpu.at(b, t1) - cpu.at(a, t0)
-        return inside * (t1 - t0) / (b - a)  # the uncovered ends at the mean power of the rest
+        return inside * (b - t0) / (b - a)  # the part before sampling began at the mean power of the rest
 
     @property
     def cpu_measured(self) -> bool:
