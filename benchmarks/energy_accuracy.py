@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.tables import render
+from benchmarks.tables import render, report
 from monitor.core.report import Options
 from monitor.core.telemetry import END_READ_S, GpuSample
 from monitor.inbox import GpuSampled, GpuWatched
@@ -172,10 +172,7 @@ def main() -> int:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     results = [replay(run, mode) for run in RUNS for mode in ("gpu-log", "nvml-counter")]
-    print(table(results, args.markdown))
-    print()
-    for line in verdict(results):
-        print(("- " if args.markdown else "") + line)
+    report(table(results, args.markdown), verdict(results), args.markdown)
     return 0
 
 

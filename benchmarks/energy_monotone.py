@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.tables import render
+from benchmarks.tables import render, report
 from monitor.core import energy
 from monitor.core.report import WRITER_SETTLE_S, Options
 from monitor.core.telemetry import GpuSample
@@ -207,10 +207,7 @@ def main() -> int:
     folders = [f for f in sorted(RECORDED.glob(args.pattern))
                if (f / "gpu.nvml.csv").exists() and (f / "run.times").exists()]
     results = [replay(f, args.period, args.every) for f in folders]
-    print(table(results, args.markdown))
-    print()
-    for line in summary(results):
-        print(("- " if args.markdown else "") + line)
+    report(table(results, args.markdown), summary(results), args.markdown)
     return 0
 
 

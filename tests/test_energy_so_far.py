@@ -193,3 +193,17 @@ def test_the_window_end_only_moves_forward() -> None:
     run.last_line_t = 30.0  # a line long after: another writer goes on
     assert energy_end(run, 31.0, False, 10.2, WRITER_SETTLE_S) == 31.0
     assert list(itertools.accumulate(ends, max)) == ends
+
+
+def test_the_energy_panel_says_why_there_is_none_yet() -> None:
+    """GPUs sampled and no energy (no line yet): the panel says it counts from the first line;
+    with no GPU at all it says there is no measurement."""
+    from monitor.tui.widgets.panels import EnergyPanel
+
+    clock = FakeClock(T0)
+    s = session(clock)
+    s.ingest([GpuSampled([busy(0, t, 120.0 * t, power_w=120.0) for t in range(3)])])
+    clock.t = T0 + 2.5
+    assert EnergyPanel.text(s.snapshot()).plain.splitlines()[:2] == ["no energy yet", "(counts from the first line)"]
+    bare = Session(Options(source="x"), clock)
+    assert EnergyPanel.text(bare.snapshot()).plain.startswith("no energy measurement")
