@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 
 from monitor.cli import main
-from monitor.core.telemetry import Telemetry
+from monitor.core.telemetry import POWER_LAG_S, Telemetry
 from monitor.sources.smicsv import parse_gpu_csv
 
 LINE = "iter 0: loss 4.0000, time 100.00ms, mfu 10.00%\n"
@@ -95,7 +95,10 @@ def test_intermittent_na_power_keeps_the_trace() -> None:
     telemetry = Telemetry("gpu-log")
     telemetry.add(samples)
     reading = telemetry.energy(samples[0].t, samples[-1].t)
-    assert reading is not None and reading.energy_j == pytest.approx(300.0 * 20, rel=0.01)
+    # the whole trace at 300 W, counted up to the newest reading (which describes the half
+    # second before it: POWER_LAG_S)
+    assert reading is not None and reading.end_t == samples[-1].t - POWER_LAG_S
+    assert reading.energy_j == pytest.approx(300.0 * (reading.end_t - reading.start_t), rel=0.01)
 
 
 def test_a_csv_without_units_is_read_in_nvidia_smi_units() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.core.energy import flops_per_token, gpu_fields
+from monitor.core.energy import energy_end, flops_per_token, gpu_fields
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.folds import RECENT_PRINTED
 from monitor.core.history import NO_SERIES, chart_series, shown_notes, val_series
@@ -200,7 +200,12 @@ def build(
     buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
     warnings = (*warnings, buffered) if buffered else warnings
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
-    gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
+    # energy stops at the last line of a run the log says has ended, at its writer's exit once seen
+    exit_t = writer_exit.t if writer_exit is not None and run is state.current and (
+        run.first_t is None or writer_exit.t >= run.first_t) else None
+    by_lines = (finished or ended) and not (left and status == "interrupted" and run.crash is None)
+    end = energy_end(run, now, by_lines, exit_t, WRITER_SETTLE_S)
+    gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue, end)
     loss_series, step_series = chart_series(run) if charts else (NO_SERIES, NO_SERIES)
     warnings = (*warnings, *gpu.warnings)
     return Snapshot(
