@@ -2,7 +2,7 @@
 shows other processes arriving or leaving (benchmarks/eta_contention.py), the lines the estimate
 takes, after each such change that moved the run's speed by 25% or more, to follow it.
 
-Run: python benchmarks/eta_reaction.py [--markdown]
+Run: python benchmarks/eta_reaction.py [--markdown] [--test-set]
 
 A change is a moment the count of other processes on the run's GPUs changes; the run's true speed
 before and after it is the median printed step time (the steps' own clock) of the lines between it
@@ -214,8 +214,10 @@ def summary(rows: list[Reaction]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--test-set", action="store_true",
+                    help="also the test set's runs (eta_accuracy.TEST_SET_PREFIXES), left out unless asked")
     args = ap.parse_args()
-    runs = all_recorded_runs()
+    runs = all_recorded_runs(test_set=args.test_set)
     rows: list[Reaction] = []
     for name, log, times, _ in runs:
         if times is not None:
