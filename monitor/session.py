@@ -251,11 +251,15 @@ class Session(LogReading):
         steps, its new lines are read as the run going on until they say (_judge_cut); else
         what follows is a new run, parsed afresh."""
         run = self.state.current
-        if run.n_iters and run.crash is None and not run.ended:
+        # a run with steps, or one in its start-up (a header read, no step yet: torch.compile
+        # can take minutes) whose next lines may be its first steps
+        starting = run.lines and self.parser.name is not None and run.crash is None and not run.ended
+        if run.n_iters or starting:
             self._settle()
             self.state.started_over = True
             self._cut = Cut(cause, save(self.state, self.parser, self.printed_clock), copy.deepcopy(self.margin),
-                             copy.deepcopy(self.partials), len(self.state.runs), len(run.iters), self.parser.name)
+                             copy.deepcopy(self.partials), len(self.state.runs), len(run.iters), self.parser.name,
+                             over=run.crash is not None or run.ended)
             return
         self._new_reading()
 
@@ -263,6 +267,7 @@ class Session(LogReading):
         """What follows is a new run, parsed afresh."""
         if self.state.current.lines:
             self.state.runs.append(Run(len(self.state.runs)))
+        self.state.started_over = False  # a fresh reading: no run before it to start over from
         self.parser = AutoParser(self.options.fmt)
         self.printed_clock = PrintedClock()
         self.margin = Margin()
@@ -275,20 +280,22 @@ class Session(LogReading):
         if isinstance(event, PartialRead):
             return False  # a provisional line decides nothing: it is taken back
         cut.lines, cut.size = cut.lines + line_count(event), cut.size + byte_count(event)
-        run = self.state.current
-        if len(self.state.runs) > cut.runs:
-            goes_on: bool | None = False  # a start-up header, or the step counter started again
-        elif len(run.iters) > cut.rows:
+        # the run that was cut: a batch may hold its next steps and, after them, a new run's header
+        run = self.state.runs[cut.runs - 1]
+        if len(run.iters) > cut.rows:
             at = max(cut.rows, run.iters.start)
             step, t = int(run.iters.since(at)[0]), float(run.t.since(at)[0])
-            goes_on = plausible_next(cut.before.state.current, step, t if math.isfinite(t) else None)
+            goes_on: bool | None = not cut.over and plausible_next(cut.before.state.current, step,
+                                                                  t if math.isfinite(t) else None)
             if goes_on:
                 self._cut = None
-                went_on = Continuation(cut.cause, cut.before.state.current.last_iter or 0, step,
+                went_on = Continuation(cut.cause, cut.before.state.current.last_iter, step,
                                        t if math.isfinite(t) else None)
                 run.continued.append(went_on)
                 run.note(went_on.t, "resume", went_on.text())
                 return True
+        elif len(self.state.runs) > cut.runs:
+            goes_on = False  # a start-up header, or the step counter started again
         elif other_family(event, cut.family) or cut.lines > UNDECIDED_LINES or cut.size > UNDECIDED_BYTES:
             goes_on = False
         else:

@@ -188,8 +188,8 @@ def build(
     remaining = 0.0 if finished else None if ended else est.remaining_s
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
-    if fmt is None and state.lines:
-        read = f"{state.lines:,} lines read, none" if state.lines != 1 else "1 line read, not"
+    if fmt is None and run.lines:  # the run's own: a log read afresh after a cut holds earlier runs' lines too
+        read = f"{run.lines:,} lines read, none" if run.lines != 1 else "1 line read, not"
         unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
     if left and writer_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:

@@ -114,7 +114,10 @@ class RunState:
         run = self.current
         if isinstance(event, Iteration):
             return self._iteration(event, t)
-        if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None or run.ended):
+        # A start-up line after the log started over is a new run's, even before any step; not the
+        # compile notice, the last a run prints before its first step (a cut in the compile's minute)
+        cut = self.started_over and not isinstance(event, Compiling)
+        if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None or run.ended or cut):
             run = self._new_run(t)
         elif isinstance(event, (TracebackStarted, Crash)) and run.ended and not run.goes_on and run.crash is None:
             run = self._new_run(t)  # the run said it was over: what fails now is the next process
@@ -320,6 +323,7 @@ class RunState:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
         run.previous = previous
+        self.started_over = False
         # The line that started this run was counted on the previous one; it is this run's first.
         if previous.lines > 1:
             previous.lines -= 1
