@@ -41,7 +41,7 @@ from monitor.inbox import (
 from monitor.logcut import LINE_EVENTS, UNDECIDED_BYTES, UNDECIDED_LINES, Cut, byte_count, line_count, other_family
 from monitor.reading import LogReading
 from monitor.sources.handover import PARTIAL_SETTLE_S
-from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
+from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed, WriterOnMovedFile
 
 #: A line the parser holds for the next (a modded fork's train line without a clock) is shown
 #: once the log has been quiet this long (s): the time a partial last line takes to settle.
@@ -176,12 +176,15 @@ class Session(LogReading):
             case SourceFailed(problem):
                 if isinstance(problem, LoopFailed):
                     self._reader_notice = str(problem)  # lasts until lines come again
+                elif isinstance(problem, WriterOnMovedFile):
+                    self._source_notice = str(problem)  # lasts until the new file gets lines (a reset)
                 elif self._source_state in ("deleted", "unreadable"):
                     self._source_notice = problem  # lasts until the file is back
                 self.state.current.note(self._clock(), "warning", str(problem))
                 return True
             case SourceReset(cause):
                 self._before_partial = None  # what was read stands
+                self._source_notice = None  # a file is read again from its start
                 if self._cut is None:
                     self._reset(cause)
                 return True

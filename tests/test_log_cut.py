@@ -345,3 +345,30 @@ def test_a_new_run_after_a_log_rotated_once_its_run_ended_is_a_new_run() -> None
     # the base run's 20 steps are a new run; the SFT stage's start-up after them one more, as uncut
     assert [r.n_iters for r in s.state.runs] == [20, 49, 20, 0] and s.snapshot().run_index == 3
     assert s.snapshot(run_index=1).status == "finished" and not s.state.runs[2].continued
+
+
+def test_logrotate_create_under_a_writer_that_keeps_its_file(live, tmp_path: Path) -> None:
+    # logrotate's `create` (and `compress`): the log renamed, an empty one made under its name; the
+    # trainer never reopens, so its lines go on to the moved file, which gzip then deletes
+    w, f = live
+    log = tmp_path / "run.log"
+    start(w, f, "open")
+    os.link(log, tmp_path / "run.log.1")  # the name never missing: no "deleted" state in between
+    (tmp_path / "new").touch()
+    (tmp_path / "new").rename(log)
+    w("write", iter_line(40) + iter_line(50))
+    until(f, [[0, 10, 20, 30, 40, 50]], "the lines written to the moved file")
+    moved = "still writes to the moved file: following that file until the new one gets lines"
+    wait_for(lambda: (f.drain(), any(moved in x for x in f.session.snapshot().warnings))[1], what="the notice")
+    (tmp_path / "run.log.1").unlink()  # compressed away: the open file is still read
+    w("write", iter_line(60))
+    until(f, [[0, 10, 20, 30, 40, 50, 60]], "a line written to the deleted file")
+    snap = f.session.snapshot()
+    assert (snap.run_index, snap.max_iters, snap.progress) == (0, 100, 0.6)
+    assert any(moved in x for x in snap.warnings) and log.stat().st_size == 0
+    w("rewrite")  # the trainer reopens its log at last (a postrotate signal): the new file gets its lines
+    w("write", iter_line(70))
+    until(f, [[0, 10, 20, 30, 40, 50, 60, 70]], "the run going on in the new file")
+    snap = f.session.snapshot()
+    assert not any(moved in x for x in snap.warnings)
+    assert "the log was rotated at step 60; the same run went on at step 70 (earlier steps kept)" in snap.warnings
