@@ -372,3 +372,21 @@ def test_logrotate_create_under_a_writer_that_keeps_its_file(live, tmp_path: Pat
     snap = f.session.snapshot()
     assert not any(moved in x for x in snap.warnings)
     assert "the log was rotated at step 60; the same run went on at step 70 (earlier steps kept)" in snap.warnings
+
+
+MODDED = sample("modded_nanogpt/mng_2025-01-18_medium_compile_in_step1.log")
+
+
+def test_a_modded_run_goes_on_through_a_cut_and_another_whose_steps_go_on_is_a_new_run() -> None:
+    at = next(i for i, (_, x) in enumerate(MODDED) if x.startswith(b"step:3751/"))
+    s = read_in(MODDED, at)
+    assert s.run_count == 1 and s.snapshot().iter == 7500
+    assert "the log was truncated at step 3,750; the same run went on at step 3,751 (earlier steps kept)" in (
+        s.snapshot().warnings)
+    # a record file written again into the cut log: its source and `Running PyTorch …` header, then steps
+    # that happen to go on from the cut (no `step:0` validation line to say the counter went back)
+    header = [(t, x) for t, x in MODDED if not x.startswith(b"step:")]
+    header = header[: next(i for i, (_, x) in enumerate(header) if x.startswith(b"Running PyTorch")) + 1]
+    s = read_in(MODDED[:at] + header + MODDED[at:], at)
+    assert s.run_count == 2 and [r.n_iters for r in s.state.runs] == [3750, 3750]
+    assert not [w for w in s.snapshot().warnings if w.startswith("the log was")]

@@ -130,7 +130,12 @@ class Parser:
             # `Hyperparameters:` (settings follow) … `Source code:` (the script follows)
             if line.startswith(_HEADER_END) or line.rstrip() == "Hyperparameters:":
                 self._in_source = False
+                return RunStarted(text=line) if line.startswith(_HEADER_END) else None
             return None
+        if line.startswith(_SHARED_START):
+            # the header every run prints after its source: a new run's, read after another
+            # run's steps (a log appended to, or cut and written again)
+            return RunStarted(text=line)
         if line.rstrip() == "Source code:":
             self._in_source = True
             return None
