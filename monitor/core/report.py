@@ -360,7 +360,10 @@ def _warnings(
         else:
             out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
     if plan.max_iters is None and run.n_iters:
-        out.append("max_iters unknown: pass --max-iters")
+        said = run.config.get("max_iters")
+        negative = isinstance(said, (int, float)) and not isinstance(said, bool) and said < 0
+        out.append(f"max_iters {said} in the log is not a step count: pass --max-iters" if negative
+                   else "max_iters unknown: pass --max-iters")
     return tuple(out)
 
 
