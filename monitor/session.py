@@ -120,7 +120,7 @@ class Session(LogReading):
 
     @property
     def run_count(self) -> int:
-        return len(self.state.runs)
+        return self.state.shown_count
 
     @property
     def has_watchers(self) -> bool:
@@ -319,7 +319,7 @@ class Session(LogReading):
             self.ingest([event])
 
     def _options(self) -> Options:
-        name = self.state.current.config.get("dataset")
+        name = self.state.shown.config.get("dataset")
         if self.options.dataset_tokens is not None or self._dataset_lookup is None or not isinstance(name, str):
             return self.options
         if name not in self._dataset_sizes:
@@ -329,7 +329,7 @@ class Session(LogReading):
     def chart_key(self, run_index: int | None = None) -> tuple[object, ...]:
         """What the charts of the current run (or run `run_index`) draw changes only when this
         does (core.history.chart_key): a front end rebuilds them only then."""
-        return chart_key(self.state.current if run_index is None else self.state.runs[run_index])
+        return chart_key(self.state.shown if run_index is None else self.state.runs[run_index])
 
     def snapshot(self, now: float | None = None, charts: bool = False, run_index: int | None = None) -> Snapshot:
         """The current run (or run `run_index`) at `now`; an earlier run as it stood at its last line."""

@@ -1076,6 +1076,31 @@ def test_sample_py_after_a_training_run_is_no_run(sampler: list[str]) -> None:
         assert (len(s.state.runs), snap.iter, snap.max_iters, snap.status) == (1, 40, 40, "finished")
 
 
+@pytest.mark.parametrize("sampler", [
+    ["Overriding: out_dir = out-mitos", "number of parameters: 10.68M", "Loading meta from data/mitos/meta.pkl...",
+     "", "ROMEO:", "What say you?", "---------------"],
+    ["number of parameters: 123.65M", "No meta.pkl found, assuming GPT-2 encodings...", "Once upon a time", "---------------"],
+])
+def test_sample_py_read_line_by_line_never_shows_as_a_new_run(sampler: list[str]) -> None:
+    """--jsonl writes a record after each line: the newest run's index never goes up and back down."""
+    s = session(_TRAINED)
+    seen = []
+    for line in sampler:
+        s.feed(line, None)
+        snap = s.snapshot()
+        seen.append((snap.run_index, snap.run_count, snap.status))
+    assert seen == [(0, 1, "finished")] * len(sampler)
+
+
+def test_a_training_run_after_a_run_shows_once_it_says_more_than_sample_py_does() -> None:
+    s = session(_TRAINED)
+    seen = []
+    for line in ["Overriding: max_iters = 80", "tokens per iteration will be: 1,024", "iter 0: loss 4.0, time 100.00ms, mfu 2.20%"]:
+        s.feed(line, None)
+        seen.append(s.snapshot().run_index)
+    assert seen == [0, 1, 1] and s.snapshot().max_iters == 80
+
+
 def test_a_log_of_sample_py_alone_and_samples_after_training_in_one_process_stay() -> None:
     alone = session(["Overriding: out_dir = out-mitos", "Loading meta from data/mitos/meta.pkl...", "ROMEO:", "---------------"])
     assert len(alone.state.runs) == 1 and alone.snapshot().iter is None

@@ -111,6 +111,9 @@ class Run(Steps):
         self.nan_losses = 0
         #: the times the log started over (truncated, rotated) and this run went on in it
         self.continued: list[Continuation] = []
+        #: begun after another run's steps by lines sample.py prints too (`Overriding: …`, the
+        #: model's size) and nothing else yet: not shown as the newest run until it says more
+        self.tentative = False
         self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
         self.first_t: float | None = None
         #: the coarsest resolution of the line times (s): a printed timestamp's last digit
