@@ -1275,6 +1275,21 @@ def test_a_modded_forks_train_line_without_a_clock_is_timed_by_its_val_line(trai
     assert (snap.iter, snap.loss, snap.step_time_s) == (100, pytest.approx(4.1), None)
 
 
+@pytest.mark.parametrize("between", [["eval took 1.23s"], ["peak memory allocated: 100 MiB", ""], []])
+def test_a_line_between_a_modded_forks_train_and_val_lines_keeps_both(between: list[str]) -> None:
+    """An eval's timing or memory line printed between a step's train line (no clock) and its val
+    line: the step keeps its loss, its val loss, and the time its val line's clock gives it."""
+    lines = ["step:0/400 val_loss:10.9 train_time:0.00s step_avg:nanms"]
+    for i in range(100, 500, 100):
+        lines += [f"step:{i}/400 avg_train_loss:4.{i} time:60s step_avg:91ms", *between,
+                  f"step:{i}/400 val_loss:4.{i} train_time:{0.09 * i:.2f}s step_avg:91ms"]
+    run = session(lines).state.current
+    assert run.iters.values.tolist() == [100, 200, 300, 400]
+    assert [e.iter for e in run.evals] == [0, 100, 200, 300, 400]
+    assert run.step_time_s.values[1:].tolist() == pytest.approx([9.0 / 100] * 3)
+    assert run.loss.values.tolist() == pytest.approx([4.1, 4.2, 4.3, 4.4])
+
+
 @pytest.mark.parametrize("tag", ["[2023-08-03 21:12:28,548][trainer][INFO] - [RANK {r}] ", "[Rank {r}] ", "[rank{r}]: ", "[default{r}]:", "[1,{r}]<stdout>:"])
 def test_another_ranks_end_line_does_not_end_the_followed_ranks_run(tag: str) -> None:
     """mpirun over 3 nodes (Intel's module): ranks 1 and 2 print their end while rank 0, whose steps
