@@ -134,10 +134,14 @@ def test_a_partial_first_line_after_the_cut_decides_nothing_until_it_is_whole() 
 
 
 FIRST_STEP = LINES.index(next(x for x in LINES if x.startswith(b"iter 0:")))
-COMPILING = LINES.index(next(x for x in LINES if x.startswith(b"compiling the model")))
 
 
-@pytest.mark.parametrize("at", [COMPILING, FIRST_STEP])  # during torch.compile's minute, or just before step 0
+#: the start-up after the config dump: the data and the model load, torch.compile's minute, just before step 0
+LOADING = [LINES.index(next(x for x in LINES if x.startswith(start)))
+           for start in (b"Initializing a new model", b"number of parameters", b"compiling the model", b"iter 0:")]
+
+
+@pytest.mark.parametrize("at", LOADING)
 def test_a_cut_in_the_start_up_keeps_the_header_when_the_first_steps_follow(at: int) -> None:
     s = read(lines(0, at), *cut("truncated"), lines(at, len(LINES)))
     snap = s.snapshot(END_T)

@@ -130,13 +130,16 @@ class RunState:
             run.tentative = False  # it said more than sample.py does
         if isinstance(event, Iteration):
             return self._iteration(event, t)
-        # A start-up line after the log started over is a new run's, even before any step; not the
-        # compile notice, the last a run prints before its first step (a cut in the compile's minute)
-        cut = self.started_over and not isinstance(event, Compiling)
-        if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None or run.ended or cut):
-            had_steps = run.n_iters > 0
-            run = self._new_run(t)
-            run.tentative = had_steps and isinstance(event, _SAMPLER_TOO)
+        if isinstance(event, _STARTUP):
+            # After the log started over in a run's start-up, a start-up line the run already
+            # printed is a new run's; the rest of its own header (a cut while it loads) is not.
+            said = _said(event)
+            cut = self.started_over and said in run.said
+            if run.n_iters or run.crash is not None or run.ended or cut:
+                had_steps = run.n_iters > 0
+                run = self._new_run(t)
+                run.tentative = had_steps and isinstance(event, _SAMPLER_TOO)
+            run.said.add(said)
         elif isinstance(event, (TracebackStarted, Crash)) and run.ended and not run.goes_on and run.crash is None:
             run = self._new_run(t)  # the run said it was over: what fails now is the next process
         if isinstance(event, Eval):
@@ -351,6 +354,16 @@ class RunState:
         run.last_line_t = t
         self.runs.append(run)
         return run
+
+
+def _said(event: Event) -> object:
+    """What a start-up line says, to know it again: a setting's key, a run start's text, or the
+    kind of line (each printed once a run)."""
+    if isinstance(event, ConfigValue):
+        return ("setting", event.key)
+    if isinstance(event, RunStarted):
+        return ("start", event.text)
+    return type(event)
 
 
 def _same_step(run: Run, it: int, loss: float | None) -> bool:

@@ -114,6 +114,9 @@ class Run(Steps):
         #: begun after another run's steps by lines sample.py prints too (`Overriding: …`, the
         #: model's size) and nothing else yet: not shown as the newest run until it says more
         self.tentative = False
+        #: the start-up lines it printed (RunState._said: a setting's key, or the kind of line):
+        #: the same again after the log started over is a new run's
+        self.said: set[object] = set()
         self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
         self.first_t: float | None = None
         #: the coarsest resolution of the line times (s): a printed timestamp's last digit
