@@ -35,6 +35,9 @@ class Cut:
     runs: int
     rows: int
     family: str | None
+    #: the run had ended (its trainer said so) or crashed: no step goes on with it, but lines that
+    #: are no run's (a summary, a shell's noise) stay with it, as they would in a log never cut
+    over: bool = False
     #: what came since, to be read again as a new run
     events: list[SourceEvent] = field(default_factory=list)
     lines: int = 0

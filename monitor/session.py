@@ -41,7 +41,7 @@ from monitor.inbox import (
 from monitor.logcut import LINE_EVENTS, UNDECIDED_BYTES, UNDECIDED_LINES, Cut, byte_count, line_count, other_family
 from monitor.reading import LogReading
 from monitor.sources.handover import PARTIAL_SETTLE_S
-from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
+from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed, WriterOnMovedFile
 
 #: A line the parser holds for the next (a modded fork's train line without a clock) is shown
 #: once the log has been quiet this long (s): the time a partial last line takes to settle.
@@ -120,7 +120,7 @@ class Session(LogReading):
 
     @property
     def run_count(self) -> int:
-        return len(self.state.runs)
+        return self.state.shown_count
 
     @property
     def has_watchers(self) -> bool:
@@ -176,12 +176,15 @@ class Session(LogReading):
             case SourceFailed(problem):
                 if isinstance(problem, LoopFailed):
                     self._reader_notice = str(problem)  # lasts until lines come again
+                elif isinstance(problem, WriterOnMovedFile):
+                    self._source_notice = str(problem)  # lasts until the new file gets lines (a reset)
                 elif self._source_state in ("deleted", "unreadable"):
                     self._source_notice = problem  # lasts until the file is back
                 self.state.current.note(self._clock(), "warning", str(problem))
                 return True
             case SourceReset(cause):
                 self._before_partial = None  # what was read stands
+                self._source_notice = None  # a file is read again from its start
                 if self._cut is None:
                     self._reset(cause)
                 return True
@@ -251,11 +254,15 @@ class Session(LogReading):
         steps, its new lines are read as the run going on until they say (_judge_cut); else
         what follows is a new run, parsed afresh."""
         run = self.state.current
-        if run.n_iters and run.crash is None and not run.ended:
+        # a run with steps, or one in its start-up (a header read, no step yet: torch.compile
+        # can take minutes) whose next lines may be its first steps
+        starting = run.lines and self.parser.name is not None and run.crash is None and not run.ended
+        if run.n_iters or starting:
             self._settle()
             self.state.started_over = True
             self._cut = Cut(cause, save(self.state, self.parser, self.printed_clock), copy.deepcopy(self.margin),
-                             copy.deepcopy(self.partials), len(self.state.runs), len(run.iters), self.parser.name)
+                             copy.deepcopy(self.partials), len(self.state.runs), len(run.iters), self.parser.name,
+                             over=run.crash is not None or run.ended)
             return
         self._new_reading()
 
@@ -263,6 +270,7 @@ class Session(LogReading):
         """What follows is a new run, parsed afresh."""
         if self.state.current.lines:
             self.state.runs.append(Run(len(self.state.runs)))
+        self.state.started_over = False  # a fresh reading: no run before it to start over from
         self.parser = AutoParser(self.options.fmt)
         self.printed_clock = PrintedClock()
         self.margin = Margin()
@@ -275,20 +283,22 @@ class Session(LogReading):
         if isinstance(event, PartialRead):
             return False  # a provisional line decides nothing: it is taken back
         cut.lines, cut.size = cut.lines + line_count(event), cut.size + byte_count(event)
-        run = self.state.current
-        if len(self.state.runs) > cut.runs:
-            goes_on: bool | None = False  # a start-up header, or the step counter started again
-        elif len(run.iters) > cut.rows:
+        # the run that was cut: a batch may hold its next steps and, after them, a new run's header
+        run = self.state.runs[cut.runs - 1]
+        if len(run.iters) > cut.rows:
             at = max(cut.rows, run.iters.start)
             step, t = int(run.iters.since(at)[0]), float(run.t.since(at)[0])
-            goes_on = plausible_next(cut.before.state.current, step, t if math.isfinite(t) else None)
+            goes_on: bool | None = not cut.over and plausible_next(cut.before.state.current, step,
+                                                                  t if math.isfinite(t) else None)
             if goes_on:
                 self._cut = None
-                went_on = Continuation(cut.cause, cut.before.state.current.last_iter or 0, step,
+                went_on = Continuation(cut.cause, cut.before.state.current.last_iter, step,
                                        t if math.isfinite(t) else None)
                 run.continued.append(went_on)
                 run.note(went_on.t, "resume", went_on.text())
                 return True
+        elif len(self.state.runs) > cut.runs:
+            goes_on = False  # a start-up header, or the step counter started again
         elif other_family(event, cut.family) or cut.lines > UNDECIDED_LINES or cut.size > UNDECIDED_BYTES:
             goes_on = False
         else:
@@ -309,7 +319,7 @@ class Session(LogReading):
             self.ingest([event])
 
     def _options(self) -> Options:
-        name = self.state.current.config.get("dataset")
+        name = self.state.shown.config.get("dataset")
         if self.options.dataset_tokens is not None or self._dataset_lookup is None or not isinstance(name, str):
             return self.options
         if name not in self._dataset_sizes:
@@ -319,7 +329,7 @@ class Session(LogReading):
     def chart_key(self, run_index: int | None = None) -> tuple[object, ...]:
         """What the charts of the current run (or run `run_index`) draw changes only when this
         does (core.history.chart_key): a front end rebuilds them only then."""
-        return chart_key(self.state.current if run_index is None else self.state.runs[run_index])
+        return chart_key(self.state.shown if run_index is None else self.state.runs[run_index])
 
     def snapshot(self, now: float | None = None, charts: bool = False, run_index: int | None = None) -> Snapshot:
         """The current run (or run `run_index`) at `now`; an earlier run as it stood at its last line."""

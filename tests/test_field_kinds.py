@@ -1079,6 +1079,31 @@ def test_sample_py_after_a_training_run_is_no_run(sampler: list[str]) -> None:
         assert (len(s.state.runs), snap.iter, snap.max_iters, snap.status) == (1, 40, 40, "finished")
 
 
+@pytest.mark.parametrize("sampler", [
+    ["Overriding: out_dir = out-mitos", "number of parameters: 10.68M", "Loading meta from data/mitos/meta.pkl...",
+     "", "ROMEO:", "What say you?", "---------------"],
+    ["number of parameters: 123.65M", "No meta.pkl found, assuming GPT-2 encodings...", "Once upon a time", "---------------"],
+])
+def test_sample_py_read_line_by_line_never_shows_as_a_new_run(sampler: list[str]) -> None:
+    """--jsonl writes a record after each line: the newest run's index never goes up and back down."""
+    s = session(_TRAINED)
+    seen = []
+    for line in sampler:
+        s.feed(line, None)
+        snap = s.snapshot()
+        seen.append((snap.run_index, snap.run_count, snap.status))
+    assert seen == [(0, 1, "finished")] * len(sampler)
+
+
+def test_a_training_run_after_a_run_shows_once_it_says_more_than_sample_py_does() -> None:
+    s = session(_TRAINED)
+    seen = []
+    for line in ["Overriding: max_iters = 80", "tokens per iteration will be: 1,024", "iter 0: loss 4.0, time 100.00ms, mfu 2.20%"]:
+        s.feed(line, None)
+        seen.append(s.snapshot().run_index)
+    assert seen == [0, 1, 1] and s.snapshot().max_iters == 80
+
+
 def test_a_log_of_sample_py_alone_and_samples_after_training_in_one_process_stay() -> None:
     alone = session(["Overriding: out_dir = out-mitos", "Loading meta from data/mitos/meta.pkl...", "ROMEO:", "---------------"])
     assert len(alone.state.runs) == 1 and alone.snapshot().iter is None
@@ -1251,6 +1276,21 @@ def test_a_modded_forks_train_line_without_a_clock_is_timed_by_its_val_line(trai
     # a train line without a clock and no val line after it counts from the next line on
     snap = session([*lines[:2], "Head curvature value: 100.00"]).snapshot()
     assert (snap.iter, snap.loss, snap.step_time_s) == (100, pytest.approx(4.1), None)
+
+
+@pytest.mark.parametrize("between", [["eval took 1.23s"], ["peak memory allocated: 100 MiB", ""], []])
+def test_a_line_between_a_modded_forks_train_and_val_lines_keeps_both(between: list[str]) -> None:
+    """An eval's timing or memory line printed between a step's train line (no clock) and its val
+    line: the step keeps its loss, its val loss, and the time its val line's clock gives it."""
+    lines = ["step:0/400 val_loss:10.9 train_time:0.00s step_avg:nanms"]
+    for i in range(100, 500, 100):
+        lines += [f"step:{i}/400 avg_train_loss:4.{i} time:60s step_avg:91ms", *between,
+                  f"step:{i}/400 val_loss:4.{i} train_time:{0.09 * i:.2f}s step_avg:91ms"]
+    run = session(lines).state.current
+    assert run.iters.values.tolist() == [100, 200, 300, 400]
+    assert [e.iter for e in run.evals] == [0, 100, 200, 300, 400]
+    assert run.step_time_s.values[1:].tolist() == pytest.approx([9.0 / 100] * 3)
+    assert run.loss.values.tolist() == pytest.approx([4.1, 4.2, 4.3, 4.4])
 
 
 @pytest.mark.parametrize("tag", ["[2023-08-03 21:12:28,548][trainer][INFO] - [RANK {r}] ", "[Rank {r}] ", "[rank{r}]: ", "[default{r}]:", "[1,{r}]<stdout>:"])

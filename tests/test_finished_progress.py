@@ -78,3 +78,15 @@ def test_a_finished_run_reads_done_in_every_family(name: str) -> None:
         assert "100.0% · 0 left" in row and "done:" not in row
         assert "100.0%" in header
     assert run_row(name, snap).progress == "100.0%"
+
+
+@pytest.mark.parametrize("said", [b"-1", b"-5000"])
+def test_a_negative_printed_max_iters_is_not_a_finished_run(said: bytes) -> None:
+    # `-1` is a switch (nanochat's num_iterations: "from the data ratio"), not a total already reached
+    text = b"Overriding: max_iters = " + said + b"\n" + b"".join(
+        b"iter %d: loss 4.0, time 100.00ms, mfu 10.00%%\n" % i for i in range(3))
+    snap = _snapshot(text)
+    assert (snap.status, snap.iter, snap.max_iters, snap.progress, snap.max_iters_source) == (
+        "training", 2, None, None, None)
+    assert f"max_iters {said.decode()} in the log is not a step count: pass --max-iters" in snap.warnings
+

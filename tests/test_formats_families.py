@@ -149,9 +149,10 @@ def test_auto_detection_waits_through_a_3000_line_source_header(clock) -> None:
         if auto.decided:  # `Running Python …` (line 3232) is a guess; the first step line decides
             break
     assert (auto.name, i) == ("modded", 3295)  # the first step line, after 3295 lines of source
-    assert [type(e) for _, e in out] == [Compiling, ScheduleChanges, RunStarted, Eval]
-    assert [t for t, _ in out] == [3292.0, 3293.0, 3295.0, 3295.0]
-    assert out[1][1] == ScheduleChanges((460, 920, 1380))
+    # `Running Python …` and `Running PyTorch …` start the run (a new run's header after another's steps)
+    assert [type(e) for _, e in out] == [RunStarted, RunStarted, Compiling, ScheduleChanges, RunStarted, Eval]
+    assert [t for t, _ in out] == [3232.0, 3233.0, 3292.0, 3293.0, 3295.0, 3295.0]
+    assert out[3][1] == ScheduleChanges((460, 920, 1380))
 
 
 def test_modded_val_only_log_is_twenty_runs(clock) -> None:

@@ -133,11 +133,37 @@ def test_a_partial_first_line_after_the_cut_decides_nothing_until_it_is_whole() 
     assert "the log was truncated at step 150; the same run went on at step 155 (earlier steps kept)" in snap.warnings
 
 
-def test_a_cut_before_the_first_step_starts_a_new_run_as_before() -> None:
-    header_end = LINES.index(next(x for x in LINES if x.startswith(b"iter 0:")))
-    s = read(lines(0, header_end), *cut("truncated"), lines(header_end, len(LINES)))
-    assert s.run_count == 2
-    assert s.snapshot(END_T).max_iters_source == "default"
+FIRST_STEP = LINES.index(next(x for x in LINES if x.startswith(b"iter 0:")))
+
+
+#: the start-up after the config dump: the data and the model load, torch.compile's minute, just before step 0
+LOADING = [LINES.index(next(x for x in LINES if x.startswith(start)))
+           for start in (b"Initializing a new model", b"number of parameters", b"compiling the model", b"iter 0:")]
+
+
+@pytest.mark.parametrize("at", LOADING)
+def test_a_cut_in_the_start_up_keeps_the_header_when_the_first_steps_follow(at: int) -> None:
+    s = read(lines(0, at), *cut("truncated"), lines(at, len(LINES)))
+    snap = s.snapshot(END_T)
+    assert s.run_count == 1
+    assert (snap.max_iters, snap.max_iters_source, snap.tokens_per_iter, snap.iter) == (300, "log", 49_152, 300)
+    said = "the log was truncated before the run's first step; the same run went on at step 0 (its start-up lines kept)"
+    assert said in snap.warnings
+
+
+def test_a_new_runs_header_after_a_cut_in_the_start_up_is_a_new_run() -> None:
+    again = [(END_T + i, line.replace(b"max_iters = 300", b"max_iters = 400")) for i, line in enumerate(LINES)]
+    s = read(lines(0, FIRST_STEP), *cut("truncated"), LinesRead(again))
+    snap = s.snapshot(END_T + len(LINES))
+    assert s.run_count == 2 and (snap.run_index, snap.max_iters, snap.iter) == (1, 400, 300)
+    assert s.state.runs[1].lines == len(LINES)  # the whole header is the new run's
+    assert not [w for w in snap.warnings if w.startswith("the log was")]
+
+
+def test_a_cut_in_the_start_up_then_steps_far_on_is_a_new_run() -> None:
+    far = [(TIMES[FIRST_STEP], b"iter 5000: loss 3.0, time 105.00ms, mfu 30.00%")]
+    s = read(lines(0, FIRST_STEP), *cut("truncated"), LinesRead(far))
+    assert s.run_count == 2 and s.snapshot(END_T).max_iters_source == "default"
 
 
 def test_another_familys_lines_after_the_cut_are_a_new_run() -> None:
@@ -266,3 +292,105 @@ def test_the_runs_table_of_several_logs_keeps_a_cut_logs_run(tmp_path: Path) -> 
     assert [(r.run, r.progress) for r in rows] == [("a.log", "50.0%"), ("b.log", "30.0%")]
     assert rows[0].status == "training"  # one run: no "(run 2)"
     assert runs.sessions[0].run_count == 1
+
+
+# --- read in one batch, runs that had ended, other families' real logs ---------------------------
+
+def sample(path: str, t0: float = TIMES[0]) -> list[tuple[float, bytes]]:
+    """A sample log's lines (split on newlines only, as the follower does), one a second."""
+    text = (Path(__file__).parent.parent / "sample_logs" / path).read_bytes()
+    return [(t0 + i, line) for i, line in enumerate(text.rstrip(b"\n").split(b"\n"))]
+
+
+def read_in(got: list[tuple[float, bytes]], *cuts: int, lost: int = 0) -> Session:
+    """`got` read with the log cut before each line in `cuts` (`lost` lines lost at each cut),
+    each file's lines in one batch, as a follower reads what it finds after a pause."""
+    s = Session(Options(source="run.log"), FakeClock(got[-1][0] + 1))
+    start = 0
+    for at in cuts:
+        s.ingest([LinesRead(got[start:at]), *cut("truncated")])
+        start = at + lost
+    s.ingest([LinesRead(got[start:])])
+    return s
+
+
+RESUMED = sample("recorded/h200_resumed/run.log")
+
+
+def test_a_batch_with_the_run_going_on_and_then_a_resumed_run_after_it() -> None:
+    # the new file's first read holds the rest of the first run and a resumed run's header and steps
+    at = next(i for i, (_, x) in enumerate(RESUMED) if x.startswith(b"iter 300:"))
+    whole_read, s = read_in(RESUMED), read_in(RESUMED, at)
+    assert s.run_count == whole_read.run_count == 2
+    assert [r.n_iters for r in s.state.runs] == [r.n_iters for r in whole_read.state.runs] == [151, 151]
+    assert s.state.runs[0].continued and not s.state.runs[1].continued
+    assert s.snapshot().record()["max_iters"] == 3000
+
+
+KWIZZLE = sample("nanochat/kwizzle_nanobot_gtx1660_newformat.log")
+#: nanochat's chat SFT stage: said its loop was over at step 49; wandb's summary and report lines follow
+OVER = next(i for i, (_, x) in enumerate(KWIZZLE) if x.startswith(b"Step 00049 | ChatCORE")) + 1
+
+
+@pytest.mark.parametrize("at", [OVER, len(KWIZZLE) - 1, len(KWIZZLE)])
+def test_a_log_rotated_after_its_run_ended_still_shows_that_run(at: int) -> None:
+    # logrotate after the run: the new file holds the last lines of its summary, or nothing yet
+    s = read_in(KWIZZLE, at)
+    snap = s.snapshot()
+    assert s.run_count == read_in(KWIZZLE).run_count == 2
+    assert (snap.run_index, snap.format, snap.status, snap.iter) == (1, "nanochat", "finished", 49)
+    assert not [w for w in snap.warnings if "recognised" in w or w.startswith("the log was")]
+
+
+def test_a_new_run_after_a_log_rotated_once_its_run_ended_is_a_new_run() -> None:
+    first_run = KWIZZLE[: next(i for i, (_, x) in enumerate(KWIZZLE) if x.startswith(b"Step 00000 | Validation bpb: 2.9"))]
+    again = [(KWIZZLE[-1][0] + 1 + i, x) for i, (_, x) in enumerate(first_run)]
+    s = read_in(KWIZZLE + again, len(KWIZZLE))
+    # the base run's 20 steps are a new run; the SFT stage's start-up after them one more, as uncut
+    assert [r.n_iters for r in s.state.runs] == [20, 49, 20, 0] and s.snapshot().run_index == 3
+    assert s.snapshot(run_index=1).status == "finished" and not s.state.runs[2].continued
+
+
+def test_logrotate_create_under_a_writer_that_keeps_its_file(live, tmp_path: Path) -> None:
+    # logrotate's `create` (and `compress`): the log renamed, an empty one made under its name; the
+    # trainer never reopens, so its lines go on to the moved file, which gzip then deletes
+    w, f = live
+    log = tmp_path / "run.log"
+    start(w, f, "open")
+    os.link(log, tmp_path / "run.log.1")  # the name never missing: no "deleted" state in between
+    (tmp_path / "new").touch()
+    (tmp_path / "new").rename(log)
+    w("write", iter_line(40) + iter_line(50))
+    until(f, [[0, 10, 20, 30, 40, 50]], "the lines written to the moved file")
+    moved = "still writes to the moved file: following that file until the new one gets lines"
+    wait_for(lambda: (f.drain(), any(moved in x for x in f.session.snapshot().warnings))[1], what="the notice")
+    (tmp_path / "run.log.1").unlink()  # compressed away: the open file is still read
+    w("write", iter_line(60))
+    until(f, [[0, 10, 20, 30, 40, 50, 60]], "a line written to the deleted file")
+    snap = f.session.snapshot()
+    assert (snap.run_index, snap.max_iters, snap.progress) == (0, 100, 0.6)
+    assert any(moved in x for x in snap.warnings) and log.stat().st_size == 0
+    w("rewrite")  # the trainer reopens its log at last (a postrotate signal): the new file gets its lines
+    w("write", iter_line(70))
+    until(f, [[0, 10, 20, 30, 40, 50, 60, 70]], "the run going on in the new file")
+    snap = f.session.snapshot()
+    assert not any(moved in x for x in snap.warnings)
+    assert "the log was rotated at step 60; the same run went on at step 70 (earlier steps kept)" in snap.warnings
+
+
+MODDED = sample("modded_nanogpt/mng_2025-01-18_medium_compile_in_step1.log")
+
+
+def test_a_modded_run_goes_on_through_a_cut_and_another_whose_steps_go_on_is_a_new_run() -> None:
+    at = next(i for i, (_, x) in enumerate(MODDED) if x.startswith(b"step:3751/"))
+    s = read_in(MODDED, at)
+    assert s.run_count == 1 and s.snapshot().iter == 7500
+    assert "the log was truncated at step 3,750; the same run went on at step 3,751 (earlier steps kept)" in (
+        s.snapshot().warnings)
+    # a record file written again into the cut log: its source and `Running PyTorch …` header, then steps
+    # that happen to go on from the cut (no `step:0` validation line to say the counter went back)
+    header = [(t, x) for t, x in MODDED if not x.startswith(b"step:")]
+    header = header[: next(i for i, (_, x) in enumerate(header) if x.startswith(b"Running PyTorch")) + 1]
+    s = read_in(MODDED[:at] + header + MODDED[at:], at)
+    assert s.run_count == 2 and [r.n_iters for r in s.state.runs] == [3750, 3750]
+    assert not [w for w in s.snapshot().warnings if w.startswith("the log was")]

@@ -27,9 +27,11 @@ RATE_ROWS = 64
 def plausible_next(run: Run, step: int, t: float | None) -> bool:
     """True when `step`, read at `t` from a log that started over, can follow the last step of
     `run`: above it, and no further than the run's pace allows in the time between the two
-    (plus LOST_ROWS logged steps lost at the cut)."""
+    (plus LOST_ROWS logged steps lost at the cut); for a run with no step yet, one of its first."""
     last = run.last_iter
-    if last is None or step <= last:
+    if last is None:  # cut in its start-up: its first steps, within what copytruncate may lose
+        return 0 <= step <= UNTIMED_ROWS
+    if step <= last:
         return False
     iters = run.iters.values[-RATE_ROWS:]
     stride = float(np.median(np.diff(iters))) if len(iters) > 1 else 1.0

@@ -68,8 +68,10 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
     elif run.share_max_iters is not None and not flags:
         # computed from the shares its own step lines print (a setting may be the stage's before)
         max_iters, source = run.share_max_iters, "log"
-    elif setting is not None and _int(setting.value) is not None:
-        max_iters, source = _int(setting.value), setting.source
+    elif setting is not None and (value := _int(setting.value)) is not None and value >= 0:
+        # (a negative total is a switch, not a step count: nanochat's `num_iterations = -1` means
+        # "from the data ratio"; nanoGPT's loop with -1 stops after step 0)
+        max_iters, source = value, setting.source
     else:
         max_iters, source = None, None
     total_steps = run.total_steps

@@ -158,7 +158,7 @@ def build(
     writer_exit: WriterExit | None = None,
 ) -> Snapshot:
     """The Snapshot of the current run (or run `run_index`) at `now`."""
-    run = state.current if run_index is None else state.runs[run_index]
+    run = state.shown if run_index is None else state.runs[run_index]
     if waiting:
         return Snapshot(t=now, source=options.source, format=fmt, status="waiting", run_index=run.index,
                         price_per_kwh=options.price_per_kwh, currency=options.currency)
@@ -166,9 +166,9 @@ def build(
     est = estimate(run, plan, now, contention=telemetry.contention if telemetry is not None else ())
     # A run read from what the file held has no line times: the file's mtime is when its last
     # line was written, which is the end of the file's last run only; an earlier run's is unknown.
-    last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime if run is state.current else None
-    left = run is state.current and writer_gone(run, writer_exit, now, last_line_t)
-    status, stalled_for = run_status(run, plan, est, now, last_line_t, followed=run is not state.current,
+    last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime if run is state.shown else None
+    left = run is state.shown and writer_gone(run, writer_exit, now, last_line_t)
+    status, stalled_for = run_status(run, plan, est, now, last_line_t, followed=run is not state.shown,
                                      writer_left=left)
     last = run.last_iter
     steps_done = None if last is None else last + (1 if plan.zero_based else 0)
@@ -188,8 +188,8 @@ def build(
     remaining = 0.0 if finished else None if ended else est.remaining_s
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
-    if fmt is None and state.lines:
-        read = f"{state.lines:,} lines read, none" if state.lines != 1 else "1 line read, not"
+    if fmt is None and run.lines:  # the run's own: a log read afresh after a cut holds earlier runs' lines too
+        read = f"{run.lines:,} lines read, none" if run.lines != 1 else "1 line read, not"
         unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
     if left and writer_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
@@ -249,7 +249,7 @@ def build(
         cost_final=gpu.cost_final,
         warnings=warnings,
         cpu_energy_j=gpu.cpu_energy_j,
-        run_count=len(state.runs),
+        run_count=state.shown_count,
         first_iter=run.first_iter,
         final_iter=plan.final_iter,
         iters_done=run.n_iters,
@@ -365,7 +365,10 @@ def _warnings(
         else:
             out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
     if plan.max_iters is None and run.n_iters:
-        out.append("max_iters unknown: pass --max-iters")
+        said = run.config.get("max_iters")
+        negative = isinstance(said, (int, float)) and not isinstance(said, bool) and said < 0
+        out.append(f"max_iters {said} in the log is not a step count: pass --max-iters" if negative
+                   else "max_iters unknown: pass --max-iters")
     return tuple(out)
 
 

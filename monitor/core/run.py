@@ -41,6 +41,8 @@ __all__ = ["MAX_NOTES", "Column", "EvalPoint", "NanColumn", "Note", "Run", "RunS
 #: table names (a signal), is the run's cause.
 _LAUNCHER_WRAPPER = "ChildFailedError"
 _STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params, Compiling)
+#: start-up lines nanoGPT's sample.py prints as train.py does (a run they begin is tentative)
+_SAMPLER_TOO = (ConfigValue, Params)
 NAN = float("nan")
 #: No run takes more steps than this; a larger "step number" is noise.
 MAX_STEP = 10**15
@@ -85,6 +87,18 @@ class RunState:
     def current(self) -> Run:
         return self.runs[-1]
 
+    @property
+    def shown(self) -> Run:
+        """The run a front end shows as the newest: the current one, unless it is tentative
+        (it may be sample.py's, withdrawn when its text comes)."""
+        return self.runs[self.shown_count - 1]
+
+    @property
+    def shown_count(self) -> int:
+        """The runs a front end shows: all but a tentative newest one."""
+        runs = self.runs
+        return len(runs) - 1 if runs[-1].tentative and len(runs) > 1 else len(runs)
+
     def shift_times(self, shift_s: float) -> None:
         """Move every time already folded in by `shift_s` (see PrintedClock)."""
         for run in self.runs:
@@ -114,10 +128,20 @@ class RunState:
         if isinstance(event, (Iteration, Eval)) and abs(event.iter) > MAX_STEP:
             return False  # a garbled number, not a step: it would not fit the int64 columns either
         run = self.current
+        if run.tentative and not isinstance(event, _SAMPLER_TOO):
+            run.tentative = False  # it said more than sample.py does
         if isinstance(event, Iteration):
             return self._iteration(event, t)
-        if isinstance(event, _STARTUP) and (run.n_iters or run.crash is not None or run.ended):
-            run = self._new_run(t)
+        if isinstance(event, _STARTUP):
+            # After the log started over in a run's start-up, a start-up line the run already
+            # printed is a new run's; the rest of its own header (a cut while it loads) is not.
+            said = _said(event)
+            cut = self.started_over and said in run.said
+            if run.n_iters or run.crash is not None or run.ended or cut:
+                had_steps = run.n_iters > 0
+                run = self._new_run(t)
+                run.tentative = had_steps and isinstance(event, _SAMPLER_TOO)
+            run.said.add(said)
         elif isinstance(event, (TracebackStarted, Crash)) and run.ended and not run.goes_on and run.crash is None:
             run = self._new_run(t)  # the run said it was over: what fails now is the next process
         if isinstance(event, Eval):
@@ -323,6 +347,7 @@ class RunState:
         previous = self.current
         run = Run(len(self.runs), inherited=previous.config)
         run.previous = previous
+        self.started_over = False
         # The line that started this run was counted on the previous one; it is this run's first.
         if previous.lines > 1:
             previous.lines -= 1
@@ -332,6 +357,16 @@ class RunState:
         run.last_line_t = t
         self.runs.append(run)
         return run
+
+
+def _said(event: Event) -> object:
+    """What a start-up line says, to know it again: a setting's key, a run start's text, or the
+    kind of line (each printed once a run)."""
+    if isinstance(event, ConfigValue):
+        return ("setting", event.key)
+    if isinstance(event, RunStarted):
+        return ("start", event.text)
+    return type(event)
 
 
 def _same_step(run: Run, it: int, loss: float | None) -> bool:
@@ -427,6 +462,7 @@ def _append_iterations(
     last total they print (max_iters: NaN where not printed, None where no row prints one).
     `t`: the rows' time, or each row's (an array)."""
     first_t, last_t = (float(t[0]), float(t[-1])) if isinstance(t, np.ndarray) else (t, t)
+    run.tentative = False
     if run.crash is not None:
         run.note(first_t, "warning", f"run continued after: {run.crash.message}")
         run.crash = None

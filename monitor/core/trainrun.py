@@ -48,16 +48,21 @@ CAUSES = {"truncated": "truncated", "rewritten": "truncated", "replaced": "rotat
 
 @dataclass(frozen=True, slots=True)
 class Continuation:
-    """The log started over at step `from_step` and the same run went on at `at_step`."""
+    """The log started over at step `from_step` (None: before the run's first step) and the
+    same run went on at `at_step`."""
 
     cause: str
-    from_step: int
+    from_step: int | None
     at_step: int
     t: float | None
 
     def text(self) -> str:
         """One short line for the events panel and the record's warnings."""
-        return (f"the log was {CAUSES.get(self.cause, self.cause)} at step {self.from_step:,}; "
+        cause = CAUSES.get(self.cause, self.cause)
+        if self.from_step is None:
+            return (f"the log was {cause} before the run's first step; the same run went on at step "
+                    f"{self.at_step:,} (its start-up lines kept)")
+        return (f"the log was {cause} at step {self.from_step:,}; "
                 f"the same run went on at step {self.at_step:,} (earlier steps kept)")
 
 
@@ -106,6 +111,12 @@ class Run(Steps):
         self.nan_losses = 0
         #: the times the log started over (truncated, rotated) and this run went on in it
         self.continued: list[Continuation] = []
+        #: begun after another run's steps by lines sample.py prints too (`Overriding: …`, the
+        #: model's size) and nothing else yet: not shown as the newest run until it says more
+        self.tentative = False
+        #: the start-up lines it printed (RunState._said: a setting's key, or the kind of line):
+        #: the same again after the log started over is a new run's
+        self.said: set[object] = set()
         self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
         self.first_t: float | None = None
         #: the coarsest resolution of the line times (s): a printed timestamp's last digit

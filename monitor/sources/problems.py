@@ -50,11 +50,24 @@ class GpuLost:
         return f"{self.where}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class WriterOnMovedFile:
+    """The log was moved away (`mv log log.1; touch log`, logrotate's `create`) and the new file
+    under its name stays empty while the moved one grows: its writer never reopens its file.
+    The moved file is followed; this lasts until the new file gets lines."""
+
+    path: str
+
+    def __str__(self) -> str:
+        return (f"{self.path} was moved away but the writer still writes to the moved file: "
+                "following that file until the new one gets lines")
+
+
 #: What a GPU source's `on_error` receives.
 GpuProblem = GpuUnavailable | GpuLost | LoopFailed
 #: What a line source's `on_error` receives: a one-line notice about the file (deleted,
-#: truncated, unreadable) or its thread's failure.
-LineProblem = str | LoopFailed
+#: truncated, unreadable), a lasting condition of it, or its thread's failure.
+LineProblem = str | WriterOnMovedFile | LoopFailed
 
 
 class Guard:

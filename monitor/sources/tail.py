@@ -27,7 +27,7 @@ from monitor.sources.handover import (
     hand_over,
 )
 from monitor.sources.logfile import next_data
-from monitor.sources.problems import Guard
+from monitor.sources.problems import Guard, WriterOnMovedFile
 from monitor.sources.watch import DirWatch
 
 #: Source states, reported through `on_state`. FOLLOWING comes once what the file held
@@ -272,8 +272,7 @@ class Follower:
             os.close(fd)
             if old_grew and not self._rotated_note:
                 self._rotated_note = True
-                self.on_error(f"{self.path} was moved away but the writer still writes to the moved file: "
-                              "following that file until the new one gets lines")
+                self.on_error(WriterOnMovedFile(unicode_safe(self.path)))
             return
         old_fd, old_pos = self._fd, self._pos
         assert old_fd is not None

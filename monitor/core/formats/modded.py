@@ -88,12 +88,18 @@ class Parser:
         self._held: Iteration | None = None  # a train line without a clock, until the next line
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
-        """The line's events; a fork's train line without a clock is given with the next line,
-        merged into its val line where that comes next (the clock there times the step)."""
+        """The line's events; a fork's train line without a clock is given with the next line
+        that says something, merged into its val line where that comes next (the clock there
+        times the step)."""
         held, self._held = self._held, None
         parsed = self._parse(line)
         if held is None:
             return parsed
+        if parsed is None and self._held is None:
+            # a line of no event between the two (an eval's timing, a memory report, a blank
+            # line): the val line with the clock may still come
+            self._held = held
+            return None
         events = () if parsed is None else parsed if isinstance(parsed, tuple) else (parsed,)
         if events and isinstance(events[0], Iteration) and events[0].iter == held.iter and events[0].loss is None:
             return (replace(events[0], loss=held.loss), *events[1:])
@@ -130,7 +136,12 @@ class Parser:
             # `Hyperparameters:` (settings follow) … `Source code:` (the script follows)
             if line.startswith(_HEADER_END) or line.rstrip() == "Hyperparameters:":
                 self._in_source = False
+                return RunStarted(text=line) if line.startswith(_HEADER_END) else None
             return None
+        if line.startswith(_SHARED_START):
+            # the header every run prints after its source: a new run's, read after another
+            # run's steps (a log appended to, or cut and written again)
+            return RunStarted(text=line)
         if line.rstrip() == "Source code:":
             self._in_source = True
             return None
