@@ -6,8 +6,10 @@ Glue between the rings: imports the PURE core, never textual. The clock is injec
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+
+import numpy as np
 
 from monitor.core.batch import Batch
 from monitor.core.formats import AutoParser
@@ -19,6 +21,7 @@ from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
 from monitor.inbox import (
+    SMALL_READ_BYTES,
     BlockRead,
     FileTouched,
     GpuFailed,
@@ -41,6 +44,31 @@ from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
 #: A line the parser holds for the next (a modded fork's train line without a clock) is shown
 #: once the log has been quiet this long (s): the time a partial last line takes to settle.
 HELD_SETTLE_S = PARTIAL_SETTLE_S
+
+
+#: Reads at most this long (bytes) are joined with their neighbours (Session.ingest): a live
+#: log's appends, not the big reads of a cold start (each is read in bulk on its own).
+JOIN_READ_BYTES = SMALL_READ_BYTES
+
+
+def _small_reads_end(events: list[SourceEvent], i: int) -> int:
+    """The end of the run of small BlockReads from events[i] (i itself when there is none):
+    each stamped with a time and ending with its last line's newline."""
+    end = i
+    while end < len(events):
+        event = events[end]
+        if not (isinstance(event, BlockRead) and event.t is not None and len(event.block) <= JOIN_READ_BYTES
+                and event.block.endswith(b"\n")):
+            break
+        end += 1
+    return end
+
+
+def _joined(reads: list[BlockRead]) -> TimedBlockRead:
+    """BlockReads as one TimedBlockRead: each line at the time of the read it came in."""
+    counts = [read.block.count(b"\n") for read in reads]
+    times = np.repeat(np.array([read.t for read in reads], dtype=np.float64), counts)
+    return TimedBlockRead(b"".join(read.block for read in reads), times)
 
 
 class Session(LogReading):
@@ -134,9 +162,26 @@ class Session(LogReading):
         """Fold the sources' events in, in order; True when what a record or the charts show
         changed (GPU samples alone do not count: they are shown at the next tick)."""
         changed = False
-        for event in events:
+        for event in self._reads_joined(events):
             changed = self._ingest(event) or changed
         return changed
+
+    def _reads_joined(self, events: Iterable[SourceEvent]) -> Iterator[SourceEvent]:
+        """`events`, consecutive small reads of a log whose family has a bulk reader joined into
+        one block, each line at its read's time (feed_timed: the same as feed() on each line at
+        its time). A live log written a line at a time is read a few lines a read; one read at a
+        time, each of those lines went through the line path (twice the bulk reader's cost).
+        Decided as each event comes (the family may be found by the event before)."""
+        events = list(events)
+        i = 0
+        while i < len(events):
+            end = _small_reads_end(events, i) if self.parser.scan_iterations is not None else i
+            if end - i >= 2:
+                yield _joined(events[i:end])  # type: ignore[arg-type]
+                i = end
+            else:
+                yield events[i]
+                i += 1
 
     def _ingest(self, event: SourceEvent) -> bool:
         match event:
