@@ -37,7 +37,7 @@ from monitor.inbox import (
     WriterExited,
     WriterFound,
 )
-from monitor.reading import LogReading
+from monitor.reading import BULK_BLOCK_BYTES, LogReading
 from monitor.sources.handover import PARTIAL_SETTLE_S
 from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
 
@@ -49,17 +49,21 @@ HELD_SETTLE_S = PARTIAL_SETTLE_S
 #: Reads at most this long (bytes) are joined with their neighbours (Session.ingest): a live
 #: log's appends, not the big reads of a cold start (each is read in bulk on its own).
 JOIN_READ_BYTES = SMALL_READ_BYTES
+#: At most this much is joined into one block (reading.BULK_BLOCK_BYTES, the bulk reader's piece).
+JOIN_MAX_BYTES = BULK_BLOCK_BYTES
 
 
 def _small_reads_end(events: list[SourceEvent], i: int) -> int:
     """The end of the run of small BlockReads from events[i] (i itself when there is none):
-    each stamped with a time and ending with its last line's newline."""
-    end = i
+    each stamped with a time and ending with its last line's newline, JOIN_MAX_BYTES at most
+    together (the bulk reader's working memory grows with its buffer, as in feed_block)."""
+    end, joined = i, 0
     while end < len(events):
         event = events[end]
         if not (isinstance(event, BlockRead) and event.t is not None and len(event.block) <= JOIN_READ_BYTES
-                and event.block.endswith(b"\n")):
+                and event.block.endswith(b"\n")) or joined + len(event.block) > JOIN_MAX_BYTES:
             break
+        joined += len(event.block)
         end += 1
     return end
 

@@ -14,7 +14,7 @@ from test_replay_blocks import LOGS, SAMPLES, START_T
 import monitor.reading
 from monitor.core.report import Options
 from monitor.inbox import BlockRead, LinesRead, PartialRead, SourceEvent, TimedBlockRead
-from monitor.session import JOIN_READ_BYTES, Session, _joined, _small_reads_end
+from monitor.session import JOIN_MAX_BYTES, JOIN_READ_BYTES, Session, _joined, _small_reads_end
 from monitor.sources.replay import timed_lines
 
 
@@ -65,6 +65,9 @@ def test_only_small_timed_reads_of_whole_lines_are_joined() -> None:
                                  PartialRead(3.0, b"e"), small, BlockRead(4.0, b"x" * JOIN_READ_BYTES + b"\n"), small]
     ends = [_small_reads_end(events, i) for i in range(len(events))]
     assert ends == [2, 2, 2, 4, 4, 6, 6, 8, 8, 10]
+    full = BlockRead(1.0, b"x" * (JOIN_READ_BYTES - 1) + b"\n")
+    many = [full] * (2 * JOIN_MAX_BYTES // JOIN_READ_BYTES)
+    assert _small_reads_end(many, 0) == JOIN_MAX_BYTES // JOIN_READ_BYTES  # a few MB joined at most
 
 
 def test_joined_reads_keep_each_lines_read_time() -> None:
