@@ -57,7 +57,8 @@ runs (do not edit by hand). PURE ring: constants only.
 BLEND: weights of the methods {", ".join(METHODS)} per cell of monitor.core.blend.cell (progress
 buckets, then the same after a speed-up), fitted on the runs' lines (monitor.core.blend.fit).
 BANDS: signed relative errors (true finish - predicted) / predicted time to come of the
-blended estimate, quantiles at {ALPHA / 2:g} and {1 - ALPHA / 2:g} with the finite-sample correction
+blended estimate in units of monitor.core.band.unit (steady samples seen, share of evals to come),
+quantiles at {ALPHA / 2:g} and {1 - ALPHA / 2:g} with the finite-sample correction
 over runs, per bucket of monitor.core.band.bucket; `alone` from the lines where the run had its GPUs
 to itself, `shared` from those where other processes were on them and the run ran slower beside them
 (or nothing showed yet that it did not), `harmless` from those where it ran as fast as alone (runs:

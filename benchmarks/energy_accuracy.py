@@ -4,7 +4,8 @@ its projected total at 10/25/50% of the iterations with the energy finally measu
 
 Run: python benchmarks/energy_accuracy.py [--markdown]
 
-Window: the run's first line to its last line (run.times). Truth: the counter in gpu.nvml.csv,
+Window: the run's first line to its last line (run.times), read as `replay --once` reads it, with
+the GPU samples of the END_READ_S after the last line. Truth: the counter in gpu.nvml.csv,
 interpolated at both ends. Baselines measured in the same run: a plain sum of power x time
 between samples (no lag correction, no hold at the ends), and, for the projection, the
 energy so far divided by the progress (linear in iterations) and the mean power so far times
@@ -27,9 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.tables import render
+from benchmarks.tables import render, report
 from monitor.core.report import Options
-from monitor.core.telemetry import GpuSample
+from monitor.core.telemetry import END_READ_S, GpuSample
 from monitor.inbox import GpuSampled, GpuWatched
 from monitor.session import Session
 from monitor.sources.gpulog import CsvSource, open_gpu_log
@@ -85,7 +86,7 @@ def replay(run: str, mode: str) -> Result:
         source = open_gpu_log(str(folder / "gpu.smi.csv"))
         assert isinstance(source, CsvSource)
         source.align(items[0][0], items[-1][0])
-        samples = source.samples
+        samples: list[GpuSample] = []  # a CsvFileSource streams its file: the samples as polled
     else:
         source = CsvSource(trace)
         samples = trace
@@ -94,7 +95,10 @@ def replay(run: str, mode: str) -> Result:
     seen: dict[float, tuple[float | None, float | None, float | None]] = {}
     started = time.perf_counter()
     for t, line in items:
-        session.ingest([GpuSampled(source.poll(t))])
+        polled = source.poll(t)
+        if mode == "gpu-log":
+            samples.extend(polled)
+        session.ingest([GpuSampled(polled)])
         session.feed(line, t)
         snap = session.snapshot(t)
         for p in POINTS:
@@ -105,6 +109,8 @@ def replay(run: str, mode: str) -> Result:
                     mean = snap.mean_power_w * (snap.elapsed_s + snap.eta_remaining_s)
                 seen[p] = (snap.energy_final_j, linear, mean)
     elapsed = time.perf_counter() - started
+    # as `replay --once` does: the samples just after the last line measure the window's end
+    session.ingest([GpuSampled(source.poll(items[-1][0] + END_READ_S))])
     final = session.snapshot(items[-1][0])
     t0, t1 = session.state.current.first_t, final.last_line_t
     assert t0 is not None and t1 is not None
@@ -166,10 +172,7 @@ def main() -> int:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     results = [replay(run, mode) for run in RUNS for mode in ("gpu-log", "nvml-counter")]
-    print(table(results, args.markdown))
-    print()
-    for line in verdict(results):
-        print(("- " if args.markdown else "") + line)
+    report(table(results, args.markdown), verdict(results), args.markdown)
     return 0
 
 

@@ -1,9 +1,11 @@
 """Finish-time accuracy: replay recorded runs with their real line times and compare
 nanowatch's estimate with naive baselines at fixed fractions of the iterations.
 
-Run: python benchmarks/eta_accuracy.py [--markdown] [--paced] [--timing] [--loo] [--jobs N]
+Run: python benchmarks/eta_accuracy.py [--markdown] [--paced] [--timing] [--loo] [--score PREFIX] [--jobs N] [--test-set]
 (--loo: the leave-one-run-out summary and the unfitted runs' scores only, the quick check of a
-change to the estimator; --jobs: replay that many runs at once)
+change to the estimator; --score heldout/h200k_: only the runs so named, scored with the tables as
+shipped, as a new test set is scored before and after a change; --jobs: replay that many runs at once;
+--test-set: the full report also scores the test set, TEST_SET_PREFIXES, which is otherwise left out)
 
 Error at a point = |predicted finish - actual finish| / run duration, where the actual
 finish is the time of the log's last line and the duration is the last line's time minus
@@ -50,7 +52,7 @@ TEST_SET_PREFIXES = ("heldout/h200h_",)
 #: Runs looked at while the estimator changed (earlier test sets: each scored once, then studied)
 #: but kept out of the tables' fit: their mid-run competitors would widen every run's band
 #: (BENCHMARKS.md, "Fourteen more runs"). Scored apart with the tables as shipped.
-UNFITTED_PREFIXES = ("heldout/h200f_", "heldout/h200g_", "heldout/h200i_", "heldout/h200j_")
+UNFITTED_PREFIXES = ("heldout/h200f_", "heldout/h200g_", "heldout/h200i_", "heldout/h200j_", "heldout/h200k_")
 
 
 def in_test_set(name: str) -> bool:
@@ -163,6 +165,12 @@ class Line:
     plain: float = math.nan  # the finish the plain wall-clock rate predicts (wallclock_rate)
     lag_s: float = 0.0  # how far the run may be ahead of the newest line (Estimate.lag_s)
     shared: bool = False  # the band's class: shared GPU, the run not shown to run as fast (Estimate.gpu_shared)
+    eval_s: float = 0.0  # evals still to come (s): evals left x the eval pause (Estimate.eval_share's numerator)
+
+    @property
+    def eval_share(self) -> float:
+        """The share of the band's unit (scale_s, after any reblend) that is evals still to come."""
+        return min(1.0, self.eval_s / self.scale_s) if self.scale_s > 0 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +253,8 @@ def replay(
             lines.append(Line(fraction, raw.samples, t, raw.read_finish, raw.low, raw.high, raw.scale_s, raw.methods,
                               raw.change_announced, raw.next_line_s or 0.0, raw.sped_up,
                               contention[-1][1] if contention else 0,
-                              wallclock_rate(run, plan, t) or math.nan, raw.lag_s, raw.gpu_shared))
+                              wallclock_rate(run, plan, t) or math.nan, raw.lag_s, raw.gpu_shared,
+                              (raw.evals_left or 0) * (raw.eval_time_s or 0.0)))
         snap = None
         if fraction >= POINTS[0]:
             snap = session.snapshot(t)
@@ -328,10 +337,12 @@ def recorded_runs(root: Path = RECORDED) -> list[tuple[str, Path, Path | None, i
     return [(d.name, d / "run.log", d / "run.times", None) for d in sorted(root.iterdir()) if (d / "run.times").exists()]
 
 
-def all_recorded_runs() -> list[tuple[str, Path, Path | None, int | None]]:
+def all_recorded_runs(test_set: bool = False) -> list[tuple[str, Path, Path | None, int | None]]:
     """recorded_runs() of sample_logs/recorded, then of sample_logs/heldout named `heldout/NAME`
-    (in_test_set, fitted_on and the sets' prefixes read that name)."""
-    return recorded_runs() + [(f"heldout/{n}", log, t, f) for n, log, t, f in recorded_runs(HELDOUT)]
+    (in_test_set, fitted_on and the sets' prefixes read that name). The test set (in_test_set) only
+    when `test_set` asks for it: a benchmark that replays every run must not look at it unasked."""
+    runs = recorded_runs(RECORDED) + [(f"heldout/{n}", log, t, f) for n, log, t, f in recorded_runs(HELDOUT)]
+    return runs if test_set else [run for run in runs if not in_test_set(run[0])]
 
 
 def paced_runs() -> list[tuple[str, Path, Path | None, int | None]]:
@@ -438,6 +449,23 @@ def map_jobs(job: Callable[[_Job], _Out], items: list[_Job], jobs: int = 1) -> l
         return pool.map(job, items, chunksize=1)
 
 
+def score_set(prefix: str, jobs: int = 1) -> int:
+    """Print test_set_report() for the recorded runs named `prefix`…, with the shipped tables
+    (BANDS); exit status 2 when no run is so named."""
+    runs = [run for run in all_recorded_runs(test_set=True) if run[0].startswith(prefix)]
+    if not runs:
+        print(f"no recorded run is named {prefix}...", file=sys.stderr)
+        return 2
+    results: list[Result] = []
+    for (name, *_), res in zip(runs, replay_all(runs, jobs)):
+        if isinstance(res, str):
+            print(f"skipped {name}: {res}")
+        else:
+            results.append(res)
+    print(test_set_report(results, BANDS, prefix))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -447,11 +475,16 @@ def main() -> int:
     ap.add_argument("--timing", action="store_true", help="also time one estimate() on a 1,000,000-step run")
     ap.add_argument("--loo", action="store_true",
                     help="only the leave-one-run-out summary and the scores of the runs not fitted on (test set left out)")
+    ap.add_argument("--score", metavar="PREFIX",
+                    help="only the recorded runs whose name starts with PREFIX (e.g. heldout/h200k_), "
+                         "scored with the tables as shipped")
     ap.add_argument("--jobs", type=int, default=1, help="replay this many runs at once (default 1)")
+    ap.add_argument("--test-set", action="store_true",
+                    help="also replay and score the test set (TEST_SET_PREFIXES), left out unless asked")
     args = ap.parse_args()
-    runs = all_recorded_runs() + (paced_runs() if args.paced and not args.loo else [])
-    if args.loo:
-        runs = [run for run in runs if not in_test_set(run[0])]
+    if args.score:
+        return score_set(args.score, args.jobs)
+    runs = all_recorded_runs(test_set=args.test_set and not args.loo) + (paced_runs() if args.paced and not args.loo else [])
     results: list[Result] = []
     for (name, *_), res in zip(runs, replay_all(runs, args.jobs)):
         if isinstance(res, str):
@@ -476,8 +509,9 @@ def main() -> int:
     print()
     unfitted = [r for r in results if not r.name.endswith("(paced)") and not fitted_on(r.name) and not in_test_set(r.name)]
     print(test_set_report(unfitted, BANDS, "studied, not fitted on (UNFITTED_PREFIXES)"))
-    print()
-    print(test_set_report([r for r in results if in_test_set(r.name)], BANDS))
+    if args.test_set:
+        print()
+        print(test_set_report([r for r in results if in_test_set(r.name)], BANDS))
     if args.paced:
         print()
         print(FAMILY_NOTE)

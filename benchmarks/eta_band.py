@@ -36,14 +36,14 @@ COVERAGE_FROM = 0.05
 LOO_POINTS = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90)
 
 
-def scores(result: Result) -> list[tuple[float, int, float, str]]:
-    """(progress, samples, signed relative error, class of band) at every line of a replayed run:
-    the calibration data, (true finish - predicted) / predicted time to come; where the run
-    may be ahead of its newest line (block-buffered output), the error beyond that lag
+def scores(result: Result) -> list[tuple[float, int, float, str, float]]:
+    """(progress, samples, signed relative error, class of band, eval share) at every line of a
+    replayed run: the calibration data, (true finish - predicted) / predicted time to come; where
+    the run may be ahead of its newest line (block-buffered output), the error beyond that lag
     (band.lagged_error)."""
     truth = result.truth
-    return [(ln.fraction, ln.samples, lagged_error(truth, ln.finish, ln.lag_s) / ln.scale_s, band_class(ln))
-            for ln in result.lines]
+    return [(ln.fraction, ln.samples, lagged_error(truth, ln.finish, ln.lag_s) / ln.scale_s, band_class(ln),
+             ln.eval_share) for ln in result.lines]
 
 
 def band_class(line: Line) -> str:
@@ -57,7 +57,7 @@ def band_of(line: Line, cal: Bands | None) -> tuple[float, float]:
     cls = band_class(line)
     table = None if cal is None else cal.of(cls == "shared", cls == "harmless")
     return widen(low, high, cal=table, finish=line.finish, now=line.now, scale_s=line.scale_s,
-                 progress=line.fraction, samples=line.samples, lag_s=line.lag_s)
+                 progress=line.fraction, samples=line.samples, lag_s=line.lag_s, eval_share=line.eval_share)
 
 
 def method_errors(result: Result) -> list[tuple[float, bool, dict[str, float]]]:

@@ -16,9 +16,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+from monitor.core.report import Options
 from monitor.core.telemetry import GpuChoice, GpuSample, Reading
+from monitor.inbox import GpuSampled
+from monitor.session import Session
+from monitor.sources.replay import timed_lines
 
 #: Command lines of shells: a process recorded as one is a wrapper, or a subshell that exec'd
 #: whatever it started (its command line was taken before the exec).
@@ -86,3 +91,23 @@ def contention_readings(folder: Path) -> list[tuple[float, Reading]]:
             last[index] = others
             out.append((t, GpuSample(t=t, index=index, other_processes=others)))
     return out
+
+
+def replayed(log: Path, times: Path, gpu: bool = True, live_clock: bool = True) -> Iterator[tuple[float, Session]]:
+    """(time, session) after each line of the recorded run in `log` that changed the run, each line
+    fed at its recorded time (`times`) after what NVML listed on the run's GPUs until then
+    (contention_readings, when `gpu`); the session's clock reads that time (`live_clock`) or the
+    last line's. The same session every time: it has read every line when the iteration ends."""
+    items = list(timed_lines(str(log), str(times), 0.0))
+    readings = contention_readings(log.parent) if gpu else []
+    clock = [items[0][0] if live_clock else items[-1][0]]
+    session = Session(Options(source=str(log)), lambda: clock[0])
+    g = 0
+    for t, line in items:
+        if live_clock:
+            clock[0] = t
+        while g < len(readings) and readings[g][0] <= t:
+            session.ingest([GpuSampled([readings[g][1]])])
+            g += 1
+        if session.feed(line, t):
+            yield t, session

@@ -2,7 +2,7 @@
 shows other processes arriving or leaving (benchmarks/eta_contention.py), the lines the estimate
 takes, after each such change that moved the run's speed by 25% or more, to follow it.
 
-Run: python benchmarks/eta_reaction.py [--markdown]
+Run: python benchmarks/eta_reaction.py [--markdown] [--test-set]
 
 A change is a moment the count of other processes on the run's GPUs changes; the run's true speed
 before and after it is the median printed step time (the steps' own clock) of the lines between it
@@ -30,15 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_accuracy import all_recorded_runs
-from benchmarks.eta_contention import contention_readings
+from benchmarks.eta_contention import contention_readings, replayed
 from benchmarks.tables import render
 from monitor.core.estimate import estimate
 from monitor.core.plan import make_plan
-from monitor.core.report import Options
 from monitor.core.telemetry import GpuSample
-from monitor.inbox import GpuSampled
-from monitor.session import Session
-from monitor.sources.replay import timed_lines
 
 #: The smallest move followed (the issue's 25%), and the lines each side needs to measure it.
 MOVE = math.log(1.25)
@@ -79,17 +75,8 @@ class Reaction:
 
 
 def _replay(log: Path, times: Path, gpu: bool) -> list[Trace]:
-    items = list(timed_lines(str(log), str(times), 0.0))
-    readings = contention_readings(log.parent) if gpu else []
-    session = Session(Options(source=str(log)), lambda: items[-1][0])
     out: list[Trace] = []
-    g = 0
-    for t, line in items:
-        while g < len(readings) and readings[g][0] <= t:
-            session.ingest([GpuSampled([readings[g][1]])])
-            g += 1
-        if not session.feed(line, t):
-            continue
+    for t, session in replayed(log, times, gpu, live_clock=False):
         run = session.state.current
         plan = make_plan(run, session.format, None)
         last = run.last_iter
@@ -227,8 +214,10 @@ def summary(rows: list[Reaction]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--test-set", action="store_true",
+                    help="also the test set's runs (eta_accuracy.TEST_SET_PREFIXES), left out unless asked")
     args = ap.parse_args()
-    runs = all_recorded_runs()
+    runs = all_recorded_runs(test_set=args.test_set)
     rows: list[Reaction] = []
     for name, log, times, _ in runs:
         if times is not None:

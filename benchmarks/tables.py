@@ -12,3 +12,11 @@ def render(head: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
     widths = [max(len(x) for x in col) for col in zip(head, *rows)]
     return "\n".join("  ".join(x.rjust(w) for x, w in zip(row, widths)) for row in [head, *rows])
+
+
+def report(table: str, notes: Sequence[str], markdown: bool) -> None:
+    """Print a table, a blank line and its notes (a Markdown list with `markdown`)."""
+    print(table)
+    print()
+    for line in notes:
+        print(("- " if markdown else "") + line)

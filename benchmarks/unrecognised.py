@@ -24,8 +24,8 @@ from monitor.core.formats import AutoParser
 from monitor.core.report import Options
 from monitor.session import Session
 
-WORDS = ("the of model data time run batch gpu memory rank node worker cache request served user ok "
-         "connection pool retry latency queue shard").split()
+WORDS = ["the", "of", "model", "data", "time", "run", "batch", "gpu", "memory", "rank", "node", "worker", "cache",
+         "request", "served", "user", "ok", "connection", "pool", "retry", "latency", "queue", "shard"]
 FAMILY_LINE = b"iter 0: loss 4.2, time 100.00ms, mfu 1.00%\n"
 
 

@@ -10,6 +10,8 @@ import argparse
 import codecs
 import contextlib
 import errno
+import importlib
+import inspect
 import os
 import sys
 import threading
@@ -131,6 +133,7 @@ def check_unicode_terminal() -> None:
     if colours is not None and colours not in COLOR_SYSTEMS:
         raise UsageError(f"TEXTUAL_COLOR_SYSTEM={clean_name(colours, 40)}: not a colour system Textual knows "
                          f"({', '.join(COLOR_SYSTEMS)}); set one or unset it")
+    check_driver()
     term = os.environ.get("TERM", "")
     if term in NO_CURSOR_TERMS:
         raise UsageError(f"TERM={term}: this terminal cannot draw the TUI; use --once or --jsonl "
@@ -144,6 +147,24 @@ def check_unicode_terminal() -> None:
     if not utf:
         raise UsageError(f"the terminal's encoding is {encoding}, and the TUI draws with Unicode: "
                          "use a UTF-8 locale (LANG=C.UTF-8), or --once / --jsonl")
+
+
+def check_driver() -> None:
+    """TEXTUAL_DRIVER names the class Textual draws with (`module:Class`): one that is not a
+    Textual driver it can load is said here, not as Textual's traceback (exit 1)."""
+    wanted = os.environ.get("TEXTUAL_DRIVER")
+    if wanted is None:
+        return
+    from textual.driver import Driver  # only for the TUI, which loads Textual anyway
+
+    module, _, name = wanted.partition(":")
+    try:  # what Textual does with it (App._driver_class); the module would be imported then too
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError, TypeError):
+        found = None
+    if not (inspect.isclass(found) and issubclass(found, Driver)):
+        raise UsageError(f"TEXTUAL_DRIVER={clean_name(wanted, 60)}: not a Textual driver class (module:Class) "
+                         "that can be loaded; unset it")
 
 
 def keys_from_terminal() -> None:

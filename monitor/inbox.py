@@ -78,7 +78,11 @@ class SourceFailed:
 
 @dataclass(frozen=True, slots=True)
 class SourceReset:
-    """The source started over (truncated, or replaced by another file): a new run follows."""
+    """The source started over: `cause` is "truncated" (the file got smaller), "rewritten"
+    (bytes already read changed) or "replaced" (the path names another file: rotated). What
+    follows is a new run, or the same run going on (Session decides from the lines)."""
+
+    cause: str = "truncated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +199,8 @@ class LineHooks:
     on_lines: Callable[[list[Line]], None]
     on_error: Callable[[LineProblem], None]
     on_state: Callable[[str], None]
-    on_reset: Callable[[], None]
+    #: the source started over, and why (SourceReset.cause)
+    on_reset: Callable[[str], None]
     #: whole lines in one buffer (each ending in a newline), all seen at one time: the bulk form
     on_block: Callable[[float | None, bytes], None]
     #: a last line without its newline yet, read as it stands (PartialRead)
@@ -207,7 +212,7 @@ class LineHooks:
             on_lines=lambda lines: inbox.put(LinesRead(lines)),
             on_error=lambda problem: inbox.put(SourceFailed(problem)),
             on_state=lambda state: inbox.put(SourceChanged(state)),  # type: ignore[arg-type]
-            on_reset=lambda: inbox.put(SourceReset()),
+            on_reset=lambda cause: inbox.put(SourceReset(cause)),
             on_block=lambda t, block: inbox.put(BlockRead(t, block)),
             on_partial=lambda t, line: inbox.put(PartialRead(t, line)),
         )

@@ -22,6 +22,7 @@ from monitor.sources.player import LONGEST_WAIT_S
 if TYPE_CHECKING:
     from monitor.core.report import Options
     from monitor.session import Session
+    from monitor.sources.gpu import GpuSource
 
 
 def options_from(args: argparse.Namespace, source: str) -> Options:
@@ -121,6 +122,7 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
             if source is not None:
                 events.insert(0, GpuSampled(source.poll(virtual_now)))
             session.ingest(events)
+        _read_end(session, source, virtual_now)
         _print_final(session, args, virtual_now)
         return EXIT_OK
     for t, line in itertools.chain([first], items):
@@ -139,8 +141,19 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
     if args.jsonl and not args.once and session.release_held():  # the log ended on a held line
         print(session.snapshot(virtual_now).to_json(), flush=True)
     if args.once or not args.jsonl:
+        _read_end(session, source, virtual_now)
         _print_final(session, args, virtual_now)
     return EXIT_OK
+
+
+def _read_end(session: Session, source: GpuSource | None, t: float) -> None:
+    """The GPU samples just after the log's last line: energy is not extrapolated past the newest
+    sample, so the window that ends at that line is measured by the samples that follow it."""
+    from monitor.core.telemetry import END_READ_S
+    from monitor.inbox import GpuSampled
+
+    if source is not None:
+        session.ingest([GpuSampled(source.poll(t + END_READ_S))])
 
 
 def demo_records(args: argparse.Namespace) -> int:

@@ -6,12 +6,15 @@ Glue between the rings: imports the PURE core, never textual. The clock is injec
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
 
 from monitor.core.batch import Batch
+from monitor.core.carryover import plausible_next
 from monitor.core.formats import AutoParser
 from monitor.core.formats.prefix import Margin, Partials, PrintedClock
 from monitor.core.history import chart_key
@@ -20,6 +23,7 @@ from monitor.core.report import Options, WriterExit, build
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
+from monitor.core.trainrun import Continuation
 from monitor.inbox import (
     SMALL_READ_BYTES,
     BlockRead,
@@ -37,6 +41,7 @@ from monitor.inbox import (
     WriterExited,
     WriterFound,
 )
+from monitor.logcut import LINE_EVENTS, UNDECIDED_BYTES, UNDECIDED_LINES, Cut, byte_count, line_count, other_family
 from monitor.reading import BULK_BLOCK_BYTES, LogReading
 from monitor.sources.handover import PARTIAL_SETTLE_S
 from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed
@@ -117,6 +122,8 @@ class Session(LogReading):
         self._telemetry: Telemetry | None = None
         #: the log's writer process exited (None while it runs, or was never seen)
         self._writer_exit: WriterExit | None = None
+        #: a log that started over whose new lines have not yet said whether its run goes on
+        self._cut: Cut | None = None
         #: told every snapshot of the newest run (a MetricsServer's board.publish, --notify)
         self._watchers: list[Callable[[Snapshot], None]] = [] if on_snapshot is None else [on_snapshot]
 
@@ -167,7 +174,12 @@ class Session(LogReading):
         changed (GPU samples alone do not count: they are shown at the next tick)."""
         changed = False
         for event in self._reads_joined(events):
+            cut = self._cut
+            if cut is not None and isinstance(event, (*LINE_EVENTS, SourceChanged, SourceFailed, SourceReset)):
+                cut.events.append(event)
             changed = self._ingest(event) or changed
+            if cut is not None and self._cut is cut and isinstance(event, LINE_EVENTS):
+                changed = self._judge_cut(cut, event) or changed
         return changed
 
     def _reads_joined(self, events: Iterable[SourceEvent]) -> Iterator[SourceEvent]:
@@ -175,11 +187,13 @@ class Session(LogReading):
         one block, each line at its read's time (feed_timed: the same as feed() on each line at
         its time). A live log written a line at a time is read a few lines a read; one read at a
         time, each of those lines went through the line path (twice the bulk reader's cost).
-        Decided as each event comes (the family may be found by the event before)."""
+        Decided as each event comes (the family may be found by the event before); not while a
+        cut is judged (_judge_cut weighs the reads as they came)."""
         events = list(events)
         i = 0
         while i < len(events):
-            end = _small_reads_end(events, i) if self.parser.scan_iterations is not None else i
+            joining = self.parser.scan_iterations is not None and self._cut is None
+            end = _small_reads_end(events, i) if joining else i
             if end - i >= 2:
                 yield _joined(events[i:end])  # type: ignore[arg-type]
                 i = end
@@ -217,9 +231,10 @@ class Session(LogReading):
                     self._source_notice = problem  # lasts until the file is back
                 self.state.current.note(self._clock(), "warning", str(problem))
                 return True
-            case SourceReset():
-                self._before_partial = None  # what was read stands: a new run follows
-                self._reset()
+            case SourceReset(cause):
+                self._before_partial = None  # what was read stands
+                if self._cut is None:
+                    self._reset(cause)
                 return True
             case FileTouched(mtime):
                 self._file_mtime = mtime
@@ -282,15 +297,67 @@ class Session(LogReading):
             self._before_partial = save(self.state, self.parser, self.printed_clock)
         self.release_held()
 
-    def _reset(self) -> None:
-        """The source started over (truncated, or replaced by another file): what follows
-        is a new run, parsed afresh."""
+    def _reset(self, cause: str) -> None:
+        """The source started over (truncated, or replaced by another file). When the run had
+        steps, its new lines are read as the run going on until they say (_judge_cut); else
+        what follows is a new run, parsed afresh."""
+        run = self.state.current
+        if run.n_iters and run.crash is None and not run.ended:
+            self._settle()
+            self.state.started_over = True
+            self._cut = Cut(cause, save(self.state, self.parser, self.printed_clock), copy.deepcopy(self.margin),
+                             copy.deepcopy(self.partials), len(self.state.runs), len(run.iters), self.parser.name)
+            return
+        self._new_reading()
+
+    def _new_reading(self) -> None:
+        """What follows is a new run, parsed afresh."""
         if self.state.current.lines:
             self.state.runs.append(Run(len(self.state.runs)))
         self.parser = AutoParser(self.options.fmt)
         self.printed_clock = PrintedClock()
         self.margin = Margin()
         self.partials = Partials()
+
+    def _judge_cut(self, cut: Cut, event: SourceEvent) -> bool:
+        """After lines that came since the log started over: the run goes on (noted), they
+        begin a new run (read again as one), or it is not known yet. True when either was
+        decided (what a record shows changed)."""
+        if isinstance(event, PartialRead):
+            return False  # a provisional line decides nothing: it is taken back
+        cut.lines, cut.size = cut.lines + line_count(event), cut.size + byte_count(event)
+        run = self.state.current
+        if len(self.state.runs) > cut.runs:
+            goes_on: bool | None = False  # a start-up header, or the step counter started again
+        elif len(run.iters) > cut.rows:
+            at = max(cut.rows, run.iters.start)
+            step, t = int(run.iters.since(at)[0]), float(run.t.since(at)[0])
+            goes_on = plausible_next(cut.before.state.current, step, t if math.isfinite(t) else None)
+            if goes_on:
+                self._cut = None
+                went_on = Continuation(cut.cause, cut.before.state.current.last_iter or 0, step,
+                                       t if math.isfinite(t) else None)
+                run.continued.append(went_on)
+                run.note(went_on.t, "resume", went_on.text())
+                return True
+        elif other_family(event, cut.family) or cut.lines > UNDECIDED_LINES or cut.size > UNDECIDED_BYTES:
+            goes_on = False
+        else:
+            goes_on = None
+        if goes_on is None:
+            return False
+        self._read_again_as_new_run(cut)
+        return True
+
+    def _read_again_as_new_run(self, cut: Cut) -> None:
+        """Put the reading back as it stood at the cut; read what came since as a new run."""
+        self._cut = None
+        self.state, self.parser, self.printed_clock = cut.before.state, cut.before.parser, cut.before.printed_clock
+        self.margin, self.partials = cut.margin, cut.partials
+        self._before_partial = None
+        self._new_reading()
+        for event in cut.events:  # as they came: a cut among them is judged as any cut
+            self.ingest([event])
 
     def _options(self) -> Options:
         name = self.state.current.config.get("dataset")

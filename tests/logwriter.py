@@ -110,8 +110,8 @@ class Collector:
     def state(self, state: str) -> None:
         self._add("state", state)
 
-    def reset(self) -> None:
-        self._add("reset")
+    def reset(self, cause: str = "") -> None:
+        self._add("reset", cause)
 
     def of(self, kind: str) -> list[object]:
         with self._lock:

@@ -761,6 +761,9 @@ def test_the_rest_of_a_wrapped_line_does_not_end_a_traceback(end: str, status: s
         ("train-1  | iter 10: loss 2.0, time 10.0ms", "iter 10: loss 2.0, time 10.0ms", None),
         ("docker-train-1  | Epoch [1/5], Loss: 0.0084", "Epoch [1/5], Loss: 0.0084", None),
         ("proj_trainer_1  | 2024-01-01T10:00:00.000000000Z step 1", "step 1", 1704103200.0),
+        # a project or service name may begin with a digit (eleventh collection: `0trainer-1 | `)
+        ("0trainer-1 | local_iter 1 total_iter 11: loss 4.0948", "local_iter 1 total_iter 11: loss 4.0948", None),
+        ("2024proj_train_1  | iter 10: loss 2.0, time 10.0ms", "iter 10: loss 2.0, time 10.0ms", None),
         # a container runtime's log file (CRI) and kubectl logs --prefix
         ("2026-08-19T12:58:56.511554557+08:00 stdout F step 1 loss 0.5", "step 1 loss 0.5", 1787115536.511554557),
         ("2026-03-30T04:21:56.562896627Z stderr F Traceback (most recent call last):",
@@ -1447,3 +1450,59 @@ def test_a_nanochat_descendant_dying_before_its_first_step_is_recognised_when_re
     main([str(log), "--once", "--json", "--no-gpu"])
     record = json.loads(capsys.readouterr().out)
     assert (record["format"], record["status"]) == ("nanochat", "crashed")
+
+
+# --- eleventh collection --------------------------------------------------------------------------
+
+def _chat_rows(steps: range, minutes_per_step: float = 0.0418) -> list[str]:
+    return [f"step {i:05d}/00500 ({i / 5:.2f}%) | loss: {10 - i / 100:.6f} | lrm: 0.50 | dt: 2500.00ms | tok/sec: 104,857 "
+            f"| bf16_mfu: 0.00 | epoch: 1 pq: 0 rg: 1 | total time: {i * minutes_per_step:.2f}m" for i in steps]
+
+
+def test_a_line_of_the_runs_cut_part_pasted_under_its_end_is_no_new_run() -> None:
+    """A poster cut the middle of a base_train log (`...`) and pasted one of its lines (step 100) under
+    the end: no start-up line before it, and its training clock lies between the clocks of the steps
+    around it. It is a copy, not a new run; a line whose clock does not fit starts one."""
+    rows = _chat_rows(range(500))
+    head = ["Autodetected device type: cuda", "Step 00000 | Validation bpb: 3.169725", *rows[:15], "...", *rows[498:],
+            "Step 00500 | Validation bpb: 1.147239", "Downloading https://example.com/eval_bundle.zip...", ""]
+    s = session([*head, rows[100]])
+    assert (len(s.state.runs), s.snapshot().status, s.snapshot().iter) == (1, "finished", 499)
+    for other in (rows[0].replace("loss: 10.000000", "loss: 10.397340"),  # a new process from its start
+                  rows[100].replace("total time: 4.18m", "total time: 31.00m"),  # a clock after the run's end
+                  rows[300].replace("total time: 12.54m", "total time: 0.50m")):  # a clock that restarted
+        s = session([*head, other])
+        assert (len(s.state.runs), s.snapshot().status) == (2, "training"), other
+
+
+def test_a_line_of_the_runs_cut_part_pasted_under_its_end_is_no_new_run_in_bulk() -> None:
+    """The same through the bulk reader (a block of step lines folded in at once)."""
+    rows = _chat_rows(range(500))
+    lines = ["Autodetected device type: cuda", *rows[:40], "...", *rows[460:], "Step 00500 | Validation bpb: 1.147239",
+             rows[100], rows[101]]
+    s = Session(Options(), FakeClock())
+    s.feed_block("\n".join(lines).encode() + b"\n")
+    assert (len(s.state.runs), s.snapshot().iter, s.state.lines) == (1, 499, len(lines))
+    assert len(session(lines).state.runs) == 1
+
+
+@pytest.mark.parametrize(("line", "step"), [
+    ("local_iter 1 total_iter 11: loss 4.0948, time 1493386.86ms, mfu -100.00%", 11),  # a fork's two counters
+    ("global_iter 7: loss 3.2, time 86.86ms, mfu 1.00%", 7),
+    ("inner_iter 3, outer_iter 40: loss 3.2, time 86.86ms", 40),
+    ("epoch 3 iter 11: loss 3.2, time 14.86ms", None),  # an iter counted within an epoch goes back: not a step line
+])
+def test_a_nanogpt_forks_named_iteration_counters_before_its_step(line: str, step: int | None) -> None:
+    """A fork keeping several counters names them (`local_iter 1 total_iter 11:`): the number before
+    the colon is the step, read like train.py's `iter 11:`."""
+    event = nanogpt.Parser().parse(line)
+    assert (event.iter if isinstance(event, Iteration) else None) == step
+    assert (nanogpt.sniff(line) == 3) == (step is not None)
+
+
+@pytest.mark.parametrize("line", ["300 | loss 4.0938 | lr 3.000000e-04 | 13707.39ms",
+                                  "step    1/3 | loss 11.032358 (+nanz)| norm 22.1414 (+nanz)| lr 8.57e-07"])
+def test_a_familys_own_pipes_are_no_compose_column(line: str) -> None:
+    """A compose column may begin with a digit, but llama2.c's `300 | loss` and llm.c's `step 1/3 | loss` stay."""
+    stripped = strip(line)
+    assert stripped is None or stripped.text == line

@@ -207,6 +207,25 @@ def test_the_name_on_a_nan_reading_still_names_the_gpu() -> None:
     assert sample.name == "NVIDIA H100" and sample.power_w is None and sample.vram_used_bytes == 1024 * 2**20
 
 
+def test_an_impossible_memory_reading_is_unknown_and_the_rest_stands() -> None:
+    # 1e300 MiB used was shown as a 300-digit VRAM, a negative free made the total 0 bytes
+    (sample,) = _poll(_page('DCGM_FI_DEV_POWER_USAGE{gpu="0",modelName="H100"} 300',
+                            'DCGM_FI_DEV_FB_USED{gpu="0",modelName="H100"} 1e300',
+                            'DCGM_FI_DEV_FB_FREE{gpu="0",modelName="H100"} -1e300'))
+    assert (sample.power_w, sample.vram_used_bytes, sample.vram_total_bytes) == (300, None, None)
+    (sample,) = _poll(_page('DCGM_FI_DEV_FB_USED{gpu="0"} 1024', 'DCGM_FI_DEV_FB_FREE{gpu="0"} -4096'))
+    assert (sample.vram_used_bytes, sample.vram_total_bytes) == (1024 * 2**20, None)
+
+
+def test_a_series_whose_gpu_label_is_no_index_is_no_gpu() -> None:
+    # gpu="-1" was counted as a second GPU, its power added to the run's
+    (sample,) = _poll(_page('DCGM_FI_DEV_POWER_USAGE{gpu="-1",modelName="H100"} 300',
+                            'DCGM_FI_DEV_POWER_USAGE{gpu="99999999999999999999",modelName="H100"} 300',
+                            'DCGM_FI_DEV_POWER_USAGE{gpu="١",modelName="H100"} 300',
+                            'DCGM_FI_DEV_POWER_USAGE{gpu="0",modelName="H100"} 200'))
+    assert sample.power_w == 200
+
+
 def test_once_shows_a_gpu_without_a_name_as_unnamed(capsys) -> None:
     node_page = _page('DCGM_FI_DEV_FB_USED{gpu="0"} 1024', 'DCGM_FI_DEV_FB_FREE{gpu="0"} 1024')
     server = _StaticExporter(node_page)
@@ -261,6 +280,13 @@ def test_a_url_no_request_can_use_is_refused_at_startup(url: str, capsys) -> Non
     assert main([str(LOG), "--once", "--gpu-source", url]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nanowatch: error: --gpu-source") and err.count("\n") == 1 and "\x1b" not in err
+
+
+@pytest.mark.parametrize("url", ["http://node\x1b[2J/metrics", "http://node/\x1b[2J", "http://node\n/metrics"])
+def test_control_characters_in_a_url_are_said_to_be_that(url: str) -> None:
+    # an escape's `[` in the host was answered "an IPv6 address goes whole in brackets"
+    with pytest.raises(GpuSourceError, match="holds control characters; not a URL"):
+        parse_endpoint(url)
 
 
 def test_a_host_name_idna_refuses_is_a_reason_not_a_traceback() -> None:

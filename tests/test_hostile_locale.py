@@ -106,3 +106,28 @@ def test_the_colour_systems_textual_knows_are_taken(monkeypatch, value: str) -> 
     monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", value)
     monkeypatch.setattr(sys, "__stderr__", io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
     cli.check_unicode_terminal()
+
+
+@pytest.mark.parametrize("value", ["os:getcwd", "os:no_such_name", "collections:OrderedDict", "no_such_module:X", ":",
+                                   "\x1b]0;x\x07:Driver"])
+def test_a_textual_driver_that_cannot_be_loaded_is_refused_in_one_line(monkeypatch, value: str) -> None:
+    """Textual imports TEXTUAL_DRIVER's `module:Class` itself: `os:getcwd` was a traceback (exit 1), a
+    module not there was blamed on the install ("reinstall nanowatch")."""
+    from monitor import cli
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("TEXTUAL_DRIVER", value)
+    with pytest.raises(cli.UsageError) as e:
+        cli.check_unicode_terminal()
+    message = str(e.value)
+    assert message.startswith("TEXTUAL_DRIVER=") and "not a Textual driver class" in message
+    assert "\x1b" not in message and "\n" not in message
+
+
+def test_a_textual_driver_that_loads_is_taken(monkeypatch) -> None:
+    from monitor import cli
+
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.headless_driver:HeadlessDriver")
+    monkeypatch.setattr(sys, "__stderr__", io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
+    cli.check_unicode_terminal()

@@ -98,3 +98,11 @@ def test_gpu_events() -> None:
     assert str(broken) not in s.snapshot().warnings  # sampling is back
     s.ingest([GpuFailed(GpuUnavailable("the NVIDIA driver is not loaded"))])
     assert s.snapshot().gpu_status == "GPU telemetry unavailable: the NVIDIA driver is not loaded"
+
+
+def test_one_unknown_line_is_counted_as_one_line() -> None:
+    s = session(FakeClock())
+    s.ingest([LinesRead([(None, b"hello")])])
+    assert s.snapshot().warnings[0].startswith("1 line read, not recognised as a line of a training log")  # was "1 lines"
+    s.ingest([LinesRead([(None, b"world")])])
+    assert s.snapshot().warnings[0].startswith("2 lines read, none recognised")

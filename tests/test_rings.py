@@ -16,7 +16,7 @@ import pytest
 
 import monitor
 
-GLUE = {"monitor.cli", "monitor.flags", "monitor.arguments", "monitor.offline", "monitor.session", "monitor.reading", "monitor.inbox", "monitor.live", "monitor.multi",
+GLUE = {"monitor.cli", "monitor.flags", "monitor.arguments", "monitor.offline", "monitor.session", "monitor.reading", "monitor.logcut", "monitor.inbox", "monitor.live", "monitor.multi",
         "monitor.alerting"}
 FORBIDDEN_IN_PURE = {"textual", "watchdog", "pynvml", "rich", "prometheus_client"}
 ROOT = Path(__file__).resolve().parent.parent

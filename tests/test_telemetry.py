@@ -74,13 +74,17 @@ def test_without_a_counter_power_is_integrated_and_labelled() -> None:
     assert reading is not None and reading.source == "gpu-log"
 
 
-def test_a_short_gap_at_the_end_is_held_at_the_last_reading_a_long_one_is_not() -> None:
+def test_a_short_gap_at_the_start_is_held_at_the_first_reading_the_end_is_not() -> None:
+    """Sampling that began just after the window did is filled with the first reading; past
+    the newest sample nothing is measured yet, so nothing is counted there."""
     tel = Telemetry()
-    tel.add([sample(0.0, energy_j=0.0, power_w=100.0), sample(1.0, energy_j=100.0, power_w=100.0)])
-    held = tel.energy(0.0, 2.5)
-    assert held is not None and held.energy_j == pytest.approx(250.0) and held.end_t == 2.5
-    far = tel.energy(0.0, 60.0)
-    assert far is not None and far.energy_j == pytest.approx(100.0) and far.end_t == 1.0
+    tel.add([sample(1.0, energy_j=0.0, power_w=100.0), sample(2.0, energy_j=100.0, power_w=100.0)])
+    held = tel.energy(0.0, 2.0)
+    assert held is not None and held.energy_j == pytest.approx(200.0) and (held.start_t, held.end_t) == (0.0, 2.0)
+    early = tel.energy(-5.0, 2.0)
+    assert early is not None and early.energy_j == pytest.approx(100.0) and early.start_t == 1.0
+    late = tel.energy(1.0, 3.5)
+    assert late is not None and late.energy_j == pytest.approx(100.0) and late.end_t == 2.0
 
 
 def test_no_energy_without_two_samples_or_outside_them() -> None:
@@ -176,7 +180,7 @@ def test_recorded_counter_energy_is_exact_and_power_integration_close(name: str)
 
 
 def _reference_energy(trace: list[GpuSample], t0: float, t1: float) -> float | None:
-    """Every span between samples, weighted by its share inside [t0, t1], end gaps held: the
+    """Every span between samples, weighted by its share inside [t0, t1], a start gap held: the
     definition that Telemetry.energy answers with running sums."""
     from monitor.core.telemetry import HOLD_MIN_S
 
@@ -204,11 +208,12 @@ def _reference_energy(trace: list[GpuSample], t0: float, t1: float) -> float | N
     if not used:
         return None
     total = sum(e * (min(b, t1) - max(a, t0)) / (b - a) for a, b, e, _, _ in used)
-    hold_s = max(HOLD_MIN_S, 2 * float(np.median([b - a for a, b, *_ in spans])))
-    start, end = max(t0, used[0][0]), min(t1, used[-1][1])
-    for gap, power in ((start - t0, used[0][3].power_w), (t1 - end, used[-1][4].power_w)):
-        if 0 < gap <= hold_s and power is not None:
-            total += gap * power
+    # a gap at the start of up to two periods of the first span is held at its first reading;
+    # past the newest sample nothing is counted
+    a, b, _, x, _ = used[0]
+    gap = max(t0, a) - t0
+    if 0 < gap <= max(HOLD_MIN_S, 2 * (b - a)) and x.power_w is not None:
+        total += gap * x.power_w
     return total
 
 

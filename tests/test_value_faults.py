@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 
 from monitor.cli import main
-from monitor.core.telemetry import Telemetry
+from monitor.core.telemetry import POWER_LAG_S, Telemetry
 from monitor.sources.smicsv import parse_gpu_csv
 
 LINE = "iter 0: loss 4.0000, time 100.00ms, mfu 10.00%\n"
@@ -81,13 +81,24 @@ def test_impossible_readings_are_dropped_per_sample() -> None:
     assert [s.vram_used_bytes for s in samples] == [1000 * 2**20, 1000 * 2**20, None, 1000 * 2**20]
 
 
+def test_an_impossible_memory_reading_is_unknown() -> None:
+    # 10^26 MiB used was shown as `VRAM 97656250000000004653056.0 GiB`
+    text = HEADER + _row(0, "0", "300 W", "99999999999999999999999999 MiB") + _row(1, "0", "300 W", "1000 MiB")
+    samples, bad = parse_gpu_csv(text.splitlines())
+    assert bad == 0 and [s.vram_used_bytes for s in samples] == [None, 1000 * 2**20]
+    assert [s.power_w for s in samples] == [300.0, 300.0]
+
+
 def test_intermittent_na_power_keeps_the_trace() -> None:
     rows = [_row(t, "0", "300 W" if t % 2 == 0 else "[N/A]") for t in range(21)]
     samples, _ = parse_gpu_csv((HEADER + "".join(rows)).splitlines())
     telemetry = Telemetry("gpu-log")
     telemetry.add(samples)
     reading = telemetry.energy(samples[0].t, samples[-1].t)
-    assert reading is not None and reading.energy_j == pytest.approx(300.0 * 20, rel=0.01)
+    # the whole trace at 300 W, counted up to the newest reading (which describes the half
+    # second before it: POWER_LAG_S)
+    assert reading is not None and reading.end_t == samples[-1].t - POWER_LAG_S
+    assert reading.energy_j == pytest.approx(300.0 * (reading.end_t - reading.start_t), rel=0.01)
 
 
 def test_a_csv_without_units_is_read_in_nvidia_smi_units() -> None:

@@ -1,6 +1,7 @@
 """The finish-time band: split conformal prediction (Vovk et al. 2005; Lei et al. 2018,
 "Distribution-free predictive inference for regression") on the relative finish-time errors
-of recorded runs, per bucket of progress, scaled by how much timing has been seen, and
+of recorded runs, per bucket of progress, scaled by how much timing has been seen and by the
+share of the time to come in evals (`unit`), and
 calibrated apart while other processes share the run's GPUs (Mondrian, see `Bands`).
 
 PURE ring: no I/O, no textual/watchdog/pynvml imports.
@@ -29,12 +30,20 @@ ALPHA = 0.10
 #: logs every 100 steps (20 lines at half-way) rises from 77% to 84% at 64 and no further
 #: until 256, where another run falls under 90%; the mean width grows with it.
 SEEN_SAMPLES = 64.0
+#: The evals still to come shift together: an eval's compute moves with the step speed, and
+#: checkpoints grow or stop as val improves, so their part of the error is one correlated
+#: quantity that does not shrink with the evals measured or left (see `unit`). EVAL_UNIT is its
+#: size against the train part's with very many samples seen. Chosen leave one run out on the 48
+#: fitted runs (1, 2, 3, 3.5, 4, 5 looked at; BENCHMARKS.md, "Correlated evals in the band"): at 3
+#: the held-out band is 1 point narrower (mean width / duration 30.2 -> 29.2%) at the same coverage;
+#: 4 held one more run at 90% but narrowed the studied runs with few evals (h200i 8 -> 7 of 15).
+EVAL_UNIT = 3.0
 
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """Quantiles of the signed relative error (true finish - predicted) / predicted time to come
-    / seen_factor(samples), per bucket (see `bucket`); None where no calibration run reached
+    / unit(samples, eval share), per bucket (see `bucket`); None where no calibration run reached
     that bucket."""
 
     low: tuple[float | None, ...]
@@ -82,6 +91,16 @@ def seen_factor(samples: int) -> float:
     return math.sqrt(1.0 + SEEN_SAMPLES / max(1, samples))
 
 
+def unit(samples: int, eval_share: float = 0.0) -> float:
+    """The scale of an estimate's relative error, the conformity score's divisor (locally weighted
+    conformal scores, Lei et al. 2018, section 5.2): with `eval_share` (0..1) of the predicted time
+    to come in evals, the rest is steps, whose error shrinks with the steady samples seen
+    (seen_factor), and the evals are one quantity that shifts as a whole (EVAL_UNIT):
+    sqrt((seen_factor(samples) * (1 - s))^2 + (EVAL_UNIT * s)^2). seen_factor(samples) without evals."""
+    s = min(max(eval_share, 0.0), 1.0) if math.isfinite(eval_share) else 0.0
+    return math.hypot(seen_factor(samples) * (1.0 - s), EVAL_UNIT * s)
+
+
 def conformal_level(n: int, alpha: float) -> float:
     """Split-conformal quantile level with the finite-sample correction: the
     ceil((n + 1)(1 - alpha)) / n empirical quantile of n calibration scores covers a new
@@ -92,18 +111,24 @@ def conformal_level(n: int, alpha: float) -> float:
     return min(1.0, math.ceil((n + 1) * (1.0 - alpha)) / n)
 
 
-def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: float = ALPHA) -> Calibration:
-    """A table from per-run errors: run name -> (progress, samples, signed relative error) at
-    every scored line. Lines of one run are not exchangeable with another's, runs are: each
-    run's score in a bucket is the pair of its own alpha/2 and 1 - alpha/2 error quantiles
+#: A calibration row: (progress, samples, signed relative error), or with the share of the time
+#: to come in evals after it (see `unit`; 0 where left out).
+Row = tuple[float, int, float] | tuple[float, int, float, float]
+
+
+def calibrate(errors: Mapping[str, Iterable[Row]], alpha: float = ALPHA) -> Calibration:
+    """A table from per-run errors: run name -> (progress, samples, signed relative error[, eval
+    share]) at every scored line. Lines of one run are not exchangeable with another's, runs are:
+    each run's score in a bucket is the pair of its own alpha/2 and 1 - alpha/2 error quantiles
     (the band that would have held 1 - alpha of its lines there), and the bucket's bounds are
     the split-conformal quantile of those scores over the runs that reached it. Each error is
-    divided by seen_factor(samples) first, so a line from few samples weighs as one from many."""
+    divided by unit(samples, eval share) first, so a line from few samples weighs as one from
+    many, and one whose time to come is mostly evals as one that is mostly steps."""
     per: list[dict[str, list[float]]] = [{} for _ in range(N_BUCKETS)]
     for name, rows in errors.items():
-        for progress, samples, err in rows:
+        for progress, samples, err, *share in rows:
             if math.isfinite(err):
-                per[bucket(progress, samples)].setdefault(name, []).append(err / seen_factor(samples))
+                per[bucket(progress, samples)].setdefault(name, []).append(err / unit(samples, *share))
     low: list[float | None] = []
     high: list[float | None] = []
     for runs in per:
@@ -125,17 +150,21 @@ def calibrate(errors: Mapping[str, Iterable[tuple[float, int, float]]], alpha: f
 CLASSES = ("alone", "shared", "harmless")
 
 
-def calibrate_split(errors: Mapping[str, Iterable[tuple[float, int, float, bool | str]]],
-                    alpha: float = ALPHA) -> Bands:
-    """Bands from per-run errors: run name -> (progress, samples, signed relative error, class)
-    at every scored line, the class one of CLASSES (or a bool: GPU shared or not); each class
-    calibrated as `calibrate` does on its lines only. A bucket no run reached in the shared
-    class takes the alone table's bounds there, and in the harmless class the shared table's."""
-    rows = {name: [(p, k, e, c if isinstance(c, str) else CLASSES[int(c)]) for p, k, e, c in r]
+def calibrate_split(
+    errors: Mapping[str, Iterable[tuple[float, int, float, bool | str] | tuple[float, int, float, bool | str, float]]],
+    alpha: float = ALPHA,
+) -> Bands:
+    """Bands from per-run errors: run name -> (progress, samples, signed relative error, class[,
+    eval share]) at every scored line, the class one of CLASSES (or a bool: GPU shared or not);
+    each class calibrated as `calibrate` does on its lines only. A bucket no run reached in the
+    shared class takes the alone table's bounds there, and in the harmless class the shared table's."""
+    rows = {name: [(p, k, e, c if isinstance(c, str) else CLASSES[int(c)], share[0] if share else 0.0)
+                   for p, k, e, c, *share in r]
             for name, r in errors.items()}
 
     def table(cls: str) -> Calibration:
-        return calibrate({n: v for n, r in rows.items() if (v := [(p, k, e) for p, k, e, c in r if c == cls])}, alpha)
+        return calibrate({n: v for n, r in rows.items()
+                          if (v := [(p, k, e, s) for p, k, e, c, s in r if c == cls])}, alpha)
 
     def filled(cal: Calibration, under: Calibration) -> Calibration:
         return Calibration(tuple(u if c is None else c for c, u in zip(cal.low, under.low)),
@@ -147,12 +176,12 @@ def calibrate_split(errors: Mapping[str, Iterable[tuple[float, int, float, bool 
     return Bands(alone, shared, harmless)
 
 
-def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, float] | None:
-    """(low, high) relative errors for an estimate at `progress` from `samples` samples (the
-    bucket's, times seen_factor(samples)); a bucket no calibration run reached borrows the
-    nearest earlier one (wider)."""
+def interval(cal: Calibration, progress: float, samples: int, eval_share: float = 0.0) -> tuple[float, float] | None:
+    """(low, high) relative errors for an estimate at `progress` from `samples` samples with
+    `eval_share` of the time to come in evals (the bucket's, times unit(samples, eval_share)); a
+    bucket no calibration run reached borrows the nearest earlier one (wider)."""
     k = bucket(progress, samples)
-    f = seen_factor(samples)
+    f = unit(samples, eval_share)
     while k >= 0:
         lo, hi = cal.low[k], cal.high[k]
         if lo is not None and hi is not None:
@@ -163,14 +192,14 @@ def interval(cal: Calibration, progress: float, samples: int) -> tuple[float, fl
 
 def widen(
     low: float, high: float, *, cal: Calibration | None, finish: float, now: float, scale_s: float,
-    progress: float, samples: int, lag_s: float = 0.0,
+    progress: float, samples: int, lag_s: float = 0.0, eval_share: float = 0.0,
 ) -> tuple[float, float]:
     """The band: the model's own (`low`, `high`, epoch s) joined with the conformal band
-    around `finish` when `scale_s` seconds are predicted still to come; never before `now`.
-    `lag_s`: the run may be up to that far ahead of the newest line read (block-buffered
-    output, tracker.burst_lag_s), so the finish may come that much earlier: the low side
-    reaches from `finish - lag_s` (see `lagged_error`)."""
-    q = None if cal is None else interval(cal, progress, samples)
+    around `finish` when `scale_s` seconds are predicted still to come, `eval_share` of them in
+    evals; never before `now`. `lag_s`: the run may be up to that far ahead of the newest line
+    read (block-buffered output, tracker.burst_lag_s), so the finish may come that much earlier:
+    the low side reaches from `finish - lag_s` (see `lagged_error`)."""
+    q = None if cal is None else interval(cal, progress, samples, eval_share)
     low = min(low, max(now, finish - lag_s))
     if q is not None:
         low = min(low, max(now, finish - lag_s + q[0] * scale_s))

@@ -151,7 +151,8 @@ def project_energy(energy_j: float, power: PowerSplit, train_remaining_s: float 
 
 #: Power for the projection comes from the span holding at most this many recent evals.
 RECENT_EVALS = 16
-#: Sampling that starts this much after the run's first line is reported as partial.
+#: Sampling that starts this much after the run's first line, or stops this much before the
+#: end of its window, is reported as partial.
 COVERAGE_SLACK_S = 10.0
 
 
@@ -182,19 +183,36 @@ class GpuFields:
     warnings: tuple[str, ...] = ()
 
 
+def energy_end(run: Run, now: float, ended_by_lines: bool, writer_exit_t: float | None,
+               settle_s: float) -> float:
+    """Where the run's energy stops counting: at its last line once the log says it ended
+    (finished, a traceback, a kill line); at the exit of the process that wrote it once that
+    was seen (`writer_exit_t`, with no line more than `settle_s` after it: those were written
+    before it), since that process held its GPUs until then whatever it printed last; else
+    now. The end only moves forward as a live run is read, so the energy never goes back."""
+    last = run.last_line_t
+    if ended_by_lines and last is not None:
+        return min(now, last)
+    if writer_exit_t is not None and (last is None or last <= writer_exit_t + settle_s):
+        return min(now, writer_exit_t if last is None else max(writer_exit_t, last))
+    return now
+
+
 def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float, ended: bool,
-               price_per_kwh: float, pue: float) -> GpuFields:
+               price_per_kwh: float, pue: float, end: float | None = None) -> GpuFields:
     """The GPU, CPU energy and cost fields of the current run. The run's energy counts from
-    its first line to now, or to its last line once it ended. Only the run's own GPUs count:
-    a run whose processes hold no GPU has no GPU energy (None, never another job's); CPU
-    energy counts where the host measures it."""
+    its first line to `end` (energy_end; default now, or the last line once it `ended`).
+    Only the run's own GPUs count: a run whose processes hold no GPU has no GPU energy
+    (None, never another job's); CPU energy counts where the host measures it. Before the
+    run's first line there is no run to count for: no energy."""
     if telemetry is None:
         return GpuFields()
     out = GpuFields(gpu_status=telemetry.status)
     choice = telemetry.choice
     warnings = [choice.note] if choice is not None and choice.note else []
     start = run.first_t
-    end = min(now, run.last_line_t) if ended and run.last_line_t is not None else now
+    if end is None:
+        end = energy_end(run, now, ended, None, 0.0)
     cpu_j, cpu_final_j = _cpu_energy(telemetry, run, est, start, end, ended)
     gpu_j: float | None = None
     gpu_final_j: float | None = None
@@ -224,7 +242,7 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
         # Without the run's start time (its lines were in the file before we came), energy
         # counts from the first GPU sample, and says so.
         base = telemetry.first_t if start is None else start
-        reading = None if base is None else telemetry.energy(base, end)
+        reading = None if base is None or not run.lines else telemetry.energy(base, end)
         if reading is not None and base is not None:
             gpu_j = reading.energy_j
             final = gpu_j if ended else _projection(telemetry, run, est, base)
@@ -245,6 +263,9 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
                 warnings.append("energy counts from the first GPU sample: the run's start time is unknown")
             elif reading.start_t > start + COVERAGE_SLACK_S:
                 warnings.append(f"energy leaves out the run's first {reading.start_t - start:.0f} s (GPU samples start later)")
+            if start is not None and end - reading.end_t > COVERAGE_SLACK_S:
+                # energy is counted up to the newest sample, never extrapolated: say how far that is
+                warnings.append(f"energy leaves out the last {end - reading.end_t:.0f} s (no GPU sample since)")
     # The CPU counts in the cost only where it is measured; the GPUs only where they are the run's.
     return replace(
         out, cpu_energy_j=cpu_j, cpu_energy_final_j=cpu_final_j, cpu_status=telemetry.cpu_status,
@@ -295,7 +316,10 @@ def _projection(telemetry: Telemetry, run: Run, est: Estimate, start: float) -> 
     power = split_power(telemetry, steady_t, last_t, windows)
     if so_far is None or power is None:
         return None
-    return project_energy(so_far.energy_j, power, est.train_remaining_s, est.eval_remaining_s)
+    # what the samples have not reached yet (the newest lags the last line) is still to come
+    unmeasured_s = max(0.0, last_t - so_far.end_t)
+    train_s = None if est.train_remaining_s is None else est.train_remaining_s + unmeasured_s
+    return project_energy(so_far.energy_j, power, train_s, est.eval_remaining_s)
 
 
 def _row(telemetry: Telemetry, s: GpuSample, since_t: float | None) -> GpuRow:

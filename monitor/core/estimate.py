@@ -73,6 +73,9 @@ class Estimate:
     progress: float | None = None
     #: the unit of the band's relative errors: the predicted time still to come (s)
     scale_s: float | None = None
+    #: the share of `scale_s` that is evals still to come (the model's evals left x eval pause), 0..1:
+    #: the band's eval part, one quantity that shifts as a whole (band.unit)
+    eval_share: float = 0.0
     #: the run may be this far (s) ahead of its newest line (block-buffered output): the
     #: band's low side reaches that much earlier (band.widen), and `finish` is taken LEAD_SHARE
     #: of it earlier than `read_finish`
@@ -244,12 +247,13 @@ def estimate(
     finish = lead(now, read_finish, lag)
     remaining = finish - now
     share = remaining / model_total if model_total > 0 else 0.0
+    eval_share = min(1.0, n_pauses * pause_s / scale) if scale > 0 else 0.0
     listed = bool(contention) and contention[-1][1] > 0
     shared, harmless = listed and not speed.harmless, listed and speed.harmless
     if calibration is not None:
         low, high = widen(min(low, read_finish), max(high, read_finish), cal=calibration.of(shared, harmless),
                           finish=read_finish, now=now, scale_s=scale, progress=progress, samples=speed.samples,
-                          lag_s=lag)
+                          lag_s=lag, eval_share=eval_share)
         low, high = min(low, finish), max(high, finish)
     return Estimate(
         step_time_s=base.step_time_s,
@@ -268,6 +272,7 @@ def estimate(
         samples=base.samples,
         progress=progress,
         scale_s=scale,
+        eval_share=eval_share,
         methods=tuple(sorted((m, now + v - credit) for m, v in totals.items())),
         change_announced=speed.announced,
         next_line_s=next_gap,

@@ -4,7 +4,8 @@ runs (do not edit by hand). PURE ring: constants only.
 BLEND: weights of the methods model, long, wallclock per cell of monitor.core.blend.cell (progress
 buckets, then the same after a speed-up), fitted on the runs' lines (monitor.core.blend.fit).
 BANDS: signed relative errors (true finish - predicted) / predicted time to come of the
-blended estimate, quantiles at 0.05 and 0.95 with the finite-sample correction
+blended estimate in units of monitor.core.band.unit (steady samples seen, share of evals to come),
+quantiles at 0.05 and 0.95 with the finite-sample correction
 over runs, per bucket of monitor.core.band.bucket; `alone` from the lines where the run had its GPUs
 to itself, `shared` from those where other processes were on them and the run ran slower beside them
 (or nothing showed yet that it did not), `harmless` from those where it ran as fast as alone (runs:
@@ -41,18 +42,18 @@ BLEND = Blend(
 
 BANDS = Bands(
     alone=Calibration(
-        low=(-0.081919, -0.068009, -0.039932, -0.055915, -0.058805, -0.103277, -0.090769, -0.088957, -0.146402,),
-        high=(0.135805, 0.420346, 0.274560, 0.182179, 0.120080, 0.110887, 0.107160, 0.122057, 0.176230,),
+        low=(-0.119176, -0.071310, -0.045354, -0.065106, -0.056444, -0.108627, -0.101328, -0.089339, -0.112623,),
+        high=(0.189142, 0.545843, 0.322084, 0.229175, 0.118449, 0.112618, 0.112772, 0.114152, 0.127683,),
         runs=47,
     ),
     shared=Calibration(
-        low=(-0.187375, -0.214649, -0.342719, -0.381193, -0.398802, -0.267189, -0.274567, -0.119655, -0.247763,),
-        high=(0.406149, -0.080013, 0.162115, 0.740632, 0.812366, 1.004058, 0.647669, 0.163354, 0.327146,),
+        low=(-0.267188, -0.296083, -0.398348, -0.427924, -0.396892, -0.270646, -0.311399, -0.125789, -0.269370,),
+        high=(0.577257, -0.101912, 0.187667, 0.725364, 0.773797, 0.874786, 0.767666, 0.175334, 0.307063,),
         runs=18,
     ),
     harmless=Calibration(
-        low=(-0.044701, -0.214649, -0.342719, -0.040269, -0.044914, -0.112861, -0.089004, -0.062857, -0.109810,),
-        high=(0.037404, -0.080013, 0.162115, 0.154701, 0.882629, 0.920076, 0.194109, 0.178264, 0.197528,),
+        low=(-0.064152, -0.296083, -0.398348, -0.051224, -0.046987, -0.131969, -0.101557, -0.068994, -0.070991,),
+        high=(0.053590, -0.101912, 0.187667, 0.182899, 0.798648, 0.823607, 0.213420, 0.200059, 0.104944,),
         runs=13,
     ),
 )

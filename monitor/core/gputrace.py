@@ -22,11 +22,14 @@ if TYPE_CHECKING:
 #: and newer GPUs (nvidia-smi --help-query-gpu), so a reading describes the moment half a
 #: second before its timestamp; integrated power is shifted back by that much.
 POWER_LAG_S = 0.5
-#: The shortest gap at the ends of a window that is filled with the nearest power reading.
+#: A gap at the start of a window (sampling began after it) of up to two sampling periods, and
+#: at least this long, is filled with the first power reading. The end of a window is never filled: past the newest sample nothing is
+#: measured yet, and a reading held there is taken back when the next sample shows less.
 HOLD_MIN_S = 2.0
-#: How many of the newest spans between samples give the typical sampling period (hold_s).
-PERIOD_SPANS = 1024
-#: The newest samples a trace always keeps exactly (more than PERIOD_SPANS + 1, for hold_s).
+#: A window that ends at a log's last line is measured by the samples after it: a replay that
+#: stops there reads its GPU log this far on (the power reading's lag and two 1-s periods).
+END_READ_S = POWER_LAG_S + HOLD_MIN_S
+#: The newest samples a trace always keeps exactly.
 TAIL_SAMPLES = 4096
 #: ... and every sample this recent: a stall's window (report.busy_fraction from the last
 #: line) is first asked up to report.STALL_UNTIMED_S = 1800 s after its start.
@@ -124,7 +127,6 @@ class GpuTrace:
         self._tail_span: Span | None = None  # the newest valid span dropped
         self._dropped_peak = -math.inf
         self._dropped_counts = (0, 0)  # (known, busy) utilisation samples dropped
-        self._hold: tuple[int, float] | None = None  # (samples, hold_s)
 
     @property
     def _cums(self) -> tuple[Column, Column, Column]:
@@ -243,9 +245,11 @@ class GpuTrace:
 
     def energy(self, t0: float, t1: float) -> tuple[float, float, float, float, float] | None:
         """(energy, seconds by counter, seconds by power, covered start, covered end) in
-        [t0, t1]; a span cut by the window counts by the share inside it. A short gap at
-        either end of the window (up to two sampling periods: the newest reading lags `now`)
-        is held at the nearest power reading."""
+        [t0, t1]; a span cut by the window counts by the share inside it. A short gap at the
+        start of the window (up to two sampling periods: sampling began after it) is held at
+        the first power reading; the end counts up to the newest sample and no further, so the
+        energy of a window that grows never goes down as samples come (the covered end says
+        how far it got)."""
         self.update()
         first, last = self.edges(t0, t1)
         if first.k >= last.k or first.span is None or last.span is None:
@@ -266,24 +270,14 @@ class GpuTrace:
                 else:
                     power_s -= outside
         start, end = max(t0, s0.a), min(t1, s1.b)
-        hold_s = self._hold_s()
-        for gap, power in ((start - t0, s0.power_a), (t1 - end, s1.power_b)):
-            if 0 < gap <= hold_s and math.isfinite(power):
-                total += gap * power
-                power_s += gap
-        if start - t0 <= hold_s and math.isfinite(s0.power_a):
+        gap = start - t0
+        # two sampling periods where the window starts (its first span), not the newest ones:
+        # what the start gets does not change as samples come
+        if gap <= max(HOLD_MIN_S, 2 * (s0.b - s0.a)) and math.isfinite(s0.power_a):
+            total += gap * s0.power_a
+            power_s += gap
             start = t0
-        if t1 - end <= hold_s and math.isfinite(s1.power_b):
-            end = t1
         return total, counter_s, power_s, start - lag, end - lag
-
-    def _hold_s(self) -> float:
-        """Two typical sampling periods (the median of the newest PERIOD_SPANS spans), at least
-        HOLD_MIN_S; worked out again only when samples came."""
-        if self._hold is None or self._hold[0] != len(self.t):
-            recent = self.t.values[-PERIOD_SPANS - 1 :]
-            self._hold = (len(self.t), max(HOLD_MIN_S, 2 * float(np.median(np.diff(recent)))))
-        return self._hold[1]
 
     # -- utilisation and VRAM ---------------------------------------------------------------
 

@@ -39,6 +39,9 @@ FWD_FRACTION_HIGH = 0.7
 #: of the recorded runs; an assumption elsewhere, hence the band's 0.5x..2x).
 CHECKPOINT_BYTES_PER_PARAM = 12
 CHECKPOINT_WRITE_BPS = 1.5e9
+#: How much slower than CHECKPOINT_WRITE_BPS a save may be: the config's prediction spans 0.5x
+#: to 2x of it; the 1x H200 host of h200k wrote at 0.85 GB/s (25M params: 0.35 s; 85M: 1.2 s).
+SAVE_SLOWER = 2.0
 #: Half-width of the band in standard deviations (about 95% for a normal error).
 BAND_Z = 2.0
 #: Relative spread of single eval pauses assumed until three have been measured: above
@@ -241,6 +244,23 @@ def _save_s(run: Run, plan: Plan) -> float:
     return run.params * CHECKPOINT_BYTES_PER_PARAM / CHECKPOINT_WRITE_BPS
 
 
+def _compiles_eval(run: Run, plan: Plan, eval_every: int) -> bool:
+    """The process's first eval is still to come or in view and will pay for compiling the eval
+    graph: a process the log shows compiled (torch.compile builds the eval-mode graph at its first eval)
+    whose first logged step held no eval (a fresh nanoGPT run evaluates at step 0, inside its
+    first line's warm-up; a run resumed from a step off the eval grid does not: 2.65 s against
+    1.0 s for its later evals, BENCHMARKS.md "h200k traced"), with every eval of it in view."""
+    # the log must say so ("compiling the model...", or compile = True in its config): nanoGPT's
+    # default alone does not show the process compiled
+    shown = run.compiling or run.config.get("compile") is True
+    if not shown or plan.compiled is not True or not run.n_iters or not eval_every:
+        return False
+    first = int(run.iters.head[0])
+    if first % eval_every == 0 or any(e.iter == first for e in run.evals):
+        return False
+    return int(run.iters.values[-1]) - first <= MAX_EVALS * eval_every
+
+
 def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left: int,
                before: np.ndarray | None = None, bursty: bool = False) -> Pause | None:
     """Seconds each coming eval will add, with a band; None when nothing says. `before`: the
@@ -249,6 +269,8 @@ def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left:
     has measured RECENT_EVALS of its own, so one slow eval after a restart is not the rule.
     `bursty`: the log's lines come in block-buffered flushes (Tracker.burst_share)."""
     pauses = _measured_pauses(run, plan, eval_every, step_s, bursty)
+    if len(pauses) and _compiles_eval(run, plan, eval_every):
+        pauses = pauses[1:]  # the first was a compile: later evals do not pay for it again
     if before is not None and len(before) and len(pauses) < RECENT_EVALS:
         pauses = np.concatenate([before[-RECENT_EVALS:], pauses])
     if len(pauses):
@@ -257,7 +279,13 @@ def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left:
         half = BAND_Z * spread * math.sqrt(1.0 / len(pauses) + 1.0 / max(1, evals_left)) * mid
         # a checkpoint's write slows as the page cache fills with the dirty pages of the ones
         # before it: the high side allows one more save at the configured rate (_save_s)
-        return Pause(mid, max(0.0, mid - half), mid + max(half, _save_s(run, plan)), "measured")
+        low = max(0.0, mid - half)
+        if run.config.get("always_save_checkpoint") is False:
+            # nanoGPT saves only while val loss improves: the saves in the pauses measured may
+            # stop at any eval (an overfitting run), so the low side allows evals without them,
+            # the save at up to SAVE_SLOWER x the configured rate (BENCHMARKS.md, "h200k traced")
+            low = min(low, max(0.0, mid - SAVE_SLOWER * _save_s(run, plan)))
+        return Pause(mid, low, mid + max(half, _save_s(run, plan)), "measured")
     step0 = _step0_eval_s(run, plan)
     if plan.eval_iters and plan.grad_accum:
         # eval_iters batches of each of 2 splits, forward only, against grad_accum

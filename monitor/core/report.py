@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from monitor.core.energy import flops_per_token, gpu_fields
+from monitor.core.energy import energy_end, flops_per_token, gpu_fields
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.folds import RECENT_PRINTED
 from monitor.core.history import NO_SERIES, chart_series, shown_notes, val_series
@@ -189,7 +189,8 @@ def build(
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
     if fmt is None and state.lines:
-        unknown = f"{state.lines:,} lines read, none recognised as a line of a training log ({FAMILY_NAMES})"
+        read = f"{state.lines:,} lines read, none" if state.lines != 1 else "1 line read, not"
+        unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
     if left and writer_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
         reach = "" if status == "interrupted" else ": whether the run reached its end is not known (pass --max-iters)"
@@ -199,7 +200,12 @@ def build(
     buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
     warnings = (*warnings, buffered) if buffered else warnings
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
-    gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue)
+    # energy stops at the last line of a run the log says has ended, at its writer's exit once seen
+    exit_t = writer_exit.t if writer_exit is not None and run is state.current and (
+        run.first_t is None or writer_exit.t >= run.first_t) else None
+    by_lines = (finished or ended) and not (left and status == "interrupted" and run.crash is None)
+    end = energy_end(run, now, by_lines, exit_t, WRITER_SETTLE_S)
+    gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue, end)
     loss_series, step_series = chart_series(run) if charts else (NO_SERIES, NO_SERIES)
     warnings = (*warnings, *gpu.warnings)
     return Snapshot(
@@ -339,6 +345,9 @@ def _warnings(
     run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None
 ) -> tuple[str, ...]:
     out = []
+    if run.continued:  # the steps before the cut are no longer in the file: say where they are from
+        times = len(run.continued)
+        out.append(run.continued[-1].text() + (f" ({times} times)" if times > 1 else ""))
     if run.nan_losses:
         out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
     ahead = [s for s in run.schedule_changes if run.last_iter is None or s > run.last_iter]

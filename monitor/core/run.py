@@ -6,8 +6,10 @@ PURE ring: no I/O, no textual/watchdog/pynvml imports.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -70,6 +72,9 @@ class RunState:
         #: the lowest rank seen printing step lines (their prefix tags it; None: untagged): its
         #: end line ends a run, another rank's does not
         self.step_rank: int | None = None
+        #: the log started over (truncated, rotated) since the last step: its last step again is
+        #: a new run, not a repeated line (a cut log never repeats what it held)
+        self.started_over = False
 
     def steps_from_rank(self, rank: int) -> None:
         """Step lines tagged with `rank` were read."""
@@ -192,16 +197,19 @@ class RunState:
         if last is not None and event.iter <= last:
             # The last step again is a repeated line (a terminal copy duplicates lines), unless
             # the run said its loop was over and the line says otherwise: the next process's.
-            again = event.iter == last and (not run.ended or _same_step(run, event.iter, event.loss))
+            again = (event.iter == last and not self.started_over
+                     and (not run.ended or _same_step(run, event.iter, event.loss)))
             if again or (event.loss is not None and event.train_time_s is not None
-                         and _said_before(run, event.iter, event.loss, event.train_time_s)):
-                return False  # a repeated line: nothing new
+                         and (_said_before(run, event.iter, event.loss, event.train_time_s)
+                              or _inside_clock(run.iters.values, run.train_time_s.values, event.iter, event.train_time_s))):
+                return False  # a repeated line, or a copy of a line of this run that was not shown: nothing new
             run = self._new_run(t)
         elif run.crash is not None:
             # Training went on after an error was printed: it was not fatal.
             run.note(t, "warning", f"run continued after: {run.crash.message}")
             run.crash = None
             run.crash_ranks.clear()
+        self.started_over = False
         run.add_row(event.iter, NAN if event.loss is None else event.loss,
                     _measured(event.step_time_s, MAX_STEP_TIME_S), _measured(event.mfu, MAX_MFU),
                     NAN if t is None else t, _measured(event.train_time_s, MAX_TRAIN_TIME_S))
@@ -253,8 +261,10 @@ class RunState:
         steps = np.diff(iters)
         last = self.current.last_iter
         # after the run's end (its summary) its last step said otherwise starts the next run
-        after_end = (self.current.ended and last is not None and iters[0] == last
-                     and not _same_step(self.current, int(iters[0]), float(loss[0])))
+        after_end = (last is not None and iters[0] == last
+                     and (self.started_over or self.current.ended
+                          and not _same_step(self.current, int(iters[0]), float(loss[0]))))
+        self.started_over = False
         first_back = last is not None and iters[0] < last or after_end
         bounds = [0, *(np.flatnonzero(steps < 0) + 1).tolist(), n]
         if first_back:
@@ -297,6 +307,7 @@ class RunState:
         them) that all go to the current run: each step above the one before and the first
         above the run's last step (the caller checked). Their lines are not counted here
         (line_seen, lines_seen_at)."""
+        self.started_over = False
         _append_iterations(self.current, iters, loss, step_time_s, mfu, t, train_time_s, max_iters)
 
     def _withdraw(self) -> None:
@@ -341,6 +352,18 @@ def _said_before(run: Run, it: int, loss: float, train_time_s: float) -> bool:
             and run.loss.values[i] == loss and run.train_time_s.values[i] == train_time_s)
 
 
+def _inside_clock(iters: Sequence[int] | np.ndarray, clock_s: Sequence[float] | np.ndarray, it: int, clock: float) -> bool:
+    """True when step `it`, printed with training clock `clock`, lies inside the run whose kept
+    rows are (iters, clock_s), steps ascending: between two of its steps and strictly between
+    their clocks. Such a line going back is a copy of a line of this run that was not shown (a
+    poster pastes a line of the part they cut under the end); a new process starts its clock
+    again, and one that resumes prints its start-up lines first (a new run before its first step)."""
+    i = bisect.bisect_left(iters, it)
+    if not (0 < i < len(iters) and math.isfinite(clock) and clock > 0):
+        return False
+    return iters[i] != it and float(clock_s[i - 1]) < clock < float(clock_s[i])
+
+
 def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: np.ndarray | None) -> np.ndarray | None:
     """The rows of a block that _iteration would drop as copies (_said_before, row by row: a
     row going back starts a new run unless it copies a row of the run it goes back in); None
@@ -351,17 +374,20 @@ def _repeated_rows(run: Run, iters: np.ndarray, loss: np.ndarray, train_time_s: 
     ahead = np.maximum.accumulate(iters)
     if not (iters < np.concatenate(([np.iinfo(np.int64).min if last is None else last], ahead[:-1]))).any():
         return None
-    seen = {it: (x, c) for it, x, c in zip(run.iters.values.tolist(), run.loss.values.tolist(), run.train_time_s.values.tolist())}
+    steps, losses, clocks = run.iters.values.tolist(), run.loss.values.tolist(), run.train_time_s.values.tolist()
+    seen = dict(zip(steps, zip(losses, clocks)))
     repeated = np.zeros(len(iters), dtype=bool)
     for i, (it, x, c) in enumerate(zip(iters.tolist(), loss.tolist(), train_time_s.tolist())):
         if last is not None and it < last:
-            if math.isfinite(x) and math.isfinite(c) and seen.get(it) == (x, c):
+            if math.isfinite(x) and math.isfinite(c) and (seen.get(it) == (x, c) or _inside_clock(steps, clocks, it, c)):
                 repeated[i] = True
                 continue
-            seen = {}  # a new run starts with this row
+            seen, steps, clocks = {}, [], []  # a new run starts with this row
         elif last is not None and it == last:
             continue  # the same step again: a repeated line, dropped by the caller
-        seen[it] = (x, c)
+        seen[it] = (x, c)  # (steps rise here: `steps` stays sorted for _inside_clock)
+        steps.append(it)
+        clocks.append(c)
         last = it
     return repeated if repeated.any() else None
 

@@ -13,9 +13,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from monitor.core.columns import Column
-from monitor.core.gputrace import BUSY_UTIL_PCT, HOLD_MIN_S, KEEP_S, MAX_PINS, POWER_LAG_S, TAIL_SAMPLES, GpuTrace
+from monitor.core.gputrace import (
+    BUSY_UTIL_PCT,
+    END_READ_S,
+    HOLD_MIN_S,
+    KEEP_S,
+    MAX_PINS,
+    POWER_LAG_S,
+    TAIL_SAMPLES,
+    GpuTrace,
+)
 
-__all__ = ["ACTIVE_GAP_S", "BUSY_UTIL_PCT", "HOLD_MIN_S", "POWER_LAG_S", "CpuEnergySample", "EnergyReading",
+__all__ = ["ACTIVE_GAP_S", "BUSY_UTIL_PCT", "END_READ_S", "HOLD_MIN_S", "POWER_LAG_S", "CpuEnergySample", "EnergyReading",
            "GpuChoice", "GpuSample", "Reading", "Telemetry"]
 
 #: Changes of the other processes on the run's GPUs kept (Telemetry.contention), the newest.
@@ -187,7 +196,8 @@ class Telemetry:
 
     def cpu_energy_j(self, t0: float, t1: float) -> float | None:
         """CPU (package + DRAM) energy between t0 and t1, interpolated linearly between the
-        cumulative counter's samples; None unless samples cover at least half the window."""
+        cumulative counter's samples; None unless samples cover at least half the window. As
+        for the GPUs, nothing is counted past the newest sample (a live window's end)."""
         cpu = self._cpu
         if len(cpu.t) < 2 or t1 <= t0 or cpu.first_t is None:
             return None
@@ -196,7 +206,7 @@ class Telemetry:
         if b - a < 0.5 * (t1 - t0):
             return None
         inside = cpu.at(b, t1) - cpu.at(a, t0)
-        return inside * (t1 - t0) / (b - a)  # the uncovered ends at the mean power of the rest
+        return inside * (b - t0) / (b - a)  # the part before sampling began at the mean power of the rest
 
     @property
     def cpu_measured(self) -> bool:

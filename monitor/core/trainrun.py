@@ -41,6 +41,26 @@ class Note:
         return self.text if self.count == 1 else f"{self.text} × {self.count}"
 
 
+#: The words for each cause a follower gives for a log starting over (the file got smaller; its
+#: bytes already read changed; the path names another file).
+CAUSES = {"truncated": "truncated", "rewritten": "truncated", "replaced": "rotated"}
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """The log started over at step `from_step` and the same run went on at `at_step`."""
+
+    cause: str
+    from_step: int
+    at_step: int
+    t: float | None
+
+    def text(self) -> str:
+        """One short line for the events panel and the record's warnings."""
+        return (f"the log was {CAUSES.get(self.cause, self.cause)} at step {self.from_step:,}; "
+                f"the same run went on at step {self.at_step:,} (earlier steps kept)")
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     value: object
@@ -84,7 +104,8 @@ class Run(Steps):
         self.goes_on = False
         self.total_steps: int | None = None
         self.nan_losses = 0
-        self.warnings: list[str] = []
+        #: the times the log started over (truncated, rotated) and this run went on in it
+        self.continued: list[Continuation] = []
         self.notes: deque[Note] = deque(maxlen=MAX_NOTES)
         self.first_t: float | None = None
         #: the coarsest resolution of the line times (s): a printed timestamp's last digit

@@ -21,7 +21,7 @@ from monitor.core.sanitise import clean
 from monitor.core.telemetry import GpuSample
 from monitor.sources.fetch import Fetch, FetchError, http_get, shown_url
 from monitor.sources.problems import REASON_CHARS, GpuLost
-from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, gpu_name, within
+from monitor.sources.smicsv import MAX_GPU_INDEX, MAX_POWER_W, MAX_TEMP_C, gpu_name, vram, within
 
 POWER = "DCGM_FI_DEV_POWER_USAGE"  # W
 ENERGY = "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION"  # mJ since the driver loaded
@@ -70,6 +70,8 @@ class Endpoint:
 def parse_endpoint(text: str, gpus: Sequence[int] | None = None) -> Endpoint:
     """`http://node:9400/metrics#gpu=0,1`, `prom+http://prom:9090#Hostname=a,b`; `gpus`
     (from --gpus) selects by the `gpu` label where the URL does not say otherwise."""
+    if not text.strip().isprintable():  # an escape's `[` would read as an IPv6 bracket below
+        raise GpuSourceError(f"--gpu-source {shown_url(text)!r}: holds control characters; not a URL")
     try:
         parts = urllib.parse.urlsplit(text.strip())
     except ValueError:  # urllib's only reason here: "Invalid IPv6 URL"
@@ -292,6 +294,8 @@ class DcgmSource:
         names: dict[tuple[str, ...], str | None] = {}
         order: dict[tuple[str, ...], tuple[int, str, int, str]] = {}
         for endpoint_order, r in readings:
+            if not _gpu_label_ok(r.labels.get("gpu")):
+                continue  # `gpu="-1"`: no GPU's series (smicsv takes indices 0..MAX_GPU_INDEX alike)
             key = _gpu_key(r.labels, endpoint_order)
             if not names.get(key):  # the name rides on any series, a NaN reading's too
                 names[key] = gpu_name(r.labels.get("modelName"))
@@ -343,6 +347,11 @@ def _gpu_key(labels: dict[str, str], endpoint_order: int) -> tuple[str, ...]:
     return ("host", host, labels.get("gpu", ""))
 
 
+def _gpu_label_ok(text: str | None) -> bool:
+    """True for a series without a `gpu` label or with a GPU index (0..MAX_GPU_INDEX)."""
+    return text is None or text == "" or text.isascii() and text.isdigit() and int(text) <= MAX_GPU_INDEX
+
+
 def _int(text: str) -> int:
     return int(text) if text.isdigit() else 1 << 30
 
@@ -356,11 +365,12 @@ def _sample(now: float, index: int, name: str | None, fields: dict[str, dict[str
         values = fields.get(field)
         return next(iter(values.values())) if values else None
 
-    def mib(field: str) -> float | None:
+    def mib(field: str) -> int | None:
         values = fields.get(field)
-        return sum(values.values()) * MIB if values else None
+        return vram(sum(values.values()) * MIB) if values else None
 
     used, free, reserved = mib(FB_USED), mib(FB_FREE), mib(FB_RESERVED)
+    total = None if used is None or free is None else vram(used + free + (reserved or 0), 1.0)
     energy_mj = one(ENERGY)
     return GpuSample(
         t=now,
@@ -368,8 +378,8 @@ def _sample(now: float, index: int, name: str | None, fields: dict[str, dict[str
         name=name,
         power_w=within(one(POWER), 0.0, MAX_POWER_W),  # an impossible reading is unknown, the rest stands
         energy_j=None if energy_mj is None or energy_mj < 0 else energy_mj / 1000.0,
-        vram_used_bytes=None if used is None else int(used),
-        vram_total_bytes=None if used is None or free is None else int(used + free + (reserved or 0)),
+        vram_used_bytes=used,
+        vram_total_bytes=total,
         util_pct=within(one(UTIL), 0.0, 100.0),
         temp_c=within(one(TEMP), -50.0, MAX_TEMP_C),
         power_limit_w=within(one(POWER_LIMIT), 0.0, MAX_POWER_W),

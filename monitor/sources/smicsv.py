@@ -26,6 +26,9 @@ MAX_ROW_CHARS = 16 * 1024
 MAX_GPU_INDEX = 1023
 MAX_POWER_W = 5000.0
 MAX_TEMP_C = 200.0
+#: The largest GPU memory there is is a few hundred GB (B300: 288 GB); a reading above 64 TiB,
+#: summed over a GPU's instances too, is a garbled number.
+MAX_VRAM_BYTES = float(1 << 46)
 _POWER_KEYS = ("power.draw", "power.draw.average", "power.draw.instant")
 #: Longest GPU name kept: NVML's own names fit in NVML_DEVICE_NAME_V2_BUFFER_SIZE (96 bytes).
 MAX_NAME_CHARS = 96
@@ -126,8 +129,8 @@ def _csv_row(row: list[str], columns: dict[str, tuple[int, str]], offset_s: floa
         index=int(index),
         name=gpu_name(cell("name")),
         power_w=within(power, 0.0, MAX_POWER_W),
-        vram_used_bytes=None if used is None or used < 0 else int(used),
-        vram_total_bytes=None if total is None or total <= 0 else int(total),
+        vram_used_bytes=vram(used),
+        vram_total_bytes=vram(total, 1.0),
         util_pct=within(value("utilization.gpu"), 0.0, 100.0),
         temp_c=within(value("temperature.gpu"), -50.0, MAX_TEMP_C),
         power_limit_w=within(limit, 0.0, MAX_POWER_W),
@@ -138,6 +141,12 @@ def _csv_row(row: list[str], columns: dict[str, tuple[int, str]], offset_s: floa
 def within(value: float | None, low: float, high: float) -> float | None:
     """`value` when it is a possible reading in [low, high], else None (unknown, not wrong)."""
     return value if value is not None and low <= value <= high else None
+
+
+def vram(value_bytes: float | None, low: float = 0.0) -> int | None:
+    """A memory reading in bytes when possible (in [low, MAX_VRAM_BYTES]), else None."""
+    kept = within(value_bytes, low, MAX_VRAM_BYTES)
+    return None if kept is None else int(kept)
 
 
 def clock_offset_s(samples: Sequence[GpuSample], t0: float, t1: float, step_s: float = 900.0) -> float:

@@ -58,8 +58,9 @@ def ignore(_: str) -> None:
 class Follower:
     """Follows one log file from a reader thread; all callbacks run on that thread, in order.
 
-    `on_reset` is called when the file started over (truncated, or replaced by a file that
-    does not begin with what was read): the lines that follow belong to a new run.
+    `on_reset(cause)` is called when the file started over: "truncated" (it got smaller),
+    "rewritten" (bytes already read changed) or "replaced" (by a file that does not begin with
+    what was read: rotated). The lines that follow are a new run or the same run going on.
     With `on_block`, complete lines are handed over as one buffer per read instead of
     `on_lines` batches: a cold start of a huge log skips splitting it only to join it again.
     With `on_partial`, a settled partial last line goes there, as provisional (the next line
@@ -75,7 +76,7 @@ class Follower:
         poll: bool = False,
         *,
         on_state: OnText | None = None,
-        on_reset: Callable[[], None] | None = None,
+        on_reset: Callable[[str], None] | None = None,
         on_block: OnBlock | None = None,
         on_partial: OnPartial | None = None,
         safety_poll_s: float = SAFETY_POLL_S,
@@ -89,7 +90,7 @@ class Follower:
         #: every notice as valid text: a path or OS error that is not UTF-8 has its bytes written out
         self.on_error: OnProblem = lambda problem: on_error(unicode_safe(problem) if isinstance(problem, str) else problem)
         self.on_state = on_state or ignore
-        self.on_reset = on_reset or (lambda: None)
+        self.on_reset = on_reset or ignore
         self.on_block = on_block
         self.on_partial = on_partial
         self.poll = poll
@@ -239,9 +240,9 @@ class Follower:
             self._switch(old_grew=self._pos > read_before)
             return
         if st.st_size < self._pos:
-            self._restart(f"{self.path} was truncated; reading it from the start")
+            self._restart(f"{self.path} was truncated; reading it from the start", "truncated")
         elif self._rewritten(st):
-            self._restart(f"{self.path} was rewritten in place; reading it from the start as a new run")
+            self._restart(f"{self.path} was rewritten in place; reading it from the start", "rewritten")
         elif self.state != FOLLOWING:
             self._problem = None
             self._set_state(FOLLOWING)
@@ -296,17 +297,17 @@ class Follower:
         self._problem = None
         self._set_state(FOLLOWING)
         if not same_start:
-            self._restart(f"{self.path} was replaced by a new file; reading it from the start")
+            self._restart(f"{self.path} was replaced by a new file; reading it from the start", "replaced")
         # else: a copy that starts with what was read (rsync, an editor's save): go on from here
 
-    def _restart(self, message: str) -> None:
+    def _restart(self, message: str, cause: str) -> None:
         self._pos = 0
         self._initial_end = -1
         self._splitter.reset()
         self._partial.reset()
         self._head = self._before = b""
         self.on_error(message)
-        self.on_reset()
+        self.on_reset(cause)
 
     def _read_new(self) -> None:
         fd = self._fd

@@ -49,8 +49,13 @@ DEFAULTS: dict[str, object] = {
 # steps too large to be real ones), and a token count or vocab size must fit an int64.
 _STEP = r"(\d{1,4000})"
 # A fork that times its steps on a CPU prints seconds: `iter 1: loss 3.1276, time 41.66s`.
+# Forks that keep several counters name them and put the run's own last, before the colon
+# (`local_iter 1 total_iter 11: loss …`, `global_iter 11: …`): the number before the colon is the step.
+_SCOPE = r"(?:[a-z][a-z0-9]{0,20}_){1,3}"
 _ITER = re.compile(
-    rf"iter {_STEP}: loss {NUM}(?: \w+)?, time {NUM}(ms|s)\b(?:, mfu {NUM}%)?", re.IGNORECASE
+    rf"(?:{_SCOPE}iter \d{{1,12}},? ){{0,3}}(?:{_SCOPE})?iter {_STEP}: loss {NUM}(?: \w+)?, time {NUM}(ms|s)\b"
+    rf"(?:, mfu {NUM}%)?",
+    re.IGNORECASE,
 )
 # Forks add fields between the two losses (`train perplexity 7.8959, `): any `, name value`.
 _EVAL = re.compile(rf"step {_STEP}: train loss {NUM}(?: \w+)?(?:, (?!val loss)[^,]{{1,80}})*, val loss {NUM}", re.IGNORECASE)
@@ -132,21 +137,20 @@ class Parser:
             if self._in_config:
                 return event
         head = line[:1]
-        if head == "i":
-            m = _ITER.match(line)
-            if m is not None:
-                mfu = number(m.group(5))
-                step, self._iters = int(m.group(1)), (self._iters[1], int(m.group(1)))
-                self._resumed = False
-                event = Iteration(
-                    iter=step,
-                    loss=number(m.group(2)),
-                    step_time_s=_seconds(number(m.group(3)), m.group(4)),
-                    mfu=None if mfu is None or mfu < 0 else mfu / 100.0,
-                )
-                held, self._held_eval = self._held_eval, None
-                return event if held is None else (replace(held, iter=step), event)
-        elif head == "e" and line.startswith("eval: "):
+        m = _ITER.match(line) if head == "i" or line.find("_iter ", 0, 80) >= 0 else None
+        if m is not None:
+            mfu = number(m.group(5))
+            step, self._iters = int(m.group(1)), (self._iters[1], int(m.group(1)))
+            self._resumed = False
+            event = Iteration(
+                iter=step,
+                loss=number(m.group(2)),
+                step_time_s=_seconds(number(m.group(3)), m.group(4)),
+                mfu=None if mfu is None or mfu < 0 else mfu / 100.0,
+            )
+            held, self._held_eval = self._held_eval, None
+            return event if held is None else (replace(held, iter=step), event)
+        if head == "e" and line.startswith("eval: "):
             m = _EVAL_NO_STEP.match(line)
             if m is not None:
                 evaluated = Eval(iter=self._next_iter(), train_loss=number(m.group(1)), val_loss=number(m.group(2)))

@@ -44,8 +44,9 @@ _PREFIX = re.compile(
     # srun --label (SLURM): ` 0: `, `12: ` (the task id, padded to the widest)
     r"| *(?P<task>\d{1,5}): "
     # docker compose's service column (`docker compose up`, `logs`): `train-1  | `, compose v1's
-    # `project_train_1  | ` (the replica number keeps a family's own `300 | loss` apart)
-    r"|[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ?"
+    # `project_train_1  | ` (the replica number keeps a family's own `300 | loss` apart); a
+    # project or service name may begin with a digit (`0trainer-1 | `)
+    r"|[A-Za-z0-9][\w.-]{0,62}[-_]\d{1,4} +\| ?"
     # kubectl logs --prefix: `[pod/trainer-0/main] `
     r"|\[pod/[^\s/\]]{1,253}/[^\s\]]{1,63}\] "
     # a wrapper's channel tag with a guillemet, after its time (`[04:43:57] progress » `: an
@@ -74,9 +75,9 @@ _PREFIX = re.compile(
 #: the lines it prints before it starts the processes (`Setting OMP_NUM_THREADS …`).
 _LAUNCHER = frozenset(("torch/distributed/run.py", "torch.distributed.run"))
 #: What a prefix may start with: a cheap test before the pattern is tried (docker compose's
-#: service names start with any letter: _SERVICE is tried on those).
+#: service names start with any letter or digit: _SERVICE is tried on those).
 _HEADS = frozenset("[0123456789|DIWECFJMASONDTS .…")
-_SERVICE = re.compile(r"[A-Za-z][\w.-]{0,62}[-_]\d{1,4} +\| ")
+_SERVICE = re.compile(r"[A-Za-z0-9][\w.-]{0,62}[-_]\d{1,4} +\| ")
 # A tqdm bar the next line was printed after, without its `\r` (a notebook, a captured stream):
 # `  4%|▍         | 4/100 [00:04<01:12,  1.32it/s]`, `Step: 501/510 [07:24<1:06:41, 444.57s/it]`;
 # tried only on a line that has a bar's rate (`it/s]`, `s/it]`).

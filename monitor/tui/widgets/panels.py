@@ -77,7 +77,9 @@ class EnergyPanel(TextLines):
     @staticmethod
     def text(snap: Snapshot) -> Text:
         if snap.energy_j is None and snap.cpu_energy_j is None:
-            return Text.assemble(("no energy measurement", "dim"), f"\nprice {_price(snap)}")
+            # GPUs sampled and no energy: the run has no line yet, or no sample since its first
+            why = "no energy yet\n(counts from the first line)" if snap.power_w is not None else "no energy measurement"
+            return Text.assemble((why, "dim"), f"\nprice {_price(snap)}")
         text = Text()
         # "energy" alone is the GPUs'; with the host's CPU measured too, each is named.
         gpu_label = "energy " if snap.cpu_energy_j is None else "GPU "
