@@ -74,3 +74,22 @@ def test_joined_reads_keep_each_lines_read_time() -> None:
     joined = _joined([BlockRead(1.0, b"a\nb\n"), BlockRead(2.5, b"c\n"), BlockRead(4.0, b"d\ne\nf\n")])
     assert isinstance(joined, TimedBlockRead) and joined.block == b"a\nb\nc\nd\ne\nf\n"
     assert joined.times.dtype == np.float64 and joined.times.tolist() == [1.0, 1.0, 2.5, 4.0, 4.0, 4.0]
+
+
+def test_reads_after_a_cut_are_not_joined_until_it_is_judged() -> None:
+    """A log cut mid-run (test_log_cut.py): the reads after the cut, drained together, give the
+    record of reading them one by one; while the cut is judged they are taken as they came."""
+    from conftest import FakeClock
+    from test_log_cut import CUT, END_T, LINES, TIMES, cut
+
+    reads = [BlockRead(TIMES[i], LINES[i] + b"\n") for i in range(len(LINES))]
+    events: list[SourceEvent] = [*reads[:CUT], *cut("truncated"), *reads[CUT:]]
+    together, one_by_one = (Session(Options(source="run.log"), FakeClock(END_T)) for _ in range(2))
+    together.ingest(events[:CUT])
+    together.ingest(events[CUT : CUT + 2])
+    assert together._cut is not None
+    assert list(together._reads_joined(events[CUT + 2 : CUT + 5])) == events[CUT + 2 : CUT + 5]
+    together.ingest(events[CUT + 2 :])
+    for event in events:
+        one_by_one.ingest([event])
+    assert together.snapshot(END_T).to_json() == one_by_one.snapshot(END_T).to_json()
