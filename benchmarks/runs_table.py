@@ -7,8 +7,9 @@ Logs: cold_open.write_log's nanoGPT logs of --lines lines (a seed each; their mt
 apart), written before the clock starts. Each figure is one child process running the app
 headless (Textual's run_test, 120×40) on a tree, the logs followed as the command line does
 (no GPU): *first paint* is the app's start to a table with a row per log on screen, *all
-filled* to every row showing its log's history (no row `reading…`), *CPU* the child's CPU time
-then. The trees take turns, the first of each round alternating.
+filled* to every row showing its log's history (no row `reading…`; looked at every --poll-s
+seconds, with a plain sleep between looks), *CPU* the child's CPU time then. The trees take
+turns, the first of each round alternating.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from monitor.offline import new_session
 from monitor.tui.multi_app import make_multi_app
 from monitor.tui.widgets.runs_table import RunsTable
 
-paths = sys.argv[1:]
+POLL_S = float(sys.argv[1])
+paths = sys.argv[2:]
 parser = build_parsers()[0]
 
 def session_for(path):
@@ -49,7 +51,13 @@ async def main():
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one(RunsTable)
         while filled is None and time.perf_counter() - start < 600:
-            await pilot.pause(0.01)
+            # a plain sleep: Pilot.pause also forces a screen update at every look (a hundred a
+            # second while the table fills), which the app does not do on its own (POLL_S 0: the
+            # look of the figures before 2026-12-01, Pilot.pause(0.01))
+            if POLL_S == 0:
+                await pilot.pause(0.01)
+            else:
+                await asyncio.sleep(0.01 if first is None else POLL_S)
             if table.row_count == len(paths):
                 first = first or time.perf_counter() - start
                 statuses = [str(table.get_cell(str(i), "status")) for i in range(len(paths))]
@@ -62,14 +70,17 @@ asyncio.run(main())
 """
 
 
-def measure(tree: Path, logs: list[Path]) -> dict[str, float]:
-    return child_figures(tree, CHILD, [str(log) for log in logs])
+def measure(tree: Path, logs: list[Path], poll_s: float) -> dict[str, float]:
+    return child_figures(tree, CHILD, [str(poll_s), *map(str, logs)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logs", type=int, nargs="+", default=[20, 200])
     parser.add_argument("--lines", type=int, default=10_000)
+    parser.add_argument("--poll-s", type=float, default=0.1,
+                        help="the child looks at the rows' statuses this often once the table is there "
+                             "(0: through Pilot.pause(0.01), as before 2026-12-01)")
     comparison_arguments(parser)
     opts = parser.parse_args()
     trees = trees_of(opts)
@@ -86,7 +97,7 @@ def main() -> None:
         for n in opts.logs:
             for r in range(opts.rounds):
                 for name, tree in (trees if r % 2 == 0 else trees[::-1]):
-                    f = measure(tree, logs[:n])
+                    f = measure(tree, logs[:n], opts.poll_s)
                     rows.append([str(n), name, str(r + 1), f"{f['first_s']:.2f} s", f"{f['filled_s']:.2f} s",
                                  f"{f['cpu_s']:.2f} s", f"{os.getloadavg()[0]:.1f}"])
                     print(" | ".join(rows[-1]), file=sys.stderr)

@@ -2,7 +2,7 @@
 sampling on, against a bare Textual app measured in the same run.
 
 Run: python benchmarks/tui_idle.py [--lines N] [--idle-s S] [--gpu synthetic|nvml]
-     python benchmarks/tui_idle.py --rates 1 10 1000 [--baseline REV]
+     python benchmarks/tui_idle.py --rates 1 10 1000 [--baseline REV] [--per-line] [--lines N]
 
 Each program runs as its own process on a pseudo-terminal (120x40), the way a user starts it:
 - bare: a Textual App showing one Static, nothing else (the floor any Textual app pays);
@@ -22,6 +22,7 @@ import argparse
 import fcntl
 import os
 import platform
+import re
 import select
 import shutil
 import struct
@@ -153,14 +154,18 @@ def measure(name: str, code: str, args: list[str], ready: bytes, idle_s: float) 
 
 
 def measure_growth(log: Path, first_iter: int, rates: list[float], window_s: float,
-                   root: Path = ROOT) -> list[dict[str, object]]:
+                   root: Path = ROOT, per_line: bool = False) -> list[dict[str, object]]:
     """`nanowatch LOG --no-gpu` (the tree at `root`) on the loaded log while `iter` lines are
-    appended at each rate (lines/s, written every 0.1 s) for `window_s`: the child's CPU over
-    each window, and the machine's load average at its end."""
+    appended at each rate (lines/s, written every 0.1 s; `per_line`: each line its own write,
+    spread over the 0.1 s, as a training script's print() does) for `window_s`: the child's CPU
+    over each window, the machine's load average at its end, and how long after the window the
+    last line written was on screen. Also the open: start to the last iteration on screen, and
+    the child's CPU then."""
     child = Pty(NANOWATCH_NO_GPU, [str(log)], root)
     it, out = first_iter, []
     try:
-        child.wait_for(f"iter {first_iter - 1:,} /".encode(), timeout_s=300)
+        open_s = child.wait_for(f"iter {first_iter - 1:,} /".encode(), timeout_s=900)
+        open_cpu_s = child.cpu_s()
         child.pump(3.0)
         with open(log, "a") as f:
             for rate in rates:
@@ -172,14 +177,24 @@ def measure_growth(log: Path, first_iter: int, rates: list[float], window_s: flo
                     lines = [f"iter {it + k}: loss 3.{(it + k) % 10}000, time 12.50ms, mfu 30.00%" for k in range(int(due))]
                     it += int(due)
                     due -= int(due)
-                    if lines:
+                    if lines and per_line:
+                        for k, line in enumerate(lines):
+                            f.write(line + "\n")
+                            f.flush()
+                            if k % 10 == 9:  # keep to the pace within the slot
+                                child.pump(0.0)
+                                time.sleep(max(0.0, now + 0.1 * (k + 1) / len(lines) - time.monotonic()))
+                    elif lines:
                         f.write("\n".join(lines) + "\n")
                         f.flush()
                     child.pump(max(0.0, 0.1 - (time.monotonic() - now)))
                 cpu1, t1 = child.cpu_s(), time.monotonic()
                 rss, peak = child.memory_mb()
+                lag_s = child.wait_for(f"iter {it - 1:,} /".encode(), timeout_s=t1 - child.started + 60) - (
+                    t1 - child.started)
                 out.append({"rate": rate, "cpu_pct": 100 * (cpu1 - cpu0) / (t1 - t0), "rss_mb": rss, "peak_mb": peak,
-                            "load": os.getloadavg()[0]})
+                            "load": os.getloadavg()[0], "open_s": open_s, "open_cpu_s": open_cpu_s,
+                            "lag_s": max(0.0, lag_s)})
     finally:
         child.close()
     return out
@@ -193,33 +208,62 @@ def tree_at(rev: str, into: Path) -> Path:
     return into
 
 
+def big_log(path: Path, n_lines: int) -> int:
+    """A nanoGPT log of about `n_lines` lines; returns its last iteration. Past 1,000,000 lines,
+    write_log's 1,000,000-line log is repeated with its steps moved on (and max_iters set to
+    the last step + 1): a 1 GB log in a minute, where write_log takes a quarter of an hour."""
+    if n_lines <= 1_000_000:
+        write_log(path, n_lines)
+        with open(path, "rb") as f:
+            return max(int(line.split()[1].rstrip(b":")) for line in f.read().splitlines()[-5:]
+                       if line.startswith(b"iter "))
+    unit = path.with_name("unit.log")
+    write_log(unit, 1_000_000)
+    lines = unit.read_bytes().split(b"\n")[:-1]
+    unit.unlink()
+    first = next(i for i, line in enumerate(lines) if line.startswith((b"step ", b"iter ")))
+    body = b"\n".join(lines[first:]) + b"\n"
+    span = max(int(line.split()[1].rstrip(b":")) for line in lines[-5:] if line.startswith(b"iter ")) + 1
+    copies = max(1, round(n_lines / 1_000_000))
+    step = re.compile(rb"^(iter|step) (\d+):", re.MULTILINE)
+    with open(path, "wb") as f:
+        f.write(b"\n".join(lines[:first]).replace(b"max_iters = 2000000", b"max_iters = %d" % (copies * span)) + b"\n")
+        f.writelines(step.sub(lambda m, off=k * span: b"%s %d:" % (m[1], int(m[2]) + off), body) if k else body
+                     for k in range(copies))
+    return copies * span - 1
+
+
 def growth(args: argparse.Namespace) -> None:
     """--rates: this tree (and --baseline REV's), one rate at a time, on fresh copies of one
-    generated log; with a baseline the two alternate, so both see the same machine load."""
-    with tempfile.TemporaryDirectory() as tmp:
+    generated log; with a baseline the two alternate (each round starting with the other), so
+    both see the same machine load."""
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         master = Path(tmp) / "master.log"
-        write_log(master, args.lines)
-        last_iter = max(int(line.split()[1].rstrip(":")) for line in master.read_text().splitlines()[-5:]
-                        if line.startswith("iter "))
+        last_iter = big_log(master, args.lines)
+        size_mb = master.stat().st_size / 1e6
         trees = {"this tree": ROOT}
         if args.baseline:
             trees = {args.baseline: tree_at(args.baseline, Path(tmp) / "baseline"), **trees}
-        rows: dict[str, list[dict[str, object]]] = {name: [] for name in trees}
-        for rate in args.rates:
-            for name, root in trees.items():
-                log = Path(tmp) / "train.log"
-                shutil.copyfile(master, log)
-                rows[name] += measure_growth(log, last_iter + 1, [rate], args.idle_s, root)
-    print(f"TUI while the log grows · {args.lines:,}-line nanoGPT log · 120x40 pty · --no-gpu · "
-          f"{args.idle_s:g} s a rate · {os.cpu_count()} cores")
-    for name, runs in rows.items():
-        for r in runs:
-            ratio = ""
-            if args.baseline and name != args.baseline:
-                base = next(b for b in rows[args.baseline] if b["rate"] == r["rate"])
-                ratio = f"  {r['cpu_pct'] / max(base['cpu_pct'], 0.01):.2f}x the baseline"
-            print(f"{name:>12} {r['rate']:>8g} lines/s  CPU {r['cpu_pct']:6.2f}% of a core  RSS {r['rss_mb']:.0f} MB "
-                  f"(peak {r['peak_mb']:.0f} MB)  load {r['load']:.1f}{ratio}")
+        rows: list[tuple[str, int, dict[str, object]]] = []
+        for round_ in range(args.rounds):
+            order = list(trees.items()) if round_ % 2 == 0 else list(trees.items())[::-1]
+            for rate in args.rates:
+                for name, root in order:
+                    log = Path(tmp) / "train.log"
+                    shutil.copyfile(master, log)
+                    rows += [(name, round_ + 1, r) for r in measure_growth(log, last_iter + 1, [rate], args.idle_s, root,
+                                                                          args.per_line)]
+    print(f"TUI while the log grows · {args.lines:,}-line nanoGPT log ({size_mb:,.0f} MB) · 120x40 pty · "
+          f"--no-gpu · {'a write a line' if args.per_line else 'a write every 0.1 s'} · {args.idle_s:g} s a rate · "
+          f"{os.cpu_count()} cores")
+    for name, round_, r in rows:
+        ratio = ""
+        if args.baseline and name != args.baseline:
+            base = next(b for n, k, b in rows if n == args.baseline and k == round_ and b["rate"] == r["rate"])
+            ratio = f"  {r['cpu_pct'] / max(base['cpu_pct'], 0.01):.2f}x the baseline"
+        print(f"{name:>12} round {round_} {r['rate']:>6g} lines/s  CPU {r['cpu_pct']:6.2f}% of a core  "
+              f"RSS {r['rss_mb']:.0f} MB (peak {r['peak_mb']:.0f} MB)  on screen {r['lag_s']:.2f} s after  "
+              f"open {r['open_s']:.1f} s, {r['open_cpu_s']:.1f} s CPU  load {r['load']:.1f}{ratio}")
 
 
 def nvml_works() -> bool:
@@ -240,6 +284,9 @@ def main() -> None:
                         help="instead: CPU while the 1M-line log grows at these lines/s (--no-gpu)")
     parser.add_argument("--baseline", metavar="REV", default=None,
                         help="with --rates: also the tree at this git revision, alternating with this one")
+    parser.add_argument("--per-line", action="store_true", help="with --rates: a write() a line, not one every 0.1 s")
+    parser.add_argument("--rounds", type=int, default=1, help="with --rates: rounds, the trees' order alternating")
+    parser.add_argument("--tmp", default=None, help="with --rates: where the logs go (a 1 GB log needs 2 GB)")
     args = parser.parse_args()
     if args.rates:
         growth(args)

@@ -31,7 +31,14 @@ from monitor.arguments import (
 )
 from monitor.core.sanitise import clean_name
 from monitor.offline import demo_records, new_session, once, options_from, replay
-from monitor.sources.logfile import LogError, check_followable, check_regular, raise_open_file_limit
+from monitor.sources.logfile import (
+    LogError,
+    check_followable,
+    check_open_files,
+    check_regular,
+    open_file_limit,
+    raise_open_file_limit,
+)
 
 # The run's machinery (numpy, the parsers, NVML) is imported by the command that needs it, so
 # that `--help` and argument errors start as fast as Python does.
@@ -208,6 +215,8 @@ def many(args: argparse.Namespace) -> int:
             check_regular(path)  # --once reads them now: each must be there
         else:
             check_followable(path)  # followed: one that does not exist yet is waited for
+    if not args.once:
+        check_open_files(len(paths), open_file_limit())
 
     def for_log(path: str) -> argparse.Namespace:
         return argparse.Namespace(**{**vars(args), "log": path, "more_logs": []})

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
+
+import numpy as np
 
 from monitor.core.batch import Batch
 from monitor.core.carryover import plausible_next
@@ -23,6 +25,7 @@ from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
 from monitor.core.trainrun import Continuation
 from monitor.inbox import (
+    SMALL_READ_BYTES,
     BlockRead,
     FileTouched,
     GpuFailed,
@@ -39,13 +42,42 @@ from monitor.inbox import (
     WriterFound,
 )
 from monitor.logcut import LINE_EVENTS, UNDECIDED_BYTES, UNDECIDED_LINES, Cut, byte_count, line_count, other_family
-from monitor.reading import LogReading
+from monitor.reading import BULK_BLOCK_BYTES, LogReading
 from monitor.sources.handover import PARTIAL_SETTLE_S
 from monitor.sources.problems import GpuProblem, GpuUnavailable, LoopFailed, WriterOnMovedFile
 
 #: A line the parser holds for the next (a modded fork's train line without a clock) is shown
 #: once the log has been quiet this long (s): the time a partial last line takes to settle.
 HELD_SETTLE_S = PARTIAL_SETTLE_S
+
+
+#: Reads at most this long (bytes) are joined with their neighbours (Session.ingest): a live
+#: log's appends, not the big reads of a cold start (each is read in bulk on its own).
+JOIN_READ_BYTES = SMALL_READ_BYTES
+#: At most this much is joined into one block (reading.BULK_BLOCK_BYTES, the bulk reader's piece).
+JOIN_MAX_BYTES = BULK_BLOCK_BYTES
+
+
+def _small_reads_end(events: list[SourceEvent], i: int) -> int:
+    """The end of the run of small BlockReads from events[i] (i itself when there is none):
+    each stamped with a time and ending with its last line's newline, JOIN_MAX_BYTES at most
+    together (the bulk reader's working memory grows with its buffer, as in feed_block)."""
+    end, joined = i, 0
+    while end < len(events):
+        event = events[end]
+        if not (isinstance(event, BlockRead) and event.t is not None and len(event.block) <= JOIN_READ_BYTES
+                and event.block.endswith(b"\n")) or joined + len(event.block) > JOIN_MAX_BYTES:
+            break
+        joined += len(event.block)
+        end += 1
+    return end
+
+
+def _joined(reads: list[BlockRead]) -> TimedBlockRead:
+    """BlockReads as one TimedBlockRead: each line at the time of the read it came in."""
+    counts = [read.block.count(b"\n") for read in reads]
+    times = np.repeat(np.array([read.t for read in reads], dtype=np.float64), counts)
+    return TimedBlockRead(b"".join(read.block for read in reads), times)
 
 
 class Session(LogReading):
@@ -141,7 +173,7 @@ class Session(LogReading):
         """Fold the sources' events in, in order; True when what a record or the charts show
         changed (GPU samples alone do not count: they are shown at the next tick)."""
         changed = False
-        for event in events:
+        for event in self._reads_joined(events):
             cut = self._cut
             if cut is not None and isinstance(event, (*LINE_EVENTS, SourceChanged, SourceFailed, SourceReset)):
                 cut.events.append(event)
@@ -149,6 +181,25 @@ class Session(LogReading):
             if cut is not None and self._cut is cut and isinstance(event, LINE_EVENTS):
                 changed = self._judge_cut(cut, event) or changed
         return changed
+
+    def _reads_joined(self, events: Iterable[SourceEvent]) -> Iterator[SourceEvent]:
+        """`events`, consecutive small reads of a log whose family has a bulk reader joined into
+        one block, each line at its read's time (feed_timed: the same as feed() on each line at
+        its time). A live log written a line at a time is read a few lines a read; one read at a
+        time, each of those lines went through the line path (twice the bulk reader's cost).
+        Decided as each event comes (the family may be found by the event before); not while a
+        cut is judged (_judge_cut weighs the reads as they came)."""
+        events = list(events)
+        i = 0
+        while i < len(events):
+            joining = self.parser.scan_iterations is not None and self._cut is None
+            end = _small_reads_end(events, i) if joining else i
+            if end - i >= 2:
+                yield _joined(events[i:end])  # type: ignore[arg-type]
+                i = end
+            else:
+                yield events[i]
+                i += 1
 
     def _ingest(self, event: SourceEvent) -> bool:
         match event:

@@ -21,61 +21,92 @@ from monitor.core.formats import FAMILIES
 from monitor.core.lines import line_bounds
 from monitor.session import Session
 
-plain = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False).map(lambda x: f"{x:.4f}")
-unsigned = st.floats(min_value=0, max_value=1e5, allow_nan=False).map(lambda x: f"{x:.2f}")
-value = st.one_of(plain, unsigned, unsigned, numbers)
+_PLAIN = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False)
+_UNSIGNED = st.floats(min_value=0, max_value=1e5, allow_nan=False)
+_VALUE_FORM = st.integers(0, 3)
 
 
-@st.composite
+def value(draw: st.DrawFn) -> str:
+    """A field's number: plain, unsigned (twice as likely), or any of `numbers`."""
+    form = draw(_VALUE_FORM)
+    return f"{draw(_PLAIN):.4f}" if form == 0 else draw(numbers) if form == 3 else unsigned(draw)
+
+
+def unsigned(draw: st.DrawFn) -> str:
+    return f"{draw(_UNSIGNED):.2f}"
+
+# The strategies below are built once, and a line draws only the fields it prints: drawing, not
+# reading, was 80% of the test's time, most of it building a fresh strategy (a list of drawn
+# alternatives for sampled_from) and drawing the alternatives it then threw away.
+_TOK = st.integers(0, 10**10)
+_TOTAL = st.integers(1, 10**6)
+_TOTAL_MODDED = st.integers(1, 10**5)
+_UNIT = st.floats(0, 1)
+_Z = st.floats(-9, 9)
+_NANOCHAT_TOTALS = st.sampled_from(["/21400", "/00020", ""])  # no total: mid_train, another stage
+_MODDED_KINDS = st.sampled_from(["train", "train", "train", "val"])
+
+
+def pick(draw: st.DrawFn, n: int) -> int:
+    """Which of n forms a line takes (0 first, as sampled_from would shrink)."""
+    return draw(st.integers(0, n - 1))
+
+
 def nanochat_step(draw: st.DrawFn, step: int) -> str:
-    tok = draw(st.integers(0, 10**10))
-    grad = f" | grad norm: {draw(value)}" if draw(st.booleans()) else ""
-    total = draw(st.sampled_from(["/21400", "/00020", ""]))  # no total: mid_train, another stage
-    return (f"step {step:05d}{total} ({draw(unsigned)}%) | loss: {draw(value)}{grad} | lrm: {draw(value)} | "
-            f"dt: {draw(value)}ms | tok/sec: {tok:,} | mfu: {draw(value)} | total time: {draw(value)}m")
+    tok = draw(_TOK)
+    grad = f" | grad norm: {value(draw)}" if draw(st.booleans()) else ""
+    total = draw(_NANOCHAT_TOTALS)
+    return (f"step {step:05d}{total} ({unsigned(draw)}%) | loss: {value(draw)}{grad} | lrm: {value(draw)} | "
+            f"dt: {value(draw)}ms | tok/sec: {tok:,} | mfu: {value(draw)} | total time: {value(draw)}m")
 
 
-@st.composite
 def llmc_step(draw: st.DrawFn, step: int) -> str:
     """A step line of llm.c (train_gpt2.cu, train_gpt2.py, main.log) or build-nanogpt (stdout, log.txt)."""
-    form = draw(st.integers(0, 5))
+    form = pick(draw, 6)
     if form == 0:
-        tail = draw(st.sampled_from(["", f" lr:{draw(value)} norm:{draw(value)}"]))
-        return f"s:{step} trl:{draw(value)}{tail}"
-    lr = draw(st.sampled_from([f"{draw(st.floats(0, 1)):.2e}", draw(value)]))
+        tail = "" if pick(draw, 2) == 0 else f" lr:{value(draw)} norm:{value(draw)}"
+        return f"s:{step} trl:{value(draw)}{tail}"
     if form == 1:
-        return (f"step {step:4d}/{draw(st.integers(1, 10**6))} | train loss {draw(value)} | norm {draw(value)} | "
-                f"lr {lr} | ({draw(value)} ms | {draw(unsigned)} tok/s)")
+        return (f"step {step:4d}/{draw(_TOTAL)} | train loss {value(draw)} | norm {value(draw)} | "
+                f"lr {lr(draw)} | ({value(draw)} ms | {unsigned(draw)} tok/s)")
     if form == 2:
-        return f"{step} train {draw(value)}"
+        return f"{step} train {value(draw)}"
     if form == 3:
-        return draw(st.sampled_from([
-            f"step {step:5d} | loss: {draw(value)} | lr {lr} | norm: {draw(value)} | dt: {draw(value)}ms | tok/sec: {draw(unsigned)}",
-            f"step {step:4d} | loss: {draw(value)} | norm: {draw(value)} | dt: {draw(value)}ms | tok/sec: {draw(unsigned)}",
-            f"step {step} | loss: {draw(value)} | dt: {draw(value)}ms | tok/sec: {draw(unsigned)}",
-            f"step {step}, loss: {draw(value)}, dt: {draw(value)}ms, tok/sec: {draw(unsigned)}",
-            f"step {step}, loss: {draw(value)}"]))
-    z = draw(st.sampled_from(["+nanz", f"{draw(st.floats(-9, 9)):+.2f}z", f"{draw(value)}z"]))
-    return (f"step {step:4d}/{draw(st.integers(1, 10**6))} | loss {draw(value)} ({z})| norm {draw(value)} ({z})| "
-            f"lr {lr} | {draw(value)} ms | {draw(value)}% bf16 MFU | {draw(unsigned)} tok/s")
+        template = pick(draw, 5)
+        if template == 0:
+            return (f"step {step:5d} | loss: {value(draw)} | lr {lr(draw)} | norm: {value(draw)} | dt: {value(draw)}ms | "
+                    f"tok/sec: {unsigned(draw)}")
+        if template == 1:
+            return f"step {step:4d} | loss: {value(draw)} | norm: {value(draw)} | dt: {value(draw)}ms | tok/sec: {unsigned(draw)}"
+        if template == 2:
+            return f"step {step} | loss: {value(draw)} | dt: {value(draw)}ms | tok/sec: {unsigned(draw)}"
+        if template == 3:
+            return f"step {step}, loss: {value(draw)}, dt: {value(draw)}ms, tok/sec: {unsigned(draw)}"
+        return f"step {step}, loss: {value(draw)}"
+    z = pick(draw, 3)
+    zs = "+nanz" if z == 0 else f"{draw(_Z):+.2f}z" if z == 1 else f"{value(draw)}z"
+    return (f"step {step:4d}/{draw(_TOTAL)} | loss {value(draw)} ({zs})| norm {value(draw)} ({zs})| "
+            f"lr {lr(draw)} | {value(draw)} ms | {value(draw)}% bf16 MFU | {unsigned(draw)} tok/s")
 
 
-@st.composite
+def lr(draw: st.DrawFn) -> str:
+    return f"{draw(_UNIT):.2e}" if pick(draw, 2) == 0 else value(draw)
+
+
 def modded_step(draw: st.DrawFn, step: int) -> str:
-    loss = f"train_loss:{draw(value)} " if draw(st.booleans()) else ""
-    avg = draw(st.sampled_from(["nan", draw(unsigned)]))
-    kind = draw(st.sampled_from(["train", "train", "train", "val"]))
-    if kind == "val":
-        return f"step:{step}/{draw(st.integers(1, 10**5))} val_loss:{draw(value)} train_time:{draw(unsigned)}ms step_avg:{avg}ms"
-    return f"step:{step}/{draw(st.integers(1, 10**5))} {loss}train_time:{draw(value)}ms step_avg:{avg}ms"
+    loss = f"train_loss:{value(draw)} " if draw(st.booleans()) else ""
+    avg = "nan" if pick(draw, 2) == 0 else unsigned(draw)
+    if draw(_MODDED_KINDS) == "val":
+        return f"step:{step}/{draw(_TOTAL_MODDED)} val_loss:{value(draw)} train_time:{unsigned(draw)}ms step_avg:{avg}ms"
+    return f"step:{step}/{draw(_TOTAL_MODDED)} {loss}train_time:{value(draw)}ms step_avg:{avg}ms"
 
 
-@st.composite
 def nanogpt_step(draw: st.DrawFn, step: int) -> str:
     if draw(st.integers(0, 7)) == 0:
-        return f"step {step}: train loss {draw(value)}, val loss {draw(value)}"
-    mfu = draw(st.sampled_from(["", f", mfu {draw(value)}%", ", mfu -100.00%"]))
-    return f"iter {step}: loss {draw(value)}, time {draw(value)}ms{mfu}"
+        return f"step {step}: train loss {value(draw)}, val loss {value(draw)}"
+    form = pick(draw, 3)
+    mfu = "" if form == 0 else f", mfu {value(draw)}%" if form == 1 else ", mfu -100.00%"
+    return f"iter {step}: loss {value(draw)}, time {value(draw)}ms{mfu}"
 
 
 STEP_LINES = {"nanogpt": nanogpt_step, "nanochat": nanochat_step, "llmc": llmc_step, "modded": modded_step}
@@ -92,14 +123,17 @@ OTHER_LINES = {
 }
 
 
+_MOVES = st.sampled_from([1, 1, 1, 10, 0, -3, -(10**5)])
+
+
 @st.composite
 def stretch(draw: st.DrawFn, family: str) -> list[bytes]:
     """Step lines whose steps mostly go up, and may repeat or go back."""
     step = draw(st.integers(0, 10**5))
     out = []
     for _ in range(draw(st.integers(1, 40))):
-        step = max(0, step + draw(st.sampled_from([1, 1, 1, 10, 0, -3, -(10**5)])))
-        line = draw(STEP_LINES[family](step)).encode()
+        step = max(0, step + draw(_MOVES))
+        line = STEP_LINES[family](draw, step).encode()
         kind = draw(st.integers(0, 11))
         # CRLF; a printed time before the line (it moves the clock: what came before is folded in first)
         out.append(line + b"\r" if kind == 0 else b"2026-11-30 10:%02d:00 " % (step % 60) + line if kind == 1 else line)
@@ -110,19 +144,23 @@ def stretch(draw: st.DrawFn, family: str) -> list[bytes]:
 CRASH = "Traceback (most recent call last):\n  File \"train.py\", line 1, in <module>\nRuntimeError: boom"
 
 
-def logs(family: str) -> st.SearchStrategy[list[bytes]]:
+def _logs(family: str) -> st.SearchStrategy[list[bytes]]:
     single = st.one_of(st.sampled_from([text.encode() for text in [*OTHER_LINES[family], CRASH]]), noise)
     parts = st.lists(st.one_of(single.map(lambda text: text.split(b"\n")), stretch(family)), min_size=1, max_size=10)
     return parts.map(lambda ps: [line for part in ps for line in part])
+
+
+LOGS = {family: _logs(family) for family in STEP_LINES}
+_RANK_TAGS = st.sampled_from([b"[rank%d]: ", b"[default%d]:", b"[1,%d]<stdout>: ", b"%d: "])
 
 
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[str, list[bytes], list[int]]:
     """A family, a log of its lines, and where the log is cut into blocks."""
     family = draw(st.sampled_from(list(STEP_LINES)))
-    lines = draw(logs(family))
+    lines = draw(LOGS[family])
     if draw(st.integers(0, 3)) == 0:  # a launcher's rank tag before every line (the bulk path reads without them)
-        tag = draw(st.sampled_from([b"[rank%d]: ", b"[default%d]:", b"[1,%d]<stdout>: ", b"%d: "]))
+        tag = draw(_RANK_TAGS)
         lines = [tag % draw(st.integers(0, 1)) + line for line in lines]
     return family, lines, draw(st.lists(st.integers(0, len(lines)), max_size=3))
 

@@ -75,6 +75,22 @@ def test_the_soft_open_file_limit_is_raised_to_the_hard_one(monkeypatch, soft: i
     assert asked == ([] if soft >= raised else [(raised, hard)])
 
 
+def test_logs_are_refused_at_start_when_the_open_file_limit_leaves_too_few_descriptors() -> None:
+    """Each followed log may hold FDS_PER_LOG descriptors, and the process FDS_RESERVE more: past
+    that the start fails as an open would (EMFILE), before any follower's open fails on its own
+    thread (it would say so for its log, and the rest would go on)."""
+    import errno
+
+    from monitor.sources.logfile import FDS_PER_LOG, FDS_RESERVE, check_open_files
+
+    fits = (64 - FDS_RESERVE) // FDS_PER_LOG
+    check_open_files(fits, 64)
+    check_open_files(10_000, None)  # no limit known
+    with pytest.raises(OSError) as refused:
+        check_open_files(fits + 1, 64)
+    assert refused.value.errno == errno.EMFILE
+
+
 def test_more_logs_than_the_hard_open_file_limit_allows_is_one_line(tmp_path: Path) -> None:
     resource = pytest.importorskip("resource")
     import subprocess

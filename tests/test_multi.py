@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 import shutil
 import threading
 import time
@@ -332,3 +333,42 @@ async def _closing() -> None:
     app.redraw(every=True)
     app._fill()
     assert app.snapshots == [None, None, None]  # nothing read once closed
+
+
+def test_the_totals_line_lays_the_screen_out_again_only_when_its_height_changes(monkeypatch) -> None:
+    asyncio.run(_totals_layouts(monkeypatch))
+
+
+async def _totals_layouts(monkeypatch) -> None:
+    """While the logs are read the totals line changes every second (`reading N logs…`): a new
+    layout of the screen (the whole table's) only when it needs another number of lines."""
+    from textual.widget import Widget
+
+    from monitor.tui import multi_app
+
+    runs = GatedRuns(_static_runs(), newest=[0, 1, 2])
+    app = make_multi_app(lambda wake, notice: runs)  # type: ignore[arg-type,return-value]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.1)
+        summary = app.query_one("#runs-summary")
+        layouts: list[bool] = []
+        real_refresh = Widget.refresh
+
+        def refresh(widget: Widget, *args: object, layout: bool = False, **kwargs: object) -> Widget:
+            if widget is summary:
+                layouts.append(layout)
+            return real_refresh(widget, *args, layout=layout, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Widget, "refresh", refresh)
+        for ready in (1, 0):
+            runs.ready.add(ready)
+            app._shown_at = -math.inf  # the next redraw shows the table
+            app.redraw()
+            await until(pilot, lambda: f"reading {3 - len(runs.ready)} log" in str(summary.render()))
+        assert layouts and not any(layouts) and summary.size.height == 1
+        long = "12 runs · 4 training · 1234.567 kWh → 4567.890 kWh · 185.19 → 685.18 USD · and a good deal more text"
+        monkeypatch.setattr(multi_app, "totals", lambda snaps: long)
+        app._shown_at = -math.inf
+        app._show()
+        await pilot.pause(0.1)
+        assert any(layouts) and summary.size.height == 2  # two lines now: laid out again

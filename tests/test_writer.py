@@ -14,7 +14,15 @@ from conftest import SAMPLES
 from monitor.core.report import WRITER_SETTLE_S, Options
 from monitor.live import Sources, watch_gpus
 from monitor.session import Session
-from monitor.sources.writer import SCAN_FIRST_S, SCAN_MAX_S, WriterExited, WriterFound, WriterWatch, process_alive
+from monitor.sources.writer import (
+    SCAN_FIRST_S,
+    SCAN_MAX_S,
+    WatchLoop,
+    WriterExited,
+    WriterFound,
+    WriterWatch,
+    process_alive,
+)
 
 SIGTERM_RUN = SAMPLES / "recorded" / "h200b_sigterm_midway"
 
@@ -202,8 +210,11 @@ def test_the_watch_sleeps_on_the_writers_exit_descriptors_and_wakes_when_one_exi
         if isinstance(event, WriterExited):
             exited.set()
 
-    w = WriterWatch(lambda: {child.pid}, process_alive, lambda: 100.0, on_event, events.append, exit_fd=exit_fd)
+    loop = WatchLoop()
+    w = WriterWatch(lambda: {child.pid}, process_alive, lambda: 100.0, on_event, events.append, exit_fd=exit_fd,
+                    loop=loop)
     w.start()
+    thread = loop.thread
     try:
         child.kill()
         child.wait()  # reaped: gone from /proc
@@ -211,7 +222,9 @@ def test_the_watch_sleeps_on_the_writers_exit_descriptors_and_wakes_when_one_exi
         assert events == [WriterFound((child.pid,), 100.0), WriterExited(child.pid, 100.0)]
     finally:
         w.stop()
-    assert not w._thread.is_alive()
+    assert thread is not None
+    thread.join(30)
+    assert not thread.is_alive() and loop.thread is None  # the loop's thread ends with its last watch
 
 
 def test_a_writer_whose_descriptor_woke_the_watch_but_lives_is_polled_instead() -> None:
@@ -264,3 +277,83 @@ def test_the_writers_of_many_logs_come_from_one_scan_of_proc(tmp_path: Path, mon
     assert scan.writers(str(logs[2])) == set()
     assert scan.writers(str(logs[0])) == {100} and scan.writers(str(logs[1])) == {200}
     assert len(scans) == 3  # one scan for all three
+
+
+def test_one_thread_watches_the_writers_of_many_logs() -> None:
+    """The watches of 40 logs are looked at by one thread (WatchLoop), each told its own
+    writer's finding and exit; it ends when the last one stops."""
+    import threading
+
+    loop = WatchLoop()
+    tables = [Table() for _ in range(40)]
+    told: list[list[object]] = [[] for _ in tables]
+    seen = [threading.Event() for _ in tables]
+
+    def on_event(i: int):
+        return lambda event: (told[i].append(event), seen[i].set())
+
+    watches = [WriterWatch(table.find, table.is_alive, lambda: 100.0, on_event(i), told[i].append, loop=loop)
+               for i, table in enumerate(tables)]
+    for i, table in enumerate(tables):
+        table.writers = table.alive = {1000 + i}
+    threads_before = {t.ident for t in threading.enumerate()}
+    for w in watches:
+        w.start()
+    try:
+        assert all(event.wait(30) for event in seen)
+        assert told == [[WriterFound((1000 + i,), 100.0)] for i in range(40)]
+        new_threads = [t for t in threading.enumerate() if t.ident not in threads_before]
+        assert [t.name for t in new_threads] == ["nanowatch-writers"]
+        seen[7].clear()
+        tables[7].alive = set()  # log 7's writer exits: its watch says so at its next look
+        assert seen[7].wait(30)
+        assert told[7] == [WriterFound((1007,), 100.0), WriterExited(1007, 100.0)]
+        assert all(len(t) == 1 for i, t in enumerate(told) if i != 7)
+    finally:
+        thread = loop.thread
+        for w in watches:
+            w.stop()
+    assert thread is not None
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_a_stopped_watch_has_its_descriptors_closed_and_the_others_go_on() -> None:
+    """Stopping one log's watch closes the exit descriptors the loop waits on for it (before
+    stop returns); another log's writer exiting is still told."""
+    import os
+    import threading
+
+    loop = WatchLoop()
+    pipes = [os.pipe(), os.pipe()]
+    tables, told, exited = [Table(), Table()], [[], []], threading.Event()
+    for i, table in enumerate(tables):
+        table.writers = table.alive = {50 + i}
+
+    def on_event(i: int):
+        def told_(event: object) -> None:
+            told[i].append(event)
+            if isinstance(event, WriterExited):
+                exited.set()
+        return told_
+
+    watches = [WriterWatch(t.find, t.is_alive, lambda: 5.0, on_event(i), told[i].append,
+                           exit_fd=lambda pid: pipes[pid - 50][0], loop=loop) for i, t in enumerate(tables)]
+    for w in watches:
+        w.start()
+    try:
+        for _ in range(3000):  # until both are found and waited on by their descriptors
+            if all(w._fds for w in watches):
+                break
+            threading.Event().wait(0.01)
+        watches[0].stop()
+        with pytest.raises(OSError):
+            os.fstat(pipes[0][0])  # closed by the loop
+        tables[1].alive = set()
+        os.write(pipes[1][1], b"x")  # writer 51's descriptor turns readable: it exited
+        assert exited.wait(30)
+        assert told == [[WriterFound((50,), 5.0)], [WriterFound((51,), 5.0), WriterExited(51, 5.0)]]
+    finally:
+        watches[1].stop()
+        for _, write_end in pipes:
+            os.close(write_end)

@@ -265,10 +265,35 @@ def dataset_tokens(log_path: str, dataset: str) -> int | None:
 OPEN_FILES_WANTED = 65_536
 
 
+#: Descriptors a followed log may hold for long: its file, and the pidfd of the process writing it.
+FDS_PER_LOG = 2
+#: Descriptors the process holds besides its logs': the standard streams and the terminal's, the
+#: inotify instances (the first few logs' own, the shared one), the wake-up pipes of the threads.
+FDS_RESERVE = 16
+
+
+def check_open_files(logs: int, limit: int | None) -> None:
+    """Refuse at start, as the open that would fail (EMFILE), to follow more logs than `limit`
+    (the soft limit on open files, raise_open_file_limit) leaves descriptors for: a follower
+    that cannot open its log says so on its own thread, and the others would go on without it."""
+    if limit is not None and logs * FDS_PER_LOG + FDS_RESERVE > limit:
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+
+def open_file_limit() -> int | None:
+    """The soft limit on open files now; None where the system has none."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
 def raise_open_file_limit() -> int | None:
     """Raise this process's soft limit on open files (RLIMIT_NOFILE, `ulimit -n`) to its hard limit,
-    as servers do: each log followed holds a few descriptors (the file, its inotify instance, the
-    writer watch's pipe and the writers' pidfds), so a few dozen logs outgrow a soft limit of 256.
+    as servers do: each log followed holds a few descriptors (the file, the writers' pidfds, the
+    first few logs an inotify instance each), so a hundred logs outgrow a soft limit of 256.
     Returns the soft limit now; None where the system has none (Windows) or would not raise it."""
     try:
         import resource

@@ -106,29 +106,28 @@ def process_alive(pid: int, proc_root: str = "/proc") -> bool:
 
 class WriterWatch:
     """Finds the processes writing `log_path` (`find`) and tells `on_event` when they are
-    found and when all of them have exited (`alive`); `tick()` is one look, `start()` runs
-    it every WATCH_S on a daemon thread, or, once writers are found and `exit_fd` gives a
-    descriptor for each (exit_fd()), sleeps until one of them exits. A process that closes the log but lives on (it may
-    reopen it for the next line) has not exited. After an exit, a new writer (the run
-    resumed) is looked for again."""
+    found and when all of them have exited (`alive`); `tick()` is one look. Started, it is
+    looked at by the process's one WatchLoop thread (shared by every log's watch): every
+    WATCH_S, or, once writers are found and `exit_fd` gives a descriptor for each (exit_fd()),
+    when one of them exits. A process that closes the log but lives on (it may reopen it for
+    the next line) has not exited. After an exit, a new writer (the run resumed) is looked for
+    again."""
 
     def __init__(self, find: Callable[[], set[int]], alive: Callable[[int], bool], clock: Callable[[], float],
                  on_event: Callable[[WriterEvent], None], on_error: Callable[[LoopFailed], None],
-                 exit_fd: Callable[[int], int | None] | None = None) -> None:
+                 exit_fd: Callable[[int], int | None] | None = None, loop: WatchLoop | None = None) -> None:
         self.find, self.alive, self.clock = find, alive, clock
         self._exit_fd = exit_fd
         self._exit_fds: dict[int, int | None] = {}  # a writer's pid -> its exit descriptor
-        self._wake: tuple[int, int] | None = None  # the pipe stop() writes to (while started)
-        self._fds: list[int] = []  # the writers' exit descriptors the thread waits on
-        self._woke: set[int] = set()  # writers whose descriptor woke the thread
+        self._fds: list[int] = []  # the writers' exit descriptors the loop waits on
+        self._woke: set[int] = set()  # writers whose descriptor woke the loop
         self.on_event = on_event
         self._writers: set[int] = set()
         self._first: int | None = None
         self._scan_at: float | None = None  # None: scan at the next tick
         self._scan_s = SCAN_FIRST_S
         self._guard = Guard("log writer watch", on_error)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="nanowatch-writer", daemon=True)
+        self._loop = WATCH_LOOP if loop is None else loop
 
     @classmethod
     def of(cls, log_path: str, clock: Callable[[], float], on_event: Callable[[WriterEvent], None],
@@ -157,42 +156,27 @@ class WriterWatch:
         self._scan_at = now + self._scan_s
 
     def start(self) -> None:
-        self._wake = os.pipe()
-        self._thread.start()
+        self._loop.add(self)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        wake, self._wake = self._wake, None
-        if wake is not None:  # started: its thread closes the read end as it ends
-            os.write(wake[1], b"x")
-            self._thread.join(timeout_s)
-            os.close(wake[1])
-
-    def _loop(self) -> None:
-        assert self._wake is not None
-        stop_fd = self._wake[0]
-        try:
-            while not self._stop.is_set():
-                self._fds = []
-                self._guard.run(self._look)  # a look that raises is said, and the next one tried
-                # Each look wakes the thread (~0.05% of a core at 1 s on a shared VM): with a
-                # descriptor for every writer, the next look is when one of them exits.
-                ready = select.select([stop_fd, *self._fds], [], [], None if self._fds else WATCH_S)[0]
-                self._exited(set(ready) - {stop_fd})
-        finally:
-            for fd in (stop_fd, *(fd for fd in self._exit_fds.values() if fd is not None)):
-                os.close(fd)
-            self._exit_fds = {}
+        """No more looks; its descriptors are closed (by the loop's thread, which may be
+        waiting on them) before this returns, or `timeout_s` passes."""
+        self._loop.remove(self, timeout_s)
 
     def _look(self) -> None:
+        """One look, on the loop's thread; a look that raises is said, and the next one tried."""
+        self._fds = []
+        self._guard.run(self._look_once)
+
+    def _look_once(self) -> None:
         self.tick()
         self._fds = self._writers_exit_fds()
 
     def _writers_exit_fds(self) -> list[int]:
         """An exit descriptor for every writer now known (kept from look to look), or none
-        when there are no writers or one of them has none (then the thread looks every WATCH_S).
-        A descriptor that woke the thread while the look still finds its writer alive is not
-        waited on again (it would wake the thread at once, again and again): polled instead."""
+        when there are no writers or one of them has none (then it is looked at every WATCH_S).
+        A descriptor that woke the loop while the look still finds its writer alive is not
+        waited on again (it would wake the loop at once, again and again): polled instead."""
         for pid in [pid for pid in self._exit_fds if pid not in self._writers or pid in self._woke]:
             self._close_exit_fd(pid)
             if pid in self._writers:
@@ -213,3 +197,110 @@ class WriterWatch:
         fd = self._exit_fds.pop(pid)
         if fd is not None:
             os.close(fd)
+
+    def _closed(self) -> None:
+        """Stopped: its descriptors closed (on the loop's thread)."""
+        for pid in list(self._exit_fds):
+            self._close_exit_fd(pid)
+        self._fds = []
+
+
+class WatchLoop:
+    """One thread for the writer watches of every followed log (a thread a log, sleeping, was
+    half the threads of `nanowatch` over 200 logs): it looks at each started watch when its
+    look is due (WATCH_S after the last, or at once when one of its writers' exit descriptors
+    turns readable) and sleeps in one select over all their descriptors between. The thread
+    ends with the last watch; the next start makes another."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._due: dict[WriterWatch, float] = {}  # a started watch -> when it is looked at next
+        self._leaving: dict[WriterWatch, threading.Event] = {}  # stopped, their descriptors still open
+        self._wake: tuple[int, int] | None = None  # the pipe add and remove write to (while running)
+        self._guard = Guard("log writer watches", self._tell_all)
+        self.thread: threading.Thread | None = None
+
+    def add(self, watch: WriterWatch) -> None:
+        with self._lock:
+            self._due[watch] = -math.inf
+            if self.thread is None:
+                self._wake = os.pipe()
+                self.thread = threading.Thread(target=self._run, args=(self._wake,), name="nanowatch-writers",
+                                               daemon=True)
+                self.thread.start()
+            else:
+                self._poke()
+
+    def remove(self, watch: WriterWatch, timeout_s: float) -> None:
+        with self._lock:
+            if watch not in self._due or self.thread is None:
+                return
+            done = self._leaving.setdefault(watch, threading.Event())
+            self._poke()
+        done.wait(timeout_s)
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            os.write(self._wake[1], b"x")
+
+    def _run(self, wake: tuple[int, int]) -> None:
+        try:
+            while (due := self._turn()) is not None:
+                # each look is guarded by its watch; a wait that raises is told to every watch
+                if not self._guard.run(lambda: self._wait(due, wake[0])):
+                    time.sleep(WATCH_S)
+        finally:
+            os.close(wake[0])
+            os.close(wake[1])
+
+    def _tell_all(self, problem: LoopFailed) -> None:
+        with self._lock:
+            watches = list(self._due)
+        for watch in watches:
+            watch._guard.on_error(problem)
+
+    def _turn(self) -> dict[WriterWatch, float] | None:
+        """Drops the stopped watches and looks at those due; what each waits for next, or
+        None (the thread ends) when no watch is left."""
+        with self._lock:
+            for watch, done in self._leaving.items():
+                self._due.pop(watch, None)
+                watch._closed()
+                done.set()
+            self._leaving.clear()
+            if not self._due:
+                self.thread, self._wake = None, None
+                return None
+            due = dict(self._due)
+        now = self._monotonic()
+        for watch, at in due.items():
+            if at <= now:
+                watch._look()  # guarded inside: a look that raises is said, and the next one tried
+                due[watch] = math.inf if watch._fds else now + WATCH_S
+        with self._lock:
+            for watch, at in due.items():
+                if watch in self._due:
+                    self._due[watch] = at
+        return due
+
+    def _wait(self, due: dict[WriterWatch, float], wake_fd: int) -> None:
+        """Sleeps until the next look is due, a writer exits, or a watch comes or goes."""
+        owner = {fd: watch for watch in due for fd in watch._fds}
+        soonest = min(due.values())
+        timeout = None if soonest == math.inf else max(0.0, soonest - self._monotonic())
+        ready = set(select.select([wake_fd, *owner], [], [], timeout)[0])
+        if wake_fd in ready:
+            os.read(wake_fd, 4096)
+        woke: dict[WriterWatch, set[int]] = {}
+        for fd in ready & owner.keys():
+            woke.setdefault(owner[fd], set()).add(fd)
+        with self._lock:
+            for watch, fds in woke.items():
+                watch._exited(fds)
+                if watch in self._due:
+                    self._due[watch] = -math.inf
+
+
+#: The process's one loop for its writer watches.
+WATCH_LOOP = WatchLoop()

@@ -22,7 +22,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.driver import Driver
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from monitor.core.alerts import AlertWatch
 from monitor.core.rows import reading_row, run_row, totals
@@ -33,6 +33,7 @@ from monitor.tui.app import SUSPEND_BINDING, quiet_driver, redraw_on_resume, sus
 from monitor.tui.messages import ChartPacer, FeedWoke, Throttle, Waker
 from monitor.tui.widgets import HelpScreen, RunView
 from monitor.tui.widgets.charts import CHART_MIN_S
+from monitor.tui.widgets.common import SnapshotView
 from monitor.tui.widgets.runs_table import RunsTable
 
 #: Redraw at most this often while lines pour in; a quiet screen still moves every TICK_S.
@@ -116,7 +117,7 @@ class MultiApp(App[int]):
         return quiet_driver(super().get_driver_class())  # an input thread that sleeps until a key
 
     def compose(self) -> ComposeResult:
-        yield Static(id="runs-summary")
+        yield SnapshotView(id="runs-summary")  # a screen's layout only when its height changes
         yield RunsTable(id="runs")
         yield Footer()
 
@@ -247,7 +248,7 @@ class MultiApp(App[int]):
         read = [snap for snap in self.snapshots if snap is not None]
         reading = f" · reading {len(self._unread)} logs…" if self._unread else ""
         summary = f"{totals(read)}{reading}" if read else reading.removeprefix(" · ")
-        self.query_one("#runs-summary", Static).update(Text(f"nanowatch · {summary}"))
+        self.query_one("#runs-summary", SnapshotView).put(Text(f"nanowatch · {summary}"))
         rows = [reading_row(name) if snap is None else run_row(name, snap) for name, snap in zip(runs.names, self.snapshots)]
         self.query_one(RunsTable).show(rows, [row.status if snap is None else snap.status
                                               for row, snap in zip(rows, self.snapshots)],
