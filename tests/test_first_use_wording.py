@@ -43,6 +43,21 @@ def test_a_share_keeps_two_significant_digits(fraction, shown) -> None:
     assert textfmt.share(fraction) == shown
 
 
+@pytest.mark.parametrize(("energy_j", "shown"), [
+    (900.0, "0.00025 kWh"), (17_640.0, "0.0049 kWh"), (18_000.0, "0.0050 kWh"), (43_200.0, "0.012 kWh"),
+    (444_240.0, "0.123 kWh"), (0.0, "0.000 kWh"), (None, "?"), (float("nan"), "?"),
+])
+def test_energy_keeps_two_significant_digits(energy_j, shown) -> None:
+    assert textfmt.kwh(energy_j) == shown
+
+
+def test_a_small_energy_is_not_zero_beside_its_cost() -> None:
+    # the energy panel 10 s into a live run read "energy 0.000 kWh" over "cost 0.000037 USD"
+    energy_j = 0.000037 / 0.15 * 3.6e6
+    assert textfmt.kwh(energy_j) == "0.00025 kWh"
+    assert textfmt.money(energy_j / 3.6e6 * 0.15, "USD") == "0.000037 USD"
+
+
 def test_mfu_of_a_cpu_run_is_not_zero() -> None:
     text = summary(read(SAMPLES / "nanogpt/chenzihua_termux_cpu_nan_killed.log").snapshot())
     assert "MFU 0.010% as printed" in text and "MFU 0.0%" not in text
