@@ -125,6 +125,7 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
         _read_end(session, source, virtual_now)
         _print_final(session, args, virtual_now)
         return EXIT_OK
+    last = None  # the newest --jsonl record written
     for t, line in itertools.chain([first], items):
         if args.speed > 0 and not args.once:  # --once shows only the end: no need to wait for it
             delay = start + (t - t0) / args.speed - clock()
@@ -137,9 +138,17 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
             events.insert(0, GpuSampled(source.poll(t)))
         changed = session.ingest(events)
         if args.jsonl and changed:
-            print(session.snapshot(t).to_json(), flush=True)
-    if args.jsonl and not args.once and session.release_held():  # the log ended on a held line
-        print(session.snapshot(virtual_now).to_json(), flush=True)
+            last = session.snapshot(t).to_json()
+            print(last, flush=True)
+    if args.jsonl and not args.once:
+        if session.release_held():  # the log ended on a held line
+            last = session.snapshot(virtual_now).to_json()
+            print(last, flush=True)
+        if source is not None:  # the energy up to the last line, measured by the samples after it, as --once
+            _read_end(session, source, virtual_now)
+            final = session.snapshot(virtual_now).to_json()
+            if final != last:
+                print(final, flush=True)
     if args.once or not args.jsonl:
         _read_end(session, source, virtual_now)
         _print_final(session, args, virtual_now)

@@ -154,6 +154,33 @@ def test_replay_with_a_real_nvidia_smi_log_measures_the_runs_energy(capsys) -> N
     assert energies == sorted(energies)
 
 
+def test_replay_once_and_jsonl_end_on_the_same_record(capsys) -> None:
+    # replay --once reads the GPU log past the last line to measure the energy up to it; the
+    # power it showed was that later sample's (122 W as the GPU went idle, where --jsonl's last
+    # record and the TUI at the finish said 259 W)
+    run = RECORDED / "compiled"
+    args = ["replay", str(run / "run.log"), "--times", str(run / "run.times"), "--gpu-log",
+            str(run / "gpu.smi.csv"), "--speed", "0"]
+    assert main([*args, "--jsonl"]) == 0
+    last = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert main([*args, "--once", "--json"]) == 0
+    once = json.loads(capsys.readouterr().out)
+    assert once["t"] == last["t"]
+    assert (once["power_w"], once["vram_used_bytes"]) == (last["power_w"], last["vram_used_bytes"]) == (259.1, 3124756480)
+    # both measure the energy up to the last line with the samples after it (--jsonl's last record
+    # stopped at the newest sample before it: 42,191 J against --once's 42,313 J)
+    assert once["energy_j"] == last["energy_j"] == pytest.approx(42312.6, abs=0.1)
+
+
+def test_a_snapshot_shows_each_gpu_as_it_was_then() -> None:
+    telemetry = Telemetry(origin="gpu-log")
+    telemetry.add([GpuSample(t=float(t), index=0, power_w=100.0 + t, vram_used_bytes=t) for t in range(10)])
+    assert telemetry.total("power_w") == 109.0  # the newest
+    assert telemetry.total("power_w", at=6.5) == 106.0
+    assert [s.t for s in telemetry.latest(at=6.0)] == [6.0]
+    assert telemetry.total("vram_used_bytes", at=-1.0) == 9.0  # nothing that old kept: the newest
+
+
 def test_once_with_a_gpu_log_and_no_line_times_says_where_energy_starts(capsys) -> None:
     run = RECORDED / "compiled"
     assert main([str(run / "run.log"), "--once", "--json", "--gpu-log", str(run / "gpu.smi.csv")]) == 0

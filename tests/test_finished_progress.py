@@ -12,7 +12,7 @@ from monitor.core.rows import run_row
 from monitor.core.snapshot import Snapshot
 from monitor.core.summary import summary
 from monitor.session import Session
-from monitor.tui.widgets.header import ProgressLine
+from monitor.tui.widgets.header import FinishLine, ProgressLine
 
 
 def _snapshot(text: bytes, name: str = "run.log") -> Snapshot:
@@ -22,8 +22,12 @@ def _snapshot(text: bytes, name: str = "run.log") -> Snapshot:
 
 
 def _progress_row(snap: Snapshot) -> str:
-    return next(line.split("progress", 1)[1].strip() for line in summary(snap).splitlines()
-                if line.strip().startswith("progress"))
+    return _row(snap, "progress")
+
+
+def _row(snap: Snapshot, name: str) -> str:
+    return next(line.split(name, 1)[1].strip() for line in summary(snap).splitlines()
+                if line.strip().startswith(name))
 
 
 def _mid_train() -> bytes:
@@ -90,3 +94,18 @@ def test_a_negative_printed_max_iters_is_not_a_finished_run(said: bytes) -> None
         "training", 2, None, None, None)
     assert f"max_iters {said.decode()} in the log is not a step count: pass --max-iters" in snap.warnings
 
+
+def test_a_finished_run_read_cold_says_its_duration_is_added_up_in_the_tui_as_in_once() -> None:
+    # the TUI read "finished 06:35 · 771.6 ms/step · eval pause 1 m 30 s · took 1 h 35 m" where
+    # --once read "took ≈ 1 h 35 m (printed step times) · finished"
+    snap = _snapshot((SAMPLES / "nanogpt/macmini_m4_mps_shakespeare_char_complete.log").read_bytes())
+    assert (snap.status, snap.elapsed_measured) == ("finished", False)
+    assert _row(snap, "time") == "took ≈ 1 h 35 m (printed step times) · finished"
+    assert FinishLine().compose_line(snap, 80).plain.endswith(" · took ≈ 1 h 35 m")
+
+
+def test_a_run_seen_arriving_says_how_long_it_took_without_a_sign() -> None:
+    from dataclasses import replace
+    snap = replace(_snapshot((SAMPLES / "nanogpt/macmini_m4_mps_shakespeare_char_complete.log").read_bytes()),
+                   elapsed_measured=True)
+    assert FinishLine().compose_line(snap, 80).plain.endswith(" · took 1 h 35 m")

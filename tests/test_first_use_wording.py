@@ -13,6 +13,7 @@ from monitor.core.report import Options
 from monitor.core.summary import summary
 from monitor.session import Session
 from monitor.tui.app import make_app
+from monitor.tui.widgets.panels import TotalsPanel
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +42,21 @@ def rows(text: str) -> dict[str, list[str]]:
 ])
 def test_a_share_keeps_two_significant_digits(fraction, shown) -> None:
     assert textfmt.share(fraction) == shown
+
+
+@pytest.mark.parametrize(("energy_j", "shown"), [
+    (900.0, "0.00025 kWh"), (17_640.0, "0.0049 kWh"), (18_000.0, "0.0050 kWh"), (43_200.0, "0.012 kWh"),
+    (444_240.0, "0.123 kWh"), (0.0, "0.000 kWh"), (None, "?"), (float("nan"), "?"),
+])
+def test_energy_keeps_two_significant_digits(energy_j, shown) -> None:
+    assert textfmt.kwh(energy_j) == shown
+
+
+def test_a_small_energy_is_not_zero_beside_its_cost() -> None:
+    # the energy panel 10 s into a live run read "energy 0.000 kWh" over "cost 0.000037 USD"
+    energy_j = 0.000037 / 0.15 * 3.6e6
+    assert textfmt.kwh(energy_j) == "0.00025 kWh"
+    assert textfmt.money(energy_j / 3.6e6 * 0.15, "USD") == "0.000037 USD"
 
 
 def test_mfu_of_a_cpu_run_is_not_zero() -> None:
@@ -128,3 +144,21 @@ def test_a_real_log_with_repeated_warnings_folds_them() -> None:
     snap = read(SAMPLES / "nanochat/chirag9127_speedrun_d20.log").snapshot()
     warnings = [text for _, kind, text in snap.notes if kind == "warning"]
     assert len(warnings) == 2 and all(text.endswith((" × 4", " × 3")) for text in warnings)
+
+
+def test_totals_leave_out_what_the_log_does_not_give() -> None:
+    # the panel read "params ? · ? tok/iter" / "tokens ? total · ?" before the config came, and for
+    # good on a log that prints none (the README: a line the log gives nothing for is left out)
+    starting = read(SAMPLES / "nanogpt/jackokeefe11_enwik_char_bpc_wandb_output.log").snapshot()
+    assert (starting.params, starting.tokens_per_iter, starting.tokens_total) == (None, None, None)
+    shown = TotalsPanel.text(starting).plain
+    assert "?" not in shown and "params" not in shown and shown.startswith("loss 1.6912")
+    full = read(SAMPLES / "nanogpt/wilcoooo_shakespeare_char_gpu_complete.log").snapshot()
+    assert TotalsPanel.text(full).plain.splitlines()[:2] == ["params 800 k · 4,096 tok/iter",
+                                                             "tokens 12.29 M total · 68.7 TFLOP"]
+    from dataclasses import replace
+    assert TotalsPanel.text(replace(full, params=None, flops_total=None)).plain.splitlines()[0] == \
+        "tokens 4,096 tok/iter · 12.29 M total"
+    empty = replace(full, params=None, tokens_per_iter=None, tokens_total=None, flops_total=None, loss=None,
+                    val_loss=None, mfu=None)
+    assert TotalsPanel.text(empty).plain == "no totals in the log yet"

@@ -52,6 +52,8 @@ def test_rows_say_unknown_as_question_marks() -> None:
     assert row.progress == "50.0%"
     assert row.finish == time.strftime("%H:%M:%S", time.localtime(T + 3600))
     assert (row.kwh, row.cost) == ("1.000→2.000", "0.15→0.30")
+    small = run_row("s.log", _snap(energy_j=900.0, energy_final_j=43_200.0, cost=0.0000375, cost_final=0.0018))
+    assert (small.kwh, small.cost) == ("0.00025→0.012", "0.000037→0.0018")  # not 0.000 beside a cost
     assert run_row("e.log", _snap(iter=70)).progress == "iter 70"
     assert run_row("c.log", _snap(status="stalled", stalled_for_s=300)).status == "stalled for 5 m 00 s"
     stalled = run_row("c.log", _snap(status="stalled", stalled_for_s=300, last_line_t=T - 300))

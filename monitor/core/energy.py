@@ -216,7 +216,7 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
     cpu_j, cpu_final_j = _cpu_energy(telemetry, run, est, start, end, ended)
     gpu_j: float | None = None
     gpu_final_j: float | None = None
-    latest = telemetry.latest()
+    latest = telemetry.latest(now)  # as the GPUs were at `now`, not a sample read past it
     if choice is not None and not choice.gpus:
         out = replace(out, gpu_count=0, gpu_status=choice.note)
         latest = []
@@ -231,9 +231,9 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
             gpus_now=now_only,
             gpu_names=names or None,
             gpu_count=len(latest),
-            power_w=telemetry.total("power_w"),
-            vram_used_bytes=_int(telemetry.total("vram_used_bytes")),
-            vram_total_bytes=_int(telemetry.total("vram_total_bytes")),
+            power_w=telemetry.total("power_w", now),
+            vram_used_bytes=_int(telemetry.total("vram_used_bytes", now)),
+            vram_total_bytes=_int(telemetry.total("vram_total_bytes", now)),
             vram_peak_bytes=None if now_only or any(r.vram_peak_bytes is None for r in rows)
             else sum(r.vram_peak_bytes or 0 for r in rows),
             mfu_gpu=mfu_gpu(run.mfu.last_finite(), names),

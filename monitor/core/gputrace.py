@@ -8,6 +8,7 @@ PURE ring: numpy only; no I/O, no textual/watchdog/pynvml imports.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -29,6 +30,8 @@ HOLD_MIN_S = 2.0
 #: A window that ends at a log's last line is measured by the samples after it: a replay that
 #: stops there reads its GPU log this far on (the power reading's lag and two 1-s periods).
 END_READ_S = POWER_LAG_S + HOLD_MIN_S
+#: The newest samples kept whole (GpuTrace.at).
+RECENT_SAMPLES = 64
 #: The newest samples a trace always keeps exactly.
 TAIL_SAMPLES = 4096
 #: ... and every sample this recent: a stall's window (report.busy_fraction from the last
@@ -111,6 +114,9 @@ class GpuTrace:
         self.vram_used = Column()
         self.util_pct = Column()
         self.latest: GpuSample | None = None
+        #: the newest samples whole, for a snapshot taken before the newest (replay --once
+        #: reads END_READ_S past the last line: 13 samples at NVML's 0.2 s)
+        self.recent: deque[GpuSample] = deque(maxlen=RECENT_SAMPLES)
         self.first_t: float | None = None
         self._by_counter = Column(np.bool_)  # the counter gave the span's energy (else power)
         self._valid = Column(np.int64)  # spans whose energy is known, in order
@@ -136,6 +142,7 @@ class GpuTrace:
         if self.latest is not None and s.t < self.latest.t:
             return False  # out of order: the trace must stay sorted for the integrals
         self.latest = s
+        self.recent.append(s)
         if self.first_t is None:
             self.first_t = s.t
         self.t.append(s.t)
@@ -147,6 +154,14 @@ class GpuTrace:
 
     def __len__(self) -> int:
         return len(self.t)
+
+    def at(self, t: float) -> GpuSample | None:
+        """The newest sample taken at or before t (a snapshot at t shows the GPU as it was then,
+        not a sample read past it to measure a window's end), else the newest."""
+        for s in reversed(self.recent):
+            if s.t <= t:
+                return s
+        return self.latest
 
     @property
     def lag_s(self) -> float:

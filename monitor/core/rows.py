@@ -83,8 +83,8 @@ def _finish(s: Snapshot) -> str:
 def _kwh(s: Snapshot) -> str:
     if s.energy_j is None:
         return fmt.UNKNOWN
-    so_far = f"{s.energy_j / 3.6e6:.3f}"
-    return so_far if s.energy_final_j is None else f"{so_far}→{s.energy_final_j / 3.6e6:.3f}"
+    so_far = fmt.kwh_number(s.energy_j)
+    return so_far if s.energy_final_j is None else f"{so_far}→{fmt.kwh_number(s.energy_final_j)}"
 
 
 def _cost(s: Snapshot) -> str:

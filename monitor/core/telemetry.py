@@ -230,8 +230,10 @@ class Telemetry:
         return sorted(i for i, tr in self._traces.items()
                       if tr.latest and newest - tr.latest.t <= ACTIVE_GAP_S and (chosen is None or i in chosen))
 
-    def latest(self) -> list[GpuSample]:
-        return [s for i in self.active() if (s := self._traces[i].latest) is not None]
+    def latest(self, at: float | None = None) -> list[GpuSample]:
+        """Each active GPU's newest sample, or with `at` its newest taken at or before then."""
+        return [s for i in self.active()
+                if (s := self._traces[i].latest if at is None else self._traces[i].at(at)) is not None]
 
     def vram_peak_bytes(self, index: int, since_t: float | None = None) -> int | None:
         tr = self._traces.get(index)
@@ -308,10 +310,10 @@ class Telemetry:
         top = max(power.values())
         return sorted(i for i, p in power.items() if p < share * top)
 
-    def total(self, field: str) -> float | None:
-        """Sum of a latest-sample field over the active GPUs; None if any GPU does not say,
-        since a partial sum would pass for the whole."""
-        values = [getattr(s, field) for s in self.latest()]
+    def total(self, field: str, at: float | None = None) -> float | None:
+        """Sum of a latest-sample field (latest(at)) over the active GPUs; None if any GPU does
+        not say, since a partial sum would pass for the whole."""
+        values = [getattr(s, field) for s in self.latest(at)]
         if not values or any(v is None for v in values):
             return None
         return float(sum(values))

@@ -99,9 +99,20 @@ def gib(n_bytes: float | None) -> str:
 
 
 def kwh(energy_j: float | None) -> str:
-    if energy_j is None:
+    """Energy in kWh with at least two significant digits (`0.00025 kWh`,
+    `0.0049 kWh`, `0.012 kWh`), as money() writes the cost beside it: a small run's energy
+    never reads as `0.000 kWh` next to a cost that is not zero."""
+    number = kwh_number(energy_j)
+    return number if number == UNKNOWN else f"{number} kWh"
+
+
+def kwh_number(energy_j: float | None) -> str:
+    """kwh() without its unit, for the runs table's kWh column."""
+    if energy_j is None or not math.isfinite(energy_j):
         return UNKNOWN
-    return f"{energy_j / 3.6e6:.3f} kWh"
+    value = energy_j / 3.6e6
+    digits = 3 if value == 0 or abs(value) >= 0.01 else 1 - math.floor(math.log10(abs(value)))
+    return f"{value:.{min(digits, 9)}f}"
 
 
 def status_words(snap: Snapshot) -> str:

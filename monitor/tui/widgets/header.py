@@ -125,7 +125,9 @@ class FinishLine(_Sized, PaintedLines, SnapshotView):
             extra.append(f"eval pause {_short(snap.eval_time_s)}")
         if snap.elapsed_s is not None:
             ended = snap.status in ("finished", "crashed", "interrupted")
-            extra.append(f"{'took' if ended else 'running'} {fmt.duration(snap.elapsed_s)}")
+            # added up from the printed step times (a log opened cold), not seen: says so, as --once does
+            about = "" if snap.elapsed_measured else "≈ "
+            extra.append(f"{'took' if ended else 'running'} {about}{fmt.duration(snap.elapsed_s)}")
         for part in extra:
             if len(text) + len(part) + 3 > width:
                 break

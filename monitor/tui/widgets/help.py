@@ -24,7 +24,8 @@ KEY_NAMES = {"enter": "Enter", "escape": "Esc", "up": "↑", "down": "↓", "que
 NOTES = (
     (
         "finishes: the clock time of the last step, from the steady step time (compile warm-up left out) "
-        "plus the evals still to come; the band in brackets is its likely range."
+        "plus the evals still to come; the band in brackets is its likely range. took/running ≈: added up from "
+        "the printed step times (a log opened after the run), not seen."
     ),
     (
         "energy: measured from the GPUs (NVML or --gpu-log) since the run's first line; → is the projection "

@@ -108,32 +108,35 @@ def _price(snap: Snapshot) -> str:
 
 class TotalsPanel(TextLines):
     """Parameters, tokens per iteration, total tokens, FLOPs, the last loss and val value, MFU as
-    printed and against the GPU (the loss and MFU lines are left out where the log prints neither)."""
+    printed and against the GPU; each only where the log gives it (README: a line the log gives
+    nothing for is left out)."""
 
     def show(self, snap: Snapshot) -> None:
         self.put_from(snap, (), self.text)
 
     @staticmethod
     def text(snap: Snapshot) -> Text:
-        text = Text.assemble(("params ", "bold"), fmt.si(snap.params, digits=4))
-        text.append(" · ")
-        text.append(f"{fmt.count(snap.tokens_per_iter)} tok/iter")
-        text.append("\n")
-        text.append("tokens ", style="bold")
-        text.append(f"{fmt.si(snap.tokens_total, digits=4)} total · {fmt.si(snap.flops_total, 'FLOP')}")
+        # What the log does not give is left out, never shown as "params ? · ? tok/iter".
+        rows = []
+        per_iter = [f"{fmt.count(snap.tokens_per_iter)} tok/iter"] if snap.tokens_per_iter is not None else []
+        if snap.params is not None:
+            rows.append(Text.assemble(("params ", "bold"), " · ".join([fmt.si(snap.params, digits=4), *per_iter])))
+            per_iter = []
+        tokens = per_iter + ([f"{fmt.si(snap.tokens_total, digits=4)} total"] if snap.tokens_total is not None else [])
+        compute = [fmt.si(snap.flops_total, "FLOP")] if snap.flops_total is not None else []
+        if tokens or compute:
+            rows.append(Text.assemble(("tokens " if tokens else "compute ", "bold"), " · ".join(tokens + compute)))
         loss = loss_text(snap)
         if loss:
-            text.append("\n")
-            text.append_text(loss)
+            rows.append(loss)
         if snap.mfu is not None:  # left out where the log prints none, not "MFU ?"
-            text.append("\n")
-            text.append("MFU ", style="bold")
-            text.append(f"{fmt.share(snap.mfu)} printed")
+            mfu = Text.assemble(("MFU ", "bold"), f"{fmt.share(snap.mfu)} printed")
             if snap.mfu_gpu is not None:
                 gpu = (snap.gpu_names[0].removeprefix("NVIDIA ") if snap.gpu_names else "GPU")[:16]
-                text.append(" · ")
-                text.append_text(plain(f"{fmt.share(snap.mfu_gpu)} of {gpu}"))
-        return text
+                mfu.append(" · ")
+                mfu.append_text(plain(f"{fmt.share(snap.mfu_gpu)} of {gpu}"))
+            rows.append(mfu)
+        return Text("\n").join(rows) if rows else Text("no totals in the log yet", style="dim")
 
 
 def loss_text(snap: Snapshot) -> Text:
