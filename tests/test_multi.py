@@ -350,7 +350,8 @@ async def _totals_layouts(monkeypatch) -> None:
 
     runs = GatedRuns(_static_runs(), newest=[0, 1, 2])
     app = make_multi_app(lambda wake, notice: runs)  # type: ignore[arg-type,return-value]
-    async with app.run_test(size=(100, 30)) as pilot:
+    # 120 columns: the totals and "reading N logs…" fit one line (energy has two significant digits)
+    async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause(0.1)
         summary = app.query_one("#runs-summary")
         layouts: list[bool] = []
