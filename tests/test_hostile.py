@@ -53,6 +53,8 @@ def fingerprint(s: Session) -> tuple:
             return v.values.dtype.str, v.values.tobytes()
         if isinstance(v, deque):
             return repr(list(v))
+        if isinstance(v, (set, frozenset)):  # a set's order is its insertion history's and the hash seed's
+            return repr(sorted(v, key=repr))
         return repr(v)
 
     runs = [sorted((k, value(v)) for k, v in vars(run).items()) for run in s.state.runs]
