@@ -45,6 +45,7 @@ class Cut:
 
 
 def line_count(event: SourceEvent) -> int:
+    """The lines a read event holds (a PartialRead's one line counts); the cut's UNDECIDED_LINES."""
     if isinstance(event, LinesRead):
         return len(event.lines)
     if isinstance(event, (BlockRead, TimedBlockRead)):
@@ -53,6 +54,7 @@ def line_count(event: SourceEvent) -> int:
 
 
 def byte_count(event: SourceEvent) -> int:
+    """The bytes a read event holds, newlines included (0 for a PartialRead); the cut's UNDECIDED_BYTES."""
     if isinstance(event, LinesRead):
         return sum(len(line) + 1 for _, line in event.lines)
     if isinstance(event, (BlockRead, TimedBlockRead)):

@@ -338,13 +338,12 @@ class Session(LogReading):
         run = self.state.runs[cut.runs - 1]
         if len(run.iters) > cut.rows:
             at = max(cut.rows, run.iters.start)
-            step, t = int(run.iters.since(at)[0]), float(run.t.since(at)[0])
-            goes_on: bool | None = not cut.over and plausible_next(cut.before.state.current, step,
-                                                                  t if math.isfinite(t) else None)
+            step, t_read = int(run.iters.since(at)[0]), float(run.t.since(at)[0])
+            t = t_read if math.isfinite(t_read) else None
+            goes_on: bool | None = not cut.over and plausible_next(cut.before.state.current, step, t)
             if goes_on:
                 self._cut = None
-                went_on = Continuation(cut.cause, cut.before.state.current.last_iter, step,
-                                       t if math.isfinite(t) else None)
+                went_on = Continuation(cut.cause, cut.before.state.current.last_iter, step, t)
                 run.continued.append(went_on)
                 run.note(went_on.t, "resume", went_on.text())
                 return True
