@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_accuracy import POINTS, wallclock_rate
 from benchmarks.eta_contention import replayed
+from benchmarks.eta_kinds import eval_gaps
 from benchmarks.tables import render
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.pause import eval_interval_of
@@ -77,12 +78,9 @@ def _truth_parts(session: Session, every: int, step_s: float) -> tuple[np.ndarra
     at it holds an eval (due by the interval, or a logged one) or a pause over 10 steps' time."""
     run = session.state.current
     iters, t = run.iters.values.astype(float), run.t.values.astype(float)
-    logged = {e.iter for e in run.evals}
     held = np.zeros(len(iters), dtype=bool)
-    for i in range(1, len(iters)):
-        lo, hi = int(iters[i - 1]), int(iters[i])
-        due = every and (hi // every != lo // every)
-        held[i] = bool(due) or any(lo < e <= hi for e in logged) or (t[i] - t[i - 1]) > 10 * (hi - lo) * step_s
+    if len(iters) > 1:
+        held[1:] = eval_gaps(iters, every, {e.iter for e in run.evals}) | (np.diff(t) > 10 * np.diff(iters) * step_s)
     return iters, t, held
 
 
