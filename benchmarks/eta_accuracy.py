@@ -207,14 +207,13 @@ def replay(
     clock_now = [items[0][0]]
     session = Session(Options(source=str(log), max_iters=max_iters), lambda: clock_now[0])
     first_t, truth = items[0][0], items[-1][0]
-    if run_index is None:
+    runs = _fed(log, items, max_iters).state.runs if run_index is None else None
+    if runs is not None and len(runs) > 1:
         # a file holding several processes (a run resumed into the same log): the last one
         # is scored, from its own first line (the earlier ones end where it starts)
-        runs = _fed(log, items, max_iters).state.runs
-        if len(runs) > 1:
-            run_index = len(runs) - 1
+        run_index = len(runs) - 1
     if run_index is not None:
-        target = _fed(log, items, max_iters).state.runs[run_index]
+        target = (runs or _fed(log, items, max_iters).state.runs)[run_index]
         if target.first_t is None or target.last_line_t is None:
             return f"run {run_index} has no line times"
         first_t, truth = target.first_t, target.last_line_t
