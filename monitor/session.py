@@ -186,7 +186,8 @@ class Session(LogReading):
         """`events`, consecutive small reads of a log whose family has a bulk reader joined into
         one block, each line at its read's time (feed_timed: the same as feed() on each line at
         its time). A live log written a line at a time is read a few lines a read; one read at a
-        time, each of those lines went through the line path (twice the bulk reader's cost).
+        time, each of those lines went through the line path (11-20x the CPU a line of reads
+        joined: benchmarks/joined_reads.py, BENCHMARKS.md "Following a log written a line at a time").
         Decided as each event comes (the family may be found by the event before); not while a
         cut is judged (_judge_cut weighs the reads as they came)."""
         events = list(events)
