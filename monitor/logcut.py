@@ -12,6 +12,7 @@ from monitor.core.formats import evidence
 from monitor.core.formats.common import OWN
 from monitor.core.formats.prefix import Margin, Partials
 from monitor.core.provisional import Before
+from monitor.core.trainrun import ResetCause
 from monitor.inbox import BlockRead, LinesRead, PartialRead, SourceEvent, TimedBlockRead
 
 #: A log that started over whose new lines show no step, no start-up line and no other family
@@ -27,7 +28,7 @@ class Cut:
     new run there, as anywhere in a log) until they show whether they do; if they do not, the
     reading is put back as it stood at the cut (`before`) and they are read again as a new run."""
 
-    cause: str
+    cause: ResetCause
     before: Before
     margin: Margin
     partials: Partials

@@ -23,7 +23,7 @@ from monitor.core.report import Options, WriterExit, build
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
-from monitor.core.trainrun import Continuation
+from monitor.core.trainrun import Continuation, ResetCause
 from monitor.inbox import (
     SMALL_READ_BYTES,
     BlockRead,
@@ -301,7 +301,7 @@ class Session(LogReading):
             self._before_partial = save(self.state, self.parser, self.printed_clock)
         self.release_held()
 
-    def _reset(self, cause: str) -> None:
+    def _reset(self, cause: ResetCause) -> None:
         """The source started over (truncated, or replaced by another file). When the run had
         steps, its new lines are read as the run going on until they say (_judge_cut); else
         what follows is a new run, parsed afresh."""
