@@ -303,8 +303,9 @@ class Session(LogReading):
 
     def _reset(self, cause: ResetCause) -> None:
         """The source started over (truncated, or replaced by another file). When the run had
-        steps, its new lines are read as the run going on until they say (_judge_cut); else
-        what follows is a new run, parsed afresh."""
+        steps, or is in its start-up (a known family's lines, no crash, no end), its new lines are
+        read as the run going on until they say (_judge_cut); else what follows is a new run,
+        parsed afresh."""
         run = self.state.current
         # a run with steps, or one in its start-up (a header read, no step yet: torch.compile
         # can take minutes) whose next lines may be its first steps
@@ -312,9 +313,10 @@ class Session(LogReading):
         if run.n_iters or starting:
             self._settle()
             self.state.started_over = True
-            self._cut = Cut(cause, save(self.state, self.parser, self.printed_clock), copy.deepcopy(self.margin),
-                             copy.deepcopy(self.partials), len(self.state.runs), len(run.iters), self.parser.name,
-                             over=run.crash is not None or run.ended)
+            self._cut = Cut(cause, before=save(self.state, self.parser, self.printed_clock),
+                            margin=copy.deepcopy(self.margin), partials=copy.deepcopy(self.partials),
+                            runs=len(self.state.runs), rows=len(run.iters), family=self.parser.name,
+                            over=run.crash is not None or run.ended)
             return
         self._new_reading()
 
