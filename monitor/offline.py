@@ -122,7 +122,7 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
             if source is not None:
                 events.insert(0, GpuSampled(source.poll(virtual_now)))
             session.ingest(events)
-        _read_gpu_past_end(session, source, virtual_now)
+        _read_end(session, source, virtual_now)
         _print_final(session, args, virtual_now)
         return EXIT_OK
     for t, line in itertools.chain([first], items):
@@ -141,12 +141,12 @@ def replay(args: argparse.Namespace, clock: Callable[[], float] = time.time,
     if args.jsonl and not args.once and session.release_held():  # the log ended on a held line
         print(session.snapshot(virtual_now).to_json(), flush=True)
     if args.once or not args.jsonl:
-        _read_gpu_past_end(session, source, virtual_now)
+        _read_end(session, source, virtual_now)
         _print_final(session, args, virtual_now)
     return EXIT_OK
 
 
-def _read_gpu_past_end(session: Session, source: GpuSource | None, t: float) -> None:
+def _read_end(session: Session, source: GpuSource | None, t: float) -> None:
     """The GPU samples just after the log's last line: energy is not extrapolated past the newest
     sample, so the window that ends at that line is measured by the samples that follow it."""
     from monitor.core.telemetry import END_READ_S
