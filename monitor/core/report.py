@@ -205,7 +205,7 @@ def build(
         run.first_t is None or writer_exit.t >= run.first_t) else None
     by_lines = (finished or ended) and not (left and status == "interrupted" and run.crash is None)
     end = energy_end(run, now, by_lines, exit_t, WRITER_SETTLE_S)
-    gpu = gpu_fields(telemetry, run, est, end, finished or ended, options.price_per_kwh, options.pue)
+    gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue, end)
     loss_series, step_series = chart_series(run) if charts else (NO_SERIES, NO_SERIES)
     warnings = (*warnings, *gpu.warnings)
     return Snapshot(
