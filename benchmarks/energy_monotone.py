@@ -71,7 +71,7 @@ def thinned(samples: list[GpuSample], period_s: float) -> list[GpuSample]:
     return out
 
 
-class Counter:
+class EnergyCounter:
     """The energy counter of each GPU, interpolated at any time (the truth)."""
 
     def __init__(self, samples: list[GpuSample]) -> None:
@@ -106,7 +106,7 @@ class Result:
 def replay(folder: Path, period_s: float, every_s: float) -> Result:
     items = list(timed_lines(str(folder / "run.log"), str(folder / "run.times"), 0.0))
     full = trace(folder)
-    counter = Counter(full)
+    counter = EnergyCounter(full)
     samples = thinned(full, period_s)
     session = Session(Options(source=folder.name), lambda: 0.0)
     session.ingest([GpuWatched("nvml")])

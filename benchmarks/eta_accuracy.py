@@ -32,14 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_band import LOO_NOTE, leave_one_out, loo_report, loo_summary, loo_table, test_set_report
-from benchmarks.eta_contention import contention_readings
+from benchmarks.eta_contention import contention_readings, fed
 from benchmarks.tables import render
 from monitor.core.estimate import estimate
 from monitor.core.eta_calibration import BANDS
 from monitor.core.plan import Plan, make_plan
 from monitor.core.report import Options
 from monitor.core.run import Run
-from monitor.inbox import GpuSampled
 from monitor.session import Session
 from monitor.sources.replay import timed_lines
 
@@ -207,14 +206,13 @@ def replay(
     clock_now = [items[0][0]]
     session = Session(Options(source=str(log), max_iters=max_iters), lambda: clock_now[0])
     first_t, truth = items[0][0], items[-1][0]
-    if run_index is None:
+    runs = _fed(log, items, max_iters).state.runs if run_index is None else None
+    if runs is not None and len(runs) > 1:
         # a file holding several processes (a run resumed into the same log): the last one
         # is scored, from its own first line (the earlier ones end where it starts)
-        runs = _fed(log, items, max_iters).state.runs
-        if len(runs) > 1:
-            run_index = len(runs) - 1
+        run_index = len(runs) - 1
     if run_index is not None:
-        target = _fed(log, items, max_iters).state.runs[run_index]
+        target = (runs or _fed(log, items, max_iters).state.runs)[run_index]
         if target.first_t is None or target.last_line_t is None:
             return f"run {run_index} has no line times"
         first_t, truth = target.first_t, target.last_line_t
@@ -227,14 +225,7 @@ def replay(
     worst: dict[str, float] = {}
     final_iter: int | None = None
     lines: list[Line] = []
-    g = 0
-    for t, line in items:
-        clock_now[0] = t
-        while g < len(gpu) and gpu[g][0] <= t:  # what the GPU sampler saw before this line
-            session.ingest([GpuSampled([gpu[g][1]])])
-            g += 1
-        if not session.feed(line, t):
-            continue
+    for t in fed(session, items, gpu, clock_now):  # each line after what the GPU sampler saw before it
         run = session.state.current
         if run_index is not None and run.index != run_index:
             continue

@@ -93,6 +93,22 @@ def contention_readings(folder: Path) -> list[tuple[float, Reading]]:
     return out
 
 
+def fed(session: Session, items: list[tuple[float, bytes]], readings: list[tuple[float, Reading]],
+        clock: list[float] | None = None) -> Iterator[float]:
+    """Feed `session` each line of `items` (time, line) at its time, after the `readings`
+    (contention_readings) up to that time, with `clock[0]` (what the session's clock reads) set to
+    it where given; yields the time of each line that changed the run."""
+    g = 0
+    for t, line in items:
+        if clock is not None:
+            clock[0] = t
+        while g < len(readings) and readings[g][0] <= t:
+            session.ingest([GpuSampled([readings[g][1]])])
+            g += 1
+        if session.feed(line, t):
+            yield t
+
+
 def replayed(log: Path, times: Path, gpu: bool = True, live_clock: bool = True) -> Iterator[tuple[float, Session]]:
     """(time, session) after each line of the recorded run in `log` that changed the run, each line
     fed at its recorded time (`times`) after what NVML listed on the run's GPUs until then
@@ -102,12 +118,5 @@ def replayed(log: Path, times: Path, gpu: bool = True, live_clock: bool = True) 
     readings = contention_readings(log.parent) if gpu else []
     clock = [items[0][0] if live_clock else items[-1][0]]
     session = Session(Options(source=str(log)), lambda: clock[0])
-    g = 0
-    for t, line in items:
-        if live_clock:
-            clock[0] = t
-        while g < len(readings) and readings[g][0] <= t:
-            session.ingest([GpuSampled([readings[g][1]])])
-            g += 1
-        if session.feed(line, t):
-            yield t, session
+    for t in fed(session, items, readings, clock if live_clock else None):
+        yield t, session

@@ -46,15 +46,20 @@ BURSTY = 0.3
 COMPILE_EVAL = 1.5
 
 
+def eval_gaps(iters: np.ndarray, every: int, logged: set[int]) -> np.ndarray:
+    """Per gap between two logged steps (len(iters) - 1): whether it holds an eval, due by the
+    interval `every` (0: none known) or logged (`logged`: the evals' steps)."""
+    return np.array([bool(every) and (int(b) // every != int(a) // every) or any(a < e <= b for e in logged)
+                     for a, b in itertools.pairwise(iters)], dtype=bool)
+
+
 def _per_step(run: Run, every: int) -> tuple[np.ndarray, np.ndarray, bool]:
     """(iteration, seconds per step) of each line after the first, eval gaps out; and whether the
     log is bursty (then the printed step times stand in for the gaps)."""
     it, t, p = run.iters.values.astype(float), run.t.values.astype(float), run.step_time_s.values.astype(float)
     steps, gaps = np.diff(it), np.diff(t)
     ok = steps > 0
-    evals = {e.iter for e in run.evals}
-    held = np.array([bool(every) and (int(b) // every != int(a) // every) or any(a < e <= b for e in evals)
-                     for a, b in itertools.pairwise(it)], dtype=bool)
+    held = eval_gaps(it, every, {e.iter for e in run.evals})
     own = p[1:]
     fast = ok & np.isfinite(own) & (gaps < 0.5 * steps * own)
     bursty = bool(ok.sum()) and float(fast.sum()) / float(ok.sum()) >= BURSTY

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.eta_accuracy import POINTS, wallclock_rate
 from benchmarks.eta_contention import replayed
+from benchmarks.eta_kinds import eval_gaps
 from benchmarks.tables import render
 from monitor.core.estimate import Estimate, estimate
 from monitor.core.pause import eval_interval_of
@@ -77,12 +78,9 @@ def _truth_parts(session: Session, every: int, step_s: float) -> tuple[np.ndarra
     at it holds an eval (due by the interval, or a logged one) or a pause over 10 steps' time."""
     run = session.state.current
     iters, t = run.iters.values.astype(float), run.t.values.astype(float)
-    logged = {e.iter for e in run.evals}
     held = np.zeros(len(iters), dtype=bool)
-    for i in range(1, len(iters)):
-        lo, hi = int(iters[i - 1]), int(iters[i])
-        due = every and (hi // every != lo // every)
-        held[i] = bool(due) or any(lo < e <= hi for e in logged) or (t[i] - t[i - 1]) > 10 * (hi - lo) * step_s
+    if len(iters) > 1:
+        held[1:] = eval_gaps(iters, every, {e.iter for e in run.evals}) | (np.diff(t) > 10 * np.diff(iters) * step_s)
     return iters, t, held
 
 
@@ -108,12 +106,9 @@ def trace(folder: Path, all_lines: bool = False, stride: int = 1) -> str:
         j = int(np.searchsorted(iters, r.iter, side="right"))
         gaps = np.diff(np.concatenate([[t[j - 1]], t[j:]])) if j < len(t) else np.array([])
         steps = np.diff(np.concatenate([[iters[j - 1]], iters[j:]])) if j < len(t) else np.array([])
-        h = held[j:]
-        if len(gaps) and np.mean(gaps < 0.5 * steps * step_end) > 0.3:
-            h = np.zeros(len(gaps), dtype=bool)  # a bursty log: the gaps carry no per-line time
-            n_bursty = True
-        else:
-            n_bursty = False
+        # a bursty log: the gaps carry no per-line time, and no gap is an eval's
+        bursty = bool(len(gaps)) and bool(np.mean(gaps < 0.5 * steps * step_end) > 0.3)
+        h = np.zeros(len(gaps), dtype=bool) if bursty else held[j:]
         plain_steps = steps[~h].sum()
         true_step = gaps[~h].sum() / plain_steps if plain_steps > 0 else math.nan
         n_held = int(h.sum())
@@ -126,7 +121,7 @@ def trace(folder: Path, all_lines: bool = False, stride: int = 1) -> str:
         train_rate = sum(weights.get(m, 0.0) * (methods[m] - r.now - evals_left * pause) / r.steps_left
                          for m in methods) if r.steps_left else math.nan
         err = (e.finish - truth) / duration
-        if n_bursty:
+        if bursty:
             err_steps = err_evals = math.nan  # only the whole time left is known
             true_step = true_pause = math.nan
         else:
@@ -138,7 +133,7 @@ def trace(folder: Path, all_lines: bool = False, stride: int = 1) -> str:
             f"{1e3 * (e.step_time_s or 0):.2f}", ",".join(f"{m[0]}{1e3 * v:.2f}" for m, v in sorted(rate.items())),
             ",".join(f"{m[0]}{w:.2f}" for m, w in sorted(weights.items())), f"{1e3 * train_rate:.2f}",
             f"{1e3 * true_step:.2f}", f"{pause:.2f}x{evals_left}", f"{true_pause:.2f}x{n_held}",
-            f"{100 * err_steps:+.2f}", f"{100 * err_evals:+.2f}", f"{100 * (err - err_steps - err_evals):+.2f}" if not n_bursty else "bursty",
+            f"{100 * err_steps:+.2f}", f"{100 * err_evals:+.2f}", f"{100 * (err - err_steps - err_evals):+.2f}" if not bursty else "bursty",
             f"{e.lag_s:.1f}", f"{100 * ((e.low or 0) - truth) / duration:+.1f}/{100 * ((e.high or 0) - truth) / duration:+.1f}"
             + ("" if (e.low or 0) <= truth <= (e.high or 0) else ",MISS"),
         ])

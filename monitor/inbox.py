@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from monitor.core.telemetry import Reading
+from monitor.core.trainrun import ResetCause
 from monitor.sources.problems import GpuProblem, LineProblem
 from monitor.sources.writer import WriterEvent, WriterExited, WriterFound
 
@@ -82,7 +83,7 @@ class SourceReset:
     (bytes already read changed) or "replaced" (the path names another file: rotated). What
     follows is a new run, or the same run going on (Session decides from the lines)."""
 
-    cause: str = "truncated"
+    cause: ResetCause = "truncated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +201,7 @@ class LineHooks:
     on_error: Callable[[LineProblem], None]
     on_state: Callable[[str], None]
     #: the source started over, and why (SourceReset.cause)
-    on_reset: Callable[[str], None]
+    on_reset: Callable[[ResetCause], None]
     #: whole lines in one buffer (each ending in a newline), all seen at one time: the bulk form
     on_block: Callable[[float | None, bytes], None]
     #: a last line without its newline yet, read as it stands (PartialRead)

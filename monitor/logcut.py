@@ -12,6 +12,7 @@ from monitor.core.formats import evidence
 from monitor.core.formats.common import OWN
 from monitor.core.formats.prefix import Margin, Partials
 from monitor.core.provisional import Before
+from monitor.core.trainrun import ResetCause
 from monitor.inbox import BlockRead, LinesRead, PartialRead, SourceEvent, TimedBlockRead
 
 #: A log that started over whose new lines show no step, no start-up line and no other family
@@ -27,7 +28,7 @@ class Cut:
     new run there, as anywhere in a log) until they show whether they do; if they do not, the
     reading is put back as it stood at the cut (`before`) and they are read again as a new run."""
 
-    cause: str
+    cause: ResetCause
     before: Before
     margin: Margin
     partials: Partials
@@ -45,6 +46,7 @@ class Cut:
 
 
 def line_count(event: SourceEvent) -> int:
+    """The lines a read event holds (a PartialRead's one line counts); the cut's UNDECIDED_LINES."""
     if isinstance(event, LinesRead):
         return len(event.lines)
     if isinstance(event, (BlockRead, TimedBlockRead)):
@@ -53,6 +55,7 @@ def line_count(event: SourceEvent) -> int:
 
 
 def byte_count(event: SourceEvent) -> int:
+    """The bytes a read event holds, newlines included (0 for a PartialRead); the cut's UNDECIDED_BYTES."""
     if isinstance(event, LinesRead):
         return sum(len(line) + 1 for _, line in event.lines)
     if isinstance(event, (BlockRead, TimedBlockRead)):

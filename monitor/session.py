@@ -23,7 +23,7 @@ from monitor.core.report import Options, WriterExit, build
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
-from monitor.core.trainrun import Continuation
+from monitor.core.trainrun import Continuation, ResetCause
 from monitor.inbox import (
     SMALL_READ_BYTES,
     BlockRead,
@@ -186,7 +186,8 @@ class Session(LogReading):
         """`events`, consecutive small reads of a log whose family has a bulk reader joined into
         one block, each line at its read's time (feed_timed: the same as feed() on each line at
         its time). A live log written a line at a time is read a few lines a read; one read at a
-        time, each of those lines went through the line path (twice the bulk reader's cost).
+        time, each of those lines went through the line path (11-20x the CPU a line of reads
+        joined: benchmarks/joined_reads.py, BENCHMARKS.md "Following a log written a line at a time").
         Decided as each event comes (the family may be found by the event before); not while a
         cut is judged (_judge_cut weighs the reads as they came)."""
         events = list(events)
@@ -300,10 +301,11 @@ class Session(LogReading):
             self._before_partial = save(self.state, self.parser, self.printed_clock)
         self.release_held()
 
-    def _reset(self, cause: str) -> None:
+    def _reset(self, cause: ResetCause) -> None:
         """The source started over (truncated, or replaced by another file). When the run had
-        steps, its new lines are read as the run going on until they say (_judge_cut); else
-        what follows is a new run, parsed afresh."""
+        steps, or is in its start-up (a known family's lines, no crash, no end), its new lines are
+        read as the run going on until they say (_judge_cut); else what follows is a new run,
+        parsed afresh."""
         run = self.state.current
         # a run with steps, or one in its start-up (a header read, no step yet: torch.compile
         # can take minutes) whose next lines may be its first steps
@@ -311,9 +313,10 @@ class Session(LogReading):
         if run.n_iters or starting:
             self._settle()
             self.state.started_over = True
-            self._cut = Cut(cause, save(self.state, self.parser, self.printed_clock), copy.deepcopy(self.margin),
-                             copy.deepcopy(self.partials), len(self.state.runs), len(run.iters), self.parser.name,
-                             over=run.crash is not None or run.ended)
+            self._cut = Cut(cause, before=save(self.state, self.parser, self.printed_clock),
+                            margin=copy.deepcopy(self.margin), partials=copy.deepcopy(self.partials),
+                            runs=len(self.state.runs), rows=len(run.iters), family=self.parser.name,
+                            over=run.crash is not None or run.ended)
             return
         self._new_reading()
 
@@ -338,13 +341,12 @@ class Session(LogReading):
         run = self.state.runs[cut.runs - 1]
         if len(run.iters) > cut.rows:
             at = max(cut.rows, run.iters.start)
-            step, t = int(run.iters.since(at)[0]), float(run.t.since(at)[0])
-            goes_on: bool | None = not cut.over and plausible_next(cut.before.state.current, step,
-                                                                  t if math.isfinite(t) else None)
+            step, t_read = int(run.iters.since(at)[0]), float(run.t.since(at)[0])
+            t = t_read if math.isfinite(t_read) else None
+            goes_on: bool | None = not cut.over and plausible_next(cut.before.state.current, step, t)
             if goes_on:
                 self._cut = None
-                went_on = Continuation(cut.cause, cut.before.state.current.last_iter, step,
-                                       t if math.isfinite(t) else None)
+                went_on = Continuation(cut.cause, cut.before.state.current.last_iter, step, t)
                 run.continued.append(went_on)
                 run.note(went_on.t, "resume", went_on.text())
                 return True

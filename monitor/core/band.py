@@ -150,10 +150,12 @@ def calibrate(errors: Mapping[str, Iterable[Row]], alpha: float = ALPHA) -> Cali
 CLASSES = ("alone", "shared", "harmless")
 
 
-def calibrate_split(
-    errors: Mapping[str, Iterable[tuple[float, int, float, bool | str] | tuple[float, int, float, bool | str, float]]],
-    alpha: float = ALPHA,
-) -> Bands:
+#: A calibration row with its class (one of CLASSES, or a bool: GPU shared or not) after the
+#: error, then the eval share as in `Row`.
+SplitRow = tuple[float, int, float, bool | str] | tuple[float, int, float, bool | str, float]
+
+
+def calibrate_split(errors: Mapping[str, Iterable[SplitRow]], alpha: float = ALPHA) -> Bands:
     """Bands from per-run errors: run name -> (progress, samples, signed relative error, class[,
     eval share]) at every scored line, the class one of CLASSES (or a bool: GPU shared or not);
     each class calibrated as `calibrate` does on its lines only. A bucket no run reached in the

@@ -11,14 +11,15 @@ import math
 
 import numpy as np
 
-from monitor.core.trainrun import Continuation, Run
+from monitor.core.trainrun import Run
 
-__all__ = ["Continuation", "plausible_next"]
+__all__ = ["plausible_next"]
 
 #: Logged steps that may be missing at the cut (copytruncate loses what the writer wrote
 #: between the copy and the truncation), over the steps the time between the two files allows.
 LOST_ROWS = 10
-#: Without line times, a first step this many logged steps past the last one still continues.
+#: Without line times, a first step this many logged steps past the last one still continues;
+#: for a run cut before its first step, the highest step number that continues it.
 UNTIMED_ROWS = 100
 #: Rows the step rate and the logging stride are taken from.
 RATE_ROWS = 64
@@ -26,10 +27,11 @@ RATE_ROWS = 64
 
 def plausible_next(run: Run, step: int, t: float | None) -> bool:
     """True when `step`, read at `t` from a log that started over, can follow the last step of
-    `run`: above it, and no further than the run's pace allows in the time between the two
-    (plus LOST_ROWS logged steps lost at the cut); for a run with no step yet, one of its first."""
+    `run`: above it, and no further than twice the steps the run's pace allows in the time
+    between the two (plus LOST_ROWS logged steps lost at the cut); UNTIMED_ROWS logged steps
+    where either time is unknown; for a run with no step yet, one of its first."""
     last = run.last_iter
-    if last is None:  # cut in its start-up: its first steps, within what copytruncate may lose
+    if last is None:  # cut in its start-up: one of its first steps (step numbers, not logged rows)
         return 0 <= step <= UNTIMED_ROWS
     if step <= last:
         return False

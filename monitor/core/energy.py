@@ -185,7 +185,7 @@ class GpuFields:
 
 def energy_end(run: Run, now: float, ended_by_lines: bool, writer_exit_t: float | None,
                settle_s: float) -> float:
-    """Where the run's energy stops counting: at its last line once the log says it ended
+    """Where the run's energy stops counting (epoch s): at its last line once the log says it ended
     (finished, a traceback, a kill line); at the exit of the process that wrote it once that
     was seen (`writer_exit_t`, with no line more than `settle_s` after it: those were written
     before it), since that process held its GPUs until then whatever it printed last; else

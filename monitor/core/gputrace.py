@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 #: second before its timestamp; integrated power is shifted back by that much.
 POWER_LAG_S = 0.5
 #: A gap at the start of a window (sampling began after it) of up to two sampling periods, and
-#: at least this long, is filled with the first power reading. The end of a window is never filled: past the newest sample nothing is
-#: measured yet, and a reading held there is taken back when the next sample shows less.
+#: at least this long, is filled with the first power reading. The end of a window is never
+#: filled: past the newest sample nothing is measured yet, and a reading held there is taken
+#: back when the next sample shows less.
 HOLD_MIN_S = 2.0
 #: A window that ends at a log's last line is measured by the samples after it: a replay that
 #: stops there reads its GPU log this far on (the power reading's lag and two 1-s periods).

@@ -42,7 +42,7 @@ __all__ = ["MAX_NOTES", "Column", "EvalPoint", "NanColumn", "Note", "Run", "RunS
 _LAUNCHER_WRAPPER = "ChildFailedError"
 _STARTUP = (RunStarted, ConfigValue, TokensPerIter, VocabSize, ModelInit, Params, Compiling)
 #: start-up lines nanoGPT's sample.py prints as train.py does (a run they begin is tentative)
-_SAMPLER_TOO = (ConfigValue, Params)
+_SAMPLE_PY_LINES = (ConfigValue, Params)
 NAN = float("nan")
 #: No run takes more steps than this; a larger "step number" is noise.
 MAX_STEP = 10**15
@@ -128,7 +128,7 @@ class RunState:
         if isinstance(event, (Iteration, Eval)) and abs(event.iter) > MAX_STEP:
             return False  # a garbled number, not a step: it would not fit the int64 columns either
         run = self.current
-        if run.tentative and not isinstance(event, _SAMPLER_TOO):
+        if run.tentative and not isinstance(event, _SAMPLE_PY_LINES):
             run.tentative = False  # it said more than sample.py does
         if isinstance(event, Iteration):
             return self._iteration(event, t)
@@ -140,7 +140,7 @@ class RunState:
             if run.n_iters or run.crash is not None or run.ended or cut:
                 had_steps = run.n_iters > 0
                 run = self._new_run(t)
-                run.tentative = had_steps and isinstance(event, _SAMPLER_TOO)
+                run.tentative = had_steps and isinstance(event, _SAMPLE_PY_LINES)
             run.said.add(said)
         elif isinstance(event, (TracebackStarted, Crash)) and run.ended and not run.goes_on and run.crash is None:
             run = self._new_run(t)  # the run said it was over: what fails now is the next process

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 from monitor.core.events import Crash
 from monitor.core.steps import Steps
@@ -41,9 +42,11 @@ class Note:
         return self.text if self.count == 1 else f"{self.text} × {self.count}"
 
 
-#: The words for each cause a follower gives for a log starting over (the file got smaller; its
-#: bytes already read changed; the path names another file).
-CAUSES = {"truncated": "truncated", "rewritten": "truncated", "replaced": "rotated"}
+#: Why a follower says a log started over: the file got smaller; its bytes already read changed;
+#: the path names another file.
+ResetCause = Literal["truncated", "rewritten", "replaced"]
+#: The words for each ResetCause.
+CAUSES: dict[ResetCause, str] = {"truncated": "truncated", "rewritten": "truncated", "replaced": "rotated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +54,7 @@ class Continuation:
     """The log started over at step `from_step` (None: before the run's first step) and the
     same run went on at `at_step`."""
 
-    cause: str
+    cause: ResetCause
     from_step: int | None
     at_step: int
     t: float | None

@@ -15,6 +15,7 @@ from functools import partial
 
 from monitor.core.lines import LineSplitter
 from monitor.core.sanitise import unicode_safe
+from monitor.core.trainrun import ResetCause
 from monitor.sources.handover import (
     PARTIAL_SETTLE_S,
     OnBlock,
@@ -76,7 +77,7 @@ class Follower:
         poll: bool = False,
         *,
         on_state: OnText | None = None,
-        on_reset: Callable[[str], None] | None = None,
+        on_reset: Callable[[ResetCause], None] | None = None,
         on_block: OnBlock | None = None,
         on_partial: OnPartial | None = None,
         safety_poll_s: float = SAFETY_POLL_S,
@@ -299,7 +300,7 @@ class Follower:
             self._restart(f"{self.path} was replaced by a new file; reading it from the start", "replaced")
         # else: a copy that starts with what was read (rsync, an editor's save): go on from here
 
-    def _restart(self, message: str, cause: str) -> None:
+    def _restart(self, message: str, cause: ResetCause) -> None:
         self._pos = 0
         self._initial_end = -1
         self._splitter.reset()
