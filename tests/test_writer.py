@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -357,3 +358,32 @@ def test_a_stopped_watch_has_its_descriptors_closed_and_the_others_go_on() -> No
         watches[1].stop()
         for _, write_end in pipes:
             os.close(write_end)
+
+
+def test_an_exit_descriptor_numbered_past_fd_setsize_is_seen() -> None:
+    # select(2) raised ValueError for a descriptor >= 1024: with hundreds of logs followed, the
+    # writers' exits were never told (the loop slept and tried the same wait again)
+    import resource
+
+    from monitor.sources.writer import readable
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    high = 1500
+    if hard != resource.RLIM_INFINITY and hard <= high:
+        pytest.skip(f"the open-file limit ({hard}) leaves no descriptor numbered {high}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, high + 1), hard))
+    r, w = os.pipe()
+    try:
+        os.dup2(r, high)
+        assert readable([high], 0.0) == set()
+        os.write(w, b"x")
+        assert readable([high], 5.0) == {high}
+        os.close(w)
+        w = -1
+        os.read(high, 1)
+        assert readable([high], 5.0) == {high}  # hung up: its writer is gone
+    finally:
+        for fd in (r, w, high):
+            if fd >= 0:
+                os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -205,6 +205,16 @@ class WriterWatch:
         self._fds = []
 
 
+def readable(fds: list[int], timeout_s: float | None) -> set[int]:
+    """The descriptors of `fds` that are readable or hung up within `timeout_s` seconds (None:
+    until one is). poll(2), not select(2): select cannot take a descriptor numbered 1024 or
+    more (FD_SETSIZE), which a process following hundreds of logs reaches."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return {fd for fd, _ in poller.poll(None if timeout_s is None else timeout_s * 1000.0)}
+
+
 class WatchLoop:
     """One thread for the writer watches of every followed log (a thread a log, sleeping, was
     half the threads of `nanowatch` over 200 logs): it looks at each started watch when its
@@ -289,7 +299,7 @@ class WatchLoop:
         owner = {fd: watch for watch in due for fd in watch._fds}
         soonest = min(due.values())
         timeout = None if soonest == math.inf else max(0.0, soonest - self._monotonic())
-        ready = set(select.select([wake_fd, *owner], [], [], timeout)[0])
+        ready = readable([wake_fd, *owner], timeout)
         if wake_fd in ready:
             os.read(wake_fd, 4096)
         woke: dict[WriterWatch, set[int]] = {}
