@@ -1546,3 +1546,45 @@ def test_a_familys_own_pipes_are_no_compose_column(line: str) -> None:
     """A compose column may begin with a digit, but llama2.c's `300 | loss` and llm.c's `step 1/3 | loss` stay."""
     stripped = strip(line)
     assert stripped is None or stripped.text == line
+
+
+# --- twelfth collection -----------------------------------------------------------------------------
+# --- A: a log quoted as comments (in a script or a source file, as a list) ---------------------------
+
+NANOCHAT_COMMENTED = ["Tokens / micro-batch / rank: 8 x 2048 = 16,384", "Tokens / micro-batch: 131,072",
+                      "Total batch size 524,288 => gradient accumulation steps: 4",
+                      "step 00004/71680 (0.01%) | loss: 8.813754 | lrm: 1.00 | dt: 1571.88ms | tok/sec: 83,385 | "
+                      "mfu: 50.92 | total time: 0.00m",
+                      "step 00005/71680 (0.01%) | loss: 8.488074 | lrm: 1.00 | dt: 1572.76ms | tok/sec: 83,338 | "
+                      "mfu: 50.89 | total time: 0.00m"]
+
+
+@pytest.mark.parametrize("marker", ["# ", "#    - ", "// ", "  # ", "#\t", "# * "])
+@pytest.mark.parametrize("family", ["nanochat", "llama2c"])
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_log_quoted_as_comments_is_read_through_its_markers(marker: str, family: str, bulk: bool) -> None:
+    """run1000.sh quotes base_train's output as `# ` comments; a translation of it as a `#    - ` list:
+    the comment marker (and a list bullet after it) is a margin once a second line carries it."""
+    body = NANOCHAT_COMMENTED if family == "nanochat" else LLAMA2C
+    lines = [marker + line for line in body] + [marker.rstrip() + " ..."]
+    if bulk:
+        s = Session(Options(), FakeClock())
+        s.feed_block("\n".join(lines).encode() + b"\n")
+    else:
+        s = session(lines)
+    snap = s.snapshot()
+    want = (5, 71680, 524288) if family == "nanochat" else (2429, None, None)
+    assert (s.format, snap.iter, snap.max_iters if family == "nanochat" else None,
+            snap.tokens_per_iter if family == "nanochat" else None) == (family, *want)
+
+
+def test_a_comment_on_the_first_line_alone_makes_no_margin() -> None:
+    """A heading (`# notes`) or one comment before the log: the lines after it are read as they are,
+    a later commented line keeps its marker."""
+    m = Margin()
+    assert m.cut("# nanochat training report") == "nanochat training report"
+    assert m.cut("step 00001/00010 (10.00%) | loss: 9.0") == "step 00001/00010 (10.00%) | loss: 9.0"
+    assert m.cut("# a note") == "# a note"
+    for first in ("#!/bin/bash", "#1 step", "//"):  # a shebang, a marker with no space after it: no margin
+        m = Margin()
+        assert m.cut(first) == first
