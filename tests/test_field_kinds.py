@@ -1553,10 +1553,10 @@ def test_a_familys_own_pipes_are_no_compose_column(line: str) -> None:
 
 NANOCHAT_COMMENTED = ["Tokens / micro-batch / rank: 8 x 2048 = 16,384", "Tokens / micro-batch: 131,072",
                       "Total batch size 524,288 => gradient accumulation steps: 4",
-                      "step 00004/71680 (0.01%) | loss: 8.813754 | lrm: 1.00 | dt: 1571.88ms | tok/sec: 83,385 | "
-                      "mfu: 50.92 | total time: 0.00m",
-                      "step 00005/71680 (0.01%) | loss: 8.488074 | lrm: 1.00 | dt: 1572.76ms | tok/sec: 83,338 | "
-                      "mfu: 50.89 | total time: 0.00m"]
+                      ("step 00004/71680 (0.01%) | loss: 8.813754 | lrm: 1.00 | dt: 1571.88ms | tok/sec: 83,385 | "
+                       "mfu: 50.92 | total time: 0.00m"),
+                      ("step 00005/71680 (0.01%) | loss: 8.488074 | lrm: 1.00 | dt: 1572.76ms | tok/sec: 83,338 | "
+                       "mfu: 50.89 | total time: 0.00m")]
 
 
 @pytest.mark.parametrize("marker", ["# ", "#    - ", "// ", "  # ", "#\t", "# * "])

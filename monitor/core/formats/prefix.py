@@ -229,8 +229,9 @@ class Margin:
     """Removes the margin of a quoted log from each of its lines.
 
     The margin is learnt from the log's first line with text: its quote markers, or its
-    indentation (a tab, or 2 to MAX_MARGIN spaces); a log that starts at column 0 has none and is
-    left as it is. Lines that do not carry the margin are kept whole (a traceback's own
+    indentation (a tab, or 2 to MAX_MARGIN spaces), or a comment marker (`# `, `// `, with a list
+    bullet after it taken off each line too; dropped again when the next line with text does not
+    carry it); a log that starts at column 0 has none and is left as it is. Lines that do not carry the margin are kept whole (a traceback's own
     indentation goes on after it), and a quoted line with nothing after its markers is empty.
     """
 
