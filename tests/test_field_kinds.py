@@ -1588,3 +1588,33 @@ def test_a_comment_on_the_first_line_alone_makes_no_margin() -> None:
     for first in ("#!/bin/bash", "#1 step", "//"):  # a shebang, a marker with no space after it: no margin
         m = Margin()
         assert m.cut(first) == first
+
+
+# --- detection, F: nanochat's step line trimmed to its loss and LR multiplier ----------------------------
+
+TRIMMED = ["Step 00000 | Validation bpb: 0.2982      <- healthy base model",
+           "step 00001 | loss: 13.070236 | lrm: 1.00",
+           "step 00150 | Validation bpb: 1.7252      <- destroyed inside 150 steps",
+           "step 00401 | loss:  6.900375 | lrm: 1.00",
+           "step 02381 | loss:  6.870882 | lrm: -0.00 <- flat at ~6.88 for 2200 steps",
+           "Step 02381 | Validation bpb: 1.6045      <- 5h21m bought back nothing"]
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_nanochat_step_line_trimmed_to_its_lrm_is_nanochats(bulk: bool) -> None:
+    """A writer kept `step N | loss: X | lrm: Y` of mid_train's lines: no total, no share, a loss aligned
+    with two spaces. `| lrm:` is nanochat's own field, so the line is nanochat's, not build-nanogpt's."""
+    if bulk:
+        s = Session(Options(), FakeClock())
+        s.feed_block("\n".join(TRIMMED).encode() + b"\n")
+    else:
+        s = session(TRIMMED)
+    snap = s.snapshot()
+    assert (s.format, snap.iter, snap.loss) == ("nanochat", 2381, 6.870882)
+
+
+@pytest.mark.parametrize("line", ["step     5 | loss: 9.842177 | lr 3.3566e-05 | norm: 8.7426 | dt: 331.73ms | tok/sec: 1580471.80",
+                                  "step 50 | loss: 6.1 | dt: 330.00ms | tok/sec: 1580000.00"])
+def test_build_nanogpts_step_line_stays_llmcs(line: str) -> None:
+    assert (llmc.sniff(line) > 0, nanochat.sniff(line)) == (True, 0)
+    assert (llmc.sniff(TRIMMED[1]), nanochat.sniff(TRIMMED[1]) > 0) == (0, True)
