@@ -1546,3 +1546,75 @@ def test_a_familys_own_pipes_are_no_compose_column(line: str) -> None:
     """A compose column may begin with a digit, but llama2.c's `300 | loss` and llm.c's `step 1/3 | loss` stay."""
     stripped = strip(line)
     assert stripped is None or stripped.text == line
+
+
+# --- twelfth collection -----------------------------------------------------------------------------
+# --- A: a log quoted as comments (in a script or a source file, as a list) ---------------------------
+
+NANOCHAT_COMMENTED = ["Tokens / micro-batch / rank: 8 x 2048 = 16,384", "Tokens / micro-batch: 131,072",
+                      "Total batch size 524,288 => gradient accumulation steps: 4",
+                      ("step 00004/71680 (0.01%) | loss: 8.813754 | lrm: 1.00 | dt: 1571.88ms | tok/sec: 83,385 | "
+                       "mfu: 50.92 | total time: 0.00m"),
+                      ("step 00005/71680 (0.01%) | loss: 8.488074 | lrm: 1.00 | dt: 1572.76ms | tok/sec: 83,338 | "
+                       "mfu: 50.89 | total time: 0.00m")]
+
+
+@pytest.mark.parametrize("marker", ["# ", "#    - ", "// ", "  # ", "#\t", "# * "])
+@pytest.mark.parametrize("family", ["nanochat", "llama2c"])
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_log_quoted_as_comments_is_read_through_its_markers(marker: str, family: str, bulk: bool) -> None:
+    """run1000.sh quotes base_train's output as `# ` comments; a translation of it as a `#    - ` list:
+    the comment marker (and a list bullet after it) is a margin once a second line carries it."""
+    body = NANOCHAT_COMMENTED if family == "nanochat" else LLAMA2C
+    lines = [marker + line for line in body] + [marker.rstrip() + " ..."]
+    if bulk:
+        s = Session(Options(), FakeClock())
+        s.feed_block("\n".join(lines).encode() + b"\n")
+    else:
+        s = session(lines)
+    snap = s.snapshot()
+    want = (5, 71680, 524288) if family == "nanochat" else (2429, None, None)
+    assert (s.format, snap.iter, snap.max_iters if family == "nanochat" else None,
+            snap.tokens_per_iter if family == "nanochat" else None) == (family, *want)
+
+
+def test_a_comment_on_the_first_line_alone_makes_no_margin() -> None:
+    """A heading (`# notes`) or one comment before the log: the lines after it are read as they are,
+    a later commented line keeps its marker."""
+    m = Margin()
+    assert m.cut("# nanochat training report") == "nanochat training report"
+    assert m.cut("step 00001/00010 (10.00%) | loss: 9.0") == "step 00001/00010 (10.00%) | loss: 9.0"
+    assert m.cut("# a note") == "# a note"
+    for first in ("#!/bin/bash", "#1 step", "//"):  # a shebang, a marker with no space after it: no margin
+        m = Margin()
+        assert m.cut(first) == first
+
+
+# --- detection, F: nanochat's step line trimmed to its loss and LR multiplier ----------------------------
+
+TRIMMED = ["Step 00000 | Validation bpb: 0.2982      <- healthy base model",
+           "step 00001 | loss: 13.070236 | lrm: 1.00",
+           "step 00150 | Validation bpb: 1.7252      <- destroyed inside 150 steps",
+           "step 00401 | loss:  6.900375 | lrm: 1.00",
+           "step 02381 | loss:  6.870882 | lrm: -0.00 <- flat at ~6.88 for 2200 steps",
+           "Step 02381 | Validation bpb: 1.6045      <- 5h21m bought back nothing"]
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_nanochat_step_line_trimmed_to_its_lrm_is_nanochats(bulk: bool) -> None:
+    """A writer kept `step N | loss: X | lrm: Y` of mid_train's lines: no total, no share, a loss aligned
+    with two spaces. `| lrm:` is nanochat's own field, so the line is nanochat's, not build-nanogpt's."""
+    if bulk:
+        s = Session(Options(), FakeClock())
+        s.feed_block("\n".join(TRIMMED).encode() + b"\n")
+    else:
+        s = session(TRIMMED)
+    snap = s.snapshot()
+    assert (s.format, snap.iter, snap.loss) == ("nanochat", 2381, 6.870882)
+
+
+@pytest.mark.parametrize("line", ["step     5 | loss: 9.842177 | lr 3.3566e-05 | norm: 8.7426 | dt: 331.73ms | tok/sec: 1580471.80",
+                                  "step 50 | loss: 6.1 | dt: 330.00ms | tok/sec: 1580000.00"])
+def test_build_nanogpts_step_line_stays_llmcs(line: str) -> None:
+    assert (llmc.sniff(line) > 0, nanochat.sniff(line)) == (True, 0)
+    assert (llmc.sniff(TRIMMED[1]), nanochat.sniff(TRIMMED[1]) > 0) == (0, True)

@@ -334,7 +334,8 @@ def sniff(line: str) -> int:
         # nanoGPT's eval line is `step N: train loss X, val loss Y`; llm.c's has a time.
         if m is not None and (m.group(2) is not None or "took" in line):
             return STEP
-        return STEP if _BUILD_STEP.match(line) else 0
+        # nanochat's step line has the same head; its `| lrm:` (the LR multiplier) is its own
+        return STEP if _BUILD_STEP.match(line) and "| lrm: " not in line else 0
     if _LOGGER.match(line) or _ITERATION.match(line) or _BUILD_LOG.match(line):
         return STEP
     # train_gpt2.cu's start-up: its parameter table's head, its single-GPU notice

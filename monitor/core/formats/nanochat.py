@@ -36,7 +36,7 @@ _ECHO = re.compile(r"(?:\^\[\[?[\d;]*[A-Za-z~])+")
 # A fork prints `(final)` where the share was on its last step (`step 01680/01680 (final) | loss: …`);
 # a port prints no share after its total (`step 00050/300 | loss: 7.6973 | dt: 38ms | tok/s: …`):
 # a line needs one of the two.
-_STEP = re.compile(rf"step {INT}(?:/{INT})?(?: \((?:([\d.]+)%|final)\))? \| loss: {NUM}")
+_STEP = re.compile(rf"step {INT}(?:/{INT})?(?: \((?:([\d.]+)%|final)\))? \| loss: +{NUM}")
 _DT = re.compile(r"\| dt: ([\d.]+)ms")
 _MFU = re.compile(r"\| (?:bf16_)?mfu: ([\d.]+)")
 _TOTAL_TIME = re.compile(r"\| total time: ([\d.]+)m")
@@ -290,10 +290,12 @@ def _step(m: re.Match[str], line: str) -> Iteration:
 
 
 def _step_match(line: str) -> re.Match[str] | None:
-    """A step line: with its total, its share, or both (`step 00050 | loss: …` alone is another
-    trainer's, build-nanogpt's)."""
+    """A step line: with its total, its share, or both, or the LR multiplier (`step 00050 | loss: …`
+    alone is another trainer's, build-nanogpt's; a paste trimmed to `step 00401 | loss: … | lrm: 1.00`
+    keeps nanochat's own field)."""
     m = _STEP.match(line)
-    return m if m is not None and (m.group(2) is not None or "(" in line[: m.start(4)]) else None
+    own = m is not None and (m.group(2) is not None or "(" in line[: m.start(4)] or "| lrm: " in line[m.end() :])
+    return m if own else None
 
 
 def _field(pattern: re.Pattern[str], text: str) -> float | None:

@@ -218,19 +218,27 @@ def _printed(m: re.Match[str]) -> float | None:
 _MARGIN = re.compile(r"(?:[ \t]*>)*[ \t]*")
 #: Indentation wider than this is a line's own layout (nanochat's banner), not a margin.
 MAX_MARGIN = 12
+#: A comment marker a log was quoted behind (in a script or a source file: `# `, `// `), with
+#: the list bullet a writer may put after it (`#    - step 00004/71680 …`): a margin too, but
+#: only once a second line carries it (a Markdown heading or a lone comment is no margin).
+_COMMENT = re.compile(r"[ \t]*(?:#|//)[ \t]+(?=\S)")
+_BULLET = re.compile(r"[-*•][ \t]+(?=\S)")
 
 
 class Margin:
     """Removes the margin of a quoted log from each of its lines.
 
     The margin is learnt from the log's first line with text: its quote markers, or its
-    indentation (a tab, or 2 to MAX_MARGIN spaces); a log that starts at column 0 has none and is
-    left as it is. Lines that do not carry the margin are kept whole (a traceback's own
+    indentation (a tab, or 2 to MAX_MARGIN spaces), or a comment marker (`# `, `// `, with a list
+    bullet after it taken off each line too; dropped again when the next line with text does not
+    carry it); a log that starts at column 0 has none and is left as it is. Lines that do not carry the margin are kept whole (a traceback's own
     indentation goes on after it), and a quoted line with nothing after its markers is empty.
     """
 
     def __init__(self) -> None:
         self._margin: str | None = None  # None until the first line with text
+        self._comment = False  # the margin is a comment marker (bullets go too)
+        self._unconfirmed = False  # a comment margin only one line has carried so far
 
     @property
     def learnt(self) -> bool:
@@ -242,14 +250,29 @@ class Margin:
         if margin is None:
             if not line.strip():
                 return line
+            comment = _COMMENT.match(line)
+            if comment is not None and len(comment.group()) <= MAX_MARGIN:
+                self._margin, self._comment, self._unconfirmed = comment.group(), True, True
+                return self._uncomment(line[comment.end() :])
             found = _MARGIN.match(line).group()  # type: ignore[union-attr]  # matches the empty string
             wide = ">" in found or "\t" in found or len(found) >= 2  # one space is a line's own
             self._margin = margin = found if wide and len(found) <= MAX_MARGIN else ""
         if not margin:
             return line
+        if self._unconfirmed and line.strip():
+            self._unconfirmed = False
+            if not line.startswith(margin):  # one commented line (a heading, a note) made no margin
+                self._margin, self._comment = "", False
+                return line
         if line.startswith(margin):
-            return line[len(margin) :]
+            rest = line[len(margin) :]
+            return self._uncomment(rest) if self._comment else rest
         return "" if line.strip() == margin.strip() else line
+
+    @staticmethod
+    def _uncomment(rest: str) -> str:
+        bullet = _BULLET.match(rest)
+        return rest[bullet.end() :] if bullet is not None else rest
 
 
 # The rank tags of torchrun, mpirun --tag-output and srun --label (as in _PREFIX).
