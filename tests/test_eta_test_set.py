@@ -47,3 +47,13 @@ def test_eta_reaction_replays_the_test_set_only_when_asked(bench, monkeypatch: p
     assert eta_reaction.main() == 0
     assert sorted(seen) == sorted([fitted, studied, test])
     capsys.readouterr()
+
+
+def test_h200l_is_studied_and_h200h_the_test_set() -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import eta_accuracy
+
+    assert eta_accuracy.TEST_SET_PREFIXES == ("heldout/h200h_",)
+    studied = "heldout/h200l_6L384_resumed_from_400_compiled_new_log_eval300"
+    assert not eta_accuracy.in_test_set(studied) and not eta_accuracy.fitted_on(studied)
+    assert eta_accuracy.in_test_set("heldout/h200h_run")
