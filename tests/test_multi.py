@@ -66,7 +66,8 @@ def test_totals_add_up_what_is_known() -> None:
              _snap(status="finished", energy_j=1.8e6, cost=0.08),
              _snap(status="starting")]
     assert totals(snaps) == "3 runs · 1 training · 1.500 kWh → 2.500 kWh · 0.23 → 0.38 USD"
-    assert totals([_snap()]) == "1 runs · 1 training"
+    assert totals([_snap()]) == "1 run · 1 training"
+    assert totals([_snap(), _snap()]).startswith("2 runs · 2 training")
 
 
 def _copy(tmp_path: Path, name: str, lines: int | None = None) -> Path:
@@ -284,7 +285,7 @@ async def _fills_in() -> None:
         assert _statuses(table)[0] == _statuses(table)[2] == "reading…"
         assert _statuses(table)[1].startswith("finished")
         summary = str(app.query_one("#runs-summary").render())
-        assert summary.startswith("nanowatch · 1 runs") and summary.endswith("reading 2 logs…")
+        assert summary.startswith("nanowatch · 1 run ·") and summary.endswith("reading 2 logs…")
         runs.ready.update({0, 2})
         await until(pilot, lambda: "reading…" not in _statuses(table))
         assert "reading…" not in _statuses(table)

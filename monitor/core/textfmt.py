@@ -68,6 +68,11 @@ def count(value: int | None) -> str:
     return UNKNOWN if value is None else f"{value:,}"
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 run`, `3 runs`, `1,200 logs`: n and the noun, plural (an s) unless n is 1."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def num(value: float | None, fmt: str = ".4f") -> str:
     if value is None or not math.isfinite(value):
         return UNKNOWN if value is None else str(value)

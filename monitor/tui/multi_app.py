@@ -24,6 +24,7 @@ from textual.driver import Driver
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from monitor.core import textfmt as fmt
 from monitor.core.alerts import AlertWatch
 from monitor.core.rows import reading_row, run_row, totals
 from monitor.core.sanitise import clean_name
@@ -246,7 +247,7 @@ class MultiApp(App[int]):
             return  # rows filled since the last update wait for the next (FILL_SHOW_S)
         self._shown_at = self._monotonic()
         read = [snap for snap in self.snapshots if snap is not None]
-        reading = f" · reading {len(self._unread)} logs…" if self._unread else ""
+        reading = f" · reading {fmt.counted(len(self._unread), 'log')}…" if self._unread else ""
         summary = f"{totals(read)}{reading}" if read else reading.removeprefix(" · ")
         self.query_one("#runs-summary", SnapshotView).put(Text(f"nanowatch · {summary}"))
         rows = [reading_row(name) if snap is None else run_row(name, snap) for name, snap in zip(runs.names, self.snapshots)]
