@@ -207,3 +207,21 @@ def test_the_energy_panel_says_why_there_is_none_yet() -> None:
     assert EnergyPanel.text(s.snapshot()).plain.splitlines()[:2] == ["no energy yet", "(counts from the first line)"]
     bare = Session(Options(source="x"), clock)
     assert EnergyPanel.text(bare.snapshot()).plain.startswith("no energy measurement")
+
+
+def test_a_run_shown_while_sample_py_lines_are_held_counts_to_its_writers_exit() -> None:
+    """After the run's last step comes a line sample.py prints too (held as a tentative run, not
+    shown); then the writer exits. The run shown reads 'interrupted' by that exit, and its energy
+    stops at the exit as well, rather than counting on to now."""
+    clock = FakeClock(T0)
+    s = session(clock, max_iters=100)
+    for it in range(10):
+        step(s, it)
+    s.feed("Overriding: out_dir = out-mitos", T0 + 9.5)
+    s.ingest([GpuSampled([busy(0, t, BUSY_W * t) for t in range(10)])])
+    s.ingest([GpuSampled([busy(0, 10.0, 6700.0, power_w=100.0)]), WriterExited(4242, T0 + 10.2)])
+    for t in range(11, 16):
+        s.ingest([GpuSampled([busy(0, float(t), 6700.0 + 100.0 * (t - 10), power_w=100.0)])])
+    snap = s.snapshot(T0 + 15.5)
+    assert (len(s.state.runs), snap.run_index, snap.status) == (2, 0, "interrupted")
+    assert snap.energy_j == pytest.approx(6700.0 + 0.2 * 100.0)

@@ -155,6 +155,23 @@ def test_auto_detection_waits_through_a_3000_line_source_header(clock) -> None:
     assert out[3][1] == ScheduleChanges((460, 920, 1380))
 
 
+@pytest.mark.parametrize(("name", "header", "first_step"), [
+    ("mng_2024-10-09_SOAP_early_format.log", 859, 918), ("mng_2024-10-20_ScaleUp1B_20344steps.log", 541, 600)])
+def test_a_2024_record_starts_its_run_at_its_lower_case_running_pytorch_header(name: str, header: int,
+                                                                              first_step: int) -> None:
+    """2024's records print `Running pytorch 2.4.1+cu121 compiled for CUDA 12.1` after the source:
+    it ends the source and starts the run there, as `Running PyTorch` does, not at the first step."""
+    auto = AutoParser()
+    lines = (SAMPLES / "modded_nanogpt" / name).read_text().splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        out.extend(auto.feed(float(i), line))
+        if auto.decided:
+            break
+    assert lines[header].startswith("Running pytorch ") and (auto.name, i) == ("modded", first_step)
+    assert [(t, type(e)) for t, e in out][:1] == [(float(header), RunStarted)]
+
+
 def test_modded_val_only_log_is_twenty_runs(clock) -> None:
     s = load("modded_nanogpt/mng_track3_val_only_seconds.log", clock)
     facts = OTHERS["modded_nanogpt/mng_track3_val_only_seconds.log"]

@@ -167,7 +167,10 @@ def build(
     # A run read from what the file held has no line times: the file's mtime is when its last
     # line was written, which is the end of the file's last run only; an earlier run's is unknown.
     last_line_t = run.last_line_t if run.last_line_t is not None else file_mtime if run is state.shown else None
-    left = run is state.shown and writer_gone(run, writer_exit, now, last_line_t)
+    # The writer's exit is the shown run's (the newest but a tentative one held back), for the
+    # status and the energy window alike; an earlier run had ended before it.
+    own_exit = writer_exit if run is state.shown else None
+    left = writer_gone(run, own_exit, now, last_line_t)
     status, stalled_for = run_status(run, plan, est, now, last_line_t, followed=run is not state.shown,
                                      writer_left=left)
     last = run.last_iter
@@ -192,17 +195,16 @@ def build(
         read = f"{run.lines:,} lines read, none" if run.lines != 1 else "1 line read, not"
         unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
-    if left and writer_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
+    if left and own_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
         reach = "" if status == "interrupted" else ": whether the run reached its end is not known (pass --max-iters)"
-        gone = (f"the process writing the log (PID {writer_exit.pid}) exited at {clock(writer_exit.t, now)} "
+        gone = (f"the process writing the log (PID {own_exit.pid}) exited at {clock(own_exit.t, now)} "
                 f"with no traceback (killed: SIGTERM or SIGKILL?){reach}")
         warnings = (*warnings, gone)
     buffered = buffering_warning(run, plan, status, now, last_line_t, telemetry)
     warnings = (*warnings, buffered) if buffered else warnings
     elapsed, measured = elapsed_s(run, now if not (finished or ended) or last_line_t is None else last_line_t)
     # energy stops at the last line of a run the log says has ended, at its writer's exit once seen
-    exit_t = writer_exit.t if writer_exit is not None and run is state.current and (
-        run.first_t is None or writer_exit.t >= run.first_t) else None
+    exit_t = own_exit.t if own_exit is not None and (run.first_t is None or own_exit.t >= run.first_t) else None
     by_lines = (finished or ended) and not (left and status == "interrupted" and run.crash is None)
     end = energy_end(run, now, by_lines, exit_t, WRITER_SETTLE_S)
     gpu = gpu_fields(telemetry, run, est, now, finished or ended, options.price_per_kwh, options.pue, end)

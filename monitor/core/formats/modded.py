@@ -47,7 +47,10 @@ _KEYS = ("train_loss", "val_loss", "train_time")
 # Forks that print the train loss as a mean over the logging interval name it `avg_train_loss:`.
 _ALIASES = {"loss": "train_loss", "t": "train_time", "avg_train_loss": "train_loss"}
 _SOURCE_START = ("import ", "from ", '"""', "#", "=" * 20)
-_HEADER_END = ("Running Python", "Running PyTorch")
+# The header a run prints after its source, which ends the source and starts the run; also what
+# llm.c's train_gpt2.py prints first: `Running PyTorch 2.5.1+cu124`, 2024's records `Running pytorch
+# 2.4.1+cu121 compiled for CUDA 12.1`, llm.c's `Running pytorch 2.11.0+cu130`.
+_SHARED_START = ("Running Python ", "Running PyTorch ", "Running pytorch ")
 # `Sampling steps [0, 1, 458, 459, 460, 461, …] for warmup`: every stage transition s of the
 # schedule appears as s-2 … s+1 (steps 0 and 1 always).
 _WARMUP = re.compile(r"Sampling steps \[([\d, ]{0,2000})\] for warmup")
@@ -68,8 +71,6 @@ _DUMP_LINE = re.compile(rf"  (\w+): {INT}\s*$")
 # parameter-golf's own start-up lines (`train_shards: 80`, `val_tokens: 47851520`,
 # `model_params:35945671`, `warmup_cu_buckets:…`, `warmup_step: 1/20`): the family before a step.
 _OWN_START = re.compile(r"(?:train_shards|val_tokens|model_params): ?\d+\s*$|warmup_cu_buckets:|(?:loop_)?warmup_step: ?\d+/\d+")
-# What both modded-nanogpt and llm.c's train_gpt2.py print first: `Running PyTorch 2.5.1+cu124`.
-_SHARED_START = ("Running Python ", "Running PyTorch ", "Running pytorch ")
 
 
 class Parser:
@@ -134,9 +135,9 @@ class Parser:
         if self._in_source:
             # parameter-golf's log file frames its settings dump and the source with rules:
             # `Hyperparameters:` (settings follow) … `Source code:` (the script follows)
-            if line.startswith(_HEADER_END) or line.rstrip() == "Hyperparameters:":
+            if line.startswith(_SHARED_START) or line.rstrip() == "Hyperparameters:":
                 self._in_source = False
-                return RunStarted(text=line) if line.startswith(_HEADER_END) else None
+                return RunStarted(text=line) if line.startswith(_SHARED_START) else None
             return None
         if line.startswith(_SHARED_START):
             # the header every run prints after its source: a new run's, read after another
