@@ -114,7 +114,6 @@ class GpuTrace:
         self.energy_j = Column()
         self.vram_used = Column()
         self.util_pct = Column()
-        self.latest: GpuSample | None = None
         #: the newest samples whole, for a snapshot taken before the newest (replay --once
         #: reads END_READ_S past the last line: 13 samples at NVML's 0.2 s)
         self.recent: deque[GpuSample] = deque(maxlen=RECENT_SAMPLES)
@@ -140,9 +139,8 @@ class GpuTrace:
         return self._cum_e, self._cum_counter_s, self._cum_power_s
 
     def add(self, s: GpuSample) -> bool:
-        if self.latest is not None and s.t < self.latest.t:
+        if self.recent and s.t < self.recent[-1].t:
             return False  # out of order: the trace must stay sorted for the integrals
-        self.latest = s
         self.recent.append(s)
         if self.first_t is None:
             self.first_t = s.t
@@ -155,6 +153,11 @@ class GpuTrace:
 
     def __len__(self) -> int:
         return len(self.t)
+
+    @property
+    def latest(self) -> GpuSample | None:
+        """The newest sample, None before the first."""
+        return self.recent[-1] if self.recent else None
 
     def at(self, t: float) -> GpuSample | None:
         """The newest sample taken at or before t (a snapshot at t shows the GPU as it was then,
