@@ -199,9 +199,9 @@ def energy_end(run: Run, now: float, ended_by_lines: bool, writer_exit_t: float 
 
 
 def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float, ended: bool,
-               price_per_kwh: float, pue: float, end: float | None = None) -> GpuFields:
+               price_per_kwh: float, pue: float, end: float) -> GpuFields:
     """The GPU, CPU energy and cost fields of the current run. The run's energy counts from
-    its first line to `end` (energy_end; default now, or the last line once it `ended`).
+    its first line to `end` (epoch s: energy_end); the GPU rows show the GPUs as at `now`.
     Only the run's own GPUs count: a run whose processes hold no GPU has no GPU energy
     (None, never another job's); CPU energy counts where the host measures it. Before the
     run's first line there is no run to count for: no energy."""
@@ -211,8 +211,6 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
     choice = telemetry.choice
     warnings = [choice.note] if choice is not None and choice.note else []
     start = run.first_t
-    if end is None:
-        end = energy_end(run, now, ended, None, 0.0)
     cpu_j, cpu_final_j = _cpu_energy(telemetry, run, est, start, end, ended)
     gpu_j: float | None = None
     gpu_final_j: float | None = None
