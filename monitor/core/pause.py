@@ -279,13 +279,14 @@ def eval_pause(run: Run, plan: Plan, step_s: float, eval_every: int, evals_left:
         half = BAND_Z * spread * math.sqrt(1.0 / len(pauses) + 1.0 / max(1, evals_left)) * mid
         # a checkpoint's write slows as the page cache fills with the dirty pages of the ones
         # before it: the high side allows one more save at the configured rate (_save_s)
+        save_s = _save_s(run, plan)
         low = max(0.0, mid - half)
         if run.config.get("always_save_checkpoint") is False:
             # nanoGPT saves only while val loss improves: the saves in the pauses measured may
             # stop at any eval (an overfitting run), so the low side allows evals without them,
             # the save at up to SAVE_SLOWER x the configured rate (BENCHMARKS.md, "h200k traced")
-            low = min(low, max(0.0, mid - SAVE_SLOWER * _save_s(run, plan)))
-        return Pause(mid, low, mid + max(half, _save_s(run, plan)), "measured")
+            low = min(low, max(0.0, mid - SAVE_SLOWER * save_s))
+        return Pause(mid, low, mid + max(half, save_s), "measured")
     step0 = _step0_eval_s(run, plan)
     if plan.eval_iters and plan.grad_accum:
         # eval_iters batches of each of 2 splits, forward only, against grad_accum
