@@ -219,7 +219,7 @@ class WatchLoop:
     """One thread for the writer watches of every followed log (a thread a log, sleeping, was
     half the threads of `nanowatch` over 200 logs): it looks at each started watch when its
     look is due (WATCH_S after the last, or at once when one of its writers' exit descriptors
-    turns readable) and sleeps in one select over all their descriptors between. The thread
+    turns readable) and sleeps in one poll over all their descriptors between (readable). The thread
     ends with the last watch; the next start makes another."""
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
