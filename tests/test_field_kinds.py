@@ -887,8 +887,7 @@ def test_lines_a_terminal_copy_repeats_are_no_new_run_in_bulk() -> None:
     rows = [f"step {i:05d}/200000 ({i / 2000:.2f}%) | loss: {9 - i / 1000:.6f} | lrm: 0.30 | dt: 1346.02ms | tok/sec: 12,172 "
             f"| bf16_mfu: 0.00 | epoch: 1 pq: 0 rg: 25 | total time: {i / 50:.2f}m" for i in range(0, 20000, 50)]
     pasted = ["Autodetected device type: cuda", *rows[:160], *rows[150:160], "noise", *rows[158:]]
-    s = Session(Options(), FakeClock())
-    s.feed_block("\n".join(pasted).encode() + b"\n")
+    s = _block_session(pasted)
     line_by_line = session(pasted)
     assert (len(s.state.runs), s.snapshot().iter, s.state.lines) == (1, 19950, len(pasted))
     assert (len(line_by_line.state.runs), line_by_line.state.lines) == (1, len(pasted))
@@ -1040,6 +1039,7 @@ def test_the_last_step_said_again_after_the_runs_end_is_the_next_run(family: str
 
 
 def _block_session(lines: list[str]) -> Session:
+    """A session that read `lines` as one block (the bulk reader)."""
     s = Session(Options(), FakeClock())
     s.feed_block("\n".join(lines).encode() + b"\n")
     return s
@@ -1520,8 +1520,7 @@ def test_a_line_of_the_runs_cut_part_pasted_under_its_end_is_no_new_run_in_bulk(
     rows = _chat_rows(range(500))
     lines = ["Autodetected device type: cuda", *rows[:40], "...", *rows[460:], "Step 00500 | Validation bpb: 1.147239",
              rows[100], rows[101]]
-    s = Session(Options(), FakeClock())
-    s.feed_block("\n".join(lines).encode() + b"\n")
+    s = _block_session(lines)
     assert (len(s.state.runs), s.snapshot().iter, s.state.lines) == (1, 499, len(lines))
     assert len(session(lines).state.runs) == 1
 
@@ -1568,8 +1567,7 @@ def test_a_log_quoted_as_comments_is_read_through_its_markers(marker: str, famil
     body = NANOCHAT_COMMENTED if family == "nanochat" else LLAMA2C
     lines = [marker + line for line in body] + [marker.rstrip() + " ..."]
     if bulk:
-        s = Session(Options(), FakeClock())
-        s.feed_block("\n".join(lines).encode() + b"\n")
+        s = _block_session(lines)
     else:
         s = session(lines)
     snap = s.snapshot()
@@ -1605,8 +1603,7 @@ def test_a_nanochat_step_line_trimmed_to_its_lrm_is_nanochats(bulk: bool) -> Non
     """A writer kept `step N | loss: X | lrm: Y` of mid_train's lines: no total, no share, a loss aligned
     with two spaces. `| lrm:` is nanochat's own field, so the line is nanochat's, not build-nanogpt's."""
     if bulk:
-        s = Session(Options(), FakeClock())
-        s.feed_block("\n".join(TRIMMED).encode() + b"\n")
+        s = _block_session(TRIMMED)
     else:
         s = session(TRIMMED)
     snap = s.snapshot()
