@@ -67,7 +67,7 @@ def _progress(s: Snapshot) -> str:
         else:
             text += f" / {s.max_iters:,}{src} · {fmt.pct(s.progress)} · {max(0, last - s.iter):,} left"
     done = s.iters_done or 0
-    return text + f" · {done:,} step{'' if done == 1 else 's'} logged"
+    return text + f" · {fmt.counted(done, 'step')} logged"
 
 
 def _speed(s: Snapshot) -> str:
