@@ -84,18 +84,24 @@ def test_a_dumb_terminal_still_gets_once() -> None:
     assert proc.returncode == 0 and b"iter 5,000 / 5,000" in proc.stdout
 
 
-@pytest.mark.parametrize("value", ["bogus", "16", "", "\x1b]0;x\x07"])
-def test_a_colour_system_textual_does_not_know_is_refused_in_one_line(monkeypatch, value: str) -> None:
-    """Textual hands TEXTUAL_COLOR_SYSTEM to rich's Console, which raised KeyError: a traceback."""
+def _refused(monkeypatch, name: str, value: str) -> str:
+    """The UsageError check_unicode_terminal() raises with `name`=`value` set: one line, no escape."""
     from monitor import cli
 
     monkeypatch.setenv("TERM", "xterm-256color")
-    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", value)
+    monkeypatch.setenv(name, value)
     with pytest.raises(cli.UsageError) as e:
         cli.check_unicode_terminal()
     message = str(e.value)
-    assert message.startswith("TEXTUAL_COLOR_SYSTEM=") and "not a colour system Textual knows" in message
     assert "\x1b" not in message and "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("value", ["bogus", "16", "", "\x1b]0;x\x07"])
+def test_a_colour_system_textual_does_not_know_is_refused_in_one_line(monkeypatch, value: str) -> None:
+    """Textual hands TEXTUAL_COLOR_SYSTEM to rich's Console, which raised KeyError: a traceback."""
+    message = _refused(monkeypatch, "TEXTUAL_COLOR_SYSTEM", value)
+    assert message.startswith("TEXTUAL_COLOR_SYSTEM=") and "not a colour system Textual knows" in message
 
 
 @pytest.mark.parametrize("value", ["auto", "standard", "256", "truecolor"])
@@ -113,15 +119,8 @@ def test_the_colour_systems_textual_knows_are_taken(monkeypatch, value: str) -> 
 def test_a_textual_driver_that_cannot_be_loaded_is_refused_in_one_line(monkeypatch, value: str) -> None:
     """Textual imports TEXTUAL_DRIVER's `module:Class` itself: `os:getcwd` was a traceback (exit 1), a
     module not there was blamed on the install ("reinstall nanowatch")."""
-    from monitor import cli
-
-    monkeypatch.setenv("TERM", "xterm-256color")
-    monkeypatch.setenv("TEXTUAL_DRIVER", value)
-    with pytest.raises(cli.UsageError) as e:
-        cli.check_unicode_terminal()
-    message = str(e.value)
+    message = _refused(monkeypatch, "TEXTUAL_DRIVER", value)
     assert message.startswith("TEXTUAL_DRIVER=") and "not a Textual driver class" in message
-    assert "\x1b" not in message and "\n" not in message
 
 
 def test_a_textual_driver_that_loads_is_taken(monkeypatch) -> None:
