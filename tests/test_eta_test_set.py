@@ -57,3 +57,11 @@ def test_h200l_is_studied_and_h200h_the_test_set() -> None:
     studied = "heldout/h200l_6L384_resumed_from_400_compiled_new_log_eval300"
     assert not eta_accuracy.in_test_set(studied) and not eta_accuracy.fitted_on(studied)
     assert eta_accuracy.in_test_set("heldout/h200h_run")
+
+
+def test_h200m_is_not_fitted_on() -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import eta_accuracy
+
+    name = "heldout/h200m_8L512_competitor_on_off_irregular_2procs"
+    assert not eta_accuracy.in_test_set(name) and not eta_accuracy.fitted_on(name)
