@@ -92,13 +92,11 @@ _BUILD_SETTINGS = (ConfigValue("zero_based", True), ConfigValue("final_iter_offs
 _ONE_BASED_SETTINGS = (ConfigValue("eval_step_offset", 1),)
 _PY_SETTINGS = (ConfigValue("eval_step_offset", 1), ConfigValue("eval_in_step_time", True))
 
-# Rows of the startup parameter table, as the plan's setting names. `batch size B` is the row's name
-# in the table of April-May 2024, before gradient accumulation (`micro batch size B`, `total batch size`).
+# Rows of the startup parameter table, as the plan's setting names.
 _TABLE_KEYS = {
     "train_num_batches": "max_iters",
     "val_loss_every": "eval_interval",
     "micro batch size B": "batch_size",
-    "batch size B": "batch_size",
     "sequence length T": "block_size",
     "num_layers L": "n_layer",
     "num_heads NH": "n_head",
