@@ -1615,3 +1615,59 @@ def test_a_nanochat_step_line_trimmed_to_its_lrm_is_nanochats(bulk: bool) -> Non
 def test_build_nanogpts_step_line_stays_llmcs(line: str) -> None:
     assert (llmc.sniff(line) > 0, nanochat.sniff(line)) == (True, 0)
     assert (llmc.sniff(TRIMMED[1]), nanochat.sniff(TRIMMED[1]) > 0) == (0, True)
+
+
+# --- thirteenth collection --------------------------------------------------------------------------
+# --- G: llm.c's parameter table of April-May 2024 (no gradient accumulation, no total row) -----------
+
+def _old_table(b: int, t: int, processes: int | None) -> list[str]:
+    rows = ["+-----------------------+----------------------------------------------------+",
+            "| Parameter             | Value                                              |",
+            "+-----------------------+----------------------------------------------------+",
+            "| input dataset prefix  | data/tiny_shakespeare                              |",
+            f"| batch size B          | {b:<50} |",
+            f"| sequence length T     | {t:<50} |",
+            "| max_steps             | -1                                                 |",
+            "+-----------------------+----------------------------------------------------+",
+            "| max_sequence_length T | 1024                                               |",
+            "| num_parameters        | 124475904                                          |",
+            "+-----------------------+----------------------------------------------------+"]
+    if processes is not None:
+        rows += [f"| num_processes         | {processes:<50} |",
+                 "+-----------------------+----------------------------------------------------+"]
+    return rows + ["val loss 4.506145",
+                   "step    1/74: train loss 4.364526 (acc 4.364526) (43.898880 ms, 93305.343750 tok/s)",
+                   "step    2/74: train loss 4.501646 (acc 4.501646) (41.996288 ms, 97532.406250 tok/s)"]
+
+
+@pytest.mark.parametrize(("b", "t", "processes", "tokens"), [(4, 1024, 1, 4096), (32, 1024, 1, 32768),
+                                                             (16, 1024, 4, 65536), (4, 1024, None, None)])
+@pytest.mark.parametrize("bulk", [False, True])
+def test_llmcs_older_table_gives_b_times_t_times_processes(b: int, t: int, processes: int | None,
+                                                          tokens: int | None, bulk: bool) -> None:
+    """train_gpt2cu before gradient accumulation printed `batch size B`, `sequence length T` and, in its
+    last section, `num_processes`, and no `total batch size`: a step is B*T*num_processes tokens. A table
+    cut before its num_processes row (`[...]` in a paste) says nothing of it."""
+    lines = _old_table(b, t, processes)
+    s = _block_session(lines) if bulk else session(lines)
+    snap = s.snapshot()
+    assert (s.format, snap.iter, snap.tokens_per_iter) == ("llmc", 2, tokens)
+
+
+def test_llmcs_table_with_a_total_row_keeps_its_total() -> None:
+    """The table with gradient accumulation names its rows `micro batch size B` and `total batch size`:
+    the total is the step's tokens, whatever B*T*num_processes is."""
+    lines = _old_table(4, 1024, 1)
+    lines[4] = "| micro batch size B    | 4                                                  |"
+    lines.insert(6, "| total batch size      | 524288                                             |")
+    assert session(lines).snapshot().tokens_per_iter == 524288
+
+
+def test_llmcs_older_table_of_a_second_process_starts_again() -> None:
+    """Two runs pasted one after the other: the second table's rows are its own (the first one's B and
+    T do not carry into a second table cut before its num_processes row)."""
+    first = _old_table(4, 1024, None)
+    second = _old_table(16, 1024, 1)
+    del second[4]  # the second table lost its `batch size B` row
+    s = session(first + ["$ mpirun -np 4 ./train_gpt2amd -b 16"] + second)
+    assert s.snapshot().tokens_per_iter is None

@@ -123,6 +123,10 @@ class Parser:
         #: stdout's step lines count from 0 (train_gpt2.c): an eval after line N is step N+1's;
         #: None before the first step line
         self._zero_based_stdout: bool | None = None
+        #: the parameter table's `batch size B` and `sequence length T` rows, in the table of
+        #: April-May 2024 that prints no `total batch size` (see _table_row)
+        self._table_b: int | None = None
+        self._table_t: int | None = None
 
     def parse(self, line: str) -> Event | tuple[Event, ...] | None:
         head = line[:1]
@@ -300,15 +304,26 @@ class Parser:
             return False
         return step % (last - before) != 0
 
-    @staticmethod
-    def _table_row(line: str) -> Event | None:
+    def _table_row(self, line: str) -> Event | None:
         m = _ROW.match(line)
         if m is None:
             return None
         key, raw = m.group(1), m.group(2)
         value = literal(raw)
+        if key == "Parameter":  # the table's head: a new table, a new process
+            self._table_b = self._table_t = None
         if key == "total batch size":
+            self._table_b = None  # (the table with gradient accumulation says the total itself)
             return TokensPerIter(value) if isinstance(value, int) and value > 0 else None
+        if key == "num_processes" and self._table_b and self._table_t and isinstance(value, int) and value > 0:
+            # train_gpt2cu before gradient accumulation (to late May 2024): a step is one
+            # micro-batch per process, B * T * num_processes tokens (its tok/s is that over the
+            # step's time); its table has no total row, and its last section is this one.
+            return TokensPerIter(self._table_b * self._table_t * value)
+        if key == "batch size B" and isinstance(value, int) and value > 0:
+            self._table_b = value
+        elif key == "sequence length T" and isinstance(value, int) and value > 0:
+            self._table_t = value
         if key == "num_parameters":
             return Params(value) if isinstance(value, int) else None
         if key == "resume" and value == 1:
