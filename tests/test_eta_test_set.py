@@ -65,3 +65,11 @@ def test_h200m_is_not_fitted_on() -> None:
 
     name = "heldout/h200m_8L512_competitor_on_off_irregular_2procs"
     assert not eta_accuracy.in_test_set(name) and not eta_accuracy.fitted_on(name)
+
+
+def test_h200n_is_not_fitted_on() -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import eta_accuracy
+
+    name = "heldout/h200n_4L384_log5_competitor_30_to_60pct_2procs"
+    assert not eta_accuracy.in_test_set(name) and not eta_accuracy.fitted_on(name)
