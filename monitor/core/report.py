@@ -20,7 +20,7 @@ from monitor.core.plan import Plan, make_plan
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot, Status
 from monitor.core.telemetry import Telemetry
-from monitor.core.textfmt import clock, duration
+from monitor.core.textfmt import clock, counted, duration
 
 #: A log silent for this many expected line gaps (and at least STALL_MIN_S) is stalled.
 STALL_FACTOR = 5.0
@@ -192,7 +192,7 @@ def build(
     finish = None if finished or ended else est.finish
     warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
     if fmt is None and run.lines:  # the run's own: a log read afresh after a cut holds earlier runs' lines too
-        read = f"{run.lines:,} lines read, none" if run.lines != 1 else "1 line read, not"
+        read = f"{counted(run.lines, 'line')} read, " + ("not" if run.lines == 1 else "none")
         unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
     if left and own_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
@@ -349,9 +349,9 @@ def _warnings(
     out = []
     if run.continued:  # the steps before the cut are no longer in the file: say where they are from
         times = len(run.continued)
-        out.append(run.continued[-1].text() + (f" ({times} times)" if times > 1 else ""))
+        out.append(run.continued[-1].text() + (f" ({counted(times, 'time')})" if times > 1 else ""))
     if run.nan_losses:
-        out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
+        out.append(f"loss is NaN/inf in {counted(run.nan_losses, 'logged step')}")
     ahead = [s for s in run.schedule_changes if run.last_iter is None or s > run.last_iter]
     if ahead and status not in ("finished", "crashed", "interrupted"):
         steps = ", ".join(map(str, ahead))
@@ -384,7 +384,7 @@ def buffering_warning(
     burst = last_burst(run, plan)
     if burst is not None:
         steps, span_s = burst
-        return f"{steps} steps ({duration(span_s)} of training) arrived at once: stdout is buffered; {UNBUFFER_HINT}"
+        return f"{counted(steps, 'step')} ({duration(span_s)} of training) arrived at once: stdout is buffered; {UNBUFFER_HINT}"
     if telemetry is None or last_line_t is None:
         return None
     if status == "stalled":

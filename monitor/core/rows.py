@@ -62,7 +62,7 @@ def run_row(name: str, snap: Snapshot) -> RunRow:
 
 def _status(s: Snapshot) -> str:
     nan = " · loss NaN" if s.loss_is_nan else ""  # a diverged run says so in the table too
-    return fmt.status_words(s) + (f" (run {s.run_index + 1})" if s.run_count > 1 else "") + nan
+    return fmt.status_words(s) + (f" (run {s.run_index + 1:,})" if s.run_count > 1 else "") + nan
 
 
 # Cells stay short so that six columns fit 80 terminal columns; the run's own screen has the rest.

@@ -18,7 +18,7 @@ def summary(snap: Snapshot) -> str:
     name = clean_name("stdin" if snap.source == "-" else snap.source)
     head = f"nanowatch · {name} · {snap.format or 'format unknown'}"
     if snap.run_count > 1:
-        head += f" · run {snap.run_index + 1} of {snap.run_count}"
+        head += f" · run {snap.run_index + 1:,} of {snap.run_count:,}"
     add(("status", _status(snap)))
     if snap.params is not None:
         add(("model", f"{fmt.si(snap.params, digits=4)} parameters"))
@@ -118,8 +118,7 @@ def _loss(s: Snapshot) -> str:
             loss += f" · last finite {fmt.num(s.last_finite_loss)}"
         parts.append(loss)
     if s.best_val_loss is not None:  # named as the log names it: val bpb is not a loss in nats
-        evals = f"{s.evals_done} eval{'' if s.evals_done == 1 else 's'}"
-        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({evals})")
+        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({fmt.counted(s.evals_done, 'eval')})")
     return " · ".join(parts)
 
 

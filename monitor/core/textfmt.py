@@ -157,5 +157,5 @@ def no_step(evals_done: int) -> str:
     """What the progress line says before the first step line: never "no training step"
     alone when evals were read."""
     if evals_done:
-        return f"no step line yet · {evals_done} eval{'s' if evals_done > 1 else ''} read"
+        return f"no step line yet · {counted(evals_done, 'eval')} read"
     return "no training step logged yet"

@@ -13,6 +13,7 @@ from typing import Literal
 
 from monitor.core.events import Crash
 from monitor.core.steps import Steps
+from monitor.core.textfmt import counted
 
 #: Notes a run keeps for the events panel (the newest).
 MAX_NOTES = 500
@@ -189,7 +190,7 @@ class Run(Steps):
         first = self.crash.rank if self.crash.rank is not None else ranks[0]
         if len(ranks) == 1:
             return f"{self.crash.message} (rank {first})"
-        return f"{self.crash.message} (rank {first} first; {len(ranks)} ranks raised it)"
+        return f"{self.crash.message} (rank {first} first; {counted(len(ranks), 'rank')} raised it)"
 
     def shift_times(self, shift_s: float) -> None:
         """Move every time of the run by `shift_s` (a printed clock anchored late)."""

@@ -26,6 +26,7 @@ from monitor.core.formats.prefix import Margin, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.run import MAX_STEP_TIME_S, MAX_TRAIN_TIME_S
+from monitor.core.textfmt import counted
 from monitor.sources.logfile import LogError, check_regular, iter_lines, read_blocks
 
 #: Epoch seconds a line can have been written at: 1970 to the year 2286 (10**10 s). A value
@@ -56,7 +57,7 @@ def read_times(path: str, n_lines: int) -> array[float]:
         if seen <= n_lines:  # a times file longer than its log: the rest is checked, not kept
             times.append(value)
     if seen < n_lines:
-        raise LogError(f"{path}: {seen} times for {n_lines} log lines")
+        raise LogError(f"{path}: {counted(seen, 'time')} for {counted(n_lines, 'log line')}")
     return times
 
 

@@ -106,7 +106,7 @@ def fit_rows(texts: list[Text], rows: list[int], room: int) -> list[Text]:
         used += rows[shown]
         shown += 1
     more = len(texts) - shown
-    return [*texts[:shown], Text(f"+{more} more warning{'s' if more > 1 else ''} (e: all events)", style="bold yellow")]
+    return [*texts[:shown], Text(f"+{fmt.counted(more, 'more warning')} (e: all events)", style="bold yellow")]
 
 
 def warning_text(warning: str, since: str | None = None) -> Text:

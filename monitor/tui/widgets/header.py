@@ -50,7 +50,7 @@ class RunHeader(TextLines):
             text.append(" ")
             text.append(" PAUSED (p) ", style="bold reverse")
         if snap.run_count > 1:
-            text.append(f" run {snap.run_index + 1} of {snap.run_count}")
+            text.append(f" run {snap.run_index + 1:,} of {snap.run_count:,}")
             if pinned_run is not None:
                 text.append(" (earlier run; f: newest)", style="yellow")
         text.append("  ")
