@@ -178,6 +178,15 @@ class Run(Steps):
         else:
             self.notes.append(Note(t, kind, text))
 
+    def replace_note(self, old: Note | None, kind: str, text: str) -> bool:
+        """Put a note of `kind` and `text` in the place (and at the time) of `old`; False when
+        `old` is not among the notes (None, or dropped from the bounded deque)."""
+        for i in range(len(self.notes) - 1, -1, -1):
+            if self.notes[i] is old:
+                self.notes[i] = Note(old.t, kind, text)
+                return True
+        return False
+
     @property
     def error(self) -> str | None:
         """The root-cause exception line of a crashed or interrupted run, with the ranks that
