@@ -97,8 +97,8 @@ def _time(s: Snapshot) -> str:
         so_far = "start time unknown"
     else:
         about, source = ("", "") if s.elapsed_measured else ("≈ ", " (printed step times)")
-        span = f"{about}{fmt.duration(s.elapsed_s)}"
-        so_far = f"took {span}{source}" if ended else f"{span} so far{source}"
+        span, since = f"{about}{fmt.duration(s.elapsed_s)}", fmt.since_first(s)
+        so_far = f"took {span}{since}{source}" if ended else f"{span}{since or ' so far'}{source}"
     if ended:
         return f"{so_far} · {s.status}"
     if s.eta_finish is None:

@@ -134,6 +134,14 @@ def status_words(snap: Snapshot) -> str:
     return snap.status
 
 
+def since_first(snap: Snapshot) -> str:
+    """` since iter 1,200` after the time a run took when its first step in the log is not its
+    first (a log that starts mid-run, a resumed run): the time is that of the steps read, not
+    the run's own; empty otherwise."""
+    first = snap.first_iter
+    return f" since iter {first:,}" if first is not None and first > 1 else ""
+
+
 def done_short(snap: Snapshot) -> bool:
     """The run is over at a step short of its total, as it meant to be: nanochat's SFT counts to
     651 and trains up to step 649; a stage whose total comes from the shares it prints (mid_train's

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from monitor.core.events import Crash
+from monitor.core.events import Crash, Launched
 from monitor.core.steps import Steps
 from monitor.core.textfmt import counted
 
@@ -95,6 +95,8 @@ class Run(Steps):
         self.params: int | None = None
         self.vocab_size: int | None = None
         self.init: str | None = None
+        #: the command that ran it, where the log shows it (a shell prompt, `time`'s report)
+        self.launched: Launched | None = None
         self.compiling = False
         #: steps where the schedule changes the step time, when the log says (modded-nanogpt)
         self.schedule_changes: tuple[int, ...] = ()
@@ -166,6 +168,9 @@ class Run(Steps):
             return Setting(flags[key], "flag")
         if key in self.config:
             return Setting(self.config[key], "log")
+        given = dict(self.launched.settings) if self.launched is not None else {}
+        if key in given:  # on the command line the log shows
+            return Setting(given[key], "log")
         if key in defaults:
             return Setting(defaults[key], "default")
         return None
