@@ -52,3 +52,11 @@ def test_nan_losses_are_counted_with_the_right_plural(nan, said) -> None:
     lines = [STEP.format(i=i, loss=4.0) for i in range(5)]
     lines += [STEP.format(i=5 + i, loss="nan") for i in range(nan)]
     assert said in session_of("".join(lines)).snapshot().warnings
+
+
+def test_tokens_before_the_first_step_are_none_seen_not_a_question_mark() -> None:
+    header = "tokens per iteration will be: 16,384\nstep 0: train loss 4.2874, val loss 4.2823\n"
+    text = summary(session_of(header).snapshot())
+    tokens = next(line for line in text.splitlines() if line.strip().startswith("tokens"))
+    assert tokens.endswith(" · none seen yet") and "16,384 per iteration" in tokens
+    assert "?" not in text

@@ -24,7 +24,9 @@ def summary(snap: Snapshot) -> str:
         add(("model", f"{fmt.si(snap.params, digits=4)} parameters"))
     if snap.tokens_per_iter is not None:
         total = f" · {fmt.si(snap.tokens_total, digits=4)} in total" if snap.tokens_total else ""
-        add(("tokens", f"{fmt.count(snap.tokens_per_iter)} per iteration{total} · {fmt.si(snap.tokens_seen, digits=4)} seen"))
+        # before the first step nothing is seen yet: said so, not "? seen"
+        seen = "none seen yet" if snap.tokens_seen is None else f"{fmt.si(snap.tokens_seen, digits=4)} seen"
+        add(("tokens", f"{fmt.count(snap.tokens_per_iter)} per iteration{total} · {seen}"))
     if snap.data_epochs is not None:
         add(("data", f"{snap.data_epochs:.2f} epochs of a {fmt.si(snap.dataset_tokens, digits=4)}-token dataset"))
     if snap.flops_total is not None:
