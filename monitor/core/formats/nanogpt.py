@@ -25,7 +25,18 @@ from monitor.core.events import (
     TrainingEnded,
     VocabSize,
 )
-from monitor.core.formats.common import NUM, OWN, SHARED, STEP, PythonErrors, bar_step, constant, literal, number
+from monitor.core.formats.common import (
+    NOT_FLOAT,
+    NUM,
+    OWN,
+    SHARED,
+    STEP,
+    PythonErrors,
+    bar_step,
+    constant,
+    literal,
+    number,
+)
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "nanogpt"
@@ -81,8 +92,8 @@ _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
 _OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
 # train.py's `tokens per iteration will be: N`; forks print `total number of tokens per iteration: N`.
 # wordplay: `Tokens per iteration: 131,072`.
-_TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (\d[\d,]{0,30})(?![\d,])", re.IGNORECASE)
-_VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)")
+_TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (\d[\d,]{0,30})(?![\d,])" + NOT_FLOAT, re.IGNORECASE)
+_VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)" + NOT_FLOAT)
 _PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
 # train.py's f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"
 # Start-up lines of train.py and model.py that other families print too: llama2.c's train.py
