@@ -153,7 +153,7 @@ def _gpus(s: Snapshot) -> str:
     # After the run ended a sample shows the GPUs as they are now, not as the run used them.
     text = ("now: " if s.gpus_now else "") + f"{s.gpu_count} × {names}"
     if s.power_w is not None:
-        text += f" · {s.power_w:.0f} W"
+        text += f" · {s.power_w:,.0f} W"
     if s.vram_used_bytes is not None:
         peak = "" if s.gpus_now else f" (peak {fmt.gib(s.vram_peak_bytes)})"
         text += f" · VRAM {fmt.gib(s.vram_used_bytes)}{peak} of {fmt.gib(s.vram_total_bytes)}"
