@@ -169,7 +169,7 @@ def demo_records(args: argparse.Namespace) -> int:
     """`nanowatch demo --once` / `--jsonl`: the bundled run through the replay's text front ends."""
     from monitor.sources.replay import bundled_demo
 
-    run = bundled_demo(args.speed)
+    run = bundled_demo(args.speed, paced=not args.once)  # --once reads it whole: no pace to name
     args.log, args.times, args.speed, args.source_name = run.log, run.times, run.speed, run.name
     if not args.no_gpu and args.gpu_log is None:
         args.gpu_log = run.gpu_log

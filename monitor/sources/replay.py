@@ -257,9 +257,10 @@ class Demo:
     name: str
 
 
-def bundled_demo(speed: float | None = None) -> Demo:
+def bundled_demo(speed: float | None = None, paced: bool = True) -> Demo:
     """The demo run shipped in the package (a real nanoGPT run on an H100: log, line arrival
     times, GPU trace), played at `speed`, by default fast enough to last about DEMO_SECONDS.
+    `paced`: it is played at that speed (not read whole, as `--once` reads it), and its name says so.
     Raises LogError when the package lacks its files."""
     folder = resources.files("monitor") / "demo"
     log, times, gpu_log = (str(folder / name) for name in ("run.log", "run.times", "gpu.smi.csv"))
@@ -277,6 +278,6 @@ def bundled_demo(speed: float | None = None) -> Demo:
     day = time.strftime("%Y-%m-%d", time.localtime(span[0]))
     # Its clock is the recording's: the times shown are when the run happened, not now.
     pace = "full speed" if speed == 0 else f"{speed:g}×"
-    name = f"demo: replay at {pace}, {gpu_model} run recorded {day}"
+    name = f"demo: replay at {pace}, {gpu_model} run recorded {day}" if paced else f"demo: {gpu_model} run recorded {day}"
     return Demo(log, times, gpu_log, speed, name)
 
