@@ -88,3 +88,14 @@ def test_the_command_line_the_log_shows_says_which_total_holds() -> None:
     assert _plan_of(STEPS) == (None, None)
     # a traceback's frame naming train.py is no command
     assert _plan_of([*STEPS, '  File "/home/u/nanoGPT/train.py", line 286, in <module>']) == (None, None)
+
+
+def test_a_run_that_crashed_is_not_asked_for_its_total() -> None:
+    crash = ["Traceback (most recent call last):", '  File "train.py", line 1, in <module>',
+             "torch.OutOfMemoryError: CUDA out of memory."]
+    for head in ([], ["Overriding: batch_size = 8"]):  # the total unknown, then nanoGPT's default
+        session = Session(Options(source="run.log"), FakeClock())
+        session.feed_block("\n".join([*head, *STEPS, *crash]).encode() + b"\n")
+        snap = session.snapshot()
+        assert snap.status == "crashed"
+        assert not [w for w in snap.warnings if "max-iters" in w], snap.warnings

@@ -358,14 +358,17 @@ def _warnings(
         out.append(f"the schedule changes the step time at steps {steps}: the finish assumes the current speed")
     if status == "stalled" and stalled_for is not None and last_line_t is not None:
         out.append(f"no new line for {duration(stalled_for)} (last at {clock(last_line_t, last_line_t + stalled_for)})")
-    if plan.max_iters_source == "default" and run.n_iters and status != "finished":
+    # The total matters while the run may go on: one that finished, crashed or was interrupted
+    # has no finish to come, and "pass --max-iters" beside its traceback asks for nothing useful.
+    goes_on = status not in ("finished", "crashed", "interrupted")
+    if plan.max_iters_source == "default" and run.n_iters and goes_on:
         out.append(f"max_iters not in the log: assuming the default {plan.max_iters:,} (pass --max-iters)")
-    if plan.default_not_assumed is not None and run.n_iters and status != "finished":
+    if plan.default_not_assumed is not None and run.n_iters and goes_on:
         # No startup lines: the default may not be what the run used. A log from step 0
         # (a wandb capture) lacks only the config header; a later first step is mid-run.
         where = "which has no config lines" if run.first_iter == 0 else "which starts mid-run"
         out.append(f"max_iters not in the log, {where}: finish unknown (pass --max-iters)")
-    elif plan.max_iters is None and run.n_iters:
+    elif plan.max_iters is None and run.n_iters and goes_on:
         said = run.config.get("max_iters")
         negative = isinstance(said, (int, float)) and not isinstance(said, bool) and said < 0
         out.append(f"max_iters {said} in the log is not a step count: pass --max-iters" if negative
