@@ -57,21 +57,36 @@ def new_session(args: argparse.Namespace, clock: Callable[[], float], source: st
 
 def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> int:
     """`--once`: what the log holds now (stdin to its end for `-`) and one GPU reading, printed."""
-    from monitor.inbox import BlockRead, FileTouched, GpuFailed, GpuSampled, GpuWatched
+    from monitor.inbox import BlockRead, FileTouched, GpuFailed, GpuSampled, GpuWatched, SourceChanged, SourceFailed
     from monitor.live import open_gpus
     from monitor.sources.gpulog import CsvSource
+    from monitor.sources.logfile import LogError
     from monitor.sources.problems import GpuProblem, GpuUnavailable
 
     session = new_session(args, clock)
+    mtime = None
     if args.log == "-":  # stdin to its end: `cat run.log | nanowatch - --once`
         if sys.stdin.isatty():
             raise UsageError("'-' reads the log from a pipe: cat run.log | nanowatch - --once")
-        for block in read_stream_blocks(sys.stdin.buffer, "stdin"):
-            session.ingest([BlockRead(None, block)])
+        blocks = read_stream_blocks(sys.stdin.buffer, "stdin")
     else:
         mtime = check_regular(args.log).st_mtime
-        for block in read_blocks(args.log):
+        blocks = read_blocks(args.log)
+    failed: LogError | None = None
+    read = 0
+    try:
+        for block in blocks:
+            read += len(block)
             session.ingest([BlockRead(None, block)])
+    except LogError as e:
+        if not read:
+            raise
+        # EIO half-way (a failing disk, a network file system): what was read is summarised,
+        # with where reading stopped; the one-line reason and exit 2 follow it
+        failed = e
+        session.ingest([SourceChanged("unreadable"),
+                        SourceFailed(f"{e} after {read:,} bytes: this is what came before")])
+    if mtime is not None:
         session.ingest([FileTouched(mtime)])
     problems: list[GpuProblem] = []
     source = open_gpus(args, live=True, on_error=problems.append)
@@ -83,6 +98,8 @@ def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> in
         session.ingest([*(GpuFailed(GpuUnavailable(str(p))) for p in problems), GpuSampled(samples)])
         source.close()
     _print_final(session, args)
+    if failed is not None:
+        raise failed
     return EXIT_OK
 
 

@@ -64,3 +64,37 @@ def test_an_unreadable_log_is_a_warning_in_the_record_until_it_reads_again() -> 
     assert said in s.snapshot().warnings
     s.ingest([SourceChanged("following")])
     assert said not in s.snapshot().warnings
+
+
+def test_once_keeps_what_was_read_before_a_read_failed(tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    from monitor import offline
+    from monitor.cli import main
+    from monitor.sources.logfile import LogError
+
+    log = tmp_path / "run.log"
+    good = "".join(iter_line(i) for i in range(20)).encode()
+    log.write_bytes(good)
+
+    def failing(path: str):
+        yield good
+        raise LogError(f"{path}: Input/output error")
+
+    monkeypatch.setattr(offline, "read_blocks", failing)
+    assert main([str(log), "--once", "--json", "--no-gpu"]) == 2
+    out, err = capsys.readouterr()
+    record = json.loads(out)
+    assert record["iter"] == 19  # every good step kept
+    said = f"{log}: Input/output error after {len(good):,} bytes: this is what came before"
+    assert said in record["warnings"]
+    assert err == f"nanowatch: {log}: Input/output error\n"
+
+    def at_once(path: str):
+        raise LogError(f"{path}: Input/output error")
+        yield b""
+
+    monkeypatch.setattr(offline, "read_blocks", at_once)
+    assert main([str(log), "--once", "--no-gpu"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"nanowatch: {log}: Input/output error\n"
