@@ -83,6 +83,8 @@ def test_the_command_line_the_log_shows_says_which_total_holds() -> None:
                      "302% cpu 16:49:10.45 total")]) == (600000, "default")
     # the total on the command line is the run's
     assert _plan_of(["$ python train.py --max_iters=5000", *STEPS]) == (5000, "log")
+    assert _plan_of(["CUDA_VISIBLE_DEVICES=0 OMP_NUM_THREADS=4 python3 train.py --max_iters=7000", *STEPS]) == (7000, "log")
+    assert _plan_of(["python: can't open file '/home/u/train.py': [Errno 2] No such file", *STEPS]) == (None, None)
     # a config file the log does not show may set its own total: unknown
     assert _plan_of(["$ python train.py config/train_gpt2.py --batch_size=8", *STEPS]) == (None, None)
     assert _plan_of(STEPS) == (None, None)

@@ -83,9 +83,10 @@ _KV_FIELD = re.compile(rf" (mfu|train_loss|val_loss)={NUM}")
 # A JSON dump of the settings (wordplay's config: `        "max_iters": 100,`).
 _JSON_SETTING = re.compile(r'\s+"(\w{1,40})": ([^,{\[]{1,100}?),?\s*$')
 _JSON_WORDS = {"true": True, "false": False, "null": None}
-# The command that ran train.py, at a shell prompt or in zsh's `time` report: the launcher, then
-# train.py and its arguments (up to the report's `142911.57s user …`).
-_COMMAND = re.compile(r"(?:\$\s+)?(?:\S*/)?(?:python[\d.]*|torchrun|accelerate launch|deepspeed|uv run)\s"
+# The command that ran train.py, at a shell prompt or in zsh's `time` report: environment
+# settings (`CUDA_VISIBLE_DEVICES=0`), the launcher, then train.py and its arguments (up to the
+# report's `142911.57s user …`).
+_COMMAND = re.compile(r"(?:\$\s+)?(?:[A-Za-z_]\w{0,40}=\S*\s+){0,8}(?:\S*/)?(?:python[\d.]*|torchrun|accelerate launch|deepspeed|uv run)\s"
                       r"(?:[^\n]*?\s)?(?:\S*/)?train\.py((?:\s+(?!\d+(?:\.\d+)?s user\b)\S+){0,64})")
 _OVERRIDE_ARG = re.compile(r"--(\w{1,40})=(.{1,100})")
 _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
@@ -195,7 +196,7 @@ class Parser:
                 return ConfigValue(key=m.group(1), value=literal(m.group(2)))
         if "loss=" in line and (bar := bar_step(line)) is not None:
             return self._bar(*bar)
-        if head in "$ptadu" and "train.py" in line and (m := _COMMAND.match(line)) is not None:
+        if "train.py" in line and (m := _COMMAND.match(line)) is not None:
             launched = _launched(m.group(1).split())
             rest = self._errors.parse(line)  # zsh's `time` report ends the same line
             return launched if rest is None else (launched, rest)
