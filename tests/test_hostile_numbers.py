@@ -50,8 +50,8 @@ def test_a_printed_minus_zero_is_zero_everywhere() -> None:
 def test_a_gpu_reading_of_minus_zero_is_zero() -> None:
     from monitor.sources.smicsv import parse_gpu_csv
 
-    csv = ["timestamp, index, name, power.draw [W], memory.used [MiB], memory.total [MiB], utilization.gpu [%], "
-           "temperature.gpu, power.limit [W]",
+    csv = [("timestamp, index, name, power.draw [W], memory.used [MiB], memory.total [MiB], utilization.gpu [%], "
+           "temperature.gpu, power.limit [W]"),
            "2026/11/24 04:18:23.000, 0, H100, -0 W, -0 MiB, 81559 MiB, -0 %, -0, -0 W"]
     (sample,), bad = parse_gpu_csv(csv)
     values = (sample.power_w, sample.util_pct, sample.temp_c, sample.power_limit_w)
