@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from monitor.arguments import EXIT_OK, UsageError
 from monitor.core.sanitise import unicode_safe
-from monitor.sources.logfile import check_regular, dataset_tokens, read_blocks, read_stream_blocks
+from monitor.sources.logfile import check_regular, dataset_tokens, read_blocks, read_stream_blocks, rotated_copy
 from monitor.sources.player import LONGEST_WAIT_S
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def options_from(args: argparse.Namespace, source: str) -> Options:
         currency=args.currency,
         pue=args.pue,
         dataset_tokens=args.dataset_tokens,
+        rotated=rotated_copy(args.log),
     )
 
 

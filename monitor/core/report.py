@@ -57,6 +57,9 @@ class Options:
     currency: str = "USD"
     pue: float = 1.0
     dataset_tokens: int | None = None
+    #: a rotated copy beside the log (`run.log.1`, logrotate's): the start of a log that begins
+    #: mid-run may be there (named in its warning)
+    rotated: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +193,7 @@ def build(
     ended = status in ("crashed", "interrupted")
     remaining = 0.0 if finished else None if ended else est.remaining_s
     finish = None if finished or ended else est.finish
-    warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
+    warnings = _warnings(run, plan, est, status, stalled_for, last_line_t, options)
     if fmt is None and run.lines:  # the run's own: a log read afresh after a cut holds earlier runs' lines too
         read = f"{counted(run.lines, 'line')} read, " + ("not" if run.lines == 1 else "none")
         unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
@@ -344,7 +347,8 @@ def _val_metric(run: Run) -> str:
 
 
 def _warnings(
-    run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None
+    run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None,
+    options: Options | None = None,
 ) -> tuple[str, ...]:
     out = []
     if run.continued:  # the steps before the cut are no longer in the file: say where they are from
@@ -367,7 +371,10 @@ def _warnings(
         # No startup lines: the default may not be what the run used. A log from step 0
         # (a wandb capture) lacks only the config header; a later first step is mid-run.
         where = "which has no config lines" if run.first_iter == 0 else "which starts mid-run"
-        out.append(f"max_iters not in the log, {where}: finish unknown (pass --max-iters)")
+        unknown = f"max_iters not in the log, {where}: finish unknown (pass --max-iters)"
+        if options is not None and options.rotated and run.first_iter != 0:  # logrotate's copytruncate
+            unknown += f"; its start may be in {options.rotated}: cat {options.rotated} {options.source} | nanowatch -"
+        out.append(unknown)
     elif plan.max_iters is None and run.n_iters and goes_on:
         said = run.config.get("max_iters")
         negative = isinstance(said, (int, float)) and not isinstance(said, bool) and said < 0
