@@ -112,3 +112,8 @@ def test_a_mid_run_log_beside_its_rotated_copy_names_it(tmp_path, capsys) -> Non
     (tmp_path / "run.log.1").unlink()
     assert main([str(log), "--once", "--json", "--no-gpu"]) == 0
     assert MID_RUN in json.loads(capsys.readouterr().out)["warnings"]
+
+
+def test_a_line_too_long_for_a_command_is_none() -> None:
+    long_line = "python " + "a " * 5000 + "train.py"
+    assert _plan_of([long_line, *STEPS]) == (None, None)

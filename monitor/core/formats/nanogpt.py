@@ -88,6 +88,8 @@ _JSON_WORDS = {"true": True, "false": False, "null": None}
 # report's `142911.57s user …`).
 _COMMAND = re.compile(r"(?:\$\s+)?(?:[A-Za-z_]\w{0,40}=\S*\s+){0,8}(?:\S*/)?(?:python[\d.]*|torchrun|accelerate launch|deepspeed|uv run)\s"
                       r"(?:[^\n]*?\s)?(?:\S*/)?train\.py((?:\s+(?!\d+(?:\.\d+)?s user\b)\S+){0,64})")
+#: A command line is short: a longer line is not matched (a hostile megabyte line costs no regex time).
+MAX_COMMAND_CHARS = 4096
 _OVERRIDE_ARG = re.compile(r"--(\w{1,40})=(.{1,100})")
 _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
 _OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
@@ -196,7 +198,7 @@ class Parser:
                 return ConfigValue(key=m.group(1), value=literal(m.group(2)))
         if "loss=" in line and (bar := bar_step(line)) is not None:
             return self._bar(*bar)
-        if "train.py" in line and (m := _COMMAND.match(line)) is not None:
+        if len(line) <= MAX_COMMAND_CHARS and "train.py" in line and (m := _COMMAND.match(line)) is not None:
             launched = _launched(m.group(1).split())
             rest = self._errors.parse(line)  # zsh's `time` report ends the same line
             return launched if rest is None else (launched, rest)
