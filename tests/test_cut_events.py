@@ -10,6 +10,7 @@ from test_log_cut import CUT, END_T, LINES, TIMES, cut, lines, read
 
 from monitor.inbox import LinesRead
 from monitor.tui.app import make_app
+from monitor.tui.widgets.events import box_warnings
 
 WENT_ON = "the log was truncated at step 150; the same run went on at step 155 (earlier steps kept)"
 
@@ -36,6 +37,9 @@ def test_two_cuts_are_two_events() -> None:
     second = CUT + 10
     s = read(lines(0, CUT), *cut("truncated"), lines(CUT, second), *cut("replaced"), lines(second, len(LINES)))
     assert [kind for kind, _ in _cut_notes(s)] == ["resume", "resume"]
+    snap = s.snapshot(END_T)
+    assert snap.warnings[0].endswith("(earlier steps kept) (2 times)")  # the record counts them
+    assert box_warnings(snap) == ()  # the pane shows them as the two events
 
 
 def test_a_cut_read_as_a_new_run_keeps_the_sources_word_once() -> None:
