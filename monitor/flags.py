@@ -53,9 +53,10 @@ def _quoted(text: str, max_chars: int = 40) -> str:
 
 
 def _number(text: str) -> float:
-    """`text` as a float, or the one-line error every number flag gives."""
+    """`text` as a float, or the one-line error every number flag gives; `-0` is 0 (a price of
+    -0 showed `-0.00 USD`)."""
     try:
-        return float(text)
+        return float(text) + 0.0
     except ValueError:
         pass
     # a decimal comma (0,25) or a thousands separator (1,000): which one cannot be told, so no guess
@@ -74,7 +75,10 @@ MAX_PERIOD_S = 86400.0
 def period_s(text: str) -> float:
     """Seconds between two things, from MIN_PERIOD_S to MAX_PERIOD_S (--interval, --gpu-interval)."""
     value = _number(text)
-    if not MIN_PERIOD_S <= value < math.inf:
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds from {MIN_PERIOD_S:g} to {MAX_PERIOD_S:g}: "
+                                         f"{clean(text.strip(), 40)}")
+    if value < MIN_PERIOD_S:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_PERIOD_S:g} seconds: {clean(text.strip(), 40)}")
     if value > MAX_PERIOD_S:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_PERIOD_S:g} seconds (a day): {clean(text.strip(), 40)}")

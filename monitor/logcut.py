@@ -12,7 +12,7 @@ from monitor.core.formats import evidence
 from monitor.core.formats.common import OWN
 from monitor.core.formats.prefix import Margin, Partials
 from monitor.core.provisional import Before
-from monitor.core.trainrun import ResetCause
+from monitor.core.trainrun import Note, ResetCause
 from monitor.inbox import BlockRead, LinesRead, PartialRead, SourceEvent, TimedBlockRead
 
 #: A log that started over whose new lines show no step, no start-up line and no other family
@@ -39,6 +39,9 @@ class Cut:
     #: the run had ended (its trainer said so) or crashed: no step goes on with it, but lines that
     #: are no run's (a summary, a shell's noise) stay with it, as they would in a log never cut
     over: bool = False
+    #: the note the source's word on the cut added ("… was truncated; reading it from the start"),
+    #: which the note of the run going on replaces, in its place
+    said: Note | None = None
     #: what came since, to be read again as a new run
     events: list[SourceEvent] = field(default_factory=list)
     lines: int = 0

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from monitor.arguments import EXIT_OK, UsageError
 from monitor.core.sanitise import unicode_safe
-from monitor.sources.logfile import check_regular, dataset_tokens, read_blocks, read_stream_blocks
+from monitor.sources.logfile import check_regular, dataset_tokens, read_blocks, read_stream_blocks, rotated_copy
 from monitor.sources.player import LONGEST_WAIT_S
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ def options_from(args: argparse.Namespace, source: str) -> Options:
         currency=args.currency,
         pue=args.pue,
         dataset_tokens=args.dataset_tokens,
+        rotated=rotated_copy(args.log),
     )
 
 
@@ -57,21 +58,36 @@ def new_session(args: argparse.Namespace, clock: Callable[[], float], source: st
 
 def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> int:
     """`--once`: what the log holds now (stdin to its end for `-`) and one GPU reading, printed."""
-    from monitor.inbox import BlockRead, FileTouched, GpuFailed, GpuSampled, GpuWatched
+    from monitor.inbox import BlockRead, FileTouched, GpuFailed, GpuSampled, GpuWatched, SourceChanged, SourceFailed
     from monitor.live import open_gpus
     from monitor.sources.gpulog import CsvSource
+    from monitor.sources.logfile import LogError
     from monitor.sources.problems import GpuProblem, GpuUnavailable
 
     session = new_session(args, clock)
+    mtime = None
     if args.log == "-":  # stdin to its end: `cat run.log | nanowatch - --once`
         if sys.stdin.isatty():
             raise UsageError("'-' reads the log from a pipe: cat run.log | nanowatch - --once")
-        for block in read_stream_blocks(sys.stdin.buffer, "stdin"):
-            session.ingest([BlockRead(None, block)])
+        blocks = read_stream_blocks(sys.stdin.buffer, "stdin")
     else:
         mtime = check_regular(args.log).st_mtime
-        for block in read_blocks(args.log):
+        blocks = read_blocks(args.log)
+    failed: LogError | None = None
+    read = 0
+    try:
+        for block in blocks:
+            read += len(block)
             session.ingest([BlockRead(None, block)])
+    except LogError as e:
+        if not read:
+            raise
+        # EIO half-way (a failing disk, a network file system): what was read is summarised,
+        # with where reading stopped; the one-line reason and exit 2 follow it
+        failed = e
+        session.ingest([SourceChanged("unreadable"),
+                        SourceFailed(f"{e} after {read:,} bytes: this is what came before")])
+    if mtime is not None:
         session.ingest([FileTouched(mtime)])
     problems: list[GpuProblem] = []
     source = open_gpus(args, live=True, on_error=problems.append)
@@ -83,6 +99,8 @@ def once(args: argparse.Namespace, clock: Callable[[], float] = time.time) -> in
         session.ingest([*(GpuFailed(GpuUnavailable(str(p))) for p in problems), GpuSampled(samples)])
         source.close()
     _print_final(session, args)
+    if failed is not None:
+        raise failed
     return EXIT_OK
 
 
@@ -169,7 +187,7 @@ def demo_records(args: argparse.Namespace) -> int:
     """`nanowatch demo --once` / `--jsonl`: the bundled run through the replay's text front ends."""
     from monitor.sources.replay import bundled_demo
 
-    run = bundled_demo(args.speed)
+    run = bundled_demo(args.speed, paced=not args.once)  # --once reads it whole: no pace to name
     args.log, args.times, args.speed, args.source_name = run.log, run.times, run.speed, run.name
     if not args.no_gpu and args.gpu_log is None:
         args.gpu_log = run.gpu_log

@@ -23,7 +23,7 @@ from monitor.core.report import Options, WriterExit, build
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot
 from monitor.core.telemetry import Telemetry
-from monitor.core.trainrun import Continuation, ResetCause
+from monitor.core.trainrun import Continuation, Note, ResetCause
 from monitor.inbox import (
     SMALL_READ_BYTES,
     BlockRead,
@@ -124,6 +124,9 @@ class Session(LogReading):
         self._writer_exit: WriterExit | None = None
         #: a log that started over whose new lines have not yet said whether its run goes on
         self._cut: Cut | None = None
+        #: the note a source's problem just added (its "reading it from the start" before a reset):
+        #: a cut the run goes on through replaces it with one note that says so
+        self._failed_note: Note | None = None
         #: told every snapshot of the newest run (a MetricsServer's board.publish, --notify)
         self._watchers: list[Callable[[Snapshot], None]] = [] if on_snapshot is None else [on_snapshot]
 
@@ -203,6 +206,7 @@ class Session(LogReading):
                 i += 1
 
     def _ingest(self, event: SourceEvent) -> bool:
+        failed, self._failed_note = self._failed_note, None  # only the event just before a reset
         match event:
             case LinesRead() | BlockRead() | TimedBlockRead() | PartialRead():
                 flipped, self._waiting = self._waiting, False  # lines come before "following" is said
@@ -232,13 +236,15 @@ class Session(LogReading):
                     self._source_notice = str(problem)  # lasts until the new file gets lines (a reset)
                 elif self._source_state in ("deleted", "unreadable"):
                     self._source_notice = problem  # lasts until the file is back
-                self.state.current.note(self._clock(), "warning", str(problem))
+                run = self.state.current
+                run.note(self._clock(), "warning", str(problem))
+                self._failed_note = run.notes[-1]
                 return True
             case SourceReset(cause):
                 self._before_partial = None  # what was read stands
                 self._source_notice = None  # a file is read again from its start
                 if self._cut is None:
-                    self._reset(cause)
+                    self._reset(cause, failed)
                 return True
             case FileTouched(mtime):
                 self._file_mtime = mtime
@@ -301,11 +307,12 @@ class Session(LogReading):
             self._before_partial = save(self.state, self.parser, self.printed_clock)
         self.release_held()
 
-    def _reset(self, cause: ResetCause) -> None:
+    def _reset(self, cause: ResetCause, said: Note | None = None) -> None:
         """The source started over (truncated, or replaced by another file). When the run had
         steps, or is in its start-up (a known family's lines, no crash, no end), its new lines are
         read as the run going on until they say (_judge_cut); else what follows is a new run,
-        parsed afresh."""
+        parsed afresh. `said`: the note the source's own word on the reset added (a cut the run
+        goes on through replaces it: one cut, one event)."""
         run = self.state.current
         # a run with steps, or one in its start-up (a header read, no step yet: torch.compile
         # can take minutes) whose next lines may be its first steps
@@ -316,7 +323,7 @@ class Session(LogReading):
             self._cut = Cut(cause, before=save(self.state, self.parser, self.printed_clock),
                             margin=copy.deepcopy(self.margin), partials=copy.deepcopy(self.partials),
                             runs=len(self.state.runs), rows=len(run.iters), family=self.parser.name,
-                            over=run.crash is not None or run.ended)
+                            over=run.crash is not None or run.ended, said=said)
             return
         self._new_reading()
 
@@ -348,7 +355,8 @@ class Session(LogReading):
                 self._cut = None
                 went_on = Continuation(cut.cause, cut.before.state.current.last_iter, step, t)
                 run.continued.append(went_on)
-                run.note(went_on.t, "resume", went_on.text())
+                if not run.replace_note(cut.said, "resume", went_on.text()):
+                    run.note(went_on.t, "resume", went_on.text())
                 return True
         elif len(self.state.runs) > cut.runs:
             goes_on = False  # a start-up header, or the step counter started again

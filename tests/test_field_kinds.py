@@ -386,8 +386,8 @@ def test_a_run_that_said_it_ended_without_printing_its_total_ran_to_its_last_ste
     lines = [f"iter {i}: loss 1.0, time 45.00ms" for i in range(0, 1001, 100)]
     snap = session([*lines, "training done"]).snapshot()
     assert (snap.max_iters, snap.max_iters_source, snap.progress) == (1000, "log", 1.0)
-    snap = session(lines).snapshot()  # still running: train.py's default is the best guess there is
-    assert (snap.max_iters, snap.max_iters_source) == (600000, "default")
+    snap = session(lines).snapshot()  # still running, no start-up lines: train.py's default is not assumed
+    assert (snap.max_iters, snap.max_iters_source, snap.progress) == (None, None, None)
     printed = ["Overriding: max_iters = 5000", *lines, "training done"]  # a printed total stays
     assert session(printed).snapshot().max_iters == 5000
 
@@ -1121,7 +1121,8 @@ def test_a_log_of_sample_py_alone_and_samples_after_training_in_one_process_stay
 def test_a_process_that_exited_on_an_error_did_not_reach_its_total(stop: list[str], status: str, report: str) -> None:
     """`time`'s report says the process exited; after Ctrl+C or an error its last step is not its total."""
     snap = session(["iter 142861: loss 2.1801, time 427.60ms", "iter 142862: loss 2.1802, time 427.60ms", *stop, "", report]).snapshot()
-    assert (snap.status, snap.iter, snap.max_iters_source) == (status, 142862, "default")
+    # zsh's report shows the command (train.py, no config file): its default total; the others show none
+    assert (snap.status, snap.iter, snap.max_iters_source) == (status, 142862, "default" if "train.py" in report else None)
     done = session(["iter 142861: loss 2.1801, time 427.60ms", "iter 142862: loss 2.1802, time 427.60ms", report]).snapshot()
     assert (done.status, done.max_iters, done.max_iters_source) == ("finished", 142862, "log")
 

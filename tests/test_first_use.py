@@ -51,7 +51,8 @@ def test_demo_once_and_jsonl_need_no_terminal() -> None:
     proc = run_cli("demo", "--once")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
-    assert "demo: replay at 1.9×, H100 run recorded 2026-11-24" in out  # a replay of a recording, not now
+    # a recording, not now; read whole, not played at a pace (it named one: "replay at 1.9×")
+    assert "demo: H100 run recorded 2026-11-24" in out and "replay at" not in out
     assert "finished" in out and "iter 5,000 / 5,000" in out
     assert "gpu-log" in out  # the bundled GPU trace is read
     proc = run_cli("demo", "--jsonl", "--speed", "0", "--no-gpu")
@@ -69,6 +70,7 @@ def test_demo_name_says_replay_speed_and_clock() -> None:
     assert demo.name == "demo: replay at 4×, H100 run recorded 2026-11-24"
     assert bundled_demo().speed == 1.9  # the 178 s run in about 90 s
     assert "replay at full speed" in bundled_demo(0).name
+    assert bundled_demo(4, paced=False).name == "demo: H100 run recorded 2026-11-24"
 
 
 def test_top_level_help_mentions_replay_and_demo() -> None:

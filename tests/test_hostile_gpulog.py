@@ -61,6 +61,22 @@ def test_gpus_the_gpu_log_does_not_hold_are_named_with_those_it_does(tmp_path: P
     with box.open(newline="") as f:
         assert CsvSource(parse_gpu_csv(f)[0], gpus=(5, 7)).status == said
     assert open_gpu_log(str(box), gpus=(1,)).status is None
-    assert open_gpu_log(str(RUN / "run.log"), gpus=(0,)).status == "the GPU log has no readable sample"
+    assert (open_gpu_log(str(RUN / "run.log"), gpus=(0,)).status or "").startswith(
+        "the GPU log has no readable sample: it is read as nvidia-smi --query-gpu=timestamp,index,… --format=csv")
     record = _replay(box, "--gpus", "5,7")
     assert record["gpu_count"] is None and record["energy_j"] is None
+
+
+def test_a_csv_no_nvidia_smi_writes_says_what_is_read(tmp_path) -> None:
+    """A header of a million columns (a row past smicsv.MAX_ROW_CHARS) or a 10 MB header: no
+    sample, and the reason says what a GPU log must be, bounded in time and memory."""
+    from monitor.sources.gpulog import open_gpu_log
+
+    wide = tmp_path / "wide.csv"
+    columns = ["timestamp", "index", "name", "power.draw [W]"] + [f"x{i}" for i in range(1_000_000)]
+    wide.write_text(", ".join(columns) + "\n2026/11/24 04:18:23.000, 0, H100, 100 W" + ", 1" * 1_000_000 + "\n")
+    tall = tmp_path / "tall.csv"
+    tall.write_text("timestamp, index, name, power.draw [W], " + "a" * 10_000_000 + "\n2026/11/24 04:18:23.000, 0, H100, 100 W, 5\n")
+    for path in (wide, tall):
+        status = open_gpu_log(str(path)).status or ""
+        assert status.startswith("the GPU log has no readable sample: it is read as nvidia-smi") and "16 KiB" in status

@@ -18,7 +18,7 @@ from test_gpu import FakeGpu, NVMLError, gpu_samples, stub_nvml
 from monitor.sources.gpusource import Unavailable
 from monitor.sources.nvml import open_nvml
 from monitor.sources.problems import REASON_CHARS
-from monitor.sources.smicsv import MAX_NAME_CHARS
+from monitor.sources.smicsv import MAX_NAME_CHARS, MAX_VRAM_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = ROOT / "sample_logs" / "nanogpt" / "wilcoooo_shakespeare_char_gpu_complete.log"
@@ -95,6 +95,22 @@ def test_readings_no_gpu_can_give_are_unknown_not_numbers() -> None:
     gpu.total = 0
     (s,) = gpu_samples(open_nvml(nvml=nvml).poll(2.0))
     assert (s.vram_used_bytes, s.vram_total_bytes) == (None, None)
+
+
+def test_memory_past_what_any_gpu_has_is_no_reading_as_in_a_csv() -> None:
+    """A total of 2^64-1 (or anything past smicsv's MAX_VRAM_BYTES, the bound the CSV and DCGM
+    sources keep) is a garbled reading: unknown, never 16 EiB of VRAM on screen."""
+    gpu = FakeGpu()
+    nvml = stub_nvml([gpu])
+    gpu.used, gpu.total = 2**30, 2**64 - 1
+    (s,) = gpu_samples(open_nvml(nvml=nvml).poll(0.0))
+    assert (s.vram_used_bytes, s.vram_total_bytes) == (None, None)
+    gpu.used, gpu.total = int(MAX_VRAM_BYTES) + 1, int(MAX_VRAM_BYTES) + 2
+    (s,) = gpu_samples(open_nvml(nvml=nvml).poll(1.0))
+    assert (s.vram_used_bytes, s.vram_total_bytes) == (None, None)
+    gpu.used, gpu.total = 2**30, int(MAX_VRAM_BYTES)
+    (s,) = gpu_samples(open_nvml(nvml=nvml).poll(2.0))
+    assert (s.vram_used_bytes, s.vram_total_bytes) == (2**30, int(MAX_VRAM_BYTES))
 
 
 def _fake_pynvml(tmp_path: Path, body: str) -> dict[str, str]:

@@ -108,7 +108,9 @@ def test_steps_that_do_not_follow_begin_a_new_run(first: bytes, why: str) -> Non
     s = read(lines(0, CUT), *cut("truncated"), LinesRead([(TIMES[CUT], first)]))
     snap = s.snapshot(END_T)
     assert s.run_count == 2, why
-    assert snap.max_iters_source == "default"  # the new run printed no header: today's default, said so
+    # the new run printed no header: today's default is not assumed, and a warning says so
+    assert (snap.max_iters, snap.max_iters_source) == (None, None)
+    assert any(w.startswith("max_iters not in the log, which") for w in snap.warnings)
     assert not [w for w in snap.warnings if w.startswith("the log was")]
 
 
@@ -163,7 +165,7 @@ def test_a_new_runs_header_after_a_cut_in_the_start_up_is_a_new_run() -> None:
 def test_a_cut_in_the_start_up_then_steps_far_on_is_a_new_run() -> None:
     far = [(TIMES[FIRST_STEP], b"iter 5000: loss 3.0, time 105.00ms, mfu 30.00%")]
     s = read(lines(0, FIRST_STEP), *cut("truncated"), LinesRead(far))
-    assert s.run_count == 2 and s.snapshot(END_T).max_iters_source == "default"
+    assert s.run_count == 2 and s.snapshot(END_T).max_iters_source is None  # no header of its own
 
 
 def test_another_familys_lines_after_the_cut_are_a_new_run() -> None:

@@ -42,12 +42,18 @@ def test_config_values_carry_their_source(clock) -> None:
     assert make_plan(run, "nanogpt", max_iters_flag=900).max_iters_source == "flag"
 
 
-def test_defaults_apply_when_the_config_is_not_printed(clock) -> None:
+def test_a_default_total_holds_only_with_the_start_up_in_the_log(clock) -> None:
+    steps = ["iter 0: loss 4.0, time 100.00ms, mfu -100.00%", "iter 1: loss 3.9, time 10.00ms, mfu -100.00%"]
     s = session(clock)
-    s.feed_many(["iter 0: loss 4.0, time 100.00ms, mfu -100.00%", "iter 1: loss 3.9, time 10.00ms, mfu -100.00%"])
+    s.feed_many(steps)  # no start-up line: the run may have set its own total
+    snap = s.snapshot()
+    assert (snap.max_iters, snap.max_iters_source, snap.progress, snap.iter) == (None, None, None, 1)
+    assert "max_iters not in the log, which has no config lines: finish unknown (pass --max-iters)" in snap.warnings
+    s = session(clock)
+    s.feed_many(["Overriding: batch_size = 12", *steps])  # its settings printed, max_iters not: the default runs
     snap = s.snapshot()
     assert (snap.max_iters, snap.max_iters_source, snap.iter) == (600000, "default", 1)
-    assert any("--max-iters" in w for w in snap.warnings)
+    assert "max_iters not in the log: assuming the default 600,000 (pass --max-iters)" in snap.warnings
 
 
 def test_a_second_process_appended_to_the_file_starts_a_new_run(clock) -> None:

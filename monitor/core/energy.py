@@ -16,6 +16,7 @@ from monitor.core.estimate import WARMUP_STEPS, Estimate
 from monitor.core.run import Run
 from monitor.core.snapshot import GpuRow
 from monitor.core.telemetry import GpuSample, Telemetry
+from monitor.core.textfmt import counted
 
 J_PER_KWH = 3.6e6
 
@@ -255,7 +256,7 @@ def gpu_fields(telemetry: Telemetry | None, run: Run, est: Estimate, now: float,
             idle = telemetry.idle_gpus(base, end) if telemetry.origin == "gpu-log" else None
             if idle:
                 busy = ",".join(str(s.index) for s in latest if s.index not in idle)
-                warnings.append(f"the GPU log holds {len(latest)} GPUs and {len(idle)} of them were idle during the run: "
+                warnings.append(f"the GPU log holds {counted(len(latest), 'GPU')} and {len(idle):,} of them were idle during the run: "
                                 f"their energy counts too; pass --gpus {busy} to count only the run's")
             if start is None:
                 warnings.append("energy counts from the first GPU sample: the run's start time is unknown")

@@ -18,7 +18,7 @@ from monitor.core.band import Bands, widen
 from monitor.core.blend import Blend, combine, sped_up
 from monitor.core.eta_calibration import BANDS, BLEND
 from monitor.core.pause import BAND_Z, Pause, eval_interval_of, eval_pause, evals_between, measured_pauses
-from monitor.core.plan import Plan
+from monitor.core.plan import Plan, startup_read
 from monitor.core.run import Run
 from monitor.core.speed import Speed
 from monitor.core.tracker import BURSTY_SHARE, RECURRENT, WARMUP_STEPS, Tracker, long_step_s, model_step_s
@@ -92,12 +92,9 @@ class Estimate:
 
 def _total_known(run: Run, plan: Plan) -> bool:
     """A family default for max_iters holds only when the process's startup is in the
-    log; a log that begins mid-run (a wandb capture, a cut file) may have set its own."""
-    if plan.final_iter is None:
-        return False
-    if plan.max_iters_source != "default":
-        return True
-    return run.tokens_per_iter is not None or run.params is not None or run.init is not None or bool(run.config)
+    log (make_plan leaves it out otherwise); a log that begins mid-run (a wandb capture, a cut
+    file) may have set its own."""
+    return plan.final_iter is not None and (plan.max_iters_source != "default" or startup_read(run))
 
 
 def _spread(speed: Speed) -> float:

@@ -24,6 +24,17 @@ class ConfigValue:
 
 
 @dataclass(frozen=True, slots=True)
+class Launched:
+    """The command that ran the trainer, as a shell prompt (`$ torchrun … train.py`) or `time`'s
+    report (`python train.py --n_layer=4  142911.57s user …`) shows it: the settings its command
+    line gives (`--max_iters=5000`), and whether it names a config file, whose settings the log
+    may not show. Where it stands in the log does not start a run."""
+
+    settings: tuple[tuple[str, object], ...]
+    config_file: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TokensPerIter:
     tokens: int
 
@@ -154,6 +165,7 @@ class Crash:
 Event = (
     RunStarted
     | ConfigValue
+    | Launched
     | TokensPerIter
     | VocabSize
     | ModelInit

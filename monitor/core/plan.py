@@ -41,6 +41,9 @@ class Plan:
     zero_based: bool = True
     #: how many optimizer steps the run takes in all; None without a max_iters
     steps_total: int | None = None
+    #: the family's default max_iters, not assumed: the log holds none of the run's start-up (it
+    #: starts mid-run, or is a capture without config lines), so the run may have set its own
+    default_not_assumed: int | None = None
 
 
 def _int(value: object) -> int | None:
@@ -85,6 +88,9 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
         # exited on an error or Ctrl+C stopped short of its total: `time`'s report says only
         # that it exited.)
         max_iters, source = run.last_iter, "log"
+    dropped = None
+    if source == "default" and not startup_read(run):
+        dropped, max_iters, source = max_iters, None, None
     log_interval = max(1, get("log_interval") or 1)
     zero_based = _zero_based(run, family)
     final = steps_total = None
@@ -120,7 +126,16 @@ def make_plan(run: Run, fmt: str | None, max_iters_flag: int | None = None) -> P
         compiled=compiled,
         zero_based=zero_based,
         steps_total=steps_total,
+        default_not_assumed=dropped,
     )
+
+
+def startup_read(run: Run) -> bool:
+    """True when the log holds some of the process's start-up (settings, tokens per iteration,
+    the model's size or how it was initialised, the command that ran it without a config file):
+    only then does a family's default total hold."""
+    launched = run.launched is not None and not run.launched.config_file
+    return run.tokens_per_iter is not None or run.params is not None or run.init is not None or bool(run.config) or launched
 
 
 def _zero_based(run: Run, family: Family | None) -> bool:

@@ -20,7 +20,7 @@ from monitor.core.plan import Plan, make_plan
 from monitor.core.run import Run, RunState
 from monitor.core.snapshot import Snapshot, Status
 from monitor.core.telemetry import Telemetry
-from monitor.core.textfmt import clock, duration
+from monitor.core.textfmt import clock, counted, duration
 
 #: A log silent for this many expected line gaps (and at least STALL_MIN_S) is stalled.
 STALL_FACTOR = 5.0
@@ -57,6 +57,9 @@ class Options:
     currency: str = "USD"
     pue: float = 1.0
     dataset_tokens: int | None = None
+    #: a rotated copy beside the log (`run.log.1`, logrotate's): the start of a log that begins
+    #: mid-run may be there (named in its warning)
+    rotated: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +193,9 @@ def build(
     ended = status in ("crashed", "interrupted")
     remaining = 0.0 if finished else None if ended else est.remaining_s
     finish = None if finished or ended else est.finish
-    warnings = _warnings(run, plan, est, status, stalled_for, last_line_t)
+    warnings = _warnings(run, plan, est, status, stalled_for, last_line_t, options)
     if fmt is None and run.lines:  # the run's own: a log read afresh after a cut holds earlier runs' lines too
-        read = f"{run.lines:,} lines read, none" if run.lines != 1 else "1 line read, not"
+        read = f"{counted(run.lines, 'line')} read, " + ("not" if run.lines == 1 else "none")
         unknown = f"{read} recognised as a line of a training log ({FAMILY_NAMES})"
         warnings = (*warnings, unknown)
     if left and own_exit is not None and status != "finished" and run.crash is None and not run.in_traceback:
@@ -344,29 +347,35 @@ def _val_metric(run: Run) -> str:
 
 
 def _warnings(
-    run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None
+    run: Run, plan: Plan, est: Estimate, status: str, stalled_for: float | None, last_line_t: float | None,
+    options: Options | None = None,
 ) -> tuple[str, ...]:
     out = []
     if run.continued:  # the steps before the cut are no longer in the file: say where they are from
         times = len(run.continued)
-        out.append(run.continued[-1].text() + (f" ({times} times)" if times > 1 else ""))
+        out.append(run.continued[-1].text() + (f" ({counted(times, 'time')})" if times > 1 else ""))
     if run.nan_losses:
-        out.append(f"loss is NaN/inf in {run.nan_losses} logged steps")
+        out.append(f"loss is NaN/inf in {counted(run.nan_losses, 'logged step')}")
     ahead = [s for s in run.schedule_changes if run.last_iter is None or s > run.last_iter]
     if ahead and status not in ("finished", "crashed", "interrupted"):
         steps = ", ".join(map(str, ahead))
         out.append(f"the schedule changes the step time at steps {steps}: the finish assumes the current speed")
     if status == "stalled" and stalled_for is not None and last_line_t is not None:
         out.append(f"no new line for {duration(stalled_for)} (last at {clock(last_line_t, last_line_t + stalled_for)})")
-    if plan.max_iters_source == "default" and run.n_iters and status != "finished":
-        if est.remaining_s is None and est.step_time_s is not None:
-            # No startup lines: the default may not be what the run used. A log from step 0
-            # (a wandb capture) lacks only the config header; a later first step is mid-run.
-            where = "which has no config lines" if run.first_iter == 0 else "which starts mid-run"
-            out.append(f"max_iters not in the log, {where}: finish unknown (pass --max-iters)")
-        else:
-            out.append(f"max_iters not in the log: assuming the default {plan.max_iters} (pass --max-iters)")
-    if plan.max_iters is None and run.n_iters:
+    # The total matters while the run may go on: one that finished, crashed or was interrupted
+    # has no finish to come, and "pass --max-iters" beside its traceback asks for nothing useful.
+    goes_on = status not in ("finished", "crashed", "interrupted")
+    if plan.max_iters_source == "default" and run.n_iters and goes_on:
+        out.append(f"max_iters not in the log: assuming the default {plan.max_iters:,} (pass --max-iters)")
+    if plan.default_not_assumed is not None and run.n_iters and goes_on:
+        # No startup lines: the default may not be what the run used. A log from step 0
+        # (a wandb capture) lacks only the config header; a later first step is mid-run.
+        where = "which has no config lines" if run.first_iter == 0 else "which starts mid-run"
+        unknown = f"max_iters not in the log, {where}: finish unknown (pass --max-iters)"
+        if options is not None and options.rotated and run.first_iter != 0:  # logrotate's copytruncate
+            unknown += f"; its start may be in {options.rotated}: cat {options.rotated} {options.source} | nanowatch -"
+        out.append(unknown)
+    elif plan.max_iters is None and run.n_iters and goes_on:
         said = run.config.get("max_iters")
         negative = isinstance(said, (int, float)) and not isinstance(said, bool) and said < 0
         out.append(f"max_iters {said} in the log is not a step count: pass --max-iters" if negative
@@ -384,7 +393,7 @@ def buffering_warning(
     burst = last_burst(run, plan)
     if burst is not None:
         steps, span_s = burst
-        return f"{steps} steps ({duration(span_s)} of training) arrived at once: stdout is buffered; {UNBUFFER_HINT}"
+        return f"{counted(steps, 'step')} ({duration(span_s)} of training) arrived at once: stdout is buffered; {UNBUFFER_HINT}"
     if telemetry is None or last_line_t is None:
         return None
     if status == "stalled":

@@ -62,7 +62,7 @@ def run_row(name: str, snap: Snapshot) -> RunRow:
 
 def _status(s: Snapshot) -> str:
     nan = " · loss NaN" if s.loss_is_nan else ""  # a diverged run says so in the table too
-    return fmt.status_words(s) + (f" (run {s.run_index + 1})" if s.run_count > 1 else "") + nan
+    return fmt.status_words(s) + (f" (run {s.run_index + 1:,})" if s.run_count > 1 else "") + nan
 
 
 # Cells stay short so that six columns fit 80 terminal columns; the run's own screen has the rest.
@@ -98,7 +98,7 @@ def _cost(s: Snapshot) -> str:
 def totals(snaps: Sequence[Snapshot]) -> str:
     """`3 runs · 2 training · 1.234 kWh → 5.678 kWh · 0.19 → 0.85 USD` over the runs that say."""
     training = sum(1 for s in snaps if s.status in ("training", "evaluating"))
-    parts = [fmt.counted(len(snaps), "run"), f"{training} training"]
+    parts = [fmt.counted(len(snaps), "run"), f"{training:,} training"]
     known = [s for s in snaps if s.energy_j is not None]
     if known:
         energy = sum(s.energy_j or 0.0 for s in known)

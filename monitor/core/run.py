@@ -22,6 +22,7 @@ from monitor.core.events import (
     Eval,
     Event,
     Iteration,
+    Launched,
     ModelInit,
     Params,
     PyWarning,
@@ -153,6 +154,8 @@ class RunState:
             return True
         if isinstance(event, ConfigValue):
             run.config[event.key] = event.value
+        elif isinstance(event, Launched):
+            run.launched = event
         elif isinstance(event, TokensPerIter):
             run.tokens_per_iter = event.tokens
         elif isinstance(event, Params):

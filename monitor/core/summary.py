@@ -18,13 +18,15 @@ def summary(snap: Snapshot) -> str:
     name = clean_name("stdin" if snap.source == "-" else snap.source)
     head = f"nanowatch · {name} · {snap.format or 'format unknown'}"
     if snap.run_count > 1:
-        head += f" · run {snap.run_index + 1} of {snap.run_count}"
+        head += f" · run {snap.run_index + 1:,} of {snap.run_count:,}"
     add(("status", _status(snap)))
     if snap.params is not None:
         add(("model", f"{fmt.si(snap.params, digits=4)} parameters"))
     if snap.tokens_per_iter is not None:
         total = f" · {fmt.si(snap.tokens_total, digits=4)} in total" if snap.tokens_total else ""
-        add(("tokens", f"{fmt.count(snap.tokens_per_iter)} per iteration{total} · {fmt.si(snap.tokens_seen, digits=4)} seen"))
+        # before the first step nothing is seen yet: said so, not "? seen"
+        seen = "none seen yet" if snap.tokens_seen is None else f"{fmt.si(snap.tokens_seen, digits=4)} seen"
+        add(("tokens", f"{fmt.count(snap.tokens_per_iter)} per iteration{total} · {seen}"))
     if snap.data_epochs is not None:
         add(("data", f"{snap.data_epochs:.2f} epochs of a {fmt.si(snap.dataset_tokens, digits=4)}-token dataset"))
     if snap.flops_total is not None:
@@ -97,8 +99,8 @@ def _time(s: Snapshot) -> str:
         so_far = "start time unknown"
     else:
         about, source = ("", "") if s.elapsed_measured else ("≈ ", " (printed step times)")
-        span = f"{about}{fmt.duration(s.elapsed_s)}"
-        so_far = f"took {span}{source}" if ended else f"{span} so far{source}"
+        span, since = f"{about}{fmt.duration(s.elapsed_s)}", fmt.since_first(s)
+        so_far = f"took {span}{since}{source}" if ended else f"{span}{since or ' so far'}{source}"
     if ended:
         return f"{so_far} · {s.status}"
     if s.eta_finish is None:
@@ -118,8 +120,7 @@ def _loss(s: Snapshot) -> str:
             loss += f" · last finite {fmt.num(s.last_finite_loss)}"
         parts.append(loss)
     if s.best_val_loss is not None:  # named as the log names it: val bpb is not a loss in nats
-        evals = f"{s.evals_done} eval{'' if s.evals_done == 1 else 's'}"
-        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({evals})")
+        parts.append(f"best val {s.val_metric} {fmt.num(s.best_val_loss)} ({fmt.counted(s.evals_done, 'eval')})")
     return " · ".join(parts)
 
 
@@ -152,7 +153,7 @@ def _gpus(s: Snapshot) -> str:
     # After the run ended a sample shows the GPUs as they are now, not as the run used them.
     text = ("now: " if s.gpus_now else "") + f"{s.gpu_count} × {names}"
     if s.power_w is not None:
-        text += f" · {s.power_w:.0f} W"
+        text += f" · {s.power_w:,.0f} W"
     if s.vram_used_bytes is not None:
         peak = "" if s.gpus_now else f" (peak {fmt.gib(s.vram_peak_bytes)})"
         text += f" · VRAM {fmt.gib(s.vram_used_bytes)}{peak} of {fmt.gib(s.vram_total_bytes)}"

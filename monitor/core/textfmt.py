@@ -134,6 +134,14 @@ def status_words(snap: Snapshot) -> str:
     return snap.status
 
 
+def since_first(snap: Snapshot) -> str:
+    """` since iter 1,200` after the time a run took when its first step in the log is not its
+    first (a log that starts mid-run, a resumed run): the time is that of the steps read, not
+    the run's own; empty otherwise."""
+    first = snap.first_iter
+    return f" since iter {first:,}" if first is not None and first > 1 else ""
+
+
 def done_short(snap: Snapshot) -> bool:
     """The run is over at a step short of its total, as it meant to be: nanochat's SFT counts to
     651 and trains up to step 649; a stage whose total comes from the shares it prints (mid_train's
@@ -157,5 +165,5 @@ def no_step(evals_done: int) -> str:
     """What the progress line says before the first step line: never "no training step"
     alone when evals were read."""
     if evals_done:
-        return f"no step line yet · {evals_done} eval{'s' if evals_done > 1 else ''} read"
+        return f"no step line yet · {counted(evals_done, 'eval')} read"
     return "no training step logged yet"

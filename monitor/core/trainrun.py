@@ -11,8 +11,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-from monitor.core.events import Crash
+from monitor.core.events import Crash, Launched
 from monitor.core.steps import Steps
+from monitor.core.textfmt import counted
 
 #: Notes a run keeps for the events panel (the newest).
 MAX_NOTES = 500
@@ -94,6 +95,8 @@ class Run(Steps):
         self.params: int | None = None
         self.vocab_size: int | None = None
         self.init: str | None = None
+        #: the command that ran it, where the log shows it (a shell prompt, `time`'s report)
+        self.launched: Launched | None = None
         self.compiling = False
         #: steps where the schedule changes the step time, when the log says (modded-nanogpt)
         self.schedule_changes: tuple[int, ...] = ()
@@ -165,6 +168,9 @@ class Run(Steps):
             return Setting(flags[key], "flag")
         if key in self.config:
             return Setting(self.config[key], "log")
+        given = dict(self.launched.settings) if self.launched is not None else {}
+        if key in given:  # on the command line the log shows
+            return Setting(given[key], "log")
         if key in defaults:
             return Setting(defaults[key], "default")
         return None
@@ -176,6 +182,15 @@ class Run(Steps):
             self.notes[-1] = Note(last.t if t is None else t, kind, text, last.count + 1)
         else:
             self.notes.append(Note(t, kind, text))
+
+    def replace_note(self, old: Note | None, kind: str, text: str) -> bool:
+        """Put a note of `kind` and `text` in the place (and at the time) of `old`; False when
+        `old` is not among the notes (None, or dropped from the bounded deque)."""
+        for i in range(len(self.notes) - 1, -1, -1):
+            if self.notes[i] is old:
+                self.notes[i] = Note(old.t, kind, text)
+                return True
+        return False
 
     @property
     def error(self) -> str | None:
@@ -189,7 +204,7 @@ class Run(Steps):
         first = self.crash.rank if self.crash.rank is not None else ranks[0]
         if len(ranks) == 1:
             return f"{self.crash.message} (rank {first})"
-        return f"{self.crash.message} (rank {first} first; {len(ranks)} ranks raised it)"
+        return f"{self.crash.message} (rank {first} first; {counted(len(ranks), 'rank')} raised it)"
 
     def shift_times(self, shift_s: float) -> None:
         """Move every time of the run by `shift_s` (a printed clock anchored late)."""

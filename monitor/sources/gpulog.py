@@ -14,7 +14,7 @@ from dataclasses import replace
 from monitor.core.lines import LineSplitter
 from monitor.core.telemetry import GpuSample
 from monitor.sources.gpusource import GpuSource, Unavailable
-from monitor.sources.smicsv import clock_offset_s, clock_offset_span, iter_gpu_csv
+from monitor.sources.smicsv import MAX_ROW_CHARS, clock_offset_s, clock_offset_span, iter_gpu_csv
 
 
 class CsvSource:
@@ -135,7 +135,10 @@ class CsvFileSource(CsvSource):
 def nothing_read(gpus: Sequence[int] | None, held: set[int]) -> str:
     """Why a GPU log gives no sample: none could be read, or none of the --gpus asked for."""
     if not gpus or not held:
-        return "the GPU log has no readable sample"
+        # what is read, for a user who passed another file, or a CSV no nvidia-smi writes
+        # (a header of a million columns, rows longer than any GPU's: smicsv.MAX_ROW_CHARS)
+        return (f"the GPU log has no readable sample: it is read as nvidia-smi --query-gpu=timestamp,index,… "
+                f"--format=csv writes it (a header, then a row a GPU and sample, each under {MAX_ROW_CHARS // 1024} KiB)")
     def names(indices: Iterable[int]) -> str:
         return ",".join(map(str, sorted(indices)[:MAX_LISTED])) + ("…" if len(set(indices)) > MAX_LISTED else "")
     return f"the GPU log has no sample of GPU {names(gpus)} (--gpus); it holds GPU {names(held)}"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from monitor.core.lines import LineSplitter
+from monitor.core.sanitise import unicode_safe
 
 
 class LogError(Exception):
@@ -244,6 +245,18 @@ def read_stream_blocks(stream: BinaryIO, name: str, block_bytes: int = BLOCK_BYT
     if block := splitter.feed_block(b"", final=True):  # what the stream's start or a decoder held
         yield block
     yield from splitter.flush()
+
+
+def rotated_copy(log_path: str) -> str | None:
+    """`run.log.1` when it lies beside `run.log` (logrotate's first rotation, copytruncate's copy):
+    where the start of a log that begins mid-run may be; None for stdin or when there is none."""
+    if log_path == "-":
+        return None
+    rotated = log_path + ".1"
+    try:
+        return unicode_safe(rotated) if os.path.isfile(rotated) else None
+    except (OSError, ValueError):  # a name too long, a NUL: no copy
+        return None
 
 
 def dataset_tokens(log_path: str, dataset: str) -> int | None:

@@ -17,7 +17,7 @@ from monitor.core.telemetry import GpuChoice, GpuSample, Reading
 from monitor.sources.gpusource import GpuSource, Unavailable
 from monitor.sources.problems import REASON_CHARS
 from monitor.sources.procs import run_family
-from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, gpu_name, within
+from monitor.sources.smicsv import MAX_POWER_W, MAX_TEMP_C, gpu_name, vram, within
 
 #: How often the GPUs of the run are looked for again until the log's writer is found on one:
 #: soon at first (the run may still be starting), then less often (the /proc scan costs).
@@ -76,13 +76,15 @@ def _name(nvml: Any, handle: Any) -> str | None:
 
 
 def _memory(memory: Any) -> tuple[int | None, int | None]:
-    """(used, total) bytes of a memory reading; a total of 0 or a used past it is no reading."""
+    """(used, total) bytes of a memory reading, bounded as every source's are (smicsv.vram: a
+    total of 0 or past MAX_VRAM_BYTES, a used past the total, is no reading)."""
     if memory is None:
         return None, None
-    used, total = int(memory.used), int(memory.total)
-    if total <= 0:
+    total = vram(int(memory.total), 1.0)
+    if total is None:
         return (None, None)
-    return (used if 0 <= used <= total else None), total
+    used = vram(int(memory.used))
+    return (used if used is not None and used <= total else None), total
 
 
 def _scaled(value: Any, factor: float) -> float | None:

@@ -26,6 +26,7 @@ from monitor.core.formats.prefix import Margin, strip, strip_block
 from monitor.core.formats.scan import IterationColumns
 from monitor.core.lines import bound, decode, line_bounds, segments
 from monitor.core.run import MAX_STEP_TIME_S, MAX_TRAIN_TIME_S
+from monitor.core.textfmt import counted
 from monitor.sources.logfile import LogError, check_regular, iter_lines, read_blocks
 
 #: Epoch seconds a line can have been written at: 1970 to the year 2286 (10**10 s). A value
@@ -56,7 +57,7 @@ def read_times(path: str, n_lines: int) -> array[float]:
         if seen <= n_lines:  # a times file longer than its log: the rest is checked, not kept
             times.append(value)
     if seen < n_lines:
-        raise LogError(f"{path}: {seen} times for {n_lines} log lines")
+        raise LogError(f"{path}: {counted(seen, 'time')} for {counted(n_lines, 'log line')}")
     return times
 
 
@@ -256,9 +257,10 @@ class Demo:
     name: str
 
 
-def bundled_demo(speed: float | None = None) -> Demo:
+def bundled_demo(speed: float | None = None, paced: bool = True) -> Demo:
     """The demo run shipped in the package (a real nanoGPT run on an H100: log, line arrival
     times, GPU trace), played at `speed`, by default fast enough to last about DEMO_SECONDS.
+    `paced`: it is played at that speed (not read whole, as `--once` reads it), and its name says so.
     Raises LogError when the package lacks its files."""
     folder = resources.files("monitor") / "demo"
     log, times, gpu_log = (str(folder / name) for name in ("run.log", "run.times", "gpu.smi.csv"))
@@ -276,6 +278,6 @@ def bundled_demo(speed: float | None = None) -> Demo:
     day = time.strftime("%Y-%m-%d", time.localtime(span[0]))
     # Its clock is the recording's: the times shown are when the run happened, not now.
     pace = "full speed" if speed == 0 else f"{speed:g}×"
-    name = f"demo: replay at {pace}, {gpu_model} run recorded {day}"
+    name = f"demo: replay at {pace}, {gpu_model} run recorded {day}" if paced else f"demo: {gpu_model} run recorded {day}"
     return Demo(log, times, gpu_log, speed, name)
 

@@ -139,8 +139,9 @@ def _csv_row(row: list[str], columns: dict[str, tuple[int, str]], offset_s: floa
 
 
 def within(value: float | None, low: float, high: float) -> float | None:
-    """`value` when it is a possible reading in [low, high], else None (unknown, not wrong)."""
-    return value if value is not None and low <= value <= high else None
+    """`value` when it is a possible reading in [low, high], else None (unknown, not wrong); a
+    reading of -0 is 0 (never `-0 W` or `-0°C` on screen). Every GPU source's readings pass here."""
+    return value + 0.0 if value is not None and low <= value <= high else None
 
 
 def vram(value_bytes: float | None, low: float = 0.0) -> int | None:

@@ -105,6 +105,8 @@ class Follower:
         self._initial_end = -1  # bytes present at start get no arrival time
         self._splitter = LineSplitter()
         self._problem: str | None = None
+        #: the last read of the open file failed (EIO): unreadable until one gets through
+        self._read_failed = False
         self._deferred_since: float | None = None  # when a replacement was first too short to judge
         self._partial = PartialLine(partial_settle_s, monotonic)
         self._head = b""  # the file's first bytes, as read
@@ -179,7 +181,7 @@ class Follower:
             self._check_path()
         if self._fd is not None:
             self._read_new()
-            if opening:  # "following" once what the file held is handed over
+            if opening and not self._read_failed:  # "following" once what the file held is handed over
                 self._set_state(FOLLOWING)
 
     def _set_state(self, state: str) -> None:
@@ -244,7 +246,7 @@ class Follower:
             self._restart(f"{self.path} was truncated; reading it from the start", "truncated")
         elif self._rewritten(st):
             self._restart(f"{self.path} was rewritten in place; reading it from the start", "rewritten")
-        elif self.state != FOLLOWING:
+        elif self.state != FOLLOWING and not self._read_failed:
             self._problem = None
             self._set_state(FOLLOWING)
 
@@ -294,7 +296,7 @@ class Follower:
         os.close(old_fd)
         self._fd, self._id = fd, (st.st_dev, st.st_ino)
         self._mtime_ns = 0
-        self._problem = None
+        self._problem, self._read_failed = None, False
         self._set_state(FOLLOWING)
         if not same_start:
             self._restart(f"{self.path} was replaced by a new file; reading it from the start", "replaced")
@@ -325,8 +327,15 @@ class Follower:
                 self._skip_hole(fd)
                 data = os.pread(fd, want, self._pos)
             except OSError as e:
+                # EIO from a failing disk or a network file system: unreadable until a read gets
+                # through again (tried at every check), a lasting warning meanwhile, not a note
+                self._read_failed = True
+                self._set_state(UNREADABLE)
                 self._say(f"{self.path}: read failed: {e.strerror or e}")
                 return
+            if self._read_failed:
+                self._read_failed, self._problem = False, None
+                self._set_state(FOLLOWING)
             if not data:
                 break
             self._remember(data)

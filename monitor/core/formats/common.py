@@ -61,9 +61,11 @@ _TIME_FAILED = re.compile(r"Command exited with non-zero status \d+|Command term
 _GLUED_MARKERS = ("slurmstepd", "=>> PBS: ")
 #: A number as training logs print it, `nan` and `inf` with either sign included (group 1).
 NUM = r"([-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf))"
+#: After a whole number: it is not the integer part of a float (`1e309`, `3.5`), which is no count.
+NOT_FLOAT = r"(?!\.\d|[eE][-+]?\d)"
 #: A step number or count of at most 15 digits (group 1); a longer run of digits is no match,
-#: so a thousand-digit number is noise rather than an int() that raises.
-INT = r"(\d{1,15})(?!\d)"
+#: so a thousand-digit number is noise rather than an int() that raises, and neither is a float.
+INT = rf"(\d{{1,15}})(?!\d){NOT_FLOAT}"
 #: An exception line whose message ends in `:` (an empty message, `ChildFailedError: `, does not).
 _CONTINUED = re.compile(r"[A-Za-z_][\w.]*: .*\S.*:\s*$")
 _CHAIN = ("During handling of the above exception", "The above exception was the direct cause")
@@ -106,11 +108,12 @@ def bar_step(line: str) -> tuple[int, int, float | None, float | None] | None:
 
 
 def number(text: str | None) -> float | None:
-    """A float from log text; None when absent or unreadable. `nan`/`inf` are kept."""
+    """A float from log text; None when absent or unreadable. `nan`/`inf` are kept; `-0` is 0
+    (a sign that means nothing, never shown as `-0.0%`)."""
     if text is None:
         return None
     try:
-        return float(text)
+        return float(text) + 0.0
     except ValueError:
         return None
 

@@ -21,7 +21,7 @@ from monitor.core.events import (
     TokensPerIter,
     TrainingEnded,
 )
-from monitor.core.formats.common import INT, NUM, OWN, STEP, PythonErrors, literal, number
+from monitor.core.formats.common import INT, NOT_FLOAT, NUM, OWN, STEP, PythonErrors, literal, number
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "nanochat"
@@ -61,7 +61,7 @@ _RESUME = re.compile(rf"Resuming optimization from step {INT}")
 # base_train: `Calculated number of iterations from target data:param ratio: 21,400` (or from
 # target FLOPs), `Using user-provided number of iterations: 20`.
 _ITERATIONS = re.compile(r"(?:Calculated number of iterations from .{1,80}|Using user-provided number of iterations): "
-                         r"(\d[\d,]{0,24})(?![\d,])")
+                         r"(\d[\d,]{0,24})(?![\d,])" + NOT_FLOAT)
 # The summary every training script prints once its loop is over.
 _SUMMARY = ("Peak memory usage:", "Total training time:", "Minimum validation bpb:")
 #: A total read from a step's share (`(15.00%)`) is given once it is known to this fraction.

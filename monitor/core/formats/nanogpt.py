@@ -16,6 +16,7 @@ from monitor.core.events import (
     Eval,
     Event,
     Iteration,
+    Launched,
     ModelInit,
     Params,
     RunStarted,
@@ -24,7 +25,18 @@ from monitor.core.events import (
     TrainingEnded,
     VocabSize,
 )
-from monitor.core.formats.common import NUM, OWN, SHARED, STEP, PythonErrors, bar_step, constant, literal, number
+from monitor.core.formats.common import (
+    NOT_FLOAT,
+    NUM,
+    OWN,
+    SHARED,
+    STEP,
+    PythonErrors,
+    bar_step,
+    constant,
+    literal,
+    number,
+)
 from monitor.core.formats.scan import IterationColumns
 
 NAME = "nanogpt"
@@ -71,12 +83,20 @@ _KV_FIELD = re.compile(rf" (mfu|train_loss|val_loss)={NUM}")
 # A JSON dump of the settings (wordplay's config: `        "max_iters": 100,`).
 _JSON_SETTING = re.compile(r'\s+"(\w{1,40})": ([^,{\[]{1,100}?),?\s*$')
 _JSON_WORDS = {"true": True, "false": False, "null": None}
+# The command that ran train.py, at a shell prompt or in zsh's `time` report: environment
+# settings (`CUDA_VISIBLE_DEVICES=0`), the launcher, then train.py and its arguments (up to the
+# report's `142911.57s user …`).
+_COMMAND = re.compile(r"(?:\$\s+)?(?:[A-Za-z_]\w{0,40}=\S*\s+){0,8}(?:\S*/)?(?:python[\d.]*|torchrun|accelerate launch|deepspeed|uv run)\s"
+                      r"(?:[^\n]*?\s)?(?:\S*/)?train\.py((?:\s+(?!\d+(?:\.\d+)?s user\b)\S+){0,64})")
+#: A command line is short: a longer line is not matched (a hostile megabyte line costs no regex time).
+MAX_COMMAND_CHARS = 4096
+_OVERRIDE_ARG = re.compile(r"--(\w{1,40})=(.{1,100})")
 _OVERRIDE_FILE = re.compile(r"Overriding config with (.+):\s*$")
 _OVERRIDE_KEY = re.compile(r"Overriding: (\w+) = (.*)$")
 # train.py's `tokens per iteration will be: N`; forks print `total number of tokens per iteration: N`.
 # wordplay: `Tokens per iteration: 131,072`.
-_TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (\d[\d,]{0,30})(?![\d,])", re.IGNORECASE)
-_VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)")
+_TOKENS = re.compile(r"(?:total number of )?tokens per iteration(?: will be)?: (\d[\d,]{0,30})(?![\d,])" + NOT_FLOAT, re.IGNORECASE)
+_VOCAB = re.compile(r"found vocab_size = (\d{1,18})(?!\d)" + NOT_FLOAT)
 _PARAMS = re.compile(r"number of parameters: (\d{1,15}(?:\.\d*)?)M")
 # train.py's f"iter {iter_num}: loss {lossf:.4f}, time {dt*1000:.2f}ms, mfu {running_mfu*100:.2f}%"
 # Start-up lines of train.py and model.py that other families print too: llama2.c's train.py
@@ -178,6 +198,10 @@ class Parser:
                 return ConfigValue(key=m.group(1), value=literal(m.group(2)))
         if "loss=" in line and (bar := bar_step(line)) is not None:
             return self._bar(*bar)
+        if len(line) <= MAX_COMMAND_CHARS and "train.py" in line and (m := _COMMAND.match(line)) is not None:
+            launched = _launched(m.group(1).split())
+            rest = self._errors.parse(line)  # zsh's `time` report ends the same line
+            return launched if rest is None else (launched, rest)
         started = self._startup(line)
         if isinstance(started, (ModelInit, TrainingEnded)):  # a run starts or ends: the next counts anew
             self._iters, self._resumed = (None, None), isinstance(started, ModelInit) and started.kind == "resume"
@@ -320,6 +344,20 @@ def sniff(line: str) -> int:
     if _EVAL.match(line) or _TOKENS.match(line) or _OVERRIDE_FILE.match(line) or line.startswith(_SHARED_LINES):
         return SHARED
     return 0
+
+
+def _launched(args: list[str]) -> Launched:
+    """train.py's arguments as configurator.py reads them: `--key=value` settings, and any other
+    argument a config file."""
+    settings = []
+    config_file = False
+    for arg in args:
+        m = _OVERRIDE_ARG.fullmatch(arg)
+        if m is not None:
+            settings.append((m.group(1), literal(m.group(2))))
+        else:
+            config_file = True
+    return Launched(tuple(settings), config_file)
 
 
 def final_iter(max_iters: int, log_interval: int) -> int:

@@ -186,7 +186,8 @@ class Lines:
             value = digits.astype(np.float64) / formats.scale[of]
         else:
             value = digits.astype(np.float64)
-        return np.where(formats.negative[of], -value, value) if formats.negative.any() else value
+        # + 0.0: a printed `-0` is 0, as number() reads it (never shown as `-0.0%`)
+        return np.where(formats.negative[of], -value, value) + 0.0 if formats.negative.any() else value
 
 
 class _Formats:

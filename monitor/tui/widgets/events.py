@@ -56,7 +56,7 @@ class EventsPanel(Vertical):
             yield self._body
 
     def show(self, snap: Snapshot) -> None:
-        self._warnings = snap.warnings
+        self._warnings = box_warnings(snap)
         stalled = snap.status == "stalled" and snap.last_line_t is not None
         self._silent_since = fmt.clock(snap.last_line_t, snap.t) if stalled else None
         self._show_warnings()
@@ -106,7 +106,15 @@ def fit_rows(texts: list[Text], rows: list[int], room: int) -> list[Text]:
         used += rows[shown]
         shown += 1
     more = len(texts) - shown
-    return [*texts[:shown], Text(f"+{more} more warning{'s' if more > 1 else ''} (e: all events)", style="bold yellow")]
+    return [*texts[:shown], Text(f"+{fmt.counted(more, 'more warning')} (e: all events)", style="bold yellow")]
+
+
+def box_warnings(snap: Snapshot) -> tuple[str, ...]:
+    """The warnings shown above the events: all but those the events below already hold with
+    their time (a log cut the run went on through is one `resume` event, its warning the same
+    text, with `(N times)` after it when it was cut again)."""
+    events = {text for _, kind, text in snap.notes if kind == "resume"}
+    return tuple(w for w in snap.warnings if w not in events and w.rpartition(" (")[0] not in events)
 
 
 def warning_text(warning: str, since: str | None = None) -> Text:

@@ -50,7 +50,7 @@ class RunHeader(TextLines):
             text.append(" ")
             text.append(" PAUSED (p) ", style="bold reverse")
         if snap.run_count > 1:
-            text.append(f" run {snap.run_index + 1} of {snap.run_count}")
+            text.append(f" run {snap.run_index + 1:,} of {snap.run_count:,}")
             if pinned_run is not None:
                 text.append(" (earlier run; f: newest)", style="yellow")
         text.append("  ")
@@ -127,7 +127,7 @@ class FinishLine(_Sized, PaintedLines, SnapshotView):
             ended = snap.status in ("finished", "crashed", "interrupted")
             # added up from the printed step times (a log opened cold), not seen: says so, as --once does
             about = "" if snap.elapsed_measured else "≈ "
-            extra.append(f"{'took' if ended else 'running'} {about}{fmt.duration(snap.elapsed_s)}")
+            extra.append(f"{'took' if ended else 'running'} {about}{fmt.duration(snap.elapsed_s)}{fmt.since_first(snap)}")
         for part in extra:
             if len(text) + len(part) + 3 > width:
                 break

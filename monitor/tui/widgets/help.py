@@ -38,7 +38,8 @@ NOTES = (
     "MFU: as the training script printed it, and against the detected GPU's peak.",
     (
         "GPUs: VRAM used/total in GiB (the run's peak after it), power in W (/ the limit), util: the share of "
-        "time a kernel ran (NVML's, not how busy the cores were), temperature."
+        "time a kernel ran (NVML's, not how busy the cores were), temperature. More GPUs than the panel's "
+        "rows: the last row sums the others (+5 more GPUs · power · VRAM)."
     ),
     "replay and demo: clock times are the recording's, not now's; the header says the speed.",
     "Log text is shown as text: nothing in a log line can change the screen.",

@@ -13,30 +13,61 @@ from monitor.core.textfmt import money
 from monitor.tui.widgets.common import TextLines, bar, plain
 
 VRAM_BAR_CELLS = 6
+#: Most lines the GPU panel takes (app.tcss: its max-height, less the border).
+GPU_ROWS_MAX = 9
+
+
+def gpu_rows(height: int) -> int:
+    """Lines the GPU panel may take in a run view `height` rows high, so that the charts, the
+    energy and totals and the events keep rows of their own (80x24: 4; 40 rows: 9). An 8-GPU
+    node listed whole at 80x24 pushed energy, totals and events (a crash's traceback) off screen."""
+    return max(2, min(GPU_ROWS_MAX, (height - 15) // 2))
 
 
 class GpuPanel(TextLines):
     """One line per GPU: name, VRAM bar used/total and peak (GiB), power/limit (W), utilisation
-    (`util`, the share of time a kernel ran: NVML's), temperature; 80 columns hold it."""
+    (`util`, the share of time a kernel ran: NVML's), temperature; 80 columns hold it. More GPUs
+    than `rows` lines hold: the last line sums the ones not listed."""
 
-    def show(self, snap: Snapshot) -> None:
-        self.put_from(snap, (), self.text)
+    def show(self, snap: Snapshot, rows: int = GPU_ROWS_MAX) -> None:
+        self.put_from(snap, (rows,), lambda s: self.text(s, rows))
 
     @staticmethod
-    def text(snap: Snapshot) -> Text:
+    def text(snap: Snapshot, rows: int = GPU_ROWS_MAX) -> Text:
         if not snap.gpus:
             if snap.gpu_status:  # "GPU telemetry unavailable: <reason>"
                 return plain(snap.gpu_status, "yellow")
             return Text("waiting for the first GPU sample", style="dim")
         text = Text("now (the run has ended):\n", style="dim") if snap.gpus_now else Text()
-        for i, row in enumerate(snap.gpus):
+        room = max(1, rows - bool(snap.gpus_now) - bool(snap.gpu_status))
+        listed = snap.gpus if len(snap.gpus) <= room else snap.gpus[: room - 1]
+        for i, row in enumerate(listed):
             if i:
                 text.append("\n")
             text.append_text(gpu_line(row))
+        if len(listed) < len(snap.gpus):
+            text.append("\n" if listed else "")
+            text.append_text(others_line(snap.gpus[len(listed):]))
         if snap.gpu_status:
             text.append("\n")
             text.append_text(plain(snap.gpu_status, "yellow"))
         return text
+
+
+def others_line(rows: tuple[GpuRow, ...]) -> Text:
+    """`+6 more GPUs · 1,800 W · VRAM 12.0/477.9 GiB`: the GPUs not listed, summed (what each
+    reads where all of them do, unknown where one does not)."""
+    def total(values: list[float | int | None]) -> float | None:
+        return None if any(v is None for v in values) else float(sum(v for v in values if v is not None))
+
+    power = total([r.power_w for r in rows])
+    used, size = total([r.vram_used_bytes for r in rows]), total([r.vram_total_bytes for r in rows])
+    text = Text(f"+{fmt.counted(len(rows), 'more GPU')}", style="bold")
+    if power is not None:
+        text.append(f" · {power:,.0f} W")
+    if used is not None and size is not None:
+        text.append(f" · VRAM {used / 2**30:,.1f}/{size / 2**30:,.1f} GiB")
+    return text
 
 
 def gpu_line(row: GpuRow) -> Text:
@@ -95,7 +126,7 @@ class EnergyPanel(TextLines):
             text.append(f" → {money(snap.cost_final, snap.currency)}")
         text.append("\n")
         if snap.mean_power_w is not None:
-            text.append(f"mean {snap.mean_power_w:.0f} W · ")
+            text.append(f"mean {snap.mean_power_w:,.0f} W · ")
         text.append(f"{_price(snap)}")
         if snap.energy_source:
             text.append(f" · {snap.energy_source}", style="dim")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
@@ -16,7 +17,7 @@ from monitor.core.snapshot import Snapshot
 from monitor.tui.widgets.charts import LossChart, StepChart
 from monitor.tui.widgets.events import EventsPanel
 from monitor.tui.widgets.header import FinishLine, ProgressLine, RunHeader
-from monitor.tui.widgets.panels import EnergyPanel, GpuPanel, TotalsPanel
+from monitor.tui.widgets.panels import EnergyPanel, GpuPanel, TotalsPanel, gpu_rows
 
 W = TypeVar("W", bound=Widget)
 
@@ -59,6 +60,7 @@ class RunView(_Box):
         self.energy = _titled(EnergyPanel(id="energy"), "energy and cost")
         self.totals = _titled(TotalsPanel(id="totals"), "totals")
         self.events = _titled(EventsPanel(id="events"), "events")
+        self._snap: Snapshot | None = None
 
     def compose(self) -> ComposeResult:
         # Each line and panel in a box of its own (_alone): a new step repaints the progress
@@ -77,6 +79,11 @@ class RunView(_Box):
                 yield _alone(self.totals)
             yield _alone(self.events, "alone-fill")
 
+    def on_resize(self, event: events.Resize) -> None:
+        # another height holds another number of GPU lines
+        if self._snap is not None:
+            self.gpus.show(self._snap, gpu_rows(event.size.height))
+
     def show(self, snap: Snapshot, *, charts: bool = True, paused: bool = False,
              pinned_run: int | None = None) -> None:
         """Hand `snap` to every widget; the charts only with `charts` (they cost the most)."""
@@ -86,7 +93,8 @@ class RunView(_Box):
         if charts:
             self.loss_chart.show(snap, self.log_scale)
             self.step_chart.show(snap)
-        self.gpus.show(snap)
+        self._snap = snap
+        self.gpus.show(snap, gpu_rows(self.size.height or 24))
         self.energy.show(snap)
         self.totals.show(snap)
         self.events.show(snap)
